@@ -1,0 +1,248 @@
+package keyward
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"time"
+)
+
+// Access is an access level: none < read < write; write includes read.
+type Access string
+
+const (
+	AccessNone  Access = "none"
+	AccessRead  Access = "read"
+	AccessWrite Access = "write"
+)
+
+// Includes reports whether holding a grants b.
+func (a Access) Includes(b Access) bool {
+	switch a {
+	case AccessWrite:
+		return b == AccessRead || b == AccessWrite
+	case AccessRead:
+		return b == AccessRead
+	}
+	return false
+}
+
+// Wildcard is the target that stands for every object of a resource.
+const Wildcard = "*"
+
+// Scope grants access to a catalog resource, on every object (targets
+// ["*"]) or on the listed object ids.
+type Scope struct {
+	Resource string   `json:"resource"`
+	Access   Access   `json:"access"`
+	Targets  []string `json:"targets"`
+}
+
+// UnmarshalJSON reads a scope strictly. Absent targets mean every object
+// (["*"]); null targets are refused rather than read as "every object",
+// since a client sending null is more likely confused than generous.
+func (s *Scope) UnmarshalJSON(b []byte) error {
+	var in struct {
+		Resource string          `json:"resource"`
+		Access   Access          `json:"access"`
+		Targets  Field[[]string] `json:"targets"`
+	}
+	if err := strictUnmarshal(b, &in); err != nil {
+		return err
+	}
+	*s = Scope{Resource: in.Resource, Access: in.Access, Targets: in.Targets.Value}
+	switch {
+	case !in.Targets.Set:
+		s.Targets = []string{Wildcard}
+	case in.Targets.Null:
+		return &json.UnmarshalTypeError{Value: "null", Type: reflect.TypeFor[[]string](), Field: "targets"}
+	case s.Targets == nil:
+		s.Targets = []string{}
+	}
+	return nil
+}
+
+// CloneScopes returns a deep copy of s.
+func CloneScopes(s []Scope) []Scope {
+	if s == nil {
+		return nil
+	}
+	out := make([]Scope, len(s))
+	for i, sc := range s {
+		out[i] = Scope{Resource: sc.Resource, Access: sc.Access, Targets: cloneSlice(sc.Targets)}
+	}
+	return out
+}
+
+// ProjectScope names how a resource may be granted with respect to projects.
+const (
+	ProjectScopeAll    = "all"    // to keys of all projects
+	ProjectScopeSingle = "single" // to keys scoped to one project
+)
+
+// Resource is an entry of an account's permission catalog.
+type Resource struct {
+	ID            string    `json:"id"`
+	DisplayName   string    `json:"display_name"`
+	Group         string    `json:"group"`
+	Description   string    `json:"description"`
+	Readable      bool      `json:"readable"`
+	Writable      bool      `json:"writable"`
+	ProjectScopes []string  `json:"project_scopes"`
+	Protected     bool      `json:"protected"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// Supports reports whether the resource can be granted at level a.
+func (r *Resource) Supports(a Access) bool {
+	switch a {
+	case AccessRead:
+		return r.Readable
+	case AccessWrite:
+		return r.Writable
+	}
+	return false
+}
+
+// AllowsSingleProject reports whether a key scoped to one project may hold it.
+func (r *Resource) AllowsSingleProject() bool {
+	return slices.Contains(r.ProjectScopes, ProjectScopeSingle)
+}
+
+// Catalog is an account's resources, by id.
+type Catalog map[string]*Resource
+
+// NewCatalog indexes resources by id.
+func NewCatalog(resources []*Resource) Catalog {
+	c := make(Catalog, len(resources))
+	for _, r := range resources {
+		c[r.ID] = r
+	}
+	return c
+}
+
+// ValidResourceID reports whether id matches [a-z][a-z0-9_.-]* and is at
+// most 64 characters long.
+func ValidResourceID(id string) bool {
+	if len(id) == 0 || len(id) > 64 || id[0] < 'a' || id[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Management permissions (SPEC §4): held only by management keys, never
+// part of any catalog.
+const (
+	PermKeysRead            = "keys:read"
+	PermKeysWrite           = "keys:write"
+	PermKeysVerify          = "keys:verify"
+	PermKeysReveal          = "keys:reveal"
+	PermManagementKeysRead  = "management_keys:read"
+	PermManagementKeysWrite = "management_keys:write"
+	PermMembersRead         = "members:read"
+	PermMembersWrite        = "members:write"
+	PermCatalogRead         = "catalog:read"
+	PermCatalogWrite        = "catalog:write"
+	PermAuditRead           = "audit:read"
+	PermAccountsRead        = "accounts:read"  // operator keys only
+	PermAccountsWrite       = "accounts:write" // operator keys only
+)
+
+// ManagementPermission describes one management permission.
+type ManagementPermission struct {
+	ID           string `json:"id"`
+	Description  string `json:"description"`
+	OperatorOnly bool   `json:"operator_only"`
+}
+
+// ManagementPermissions returns the fixed set of management permissions, in
+// a stable order.
+func ManagementPermissions() []ManagementPermission {
+	return []ManagementPermission{
+		{PermKeysRead, "list and read API keys and projects", false},
+		{PermKeysWrite, "create, change, rotate, revoke and delete API keys; create, change and delete projects", false},
+		{PermKeysVerify, "verify API keys", false},
+		{PermKeysReveal, "read back the secret of recoverable keys", false},
+		{PermManagementKeysRead, "list and read management keys", false},
+		{PermManagementKeysWrite, "create, change, rotate and delete management keys (never beyond the caller's own permissions)", false},
+		{PermMembersRead, "list and read users, service accounts and roles", false},
+		{PermMembersWrite, "create, change and delete users, service accounts and roles", false},
+		{PermCatalogRead, "read the permission catalog", false},
+		{PermCatalogWrite, "add, change and remove catalog resources", false},
+		{PermAuditRead, "read the audit log", false},
+		{PermAccountsRead, "list and read accounts", true},
+		{PermAccountsWrite, "create, change and delete accounts", true},
+	}
+}
+
+// IsManagementPermission reports whether p names a management permission.
+func IsManagementPermission(p string) bool {
+	for _, mp := range ManagementPermissions() {
+		if mp.ID == p {
+			return true
+		}
+	}
+	return false
+}
+
+// AllManagementPermissions returns every management permission id; the
+// bootstrap operator key holds them all.
+func AllManagementPermissions() []string {
+	mps := ManagementPermissions()
+	out := make([]string, len(mps))
+	for i, mp := range mps {
+		out[i] = mp.ID
+	}
+	return out
+}
+
+// AccessLevels lists the access levels in increasing order, for the catalog endpoint.
+func AccessLevels() []Access { return []Access{AccessNone, AccessRead, AccessWrite} }
+
+// Template names.
+const TemplateDefault = "default"
+
+// CatalogTemplate returns the resources a new account of the named template
+// starts with, and whether the template exists.
+func CatalogTemplate(name string, now time.Time) ([]*Resource, bool) {
+	var specs []Resource
+	switch name {
+	case TemplateDefault:
+		specs = defaultTemplate()
+	default:
+		return nil, false
+	}
+	out := make([]*Resource, len(specs))
+	for i := range specs {
+		r := specs[i]
+		r.CreatedAt, r.UpdatedAt = now, now
+		out[i] = &r
+	}
+	return out, true
+}
+
+// Templates lists the template names accepted by CatalogTemplate.
+func Templates() []string { return []string{TemplateDefault} }
+
+// defaultTemplate is a small, neutral example catalog: a few data resources
+// any API has, one read-only resource, one write-only action, and a
+// protected billing resource.
+func defaultTemplate() []Resource {
+	both := []string{ProjectScopeAll, ProjectScopeSingle}
+	return []Resource{
+		{ID: "documents", DisplayName: "Documents", Group: "data", Description: "Documents stored through the API", Readable: true, Writable: true, ProjectScopes: both},
+		{ID: "files", DisplayName: "Files", Group: "data", Description: "Uploaded files", Readable: true, Writable: true, ProjectScopes: both},
+		{ID: "search", DisplayName: "Search", Group: "data", Description: "Search queries over documents", Readable: true, Writable: false, ProjectScopes: both},
+		{ID: "webhooks", DisplayName: "Webhooks", Group: "integration", Description: "Webhook endpoints and deliveries", Readable: true, Writable: true, ProjectScopes: both},
+		{ID: "events", DisplayName: "Events", Group: "integration", Description: "Publishing events (write-only)", Readable: false, Writable: true, ProjectScopes: both},
+		{ID: "usage", DisplayName: "Usage", Group: "account", Description: "Usage reports of the account", Readable: true, Writable: false, ProjectScopes: []string{ProjectScopeAll}},
+		{ID: "billing", DisplayName: "Billing", Group: "account", Description: "Payment methods and invoices; protected: never granted to API keys", Readable: true, Writable: true, ProjectScopes: []string{ProjectScopeAll}, Protected: true},
+	}
+}

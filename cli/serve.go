@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/sqlite"
+)
+
+// serveConfig is the configuration of keyward serve.
+type serveConfig struct {
+	addr             string
+	dataDir          string
+	logFormat        string
+	logLevel         string
+	bootstrapKeyFile string
+	shutdownTimeout  time.Duration
+}
+
+func (e *env) serveCommand() *cobra.Command {
+	c := &serveConfig{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the keyward server",
+		Long: `Run the keyward server. With no flags it listens on 127.0.0.1:8420 and
+keeps its SQLite database in ./keyward-data/. On an empty database it creates
+the account "default" and an operator management key, whose secret it prints
+once on stderr (and writes to --bootstrap-key-file with mode 0600).
+
+SIGINT or SIGTERM stop it gracefully: requests in flight finish (up to
+--shutdown-timeout), pending last-use times are written, the database is
+closed cleanly.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return e.serve(cmd.Context(), c) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.addr, "addr", "127.0.0.1:8420", "address to listen on (host:port; port 0 picks a free port)")
+	f.StringVar(&c.dataDir, "data-dir", "keyward-data", "directory of the embedded SQLite database")
+	f.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&c.bootstrapKeyFile, "bootstrap-key-file", "", "write the bootstrap operator key's secret to this file (mode 0600)")
+	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for requests in flight")
+	return cmd
+}
+
+func (e *env) logger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level: %v", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+	}
+	return nil, usagef("--log-format must be text or json, not %q", format)
+}
+
+func (e *env) serve(ctx context.Context, c *serveConfig) error {
+	log, err := e.logger(c.logFormat, c.logLevel)
+	if err != nil {
+		return err
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(c.dataDir, sqlite.FileName))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			log.Error("closing the database failed", "err", err)
+		}
+	}()
+	svc := service.New(service.Options{Store: db, Logger: log})
+	if err := e.bootstrap(ctx, svc, c.bootstrapKeyFile, log); err != nil {
+		svc.Close(context.Background())
+		return err
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		svc.Close(context.Background())
+		return err
+	}
+	srv := &http.Server{
+		Handler:           khttp.NewServer(svc, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("keyward listening", "addr", ln.Addr().String(), "data_dir", c.dataDir, "version", Version)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		log.Info("shutting down: finishing requests in flight", "timeout", c.shutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			log.Warn("graceful shutdown timed out; closing connections", "err", err)
+			srv.Close()
+		}
+		err = nil
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if ferr := svc.Close(fctx); ferr != nil {
+		log.Error("writing pending last-use times failed", "err", ferr)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("keyward stopped")
+	return err
+}
+
+// bootstrap prepares an empty database and hands the operator key's secret
+// to the operator: once on stderr, and in a 0600 file if asked.
+func (e *env) bootstrap(ctx context.Context, svc *service.Service, keyFile string, log *slog.Logger) error {
+	k, tok, err := svc.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if tok.IsZero() {
+		return nil
+	}
+	log.Info("empty database: created account default and an operator management key", "key_id", k.ID)
+	fmt.Fprintf(e.stderr, "\nkeyward: the operator management key (shown once, keep it safe):\n\n    %s\n\n", tok.Reveal())
+	if keyFile == "" {
+		return nil
+	}
+	f, err := os.OpenFile(keyFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write bootstrap key file: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("write bootstrap key file: %w", err)
+	}
+	if _, err := fmt.Fprintln(f, tok.Reveal()); err != nil {
+		f.Close()
+		return fmt.Errorf("write bootstrap key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write bootstrap key file: %w", err)
+	}
+	return f.Close()
+}
+
+func (e *env) migrateCommand() *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply pending database migrations and exit",
+		Long:  `Apply the embedded migrations to the database without starting the server. "keyward serve" does the same at start.`,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := sqlite.Open(cmd.Context(), filepath.Join(dataDir, sqlite.FileName))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, "database is up to date:", db.Path())
+			return db.Close()
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "keyward-data", "directory of the embedded SQLite database")
+	return cmd
+}

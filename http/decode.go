@@ -1,0 +1,207 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/keyward/keyward"
+)
+
+// MaxBodyBytes bounds every request body (413 beyond).
+const MaxBodyBytes = 1 << 20
+
+// readBody reads a JSON request body under the size limit and checks its
+// media type. It returns nil for an empty body.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge()
+		}
+		return nil, keyward.Errorf(keyward.ECodeBadRequest, "reading the body failed")
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil, keyward.Errorf(keyward.ECodeUnsupportedMedia, "send the body with Content-Type: application/json")
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || !(mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		return nil, keyward.Errorf(keyward.ECodeUnsupportedMedia, "the body must be application/json, not %q", ct)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, keyward.Errorf(keyward.ECodeUnsupportedMedia, "the body must be UTF-8, not %q", cs)
+	}
+	return b, nil
+}
+
+func tooLarge() error {
+	return keyward.Errorf(keyward.ECodeBodyTooLarge, "the body is larger than %d bytes", MaxBodyBytes)
+}
+
+// decode reads the request body into dst, a struct: strict JSON (one
+// object, UTF-8, no duplicate or unknown members, nothing after it).
+// Malformed JSON and unknown members are 400; a member of the wrong type is
+// 422 naming it. An empty body is a 400 when required, else leaves dst as is.
+func decode(r *http.Request, dst any, required bool) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if b == nil {
+		if required {
+			return keyward.Errorf(keyward.ECodeMalformedJSON, "a JSON object body is required")
+		}
+		return nil
+	}
+	return decodeBytes(b, dst)
+}
+
+func decodeBytes(b []byte, dst any) error {
+	if !utf8.Valid(b) {
+		return keyward.Errorf(keyward.ECodeMalformedJSON, "the body is not valid UTF-8")
+	}
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return keyward.Errorf(keyward.ECodeMalformedJSON, "the body must be a JSON object")
+	}
+	if err := checkDuplicates(b); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return keyward.Errorf(keyward.ECodeMalformedJSON, "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syn):
+		return keyward.Errorf(keyward.ECodeMalformedJSON, "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return keyward.Errorf(keyward.ECodeMalformedJSON, "the JSON body ends early")
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return keyward.Errorf(keyward.ECodeMalformedJSON, "the body must be a JSON object")
+		}
+		return keyward.InvalidField(typ.Field, "must be %s", describeType(typ.Type))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		e := keyward.Errorf(keyward.ECodeUnknownField, "unknown field %q", name)
+		e.Fields = []keyward.FieldError{{Field: name, Message: "is not a known field"}}
+		return e
+	}
+	var ke *keyward.Error
+	if errors.As(err, &ke) {
+		return ke
+	}
+	return keyward.Errorf(keyward.ECodeMalformedJSON, "the JSON body does not have the expected shape")
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// describeType names the JSON shape a Go type takes, for messages.
+func describeType(t reflect.Type) string {
+	if t == nil {
+		return "of another type"
+	}
+	if t == timeType {
+		return "an RFC 3339 timestamp string"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer in range"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Pointer:
+		return describeType(t.Elem())
+	}
+	return "of another type"
+}
+
+// checkDuplicates rejects objects that name a member twice, at any depth:
+// parsers disagree on which one wins, so keyward takes neither.
+func checkDuplicates(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		obj  bool
+		keys map[string]bool
+		next bool // the next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return decodeError(err)
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.obj && top.next {
+			if key, ok := tok.(string); ok {
+				if top.keys[key] {
+					return keyward.Errorf(keyward.ECodeMalformedJSON, "the member %q appears twice in one object", key)
+				}
+				top.keys[key] = true
+				top.next = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{obj: true, keys: map[string]bool{}, next: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) > 0 && stack[len(stack)-1].obj {
+			stack[len(stack)-1].next = true
+		}
+	}
+}
+
+// errorf formats a 400 bad-parameter error naming the parameter.
+func badParam(name, format string, args ...any) error {
+	e := keyward.Errorf(keyward.ECodeInvalidParameter, "%s: %s", name, fmt.Sprintf(format, args...))
+	e.Fields = []keyward.FieldError{{Field: name, Message: fmt.Sprintf(format, args...)}}
+	return e
+}

@@ -1,0 +1,222 @@
+package http
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/keyward/keyward"
+)
+
+// keyHandlers serve the key routes for one kind of key; API keys and
+// management keys share object, routes and semantics.
+type keyHandlers struct {
+	s    *Server
+	kind keyward.KeyKind
+}
+
+func (h keyHandlers) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	var in keyward.KeyFields
+	if err := decode(r, &in, true); err != nil {
+		return err
+	}
+	k, tok, err := h.s.svc.CreateKey(r.Context(), a, h.kind, &in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", `"`+k.ETag()+`"`)
+	w.Header().Set("Location", r.URL.Path+"/"+k.ID)
+	return h.s.writeJSON(w, r, http.StatusCreated, keyView(k, tok))
+}
+
+var keyListParams = []string{"limit", "starting_after", "ending_before", "status", "owner_type", "owner_id",
+	"project_id", "permission_mode", "resource", "search", "expired", "created_after", "created_before", "last_used_before"}
+
+func (h keyHandlers) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	p, err := queryParams(r, keyListParams...)
+	if err != nil {
+		return err
+	}
+	f, err := keyFilter(p)
+	if err != nil {
+		return err
+	}
+	keys, more, err := h.s.svc.ListKeys(r.Context(), a, h.kind, *f)
+	if err != nil {
+		return err
+	}
+	return h.s.writeJSON(w, r, http.StatusOK, list(keys, more, func(k *keyward.Key) any { return keyView(k, keyward.Token{}) }))
+}
+
+func keyFilter(p *params) (*keyward.KeyFilter, error) {
+	var (
+		f   keyward.KeyFilter
+		err error
+		s   string
+	)
+	if f.Page, err = p.page(keyward.PrefixKey); err != nil {
+		return nil, err
+	}
+	if s, err = p.enum("status", "active", "disabled", "revoked"); err != nil {
+		return nil, err
+	}
+	f.Status = keyward.KeyStatus(s)
+	if s, err = p.enum("owner_type", "account", "user", "service_account"); err != nil {
+		return nil, err
+	}
+	f.OwnerType = keyward.OwnerType(s)
+	if f.OwnerID, err = p.text("owner_id", 64); err != nil {
+		return nil, err
+	}
+	if f.ProjectID, err = p.id("project_id", keyward.PrefixProject); err != nil {
+		return nil, err
+	}
+	if s, err = p.enum("permission_mode", "all", "read_only", "restricted"); err != nil {
+		return nil, err
+	}
+	f.PermissionMode = keyward.PermissionMode(s)
+	if p.v.Has("resource") {
+		if f.Resource = p.str("resource"); !keyward.ValidResourceID(f.Resource) {
+			return nil, badParam("resource", "must be a resource id")
+		}
+	}
+	if f.Search, err = p.text("search", 255); err != nil {
+		return nil, err
+	}
+	if f.Expired, err = p.boolean("expired"); err != nil {
+		return nil, err
+	}
+	if f.CreatedAfter, err = p.time("created_after"); err != nil {
+		return nil, err
+	}
+	if f.CreatedBefore, err = p.time("created_before"); err != nil {
+		return nil, err
+	}
+	if f.LastUsedBefore, err = p.time("last_used_before"); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+func (h keyHandlers) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	id := r.PathValue("id")
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	k, err := h.s.svc.GetKey(r.Context(), a, h.kind, id)
+	if err != nil {
+		return err
+	}
+	return h.s.writeKey(w, r, k)
+}
+
+func (s *Server) writeKey(w http.ResponseWriter, r *http.Request, k *keyward.Key) error {
+	w.Header().Set("ETag", `"`+k.ETag()+`"`)
+	return s.writeJSON(w, r, http.StatusOK, keyView(k, keyward.Token{}))
+}
+
+func (h keyHandlers) update(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	return h.change(w, r, a, h.s.svc.UpdateKey)
+}
+
+func (h keyHandlers) replace(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	return h.change(w, r, a, h.s.svc.ReplaceKey)
+}
+
+type changeFunc func(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, id string, in *keyward.KeyFields, ifMatch string) (*keyward.Key, error)
+
+func (h keyHandlers) change(w http.ResponseWriter, r *http.Request, a *keyward.Actor, apply changeFunc) error {
+	id := r.PathValue("id")
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	var in keyward.KeyFields
+	if err := decode(r, &in, true); err != nil {
+		return err
+	}
+	k, err := apply(r.Context(), a, h.kind, id, &in, r.Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	return h.s.writeKey(w, r, k)
+}
+
+func (h keyHandlers) delete(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	id := r.PathValue("id")
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	if err := h.s.svc.DeleteKey(r.Context(), a, h.kind, id, r.Header.Get("If-Match")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// rotateRequest is the optional body of POST /v1/keys/{id}/rotate.
+type rotateRequest struct {
+	GracePeriodSeconds *int64 `json:"grace_period_seconds"`
+}
+
+func (h keyHandlers) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	var in rotateRequest
+	if err := decode(r, &in, false); err != nil {
+		return err
+	}
+	var grace int64
+	if in.GracePeriodSeconds != nil {
+		grace = *in.GracePeriodSeconds
+	}
+	k, tok, err := h.s.svc.RotateKey(r.Context(), a, h.kind, r.PathValue("id"), grace, r.Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", `"`+k.ETag()+`"`)
+	return h.s.writeJSON(w, r, http.StatusOK, keyView(k, tok))
+}
+
+// verify serves POST /v1/keys/verify: 200 with a result for every
+// well-formed request.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	var in keyward.VerifyRequest
+	if err := decode(r, &in, true); err != nil {
+		return err
+	}
+	res, err := s.svc.Verify(r.Context(), a, &in)
+	if err != nil {
+		return err
+	}
+	return s.writeJSON(w, r, http.StatusOK, verifyViewOf(res))
+}
+
+type whoamiView struct {
+	Key             any             `json:"key"`
+	EffectiveScopes []keyward.Scope `json:"effective_scopes"`
+}
+
+// whoami serves GET /v1/whoami for the key that calls it.
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	tok, err := token(r)
+	if err != nil {
+		return err
+	}
+	k, scopes, err := s.svc.Whoami(r.Context(), tok, requestOf(r).clientIP)
+	if err != nil {
+		return err
+	}
+	if scopes == nil {
+		scopes = []keyward.Scope{}
+	}
+	return s.writeJSON(w, r, http.StatusOK, whoamiView{Key: keyView(k, keyward.Token{}), EffectiveScopes: scopes})
+}

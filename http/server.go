@@ -1,0 +1,400 @@
+// Package http serves keyward's native HTTP API (SPEC §5) over net/http and
+// holds the Go client the CLI uses. Handlers return errors; one adapter
+// renders them as RFC 9457 problems with the status from the one table in
+// problem.go.
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/service"
+)
+
+// Server is keyward's HTTP API.
+type Server struct {
+	svc     *service.Service
+	log     *slog.Logger
+	ids     *keyward.IDs
+	mux     *http.ServeMux
+	handler http.Handler
+	// routes lists "METHOD /pattern" of every route, for the OpenAPI check.
+	routes []string
+}
+
+// NewServer returns the API server for svc.
+func NewServer(svc *service.Service, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{svc: svc, log: log, ids: keyward.NewIDs(keyward.SystemClock), mux: http.NewServeMux()}
+	s.registerRoutes()
+	s.handler = http.HandlerFunc(s.serve)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Routes returns "METHOD /pattern" for every route served.
+func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
+
+// handlerFunc is a handler that returns an error instead of writing one.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.routes = append(s.routes, pattern)
+	s.mux.Handle(pattern, h)
+}
+
+// ServeHTTP lets a handlerFunc be registered directly; the error rendering
+// happens in serve, which wraps the whole mux.
+func (h handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rw := w.(*responseWriter)
+	if err := h(w, r); err != nil {
+		rw.err = err
+	}
+}
+
+type ctxKey int
+
+const requestKey ctxKey = 0
+
+// request is the per-request state the middleware sets up.
+type request struct {
+	id       string
+	clientIP string
+	pretty   bool
+}
+
+func requestOf(r *http.Request) *request {
+	if rq, ok := r.Context().Value(requestKey).(*request); ok {
+		return rq
+	}
+	return &request{}
+}
+
+// responseWriter records the status and an error a handler returned.
+type responseWriter struct {
+	http.ResponseWriter
+	status int
+	err    error
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// serve is the middleware chain: request id, recovery, pretty, Accept,
+// timeout, routing (404/405 as problems), error rendering and the access log.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rq := &request{id: requestID(r.Header.Get("X-Request-Id"), s.ids), clientIP: clientIP(r)}
+	w.Header().Set("X-Request-Id", rq.id)
+	rw := &responseWriter{ResponseWriter: w}
+	ctx := context.WithValue(r.Context(), requestKey, rq)
+	r = r.WithContext(ctx)
+
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic serving request", "request_id", rq.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if rw.status == 0 {
+				s.writeProblem(rw, r, keyward.Internal(fmt.Errorf("panic: %v", p)))
+			}
+		}
+		s.logRequest(r, rw, rq, time.Since(start))
+	}()
+
+	err := s.preflight(rw, r, rq)
+	if err == nil {
+		var cancel context.CancelFunc
+		r, cancel, err = withTimeout(r)
+		if err == nil {
+			defer cancel()
+			s.route(rw, r)
+			err = rw.err
+			if err == nil && r.Context().Err() == context.DeadlineExceeded && rw.status == 0 {
+				err = context.DeadlineExceeded
+			}
+		}
+	}
+	if err != nil {
+		if rw.status != 0 {
+			// The handler wrote a response and then failed: too late to
+			// change it; log it.
+			s.log.Error("handler failed after writing", "request_id", rq.id, "err", err)
+			return
+		}
+		rw.err = err
+		s.writeProblem(rw, r, err)
+	}
+}
+
+// preflight checks what applies to every route before routing: ?pretty and
+// Accept.
+func (s *Server) preflight(w *responseWriter, r *http.Request, rq *request) error {
+	if v, ok := r.URL.Query()["pretty"]; ok {
+		switch strings.ToLower(v[len(v)-1]) {
+		case "", "true", "1":
+			rq.pretty = true
+		case "false", "0":
+		default:
+			return badParam("pretty", "must be true or false")
+		}
+	}
+	if !acceptsJSON(r.Header.Values("Accept")) {
+		return keyward.Errorf(keyward.ECodeNotAcceptable, "keyward answers application/json (and application/problem+json); the Accept header excludes both")
+	}
+	return nil
+}
+
+// route dispatches through the mux, turning its own 404 and 405 answers
+// into problems (with Allow for 405).
+func (s *Server) route(w *responseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		// ServeHTTP, not h: only the mux sets the path values.
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	probe := &headerRecorder{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		w.err = keyward.Errorf(keyward.ECodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, probe.header.Get("Allow"))
+		return
+	}
+	w.err = keyward.Errorf(keyward.ECodeNotFound, "no route %s", r.URL.Path)
+}
+
+// headerRecorder captures what the mux's built-in handlers would write.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
+
+// withTimeout applies Request-Timeout (seconds) or Request-Timeout-Millis
+// to the request's context (Vectara). Invalid values are 400.
+func withTimeout(r *http.Request) (*http.Request, context.CancelFunc, error) {
+	var d time.Duration
+	for _, h := range []struct {
+		name string
+		unit time.Duration
+	}{{"Request-Timeout-Millis", time.Millisecond}, {"Request-Timeout", time.Second}} {
+		v := r.Header.Get(h.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 1 || n > 3_600_000 {
+			return r, nil, badParam(h.name, "must be an integer between 1 and 3600000")
+		}
+		if dd := time.Duration(n) * h.unit; d == 0 || dd < d {
+			d = min(dd, time.Hour)
+		}
+	}
+	if d == 0 {
+		return r, func() {}, nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	return r.WithContext(ctx), cancel, nil
+}
+
+// acceptsJSON reports whether the Accept header values allow a JSON answer.
+func acceptsJSON(values []string) bool {
+	if len(values) == 0 {
+		return true
+	}
+	seen := false
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			seen = true
+			mt, params, err := mime.ParseMediaType(part)
+			if err != nil {
+				continue
+			}
+			if q, ok := params["q"]; ok {
+				if f, err := strconv.ParseFloat(q, 64); err == nil && f <= 0 {
+					continue
+				}
+			}
+			switch mt {
+			case "*/*", "application/*", "application/json", "application/problem+json":
+				return true
+			}
+		}
+	}
+	return !seen
+}
+
+// requestID returns the client's X-Request-Id if it is sane (1–128
+// characters of [A-Za-z0-9._:-]), else a new one.
+func requestID(in string, ids *keyward.IDs) string {
+	if n := len(in); n > 0 && n <= 128 {
+		ok := true
+		for i := 0; i < n && ok; i++ {
+			c := in[i]
+			ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-'
+		}
+		if ok {
+			return in
+		}
+	}
+	return ids.New(keyward.PrefixRequest)
+}
+
+// clientIP is the peer address of the connection. keyward does not trust
+// X-Forwarded-For: behind a proxy, the proxy's address is the client.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// writeJSON writes v as the response body with the given status.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) error {
+	return writeBody(w, r, status, "application/json", v)
+}
+
+func writeBody(w http.ResponseWriter, r *http.Request, status int, contentType string, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if requestOf(r).pretty {
+		enc.SetIndent("", "  ")
+	}
+	if err := enc.Encode(v); err != nil {
+		return keyward.Internal(err)
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write(buf.Bytes())
+	}
+	return nil
+}
+
+// writeProblem renders err as a problem document; internal causes are
+// logged, never sent.
+func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+	rq := requestOf(r)
+	p := problemFor(err, rq.id)
+	if p.Status >= 500 && p.Status != http.StatusGatewayTimeout {
+		s.log.Error("request failed", "request_id", rq.id, "method", r.Method, "path", r.URL.Path, "code", p.Code, "err", err)
+	}
+	switch p.Status {
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
+	}
+	writeBody(w, r, p.Status, "application/problem+json", p.members())
+}
+
+func (s *Server) logRequest(r *http.Request, w *responseWriter, rq *request, d time.Duration) {
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	attrs := []any{"request_id", rq.id, "method", r.Method, "path", r.URL.Path, "status", status,
+		"duration_ms", float64(d.Microseconds()) / 1000, "client_ip", rq.clientIP}
+	if w.err != nil {
+		attrs = append(attrs, "code", keyward.ErrorCode(w.err))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	s.log.Log(r.Context(), level, "request", attrs...)
+}
+
+// token reads the credential from Authorization: Bearer or X-API-Key.
+// Sending two different credentials is a 400; any other Authorization
+// scheme is a 401.
+func token(r *http.Request) (keyward.Token, error) {
+	var bearer string
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(rest) == "" {
+			return keyward.Token{}, keyward.Errorf(keyward.ECodeUnauthenticated, "the Authorization header must be \"Bearer <key>\"")
+		}
+		bearer = strings.TrimSpace(rest)
+	}
+	apiKey := strings.TrimSpace(r.Header.Get("X-API-Key"))
+	switch {
+	case bearer != "" && apiKey != "" && bearer != apiKey:
+		return keyward.Token{}, keyward.Errorf(keyward.ECodeBadRequest, "Authorization and X-API-Key carry different credentials: send one")
+	case bearer != "":
+		return keyward.TokenFromString(bearer), nil
+	}
+	return keyward.TokenFromString(apiKey), nil
+}
+
+// actor authenticates a management request.
+func (s *Server) actor(r *http.Request) (*keyward.Actor, error) {
+	tok, err := token(r)
+	if err != nil {
+		return nil, err
+	}
+	rq := requestOf(r)
+	a, err := s.svc.Authenticate(r.Context(), tok, strings.TrimSpace(r.Header.Get("X-Account-Id")), rq.clientIP)
+	if err != nil {
+		return nil, err
+	}
+	a.RequestID, a.ClientIP, a.UserAgent, a.Dialect = rq.id, rq.clientIP, truncate(r.UserAgent(), 512), "native"
+	return a, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// errMethod is returned by handlers that see a path they own with a method
+// it does not take.
+func errMethod(w http.ResponseWriter, allow string) error {
+	w.Header().Set("Allow", allow)
+	return keyward.Errorf(keyward.ECodeMethodNotAllowed, "allowed: %s", allow)
+}
+
+// isTimeout reports whether err is the request's own deadline.
+func isTimeout(err error) bool { return errors.Is(err, context.DeadlineExceeded) }

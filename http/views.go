@@ -1,0 +1,222 @@
+package http
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/service"
+)
+
+// The JSON shapes of the native API. They are built from domain values here
+// so the domain types carry no wire format.
+
+type keyCommon struct {
+	ID          string                     `json:"id"`
+	AccountID   *string                    `json:"account_id"`
+	Kind        keyward.KeyKind            `json:"kind"`
+	Name        string                     `json:"name"`
+	Description *string                    `json:"description"`
+	Status      keyward.KeyStatus          `json:"status"`
+	Prefix      string                     `json:"prefix"`
+	Start       string                     `json:"start"`
+	Last4       string                     `json:"last4"`
+	Owner       keyward.Owner              `json:"owner"`
+	ExpiresAt   *time.Time                 `json:"expires_at"`
+	Metadata    map[string]json.RawMessage `json:"metadata"`
+	IPAllowlist []string                   `json:"ip_allowlist"`
+	RateLimit   *keyward.RateLimit         `json:"rate_limit"`
+	Credits     *keyward.Credits           `json:"credits"`
+	Recoverable bool                       `json:"recoverable"`
+	LegacyKeyID *string                    `json:"legacy_key_id"`
+	CreatedAt   time.Time                  `json:"created_at"`
+	UpdatedAt   time.Time                  `json:"updated_at"`
+	CreatedByID string                     `json:"created_by_id"`
+	UpdatedByID string                     `json:"updated_by_id"`
+	LastUsedAt  *time.Time                 `json:"last_used_at"`
+	RotatedAt   *time.Time                 `json:"rotated_at"`
+	ETag        string                     `json:"etag"`
+}
+
+type apiKeyView struct {
+	keyCommon
+	ProjectID      *string                `json:"project_id"`
+	PermissionMode keyward.PermissionMode `json:"permission_mode"`
+	Scopes         []keyward.Scope        `json:"scopes"`
+	Roles          []string               `json:"roles"`
+	Secret         string                 `json:"secret,omitempty"`
+}
+
+type managementKeyView struct {
+	keyCommon
+	Operator    bool     `json:"operator"`
+	Permissions []string `json:"permissions"`
+	Secret      string   `json:"secret,omitempty"`
+}
+
+// keyView returns the native JSON of a key; secret, if not zero, is
+// included (create and rotate only).
+func keyView(k *keyward.Key, secret keyward.Token) any {
+	md := k.Metadata
+	if md == nil {
+		md = map[string]json.RawMessage{}
+	}
+	var acct *string
+	if k.AccountID != "" {
+		acct = &k.AccountID
+	}
+	c := keyCommon{
+		ID: k.ID, AccountID: acct, Kind: k.Kind, Name: k.Name, Description: k.Description, Status: k.Status,
+		Prefix: k.Prefix, Start: k.Start, Last4: k.Last4, Owner: k.Owner, ExpiresAt: k.ExpiresAt, Metadata: md,
+		IPAllowlist: k.IPAllowlist, RateLimit: k.RateLimit, Credits: k.Credits, Recoverable: k.Recoverable,
+		LegacyKeyID: k.LegacyKeyID, CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt, CreatedByID: k.CreatedByID,
+		UpdatedByID: k.UpdatedByID, LastUsedAt: k.LastUsedAt, RotatedAt: k.RotatedAt, ETag: k.ETag(),
+	}
+	if k.Kind == keyward.KindManagement {
+		perms := k.Permissions
+		if perms == nil {
+			perms = []string{}
+		}
+		return managementKeyView{keyCommon: c, Operator: k.Operator, Permissions: perms, Secret: secret.Reveal()}
+	}
+	scopes, roles := k.Scopes, k.Roles
+	if scopes == nil {
+		scopes = []keyward.Scope{}
+	}
+	if roles == nil {
+		roles = []string{}
+	}
+	return apiKeyView{keyCommon: c, ProjectID: k.ProjectID, PermissionMode: k.PermissionMode, Scopes: scopes, Roles: roles, Secret: secret.Reveal()}
+}
+
+type listView[T any] struct {
+	Data    []T  `json:"data"`
+	HasMore bool `json:"has_more"`
+}
+
+func list[S, T any](items []S, more bool, view func(S) T) listView[T] {
+	out := listView[T]{Data: make([]T, 0, len(items)), HasMore: more}
+	for _, it := range items {
+		out.Data = append(out.Data, view(it))
+	}
+	return out
+}
+
+type projectView struct {
+	ID          string    `json:"id"`
+	AccountID   string    `json:"account_id"`
+	Name        string    `json:"name"`
+	Description *string   `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	ETag        string    `json:"etag"`
+}
+
+func projectViewOf(p *keyward.Project) projectView {
+	return projectView{p.ID, p.AccountID, p.Name, p.Description, p.CreatedAt, p.UpdatedAt, p.ETag()}
+}
+
+type auditView struct {
+	ID        string                    `json:"id"`
+	AccountID string                    `json:"account_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Actor     auditRef                  `json:"actor"`
+	Action    string                    `json:"action"`
+	Target    auditRef                  `json:"target"`
+	Changes   map[string]keyward.Change `json:"changes"`
+	RequestID string                    `json:"request_id"`
+	ClientIP  string                    `json:"client_ip"`
+	UserAgent string                    `json:"user_agent"`
+	Dialect   string                    `json:"dialect"`
+}
+
+type auditRef struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+func auditViewOf(e *keyward.AuditEvent) auditView {
+	ch := e.Changes
+	if ch == nil {
+		ch = map[string]keyward.Change{}
+	}
+	return auditView{e.ID, e.AccountID, e.Time, auditRef{string(e.ActorType), e.ActorID}, e.Action,
+		auditRef{e.TargetType, e.TargetID}, ch, e.RequestID, e.ClientIP, e.UserAgent, e.Dialect}
+}
+
+type presetView struct {
+	ID          keyward.PermissionMode `json:"id"`
+	Description string                 `json:"description"`
+}
+
+type catalogView struct {
+	Resources             []*keyward.Resource            `json:"resources"`
+	AccessLevels          []keyward.Access               `json:"access_levels"`
+	Presets               []presetView                   `json:"presets"`
+	Roles                 []any                          `json:"roles"`
+	ManagementPermissions []keyward.ManagementPermission `json:"management_permissions"`
+}
+
+func catalogViewOf(c *service.Catalog) catalogView {
+	return catalogView{
+		Resources:    c.Resources,
+		AccessLevels: c.AccessLevels,
+		Presets: []presetView{
+			{keyward.ModeAll, "every non-protected resource at its highest level, every object"},
+			{keyward.ModeReadOnly, "every non-protected readable resource at read, every object"},
+			{keyward.ModeRestricted, "exactly the key's scopes and the scopes of its roles"},
+		},
+		Roles:                 []any{},
+		ManagementPermissions: c.ManagementPermissions,
+	}
+}
+
+type verifyView struct {
+	Valid            bool                       `json:"valid"`
+	Code             keyward.VerifyCode         `json:"code"`
+	KeyID            string                     `json:"key_id"`
+	AccountID        string                     `json:"account_id"`
+	Name             string                     `json:"name"`
+	Owner            keyward.Owner              `json:"owner"`
+	ProjectID        *string                    `json:"project_id"`
+	PermissionMode   keyward.PermissionMode     `json:"permission_mode"`
+	Scopes           []keyward.Scope            `json:"scopes"`
+	Roles            []string                   `json:"roles"`
+	ExpiresAt        *time.Time                 `json:"expires_at"`
+	Metadata         map[string]json.RawMessage `json:"metadata"`
+	CreditsRemaining *int64                     `json:"credits_remaining"`
+	RateLimit        *rateLimitState            `json:"rate_limit"`
+}
+
+type rateLimitState struct {
+	Limit     int64     `json:"limit"`
+	Remaining int64     `json:"remaining"`
+	ResetAt   time.Time `json:"reset_at"`
+}
+
+type verifyNotFoundView struct {
+	Valid bool               `json:"valid"`
+	Code  keyward.VerifyCode `json:"code"`
+}
+
+// verifyViewOf renders a verification: only valid and code for an unknown key.
+func verifyViewOf(r *keyward.VerifyResult) any {
+	if r.Key == nil {
+		return verifyNotFoundView{r.Valid, r.Code}
+	}
+	k := r.Key
+	md := k.Metadata
+	if md == nil {
+		md = map[string]json.RawMessage{}
+	}
+	roles := k.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	var credits *int64
+	if k.Credits != nil {
+		credits = &k.Credits.Remaining
+	}
+	return verifyView{r.Valid, r.Code, k.ID, k.AccountID, k.Name, k.Owner, k.ProjectID, k.PermissionMode, r.Scopes,
+		roles, k.ExpiresAt, md, credits, nil}
+}

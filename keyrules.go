@@ -1,0 +1,733 @@
+package keyward
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on key fields. Requests beyond them are 422.
+const (
+	MaxNameLen        = 255
+	MaxDescriptionLen = 1024
+	MaxMetadataBytes  = 16 << 10
+	MaxMetadataKeys   = 100
+	MaxScopes         = 256
+	MaxTargets        = 1000
+	MaxRoles          = 64
+	MaxIPAllowlist    = 256
+	MaxLegacyIDLen    = 128
+)
+
+// KeyFields is the body of a create, PATCH or PUT of a key: every member
+// knows whether it was absent, null or a value.
+type KeyFields struct {
+	Name           Field[string]                     `json:"name"`
+	Description    Field[string]                     `json:"description"`
+	Status         Field[KeyStatus]                  `json:"status"`
+	Kind           Field[KeyKind]                    `json:"kind"`
+	Prefix         Field[string]                     `json:"prefix"`
+	Owner          Field[Owner]                      `json:"owner"`
+	ProjectID      Field[string]                     `json:"project_id"`
+	PermissionMode Field[PermissionMode]             `json:"permission_mode"`
+	Scopes         Field[[]Scope]                    `json:"scopes"`
+	Roles          Field[[]string]                   `json:"roles"`
+	Permissions    Field[[]string]                   `json:"permissions"`
+	ExpiresAt      Field[time.Time]                  `json:"expires_at"`
+	ClearExpiresAt Field[bool]                       `json:"clear_expires_at"`
+	Metadata       Field[map[string]json.RawMessage] `json:"metadata"`
+	IPAllowlist    Field[[]string]                   `json:"ip_allowlist"`
+	RateLimit      Field[RateLimit]                  `json:"rate_limit"`
+	Credits        Field[Credits]                    `json:"credits"`
+	Recoverable    Field[bool]                       `json:"recoverable"`
+	LegacyKeyID    Field[string]                     `json:"legacy_key_id"`
+}
+
+// Empty reports whether no member was sent at all (PATCH {}).
+func (in *KeyFields) Empty() bool {
+	for _, set := range []bool{
+		in.Name.Set, in.Description.Set, in.Status.Set, in.Kind.Set, in.Prefix.Set, in.Owner.Set,
+		in.ProjectID.Set, in.PermissionMode.Set, in.Scopes.Set, in.Roles.Set, in.Permissions.Set,
+		in.ExpiresAt.Set, in.ClearExpiresAt.Set, in.Metadata.Set, in.IPAllowlist.Set, in.RateLimit.Set,
+		in.Credits.Set, in.Recoverable.Set, in.LegacyKeyID.Set,
+	} {
+		if set {
+			return false
+		}
+	}
+	return true
+}
+
+// KeyEnv is what the key rules need to know beyond the request: the
+// account, its catalog, the time, and lookups of referenced objects in the
+// account (each returns whether the object exists).
+type KeyEnv struct {
+	Account       *Account
+	Catalog       Catalog
+	Now           time.Time
+	MasterKey     bool // recoverable keys are possible
+	ProjectExists func(id string) (bool, error)
+	OwnerExists   func(o Owner) (bool, error)
+	// RoleScopes returns the scopes of a role, and false if it does not exist.
+	RoleScopes func(name string) ([]Scope, bool, error)
+}
+
+type validator struct {
+	errs []FieldError
+	err  error // a lookup failure: not the client's fault
+}
+
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) result() error {
+	if v.err != nil {
+		return v.err
+	}
+	if len(v.errs) > 0 {
+		return Invalid(v.errs...)
+	}
+	return nil
+}
+
+// NewKey applies the create rules: it returns a key of the given kind in the
+// env's account with every field validated and defaulted (status active,
+// the account's prefix and default permission mode, owner the account,
+// expiry from default_key_lifetime). The caller assigns id, secret, times
+// and actor. Errors are 422 naming each field.
+func NewKey(kind KeyKind, in *KeyFields, env *KeyEnv) (*Key, error) {
+	v := &validator{}
+	k := &Key{Kind: kind, AccountID: env.Account.ID, Status: StatusActive}
+
+	if in.Kind.Set && (in.Kind.Null || in.Kind.Value != kind) {
+		v.add("kind", "must be %q on this route", kind)
+	}
+	if !in.Name.HasValue() {
+		v.add("name", "is required")
+	}
+	if in.Status.HasValue() && in.Status.Value == StatusRevoked {
+		v.add("status", "a key cannot be created revoked")
+	}
+
+	k.Prefix = env.Account.DefaultPrefix
+	if kind == KindManagement {
+		k.Prefix = DefaultManagementPrefix
+	}
+	if in.Prefix.Set {
+		if in.Prefix.Null || !ValidPrefix(in.Prefix.Value) {
+			v.add("prefix", "must match [a-z][a-z0-9]{0,15}")
+		} else {
+			k.Prefix = in.Prefix.Value
+		}
+	}
+
+	k.Owner = Owner{Type: OwnerAccount, ID: env.Account.ID}
+	if in.Owner.HasValue() {
+		o := in.Owner.Value
+		switch {
+		case kind == KindManagement && o.Type != OwnerAccount:
+			v.add("owner.type", "management keys are owned by their account")
+		case o.Type == OwnerAccount:
+			if o.ID != "" && o.ID != env.Account.ID {
+				v.add("owner.id", "must be the acting account's id")
+			}
+		case o.Type == OwnerUser || o.Type == OwnerServiceAccount:
+			ok, err := lookup(env.OwnerExists, o)
+			if err != nil {
+				v.err = err
+			} else if !ok {
+				v.add("owner.id", "no %s %q in this account", strings.ReplaceAll(string(o.Type), "_", " "), o.ID)
+			} else {
+				k.Owner = o
+			}
+		default:
+			v.add("owner.type", "must be one of account, user, service_account")
+		}
+	} else if in.Owner.Null {
+		v.add("owner", "cannot be null")
+	}
+
+	if in.Recoverable.HasValue() && in.Recoverable.Value {
+		if !env.MasterKey {
+			v.add("recoverable", "recoverable keys need the server to be started with a master key")
+		} else {
+			k.Recoverable = true
+		}
+	}
+	if in.LegacyKeyID.HasValue() {
+		if s := in.LegacyKeyID.Value; s == "" || len(s) > MaxLegacyIDLen {
+			v.add("legacy_key_id", "must be 1–%d characters", MaxLegacyIDLen)
+		} else {
+			k.LegacyKeyID = &s
+		}
+	}
+
+	// The mutable fields follow the PATCH rules from a blank key; absent
+	// members take the values a new key gets.
+	mut := *in
+	if kind == KindAPI && !mut.PermissionMode.Set {
+		mut.PermissionMode = Some(env.Account.DefaultPermissionMode)
+	}
+	if !mut.ExpiresAt.Set && !(mut.ClearExpiresAt.HasValue() && mut.ClearExpiresAt.Value) && env.Account.DefaultKeyLifetime != nil {
+		mut.ExpiresAt = Some(env.Now.Add(time.Duration(*env.Account.DefaultKeyLifetime) * time.Second))
+	}
+	applyMutable(v, k, &mut, env, true)
+	if err := v.result(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// PatchKey applies the PATCH rules of SPEC §6 to a copy of cur: absent
+// members stay, null clears, values replace. It returns the new key and
+// whether anything changed; an unchanged key must not be written. A revoked
+// key cannot change (409 key_revoked); rule violations are 422.
+func PatchKey(cur *Key, in *KeyFields, env *KeyEnv) (*Key, bool, error) {
+	if in.Empty() {
+		return cur, false, nil
+	}
+	if cur.Status == StatusRevoked {
+		return nil, false, Errorf(ECodeKeyRevoked, "key %s is revoked: a revoked key cannot be changed, only deleted", cur.ID)
+	}
+	v := &validator{}
+	immutable(v, cur, in)
+	next := cur.Clone()
+	applyMutable(v, next, in, env, false)
+	if err := v.result(); err != nil {
+		return nil, false, err
+	}
+	return next, Diff(KeyFieldMap(cur), KeyFieldMap(next)) != nil, nil
+}
+
+// ReplaceKey applies the PUT rules of SPEC §6: the body states every
+// mutable field, and an omitted optional field takes the value a new key
+// gets. name is required.
+func ReplaceKey(cur *Key, in *KeyFields, env *KeyEnv) (*Key, bool, error) {
+	if cur.Status == StatusRevoked {
+		return nil, false, Errorf(ECodeKeyRevoked, "key %s is revoked: a revoked key cannot be changed, only deleted", cur.ID)
+	}
+	if !in.Name.HasValue() {
+		return nil, false, InvalidField("name", "is required")
+	}
+	full := *in
+	clear := func(set bool) bool { return !set }
+	if clear(full.Description.Set) {
+		full.Description = Null[string]()
+	}
+	if clear(full.Status.Set) {
+		full.Status = Some(StatusActive)
+	}
+	if clear(full.Metadata.Set) {
+		full.Metadata = Null[map[string]json.RawMessage]()
+	}
+	if clear(full.IPAllowlist.Set) {
+		full.IPAllowlist = Null[[]string]()
+	}
+	if clear(full.RateLimit.Set) {
+		full.RateLimit = Null[RateLimit]()
+	}
+	if clear(full.Credits.Set) {
+		full.Credits = Null[Credits]()
+	}
+	if !full.ExpiresAt.Set && !full.ClearExpiresAt.Set {
+		if env.Account.DefaultKeyLifetime != nil {
+			full.ExpiresAt = Some(env.Now.Add(time.Duration(*env.Account.DefaultKeyLifetime) * time.Second))
+		} else {
+			full.ExpiresAt = Null[time.Time]()
+		}
+	}
+	if cur.Kind == KindAPI {
+		if clear(full.ProjectID.Set) {
+			full.ProjectID = Null[string]()
+		}
+		if clear(full.PermissionMode.Set) {
+			full.PermissionMode = Some(env.Account.DefaultPermissionMode)
+		}
+		if full.PermissionMode.Value == ModeRestricted && !full.PermissionMode.Null {
+			// A new restricted key must name its permissions; so must a
+			// replacement.
+			if !full.Scopes.Set && !full.Roles.Set {
+				return nil, false, InvalidField("permission_mode", "restricted needs scopes or roles in the same request (an empty list grants nothing)")
+			}
+			if !full.Scopes.Set {
+				full.Scopes = Some([]Scope{})
+			}
+			if !full.Roles.Set {
+				full.Roles = Some([]string{})
+			}
+		}
+	}
+	return PatchKey(cur, &full, env)
+}
+
+func immutable(v *validator, cur *Key, in *KeyFields) {
+	if in.Kind.Set && (in.Kind.Null || in.Kind.Value != cur.Kind) {
+		v.add("kind", "is immutable")
+	}
+	if in.Prefix.Set && (in.Prefix.Null || in.Prefix.Value != cur.Prefix) {
+		v.add("prefix", "is immutable")
+	}
+	if in.Owner.Set && (in.Owner.Null || in.Owner.Value.Type != cur.Owner.Type ||
+		(in.Owner.Value.ID != "" && in.Owner.Value.ID != cur.Owner.ID)) {
+		v.add("owner", "is immutable")
+	}
+	if in.Recoverable.Set && (in.Recoverable.Null || in.Recoverable.Value != cur.Recoverable) {
+		v.add("recoverable", "is immutable")
+	}
+	if in.LegacyKeyID.Set && (in.LegacyKeyID.Null || cur.LegacyKeyID == nil || in.LegacyKeyID.Value != *cur.LegacyKeyID) {
+		v.add("legacy_key_id", "is immutable")
+	}
+}
+
+// applyMutable applies the mutable members of in to k (PATCH semantics).
+// creating tells the create path, where nothing is cleared by null.
+func applyMutable(v *validator, k *Key, in *KeyFields, env *KeyEnv, creating bool) {
+	notNull := func(name string, f bool) bool {
+		if f {
+			v.add(name, "cannot be null")
+			return false
+		}
+		return true
+	}
+	if in.Name.Set && notNull("name", in.Name.Null) {
+		if msg := CheckText(in.Name.Value, MaxNameLen, true); msg != "" {
+			v.add("name", "%s", msg)
+		} else {
+			k.Name = in.Name.Value
+		}
+	}
+	if in.Description.Set {
+		if in.Description.Null {
+			k.Description = nil
+		} else if msg := CheckText(in.Description.Value, MaxDescriptionLen, false); msg != "" {
+			v.add("description", "%s", msg)
+		} else {
+			d := in.Description.Value
+			k.Description = &d
+		}
+	}
+	if in.Status.Set && notNull("status", in.Status.Null) {
+		s := in.Status.Value
+		switch {
+		case !s.Valid():
+			v.add("status", "must be one of active, disabled, revoked")
+		default:
+			k.Status = s // revoked is terminal; PatchKey refuses to leave it
+		}
+	}
+
+	// Permissions: API keys have a mode, scopes and roles; management keys
+	// a list of management permissions.
+	if k.Kind == KindAPI {
+		if in.Permissions.Set {
+			v.add("permissions", "only management keys carry management permissions; API keys use permission_mode, scopes and roles")
+		}
+		if in.ProjectID.Set {
+			if in.ProjectID.Null {
+				k.ProjectID = nil
+			} else if id := in.ProjectID.Value; !ValidID(PrefixProject, id) {
+				v.add("project_id", "is not a project id")
+			} else if ok, err := lookup(env.ProjectExists, id); err != nil {
+				v.err = err
+			} else if !ok {
+				v.add("project_id", "no project %q in this account", id)
+			} else {
+				k.ProjectID = &id
+			}
+		}
+		applyPermissionMode(v, k, in, env)
+	} else {
+		for name, set := range map[string]bool{
+			"permission_mode": in.PermissionMode.Set, "scopes": in.Scopes.Set, "roles": in.Roles.Set, "project_id": in.ProjectID.Set,
+		} {
+			if set {
+				v.add(name, "management keys carry permissions, not %s", name)
+			}
+		}
+		if in.Permissions.Set && notNull("permissions", in.Permissions.Null) {
+			perms, ok := checkPermissions(v, in.Permissions.Value, k.Operator)
+			if ok {
+				k.Permissions = perms
+			}
+		} else if creating && !in.Permissions.Set {
+			v.add("permissions", "is required: a non-empty list of management permissions")
+		}
+	}
+
+	applyExpiry(v, k, in, env, creating)
+
+	if in.Metadata.Set {
+		if in.Metadata.Null || len(in.Metadata.Value) == 0 {
+			k.Metadata = nil
+		} else if m, msg := checkMetadata(in.Metadata.Value); msg != "" {
+			v.add("metadata", "%s", msg)
+		} else {
+			k.Metadata = m
+		}
+	}
+	if in.IPAllowlist.Set {
+		if in.IPAllowlist.Null || len(in.IPAllowlist.Value) == 0 {
+			k.IPAllowlist = nil
+		} else if list, ok := checkIPAllowlist(v, in.IPAllowlist.Value); ok {
+			k.IPAllowlist = list
+		}
+	}
+	// Rate limits and credits are part of the key object, but their
+	// enforcement on the verify path arrives with the performance work;
+	// accepting values that nothing enforces would be a lie.
+	if in.RateLimit.HasValue() {
+		v.add("rate_limit", "rate limits are not supported by this version of keyward yet")
+	} else if in.RateLimit.Null {
+		k.RateLimit = nil
+	}
+	if in.Credits.HasValue() {
+		v.add("credits", "credits are not supported by this version of keyward yet")
+	} else if in.Credits.Null {
+		k.Credits = nil
+	}
+}
+
+func applyPermissionMode(v *validator, k *Key, in *KeyFields, env *KeyEnv) {
+	before := k.PermissionMode
+	mode := k.PermissionMode
+	if in.PermissionMode.Set {
+		if in.PermissionMode.Null {
+			v.add("permission_mode", "cannot be null")
+			return
+		}
+		if !in.PermissionMode.Value.Valid() {
+			v.add("permission_mode", "must be one of all, read_only, restricted")
+			return
+		}
+		mode = in.PermissionMode.Value
+	}
+	if mode != ModeRestricted {
+		if in.Scopes.Set {
+			v.add("scopes", "only allowed with permission_mode restricted")
+		}
+		if in.Roles.Set {
+			v.add("roles", "only allowed with permission_mode restricted")
+		}
+		k.PermissionMode, k.Scopes, k.Roles = mode, nil, nil
+		return
+	}
+	if before != ModeRestricted && !in.Scopes.Set && !in.Roles.Set {
+		v.add("permission_mode", "changing to restricted needs scopes or roles in the same request (an empty list grants nothing)")
+		return
+	}
+	k.PermissionMode = mode
+	if in.Scopes.Set {
+		if in.Scopes.Null {
+			v.add("scopes", "cannot be null; send [] for no scopes")
+		} else {
+			k.Scopes = normalizeScopes(in.Scopes.Value)
+		}
+	}
+	if in.Roles.Set {
+		if in.Roles.Null {
+			v.add("roles", "cannot be null; send [] for no roles")
+		} else {
+			k.Roles = dedupe(in.Roles.Value)
+			if len(k.Roles) > MaxRoles {
+				v.add("roles", "at most %d roles", MaxRoles)
+			}
+			for i, name := range k.Roles {
+				_, ok, err := roleLookup(env.RoleScopes, name)
+				if err != nil {
+					v.err = err
+				} else if !ok {
+					v.add(fmt.Sprintf("roles[%d]", i), "no role %q in this account", name)
+				}
+			}
+		}
+	}
+	if k.Scopes == nil {
+		k.Scopes = []Scope{}
+	}
+	if k.Roles == nil {
+		k.Roles = []string{}
+	}
+	// Validate the whole resulting scope list when the request touched it
+	// or anything it depends on (the project).
+	if in.Scopes.Set || in.ProjectID.Set || in.PermissionMode.Set {
+		for _, fe := range CheckScopes("scopes", k.Scopes, env.Catalog, k.ProjectID != nil) {
+			v.errs = append(v.errs, fe)
+		}
+	}
+}
+
+func applyExpiry(v *validator, k *Key, in *KeyFields, env *KeyEnv, creating bool) {
+	clearExp := in.ClearExpiresAt.HasValue() && in.ClearExpiresAt.Value
+	if in.ClearExpiresAt.Null {
+		v.add("clear_expires_at", "must be true or false")
+	}
+	touched := creating
+	if clearExp {
+		if in.ExpiresAt.Set {
+			v.add("clear_expires_at", "cannot be combined with expires_at in one request")
+			return
+		}
+		k.ExpiresAt = nil
+		touched = true
+	} else if in.ExpiresAt.Set {
+		touched = true
+		if in.ExpiresAt.Null {
+			k.ExpiresAt = nil
+		} else {
+			t := Timestamp(in.ExpiresAt.Value)
+			if !t.After(env.Now) {
+				v.add("expires_at", "must be in the future")
+				return
+			}
+			if max := env.Account.MaxKeyLifetime; max != nil && t.Sub(env.Now) > time.Duration(*max)*time.Second {
+				v.add("expires_at", "is beyond the account's max_key_lifetime of %d seconds", *max)
+				return
+			}
+			k.ExpiresAt = &t
+		}
+	}
+	if touched && k.ExpiresAt == nil && env.Account.RequireExpiry {
+		v.add("expires_at", "is required: the account's require_expiry is set")
+	}
+}
+
+// CheckScopes validates scopes against a catalog (SPEC §4): the resource
+// must exist and not be protected, support the access level, and allow
+// single-project keys if the key is scoped to one project; targets must be
+// ["*"] or a list of ids. It returns one FieldError per problem.
+func CheckScopes(field string, scopes []Scope, cat Catalog, singleProject bool) []FieldError {
+	var errs []FieldError
+	add := func(f, format string, args ...any) {
+		errs = append(errs, FieldError{Field: f, Message: fmt.Sprintf(format, args...)})
+	}
+	if len(scopes) > MaxScopes {
+		add(field, "at most %d scopes", MaxScopes)
+		return errs
+	}
+	seen := map[string]int{}
+	for i, s := range scopes {
+		at := fmt.Sprintf("%s[%d]", field, i)
+		r := cat[s.Resource]
+		switch {
+		case s.Resource == "":
+			add(at+".resource", "is required")
+		case r == nil:
+			add(at+".resource", "%q is not in the account's catalog", s.Resource)
+		case r.Protected:
+			add(at+".resource", "%q is protected and cannot be granted to an API key", s.Resource)
+		}
+		switch {
+		case s.Access != AccessRead && s.Access != AccessWrite:
+			add(at+".access", "must be read or write")
+		case r != nil && !r.Supports(s.Access):
+			add(at+".access", "resource %q does not support %s access", s.Resource, s.Access)
+		}
+		if r != nil && singleProject && !r.AllowsSingleProject() {
+			add(at+".resource", "%q can only be granted to keys of all projects", s.Resource)
+		}
+		switch {
+		case len(s.Targets) == 0:
+			add(at+".targets", `must not be empty: use ["*"] for every object`)
+		case len(s.Targets) > MaxTargets:
+			add(at+".targets", "at most %d targets", MaxTargets)
+		default:
+			for j, t := range s.Targets {
+				if t == Wildcard {
+					if len(s.Targets) > 1 {
+						add(fmt.Sprintf("%s.targets[%d]", at, j), `"*" cannot be combined with object ids`)
+					}
+				} else if !ValidTarget(t) {
+					add(fmt.Sprintf("%s.targets[%d]", at, j), "must be 1–%d characters of letters, digits and _ . - = @ / + ~", MaxTargetLen)
+				}
+			}
+		}
+		pair := s.Resource + "\x00" + string(s.Access)
+		if prev, dup := seen[pair]; dup && s.Resource != "" {
+			add(at, "duplicates scopes[%d] (same resource and access): merge their targets", prev)
+		} else {
+			seen[pair] = i
+		}
+	}
+	return errs
+}
+
+// normalizeScopes gives absent targets the wildcard and drops repeated targets.
+func normalizeScopes(in []Scope) []Scope {
+	out := make([]Scope, len(in))
+	for i, s := range in {
+		out[i] = Scope{Resource: s.Resource, Access: s.Access, Targets: dedupe(s.Targets)}
+		if s.Targets == nil {
+			out[i].Targets = []string{Wildcard}
+		}
+	}
+	return out
+}
+
+func dedupe(in []string) []string {
+	if in == nil {
+		return nil
+	}
+	seen := make(map[string]bool, len(in))
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func checkPermissions(v *validator, perms []string, operator bool) ([]string, bool) {
+	if len(perms) == 0 {
+		v.add("permissions", "must name at least one management permission")
+		return nil, false
+	}
+	ok := true
+	for i, p := range perms {
+		switch {
+		case !IsManagementPermission(p):
+			v.add(fmt.Sprintf("permissions[%d]", i), "%q is not a management permission", p)
+			ok = false
+		case !operator && (p == PermAccountsRead || p == PermAccountsWrite):
+			v.add(fmt.Sprintf("permissions[%d]", i), "%q is only for operator keys", p)
+			ok = false
+		}
+	}
+	return dedupe(perms), ok
+}
+
+// CheckText returns what is wrong with a name (required: not blank, one
+// line) or a description (may hold newlines), or "" if nothing is.
+func CheckText(s string, max int, required bool) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8"
+	}
+	if required && strings.TrimSpace(s) == "" {
+		return "must not be empty"
+	}
+	if utf8.RuneCountInString(s) > max {
+		return fmt.Sprintf("must be at most %d characters", max)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\t' && (required || r != '\n') {
+			return "must not contain control characters"
+		}
+	}
+	return ""
+}
+
+func checkMetadata(m map[string]json.RawMessage) (map[string]json.RawMessage, string) {
+	if len(m) > MaxMetadataKeys {
+		return nil, fmt.Sprintf("at most %d members", MaxMetadataKeys)
+	}
+	out := make(map[string]json.RawMessage, len(m))
+	size := 2
+	for n, raw := range m {
+		if n == "" || !utf8.ValidString(n) {
+			return nil, "member names must be non-empty UTF-8"
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			return nil, fmt.Sprintf("member %q is not valid JSON", n)
+		}
+		out[n] = buf.Bytes()
+		size += len(n) + 4 + buf.Len()
+	}
+	if size > MaxMetadataBytes {
+		return nil, fmt.Sprintf("must be at most %d bytes as JSON", MaxMetadataBytes)
+	}
+	return out, ""
+}
+
+func checkIPAllowlist(v *validator, list []string) ([]string, bool) {
+	if len(list) > MaxIPAllowlist {
+		v.add("ip_allowlist", "at most %d entries", MaxIPAllowlist)
+		return nil, false
+	}
+	ok := true
+	out := make([]string, 0, len(list))
+	for i, s := range list {
+		p, err := ParseAllowEntry(s)
+		if err != nil {
+			v.add(fmt.Sprintf("ip_allowlist[%d]", i), "%q is not an IP address or CIDR prefix", s)
+			ok = false
+			continue
+		}
+		out = append(out, p.String())
+	}
+	return dedupe(out), ok
+}
+
+// ParseAllowEntry parses an IP allowlist entry: a CIDR prefix, or a single
+// address (taken as /32 or /128). The prefix is masked to its network.
+func ParseAllowEntry(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func lookup[T any](f func(T) (bool, error), arg T) (bool, error) {
+	if f == nil {
+		return false, nil
+	}
+	return f(arg)
+}
+
+func roleLookup(f func(string) ([]Scope, bool, error), name string) ([]Scope, bool, error) {
+	if f == nil {
+		return nil, false, nil
+	}
+	return f(name)
+}
+
+// KeyFieldMap returns a key's client-visible fields by their API names, for
+// audit diffs and change detection. It never holds a secret.
+func KeyFieldMap(k *Key) map[string]any {
+	if k == nil {
+		return nil
+	}
+	m := map[string]any{
+		"name":          k.Name,
+		"description":   k.Description,
+		"status":        k.Status,
+		"prefix":        k.Prefix,
+		"start":         k.Start,
+		"last4":         k.Last4,
+		"owner":         k.Owner,
+		"expires_at":    k.ExpiresAt,
+		"metadata":      k.Metadata,
+		"ip_allowlist":  k.IPAllowlist,
+		"rate_limit":    k.RateLimit,
+		"credits":       k.Credits,
+		"recoverable":   k.Recoverable,
+		"legacy_key_id": k.LegacyKeyID,
+		"rotated_at":    k.RotatedAt,
+	}
+	if k.Kind == KindAPI {
+		m["project_id"] = k.ProjectID
+		m["permission_mode"] = k.PermissionMode
+		m["scopes"] = k.Scopes
+		m["roles"] = k.Roles
+	} else {
+		m["permissions"] = k.Permissions
+		m["operator"] = k.Operator
+	}
+	return m
+}

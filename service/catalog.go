@@ -1,0 +1,268 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/keyward/keyward"
+)
+
+// Catalog is an account's permission catalog with the fixed vocabularies
+// around it (SPEC §4).
+type Catalog struct {
+	Resources             []*keyward.Resource
+	AccessLevels          []keyward.Access
+	PermissionModes       []keyward.PermissionMode
+	ManagementPermissions []keyward.ManagementPermission
+}
+
+// GetCatalog returns the actor's account's catalog.
+func (s *Service) GetCatalog(ctx context.Context, a *keyward.Actor) (*Catalog, error) {
+	if err := require(a, keyward.PermCatalogRead); err != nil {
+		return nil, err
+	}
+	var res []*keyward.Resource
+	err := s.store.Read(ctx, func(tx keyward.Tx) (err error) {
+		res, err = tx.ListResources(ctx, a.AccountID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res == nil {
+		res = []*keyward.Resource{}
+	}
+	return &Catalog{
+		Resources:             res,
+		AccessLevels:          keyward.AccessLevels(),
+		PermissionModes:       []keyward.PermissionMode{keyward.ModeAll, keyward.ModeReadOnly, keyward.ModeRestricted},
+		ManagementPermissions: keyward.ManagementPermissions(),
+	}, nil
+}
+
+// ResourceFields is the body of PUT /v1/catalog/resources/{id}: the whole
+// resource. Omitted members take defaults (display name = id, readable and
+// writable, all and single projects, not protected).
+type ResourceFields struct {
+	DisplayName   keyward.Field[string]   `json:"display_name"`
+	Group         keyward.Field[string]   `json:"group"`
+	Description   keyward.Field[string]   `json:"description"`
+	Readable      keyward.Field[bool]     `json:"readable"`
+	Writable      keyward.Field[bool]     `json:"writable"`
+	ProjectScopes keyward.Field[[]string] `json:"project_scopes"`
+	Protected     keyward.Field[bool]     `json:"protected"`
+}
+
+// resource validates the fields into a resource with the given id.
+func (in *ResourceFields) resource(id string) (*keyward.Resource, error) {
+	var errs []keyward.FieldError
+	add := func(f, format string, args ...any) {
+		errs = append(errs, keyward.FieldError{Field: f, Message: fmt.Sprintf(format, args...)})
+	}
+	r := &keyward.Resource{ID: id, DisplayName: id, Readable: true, Writable: true,
+		ProjectScopes: []string{keyward.ProjectScopeAll, keyward.ProjectScopeSingle}}
+	if !keyward.ValidResourceID(id) {
+		add("id", "must match [a-z][a-z0-9_.-]* and be at most 64 characters")
+	}
+	text := func(name string, f keyward.Field[string], max int, dst *string) {
+		switch {
+		case !f.Set:
+		case f.Null:
+			add(name, "cannot be null")
+		case len(f.Value) > max || strings.ContainsAny(f.Value, "\x00\r\n"):
+			add(name, "must be at most %d characters on one line", max)
+		default:
+			*dst = f.Value
+		}
+	}
+	text("display_name", in.DisplayName, 255, &r.DisplayName)
+	if strings.TrimSpace(r.DisplayName) == "" {
+		add("display_name", "must not be empty")
+	}
+	text("group", in.Group, 64, &r.Group)
+	text("description", in.Description, 1024, &r.Description)
+	flag := func(name string, f keyward.Field[bool], dst *bool) {
+		if f.Null {
+			add(name, "cannot be null")
+		} else if f.Set {
+			*dst = f.Value
+		}
+	}
+	flag("readable", in.Readable, &r.Readable)
+	flag("writable", in.Writable, &r.Writable)
+	flag("protected", in.Protected, &r.Protected)
+	if !r.Readable && !r.Writable {
+		add("readable", "a resource must be readable, writable or both")
+	}
+	if in.ProjectScopes.Null {
+		add("project_scopes", "cannot be null")
+	} else if in.ProjectScopes.Set {
+		ps := in.ProjectScopes.Value
+		r.ProjectScopes = nil
+		for i, p := range ps {
+			if p != keyward.ProjectScopeAll && p != keyward.ProjectScopeSingle {
+				add(fmt.Sprintf("project_scopes[%d]", i), "must be all or single")
+			} else if !slices.Contains(r.ProjectScopes, p) {
+				r.ProjectScopes = append(r.ProjectScopes, p)
+			}
+		}
+		if len(ps) == 0 {
+			add("project_scopes", "must hold all, single or both")
+		}
+	}
+	if len(errs) > 0 {
+		return nil, keyward.Invalid(errs...)
+	}
+	return r, nil
+}
+
+// PutResource creates or replaces a catalog resource. A change that would
+// invalidate grants existing keys hold (no longer readable or writable at a
+// level they hold, now protected, no longer allowed on single-project keys)
+// is a 409 resource_in_use naming the keys. created reports a new resource.
+func (s *Service) PutResource(ctx context.Context, a *keyward.Actor, id string, in *ResourceFields) (r *keyward.Resource, created bool, err error) {
+	if err := require(a, keyward.PermCatalogWrite); err != nil {
+		return nil, false, err
+	}
+	r, err = in.resource(id)
+	if err != nil {
+		return nil, false, err
+	}
+	err = s.store.Write(ctx, func(tx keyward.Tx) error {
+		all, err := tx.ListResources(ctx, a.AccountID)
+		if err != nil {
+			return err
+		}
+		cur := keyward.NewCatalog(all)[id]
+		now := s.now()
+		r.CreatedAt, r.UpdatedAt = now, now
+		if cur != nil {
+			r.CreatedAt = cur.CreatedAt
+			if resourceFields(cur) == resourceFields(r) {
+				r = cur
+				return nil // unchanged: nothing written
+			}
+			if err := s.checkResourceChange(ctx, tx, a.AccountID, r); err != nil {
+				return err
+			}
+		}
+		created = cur == nil
+		if err := tx.PutResource(ctx, a.AccountID, r); err != nil {
+			return err
+		}
+		action := keyward.ActionResourceUpdated
+		if created {
+			action = keyward.ActionResourceCreated
+		}
+		return s.audit(ctx, tx, a, a.AccountID, action, keyward.TargetCatalogResource, id,
+			keyward.Diff(resourceMap(cur), resourceMap(r)))
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return r, created, nil
+}
+
+func resourceFields(r *keyward.Resource) string {
+	return fmt.Sprint(r.DisplayName, "\x00", r.Group, "\x00", r.Description, "\x00", r.Readable, r.Writable, r.Protected, r.ProjectScopes)
+}
+
+func resourceMap(r *keyward.Resource) map[string]any {
+	if r == nil {
+		return nil
+	}
+	return map[string]any{
+		"display_name": r.DisplayName, "group": r.Group, "description": r.Description, "readable": r.Readable,
+		"writable": r.Writable, "project_scopes": r.ProjectScopes, "protected": r.Protected,
+	}
+}
+
+// maxInUseIDs bounds the key ids a resource_in_use error names.
+const maxInUseIDs = 20
+
+// holders returns the ids of the account's keys that are not revoked and
+// whose explicit scopes on the resource fail keep. Revoked keys never
+// block a catalog change: they grant nothing.
+func holders(ctx context.Context, tx keyward.Tx, accountID, resource string, keep func(k *keyward.Key, scopes []keyward.Scope) bool) ([]string, error) {
+	ids, err := tx.KeysUsingResource(ctx, accountID, resource, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range ids {
+		k, err := tx.GetKey(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if k.Status == keyward.StatusRevoked {
+			continue
+		}
+		var mine []keyward.Scope
+		for _, sc := range k.Scopes {
+			if sc.Resource == resource {
+				mine = append(mine, sc)
+			}
+		}
+		if !keep(k, mine) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// checkResourceChange refuses a resource change that would break a grant an
+// existing key holds.
+func (s *Service) checkResourceChange(ctx context.Context, tx keyward.Tx, accountID string, next *keyward.Resource) error {
+	cat := keyward.Catalog{next.ID: next}
+	broken, err := holders(ctx, tx, accountID, next.ID, func(k *keyward.Key, scopes []keyward.Scope) bool {
+		return len(keyward.CheckScopes("scopes", scopes, cat, k.ProjectID != nil)) == 0
+	})
+	if err != nil || len(broken) == 0 {
+		return err
+	}
+	return inUse(next.ID, "the change would invalidate the grants of keys that hold it; change or revoke them first", broken)
+}
+
+func inUse(resource, why string, ids []string) error {
+	total := len(ids)
+	if len(ids) > maxInUseIDs {
+		ids = ids[:maxInUseIDs]
+	}
+	return &keyward.Error{
+		Code:    keyward.ECodeResourceInUse,
+		Message: fmt.Sprintf("catalog resource %q is granted to %d key(s): %s", resource, total, why),
+		Details: map[string]any{"key_ids": ids, "key_count": total},
+	}
+}
+
+// DeleteResource removes a catalog resource that no key holds; otherwise it
+// is a 409 resource_in_use naming the keys.
+func (s *Service) DeleteResource(ctx context.Context, a *keyward.Actor, id string) error {
+	if err := require(a, keyward.PermCatalogWrite); err != nil {
+		return err
+	}
+	return s.store.Write(ctx, func(tx keyward.Tx) error {
+		all, err := tx.ListResources(ctx, a.AccountID)
+		if err != nil {
+			return err
+		}
+		cur := keyward.NewCatalog(all)[id]
+		if cur == nil {
+			return keyward.NotFound("catalog resource", id)
+		}
+		ids, err := holders(ctx, tx, a.AccountID, id, func(*keyward.Key, []keyward.Scope) bool { return false })
+		if err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			return inUse(id, "remove it from their scopes, or revoke them, first", ids)
+		}
+		if err := tx.DeleteResource(ctx, a.AccountID, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionResourceDeleted, keyward.TargetCatalogResource, id,
+			keyward.Diff(resourceMap(cur), nil))
+	})
+}

@@ -1,0 +1,211 @@
+// Package service is keyward's one place for rules above storage: who may
+// call what (authentication, account selection, management permissions),
+// the key rules of package keyward applied inside store transactions, the
+// audit event written with every change, and the write-behind of usage. The
+// HTTP API, the CLI's admin commands and every compatibility dialect call
+// it, so no path can skip a rule.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// Options configure a Service. Store is required; the rest have defaults.
+type Options struct {
+	Store  keyward.Store
+	Clock  keyward.Clock
+	Logger *slog.Logger
+	// Random is the source of token secrets (crypto/rand by default).
+	Random io.Reader
+	// UsageFlushInterval is how often last-use times are written behind
+	// (default 2s).
+	UsageFlushInterval time.Duration
+}
+
+// Service implements keyward's operations. It is safe for concurrent use.
+type Service struct {
+	store  keyward.Store
+	clock  keyward.Clock
+	ids    *keyward.IDs
+	log    *slog.Logger
+	random io.Reader
+	usage  *usage
+}
+
+// New returns a Service and starts its write-behind loop; Close stops it.
+func New(o Options) *Service {
+	if o.Clock == nil {
+		o.Clock = keyward.SystemClock
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Random == nil {
+		o.Random = rand.Reader
+	}
+	if o.UsageFlushInterval <= 0 {
+		o.UsageFlushInterval = 2 * time.Second
+	}
+	s := &Service{store: o.Store, clock: o.Clock, ids: keyward.NewIDs(o.Clock), log: o.Logger, random: o.Random}
+	s.usage = newUsage(o.Store, o.Logger, o.UsageFlushInterval)
+	return s
+}
+
+// Close flushes pending last-use times and stops the write-behind loop. It
+// does not close the store.
+func (s *Service) Close(ctx context.Context) error { return s.usage.close(ctx) }
+
+// Ready reports whether the store answers.
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+func (s *Service) now() time.Time { return keyward.Timestamp(s.clock()) }
+
+// Authenticate resolves the credential of a management request and the
+// account it acts on (SPEC §5). An unknown, malformed, disabled, revoked,
+// expired or rotated-out credential is 401; an API key is 403 (API keys
+// cannot manage keys); an account-bound key naming another account in
+// X-Account-Id is 403; an operator key naming an unknown account is 404.
+// clientIP is checked against the key's IP allowlist.
+func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHeader string, clientIP string) (*keyward.Actor, error) {
+	if tok.IsZero() {
+		return nil, keyward.Errorf(keyward.ECodeUnauthenticated, "a management key is required: send Authorization: Bearer <key> or X-API-Key: <key>")
+	}
+	now := s.now()
+	var (
+		match *keyward.KeyMatch
+		acct  *keyward.Account
+	)
+	err := s.store.Read(ctx, func(tx keyward.Tx) error {
+		m, err := s.lookup(ctx, tx, tok)
+		if err != nil || m == nil {
+			return err
+		}
+		match = m
+		k := m.Key
+		if k.Kind != keyward.KindManagement || !usable(m, now) {
+			return nil // refused below, before the account matters
+		}
+		switch {
+		case k.Operator && accountHeader != "":
+			acct, err = tx.GetAccount(ctx, accountHeader)
+		case k.Operator:
+			acct, err = tx.GetAccountByName(ctx, keyward.DefaultAccountName)
+			if keyward.ErrorCode(err) == keyward.ECodeNotFound {
+				// The default account was deleted: the operator key
+				// must name an account.
+				return keyward.Errorf(keyward.ECodeNotFound, "there is no default account: send X-Account-Id")
+			}
+		case accountHeader != "" && accountHeader != k.AccountID:
+			return keyward.Errorf(keyward.ECodeAccountMismatch, "X-Account-Id names an account this management key is not bound to")
+		default:
+			acct, err = tx.GetAccount(ctx, k.AccountID)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if match == nil || !usable(match, now) {
+		return nil, keyward.Errorf(keyward.ECodeUnauthenticated, "the credential is not a valid, active management key")
+	}
+	k := match.Key
+	if k.Kind != keyward.KindManagement {
+		return nil, keyward.Errorf(keyward.ECodeAPIKeyForbidden, "API keys cannot manage keys: use a management key")
+	}
+	if !ipAllowed(k.IPAllowlist, clientIP) {
+		return nil, keyward.Errorf(keyward.ECodePermissionDenied, "this management key may not be used from %s", clientIP)
+	}
+	s.usage.touch(k.ID, now)
+	return &keyward.Actor{Key: k, AccountID: acct.ID, AllAccounts: k.Operator && accountHeader == ""}, nil
+}
+
+// lookup finds the key a token belongs to, or nil for malformed, forged and
+// unknown tokens. The checksum is verified before any lookup.
+func (s *Service) lookup(ctx context.Context, tx keyward.Tx, tok keyward.Token) (*keyward.KeyMatch, error) {
+	switch tok.Shape() {
+	case keyward.ShapeInvalid, keyward.ShapeBadChecksum:
+		return nil, nil
+	}
+	m, err := tx.FindKeyByHash(ctx, tok.Hash())
+	if keyward.ErrorCode(err) == keyward.ECodeNotFound {
+		return nil, nil
+	}
+	return m, err
+}
+
+// usable reports whether a matched credential may authenticate now: active,
+// not expired, and not a secret past its rotation grace period.
+func usable(m *keyward.KeyMatch, now time.Time) bool {
+	k := m.Key
+	return k.Status == keyward.StatusActive && !k.Expired(now) && m.State(now) != keyward.SecretRotated
+}
+
+func ipAllowed(allowlist []string, clientIP string) bool {
+	if allowlist == nil {
+		return true
+	}
+	a, err := netip.ParseAddr(clientIP)
+	return keyward.IPAllowed(allowlist, a.Unmap(), err == nil)
+}
+
+// require fails with 403 permission_denied naming the permission the actor's
+// management key lacks. The system actor holds every permission.
+func require(a *keyward.Actor, perm string) error {
+	if a.Key == nil || slices.Contains(a.Key.Permissions, perm) {
+		return nil
+	}
+	return &keyward.Error{
+		Code:    keyward.ECodePermissionDenied,
+		Message: "this management key lacks the permission " + perm,
+		Details: map[string]any{"missing_permission": perm},
+	}
+}
+
+// audit appends an event for a change made by a inside tx.
+func (s *Service) audit(ctx context.Context, tx keyward.Tx, a *keyward.Actor, accountID, action, targetType, targetID string, changes map[string]keyward.Change) error {
+	if changes == nil {
+		changes = map[string]keyward.Change{}
+	}
+	dialect := a.Dialect
+	if dialect == "" {
+		dialect = "native"
+	}
+	return tx.AppendAuditEvent(ctx, &keyward.AuditEvent{
+		ID:         s.ids.New(keyward.PrefixAuditEvent),
+		AccountID:  accountID,
+		Time:       s.now(),
+		ActorType:  a.ActorType(),
+		ActorID:    a.ActorID(),
+		Action:     action,
+		TargetType: targetType,
+		TargetID:   targetID,
+		Changes:    changes,
+		RequestID:  a.RequestID,
+		ClientIP:   a.ClientIP,
+		UserAgent:  a.UserAgent,
+		Dialect:    dialect,
+	})
+}
+
+// checkIfMatch fails with 412 unless ifMatch is empty or matches etag.
+func checkIfMatch(ifMatch, etag string) error {
+	if ifMatch != "" && !keyward.MatchETag(ifMatch, etag) {
+		return keyward.Errorf(keyward.ECodePreconditionFail, "If-Match does not match the current etag %q", etag)
+	}
+	return nil
+}
+
+// isNotFound reports whether err is a not_found error.
+func isNotFound(err error) bool {
+	var e *keyward.Error
+	return errors.As(err, &e) && e.Code == keyward.ECodeNotFound
+}

@@ -1,0 +1,136 @@
+// Package sqlite is keyward's embedded database: keyward.Store on a SQLite
+// file through modernc.org/sqlite (pure Go, no cgo). The database runs in
+// WAL mode with synchronous=FULL, so a write keyward has acknowledged
+// survives kill -9 and power loss; one connection writes, a small pool reads.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// MigrationsFS returns the embedded SQLite migrations.
+func MigrationsFS() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
+	}
+	return sub
+}
+
+// FileName is the database file inside the data directory.
+const FileName = "keyward.db"
+
+// DB is a keyward store on one SQLite file.
+type DB struct {
+	*sqlstore.Store
+	path string
+}
+
+var _ keyward.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database file at path and applies
+// pending migrations. It fails if the file cannot be opened or its schema
+// is newer than this keyward.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+	}
+	base := "file:" + (&url.URL{Path: path}).EscapedPath()
+	common := "_busy_timeout=5000&_foreign_keys=1&_journal_mode=WAL&_synchronous=FULL"
+	write, err := sql.Open("sqlite", base+"?"+common+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("restrict database file: %w", err)
+	}
+	if _, err := sqlstore.Migrate(ctx, write, Dialect{}, MigrationsFS()); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", base+"?"+common+"&_query_only=1")
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	read.SetConnMaxLifetime(0)
+	read.SetConnMaxIdleTime(0)
+	return &DB{Store: sqlstore.New(write, read, Dialect{}, true), path: path}, nil
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Backup writes a consistent copy of the database to dst (which must not
+// exist) with VACUUM INTO, while keyward keeps serving.
+func (db *DB) Backup(ctx context.Context, dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("backup target %s exists", dst)
+	}
+	_, err := db.WriteDB().ExecContext(ctx, `VACUUM INTO ?`, dst)
+	return err
+}
+
+// Dialect is the SQLite flavour of sqlstore.
+type Dialect struct{}
+
+// Name implements sqlstore.Dialect.
+func (Dialect) Name() string { return "sqlite" }
+
+// Placeholders implements sqlstore.Dialect: SQLite takes ?.
+func (Dialect) Placeholders() bool { return false }
+
+// LockClause implements sqlstore.Dialect: writes are serialised already.
+func (Dialect) LockClause() string { return "" }
+
+// IsUniqueViolation implements sqlstore.Dialect.
+func (Dialect) IsUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// IsUnavailable implements sqlstore.Dialect: the file is busy beyond the
+// busy timeout, cannot be opened, or the disk fails or is full.
+func (Dialect) IsUnavailable(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL:
+		return true
+	}
+	return false
+}

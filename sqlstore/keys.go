@@ -1,0 +1,311 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+const keyColumns = `k.id, k.account_id, k.kind, k.operator, k.name, k.description, k.status, k.prefix, k.start, k.last4,
+	k.owner_type, k.owner_id, k.project_id, k.permission_mode, k.scopes, k.roles, k.permissions,
+	k.expires_at, k.metadata, k.ip_allowlist, k.rate_limit, k.credits, k.recoverable, k.legacy_key_id,
+	k.created_at, k.updated_at, k.created_by_id, k.updated_by_id, k.last_used_at, k.rotated_at, k.version`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanKey(row scanner, extra ...any) (*keyward.Key, error) {
+	var (
+		k                                              keyward.Key
+		accountID, description, projectID, mode        sql.NullString
+		scopes, roles, perms, metadata, ipList, rl, cr sql.NullString
+		legacy                                         sql.NullString
+		expires, lastUsed, rotated                     sql.NullInt64
+		created, updated                               int64
+	)
+	dest := []any{&k.ID, &accountID, &k.Kind, &k.Operator, &k.Name, &description, &k.Status, &k.Prefix, &k.Start, &k.Last4,
+		&k.Owner.Type, &k.Owner.ID, &projectID, &mode, &scopes, &roles, &perms,
+		&expires, &metadata, &ipList, &rl, &cr, &k.Recoverable, &legacy,
+		&created, &updated, &k.CreatedByID, &k.UpdatedByID, &lastUsed, &rotated, &k.Version}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return nil, err
+	}
+	k.AccountID = accountID.String
+	k.Description = fromNullStr(description)
+	k.ProjectID = fromNullStr(projectID)
+	k.PermissionMode = keyward.PermissionMode(mode.String)
+	k.LegacyKeyID = fromNullStr(legacy)
+	k.ExpiresAt = fromNullMs(expires)
+	k.LastUsedAt = fromNullMs(lastUsed)
+	k.RotatedAt = fromNullMs(rotated)
+	k.CreatedAt, k.UpdatedAt = fromMs(created), fromMs(updated)
+	for _, c := range []struct {
+		col sql.NullString
+		dst any
+	}{{scopes, &k.Scopes}, {roles, &k.Roles}, {perms, &k.Permissions}, {metadata, &k.Metadata}, {ipList, &k.IPAllowlist}, {rl, &k.RateLimit}, {cr, &k.Credits}} {
+		if err := decodeJSON(c.col, c.dst); err != nil {
+			return nil, err
+		}
+	}
+	return &k, nil
+}
+
+// keyArgs returns the values of the mutable and immutable columns, in the
+// order of the INSERT below.
+func keyArgs(k *keyward.Key) ([]any, error) {
+	var enc [7]any
+	for i, v := range []any{k.Scopes, k.Roles, k.Permissions, k.Metadata, k.IPAllowlist, k.RateLimit, k.Credits} {
+		e, err := jsonOrNull(v)
+		if err != nil {
+			return nil, err
+		}
+		enc[i] = e
+	}
+	return []any{nullIfEmpty(k.AccountID), string(k.Kind), k.Operator, k.Name, fold(k.Name), strPtr(k.Description), string(k.Status),
+		k.Prefix, k.Start, k.Last4, string(k.Owner.Type), k.Owner.ID, strPtr(k.ProjectID), nullIfEmpty(string(k.PermissionMode)),
+		enc[0], enc[1], enc[2], msPtr(k.ExpiresAt), enc[3], enc[4], enc[5], enc[6], k.Recoverable, strPtr(k.LegacyKeyID),
+		ms(k.CreatedAt), ms(k.UpdatedAt), k.CreatedByID, k.UpdatedByID, msPtr(k.LastUsedAt), msPtr(k.RotatedAt), k.Version}, nil
+}
+
+// fold is the case folding used for name search.
+func fold(s string) string { return strings.ToLower(s) }
+
+// CreateKey implements keyward.Tx.
+func (t *Tx) CreateKey(ctx context.Context, k *keyward.Key, hash keyward.TokenHash) error {
+	args, err := keyArgs(k)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO keys (id, account_id, kind, operator, name, name_fold, description, status,
+		prefix, start, last4, owner_type, owner_id, project_id, permission_mode, scopes, roles, permissions,
+		expires_at, metadata, ip_allowlist, rate_limit, credits, recoverable, legacy_key_id,
+		created_at, updated_at, created_by_id, updated_by_id, last_used_at, rotated_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		append([]any{k.ID}, args...)...)
+	if err != nil {
+		if t.s.dialect.IsUniqueViolation(err) {
+			return keyward.Errorf(keyward.ECodeDuplicate, "key %s already exists", k.ID)
+		}
+		return err
+	}
+	if _, err := t.exec(ctx, `INSERT INTO key_secrets (hash, key_id, created_at, valid_until) VALUES (?, ?, ?, NULL)`,
+		hash[:], k.ID, ms(k.CreatedAt)); err != nil {
+		if t.s.dialect.IsUniqueViolation(err) {
+			return keyward.Errorf(keyward.ECodeDuplicate, "a key with this secret already exists")
+		}
+		return err
+	}
+	return t.indexKey(ctx, k, false)
+}
+
+// indexKey maintains key_resources, the side table the resource filter uses.
+func (t *Tx) indexKey(ctx context.Context, k *keyward.Key, replace bool) error {
+	if replace {
+		if _, err := t.exec(ctx, `DELETE FROM key_resources WHERE key_id = ?`, k.ID); err != nil {
+			return err
+		}
+	}
+	seen := map[string]bool{}
+	for _, s := range k.Scopes {
+		if seen[s.Resource] {
+			continue
+		}
+		seen[s.Resource] = true
+		if _, err := t.exec(ctx, `INSERT INTO key_resources (key_id, account_id, resource) VALUES (?, ?, ?)`,
+			k.ID, nullIfEmpty(k.AccountID), s.Resource); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetKey implements keyward.Tx.
+func (t *Tx) GetKey(ctx context.Context, id string) (*keyward.Key, error) {
+	k, err := scanKey(t.queryRow(ctx, `SELECT `+keyColumns+` FROM keys k WHERE k.id = ?`+t.lock(), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.NotFound("key", id)
+	}
+	if err != nil {
+		return nil, t.s.classify(err)
+	}
+	return k, nil
+}
+
+// UpdateKey implements keyward.Tx.
+func (t *Tx) UpdateKey(ctx context.Context, k *keyward.Key) error {
+	args, err := keyArgs(k)
+	if err != nil {
+		return err
+	}
+	r, err := t.exec(ctx, `UPDATE keys SET account_id = ?, kind = ?, operator = ?, name = ?, name_fold = ?, description = ?,
+		status = ?, prefix = ?, start = ?, last4 = ?, owner_type = ?, owner_id = ?, project_id = ?, permission_mode = ?,
+		scopes = ?, roles = ?, permissions = ?, expires_at = ?, metadata = ?, ip_allowlist = ?, rate_limit = ?,
+		credits = ?, recoverable = ?, legacy_key_id = ?, created_at = ?, updated_at = ?, created_by_id = ?,
+		updated_by_id = ?, last_used_at = ?, rotated_at = ?, version = ?
+		WHERE id = ? AND version = ?`, append(args, k.ID, k.Version-1)...)
+	if err := mustAffect(r, err, conflictErr("key", k.ID)); err != nil {
+		return err
+	}
+	return t.indexKey(ctx, k, true)
+}
+
+// DeleteKey implements keyward.Tx.
+func (t *Tx) DeleteKey(ctx context.Context, id string) error {
+	for _, q := range []string{`DELETE FROM key_secrets WHERE key_id = ?`, `DELETE FROM key_resources WHERE key_id = ?`} {
+		if _, err := t.exec(ctx, q, id); err != nil {
+			return err
+		}
+	}
+	r, err := t.exec(ctx, `DELETE FROM keys WHERE id = ?`, id)
+	return mustAffect(r, err, keyward.NotFound("key", id))
+}
+
+// ListKeys implements keyward.Tx.
+func (t *Tx) ListKeys(ctx context.Context, f *keyward.KeyFilter) ([]*keyward.Key, bool, error) {
+	where := []string{"k.kind = ?"}
+	args := []any{string(f.Kind)}
+	if f.AccountID != "" {
+		where = append(where, "k.account_id = ?")
+		args = append(args, f.AccountID)
+	}
+	add := func(cond string, v any) {
+		where = append(where, cond)
+		args = append(args, v)
+	}
+	if f.Status != "" {
+		add("k.status = ?", string(f.Status))
+	}
+	if f.OwnerType != "" {
+		add("k.owner_type = ?", string(f.OwnerType))
+	}
+	if f.OwnerID != "" {
+		add("k.owner_id = ?", f.OwnerID)
+	}
+	if f.ProjectID != "" {
+		add("k.project_id = ?", f.ProjectID)
+	}
+	if f.PermissionMode != "" {
+		add("k.permission_mode = ?", string(f.PermissionMode))
+	}
+	if f.Resource != "" {
+		add("EXISTS (SELECT 1 FROM key_resources r WHERE r.key_id = k.id AND r.resource = ?)", f.Resource)
+	}
+	if f.Search != "" {
+		add(`k.name_fold LIKE ? ESCAPE '\'`, likePattern(fold(f.Search)))
+	}
+	if f.Expired != nil {
+		if *f.Expired {
+			add("(k.expires_at IS NOT NULL AND k.expires_at <= ?)", ms(f.Now))
+		} else {
+			add("(k.expires_at IS NULL OR k.expires_at > ?)", ms(f.Now))
+		}
+	}
+	if f.CreatedAfter != nil {
+		add("k.created_at > ?", ms(*f.CreatedAfter))
+	}
+	if f.CreatedBefore != nil {
+		add("k.created_at < ?", ms(*f.CreatedBefore))
+	}
+	if f.LastUsedBefore != nil {
+		add("(k.last_used_at IS NULL OR k.last_used_at < ?)", ms(*f.LastUsedBefore))
+	}
+	tail, limit, reverse := page(f.Page, &where, &args, "k.id")
+	rows, err := t.query(ctx, `SELECT `+keyColumns+` FROM keys k`+whereSQL(where)+tail, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	var out []*keyward.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, false, t.s.classify(err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, t.s.classify(err)
+	}
+	items, more := trim(out, limit, reverse)
+	return items, more, nil
+}
+
+// FindKeyByHash implements keyward.Tx.
+func (t *Tx) FindKeyByHash(ctx context.Context, h keyward.TokenHash) (*keyward.KeyMatch, error) {
+	var validUntil sql.NullInt64
+	k, err := scanKey(t.queryRow(ctx, `SELECT `+keyColumns+`, s.valid_until FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = ?`, h[:]), &validUntil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.Errorf(keyward.ECodeNotFound, "no key has this secret")
+	}
+	if err != nil {
+		return nil, t.s.classify(err)
+	}
+	return &keyward.KeyMatch{Key: k, ValidUntil: fromNullMs(validUntil)}, nil
+}
+
+// RotateKeySecret implements keyward.Tx. Every earlier secret still valid
+// past oldValidUntil is cut to it, so rotating with no grace period ends
+// every old secret at once.
+func (t *Tx) RotateKeySecret(ctx context.Context, keyID string, hash keyward.TokenHash, now, oldValidUntil time.Time) error {
+	if _, err := t.exec(ctx, `UPDATE key_secrets SET valid_until = ? WHERE key_id = ? AND (valid_until IS NULL OR valid_until > ?)`,
+		ms(oldValidUntil), keyID, ms(oldValidUntil)); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `INSERT INTO key_secrets (hash, key_id, created_at, valid_until) VALUES (?, ?, ?, NULL)`, hash[:], keyID, ms(now))
+	if err != nil && t.s.dialect.IsUniqueViolation(err) {
+		return keyward.Errorf(keyward.ECodeDuplicate, "a key with this secret already exists")
+	}
+	return err
+}
+
+// TouchKeys implements keyward.Tx.
+func (t *Tx) TouchKeys(ctx context.Context, lastUsed map[string]time.Time) error {
+	for id, at := range lastUsed {
+		if _, err := t.exec(ctx, `UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+			ms(at), id, ms(at)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// KeysInProject implements keyward.Tx.
+func (t *Tx) KeysInProject(ctx context.Context, accountID, projectID string) ([]*keyward.Key, error) {
+	rows, err := t.query(ctx, `SELECT `+keyColumns+` FROM keys k WHERE k.account_id = ? AND k.project_id = ? AND k.status <> 'revoked' ORDER BY k.id`+t.lock(),
+		accountID, projectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*keyward.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, t.s.classify(err)
+		}
+		out = append(out, k)
+	}
+	return out, t.s.classify(rows.Err())
+}
+
+// KeysUsingResource implements keyward.Tx.
+func (t *Tx) KeysUsingResource(ctx context.Context, accountID, resourceID string, limit int) ([]string, error) {
+	rows, err := t.query(ctx, `SELECT key_id FROM key_resources WHERE account_id = ? AND resource = ? ORDER BY key_id LIMIT ?`,
+		accountID, resourceID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, t.s.classify(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, t.s.classify(rows.Err())
+}

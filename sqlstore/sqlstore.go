@@ -1,0 +1,268 @@
+// Package sqlstore implements keyward.Store on database/sql, for the SQL
+// databases keyward supports. Queries are written once, in the SQL both
+// SQLite and PostgreSQL understand; a Dialect supplies the few differences
+// (placeholders, row locks, error classification). Packages sqlite and
+// postgres open the connections, own the migrations and pick the dialect.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/keyward/keyward"
+)
+
+// Dialect is what differs between the SQL databases.
+type Dialect interface {
+	// Name is "sqlite" or "postgres".
+	Name() string
+	// Placeholders reports whether queries need $1, $2… instead of ?.
+	Placeholders() bool
+	// LockClause is appended to a SELECT that must lock its rows inside a
+	// write transaction ("" where writes are serialised anyway).
+	LockClause() string
+	// IsUniqueViolation reports whether err is a unique-constraint failure.
+	IsUniqueViolation(err error) bool
+	// IsUnavailable reports whether err means the database cannot be
+	// reached (as opposed to a bad query).
+	IsUnavailable(err error) bool
+}
+
+// Store is keyward.Store on two database/sql handles: one for writes, one
+// for reads (the same handle where the database needs no split).
+type Store struct {
+	write   *sql.DB
+	read    *sql.DB
+	dialect Dialect
+	// writeMu serialises write transactions in-process, so a waiting
+	// writer honours its context instead of blocking inside the driver.
+	writeMu chan struct{}
+	rebind  sync.Map // query -> rebound query
+}
+
+var _ keyward.Store = (*Store)(nil)
+
+// New returns a Store. write and read may be the same handle. serialize
+// makes Write admit one transaction at a time (for SQLite, which has a
+// single writer anyway).
+func New(write, read *sql.DB, d Dialect, serialize bool) *Store {
+	s := &Store{write: write, read: read, dialect: d}
+	if serialize {
+		s.writeMu = make(chan struct{}, 1)
+	}
+	return s
+}
+
+// Dialect returns the store's dialect.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// WriteDB returns the write handle, for dialect packages (backups, migrations).
+func (s *Store) WriteDB() *sql.DB { return s.write }
+
+// Close closes both handles.
+func (s *Store) Close() error {
+	err := s.write.Close()
+	if s.read != s.write {
+		err = errors.Join(err, s.read.Close())
+	}
+	return err
+}
+
+// Ping reports whether the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return s.classify(err)
+	}
+	return nil
+}
+
+// Read runs fn in a read-only transaction.
+func (s *Store) Read(ctx context.Context, fn func(keyward.Tx) error) error {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return s.classify(err)
+	}
+	defer tx.Rollback()
+	if err := fn(&Tx{s: s, tx: tx}); err != nil {
+		return err
+	}
+	return s.classify(tx.Commit())
+}
+
+// Write runs fn in a write transaction, committing only if fn returns nil.
+func (s *Store) Write(ctx context.Context, fn func(keyward.Tx) error) error {
+	if s.writeMu != nil {
+		select {
+		case s.writeMu <- struct{}{}:
+			defer func() { <-s.writeMu }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.classify(err)
+	}
+	defer tx.Rollback()
+	if err := fn(&Tx{s: s, tx: tx, writable: true}); err != nil {
+		return err
+	}
+	return s.classify(tx.Commit())
+}
+
+// classify turns driver errors into keyward errors: unavailable when the
+// database cannot be reached, timeout when the context ran out, internal
+// otherwise. keyward errors pass through.
+func (s *Store) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ke *keyward.Error
+	if errors.As(err, &ke) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	if s.dialect.IsUnavailable(err) {
+		return &keyward.Error{Code: keyward.ECodeUnavailable, Message: "the database is unavailable", Err: err}
+	}
+	return keyward.Internal(err)
+}
+
+// q returns query in the dialect's placeholder style.
+func (s *Store) q(query string) string {
+	if !s.dialect.Placeholders() {
+		return query
+	}
+	if v, ok := s.rebind.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	out := b.String()
+	s.rebind.Store(query, out)
+	return out
+}
+
+// Tx is a transaction of a Store.
+type Tx struct {
+	s        *Store
+	tx       *sql.Tx
+	writable bool
+}
+
+var _ keyward.Tx = (*Tx)(nil)
+
+func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if !t.writable {
+		return nil, keyward.Internal(errors.New("write inside a read transaction"))
+	}
+	r, err := t.tx.ExecContext(ctx, t.s.q(query), args...)
+	if err != nil {
+		return nil, t.s.classify(err)
+	}
+	return r, nil
+}
+
+func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := t.tx.QueryContext(ctx, t.s.q(query), args...)
+	if err != nil {
+		return nil, t.s.classify(err)
+	}
+	return rows, nil
+}
+
+func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.s.q(query), args...)
+}
+
+// lock returns the row-lock clause inside write transactions.
+func (t *Tx) lock() string {
+	if t.writable {
+		return t.s.dialect.LockClause()
+	}
+	return ""
+}
+
+// mustAffect turns "no row changed" into err.
+func mustAffect(r sql.Result, err error, notFound error) error {
+	if err != nil {
+		return err
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return keyward.Internal(err)
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// conflictErr is returned when a row's version moved under an update.
+func conflictErr(kind, id string) error {
+	return keyward.Errorf(keyward.ECodeConflict, "%s %s was changed by another request; retry", kind, id)
+}
+
+// page adds the keyset pagination clauses for a list ordered by id, newest
+// first, and returns the ORDER BY/LIMIT tail; reverse says the rows come
+// back oldest first and must be reversed.
+func page(p keyward.Page, where *[]string, args *[]any, col string) (tail string, limit int, reverse bool) {
+	limit = p.Limit
+	if limit <= 0 {
+		limit = keyward.DefaultPageLimit
+	}
+	switch {
+	case p.EndingBefore != "":
+		*where = append(*where, col+" > ?")
+		*args = append(*args, p.EndingBefore)
+		return fmt.Sprintf(" ORDER BY %s ASC LIMIT %d", col, limit+1), limit, true
+	case p.StartingAfter != "":
+		*where = append(*where, col+" < ?")
+		*args = append(*args, p.StartingAfter)
+	}
+	return fmt.Sprintf(" ORDER BY %s DESC LIMIT %d", col, limit+1), limit, false
+}
+
+// trim cuts a page fetched with one extra row and restores newest-first order.
+func trim[T any](items []T, limit int, reverse bool) ([]T, bool) {
+	more := len(items) > limit
+	if more {
+		items = items[:limit]
+	}
+	if reverse {
+		for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
+			items[i], items[j] = items[j], items[i]
+		}
+	}
+	return items, more
+}
+
+func whereSQL(where []string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(where, " AND ")
+}
+
+// likePattern returns a LIKE pattern matching s anywhere, escaping % _ and \.
+func likePattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(s) + "%"
+}

@@ -1,0 +1,145 @@
+package keyward
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists keyward's objects. A store only stores and queries: every
+// rule (validation, authorization, audit content) is applied above it, so
+// backends cannot disagree. Implementations: sqlite.DB.
+//
+// Every method returns *Error values for the conditions a caller handles
+// (not_found, duplicate, conflict, unavailable); anything else is internal.
+type Store interface {
+	// Read runs fn against a consistent snapshot.
+	Read(ctx context.Context, fn func(Tx) error) error
+	// Write runs fn in a transaction that commits only if fn returns nil.
+	// Writes are serialised with respect to the rows they touch, so a
+	// read-check-write inside fn never loses an update.
+	Write(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database; pending writes are committed or rolled back.
+	Close() error
+}
+
+// Tx is the set of operations available inside Read and Write. Methods
+// that change data fail inside Read.
+type Tx interface {
+	// CreateAccount inserts an account; a taken name is a duplicate error.
+	CreateAccount(ctx context.Context, a *Account) error
+	// GetAccount returns the account or not_found.
+	GetAccount(ctx context.Context, id string) (*Account, error)
+	// GetAccountByName returns the account or not_found.
+	GetAccountByName(ctx context.Context, name string) (*Account, error)
+	// ListAccounts returns one page of accounts, newest first.
+	ListAccounts(ctx context.Context, f *AccountFilter) ([]*Account, bool, error)
+
+	// CreateKey inserts a key with the hash of its first secret.
+	CreateKey(ctx context.Context, k *Key, hash TokenHash) error
+	// GetKey returns a key by id, of any account, or not_found. Inside
+	// Write, the row stays locked until the transaction ends.
+	GetKey(ctx context.Context, id string) (*Key, error)
+	// UpdateKey writes k, whose Version must be one more than the stored
+	// version (else conflict: someone changed it meanwhile).
+	UpdateKey(ctx context.Context, k *Key) error
+	// DeleteKey removes a key and its secrets; not_found if absent.
+	DeleteKey(ctx context.Context, id string) error
+	// ListKeys returns one page of keys matching f, newest first.
+	ListKeys(ctx context.Context, f *KeyFilter) ([]*Key, bool, error)
+	// FindKeyByHash returns the key one of whose secrets has this hash, or not_found.
+	FindKeyByHash(ctx context.Context, h TokenHash) (*KeyMatch, error)
+	// RotateKeySecret makes hash the key's current secret; the previous
+	// current secret stays valid until oldValidUntil.
+	RotateKeySecret(ctx context.Context, keyID string, hash TokenHash, now, oldValidUntil time.Time) error
+	// TouchKeys records last use times (write-behind); unknown ids are skipped.
+	TouchKeys(ctx context.Context, lastUsed map[string]time.Time) error
+	// KeysInProject returns the keys of the account scoped to the project
+	// that are not revoked.
+	KeysInProject(ctx context.Context, accountID, projectID string) ([]*Key, error)
+	// KeysUsingResource returns up to limit ids of the account's API keys
+	// with a scope on the resource.
+	KeysUsingResource(ctx context.Context, accountID, resourceID string, limit int) ([]string, error)
+
+	// CreateProject inserts a project; a taken name in the account is a duplicate.
+	CreateProject(ctx context.Context, p *Project) error
+	// GetProject returns a project by id, of any account, or not_found.
+	GetProject(ctx context.Context, id string) (*Project, error)
+	// UpdateProject writes p; Version must be one more than the stored one.
+	UpdateProject(ctx context.Context, p *Project) error
+	// DeleteProject removes a project; not_found if absent.
+	DeleteProject(ctx context.Context, id string) error
+	// ListProjects returns one page of an account's projects, newest first.
+	ListProjects(ctx context.Context, f *ProjectFilter) ([]*Project, bool, error)
+
+	// ListResources returns the account's catalog, ordered by group, then id.
+	ListResources(ctx context.Context, accountID string) ([]*Resource, error)
+	// PutResource inserts or replaces a catalog resource.
+	PutResource(ctx context.Context, accountID string, r *Resource) error
+	// DeleteResource removes a catalog resource; not_found if absent.
+	DeleteResource(ctx context.Context, accountID, id string) error
+
+	// AppendAuditEvent records an event. Events are never changed or deleted.
+	AppendAuditEvent(ctx context.Context, e *AuditEvent) error
+	// ListAuditEvents returns one page of an account's events, newest first.
+	ListAuditEvents(ctx context.Context, f *AuditFilter) ([]*AuditEvent, bool, error)
+}
+
+// Page selects one page of a list ordered newest first. StartingAfter is
+// the id of the last object of the previous page (older objects follow);
+// EndingBefore the id of the first object of the next page (newer objects
+// precede). At most one of them is set.
+type Page struct {
+	Limit         int
+	StartingAfter string
+	EndingBefore  string
+}
+
+// List limits.
+const (
+	DefaultPageLimit = 25
+	MaxPageLimit     = 200
+)
+
+// KeyFilter selects keys. Zero fields do not filter.
+type KeyFilter struct {
+	Page
+	AccountID      string
+	Kind           KeyKind
+	Status         KeyStatus
+	OwnerType      OwnerType
+	OwnerID        string
+	ProjectID      string
+	PermissionMode PermissionMode
+	Resource       string // keys with an explicit scope on this resource
+	Role           string
+	Search         string // case-insensitive substring of the name
+	Expired        *bool
+	Now            time.Time // for Expired
+	CreatedAfter   *time.Time
+	CreatedBefore  *time.Time
+	LastUsedBefore *time.Time
+}
+
+// AccountFilter selects accounts.
+type AccountFilter struct {
+	Page
+}
+
+// ProjectFilter selects projects.
+type ProjectFilter struct {
+	Page
+	AccountID string
+}
+
+// AuditFilter selects audit events.
+type AuditFilter struct {
+	Page
+	AccountID string
+	TargetID  string
+	ActorID   string
+	Action    string
+	Since     *time.Time
+	Until     *time.Time
+}
