@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -27,6 +26,7 @@ type IDs struct {
 	mu      sync.Mutex
 	clock   Clock
 	entropy *ulid.MonotonicEntropy
+	last    uint64 // the last millisecond used; ids never go back before it
 }
 
 // NewIDs returns a generator reading time from clock and randomness from
@@ -40,13 +40,16 @@ func NewIDs(clock Clock) *IDs {
 func (g *IDs) New(prefix string) string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := g.clock()
-	id, err := ulid.New(ulid.Timestamp(now), g.entropy)
+	// A wall clock that steps back (NTP) must not make ids go back.
+	ms := max(ulid.Timestamp(g.clock()), g.last)
+	id, err := ulid.New(ms, g.entropy)
 	if err != nil {
 		// Monotonic entropy overflows only after 2^80 ids in one
 		// millisecond; move to the next millisecond then.
-		id = ulid.MustNew(ulid.Timestamp(now.Add(time.Millisecond)), g.entropy)
+		ms++
+		id = ulid.MustNew(ms, g.entropy)
 	}
+	g.last = ms
 	return prefix + id.String()
 }
 

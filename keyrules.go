@@ -108,7 +108,7 @@ func NewKey(kind KeyKind, in *KeyFields, env *KeyEnv) (*Key, error) {
 	if in.Kind.Set && (in.Kind.Null || in.Kind.Value != kind) {
 		v.add("kind", "must be %q on this route", kind)
 	}
-	if !in.Name.HasValue() {
+	if !in.Name.Set {
 		v.add("name", "is required")
 	}
 	if in.Status.HasValue() && in.Status.Value == StatusRevoked {
@@ -153,6 +153,9 @@ func NewKey(kind KeyKind, in *KeyFields, env *KeyEnv) (*Key, error) {
 		v.add("owner", "cannot be null")
 	}
 
+	if in.Recoverable.Null {
+		v.add("recoverable", "must be true or false")
+	}
 	if in.Recoverable.HasValue() && in.Recoverable.Value {
 		if !env.MasterKey {
 			v.add("recoverable", "recoverable keys need the server to be started with a master key")
@@ -241,6 +244,9 @@ func ReplaceKey(cur *Key, in *KeyFields, env *KeyEnv) (*Key, bool, error) {
 		} else {
 			full.ExpiresAt = Null[time.Time]()
 		}
+	}
+	if cur.Kind == KindManagement && !full.Permissions.Set {
+		return nil, false, InvalidField("permissions", "is required: a non-empty list of management permissions")
 	}
 	if cur.Kind == KindAPI {
 		if clear(full.ProjectID.Set) {
@@ -492,8 +498,13 @@ func applyExpiry(v *validator, k *Key, in *KeyFields, env *KeyEnv, creating bool
 			k.ExpiresAt = &t
 		}
 	}
-	if touched && k.ExpiresAt == nil && env.Account.RequireExpiry {
+	switch {
+	case !touched || k.ExpiresAt != nil:
+	case env.Account.RequireExpiry:
 		v.add("expires_at", "is required: the account's require_expiry is set")
+	case env.Account.MaxKeyLifetime != nil:
+		// A key that never expires outlives any maximum.
+		v.add("expires_at", "is required: the account's max_key_lifetime is %d seconds", *env.Account.MaxKeyLifetime)
 	}
 }
 
@@ -673,6 +684,11 @@ func ParseAllowEntry(s string) (netip.Prefix, error) {
 		if err != nil {
 			return netip.Prefix{}, err
 		}
+		// Client addresses are unmapped before matching, so an
+		// IPv4-mapped IPv6 prefix is stored as the IPv4 prefix it means.
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
@@ -721,10 +737,18 @@ func KeyFieldMap(k *Key) map[string]any {
 		"rotated_at":    k.RotatedAt,
 	}
 	if k.Kind == KindAPI {
+		// As the API shows them: no scopes or roles is [], never null.
+		scopes, roles := k.Scopes, k.Roles
+		if scopes == nil {
+			scopes = []Scope{}
+		}
+		if roles == nil {
+			roles = []string{}
+		}
 		m["project_id"] = k.ProjectID
 		m["permission_mode"] = k.PermissionMode
-		m["scopes"] = k.Scopes
-		m["roles"] = k.Roles
+		m["scopes"] = scopes
+		m["roles"] = roles
 	} else {
 		m["permissions"] = k.Permissions
 		m["operator"] = k.Operator

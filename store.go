@@ -113,7 +113,6 @@ type KeyFilter struct {
 	ProjectID      string
 	PermissionMode PermissionMode
 	Resource       string // keys with an explicit scope on this resource
-	Role           string
 	Search         string // case-insensitive substring of the name
 	Expired        *bool
 	Now            time.Time // for Expired

@@ -34,7 +34,11 @@ const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 // Token is a secret credential. Every way of printing it (String, %v, %d,
 // %x, JSON, slog) shows "[redacted]"; only Reveal returns the secret, so a
 // token cannot reach a log line or a JSON body by accident.
-type Token struct{ secret string }
+//
+// The secret sits behind a pointer: fmt does not call methods on unexported
+// struct fields, so a Token inside another struct printed with %v shows an
+// address, never the secret.
+type Token struct{ secret *string }
 
 // NewToken returns a fresh token with the given prefix, reading randomness
 // from r (crypto/rand.Reader in production). It fails only if r fails or the
@@ -66,18 +70,24 @@ func NewToken(prefix string, r io.Reader) (Token, error) {
 		}
 	}
 	s := prefix + "_" + string(body)
-	return Token{secret: s + checksum(s)}, nil
+	s += checksum(s)
+	return Token{secret: &s}, nil
 }
 
 // TokenFromString wraps a secret a client sent, for hashing and lookup.
-func TokenFromString(s string) Token { return Token{secret: s} }
+func TokenFromString(s string) Token { return Token{secret: &s} }
 
 // Reveal returns the secret. Call it only to hand the secret to its owner
 // (the create and rotate responses) or to hash it.
-func (t Token) Reveal() string { return t.secret }
+func (t Token) Reveal() string {
+	if t.secret == nil {
+		return ""
+	}
+	return *t.secret
+}
 
 // IsZero reports whether t holds no secret.
-func (t Token) IsZero() bool { return t.secret == "" }
+func (t Token) IsZero() bool { return t.Reveal() == "" }
 
 func (Token) String() string               { return "[redacted]" }
 func (Token) GoString() string             { return "keyward.Token{[redacted]}" }
@@ -89,27 +99,29 @@ func (Token) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
 func (t Token) Format(f fmt.State, verb rune) { io.WriteString(f, t.String()) }
 
 // Hash returns the SHA-256 of the token, the only form keyward stores.
-func (t Token) Hash() TokenHash { return sha256.Sum256([]byte(t.secret)) }
+func (t Token) Hash() TokenHash { return sha256.Sum256([]byte(t.Reveal())) }
 
 // Start returns the displayable beginning of a keyward token: the prefix, the
 // underscore and the first 4 body characters. For foreign tokens it returns
 // at most the first 8 characters.
 func (t Token) Start() string {
-	if i := underscore(t.secret); i > 0 && len(t.secret) >= i+5 {
-		return t.secret[:i+5]
+	s := t.Reveal()
+	if i := underscore(s); i > 0 && len(s) >= i+5 {
+		return s[:i+5]
 	}
-	if len(t.secret) > 8 {
-		return t.secret[:8]
+	if len(s) > 8 {
+		return s[:8]
 	}
 	return ""
 }
 
 // Last4 returns the last 4 characters, for display.
 func (t Token) Last4() string {
-	if len(t.secret) < 12 {
+	s := t.Reveal()
+	if len(s) < 12 {
 		return ""
 	}
-	return t.secret[len(t.secret)-4:]
+	return s[len(s)-4:]
 }
 
 // TokenShape classifies a presented token before any lookup.
@@ -131,7 +143,7 @@ const (
 
 // Shape classifies the token without allocating.
 func (t Token) Shape() TokenShape {
-	s := t.secret
+	s := t.Reveal()
 	if len(s) == 0 || len(s) > MaxTokenLen {
 		return ShapeInvalid
 	}
@@ -158,8 +170,9 @@ func (t Token) Shape() TokenShape {
 
 // Prefix returns the token's prefix for keyward-format tokens, "" otherwise.
 func (t Token) Prefix() string {
-	if i := underscore(t.secret); i > 0 && ValidPrefix(t.secret[:i]) {
-		return t.secret[:i]
+	s := t.Reveal()
+	if i := underscore(s); i > 0 && ValidPrefix(s[:i]) {
+		return s[:i]
 	}
 	return ""
 }
@@ -229,6 +242,6 @@ func (t *Token) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
-	t.secret = s
+	t.secret = &s
 	return nil
 }

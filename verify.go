@@ -29,11 +29,11 @@ const MaxVerifyCost = 1_000_000
 
 // VerifyRequest is the body of POST /v1/keys/verify.
 type VerifyRequest struct {
-	Key         Token   `json:"key"`
-	Permissions *string `json:"permissions"`
-	ProjectID   *string `json:"project_id"`
-	IP          *string `json:"ip"`
-	Cost        *int64  `json:"cost"`
+	Key         Field[Token] `json:"key"`
+	Permissions *string      `json:"permissions"`
+	ProjectID   *string      `json:"project_id"`
+	IP          *string      `json:"ip"`
+	Cost        *int64       `json:"cost"`
 }
 
 // PreparedVerify is a validated VerifyRequest.
@@ -46,12 +46,15 @@ type PreparedVerify struct {
 	Cost      int64
 }
 
-// Prepare validates the request: a malformed permission query, IP or cost is
-// a 422 (not a verification result). A missing or malformed token is not an
-// error: it verifies as NOT_FOUND.
+// Prepare validates the request: a missing key, a malformed permission
+// query, IP or cost is a 422 (not a verification result). A malformed or
+// empty token is not an error: it verifies as NOT_FOUND.
 func (r *VerifyRequest) Prepare() (*PreparedVerify, error) {
-	p := &PreparedVerify{Token: r.Key, Cost: 1}
+	p := &PreparedVerify{Token: r.Key.Value, Cost: 1}
 	v := &validator{}
+	if !r.Key.HasValue() {
+		v.add("key", "is required: the token to verify")
+	}
 	if r.Permissions != nil {
 		q, err := ParseQuery(*r.Permissions)
 		if err != nil {

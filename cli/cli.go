@@ -36,9 +36,12 @@ customers, manages them for their whole life and verifies them on every
 request. "keyward serve" runs the server; the other commands are clients of a
 running server (KEYWARD_URL, KEYWARD_TOKEN).
 
-Every flag can also be set with an environment variable: KEYWARD_ followed by
-the flag name in upper case with dashes as underscores (--data-dir is
-KEYWARD_DATA_DIR).`,
+Every flag of the server commands (serve, migrate) can also be set with an
+environment variable: KEYWARD_ followed by the flag name in upper case with
+dashes as underscores (--data-dir is KEYWARD_DATA_DIR). The client commands
+read only their connection flags from the environment (KEYWARD_URL,
+KEYWARD_TOKEN, KEYWARD_ACCOUNT_ID, KEYWARD_JSON, KEYWARD_TIMEOUT), so an
+exported variable can never change what a command does to a key.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -46,8 +49,9 @@ KEYWARD_DATA_DIR).`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(e.serveCommand(), e.migrateCommand(), e.keysCommand(), e.versionCommand())
+	root.AddCommand(e.serveCommand(), e.migrateCommand(), e.backupCommand(), e.keysCommand(), e.versionCommand())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return e.bindEnv(cmd) }
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 	return root.ExecuteContext(ctx)
 }
 
@@ -62,13 +66,16 @@ func (e *env) bindEnv(cmd *cobra.Command) error {
 		name := "KEYWARD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := e.getenv(name); v != "" {
 			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
+				errs = append(errs, usagef("%s=%q: %v", name, v, err))
 			}
 		}
 	}
 	cmd.Flags().VisitAll(apply)
 	cmd.InheritedFlags().VisitAll(apply)
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return usagef("%v", errors.Join(errs...))
+	}
+	return nil
 }
 
 // Exit codes: 1 for a failed operation, 2 for bad usage, 3 for a server

@@ -57,7 +57,7 @@ closed cleanly.`,
 func (e *env) logger(format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, usagef("--log-level: %v", err)
+		return nil, usagef("--log-level (KEYWARD_LOG_LEVEL): %v", err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
@@ -66,7 +66,7 @@ func (e *env) logger(format, level string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
 	}
-	return nil, usagef("--log-format must be text or json, not %q", format)
+	return nil, usagef("--log-format (KEYWARD_LOG_FORMAT) must be text or json, not %q", format)
 }
 
 func (e *env) serve(ctx context.Context, c *serveConfig) error {

@@ -155,6 +155,7 @@ func describeType(t reflect.Type) string {
 // parsers disagree on which one wins, so keyward takes neither.
 func checkDuplicates(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // numbers are not this scan's business (1e400 is the decoder's)
 	type frame struct {
 		obj  bool
 		keys map[string]bool

@@ -1,7 +1,616 @@
 package http_test
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	khttp "github.com/keyward/keyward/http"
+)
+
+// oaSpec is the OpenAPI document of the native API, loaded, validated and
+// routed once per test binary: every exchange of every test in the package
+// is checked against it.
+type oaSpec struct {
+	doc    *openapi3.T
+	router routers.Router
+}
+
+var oaOnce = sync.OnceValues(func() (*oaSpec, error) { return oaLoad(khttp.OpenAPI()) })
+
+// oaLoad parses and validates an OpenAPI document and builds its router.
+func oaLoad(data []byte) (*oaSpec, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(data)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("validate: %w", err)
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	return &oaSpec{doc: doc, router: router}, nil
+}
+
+func oaMust(t *testing.T) *oaSpec {
+	t.Helper()
+	spec, err := oaOnce()
+	if err != nil {
+		t.Fatalf("http/openapi.json: %v", err)
+	}
+	return spec
+}
+
+// oaOptions turn authentication checks off (credentials are tested
+// elsewhere) and report every problem at once.
+func oaOptions(includeStatus bool) *openapi3filter.Options {
+	return &openapi3filter.Options{
+		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
+		MultiError:              true,
+		SkipSettingDefaults:     true,
+		IncludeResponseStatus:   includeStatus,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()},
+	}
+}
+
+// oaUnroutedStatuses are the answers a request can get when its path or
+// method is not in the document: routing fails (404, 405) or something
+// checked before routing does (pretty and Accept, timeouts, panics).
+var oaUnroutedStatuses = []int{http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed,
+	http.StatusNotAcceptable, http.StatusInternalServerError, http.StatusGatewayTimeout}
 
 // validateExchange checks one recorded request and response against the
-// OpenAPI document. (Replaced by the kin-openapi validation.)
-func validateExchange(t *testing.T, ex exchange) {}
+// OpenAPI document. A request answered 2xx must validate fully (the server
+// accepted it, so the document must allow it); the request of any other
+// answer is not checked, since refusing what the document forbids is right
+// (a 400, 413, 415 or 422 usually answers exactly that, and a 401 may come
+// before the body is looked at). Every response must validate: a
+// documented status, the documented content type, a body matching the
+// schema, the required headers; a problem document's status and
+// request_id must equal the HTTP status and X-Request-Id.
+func validateExchange(t *testing.T, ex exchange) {
+	t.Helper()
+	for _, err := range oaCheckExchange(oaMust(t), ex) {
+		t.Errorf("OpenAPI: %s %s → %d: %v\nresponse body: %s", ex.Method, oaPathOf(ex.URL), ex.Status, err, oaClip(ex.RBody))
+	}
+}
+
+// oaCheckExchange returns every way in which ex disagrees with the document.
+func oaCheckExchange(spec *oaSpec, ex exchange) []error {
+	ctx := context.Background()
+	req, err := http.NewRequest(ex.Method, ex.URL, bytes.NewReader(ex.Body))
+	if err != nil {
+		return []error{fmt.Errorf("rebuilding the request: %w", err)}
+	}
+	if ex.Header != nil {
+		req.Header = ex.Header.Clone()
+	}
+	var errs []error
+	// A HEAD answer has the headers of the GET answer and no body.
+	head := ex.Method == http.MethodHead
+	if p := ex.RHeader.Get("Content-Type"); strings.HasPrefix(p, "application/problem+json") && !head {
+		errs = append(errs, oaCheckProblem(ex)...)
+	}
+
+	// The server reads any application/*+json body as JSON (the document
+	// says so in words; OpenAPI 3.0 cannot say it as a media range).
+	if mt, params, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err == nil &&
+		strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json") {
+		req.Header.Set("Content-Type", mime.FormatMediaType("application/json", params))
+	}
+	// net/http redirects a path that is not clean (/v1//keys) to its clean
+	// form and the client follows: the recorded answer is the clean path's.
+	if p := oaCleanPath(req.URL.Path); p != req.URL.Path {
+		req.URL.Path, req.URL.RawPath = p, ""
+	}
+	routeReq := req
+	if head {
+		// GET routes answer HEAD too (net/http); the document lists GET.
+		routeReq = req.Clone(context.Background())
+		routeReq.Method = http.MethodGet
+	}
+	route, pathParams, err := spec.router.FindRoute(routeReq)
+	if err != nil {
+		if !errors.Is(err, routers.ErrPathNotFound) && !errors.Is(err, routers.ErrMethodNotAllowed) {
+			return append(errs, fmt.Errorf("routing: %w", err))
+		}
+		return append(errs, oaCheckUnrouted(spec, ex, err)...)
+	}
+	if route.Operation.Responses.Status(ex.Status) == nil {
+		return append(errs, fmt.Errorf("status %d is not documented for %s %s", ex.Status, route.Method, route.Path))
+	}
+	if head {
+		return errs
+	}
+
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, Route: route, Options: oaOptions(false)}
+	if ex.Status >= 200 && ex.Status < 300 {
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			errs = append(errs, fmt.Errorf("request accepted by the server but not by the document: %w", err))
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in,
+		Status:                 ex.Status,
+		Header:                 ex.RHeader,
+		Body:                   io.NopCloser(bytes.NewReader(ex.RBody)),
+		Options:                oaOptions(true),
+	}
+	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+		errs = append(errs, fmt.Errorf("response does not match the document: %w", err))
+	}
+	return errs
+}
+
+// oaCheckUnrouted checks the answer to a request whose path or method the
+// document does not have: a problem document of a status any route can
+// give, matching that status's schema.
+func oaCheckUnrouted(spec *oaSpec, ex exchange, routeErr error) []error {
+	if !slices.Contains(oaUnroutedStatuses, ex.Status) {
+		return []error{fmt.Errorf("the document has no such operation (%v), yet the server answered %d", routeErr, ex.Status)}
+	}
+	var errs []error
+	if ct := ex.RHeader.Get("Content-Type"); ct != "application/problem+json" {
+		errs = append(errs, fmt.Errorf("Content-Type %q, want application/problem+json", ct))
+	}
+	if ex.RHeader.Get("X-Request-Id") == "" {
+		errs = append(errs, errors.New("no X-Request-Id header"))
+	}
+	if ex.Status == http.StatusMethodNotAllowed && ex.RHeader.Get("Allow") == "" {
+		errs = append(errs, errors.New("405 without Allow"))
+	}
+	if ex.Method == http.MethodHead {
+		return errs
+	}
+	ref := spec.doc.Components.Schemas[fmt.Sprintf("Problem%d", ex.Status)]
+	if ref == nil {
+		return append(errs, fmt.Errorf("the document has no schema Problem%d", ex.Status))
+	}
+	var v any
+	if err := json.Unmarshal(ex.RBody, &v); err != nil {
+		return append(errs, fmt.Errorf("the body is not JSON: %w", err))
+	}
+	if err := ref.Value.VisitJSON(v, openapi3.VisitAsResponse(), openapi3.MultiErrors(), openapi3.DisableSchemaErrorDetails()); err != nil {
+		errs = append(errs, fmt.Errorf("the body does not match Problem%d: %w", ex.Status, err))
+	}
+	return errs
+}
+
+// oaCheckProblem checks what the schema cannot say about a problem
+// document: its status member is the HTTP status and its request_id the
+// X-Request-Id header.
+func oaCheckProblem(ex exchange) []error {
+	var p struct {
+		Status    int    `json:"status"`
+		RequestID string `json:"request_id"`
+	}
+	if err := json.Unmarshal(ex.RBody, &p); err != nil {
+		return []error{fmt.Errorf("problem body is not JSON: %w", err)}
+	}
+	var errs []error
+	if p.Status != ex.Status {
+		errs = append(errs, fmt.Errorf("problem status %d differs from the HTTP status", p.Status))
+	}
+	if h := ex.RHeader.Get("X-Request-Id"); p.RequestID != h {
+		errs = append(errs, fmt.Errorf("problem request_id %q differs from X-Request-Id %q", p.RequestID, h))
+	}
+	return errs
+}
+
+// oaCleanPath is path.Clean keeping a trailing slash, as net/http's
+// ServeMux cleans request paths.
+func oaCleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+func oaPathOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.RequestURI()
+}
+
+func oaClip(b []byte) string {
+	if len(b) > 600 {
+		return string(b[:600]) + "…"
+	}
+	return string(b)
+}
+
+// TestOpenAPIDocumentValid loads the document with kin-openapi and
+// validates it, then checks the conventions the rest of the API relies on.
+func TestOpenAPIDocumentValid(t *testing.T) {
+	spec := oaMust(t)
+	doc := spec.doc
+	if doc.OpenAPI != "3.0.3" {
+		t.Errorf("openapi %q, want 3.0.3", doc.OpenAPI)
+	}
+	for _, name := range []string{"bearer", "apiKey"} {
+		if doc.Components.SecuritySchemes[name] == nil {
+			t.Errorf("security scheme %q missing", name)
+		}
+	}
+	if s := doc.Components.SecuritySchemes["apiKey"]; s != nil && (s.Value.In != "header" || s.Value.Name != "X-API-Key") {
+		t.Errorf("apiKey scheme is %s %q, want header X-API-Key", s.Value.In, s.Value.Name)
+	}
+	public := map[string]bool{"/healthz": true, "/readyz": true, "/openapi.json": true}
+	for path, item := range doc.Paths.Map() {
+		for method, o := range item.Operations() {
+			name := method + " " + path
+			t.Run(name, func(t *testing.T) {
+				if o.OperationID == "" || o.Summary == "" || o.Description == "" {
+					t.Errorf("needs operationId, summary and description")
+				}
+				// Security: public routes none, the rest a key.
+				switch {
+				case public[path]:
+					if o.Security == nil || len(*o.Security) != 0 {
+						t.Errorf("public route must say security: []")
+					}
+				case o.Security != nil:
+					t.Errorf("must inherit the document's security (bearer or X-API-Key)")
+				}
+				ok := false
+				for code, r := range o.Responses.Map() {
+					if strings.HasPrefix(code, "2") {
+						ok = true
+					}
+					if r.Value.Headers["X-Request-Id"] == nil {
+						t.Errorf("response %s does not declare X-Request-Id", code)
+					}
+					if code >= "400" {
+						if len(r.Value.Content) != 1 || r.Value.Content.Get("application/problem+json") == nil {
+							t.Errorf("error response %s must be application/problem+json only", code)
+						}
+					}
+				}
+				if !ok {
+					t.Errorf("no 2xx response")
+				}
+				for _, code := range []string{"400", "406", "500", "504"} {
+					if o.Responses.Value(code) == nil {
+						t.Errorf("every route can answer %s; not documented", code)
+					}
+				}
+				if !public[path] {
+					for _, code := range []string{"401", "403"} {
+						if o.Responses.Value(code) == nil {
+							t.Errorf("keyed route must document %s", code)
+						}
+					}
+				}
+				if rb := o.RequestBody; rb != nil {
+					for _, code := range []string{"413", "415", "422"} {
+						if o.Responses.Value(code) == nil {
+							t.Errorf("route with a body must document %s", code)
+						}
+					}
+					mt := rb.Value.Content.Get("application/json")
+					if mt == nil || mt.Schema == nil {
+						t.Fatalf("request body must be application/json with a schema")
+					}
+					if ap := mt.Schema.Value.AdditionalProperties.Has; ap == nil || *ap {
+						t.Errorf("request body schema must say additionalProperties: false (the server refuses unknown members)")
+					}
+				}
+			})
+		}
+	}
+}
+
+// oaRouteKey normalises "METHOD /pattern" (Go ServeMux) and OpenAPI
+// "METHOD /path/{param}" to one form.
+func oaRouteKey(method, path string) string {
+	path = strings.ReplaceAll(path, "...}", "}")
+	path = strings.TrimSuffix(path, "{$}")
+	return strings.ToUpper(method) + " " + path
+}
+
+// TestOpenAPIMatchesRoutes fails when a route is served but not documented,
+// or documented but not served.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	e := newEnv(t)
+	served := map[string]bool{}
+	for _, r := range e.Server.Routes() {
+		method, path, ok := strings.Cut(r, " ")
+		if !ok {
+			t.Fatalf("route %q has no method", r)
+		}
+		served[oaRouteKey(method, path)] = true
+	}
+	documented := map[string]bool{}
+	for path, item := range oaMust(t).doc.Paths.Map() {
+		for method := range item.Operations() {
+			documented[oaRouteKey(method, path)] = true
+		}
+	}
+	if len(served) == 0 {
+		t.Fatal("the server reports no routes")
+	}
+	for r := range served {
+		if !documented[r] {
+			t.Errorf("%s is served but missing from http/openapi.json", r)
+		}
+	}
+	for r := range documented {
+		if !served[r] {
+			t.Errorf("%s is in http/openapi.json but the server does not serve it", r)
+		}
+	}
+}
+
+// TestOpenAPIServed checks GET /openapi.json: the embedded document, as
+// application/json, that parses.
+func TestOpenAPIServed(t *testing.T) {
+	e := newEnv(t)
+	res := e.must(http.StatusOK, req{Method: "GET", Path: "/openapi.json", NoAuth: true})
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+	if !bytes.Equal(res.Body, khttp.OpenAPI()) {
+		t.Errorf("served document differs from the embedded one (%d vs %d bytes)", len(res.Body), len(khttp.OpenAPI()))
+	}
+	if _, err := oaLoad(res.Body); err != nil {
+		t.Errorf("served document: %v", err)
+	}
+	// A key is not needed, and one that is not valid does not matter.
+	e.must(http.StatusOK, req{Method: "GET", Path: "/openapi.json", Token: "kw_not_a_key"})
+}
+
+// TestOpenAPIEveryOperation calls every documented operation with valid
+// input, so each success response is validated against the document
+// whatever the other tests do, and fails if an operation was not covered.
+func TestOpenAPIEveryOperation(t *testing.T) {
+	e := newEnv(t)
+	type obj = map[string]any
+
+	e.must(http.StatusOK, req{Method: "GET", Path: "/healthz", NoAuth: true})
+	e.must(http.StatusOK, req{Method: "GET", Path: "/readyz?pretty", NoAuth: true})
+	e.must(http.StatusOK, req{Method: "GET", Path: "/openapi.json", NoAuth: true})
+
+	// Projects.
+	prj := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/projects", Body: obj{"name": "billing-api", "description": "the billing service"}}).JSON(t)
+	prjID, _ := prj["id"].(string)
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/projects?limit=5"})
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/projects/" + prjID})
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/projects/" + prjID, Body: obj{"description": nil}})
+
+	// Catalog.
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/catalog"})
+	e.must(http.StatusCreated, req{Method: "PUT", Path: "/v1/catalog/resources/reports", Body: obj{"display_name": "Reports", "group": "data", "readable": true, "writable": false}})
+	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/catalog/resources/reports", Body: obj{"display_name": "Reports", "group": "data", "description": "monthly reports", "readable": true, "writable": false, "project_scopes": []string{"all", "single"}}})
+
+	// API keys: a key with every optional member set, so the nullable
+	// members are validated with values too.
+	k := e.createKey(obj{
+		"name": "ci", "description": "CI pipeline", "project_id": prjID, "permission_mode": "restricted",
+		"scopes":     []obj{{"resource": "documents", "access": "write", "targets": []string{"doc_1"}}, {"resource": "reports", "access": "read"}},
+		"roles":      []string{},
+		"expires_at": "2099-01-01T00:00:00Z", "metadata": obj{"team": "platform", "n": 1},
+		"ip_allowlist": []string{"127.0.0.1", "10.0.0.0/8"}, "owner": obj{"type": "account"}, "prefix": "ci",
+	})
+	id, _ := k["id"].(string)
+	secret, _ := k["secret"].(string)
+	plain := e.createKey(obj{"name": "plain"})
+	plainSecret, _ := plain["secret"].(string)
+
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys?limit=10&status=active&permission_mode=restricted&project_id=" + prjID + "&search=C&expired=false&pretty=1"})
+	etag := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}).Header.Get("ETag")
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Header: map[string]string{"If-Match": etag},
+		Body: obj{"description": nil, "metadata": nil, "ip_allowlist": nil, "rate_limit": nil, "credits": nil, "status": "disabled"}})
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: obj{}})
+	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/keys/" + id, Body: obj{
+		"name": "ci (replaced)", "project_id": prjID, "permission_mode": "restricted",
+		"scopes": []obj{{"resource": "documents", "access": "read"}}, "expires_at": nil}})
+	rot := e.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: obj{"grace_period_seconds": 60}}).JSON(t)
+	if rot["secret"] == "" || rot["secret"] == secret {
+		t.Errorf("rotate returned secret %v", rot["secret"])
+	}
+	e.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate"})
+
+	// Verification: a known key (VALID and a failing code) and an unknown one.
+	if r := e.verify(obj{"key": plainSecret, "permissions": "documents:read", "project_id": nil, "ip": "192.0.2.1", "cost": 1}); r["code"] != "VALID" {
+		t.Errorf("verify plain key: %v", r)
+	}
+	if r := e.verify(obj{"key": secret}); r["code"] != "ROTATED" {
+		t.Errorf("verify rotated-out secret: %v", r)
+	}
+	if r := e.verify(obj{"key": "kw_nope"}); r["code"] != "NOT_FOUND" {
+		t.Errorf("verify unknown key: %v", r)
+	}
+
+	// whoami: both key shapes.
+	who := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/whoami", Token: plainSecret}).JSON(t)
+	if key, _ := who["key"].(obj); key["kind"] != "api" {
+		t.Errorf("whoami with an API key: %v", who)
+	}
+	who = e.must(http.StatusOK, req{Method: "GET", Path: "/v1/whoami", Header: map[string]string{"Authorization": "", "X-API-Key": e.Op}, NoAuth: true}).JSON(t)
+	if key, _ := who["key"].(obj); key["kind"] != "management" {
+		t.Errorf("whoami with the operator key: %v", who)
+	}
+
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/audit-events?limit=50&action=key.created"})
+
+	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + id})
+	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/projects/" + prjID})
+	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/catalog/resources/reports"})
+
+	// Every documented operation was answered 2xx at least once.
+	spec := oaMust(t)
+	covered := map[string]bool{}
+	e.mu.Lock()
+	exchanges := slices.Clone(e.exchanges)
+	e.mu.Unlock()
+	for _, ex := range exchanges {
+		r, err := http.NewRequest(ex.Method, ex.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		route, _, err := spec.router.FindRoute(r)
+		if err == nil && ex.Status < 300 {
+			covered[oaRouteKey(ex.Method, route.Path)] = true
+		}
+		// Validate here too, so a mismatch fails this test by name.
+		for _, err := range oaCheckExchange(spec, ex) {
+			t.Errorf("OpenAPI: %s %s → %d: %v\nresponse body: %s", ex.Method, oaPathOf(ex.URL), ex.Status, err, oaClip(ex.RBody))
+		}
+	}
+	for path, item := range spec.doc.Paths.Map() {
+		for method := range item.Operations() {
+			if k := oaRouteKey(method, path); !covered[k] {
+				t.Errorf("%s was not exercised with a successful request", k)
+			}
+		}
+	}
+}
+
+// TestOpenAPIErrorResponses sends requests the server refuses, on routed and
+// unrouted paths, and checks each answer against the document.
+func TestOpenAPIErrorResponses(t *testing.T) {
+	e := newEnv(t)
+	k := e.createKey(map[string]any{"name": "err"})
+	id, _ := k["id"].(string)
+	apiSecret, _ := k["secret"].(string)
+	cases := []struct {
+		name   string
+		r      req
+		status int
+		code   string
+	}{
+		{"no credential", req{Method: "GET", Path: "/v1/keys", NoAuth: true}, 401, "unauthenticated"},
+		{"api key on management route", req{Method: "GET", Path: "/v1/keys", Token: apiSecret}, 403, "api_key_forbidden"},
+		{"unknown account", req{Method: "GET", Path: "/v1/keys", Header: map[string]string{"X-Account-Id": "acc_01J9Z8K3M4N5P6Q7R8S9T0V1W2"}}, 404, "not_found"},
+		{"unknown key", req{Method: "GET", Path: "/v1/keys/key_01J9Z8K3M4N5P6Q7R8S9T0V1W2"}, 404, "not_found"},
+		{"unknown path", req{Method: "GET", Path: "/v1/nothing"}, 404, "not_found"},
+		{"method not allowed", req{Method: "DELETE", Path: "/v1/keys"}, 405, "method_not_allowed"},
+		{"GET verify", req{Method: "GET", Path: "/v1/keys/verify"}, 405, "method_not_allowed"},
+		{"not acceptable", req{Method: "GET", Path: "/healthz", Header: map[string]string{"Accept": "text/html"}}, 406, "not_acceptable"},
+		{"bad pretty on unknown path", req{Method: "GET", Path: "/nope?pretty=maybe"}, 400, "invalid_parameter"},
+		{"unknown parameter", req{Method: "GET", Path: "/v1/keys?colour=red"}, 400, "invalid_parameter"},
+		{"unknown member", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "x", "colour": "red"}}, 400, "unknown_field"},
+		{"wrong type", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": 5}}, 422, "validation_failed"},
+		{"bad permission query", req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": apiSecret, "permissions": "AND ("}}, 422, "invalid_permission_query"},
+		{"not JSON", req{Method: "PATCH", Path: "/v1/keys/" + id, Body: "{", Header: map[string]string{"Content-Type": "text/plain"}}, 415, "unsupported_media_type"},
+		{"too large", req{Method: "POST", Path: "/v1/projects", Body: `{"name":"` + strings.Repeat("a", 1<<20) + `"}`}, 413, "body_too_large"},
+		{"if-match mismatch", req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "y"}, Header: map[string]string{"If-Match": `"nope"`}}, 412, "precondition_failed"},
+		{"bad timeout", req{Method: "GET", Path: "/v1/catalog", Header: map[string]string{"Request-Timeout": "soon"}}, 400, "invalid_parameter"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := e.do(c.r)
+			if res.Status != c.status || res.Code(t) != c.code {
+				t.Fatalf("status %d code %q, want %d %q\n%s", res.Status, res.Code(t), c.status, c.code, res.Body)
+			}
+		})
+	}
+	// Revoke, then change: 409.
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"status": "revoked"}})
+	e.problem(e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "z"}}), http.StatusConflict, "key_revoked")
+	// Validation happens at cleanup (validateExchange) for all of these.
+}
+
+// TestOpenAPIValidatorCatchesMismatches feeds validateExchange's checker
+// exchanges that disagree with the document, so the validation that every
+// other test relies on is known to bite.
+func TestOpenAPIValidatorCatchesMismatches(t *testing.T) {
+	spec := oaMust(t)
+	e := newEnv(t)
+	k := e.createKey(map[string]any{"name": "probe"})
+	id, _ := k["id"].(string)
+	got := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id})
+	var key map[string]any
+	if err := json.Unmarshal(got.Body, &key); err != nil {
+		t.Fatal(err)
+	}
+	delete(key, "etag")
+	noEtag, _ := json.Marshal(key)
+	jsonHeader := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"req_1"}, "Etag": {`"x"`}}
+	problemHeader := http.Header{"Content-Type": {"application/problem+json"}, "X-Request-Id": {"req_1"}}
+	reqHeader := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + e.Op}}
+	problem := func(status int, code string) []byte {
+		return []byte(fmt.Sprintf(`{"type":"urn:keyward:error:%s","title":"x","status":%d,"detail":"x","code":%q,"errors":[],"request_id":"req_1"}`, code, status, code))
+	}
+	base := e.URL
+	prj := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "p"}})
+	projectHeader, projectBody := prj.Header, prj.Body
+	cases := []struct {
+		name    string
+		ex      exchange
+		wantErr string // "" = must validate
+	}{
+		{"valid key", exchange{"GET", base + "/v1/keys/" + id, reqHeader, nil, 200, got.Header, got.Body}, ""},
+		{"member missing", exchange{"GET", base + "/v1/keys/" + id, reqHeader, nil, 200, jsonHeader, noEtag}, "etag"},
+		{"undocumented status", exchange{"GET", base + "/healthz", nil, nil, 418, jsonHeader, []byte(`{}`)}, "status 418 is not documented for GET /healthz"},
+		{"undocumented status on HEAD", exchange{"HEAD", base + "/v1/keys", reqHeader, nil, 201, jsonHeader, nil}, "status 201 is not documented for GET /v1/keys"},
+		{"HEAD of a GET route", exchange{"HEAD", base + "/v1/keys", reqHeader, nil, 200, jsonHeader, nil}, ""},
+		{"HEAD refused", exchange{"HEAD", base + "/v1/keys", nil, nil, 401, http.Header{"Content-Type": {"application/problem+json"}, "X-Request-Id": {"req_1"}, "Www-Authenticate": {"Bearer"}}, nil}, ""},
+		{"HEAD unrouted", exchange{"HEAD", base + "/v1/nothing", nil, nil, 404, problemHeader, nil}, ""},
+		{"+json body", exchange{"POST", base + "/v1/projects", http.Header{"Content-Type": {"application/vnd.keyward+json; charset=utf-8"}}, []byte(`{"name":"p"}`), 201, projectHeader, projectBody}, ""},
+		{"unclean path", exchange{"GET", base + "/v1//keys/" + id, reqHeader, nil, 200, got.Header, got.Body}, ""},
+		{"wrong content type", exchange{"GET", base + "/healthz", nil, nil, 200, problemHeader, []byte(`{"status":"ok"}`)}, "Content-Type"},
+		{"no X-Request-Id", exchange{"GET", base + "/healthz", nil, nil, 200, http.Header{"Content-Type": {"application/json"}}, []byte(`{"status":"ok"}`)}, "X-Request-Id"},
+		{"accepted request the document forbids", exchange{"POST", base + "/v1/projects", reqHeader, []byte(`{"name":"p","colour":"red"}`), 201, jsonHeader, []byte(`{}`)}, "request accepted"},
+		{"refused request is not checked", exchange{"POST", base + "/v1/projects", reqHeader, []byte(`{"name":"p","colour":"red"}`), 400, problemHeader, problem(400, "unknown_field")}, ""},
+		{"code of another status", exchange{"GET", base + "/v1/keys/" + id, reqHeader, nil, 404, problemHeader, problem(404, "unauthenticated")}, "code"},
+		{"problem status differs", exchange{"GET", base + "/v1/keys/" + id, reqHeader, nil, 404, problemHeader, problem(403, "not_found")}, "status"},
+		{"unrouted answered 200", exchange{"GET", base + "/v1/nothing", reqHeader, nil, 200, jsonHeader, []byte(`{}`)}, "no such operation"},
+		{"unrouted 404 not a problem", exchange{"GET", base + "/v1/nothing", reqHeader, nil, 404, jsonHeader, problem(404, "not_found")}, "Content-Type"},
+		{"unrouted 404 problem", exchange{"GET", base + "/v1/nothing", reqHeader, nil, 404, problemHeader, problem(404, "not_found")}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			errs := oaCheckExchange(spec, c.ex)
+			msg := fmt.Sprint(errs)
+			switch {
+			case c.wantErr == "" && len(errs) > 0:
+				t.Errorf("want no error, got %s", msg)
+			case c.wantErr != "" && !strings.Contains(msg, c.wantErr):
+				t.Errorf("want an error mentioning %q, got %s", c.wantErr, msg)
+			}
+		})
+	}
+}
+
+// TestOpenAPIVerifyRequiresKey: SPEC §7 gives the verify body as {key,
+// permissions?, project_id?, ip?, cost?}, so key is required (the document
+// says so); a body without it is a 422 naming key, not a verification.
+func TestOpenAPIVerifyRequiresKey(t *testing.T) {
+	e := newEnv(t)
+	for _, body := range []string{`{}`, `{"key":null}`, `{"permissions":"documents:read"}`} {
+		res := e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: body})
+		if res.Status != http.StatusUnprocessableEntity || res.Code(t) != "validation_failed" || !strings.Contains(string(res.Body), `"field":"key"`) {
+			t.Errorf("verify %s: %d %s, want 422 validation_failed naming key", body, res.Status, bytes.TrimSpace(res.Body))
+		}
+	}
+	// A malformed key is no error: it verifies as NOT_FOUND.
+	if r := e.verify(map[string]any{"key": ""}); r["code"] != "NOT_FOUND" || len(r) != 2 {
+		t.Errorf(`verify {"key":""}: %v, want only valid:false, code:NOT_FOUND`, r)
+	}
+}

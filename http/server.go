@@ -1,5 +1,5 @@
-// Package http serves keyward's native HTTP API (SPEC §5) over net/http and
-// holds the Go client the CLI uses. Handlers return errors; one adapter
+// Package http serves keyward's native HTTP API (SPEC §5) over net/http.
+// Handlers return errors; one adapter
 // renders them as RFC 9457 problems with the status from the one table in
 // problem.go.
 package http
@@ -317,7 +317,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	rq := requestOf(r)
 	p := problemFor(err, rq.id)
 	if p.Status >= 500 && p.Status != http.StatusGatewayTimeout {
-		s.log.Error("request failed", "request_id", rq.id, "method", r.Method, "path", r.URL.Path, "code", p.Code, "err", err)
+		s.log.Error("request failed", "request_id", rq.id, "method", r.Method, "path", loggablePath(r), "code", p.Code, "err", err)
 	}
 	switch p.Status {
 	case http.StatusServiceUnavailable:
@@ -333,7 +333,7 @@ func (s *Server) logRequest(r *http.Request, w *responseWriter, rq *request, d t
 	if status == 0 {
 		status = http.StatusOK
 	}
-	attrs := []any{"request_id", rq.id, "method", r.Method, "path", r.URL.Path, "status", status,
+	attrs := []any{"request_id", rq.id, "method", r.Method, "path", loggablePath(r), "status", status,
 		"duration_ms", float64(d.Microseconds()) / 1000, "client_ip", rq.clientIP}
 	if w.err != nil {
 		attrs = append(attrs, "code", keyward.ErrorCode(w.err))
@@ -343,6 +343,45 @@ func (s *Server) logRequest(r *http.Request, w *responseWriter, rq *request, d t
 		level = slog.LevelWarn
 	}
 	s.log.Log(r.Context(), level, "request", attrs...)
+}
+
+// loggablePath returns the request path in a form safe to log: the route
+// pattern, with each path value filled in only when it is a well-formed
+// object id. A client that pastes a secret where an id belongs must not get
+// it written to the log; unmatched paths are not logged at all.
+func loggablePath(r *http.Request) string {
+	if r.Pattern == "" {
+		return "[unmatched]"
+	}
+	_, path, _ := strings.Cut(r.Pattern, " ")
+	var b strings.Builder
+	for len(path) > 0 {
+		i := strings.IndexByte(path, '{')
+		if i < 0 {
+			b.WriteString(path)
+			break
+		}
+		j := strings.IndexByte(path[i:], '}')
+		if j < 0 {
+			b.WriteString(path)
+			break
+		}
+		b.WriteString(path[:i])
+		name := path[i+1 : i+j]
+		if v := r.PathValue(name); looksLikeID(v) {
+			b.WriteString(v)
+		} else {
+			b.WriteString(path[i : i+j+1])
+		}
+		path = path[i+j+1:]
+	}
+	return b.String()
+}
+
+// looksLikeID reports whether s is a type-prefixed ULID (key_01J…).
+func looksLikeID(s string) bool {
+	prefix, _, ok := strings.Cut(s, "_")
+	return ok && len(prefix) <= 4 && keyward.ValidID(prefix+"_", s)
 }
 
 // token reads the credential from Authorization: Bearer or X-API-Key.

@@ -100,11 +100,16 @@ func (in *ResourceFields) resource(id string) (*keyward.Resource, error) {
 		add("project_scopes", "cannot be null")
 	} else if in.ProjectScopes.Set {
 		ps := in.ProjectScopes.Value
-		r.ProjectScopes = nil
 		for i, p := range ps {
 			if p != keyward.ProjectScopeAll && p != keyward.ProjectScopeSingle {
 				add(fmt.Sprintf("project_scopes[%d]", i), "must be all or single")
-			} else if !slices.Contains(r.ProjectScopes, p) {
+			}
+		}
+		// Canonical order (all, then single) and no repeats, so the same
+		// set is the same resource.
+		r.ProjectScopes = nil
+		for _, p := range []string{keyward.ProjectScopeAll, keyward.ProjectScopeSingle} {
+			if slices.Contains(ps, p) {
 				r.ProjectScopes = append(r.ProjectScopes, p)
 			}
 		}

@@ -79,6 +79,9 @@ func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHe
 	if tok.IsZero() {
 		return nil, keyward.Errorf(keyward.ECodeUnauthenticated, "a management key is required: send Authorization: Bearer <key> or X-API-Key: <key>")
 	}
+	if !lookable(tok) {
+		return nil, errBadCredential()
+	}
 	now := s.now()
 	var (
 		match *keyward.KeyMatch
@@ -115,7 +118,7 @@ func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHe
 		return nil, err
 	}
 	if match == nil || !usable(match, now) {
-		return nil, keyward.Errorf(keyward.ECodeUnauthenticated, "the credential is not a valid, active management key")
+		return nil, errBadCredential()
 	}
 	k := match.Key
 	if k.Kind != keyward.KindManagement {
@@ -128,11 +131,16 @@ func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHe
 	return &keyward.Actor{Key: k, AccountID: acct.ID, AllAccounts: k.Operator && accountHeader == ""}, nil
 }
 
+// errBadCredential returns the one answer for every unusable management
+// credential, so a caller learns nothing about which check failed.
+func errBadCredential() error {
+	return keyward.Errorf(keyward.ECodeUnauthenticated, "the credential is not a valid, active management key")
+}
+
 // lookup finds the key a token belongs to, or nil for malformed, forged and
 // unknown tokens. The checksum is verified before any lookup.
 func (s *Service) lookup(ctx context.Context, tx keyward.Tx, tok keyward.Token) (*keyward.KeyMatch, error) {
-	switch tok.Shape() {
-	case keyward.ShapeInvalid, keyward.ShapeBadChecksum:
+	if !lookable(tok) {
 		return nil, nil
 	}
 	m, err := tx.FindKeyByHash(ctx, tok.Hash())
@@ -140,6 +148,17 @@ func (s *Service) lookup(ctx context.Context, tx keyward.Tx, tok keyward.Token) 
 		return nil, nil
 	}
 	return m, err
+}
+
+// lookable reports whether a token may be a key: keyward's format with a
+// correct checksum, or a foreign format (imported keys). Malformed tokens and
+// keyward tokens with a bad checksum are refused without a lookup.
+func lookable(tok keyward.Token) bool {
+	switch tok.Shape() {
+	case keyward.ShapeInvalid, keyward.ShapeBadChecksum:
+		return false
+	}
+	return true
 }
 
 // usable reports whether a matched credential may authenticate now: active,

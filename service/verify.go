@@ -18,6 +18,10 @@ func (s *Service) Verify(ctx context.Context, a *keyward.Actor, req *keyward.Ver
 	if err != nil {
 		return nil, err
 	}
+	if !lookable(p.Token) {
+		// Malformed and forged tokens never reach the database.
+		return &keyward.VerifyResult{Code: keyward.VerifyNotFound}, nil
+	}
 	now := s.now()
 	var res *keyward.VerifyResult
 	err = s.store.Read(ctx, func(tx keyward.Tx) error {
@@ -67,6 +71,9 @@ func (s *Service) effectiveScopes(ctx context.Context, tx keyward.Tx, k *keyward
 func (s *Service) Whoami(ctx context.Context, tok keyward.Token, clientIP string) (*keyward.Key, []keyward.Scope, error) {
 	if tok.IsZero() {
 		return nil, nil, keyward.Errorf(keyward.ECodeUnauthenticated, "send the key as Authorization: Bearer <key> or X-API-Key: <key>")
+	}
+	if !lookable(tok) {
+		return nil, nil, keyward.Errorf(keyward.ECodeUnauthenticated, "the credential is not a valid, active key")
 	}
 	now := s.now()
 	var (

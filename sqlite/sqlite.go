@@ -55,6 +55,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("create data directory: %w", err)
 		}
 	}
+	// Create the file private before SQLite opens it, so it is never
+	// readable by others, not even for a moment.
+	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	} else {
+		f.Close()
+	}
 	base := "file:" + (&url.URL{Path: path}).EscapedPath()
 	common := "_busy_timeout=5000&_foreign_keys=1&_journal_mode=WAL&_synchronous=FULL"
 	write, err := sql.Open("sqlite", base+"?"+common+"&_txlock=immediate")
@@ -96,11 +103,20 @@ func (db *DB) Path() string { return db.path }
 // Backup writes a consistent copy of the database to dst (which must not
 // exist) with VACUUM INTO, while keyward keeps serving.
 func (db *DB) Backup(ctx context.Context, dst string) error {
-	if _, err := os.Stat(dst); err == nil {
-		return fmt.Errorf("backup target %s exists", dst)
+	// Create the target first, private and exclusively: VACUUM INTO
+	// accepts an empty file, and the copy holds every key hash.
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup target: %w", err)
 	}
-	_, err := db.WriteDB().ExecContext(ctx, `VACUUM INTO ?`, dst)
-	return err
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if _, err := db.WriteDB().ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
+		os.Remove(dst)
+		return err
+	}
+	return nil
 }
 
 // Dialect is the SQLite flavour of sqlstore.

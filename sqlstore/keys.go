@@ -165,8 +165,14 @@ func (t *Tx) DeleteKey(ctx context.Context, id string) error {
 
 // ListKeys implements keyward.Tx.
 func (t *Tx) ListKeys(ctx context.Context, f *keyward.KeyFilter) ([]*keyward.Key, bool, error) {
-	where := []string{"k.kind = ?"}
-	args := []any{string(f.Kind)}
+	var (
+		where []string
+		args  []any
+	)
+	if f.Kind != "" {
+		where = append(where, "k.kind = ?")
+		args = append(args, string(f.Kind))
+	}
 	if f.AccountID != "" {
 		where = append(where, "k.account_id = ?")
 		args = append(args, f.AccountID)

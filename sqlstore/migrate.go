@@ -34,7 +34,7 @@ func Migrations(fsys fs.FS) ([]Migration, error) {
 		}
 		num, _, ok := strings.Cut(e.Name(), "_")
 		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
+		if !ok || err != nil || v <= 0 || strings.TrimLeft(num, "0123456789") != "" {
 			return nil, fmt.Errorf("migration %s: name must start with a positive version and '_'", e.Name())
 		}
 		if prev, dup := seen[v]; dup {

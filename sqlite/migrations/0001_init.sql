@@ -103,7 +103,9 @@ CREATE TABLE key_resources (
 CREATE INDEX key_resources_resource ON key_resources (account_id, resource);
 
 -- audit_events is append-only: the triggers refuse every UPDATE and
--- DELETE, whatever code runs against the database. Events have no foreign
+-- DELETE, whatever code runs against the database, and an INSERT that would
+-- replace an existing event (REPLACE deletes without firing delete
+-- triggers unless recursive triggers are on). Events have no foreign
 -- key, so they outlive the objects they describe.
 CREATE TABLE audit_events (
 	id          TEXT PRIMARY KEY,
@@ -128,6 +130,11 @@ BEGIN
 	SELECT RAISE(ABORT, 'audit events are append-only');
 END;
 CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN
+	SELECT RAISE(ABORT, 'audit events are append-only');
+END;
+CREATE TRIGGER audit_events_no_replace BEFORE INSERT ON audit_events
+WHEN EXISTS (SELECT 1 FROM audit_events WHERE id = NEW.id)
 BEGIN
 	SELECT RAISE(ABORT, 'audit events are append-only');
 END;

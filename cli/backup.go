@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/sqlite"
+)
+
+func (e *env) backupCommand() *cobra.Command {
+	var dataDir, to string
+	cmd := &cobra.Command{
+		Use:   "backup --to FILE",
+		Short: "Write a consistent copy of the SQLite database while keyward runs",
+		Long: `Write a consistent copy of the embedded SQLite database to a new file
+(mode 0600) with VACUUM INTO. It is safe while "keyward serve" is running on the
+same data directory: the copy is a snapshot of one moment. To restore, stop
+keyward, replace keyward-data/keyward.db with the copy (and remove any
+keyward.db-wal and keyward.db-shm files), and start keyward.
+
+Example:
+  keyward backup --data-dir /var/lib/keyward --to /backups/keyward-$(date +%F).db`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if to == "" {
+				return usagef("--to is required")
+			}
+			db, err := sqlite.Open(cmd.Context(), filepath.Join(dataDir, sqlite.FileName))
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := db.Backup(cmd.Context(), to); err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, "backup written:", to)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "keyward-data", "directory of the embedded SQLite database")
+	cmd.Flags().StringVar(&to, "to", "", "file to write the copy to (must not exist)")
+	return cmd
+}

@@ -1,0 +1,285 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// The CLI reads the server's JSON into these shapes only to draw tables;
+// --json prints the server's bytes. Decoding is lenient: a newer server may
+// add members.
+
+type keyOut struct {
+	ID             string                     `json:"id"`
+	AccountID      *string                    `json:"account_id"`
+	Kind           string                     `json:"kind"`
+	Name           string                     `json:"name"`
+	Description    *string                    `json:"description"`
+	Status         string                     `json:"status"`
+	Start          string                     `json:"start"`
+	Last4          string                     `json:"last4"`
+	Owner          ownerOut                   `json:"owner"`
+	ProjectID      *string                    `json:"project_id"`
+	PermissionMode string                     `json:"permission_mode"`
+	Scopes         []scopeOut                 `json:"scopes"`
+	Roles          []string                   `json:"roles"`
+	Permissions    []string                   `json:"permissions"`
+	ExpiresAt      *time.Time                 `json:"expires_at"`
+	Metadata       map[string]json.RawMessage `json:"metadata"`
+	IPAllowlist    []string                   `json:"ip_allowlist"`
+	CreatedAt      time.Time                  `json:"created_at"`
+	UpdatedAt      time.Time                  `json:"updated_at"`
+	LastUsedAt     *time.Time                 `json:"last_used_at"`
+	RotatedAt      *time.Time                 `json:"rotated_at"`
+	ETag           string                     `json:"etag"`
+	Secret         string                     `json:"secret"`
+}
+
+type ownerOut struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+type scopeOut struct {
+	Resource string   `json:"resource"`
+	Access   string   `json:"access"`
+	Targets  []string `json:"targets"`
+}
+
+type keyListOut struct {
+	Data    []json.RawMessage `json:"data"`
+	HasMore bool              `json:"has_more"`
+}
+
+type verifyOut struct {
+	Valid            bool                       `json:"valid"`
+	Code             string                     `json:"code"`
+	KeyID            string                     `json:"key_id"`
+	AccountID        string                     `json:"account_id"`
+	Name             string                     `json:"name"`
+	Owner            *ownerOut                  `json:"owner"`
+	ProjectID        *string                    `json:"project_id"`
+	PermissionMode   string                     `json:"permission_mode"`
+	Scopes           []scopeOut                 `json:"scopes"`
+	Roles            []string                   `json:"roles"`
+	ExpiresAt        *time.Time                 `json:"expires_at"`
+	Metadata         map[string]json.RawMessage `json:"metadata"`
+	CreditsRemaining *int64                     `json:"credits_remaining"`
+}
+
+// printJSON writes the server's JSON indented, with a final newline.
+func printJSON(w io.Writer, raw []byte) error {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return fmt.Errorf("the server's answer is not JSON: %w", err)
+	}
+	b.WriteByte('\n')
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// printSecret shows a secret once, set apart so it is hard to miss and easy
+// to copy.
+func printSecret(w io.Writer, label, secret string) {
+	fmt.Fprintf(w, "%s (shown once: store it now, keyward cannot show it again):\n\n    %s\n\n", label, secret)
+}
+
+// printKey writes one key as a two-column table.
+func printKey(w io.Writer, k *keyOut) error {
+	rows := [][2]string{
+		{"ID", k.ID},
+		{"NAME", k.Name},
+		{"DESCRIPTION", orDash(k.Description)},
+		{"STATUS", k.Status},
+		{"START", k.Start},
+		{"LAST4", k.Last4},
+		{"OWNER", ownerText(&k.Owner)},
+	}
+	if k.Kind == "management" {
+		rows = append(rows, [2]string{"PERMISSIONS", listText(k.Permissions)})
+	} else {
+		rows = append(rows,
+			[2]string{"PROJECT", projectText(k.ProjectID)},
+			[2]string{"MODE", k.PermissionMode},
+			[2]string{"SCOPES", scopesText(k.Scopes)},
+			[2]string{"ROLES", listText(k.Roles)},
+		)
+	}
+	rows = append(rows,
+		[2]string{"EXPIRES", timeOr(k.ExpiresAt, "never")},
+		[2]string{"METADATA", metadataText(k.Metadata)},
+		[2]string{"IP ALLOWLIST", ipText(k.IPAllowlist)},
+		[2]string{"CREATED", timeText(k.CreatedAt)},
+		[2]string{"UPDATED", timeText(k.UpdatedAt)},
+		[2]string{"LAST USED", timeOr(k.LastUsedAt, "never")},
+		[2]string{"ROTATED", timeOr(k.RotatedAt, "never")},
+		[2]string{"ETAG", k.ETag},
+	)
+	return printRows(w, rows)
+}
+
+// keyListHeader is the header of `keys list`.
+var keyListHeader = []string{"ID", "NAME", "STATUS", "MODE", "PROJECT", "START", "EXPIRES", "CREATED"}
+
+// printKeyList writes keys as a table, one row each.
+func printKeyList(w io.Writer, keys []*keyOut) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(keyListHeader, "\t"))
+	for _, k := range keys {
+		fmt.Fprintln(tw, strings.Join([]string{
+			k.ID, cell(k.Name), k.Status, orText(k.PermissionMode, "-"), projectText(k.ProjectID),
+			k.Start, timeOr(k.ExpiresAt, "never"), timeText(k.CreatedAt),
+		}, "\t"))
+	}
+	return tw.Flush()
+}
+
+// printVerify writes a verification result: the code, then what the server
+// said about the key (nothing for an unknown key).
+func printVerify(w io.Writer, v *verifyOut) error {
+	rows := [][2]string{{"CODE", v.Code}}
+	if v.KeyID != "" {
+		rows = append(rows,
+			[2]string{"KEY", v.KeyID},
+			[2]string{"NAME", v.Name},
+			[2]string{"ACCOUNT", v.AccountID},
+			[2]string{"OWNER", ownerText(v.Owner)},
+			[2]string{"PROJECT", projectText(v.ProjectID)},
+			[2]string{"MODE", orText(v.PermissionMode, "-")},
+			[2]string{"SCOPES", scopesText(v.Scopes)},
+			[2]string{"ROLES", listText(v.Roles)},
+			[2]string{"EXPIRES", timeOr(v.ExpiresAt, "never")},
+			[2]string{"METADATA", metadataText(v.Metadata)},
+		)
+		if v.CreditsRemaining != nil {
+			rows = append(rows, [2]string{"CREDITS", fmt.Sprint(*v.CreditsRemaining)})
+		}
+	}
+	return printRows(w, rows)
+}
+
+func printRows(w io.Writer, rows [][2]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\n", r[0], cell(r[1]))
+	}
+	return tw.Flush()
+}
+
+// cell keeps a value on one line of its table: control characters (a
+// newline in a description, a tab that would break the columns) are shown
+// escaped.
+func cell(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return s
+	}
+	q := fmt.Sprintf("%q", s)
+	return q[1 : len(q)-1]
+}
+
+func orDash(s *string) string {
+	if s == nil {
+		return "-"
+	}
+	return *s
+}
+
+func orText(s, empty string) string {
+	if s == "" {
+		return empty
+	}
+	return s
+}
+
+func ownerText(o *ownerOut) string {
+	if o == nil || o.Type == "" {
+		return "-"
+	}
+	return strings.TrimSpace(strings.ReplaceAll(o.Type, "_", " ") + " " + o.ID)
+}
+
+func projectText(p *string) string {
+	if p == nil {
+		return "all"
+	}
+	return *p
+}
+
+func listText(l []string) string {
+	if len(l) == 0 {
+		return "-"
+	}
+	return strings.Join(l, ", ")
+}
+
+// scopesText writes scopes the way --scope takes them, separated by
+// spaces: resource:access, or resource:access:target1,target2.
+func scopesText(scopes []scopeOut) string {
+	if len(scopes) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(scopes))
+	for i, s := range scopes {
+		parts[i] = s.Resource + ":" + s.Access
+		if len(s.Targets) > 0 && !(len(s.Targets) == 1 && s.Targets[0] == "*") {
+			parts[i] += ":" + strings.Join(s.Targets, ",")
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func metadataText(m map[string]json.RawMessage) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		name, _ := json.Marshal(k)
+		var v bytes.Buffer
+		if err := json.Compact(&v, m[k]); err != nil {
+			v.Reset()
+			v.Write(m[k])
+		}
+		b.Write(name)
+		b.WriteByte(':')
+		b.Write(v.Bytes())
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func ipText(l []string) string {
+	if len(l) == 0 {
+		return "any"
+	}
+	return strings.Join(l, ", ")
+}
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func timeOr(t *time.Time, none string) string {
+	if t == nil {
+		return none
+	}
+	return timeText(*t)
+}

@@ -1,0 +1,146 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/keyward/keyward"
+)
+
+// lister lists one page of some kind of object and returns their ids.
+type lister func(p keyward.Page) ([]string, bool, error)
+
+// checkEmptyPages checks a list over no objects.
+func checkEmptyPages(t *testing.T, list lister) {
+	t.Helper()
+	for _, p := range []keyward.Page{{}, {Limit: 1}, {Limit: 10, StartingAfter: "key_7ZZZZZZZZZZZZZZZZZZZZZZZZZ"}, {Limit: 10, EndingBefore: "a"}} {
+		ids, more, err := list(p)
+		if err != nil {
+			t.Fatalf("page %+v: %v", p, err)
+		}
+		if len(ids) != 0 || more {
+			t.Fatalf("page %+v of an empty list = %v, has_more %v", p, ids, more)
+		}
+	}
+}
+
+// checkPages checks keyset pagination over want, the ids of every listed
+// object, newest first (at least 4 of them).
+func checkPages(t *testing.T, want []string, list lister) {
+	t.Helper()
+	n := len(want)
+	if n < 4 {
+		t.Fatalf("checkPages needs at least 4 objects, got %d", n)
+	}
+	page := func(p keyward.Page, wantIDs []string, wantMore bool) {
+		t.Helper()
+		ids, more, err := list(p)
+		if err != nil {
+			t.Fatalf("page %+v: %v", p, err)
+		}
+		if ids == nil {
+			ids = []string{}
+		}
+		if !slices.Equal(ids, wantIDs) || more != wantMore {
+			t.Fatalf("page %+v = %v, has_more %v\nwant          %v, has_more %v\n(all, newest first: %v)", p, ids, more, wantIDs, wantMore, want)
+		}
+	}
+	page(keyward.Page{Limit: n}, want, false)          // exactly limit items
+	page(keyward.Page{Limit: n + 1}, want, false)      // fewer than limit
+	page(keyward.Page{Limit: n - 1}, want[:n-1], true) // limit+1 items
+	page(keyward.Page{Limit: 1}, want[:1], true)
+	page(keyward.Page{Limit: n - 1, StartingAfter: want[n-2]}, want[n-1:], false)
+	page(keyward.Page{Limit: n, StartingAfter: want[0]}, want[1:], false)
+	page(keyward.Page{Limit: n, StartingAfter: want[n-1]}, []string{}, false) // after the last
+	page(keyward.Page{Limit: n, EndingBefore: want[0]}, []string{}, false)    // before the first
+	page(keyward.Page{Limit: n, EndingBefore: want[n-1]}, want[:n-1], false)
+	// ending_before returns the objects just before the cursor, still
+	// newest first, and has_more says newer ones exist.
+	page(keyward.Page{Limit: 2, EndingBefore: want[n-1]}, want[n-3:n-1], true)
+	page(keyward.Page{Limit: 2, EndingBefore: want[2]}, want[:2], false)
+	page(keyward.Page{Limit: 2, StartingAfter: want[0]}, want[1:3], n > 3)
+
+	// A cursor need not be an existing id: it is a position in the order.
+	// want[i]+"0" sorts just after want[i] (newer than it, older than want[i-1]).
+	i := n / 2
+	between := want[i] + "0"
+	page(keyward.Page{Limit: n, StartingAfter: between}, want[i:], false)
+	page(keyward.Page{Limit: n, EndingBefore: between}, want[:i], false)
+	page(keyward.Page{Limit: n, StartingAfter: "~"}, want, false) // after every id
+	page(keyward.Page{Limit: n, EndingBefore: "~"}, []string{}, false)
+	page(keyward.Page{Limit: n, StartingAfter: "0"}, []string{}, false) // before every id
+	page(keyward.Page{Limit: n, EndingBefore: "0"}, want, false)
+	page(keyward.Page{Limit: 2, EndingBefore: "0"}, want[n-2:], true)
+
+	// Walking forward and backward with a small page visits every object
+	// once, in order.
+	for _, limit := range []int{1, 2, 3} {
+		var got []string
+		p := keyward.Page{Limit: limit}
+		for steps := 0; ; steps++ {
+			if steps > n+1 {
+				t.Fatalf("forward walk with limit %d does not end", limit)
+			}
+			ids, more, err := list(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ids) > limit {
+				t.Fatalf("page of limit %d has %d items", limit, len(ids))
+			}
+			got = append(got, ids...)
+			if !more {
+				break
+			}
+			p = keyward.Page{Limit: limit, StartingAfter: ids[len(ids)-1]}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("forward walk with limit %d = %v, want %v", limit, got, want)
+		}
+		got = nil
+		p = keyward.Page{Limit: limit, EndingBefore: "0"}
+		for steps := 0; ; steps++ {
+			if steps > n+1 {
+				t.Fatalf("backward walk with limit %d does not end", limit)
+			}
+			ids, more, err := list(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(slices.Clone(ids), got...)
+			if !more {
+				break
+			}
+			p = keyward.Page{Limit: limit, EndingBefore: ids[0]}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("backward walk with limit %d = %v, want %v", limit, got, want)
+		}
+	}
+}
+
+// checkDefaultLimit checks that a zero limit lists DefaultPageLimit objects.
+func checkDefaultLimit(t *testing.T, want []string, list lister) {
+	t.Helper()
+	ids, more, err := list(keyward.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMore := len(want) > keyward.DefaultPageLimit
+	if len(want) > keyward.DefaultPageLimit {
+		want = want[:keyward.DefaultPageLimit]
+	}
+	if !slices.Equal(ids, want) || more != wantMore {
+		t.Fatalf("default page = %d ids (has_more %v), want %d (has_more %v)", len(ids), more, len(want), wantMore)
+	}
+}
+
+// reversed returns ids in reverse order (creation order to newest first).
+func reversed(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Reverse(out)
+	return out
+}
+
+func name(prefix string, i int) string { return fmt.Sprintf("%s-%02d", prefix, i) }
