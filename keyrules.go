@@ -177,8 +177,8 @@ func NewKey(kind KeyKind, in *KeyFields, env *KeyEnv) (*Key, error) {
 	if kind == KindAPI && !mut.PermissionMode.Set {
 		mut.PermissionMode = Some(env.Account.DefaultPermissionMode)
 	}
-	if !mut.ExpiresAt.Set && !(mut.ClearExpiresAt.HasValue() && mut.ClearExpiresAt.Value) && env.Account.DefaultKeyLifetime != nil {
-		mut.ExpiresAt = Some(env.Now.Add(time.Duration(*env.Account.DefaultKeyLifetime) * time.Second))
+	if !mut.ExpiresAt.Set && !(mut.ClearExpiresAt.HasValue() && mut.ClearExpiresAt.Value) {
+		mut.ExpiresAt = defaultExpiry(env)
 	}
 	applyMutable(v, k, &mut, env, true)
 	if err := v.result(); err != nil {
@@ -219,40 +219,24 @@ func ReplaceKey(cur *Key, in *KeyFields, env *KeyEnv) (*Key, bool, error) {
 		return nil, false, InvalidField("name", "is required")
 	}
 	full := *in
-	clear := func(set bool) bool { return !set }
-	if clear(full.Description.Set) {
-		full.Description = Null[string]()
-	}
-	if clear(full.Status.Set) {
+	nullIfAbsent(&full.Description)
+	nullIfAbsent(&full.Metadata)
+	nullIfAbsent(&full.IPAllowlist)
+	nullIfAbsent(&full.RateLimit)
+	nullIfAbsent(&full.Credits)
+	if !full.Status.Set {
 		full.Status = Some(StatusActive)
 	}
-	if clear(full.Metadata.Set) {
-		full.Metadata = Null[map[string]json.RawMessage]()
-	}
-	if clear(full.IPAllowlist.Set) {
-		full.IPAllowlist = Null[[]string]()
-	}
-	if clear(full.RateLimit.Set) {
-		full.RateLimit = Null[RateLimit]()
-	}
-	if clear(full.Credits.Set) {
-		full.Credits = Null[Credits]()
-	}
 	if !full.ExpiresAt.Set && !full.ClearExpiresAt.Set {
-		if env.Account.DefaultKeyLifetime != nil {
-			full.ExpiresAt = Some(env.Now.Add(time.Duration(*env.Account.DefaultKeyLifetime) * time.Second))
-		} else {
-			full.ExpiresAt = Null[time.Time]()
-		}
+		full.ExpiresAt = defaultExpiry(env)
+		nullIfAbsent(&full.ExpiresAt) // no default lifetime: no expiry
 	}
 	if cur.Kind == KindManagement && !full.Permissions.Set {
 		return nil, false, InvalidField("permissions", "is required: a non-empty list of management permissions")
 	}
 	if cur.Kind == KindAPI {
-		if clear(full.ProjectID.Set) {
-			full.ProjectID = Null[string]()
-		}
-		if clear(full.PermissionMode.Set) {
+		nullIfAbsent(&full.ProjectID)
+		if !full.PermissionMode.Set {
 			full.PermissionMode = Some(env.Account.DefaultPermissionMode)
 		}
 		if full.PermissionMode.Value == ModeRestricted && !full.PermissionMode.Null {
@@ -270,6 +254,23 @@ func ReplaceKey(cur *Key, in *KeyFields, env *KeyEnv) (*Key, bool, error) {
 		}
 	}
 	return PatchKey(cur, &full, env)
+}
+
+// nullIfAbsent makes an absent member null: for PUT, an omitted optional
+// member is cleared.
+func nullIfAbsent[T any](f *Field[T]) {
+	if !f.Set {
+		*f = Null[T]()
+	}
+}
+
+// defaultExpiry is the expiry a key gets when none is given: the account's
+// default_key_lifetime from now, or none.
+func defaultExpiry(env *KeyEnv) Field[time.Time] {
+	if d := env.Account.DefaultKeyLifetime; d != nil {
+		return Some(env.Now.Add(time.Duration(*d) * time.Second))
+	}
+	return Field[time.Time]{}
 }
 
 func immutable(v *validator, cur *Key, in *KeyFields) {
@@ -462,9 +463,7 @@ func applyPermissionMode(v *validator, k *Key, in *KeyFields, env *KeyEnv) {
 	// Validate the whole resulting scope list when the request touched it
 	// or anything it depends on (the project).
 	if in.Scopes.Set || in.ProjectID.Set || in.PermissionMode.Set {
-		for _, fe := range CheckScopes("scopes", k.Scopes, env.Catalog, k.ProjectID != nil) {
-			v.errs = append(v.errs, fe)
-		}
+		v.errs = append(v.errs, CheckScopes("scopes", k.Scopes, env.Catalog, k.ProjectID != nil)...)
 	}
 }
 

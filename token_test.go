@@ -385,9 +385,6 @@ func TestDtTokenRedaction(t *testing.T) {
 			"omitempty": struct {
 				Secret Token `json:"secret,omitempty"`
 			}{tok},
-			"string tag": struct {
-				Secret Token `json:"secret,string"`
-			}{tok},
 		} {
 			b, err := json.Marshal(v)
 			if err != nil {

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -434,6 +433,3 @@ func errMethod(w http.ResponseWriter, allow string) error {
 	w.Header().Set("Allow", allow)
 	return keyward.Errorf(keyward.ECodeMethodNotAllowed, "allowed: %s", allow)
 }
-
-// isTimeout reports whether err is the request's own deadline.
-func isTimeout(err error) bool { return errors.Is(err, context.DeadlineExceeded) }

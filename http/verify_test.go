@@ -295,7 +295,7 @@ func TestLcVerifyOrder(t *testing.T) {
 	checks = append(checks, check{"rotated and everything after", s, map[string]any{"ip": "10.0.0.2", "project_id": p2, "permissions": "files:read"}, "ROTATED"})
 	checks = append(checks, check{"its new secret, forbidden ip", newS, map[string]any{"ip": "10.0.0.2", "project_id": p2, "permissions": "files:read"}, "FORBIDDEN_IP"})
 	// FORBIDDEN_IP before WRONG_PROJECT before INSUFFICIENT_PERMISSIONS.
-	id, s = mk(map[string]any{"ip_allowlist": []string{"10.0.0.1"}, "project_id": p1, "permission_mode": "restricted", "scopes": docRead})
+	_, s = mk(map[string]any{"ip_allowlist": []string{"10.0.0.1"}, "project_id": p1, "permission_mode": "restricted", "scopes": docRead})
 	checks = append(checks,
 		check{"forbidden ip, wrong project, permissions", s, map[string]any{"ip": "10.0.0.2", "project_id": p2, "permissions": "files:read"}, "FORBIDDEN_IP"},
 		check{"no ip, wrong project", s, map[string]any{"project_id": p2}, "FORBIDDEN_IP"},
