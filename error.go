@@ -12,31 +12,32 @@ type Code string
 
 // The error codes. Each names a class of failure, not a message.
 const (
-	ECodeBadRequest        Code = "bad_request"         // malformed request: bad JSON, unknown field, bad parameter
-	ECodeMalformedJSON     Code = "malformed_json"      // the body is not JSON, or not the JSON shape the route takes
-	ECodeUnknownField      Code = "unknown_field"       // the body names a field the route does not know
-	ECodeInvalidParameter  Code = "invalid_parameter"   // a query parameter or header is malformed or unknown
-	ECodeUnauthenticated   Code = "unauthenticated"     // no credential, or one that is not valid
-	ECodeAPIKeyForbidden   Code = "api_key_forbidden"   // an API key called a management route
-	ECodePermissionDenied  Code = "permission_denied"   // a management key lacks the permission a route needs
-	ECodeAccountMismatch   Code = "account_mismatch"    // X-Account-Id names an account the key is not bound to
-	ECodeNotFound          Code = "not_found"           // unknown object, or another account's
-	ECodeMethodNotAllowed  Code = "method_not_allowed"  // the route exists, not with this method
-	ECodeNotAcceptable     Code = "not_acceptable"      // Accept excludes JSON
-	ECodeConflict          Code = "conflict"            // the object's state forbids the change
-	ECodeKeyRevoked        Code = "key_revoked"         // a revoked key cannot change (it can only be deleted)
-	ECodeDuplicate         Code = "duplicate"           // a value that must be unique is taken
-	ECodeResourceInUse     Code = "resource_in_use"     // the object is referenced and cannot go
-	ECodePreconditionFail  Code = "precondition_failed" // If-Match does not match the current etag
-	ECodeBodyTooLarge      Code = "body_too_large"      // request body over the limit
-	ECodeUnsupportedMedia  Code = "unsupported_media_type"
-	ECodeValidation        Code = "validation_failed"        // well-formed request whose values break a rule
-	ECodeInvalidPermission Code = "invalid_permission_query" // a permission query that does not parse
-	ECodeLocked            Code = "locked"                   // credential temporarily locked out
-	ECodeRateLimited       Code = "rate_limited"             // too many requests
-	ECodeInternal          Code = "internal"                 // a bug or an infrastructure failure; details are logged only
-	ECodeUnavailable       Code = "unavailable"              // the database cannot be reached
-	ECodeTimeout           Code = "timeout"                  // the request's own deadline passed
+	ECodeBadRequest          Code = "bad_request"          // malformed request: bad JSON, unknown field, bad parameter
+	ECodeMalformedJSON       Code = "malformed_json"       // the body is not JSON, or not the JSON shape the route takes
+	ECodeUnknownField        Code = "unknown_field"        // the body names a field the route does not know
+	ECodeInvalidParameter    Code = "invalid_parameter"    // a query parameter or header is malformed or unknown
+	ECodeUnauthenticated     Code = "unauthenticated"      // no credential, or one that is not valid
+	ECodeAPIKeyForbidden     Code = "api_key_forbidden"    // an API key called a management route
+	ECodePermissionDenied    Code = "permission_denied"    // a management key lacks the permission a route needs
+	ECodeAccountMismatch     Code = "account_mismatch"     // X-Account-Id names an account the key is not bound to
+	ECodeNotFound            Code = "not_found"            // unknown object, or another account's
+	ECodeMethodNotAllowed    Code = "method_not_allowed"   // the route exists, not with this method
+	ECodeNotAcceptable       Code = "not_acceptable"       // Accept excludes JSON
+	ECodeConflict            Code = "conflict"             // the object's state forbids the change
+	ECodeKeyRevoked          Code = "key_revoked"          // a revoked key cannot change (it can only be deleted)
+	ECodeDuplicate           Code = "duplicate"            // a value that must be unique is taken
+	ECodeResourceInUse       Code = "resource_in_use"      // the object is referenced and cannot go
+	ECodeIdempotencyConflict Code = "idempotency_conflict" // an Idempotency-Key reused with another request, or while in progress
+	ECodePreconditionFail    Code = "precondition_failed"  // If-Match does not match the current etag
+	ECodeBodyTooLarge        Code = "body_too_large"       // request body over the limit
+	ECodeUnsupportedMedia    Code = "unsupported_media_type"
+	ECodeValidation          Code = "validation_failed"        // well-formed request whose values break a rule
+	ECodeInvalidPermission   Code = "invalid_permission_query" // a permission query that does not parse
+	ECodeLocked              Code = "locked"                   // credential temporarily locked out
+	ECodeRateLimited         Code = "rate_limited"             // too many requests
+	ECodeInternal            Code = "internal"                 // a bug or an infrastructure failure; details are logged only
+	ECodeUnavailable         Code = "unavailable"              // the database cannot be reached
+	ECodeTimeout             Code = "timeout"                  // the request's own deadline passed
 )
 
 // FieldError names one offending field of a request and says what is wrong

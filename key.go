@@ -110,7 +110,10 @@ type Key struct {
 	Credits     *Credits
 
 	Recoverable bool
-	LegacyKeyID *string
+	// SealedSecret is the token of a recoverable key, sealed under the
+	// server's master key; nil for other keys. Never shown by the API.
+	SealedSecret []byte
+	LegacyKeyID  *string
 
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -153,6 +156,7 @@ func (k *Key) Clone() *Key {
 	c.Scopes = CloneScopes(k.Scopes)
 	c.Roles = cloneSlice(k.Roles)
 	c.Permissions = cloneSlice(k.Permissions)
+	c.SealedSecret = cloneSlice(k.SealedSecret)
 	c.IPAllowlist = cloneSlice(k.IPAllowlist)
 	if k.Metadata != nil {
 		c.Metadata = make(map[string]json.RawMessage, len(k.Metadata))

@@ -38,6 +38,7 @@ type KeyFields struct {
 	Scopes         Field[[]Scope]                    `json:"scopes"`
 	Roles          Field[[]string]                   `json:"roles"`
 	Permissions    Field[[]string]                   `json:"permissions"`
+	Operator       Field[bool]                       `json:"operator"`
 	ExpiresAt      Field[time.Time]                  `json:"expires_at"`
 	ClearExpiresAt Field[bool]                       `json:"clear_expires_at"`
 	Metadata       Field[map[string]json.RawMessage] `json:"metadata"`
@@ -52,7 +53,7 @@ type KeyFields struct {
 func (in *KeyFields) Empty() bool {
 	for _, set := range []bool{
 		in.Name.Set, in.Description.Set, in.Status.Set, in.Kind.Set, in.Prefix.Set, in.Owner.Set,
-		in.ProjectID.Set, in.PermissionMode.Set, in.Scopes.Set, in.Roles.Set, in.Permissions.Set,
+		in.ProjectID.Set, in.PermissionMode.Set, in.Scopes.Set, in.Roles.Set, in.Permissions.Set, in.Operator.Set,
 		in.ExpiresAt.Set, in.ClearExpiresAt.Set, in.Metadata.Set, in.IPAllowlist.Set, in.RateLimit.Set,
 		in.Credits.Set, in.Recoverable.Set, in.LegacyKeyID.Set,
 	} {
@@ -75,6 +76,9 @@ type KeyEnv struct {
 	OwnerExists   func(o Owner) (bool, error)
 	// RoleScopes returns the scopes of a role, and false if it does not exist.
 	RoleScopes func(name string) ([]Scope, bool, error)
+	// OperatorAllowed is set when the caller is an operator key: only an
+	// operator key may create another.
+	OperatorAllowed bool
 }
 
 type validator struct {
@@ -115,6 +119,19 @@ func NewKey(kind KeyKind, in *KeyFields, env *KeyEnv) (*Key, error) {
 		v.add("status", "a key cannot be created revoked")
 	}
 
+	if in.Operator.Set {
+		switch {
+		case in.Operator.Null:
+			v.add("operator", "must be true or false")
+		case kind != KindManagement && in.Operator.Value:
+			v.add("operator", "only management keys can be operator keys")
+		case in.Operator.Value && !env.OperatorAllowed:
+			v.add("operator", "only an operator key can create an operator key")
+		case in.Operator.Value:
+			// An operator key spans every account and belongs to none.
+			k.Operator, k.AccountID = true, ""
+		}
+	}
 	k.Prefix = env.Account.DefaultPrefix
 	if kind == KindManagement {
 		k.Prefix = DefaultManagementPrefix
@@ -283,6 +300,9 @@ func immutable(v *validator, cur *Key, in *KeyFields) {
 	if in.Owner.Set && (in.Owner.Null || in.Owner.Value.Type != cur.Owner.Type ||
 		(in.Owner.Value.ID != "" && in.Owner.Value.ID != cur.Owner.ID)) {
 		v.add("owner", "is immutable")
+	}
+	if in.Operator.Set && (in.Operator.Null || in.Operator.Value != cur.Operator) {
+		v.add("operator", "is immutable")
 	}
 	if in.Recoverable.Set && (in.Recoverable.Null || in.Recoverable.Value != cur.Recoverable) {
 		v.add("recoverable", "is immutable")
@@ -505,6 +525,26 @@ func applyExpiry(v *validator, k *Key, in *KeyFields, env *KeyEnv, creating bool
 		// A key that never expires outlives any maximum.
 		v.add("expires_at", "is required: the account's max_key_lifetime is %d seconds", *env.Account.MaxKeyLifetime)
 	}
+}
+
+// RotationExpiry applies a rotation's optional new expiry to k and checks
+// that the rotated key satisfies the account's expiry policy: a rotation
+// with no expires_at keeps the key's expiry, which must then be within the
+// policy. Violations are 422 naming expires_at and the rule.
+func RotationExpiry(k *Key, expiresAt *time.Time, env *KeyEnv) error {
+	v := &validator{}
+	in := &KeyFields{}
+	if expiresAt != nil {
+		in.ExpiresAt = Some(*expiresAt)
+	}
+	applyExpiry(v, k, in, env, true)
+	if err := v.result(); err != nil {
+		return err
+	}
+	if max := env.Account.MaxKeyLifetime; max != nil && k.ExpiresAt != nil && k.ExpiresAt.Sub(env.Now) > time.Duration(*max)*time.Second {
+		return InvalidField("expires_at", "is beyond the account's max_key_lifetime of %d seconds: send a nearer expires_at with the rotation", *max)
+	}
+	return nil
 }
 
 // CheckScopes validates scopes against a catalog (SPEC §4): the resource

@@ -406,14 +406,79 @@ func EffectiveScopes(k *Key, cat Catalog, roleScopes []Scope) []Scope {
 			}
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Resource != out[j].Resource {
-			return out[i].Resource < out[j].Resource
-		}
-		return out[i].Access < out[j].Access
-	})
+	sortScopes(out)
 	if out == nil {
 		out = []Scope{}
 	}
 	return out
+}
+
+// IntersectScopes returns what both scope lists grant: the power of a key
+// bounded by its owner's roles. A write scope on both sides stays write; a
+// write scope on one side and read on the other becomes read. Targets
+// intersect ("*" meets anything as that thing). The result is sorted like
+// EffectiveScopes.
+func IntersectScopes(a, b []Scope) []Scope {
+	ga, gb := NewGrants(a), NewGrants(b)
+	var out []Scope
+	for res, ra := range ga.res {
+		rb := gb.res[res]
+		if rb == nil {
+			continue
+		}
+		wAll, wSet := meet(ra.writeAll, ra.write, rb.writeAll, rb.write)
+		rAll, rSet := meet(ra.readAll, ra.read, rb.readAll, rb.read)
+		if wAll || len(wSet) > 0 {
+			out = append(out, Scope{Resource: res, Access: AccessWrite, Targets: targetList(wAll, wSet)})
+		}
+		// Read adds something only beyond what write already grants.
+		if !wAll && (rAll || len(rSet) > len(wSet)) {
+			out = append(out, Scope{Resource: res, Access: AccessRead, Targets: targetList(rAll, rSet)})
+		}
+	}
+	sortScopes(out)
+	if out == nil {
+		out = []Scope{}
+	}
+	return out
+}
+
+// meet intersects two target sets, each either every object (all) or a set.
+func meet(allA bool, a map[string]struct{}, allB bool, b map[string]struct{}) (bool, map[string]struct{}) {
+	switch {
+	case allA && allB:
+		return true, nil
+	case allA:
+		return false, b
+	case allB:
+		return false, a
+	}
+	out := map[string]struct{}{}
+	for t := range a {
+		if _, ok := b[t]; ok {
+			out[t] = struct{}{}
+		}
+	}
+	return false, out
+}
+
+func targetList(all bool, set map[string]struct{}) []string {
+	if all {
+		return []string{Wildcard}
+	}
+	out := make([]string, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortScopes(s []Scope) {
+	sort.SliceStable(s, func(i, j int) bool {
+		if s[i].Resource != s[j].Resource {
+			return s[i].Resource < s[j].Resource
+		}
+		return s[i].Access < s[j].Access
+	})
 }

@@ -35,6 +35,12 @@ type Tx interface {
 	GetAccountByName(ctx context.Context, name string) (*Account, error)
 	// ListAccounts returns one page of accounts, newest first.
 	ListAccounts(ctx context.Context, f *AccountFilter) ([]*Account, bool, error)
+	// UpdateAccount writes a; Version must be one more than the stored one.
+	UpdateAccount(ctx context.Context, a *Account) error
+	// DeleteAccount removes an account and everything in it (keys and
+	// their secrets, projects, catalog, users, service accounts, roles,
+	// idempotency records). Audit events stay. not_found if absent.
+	DeleteAccount(ctx context.Context, id string) error
 
 	// CreateKey inserts a key with the hash of its first secret.
 	CreateKey(ctx context.Context, k *Key, hash TokenHash) error
@@ -61,6 +67,45 @@ type Tx interface {
 	// KeysUsingResource returns up to limit ids of the account's API keys
 	// with a scope on the resource.
 	KeysUsingResource(ctx context.Context, accountID, resourceID string, limit int) ([]string, error)
+	// KeysWithRole returns up to limit ids of the account's keys that are
+	// not revoked and hold the role.
+	KeysWithRole(ctx context.Context, accountID, role string, limit int) ([]string, error)
+	// KeysOwnedBy returns the account's keys owned by o that are not revoked.
+	KeysOwnedBy(ctx context.Context, accountID string, o Owner) ([]*Key, error)
+
+	// CreateUser inserts a user; a taken external_id in the account is a duplicate.
+	CreateUser(ctx context.Context, u *User) error
+	// GetUser returns a user by id, of any account, or not_found.
+	GetUser(ctx context.Context, id string) (*User, error)
+	// UpdateUser writes u; Version must be one more than the stored one.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser removes a user; not_found if absent.
+	DeleteUser(ctx context.Context, id string) error
+	// ListUsers returns one page of an account's users, newest first.
+	ListUsers(ctx context.Context, f *UserFilter) ([]*User, bool, error)
+
+	// CreateServiceAccount inserts a service account; a taken name in the
+	// account is a duplicate.
+	CreateServiceAccount(ctx context.Context, sa *ServiceAccount) error
+	// GetServiceAccount returns a service account by id, of any account, or not_found.
+	GetServiceAccount(ctx context.Context, id string) (*ServiceAccount, error)
+	// UpdateServiceAccount writes sa; Version must be one more than the stored one.
+	UpdateServiceAccount(ctx context.Context, sa *ServiceAccount) error
+	// DeleteServiceAccount removes a service account; not_found if absent.
+	DeleteServiceAccount(ctx context.Context, id string) error
+	// ListServiceAccounts returns one page of an account's service accounts.
+	ListServiceAccounts(ctx context.Context, f *ServiceAccountFilter) ([]*ServiceAccount, bool, error)
+
+	// CreateRole inserts a role; a taken name in the account is a duplicate.
+	CreateRole(ctx context.Context, r *Role) error
+	// GetRole returns a role of the account, or not_found.
+	GetRole(ctx context.Context, accountID, name string) (*Role, error)
+	// UpdateRole writes r; Version must be one more than the stored one.
+	UpdateRole(ctx context.Context, r *Role) error
+	// DeleteRole removes a role; not_found if absent.
+	DeleteRole(ctx context.Context, accountID, name string) error
+	// ListRoles returns all roles of the account, by name.
+	ListRoles(ctx context.Context, accountID string) ([]*Role, error)
 
 	// CreateProject inserts a project; a taken name in the account is a duplicate.
 	CreateProject(ctx context.Context, p *Project) error
@@ -84,6 +129,30 @@ type Tx interface {
 	AppendAuditEvent(ctx context.Context, e *AuditEvent) error
 	// ListAuditEvents returns one page of an account's events, newest first.
 	ListAuditEvents(ctx context.Context, f *AuditFilter) ([]*AuditEvent, bool, error)
+
+	// ReserveIdempotency records a pending request under (scope, key
+	// hash) and returns nil, or returns the record already there (a
+	// finished answer, or another request in progress). Records created
+	// before notBefore are expired: they are replaced.
+	ReserveIdempotency(ctx context.Context, rec *IdempotencyRecord, notBefore time.Time) (*IdempotencyRecord, error)
+	// FinishIdempotency stores the answer of a reserved request.
+	FinishIdempotency(ctx context.Context, rec *IdempotencyRecord) error
+	// ReleaseIdempotency drops a pending reservation (the request failed).
+	ReleaseIdempotency(ctx context.Context, scope string, keyHash []byte) error
+	// PurgeIdempotency deletes records created before t.
+	PurgeIdempotency(ctx context.Context, before time.Time) error
+}
+
+// IdempotencyRecord is what keyward remembers of a creating request sent
+// with an Idempotency-Key.
+type IdempotencyRecord struct {
+	Scope       string // acting account and management key
+	KeyHash     []byte // SHA-256 of the Idempotency-Key
+	RequestHash []byte // SHA-256 of method, path and body
+	Pending     bool
+	Status      int
+	Response    []byte // sealed with a key derived from the Idempotency-Key
+	CreatedAt   time.Time
 }
 
 // Page selects one page of a list ordered newest first. StartingAfter is
@@ -113,6 +182,10 @@ type KeyFilter struct {
 	ProjectID      string
 	PermissionMode PermissionMode
 	Resource       string // keys with an explicit scope on this resource
+	Role           string // keys holding this role
+	// IncludeOperator adds operator management keys (which belong to no
+	// account) to a list of management keys.
+	IncludeOperator bool
 	Search         string // case-insensitive substring of the name
 	Expired        *bool
 	Now            time.Time // for Expired
@@ -124,6 +197,23 @@ type KeyFilter struct {
 // AccountFilter selects accounts.
 type AccountFilter struct {
 	Page
+}
+
+// UserFilter selects users.
+type UserFilter struct {
+	Page
+	AccountID  string
+	Status     MemberStatus
+	Role       string
+	ExternalID string
+	Search     string // case-insensitive substring of name or email
+}
+
+// ServiceAccountFilter selects service accounts.
+type ServiceAccountFilter struct {
+	Page
+	AccountID string
+	Status    MemberStatus
 }
 
 // ProjectFilter selects projects.

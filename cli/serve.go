@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
 	"github.com/keyward/keyward/sqlite"
@@ -26,6 +29,11 @@ type serveConfig struct {
 	logLevel         string
 	bootstrapKeyFile string
 	shutdownTimeout  time.Duration
+	masterKeyFile    string
+	lockoutThreshold int
+	lockoutWindow    time.Duration
+	lockoutDuration  time.Duration
+	trustedProxies   []string
 }
 
 func (e *env) serveCommand() *cobra.Command {
@@ -51,7 +59,51 @@ closed cleanly.`,
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&c.bootstrapKeyFile, "bootstrap-key-file", "", "write the bootstrap operator key's secret to this file (mode 0600)")
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for requests in flight")
+	f.StringVar(&c.masterKeyFile, "master-key-file", "", "file holding the 32-byte master key that enables recoverable keys (hex, base64 or raw); or set KEYWARD_MASTER_KEY to the key itself")
+	f.IntVar(&c.lockoutThreshold, "lockout-threshold", khttp.DefaultLockout.Threshold, "failed authentications from one address within --lockout-window that lock it out (0 disables)")
+	f.DurationVar(&c.lockoutWindow, "lockout-window", khttp.DefaultLockout.Window, "window in which failed authentications are counted")
+	f.DurationVar(&c.lockoutDuration, "lockout-duration", khttp.DefaultLockout.Duration, "how long a locked-out address gets 429")
+	f.StringSliceVar(&c.trustedProxies, "trusted-proxies", nil, "CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (comma-separated)")
 	return cmd
+}
+
+// masterKey reads the master key from --master-key-file or
+// KEYWARD_MASTER_KEY; nil when neither is set.
+func (e *env) masterKey(file string) (*keyward.MasterKey, error) {
+	inline := e.getenv("KEYWARD_MASTER_KEY")
+	switch {
+	case file != "" && inline != "":
+		return nil, usagef("set either --master-key-file (KEYWARD_MASTER_KEY_FILE) or KEYWARD_MASTER_KEY, not both")
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+		mk, err := keyward.ParseMasterKey(b)
+		if err != nil {
+			return nil, usagef("--master-key-file %s: %v", file, err)
+		}
+		return mk, nil
+	case inline != "":
+		mk, err := keyward.ParseMasterKey([]byte(inline))
+		if err != nil {
+			return nil, usagef("KEYWARD_MASTER_KEY: %v", err)
+		}
+		return mk, nil
+	}
+	return nil, nil
+}
+
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		p, err := keyward.ParseAllowEntry(strings.TrimSpace(s))
+		if err != nil {
+			return nil, usagef("--trusted-proxies: %q is not an address or CIDR prefix", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func (e *env) logger(format, level string) (*slog.Logger, error) {
@@ -74,6 +126,17 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 	if err != nil {
 		return err
 	}
+	master, err := e.masterKey(c.masterKeyFile)
+	if err != nil {
+		return err
+	}
+	proxies, err := parsePrefixes(c.trustedProxies)
+	if err != nil {
+		return err
+	}
+	if c.lockoutThreshold < 0 || (c.lockoutThreshold > 0 && (c.lockoutWindow <= 0 || c.lockoutDuration <= 0)) {
+		return usagef("--lockout-threshold must be 0 (off) or positive, with positive --lockout-window and --lockout-duration")
+	}
 	db, err := sqlite.Open(ctx, filepath.Join(c.dataDir, sqlite.FileName))
 	if err != nil {
 		return err
@@ -83,7 +146,7 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 			log.Error("closing the database failed", "err", err)
 		}
 	}()
-	svc := service.New(service.Options{Store: db, Logger: log})
+	svc := service.New(service.Options{Store: db, Logger: log, MasterKey: master})
 	if err := e.bootstrap(ctx, svc, c.bootstrapKeyFile, log); err != nil {
 		svc.Close(context.Background())
 		return err
@@ -94,7 +157,11 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           khttp.NewServer(svc, log),
+		Handler: khttp.NewServer(svc, khttp.Options{
+			Logger:         log,
+			Lockout:        &khttp.LockoutPolicy{Threshold: c.lockoutThreshold, Window: c.lockoutWindow, Duration: c.lockoutDuration},
+			TrustedProxies: proxies,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -57,7 +57,7 @@ func FuzzDecodeKeyFields(f *testing.F) {
 		pxCheckDecode(t, b, &service.ProjectFields{})
 		pxCheckDecode(t, b, &service.ResourceFields{})
 		pxCheckDecode(t, b, &keyward.VerifyRequest{})
-		pxCheckDecode(t, b, &rotateRequest{})
+		pxCheckDecode(t, b, &service.RotateRequest{})
 	})
 }
 

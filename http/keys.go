@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/service"
 )
 
 // keyHandlers serve the key routes for one kind of key; API keys and
@@ -32,7 +33,7 @@ func (h keyHandlers) create(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 var keyListParams = []string{"limit", "starting_after", "ending_before", "status", "owner_type", "owner_id",
-	"project_id", "permission_mode", "resource", "search", "expired", "created_after", "created_before", "last_used_before"}
+	"project_id", "permission_mode", "resource", "role", "search", "expired", "created_after", "created_before", "last_used_before"}
 
 func (h keyHandlers) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	p, err := queryParams(r, keyListParams...)
@@ -80,6 +81,11 @@ func keyFilter(p *params) (*keyward.KeyFilter, error) {
 	if p.v.Has("resource") {
 		if f.Resource = p.str("resource"); !keyward.ValidResourceID(f.Resource) {
 			return nil, badParam("resource", "must be a resource id")
+		}
+	}
+	if p.v.Has("role") {
+		if f.Role = p.str("role"); !keyward.ValidRoleName(f.Role) {
+			return nil, badParam("role", "must be a role name")
 		}
 	}
 	if f.Search, err = p.text("search", 255); err != nil {
@@ -155,29 +161,54 @@ func (h keyHandlers) delete(w http.ResponseWriter, r *http.Request, a *keyward.A
 	return nil
 }
 
-// rotateRequest is the optional body of POST /v1/keys/{id}/rotate.
-type rotateRequest struct {
-	GracePeriodSeconds *int64 `json:"grace_period_seconds"`
-}
-
 func (h keyHandlers) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	var in rotateRequest
+	var in service.RotateRequest
 	if err := decode(r, &in, false); err != nil {
 		return err
 	}
-	var grace int64
-	if in.GracePeriodSeconds != nil {
-		grace = *in.GracePeriodSeconds
-	}
-	k, tok, err := h.s.svc.RotateKey(r.Context(), a, h.kind, r.PathValue("id"), grace, r.Header.Get("If-Match"))
+	k, tok, err := h.s.svc.RotateKey(r.Context(), a, h.kind, r.PathValue("id"), &in, r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
 	w.Header().Set("ETag", `"`+k.ETag()+`"`)
 	return h.s.writeJSON(w, r, http.StatusOK, keyView(k, tok))
+}
+
+// revealSecret serves GET /v1/keys/{id}/secret for recoverable keys.
+func (s *Server) revealSecret(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	k, tok, err := s.svc.RevealSecret(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.writeJSON(w, r, http.StatusOK, secretView{ID: k.ID, Secret: tok.Reveal()})
+}
+
+// importRequest is the body of POST /v1/keys/import.
+type importRequest struct {
+	Keys []service.ImportItem `json:"keys"`
+}
+
+// importKeys serves POST /v1/keys/import: 201 with the imported keys, or
+// one error per refused item and nothing imported.
+func (s *Server) importKeys(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	var in importRequest
+	if err := decode(r, &in, true); err != nil {
+		return err
+	}
+	keys, err := s.svc.ImportKeys(r.Context(), a, in.Keys)
+	if err != nil {
+		return err
+	}
+	return s.writeJSON(w, r, http.StatusCreated, list(keys, false, func(k *keyward.Key) any { return keyView(k, keyward.Token{}) }))
 }
 
 // verify serves POST /v1/keys/verify: 200 with a result for every
@@ -207,11 +238,21 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	tok, err := token(r)
-	if err != nil {
+	ip := requestOf(r).clientIP
+	if err := s.lockout.check(ip); err != nil {
 		return err
 	}
-	k, scopes, err := s.svc.Whoami(r.Context(), tok, requestOf(r).clientIP)
+	var (
+		k      *keyward.Key
+		scopes []keyward.Scope
+	)
+	tok, err := token(r)
+	if err == nil {
+		k, scopes, err = s.svc.Whoami(r.Context(), tok, ip)
+	}
+	if keyward.ErrorCode(err) == keyward.ECodeUnauthenticated {
+		s.lockout.fail(ip)
+	}
 	if err != nil {
 		return err
 	}

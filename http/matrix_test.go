@@ -287,7 +287,7 @@ func pxOtherAccount(t *testing.T, e *testEnv, name string) string {
 		CatalogTemplate: keyward.TemplateDefault, DefaultPermissionMode: keyward.ModeAll,
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
-	res, _ := keyward.CatalogTemplate(keyward.TemplateDefault, now)
+	res, _, _ := keyward.CatalogTemplate(keyward.TemplateDefault, now)
 	err := e.DB.Write(pxCtx, func(tx keyward.Tx) error {
 		if err := tx.CreateAccount(pxCtx, acct); err != nil {
 			return err

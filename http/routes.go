@@ -7,6 +7,8 @@ import (
 )
 
 // registerRoutes declares every route of the native API in one place.
+// creating marks the POSTs that create something: they honour
+// Idempotency-Key.
 func (s *Server) registerRoutes() {
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
@@ -16,21 +18,59 @@ func (s *Server) registerRoutes() {
 
 	api := keyHandlers{s: s, kind: keyward.KindAPI}
 	s.handle("POST /v1/keys/verify", s.managed(s.verify))
-	// /v1/keys/{id} would match /v1/keys/verify for other methods: the
-	// path exists only for POST, so they get 405, not "key not found".
-	for _, m := range []string{"GET", "PUT", "PATCH", "DELETE"} {
-		s.mux.Handle(m+" /v1/keys/verify", handlerFunc(func(w http.ResponseWriter, r *http.Request) error { return errMethod(w, "POST") }))
+	// /v1/keys/{id} would match /v1/keys/verify and /v1/keys/import for
+	// other methods: those paths exist only for POST, so they get 405,
+	// not "key not found".
+	for _, path := range []string{"/v1/keys/verify", "/v1/keys/import"} {
+		for _, m := range []string{"GET", "PUT", "PATCH", "DELETE"} {
+			s.mux.Handle(m+" "+path, handlerFunc(func(w http.ResponseWriter, r *http.Request) error { return errMethod(w, "POST") }))
+		}
 	}
+	s.handle("POST /v1/keys/import", s.creating(s.importKeys))
 	s.handle("GET /v1/keys", s.managed(api.list))
-	s.handle("POST /v1/keys", s.managed(api.create))
+	s.handle("POST /v1/keys", s.creating(api.create))
 	s.handle("GET /v1/keys/{id}", s.managed(api.get))
 	s.handle("PATCH /v1/keys/{id}", s.managed(api.update))
 	s.handle("PUT /v1/keys/{id}", s.managed(api.replace))
 	s.handle("DELETE /v1/keys/{id}", s.managed(api.delete))
-	s.handle("POST /v1/keys/{id}/rotate", s.managed(api.rotate))
+	s.handle("POST /v1/keys/{id}/rotate", s.creating(api.rotate))
+	s.handle("GET /v1/keys/{id}/secret", s.managed(s.revealSecret))
+
+	mgmt := keyHandlers{s: s, kind: keyward.KindManagement}
+	s.handle("GET /v1/management-keys", s.managed(mgmt.list))
+	s.handle("POST /v1/management-keys", s.creating(mgmt.create))
+	s.handle("GET /v1/management-keys/{id}", s.managed(mgmt.get))
+	s.handle("PATCH /v1/management-keys/{id}", s.managed(mgmt.update))
+	s.handle("PUT /v1/management-keys/{id}", s.managed(mgmt.replace))
+	s.handle("DELETE /v1/management-keys/{id}", s.managed(mgmt.delete))
+	s.handle("POST /v1/management-keys/{id}/rotate", s.creating(mgmt.rotate))
+
+	s.handle("GET /v1/accounts", s.managed(s.listAccounts))
+	s.handle("POST /v1/accounts", s.creating(s.createAccount))
+	s.handle("GET /v1/accounts/{id}", s.managed(s.getAccount))
+	s.handle("PATCH /v1/accounts/{id}", s.managed(s.updateAccount))
+	s.handle("DELETE /v1/accounts/{id}", s.managed(s.deleteAccount))
+
+	s.handle("GET /v1/users", s.managed(s.listUsers))
+	s.handle("POST /v1/users", s.creating(s.createUser))
+	s.handle("GET /v1/users/{id}", s.managed(s.getUser))
+	s.handle("PATCH /v1/users/{id}", s.managed(s.updateUser))
+	s.handle("DELETE /v1/users/{id}", s.managed(s.deleteUser))
+
+	s.handle("GET /v1/service-accounts", s.managed(s.listServiceAccounts))
+	s.handle("POST /v1/service-accounts", s.creating(s.createServiceAccount))
+	s.handle("GET /v1/service-accounts/{id}", s.managed(s.getServiceAccount))
+	s.handle("PATCH /v1/service-accounts/{id}", s.managed(s.updateServiceAccount))
+	s.handle("DELETE /v1/service-accounts/{id}", s.managed(s.deleteServiceAccount))
+
+	s.handle("GET /v1/roles", s.managed(s.listRoles))
+	s.handle("POST /v1/roles", s.creating(s.createRole))
+	s.handle("GET /v1/roles/{name}", s.managed(s.getRole))
+	s.handle("PATCH /v1/roles/{name}", s.managed(s.updateRole))
+	s.handle("DELETE /v1/roles/{name}", s.managed(s.deleteRole))
 
 	s.handle("GET /v1/projects", s.managed(s.listProjects))
-	s.handle("POST /v1/projects", s.managed(s.createProject))
+	s.handle("POST /v1/projects", s.creating(s.createProject))
 	s.handle("GET /v1/projects/{id}", s.managed(s.getProject))
 	s.handle("PATCH /v1/projects/{id}", s.managed(s.updateProject))
 	s.handle("DELETE /v1/projects/{id}", s.managed(s.deleteProject))
@@ -42,9 +82,12 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /v1/audit-events", s.managed(s.listAuditEvents))
 }
 
+// managedFunc is a handler of an authenticated management request.
+type managedFunc func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error
+
 // managed authenticates a management request before its handler runs, so a
 // missing or bad credential is a 401 whatever else is wrong with the request.
-func (s *Server) managed(h func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error) handlerFunc {
+func (s *Server) managed(h managedFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		a, err := s.actor(r)
 		if err != nil {
@@ -52,4 +95,12 @@ func (s *Server) managed(h func(w http.ResponseWriter, r *http.Request, a *keywa
 		}
 		return h(w, r, a)
 	}
+}
+
+// creating is managed for the POSTs that create: with an Idempotency-Key
+// header, the request runs at most once and retries get its answer.
+func (s *Server) creating(h managedFunc) handlerFunc {
+	return s.managed(func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+		return s.idempotent(w, r, a, h)
+	})
 }

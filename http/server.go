@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -22,23 +23,41 @@ import (
 	"github.com/keyward/keyward/service"
 )
 
+// Options configure a Server.
+type Options struct {
+	Logger *slog.Logger
+	// Lockout is the failed-authentication lockout; nil means DefaultLockout.
+	Lockout *LockoutPolicy
+	// TrustedProxies are the addresses whose X-Forwarded-For header is
+	// believed; from any other peer the TCP address is the client.
+	TrustedProxies []netip.Prefix
+}
+
 // Server is keyward's HTTP API.
 type Server struct {
 	svc     *service.Service
 	log     *slog.Logger
 	ids     *keyward.IDs
 	mux     *http.ServeMux
+	lockout *lockout
+	proxies []netip.Prefix
 	handler http.Handler
 	// routes lists "METHOD /pattern" of every route, for the OpenAPI check.
 	routes []string
 }
 
 // NewServer returns the API server for svc.
-func NewServer(svc *service.Service, log *slog.Logger) *Server {
+func NewServer(svc *service.Service, o Options) *Server {
+	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{svc: svc, log: log, ids: keyward.NewIDs(keyward.SystemClock), mux: http.NewServeMux()}
+	lock := DefaultLockout
+	if o.Lockout != nil {
+		lock = *o.Lockout
+	}
+	s := &Server{svc: svc, log: log, ids: keyward.NewIDs(keyward.SystemClock), mux: http.NewServeMux(),
+		lockout: newLockout(lock, time.Now), proxies: o.TrustedProxies}
 	s.registerRoutes()
 	s.handler = http.HandlerFunc(s.serve)
 	return s
@@ -110,7 +129,7 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 // timeout, routing (404/405 as problems), error rendering and the access log.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rq := &request{id: requestID(r.Header.Get("X-Request-Id"), s.ids), clientIP: clientIP(r)}
+	rq := &request{id: requestID(r.Header.Get("X-Request-Id"), s.ids), clientIP: s.clientIP(r)}
 	w.Header().Set("X-Request-Id", rq.id)
 	rw := &responseWriter{ResponseWriter: w}
 	ctx := context.WithValue(r.Context(), requestKey, rq)
@@ -275,14 +294,40 @@ func requestID(in string, ids *keyward.IDs) string {
 	return ids.New(keyward.PrefixRequest)
 }
 
-// clientIP is the peer address of the connection. keyward does not trust
-// X-Forwarded-For: behind a proxy, the proxy's address is the client.
-func clientIP(r *http.Request) string {
+// clientIP is the peer address of the connection, unless the peer is a
+// trusted proxy: then it is the nearest address in X-Forwarded-For that is
+// not itself a trusted proxy. X-Forwarded-For from anyone else is ignored,
+// or any client could choose its address.
+func (s *Server) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(peer) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a malformed hop: stop at the last address we can trust
+		}
+		if !s.trusted(a.Unmap()) {
+			return a.Unmap().String()
+		}
+		peer = a
+	}
+	return peer.Unmap().String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeJSON writes v as the response body with the given status.
@@ -317,6 +362,9 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	p := problemFor(err, rq.id)
 	if p.Status >= 500 && p.Status != http.StatusGatewayTimeout {
 		s.log.Error("request failed", "request_id", rq.id, "method", r.Method, "path", loggablePath(r), "code", p.Code, "err", err)
+	}
+	if secs, ok := p.Extra["retry_after_seconds"].(int64); ok {
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
 	switch p.Status {
 	case http.StatusServiceUnavailable:
@@ -405,14 +453,21 @@ func token(r *http.Request) (keyward.Token, error) {
 	return keyward.TokenFromString(apiKey), nil
 }
 
-// actor authenticates a management request.
+// actor authenticates a management request. A client address locked out
+// after repeated failures gets 429 before its credential is even looked at.
 func (s *Server) actor(r *http.Request) (*keyward.Actor, error) {
-	tok, err := token(r)
-	if err != nil {
+	rq := requestOf(r)
+	if err := s.lockout.check(rq.clientIP); err != nil {
 		return nil, err
 	}
-	rq := requestOf(r)
-	a, err := s.svc.Authenticate(r.Context(), tok, strings.TrimSpace(r.Header.Get("X-Account-Id")), rq.clientIP)
+	var a *keyward.Actor
+	tok, err := token(r)
+	if err == nil {
+		a, err = s.svc.Authenticate(r.Context(), tok, strings.TrimSpace(r.Header.Get("X-Account-Id")), rq.clientIP)
+	}
+	if keyward.ErrorCode(err) == keyward.ECodeUnauthenticated {
+		s.lockout.fail(rq.clientIP)
+	}
 	if err != nil {
 		return nil, err
 	}

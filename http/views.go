@@ -153,7 +153,7 @@ type catalogView struct {
 	Resources             []*keyward.Resource            `json:"resources"`
 	AccessLevels          []keyward.Access               `json:"access_levels"`
 	Presets               []presetView                   `json:"presets"`
-	Roles                 []any                          `json:"roles"`
+	Roles                 []roleView                     `json:"roles"`
 	ManagementPermissions []keyward.ManagementPermission `json:"management_permissions"`
 }
 
@@ -166,7 +166,7 @@ func catalogViewOf(c *service.Catalog) catalogView {
 			{keyward.ModeReadOnly, "every non-protected readable resource at read, every object"},
 			{keyward.ModeRestricted, "exactly the key's scopes and the scopes of its roles"},
 		},
-		Roles:                 []any{},
+		Roles:                 list(c.Roles, false, roleViewOf).Data,
 		ManagementPermissions: c.ManagementPermissions,
 	}
 }
@@ -219,4 +219,82 @@ func verifyViewOf(r *keyward.VerifyResult) any {
 	}
 	return verifyView{r.Valid, r.Code, k.ID, k.AccountID, k.Name, k.Owner, k.ProjectID, k.PermissionMode, r.Scopes,
 		roles, k.ExpiresAt, md, credits, nil}
+}
+
+type accountView struct {
+	ID                    string                 `json:"id"`
+	Name                  string                 `json:"name"`
+	DefaultPrefix         string                 `json:"default_prefix"`
+	CatalogTemplate       string                 `json:"catalog_template"`
+	DefaultPermissionMode keyward.PermissionMode `json:"default_permission_mode"`
+	MaxKeyLifetime        *int64                 `json:"max_key_lifetime"`
+	RequireExpiry         bool                   `json:"require_expiry"`
+	DefaultKeyLifetime    *int64                 `json:"default_key_lifetime"`
+	CreatedAt             time.Time              `json:"created_at"`
+	UpdatedAt             time.Time              `json:"updated_at"`
+	ETag                  string                 `json:"etag"`
+}
+
+func accountViewOf(a *keyward.Account) accountView {
+	return accountView{a.ID, a.Name, a.DefaultPrefix, a.CatalogTemplate, a.DefaultPermissionMode, a.MaxKeyLifetime,
+		a.RequireExpiry, a.DefaultKeyLifetime, a.CreatedAt, a.UpdatedAt, a.ETag()}
+}
+
+type userView struct {
+	ID         string               `json:"id"`
+	AccountID  string               `json:"account_id"`
+	ExternalID *string              `json:"external_id"`
+	Email      *string              `json:"email"`
+	Name       *string              `json:"name"`
+	Roles      []string             `json:"roles"`
+	Status     keyward.MemberStatus `json:"status"`
+	CreatedAt  time.Time            `json:"created_at"`
+	UpdatedAt  time.Time            `json:"updated_at"`
+	ETag       string               `json:"etag"`
+}
+
+func userViewOf(u *keyward.User) userView {
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return userView{u.ID, u.AccountID, u.ExternalID, u.Email, u.Name, roles, u.Status, u.CreatedAt, u.UpdatedAt, u.ETag()}
+}
+
+type serviceAccountView struct {
+	ID          string               `json:"id"`
+	AccountID   string               `json:"account_id"`
+	Name        string               `json:"name"`
+	Description *string              `json:"description"`
+	Status      keyward.MemberStatus `json:"status"`
+	CreatedAt   time.Time            `json:"created_at"`
+	UpdatedAt   time.Time            `json:"updated_at"`
+	ETag        string               `json:"etag"`
+}
+
+func serviceAccountViewOf(sa *keyward.ServiceAccount) serviceAccountView {
+	return serviceAccountView{sa.ID, sa.AccountID, sa.Name, sa.Description, sa.Status, sa.CreatedAt, sa.UpdatedAt, sa.ETag()}
+}
+
+type roleView struct {
+	Name        string          `json:"name"`
+	AccountID   string          `json:"account_id"`
+	Description *string         `json:"description"`
+	Scopes      []keyward.Scope `json:"scopes"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	ETag        string          `json:"etag"`
+}
+
+func roleViewOf(r *keyward.Role) roleView {
+	scopes := r.Scopes
+	if scopes == nil {
+		scopes = []keyward.Scope{}
+	}
+	return roleView{r.Name, r.AccountID, r.Description, scopes, r.CreatedAt, r.UpdatedAt, r.ETag()}
+}
+
+type secretView struct {
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
 }

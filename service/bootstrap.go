@@ -26,7 +26,7 @@ func (s *Service) Bootstrap(ctx context.Context) (*keyward.Key, keyward.Token, e
 		if err != nil || len(mk) > 0 {
 			return err
 		}
-		acct, err := s.createAccount(ctx, tx, system, keyward.DefaultAccountName, keyward.TemplateDefault)
+		acct, err := s.createAccount(ctx, tx, system, &keyward.AccountFields{Name: keyward.Some(keyward.DefaultAccountName)})
 		if err != nil {
 			return err
 		}
@@ -55,34 +55,21 @@ func (s *Service) Bootstrap(ctx context.Context) (*keyward.Key, keyward.Token, e
 	return k, tok, nil
 }
 
-// createAccount creates an account with the given catalog template and its
-// catalog, with an audit event, inside tx.
-func (s *Service) createAccount(ctx context.Context, tx keyward.Tx, a *keyward.Actor, name, template string) (*keyward.Account, error) {
-	now := s.now()
-	acct := &keyward.Account{
-		ID:                    s.ids.New(keyward.PrefixAccount),
-		Name:                  name,
-		DefaultPrefix:         keyward.DefaultPrefix,
-		CatalogTemplate:       template,
-		DefaultPermissionMode: keyward.ModeAll,
-		CreatedAt:             now,
-		UpdatedAt:             now,
-		Version:               1,
-	}
-	resources, ok := keyward.CatalogTemplate(template, now)
-	if !ok {
-		return nil, keyward.InvalidField("catalog_template", "unknown template %q", template)
-	}
-	if err := tx.CreateAccount(ctx, acct); err != nil {
+// SystemActor returns the actor of keyward itself acting on an account,
+// named by id or by name: what the admin commands use, with every
+// permission. It fails with not_found for an unknown account.
+func (s *Service) SystemActor(ctx context.Context, account, requestID string) (*keyward.Actor, error) {
+	var acct *keyward.Account
+	err := s.store.Read(ctx, func(tx keyward.Tx) (err error) {
+		if keyward.ValidID(keyward.PrefixAccount, account) {
+			acct, err = tx.GetAccount(ctx, account)
+		} else {
+			acct, err = tx.GetAccountByName(ctx, account)
+		}
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	for _, r := range resources {
-		if err := tx.PutResource(ctx, acct.ID, r); err != nil {
-			return nil, err
-		}
-	}
-	return acct, s.audit(ctx, tx, a, acct.ID, keyward.ActionAccountCreated, keyward.TargetAccount, acct.ID, keyward.Diff(nil, map[string]any{
-		"name": acct.Name, "default_prefix": acct.DefaultPrefix, "catalog_template": acct.CatalogTemplate,
-		"default_permission_mode": acct.DefaultPermissionMode,
-	}))
+	return &keyward.Actor{AccountID: acct.ID, RequestID: requestID, Dialect: "admin"}, nil
 }

@@ -13,6 +13,7 @@ import (
 // around it (SPEC §4).
 type Catalog struct {
 	Resources             []*keyward.Resource
+	Roles                 []*keyward.Role
 	AccessLevels          []keyward.Access
 	PermissionModes       []keyward.PermissionMode
 	ManagementPermissions []keyward.ManagementPermission
@@ -23,9 +24,15 @@ func (s *Service) GetCatalog(ctx context.Context, a *keyward.Actor) (*Catalog, e
 	if err := require(a, keyward.PermCatalogRead); err != nil {
 		return nil, err
 	}
-	var res []*keyward.Resource
+	var (
+		res   []*keyward.Resource
+		roles []*keyward.Role
+	)
 	err := s.store.Read(ctx, func(tx keyward.Tx) (err error) {
-		res, err = tx.ListResources(ctx, a.AccountID)
+		if res, err = tx.ListResources(ctx, a.AccountID); err != nil {
+			return err
+		}
+		roles, err = tx.ListRoles(ctx, a.AccountID)
 		return err
 	})
 	if err != nil {
@@ -36,6 +43,7 @@ func (s *Service) GetCatalog(ctx context.Context, a *keyward.Actor) (*Catalog, e
 	}
 	return &Catalog{
 		Resources:             res,
+		Roles:                 roles,
 		AccessLevels:          keyward.AccessLevels(),
 		PermissionModes:       []keyward.PermissionMode{keyward.ModeAll, keyward.ModeReadOnly, keyward.ModeRestricted},
 		ManagementPermissions: keyward.ManagementPermissions(),
@@ -221,24 +229,59 @@ func holders(ctx context.Context, tx keyward.Tx, accountID, resource string, kee
 // existing key holds.
 func (s *Service) checkResourceChange(ctx context.Context, tx keyward.Tx, accountID string, next *keyward.Resource) error {
 	cat := keyward.Catalog{next.ID: next}
+	keep := func(scopes []keyward.Scope, single bool) bool {
+		return len(keyward.CheckScopes("scopes", scopes, cat, single)) == 0
+	}
 	broken, err := holders(ctx, tx, accountID, next.ID, func(k *keyward.Key, scopes []keyward.Scope) bool {
-		return len(keyward.CheckScopes("scopes", scopes, cat, k.ProjectID != nil)) == 0
+		return keep(scopes, k.ProjectID != nil)
 	})
-	if err != nil || len(broken) == 0 {
+	if err != nil {
 		return err
 	}
-	return inUse(next.ID, "the change would invalidate the grants of keys that hold it; change or revoke them first", broken)
+	roles, err := roleHolders(ctx, tx, accountID, next.ID, func(scopes []keyward.Scope) bool { return keep(scopes, false) })
+	if err != nil || len(broken)+len(roles) == 0 {
+		return err
+	}
+	return inUse(next.ID, "the change would invalidate grants that keys or roles hold; change them first", broken, roles)
 }
 
-func inUse(resource, why string, ids []string) error {
+// roleHolders returns the names of the account's roles whose scopes on the
+// resource fail keep.
+func roleHolders(ctx context.Context, tx keyward.Tx, accountID, resource string, keep func([]keyward.Scope) bool) ([]string, error) {
+	roles, err := tx.ListRoles(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range roles {
+		var mine []keyward.Scope
+		for _, sc := range r.Scopes {
+			if sc.Resource == resource {
+				mine = append(mine, sc)
+			}
+		}
+		if len(mine) > 0 && !keep(mine) {
+			out = append(out, r.Name)
+		}
+	}
+	return out, nil
+}
+
+func inUse(resource, why string, ids, roles []string) error {
 	total := len(ids)
 	if len(ids) > maxInUseIDs {
 		ids = ids[:maxInUseIDs]
 	}
+	if ids == nil {
+		ids = []string{}
+	}
+	if roles == nil {
+		roles = []string{}
+	}
 	return &keyward.Error{
 		Code:    keyward.ECodeResourceInUse,
-		Message: fmt.Sprintf("catalog resource %q is granted to %d key(s): %s", resource, total, why),
-		Details: map[string]any{"key_ids": ids, "key_count": total},
+		Message: fmt.Sprintf("catalog resource %q is granted to %d key(s) and %d role(s): %s", resource, total, len(roles), why),
+		Details: map[string]any{"key_ids": ids, "key_count": total, "role_names": roles},
 	}
 }
 
@@ -261,8 +304,12 @@ func (s *Service) DeleteResource(ctx context.Context, a *keyward.Actor, id strin
 		if err != nil {
 			return err
 		}
-		if len(ids) > 0 {
-			return inUse(id, "remove it from their scopes, or revoke them, first", ids)
+		roles, err := roleHolders(ctx, tx, a.AccountID, id, func([]keyward.Scope) bool { return false })
+		if err != nil {
+			return err
+		}
+		if len(ids)+len(roles) > 0 {
+			return inUse(id, "remove it from their scopes, or revoke the keys, first", ids, roles)
 		}
 		if err := tx.DeleteResource(ctx, a.AccountID, id); err != nil {
 			return err

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -26,10 +27,22 @@ func target(kind keyward.KeyKind) string {
 	return keyward.TargetKey
 }
 
+// action names an audit action for a kind: key.x or management_key.x.
+func action(kind keyward.KeyKind, a string) string {
+	if kind == keyward.KindManagement {
+		return "management_" + a
+	}
+	return a
+}
+
+// isOperator reports whether the actor is an operator key (or the system).
+func isOperator(a *keyward.Actor) bool { return a.Key == nil || a.Key.Operator }
+
 // loadKey returns the key if it is of the kind and in the actor's account;
 // anything else is the same 404, so ids of other accounts reveal nothing.
+// Operator management keys belong to no account: only operator keys see them.
 func loadKey(ctx context.Context, tx keyward.Tx, a *keyward.Actor, kind keyward.KeyKind, id string) (*keyward.Key, error) {
-	notFound := keyward.NotFound(string(target(kind)), id)
+	notFound := keyward.NotFound(target(kind), id)
 	if !keyward.ValidID(keyward.PrefixKey, id) {
 		return nil, notFound
 	}
@@ -40,14 +53,16 @@ func loadKey(ctx context.Context, tx keyward.Tx, a *keyward.Actor, kind keyward.
 	if err != nil {
 		return nil, err
 	}
-	if k.Kind != kind || k.AccountID != a.AccountID {
+	visible := k.AccountID == a.AccountID || (k.Operator && k.AccountID == "" && isOperator(a))
+	if k.Kind != kind || !visible {
 		return nil, notFound
 	}
 	return k, nil
 }
 
 // keyEnv gathers what the key rules need from the acting account.
-func (s *Service) keyEnv(ctx context.Context, tx keyward.Tx, accountID string) (*keyward.KeyEnv, error) {
+func (s *Service) keyEnv(ctx context.Context, tx keyward.Tx, a *keyward.Actor) (*keyward.KeyEnv, error) {
+	accountID := a.AccountID
 	acct, err := tx.GetAccount(ctx, accountID)
 	if err != nil {
 		return nil, err
@@ -57,9 +72,11 @@ func (s *Service) keyEnv(ctx context.Context, tx keyward.Tx, accountID string) (
 		return nil, err
 	}
 	return &keyward.KeyEnv{
-		Account: acct,
-		Catalog: keyward.NewCatalog(res),
-		Now:     s.now(),
+		Account:         acct,
+		Catalog:         keyward.NewCatalog(res),
+		Now:             s.now(),
+		MasterKey:       s.master != nil,
+		OperatorAllowed: isOperator(a),
 		ProjectExists: func(id string) (bool, error) {
 			p, err := tx.GetProject(ctx, id)
 			if isNotFound(err) {
@@ -67,11 +84,77 @@ func (s *Service) keyEnv(ctx context.Context, tx keyward.Tx, accountID string) (
 			}
 			return err == nil && p.AccountID == accountID, err
 		},
+		OwnerExists: func(o keyward.Owner) (bool, error) {
+			var owner string
+			var err error
+			switch o.Type {
+			case keyward.OwnerUser:
+				var u *keyward.User
+				if u, err = tx.GetUser(ctx, o.ID); err == nil {
+					owner = u.AccountID
+				}
+			case keyward.OwnerServiceAccount:
+				var sa *keyward.ServiceAccount
+				if sa, err = tx.GetServiceAccount(ctx, o.ID); err == nil {
+					owner = sa.AccountID
+				}
+			}
+			if isNotFound(err) {
+				return false, nil
+			}
+			return err == nil && owner == accountID, err
+		},
+		RoleScopes: func(name string) ([]keyward.Scope, bool, error) {
+			r, err := tx.GetRole(ctx, accountID, name)
+			if isNotFound(err) {
+				return nil, false, nil
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			return r.Scopes, true, nil
+		},
 	}, nil
 }
 
+// guardManagementKey enforces SPEC §4's no-escalation rule on a change to a
+// management key: the caller must hold every permission the key holds now
+// (target, nil on create) and every permission it will hold (next), only
+// operator keys touch operator keys, and a key never changes its own
+// permissions or settings (rotating or deleting itself is allowed).
+func guardManagementKey(a *keyward.Actor, target, next *keyward.Key, selfChange bool) error {
+	if a.Key == nil {
+		return nil // the system (bootstrap, admin command)
+	}
+	deny := func(format string, args ...any) error {
+		return keyward.Errorf(keyward.ECodePermissionDenied, format, args...)
+	}
+	if target != nil && target.ID == a.Key.ID && selfChange {
+		return deny("a management key cannot change itself; use another management key")
+	}
+	for _, k := range []*keyward.Key{target, next} {
+		if k == nil {
+			continue
+		}
+		if k.Operator && !a.Key.Operator {
+			return deny("only an operator key can manage an operator key")
+		}
+		for _, p := range k.Permissions {
+			if !slices.Contains(a.Key.Permissions, p) {
+				return &keyward.Error{
+					Code:    keyward.ECodePermissionDenied,
+					Message: "a management key can only manage keys within its own permissions; it lacks " + p,
+					Details: map[string]any{"missing_permission": p},
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // CreateKey creates a key of the given kind in the actor's account and
-// returns it with its secret, which is never available again.
+// returns it with its secret, which is never available again (except, for
+// a recoverable key, through RevealSecret).
 func (s *Service) CreateKey(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, in *keyward.KeyFields) (*keyward.Key, keyward.Token, error) {
 	_, write := perms(kind)
 	if err := require(a, write); err != nil {
@@ -82,31 +165,58 @@ func (s *Service) CreateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		tok keyward.Token
 	)
 	err := s.store.Write(ctx, func(tx keyward.Tx) error {
-		env, err := s.keyEnv(ctx, tx, a.AccountID)
+		env, err := s.keyEnv(ctx, tx, a)
 		if err != nil {
 			return err
 		}
-		k, err = keyward.NewKey(kind, in, env)
-		if err != nil {
+		if k, err = keyward.NewKey(kind, in, env); err != nil {
 			return err
+		}
+		if kind == keyward.KindManagement {
+			if err := guardManagementKey(a, nil, k, false); err != nil {
+				return err
+			}
 		}
 		if tok, err = keyward.NewToken(k.Prefix, s.random); err != nil {
 			return keyward.Internal(err)
 		}
 		s.stamp(k, a, tok)
+		if err := s.sealIfRecoverable(k, tok); err != nil {
+			return err
+		}
 		if err := tx.CreateKey(ctx, k, tok.Hash()); err != nil {
 			return err
 		}
-		action := keyward.ActionKeyCreated
-		if kind == keyward.KindManagement {
-			action = keyward.ActionMgmtKeyCreated
-		}
-		return s.audit(ctx, tx, a, a.AccountID, action, target(kind), k.ID, keyward.Diff(nil, keyward.KeyFieldMap(k)))
+		return s.audit(ctx, tx, a, auditAccount(a, k), action(kind, keyward.ActionKeyCreated), target(kind), k.ID, keyward.Diff(nil, keyward.KeyFieldMap(k)))
 	})
 	if err != nil {
 		return nil, keyward.Token{}, err
 	}
 	return k, tok, nil
+}
+
+// auditAccount is the account whose log records a change to k: its own, or
+// for an operator key (which has none) the acting account.
+func auditAccount(a *keyward.Actor, k *keyward.Key) string {
+	if k.AccountID != "" {
+		return k.AccountID
+	}
+	return a.AccountID
+}
+
+func (s *Service) sealIfRecoverable(k *keyward.Key, tok keyward.Token) error {
+	if !k.Recoverable {
+		return nil
+	}
+	if s.master == nil {
+		return keyward.InvalidField("recoverable", "recoverable keys need the server to be started with a master key")
+	}
+	sealed, err := s.master.Seal(k.ID, tok)
+	if err != nil {
+		return keyward.Internal(err)
+	}
+	k.SealedSecret = sealed
+	return nil
 }
 
 // stamp fills in what a new key gets beyond its fields: id, display parts
@@ -134,13 +244,15 @@ func (s *Service) GetKey(ctx context.Context, a *keyward.Actor, kind keyward.Key
 	return k, err
 }
 
-// ListKeys returns one page of the actor's account's keys of the kind.
+// ListKeys returns one page of the actor's account's keys of the kind
+// (management keys listed by an operator key include the operator keys).
 func (s *Service) ListKeys(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, f keyward.KeyFilter) ([]*keyward.Key, bool, error) {
 	read, _ := perms(kind)
 	if err := require(a, read); err != nil {
 		return nil, false, err
 	}
 	f.AccountID, f.Kind, f.Now = a.AccountID, kind, s.now()
+	f.IncludeOperator = kind == keyward.KindManagement && isOperator(a)
 	var (
 		keys []*keyward.Key
 		more bool
@@ -181,10 +293,15 @@ func (s *Service) changeKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		if err != nil {
 			return err
 		}
+		if kind == keyward.KindManagement {
+			if err := guardManagementKey(a, cur, nil, true); err != nil {
+				return err
+			}
+		}
 		if err := checkIfMatch(ifMatch, cur.ETag()); err != nil {
 			return err
 		}
-		env, err := s.keyEnv(ctx, tx, a.AccountID)
+		env, err := s.keyEnv(ctx, tx, a)
 		if err != nil {
 			return err
 		}
@@ -196,6 +313,11 @@ func (s *Service) changeKey(ctx context.Context, a *keyward.Actor, kind keyward.
 			out = cur
 			return nil
 		}
+		if kind == keyward.KindManagement {
+			if err := guardManagementKey(a, cur, next, true); err != nil {
+				return err
+			}
+		}
 		out, err = s.writeKey(ctx, tx, a, cur, next, "", nil)
 		return err
 	})
@@ -206,7 +328,7 @@ func (s *Service) changeKey(ctx context.Context, a *keyward.Actor, kind keyward.
 // whose changes are the field diff plus extra. An empty action means
 // key.revoked when the change revokes, else key.updated (management_… for
 // management keys).
-func (s *Service) writeKey(ctx context.Context, tx keyward.Tx, a *keyward.Actor, cur, next *keyward.Key, action string, extra map[string]keyward.Change) (*keyward.Key, error) {
+func (s *Service) writeKey(ctx context.Context, tx keyward.Tx, a *keyward.Actor, cur, next *keyward.Key, act string, extra map[string]keyward.Change) (*keyward.Key, error) {
 	next.Version = cur.Version + 1
 	next.UpdatedAt = s.now()
 	next.UpdatedByID = a.ActorID()
@@ -220,19 +342,33 @@ func (s *Service) writeKey(ctx context.Context, tx keyward.Tx, a *keyward.Actor,
 		}
 		changes[n] = c
 	}
-	if action == "" {
-		action = keyward.ActionKeyUpdated
+	if act == "" {
+		act = keyward.ActionKeyUpdated
 		if next.Status == keyward.StatusRevoked && cur.Status != keyward.StatusRevoked {
-			action = keyward.ActionKeyRevoked
+			act = keyward.ActionKeyRevoked
 		}
-		if next.Kind == keyward.KindManagement {
-			action = "management_" + action
-		}
+		act = action(next.Kind, act)
 	}
-	if err := s.audit(ctx, tx, a, next.AccountID, action, target(next.Kind), next.ID, changes); err != nil {
+	if err := s.audit(ctx, tx, a, auditAccount(a, next), act, target(next.Kind), next.ID, changes); err != nil {
 		return nil, err
 	}
 	return next, nil
+}
+
+// revokeKeys revokes keys as one consequence of another change (a project,
+// user or service account deleted), one audit event each with the reason.
+func (s *Service) revokeKeys(ctx context.Context, tx keyward.Tx, a *keyward.Actor, keys []*keyward.Key, reason string) ([]string, error) {
+	why := map[string]keyward.Change{"reason": {Before: json.RawMessage("null"), After: mustJSON(reason)}}
+	var ids []string
+	for _, k := range keys {
+		next := k.Clone()
+		next.Status = keyward.StatusRevoked
+		if _, err := s.writeKey(ctx, tx, a, k, next, "", why); err != nil {
+			return nil, err
+		}
+		ids = append(ids, k.ID)
+	}
+	return ids, nil
 }
 
 // DeleteKey hard-deletes a key: its secrets stop verifying at once; its
@@ -247,29 +383,44 @@ func (s *Service) DeleteKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		if err != nil {
 			return err
 		}
+		if kind == keyward.KindManagement {
+			if err := guardManagementKey(a, cur, nil, false); err != nil {
+				return err
+			}
+		}
 		if err := checkIfMatch(ifMatch, cur.ETag()); err != nil {
 			return err
 		}
 		if err := tx.DeleteKey(ctx, id); err != nil {
 			return err
 		}
-		action := keyward.ActionKeyDeleted
-		if kind == keyward.KindManagement {
-			action = "management_" + action
-		}
-		return s.audit(ctx, tx, a, cur.AccountID, action, target(kind), id, keyward.Diff(keyward.KeyFieldMap(cur), nil))
+		return s.audit(ctx, tx, a, auditAccount(a, cur), action(kind, keyward.ActionKeyDeleted), target(kind), id, keyward.Diff(keyward.KeyFieldMap(cur), nil))
 	})
 }
 
+// RotateRequest is the body of a rotation.
+type RotateRequest struct {
+	// GracePeriodSeconds keeps the old secret valid that long (0–7 days).
+	GracePeriodSeconds *int64 `json:"grace_period_seconds"`
+	// ExpiresAt, if set, gives the rotated key a new expiry (a rotation
+	// must leave the key within the account's expiry policy).
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
 // RotateKey gives the key a new secret, keeping its id and settings. The
-// old secret stays valid for graceSeconds (0 to 7 days), then verifies as ROTATED.
-// A revoked key cannot be rotated.
-func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, id string, graceSeconds int64, ifMatch string) (*keyward.Key, keyward.Token, error) {
+// old secret stays valid for the grace period, then verifies as ROTATED.
+// A revoked key cannot be rotated; the result must satisfy the account's
+// expiry policy (422 naming the rule).
+func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, id string, in *RotateRequest, ifMatch string) (*keyward.Key, keyward.Token, error) {
 	_, write := perms(kind)
 	if err := require(a, write); err != nil {
 		return nil, keyward.Token{}, err
 	}
-	if graceSeconds < 0 || graceSeconds > MaxGracePeriodSeconds {
+	var grace int64
+	if in.GracePeriodSeconds != nil {
+		grace = *in.GracePeriodSeconds
+	}
+	if grace < 0 || grace > MaxGracePeriodSeconds {
 		return nil, keyward.Token{}, keyward.InvalidField("grace_period_seconds", "must be between 0 and %d", MaxGracePeriodSeconds)
 	}
 	var (
@@ -281,28 +432,39 @@ func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		if err != nil {
 			return err
 		}
+		if kind == keyward.KindManagement {
+			if err := guardManagementKey(a, cur, nil, false); err != nil {
+				return err
+			}
+		}
 		if err := checkIfMatch(ifMatch, cur.ETag()); err != nil {
 			return err
 		}
 		if cur.Status == keyward.StatusRevoked {
 			return keyward.Errorf(keyward.ECodeKeyRevoked, "key %s is revoked: a revoked key cannot be rotated", id)
 		}
+		env, err := s.keyEnv(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		next := cur.Clone()
+		if err := keyward.RotationExpiry(next, in.ExpiresAt, env); err != nil {
+			return err
+		}
 		if tok, err = keyward.NewToken(cur.Prefix, s.random); err != nil {
 			return keyward.Internal(err)
 		}
 		now := s.now()
-		next := cur.Clone()
 		next.Start, next.Last4 = tok.Start(), tok.Last4()
 		next.RotatedAt = &now
-		oldUntil := now.Add(time.Duration(graceSeconds) * time.Second)
+		if err := s.sealIfRecoverable(next, tok); err != nil {
+			return err
+		}
+		oldUntil := now.Add(time.Duration(grace) * time.Second)
 		if err := tx.RotateKeySecret(ctx, id, tok.Hash(), now, oldUntil); err != nil {
 			return err
 		}
-		action := keyward.ActionKeyRotated
-		if kind == keyward.KindManagement {
-			action = "management_" + action
-		}
-		out, err = s.writeKey(ctx, tx, a, cur, next, action, map[string]keyward.Change{
+		out, err = s.writeKey(ctx, tx, a, cur, next, action(kind, keyward.ActionKeyRotated), map[string]keyward.Change{
 			"previous_secret_valid_until": {Before: json.RawMessage("null"), After: mustJSON(oldUntil)},
 		})
 		return err
@@ -311,6 +473,39 @@ func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		return nil, keyward.Token{}, err
 	}
 	return out, tok, nil
+}
+
+// RevealSecret returns the token of a recoverable API key (SPEC §2); it
+// needs keys:reveal and writes an audit event. A key that is not
+// recoverable is a 409; so is a server without a master key.
+func (s *Service) RevealSecret(ctx context.Context, a *keyward.Actor, id string) (*keyward.Key, keyward.Token, error) {
+	if err := require(a, keyward.PermKeysReveal); err != nil {
+		return nil, keyward.Token{}, err
+	}
+	var (
+		k   *keyward.Key
+		tok keyward.Token
+	)
+	err := s.store.Write(ctx, func(tx keyward.Tx) error {
+		var err error
+		if k, err = loadKey(ctx, tx, a, keyward.KindAPI, id); err != nil {
+			return err
+		}
+		switch {
+		case !k.Recoverable || len(k.SealedSecret) == 0:
+			return keyward.Errorf(keyward.ECodeConflict, "key %s is not recoverable: its secret was never stored", id)
+		case s.master == nil:
+			return keyward.Errorf(keyward.ECodeConflict, "the server was started without a master key: recoverable secrets cannot be read")
+		}
+		if tok, err = s.master.Open(k.ID, k.SealedSecret); err != nil {
+			return keyward.Internal(err)
+		}
+		return s.audit(ctx, tx, a, k.AccountID, keyward.ActionKeySecretRevealed, keyward.TargetKey, k.ID, nil)
+	})
+	if err != nil {
+		return nil, keyward.Token{}, err
+	}
+	return k, tok, nil
 }
 
 func mustJSON(v any) json.RawMessage {

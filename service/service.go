@@ -29,6 +29,8 @@ type Options struct {
 	// UsageFlushInterval is how often last-use times are written behind
 	// (default 2s).
 	UsageFlushInterval time.Duration
+	// MasterKey, if set, enables recoverable keys.
+	MasterKey *keyward.MasterKey
 }
 
 // Service implements keyward's operations. It is safe for concurrent use.
@@ -39,6 +41,7 @@ type Service struct {
 	log    *slog.Logger
 	random io.Reader
 	usage  *usage
+	master *keyward.MasterKey
 }
 
 // New returns a Service and starts its write-behind loop; Close stops it.
@@ -55,8 +58,12 @@ func New(o Options) *Service {
 	if o.UsageFlushInterval <= 0 {
 		o.UsageFlushInterval = 2 * time.Second
 	}
-	s := &Service{store: o.Store, clock: o.Clock, ids: keyward.NewIDs(o.Clock), log: o.Logger, random: o.Random}
-	s.usage = newUsage(o.Store, o.Logger, o.UsageFlushInterval)
+	s := &Service{store: o.Store, clock: o.Clock, ids: keyward.NewIDs(o.Clock), log: o.Logger, random: o.Random, master: o.MasterKey}
+	s.usage = newUsage(o.Store, o.Logger, o.UsageFlushInterval, func(ctx context.Context) {
+		if err := s.PurgeIdempotency(ctx); err != nil {
+			s.log.Warn("purging expired idempotency records failed", "err", err)
+		}
+	})
 	return s
 }
 

@@ -14,7 +14,9 @@ import (
 // on a database write. A crash loses at most one interval of last-use
 // times; Close flushes what is pending.
 type usage struct {
-	store    keyward.Store
+	// housekeeping runs every housekeepingEvery, on the same goroutine.
+	housekeeping func(ctx context.Context)
+	store        keyward.Store
 	log      *slog.Logger
 	mu       sync.Mutex
 	pending  map[string]time.Time
@@ -23,8 +25,8 @@ type usage struct {
 	stopOnce sync.Once
 }
 
-func newUsage(store keyward.Store, log *slog.Logger, every time.Duration) *usage {
-	u := &usage{store: store, log: log, pending: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
+func newUsage(store keyward.Store, log *slog.Logger, every time.Duration, housekeeping func(context.Context)) *usage {
+	u := &usage{housekeeping: housekeeping, store: store, log: log, pending: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go u.loop(every)
 	return u
 }
@@ -37,15 +39,24 @@ func (u *usage) touch(id string, at time.Time) {
 	u.mu.Unlock()
 }
 
+// housekeepingEvery is how often the write-behind loop also purges
+// expired idempotency records.
+const housekeepingEvery = 10 * time.Minute
+
 func (u *usage) loop(every time.Duration) {
 	defer close(u.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), every*5)
 			u.flush(ctx)
+			if u.housekeeping != nil && time.Since(last) >= housekeepingEvery {
+				last = time.Now()
+				u.housekeeping(ctx)
+			}
 			cancel()
 		case <-u.stop:
 			return

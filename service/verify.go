@@ -33,16 +33,17 @@ func (s *Service) Verify(ctx context.Context, a *keyward.Actor, req *keyward.Ver
 			res = &keyward.VerifyResult{Code: keyward.VerifyNotFound}
 			return nil
 		}
-		scopes, err := s.effectiveScopes(ctx, tx, m.Key)
+		pw, err := s.power(ctx, tx, m.Key)
 		if err != nil {
 			return err
 		}
 		code := keyward.Check(p, &keyward.CheckInput{
 			Match:       m,
 			Now:         now,
-			OwnerActive: true,
-			Grants:      keyward.NewGrants(scopes),
+			OwnerActive: pw.ownerActive,
+			Grants:      keyward.NewGrants(pw.scopes),
 		})
+		scopes := pw.scopes
 		res = &keyward.VerifyResult{Valid: code == keyward.VerifyValid, Code: code, Key: m.Key, Scopes: scopes}
 		return nil
 	})
@@ -55,14 +56,79 @@ func (s *Service) Verify(ctx context.Context, a *keyward.Actor, req *keyward.Ver
 	return res, nil
 }
 
-// effectiveScopes returns what an API key may do under its account's
-// current catalog.
-func (s *Service) effectiveScopes(ctx context.Context, tx keyward.Tx, k *keyward.Key) ([]keyward.Scope, error) {
+// keyPower is what an API key may do now, and whether its owner is active.
+type keyPower struct {
+	scopes      []keyward.Scope
+	ownerActive bool
+}
+
+// power computes a key's effective scopes under its account's current
+// catalog and roles; a user-owned key is bounded by the scopes of the
+// user's current roles (SPEC §3), so a change to the user's roles changes
+// what the key can do at its next verification.
+func (s *Service) power(ctx context.Context, tx keyward.Tx, k *keyward.Key) (*keyPower, error) {
 	res, err := tx.ListResources(ctx, k.AccountID)
 	if err != nil {
 		return nil, err
 	}
-	return keyward.EffectiveScopes(k, keyward.NewCatalog(res), nil), nil
+	cat := keyward.NewCatalog(res)
+	var roles map[string][]keyward.Scope
+	scopesOf := func(names []string) ([]keyward.Scope, error) {
+		if len(names) == 0 {
+			return nil, nil
+		}
+		if roles == nil {
+			list, err := tx.ListRoles(ctx, k.AccountID)
+			if err != nil {
+				return nil, err
+			}
+			roles = make(map[string][]keyward.Scope, len(list))
+			for _, r := range list {
+				roles[r.Name] = r.Scopes
+			}
+		}
+		var out []keyward.Scope
+		for _, n := range names {
+			out = append(out, roles[n]...)
+		}
+		return out, nil
+	}
+	roleScopes, err := scopesOf(k.Roles)
+	if err != nil {
+		return nil, err
+	}
+	pw := &keyPower{scopes: keyward.EffectiveScopes(k, cat, roleScopes), ownerActive: true}
+	switch k.Owner.Type {
+	case keyward.OwnerUser:
+		u, err := tx.GetUser(ctx, k.Owner.ID)
+		if isNotFound(err) || (err == nil && u.AccountID != k.AccountID) {
+			pw.ownerActive, pw.scopes = false, []keyward.Scope{}
+			return pw, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		pw.ownerActive = u.Status == keyward.MemberActive
+		owner, err := scopesOf(u.Roles)
+		if err != nil {
+			return nil, err
+		}
+		// The owner's grants, filtered by the catalog and the key's project
+		// exactly as a restricted key's would be.
+		bound := keyward.EffectiveScopes(&keyward.Key{PermissionMode: keyward.ModeRestricted, ProjectID: k.ProjectID}, cat, owner)
+		pw.scopes = keyward.IntersectScopes(pw.scopes, bound)
+	case keyward.OwnerServiceAccount:
+		sa, err := tx.GetServiceAccount(ctx, k.Owner.ID)
+		if isNotFound(err) || (err == nil && sa.AccountID != k.AccountID) {
+			pw.ownerActive = false
+			return pw, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		pw.ownerActive = sa.Status == keyward.MemberActive
+	}
+	return pw, nil
 }
 
 // Whoami returns the key a token belongs to and what it may do. It is
@@ -89,10 +155,18 @@ func (s *Service) Whoami(ctx context.Context, tok keyward.Token, clientIP string
 			return keyward.Errorf(keyward.ECodeUnauthenticated, "the credential is not a valid, active key")
 		}
 		k = m.Key
-		if k.Kind == keyward.KindAPI {
-			scopes, err = s.effectiveScopes(ctx, tx, k)
+		if k.Kind != keyward.KindAPI {
+			return nil
 		}
-		return err
+		pw, err := s.power(ctx, tx, k)
+		if err != nil {
+			return err
+		}
+		if !pw.ownerActive {
+			return keyward.Errorf(keyward.ECodeUnauthenticated, "the key's owner is disabled")
+		}
+		scopes = pw.scopes
+		return nil
 	})
 	if err != nil {
 		return nil, nil, err

@@ -12,7 +12,7 @@ import (
 
 const keyColumns = `k.id, k.account_id, k.kind, k.operator, k.name, k.description, k.status, k.prefix, k.start, k.last4,
 	k.owner_type, k.owner_id, k.project_id, k.permission_mode, k.scopes, k.roles, k.permissions,
-	k.expires_at, k.metadata, k.ip_allowlist, k.rate_limit, k.credits, k.recoverable, k.legacy_key_id,
+	k.expires_at, k.metadata, k.ip_allowlist, k.rate_limit, k.credits, k.recoverable, k.secret_sealed, k.legacy_key_id,
 	k.created_at, k.updated_at, k.created_by_id, k.updated_by_id, k.last_used_at, k.rotated_at, k.version`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -28,7 +28,7 @@ func scanKey(row scanner, extra ...any) (*keyward.Key, error) {
 	)
 	dest := []any{&k.ID, &accountID, &k.Kind, &k.Operator, &k.Name, &description, &k.Status, &k.Prefix, &k.Start, &k.Last4,
 		&k.Owner.Type, &k.Owner.ID, &projectID, &mode, &scopes, &roles, &perms,
-		&expires, &metadata, &ipList, &rl, &cr, &k.Recoverable, &legacy,
+		&expires, &metadata, &ipList, &rl, &cr, &k.Recoverable, &k.SealedSecret, &legacy,
 		&created, &updated, &k.CreatedByID, &k.UpdatedByID, &lastUsed, &rotated, &k.Version}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
@@ -66,7 +66,7 @@ func keyArgs(k *keyward.Key) ([]any, error) {
 	}
 	return []any{nullIfEmpty(k.AccountID), string(k.Kind), k.Operator, k.Name, fold(k.Name), strPtr(k.Description), string(k.Status),
 		k.Prefix, k.Start, k.Last4, string(k.Owner.Type), k.Owner.ID, strPtr(k.ProjectID), nullIfEmpty(string(k.PermissionMode)),
-		enc[0], enc[1], enc[2], msPtr(k.ExpiresAt), enc[3], enc[4], enc[5], enc[6], k.Recoverable, strPtr(k.LegacyKeyID),
+		enc[0], enc[1], enc[2], msPtr(k.ExpiresAt), enc[3], enc[4], enc[5], enc[6], k.Recoverable, sealed(k.SealedSecret), strPtr(k.LegacyKeyID),
 		ms(k.CreatedAt), ms(k.UpdatedAt), k.CreatedByID, k.UpdatedByID, msPtr(k.LastUsedAt), msPtr(k.RotatedAt), k.Version}, nil
 }
 
@@ -81,9 +81,9 @@ func (t *Tx) CreateKey(ctx context.Context, k *keyward.Key, hash keyward.TokenHa
 	}
 	_, err = t.exec(ctx, `INSERT INTO keys (id, account_id, kind, operator, name, name_fold, description, status,
 		prefix, start, last4, owner_type, owner_id, project_id, permission_mode, scopes, roles, permissions,
-		expires_at, metadata, ip_allowlist, rate_limit, credits, recoverable, legacy_key_id,
+		expires_at, metadata, ip_allowlist, rate_limit, credits, recoverable, secret_sealed, legacy_key_id,
 		created_at, updated_at, created_by_id, updated_by_id, last_used_at, rotated_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append([]any{k.ID}, args...)...)
 	if err != nil {
 		if t.s.dialect.IsUniqueViolation(err) {
@@ -101,10 +101,19 @@ func (t *Tx) CreateKey(ctx context.Context, k *keyward.Key, hash keyward.TokenHa
 	return t.indexKey(ctx, k, false)
 }
 
-// indexKey maintains key_resources, the side table the resource filter uses.
+// indexKey maintains key_resources and key_roles, the side tables the
+// resource and role filters and the in-use checks use.
 func (t *Tx) indexKey(ctx context.Context, k *keyward.Key, replace bool) error {
 	if replace {
-		if _, err := t.exec(ctx, `DELETE FROM key_resources WHERE key_id = ?`, k.ID); err != nil {
+		for _, q := range []string{`DELETE FROM key_resources WHERE key_id = ?`, `DELETE FROM key_roles WHERE key_id = ?`} {
+			if _, err := t.exec(ctx, q, k.ID); err != nil {
+				return err
+			}
+		}
+	}
+	for _, role := range k.Roles {
+		if _, err := t.exec(ctx, `INSERT INTO key_roles (key_id, account_id, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			k.ID, nullIfEmpty(k.AccountID), role); err != nil {
 			return err
 		}
 	}
@@ -143,7 +152,7 @@ func (t *Tx) UpdateKey(ctx context.Context, k *keyward.Key) error {
 	r, err := t.exec(ctx, `UPDATE keys SET account_id = ?, kind = ?, operator = ?, name = ?, name_fold = ?, description = ?,
 		status = ?, prefix = ?, start = ?, last4 = ?, owner_type = ?, owner_id = ?, project_id = ?, permission_mode = ?,
 		scopes = ?, roles = ?, permissions = ?, expires_at = ?, metadata = ?, ip_allowlist = ?, rate_limit = ?,
-		credits = ?, recoverable = ?, legacy_key_id = ?, created_at = ?, updated_at = ?, created_by_id = ?,
+		credits = ?, recoverable = ?, secret_sealed = ?, legacy_key_id = ?, created_at = ?, updated_at = ?, created_by_id = ?,
 		updated_by_id = ?, last_used_at = ?, rotated_at = ?, version = ?
 		WHERE id = ? AND version = ?`, append(args, k.ID, k.Version-1)...)
 	if err := mustAffect(r, err, conflictErr("key", k.ID)); err != nil {
@@ -154,7 +163,7 @@ func (t *Tx) UpdateKey(ctx context.Context, k *keyward.Key) error {
 
 // DeleteKey implements keyward.Tx.
 func (t *Tx) DeleteKey(ctx context.Context, id string) error {
-	for _, q := range []string{`DELETE FROM key_secrets WHERE key_id = ?`, `DELETE FROM key_resources WHERE key_id = ?`} {
+	for _, q := range []string{`DELETE FROM key_secrets WHERE key_id = ?`, `DELETE FROM key_resources WHERE key_id = ?`, `DELETE FROM key_roles WHERE key_id = ?`} {
 		if _, err := t.exec(ctx, q, id); err != nil {
 			return err
 		}
@@ -173,7 +182,11 @@ func (t *Tx) ListKeys(ctx context.Context, f *keyward.KeyFilter) ([]*keyward.Key
 		where = append(where, "k.kind = ?")
 		args = append(args, string(f.Kind))
 	}
-	if f.AccountID != "" {
+	switch {
+	case f.AccountID != "" && f.IncludeOperator:
+		where = append(where, "(k.account_id = ? OR (k.operator AND k.account_id IS NULL))")
+		args = append(args, f.AccountID)
+	case f.AccountID != "":
 		where = append(where, "k.account_id = ?")
 		args = append(args, f.AccountID)
 	}
@@ -198,6 +211,9 @@ func (t *Tx) ListKeys(ctx context.Context, f *keyward.KeyFilter) ([]*keyward.Key
 	}
 	if f.Resource != "" {
 		add("EXISTS (SELECT 1 FROM key_resources r WHERE r.key_id = k.id AND r.resource = ?)", f.Resource)
+	}
+	if f.Role != "" {
+		add("EXISTS (SELECT 1 FROM key_roles r WHERE r.key_id = k.id AND r.role = ?)", f.Role)
 	}
 	if f.Search != "" {
 		add(`k.name_fold LIKE ? ESCAPE '\'`, likePattern(fold(f.Search)))
@@ -285,6 +301,40 @@ func (t *Tx) KeysInProject(ctx context.Context, accountID, projectID string) ([]
 	if err != nil {
 		return nil, err
 	}
+	return scanKeys(t, rows)
+}
+
+// KeysUsingResource implements keyward.Tx.
+func (t *Tx) KeysUsingResource(ctx context.Context, accountID, resourceID string, limit int) ([]string, error) {
+	rows, err := t.query(ctx, `SELECT key_id FROM key_resources WHERE account_id = ? AND resource = ? ORDER BY key_id LIMIT ?`,
+		accountID, resourceID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanIDs(t, rows)
+}
+
+// KeysWithRole implements keyward.Tx.
+func (t *Tx) KeysWithRole(ctx context.Context, accountID, role string, limit int) ([]string, error) {
+	rows, err := t.query(ctx, `SELECT r.key_id FROM key_roles r JOIN keys k ON k.id = r.key_id
+		WHERE r.account_id = ? AND r.role = ? AND k.status <> 'revoked' ORDER BY r.key_id LIMIT ?`, accountID, role, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanIDs(t, rows)
+}
+
+// KeysOwnedBy implements keyward.Tx.
+func (t *Tx) KeysOwnedBy(ctx context.Context, accountID string, o keyward.Owner) ([]*keyward.Key, error) {
+	rows, err := t.query(ctx, `SELECT `+keyColumns+` FROM keys k WHERE k.account_id = ? AND k.owner_type = ? AND k.owner_id = ?
+		AND k.status <> 'revoked' ORDER BY k.id`+t.lock(), accountID, string(o.Type), o.ID)
+	if err != nil {
+		return nil, err
+	}
+	return scanKeys(t, rows)
+}
+
+func scanKeys(t *Tx, rows *sql.Rows) ([]*keyward.Key, error) {
 	defer rows.Close()
 	var out []*keyward.Key
 	for rows.Next() {
@@ -297,13 +347,7 @@ func (t *Tx) KeysInProject(ctx context.Context, accountID, projectID string) ([]
 	return out, t.s.classify(rows.Err())
 }
 
-// KeysUsingResource implements keyward.Tx.
-func (t *Tx) KeysUsingResource(ctx context.Context, accountID, resourceID string, limit int) ([]string, error) {
-	rows, err := t.query(ctx, `SELECT key_id FROM key_resources WHERE account_id = ? AND resource = ? ORDER BY key_id LIMIT ?`,
-		accountID, resourceID, limit)
-	if err != nil {
-		return nil, err
-	}
+func scanIDs(t *Tx, rows *sql.Rows) ([]string, error) {
 	defer rows.Close()
 	var ids []string
 	for rows.Next() {
@@ -314,4 +358,12 @@ func (t *Tx) KeysUsingResource(ctx context.Context, accountID, resourceID string
 		ids = append(ids, id)
 	}
 	return ids, t.s.classify(rows.Err())
+}
+
+// sealed stores an empty sealed secret as NULL.
+func sealed(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }

@@ -1,0 +1,395 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// UpdateAccount implements keyward.Tx.
+func (t *Tx) UpdateAccount(ctx context.Context, a *keyward.Account) error {
+	r, err := t.exec(ctx, `UPDATE accounts SET name = ?, default_prefix = ?, catalog_template = ?, default_permission_mode = ?,
+		max_key_lifetime = ?, require_expiry = ?, default_key_lifetime = ?, updated_at = ?, version = ?
+		WHERE id = ? AND version = ?`,
+		a.Name, a.DefaultPrefix, a.CatalogTemplate, string(a.DefaultPermissionMode), int64Ptr(a.MaxKeyLifetime),
+		a.RequireExpiry, int64Ptr(a.DefaultKeyLifetime), ms(a.UpdatedAt), a.Version, a.ID, a.Version-1)
+	if err != nil && t.s.dialect.IsUniqueViolation(err) {
+		return keyward.Errorf(keyward.ECodeDuplicate, "an account named %q already exists", a.Name)
+	}
+	return mustAffect(r, err, conflictErr("account", a.ID))
+}
+
+// DeleteAccount implements keyward.Tx. Foreign keys cascade to everything
+// the account holds; idempotency records are keyed by a scope that starts
+// with the account id.
+func (t *Tx) DeleteAccount(ctx context.Context, id string) error {
+	if _, err := t.exec(ctx, `DELETE FROM idempotency_keys WHERE scope LIKE ? ESCAPE '\'`, likePrefix(id+":")); err != nil {
+		return err
+	}
+	r, err := t.exec(ctx, `DELETE FROM accounts WHERE id = ?`, id)
+	return mustAffect(r, err, keyward.NotFound("account", id))
+}
+
+// likePrefix returns a LIKE pattern matching strings that start with s.
+func likePrefix(s string) string {
+	return strings.TrimSuffix(likePattern(s), "%")[1:] + "%"
+}
+
+const userColumns = `id, account_id, external_id, email, name, roles, status, created_at, updated_at, version`
+
+func scanUser(row scanner) (*keyward.User, error) {
+	var (
+		u                keyward.User
+		ext, email, name sql.NullString
+		roles            string
+		created, updated int64
+	)
+	if err := row.Scan(&u.ID, &u.AccountID, &ext, &email, &name, &roles, &u.Status, &created, &updated, &u.Version); err != nil {
+		return nil, err
+	}
+	u.ExternalID, u.Email, u.Name = fromNullStr(ext), fromNullStr(email), fromNullStr(name)
+	u.CreatedAt, u.UpdatedAt = fromMs(created), fromMs(updated)
+	if err := json.Unmarshal([]byte(roles), &u.Roles); err != nil {
+		return nil, keyward.Internal(err)
+	}
+	return &u, nil
+}
+
+func rolesJSON(roles []string) (string, error) {
+	if roles == nil {
+		roles = []string{}
+	}
+	b, err := json.Marshal(roles)
+	if err != nil {
+		return "", keyward.Internal(err)
+	}
+	return string(b), nil
+}
+
+// CreateUser implements keyward.Tx.
+func (t *Tx) CreateUser(ctx context.Context, u *keyward.User) error {
+	roles, err := rolesJSON(u.Roles)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.AccountID, strPtr(u.ExternalID), strPtr(u.Email), strPtr(u.Name), roles, string(u.Status),
+		ms(u.CreatedAt), ms(u.UpdatedAt), u.Version)
+	if err != nil && t.s.dialect.IsUniqueViolation(err) {
+		return keyward.Errorf(keyward.ECodeDuplicate, "a user with external_id %q already exists in this account", deref(u.ExternalID))
+	}
+	return err
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// GetUser implements keyward.Tx.
+func (t *Tx) GetUser(ctx context.Context, id string) (*keyward.User, error) {
+	u, err := scanUser(t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`+t.lock(), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.NotFound("user", id)
+	}
+	if err != nil {
+		return nil, t.s.classify(err)
+	}
+	return u, nil
+}
+
+// UpdateUser implements keyward.Tx.
+func (t *Tx) UpdateUser(ctx context.Context, u *keyward.User) error {
+	roles, err := rolesJSON(u.Roles)
+	if err != nil {
+		return err
+	}
+	r, err := t.exec(ctx, `UPDATE users SET external_id = ?, email = ?, name = ?, roles = ?, status = ?, updated_at = ?, version = ?
+		WHERE id = ? AND version = ?`, strPtr(u.ExternalID), strPtr(u.Email), strPtr(u.Name), roles, string(u.Status),
+		ms(u.UpdatedAt), u.Version, u.ID, u.Version-1)
+	if err != nil && t.s.dialect.IsUniqueViolation(err) {
+		return keyward.Errorf(keyward.ECodeDuplicate, "a user with external_id %q already exists in this account", deref(u.ExternalID))
+	}
+	return mustAffect(r, err, conflictErr("user", u.ID))
+}
+
+// DeleteUser implements keyward.Tx.
+func (t *Tx) DeleteUser(ctx context.Context, id string) error {
+	r, err := t.exec(ctx, `DELETE FROM users WHERE id = ?`, id)
+	return mustAffect(r, err, keyward.NotFound("user", id))
+}
+
+// ListUsers implements keyward.Tx. The role filter reads the roles column
+// in Go: users of one account are few enough, and it keeps the SQL the
+// same on every database.
+func (t *Tx) ListUsers(ctx context.Context, f *keyward.UserFilter) ([]*keyward.User, bool, error) {
+	where := []string{"account_id = ?"}
+	args := []any{f.AccountID}
+	add := func(cond string, v any) {
+		where = append(where, cond)
+		args = append(args, v)
+	}
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if f.ExternalID != "" {
+		add("external_id = ?", f.ExternalID)
+	}
+	if f.Role != "" {
+		// roles is a JSON array of names; names cannot contain quotes.
+		add(`roles LIKE ? ESCAPE '\'`, likePattern(`"`+f.Role+`"`))
+	}
+	if f.Search != "" {
+		p := likePattern(fold(f.Search))
+		where = append(where, `(LOWER(COALESCE(name, '')) LIKE ? ESCAPE '\' OR LOWER(COALESCE(email, '')) LIKE ? ESCAPE '\')`)
+		args = append(args, p, p)
+	}
+	tail, limit, reverse := page(f.Page, &where, &args, "id")
+	rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users`+whereSQL(where)+tail, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	var out []*keyward.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, false, t.s.classify(err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, t.s.classify(err)
+	}
+	items, more := trim(out, limit, reverse)
+	return items, more, nil
+}
+
+const serviceAccountColumns = `id, account_id, name, description, status, created_at, updated_at, version`
+
+func scanServiceAccount(row scanner) (*keyward.ServiceAccount, error) {
+	var (
+		sa               keyward.ServiceAccount
+		desc             sql.NullString
+		created, updated int64
+	)
+	if err := row.Scan(&sa.ID, &sa.AccountID, &sa.Name, &desc, &sa.Status, &created, &updated, &sa.Version); err != nil {
+		return nil, err
+	}
+	sa.Description = fromNullStr(desc)
+	sa.CreatedAt, sa.UpdatedAt = fromMs(created), fromMs(updated)
+	return &sa, nil
+}
+
+// CreateServiceAccount implements keyward.Tx.
+func (t *Tx) CreateServiceAccount(ctx context.Context, sa *keyward.ServiceAccount) error {
+	_, err := t.exec(ctx, `INSERT INTO service_accounts (`+serviceAccountColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		sa.ID, sa.AccountID, sa.Name, strPtr(sa.Description), string(sa.Status), ms(sa.CreatedAt), ms(sa.UpdatedAt), sa.Version)
+	if err != nil && t.s.dialect.IsUniqueViolation(err) {
+		return keyward.Errorf(keyward.ECodeDuplicate, "a service account named %q already exists in this account", sa.Name)
+	}
+	return err
+}
+
+// GetServiceAccount implements keyward.Tx.
+func (t *Tx) GetServiceAccount(ctx context.Context, id string) (*keyward.ServiceAccount, error) {
+	sa, err := scanServiceAccount(t.queryRow(ctx, `SELECT `+serviceAccountColumns+` FROM service_accounts WHERE id = ?`+t.lock(), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.NotFound("service account", id)
+	}
+	if err != nil {
+		return nil, t.s.classify(err)
+	}
+	return sa, nil
+}
+
+// UpdateServiceAccount implements keyward.Tx.
+func (t *Tx) UpdateServiceAccount(ctx context.Context, sa *keyward.ServiceAccount) error {
+	r, err := t.exec(ctx, `UPDATE service_accounts SET name = ?, description = ?, status = ?, updated_at = ?, version = ?
+		WHERE id = ? AND version = ?`, sa.Name, strPtr(sa.Description), string(sa.Status), ms(sa.UpdatedAt), sa.Version, sa.ID, sa.Version-1)
+	if err != nil && t.s.dialect.IsUniqueViolation(err) {
+		return keyward.Errorf(keyward.ECodeDuplicate, "a service account named %q already exists in this account", sa.Name)
+	}
+	return mustAffect(r, err, conflictErr("service account", sa.ID))
+}
+
+// DeleteServiceAccount implements keyward.Tx.
+func (t *Tx) DeleteServiceAccount(ctx context.Context, id string) error {
+	r, err := t.exec(ctx, `DELETE FROM service_accounts WHERE id = ?`, id)
+	return mustAffect(r, err, keyward.NotFound("service account", id))
+}
+
+// ListServiceAccounts implements keyward.Tx.
+func (t *Tx) ListServiceAccounts(ctx context.Context, f *keyward.ServiceAccountFilter) ([]*keyward.ServiceAccount, bool, error) {
+	where := []string{"account_id = ?"}
+	args := []any{f.AccountID}
+	if f.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, string(f.Status))
+	}
+	tail, limit, reverse := page(f.Page, &where, &args, "id")
+	rows, err := t.query(ctx, `SELECT `+serviceAccountColumns+` FROM service_accounts`+whereSQL(where)+tail, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	var out []*keyward.ServiceAccount
+	for rows.Next() {
+		sa, err := scanServiceAccount(rows)
+		if err != nil {
+			return nil, false, t.s.classify(err)
+		}
+		out = append(out, sa)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, t.s.classify(err)
+	}
+	items, more := trim(out, limit, reverse)
+	return items, more, nil
+}
+
+const roleColumns = `account_id, name, description, scopes, created_at, updated_at, version`
+
+func scanRole(row scanner) (*keyward.Role, error) {
+	var (
+		r                keyward.Role
+		desc             sql.NullString
+		scopes           string
+		created, updated int64
+	)
+	if err := row.Scan(&r.AccountID, &r.Name, &desc, &scopes, &created, &updated, &r.Version); err != nil {
+		return nil, err
+	}
+	r.Description = fromNullStr(desc)
+	r.CreatedAt, r.UpdatedAt = fromMs(created), fromMs(updated)
+	if err := json.Unmarshal([]byte(scopes), &r.Scopes); err != nil {
+		return nil, keyward.Internal(err)
+	}
+	return &r, nil
+}
+
+func scopesJSON(s []keyward.Scope) (string, error) {
+	if s == nil {
+		s = []keyward.Scope{}
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "", keyward.Internal(err)
+	}
+	return string(b), nil
+}
+
+// CreateRole implements keyward.Tx.
+func (t *Tx) CreateRole(ctx context.Context, r *keyward.Role) error {
+	scopes, err := scopesJSON(r.Scopes)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.AccountID, r.Name, strPtr(r.Description), scopes, ms(r.CreatedAt), ms(r.UpdatedAt), r.Version)
+	if err != nil && t.s.dialect.IsUniqueViolation(err) {
+		return keyward.Errorf(keyward.ECodeDuplicate, "a role named %q already exists in this account", r.Name)
+	}
+	return err
+}
+
+// GetRole implements keyward.Tx.
+func (t *Tx) GetRole(ctx context.Context, accountID, name string) (*keyward.Role, error) {
+	r, err := scanRole(t.queryRow(ctx, `SELECT `+roleColumns+` FROM roles WHERE account_id = ? AND name = ?`+t.lock(), accountID, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.NotFound("role", name)
+	}
+	if err != nil {
+		return nil, t.s.classify(err)
+	}
+	return r, nil
+}
+
+// UpdateRole implements keyward.Tx.
+func (t *Tx) UpdateRole(ctx context.Context, r *keyward.Role) error {
+	scopes, err := scopesJSON(r.Scopes)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(ctx, `UPDATE roles SET description = ?, scopes = ?, updated_at = ?, version = ?
+		WHERE account_id = ? AND name = ? AND version = ?`, strPtr(r.Description), scopes, ms(r.UpdatedAt), r.Version,
+		r.AccountID, r.Name, r.Version-1)
+	return mustAffect(res, err, conflictErr("role", r.Name))
+}
+
+// DeleteRole implements keyward.Tx.
+func (t *Tx) DeleteRole(ctx context.Context, accountID, name string) error {
+	r, err := t.exec(ctx, `DELETE FROM roles WHERE account_id = ? AND name = ?`, accountID, name)
+	return mustAffect(r, err, keyward.NotFound("role", name))
+}
+
+// ListRoles implements keyward.Tx.
+func (t *Tx) ListRoles(ctx context.Context, accountID string) ([]*keyward.Role, error) {
+	rows, err := t.query(ctx, `SELECT `+roleColumns+` FROM roles WHERE account_id = ? ORDER BY name`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*keyward.Role
+	for rows.Next() {
+		r, err := scanRole(rows)
+		if err != nil {
+			return nil, t.s.classify(err)
+		}
+		out = append(out, r)
+	}
+	return out, t.s.classify(rows.Err())
+}
+
+// ReserveIdempotency implements keyward.Tx.
+func (t *Tx) ReserveIdempotency(ctx context.Context, rec *keyward.IdempotencyRecord, notBefore time.Time) (*keyward.IdempotencyRecord, error) {
+	var (
+		cur      keyward.IdempotencyRecord
+		state    string
+		response []byte
+		created  int64
+	)
+	err := t.queryRow(ctx, `SELECT request_hash, state, status, response, created_at FROM idempotency_keys
+		WHERE scope = ? AND key_hash = ?`+t.lock(), rec.Scope, rec.KeyHash).Scan(&cur.RequestHash, &state, &cur.Status, &response, &created)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, t.s.classify(err)
+	case fromMs(created).Before(notBefore):
+		if _, err := t.exec(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key_hash = ?`, rec.Scope, rec.KeyHash); err != nil {
+			return nil, err
+		}
+	default:
+		cur.Scope, cur.KeyHash, cur.Pending, cur.Response, cur.CreatedAt = rec.Scope, rec.KeyHash, state == "pending", response, fromMs(created)
+		return &cur, nil
+	}
+	_, err = t.exec(ctx, `INSERT INTO idempotency_keys (scope, key_hash, request_hash, state, status, response, created_at)
+		VALUES (?, ?, ?, 'pending', 0, NULL, ?)`, rec.Scope, rec.KeyHash, rec.RequestHash, ms(rec.CreatedAt))
+	return nil, err
+}
+
+// FinishIdempotency implements keyward.Tx.
+func (t *Tx) FinishIdempotency(ctx context.Context, rec *keyward.IdempotencyRecord) error {
+	r, err := t.exec(ctx, `UPDATE idempotency_keys SET state = 'done', status = ?, response = ? WHERE scope = ? AND key_hash = ?`,
+		rec.Status, rec.Response, rec.Scope, rec.KeyHash)
+	return mustAffect(r, err, keyward.NotFound("idempotency record", ""))
+}
+
+// ReleaseIdempotency implements keyward.Tx.
+func (t *Tx) ReleaseIdempotency(ctx context.Context, scope string, keyHash []byte) error {
+	_, err := t.exec(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key_hash = ? AND state = 'pending'`, scope, keyHash)
+	return err
+}
+
+// PurgeIdempotency implements keyward.Tx.
+func (t *Tx) PurgeIdempotency(ctx context.Context, before time.Time) error {
+	_, err := t.exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, ms(before))
+	return err
+}
