@@ -186,12 +186,12 @@ type KeyFilter struct {
 	// IncludeOperator adds operator management keys (which belong to no
 	// account) to a list of management keys.
 	IncludeOperator bool
-	Search         string // case-insensitive substring of the name
-	Expired        *bool
-	Now            time.Time // for Expired
-	CreatedAfter   *time.Time
-	CreatedBefore  *time.Time
-	LastUsedBefore *time.Time
+	Search          string // case-insensitive substring of the name
+	Expired         *bool
+	Now             time.Time // for Expired
+	CreatedAfter    *time.Time
+	CreatedBefore   *time.Time
+	LastUsedBefore  *time.Time
 }
 
 // AccountFilter selects accounts.

@@ -17,12 +17,12 @@ type usage struct {
 	// housekeeping runs every housekeepingEvery, on the same goroutine.
 	housekeeping func(ctx context.Context)
 	store        keyward.Store
-	log      *slog.Logger
-	mu       sync.Mutex
-	pending  map[string]time.Time
-	stop     chan struct{}
-	done     chan struct{}
-	stopOnce sync.Once
+	log          *slog.Logger
+	mu           sync.Mutex
+	pending      map[string]time.Time
+	stop         chan struct{}
+	done         chan struct{}
+	stopOnce     sync.Once
 }
 
 func newUsage(store keyward.Store, log *slog.Logger, every time.Duration, housekeeping func(context.Context)) *usage {
