@@ -174,7 +174,9 @@ func NewKey(kind KeyKind, in *KeyFields, env *KeyEnv) (*Key, error) {
 		v.add("recoverable", "must be true or false")
 	}
 	if in.Recoverable.HasValue() && in.Recoverable.Value {
-		if !env.MasterKey {
+		if kind == KindManagement {
+			v.add("recoverable", "management keys are never recoverable")
+		} else if !env.MasterKey {
 			v.add("recoverable", "recoverable keys need the server to be started with a master key")
 		} else {
 			k.Recoverable = true
@@ -510,7 +512,7 @@ func applyExpiry(v *validator, k *Key, in *KeyFields, env *KeyEnv, creating bool
 				v.add("expires_at", "must be in the future")
 				return
 			}
-			if max := env.Account.MaxKeyLifetime; max != nil && t.Sub(env.Now) > time.Duration(*max)*time.Second {
+			if max := env.Account.MaxKeyLifetime; max != nil && !k.Operator && t.Sub(env.Now) > time.Duration(*max)*time.Second {
 				v.add("expires_at", "is beyond the account's max_key_lifetime of %d seconds", *max)
 				return
 			}
@@ -518,7 +520,8 @@ func applyExpiry(v *validator, k *Key, in *KeyFields, env *KeyEnv, creating bool
 		}
 	}
 	switch {
-	case !touched || k.ExpiresAt != nil:
+	case !touched || k.ExpiresAt != nil || k.Operator:
+		// Operator keys belong to no account: no account's policy binds them.
 	case env.Account.RequireExpiry:
 		v.add("expires_at", "is required: the account's require_expiry is set")
 	case env.Account.MaxKeyLifetime != nil:
@@ -541,7 +544,7 @@ func RotationExpiry(k *Key, expiresAt *time.Time, env *KeyEnv) error {
 	if err := v.result(); err != nil {
 		return err
 	}
-	if max := env.Account.MaxKeyLifetime; max != nil && k.ExpiresAt != nil && k.ExpiresAt.Sub(env.Now) > time.Duration(*max)*time.Second {
+	if max := env.Account.MaxKeyLifetime; max != nil && !k.Operator && k.ExpiresAt != nil && k.ExpiresAt.Sub(env.Now) > time.Duration(*max)*time.Second {
 		return InvalidField("expires_at", "is beyond the account's max_key_lifetime of %d seconds: send a nearer expires_at with the rotation", *max)
 	}
 	return nil

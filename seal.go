@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 )
 
@@ -30,11 +31,12 @@ type MasterKey struct {
 
 // ParseMasterKey reads a master key: 32 bytes given as 64 hex characters or
 // as base64 (standard or URL alphabet, padded or not), surrounding space
-// ignored; a file may also hold the 32 raw bytes. Anything else is an error
-// that does not echo the input.
+// ignored; a file may also hold the 32 raw bytes. 32 printable characters
+// are not taken as raw bytes: that is a passphrase, not a random key.
+// Anything else is an error that does not echo the input.
 func ParseMasterKey(b []byte) (*MasterKey, error) {
 	raw := b
-	if len(b) != MasterKeySize {
+	if len(b) != MasterKeySize || printable(b) {
 		s := strings.TrimSpace(string(b))
 		var err error
 		switch {
@@ -60,6 +62,15 @@ func ParseMasterKey(b []byte) (*MasterKey, error) {
 	return &MasterKey{aead: aead, fingerprint: mac.Sum(nil)}, nil
 }
 
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 func decodeBase64(s string) ([]byte, error) {
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(s); err == nil {
@@ -69,7 +80,13 @@ func decodeBase64(s string) ([]byte, error) {
 	return nil, errors.New("not base64")
 }
 
-func (*MasterKey) String() string { return "[redacted]" }
+func (*MasterKey) String() string               { return "[redacted]" }
+func (*MasterKey) GoString() string             { return "keyward.MasterKey{[redacted]}" }
+func (*MasterKey) LogValue() slog.Value         { return slog.StringValue("[redacted]") }
+func (*MasterKey) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+
+// Format makes every fmt verb print the redacted form.
+func (m *MasterKey) Format(f fmt.State, verb rune) { io.WriteString(f, m.String()) }
 
 // Fingerprint returns a value derived from the master key that can be mixed
 // into other key derivations without revealing the master key.

@@ -70,6 +70,9 @@ type Tx interface {
 	// KeysWithRole returns up to limit ids of the account's keys that are
 	// not revoked and hold the role.
 	KeysWithRole(ctx context.Context, accountID, role string, limit int) ([]string, error)
+	// SampleSealedSecret returns the id and sealed secret of one
+	// recoverable key, or not_found if there is none (to check a master key).
+	SampleSealedSecret(ctx context.Context) (string, []byte, error)
 	// KeysOwnedBy returns the account's keys owned by o that are not revoked.
 	KeysOwnedBy(ctx context.Context, accountID string, o Owner) ([]*Key, error)
 

@@ -44,38 +44,39 @@ func CatalogTemplate(name string, now time.Time) ([]*Resource, []*Role, bool) {
 	default:
 		return nil, nil, false
 	}
+	// Every call returns fresh values: callers may change them.
 	outR := make([]*Resource, len(res))
 	for i := range res {
 		r := res[i]
+		r.ProjectScopes = cloneSlice(r.ProjectScopes)
 		r.CreatedAt, r.UpdatedAt = now, now
 		outR[i] = &r
 	}
 	outRoles := make([]*Role, len(roles))
 	for i := range roles {
 		r := roles[i]
+		r.Scopes = CloneScopes(r.Scopes)
 		r.CreatedAt, r.UpdatedAt, r.Version = now, now, 1
 		outRoles[i] = &r
 	}
 	return outR, outRoles, true
 }
 
-var (
-	bothProjects = []string{ProjectScopeAll, ProjectScopeSingle}
-	allProjects  = []string{ProjectScopeAll}
-)
+func bothProjects() []string { return []string{ProjectScopeAll, ProjectScopeSingle} }
+func allProjects() []string  { return []string{ProjectScopeAll} }
 
 // defaultTemplate is a small, neutral example catalog: a few data resources
 // any API has, one read-only resource, one write-only action, and a
 // protected billing resource.
 func defaultTemplate() []Resource {
 	return []Resource{
-		{ID: "documents", DisplayName: "Documents", Group: "data", Description: "Documents stored through the API", Readable: true, Writable: true, ProjectScopes: bothProjects},
-		{ID: "files", DisplayName: "Files", Group: "data", Description: "Uploaded files", Readable: true, Writable: true, ProjectScopes: bothProjects},
-		{ID: "search", DisplayName: "Search", Group: "data", Description: "Search queries over documents", Readable: true, Writable: false, ProjectScopes: bothProjects},
-		{ID: "webhooks", DisplayName: "Webhooks", Group: "integration", Description: "Webhook endpoints and deliveries", Readable: true, Writable: true, ProjectScopes: bothProjects},
-		{ID: "events", DisplayName: "Events", Group: "integration", Description: "Publishing events (write-only)", Readable: false, Writable: true, ProjectScopes: bothProjects},
-		{ID: "usage", DisplayName: "Usage", Group: "account", Description: "Usage reports of the account", Readable: true, Writable: false, ProjectScopes: allProjects},
-		{ID: "billing", DisplayName: "Billing", Group: "account", Description: "Payment methods and invoices; protected: never granted to API keys", Readable: true, Writable: true, ProjectScopes: allProjects, Protected: true},
+		{ID: "documents", DisplayName: "Documents", Group: "data", Description: "Documents stored through the API", Readable: true, Writable: true, ProjectScopes: bothProjects()},
+		{ID: "files", DisplayName: "Files", Group: "data", Description: "Uploaded files", Readable: true, Writable: true, ProjectScopes: bothProjects()},
+		{ID: "search", DisplayName: "Search", Group: "data", Description: "Search queries over documents", Readable: true, Writable: false, ProjectScopes: bothProjects()},
+		{ID: "webhooks", DisplayName: "Webhooks", Group: "integration", Description: "Webhook endpoints and deliveries", Readable: true, Writable: true, ProjectScopes: bothProjects()},
+		{ID: "events", DisplayName: "Events", Group: "integration", Description: "Publishing events (write-only)", Readable: false, Writable: true, ProjectScopes: bothProjects()},
+		{ID: "usage", DisplayName: "Usage", Group: "account", Description: "Usage reports of the account", Readable: true, Writable: false, ProjectScopes: allProjects()},
+		{ID: "billing", DisplayName: "Billing", Group: "account", Description: "Payment methods and invoices; protected: never granted to API keys", Readable: true, Writable: true, ProjectScopes: allProjects(), Protected: true},
 	}
 }
 
@@ -97,18 +98,18 @@ func orqTemplate() []Resource {
 	for _, id := range []string{"api-key", "member", "billing", "sso", "group", "audit-log", "workspace"} {
 		out = append(out, Resource{ID: id, DisplayName: displayName(id), Group: OrqGroupWorkspaceAdmin,
 			Description: "Workspace administration: " + displayName(id),
-			Readable:    true, Writable: id != "audit-log", ProjectScopes: allProjects, Protected: admin[id]})
+			Readable:    true, Writable: id != "audit-log", ProjectScopes: allProjects(), Protected: admin[id]})
 	}
 	for _, id := range []string{"agent", "agent-schedule", "annotation", "chunking", "dataset", "deployment", "eval", "file",
 		"guardrail-rule", "identity", "knowledge", "memory-store", "policy", "project", "prompt", "routing-rule", "skill", "tool"} {
 		out = append(out, Resource{ID: id, DisplayName: plural(displayName(id)), Group: OrqGroupPlatform,
-			Description: "Platform: " + plural(displayName(id)), Readable: true, Writable: true, ProjectScopes: bothProjects})
+			Description: "Platform: " + plural(displayName(id)), Readable: true, Writable: true, ProjectScopes: bothProjects()})
 	}
 	for _, id := range []string{"chat_completions", "embeddings", "responses", "moderations", "images", "audio_speech",
 		"audio_transcription", "realtime", "model"} {
 		out = append(out, Resource{ID: id, DisplayName: displayName(id), Group: OrqGroupGateway,
 			Description: "Gateway endpoint: " + displayName(id),
-			Readable:    id == "model", Writable: id != "model", ProjectScopes: bothProjects})
+			Readable:    id == "model", Writable: id != "model", ProjectScopes: bothProjects()})
 	}
 	return out
 }
@@ -126,7 +127,7 @@ func discueTemplate() []Resource {
 			group = "organization"
 		}
 		out = append(out, Resource{ID: id, DisplayName: displayName(id), Group: group, Description: "discue " + displayName(id),
-			Readable: true, Writable: true, ProjectScopes: bothProjects, Protected: protected[id]})
+			Readable: true, Writable: true, ProjectScopes: bothProjects(), Protected: protected[id]})
 	}
 	return out
 }
@@ -148,7 +149,7 @@ func pulseTemplate() []Resource {
 	out := make([]Resource, 0, len(specs))
 	for _, s := range specs {
 		out = append(out, Resource{ID: s.id, DisplayName: s.name, Group: s.group, Description: "PulseCRM " + s.name,
-			Readable: true, Writable: true, ProjectScopes: allProjects, Protected: s.protected})
+			Readable: true, Writable: true, ProjectScopes: allProjects(), Protected: s.protected})
 	}
 	return out
 }
@@ -160,12 +161,12 @@ func pulseTemplate() []Resource {
 // personal key may not touch (billing, users, api_keys) are protected.
 func vectaraTemplate() ([]Resource, []Role) {
 	res := []Resource{
-		{ID: "corpus", DisplayName: "Corpora", Group: "corpora", Description: "read: query a corpus; write: index into it (and query)", Readable: true, Writable: true, ProjectScopes: bothProjects},
-		{ID: "agents", DisplayName: "Agents", Group: "agents", Description: "Vectara agents", Readable: true, Writable: true, ProjectScopes: bothProjects},
-		{ID: "pipelines", DisplayName: "Pipelines", Group: "pipelines", Description: "Ingestion pipelines", Readable: true, Writable: true, ProjectScopes: bothProjects},
-		{ID: "billing", DisplayName: "Billing", Group: "account", Description: "Billing data; protected", Readable: true, Writable: true, ProjectScopes: allProjects, Protected: true},
-		{ID: "users", DisplayName: "Users", Group: "account", Description: "Users of the account; protected", Readable: true, Writable: true, ProjectScopes: allProjects, Protected: true},
-		{ID: "api_keys", DisplayName: "API keys", Group: "account", Description: "API keys; protected", Readable: true, Writable: true, ProjectScopes: allProjects, Protected: true},
+		{ID: "corpus", DisplayName: "Corpora", Group: "corpora", Description: "read: query a corpus; write: index into it (and query)", Readable: true, Writable: true, ProjectScopes: bothProjects()},
+		{ID: "agents", DisplayName: "Agents", Group: "agents", Description: "Vectara agents", Readable: true, Writable: true, ProjectScopes: bothProjects()},
+		{ID: "pipelines", DisplayName: "Pipelines", Group: "pipelines", Description: "Ingestion pipelines", Readable: true, Writable: true, ProjectScopes: bothProjects()},
+		{ID: "billing", DisplayName: "Billing", Group: "account", Description: "Billing data; protected", Readable: true, Writable: true, ProjectScopes: allProjects(), Protected: true},
+		{ID: "users", DisplayName: "Users", Group: "account", Description: "Users of the account; protected", Readable: true, Writable: true, ProjectScopes: allProjects(), Protected: true},
+		{ID: "api_keys", DisplayName: "API keys", Group: "account", Description: "API keys; protected", Readable: true, Writable: true, ProjectScopes: allProjects(), Protected: true},
 	}
 	all := []string{Wildcard}
 	desc := func(s string) *string { return &s }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,6 +30,7 @@ func (e *env) adminCreateManagementKeyCommand() *cobra.Command {
 		dataDir, account, name string
 		operator               bool
 		permissions            []string
+		expiresIn              string
 	)
 	cmd := &cobra.Command{
 		Use:   "create-management-key --account ID|NAME",
@@ -75,6 +77,22 @@ Example:
 			if operator {
 				in.Operator = keyward.Some(true)
 			}
+			if expiresIn != "" {
+				d, err := parseDuration(expiresIn)
+				if err != nil || d <= 0 {
+					return usagef("--expires-in: %q is not a positive duration (like 24h or 7d)", expiresIn)
+				}
+				in.ExpiresAt = keyward.Some(time.Now().Add(d))
+			} else if !operator {
+				// Recovery must work in an account whose policy requires
+				// expiries: give the key one within the policy.
+				if exp, ok, err := svc.PolicyExpiry(ctx, a, 24*time.Hour); err != nil {
+					return err
+				} else if ok {
+					in.ExpiresAt = keyward.Some(exp)
+					fmt.Fprintf(e.stderr, "the account's expiry policy applies: the key expires at %s (set --expires-in to choose)\n", exp.UTC().Format(time.RFC3339))
+				}
+			}
 			k, tok, err := svc.CreateKey(ctx, a, keyward.KindManagement, in)
 			if err != nil {
 				return err
@@ -90,5 +108,6 @@ Example:
 	f.BoolVar(&operator, "operator", false, "create an operator key, spanning every account")
 	f.StringVar(&name, "name", "recovery management key", "the key's name")
 	f.StringSliceVar(&permissions, "permission", nil, "a management permission (repeatable; default: all the key may hold)")
+	f.StringVar(&expiresIn, "expires-in", "", "give the key an expiry this far ahead (like 24h or 7d); by default only where the account's policy requires one (then 24h, or less if its max_key_lifetime is shorter)")
 	return cmd
 }

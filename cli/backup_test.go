@@ -29,7 +29,7 @@ func TestBackupWhileOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := svc.Authenticate(ctx, op, "", "127.0.0.1")
+	a, err := svc.Authenticate(ctx, op, "", "127.0.0.1", true)
 	if err != nil {
 		t.Fatal(err)
 	}

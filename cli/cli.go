@@ -50,6 +50,7 @@ exported variable can never change what a command does to a key.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(e.serveCommand(), e.migrateCommand(), e.backupCommand(), e.adminCommand(), e.keysCommand(), e.versionCommand())
+	root.AddCommand(e.accountsCommand(), e.usersCommand(), e.serviceAccountsCommand(), e.rolesCommand(), e.managementKeysCommand(), e.catalogCommand())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return e.bindEnv(cmd) }
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 	return root.ExecuteContext(ctx)

@@ -10,8 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward"
 )
@@ -192,17 +197,66 @@ type apiError struct {
 	Detail    string               `json:"detail"`
 	Errors    []keyward.FieldError `json:"errors"`
 	RequestID string               `json:"request_id"`
+	// Extra holds the members beyond the standard ones, which say more
+	// about the problem: missing_permission, the user_ids and key_ids that
+	// hold a role…
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// standardProblemMember reports whether every problem document has the
+// member name; the others are printed as extra lines.
+func standardProblemMember(name string) bool {
+	switch name {
+	case "type", "title", "status", "detail", "code", "errors", "request_id":
+		return true
+	}
+	return false
 }
 
 // Error renders the problem for a person: the detail, the code and the
-// status on the first line, then one line per offending field.
+// status on the first line, then one line per offending field, then one
+// line per extra member (such as "  key_ids: key_1, key_2").
 func (p *apiError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s, HTTP %d)", p.Detail, p.Code, p.Status)
 	for _, f := range p.Errors {
 		fmt.Fprintf(&b, "\n  %s: %s", f.Field, f.Message)
 	}
+	names := make([]string, 0, len(p.Extra))
+	for k := range p.Extra {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if v := extraText(p.Extra[k]); v != "" {
+			fmt.Fprintf(&b, "\n  %s: %s", cell(k), cell(v))
+		}
+	}
 	return b.String()
+}
+
+// extraText renders an extra problem member: a list of strings as
+// "a, b", an empty list as "none", a string as itself, anything else as
+// compact JSON; null as "".
+func extraText(raw json.RawMessage) string {
+	var list []string
+	var s string
+	switch {
+	case string(raw) == "null":
+		return ""
+	case json.Unmarshal(raw, &list) == nil:
+		if len(list) == 0 {
+			return "none"
+		}
+		return strings.Join(list, ", ")
+	case json.Unmarshal(raw, &s) == nil:
+		return s
+	}
+	var c bytes.Buffer
+	if json.Compact(&c, raw) != nil {
+		return string(raw)
+	}
+	return c.String()
 }
 
 func (p *apiError) Unwrap() error { return &keyward.Error{Code: p.Code, Message: p.Detail} }
@@ -211,7 +265,18 @@ func (p *apiError) Unwrap() error { return &keyward.Error{Code: p.Code, Message:
 // document (a proxy's HTML page, a redirect) is described by its status.
 func problemError(res *http.Response, body []byte) error {
 	p := &apiError{}
-	if err := json.Unmarshal(body, p); err != nil || p.Code == "" {
+	if err := json.Unmarshal(body, p); err == nil && p.Code != "" {
+		var all map[string]json.RawMessage
+		_ = json.Unmarshal(body, &all)
+		for k, v := range all {
+			if !standardProblemMember(k) {
+				if p.Extra == nil {
+					p.Extra = map[string]json.RawMessage{}
+				}
+				p.Extra[k] = v
+			}
+		}
+	} else {
 		p = &apiError{Code: "http_error", Detail: fmt.Sprintf("the server answered %s", res.Status)}
 		if loc := res.Header.Get("Location"); loc != "" && res.StatusCode >= 300 && res.StatusCode < 400 {
 			p.Detail = fmt.Sprintf("the server redirects to %s: set --url to the address it redirects to", redactURL(loc))
@@ -223,4 +288,384 @@ func problemError(res *http.Response, body []byte) error {
 	}
 	p.Status = res.StatusCode
 	return p
+}
+
+// ---- the command groups of the client -----------------------------------
+
+// connFlags are the flags every client command shares: where the server is,
+// which management key to use, and how to print.
+type connFlags struct {
+	url       string
+	token     string
+	accountID string
+	json      bool
+	timeout   time.Duration
+}
+
+// help is the help text of one command.
+type help struct{ short, long, example string }
+
+// clientLong returns the help of a client command group: its intro, then
+// how every client command connects, prints and exits. exitNote, if not
+// empty, follows the exit statuses.
+func clientLong(intro, exitNote string) string {
+	return intro + `
+
+The server is named by --url (KEYWARD_URL, default http://127.0.0.1:8420) and
+the management key by KEYWARD_TOKEN (or --token; the variable keeps the key out
+of your shell history and process list). An operator key acts on the account
+"default" unless --account-id (KEYWARD_ACCOUNT_ID) names another.
+
+Output is a table for people; --json prints the server's JSON for scripts.
+
+Only the connection flags (--url, --token, --account-id, --json, --timeout)
+are read from KEYWARD_* environment variables; the flags of each command are
+not, so an exported variable never changes what a command does.
+
+Exit status: 0 on success, 1 when the server refuses the request, 2 for
+bad usage (nothing was sent), 3 when the server cannot be reached.` + exitNote
+}
+
+// clientGroup returns a command group (keys, users, …) whose subcommands
+// are clients of a running server. It declares the connection flags they
+// share, and binds only those to KEYWARD_* variables.
+func (e *env) clientGroup(use string, h help, subs func(c *connFlags) []*cobra.Command) *cobra.Command {
+	c := &connFlags{}
+	cmd := &cobra.Command{
+		Use:     use,
+		Short:   h.short,
+		Long:    h.long,
+		Example: h.example,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&c.url, "url", "http://127.0.0.1:8420", "base URL of the keyward server (KEYWARD_URL)")
+	pf.StringVar(&c.token, "token", "", "management key to authenticate with; prefer the KEYWARD_TOKEN variable, which stays out of shell history")
+	pf.StringVar(&c.accountID, "account-id", "", "account to act on, for operator keys (sent as X-Account-Id; KEYWARD_ACCOUNT_ID)")
+	pf.BoolVar(&c.json, "json", false, "print the server's JSON instead of a table (KEYWARD_JSON)")
+	pf.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for each answer of the server (KEYWARD_TIMEOUT)")
+
+	// The root binds every flag of the command that runs to KEYWARD_*; the
+	// client commands replace that with the connection flags alone (see
+	// clientLong). A command's own PersistentPreRunE takes precedence over
+	// the root's.
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		conn := &cobra.Command{}
+		conn.Flags().AddFlagSet(pf)
+		if err := e.bindEnv(conn); err != nil {
+			return usagef("%v", err)
+		}
+		return nil
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
+	cmd.AddCommand(subs(c)...)
+	return cmd
+}
+
+// argsExactly accepts exactly the named positional arguments.
+func argsExactly(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != len(names) {
+			return usagef("%s takes %d argument(s): %s (got %d; see --help)", cmd.CommandPath(), len(names), strings.Join(names, " "), len(args))
+		}
+		for i, a := range args {
+			if strings.TrimSpace(a) == "" {
+				return usagef("%s: %s must not be empty", cmd.CommandPath(), names[i])
+			}
+		}
+		return nil
+	}
+}
+
+// run prepares the client, then calls f with the command's context.
+func (e *env) run(cmd *cobra.Command, c *connFlags, f func(ctx context.Context, cl *client) error) error {
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	return f(cmd.Context(), cl)
+}
+
+// object is a kind of object the client commands manage through one
+// collection of the API: /v1/users and /v1/users/{id}.
+type object struct {
+	noun   string                                          // in messages: "user", "service account"
+	plural string                                          // "users"
+	path   string                                          // the collection: "/v1/users"
+	arg    string                                          // what names one object on the command line: ID (NAME for roles)
+	member string                                          // the JSON member that names one: id (name for roles)
+	show   func(w io.Writer, raw []byte) error             // one object, as a table
+	table  func(w io.Writer, raws []json.RawMessage) error // objects, one row each
+}
+
+func (o *object) itemPath(id string) string { return o.path + "/" + url.PathEscape(id) }
+
+// answer prints what the server answered: its JSON with --json, else the
+// table show draws.
+func (e *env) answer(c *connFlags, res *response, show func(io.Writer, []byte) error) error {
+	if c.json {
+		return printJSON(e.stdout, res.body)
+	}
+	return show(e.stdout, res.body)
+}
+
+// send makes one request and prints the object the server answers with.
+func (e *env) send(cmd *cobra.Command, c *connFlags, method, path string, body any, hdr http.Header, show func(io.Writer, []byte) error) error {
+	return e.run(cmd, c, func(ctx context.Context, cl *client) error {
+		res, err := cl.do(ctx, method, path, nil, body, hdr)
+		if err != nil {
+			return err
+		}
+		return e.answer(c, res, show)
+	})
+}
+
+// getCommand is "get ID": one object, as a table or JSON.
+func (e *env) getCommand(c *connFlags, o *object, h help) *cobra.Command {
+	return &cobra.Command{
+		Use:     "get " + o.arg,
+		Short:   h.short,
+		Long:    h.long,
+		Example: h.example,
+		Args:    argsExactly(o.arg),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.send(cmd, c, http.MethodGet, o.itemPath(args[0]), nil, nil, o.show)
+		},
+	}
+}
+
+// deleteCommand is "delete ID". With confirm, the command also needs --yes,
+// and confirm says why.
+func (e *env) deleteCommand(c *connFlags, o *object, h help, confirm string) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:     "delete " + o.arg,
+		Short:   h.short,
+		Long:    h.long,
+		Example: h.example,
+		Args:    argsExactly(o.arg),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if confirm != "" && !yes {
+				return usagef("%s: add --yes to go ahead", confirm)
+			}
+			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
+				if _, err := cl.do(ctx, http.MethodDelete, o.itemPath(args[0]), nil, nil, nil); err != nil {
+					return err
+				}
+				if c.json {
+					b, _ := json.Marshal(map[string]any{o.member: args[0], "deleted": true})
+					return printJSON(e.stdout, b)
+				}
+				_, err := fmt.Fprintf(e.stdout, "Deleted %s %s\n", o.noun, args[0])
+				return err
+			})
+		},
+	}
+	if confirm != "" {
+		cmd.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
+	}
+	return cmd
+}
+
+// addIfMatchFlag declares --if-match for a change of one object.
+func addIfMatchFlag(f *pflag.FlagSet, v *string, noun string) {
+	f.StringVar(v, "if-match", "", "change the "+noun+" only if its etag is still this one")
+}
+
+// ifMatchHeader returns the If-Match header of --if-match, or nil when the
+// flag is not given. A bare etag is quoted.
+func ifMatchHeader(f *pflag.FlagSet, v, command string) (http.Header, error) {
+	if !f.Changed("if-match") {
+		return nil, nil
+	}
+	tag := strings.TrimSpace(v)
+	if tag == "" {
+		return nil, usagef("--if-match needs an etag (the ETAG row of %s get)", command)
+	}
+	if tag != "*" && !strings.HasPrefix(tag, `"`) && !strings.HasPrefix(tag, "W/") {
+		tag = `"` + tag + `"`
+	}
+	return http.Header{"If-Match": {tag}}, nil
+}
+
+// ---- lists --------------------------------------------------------------
+
+// filter is a flag of a list command that becomes a query parameter of the
+// same name (dashes as underscores).
+type filter struct {
+	name, usage string
+	// check returns the value to send, or a usage error; nil sends the
+	// text as given (trimmed).
+	check func(flag, v string) (string, error)
+}
+
+// enumFilter accepts one of values.
+func enumFilter(values ...string) func(string, string) (string, error) {
+	return func(flag, v string) (string, error) { return v, oneOf(flag, v, values...) }
+}
+
+// validFilter accepts what valid accepts; what names it in the error.
+func validFilter(what string, valid func(string) bool) func(string, string) (string, error) {
+	return func(flag, v string) (string, error) {
+		if !valid(v) {
+			return "", usagef("%s %q is not %s", flag, v, what)
+		}
+		return v, nil
+	}
+}
+
+func boolFilter(flag, v string) (string, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return "", usagef("%s must be true or false, not %q", flag, v)
+	}
+	return strconv.FormatBool(b), nil
+}
+
+func timeFilter(flag, v string) (string, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return "", usagef("%s %q is not an RFC 3339 time (such as 2030-01-02T15:04:05Z)", flag, v)
+	}
+	return t.UTC().Format(time.RFC3339Nano), nil
+}
+
+// listCommand is "list": a table of the objects, or the server's JSON.
+// paged lists are read one page at a time (--limit, --starting-after,
+// --ending-before, --all); the others come whole.
+func (e *env) listCommand(c *connFlags, o *object, h help, paged bool, filters ...filter) *cobra.Command {
+	var (
+		all   bool
+		limit int
+	)
+	if paged {
+		filters = append(filters,
+			filter{name: "starting-after", usage: "the page after this " + o.noun + " id (the last id of the previous page)"},
+			filter{name: "ending-before", usage: "the page before this " + o.noun + " id"},
+		)
+	}
+	vals := make([]*string, len(filters))
+	cmd := &cobra.Command{
+		Use:     "list [flags]",
+		Short:   h.short,
+		Long:    h.long,
+		Example: h.example,
+		Args:    argsExactly(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			query, err := listQuery(cmd.Flags(), filters, vals, all, limit, paged)
+			if err != nil {
+				return err
+			}
+			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
+				return e.listPages(ctx, cl, c, o, query, all)
+			})
+		},
+	}
+	f := cmd.Flags()
+	for i, fl := range filters {
+		vals[i] = f.String(fl.name, "", fl.usage)
+	}
+	if paged {
+		f.IntVar(&limit, "limit", 0, fmt.Sprintf("%s per page, 1–%d (default 25; %d with --all)", o.plural, keyward.MaxPageLimit, keyward.MaxPageLimit))
+		f.BoolVar(&all, "all", false, "follow the pages to the last "+o.noun)
+	}
+	return cmd
+}
+
+func listQuery(f *pflag.FlagSet, filters []filter, vals []*string, all bool, limit int, paged bool) (url.Values, error) {
+	v := url.Values{}
+	for i, fl := range filters {
+		if !f.Changed(fl.name) {
+			continue
+		}
+		val := strings.TrimSpace(*vals[i])
+		if fl.check != nil {
+			var err error
+			if val, err = fl.check("--"+fl.name, val); err != nil {
+				return nil, err
+			}
+		}
+		v.Set(strings.ReplaceAll(fl.name, "-", "_"), val)
+	}
+	if !paged {
+		return v, nil
+	}
+	if f.Changed("limit") {
+		if limit < 1 || limit > keyward.MaxPageLimit {
+			return nil, usagef("--limit must be from 1 to %d, not %d", keyward.MaxPageLimit, limit)
+		}
+		v.Set("limit", strconv.Itoa(limit))
+	} else if all {
+		v.Set("limit", strconv.Itoa(keyward.MaxPageLimit))
+	}
+	if all && v.Has("ending_before") {
+		return nil, usagef("--all reads forward: it cannot be combined with --ending-before")
+	}
+	if v.Has("starting_after") && v.Has("ending_before") {
+		return nil, usagef("give --starting-after or --ending-before, not both")
+	}
+	return v, nil
+}
+
+// pageOut is a page of a list as the server sends it.
+type pageOut struct {
+	Data    []json.RawMessage `json:"data"`
+	HasMore bool              `json:"has_more"`
+}
+
+// listPages prints one page of o, or with all every page: as a table (with
+// a hint on stderr when there are more), or as the server's JSON (with all,
+// one document {data, has_more: false} holding every object).
+func (e *env) listPages(ctx context.Context, cl *client, c *connFlags, o *object, query url.Values, all bool) error {
+	var (
+		raws []json.RawMessage
+		more bool
+		last string
+	)
+	for {
+		var page pageOut
+		res, err := cl.json(ctx, http.MethodGet, o.path, query, nil, nil, &page)
+		if err != nil {
+			return err
+		}
+		if !all && c.json {
+			return printJSON(e.stdout, res.body)
+		}
+		raws = append(raws, page.Data...)
+		more = page.HasMore
+		if len(page.Data) > 0 {
+			var m map[string]any
+			_ = json.Unmarshal(page.Data[len(page.Data)-1], &m)
+			if last, _ = m[o.member].(string); last == "" {
+				return fmt.Errorf("the server's page has a %s without %s", o.noun, o.member)
+			}
+		}
+		if !all || !more || len(page.Data) == 0 {
+			break
+		}
+		query.Set("starting_after", last)
+	}
+	if c.json {
+		if raws == nil {
+			raws = []json.RawMessage{}
+		}
+		b, err := json.Marshal(pageOut{Data: raws, HasMore: more})
+		if err != nil {
+			return err
+		}
+		return printJSON(e.stdout, b)
+	}
+	if err := o.table(e.stdout, raws); err != nil {
+		return err
+	}
+	if more && last != "" {
+		fmt.Fprintf(e.stderr, "more %s: run again with --starting-after %s, or use --all\n", o.plural, last)
+	}
+	return nil
 }

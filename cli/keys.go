@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,109 +20,155 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// connFlags are the flags every keys command shares: where the server is
-// and which management key to use.
-type connFlags struct {
-	url       string
-	token     string
-	accountID string
-	json      bool
-	timeout   time.Duration
+// keyKind is what differs between API keys and management keys, which share
+// their object, their routes and so their commands.
+type keyKind struct {
+	object
+	management bool
+	group      string // the command group: keys, management-keys
+	help       map[string]help
 }
 
-const keysLong = `Manage the API keys of a running keyward server through its HTTP API.
+// apiKeys is the kind of the keys commands.
+func apiKeys() *keyKind {
+	return &keyKind{
+		object: object{noun: "key", plural: "keys", path: "/v1/keys", arg: "ID", member: "id",
+			show: showOne(printKey), table: printKeyList},
+		group: "keys",
+		help: map[string]help{
+			"create": {
+				short: "Create an API key and print its secret once",
+				long: `Create an API key. The key's secret is printed once, labelled, above the
+key's table (with --json, it is the "secret" member of the server's JSON).
+keyward keeps only a hash of it: store it right away.
 
-The server is named by --url (KEYWARD_URL, default http://127.0.0.1:8420) and
-the management key by KEYWARD_TOKEN (or --token; the variable keeps the key out
-of your shell history and process list). An operator key acts on the account
-"default" unless --account-id (KEYWARD_ACCOUNT_ID) names another.
+Without --permission-mode the key gets the account's default mode (usually
+"all"); --scope or --role alone make a restricted key.
 
-Output is a table for people; --json prints the server's JSON for scripts.
+--owner-type user (with --owner-id usr_…) gives the key to a user: it never
+does more than the user's current roles allow. --owner-type service_account
+gives it to a service account. The default owner is the account.
 
-Only the connection flags (--url, --token, --account-id, --json, --timeout)
-are read from KEYWARD_* environment variables; the flags of each command are
-not, so an exported variable never changes what a command does to a key.
+--recoverable keeps the secret encrypted so that "keys secret" can show it
+again; the server needs a master key for that.
 
-Exit status: 0 on success, 1 when the server refuses the request (or, for
-"keys verify", when the key is not VALID), 2 for bad usage (nothing was sent),
-3 when the server cannot be reached.`
+--metadata takes key=value for a string and key:=JSON for any JSON value
+(numbers, booleans, objects).`,
+				example: `  keyward keys create --name "billing export"
+  keyward keys create --name reader --scope documents:read --scope files:read:f_1,f_2 \
+      --expires-in 90d --metadata team=data --metadata tier:=3 --ip 10.0.0.0/8
+  keyward keys create --name "alice's key" --owner-type user --owner-id usr_01J00000000000000000000000 --role support
+  keyward keys create --name ci --json | jq -r .secret`,
+			},
+			"list": {
+				short: "List API keys, newest first",
+				long: `List API keys, newest first, one page at a time (25 keys unless --limit).
+When there are more, a hint on stderr names the --starting-after to use; --all
+follows the pages to the end.
+
+With --json, the server's page {data, has_more} is printed; with --all, one
+document holding every key, {data: [...], has_more: false}.`,
+				example: `  keyward keys list
+  keyward keys list --status active --search deploy --limit 100
+  keyward keys list --role support --owner-type user
+  keyward keys list --expired true --all --json | jq -r '.data[].id'`,
+			},
+			"get": {
+				short: "Show one API key (never its secret)",
+				long: `Show one API key by id. keyward never shows a secret again after create and
+rotate (except "keys secret" for recoverable keys). The ETAG row is what
+"keys update --if-match" takes.`,
+				example: `  keyward keys get key_01J00000000000000000000000
+  keyward keys get key_01J00000000000000000000000 --json | jq .scopes`,
+			},
+			"update": {
+				short: "Change an API key; only the flags you give are changed",
+				long: `Change an API key with a partial update (PATCH): only the flags given are sent,
+everything else stays as it is. --scope, --role, --metadata and --ip replace
+the whole list or map; the --clear-* flags and --no-scopes / --no-roles empty
+them.
+
+Changing --permission-mode to restricted needs --scope, --role or --no-scopes
+in the same command. A revoked key cannot be changed any more, only deleted.
+--if-match ETAG (from "keys get") makes the update fail with HTTP 412 if the
+key changed in the meantime.`,
+				example: `  keyward keys update key_01J00000000000000000000000 --name "CI deploy (old)" --status disabled
+  keyward keys update key_01J00000000000000000000000 --permission-mode restricted \
+      --scope documents:write --scope search:read --expires-in 30d
+  keyward keys update key_01J00000000000000000000000 --clear-expires --clear-metadata --no-scopes`,
+			},
+			"rotate": {
+				short: "Give an API key a new secret and print it once",
+				long: `Give an API key a new secret; its id and settings stay. The new secret is
+printed once, labelled. The old secret stops working at once, or after --grace
+(at most 7d), so clients can switch over; once the grace ends it verifies as
+ROTATED. Rotating again with no grace ends every old secret at once.
+
+--expires-at or --expires-in give the key a new expiry with its new secret
+(an account with an expiry policy may need one).`,
+				example: `  keyward keys rotate key_01J00000000000000000000000 --grace 24h
+  keyward keys rotate key_01J00000000000000000000000 --expires-in 90d --json | jq -r .secret`,
+			},
+			"revoke": {
+				short: "Revoke an API key for good",
+				long: `Revoke an API key: it fails verification (REVOKED) from now on, on every node.
+Revocation is final: a revoked key cannot be re-enabled or changed, only
+deleted. To stop a key for a while, use "keys update ID --status disabled".`,
+				example: `  keyward keys revoke key_01J00000000000000000000000`,
+			},
+			"delete": {
+				short: "Delete an API key",
+				long: `Delete an API key. It fails verification at once (NOT_FOUND); its audit trail
+stays. With --json, prints {"id": ID, "deleted": true}.`,
+				example: `  keyward keys delete key_01J00000000000000000000000`,
+			},
+		},
+	}
+}
 
 func (e *env) keysCommand() *cobra.Command {
-	c := &connFlags{}
-	cmd := &cobra.Command{
-		Use:   "keys",
-		Short: "Manage API keys on a running keyward server",
-		Long:  keysLong,
-		Example: `  export KEYWARD_URL=http://127.0.0.1:8420
+	kind := apiKeys()
+	return e.clientGroup("keys", help{
+		short: "Manage API keys on a running keyward server",
+		long: clientLong("Manage the API keys of a running keyward server through its HTTP API.",
+			"\n\"keys verify\" also exits with 1 when the key is not VALID."),
+		example: `  export KEYWARD_URL=http://127.0.0.1:8420
   export KEYWARD_TOKEN="$(cat operator.key)"
   keyward keys create --name "CI deploy" --scope documents:read
   keyward keys list --status active
   keyward keys revoke key_01J00000000000000000000000`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
-	}
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&c.url, "url", "http://127.0.0.1:8420", "base URL of the keyward server (KEYWARD_URL)")
-	pf.StringVar(&c.token, "token", "", "management key to authenticate with; prefer the KEYWARD_TOKEN variable, which stays out of shell history")
-	pf.StringVar(&c.accountID, "account-id", "", "account to act on, for operator keys (sent as X-Account-Id; KEYWARD_ACCOUNT_ID)")
-	pf.BoolVar(&c.json, "json", false, "print the server's JSON instead of a table (KEYWARD_JSON)")
-	pf.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for each answer of the server (KEYWARD_TIMEOUT)")
-
-	// The root binds every flag of the command that runs to KEYWARD_*; the
-	// keys commands replace that with the connection flags alone (see
-	// keysLong). A command's own PersistentPreRunE takes precedence over
-	// the root's.
-	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
-		conn := &cobra.Command{}
-		conn.Flags().AddFlagSet(pf)
-		if err := e.bindEnv(conn); err != nil {
-			return usagef("%v", err)
-		}
-		return nil
-	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
-
-	cmd.AddCommand(
-		e.keysCreateCommand(c), e.keysListCommand(c), e.keysGetCommand(c), e.keysUpdateCommand(c),
-		e.keysRotateCommand(c), e.keysRevokeCommand(c), e.keysDeleteCommand(c), e.keysVerifyCommand(c),
-	)
-	return cmd
+	}, func(c *connFlags) []*cobra.Command {
+		return append(e.keyCommands(c, kind), e.keysVerifyCommand(c), e.keysSecretCommand(c), e.keysImportCommand(c))
+	})
 }
 
-// argsExactly accepts exactly the named positional arguments.
-func argsExactly(names ...string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != len(names) {
-			return usagef("%s takes %d argument(s): %s (got %d; see --help)", cmd.CommandPath(), len(names), strings.Join(names, " "), len(args))
-		}
-		for i, a := range args {
-			if strings.TrimSpace(a) == "" {
-				return usagef("%s: %s must not be empty", cmd.CommandPath(), names[i])
-			}
-		}
-		return nil
+// keyCommands are the commands API keys and management keys share.
+func (e *env) keyCommands(c *connFlags, kind *keyKind) []*cobra.Command {
+	return []*cobra.Command{
+		e.keysCreateCommand(c, kind), e.keysListCommand(c, kind), e.getCommand(c, &kind.object, kind.help["get"]),
+		e.keysUpdateCommand(c, kind), e.keysRotateCommand(c, kind), e.keysRevokeCommand(c, kind),
+		e.deleteCommand(c, &kind.object, kind.help["delete"], ""),
 	}
 }
-
-// run prepares the client, then calls f with a context bounded by the
-// command's own.
-func (e *env) run(cmd *cobra.Command, c *connFlags, f func(ctx context.Context, cl *client) error) error {
-	cl, err := newClient(c)
-	if err != nil {
-		return err
-	}
-	return f(cmd.Context(), cl)
-}
-
-func keyPath(id string) string { return "/v1/keys/" + url.PathEscape(id) }
 
 // keyBody is a create or PATCH body: only members the user gave are sent.
 type keyBody map[string]any
+
+// showNewSecret prints a key the server answered with a new secret: the
+// secret once, labelled, then note, then the key's table.
+func showNewSecret(label, note string) func(io.Writer, []byte) error {
+	return func(w io.Writer, raw []byte) error {
+		k, err := decodeOut[keyOut](raw)
+		if err != nil {
+			return err
+		}
+		printSecret(w, label, k.Secret)
+		if note != "" {
+			fmt.Fprintf(w, "%s\n\n", note)
+		}
+		return printKey(w, k)
+	}
+}
 
 // ---- create -------------------------------------------------------------
 
@@ -130,70 +177,68 @@ type keyFlags struct {
 	status                                     string
 	scopes, roles, metadata, ips               []string
 	expiresAt, expiresIn                       string
+	ownerType, ownerID                         string
+	recoverable, operator                      bool
+	permissions                                []string
 }
 
-// addKeyFlags declares the flags create and update share.
-func addKeyFlags(f *pflag.FlagSet, k *keyFlags, update bool) {
+// addKeyFlags declares the flags create and update share, for the kind's
+// keys.
+func addKeyFlags(f *pflag.FlagSet, k *keyFlags, kind *keyKind, update bool) {
 	f.StringVar(&k.name, "name", "", "name of the key")
 	f.StringVar(&k.description, "description", "", "free-text description")
-	f.StringVar(&k.projectID, "project-id", "", "scope the key to one project (prj_…); default: all projects")
-	f.StringVar(&k.mode, "permission-mode", "", "all, read_only or restricted (restricted grants exactly --scope and --role)")
-	f.StringArrayVar(&k.scopes, "scope", nil, "grant resource:access or resource:access:target1,target2 (access read or write); repeatable")
-	f.StringArrayVar(&k.roles, "role", nil, "grant the scopes of a role; repeatable")
-	f.StringVar(&k.expiresAt, "expires-at", "", "expiry as an RFC 3339 time, such as 2030-01-02T15:04:05Z")
-	f.StringVar(&k.expiresIn, "expires-in", "", "expiry as a duration from now, such as 90d, 12h or 1d12h")
+	if kind.management {
+		f.StringArrayVar(&k.permissions, "permission", nil, "grant this management permission, such as keys:read or members:write; repeatable")
+	} else {
+		f.StringVar(&k.projectID, "project-id", "", "scope the key to one project (prj_…); default: all projects")
+		f.StringVar(&k.mode, "permission-mode", "", "all, read_only or restricted (restricted grants exactly --scope and --role)")
+		f.StringArrayVar(&k.scopes, "scope", nil, "grant resource:access or resource:access:target1,target2 (access read or write); repeatable")
+		f.StringArrayVar(&k.roles, "role", nil, "grant the scopes of a role; repeatable")
+	}
+	addExpiryFlags(f, k)
 	f.StringArrayVar(&k.metadata, "metadata", nil, "metadata entry key=value (a string) or key:=JSON (any JSON value); repeatable")
 	f.StringArrayVar(&k.ips, "ip", nil, "allow only this IP address or CIDR prefix to use the key; repeatable")
-	if update {
-		f.StringVar(&k.status, "status", "", "active or disabled (or revoked, which is final: see keys revoke)")
-	} else {
+	switch {
+	case update:
+		f.StringVar(&k.status, "status", "", "active or disabled (or revoked, which is final: see "+kind.group+" revoke)")
+	case kind.management:
+		f.StringVar(&k.prefix, "prefix", "", "token prefix, [a-z][a-z0-9]{0,15} (default kwm)")
+		f.BoolVar(&k.operator, "operator", false, "make an operator key, which spans every account (only an operator key can)")
+	default:
 		f.StringVar(&k.prefix, "prefix", "", "token prefix, [a-z][a-z0-9]{0,15} (default: the account's, usually kw)")
+		f.StringVar(&k.ownerType, "owner-type", "", "who owns the key: account (the default), user or service_account")
+		f.StringVar(&k.ownerID, "owner-id", "", "the owning user (usr_…) or service account (sa_…)")
+		f.BoolVar(&k.recoverable, "recoverable", false, "keep the secret encrypted so that keys secret can show it again (needs the server's master key)")
 	}
 }
 
-func (e *env) keysCreateCommand(c *connFlags) *cobra.Command {
+func addExpiryFlags(f *pflag.FlagSet, k *keyFlags) {
+	f.StringVar(&k.expiresAt, "expires-at", "", "expiry as an RFC 3339 time, such as 2030-01-02T15:04:05Z")
+	f.StringVar(&k.expiresIn, "expires-in", "", "expiry as a duration from now, such as 90d, 12h or 1d12h")
+}
+
+func (e *env) keysCreateCommand(c *connFlags, kind *keyKind) *cobra.Command {
 	k := &keyFlags{}
+	h := kind.help["create"]
 	cmd := &cobra.Command{
-		Use:   "create --name NAME [flags]",
-		Short: "Create an API key and print its secret once",
-		Long: `Create an API key. The key's secret is printed once, labelled, above the
-key's table (with --json, it is the "secret" member of the server's JSON).
-keyward keeps only a hash of it: store it right away.
-
-Without --permission-mode the key gets the account's default mode (usually
-"all"); --scope or --role alone make a restricted key.
-
---metadata takes key=value for a string and key:=JSON for any JSON value
-(numbers, booleans, objects).`,
-		Example: `  keyward keys create --name "billing export"
-  keyward keys create --name reader --scope documents:read --scope files:read:f_1,f_2 \
-      --expires-in 90d --metadata team=data --metadata tier:=3 --ip 10.0.0.0/8
-  keyward keys create --name ci --json | jq -r .secret`,
-		Args: argsExactly(),
+		Use:     "create --name NAME [flags]",
+		Short:   h.short,
+		Long:    h.long,
+		Example: h.example,
+		Args:    argsExactly(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			body, err := createBody(cmd.Flags(), k)
+			body, err := createBody(cmd.Flags(), k, kind)
 			if err != nil {
 				return err
 			}
-			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
-				var out keyOut
-				res, err := cl.json(ctx, http.MethodPost, "/v1/keys", nil, body, nil, &out)
-				if err != nil {
-					return err
-				}
-				if c.json {
-					return printJSON(e.stdout, res.body)
-				}
-				printSecret(e.stdout, "Secret", out.Secret)
-				return printKey(e.stdout, &out)
-			})
+			return e.send(cmd, c, http.MethodPost, kind.path, body, nil, showNewSecret("Secret", ""))
 		},
 	}
-	addKeyFlags(cmd.Flags(), k, false)
+	addKeyFlags(cmd.Flags(), k, kind, false)
 	return cmd
 }
 
-func createBody(f *pflag.FlagSet, k *keyFlags) (keyBody, error) {
+func createBody(f *pflag.FlagSet, k *keyFlags, kind *keyKind) (keyBody, error) {
 	if strings.TrimSpace(k.name) == "" {
 		return nil, usagef("--name is required")
 	}
@@ -207,8 +252,23 @@ func createBody(f *pflag.FlagSet, k *keyFlags) (keyBody, error) {
 		}
 		body["prefix"] = k.prefix
 	}
-	if f.Changed("project-id") {
-		body["project_id"] = k.projectID
+	if kind.management {
+		if !f.Changed("permission") {
+			return nil, usagef("--permission is required: give each management permission the key holds (such as --permission keys:read)")
+		}
+		if k.operator {
+			body["operator"] = true
+		}
+	} else {
+		if f.Changed("project-id") {
+			body["project_id"] = k.projectID
+		}
+		if err := ownerMember(f, k, body); err != nil {
+			return nil, err
+		}
+		if k.recoverable {
+			body["recoverable"] = true
+		}
 	}
 	if err := permissionMembers(f, k, body); err != nil {
 		return nil, err
@@ -222,7 +282,31 @@ func createBody(f *pflag.FlagSet, k *keyFlags) (keyBody, error) {
 	return body, nil
 }
 
-// permissionMembers reads --permission-mode, --scope and --role.
+// ownerMember reads --owner-type and --owner-id.
+func ownerMember(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
+	typ, id := f.Changed("owner-type"), f.Changed("owner-id")
+	if !typ && !id {
+		return nil
+	}
+	if !typ {
+		return usagef("--owner-id needs --owner-type (user or service_account)")
+	}
+	if err := oneOf("--owner-type", k.ownerType, "account", "user", "service_account"); err != nil {
+		return err
+	}
+	owner := map[string]string{"type": k.ownerType}
+	switch ownerID := strings.TrimSpace(k.ownerID); {
+	case ownerID != "":
+		owner["id"] = ownerID
+	case k.ownerType != "account":
+		return usagef("--owner-type %s needs --owner-id, the id of the %s", k.ownerType, strings.ReplaceAll(k.ownerType, "_", " "))
+	}
+	body["owner"] = owner
+	return nil
+}
+
+// permissionMembers reads --permission-mode, --scope and --role (API keys)
+// and --permission (management keys).
 func permissionMembers(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
 	if f.Changed("permission-mode") {
 		if err := oneOf("--permission-mode", k.mode, "all", "read_only", "restricted"); err != nil {
@@ -231,23 +315,52 @@ func permissionMembers(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
 		body["permission_mode"] = k.mode
 	}
 	if f.Changed("scope") {
-		scopes := make([]map[string]any, 0, len(k.scopes))
-		for _, s := range k.scopes {
-			sc, err := parseScope(s)
-			if err != nil {
-				return err
-			}
-			scopes = append(scopes, sc)
+		scopes, err := parseScopes(k.scopes)
+		if err != nil {
+			return err
 		}
 		body["scopes"] = scopes
 	}
 	if f.Changed("role") {
-		for _, r := range k.roles {
-			if strings.TrimSpace(r) == "" {
-				return usagef("--role must not be empty")
-			}
+		if err := checkRoleNames(k.roles); err != nil {
+			return err
 		}
 		body["roles"] = k.roles
+	}
+	if f.Changed("permission") {
+		for _, p := range k.permissions {
+			res, act, ok := strings.Cut(p, ":")
+			if !ok || !keyward.ValidResourceID(res) || !keyward.ValidResourceID(act) {
+				return usagef("--permission %q is not a management permission (such as keys:read or members:write)", p)
+			}
+		}
+		body["permissions"] = k.permissions
+	}
+	return nil
+}
+
+// parseScopes reads every --scope.
+func parseScopes(flags []string) ([]map[string]any, error) {
+	scopes := make([]map[string]any, 0, len(flags))
+	for _, s := range flags {
+		sc, err := parseScope(s)
+		if err != nil {
+			return nil, err
+		}
+		scopes = append(scopes, sc)
+	}
+	return scopes, nil
+}
+
+// checkRoleNames checks the form of every --role.
+func checkRoleNames(roles []string) error {
+	for _, r := range roles {
+		if strings.TrimSpace(r) == "" {
+			return usagef("--role must not be empty")
+		}
+		if !keyward.ValidRoleName(r) {
+			return usagef("--role %q is not a role name ([a-z][a-z0-9_.-]*)", r)
+		}
 	}
 	return nil
 }
@@ -278,6 +391,328 @@ func commonMembers(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
 	}
 	return nil
 }
+
+// ---- list ---------------------------------------------------------------
+
+func (e *env) keysListCommand(c *connFlags, kind *keyKind) *cobra.Command {
+	var filters []filter
+	filters = append(filters, filter{"status", "only keys with this status: active, disabled or revoked", enumFilter("active", "disabled", "revoked")})
+	if !kind.management {
+		filters = append(filters,
+			filter{"project-id", "only keys scoped to this project", nil},
+			filter{"owner-type", "only keys owned by: account, user or service_account", enumFilter("account", "user", "service_account")},
+			filter{"owner-id", "only keys of this owner", nil},
+			filter{"permission-mode", "only keys with this mode: all, read_only or restricted", enumFilter("all", "read_only", "restricted")},
+			filter{"resource", "only restricted keys whose scopes name this catalog resource", nil},
+			filter{"role", "only keys that hold this role", validFilter("a role name", keyward.ValidRoleName)},
+		)
+	}
+	filters = append(filters,
+		filter{"search", "only keys whose name contains this text (case-insensitive)", nil},
+		filter{"expired", "true: only expired keys; false: only keys not expired", boolFilter},
+		filter{"created-after", "only keys created after this RFC 3339 time", timeFilter},
+		filter{"created-before", "only keys created before this RFC 3339 time", timeFilter},
+		filter{"last-used-before", "only keys last used before this RFC 3339 time", timeFilter},
+	)
+	return e.listCommand(c, &kind.object, kind.help["list"], true, filters...)
+}
+
+// ---- update, revoke -----------------------------------------------------
+
+type updateFlags struct {
+	keyFlags
+	clearDescription, clearExpires, clearProject, clearMetadata, clearIPs bool
+	noScopes, noRoles                                                     bool
+	ifMatch                                                               string
+}
+
+func (e *env) keysUpdateCommand(c *connFlags, kind *keyKind) *cobra.Command {
+	u := &updateFlags{}
+	h := kind.help["update"]
+	cmd := &cobra.Command{
+		Use:     "update ID [flags]",
+		Short:   h.short,
+		Long:    h.long,
+		Example: h.example,
+		Args:    argsExactly("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body, err := updateBody(cmd.Flags(), u, kind)
+			if err != nil {
+				return err
+			}
+			hdr, err := ifMatchHeader(cmd.Flags(), u.ifMatch, kind.group)
+			if err != nil {
+				return err
+			}
+			return e.send(cmd, c, http.MethodPatch, kind.itemPath(args[0]), body, hdr, kind.show)
+		},
+	}
+	f := cmd.Flags()
+	addKeyFlags(f, &u.keyFlags, kind, true)
+	f.BoolVar(&u.clearDescription, "clear-description", false, "remove the description")
+	f.BoolVar(&u.clearExpires, "clear-expires", false, "remove the expiry: the key never expires")
+	f.BoolVar(&u.clearMetadata, "clear-metadata", false, "remove all metadata")
+	f.BoolVar(&u.clearIPs, "clear-ip-allowlist", false, "remove the IP allowlist: any address may use the key")
+	if !kind.management {
+		f.BoolVar(&u.clearProject, "clear-project", false, "scope the key to all projects again")
+		f.BoolVar(&u.noScopes, "no-scopes", false, "remove every scope (sends scopes: [])")
+		f.BoolVar(&u.noRoles, "no-roles", false, "remove every role (sends roles: [])")
+	}
+	addIfMatchFlag(f, &u.ifMatch, "key")
+	return cmd
+}
+
+// exclusive fails when both flags of a pair are given.
+func exclusive(f *pflag.FlagSet, pairs ...[2]string) error {
+	for _, pair := range pairs {
+		if f.Changed(pair[0]) && f.Changed(pair[1]) {
+			return usagef("give --%s or --%s, not both", pair[0], pair[1])
+		}
+	}
+	return nil
+}
+
+// clearing is a flag that sends a fixed value to clear a member.
+type clearing struct {
+	set    bool
+	member string
+	value  any
+}
+
+// applyClears adds the members of the clearing flags given.
+func applyClears(body map[string]any, clears ...clearing) {
+	for _, cl := range clears {
+		if cl.set {
+			body[cl.member] = cl.value
+		}
+	}
+}
+
+func updateBody(f *pflag.FlagSet, u *updateFlags, kind *keyKind) (keyBody, error) {
+	if err := exclusive(f,
+		[2]string{"description", "clear-description"}, [2]string{"expires-at", "clear-expires"}, [2]string{"expires-in", "clear-expires"},
+		[2]string{"project-id", "clear-project"}, [2]string{"metadata", "clear-metadata"}, [2]string{"ip", "clear-ip-allowlist"},
+		[2]string{"scope", "no-scopes"}, [2]string{"role", "no-roles"},
+	); err != nil {
+		return nil, err
+	}
+	body := keyBody{}
+	if f.Changed("name") {
+		if strings.TrimSpace(u.name) == "" {
+			return nil, usagef("--name must not be empty")
+		}
+		body["name"] = u.name
+	}
+	if f.Changed("status") {
+		if err := oneOf("--status", u.status, "active", "disabled", "revoked"); err != nil {
+			return nil, err
+		}
+		body["status"] = u.status
+	}
+	if f.Changed("description") {
+		body["description"] = u.description
+	}
+	if f.Changed("project-id") {
+		body["project_id"] = u.projectID
+	}
+	if err := permissionMembers(f, &u.keyFlags, body); err != nil {
+		return nil, err
+	}
+	if err := commonMembers(f, &u.keyFlags, body); err != nil {
+		return nil, err
+	}
+	applyClears(body,
+		clearing{u.clearDescription, "description", nil},
+		clearing{u.clearExpires, "clear_expires_at", true},
+		clearing{u.clearProject, "project_id", nil},
+		clearing{u.clearMetadata, "metadata", nil},
+		clearing{u.clearIPs, "ip_allowlist", nil},
+		clearing{u.noScopes, "scopes", []any{}},
+		clearing{u.noRoles, "roles", []any{}},
+	)
+	if len(body) == 0 {
+		return nil, usagef("nothing to change: give at least one flag (see keyward %s update --help)", kind.group)
+	}
+	return body, nil
+}
+
+func (e *env) keysRevokeCommand(c *connFlags, kind *keyKind) *cobra.Command {
+	h := kind.help["revoke"]
+	return &cobra.Command{
+		Use:     "revoke ID",
+		Short:   h.short,
+		Long:    h.long,
+		Example: h.example,
+		Args:    argsExactly("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.send(cmd, c, http.MethodPatch, kind.itemPath(args[0]), keyBody{"status": "revoked"}, nil, kind.show)
+		},
+	}
+}
+
+// ---- rotate -------------------------------------------------------------
+
+func (e *env) keysRotateCommand(c *connFlags, kind *keyKind) *cobra.Command {
+	var grace string
+	k := &keyFlags{}
+	h := kind.help["rotate"]
+	cmd := &cobra.Command{
+		Use:     "rotate ID [--grace DURATION]",
+		Short:   h.short,
+		Long:    h.long,
+		Example: h.example,
+		Args:    argsExactly("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body := keyBody{}
+			var d time.Duration
+			if cmd.Flags().Changed("grace") {
+				var err error
+				d, err = parseDuration(grace)
+				if err != nil || d < 0 || d%time.Second != 0 {
+					return usagef("--grace %q is not a duration of whole seconds, such as 0, 90s, 24h or 7d", grace)
+				}
+				body["grace_period_seconds"] = int64(d / time.Second)
+			}
+			exp, set, err := parseExpiry(cmd.Flags(), k, time.Now())
+			if err != nil {
+				return err
+			}
+			if set {
+				body["expires_at"] = exp
+			}
+			note := "The previous secret no longer works."
+			if d > 0 {
+				note = fmt.Sprintf("The previous secret keeps working for %s.", d)
+			}
+			var req any // no body at all without flags
+			if len(body) > 0 {
+				req = body
+			}
+			return e.send(cmd, c, http.MethodPost, kind.itemPath(args[0])+"/rotate", req, nil, showNewSecret("New secret", note))
+		},
+	}
+	cmd.Flags().StringVar(&grace, "grace", "", "keep the old secret valid this long, such as 1h or 7d (default 0: not at all)")
+	addExpiryFlags(cmd.Flags(), k)
+	return cmd
+}
+
+// ---- secret, import -----------------------------------------------------
+
+type secretOut struct {
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+}
+
+func (e *env) keysSecretCommand(c *connFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "secret ID",
+		Short: "Show the secret of a recoverable API key again",
+		Long: `Show the secret of a recoverable API key (one created with --recoverable on a
+server that has a master key). It needs the keys:reveal permission, and every
+reveal is written to the audit log. Keys that are not recoverable have no
+secret to show (HTTP 409).`,
+		Example: `  keyward keys secret key_01J00000000000000000000000
+  keyward keys secret key_01J00000000000000000000000 --json | jq -r .secret`,
+		Args: argsExactly("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.send(cmd, c, http.MethodGet, "/v1/keys/"+url.PathEscape(args[0])+"/secret", nil, nil,
+				showOne(func(w io.Writer, s *secretOut) error {
+					return printRows(w, [][2]string{{"ID", s.ID}, {"SECRET", s.Secret}})
+				}))
+		},
+	}
+}
+
+// maxImportInput bounds what keys import reads; the server takes at most
+// 1 MiB anyway.
+const maxImportInput = 16 << 20
+
+func (e *env) keysImportCommand(c *connFlags) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "import --file FILE",
+		Short: "Import API keys from another system by the hashes of their secrets",
+		Long: `Import API keys from another system without reissuing them: keyward gets the
+SHA-256 of each secret, never the secret, and the keys then verify with their
+original tokens.
+
+--file names a JSON array of 1 to 1000 import items ("-" reads standard
+input). Each item is {"hash": SHA-256 as 64 hex characters or base64,
+"start": shown instead of the key's start, "last4": its last four
+characters, …} plus any member "keys create" sends: name (required),
+description, owner, project_id, permission_mode, scopes, roles, expires_at,
+metadata, ip_allowlist. For example:
+
+  [{"hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "last4": "ab12", "name": "legacy key", "permission_mode": "read_only"}]
+
+The import is all or nothing: if any item is refused, nothing is imported and
+every refused item is listed (keys[2].hash, keys[5].name …).`,
+		Example: `  keyward keys import --file legacy-keys.json
+  export-legacy-keys | keyward keys import --file - --json | jq -r '.data[].id'`,
+		Args: argsExactly(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			items, err := e.readImport(cmd.Flags(), file)
+			if err != nil {
+				return err
+			}
+			return e.send(cmd, c, http.MethodPost, "/v1/keys/import", map[string]json.RawMessage{"keys": items}, nil,
+				func(w io.Writer, raw []byte) error {
+					page, err := decodeOut[pageOut](raw)
+					if err != nil {
+						return err
+					}
+					return printKeyList(w, page.Data)
+				})
+		},
+	}
+	cmd.Flags().StringVar(&file, "file", "", `JSON array of the keys to import, or "-" for standard input`)
+	return cmd
+}
+
+// readImport reads the import items of --file and checks their shape: a
+// JSON array of 1–1000 objects.
+func (e *env) readImport(f *pflag.FlagSet, file string) (json.RawMessage, error) {
+	if !f.Changed("file") || strings.TrimSpace(file) == "" {
+		return nil, usagef(`--file is required: a JSON array of the keys to import, or "-" for standard input`)
+	}
+	var r io.Reader
+	if file == "-" {
+		if e.stdin == nil {
+			return nil, usagef("--file -: standard input is closed")
+		}
+		r = e.stdin
+	} else {
+		fh, err := os.Open(file)
+		if err != nil {
+			return nil, usagef("--file: %v", err)
+		}
+		defer fh.Close()
+		r = fh
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxImportInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	if len(b) > maxImportInput {
+		return nil, usagef("--file %s is larger than %d MiB", file, maxImportInput>>20)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(b, &items); err != nil {
+		return nil, usagef("--file %s is not a JSON array of import items: %v", file, err)
+	}
+	if len(items) == 0 || len(items) > 1000 {
+		return nil, usagef("--file %s holds %d items: import 1 to 1000 keys at a time", file, len(items))
+	}
+	for i, it := range items {
+		if t := bytes.TrimSpace(it); len(t) == 0 || t[0] != '{' {
+			return nil, usagef("--file %s: item %d is not a JSON object", file, i)
+		}
+	}
+	return json.RawMessage(b), nil
+}
+
+// ---- flag values ---------------------------------------------------------
 
 func oneOf(flag, v string, allowed ...string) error {
 	for _, a := range allowed {
@@ -395,411 +830,6 @@ func parseMetadata(entries []string) (map[string]json.RawMessage, error) {
 }
 
 // ---- list ---------------------------------------------------------------
-
-func (e *env) keysListCommand(c *connFlags) *cobra.Command {
-	var (
-		all   bool
-		limit int
-		q     = map[string]*string{}
-	)
-	cmd := &cobra.Command{
-		Use:   "list [flags]",
-		Short: "List API keys, newest first",
-		Long: `List API keys, newest first, one page at a time (25 keys unless --limit).
-When there are more, a hint on stderr names the --starting-after to use; --all
-follows the pages to the end.
-
-With --json, the server's page {data, has_more} is printed; with --all, one
-document holding every key, {data: [...], has_more: false}.`,
-		Example: `  keyward keys list
-  keyward keys list --status active --search deploy --limit 100
-  keyward keys list --expired true --all --json | jq -r '.data[].id'`,
-		Args: argsExactly(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			query, err := listQuery(cmd.Flags(), q, all, limit)
-			if err != nil {
-				return err
-			}
-			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
-				return e.listKeys(ctx, cl, c, query, all)
-			})
-		},
-	}
-	f := cmd.Flags()
-	for _, fl := range []struct{ name, usage string }{
-		{"status", "only keys with this status: active, disabled or revoked"},
-		{"project-id", "only keys scoped to this project"},
-		{"owner-type", "only keys owned by: account, user or service_account"},
-		{"owner-id", "only keys of this owner"},
-		{"permission-mode", "only keys with this mode: all, read_only or restricted"},
-		{"resource", "only restricted keys whose scopes name this catalog resource"},
-		{"search", "only keys whose name contains this text (case-insensitive)"},
-		{"expired", "true: only expired keys; false: only keys not expired"},
-		{"created-after", "only keys created after this RFC 3339 time"},
-		{"created-before", "only keys created before this RFC 3339 time"},
-		{"last-used-before", "only keys last used before this RFC 3339 time"},
-		{"starting-after", "the page after this key id (the last id of the previous page)"},
-		{"ending-before", "the page before this key id"},
-	} {
-		q[fl.name] = f.String(fl.name, "", fl.usage)
-	}
-	f.IntVar(&limit, "limit", 0, "keys per page, 1–200 (default 25; 200 with --all)")
-	f.BoolVar(&all, "all", false, "follow the pages to the last key")
-	return cmd
-}
-
-func listQuery(f *pflag.FlagSet, q map[string]*string, all bool, limit int) (url.Values, error) {
-	v := url.Values{}
-	for name, p := range q {
-		if !f.Changed(name) {
-			continue
-		}
-		val := strings.TrimSpace(*p)
-		var err error
-		switch name {
-		case "status":
-			err = oneOf("--status", val, "active", "disabled", "revoked")
-		case "owner-type":
-			err = oneOf("--owner-type", val, "account", "user", "service_account")
-		case "permission-mode":
-			err = oneOf("--permission-mode", val, "all", "read_only", "restricted")
-		case "expired":
-			b, perr := strconv.ParseBool(val)
-			if perr != nil {
-				err = usagef("--expired must be true or false, not %q", val)
-			}
-			val = strconv.FormatBool(b)
-		case "created-after", "created-before", "last-used-before":
-			t, perr := time.Parse(time.RFC3339Nano, val)
-			if perr != nil {
-				err = usagef("--%s %q is not an RFC 3339 time (such as 2030-01-02T15:04:05Z)", name, val)
-			}
-			val = t.UTC().Format(time.RFC3339Nano)
-		}
-		if err != nil {
-			return nil, err
-		}
-		v.Set(strings.ReplaceAll(name, "-", "_"), val)
-	}
-	if f.Changed("limit") {
-		if limit < 1 || limit > keyward.MaxPageLimit {
-			return nil, usagef("--limit must be from 1 to %d, not %d", keyward.MaxPageLimit, limit)
-		}
-		v.Set("limit", strconv.Itoa(limit))
-	} else if all {
-		v.Set("limit", strconv.Itoa(keyward.MaxPageLimit))
-	}
-	if all && v.Has("ending_before") {
-		return nil, usagef("--all reads forward: it cannot be combined with --ending-before")
-	}
-	if v.Has("starting_after") && v.Has("ending_before") {
-		return nil, usagef("give --starting-after or --ending-before, not both")
-	}
-	return v, nil
-}
-
-func (e *env) listKeys(ctx context.Context, cl *client, c *connFlags, query url.Values, all bool) error {
-	var (
-		raws []json.RawMessage
-		more bool
-	)
-	for {
-		var page keyListOut
-		res, err := cl.json(ctx, http.MethodGet, "/v1/keys", query, nil, nil, &page)
-		if err != nil {
-			return err
-		}
-		if !all && c.json {
-			return printJSON(e.stdout, res.body)
-		}
-		raws = append(raws, page.Data...)
-		more = page.HasMore
-		if !all || !more || len(page.Data) == 0 {
-			break
-		}
-		var last struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(page.Data[len(page.Data)-1], &last); err != nil || last.ID == "" {
-			return fmt.Errorf("the server's page has a key without an id")
-		}
-		query.Set("starting_after", last.ID)
-	}
-	if c.json {
-		if raws == nil {
-			raws = []json.RawMessage{}
-		}
-		b, err := json.Marshal(keyListOut{Data: raws, HasMore: more})
-		if err != nil {
-			return err
-		}
-		return printJSON(e.stdout, b)
-	}
-	keys := make([]*keyOut, len(raws))
-	for i, r := range raws {
-		keys[i] = &keyOut{}
-		if err := json.Unmarshal(r, keys[i]); err != nil {
-			return fmt.Errorf("the server's page is not what keyward sends: %v", err)
-		}
-	}
-	if err := printKeyList(e.stdout, keys); err != nil {
-		return err
-	}
-	if more && len(keys) > 0 {
-		fmt.Fprintf(e.stderr, "more keys: run again with --starting-after %s, or use --all\n", keys[len(keys)-1].ID)
-	}
-	return nil
-}
-
-// ---- get, update, revoke, delete ----------------------------------------
-
-// printKeyAnswer prints a key the server answered with: its JSON, or its
-// table.
-func (e *env) printKeyAnswer(c *connFlags, res *response, k *keyOut) error {
-	if c.json {
-		return printJSON(e.stdout, res.body)
-	}
-	return printKey(e.stdout, k)
-}
-
-func (e *env) keysGetCommand(c *connFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "get ID",
-		Short: "Show one API key (never its secret)",
-		Long: `Show one API key by id. keyward never shows a secret again after create and
-rotate. The ETAG row is what "keys update --if-match" takes.`,
-		Example: `  keyward keys get key_01J00000000000000000000000
-  keyward keys get key_01J00000000000000000000000 --json | jq .scopes`,
-		Args: argsExactly("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
-				var k keyOut
-				res, err := cl.json(ctx, http.MethodGet, keyPath(args[0]), nil, nil, nil, &k)
-				if err != nil {
-					return err
-				}
-				return e.printKeyAnswer(c, res, &k)
-			})
-		},
-	}
-}
-
-type updateFlags struct {
-	keyFlags
-	clearDescription, clearExpires, clearProject, clearMetadata, clearIPs bool
-	noScopes, noRoles                                                     bool
-	ifMatch                                                               string
-}
-
-func (e *env) keysUpdateCommand(c *connFlags) *cobra.Command {
-	u := &updateFlags{}
-	cmd := &cobra.Command{
-		Use:   "update ID [flags]",
-		Short: "Change an API key; only the flags you give are changed",
-		Long: `Change an API key with a partial update (PATCH): only the flags given are sent,
-everything else stays as it is. --scope, --role, --metadata and --ip replace
-the whole list or map; the --clear-* flags and --no-scopes / --no-roles empty
-them.
-
-Changing --permission-mode to restricted needs --scope, --role or --no-scopes
-in the same command. A revoked key cannot be changed any more, only deleted.
---if-match ETAG (from "keys get") makes the update fail with HTTP 412 if the
-key changed in the meantime.`,
-		Example: `  keyward keys update key_01J00000000000000000000000 --name "CI deploy (old)" --status disabled
-  keyward keys update key_01J00000000000000000000000 --permission-mode restricted \
-      --scope documents:write --scope search:read --expires-in 30d
-  keyward keys update key_01J00000000000000000000000 --clear-expires --clear-metadata --no-scopes`,
-		Args: argsExactly("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			body, err := updateBody(cmd.Flags(), u)
-			if err != nil {
-				return err
-			}
-			var hdr http.Header
-			if cmd.Flags().Changed("if-match") {
-				tag := strings.TrimSpace(u.ifMatch)
-				if tag == "" {
-					return usagef("--if-match needs an etag (the ETAG row of keys get)")
-				}
-				if tag != "*" && !strings.HasPrefix(tag, `"`) && !strings.HasPrefix(tag, "W/") {
-					tag = `"` + tag + `"`
-				}
-				hdr = http.Header{"If-Match": {tag}}
-			}
-			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
-				var k keyOut
-				res, err := cl.json(ctx, http.MethodPatch, keyPath(args[0]), nil, body, hdr, &k)
-				if err != nil {
-					return err
-				}
-				return e.printKeyAnswer(c, res, &k)
-			})
-		},
-	}
-	f := cmd.Flags()
-	addKeyFlags(f, &u.keyFlags, true)
-	f.BoolVar(&u.clearDescription, "clear-description", false, "remove the description")
-	f.BoolVar(&u.clearExpires, "clear-expires", false, "remove the expiry: the key never expires")
-	f.BoolVar(&u.clearProject, "clear-project", false, "scope the key to all projects again")
-	f.BoolVar(&u.clearMetadata, "clear-metadata", false, "remove all metadata")
-	f.BoolVar(&u.clearIPs, "clear-ip-allowlist", false, "remove the IP allowlist: any address may use the key")
-	f.BoolVar(&u.noScopes, "no-scopes", false, "remove every scope (sends scopes: [])")
-	f.BoolVar(&u.noRoles, "no-roles", false, "remove every role (sends roles: [])")
-	f.StringVar(&u.ifMatch, "if-match", "", "update only if the key's etag is still this one")
-	return cmd
-}
-
-func updateBody(f *pflag.FlagSet, u *updateFlags) (keyBody, error) {
-	for _, pair := range [][2]string{
-		{"description", "clear-description"}, {"expires-at", "clear-expires"}, {"expires-in", "clear-expires"},
-		{"project-id", "clear-project"}, {"metadata", "clear-metadata"}, {"ip", "clear-ip-allowlist"},
-		{"scope", "no-scopes"}, {"role", "no-roles"},
-	} {
-		if f.Changed(pair[0]) && f.Changed(pair[1]) {
-			return nil, usagef("give --%s or --%s, not both", pair[0], pair[1])
-		}
-	}
-	body := keyBody{}
-	if f.Changed("name") {
-		if strings.TrimSpace(u.name) == "" {
-			return nil, usagef("--name must not be empty")
-		}
-		body["name"] = u.name
-	}
-	if f.Changed("status") {
-		if err := oneOf("--status", u.status, "active", "disabled", "revoked"); err != nil {
-			return nil, err
-		}
-		body["status"] = u.status
-	}
-	if f.Changed("description") {
-		body["description"] = u.description
-	}
-	if f.Changed("project-id") {
-		body["project_id"] = u.projectID
-	}
-	if err := permissionMembers(f, &u.keyFlags, body); err != nil {
-		return nil, err
-	}
-	if err := commonMembers(f, &u.keyFlags, body); err != nil {
-		return nil, err
-	}
-	for _, cl := range []struct {
-		set    bool
-		member string
-		value  any
-	}{
-		{u.clearDescription, "description", nil},
-		{u.clearExpires, "clear_expires_at", true},
-		{u.clearProject, "project_id", nil},
-		{u.clearMetadata, "metadata", nil},
-		{u.clearIPs, "ip_allowlist", nil},
-		{u.noScopes, "scopes", []any{}},
-		{u.noRoles, "roles", []any{}},
-	} {
-		if cl.set {
-			body[cl.member] = cl.value
-		}
-	}
-	if len(body) == 0 {
-		return nil, usagef("nothing to change: give at least one flag (see keyward keys update --help)")
-	}
-	return body, nil
-}
-
-func (e *env) keysRevokeCommand(c *connFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "revoke ID",
-		Short: "Revoke an API key for good",
-		Long: `Revoke an API key: it fails verification (REVOKED) from now on, on every node.
-Revocation is final: a revoked key cannot be re-enabled or changed, only
-deleted. To stop a key for a while, use "keys update ID --status disabled".`,
-		Example: `  keyward keys revoke key_01J00000000000000000000000`,
-		Args:    argsExactly("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
-				var k keyOut
-				res, err := cl.json(ctx, http.MethodPatch, keyPath(args[0]), nil, keyBody{"status": "revoked"}, nil, &k)
-				if err != nil {
-					return err
-				}
-				return e.printKeyAnswer(c, res, &k)
-			})
-		},
-	}
-}
-
-func (e *env) keysDeleteCommand(c *connFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete ID",
-		Short: "Delete an API key",
-		Long: `Delete an API key. It fails verification at once (NOT_FOUND); its audit trail
-stays. With --json, prints {"id": ID, "deleted": true}.`,
-		Example: `  keyward keys delete key_01J00000000000000000000000`,
-		Args:    argsExactly("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
-				if _, err := cl.do(ctx, http.MethodDelete, keyPath(args[0]), nil, nil, nil); err != nil {
-					return err
-				}
-				if c.json {
-					b, _ := json.Marshal(map[string]any{"id": args[0], "deleted": true})
-					return printJSON(e.stdout, b)
-				}
-				_, err := fmt.Fprintf(e.stdout, "Deleted key %s\n", args[0])
-				return err
-			})
-		},
-	}
-}
-
-// ---- rotate -------------------------------------------------------------
-
-func (e *env) keysRotateCommand(c *connFlags) *cobra.Command {
-	var grace string
-	cmd := &cobra.Command{
-		Use:   "rotate ID [--grace DURATION]",
-		Short: "Give an API key a new secret and print it once",
-		Long: `Give an API key a new secret; its id and settings stay. The new secret is
-printed once, labelled. The old secret stops working at once, or after --grace
-(at most 7d), so clients can switch over; once the grace ends it verifies as
-ROTATED. Rotating again with no grace ends every old secret at once.`,
-		Example: `  keyward keys rotate key_01J00000000000000000000000 --grace 24h
-  keyward keys rotate key_01J00000000000000000000000 --json | jq -r .secret`,
-		Args: argsExactly("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var body any
-			var d time.Duration
-			if cmd.Flags().Changed("grace") {
-				var err error
-				d, err = parseDuration(grace)
-				if err != nil || d < 0 || d%time.Second != 0 {
-					return usagef("--grace %q is not a duration of whole seconds, such as 0, 90s, 24h or 7d", grace)
-				}
-				body = map[string]int64{"grace_period_seconds": int64(d / time.Second)}
-			}
-			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
-				var k keyOut
-				res, err := cl.json(ctx, http.MethodPost, keyPath(args[0])+"/rotate", nil, body, nil, &k)
-				if err != nil {
-					return err
-				}
-				if c.json {
-					return printJSON(e.stdout, res.body)
-				}
-				printSecret(e.stdout, "New secret", k.Secret)
-				if d > 0 {
-					fmt.Fprintf(e.stdout, "The previous secret keeps working for %s.\n\n", d)
-				} else {
-					fmt.Fprintf(e.stdout, "The previous secret no longer works.\n\n")
-				}
-				return printKey(e.stdout, &k)
-			})
-		},
-	}
-	cmd.Flags().StringVar(&grace, "grace", "", "keep the old secret valid this long, such as 1h or 7d (default 0: not at all)")
-	return cmd
-}
 
 // ---- verify -------------------------------------------------------------
 

@@ -77,6 +77,13 @@ func TestCtKeysBinaryExitStatus(t *testing.T) {
 			"keyward: no management key: set KEYWARD_TOKEN (or --token) to a management key's secret"},
 		{"unreachable", "", []string{"KEYWARD_URL=" + ctDeadURL(t), "KEYWARD_TOKEN=" + s.Token}, []string{"keys", "list"}, 3, "", ""},
 		{"list", "", env, []string{"keys", "list"}, 0, "ID  ", ""},
+		{"users: server problem", "", env, []string{"users", "get", "usr_01J00000000000000000000000"}, 1, "",
+			`keyward: user "usr_01J00000000000000000000000" not found (not_found, HTTP 404)`},
+		{"accounts: usage error", "", env, []string{"accounts", "delete", "acc_01J00000000000000000000000"}, 2, "",
+			"keyward: deleting an account deletes every key, user, role and project in it for good: add --yes to go ahead"},
+		{"catalog: table", "", env, []string{"catalog", "get"}, 0, "RESOURCE  ", ""},
+		{"management-keys: missing token", "", []string{"KEYWARD_URL=" + s.URL}, []string{"management-keys", "list"}, 2, "",
+			"keyward: no management key: set KEYWARD_TOKEN (or --token) to a management key's secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, stderr, code := run(t, tc.stdin, tc.env, tc.args...)

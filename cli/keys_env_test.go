@@ -45,18 +45,19 @@ func (s *ctSyncBuffer) String() string {
 
 var ctListening = regexp.MustCompile(`keyward listening"? addr=(\S+)`)
 
-// ctStartServer runs `keyward serve` until the test ends; it fails the test
-// if the server does not come up or does not stop cleanly.
-func ctStartServer(t *testing.T) *ctServer {
+// ctStartServer runs `keyward serve` (with the extra flags given) until the
+// test ends; it fails the test if the server does not come up or does not
+// stop cleanly.
+func ctStartServer(t *testing.T, extra ...string) *ctServer {
 	t.Helper()
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "operator.key")
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &ctSyncBuffer{}
 	done := make(chan error, 1)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--bootstrap-key-file", keyFile}, extra...)
 	go func() {
-		done <- cli.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--bootstrap-key-file", keyFile},
-			func(string) string { return "" }, strings.NewReader(""), io.Discard, logs)
+		done <- cli.Run(ctx, args, func(string) string { return "" }, strings.NewReader(""), io.Discard, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -161,6 +162,11 @@ func (s *ctServer) env() map[string]string {
 func (s *ctServer) run(t *testing.T, args ...string) ctResult {
 	t.Helper()
 	return ctRunCLI(t, ctInvocation{env: s.env()}, args...)
+}
+
+// as returns s with another management key as KEYWARD_TOKEN.
+func (s *ctServer) as(token string) *ctServer {
+	return &ctServer{URL: s.URL, Token: token}
 }
 
 // runStdin is run with standard input.

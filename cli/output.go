@@ -30,6 +30,8 @@ type keyOut struct {
 	Scopes         []scopeOut                 `json:"scopes"`
 	Roles          []string                   `json:"roles"`
 	Permissions    []string                   `json:"permissions"`
+	Operator       bool                       `json:"operator"`
+	Recoverable    bool                       `json:"recoverable"`
 	ExpiresAt      *time.Time                 `json:"expires_at"`
 	Metadata       map[string]json.RawMessage `json:"metadata"`
 	IPAllowlist    []string                   `json:"ip_allowlist"`
@@ -50,11 +52,6 @@ type scopeOut struct {
 	Resource string   `json:"resource"`
 	Access   string   `json:"access"`
 	Targets  []string `json:"targets"`
-}
-
-type keyListOut struct {
-	Data    []json.RawMessage `json:"data"`
-	HasMore bool              `json:"has_more"`
 }
 
 type verifyOut struct {
@@ -102,13 +99,17 @@ func printKey(w io.Writer, k *keyOut) error {
 		{"OWNER", ownerText(&k.Owner)},
 	}
 	if k.Kind == "management" {
-		rows = append(rows, [2]string{"PERMISSIONS", listText(k.Permissions)})
+		rows = append(rows,
+			[2]string{"OPERATOR", yesNo(k.Operator)},
+			[2]string{"PERMISSIONS", listText(k.Permissions)},
+		)
 	} else {
 		rows = append(rows,
 			[2]string{"PROJECT", projectText(k.ProjectID)},
 			[2]string{"MODE", k.PermissionMode},
 			[2]string{"SCOPES", scopesText(k.Scopes)},
 			[2]string{"ROLES", listText(k.Roles)},
+			[2]string{"RECOVERABLE", yesNo(k.Recoverable)},
 		)
 	}
 	rows = append(rows,
@@ -124,18 +125,61 @@ func printKey(w io.Writer, k *keyOut) error {
 	return printRows(w, rows)
 }
 
-// keyListHeader is the header of `keys list`.
-var keyListHeader = []string{"ID", "NAME", "STATUS", "MODE", "PROJECT", "START", "EXPIRES", "CREATED"}
+// printKeyList writes API keys as a table, one row each.
+func printKeyList(w io.Writer, raws []json.RawMessage) error {
+	return printTable(w, raws, []string{"ID", "NAME", "STATUS", "MODE", "PROJECT", "START", "EXPIRES", "CREATED"},
+		func(k *keyOut) []string {
+			return []string{k.ID, k.Name, k.Status, orText(k.PermissionMode, "-"), projectText(k.ProjectID),
+				k.Start, timeOr(k.ExpiresAt, "never"), timeText(k.CreatedAt)}
+		})
+}
 
-// printKeyList writes keys as a table, one row each.
-func printKeyList(w io.Writer, keys []*keyOut) error {
+// printManagementKeyList writes management keys as a table, one row each,
+// with the number of permissions each holds.
+func printManagementKeyList(w io.Writer, raws []json.RawMessage) error {
+	return printTable(w, raws, []string{"ID", "NAME", "STATUS", "OPERATOR", "PERMISSIONS", "START", "EXPIRES", "CREATED"},
+		func(k *keyOut) []string {
+			return []string{k.ID, k.Name, k.Status, yesNo(k.Operator), fmt.Sprint(len(k.Permissions)),
+				k.Start, timeOr(k.ExpiresAt, "never"), timeText(k.CreatedAt)}
+		})
+}
+
+// decodeOut reads one object of the server's JSON into the shape a table
+// is drawn from.
+func decodeOut[T any](raw []byte) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, fmt.Errorf("the server's answer is not what keyward sends: %v", err)
+	}
+	return v, nil
+}
+
+// showOne adapts a printer of one decoded object to the server's JSON.
+func showOne[T any](draw func(io.Writer, *T) error) func(io.Writer, []byte) error {
+	return func(w io.Writer, raw []byte) error {
+		v, err := decodeOut[T](raw)
+		if err != nil {
+			return err
+		}
+		return draw(w, v)
+	}
+}
+
+// printTable writes objects as a table under header, one row each; every
+// cell is kept on one line.
+func printTable[T any](w io.Writer, raws []json.RawMessage, header []string, row func(*T) []string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(keyListHeader, "\t"))
-	for _, k := range keys {
-		fmt.Fprintln(tw, strings.Join([]string{
-			k.ID, cell(k.Name), k.Status, orText(k.PermissionMode, "-"), projectText(k.ProjectID),
-			k.Start, timeOr(k.ExpiresAt, "never"), timeText(k.CreatedAt),
-		}, "\t"))
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, raw := range raws {
+		v, err := decodeOut[T](raw)
+		if err != nil {
+			return err
+		}
+		cells := row(v)
+		for i := range cells {
+			cells[i] = cell(cells[i])
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
@@ -282,4 +326,34 @@ func timeOr(t *time.Time, none string) string {
 		return none
 	}
 	return timeText(*t)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// lifetimeText writes a number of seconds the way the lifetime flags take
+// it (90d, 1d12h, 45m, 30s), or none.
+func lifetimeText(secs *int64) string {
+	if secs == nil {
+		return "none"
+	}
+	if *secs <= 0 {
+		return fmt.Sprintf("%ds", *secs)
+	}
+	var b strings.Builder
+	n := *secs
+	for _, u := range []struct {
+		size int64
+		unit string
+	}{{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}} {
+		if n >= u.size {
+			fmt.Fprintf(&b, "%d%s", n/u.size, u.unit)
+			n %= u.size
+		}
+	}
+	return b.String()
 }

@@ -147,6 +147,10 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 		}
 	}()
 	svc := service.New(service.Options{Store: db, Logger: log, MasterKey: master})
+	if err := svc.CheckMasterKey(ctx); err != nil {
+		svc.Close(context.Background())
+		return err
+	}
 	if err := e.bootstrap(ctx, svc, c.bootstrapKeyFile, log); err != nil {
 		svc.Close(context.Background())
 		return err

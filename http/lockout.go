@@ -1,6 +1,7 @@
 package http
 
 import (
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -43,11 +44,24 @@ func newLockout(p LockoutPolicy, clock func() time.Time) *lockout {
 	return &lockout{policy: p, clock: clock, clients: map[string]*clientFailures{}}
 }
 
+// clientKey is what the lockout counts by: the address, or for IPv6 its
+// /64, since one client commonly holds a whole /64 and could otherwise
+// dodge the lock (and grow the table) by changing addresses.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
 // check fails with 429 locked if the address is locked out.
 func (l *lockout) check(ip string) error {
 	if l.policy.Threshold <= 0 {
 		return nil
 	}
+	ip = clientKey(ip)
 	now := l.clock()
 	l.mu.Lock()
 	c := l.clients[ip]
@@ -72,6 +86,7 @@ func (l *lockout) fail(ip string) {
 	if l.policy.Threshold <= 0 {
 		return
 	}
+	ip = clientKey(ip)
 	now := l.clock()
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -243,7 +243,7 @@ func pxRaw(t *testing.T, e *testEnv, method, path string, header map[string]stri
 // the account named by accountID.
 func pxActor(t *testing.T, e *testEnv, accountID string) *keyward.Actor {
 	t.Helper()
-	a, err := e.Svc.Authenticate(pxCtx, keyward.TokenFromString(e.Op), accountID, "127.0.0.1")
+	a, err := e.Svc.Authenticate(pxCtx, keyward.TokenFromString(e.Op), accountID, "127.0.0.1", true)
 	if err != nil {
 		t.Fatalf("authenticate operator: %v", err)
 	}
@@ -251,25 +251,25 @@ func pxActor(t *testing.T, e *testEnv, accountID string) *keyward.Actor {
 	return a
 }
 
-// pxMgmtKey creates a management key holding perms with the service (no
-// HTTP route for management keys exists yet) and returns its id and secret.
+// pxMgmtKey creates, with the operator key through POST
+// /v1/management-keys, a management key holding perms in the actor's
+// account, and returns its id and secret.
 func pxMgmtKey(t *testing.T, e *testEnv, a *keyward.Actor, name string, perms []string) (string, string) {
 	t.Helper()
-	k, tok, err := e.Svc.CreateKey(pxCtx, a, keyward.KindManagement, &keyward.KeyFields{
-		Name: keyward.Some(name), Permissions: keyward.Some(perms),
-	})
-	if err != nil {
-		t.Fatalf("create management key %q: %v", name, err)
-	}
-	return k.ID, tok.Reveal()
+	k := pxJSON(t, pxMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys",
+		Header: map[string]string{"X-Account-Id": a.AccountID}, Body: map[string]any{"name": name, "permissions": perms}}))
+	return k["id"].(string), k["secret"].(string)
 }
 
-// pxSetStatus changes a key's status with the service.
+// pxSetStatus changes a key's status with the operator key, through PATCH.
 func pxSetStatus(t *testing.T, e *testEnv, a *keyward.Actor, kind keyward.KeyKind, id string, st keyward.KeyStatus) {
 	t.Helper()
-	if _, err := e.Svc.UpdateKey(pxCtx, a, kind, id, &keyward.KeyFields{Status: keyward.Some(st)}, ""); err != nil {
-		t.Fatalf("set %s %s: %v", id, st, err)
+	path := "/v1/keys/"
+	if kind == keyward.KindManagement {
+		path = "/v1/management-keys/"
 	}
+	pxMust(t, e, http.StatusOK, req{Method: "PATCH", Path: path + id,
+		Header: map[string]string{"X-Account-Id": a.AccountID}, Body: map[string]any{"status": st}})
 }
 
 // pxNewID returns a well-formed id that names nothing.
@@ -277,8 +277,9 @@ func pxNewID(prefix string) string {
 	return keyward.NewIDs(keyward.SystemClock).New(prefix)
 }
 
-// pxOtherAccount creates a second account (through the store: no account
-// route exists yet) with the default catalog, and returns its id.
+// pxOtherAccount creates a second account with the default catalog and
+// returns its id. It goes through the store, not POST /v1/accounts, so the
+// account starts with no audit event at all (tests count its events).
 func pxOtherAccount(t *testing.T, e *testEnv, name string) string {
 	t.Helper()
 	now := keyward.Timestamp(time.Now())
@@ -319,6 +320,11 @@ type pxFixture struct {
 	apiRevoked  string
 	resource    string // a catalog resource no key holds
 
+	user           string
+	serviceAccount string
+	role           string // a role no user or key holds
+	acct           string // an account for the /v1/accounts/{id} routes
+
 	mgmtKeyID    string // an active management key's id (a key_ id of the wrong kind)
 	mgmtDisabled string
 	mgmtRevoked  string
@@ -326,7 +332,7 @@ type pxFixture struct {
 	keysReadOnly string            // a management key with only keys:read
 	without      map[string]string // permission -> a key holding every other account permission
 
-	other struct{ acct, key, project, resource string }
+	other struct{ acct, key, project, resource, mgmtKey, user, sa, role string }
 }
 
 func pxSetup(t *testing.T) *pxFixture {
@@ -373,8 +379,24 @@ func pxSetup(t *testing.T) *pxFixture {
 		Header: map[string]string{"X-Account-Id": f.other.acct}})
 	f.other.project = pr.Str(t, "id")
 	f.other.resource = "pxother"
-	pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + f.other.resource, Body: map[string]any{},
-		Header: map[string]string{"X-Account-Id": f.other.acct}})
+	oh := map[string]string{"X-Account-Id": f.other.acct}
+	pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + f.other.resource, Body: map[string]any{}, Header: oh})
+	f.other.mgmtKey, _ = pxMgmtKey(t, e, oa, "px other management key", []string{keyward.PermKeysRead})
+	f.other.user = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "px other user"}, Header: oh}).Str(t, "id")
+	f.other.sa = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "px other sa"}, Header: oh}).Str(t, "id")
+	f.other.role = "pxotherrole"
+	pxMust(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": f.other.role}, Header: oh})
+
+	f.user = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "px user", "email": "px@example.com"}}).Str(t, "id")
+	f.serviceAccount = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "px sa"}}).Str(t, "id")
+	f.role = "pxrole"
+	pxMust(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": f.role,
+		"scopes": []any{map[string]any{"resource": "documents", "access": "read"}}}})
+	f.acct = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": "px target"}}).Str(t, "id")
+	// The accounts permissions exist only on operator keys: a bound key
+	// holding every permission it can hold still lacks them.
+	_, full := pxMgmtKey(t, e, f.op, "px every account permission", pxAccountPerms)
+	f.without[keyward.PermAccountsRead], f.without[keyward.PermAccountsWrite] = full, full
 	return f
 }
 
@@ -389,7 +411,9 @@ type pxRoute struct {
 	method, pattern string
 	perm            string // the management permission it needs
 	ok              int    // status of a valid request
-	idKind          string // "key", "project", "resource" or "" (no {id})
+	// idKind names what fills {id} or {name}: "key", "mgmtkey", "account",
+	// "user", "sa", "role", "project", "resource" or "" (none).
+	idKind string
 	// body returns a valid body ("" = none).
 	body func(f *pxFixture) string
 	// bodyRequired: an empty body is a 400 (else the body is optional).
@@ -402,14 +426,26 @@ type pxRoute struct {
 
 func (r pxRoute) name() string { return r.method + " " + r.pattern }
 
-// path fills {id} with id.
-func (r pxRoute) path(id string) string { return strings.Replace(r.pattern, "{id}", id, 1) }
+// path fills {id} or {name} with id.
+func (r pxRoute) path(id string) string {
+	return strings.NewReplacer("{id}", id, "{name}", id).Replace(r.pattern)
+}
 
 // id returns the fixture's object for the route's {id}.
 func (r pxRoute) id(f *pxFixture) string {
 	switch r.idKind {
 	case "key":
 		return f.apiKeyID
+	case "mgmtkey":
+		return f.mgmtKeyID
+	case "account":
+		return f.acct
+	case "user":
+		return f.user
+	case "sa":
+		return f.serviceAccount
+	case "role":
+		return f.role
 	case "project":
 		return f.project
 	case "resource":
@@ -468,6 +504,12 @@ var pxKeyUnknownNested = []string{
 	`{"name":"px","rate_limit":{"limit":1,"window":1,"px_bogus":true}}`,
 }
 
+// pxImportHash is the SHA-256 (hex) of a token no key has: a valid import.
+var pxImportHash = strings.Repeat("ab", 32)
+
+// pxRotateKind is the {id} kind of the rotate routes.
+var pxRotateKind = map[string]string{"/v1/keys/{id}/rotate": "key", "/v1/management-keys/{id}/rotate": "mgmtkey"}
+
 // pxRoutes is every management route of routes.go.
 func pxRoutes() []pxRoute {
 	keyBody := func(name string) func(*pxFixture) string {
@@ -495,6 +537,63 @@ func pxRoutes() []pxRoute {
 		"project_scopes": {`"all"`, `[1]`, `{}`},
 		"protected":      {`"true"`, `[]`},
 	})
+	rotateRoute := func(pattern, perm string) pxRoute {
+		return pxRoute{method: "POST", pattern: pattern, perm: perm, ok: 200, idKind: pxRotateKind[pattern],
+			body:      func(*pxFixture) string { return `{"grace_period_seconds":60}` },
+			dupTop:    `{"grace_period_seconds":1,"grace_period_seconds":2}`,
+			dupNested: `{"grace_period_seconds":{"a":1,"a":2}}`,
+			wrong: pxWrongTypes("", map[string][]string{
+				"grace_period_seconds": {`"60"`, `1.5`, `true`, `[]`, `{}`, `1e400`, `99999999999999999999`},
+				"expires_at":           {`1700000000`, `"tomorrow"`, `"2030-13-45T00:00:00Z"`, `true`, `[]`, `{}`},
+			}),
+		}
+	}
+	mgmtWrong := map[string][]string{"operator": {`"yes"`, `1`, `[]`}}
+	for m, v := range pxKeyWrongTypes {
+		mgmtWrong[m] = v
+	}
+	mgmtRoute := func(method, pattern, perm string, ok int, idKind, body string) pxRoute {
+		return pxRoute{method: method, pattern: pattern, perm: perm, ok: ok, idKind: idKind,
+			body: func(*pxFixture) string { return body }, bodyRequired: true,
+			dupTop:      `{"name":"a","permissions":["keys:read"],"name":"b"}`,
+			dupNested:   `{"name":"a","metadata":{"x":1,"x":2}}`,
+			unknownNest: pxKeyUnknownNested,
+			wrong:       pxWrongTypes(`"name":"px"`, mgmtWrong),
+		}
+	}
+	accountWrong := pxWrongTypes(`"name":"px w"`, map[string][]string{
+		"name":                    {`5`, `[]`, `{}`, `false`},
+		"default_prefix":          {`5`, `true`, `["kw"]`},
+		"catalog_template":        {`1`, `{}`},
+		"default_permission_mode": {`{}`, `0`},
+		"max_key_lifetime":        {`"3600"`, `1.5`, `true`, `1e400`, `99999999999999999999`},
+		"require_expiry":          {`"yes"`, `1`},
+		"default_key_lifetime":    {`"x"`, `{}`, `-1.5`},
+	})
+	userWrong := pxWrongTypes(`"name":"px w"`, map[string][]string{
+		"external_id": {`5`, `[]`},
+		"email":       {`5`, `true`, `{}`},
+		"name":        {`5`, `{}`},
+		"roles":       {`"pxrole"`, `[1]`, `{}`, `[["pxrole"]]`},
+		"status":      {`1`, `{}`, `true`},
+	})
+	saWrong := pxWrongTypes(`"name":"px w"`, map[string][]string{
+		"name":        {`5`, `[]`, `{}`},
+		"description": {`5`, `{}`},
+		"status":      {`1`, `["active"]`},
+	})
+	roleScopesWrong := []string{`"documents:read"`, `{}`, `[5]`, `["documents"]`, `[{"resource":1,"access":"read"}]`,
+		`[{"resource":"documents","access":2}]`, `[{"resource":"documents","access":"read","targets":"*"}]`}
+	roleCreateWrong := pxWrongTypes(`"name":"pxw"`, map[string][]string{
+		"name":        {`5`, `[]`, `{}`},
+		"description": {`5`, `[]`},
+		"scopes":      roleScopesWrong,
+	})
+	rolePatchWrong := pxWrongTypes("", map[string][]string{
+		"name":        {`5`, `{}`},
+		"description": {`5`, `[]`},
+		"scopes":      roleScopesWrong,
+	})
 	return []pxRoute{
 		{method: "GET", pattern: "/v1/keys", perm: keyward.PermKeysRead, ok: 200},
 		keyRoute("POST", "/v1/keys", keyward.PermKeysWrite, 201, "", "px created"),
@@ -502,14 +601,105 @@ func pxRoutes() []pxRoute {
 		keyRoute("PATCH", "/v1/keys/{id}", keyward.PermKeysWrite, 200, "key", "px patched"),
 		keyRoute("PUT", "/v1/keys/{id}", keyward.PermKeysWrite, 200, "key", "px replaced"),
 		{method: "DELETE", pattern: "/v1/keys/{id}", perm: keyward.PermKeysWrite, ok: 204, idKind: "key"},
-		{method: "POST", pattern: "/v1/keys/{id}/rotate", perm: keyward.PermKeysWrite, ok: 200, idKind: "key",
-			body:      func(*pxFixture) string { return `{"grace_period_seconds":60}` },
-			dupTop:    `{"grace_period_seconds":1,"grace_period_seconds":2}`,
-			dupNested: `{"grace_period_seconds":{"a":1,"a":2}}`,
+		rotateRoute("/v1/keys/{id}/rotate", keyward.PermKeysWrite),
+		// The harness has no master key, so no key is recoverable: a
+		// request that passes authentication and authorization gets 409.
+		{method: "GET", pattern: "/v1/keys/{id}/secret", perm: keyward.PermKeysReveal, ok: 409, idKind: "key"},
+		{method: "POST", pattern: "/v1/keys/import", perm: keyward.PermKeysWrite, ok: 201,
+			body:         func(*pxFixture) string { return `{"keys":[{"hash":"` + pxImportHash + `","name":"px imported"}]}` },
+			bodyRequired: true,
+			dupTop:       `{"keys":[],"keys":[]}`,
+			dupNested:    `{"keys":[{"hash":"a","name":"b","hash":"c"}]}`,
+			unknownNest: []string{
+				`{"keys":[{"hash":"` + pxImportHash + `","name":"px","px_bogus":1}]}`,
+				`{"keys":[{"hash":"` + pxImportHash + `","name":"px","owner":{"type":"account","px_bogus":1}}]}`,
+			},
 			wrong: pxWrongTypes("", map[string][]string{
-				"grace_period_seconds": {`"60"`, `1.5`, `true`, `[]`, `{}`, `1e400`, `99999999999999999999`},
+				"keys": {`5`, `"x"`, `{}`, `[5]`, `["x"]`, `[{"hash":5}]`, `[{"hash":"` + pxImportHash + `","name":5}]`,
+					`[{"hash":"` + pxImportHash + `","name":"px","start":7}]`, `[{"hash":"` + pxImportHash + `","name":"px","scopes":"x"}]`},
 			}),
 		},
+		{method: "GET", pattern: "/v1/management-keys", perm: keyward.PermManagementKeysRead, ok: 200},
+		mgmtRoute("POST", "/v1/management-keys", keyward.PermManagementKeysWrite, 201, "", `{"name":"px mk created","permissions":["keys:read"]}`),
+		{method: "GET", pattern: "/v1/management-keys/{id}", perm: keyward.PermManagementKeysRead, ok: 200, idKind: "mgmtkey"},
+		mgmtRoute("PATCH", "/v1/management-keys/{id}", keyward.PermManagementKeysWrite, 200, "mgmtkey", `{"name":"px mk patched"}`),
+		mgmtRoute("PUT", "/v1/management-keys/{id}", keyward.PermManagementKeysWrite, 200, "mgmtkey", `{"name":"px mk replaced","permissions":["keys:read"]}`),
+		{method: "DELETE", pattern: "/v1/management-keys/{id}", perm: keyward.PermManagementKeysWrite, ok: 204, idKind: "mgmtkey"},
+		rotateRoute("/v1/management-keys/{id}/rotate", keyward.PermManagementKeysWrite),
+		{method: "GET", pattern: "/v1/accounts", perm: keyward.PermAccountsRead, ok: 200},
+		{method: "POST", pattern: "/v1/accounts", perm: keyward.PermAccountsWrite, ok: 201,
+			body:         func(*pxFixture) string { return `{"name":"px account 2","catalog_template":"orq"}` },
+			bodyRequired: true,
+			dupTop:       `{"name":"a","default_prefix":"x","name":"b"}`,
+			dupNested:    `{"name":"a","default_prefix":{"x":1,"x":2}}`,
+			wrong:        accountWrong,
+		},
+		{method: "GET", pattern: "/v1/accounts/{id}", perm: keyward.PermAccountsRead, ok: 200, idKind: "account"},
+		{method: "PATCH", pattern: "/v1/accounts/{id}", perm: keyward.PermAccountsWrite, ok: 200, idKind: "account",
+			body:         func(*pxFixture) string { return `{"name":"px account renamed","require_expiry":true}` },
+			bodyRequired: true,
+			dupTop:       `{"require_expiry":true,"require_expiry":false}`,
+			dupNested:    `{"max_key_lifetime":[{"a":1,"a":2}]}`,
+			wrong:        accountWrong,
+		},
+		{method: "DELETE", pattern: "/v1/accounts/{id}", perm: keyward.PermAccountsWrite, ok: 204, idKind: "account"},
+		{method: "GET", pattern: "/v1/users", perm: keyward.PermMembersRead, ok: 200},
+		{method: "POST", pattern: "/v1/users", perm: keyward.PermMembersWrite, ok: 201,
+			body:         func(*pxFixture) string { return `{"name":"px user 2","email":"px2@example.com","roles":["pxrole"]}` },
+			bodyRequired: true,
+			dupTop:       `{"name":"a","email":"a@example.com","name":"b"}`,
+			dupNested:    `{"roles":[{"a":1,"a":2}]}`,
+			wrong:        userWrong,
+		},
+		{method: "GET", pattern: "/v1/users/{id}", perm: keyward.PermMembersRead, ok: 200, idKind: "user"},
+		{method: "PATCH", pattern: "/v1/users/{id}", perm: keyward.PermMembersWrite, ok: 200, idKind: "user",
+			body:         func(*pxFixture) string { return `{"name":"px user renamed","status":"disabled"}` },
+			bodyRequired: true,
+			dupTop:       `{"status":"active","status":"disabled"}`,
+			dupNested:    `{"external_id":{"a":1,"a":2}}`,
+			wrong:        userWrong,
+		},
+		{method: "DELETE", pattern: "/v1/users/{id}", perm: keyward.PermMembersWrite, ok: 204, idKind: "user"},
+		{method: "GET", pattern: "/v1/service-accounts", perm: keyward.PermMembersRead, ok: 200},
+		{method: "POST", pattern: "/v1/service-accounts", perm: keyward.PermMembersWrite, ok: 201,
+			body:         func(*pxFixture) string { return `{"name":"px sa 2","description":"d"}` },
+			bodyRequired: true,
+			dupTop:       `{"name":"a","name":"b"}`,
+			dupNested:    `{"name":"a","description":[{"a":1,"a":2}]}`,
+			wrong:        saWrong,
+		},
+		{method: "GET", pattern: "/v1/service-accounts/{id}", perm: keyward.PermMembersRead, ok: 200, idKind: "sa"},
+		{method: "PATCH", pattern: "/v1/service-accounts/{id}", perm: keyward.PermMembersWrite, ok: 200, idKind: "sa",
+			body:         func(*pxFixture) string { return `{"description":"px","status":"disabled"}` },
+			bodyRequired: true,
+			dupTop:       `{"description":"a","description":"b"}`,
+			dupNested:    `{"status":{"a":1,"a":2}}`,
+			wrong:        saWrong,
+		},
+		{method: "DELETE", pattern: "/v1/service-accounts/{id}", perm: keyward.PermMembersWrite, ok: 204, idKind: "sa"},
+		{method: "GET", pattern: "/v1/roles", perm: keyward.PermMembersRead, ok: 200},
+		{method: "POST", pattern: "/v1/roles", perm: keyward.PermMembersWrite, ok: 201,
+			body: func(*pxFixture) string {
+				return `{"name":"pxrole2","scopes":[{"resource":"documents","access":"read"}]}`
+			},
+			bodyRequired: true,
+			dupTop:       `{"name":"a","description":"x","name":"b"}`,
+			dupNested:    `{"name":"a","scopes":[{"resource":"documents","resource":"files"}]}`,
+			unknownNest:  []string{`{"name":"pxr","scopes":[{"resource":"documents","access":"read","px_bogus":1}]}`},
+			wrong:        roleCreateWrong,
+		},
+		{method: "GET", pattern: "/v1/roles/{name}", perm: keyward.PermMembersRead, ok: 200, idKind: "role"},
+		{method: "PATCH", pattern: "/v1/roles/{name}", perm: keyward.PermMembersWrite, ok: 200, idKind: "role",
+			body: func(*pxFixture) string {
+				return `{"description":"px","scopes":[{"resource":"files","access":"write"}]}`
+			},
+			bodyRequired: true,
+			dupTop:       `{"description":"a","description":"b"}`,
+			dupNested:    `{"scopes":[{"resource":"documents","resource":"files"}]}`,
+			unknownNest:  []string{`{"scopes":[{"resource":"documents","access":"read","px_bogus":1}]}`},
+			wrong:        rolePatchWrong,
+		},
+		{method: "DELETE", pattern: "/v1/roles/{name}", perm: keyward.PermMembersWrite, ok: 204, idKind: "role"},
 		{method: "POST", pattern: "/v1/keys/verify", perm: keyward.PermKeysVerify, ok: 200,
 			body:         func(f *pxFixture) string { return `{"key":"` + f.apiKey + `"}` },
 			bodyRequired: true,
@@ -677,8 +867,9 @@ func TestPxCredentialMatrix(t *testing.T) {
 					if p != nil && c.missing != "" && p["missing_permission"] != c.missing {
 						t.Errorf("missing_permission %v, want %s", p["missing_permission"], c.missing)
 					}
-					if p != nil && c.missing != "" && !strings.Contains(p["detail"].(string), c.missing) {
-						t.Errorf("detail %q does not name %s", p["detail"], c.missing)
+					if p != nil && c.missing != "" && !strings.Contains(p["detail"].(string), c.missing) &&
+						!(strings.HasPrefix(c.missing, "accounts:") && strings.Contains(p["detail"].(string), "operator")) {
+						t.Errorf("detail %q names neither %s nor why a bound key cannot have it", p["detail"], c.missing)
 					}
 					if c.authFirst {
 						// Everything else wrong too: an unknown query
@@ -875,6 +1066,22 @@ func TestPxIDMatrix(t *testing.T) {
 			pxNewID(keyward.PrefixProject), f.other.project, "x",
 		},
 		"resource": {"nope", "BAD", "1x", "documents.nope", strings.Repeat("a", 65), f.other.resource},
+		"mgmtkey": {
+			f.apiKeyID, f.project, "key_123", pxNewID(keyward.PrefixKey), f.other.mgmtKey, "x", strings.TrimPrefix(f.mgmtKeyID, "key_"),
+			"key_" + strings.ToLower(strings.TrimPrefix(f.mgmtKeyID, "key_")), f.mgmtKeyID + "0",
+		},
+		"account": {
+			"acc_123", pxNewID(keyward.PrefixAccount), f.project, f.user, "x", keyward.DefaultAccountName, "px target",
+			"acc_" + strings.ToLower(strings.TrimPrefix(f.acct, "acc_")), f.acct + "0", strings.TrimPrefix(f.acct, "acc_"),
+		},
+		"user": {
+			f.other.user, pxNewID(keyward.PrefixUser), "usr_123", f.serviceAccount, f.apiKeyID, "x", f.user + "0",
+			"usr_" + strings.ToLower(strings.TrimPrefix(f.user, "usr_")),
+		},
+		"sa": {
+			f.other.sa, pxNewID(keyward.PrefixService), "sa_123", f.user, f.apiKeyID, "x", f.serviceAccount + "0",
+		},
+		"role": {"nope", "BAD", "PXROLE", "1x", strings.Repeat("a", 65), f.other.role, "pxrole.x", f.role + " "},
 	}
 	for _, r := range pxRoutes() {
 		if r.idKind == "" || (r.idKind == "resource" && r.method == "PUT") {
@@ -903,6 +1110,14 @@ func TestPxIDMatrix(t *testing.T) {
 		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/keys/" + f.apiKeyID, Header: h})
 		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/projects/" + f.project, Header: h})
 		pxMust(t, e, 404, req{Method: "DELETE", Path: "/v1/catalog/resources/" + f.resource, Header: h})
+		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/management-keys/" + f.other.mgmtKey, Header: h})
+		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/users/" + f.other.user, Header: h})
+		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/service-accounts/" + f.other.sa, Header: h})
+		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/roles/" + f.other.role, Header: h})
+		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/management-keys/" + f.mgmtKeyID, Header: h})
+		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/users/" + f.user, Header: h})
+		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/service-accounts/" + f.serviceAccount, Header: h})
+		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/roles/" + f.role, Header: h})
 	})
 }
 

@@ -3,25 +3,35 @@ package http_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/sqlite"
 )
 
 // oaSpec is the OpenAPI document of the native API, loaded, validated and
@@ -103,6 +113,13 @@ func oaCheckExchange(spec *oaSpec, ex exchange) []error {
 	}
 	if ex.Header != nil {
 		req.Header = ex.Header.Clone()
+		// A field value's surrounding whitespace is not part of it (RFC 9110
+		// §5.5): the server never sees the spaces the client sent.
+		for _, vs := range req.Header {
+			for i, v := range vs {
+				vs[i] = strings.Trim(v, " \t")
+			}
+		}
 	}
 	var errs []error
 	// A HEAD answer has the headers of the GET answer and no body.
@@ -300,9 +317,25 @@ func TestOpenAPIDocumentValid(t *testing.T) {
 					}
 				}
 				if !public[path] {
-					for _, code := range []string{"401", "403"} {
+					// 429: a locked-out client address (every authenticated route).
+					for _, code := range []string{"401", "403", "429"} {
 						if o.Responses.Value(code) == nil {
 							t.Errorf("keyed route must document %s", code)
+						}
+					}
+				}
+				if r := o.Responses.Value("429"); r != nil && r.Value.Headers["Retry-After"] == nil {
+					t.Errorf("429 must declare Retry-After")
+				}
+				// A creating POST: a retry may be replayed (Idempotent-Replayed)
+				// or clash with another request (409).
+				if oaTakesHeader(item, o, "Idempotency-Key") {
+					if o.Responses.Value("409") == nil {
+						t.Errorf("a route taking Idempotency-Key must document 409 (idempotency_conflict)")
+					}
+					for code, r := range o.Responses.Map() {
+						if strings.HasPrefix(code, "2") && r.Value.Headers["Idempotent-Replayed"] == nil {
+							t.Errorf("response %s of a route taking Idempotency-Key must declare Idempotent-Replayed", code)
 						}
 					}
 				}
@@ -323,6 +356,17 @@ func TestOpenAPIDocumentValid(t *testing.T) {
 			})
 		}
 	}
+}
+
+// oaTakesHeader reports whether the operation (or its path) declares the
+// request header.
+func oaTakesHeader(item *openapi3.PathItem, o *openapi3.Operation, name string) bool {
+	for _, p := range append(slices.Clone(item.Parameters), o.Parameters...) {
+		if p.Value != nil && p.Value.In == "header" && p.Value.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // oaRouteKey normalises "METHOD /pattern" (Go ServeMux) and OpenAPI
@@ -384,16 +428,108 @@ func TestOpenAPIServed(t *testing.T) {
 	e.must(http.StatusOK, req{Method: "GET", Path: "/openapi.json", Token: "kw_not_a_key"})
 }
 
+// oaNewEnv is newEnv with what newEnv does not vary: the server's master
+// key (nil: none, so recoverable keys are refused) and its lockout policy
+// (the zero policy disables it). Its exchanges are validated against the
+// document at the end of the test, like newEnv's.
+func oaNewEnv(t *testing.T, master *keyward.MasterKey, lock khttp.LockoutPolicy) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(service.Options{Store: db, MasterKey: master})
+	k, tok, err := svc.Bootstrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := khttp.NewServer(svc, khttp.Options{Lockout: &lock})
+	hs := httptest.NewServer(srv)
+	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Svc: svc, Server: srv}
+	t.Cleanup(func() {
+		hs.Close()
+		svc.Close(context.Background())
+		db.Close()
+		if !t.Failed() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			for _, ex := range e.exchanges {
+				validateExchange(t, ex)
+			}
+		}
+	})
+	return e
+}
+
+// oaMasterKey returns a fixed master key (64 hex characters).
+func oaMasterKey(t *testing.T) *keyward.MasterKey {
+	t.Helper()
+	m, err := keyward.ParseMasterKey([]byte(strings.Repeat("5a", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// oaIdem is the header map of one Idempotency-Key.
+func oaIdem(key string) map[string]string { return map[string]string{"Idempotency-Key": key} }
+
+// oaForeignToken returns a random token in no keyward format, as another
+// system would have issued it: what POST /v1/keys/import takes the hash of.
+func oaForeignToken(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "legacy-" + hex.EncodeToString(b)
+}
+
+// oaData returns the data member of a list answer.
+func oaData(t *testing.T, r *resp) []any {
+	t.Helper()
+	data, ok := r.JSON(t)["data"].([]any)
+	if !ok {
+		t.Fatalf("no data array in %s", r.Body)
+	}
+	return data
+}
+
 // TestOpenAPIEveryOperation calls every documented operation with valid
 // input, so each success response is validated against the document
 // whatever the other tests do, and fails if an operation was not covered.
+// The server has a master key, so recoverable keys and their reveal work.
 func TestOpenAPIEveryOperation(t *testing.T) {
-	e := newEnv(t)
+	e := oaNewEnv(t, oaMasterKey(t), khttp.LockoutPolicy{})
 	type obj = map[string]any
 
 	e.must(http.StatusOK, req{Method: "GET", Path: "/healthz", NoAuth: true})
 	e.must(http.StatusOK, req{Method: "GET", Path: "/readyz?pretty", NoAuth: true})
 	e.must(http.StatusOK, req{Method: "GET", Path: "/openapi.json", NoAuth: true})
+
+	// Accounts: a second account with every setting, created idempotently
+	// and retried.
+	acctBody := obj{"name": "tenant-b", "default_prefix": "tb", "catalog_template": "vectara", "default_permission_mode": "read_only",
+		"max_key_lifetime": 31536000, "require_expiry": false, "default_key_lifetime": 86400}
+	acct := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: acctBody, Header: oaIdem("oa-every-account-1")})
+	if h := acct.Header.Get("Idempotent-Replayed"); h != "false" {
+		t.Errorf("first account creation: Idempotent-Replayed %q, want false", h)
+	}
+	again := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: acctBody, Header: oaIdem("oa-every-account-1")})
+	if h := again.Header.Get("Idempotent-Replayed"); h != "true" || !bytes.Equal(again.Body, acct.Body) {
+		t.Errorf("retried account creation: Idempotent-Replayed %q, body %s; want true and the first body %s", h, again.Body, acct.Body)
+	}
+	acctID := acct.Str(t, "id")
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/accounts?limit=10"})
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/accounts/" + acctID})
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/accounts/" + acctID, Body: obj{
+		"catalog_template": "vectara", "require_expiry": true, "max_key_lifetime": nil, "default_key_lifetime": nil}})
+	// The vectara catalog comes with roles: the catalog lists role objects.
+	cat := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/catalog", Header: map[string]string{"X-Account-Id": acctID}}).JSON(t)
+	if roles, _ := cat["roles"].([]any); len(roles) == 0 {
+		t.Errorf("the vectara account's catalog has no roles: %v", cat["roles"])
+	}
 
 	// Projects.
 	prj := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/projects", Body: obj{"name": "billing-api", "description": "the billing service"}}).JSON(t)
@@ -407,33 +543,106 @@ func TestOpenAPIEveryOperation(t *testing.T) {
 	e.must(http.StatusCreated, req{Method: "PUT", Path: "/v1/catalog/resources/reports", Body: obj{"display_name": "Reports", "group": "data", "readable": true, "writable": false}})
 	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/catalog/resources/reports", Body: obj{"display_name": "Reports", "group": "data", "description": "monthly reports", "readable": true, "writable": false, "project_scopes": []string{"all", "single"}}})
 
+	// Roles.
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/roles", Header: oaIdem("oa-every-role-0001"),
+		Body: obj{"name": "reader", "description": "reads documents", "scopes": []obj{{"resource": "documents", "access": "read"}}}})
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/roles", Body: obj{"name": "empty"}})
+	if n := len(oaData(t, e.must(http.StatusOK, req{Method: "GET", Path: "/v1/roles"}))); n != 2 {
+		t.Errorf("GET /v1/roles: %d roles, want 2", n)
+	}
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/roles/reader"})
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/roles/reader", Body: obj{"name": "reader", "description": nil,
+		"scopes": []obj{{"resource": "documents", "access": "read"}, {"resource": "search", "access": "read", "targets": []string{"*"}}}}})
+	if roles, _ := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/catalog"}).JSON(t)["roles"].([]any); len(roles) != 2 {
+		t.Errorf("catalog roles: %v, want the 2 roles", roles)
+	}
+
+	// Users: one with every member, one with none.
+	usr := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/users", Header: oaIdem("oa-every-user-00001"),
+		Body: obj{"external_id": "u-1", "email": "ada@example.com", "name": "Ada", "roles": []string{"reader"}, "status": "active"}})
+	usrID := usr.Str(t, "id")
+	bare := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/users", Body: obj{}}).Str(t, "id")
+	if n := len(oaData(t, e.must(http.StatusOK, req{Method: "GET", Path: "/v1/users?limit=5&status=active&role=reader&external_id=u-1&search=ADA"}))); n != 1 {
+		t.Errorf("GET /v1/users with every filter: %d users, want 1", n)
+	}
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/users/" + usrID})
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/users/" + bare, Body: obj{"external_id": "u-2", "email": "bob@example.com", "name": "Bob"}})
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/users/" + bare, Body: obj{"external_id": nil, "email": nil, "name": nil, "roles": []string{}, "status": "disabled"}})
+
+	// Service accounts.
+	sa := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/service-accounts", Header: oaIdem("oa-every-service-01"),
+		Body: obj{"name": "ci-bot", "description": "the CI pipeline", "status": "active"}})
+	saID := sa.Str(t, "id")
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/service-accounts?limit=5&status=active"})
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/service-accounts/" + saID})
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/service-accounts/" + saID, Body: obj{"description": nil, "status": "disabled"}})
+
 	// API keys: a key with every optional member set, so the nullable
 	// members are validated with values too.
 	k := e.createKey(obj{
 		"name": "ci", "description": "CI pipeline", "project_id": prjID, "permission_mode": "restricted",
 		"scopes":     []obj{{"resource": "documents", "access": "write", "targets": []string{"doc_1"}}, {"resource": "reports", "access": "read"}},
-		"roles":      []string{},
+		"roles":      []string{"reader"},
 		"expires_at": "2099-01-01T00:00:00Z", "metadata": obj{"team": "platform", "n": 1},
-		"ip_allowlist": []string{"127.0.0.1", "10.0.0.0/8"}, "owner": obj{"type": "account"}, "prefix": "ci",
+		"ip_allowlist": []string{"127.0.0.1", "10.0.0.0/8"}, "owner": obj{"type": "account"}, "operator": false, "prefix": "ci",
+		"recoverable": false, "legacy_key_id": "legacy-42",
 	})
 	id, _ := k["id"].(string)
 	secret, _ := k["secret"].(string)
 	plain := e.createKey(obj{"name": "plain"})
 	plainSecret, _ := plain["secret"].(string)
+	// Keys owned by the user and by the (now disabled) service account.
+	userKey := e.createKey(obj{"name": "ada's key", "owner": obj{"type": "user", "id": usrID}, "permission_mode": "restricted", "roles": []string{"reader"}})
+	saKey := e.createKey(obj{"name": "bot key", "owner": obj{"type": "service_account", "id": saID}})
+	// A recoverable key (the server has a master key).
+	recKey := e.createKey(obj{"name": "recoverable", "recoverable": true})
 
-	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys?limit=10&status=active&permission_mode=restricted&project_id=" + prjID + "&search=C&expired=false&pretty=1"})
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys?limit=10&status=active&permission_mode=restricted&project_id=" + prjID + "&resource=documents&role=reader&search=C&expired=false&pretty=1"})
+	if n := len(oaData(t, e.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys?role=reader&owner_type=user&owner_id=" + usrID}))); n != 1 {
+		t.Errorf("GET /v1/keys by role and owner: %d keys, want 1", n)
+	}
 	etag := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}).Header.Get("ETag")
 	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Header: map[string]string{"If-Match": etag},
-		Body: obj{"description": nil, "metadata": nil, "ip_allowlist": nil, "rate_limit": nil, "credits": nil, "status": "disabled"}})
+		Body: obj{"description": nil, "metadata": nil, "ip_allowlist": nil, "rate_limit": nil, "credits": nil, "status": "disabled", "operator": false}})
 	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: obj{}})
 	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/keys/" + id, Body: obj{
 		"name": "ci (replaced)", "project_id": prjID, "permission_mode": "restricted",
-		"scopes": []obj{{"resource": "documents", "access": "read"}}, "expires_at": nil}})
-	rot := e.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: obj{"grace_period_seconds": 60}}).JSON(t)
-	if rot["secret"] == "" || rot["secret"] == secret {
-		t.Errorf("rotate returned secret %v", rot["secret"])
+		"scopes": []obj{{"resource": "documents", "access": "read"}}, "expires_at": nil, "operator": false}})
+	rotBody := obj{"grace_period_seconds": 60, "expires_at": "2099-06-01T00:00:00Z"}
+	rotRes := e.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: rotBody, Header: oaIdem("oa-every-rotate-01")})
+	rot := rotRes.JSON(t)
+	if rot["secret"] == "" || rot["secret"] == secret || rot["expires_at"] != "2099-06-01T00:00:00Z" {
+		t.Errorf("rotate returned secret %v, expires_at %v", rot["secret"], rot["expires_at"])
+	}
+	// An idempotent retry of the rotation rotates nothing and returns the same secret.
+	if r := e.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: rotBody, Header: oaIdem("oa-every-rotate-01")}); r.Header.Get("Idempotent-Replayed") != "true" || r.Str(t, "secret") != rot["secret"] {
+		t.Errorf("retried rotation: Idempotent-Replayed %q, secret changed: %v", r.Header.Get("Idempotent-Replayed"), r.Str(t, "secret") != rot["secret"])
 	}
 	e.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate"})
+
+	// An idempotent key creation, retried: the same key and secret again.
+	first := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: obj{"name": "retried"}, Header: oaIdem("oa-every-key-000001")})
+	retry := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: obj{"name": "retried"}, Header: oaIdem("oa-every-key-000001")})
+	if retry.Header.Get("Idempotent-Replayed") != "true" || retry.Str(t, "id") != first.Str(t, "id") || retry.Str(t, "secret") != first.Str(t, "secret") {
+		t.Errorf("retried key creation: Idempotent-Replayed %q, same id %v, same secret %v",
+			retry.Header.Get("Idempotent-Replayed"), retry.Str(t, "id") == first.Str(t, "id"), retry.Str(t, "secret") == first.Str(t, "secret"))
+	}
+
+	// The recoverable key's secret.
+	if got := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + recKey["id"].(string) + "/secret"}).JSON(t); got["secret"] != recKey["secret"] || got["id"] != recKey["id"] {
+		t.Errorf("revealed %v, want the key's id and creation secret", got)
+	}
+
+	// Import: one hash in hex, one in base64; both tokens verify.
+	tokA, tokB := oaForeignToken(t), oaForeignToken(t)
+	sumA, sumB := sha256.Sum256([]byte(tokA)), sha256.Sum256([]byte(tokB))
+	imp := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys/import", Header: oaIdem("oa-every-import-001"), Body: obj{"keys": []obj{
+		{"hash": hex.EncodeToString(sumA[:]), "start": tokA[:11], "last4": tokA[len(tokA)-4:], "name": "imported", "metadata": obj{"from": "legacy"}, "legacy_key_id": "old-1"},
+		{"hash": base64.StdEncoding.EncodeToString(sumB[:]), "start": nil, "last4": nil, "name": "imported (base64)", "expires_at": "2099-01-01T00:00:00Z", "recoverable": false},
+	}}})
+	if n := len(oaData(t, imp)); n != 2 {
+		t.Errorf("import answered %d keys, want 2", n)
+	}
 
 	// Verification: a known key (VALID and a failing code) and an unknown one.
 	if r := e.verify(obj{"key": plainSecret, "permissions": "documents:read", "project_id": nil, "ip": "192.0.2.1", "cost": 1}); r["code"] != "VALID" {
@@ -445,6 +654,39 @@ func TestOpenAPIEveryOperation(t *testing.T) {
 	if r := e.verify(obj{"key": "kw_nope"}); r["code"] != "NOT_FOUND" {
 		t.Errorf("verify unknown key: %v", r)
 	}
+	if r := e.verify(obj{"key": userKey["secret"], "permissions": "search:read"}); r["code"] != "VALID" {
+		t.Errorf("verify the user's key: %v", r)
+	}
+	if r := e.verify(obj{"key": saKey["secret"]}); r["code"] != "OWNER_INACTIVE" {
+		t.Errorf("verify the disabled service account's key: %v", r)
+	}
+	for _, tok := range []string{tokA, tokB} {
+		if r := e.verify(obj{"key": tok}); r["code"] != "VALID" {
+			t.Errorf("verify an imported token: %v", r)
+		}
+	}
+
+	// Management keys: an account-bound one through its whole life, and an
+	// operator one (account_id null).
+	mk := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Header: oaIdem("oa-every-mgmt-00001"), Body: obj{
+		"name": "auditor", "description": "reads keys and the log", "permissions": []string{"keys:read", "audit:read"},
+		"operator": false, "owner": obj{"type": "account"}, "expires_at": "2099-01-01T00:00:00Z", "metadata": obj{"team": "sec"},
+		"ip_allowlist": []string{"127.0.0.1"}}}).JSON(t)
+	mkID, _ := mk["id"].(string)
+	opk := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Body: obj{
+		"name": "second operator", "operator": true, "permissions": []string{"accounts:read", "keys:read"}}}).JSON(t)
+	if opk["account_id"] != nil || opk["operator"] != true {
+		t.Errorf("operator key: account_id %v, operator %v; want null and true", opk["account_id"], opk["operator"])
+	}
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/management-keys?limit=10&status=active&search=a"})
+	mkEtag := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/management-keys/" + mkID}).Header.Get("ETag")
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/management-keys/" + mkID, Header: map[string]string{"If-Match": mkEtag},
+		Body: obj{"description": nil, "permissions": []string{"keys:read"}, "metadata": nil}})
+	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/management-keys/" + mkID, Body: obj{
+		"name": "auditor (replaced)", "permissions": []string{"keys:read", "audit:read"}, "expires_at": nil}})
+	mkRot := e.must(http.StatusOK, req{Method: "POST", Path: "/v1/management-keys/" + mkID + "/rotate", Header: oaIdem("oa-every-mgmt-rot01"),
+		Body: obj{"grace_period_seconds": 0, "expires_at": "2099-06-01T00:00:00Z"}}).JSON(t)
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys?limit=1", Token: mkRot["secret"].(string)})
 
 	// whoami: both key shapes.
 	who := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/whoami", Token: plainSecret}).JSON(t)
@@ -456,11 +698,20 @@ func TestOpenAPIEveryOperation(t *testing.T) {
 		t.Errorf("whoami with the operator key: %v", who)
 	}
 
-	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/audit-events?limit=50&action=key.created"})
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/audit-events?limit=50&action=key.imported"})
 
+	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/management-keys/" + mkID})
+	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/management-keys/" + opk["id"].(string)})
 	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + id})
 	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/projects/" + prjID})
+	// Deleting the user revokes their key, which then no longer holds the
+	// role: the role can go.
+	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/users/" + usrID})
+	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/users/" + bare})
+	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/service-accounts/" + saID})
+	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/roles/reader"})
 	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/catalog/resources/reports"})
+	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/accounts/" + acctID})
 
 	// Every documented operation was answered 2xx at least once.
 	spec := oaMust(t)
@@ -495,9 +746,18 @@ func TestOpenAPIEveryOperation(t *testing.T) {
 // unrouted paths, and checks each answer against the document.
 func TestOpenAPIErrorResponses(t *testing.T) {
 	e := newEnv(t)
-	k := e.createKey(map[string]any{"name": "err"})
+	type obj = map[string]any
+	k := e.createKey(obj{"name": "err"})
 	id, _ := k["id"].(string)
 	apiSecret, _ := k["secret"].(string)
+	// A management key bound to the default account, without accounts:*
+	// (which only operator keys may hold).
+	weak := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Body: obj{
+		"name": "weak", "permissions": []string{"keys:read", "management_keys:write", "members:read"}}}).Str(t, "secret")
+	other := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: obj{"name": "other"}}).Str(t, "id")
+	dup := oaForeignToken(t)
+	dupSum := sha256.Sum256([]byte(dup))
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys/import", Body: obj{"keys": []obj{{"hash": hex.EncodeToString(dupSum[:]), "name": "imported"}}}})
 	cases := []struct {
 		name   string
 		r      req
@@ -511,16 +771,32 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		{"unknown path", req{Method: "GET", Path: "/v1/nothing"}, 404, "not_found"},
 		{"method not allowed", req{Method: "DELETE", Path: "/v1/keys"}, 405, "method_not_allowed"},
 		{"GET verify", req{Method: "GET", Path: "/v1/keys/verify"}, 405, "method_not_allowed"},
+		{"GET import", req{Method: "GET", Path: "/v1/keys/import"}, 405, "method_not_allowed"},
 		{"not acceptable", req{Method: "GET", Path: "/healthz", Header: map[string]string{"Accept": "text/html"}}, 406, "not_acceptable"},
 		{"bad pretty on unknown path", req{Method: "GET", Path: "/nope?pretty=maybe"}, 400, "invalid_parameter"},
 		{"unknown parameter", req{Method: "GET", Path: "/v1/keys?colour=red"}, 400, "invalid_parameter"},
-		{"unknown member", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "x", "colour": "red"}}, 400, "unknown_field"},
-		{"wrong type", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": 5}}, 422, "validation_failed"},
-		{"bad permission query", req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": apiSecret, "permissions": "AND ("}}, 422, "invalid_permission_query"},
+		{"bad users filter", req{Method: "GET", Path: "/v1/users?status=gone"}, 400, "invalid_parameter"},
+		{"unknown member", req{Method: "POST", Path: "/v1/keys", Body: obj{"name": "x", "colour": "red"}}, 400, "unknown_field"},
+		{"wrong type", req{Method: "POST", Path: "/v1/keys", Body: obj{"name": 5}}, 422, "validation_failed"},
+		{"bad permission query", req{Method: "POST", Path: "/v1/keys/verify", Body: obj{"key": apiSecret, "permissions": "AND ("}}, 422, "invalid_permission_query"},
 		{"not JSON", req{Method: "PATCH", Path: "/v1/keys/" + id, Body: "{", Header: map[string]string{"Content-Type": "text/plain"}}, 415, "unsupported_media_type"},
 		{"too large", req{Method: "POST", Path: "/v1/projects", Body: `{"name":"` + strings.Repeat("a", 1<<20) + `"}`}, 413, "body_too_large"},
-		{"if-match mismatch", req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "y"}, Header: map[string]string{"If-Match": `"nope"`}}, 412, "precondition_failed"},
+		{"if-match mismatch", req{Method: "PATCH", Path: "/v1/keys/" + id, Body: obj{"name": "y"}, Header: map[string]string{"If-Match": `"nope"`}}, 412, "precondition_failed"},
 		{"bad timeout", req{Method: "GET", Path: "/v1/catalog", Header: map[string]string{"Request-Timeout": "soon"}}, 400, "invalid_parameter"},
+		{"bad Idempotency-Key", req{Method: "POST", Path: "/v1/projects", Body: obj{"name": "p"}, Header: oaIdem("short")}, 400, "invalid_parameter"},
+		{"recoverable without a master key", req{Method: "POST", Path: "/v1/keys", Body: obj{"name": "r", "recoverable": true}}, 422, "validation_failed"},
+		{"reveal a key that is not recoverable", req{Method: "GET", Path: "/v1/keys/" + id + "/secret"}, 409, "conflict"},
+		{"import a known hash", req{Method: "POST", Path: "/v1/keys/import", Body: obj{"keys": []obj{{"hash": hex.EncodeToString(dupSum[:]), "name": "again"}}}}, 409, "duplicate"},
+		{"import an invalid item", req{Method: "POST", Path: "/v1/keys/import", Body: obj{"keys": []obj{{"hash": "nope", "name": "bad"}}}}, 422, "validation_failed"},
+		{"user with an unknown role", req{Method: "POST", Path: "/v1/users", Body: obj{"roles": []string{"ghost"}}}, 422, "validation_failed"},
+		{"account list, non-operator key", req{Method: "GET", Path: "/v1/accounts", Token: weak}, 403, "permission_denied"},
+		{"account create, non-operator key", req{Method: "POST", Path: "/v1/accounts", Token: weak, Body: obj{"name": "nope"}}, 403, "permission_denied"},
+		{"account get, non-operator key", req{Method: "GET", Path: "/v1/accounts/" + other, Token: weak}, 403, "permission_denied"},
+		{"account patch, non-operator key", req{Method: "PATCH", Path: "/v1/accounts/" + other, Token: weak, Body: obj{"require_expiry": true}}, 403, "permission_denied"},
+		{"account delete, non-operator key", req{Method: "DELETE", Path: "/v1/accounts/" + other, Token: weak}, 403, "permission_denied"},
+		{"account mismatch", req{Method: "GET", Path: "/v1/keys", Token: weak, Header: map[string]string{"X-Account-Id": other}}, 403, "account_mismatch"},
+		{"escalation", req{Method: "POST", Path: "/v1/management-keys", Token: weak, Body: obj{"name": "strong", "permissions": []string{"keys:write"}}}, 403, "permission_denied"},
+		{"missing permission", req{Method: "POST", Path: "/v1/users", Token: weak, Body: obj{}}, 403, "permission_denied"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -530,10 +806,89 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 			}
 		})
 	}
+	t.Run("account routes name the missing permission", func(t *testing.T) {
+		for path, want := range map[string]string{"/v1/accounts": "accounts:read", "/v1/accounts/" + other: "accounts:read"} {
+			if p := e.problem(e.do(req{Method: "GET", Path: path, Token: weak}), http.StatusForbidden, "permission_denied"); p["missing_permission"] != want {
+				t.Errorf("GET %s: missing_permission %v, want %s", path, p["missing_permission"], want)
+			}
+		}
+	})
+	t.Run("idempotency conflict", func(t *testing.T) {
+		h := oaIdem("oa-errors-conflict-01")
+		e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/projects", Body: obj{"name": "idem"}, Header: h})
+		e.problem(e.do(req{Method: "POST", Path: "/v1/projects", Body: obj{"name": "idem, another"}, Header: h}), http.StatusConflict, "idempotency_conflict")
+	})
+	t.Run("role in use", func(t *testing.T) {
+		e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/roles", Body: obj{"name": "held", "scopes": []obj{{"resource": "documents", "access": "read"}}}})
+		u := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/users", Body: obj{"roles": []string{"held"}}}).Str(t, "id")
+		p := e.problem(e.do(req{Method: "DELETE", Path: "/v1/roles/held"}), http.StatusConflict, "resource_in_use")
+		if ids, _ := p["user_ids"].([]any); len(ids) != 1 || ids[0] != u {
+			t.Errorf("user_ids %v, want [%s]", p["user_ids"], u)
+		}
+	})
+	t.Run("catalog resource held only by a role", func(t *testing.T) {
+		e.must(http.StatusCreated, req{Method: "PUT", Path: "/v1/catalog/resources/reports", Body: obj{"readable": true, "writable": false}})
+		e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/roles", Body: obj{"name": "reporter", "scopes": []obj{{"resource": "reports", "access": "read"}}}})
+		p := e.problem(e.do(req{Method: "DELETE", Path: "/v1/catalog/resources/reports"}), http.StatusConflict, "resource_in_use")
+		if names, _ := p["role_names"].([]any); p["key_count"] != float64(0) || len(names) != 1 || names[0] != "reporter" {
+			t.Errorf("key_count %v, role_names %v; want 0 and [reporter]", p["key_count"], p["role_names"])
+		}
+	})
 	// Revoke, then change: 409.
-	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"status": "revoked"}})
-	e.problem(e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "z"}}), http.StatusConflict, "key_revoked")
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: obj{"status": "revoked"}})
+	e.problem(e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: obj{"name": "z"}}), http.StatusConflict, "key_revoked")
+
+	// The lockout: a server that locks an address after 2 failed
+	// authentications answers 429 locked with Retry-After on every
+	// authenticated route, valid credentials included.
+	t.Run("locked", func(t *testing.T) {
+		l := oaNewEnv(t, nil, khttp.LockoutPolicy{Threshold: 2, Window: time.Minute, Duration: time.Minute})
+		apiKey := l.createKey(obj{"name": "locked out"})["secret"].(string)
+		for i := 0; i < 2; i++ {
+			l.problem(l.do(req{Method: "GET", Path: "/v1/keys", Token: "kwm_wrong"}), http.StatusUnauthorized, "unauthenticated")
+		}
+		for _, r := range []req{
+			{Method: "GET", Path: "/v1/keys"},
+			{Method: "POST", Path: "/v1/keys", Body: obj{"name": "x"}},
+			{Method: "POST", Path: "/v1/keys/verify", Body: obj{"key": apiKey}},
+			{Method: "GET", Path: "/v1/whoami", Token: apiKey},
+			{Method: "GET", Path: "/v1/accounts"},
+			{Method: "DELETE", Path: "/v1/roles/none"},
+		} {
+			res := l.do(r)
+			p := l.problem(res, http.StatusTooManyRequests, "locked")
+			if ra := res.Header.Get("Retry-After"); ra == "" || ra != fmt.Sprint(p["retry_after_seconds"]) {
+				t.Errorf("%s %s: Retry-After %q, retry_after_seconds %v; want equal and set", r.Method, r.Path, ra, p["retry_after_seconds"])
+			}
+		}
+		// Unauthenticated routes are not locked.
+		l.must(http.StatusOK, req{Method: "GET", Path: "/healthz", NoAuth: true})
+	})
 	// Validation happens at cleanup (validateExchange) for all of these.
+}
+
+// TestOpenAPIIdempotencyKeyDocumented checks that the document lists the
+// Idempotency-Key header on exactly the POSTs that honour it: each POST is
+// sent with a malformed key; the routes that honour the header refuse it
+// (400 naming Idempotency-Key) before anything else.
+func TestOpenAPIIdempotencyKeyDocumented(t *testing.T) {
+	e := newEnv(t)
+	spec := oaMust(t)
+	fill := strings.NewReplacer("{id}", "key_01J9Z8K3M4N5P6Q7R8S9T0V1W2", "{name}", "nothing")
+	for path, item := range spec.doc.Paths.Map() {
+		o := item.Post
+		if o == nil {
+			continue
+		}
+		t.Run("POST "+path, func(t *testing.T) {
+			documented := oaTakesHeader(item, o, "Idempotency-Key")
+			res := e.do(req{Method: "POST", Path: fill.Replace(path), Header: oaIdem("short")})
+			honoured := res.Status == http.StatusBadRequest && res.Code(t) == "invalid_parameter" && strings.Contains(string(res.Body), `"field":"Idempotency-Key"`)
+			if documented != honoured {
+				t.Errorf("Idempotency-Key documented: %v, honoured by the server: %v (a malformed key got %d %s)", documented, honoured, res.Status, bytes.TrimSpace(res.Body))
+			}
+		})
+	}
 }
 
 // TestOpenAPIValidatorCatchesMismatches feeds validateExchange's checker
@@ -560,6 +915,16 @@ func TestOpenAPIValidatorCatchesMismatches(t *testing.T) {
 	base := e.URL
 	prj := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "p"}})
 	projectHeader, projectBody := prj.Header, prj.Body
+	paddedHeader := reqHeader.Clone()
+	paddedHeader.Set("X-Account-Id", " \t"+key["account_id"].(string)+" ")
+	badAccountHeader := reqHeader.Clone()
+	badAccountHeader.Set("X-Account-Id", "default")
+	lockedHeader := problemHeader.Clone()
+	lockedHeader.Set("Retry-After", "60")
+	replayedHeader := projectHeader.Clone()
+	replayedHeader.Set("Idempotent-Replayed", "true")
+	badReplayedHeader := projectHeader.Clone()
+	badReplayedHeader.Set("Idempotent-Replayed", "yes")
 	cases := []struct {
 		name    string
 		ex      exchange
@@ -574,6 +939,8 @@ func TestOpenAPIValidatorCatchesMismatches(t *testing.T) {
 		{"HEAD unrouted", exchange{"HEAD", base + "/v1/nothing", nil, nil, 404, problemHeader, nil}, ""},
 		{"+json body", exchange{"POST", base + "/v1/projects", http.Header{"Content-Type": {"application/vnd.keyward+json; charset=utf-8"}}, []byte(`{"name":"p"}`), 201, projectHeader, projectBody}, ""},
 		{"unclean path", exchange{"GET", base + "/v1//keys/" + id, reqHeader, nil, 200, got.Header, got.Body}, ""},
+		{"padded header value", exchange{"GET", base + "/v1/keys/" + id, paddedHeader, nil, 200, got.Header, got.Body}, ""},
+		{"malformed header value", exchange{"GET", base + "/v1/keys/" + id, badAccountHeader, nil, 200, got.Header, got.Body}, "X-Account-Id"},
 		{"wrong content type", exchange{"GET", base + "/healthz", nil, nil, 200, problemHeader, []byte(`{"status":"ok"}`)}, "Content-Type"},
 		{"no X-Request-Id", exchange{"GET", base + "/healthz", nil, nil, 200, http.Header{"Content-Type": {"application/json"}}, []byte(`{"status":"ok"}`)}, "X-Request-Id"},
 		{"accepted request the document forbids", exchange{"POST", base + "/v1/projects", reqHeader, []byte(`{"name":"p","colour":"red"}`), 201, jsonHeader, []byte(`{}`)}, "request accepted"},
@@ -583,6 +950,11 @@ func TestOpenAPIValidatorCatchesMismatches(t *testing.T) {
 		{"unrouted answered 200", exchange{"GET", base + "/v1/nothing", reqHeader, nil, 200, jsonHeader, []byte(`{}`)}, "no such operation"},
 		{"unrouted 404 not a problem", exchange{"GET", base + "/v1/nothing", reqHeader, nil, 404, jsonHeader, problem(404, "not_found")}, "Content-Type"},
 		{"unrouted 404 problem", exchange{"GET", base + "/v1/nothing", reqHeader, nil, 404, problemHeader, problem(404, "not_found")}, ""},
+		{"429 with Retry-After", exchange{"GET", base + "/v1/keys", reqHeader, nil, 429, lockedHeader, problem(429, "locked")}, ""},
+		{"429 without Retry-After", exchange{"GET", base + "/v1/keys", reqHeader, nil, 429, problemHeader, problem(429, "locked")}, "Retry-After"},
+		{"locked is not a 423", exchange{"GET", base + "/v1/keys", reqHeader, nil, 423, problemHeader, problem(423, "locked")}, "status 423 is not documented"},
+		{"replayed creation", exchange{"POST", base + "/v1/projects", reqHeader, []byte(`{"name":"p"}`), 201, replayedHeader, projectBody}, ""},
+		{"bad Idempotent-Replayed", exchange{"POST", base + "/v1/projects", reqHeader, []byte(`{"name":"p"}`), 201, badReplayedHeader, projectBody}, "Idempotent-Replayed"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

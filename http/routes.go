@@ -17,7 +17,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /v1/whoami", s.whoami)
 
 	api := keyHandlers{s: s, kind: keyward.KindAPI}
-	s.handle("POST /v1/keys/verify", s.managed(s.verify))
+	s.handle("POST /v1/keys/verify", s.global(s.verify))
 	// /v1/keys/{id} would match /v1/keys/verify and /v1/keys/import for
 	// other methods: those paths exist only for POST, so they get 405,
 	// not "key not found".
@@ -45,11 +45,13 @@ func (s *Server) registerRoutes() {
 	s.handle("DELETE /v1/management-keys/{id}", s.managed(mgmt.delete))
 	s.handle("POST /v1/management-keys/{id}/rotate", s.creating(mgmt.rotate))
 
-	s.handle("GET /v1/accounts", s.managed(s.listAccounts))
-	s.handle("POST /v1/accounts", s.creating(s.createAccount))
-	s.handle("GET /v1/accounts/{id}", s.managed(s.getAccount))
-	s.handle("PATCH /v1/accounts/{id}", s.managed(s.updateAccount))
-	s.handle("DELETE /v1/accounts/{id}", s.managed(s.deleteAccount))
+	s.handle("GET /v1/accounts", s.global(s.listAccounts))
+	s.handle("POST /v1/accounts", s.global(func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+		return s.idempotent(w, r, a, s.createAccount)
+	}))
+	s.handle("GET /v1/accounts/{id}", s.global(s.getAccount))
+	s.handle("PATCH /v1/accounts/{id}", s.global(s.updateAccount))
+	s.handle("DELETE /v1/accounts/{id}", s.global(s.deleteAccount))
 
 	s.handle("GET /v1/users", s.managed(s.listUsers))
 	s.handle("POST /v1/users", s.creating(s.createUser))
@@ -87,9 +89,16 @@ type managedFunc func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) 
 
 // managed authenticates a management request before its handler runs, so a
 // missing or bad credential is a 401 whatever else is wrong with the request.
-func (s *Server) managed(h managedFunc) handlerFunc {
+func (s *Server) managed(h managedFunc) handlerFunc { return s.authenticated(h, true) }
+
+// global is managed for the routes that do not act inside one account
+// (accounts, and verify across accounts): an operator key reaches them
+// even when the account default no longer exists.
+func (s *Server) global(h managedFunc) handlerFunc { return s.authenticated(h, false) }
+
+func (s *Server) authenticated(h managedFunc, needAccount bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		a, err := s.actor(r)
+		a, err := s.actor(r, needAccount)
 		if err != nil {
 			return err
 		}

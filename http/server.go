@@ -455,7 +455,8 @@ func token(r *http.Request) (keyward.Token, error) {
 
 // actor authenticates a management request. A client address locked out
 // after repeated failures gets 429 before its credential is even looked at.
-func (s *Server) actor(r *http.Request) (*keyward.Actor, error) {
+// needAccount is false on routes that do not act inside one account.
+func (s *Server) actor(r *http.Request, needAccount bool) (*keyward.Actor, error) {
 	rq := requestOf(r)
 	if err := s.lockout.check(rq.clientIP); err != nil {
 		return nil, err
@@ -463,7 +464,7 @@ func (s *Server) actor(r *http.Request) (*keyward.Actor, error) {
 	var a *keyward.Actor
 	tok, err := token(r)
 	if err == nil {
-		a, err = s.svc.Authenticate(r.Context(), tok, strings.TrimSpace(r.Header.Get("X-Account-Id")), rq.clientIP)
+		a, err = s.svc.Authenticate(r.Context(), tok, strings.TrimSpace(r.Header.Get("X-Account-Id")), rq.clientIP, needAccount)
 	}
 	if keyward.ErrorCode(err) == keyward.ECodeUnauthenticated {
 		s.lockout.fail(rq.clientIP)

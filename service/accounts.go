@@ -12,7 +12,7 @@ func requireOperator(a *keyward.Actor, perm string) error {
 	if !isOperator(a) {
 		return &keyward.Error{
 			Code:    keyward.ECodePermissionDenied,
-			Message: "only operator keys manage accounts",
+			Message: "only operator keys manage accounts: this route needs an operator key with " + perm,
 			Details: map[string]any{"missing_permission": perm},
 		}
 	}

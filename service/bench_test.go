@@ -26,7 +26,7 @@ func benchEnv(b *testing.B, n int) (*service.Service, *keyward.Actor, keyward.To
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := svc.Authenticate(ctx, op, "", "127.0.0.1")
+	a, err := svc.Authenticate(ctx, op, "", "127.0.0.1", true)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -55,6 +57,33 @@ func (s *Service) Bootstrap(ctx context.Context) (*keyward.Key, keyward.Token, e
 	return k, tok, nil
 }
 
+// CheckMasterKey fails if recoverable secrets exist that the server's
+// master key does not open (a wrong or rotated master key): better to refuse
+// to start than to fail every reveal later.
+func (s *Service) CheckMasterKey(ctx context.Context) error {
+	if s.master == nil {
+		return nil
+	}
+	var (
+		id     string
+		sealed []byte
+	)
+	err := s.store.Read(ctx, func(tx keyward.Tx) (err error) {
+		id, sealed, err = tx.SampleSealedSecret(ctx)
+		return err
+	})
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.master.Open(id, sealed); err != nil {
+		return fmt.Errorf("the master key does not open the recoverable secrets in this database (key %s): start keyward with the master key they were sealed with", id)
+	}
+	return nil
+}
+
 // SystemActor returns the actor of keyward itself acting on an account,
 // named by id or by name: what the admin commands use, with every
 // permission. It fails with not_found for an unknown account.
@@ -72,4 +101,22 @@ func (s *Service) SystemActor(ctx context.Context, account, requestID string) (*
 		return nil, err
 	}
 	return &keyward.Actor{AccountID: acct.ID, RequestID: requestID, Dialect: "admin"}, nil
+}
+
+// PolicyExpiry returns the expiry a key made now in the actor's account
+// must have under the account's policy, and whether it needs one: want, or
+// less if the account's max_key_lifetime is shorter.
+func (s *Service) PolicyExpiry(ctx context.Context, a *keyward.Actor, want time.Duration) (time.Time, bool, error) {
+	var acct *keyward.Account
+	err := s.store.Read(ctx, func(tx keyward.Tx) (err error) {
+		acct, err = tx.GetAccount(ctx, a.AccountID)
+		return err
+	})
+	if err != nil || (!acct.RequireExpiry && acct.MaxKeyLifetime == nil) {
+		return time.Time{}, false, err
+	}
+	if acct.MaxKeyLifetime != nil {
+		want = min(want, time.Duration(*acct.MaxKeyLifetime)*time.Second)
+	}
+	return s.now().Add(want), true, nil
 }

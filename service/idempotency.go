@@ -70,7 +70,9 @@ func (s *Service) Idempotent(ctx context.Context, a *keyward.Actor, idemKey stri
 		}
 		ans, err := s.openAnswer(idemKey, scope, prev.Response)
 		if err != nil {
-			return nil, false, keyward.Internal(err)
+			// Sealed under a master key this server does not have.
+			return nil, false, &keyward.Error{Code: keyward.ECodeIdempotencyConflict, Err: err,
+				Message: "the answer remembered for this Idempotency-Key cannot be read by this server (its master key changed); use a new Idempotency-Key"}
 		}
 		return ans, true, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -42,7 +43,7 @@ func isOperator(a *keyward.Actor) bool { return a.Key == nil || a.Key.Operator }
 // anything else is the same 404, so ids of other accounts reveal nothing.
 // Operator management keys belong to no account: only operator keys see them.
 func loadKey(ctx context.Context, tx keyward.Tx, a *keyward.Actor, kind keyward.KeyKind, id string) (*keyward.Key, error) {
-	notFound := keyward.NotFound(target(kind), id)
+	notFound := keyward.NotFound(strings.ReplaceAll(target(kind), "_", " "), id)
 	if !keyward.ValidID(keyward.PrefixKey, id) {
 		return nil, notFound
 	}
@@ -404,7 +405,7 @@ type RotateRequest struct {
 	GracePeriodSeconds *int64 `json:"grace_period_seconds"`
 	// ExpiresAt, if set, gives the rotated key a new expiry (a rotation
 	// must leave the key within the account's expiry policy).
-	ExpiresAt *time.Time `json:"expires_at"`
+	ExpiresAt keyward.Field[time.Time] `json:"expires_at"`
 }
 
 // RotateKey gives the key a new secret, keeping its id and settings. The
@@ -448,7 +449,14 @@ func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 			return err
 		}
 		next := cur.Clone()
-		if err := keyward.RotationExpiry(next, in.ExpiresAt, env); err != nil {
+		if in.ExpiresAt.Null {
+			return keyward.InvalidField("expires_at", "cannot be null on a rotation; PATCH the key to clear its expiry")
+		}
+		var exp *time.Time
+		if in.ExpiresAt.Set {
+			exp = &in.ExpiresAt.Value
+		}
+		if err := keyward.RotationExpiry(next, exp, env); err != nil {
 			return err
 		}
 		if tok, err = keyward.NewToken(cur.Prefix, s.random); err != nil {
@@ -498,7 +506,7 @@ func (s *Service) RevealSecret(ctx context.Context, a *keyward.Actor, id string)
 			return keyward.Errorf(keyward.ECodeConflict, "the server was started without a master key: recoverable secrets cannot be read")
 		}
 		if tok, err = s.master.Open(k.ID, k.SealedSecret); err != nil {
-			return keyward.Internal(err)
+			return &keyward.Error{Code: keyward.ECodeConflict, Message: "the server's master key does not open this secret: it was sealed under another master key", Err: err}
 		}
 		return s.audit(ctx, tx, a, k.AccountID, keyward.ActionKeySecretRevealed, keyward.TargetKey, k.ID, nil)
 	})

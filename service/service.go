@@ -81,8 +81,11 @@ func (s *Service) now() time.Time { return keyward.Timestamp(s.clock()) }
 // expired or rotated-out credential is 401; an API key is 403 (API keys
 // cannot manage keys); an account-bound key naming another account in
 // X-Account-Id is 403; an operator key naming an unknown account is 404.
-// clientIP is checked against the key's IP allowlist.
-func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHeader string, clientIP string) (*keyward.Actor, error) {
+// clientIP is checked against the key's IP allowlist. needAccount is false
+// for the routes that do not act inside one account (accounts, and verify
+// across accounts): there an operator key without X-Account-Id works even
+// when the account default no longer exists (AccountID is then empty).
+func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHeader string, clientIP string, needAccount bool) (*keyward.Actor, error) {
 	if tok.IsZero() {
 		return nil, keyward.Errorf(keyward.ECodeUnauthenticated, "a management key is required: send Authorization: Bearer <key> or X-API-Key: <key>")
 	}
@@ -109,6 +112,9 @@ func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHe
 			acct, err = tx.GetAccount(ctx, accountHeader)
 		case k.Operator:
 			acct, err = tx.GetAccountByName(ctx, keyward.DefaultAccountName)
+			if keyward.ErrorCode(err) == keyward.ECodeNotFound && !needAccount {
+				return nil
+			}
 			if keyward.ErrorCode(err) == keyward.ECodeNotFound {
 				// The default account was deleted: the operator key
 				// must name an account.
@@ -135,7 +141,11 @@ func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHe
 		return nil, keyward.Errorf(keyward.ECodePermissionDenied, "this management key may not be used from %s", clientIP)
 	}
 	s.usage.touch(k.ID, now)
-	return &keyward.Actor{Key: k, AccountID: acct.ID, AllAccounts: k.Operator && accountHeader == ""}, nil
+	a := &keyward.Actor{Key: k, AllAccounts: k.Operator && accountHeader == ""}
+	if acct != nil {
+		a.AccountID = acct.ID
+	}
+	return a, nil
 }
 
 // errBadCredential returns the one answer for every unusable management

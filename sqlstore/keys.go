@@ -367,3 +367,19 @@ func sealed(b []byte) any {
 	}
 	return b
 }
+
+// SampleSealedSecret implements keyward.Tx.
+func (t *Tx) SampleSealedSecret(ctx context.Context) (string, []byte, error) {
+	var (
+		id     string
+		sealed []byte
+	)
+	err := t.queryRow(ctx, `SELECT id, secret_sealed FROM keys WHERE secret_sealed IS NOT NULL ORDER BY id LIMIT 1`).Scan(&id, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, keyward.Errorf(keyward.ECodeNotFound, "no recoverable key")
+	}
+	if err != nil {
+		return "", nil, t.s.classify(err)
+	}
+	return id, sealed, nil
+}

@@ -77,13 +77,20 @@ func (t *Tx) CreateUser(ctx context.Context, u *keyward.User) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.exec(ctx, `INSERT INTO users (`+userColumns+`, search_fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.AccountID, strPtr(u.ExternalID), strPtr(u.Email), strPtr(u.Name), roles, string(u.Status),
-		ms(u.CreatedAt), ms(u.UpdatedAt), u.Version)
+		ms(u.CreatedAt), ms(u.UpdatedAt), u.Version, userFold(u))
 	if err != nil && t.s.dialect.IsUniqueViolation(err) {
 		return keyward.Errorf(keyward.ECodeDuplicate, "a user with external_id %q already exists in this account", deref(u.ExternalID))
 	}
 	return err
+}
+
+// userFold is the folded text the user search matches: name and email,
+// on two lines (neither may hold a newline), so a search cannot match
+// across the two; a NUL would end the text for SQLite's LIKE.
+func userFold(u *keyward.User) string {
+	return fold(deref(u.Name)) + "\n" + fold(deref(u.Email))
 }
 
 func deref(s *string) string {
@@ -111,9 +118,9 @@ func (t *Tx) UpdateUser(ctx context.Context, u *keyward.User) error {
 	if err != nil {
 		return err
 	}
-	r, err := t.exec(ctx, `UPDATE users SET external_id = ?, email = ?, name = ?, roles = ?, status = ?, updated_at = ?, version = ?
-		WHERE id = ? AND version = ?`, strPtr(u.ExternalID), strPtr(u.Email), strPtr(u.Name), roles, string(u.Status),
-		ms(u.UpdatedAt), u.Version, u.ID, u.Version-1)
+	r, err := t.exec(ctx, `UPDATE users SET external_id = ?, email = ?, name = ?, roles = ?, status = ?, updated_at = ?, version = ?,
+		search_fold = ? WHERE id = ? AND version = ?`, strPtr(u.ExternalID), strPtr(u.Email), strPtr(u.Name), roles, string(u.Status),
+		ms(u.UpdatedAt), u.Version, userFold(u), u.ID, u.Version-1)
 	if err != nil && t.s.dialect.IsUniqueViolation(err) {
 		return keyward.Errorf(keyward.ECodeDuplicate, "a user with external_id %q already exists in this account", deref(u.ExternalID))
 	}
@@ -147,9 +154,7 @@ func (t *Tx) ListUsers(ctx context.Context, f *keyward.UserFilter) ([]*keyward.U
 		add(`roles LIKE ? ESCAPE '\'`, likePattern(`"`+f.Role+`"`))
 	}
 	if f.Search != "" {
-		p := likePattern(fold(f.Search))
-		where = append(where, `(LOWER(COALESCE(name, '')) LIKE ? ESCAPE '\' OR LOWER(COALESCE(email, '')) LIKE ? ESCAPE '\')`)
-		args = append(args, p, p)
+		add(`search_fold LIKE ? ESCAPE '\'`, likePattern(fold(f.Search)))
 	}
 	tail, limit, reverse := page(f.Page, &where, &args, "id")
 	rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users`+whereSQL(where)+tail, args...)

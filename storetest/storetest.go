@@ -17,7 +17,20 @@
 //   - lists are ordered by id, newest first; a cursor need not be an
 //     existing id, it is a position in that order;
 //   - errors carry the codes not_found, duplicate and conflict, and a failed
-//     Write leaves nothing behind.
+//     Write leaves nothing behind;
+//   - users, service accounts and roles round-trip like keys; their roles
+//     and scopes lists are never nil ([] when empty); user search is a
+//     case-insensitive substring of name or email (non-ASCII letters too,
+//     as for key names), the role filter matches whole role names;
+//   - an empty SealedSecret is no sealed secret: it reads back nil;
+//   - KeysWithRole lists ids in id order; KeysOwnedBy's order is not part
+//     of the contract;
+//   - an idempotency record belongs to the account whose id, followed by
+//     ":", starts its Scope (the service builds scopes as
+//     "<account id>:<actor id>"): DeleteAccount removes those records;
+//     concurrent ReserveIdempotency calls of one key never fail: one gets
+//     nil, the others the winner's record; FinishIdempotency of an unknown
+//     record is not_found.
 package storetest
 
 import (
@@ -44,11 +57,17 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		tests []test
 	}{
 		{"Accounts", accountTests},
+		{"AccountChanges", accountChangeTests},
 		{"Keys", keyTests},
 		{"ListKeys", listKeyTests},
+		{"KeyMembers", keyMemberTests},
 		{"Projects", projectTests},
 		{"Catalog", catalogTests},
+		{"Users", userTests},
+		{"ServiceAccounts", serviceAccountTests},
+		{"Roles", roleTests},
 		{"Audit", auditTests},
+		{"Idempotency", idempotencyTests},
 		{"Transactions", txTests},
 	}
 	for _, g := range groups {

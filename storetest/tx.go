@@ -128,6 +128,13 @@ func testReadOnly(e *env) {
 	h := e.create(k)
 	p := e.project(a, "web")
 	e.putResource(a.ID, &keyward.Resource{ID: "docs", ProjectScopes: []string{}, CreatedAt: e.now(), UpdatedAt: e.now()})
+	u := e.user(a)
+	sa := e.serviceAccount(a, "ci")
+	role := e.role(a, "reader", readScope("docs"))
+	idem := idemRecord(a, "k", "read-only-key-01", "req", e.now())
+	if e.reserve(idem, idem.CreatedAt) != nil {
+		e.t.Fatal("not new")
+	}
 	now := e.now()
 	next := k.Clone()
 	next.Name, next.Version = "changed", k.Version+1
@@ -156,6 +163,50 @@ func testReadOnly(e *env) {
 		"AppendAuditEvent": func(tx keyward.Tx) error {
 			return tx.AppendAuditEvent(e.ctx, &keyward.AuditEvent{ID: e.ids.New(keyward.PrefixAuditEvent), AccountID: a.ID, Time: now})
 		},
+		"UpdateAccount": func(tx keyward.Tx) error {
+			next := *a
+			next.Name, next.Version = "changed", a.Version+1
+			return tx.UpdateAccount(e.ctx, &next)
+		},
+		"DeleteAccount": func(tx keyward.Tx) error { return tx.DeleteAccount(e.ctx, a.ID) },
+		"CreateUser": func(tx keyward.Tx) error {
+			return tx.CreateUser(e.ctx, &keyward.User{ID: e.ids.New(keyward.PrefixUser), AccountID: a.ID, Roles: []string{}, Status: keyward.MemberActive, CreatedAt: now, UpdatedAt: now, Version: 1})
+		},
+		"UpdateUser": func(tx keyward.Tx) error {
+			next := *u
+			next.Name, next.Version = ptr("changed"), u.Version+1
+			return tx.UpdateUser(e.ctx, &next)
+		},
+		"DeleteUser": func(tx keyward.Tx) error { return tx.DeleteUser(e.ctx, u.ID) },
+		"CreateServiceAccount": func(tx keyward.Tx) error {
+			return tx.CreateServiceAccount(e.ctx, &keyward.ServiceAccount{ID: e.ids.New(keyward.PrefixService), AccountID: a.ID, Name: "new", Status: keyward.MemberActive, CreatedAt: now, UpdatedAt: now, Version: 1})
+		},
+		"UpdateServiceAccount": func(tx keyward.Tx) error {
+			next := *sa
+			next.Name, next.Version = "changed", sa.Version+1
+			return tx.UpdateServiceAccount(e.ctx, &next)
+		},
+		"DeleteServiceAccount": func(tx keyward.Tx) error { return tx.DeleteServiceAccount(e.ctx, sa.ID) },
+		"CreateRole": func(tx keyward.Tx) error {
+			return tx.CreateRole(e.ctx, &keyward.Role{AccountID: a.ID, Name: "new", Scopes: []keyward.Scope{}, CreatedAt: now, UpdatedAt: now, Version: 1})
+		},
+		"UpdateRole": func(tx keyward.Tx) error {
+			next := *role
+			next.Scopes, next.Version = []keyward.Scope{}, role.Version+1
+			return tx.UpdateRole(e.ctx, &next)
+		},
+		"DeleteRole": func(tx keyward.Tx) error { return tx.DeleteRole(e.ctx, a.ID, role.Name) },
+		"ReserveIdempotency": func(tx keyward.Tx) error {
+			_, err := tx.ReserveIdempotency(e.ctx, idemRecord(a, "k", "read-only-new-01", "req", now), now)
+			return err
+		},
+		"FinishIdempotency": func(tx keyward.Tx) error {
+			fin := *idem
+			fin.Pending, fin.Status, fin.Response = false, 201, []byte("x")
+			return tx.FinishIdempotency(e.ctx, &fin)
+		},
+		"ReleaseIdempotency": func(tx keyward.Tx) error { return tx.ReleaseIdempotency(e.ctx, idem.Scope, idem.KeyHash) },
+		"PurgeIdempotency":   func(tx keyward.Tx) error { return tx.PurgeIdempotency(e.ctx, now.Add(time.Hour)) },
 	}
 	for n, w := range writes {
 		var inner error
@@ -180,6 +231,14 @@ func testReadOnly(e *env) {
 	evs, _, _ := e.listEvents(&keyward.AuditFilter{AccountID: a.ID}, keyward.Page{})
 	if len(evs) != 0 {
 		e.t.Errorf("%d audit events appended inside Read", len(evs))
+	}
+	same(e.t, "account", e.getAccount(a.ID), a)
+	same(e.t, "user", e.getUser(u.ID), u)
+	same(e.t, "service account", e.getServiceAccount(sa.ID), sa)
+	same(e.t, "role", e.getRole(a.ID, role.Name), role)
+	e.wantRecord("idempotency record", e.peekIdem(idem.Scope, idem.KeyHash), idem)
+	if got := e.peekIdem(a.ID+":k", idemRecord(a, "k", "read-only-new-01", "", now).KeyHash); got != nil {
+		e.t.Errorf("ReserveIdempotency inside Read left a record")
 	}
 	e.read(func(tx keyward.Tx) error {
 		as, _, err := tx.ListAccounts(e.ctx, &keyward.AccountFilter{})

@@ -9,6 +9,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -572,7 +575,8 @@ func TestEnvironmentVariables(t *testing.T) {
 	// The variables this test sets; a new flag fails here until it is
 	// tested as well.
 	covered := map[string]bool{"addr": true, "data-dir": true, "log-format": true, "log-level": true,
-		"bootstrap-key-file": true, "shutdown-timeout": true}
+		"bootstrap-key-file": true, "shutdown-timeout": true, "master-key-file": true, "lockout-threshold": true,
+		"lockout-window": true, "lockout-duration": true, "trusted-proxies": true}
 	for _, f := range btServeFlags(t) {
 		if !covered[f] {
 			t.Errorf("keyward serve has flag --%s but this test does not check KEYWARD_%s", f, strings.ToUpper(strings.ReplaceAll(f, "-", "_")))
@@ -635,6 +639,81 @@ func TestEnvironmentVariables(t *testing.T) {
 		}
 	})
 
+	t.Run("master key, lockout and proxy variables", func(t *testing.T) {
+		key := btMasterKeyBytes(t)
+		keyFile := btWriteFile(t, "master.key", []byte(hex.EncodeToString(key)+"\n"))
+		p := btServe(t, btOpts{Args: btServeArgs(filepath.Join(t.TempDir(), "data")), Env: []string{
+			"KEYWARD_MASTER_KEY_FILE=" + keyFile,
+			"KEYWARD_LOCKOUT_THRESHOLD=3",
+			"KEYWARD_LOCKOUT_WINDOW=1m",
+			"KEYWARD_LOCKOUT_DURATION=1h",
+			"KEYWARD_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1/32",
+		}})
+		op := p.operatorToken()
+		// KEYWARD_MASTER_KEY_FILE: recoverable keys work.
+		k := p.must(http.StatusCreated, "POST", "/v1/keys", op, map[string]any{"name": "r", "recoverable": true})
+		if got := p.must(http.StatusOK, "GET", "/v1/keys/"+k["id"].(string)+"/secret", op, nil); got["secret"] != k["secret"] {
+			t.Errorf("KEYWARD_MASTER_KEY_FILE: reveal gives %v", got)
+		}
+		// KEYWARD_TRUSTED_PROXIES: 127.0.0.1 is a proxy, so the client is
+		// the forwarded address; KEYWARD_LOCKOUT_THRESHOLD=3 locks it
+		// after three failures, for KEYWARD_LOCKOUT_DURATION=1h.
+		client := map[string]string{"X-Forwarded-For": "203.0.113.7"}
+		for i := 0; i < 3; i++ {
+			btMustHeader(t, p, http.StatusUnauthorized, "GET", "/v1/keys", "kwm_wrong", nil, client)
+		}
+		res, err := btDoHeader(p, "GET", "/v1/keys", op, nil, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != http.StatusTooManyRequests {
+			t.Fatalf("after 3 failures with KEYWARD_LOCKOUT_THRESHOLD=3: %d, want 429\n%s", res.Status, res.Body)
+		}
+		if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra < 3500 || ra > 3600 {
+			t.Errorf("KEYWARD_LOCKOUT_DURATION=1h: Retry-After %q, want about 3600", res.Header.Get("Retry-After"))
+		}
+		// The proxy itself and other forwarded clients are not locked.
+		p.must(http.StatusOK, "GET", "/v1/keys", op, nil)
+		btMustHeader(t, p, http.StatusOK, "GET", "/v1/keys", op, nil, map[string]string{"X-Forwarded-For": "203.0.113.8"})
+		p.stop()
+	})
+
+	t.Run("KEYWARD_MASTER_KEY", func(t *testing.T) {
+		key := btMasterKeyBytes(t)
+		p := btServe(t, btOpts{Args: btServeArgs(filepath.Join(t.TempDir(), "data")), Env: []string{
+			"KEYWARD_MASTER_KEY=" + base64.RawURLEncoding.EncodeToString(key)}})
+		op := p.operatorToken()
+		k := p.must(http.StatusCreated, "POST", "/v1/keys", op, map[string]any{"name": "r", "recoverable": true})
+		if got := p.must(http.StatusOK, "GET", "/v1/keys/"+k["id"].(string)+"/secret", op, nil); got["secret"] != k["secret"] {
+			t.Errorf("KEYWARD_MASTER_KEY: reveal gives %v", got)
+		}
+		p.stop()
+	})
+
+	t.Run("KEYWARD_LOCKOUT_WINDOW", func(t *testing.T) {
+		// A window of 1ns never holds two failures: no lock however many.
+		p := btServe(t, btOpts{Args: btServeArgs(filepath.Join(t.TempDir(), "data")), Env: []string{
+			"KEYWARD_LOCKOUT_THRESHOLD=2", "KEYWARD_LOCKOUT_WINDOW=1ns", "KEYWARD_LOCKOUT_DURATION=1h"}})
+		op := p.operatorToken()
+		for i := 0; i < 6; i++ {
+			p.must(http.StatusUnauthorized, "GET", "/v1/keys", "kwm_wrong", nil)
+		}
+		p.must(http.StatusOK, "GET", "/v1/keys", op, nil)
+		p.stop()
+	})
+
+	t.Run("KEYWARD_LOCKOUT_THRESHOLD without trusted proxies", func(t *testing.T) {
+		p := btServe(t, btOpts{Args: btServeArgs(filepath.Join(t.TempDir(), "data")), Env: []string{
+			"KEYWARD_LOCKOUT_THRESHOLD=2", "KEYWARD_LOCKOUT_DURATION=1h"}})
+		op := p.operatorToken()
+		for i := 0; i < 2; i++ {
+			btMustHeader(t, p, http.StatusUnauthorized, "GET", "/v1/keys", "kwm_wrong", nil, map[string]string{"X-Forwarded-For": "203.0.113." + strconv.Itoa(i)})
+		}
+		// X-Forwarded-For from an untrusted peer changes nothing.
+		btMustHeader(t, p, http.StatusTooManyRequests, "GET", "/v1/keys", op, nil, map[string]string{"X-Forwarded-For": "203.0.113.99"})
+		p.stop()
+	})
+
 	t.Run("KEYWARD_LOG_LEVEL", func(t *testing.T) {
 		// At warn, keyward does not log "keyward listening": the address
 		// is chosen here.
@@ -675,6 +754,17 @@ func TestEnvironmentVariables(t *testing.T) {
 			t.Errorf("KEYWARD_DATA_DIR was used although --data-dir was given")
 		}
 		p.stop()
+		// --lockout-threshold 0 wins over KEYWARD_LOCKOUT_THRESHOLD=2.
+		q := btServe(t, btOpts{
+			Args: btServeArgs(filepath.Join(t.TempDir(), "data"), "--lockout-threshold", "0"),
+			Env:  []string{"KEYWARD_LOCKOUT_THRESHOLD=2", "KEYWARD_LOCKOUT_DURATION=1h"},
+		})
+		op := q.operatorToken()
+		for i := 0; i < 5; i++ {
+			q.must(http.StatusUnauthorized, "GET", "/v1/keys", "kwm_wrong", nil)
+		}
+		q.must(http.StatusOK, "GET", "/v1/keys", op, nil)
+		q.stop()
 		if !btTextListen.MatchString(p.stderr.String()) {
 			t.Errorf("--log-format text lost to KEYWARD_LOG_FORMAT=json:\n%s", p.stderr.String())
 		}
@@ -689,6 +779,13 @@ func TestEnvironmentVariables(t *testing.T) {
 			{"KEYWARD_LOG_LEVEL=loud", []string{"log-level", "loud"}},
 			{"KEYWARD_SHUTDOWN_TIMEOUT=soon", []string{"KEYWARD_SHUTDOWN_TIMEOUT", "soon"}},
 			{"KEYWARD_ADDR=not an address", []string{"not an address"}},
+			{"KEYWARD_LOCKOUT_THRESHOLD=-1", []string{"lockout-threshold"}},
+			{"KEYWARD_LOCKOUT_THRESHOLD=many", []string{"KEYWARD_LOCKOUT_THRESHOLD", "many"}},
+			{"KEYWARD_LOCKOUT_WINDOW=soon", []string{"KEYWARD_LOCKOUT_WINDOW", "soon"}},
+			{"KEYWARD_LOCKOUT_DURATION=0s", []string{"lockout-duration"}},
+			{"KEYWARD_TRUSTED_PROXIES=not-a-cidr", []string{"trusted-proxies", "not-a-cidr"}},
+			{"KEYWARD_MASTER_KEY_FILE=/nonexistent/master.key", []string{"/nonexistent/master.key"}},
+			{"KEYWARD_MASTER_KEY=tooshort", []string{"KEYWARD_MASTER_KEY"}},
 		} {
 			t.Run(tc.env, func(t *testing.T) {
 				p := btStart(t, btOpts{Args: []string{"serve"}, Env: []string{

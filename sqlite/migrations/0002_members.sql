@@ -7,6 +7,9 @@ CREATE TABLE users (
 	external_id TEXT,
 	email       TEXT,
 	name        TEXT,
+	-- name and email folded to lower case by keyward (Unicode-aware), for
+	-- a search that behaves the same on every database.
+	search_fold TEXT NOT NULL,
 	roles       TEXT NOT NULL,
 	status      TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
 	created_at  INTEGER NOT NULL,

@@ -1,0 +1,785 @@
+package http_test
+
+// Tests of recoverable keys (SPEC §2, issue 3 item 6): the master key,
+// GET /v1/keys/{id}/secret, what a database without the master key keeps,
+// and the shared helpers of the rk* test files (servers built differently
+// from newEnv: master key, lockout, trusted proxies, a movable clock).
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/keyward/keyward"
+	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/sqlite"
+)
+
+// rkOptions configure rkNewEnv; the zero value is newEnv's server.
+type rkOptions struct {
+	// Path is the SQLite file; a new one in a temp dir if empty.
+	Path string
+	// Master enables recoverable keys.
+	Master *keyward.MasterKey
+	// Lockout is the failed-authentication policy; nil disables it (as
+	// newEnv does); rkDefaultLockout asks for the server's default.
+	Lockout        *khttp.LockoutPolicy
+	DefaultLockout bool
+	Proxies        []netip.Prefix
+	Clock          keyward.Clock
+	// Op and OpID are the operator key of a database bootstrapped by an
+	// earlier server (a restart).
+	Op, OpID string
+}
+
+// rkEnv is a testEnv whose server can be stopped before the test ends (to
+// restart on the same database).
+type rkEnv struct {
+	*testEnv
+	Path string
+	stop func()
+}
+
+// rkNewEnv starts a keyward server like newEnv, configured by o. Exchanges
+// made with do are validated against the OpenAPI document at test end.
+func rkNewEnv(t *testing.T, o rkOptions) *rkEnv {
+	t.Helper()
+	ctx := context.Background()
+	if o.Path == "" {
+		o.Path = filepath.Join(t.TempDir(), "keyward.db")
+	}
+	db, err := sqlite.Open(ctx, o.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(service.Options{Store: db, MasterKey: o.Master, Clock: o.Clock})
+	k, tok, err := svc.Bootstrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, opID := o.Op, o.OpID
+	if !tok.IsZero() {
+		op, opID = tok.Reveal(), k.ID
+	}
+	opts := khttp.Options{Lockout: o.Lockout, TrustedProxies: o.Proxies}
+	if opts.Lockout == nil && !o.DefaultLockout {
+		opts.Lockout = &khttp.LockoutPolicy{}
+	}
+	srv := khttp.NewServer(svc, opts)
+	hs := httptest.NewServer(srv)
+	e := &testEnv{t: t, URL: hs.URL, Op: op, OpID: opID, DB: db, Svc: svc, Server: srv}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			hs.Close()
+			svc.Close(context.Background())
+			db.Close()
+		})
+	}
+	t.Cleanup(func() {
+		stop()
+		if !t.Failed() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			for _, ex := range e.exchanges {
+				validateExchange(t, ex)
+			}
+		}
+	})
+	return &rkEnv{testEnv: e, Path: o.Path, stop: stop}
+}
+
+// rkMasterKey returns a new random master key and its 32 bytes.
+func rkMasterKey(t *testing.T) (*keyward.MasterKey, []byte) {
+	t.Helper()
+	raw := make([]byte, keyward.MasterKeySize)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	mk, err := keyward.ParseMasterKey([]byte(hex.EncodeToString(raw)))
+	if err != nil {
+		t.Fatalf("ParseMasterKey(hex): %v", err)
+	}
+	return mk, raw
+}
+
+// rkSend sends a request with client c (the default client if nil) and
+// records the exchange for the OpenAPI check. It returns transport errors
+// instead of failing, so goroutines may call it.
+func rkSend(e *testEnv, c *http.Client, r req) (*resp, error) {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	var body []byte
+	switch b := r.Body.(type) {
+	case nil:
+	case string:
+		body = []byte(b)
+	case []byte:
+		body = b
+	default:
+		var err error
+		if body, err = json.Marshal(b); err != nil {
+			return nil, err
+		}
+	}
+	hr, err := http.NewRequest(r.Method, e.URL+r.Path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	if !r.NoAuth {
+		tok := r.Token
+		if tok == "" {
+			tok = e.Op
+		}
+		hr.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for k, v := range r.Header {
+		if v == "" {
+			hr.Header.Del(k)
+		} else {
+			hr.Header.Set(k, v)
+		}
+	}
+	res, err := c.Do(hr)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	rb, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.exchanges = append(e.exchanges, exchange{r.Method, e.URL + r.Path, hr.Header.Clone(), body, res.StatusCode, res.Header.Clone(), rb})
+	e.mu.Unlock()
+	return &resp{Status: res.StatusCode, Header: res.Header, Body: rb}, nil
+}
+
+// rkMust sends r with client c and fails the test unless the status is want.
+func rkMust(t *testing.T, e *testEnv, c *http.Client, want int, r req) *resp {
+	t.Helper()
+	res, err := rkSend(e, c, r)
+	if err != nil {
+		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
+	}
+	if res.Status != want {
+		t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, res.Status, want, res.Body)
+	}
+	return res
+}
+
+// rkProblem checks that res is a problem with the status and code.
+func rkProblem(t *testing.T, res *resp, status int, code string) map[string]any {
+	t.Helper()
+	if res.Status != status {
+		t.Fatalf("status %d, want %d\n%s", res.Status, status, res.Body)
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		t.Fatalf("Content-Type %q, want application/problem+json\n%s", ct, res.Body)
+	}
+	p := res.JSON(t)
+	if p["code"] != code {
+		t.Fatalf("code %v, want %s\n%s", p["code"], code, res.Body)
+	}
+	if p["status"] != float64(status) || p["request_id"] != res.Header.Get("X-Request-Id") {
+		t.Fatalf("problem body inconsistent with the response: %s", res.Body)
+	}
+	return p
+}
+
+// rkFieldErrors returns the errors member of a problem as field → message.
+func rkFieldErrors(p map[string]any) map[string]string {
+	out := map[string]string{}
+	list, _ := p["errors"].([]any)
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		f, _ := m["field"].(string)
+		msg, _ := m["message"].(string)
+		if prev, ok := out[f]; ok {
+			msg = prev + " | " + msg
+		}
+		out[f] = msg
+	}
+	return out
+}
+
+// rkWantFields fails unless the problem's errors name exactly the fields.
+func rkWantFields(t *testing.T, p map[string]any, fields ...string) map[string]string {
+	t.Helper()
+	got := rkFieldErrors(p)
+	var names []string
+	for f := range got {
+		names = append(names, f)
+	}
+	slices.Sort(names)
+	want := slices.Clone(fields)
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Fatalf("errors name fields %v, want exactly %v\n%v", names, want, p["errors"])
+	}
+	return got
+}
+
+// rkWantField fails unless the problem names field with a message holding
+// every one of words.
+func rkWantField(t *testing.T, p map[string]any, field string, words ...string) {
+	t.Helper()
+	msg, ok := rkFieldErrors(p)[field]
+	if !ok {
+		t.Fatalf("errors do not name %s: %v", field, p["errors"])
+	}
+	for _, w := range words {
+		if !strings.Contains(msg, w) {
+			t.Errorf("the message for %s is %q; it should mention %q", field, msg, w)
+		}
+	}
+}
+
+// rkNotInDatabase fails if any of the secrets (or the random part after
+// the prefix) appears in the SQLite file or its -wal / -shm companions.
+func rkNotInDatabase(t *testing.T, path string, secrets ...string) {
+	t.Helper()
+	read := 0
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		b, err := os.ReadFile(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		read += len(b)
+		for _, s := range secrets {
+			_, body, _ := strings.Cut(s, "_")
+			for _, needle := range []string{s, body} {
+				if len(needle) >= 16 && bytes.Contains(b, []byte(needle)) {
+					t.Errorf("%s holds a secret in clear (%.8s…)", filepath.Base(p), needle)
+				}
+			}
+		}
+	}
+	if read == 0 {
+		t.Fatalf("no database file at %s: the check would prove nothing", path)
+	}
+}
+
+// rkAccount creates an account with the operator key and returns its id.
+func rkAccount(t *testing.T, e *testEnv, name string) string {
+	t.Helper()
+	return e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": name}}).Str(t, "id")
+}
+
+// rkDefaultAccount returns the id of the account named default.
+func rkDefaultAccount(t *testing.T, e *testEnv) string {
+	t.Helper()
+	var id string
+	err := e.DB.Read(context.Background(), func(tx keyward.Tx) error {
+		a, err := tx.GetAccountByName(context.Background(), keyward.DefaultAccountName)
+		if err == nil {
+			id = a.ID
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// rkManagementKey creates an account-bound management key with the given
+// permissions (in the account named by X-Account-Id in hdr, if any) and
+// returns its id and secret.
+func rkManagementKey(t *testing.T, e *testEnv, hdr map[string]string, perms ...string) (string, string) {
+	t.Helper()
+	m := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Header: hdr,
+		Body: map[string]any{"name": "mk " + strings.Join(perms, ","), "permissions": perms}}).JSON(t)
+	return m["id"].(string), m["secret"].(string)
+}
+
+// rkAllPermissions are every management permission (SPEC §4).
+var rkAllPermissions = []string{"keys:read", "keys:write", "keys:verify", "keys:reveal", "management_keys:read",
+	"management_keys:write", "members:read", "members:write", "catalog:read", "catalog:write", "audit:read",
+	"accounts:read", "accounts:write"}
+
+// rkEvents returns every audit event of the acting account matching the
+// query (e.g. "action=key.imported"), through the API, all pages.
+func rkEvents(t *testing.T, e *testEnv, query string, hdr map[string]string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	after := ""
+	for {
+		q := "/v1/audit-events?limit=200"
+		if query != "" {
+			q += "&" + query
+		}
+		if after != "" {
+			q += "&starting_after=" + after
+		}
+		var page struct {
+			Data    []map[string]any `json:"data"`
+			HasMore bool             `json:"has_more"`
+		}
+		res := e.must(http.StatusOK, req{Method: "GET", Path: q, Header: hdr})
+		if err := json.Unmarshal(res.Body, &page); err != nil {
+			t.Fatalf("GET %s: %v", q, err)
+		}
+		out = append(out, page.Data...)
+		if !page.HasMore || len(page.Data) == 0 {
+			return out
+		}
+		after = page.Data[len(page.Data)-1]["id"].(string)
+	}
+}
+
+// rkAuditTotal counts the audit events of every account, from the database.
+func rkAuditTotal(t *testing.T, e *testEnv) int {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	err := e.DB.Read(ctx, func(tx keyward.Tx) error {
+		var accts []*keyward.Account
+		pg := keyward.Page{Limit: 200}
+		for {
+			page, more, err := tx.ListAccounts(ctx, &keyward.AccountFilter{Page: pg})
+			if err != nil {
+				return err
+			}
+			accts = append(accts, page...)
+			if !more {
+				break
+			}
+			pg.StartingAfter = page[len(page)-1].ID
+		}
+		for _, a := range accts {
+			pg := keyward.Page{Limit: 200}
+			for {
+				evs, more, err := tx.ListAuditEvents(ctx, &keyward.AuditFilter{Page: pg, AccountID: a.ID})
+				if err != nil {
+					return err
+				}
+				n += len(evs)
+				if !more {
+					break
+				}
+				pg.StartingAfter = evs[len(evs)-1].ID
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// rkCount returns how many objects a list route returns (all pages).
+func rkCount(t *testing.T, e *testEnv, path string, hdr map[string]string) int {
+	t.Helper()
+	n, after := 0, ""
+	for {
+		q := path + "?limit=200"
+		if after != "" {
+			q += "&starting_after=" + after
+		}
+		var page struct {
+			Data    []map[string]any `json:"data"`
+			HasMore bool             `json:"has_more"`
+		}
+		res := e.must(http.StatusOK, req{Method: "GET", Path: q, Header: hdr})
+		if err := json.Unmarshal(res.Body, &page); err != nil {
+			t.Fatalf("GET %s: %v", q, err)
+		}
+		n += len(page.Data)
+		if !page.HasMore || len(page.Data) == 0 {
+			return n
+		}
+		after = page.Data[len(page.Data)-1]["id"].(string)
+	}
+}
+
+// rkCode verifies a token with the operator key and returns its code.
+func rkCode(t *testing.T, e *testEnv, secret string) string {
+	t.Helper()
+	code, _ := e.verify(map[string]any{"key": secret})["code"].(string)
+	return code
+}
+
+func TestRecoverableNeedsMasterKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	before, audits := rkCount(t, e, "/v1/keys", nil), e.auditCount()
+	p := rkProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "r", "recoverable": true}}),
+		http.StatusUnprocessableEntity, "validation_failed")
+	rkWantFields(t, p, "recoverable")
+	rkWantField(t, p, "recoverable", "master key")
+	if n := rkCount(t, e, "/v1/keys", nil); n != before {
+		t.Errorf("a refused recoverable create left %d keys, want %d", n, before)
+	}
+	if n := e.auditCount(); n != audits {
+		t.Errorf("a refused recoverable create wrote %d audit events", n-audits)
+	}
+	k := e.createKey(map[string]any{"name": "plain", "recoverable": false})
+	if k["recoverable"] != false {
+		t.Errorf("recoverable: false gives recoverable %v", k["recoverable"])
+	}
+	rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + k["id"].(string) + "/secret"}), http.StatusConflict, "conflict")
+}
+
+func TestRecoverableReveal(t *testing.T) {
+	t.Parallel()
+	master, raw := rkMasterKey(t)
+	e := rkNewEnv(t, rkOptions{Master: master})
+	other := rkAccount(t, e.testEnv, "other")
+	onOther := map[string]string{"X-Account-Id": other}
+
+	k := e.createKey(map[string]any{"name": "recoverable", "recoverable": true})
+	id, first := k["id"].(string), k["secret"].(string)
+	if k["recoverable"] != true {
+		t.Fatalf("created with recoverable: true, the key says recoverable %v", k["recoverable"])
+	}
+	plain := e.createKey(map[string]any{"name": "plain"})
+	otherKey := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: onOther,
+		Body: map[string]any{"name": "theirs", "recoverable": true}}).JSON(t)
+	secrets := []string{first, plain["secret"].(string), otherKey["secret"].(string)}
+
+	reveal := func(t *testing.T, id, want string, r req) {
+		t.Helper()
+		r.Method, r.Path = "GET", "/v1/keys/"+id+"/secret"
+		res := rkMust(t, e.testEnv, nil, http.StatusOK, r)
+		var got map[string]any
+		if err := json.Unmarshal(res.Body, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got["id"] != id || got["secret"] != want || len(got) != 2 {
+			t.Fatalf("GET /v1/keys/%s/secret = %s, want {id: %s, secret: the create response's secret}", id, res.Body, id)
+		}
+		if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("a revealed secret is sent with Cache-Control %q, want no-store", cc)
+		}
+	}
+
+	t.Run("returns the secret of the create response and audits it", func(t *testing.T) {
+		n := len(rkEvents(t, e.testEnv, "action=key.secret_revealed&target_id="+id, nil))
+		reveal(t, id, first, req{})
+		reveal(t, id, first, req{})
+		evs := rkEvents(t, e.testEnv, "action=key.secret_revealed&target_id="+id, nil)
+		if len(evs) != n+2 {
+			t.Fatalf("two reveals wrote %d key.secret_revealed events, want 2", len(evs)-n)
+		}
+		ev := evs[0]
+		actor, _ := ev["actor"].(map[string]any)
+		target, _ := ev["target"].(map[string]any)
+		if actor["id"] != e.OpID || target["id"] != id {
+			t.Errorf("the reveal event has actor %v and target %v, want the operator key and %s", actor, target, id)
+		}
+		b, _ := json.Marshal(evs)
+		_, body, _ := strings.Cut(first, "_")
+		if bytes.Contains(b, []byte(body)) {
+			t.Errorf("the audit event of a reveal holds the secret")
+		}
+		// Reading the key never shows it.
+		for _, path := range []string{"/v1/keys/" + id, "/v1/keys?limit=200"} {
+			if got := e.must(http.StatusOK, req{Method: "GET", Path: path}); bytes.Contains(got.Body, []byte(body)) {
+				t.Errorf("GET %s shows the secret of a recoverable key", path)
+			}
+		}
+	})
+
+	t.Run("needs keys:reveal", func(t *testing.T) {
+		_, weak := rkManagementKey(t, e.testEnv, nil, "keys:read", "keys:write", "keys:verify")
+		n := len(rkEvents(t, e.testEnv, "action=key.secret_revealed", nil))
+		p := rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: weak}), http.StatusForbidden, "permission_denied")
+		if p["missing_permission"] != "keys:reveal" {
+			t.Errorf("missing_permission is %v, want keys:reveal", p["missing_permission"])
+		}
+		if !strings.Contains(p["detail"].(string), "keys:reveal") {
+			t.Errorf("the detail does not name keys:reveal: %v", p["detail"])
+		}
+		if m := len(rkEvents(t, e.testEnv, "action=key.secret_revealed", nil)); m != n {
+			t.Errorf("a refused reveal wrote an audit event")
+		}
+		_, revealer := rkManagementKey(t, e.testEnv, nil, "keys:reveal")
+		reveal(t, id, first, req{Token: revealer})
+		// An API key cannot call it at all.
+		rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: first}), http.StatusForbidden, "api_key_forbidden")
+		rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", NoAuth: true}), http.StatusUnauthorized, "unauthenticated")
+	})
+
+	t.Run("not recoverable, unknown, other account", func(t *testing.T) {
+		p := rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + plain["id"].(string) + "/secret"}), http.StatusConflict, "conflict")
+		if !strings.Contains(p["detail"].(string), "recoverable") {
+			t.Errorf("the 409 does not say the key is not recoverable: %v", p["detail"])
+		}
+		mkID, _ := rkManagementKey(t, e.testEnv, nil, "keys:read")
+		for _, tc := range []struct {
+			name, id string
+			hdr      map[string]string
+			token    string
+		}{
+			{"another account's key, operator", otherKey["id"].(string), nil, ""},
+			{"a management key's id", mkID, nil, ""},
+			{"unknown id", "key_01ARZ3NDEKTSV4RRFFQ69G5FAV", nil, ""},
+			{"malformed id", "nope", nil, ""},
+			{"our key seen from another account", id, onOther, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + tc.id + "/secret", Header: tc.hdr}), http.StatusNotFound, "not_found")
+			})
+		}
+		// An account-bound key of the default account does not see it either.
+		_, bound := rkManagementKey(t, e.testEnv, nil, "keys:read", "keys:reveal")
+		rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + otherKey["id"].(string) + "/secret", Token: bound}), http.StatusNotFound, "not_found")
+		// The operator naming the other account does.
+		reveal(t, otherKey["id"].(string), otherKey["secret"].(string), req{Header: onOther})
+	})
+
+	t.Run("management keys are never recoverable", func(t *testing.T) {
+		// Nothing can read a management key's secret back (the route
+		// serves API keys), so storing it sealed only widens what a stolen
+		// database and master key give away.
+		n := rkCount(t, e.testEnv, "/v1/management-keys", nil)
+		res := e.do(req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{"name": "m", "recoverable": true, "permissions": []string{"keys:read"}}})
+		if res.Status == http.StatusCreated {
+			t.Errorf("POST /v1/management-keys with recoverable: true was accepted (a sealed management secret nobody can read); want 422 naming recoverable")
+			return
+		}
+		p := rkProblem(t, res, http.StatusUnprocessableEntity, "validation_failed")
+		rkWantField(t, p, "recoverable")
+		if m := rkCount(t, e.testEnv, "/v1/management-keys", nil); m != n {
+			t.Errorf("the refused create left a management key")
+		}
+	})
+
+	t.Run("recoverable is immutable", func(t *testing.T) {
+		for _, v := range []any{false, nil} {
+			p := rkProblem(t, e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"recoverable": v}}),
+				http.StatusUnprocessableEntity, "validation_failed")
+			rkWantField(t, p, "recoverable")
+		}
+		reveal(t, id, first, req{})
+	})
+
+	var second string
+	t.Run("after rotate the new secret", func(t *testing.T) {
+		r := e.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 0}}).JSON(t)
+		second = r["secret"].(string)
+		if second == first {
+			t.Fatal("rotate returned the old secret")
+		}
+		secrets = append(secrets, second)
+		reveal(t, id, second, req{})
+		if code := rkCode(t, e.testEnv, first); code != "ROTATED" {
+			t.Errorf("the old secret verifies as %s after a rotation with grace 0, want ROTATED", code)
+		}
+		if code := rkCode(t, e.testEnv, second); code != "VALID" {
+			t.Errorf("the revealed secret verifies as %s, want VALID", code)
+		}
+	})
+	if second == "" {
+		t.FailNow()
+	}
+
+	t.Run("the database never holds a secret in clear", func(t *testing.T) {
+		rkNotInDatabase(t, e.Path, secrets...)
+	})
+
+	e.stop()
+	t.Run("restart with the same master key in another encoding", func(t *testing.T) {
+		mk, err := keyward.ParseMasterKey([]byte(base64.RawURLEncoding.EncodeToString(raw) + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := mk.String(); s != "[redacted]" {
+			t.Errorf("MasterKey.String() = %q, want [redacted]", s)
+		}
+		e2 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID, Master: mk})
+		if err := e2.Svc.CheckMasterKey(context.Background()); err != nil {
+			t.Fatalf("CheckMasterKey with the right master key: %v", err)
+		}
+		res := e2.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id + "/secret"})
+		if got := res.Str(t, "secret"); got != second {
+			t.Errorf("after a restart the secret reads back as %.8s…, want the rotated secret", got)
+		}
+		e2.stop()
+	})
+
+	t.Run("restart without a master key", func(t *testing.T) {
+		e3 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID})
+		if err := e3.Svc.CheckMasterKey(context.Background()); err != nil {
+			t.Errorf("CheckMasterKey without a master key: %v", err)
+		}
+		p := rkProblem(t, e3.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret"}), http.StatusConflict, "conflict")
+		if !strings.Contains(p["detail"].(string), "master key") {
+			t.Errorf("the 409 does not name the missing master key: %v", p["detail"])
+		}
+		if code := rkCode(t, e3.testEnv, second); code != "VALID" {
+			t.Errorf("without the master key a recoverable key verifies as %s, want VALID", code)
+		}
+		p = rkProblem(t, e3.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "r2", "recoverable": true}}),
+			http.StatusUnprocessableEntity, "validation_failed")
+		rkWantField(t, p, "recoverable")
+		// The key itself still shows it was recoverable.
+		if got := e3.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t); got["recoverable"] != true {
+			t.Errorf("the key shows recoverable %v without the master key", got["recoverable"])
+		}
+		e3.stop()
+	})
+
+	t.Run("restart with a different master key", func(t *testing.T) {
+		wrong, _ := rkMasterKey(t)
+		e4 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID, Master: wrong})
+		// The startup check refuses a master key that does not open the
+		// secrets already sealed: a clear operator error.
+		err := e4.Svc.CheckMasterKey(context.Background())
+		if err == nil {
+			t.Errorf("CheckMasterKey accepts a master key that does not open the stored secrets")
+		} else if !strings.Contains(err.Error(), "master key") {
+			t.Errorf("CheckMasterKey's error does not name the master key: %v", err)
+		}
+		// A server that skipped the check (an embedder) still must not
+		// answer 500 to a reveal: it is a configuration problem to report
+		// clearly, like the server without a master key does (409).
+		res := e4.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret"})
+		if bytes.Contains(res.Body, []byte(second)) {
+			t.Fatalf("a wrong master key revealed the secret")
+		}
+		if res.Status == http.StatusInternalServerError {
+			t.Errorf("GET /v1/keys/{id}/secret with a different master key answers 500: want a clear error naming the master key (e.g. 409 like a server without one)\n%s", res.Body)
+		} else {
+			p := rkProblem(t, res, http.StatusConflict, "conflict")
+			if !strings.Contains(p["detail"].(string), "master key") {
+				t.Errorf("the error does not name the master key: %v", p["detail"])
+			}
+		}
+		if code := rkCode(t, e4.testEnv, second); code != "VALID" {
+			t.Errorf("with another master key a recoverable key verifies as %s, want VALID", code)
+		}
+		e4.stop()
+	})
+}
+
+// TestParseMasterKey checks the accepted encodings of the master key and
+// that bad lengths are refused without echoing the input.
+func TestParseMasterKey(t *testing.T) {
+	t.Parallel()
+	raw := make([]byte, keyward.MasterKeySize)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	// Raw bytes must not look like text, or they would be ambiguous.
+	raw[0], raw[31] = 0x00, 0xff
+	ref, err := keyward.ParseMasterKey([]byte(hex.EncodeToString(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := keyward.TokenFromString("kw_sealedsecretsealedsecretsealedsecret")
+	sealed, err := ref.Seal("key_01ARZ3NDEKTSV4RRFFQ69G5FAV", tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("accepted", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			in   []byte
+		}{
+			{"hex", []byte(hex.EncodeToString(raw))},
+			{"upper-case hex with a newline", []byte(strings.ToUpper(hex.EncodeToString(raw)) + "\n")},
+			{"base64 std", []byte(base64.StdEncoding.EncodeToString(raw))},
+			{"base64 std unpadded", []byte(base64.RawStdEncoding.EncodeToString(raw))},
+			{"base64 url", []byte(base64.URLEncoding.EncodeToString(raw))},
+			{"base64 url unpadded", []byte(base64.RawURLEncoding.EncodeToString(raw))},
+			{"base64 with surrounding space", []byte("  " + base64.StdEncoding.EncodeToString(raw) + " \n")},
+			{"32 raw bytes", raw},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				mk, err := keyward.ParseMasterKey(tc.in)
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				got, err := mk.Open("key_01ARZ3NDEKTSV4RRFFQ69G5FAV", sealed)
+				if err != nil || got.Reveal() != tok.Reveal() {
+					t.Fatalf("this encoding gives another key: Open = %v", err)
+				}
+			})
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		long := make([]byte, 48)
+		rand.Read(long)
+		for _, tc := range []struct {
+			name string
+			in   []byte
+		}{
+			{"empty", nil},
+			{"spaces", []byte("   \n")},
+			{"31 raw bytes", raw[:31]},
+			{"33 raw bytes", append(slices.Clone(raw), 0x01)},
+			{"62 hex", []byte(hex.EncodeToString(raw[:31]))},
+			{"66 hex", []byte(hex.EncodeToString(append(slices.Clone(raw), 7)))},
+			{"64 characters, not hex", []byte(strings.Repeat("g", 64))},
+			{"base64 of 31 bytes", []byte(base64.StdEncoding.EncodeToString(raw[:31]))},
+			{"base64 of 33 bytes", []byte(base64.StdEncoding.EncodeToString(append(slices.Clone(raw), 7)))},
+			{"base64 of 16 bytes", []byte(base64.StdEncoding.EncodeToString(raw[:16]))},
+			{"base64 of 48 bytes", []byte(base64.StdEncoding.EncodeToString(long))},
+			// 32 characters of text are a 16-byte hex key or a passphrase,
+			// not 32 random bytes: taking them as the raw key would turn a
+			// typo into a weak key without a word.
+			{"32 hex characters (16 bytes)", []byte(hex.EncodeToString(raw[:16]))},
+			{"a 32-character passphrase", []byte("correct horse battery staple 123")},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				mk, err := keyward.ParseMasterKey(tc.in)
+				if err == nil {
+					t.Fatalf("accepted (%d bytes) as a master key", len(tc.in))
+				}
+				if mk != nil {
+					t.Errorf("returned a key with the error")
+				}
+				if s := strings.TrimSpace(string(tc.in)); len(s) >= 8 && strings.Contains(err.Error(), s) {
+					t.Errorf("the error echoes the input: %v", err)
+				}
+			})
+		}
+	})
+	t.Run("a sealed secret is bound to its key id and master key", func(t *testing.T) {
+		if _, err := ref.Open("key_01ARZ3NDEKTSV4RRFFQ69G5FAW", sealed); err == nil {
+			t.Errorf("a sealed secret opens for another key id")
+		}
+		other, _ := rkMasterKey(t)
+		if _, err := other.Open("key_01ARZ3NDEKTSV4RRFFQ69G5FAV", sealed); err == nil {
+			t.Errorf("a sealed secret opens with another master key")
+		}
+		if bytes.Contains(sealed, []byte(tok.Reveal())) {
+			t.Errorf("the sealed value holds the token in clear")
+		}
+	})
+}
+
+// rkClient returns an HTTP client whose connections come from the local
+// address ip (any 127.0.0.0/8 address works on loopback).
+func rkClient(t *testing.T, ip string) *http.Client {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr := &http.Transport{DialContext: d.DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
