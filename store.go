@@ -20,6 +20,14 @@ type Store interface {
 	Write(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	// Subscribe registers fn to receive invalidations: those committed
+	// on this node synchronously, before Write returns; those committed by
+	// other nodes sharing the database as they arrive.
+	Subscribe(fn func(Invalidation))
+	// FeedHealthy reports whether every change committed anywhere is being
+	// delivered to subscribers. While it is false (a node lost its link to
+	// the others), caches must not trust what they hold.
+	FeedHealthy() bool
 	// Close releases the database; pending writes are committed or rolled back.
 	Close() error
 }
@@ -27,6 +35,11 @@ type Store interface {
 // Tx is the set of operations available inside Read and Write. Methods
 // that change data fail inside Read.
 type Tx interface {
+	// Invalidate records that the transaction's changes make cached
+	// verifications stale; delivered to subscribers when it commits,
+	// dropped if it rolls back.
+	Invalidate(ctx context.Context, inv Invalidation) error
+
 	// CreateAccount inserts an account; a taken name is a duplicate error.
 	CreateAccount(ctx context.Context, a *Account) error
 	// GetAccount returns the account or not_found.

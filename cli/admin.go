@@ -2,14 +2,12 @@ package cli
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/service"
-	"github.com/keyward/keyward/sqlite"
 )
 
 func (e *env) adminCommand() *cobra.Command {
@@ -27,10 +25,11 @@ access to it); each change is recorded in the audit log with the actor
 
 func (e *env) adminCreateManagementKeyCommand() *cobra.Command {
 	var (
-		dataDir, account, name string
-		operator               bool
-		permissions            []string
-		expiresIn              string
+		store         storeFlags
+		account, name string
+		operator      bool
+		permissions   []string
+		expiresIn     string
 	)
 	cmd := &cobra.Command{
 		Use:   "create-management-key --account ID|NAME",
@@ -62,7 +61,7 @@ Example:
 					}
 				}
 			}
-			db, err := sqlite.Open(ctx, filepath.Join(dataDir, sqlite.FileName))
+			db, err := store.open(ctx, nil)
 			if err != nil {
 				return err
 			}
@@ -103,7 +102,7 @@ Example:
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dataDir, "data-dir", "keyward-data", "directory of the embedded SQLite database")
+	store.register(f)
 	f.StringVar(&account, "account", "", "account (id or name) the key is bound to")
 	f.BoolVar(&operator, "operator", false, "create an operator key, spanning every account")
 	f.StringVar(&name, "name", "recovery management key", "the key's name")

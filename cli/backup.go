@@ -24,6 +24,9 @@ Example:
   keyward backup --data-dir /var/lib/keyward --to /backups/keyward-$(date +%F).db`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if e.getenv("KEYWARD_DATABASE") != "" {
+				return usagef("keyward backup copies the embedded SQLite database; for PostgreSQL use pg_dump (see docs/operations.md)")
+			}
 			if to == "" {
 				return usagef("--to is required")
 			}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,13 +17,12 @@ import (
 	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
-	"github.com/keyward/keyward/sqlite"
 )
 
 // serveConfig is the configuration of keyward serve.
 type serveConfig struct {
+	store            storeFlags
 	addr             string
-	dataDir          string
 	logFormat        string
 	logLevel         string
 	bootstrapKeyFile string
@@ -34,6 +32,9 @@ type serveConfig struct {
 	lockoutWindow    time.Duration
 	lockoutDuration  time.Duration
 	trustedProxies   []string
+	cacheSize        int
+	cacheTTL         time.Duration
+	outageGrace      time.Duration
 }
 
 func (e *env) serveCommand() *cobra.Command {
@@ -54,7 +55,7 @@ closed cleanly.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&c.addr, "addr", "127.0.0.1:8420", "address to listen on (host:port; port 0 picks a free port)")
-	f.StringVar(&c.dataDir, "data-dir", "keyward-data", "directory of the embedded SQLite database")
+	c.store.register(f)
 	f.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&c.bootstrapKeyFile, "bootstrap-key-file", "", "write the bootstrap operator key's secret to this file (mode 0600)")
@@ -64,6 +65,9 @@ closed cleanly.`,
 	f.DurationVar(&c.lockoutWindow, "lockout-window", khttp.DefaultLockout.Window, "window in which failed authentications are counted")
 	f.DurationVar(&c.lockoutDuration, "lockout-duration", khttp.DefaultLockout.Duration, "how long a locked-out address gets 429")
 	f.StringSliceVar(&c.trustedProxies, "trusted-proxies", nil, "CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (comma-separated)")
+	f.IntVar(&c.cacheSize, "cache-size", 100_000, "verification cache entries at most (least recently used evicted)")
+	f.DurationVar(&c.cacheTTL, "cache-ttl", 5*time.Minute, "longest a cached verification is trusted without a read (a safety net: changes invalidate at once)")
+	f.DurationVar(&c.outageGrace, "outage-grace", 10*time.Second, "while the database is unreachable, cached verifications keep answering this long after the invalidation feed was last healthy (0 turns it off)")
 	return cmd
 }
 
@@ -137,7 +141,10 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 	if c.lockoutThreshold < 0 || (c.lockoutThreshold > 0 && (c.lockoutWindow <= 0 || c.lockoutDuration <= 0)) {
 		return usagef("--lockout-threshold must be 0 (off) or positive, with positive --lockout-window and --lockout-duration")
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(c.dataDir, sqlite.FileName))
+	if c.cacheSize < 1 || c.cacheTTL <= 0 || c.outageGrace < 0 {
+		return usagef("--cache-size and --cache-ttl must be positive, --outage-grace not negative")
+	}
+	db, err := c.store.open(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -146,7 +153,12 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 			log.Error("closing the database failed", "err", err)
 		}
 	}()
-	svc := service.New(service.Options{Store: db, Logger: log, MasterKey: master})
+	grace := c.outageGrace
+	if grace == 0 {
+		grace = -1 // off
+	}
+	svc := service.New(service.Options{Store: db, Logger: log, MasterKey: master,
+		CacheSize: c.cacheSize, CacheTTL: c.cacheTTL, OutageGrace: grace})
 	if err := svc.CheckMasterKey(ctx); err != nil {
 		svc.Close(context.Background())
 		return err
@@ -173,7 +185,11 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("keyward listening", "addr", ln.Addr().String(), "data_dir", c.dataDir, "version", Version)
+	attrs := []any{"addr", ln.Addr().String(), "store", c.store.describe(), "version", Version}
+	if c.store.database == "" {
+		attrs = append(attrs, "data_dir", c.store.dataDir)
+	}
+	log.Info("keyward listening", attrs...)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -237,21 +253,23 @@ func (e *env) bootstrap(ctx context.Context, svc *service.Service, keyFile strin
 }
 
 func (e *env) migrateCommand() *cobra.Command {
-	var dataDir string
+	var store storeFlags
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply pending database migrations and exit",
-		Long:  `Apply the embedded migrations to the database without starting the server. "keyward serve" does the same at start.`,
-		Args:  cobra.NoArgs,
+		Long: `Apply the embedded migrations to the database without starting the server.
+"keyward serve" does the same at start; on PostgreSQL, nodes starting together
+take an advisory lock so one migrates and the others wait.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := sqlite.Open(cmd.Context(), filepath.Join(dataDir, sqlite.FileName))
+			msg, err := store.migrate(cmd.Context())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(e.stdout, "database is up to date:", db.Path())
-			return db.Close()
+			fmt.Fprintln(e.stdout, msg)
+			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", "keyward-data", "directory of the embedded SQLite database")
+	store.register(cmd.Flags())
 	return cmd
 }

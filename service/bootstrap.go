@@ -12,7 +12,8 @@ import (
 // (catalog template default) and an operator management key holding every
 // management permission, and returns that key's secret. On a database that
 // has any account or management key it does nothing and returns a zero
-// token, so a restart never mints a second operator key.
+// token, so a restart never mints a second operator key; of several nodes
+// starting together on an empty shared database, exactly one bootstraps.
 func (s *Service) Bootstrap(ctx context.Context) (*keyward.Key, keyward.Token, error) {
 	system := &keyward.Actor{RequestID: "bootstrap", Dialect: "system"}
 	var (
@@ -51,6 +52,11 @@ func (s *Service) Bootstrap(ctx context.Context) (*keyward.Key, keyward.Token, e
 		return s.audit(ctx, tx, system, acct.ID, keyward.ActionMgmtKeyCreated, keyward.TargetManagementKey, k.ID,
 			keyward.Diff(nil, keyward.KeyFieldMap(k)))
 	})
+	if keyward.ErrorCode(err) == keyward.ECodeDuplicate {
+		// Another node sharing the database bootstrapped it at the same
+		// moment; its transaction won and this one rolled back entirely.
+		return nil, keyward.Token{}, nil
+	}
 	if err != nil {
 		return nil, keyward.Token{}, err
 	}

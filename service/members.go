@@ -116,6 +116,9 @@ func (s *Service) UpdateUser(ctx context.Context, a *keyward.Actor, id string, i
 		if err := tx.UpdateUser(ctx, &next); err != nil {
 			return err
 		}
+		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id); err != nil {
+			return err
+		}
 		out = &next
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionUserUpdated, keyward.TargetUser, id, changes)
 	})
@@ -145,6 +148,9 @@ func (s *Service) DeleteUser(ctx context.Context, a *keyward.Actor, id, ifMatch 
 			return err
 		}
 		if err := tx.DeleteUser(ctx, id); err != nil {
+			return err
+		}
+		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionUserDeleted, keyward.TargetUser, id, keyward.Diff(userMap(cur), nil))
@@ -250,6 +256,9 @@ func (s *Service) UpdateServiceAccount(ctx context.Context, a *keyward.Actor, id
 		if err := tx.UpdateServiceAccount(ctx, &next); err != nil {
 			return err
 		}
+		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id); err != nil {
+			return err
+		}
 		out = &next
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionServiceAccountUpdated, keyward.TargetServiceAccount, id, changes)
 	})
@@ -279,6 +288,9 @@ func (s *Service) DeleteServiceAccount(ctx context.Context, a *keyward.Actor, id
 			return err
 		}
 		if err := tx.DeleteServiceAccount(ctx, id); err != nil {
+			return err
+		}
+		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionServiceAccountDeleted, keyward.TargetServiceAccount, id, keyward.Diff(serviceAccountMap(cur), nil))
@@ -384,6 +396,9 @@ func (s *Service) UpdateRole(ctx context.Context, a *keyward.Actor, name string,
 		if err := tx.UpdateRole(ctx, &next); err != nil {
 			return err
 		}
+		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID); err != nil {
+			return err
+		}
 		out = &next
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionRoleUpdated, keyward.TargetRole, name, changes)
 	})
@@ -427,6 +442,9 @@ func (s *Service) DeleteRole(ctx context.Context, a *keyward.Actor, name, ifMatc
 			}
 		}
 		if err := tx.DeleteRole(ctx, a.AccountID, name); err != nil {
+			return err
+		}
+		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionRoleDeleted, keyward.TargetRole, name, keyward.Diff(roleMap(cur), nil))

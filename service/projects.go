@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/keyward/keyward"
 )
@@ -162,14 +161,8 @@ func (s *Service) DeleteProject(ctx context.Context, a *keyward.Actor, id, ifMat
 		if err != nil {
 			return err
 		}
-		reason := map[string]keyward.Change{"reason": {Before: json.RawMessage("null"), After: mustJSON("project " + id + " deleted")}}
-		for _, k := range keys {
-			next := k.Clone()
-			next.Status = keyward.StatusRevoked
-			if _, err := s.writeKey(ctx, tx, a, k, next, "", reason); err != nil {
-				return err
-			}
-			revoked = append(revoked, k.ID)
+		if revoked, err = s.revokeKeys(ctx, tx, a, keys, "project "+id+" deleted"); err != nil {
+			return err
 		}
 		if err := tx.DeleteProject(ctx, id); err != nil {
 			return err

@@ -31,6 +31,15 @@ type Options struct {
 	UsageFlushInterval time.Duration
 	// MasterKey, if set, enables recoverable keys.
 	MasterKey *keyward.MasterKey
+	// CacheSize bounds the verification cache (entries; default 100,000).
+	CacheSize int
+	// CacheTTL is the longest an entry is trusted without a read, a safety
+	// net behind exact invalidation (default 5 minutes).
+	CacheTTL time.Duration
+	// OutageGrace is how long after the invalidation feed was last seen
+	// healthy cached verifications keep answering while the database
+	// cannot be reached (default 10 seconds; negative turns it off).
+	OutageGrace time.Duration
 }
 
 // Service implements keyward's operations. It is safe for concurrent use.
@@ -42,6 +51,8 @@ type Service struct {
 	random io.Reader
 	usage  *usage
 	master *keyward.MasterKey
+	cache  *verifyCache
+	grace  time.Duration
 }
 
 // New returns a Service and starts its write-behind loop; Close stops it.
@@ -58,7 +69,18 @@ func New(o Options) *Service {
 	if o.UsageFlushInterval <= 0 {
 		o.UsageFlushInterval = 2 * time.Second
 	}
-	s := &Service{store: o.Store, clock: o.Clock, ids: keyward.NewIDs(o.Clock), log: o.Logger, random: o.Random, master: o.MasterKey}
+	if o.CacheSize <= 0 {
+		o.CacheSize = 100_000
+	}
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = 5 * time.Minute
+	}
+	if o.OutageGrace == 0 {
+		o.OutageGrace = 10 * time.Second
+	}
+	s := &Service{store: o.Store, clock: o.Clock, ids: keyward.NewIDs(o.Clock), log: o.Logger, random: o.Random, master: o.MasterKey,
+		cache: newVerifyCache(o.CacheSize, o.CacheTTL), grace: o.OutageGrace}
+	o.Store.Subscribe(s.cache.invalidate)
 	s.usage = newUsage(o.Store, o.Logger, o.UsageFlushInterval, func(ctx context.Context) {
 		if err := s.PurgeIdempotency(ctx); err != nil {
 			s.log.Warn("purging expired idempotency records failed", "err", err)

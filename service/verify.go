@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -19,41 +20,85 @@ func (s *Service) Verify(ctx context.Context, a *keyward.Actor, req *keyward.Ver
 		return nil, err
 	}
 	if !lookable(p.Token) {
-		// Malformed and forged tokens never reach the database.
+		// Malformed and forged tokens never reach the cache or the database.
 		return &keyward.VerifyResult{Code: keyward.VerifyNotFound}, nil
 	}
 	now := s.now()
-	var res *keyward.VerifyResult
-	err = s.store.Read(ctx, func(tx keyward.Tx) error {
-		m, err := s.lookup(ctx, tx, p.Token)
-		if err != nil {
-			return err
-		}
-		if m == nil || m.Key.Kind != keyward.KindAPI || (!a.AllAccounts && m.Key.AccountID != a.AccountID) {
-			res = &keyward.VerifyResult{Code: keyward.VerifyNotFound}
-			return nil
-		}
-		pw, err := s.power(ctx, tx, m.Key)
-		if err != nil {
-			return err
-		}
-		code := keyward.Check(p, &keyward.CheckInput{
-			Match:       m,
-			Now:         now,
-			OwnerActive: pw.ownerActive,
-			Grants:      keyward.NewGrants(pw.scopes),
-		})
-		scopes := pw.scopes
-		res = &keyward.VerifyResult{Valid: code == keyward.VerifyValid, Code: code, Key: m.Key, Scopes: scopes}
-		return nil
-	})
+	m, pw, err := s.lookupForVerify(ctx, p.Token.Hash(), now)
 	if err != nil {
 		return nil, err
 	}
+	if m == nil || m.Key.Kind != keyward.KindAPI || (!a.AllAccounts && m.Key.AccountID != a.AccountID) {
+		return &keyward.VerifyResult{Code: keyward.VerifyNotFound}, nil
+	}
+	code := keyward.Check(p, &keyward.CheckInput{
+		Match:       m,
+		Now:         now,
+		OwnerActive: pw.ownerActive,
+		Grants:      keyward.NewGrants(pw.scopes),
+	})
+	res := &keyward.VerifyResult{Valid: code == keyward.VerifyValid, Code: code, Key: m.Key, Scopes: pw.scopes}
 	if res.Valid {
 		s.usage.touch(res.Key.ID, now)
 	}
 	return res, nil
+}
+
+// lookupForVerify finds the key of a token hash and what it may do: from the
+// cache while the invalidation feed is healthy, else from the database. When
+// the database cannot be reached it answers from the cache for at most the
+// outage grace after the feed was last seen healthy, then fails with
+// unavailable. A nil match means no key has this token.
+func (s *Service) lookupForVerify(ctx context.Context, h keyward.TokenHash, now time.Time) (*keyward.KeyMatch, *keyPower, error) {
+	healthy := s.store.FeedHealthy()
+	if healthy {
+		s.cache.healthy(now)
+		if e, miss := s.cache.get(h, now); e != nil {
+			return e.match, e.power, nil
+		} else if miss {
+			return nil, nil, nil
+		}
+	}
+	gen := s.cache.generation()
+	var (
+		m  *keyward.KeyMatch
+		pw *keyPower
+	)
+	err := s.store.Read(ctx, func(tx keyward.Tx) error {
+		found, err := tx.FindKeyByHash(ctx, h)
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if found.Key.Kind == keyward.KindAPI {
+			if pw, err = s.power(ctx, tx, found.Key); err != nil {
+				return err
+			}
+		} else {
+			pw = &keyPower{}
+		}
+		m = found
+		return nil
+	})
+	switch {
+	case keyward.ErrorCode(err) == keyward.ECodeUnavailable && s.grace > 0:
+		if e, ok := s.cache.getDuringOutage(h, now, s.grace); ok {
+			return e.match, e.power, nil
+		}
+		return nil, nil, err
+	case err != nil:
+		return nil, nil, err
+	case !healthy:
+		// Read without the feed: correct now, but nothing tells this node
+		// when it goes stale, so it is not cached.
+	case m == nil:
+		s.cache.putMiss(h, gen, now)
+	default:
+		s.cache.put(h, m, pw, gen, now)
+	}
+	return m, pw, nil
 }
 
 // keyPower is what an API key may do now, and whether its owner is active.

@@ -137,6 +137,17 @@ func (Dialect) IsUniqueViolation(err error) bool {
 	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
+// ReadIsolation implements sqlstore.Dialect: a SQLite read transaction
+// already sees one snapshot (WAL).
+func (Dialect) ReadIsolation() sql.IsolationLevel { return sql.LevelDefault }
+
+// IsRetryable implements sqlstore.Dialect: SQLite writes are serialised,
+// nothing aborts for a retry.
+func (Dialect) IsRetryable(error) bool { return false }
+
+// Publish implements sqlstore.Dialect: only this process uses the file.
+func (Dialect) Publish(context.Context, *sql.Tx, keyward.Invalidation) error { return nil }
+
 // IsUnavailable implements sqlstore.Dialect: the file is busy beyond the
 // busy timeout, cannot be opened, or the disk fails or is full.
 func (Dialect) IsUnavailable(err error) bool {

@@ -353,31 +353,37 @@ func (t *Tx) ListRoles(ctx context.Context, accountID string) ([]*keyward.Role, 
 	return out, t.s.classify(rows.Err())
 }
 
-// ReserveIdempotency implements keyward.Tx.
+// ReserveIdempotency implements keyward.Tx. The insert does nothing when
+// the record exists, so concurrent reservations on any database leave
+// exactly one winner; the others read the winner's record.
 func (t *Tx) ReserveIdempotency(ctx context.Context, rec *keyward.IdempotencyRecord, notBefore time.Time) (*keyward.IdempotencyRecord, error) {
-	var (
-		cur      keyward.IdempotencyRecord
-		state    string
-		response []byte
-		created  int64
-	)
-	err := t.queryRow(ctx, `SELECT request_hash, state, status, response, created_at FROM idempotency_keys
-		WHERE scope = ? AND key_hash = ?`+t.lock(), rec.Scope, rec.KeyHash).Scan(&cur.RequestHash, &state, &cur.Status, &response, &created)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return nil, t.s.classify(err)
-	case fromMs(created).Before(notBefore):
-		if _, err := t.exec(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key_hash = ?`, rec.Scope, rec.KeyHash); err != nil {
-			return nil, err
-		}
-	default:
-		cur.Scope, cur.KeyHash, cur.Pending, cur.Response, cur.CreatedAt = rec.Scope, rec.KeyHash, state == "pending", response, fromMs(created)
-		return &cur, nil
+	if _, err := t.exec(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key_hash = ? AND created_at < ?`,
+		rec.Scope, rec.KeyHash, ms(notBefore)); err != nil {
+		return nil, err
 	}
-	_, err = t.exec(ctx, `INSERT INTO idempotency_keys (scope, key_hash, request_hash, state, status, response, created_at)
-		VALUES (?, ?, ?, 'pending', 0, NULL, ?)`, rec.Scope, rec.KeyHash, rec.RequestHash, ms(rec.CreatedAt))
-	return nil, err
+	r, err := t.exec(ctx, `INSERT INTO idempotency_keys (scope, key_hash, request_hash, state, status, response, created_at)
+		VALUES (?, ?, ?, 'pending', 0, NULL, ?) ON CONFLICT (scope, key_hash) DO NOTHING`,
+		rec.Scope, rec.KeyHash, rec.RequestHash, ms(rec.CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return nil, keyward.Internal(err)
+	} else if n == 1 {
+		return nil, nil
+	}
+	var (
+		cur     keyward.IdempotencyRecord
+		state   string
+		created int64
+	)
+	err = t.queryRow(ctx, `SELECT request_hash, state, status, response, created_at FROM idempotency_keys
+		WHERE scope = ? AND key_hash = ?`, rec.Scope, rec.KeyHash).Scan(&cur.RequestHash, &state, &cur.Status, &cur.Response, &created)
+	if err != nil {
+		return nil, t.s.classify(err)
+	}
+	cur.Scope, cur.KeyHash, cur.Pending, cur.CreatedAt = rec.Scope, rec.KeyHash, state == "pending", fromMs(created)
+	return &cur, nil
 }
 
 // FinishIdempotency implements keyward.Tx.

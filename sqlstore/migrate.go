@@ -51,6 +51,13 @@ func Migrations(fsys fs.FS) ([]Migration, error) {
 	return out, nil
 }
 
+// MigrationLocker is implemented by dialects of databases several nodes
+// share: LockMigrations holds a database-wide lock until unlock is called,
+// so that of nodes starting together one migrates and the others wait.
+type MigrationLocker interface {
+	LockMigrations(ctx context.Context, db *sql.DB) (unlock func(), err error)
+}
+
 // Migrate applies, in order and each in its own transaction, the migrations
 // whose version is not yet recorded in schema_migrations. It returns the
 // versions it applied. A database whose recorded version is newer than any
@@ -60,6 +67,13 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) ([]int, err
 	migs, err := Migrations(fsys)
 	if err != nil {
 		return nil, err
+	}
+	if l, ok := d.(MigrationLocker); ok {
+		unlock, err := l.LockMigrations(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("lock migrations: %w", err)
+		}
+		defer unlock()
 	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {

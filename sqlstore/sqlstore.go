@@ -31,7 +31,21 @@ type Dialect interface {
 	// IsUnavailable reports whether err means the database cannot be
 	// reached (as opposed to a bad query).
 	IsUnavailable(err error) bool
+	// ReadIsolation is the isolation level of Read transactions: one that
+	// gives the whole transaction a single snapshot.
+	ReadIsolation() sql.IsolationLevel
+	// IsRetryable reports whether err aborted a transaction that may
+	// succeed if run again (deadlock, serialization failure).
+	IsRetryable(err error) bool
+	// Publish sends an invalidation to the other nodes sharing the
+	// database, inside tx so that it goes out exactly when tx commits
+	// (nothing to do for a database only this process uses).
+	Publish(ctx context.Context, tx *sql.Tx, inv keyward.Invalidation) error
 }
+
+// maxWriteAttempts bounds the retries of a transaction the database
+// aborted as retryable.
+const maxWriteAttempts = 4
 
 // Store is keyward.Store on two database/sql handles: one for writes, one
 // for reads (the same handle where the database needs no split).
@@ -43,6 +57,10 @@ type Store struct {
 	// writer honours its context instead of blocking inside the driver.
 	writeMu chan struct{}
 	rebind  sync.Map // query -> rebound query
+
+	subMu       sync.RWMutex
+	subscribers []func(keyward.Invalidation)
+	feedHealthy func() bool
 }
 
 var _ keyward.Store = (*Store)(nil)
@@ -84,7 +102,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Read runs fn in a read-only transaction.
 func (s *Store) Read(ctx context.Context, fn func(keyward.Tx) error) error {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: s.dialect.ReadIsolation()})
 	if err != nil {
 		return s.classify(err)
 	}
@@ -96,6 +114,10 @@ func (s *Store) Read(ctx context.Context, fn func(keyward.Tx) error) error {
 }
 
 // Write runs fn in a write transaction, committing only if fn returns nil.
+// A transaction the database aborts as retryable (a deadlock between
+// nodes) runs again, so fn must not keep state across calls. The
+// invalidations fn records are delivered to this node's subscribers after
+// the commit, before Write returns.
 func (s *Store) Write(ctx context.Context, fn func(keyward.Tx) error) error {
 	if s.writeMu != nil {
 		select {
@@ -105,16 +127,64 @@ func (s *Store) Write(ctx context.Context, fn func(keyward.Tx) error) error {
 			return ctx.Err()
 		}
 	}
+	for attempt := 1; ; attempt++ {
+		invs, err := s.writeOnce(ctx, fn)
+		if err != nil && attempt < maxWriteAttempts && s.dialect.IsRetryable(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s.Deliver(invs)
+		return nil
+	}
+}
+
+func (s *Store) writeOnce(ctx context.Context, fn func(keyward.Tx) error) ([]keyward.Invalidation, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return s.classify(err)
+		return nil, s.classify(err)
 	}
 	defer tx.Rollback()
-	if err := fn(&Tx{s: s, tx: tx, writable: true}); err != nil {
-		return err
+	t := &Tx{s: s, tx: tx, writable: true}
+	if err := fn(t); err != nil {
+		return nil, err
 	}
-	return s.classify(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return nil, s.classify(err)
+	}
+	return t.invs, nil
 }
+
+// Subscribe implements keyward.Store.
+func (s *Store) Subscribe(fn func(keyward.Invalidation)) {
+	s.subMu.Lock()
+	s.subscribers = append(s.subscribers, fn)
+	s.subMu.Unlock()
+}
+
+// Deliver hands invalidations to the subscribers: those this process
+// committed, and (from the dialect's listener) those of other nodes.
+func (s *Store) Deliver(invs []keyward.Invalidation) {
+	if len(invs) == 0 {
+		return
+	}
+	s.subMu.RLock()
+	subs := s.subscribers
+	s.subMu.RUnlock()
+	for _, fn := range subs {
+		for _, inv := range invs {
+			fn(inv)
+		}
+	}
+}
+
+// SetFeedHealth installs the function FeedHealthy reports; a store whose
+// database only this process uses is always healthy.
+func (s *Store) SetFeedHealth(f func() bool) { s.feedHealthy = f }
+
+// FeedHealthy implements keyward.Store.
+func (s *Store) FeedHealthy() bool { return s.feedHealthy == nil || s.feedHealthy() }
 
 // classify turns driver errors into keyward errors: unavailable when the
 // database cannot be reached, timeout when the context ran out, internal
@@ -165,6 +235,24 @@ type Tx struct {
 	s        *Store
 	tx       *sql.Tx
 	writable bool
+	invs     []keyward.Invalidation
+}
+
+// Invalidate implements keyward.Tx.
+func (t *Tx) Invalidate(ctx context.Context, inv keyward.Invalidation) error {
+	if !t.writable {
+		return keyward.Internal(errors.New("invalidation inside a read transaction"))
+	}
+	for _, have := range t.invs {
+		if have == inv {
+			return nil
+		}
+	}
+	t.invs = append(t.invs, inv)
+	if err := t.s.dialect.Publish(ctx, t.tx, inv); err != nil {
+		return t.s.classify(err)
+	}
+	return nil
 }
 
 var _ keyward.Tx = (*Tx)(nil)
