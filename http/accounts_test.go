@@ -994,7 +994,7 @@ func TestAiAccountDelete(t *testing.T) {
 				col = "id"
 			}
 			var n int
-			if err := db.QueryRowContext(pxCtx, `SELECT count(*) FROM "`+tbl+`" WHERE `+col+` = ?`, gone.acct).Scan(&n); err != nil {
+			if err := db.QueryRowContext(pxCtx, envSQL(e, `SELECT count(*) FROM "`+tbl+`" WHERE `+col+` = ?`), gone.acct).Scan(&n); err != nil {
 				t.Fatalf("%s: %v", tbl, err)
 			}
 			if n != 0 {
@@ -1002,14 +1002,14 @@ func TestAiAccountDelete(t *testing.T) {
 			}
 		}
 		var n int
-		if err := db.QueryRowContext(pxCtx, `SELECT count(*) FROM key_secrets WHERE key_id IN (?, ?, ?, ?, ?)`,
+		if err := db.QueryRowContext(pxCtx, envSQL(e, `SELECT count(*) FROM key_secrets WHERE key_id IN (?, ?, ?, ?, ?)`),
 			gone.apiKey, gone.userKey, gone.saKey, gone.projectKey, gone.mgmtKey).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n != 0 {
 			t.Errorf("%d secrets of the deleted account's keys left", n)
 		}
-		if err := db.QueryRowContext(pxCtx, `SELECT count(*) FROM audit_events WHERE account_id = ?`, gone.acct).Scan(&n); err != nil {
+		if err := db.QueryRowContext(pxCtx, envSQL(e, `SELECT count(*) FROM audit_events WHERE account_id = ?`), gone.acct).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n == 0 {

@@ -3,31 +3,39 @@ package http_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/postgres"
+	"github.com/keyward/keyward/postgres/pgtest"
 	"github.com/keyward/keyward/service"
 	"github.com/keyward/keyward/sqlite"
 )
 
-// testEnv is a keyward server on a fresh SQLite file in a temp dir, served
-// over real HTTP on loopback, with the bootstrap operator key. Every
-// exchange made through do is validated against the OpenAPI document when
-// the test ends.
+// testEnv is a keyward server on a fresh database (see envNewStore: a
+// SQLite file in a temp dir, or a PostgreSQL schema when
+// KEYWARD_TEST_STORE=postgres), served over real HTTP on loopback, with
+// the bootstrap operator key. Every exchange made through do is validated
+// against the OpenAPI document when the test ends.
 type testEnv struct {
 	t      *testing.T
 	URL    string
 	Op     string // the operator management key's secret
 	OpID   string
-	DB     *sqlite.DB
+	DB     envDB
+	Loc    string // where DB lives: the SQLite file or the PostgreSQL URL
 	Svc    *service.Service
 	Server *khttp.Server
 
@@ -49,10 +57,7 @@ type exchange struct {
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, loc := envNewStore(t)
 	svc := service.New(service.Options{Store: db})
 	k, tok, err := svc.Bootstrap(ctx)
 	if err != nil {
@@ -62,7 +67,7 @@ func newEnv(t *testing.T) *testEnv {
 	// from 127.0.0.1 on purpose; the lockout has tests of its own.
 	srv := khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}})
 	hs := httptest.NewServer(srv)
-	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Svc: svc, Server: srv}
+	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Loc: loc, Svc: svc, Server: srv}
 	t.Cleanup(func() {
 		hs.Close()
 		svc.Close(context.Background())
@@ -76,6 +81,212 @@ func newEnv(t *testing.T) *testEnv {
 		}
 	})
 	return e
+}
+
+// ---- the store under test ----
+//
+// The whole suite runs on SQLite by default and on PostgreSQL when
+// KEYWARD_TEST_STORE=postgres (with KEYWARD_TEST_POSTGRES_URL, see
+// package pgtest): .ci/run does both. Every server of every test gets its
+// store from envNewStore or envOpenStore, so no test picks a database by
+// itself.
+
+// envStoreVar selects the store of the suite: "sqlite" (or unset) or "postgres".
+const envStoreVar = "KEYWARD_TEST_STORE"
+
+// envDB is what the tests use of a store: the keyward.Store contract, and
+// the write handle for the few tests that check the database itself with
+// raw SQL (write it with envSQL so its placeholders suit the dialect).
+// Both sqlite.DB and postgres.DB are one.
+type envDB interface {
+	keyward.Store
+	WriteDB() *sql.DB
+}
+
+var (
+	_ envDB = (*sqlite.DB)(nil)
+	_ envDB = (*postgres.DB)(nil)
+)
+
+// envPostgres reports whether this run is the PostgreSQL run of the suite.
+// An unknown value of KEYWARD_TEST_STORE fails the test (a typo must not
+// silently run SQLite again).
+func envPostgres(t testing.TB) bool {
+	t.Helper()
+	switch v := os.Getenv(envStoreVar); v {
+	case "", "sqlite":
+		return false
+	case "postgres":
+		return true
+	default:
+		t.Fatalf("%s=%q: want sqlite or postgres", envStoreVar, v)
+		return false
+	}
+}
+
+// envNewStore opens a store on a fresh, empty database (a SQLite file in
+// t.TempDir(), or a new PostgreSQL schema dropped when the test ends) and
+// returns it with its location, which envOpenStore opens again (a
+// restart). The caller closes the store.
+func envNewStore(t testing.TB) (envDB, string) {
+	zzN.Add(1)
+	t.Helper()
+	var loc string
+	if envPostgres(t) {
+		loc = pgtest.URL(t)
+	} else {
+		loc = filepath.Join(t.TempDir(), sqlite.FileName)
+	}
+	return envOpenStore(t, loc), loc
+}
+
+// envOpenStore opens the store at loc, a location envNewStore returned.
+// The caller closes it.
+func envOpenStore(t testing.TB, loc string) envDB {
+	t.Helper()
+	ctx := context.Background()
+	if envIsPostgresURL(loc) {
+		// A few connections per server: tests run in parallel on one
+		// PostgreSQL, each test server holding its own pool and listener.
+		db, err := postgres.Open(ctx, loc, postgres.Options{MaxConns: 8, MinConns: 1})
+		if err != nil {
+			t.Fatalf("open PostgreSQL store: %v", err)
+		}
+		return db
+	}
+	db, err := sqlite.Open(ctx, loc)
+	if err != nil {
+		t.Fatalf("open SQLite store: %v", err)
+	}
+	return db
+}
+
+func envIsPostgresURL(loc string) bool {
+	return strings.HasPrefix(loc, "postgres://") || strings.HasPrefix(loc, "postgresql://")
+}
+
+// sqliteOnly skips the rest of the test in the PostgreSQL run of the
+// suite, saying why; in the default (SQLite) run it does nothing, so every
+// test still runs there. Only for checks that have no PostgreSQL
+// equivalent (SQLite syntax, the SQLite file itself).
+func sqliteOnly(t testing.TB, why string) {
+	t.Helper()
+	if envPostgres(t) {
+		t.Skipf("SQLite only (%s=postgres run): %s", envStoreVar, why)
+	}
+}
+
+// envSQL rewrites the ? placeholders of a raw test query as $1, $2… for
+// PostgreSQL (test queries hold no literal question marks).
+func envSQL(e *testEnv, query string) string {
+	if !envIsPostgresURL(e.Loc) {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// envTables returns the names of keyward's tables, sorted.
+func envTables(t testing.TB, e *testEnv) []string {
+	t.Helper()
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`
+	if envIsPostgresURL(e.Loc) {
+		q = `SELECT table_name FROM information_schema.tables
+			WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`
+	}
+	rows, err := e.DB.WriteDB().QueryContext(context.Background(), q)
+	if err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(tables) == 0 {
+		t.Fatal("the database has no tables")
+	}
+	return tables
+}
+
+// envStoredBytes returns what the database holds at rest, by name, for
+// tests asserting that a secret is never stored in clear. For SQLite it is
+// the database file and its -wal and -shm companions (free pages
+// included); for PostgreSQL, whose files are not ours to read, every value
+// of every row of every table of the schema (text as text, bytea as its
+// raw bytes), opened anew from loc, so it works after the server stopped.
+func envStoredBytes(t testing.TB, loc string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	if !envIsPostgresURL(loc) {
+		for _, p := range []string{loc, loc + "-wal", loc + "-shm"} {
+			b, err := os.ReadFile(p)
+			if os.IsNotExist(err) {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[filepath.Base(p)] = b
+		}
+		return out
+	}
+	ctx := context.Background()
+	db := envOpenStore(t, loc)
+	defer db.Close()
+	e := &testEnv{DB: db, Loc: loc}
+	for _, tbl := range envTables(t, e) {
+		rows, err := db.WriteDB().QueryContext(ctx, `SELECT * FROM "`+tbl+`"`)
+		if err != nil {
+			t.Fatalf("read %s: %v", tbl, err)
+		}
+		cols, _ := rows.Columns()
+		var buf bytes.Buffer
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				t.Fatal(err)
+			}
+			for _, v := range vals {
+				switch v := v.(type) {
+				case []byte:
+					buf.Write(v)
+				case string:
+					buf.WriteString(v)
+				default:
+					fmt.Fprint(&buf, v)
+				}
+				buf.WriteByte(0)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		out["table "+tbl] = buf.Bytes()
+	}
+	return out
 }
 
 // resp is a response read in full.
@@ -239,4 +450,38 @@ func (e *testEnv) auditCount() int {
 		e.t.Fatal(err)
 	}
 	return n
+}
+
+// TestEnvFilterTextAnyStore: a list filter may hold bytes no stored value
+// can (NUL, invalid UTF-8; PostgreSQL cannot even take them as a query
+// parameter): the answer is a client error or an empty page on every
+// store, never a 500.
+func TestEnvFilterTextAnyStore(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/v1/keys", "/v1/users", "/v1/audit-events"} {
+		for _, name := range map[string][]string{
+			"/v1/keys":         {"search", "owner_id"},
+			"/v1/users":        {"search", "external_id"},
+			"/v1/audit-events": {"action", "actor_id", "target_id"},
+		}[path] {
+			for _, v := range []string{"%00", "a%00b", "%ff", "%C3"} {
+				q := path + "?" + name + "=" + v
+				t.Run(q, func(t *testing.T) {
+					res := e.do(req{Method: "GET", Path: q})
+					switch {
+					case res.Status == http.StatusOK:
+						if d, _ := res.JSON(t)["data"].([]any); len(d) != 0 {
+							t.Errorf("%d items match %s", len(d), q)
+						}
+					case res.Status >= 500:
+						t.Errorf("status %d (the store refused the filter value?)\n%s", res.Status, res.Body)
+					default:
+						if res.Code(t) != "invalid_parameter" {
+							t.Errorf("status %d code %s, want 200 or 400 invalid_parameter\n%s", res.Status, res.Code(t), res.Body)
+						}
+					}
+				})
+			}
+		}
+	}
 }

@@ -36,19 +36,7 @@ var pxAccountPerms = []string{
 func pxDump(t *testing.T, e *testEnv) string {
 	t.Helper()
 	db := e.DB.WriteDB()
-	var tables []string
-	rows, err := db.QueryContext(pxCtx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
-	if err != nil {
-		t.Fatalf("list tables: %v", err)
-	}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, n)
-	}
-	rows.Close()
+	tables := envTables(t, e)
 	var lines []string
 	for _, tbl := range tables {
 		rs, err := db.QueryContext(pxCtx, `SELECT * FROM "`+tbl+`"`)

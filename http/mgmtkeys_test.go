@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -22,7 +21,6 @@ import (
 	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
-	"github.com/keyward/keyward/sqlite"
 )
 
 var meCtx = context.Background()
@@ -51,10 +49,7 @@ func meIsAccountPerm(p string) bool {
 // GET /v1/keys/{id}/secret) work.
 func meMasterEnv(t *testing.T) *testEnv {
 	t.Helper()
-	db, err := sqlite.Open(meCtx, filepath.Join(t.TempDir(), "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, loc := envNewStore(t)
 	raw := make([]byte, keyward.MasterKeySize)
 	if _, err := rand.Read(raw); err != nil {
 		t.Fatal(err)
@@ -70,7 +65,7 @@ func meMasterEnv(t *testing.T) *testEnv {
 	}
 	srv := khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}})
 	hs := httptest.NewServer(srv)
-	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Svc: svc, Server: srv}
+	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Loc: loc, Svc: svc, Server: srv}
 	t.Cleanup(func() {
 		hs.Close()
 		svc.Close(context.Background())

@@ -16,7 +16,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -31,7 +30,6 @@ import (
 	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
-	"github.com/keyward/keyward/sqlite"
 )
 
 // oaSpec is the OpenAPI document of the native API, loaded, validated and
@@ -435,10 +433,7 @@ func TestOpenAPIServed(t *testing.T) {
 func oaNewEnv(t *testing.T, master *keyward.MasterKey, lock khttp.LockoutPolicy) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, loc := envNewStore(t)
 	svc := service.New(service.Options{Store: db, MasterKey: master})
 	k, tok, err := svc.Bootstrap(ctx)
 	if err != nil {
@@ -446,7 +441,7 @@ func oaNewEnv(t *testing.T, master *keyward.MasterKey, lock khttp.LockoutPolicy)
 	}
 	srv := khttp.NewServer(svc, khttp.Options{Lockout: &lock})
 	hs := httptest.NewServer(srv)
-	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Svc: svc, Server: srv}
+	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Loc: loc, Svc: svc, Server: srv}
 	t.Cleanup(func() {
 		hs.Close()
 		svc.Close(context.Background())

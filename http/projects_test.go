@@ -407,18 +407,41 @@ func pxFailAudit(t *testing.T, e *testEnv, action string) {
 	t.Helper()
 	when := ""
 	if action != "" {
-		when = " WHEN NEW.action = '" + action + "'"
+		when = " WHEN (NEW.action = '" + action + "')"
 	}
-	if _, err := e.DB.WriteDB().ExecContext(pxCtx, `CREATE TRIGGER px_fail_audit BEFORE INSERT ON audit_events`+when+`
-		BEGIN SELECT RAISE(ABORT, 'px: audit event refused'); END`); err != nil {
-		t.Fatalf("create trigger: %v", err)
+	stmts := []string{`CREATE TRIGGER px_fail_audit BEFORE INSERT ON audit_events` + when + `
+		BEGIN SELECT RAISE(ABORT, 'px: audit event refused'); END`}
+	if envIsPostgresURL(e.Loc) {
+		stmts = []string{
+			`CREATE OR REPLACE FUNCTION px_fail_audit() RETURNS trigger LANGUAGE plpgsql AS
+			$$ BEGIN RAISE EXCEPTION 'px: audit event refused'; END $$`,
+			`CREATE TRIGGER px_fail_audit BEFORE INSERT ON audit_events FOR EACH ROW` + when + ` EXECUTE FUNCTION px_fail_audit()`,
+		}
 	}
-	t.Cleanup(func() { e.DB.WriteDB().ExecContext(pxCtx, `DROP TRIGGER IF EXISTS px_fail_audit`) })
+	for _, s := range stmts {
+		if _, err := e.DB.WriteDB().ExecContext(pxCtx, s); err != nil {
+			t.Fatalf("create trigger: %v", err)
+		}
+	}
+	t.Cleanup(func() { e.DB.WriteDB().ExecContext(pxCtx, pxDropAuditTrigger(e, true)) })
 }
 
 func pxAllowAudit(t *testing.T, e *testEnv) {
 	t.Helper()
-	if _, err := e.DB.WriteDB().ExecContext(pxCtx, `DROP TRIGGER px_fail_audit`); err != nil {
+	if _, err := e.DB.WriteDB().ExecContext(pxCtx, pxDropAuditTrigger(e, false)); err != nil {
 		t.Fatalf("drop trigger: %v", err)
 	}
+}
+
+// pxDropAuditTrigger is the statement dropping pxFailAudit's trigger.
+func pxDropAuditTrigger(e *testEnv, ifExists bool) string {
+	s := `DROP TRIGGER `
+	if ifExists {
+		s += `IF EXISTS `
+	}
+	s += `px_fail_audit`
+	if envIsPostgresURL(e.Loc) {
+		s += ` ON audit_events`
+	}
+	return s
 }

@@ -300,17 +300,36 @@ func TestPxRequestTimeoutHeaders(t *testing.T) {
 }
 
 // pxHoldWriter starts a write transaction that holds the store's write path
-// until the returned release is called; release waits for it to end.
+// until the returned release is called; release waits for it to end. On
+// PostgreSQL, where writers only wait for the rows they touch, it holds
+// audit_events in EXCLUSIVE mode (reads go on; every change, which writes
+// its audit event in its own transaction, waits after changing its rows).
 func pxHoldWriter(t *testing.T, e *testEnv) (release func()) {
 	t.Helper()
 	started, done := make(chan struct{}), make(chan error, 1)
 	stop := make(chan struct{})
 	go func() {
-		done <- e.DB.Write(pxCtx, func(tx keyward.Tx) error {
-			close(started)
-			<-stop
-			return nil
-		})
+		if !envIsPostgresURL(e.Loc) {
+			done <- e.DB.Write(pxCtx, func(tx keyward.Tx) error {
+				close(started)
+				<-stop
+				return nil
+			})
+			return
+		}
+		tx, err := e.DB.WriteDB().BeginTx(pxCtx, nil)
+		if err == nil {
+			if _, err = tx.ExecContext(pxCtx, `LOCK TABLE audit_events IN EXCLUSIVE MODE`); err != nil {
+				tx.Rollback()
+			}
+		}
+		close(started)
+		if err != nil {
+			done <- err
+			return
+		}
+		<-stop
+		done <- tx.Rollback()
 	}()
 	<-started
 	var once sync.Once

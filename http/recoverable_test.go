@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,12 +26,12 @@ import (
 	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
-	"github.com/keyward/keyward/sqlite"
 )
 
 // rkOptions configure rkNewEnv; the zero value is newEnv's server.
 type rkOptions struct {
-	// Path is the SQLite file; a new one in a temp dir if empty.
+	// Path is the database (envNewStore's location: the SQLite file or the
+	// PostgreSQL URL); a new one if empty.
 	Path string
 	// Master enables recoverable keys.
 	Master *keyward.MasterKey
@@ -60,12 +59,11 @@ type rkEnv struct {
 func rkNewEnv(t *testing.T, o rkOptions) *rkEnv {
 	t.Helper()
 	ctx := context.Background()
+	var db envDB
 	if o.Path == "" {
-		o.Path = filepath.Join(t.TempDir(), "keyward.db")
-	}
-	db, err := sqlite.Open(ctx, o.Path)
-	if err != nil {
-		t.Fatal(err)
+		db, o.Path = envNewStore(t)
+	} else {
+		db = envOpenStore(t, o.Path)
 	}
 	svc := service.New(service.Options{Store: db, MasterKey: o.Master, Clock: o.Clock})
 	k, tok, err := svc.Bootstrap(ctx)
@@ -82,7 +80,7 @@ func rkNewEnv(t *testing.T, o rkOptions) *rkEnv {
 	}
 	srv := khttp.NewServer(svc, opts)
 	hs := httptest.NewServer(srv)
-	e := &testEnv{t: t, URL: hs.URL, Op: op, OpID: opID, DB: db, Svc: svc, Server: srv}
+	e := &testEnv{t: t, URL: hs.URL, Op: op, OpID: opID, DB: db, Loc: o.Path, Svc: svc, Server: srv}
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
@@ -255,18 +253,12 @@ func rkWantField(t *testing.T, p map[string]any, field string, words ...string) 
 }
 
 // rkNotInDatabase fails if any of the secrets (or the random part after
-// the prefix) appears in the SQLite file or its -wal / -shm companions.
+// the prefix) appears in what the database at path holds (envStoredBytes:
+// the SQLite file or its -wal / -shm companions; every PostgreSQL row).
 func rkNotInDatabase(t *testing.T, path string, secrets ...string) {
 	t.Helper()
 	read := 0
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		b, err := os.ReadFile(p)
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for p, b := range envStoredBytes(t, path) {
 		read += len(b)
 		for _, s := range secrets {
 			_, body, _ := strings.Cut(s, "_")

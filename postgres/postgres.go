@@ -133,6 +133,10 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 		}
 	}
 	s := sqlstore.New(db, db, d, false)
+	// A request waits for the database at most a connect and a statement:
+	// beyond that (a partition drops packets, so the server-side
+	// statement_timeout cannot fire) it is unavailable.
+	s.SetOperationTimeout(cc.ConnectTimeout + durationOr(o.StatementTimeout, 10*time.Second))
 	lc := cc.Copy()
 	lc.RuntimeParams["application_name"] = ListenerApplicationName
 	l := newListener(lc, d.node, s.Deliver, log)

@@ -97,6 +97,13 @@ func (c *verifyCache) get(h keyward.TokenHash, now time.Time) (e *cacheEntry, mi
 	return nil, false
 }
 
+// withinGrace reports whether the feed was seen healthy less than grace ago.
+func (c *verifyCache) withinGrace(now time.Time, grace time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return grace > 0 && now.Sub(c.lastHealthy) < grace
+}
+
 // getDuringOutage returns the entry for h if the feed was healthy within
 // grace: the longest a revocation made elsewhere can go unseen.
 func (c *verifyCache) getDuringOutage(h keyward.TokenHash, now time.Time, grace time.Duration) (*cacheEntry, bool) {

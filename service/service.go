@@ -44,15 +44,16 @@ type Options struct {
 
 // Service implements keyward's operations. It is safe for concurrent use.
 type Service struct {
-	store  keyward.Store
-	clock  keyward.Clock
-	ids    *keyward.IDs
-	log    *slog.Logger
-	random io.Reader
-	usage  *usage
-	master *keyward.MasterKey
-	cache  *verifyCache
-	grace  time.Duration
+	store    keyward.Store
+	clock    keyward.Clock
+	ids      *keyward.IDs
+	log      *slog.Logger
+	random   io.Reader
+	usage    *usage
+	master   *keyward.MasterKey
+	cache    *verifyCache
+	accounts *accountCache
+	grace    time.Duration
 }
 
 // New returns a Service and starts its write-behind loop; Close stops it.
@@ -79,8 +80,9 @@ func New(o Options) *Service {
 		o.OutageGrace = 10 * time.Second
 	}
 	s := &Service{store: o.Store, clock: o.Clock, ids: keyward.NewIDs(o.Clock), log: o.Logger, random: o.Random, master: o.MasterKey,
-		cache: newVerifyCache(o.CacheSize, o.CacheTTL), grace: o.OutageGrace}
+		cache: newVerifyCache(o.CacheSize, o.CacheTTL), accounts: newAccountCache(), grace: o.OutageGrace}
 	o.Store.Subscribe(s.cache.invalidate)
+	o.Store.Subscribe(s.accounts.invalidate)
 	s.usage = newUsage(o.Store, o.Logger, o.UsageFlushInterval, func(ctx context.Context) {
 		if err := s.PurgeIdempotency(ctx); err != nil {
 			s.log.Warn("purging expired idempotency records failed", "err", err)
@@ -115,58 +117,53 @@ func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHe
 		return nil, errBadCredential()
 	}
 	now := s.now()
-	var (
-		match *keyward.KeyMatch
-		acct  *keyward.Account
-	)
-	err := s.store.Read(ctx, func(tx keyward.Tx) error {
-		m, err := s.lookup(ctx, tx, tok)
-		if err != nil || m == nil {
-			return err
-		}
-		match = m
-		k := m.Key
-		if k.Kind != keyward.KindManagement || !usable(m, now) {
-			return nil // refused below, before the account matters
-		}
-		switch {
-		case k.Operator && accountHeader != "":
-			acct, err = tx.GetAccount(ctx, accountHeader)
-		case k.Operator:
-			acct, err = tx.GetAccountByName(ctx, keyward.DefaultAccountName)
-			if keyward.ErrorCode(err) == keyward.ECodeNotFound && !needAccount {
-				return nil
-			}
-			if keyward.ErrorCode(err) == keyward.ECodeNotFound {
-				// The default account was deleted: the operator key
-				// must name an account.
-				return keyward.Errorf(keyward.ECodeNotFound, "there is no default account: send X-Account-Id")
-			}
-		case accountHeader != "" && accountHeader != k.AccountID:
-			return keyward.Errorf(keyward.ECodeAccountMismatch, "X-Account-Id names an account this management key is not bound to")
-		default:
-			acct, err = tx.GetAccount(ctx, k.AccountID)
-		}
-		return err
-	})
+	// The same cache as verification: a revoked or changed management key
+	// is invalidated like an API key, and the outage grace applies.
+	m, _, err := s.lookupForVerify(ctx, tok.Hash(), now)
 	if err != nil {
 		return nil, err
 	}
-	if match == nil || !usable(match, now) {
+	if m == nil || !usable(m, now) {
 		return nil, errBadCredential()
 	}
-	k := match.Key
+	k := m.Key
 	if k.Kind != keyward.KindManagement {
 		return nil, keyward.Errorf(keyward.ECodeAPIKeyForbidden, "API keys cannot manage keys: use a management key")
 	}
 	if !ipAllowed(k.IPAllowlist, clientIP) {
 		return nil, keyward.Errorf(keyward.ECodePermissionDenied, "this management key may not be used from %s", clientIP)
 	}
-	s.usage.touch(k.ID, now)
 	a := &keyward.Actor{Key: k, AllAccounts: k.Operator && accountHeader == ""}
-	if acct != nil {
-		a.AccountID = acct.ID
+	switch {
+	case k.Operator && accountHeader != "":
+		if !keyward.ValidID(keyward.PrefixAccount, accountHeader) {
+			return nil, keyward.NotFound("account", accountHeader)
+		}
+		ok, err := s.accountExists(ctx, accountHeader, now)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, keyward.NotFound("account", accountHeader)
+		}
+		a.AccountID = accountHeader
+	case k.Operator:
+		id, err := s.defaultAccount(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		if id == "" && needAccount {
+			return nil, keyward.Errorf(keyward.ECodeNotFound, "there is no default account: send X-Account-Id")
+		}
+		a.AccountID = id
+	case accountHeader != "" && accountHeader != k.AccountID:
+		return nil, keyward.Errorf(keyward.ECodeAccountMismatch, "X-Account-Id names an account this management key is not bound to")
+	default:
+		// A bound key exists only while its account does (deletion
+		// cascades and invalidates): no lookup needed.
+		a.AccountID = k.AccountID
 	}
+	s.usage.touch(k.ID, now)
 	return a, nil
 }
 

@@ -44,6 +44,10 @@ func (s *Service) Verify(ctx context.Context, a *keyward.Actor, req *keyward.Ver
 	return res, nil
 }
 
+// outageProbe is how long a verification waits for the database while the
+// feed is down and a cached answer within the grace could stand in.
+const outageProbe = time.Second
+
 // lookupForVerify finds the key of a token hash and what it may do: from the
 // cache while the invalidation feed is healthy, else from the database. When
 // the database cannot be reached it answers from the cache for at most the
@@ -64,7 +68,17 @@ func (s *Service) lookupForVerify(ctx context.Context, h keyward.TokenHash, now 
 		m  *keyward.KeyMatch
 		pw *keyPower
 	)
-	err := s.store.Read(ctx, func(tx keyward.Tx) error {
+	readCtx := ctx
+	if !healthy && s.grace > 0 {
+		if _, ok := s.cache.getDuringOutage(h, now, s.grace); ok {
+			// The feed is down and a cached answer may stand in: give the
+			// database only a short while before using it.
+			var cancel context.CancelFunc
+			readCtx, cancel = context.WithTimeout(ctx, outageProbe)
+			defer cancel()
+		}
+	}
+	err := s.store.Read(readCtx, func(tx keyward.Tx) error {
 		found, err := tx.FindKeyByHash(ctx, h)
 		if isNotFound(err) {
 			return nil
@@ -82,6 +96,9 @@ func (s *Service) lookupForVerify(ctx context.Context, h keyward.TokenHash, now 
 		m = found
 		return nil
 	})
+	if err != nil && readCtx != ctx && ctx.Err() == nil && readCtx.Err() != nil {
+		err = &keyward.Error{Code: keyward.ECodeUnavailable, Message: "the database did not answer in time", Err: err}
+	}
 	switch {
 	case keyward.ErrorCode(err) == keyward.ECodeUnavailable && s.grace > 0:
 		if e, ok := s.cache.getDuringOutage(h, now, s.grace); ok {

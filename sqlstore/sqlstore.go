@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -61,6 +62,41 @@ type Store struct {
 	subMu       sync.RWMutex
 	subscribers []func(keyward.Invalidation)
 	feedHealthy func() bool
+
+	// opTimeout bounds every Read, Write and Ping on the client side: a
+	// database that stops answering (a network partition) must not hang
+	// requests; hitting it is "unavailable".
+	opTimeout time.Duration
+}
+
+// SetOperationTimeout bounds every operation (0: only the caller's context).
+func (s *Store) SetOperationTimeout(d time.Duration) { s.opTimeout = d }
+
+// bound applies the operation timeout to ctx.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.opTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.opTimeout)
+}
+
+// outcome turns an operation's error into what callers handle: the
+// caller's own cancellation or deadline as is; the operation timeout as
+// unavailable; anything else classified.
+func (s *Store) outcome(caller, op context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case caller.Err() != nil:
+		return caller.Err()
+	case op.Err() != nil:
+		var ke *keyward.Error
+		if errors.As(err, &ke) && ke.Code != keyward.ECodeInternal && ke.Code != keyward.ECodeTimeout {
+			return err
+		}
+		return &keyward.Error{Code: keyward.ECodeUnavailable, Message: "the database did not answer in time", Err: err}
+	}
+	return s.classify(err)
 }
 
 var _ keyward.Store = (*Store)(nil)
@@ -93,15 +129,20 @@ func (s *Store) Close() error {
 
 // Ping reports whether the database answers a query.
 func (s *Store) Ping(ctx context.Context) error {
+	op, cancel := s.bound(ctx)
+	defer cancel()
 	var one int
-	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return s.classify(err)
-	}
-	return nil
+	return s.outcome(ctx, op, s.read.QueryRowContext(op, "SELECT 1").Scan(&one))
 }
 
 // Read runs fn in a read-only transaction.
 func (s *Store) Read(ctx context.Context, fn func(keyward.Tx) error) error {
+	op, cancel := s.bound(ctx)
+	defer cancel()
+	return s.outcome(ctx, op, s.readOnce(op, fn))
+}
+
+func (s *Store) readOnce(ctx context.Context, fn func(keyward.Tx) error) error {
 	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: s.dialect.ReadIsolation()})
 	if err != nil {
 		return s.classify(err)
@@ -119,16 +160,19 @@ func (s *Store) Read(ctx context.Context, fn func(keyward.Tx) error) error {
 // invalidations fn records are delivered to this node's subscribers after
 // the commit, before Write returns.
 func (s *Store) Write(ctx context.Context, fn func(keyward.Tx) error) error {
+	op, cancel := s.bound(ctx)
+	defer cancel()
 	if s.writeMu != nil {
 		select {
 		case s.writeMu <- struct{}{}:
 			defer func() { <-s.writeMu }()
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-op.Done():
+			return s.outcome(ctx, op, op.Err())
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		invs, err := s.writeOnce(ctx, fn)
+		invs, err := s.writeOnce(op, fn)
+		err = s.outcome(ctx, op, err)
 		if err != nil && attempt < maxWriteAttempts && s.dialect.IsRetryable(err) {
 			continue
 		}
@@ -187,8 +231,9 @@ func (s *Store) SetFeedHealth(f func() bool) { s.feedHealthy = f }
 func (s *Store) FeedHealthy() bool { return s.feedHealthy == nil || s.feedHealthy() }
 
 // classify turns driver errors into keyward errors: unavailable when the
-// database cannot be reached, timeout when the context ran out, internal
-// otherwise. keyward errors pass through.
+// database cannot be reached (a connect timeout included), internal
+// otherwise; context errors and keyward errors pass through. Whether a
+// context error was the caller's is decided by outcome.
 func (s *Store) classify(err error) error {
 	if err == nil {
 		return nil
@@ -197,11 +242,11 @@ func (s *Store) classify(err error) error {
 	if errors.As(err, &ke) {
 		return err
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return err
-	}
 	if s.dialect.IsUnavailable(err) {
 		return &keyward.Error{Code: keyward.ECodeUnavailable, Message: "the database is unavailable", Err: err}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return err
 	}
 	return keyward.Internal(err)
 }
