@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/postgres/pgtest"
 )
 
 // ctServer is a real keyward server started in-process with `keyward
-// serve` on a free loopback port and a fresh SQLite database.
+// serve` on a free loopback port and a fresh database (SQLite, or
+// PostgreSQL when KEYWARD_TEST_STORE=postgres).
 type ctServer struct {
 	URL   string // http://127.0.0.1:port
 	Token string // the bootstrap operator key
@@ -56,6 +58,15 @@ func ctStartServer(t *testing.T, extra ...string) *ctServer {
 	logs := &ctSyncBuffer{}
 	done := make(chan error, 1)
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--bootstrap-key-file", keyFile}, extra...)
+	// KEYWARD_TEST_STORE=postgres runs the suite on PostgreSQL (.ci/run
+	// does both): a fresh schema instead of the SQLite file in dir.
+	switch store := os.Getenv("KEYWARD_TEST_STORE"); store {
+	case "", "sqlite":
+	case "postgres":
+		args = append(args, "--database", pgtest.URL(t))
+	default:
+		t.Fatalf("KEYWARD_TEST_STORE=%q: want sqlite or postgres", store)
+	}
 	go func() {
 		done <- cli.Run(ctx, args, func(string) string { return "" }, strings.NewReader(""), io.Discard, logs)
 	}()

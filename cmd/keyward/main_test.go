@@ -9,6 +9,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +30,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyward/keyward/postgres"
+	"github.com/keyward/keyward/postgres/pgtest"
+	"github.com/keyward/keyward/sqlite"
+	"github.com/keyward/keyward/sqlstore"
 )
 
 // btBinary is the path of the keyward binary TestMain built.
@@ -576,7 +585,9 @@ func TestEnvironmentVariables(t *testing.T) {
 	// tested as well.
 	covered := map[string]bool{"addr": true, "data-dir": true, "log-format": true, "log-level": true,
 		"bootstrap-key-file": true, "shutdown-timeout": true, "master-key-file": true, "lockout-threshold": true,
-		"lockout-window": true, "lockout-duration": true, "trusted-proxies": true}
+		"lockout-window": true, "lockout-duration": true, "trusted-proxies": true,
+		"database": true, "db-max-conns": true, "db-min-conns": true, "db-statement-timeout": true,
+		"db-connect-timeout": true, "db-conn-lifetime": true, "cache-size": true, "cache-ttl": true, "outage-grace": true}
 	for _, f := range btServeFlags(t) {
 		if !covered[f] {
 			t.Errorf("keyward serve has flag --%s but this test does not check KEYWARD_%s", f, strings.ToUpper(strings.ReplaceAll(f, "-", "_")))
@@ -623,6 +634,9 @@ func TestEnvironmentVariables(t *testing.T) {
 				sawListen = true
 				if r["data_dir"] != dataDir {
 					t.Errorf("listening record has data_dir %v, want %s", r["data_dir"], dataDir)
+				}
+				if want := "sqlite:" + filepath.Join(dataDir, "keyward.db"); r["store"] != want {
+					t.Errorf("listening record has store %v, want %s", r["store"], want)
 				}
 			case "request":
 				sawRequest = sawRequest || r["path"] == "/v1/keys"
@@ -770,27 +784,172 @@ func TestEnvironmentVariables(t *testing.T) {
 		}
 	})
 
+	t.Run("KEYWARD_DATABASE and the pool variables", func(t *testing.T) {
+		evPostgresVariables(t)
+	})
+
+	t.Run("KEYWARD_DB_CONNECT_TIMEOUT", func(t *testing.T) {
+		// A "database" that accepts connections and never answers: the
+		// start fails after the connect timeout (default 5s), not later.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			var held []net.Conn
+			defer func() {
+				for _, c := range held {
+					c.Close()
+				}
+			}()
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				held = append(held, c)
+			}
+		}()
+		start := time.Now()
+		p := btStart(t, btOpts{Args: []string{"serve", "--addr", "127.0.0.1:0"}, Env: []string{
+			"KEYWARD_DATABASE=postgres://keyward@" + ln.Addr().String() + "/keyward?sslmode=disable",
+			"KEYWARD_DB_CONNECT_TIMEOUT=300ms",
+		}})
+		if code := p.wait(4 * time.Second); code == 0 {
+			t.Fatalf("keyward serve on a silent database exited 0")
+		}
+		if !strings.Contains(p.stderr.String(), "connect to PostgreSQL") {
+			t.Errorf("the error does not say it could not connect to PostgreSQL:\n%s", p.stderr.String())
+		}
+		t.Logf("gave up after %v", time.Since(start).Round(time.Millisecond))
+	})
+
+	t.Run("KEYWARD_CACHE_SIZE", func(t *testing.T) {
+		// Two entries: the operator key authenticating every request takes
+		// one, so of two API keys verified only the last stays cached. A
+		// revocation written behind keyward's back (no invalidation) shows
+		// which answers come from the cache.
+		dataDir := filepath.Join(t.TempDir(), "data")
+		p := btServe(t, btOpts{Args: btServeArgs(dataDir), Env: []string{"KEYWARD_CACHE_SIZE=2"}})
+		op := p.operatorToken()
+		a := p.must(http.StatusCreated, "POST", "/v1/keys", op, map[string]any{"name": "a"})
+		b := p.must(http.StatusCreated, "POST", "/v1/keys", op, map[string]any{"name": "b"})
+		for _, k := range []map[string]any{a, b} {
+			if v := p.verify(op, k["secret"].(string)); v["code"] != "VALID" {
+				t.Fatalf("verify %s: %v", k["name"], v)
+			}
+		}
+		evRevokeBehindKeyward(t, filepath.Join(dataDir, "keyward.db"), a["id"].(string), b["id"].(string))
+		if v := p.verify(op, b["secret"].(string)); v["code"] != "VALID" {
+			t.Errorf("the last verified key is %v, want VALID from the cache (is the cache off?)", v["code"])
+		}
+		if v := p.verify(op, a["secret"].(string)); v["code"] != "REVOKED" {
+			t.Errorf("KEYWARD_CACHE_SIZE=2 was ignored: the first key, which the second evicted, verifies as %v, want REVOKED (read anew)", v["code"])
+		}
+		p.stop()
+	})
+
+	t.Run("KEYWARD_CACHE_TTL", func(t *testing.T) {
+		dataDir := filepath.Join(t.TempDir(), "data")
+		p := btServe(t, btOpts{Args: btServeArgs(dataDir), Env: []string{"KEYWARD_CACHE_TTL=1ns"}})
+		op := p.operatorToken()
+		k := p.must(http.StatusCreated, "POST", "/v1/keys", op, map[string]any{"name": "a"})
+		if v := p.verify(op, k["secret"].(string)); v["code"] != "VALID" {
+			t.Fatalf("verify: %v", v)
+		}
+		evRevokeBehindKeyward(t, filepath.Join(dataDir, "keyward.db"), k["id"].(string))
+		if v := p.verify(op, k["secret"].(string)); v["code"] != "REVOKED" {
+			t.Errorf("KEYWARD_CACHE_TTL=1ns was ignored: a key revoked in the database verifies as %v, want REVOKED", v["code"])
+		}
+		p.stop()
+	})
+
+	t.Run("KEYWARD_OUTAGE_GRACE", func(t *testing.T) {
+		// 0 turns the grace off: once the invalidation feed is known down
+		// (3s without an answer), a cached key gets 503 instead of the
+		// default 10s of cached answers.
+		px, proxied := pgtest.ProxyURL(t, pgtest.URL(t))
+		p := btServe(t, btOpts{Args: []string{"serve", "--addr", "127.0.0.1:0"}, Env: []string{
+			"KEYWARD_DATABASE=" + proxied, "KEYWARD_OUTAGE_GRACE=0s", "KEYWARD_DB_CONNECT_TIMEOUT=1s",
+		}})
+		p.waitLine(15*time.Second, func(l string) bool { return strings.Contains(l, "invalidation feed up") })
+		op := p.operatorToken()
+		k := p.must(http.StatusCreated, "POST", "/v1/keys", op, map[string]any{"name": "a"})
+		if v := p.verify(op, k["secret"].(string)); v["code"] != "VALID" {
+			t.Fatalf("verify: %v", v)
+		}
+		px.Cut()
+		cut := time.Now()
+		for {
+			res, err := p.do("POST", "/v1/keys/verify", op, map[string]any{"key": k["secret"]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status == http.StatusServiceUnavailable {
+				var body map[string]any
+				if json.Unmarshal(res.Body, &body); body["code"] != "unavailable" {
+					t.Errorf("503 with code %v, want unavailable: %s", body["code"], res.Body)
+				}
+				t.Logf("503 %v after the database went away", time.Since(cut).Round(time.Millisecond))
+				break
+			}
+			if res.Status != http.StatusOK {
+				t.Fatalf("verify during the outage: %d %s", res.Status, res.Body)
+			}
+			if time.Since(cut) > 8*time.Second {
+				t.Fatalf("KEYWARD_OUTAGE_GRACE=0s was ignored: 8s into the outage a cached key still verifies (%s)", res.Body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		px.Restore()
+		p.stop()
+	})
+
 	t.Run("bad values", func(t *testing.T) {
+		// A postgres URL nothing listens on: the values are checked before
+		// any connection (else the error would be the connection's).
+		const nowhere = "KEYWARD_DATABASE=postgres://keyward:hunter2@127.0.0.1:1/keyward?sslmode=disable"
 		for _, tc := range []struct {
 			env     string
 			mention []string
+			with    []string // more variables
+			forbid  []string // what the message must not show
 		}{
-			{"KEYWARD_LOG_FORMAT=xml", []string{"log-format", `"xml"`}},
-			{"KEYWARD_LOG_LEVEL=loud", []string{"log-level", "loud"}},
-			{"KEYWARD_SHUTDOWN_TIMEOUT=soon", []string{"KEYWARD_SHUTDOWN_TIMEOUT", "soon"}},
-			{"KEYWARD_ADDR=not an address", []string{"not an address"}},
-			{"KEYWARD_LOCKOUT_THRESHOLD=-1", []string{"lockout-threshold"}},
-			{"KEYWARD_LOCKOUT_THRESHOLD=many", []string{"KEYWARD_LOCKOUT_THRESHOLD", "many"}},
-			{"KEYWARD_LOCKOUT_WINDOW=soon", []string{"KEYWARD_LOCKOUT_WINDOW", "soon"}},
-			{"KEYWARD_LOCKOUT_DURATION=0s", []string{"lockout-duration"}},
-			{"KEYWARD_TRUSTED_PROXIES=not-a-cidr", []string{"trusted-proxies", "not-a-cidr"}},
-			{"KEYWARD_MASTER_KEY_FILE=/nonexistent/master.key", []string{"/nonexistent/master.key"}},
-			{"KEYWARD_MASTER_KEY=tooshort", []string{"KEYWARD_MASTER_KEY"}},
+			{"KEYWARD_LOG_FORMAT=xml", []string{"log-format", `"xml"`}, nil, nil},
+			{"KEYWARD_LOG_LEVEL=loud", []string{"log-level", "loud"}, nil, nil},
+			{"KEYWARD_SHUTDOWN_TIMEOUT=soon", []string{"KEYWARD_SHUTDOWN_TIMEOUT", "soon"}, nil, nil},
+			{"KEYWARD_ADDR=not an address", []string{"not an address"}, nil, nil},
+			{"KEYWARD_LOCKOUT_THRESHOLD=-1", []string{"lockout-threshold"}, nil, nil},
+			{"KEYWARD_LOCKOUT_THRESHOLD=many", []string{"KEYWARD_LOCKOUT_THRESHOLD", "many"}, nil, nil},
+			{"KEYWARD_LOCKOUT_WINDOW=soon", []string{"KEYWARD_LOCKOUT_WINDOW", "soon"}, nil, nil},
+			{"KEYWARD_LOCKOUT_DURATION=0s", []string{"lockout-duration"}, nil, nil},
+			{"KEYWARD_TRUSTED_PROXIES=not-a-cidr", []string{"trusted-proxies", "not-a-cidr"}, nil, nil},
+			{"KEYWARD_MASTER_KEY_FILE=/nonexistent/master.key", []string{"/nonexistent/master.key"}, nil, nil},
+			{"KEYWARD_MASTER_KEY=tooshort", []string{"KEYWARD_MASTER_KEY"}, nil, nil},
+			{"KEYWARD_DATABASE=mysql://keyward@127.0.0.1/keyward", []string{"--database", "postgres://"}, nil, nil},
+			{nowhere, []string{"connect to PostgreSQL"}, nil, []string{"hunter2"}},
+			{"KEYWARD_DB_MAX_CONNS=many", []string{"KEYWARD_DB_MAX_CONNS", "many"}, nil, nil},
+			{"KEYWARD_DB_MAX_CONNS=0", []string{"db-max-conns"}, []string{nowhere}, []string{"hunter2"}},
+			{"KEYWARD_DB_MIN_CONNS=30", []string{"db-min-conns"}, []string{nowhere}, []string{"hunter2"}},
+			{"KEYWARD_DB_MIN_CONNS=-1", []string{"db-min-conns"}, []string{nowhere}, nil},
+			{"KEYWARD_DB_STATEMENT_TIMEOUT=soon", []string{"KEYWARD_DB_STATEMENT_TIMEOUT", "soon"}, nil, nil},
+			{"KEYWARD_DB_STATEMENT_TIMEOUT=-1s", []string{"db-statement-timeout"}, []string{nowhere}, nil},
+			{"KEYWARD_DB_CONNECT_TIMEOUT=soon", []string{"KEYWARD_DB_CONNECT_TIMEOUT", "soon"}, nil, nil},
+			{"KEYWARD_DB_CONNECT_TIMEOUT=-1s", []string{"db-connect-timeout"}, []string{nowhere}, nil},
+			{"KEYWARD_DB_CONN_LIFETIME=forever", []string{"KEYWARD_DB_CONN_LIFETIME", "forever"}, nil, nil},
+			{"KEYWARD_DB_CONN_LIFETIME=-1s", []string{"db-conn-lifetime"}, []string{nowhere}, nil},
+			{"KEYWARD_CACHE_SIZE=lots", []string{"KEYWARD_CACHE_SIZE", "lots"}, nil, nil},
+			{"KEYWARD_CACHE_SIZE=0", []string{"cache-size"}, nil, nil},
+			{"KEYWARD_CACHE_TTL=0s", []string{"cache-ttl"}, nil, nil},
+			{"KEYWARD_CACHE_TTL=later", []string{"KEYWARD_CACHE_TTL", "later"}, nil, nil},
+			{"KEYWARD_OUTAGE_GRACE=-1s", []string{"outage-grace"}, nil, nil},
+			{"KEYWARD_OUTAGE_GRACE=never", []string{"KEYWARD_OUTAGE_GRACE", "never"}, nil, nil},
 		} {
 			t.Run(tc.env, func(t *testing.T) {
-				p := btStart(t, btOpts{Args: []string{"serve"}, Env: []string{
+				p := btStart(t, btOpts{Args: []string{"serve"}, Env: append([]string{
 					tc.env, "KEYWARD_DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
-				}})
+				}, tc.with...)})
 				code := p.wait(15 * time.Second)
 				if code == 0 {
 					t.Fatalf("keyward serve with %s exited 0, want an error", tc.env)
@@ -804,9 +963,243 @@ func TestEnvironmentVariables(t *testing.T) {
 						t.Errorf("the error does not mention %s:\n%s", m, stderr)
 					}
 				}
+				for _, m := range tc.forbid {
+					if strings.Contains(stderr, m) {
+						t.Errorf("the error shows %q:\n%s", m, stderr)
+					}
+				}
 			})
 		}
 	})
+}
+
+// evPostgresVariables runs keyward serve on a fresh PostgreSQL schema named
+// only by KEYWARD_DATABASE, with every pool variable set, and checks each by
+// its effect on the connections PostgreSQL sees (pg_stat_activity, by the
+// application_name the URL gives this node's pool).
+func evPostgresVariables(t *testing.T) {
+	t.Helper()
+	schemaURL := pgtest.URL(t)
+	b := make([]byte, 6)
+	rand.Read(b)
+	app := "kwenv_" + hex.EncodeToString(b)
+	u, err := url.Parse(schemaURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	work := t.TempDir()
+	p := btServe(t, btOpts{Dir: work, Args: []string{"serve", "--addr", "127.0.0.1:0"}, Env: []string{
+		"KEYWARD_DATABASE=" + u.String(), "KEYWARD_LOG_FORMAT=json",
+		"KEYWARD_DB_MAX_CONNS=3", "KEYWARD_DB_MIN_CONNS=3",
+		"KEYWARD_DB_STATEMENT_TIMEOUT=500ms", "KEYWARD_DB_CONN_LIFETIME=1s", "KEYWARD_DB_CONNECT_TIMEOUT=3s",
+	}})
+	op := p.operatorToken()
+	p.must(http.StatusOK, "GET", "/v1/keys", op, nil)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, schemaURL)
+	if err != nil {
+		t.Fatalf("connect to PostgreSQL: %v", err)
+	}
+	defer conn.Close(ctx)
+
+	// KEYWARD_DATABASE: the schema it names holds keyward's tables, and
+	// no SQLite data directory was made.
+	migs, err := sqlstore.Migrations(postgres.MigrationsFS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var applied int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
+		t.Errorf("KEYWARD_DATABASE: the schema has no schema_migrations: %v", err)
+	} else if applied != len(migs) {
+		t.Errorf("KEYWARD_DATABASE: %d migrations applied, want %d", applied, len(migs))
+	}
+	if _, err := os.Stat(filepath.Join(work, "keyward-data")); err == nil {
+		t.Errorf("with KEYWARD_DATABASE set, ./keyward-data was created")
+	}
+
+	// The node's pool connections (not its LISTEN connection).
+	type backend struct {
+		pid     int
+		waiting bool
+	}
+	backends := func() []backend {
+		t.Helper()
+		rows, err := conn.Query(ctx, `SELECT pid, coalesce(wait_event_type = 'Lock', false)
+			FROM pg_stat_activity WHERE application_name = $1`, app)
+		if err != nil {
+			t.Fatalf("pg_stat_activity: %v", err)
+		}
+		defer rows.Close()
+		var out []backend
+		for rows.Next() {
+			var b backend
+			if err := rows.Scan(&b.pid, &b.waiting); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+		return out
+	}
+
+	// KEYWARD_DB_STATEMENT_TIMEOUT and KEYWARD_DB_MAX_CONNS: with the keys
+	// table locked, six concurrent requests wait for it; the pool gives
+	// them at most three connections, and each statement is cancelled
+	// after 500ms instead of waiting for the lock.
+	lock, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(ctx, `LOCK TABLE keys IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		status  int
+		elapsed time.Duration
+		err     error
+	}
+	results := make(chan outcome, 6)
+	for range 6 {
+		go func() {
+			start := time.Now()
+			res, err := p.do("GET", "/v1/keys", op, nil)
+			o := outcome{elapsed: time.Since(start), err: err}
+			if res != nil {
+				o.status = res.Status
+			}
+			results <- o
+		}()
+	}
+	most, sawWaiting := 0, 0
+	var got []outcome
+	release := time.After(8 * time.Second)
+	for len(got) < 6 {
+		select {
+		case o := <-results:
+			got = append(got, o)
+			continue
+		case <-release:
+			lock.Rollback(ctx) // let them finish: the timeout did not work
+			release = nil
+		case <-time.After(20 * time.Millisecond):
+		}
+		if release == nil {
+			continue
+		}
+		bs := backends()
+		most = max(most, len(bs))
+		w := 0
+		for _, b := range bs {
+			if b.waiting {
+				w++
+			}
+		}
+		sawWaiting = max(sawWaiting, w)
+	}
+	lock.Rollback(ctx)
+	if most > 3 {
+		t.Errorf("KEYWARD_DB_MAX_CONNS=3 was ignored: the pool held %d connections under load", most)
+	}
+	if sawWaiting == 0 {
+		t.Errorf("no request was seen waiting for the lock: the load proved nothing")
+	}
+	for _, o := range got {
+		switch {
+		case o.err != nil:
+			t.Errorf("a request behind the lock failed: %v", o.err)
+		case o.elapsed > 4*time.Second || o.status < 500:
+			t.Errorf("KEYWARD_DB_STATEMENT_TIMEOUT=500ms: a request behind a lock answered %d after %v, want a 5xx within a few seconds",
+				o.status, o.elapsed.Round(time.Millisecond))
+		}
+	}
+	t.Logf("behind the lock: %d connections at most (%d waiting); answers %v", most, sawWaiting, got)
+
+	// KEYWARD_DB_CONN_LIFETIME=1s: every connection seen now is replaced
+	// within seconds (the default is 30 minutes).
+	old := map[int]bool{}
+	for _, b := range backends() {
+		old[b.pid] = true
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		p.must(http.StatusOK, "GET", "/v1/keys", op, nil)
+		left := 0
+		for _, b := range backends() {
+			if old[b.pid] {
+				left++
+			}
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("KEYWARD_DB_CONN_LIFETIME=1s was ignored: %d of the pool's connections still open after 15s", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// KEYWARD_DB_MIN_CONNS=3: with nothing to do, the pool opens three
+	// connections of its own (startup and the load above may have opened
+	// more; the ones counted here came after them).
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		fresh := 0
+		for _, b := range backends() {
+			if !old[b.pid] {
+				fresh++
+			}
+		}
+		if fresh >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("KEYWARD_DB_MIN_CONNS=3 was ignored: the idle pool holds %d connections after 15s", fresh)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	p.stop()
+	sawListen := false
+	for _, r := range btJSONLogLines(t, p.stderr.String(), op) {
+		if r["msg"] == "keyward listening" {
+			sawListen = true
+			if r["store"] != "postgres" {
+				t.Errorf("KEYWARD_DATABASE: the listening record says store %v, want postgres", r["store"])
+			}
+			if _, ok := r["data_dir"]; ok {
+				t.Errorf("KEYWARD_DATABASE: the listening record names a data_dir: %v", r)
+			}
+		}
+	}
+	if !sawListen {
+		t.Errorf("no listening record")
+	}
+	if strings.Contains(p.stderr.String(), schemaURL) {
+		t.Errorf("the log shows the database URL")
+	}
+}
+
+// evRevokeBehindKeyward revokes keys directly in the SQLite file a running
+// keyward uses: no invalidation reaches its cache.
+func evRevokeBehindKeyward(t *testing.T, path string, ids ...string) {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, id := range ids {
+		res, err := db.WriteDB().Exec(`UPDATE keys SET status = 'revoked' WHERE id = ?`, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("revoke %s: %d rows", id, n)
+		}
+	}
 }
 
 // btStripLastUsed returns objects without last_used_at, which the write-
