@@ -28,6 +28,9 @@ type Store interface {
 	// delivered to subscribers. While it is false (a node lost its link to
 	// the others), caches must not trust what they hold.
 	FeedHealthy() bool
+	// FeedConfirmedAt returns the last time the feed proved it was
+	// delivering every change: up to then, what a cache holds is exact.
+	FeedConfirmedAt() time.Time
 	// Close releases the database; pending writes are committed or rolled back.
 	Close() error
 }

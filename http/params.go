@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward"
 )
@@ -111,11 +113,15 @@ func (p *params) time(name string) (*time.Time, error) {
 	return &t, nil
 }
 
-// text reads a free-text parameter of bounded length.
+// text reads a free-text parameter of bounded length: valid UTF-8 without
+// control characters, as the same text in a body must be.
 func (p *params) text(name string, max int) (string, error) {
 	s := p.v.Get(name)
 	if len(s) > max {
 		return "", badParam(name, "must be at most %d bytes", max)
+	}
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+		return "", badParam(name, "must be UTF-8 text without control characters")
 	}
 	return s, nil
 }

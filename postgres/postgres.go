@@ -140,7 +140,7 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 	lc := cc.Copy()
 	lc.RuntimeParams["application_name"] = ListenerApplicationName
 	l := newListener(lc, d.node, s.Deliver, log)
-	s.SetFeedHealth(l.healthy)
+	s.SetFeedHealth(l.healthy, l.confirmedAt)
 	go l.run()
 	return &DB{Store: s, pool: pool, listener: l}, nil
 }
@@ -227,7 +227,8 @@ func (Dialect) IsUnavailable(err error) bool {
 	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, driver.ErrBadConn),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return true
-	case strings.HasPrefix(c, "08"), c == "57P01", c == "57P02", c == "57P03", c == "53300":
+	case strings.HasPrefix(c, "08"), c == "57P01", c == "57P02", c == "57P03", c == "53300",
+		c == "57014": // statement_timeout: the database is too slow to answer, not a bad request
 		return true
 	}
 	return strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "connection refused")
@@ -269,12 +270,13 @@ func pgCode(err error) string {
 	return ""
 }
 
-// Feed health: the listening connection must have answered within
-// feedStaleAfter, or the feed counts as broken (the node may be missing
-// changes) and caches stop trusting their entries.
+// Feed health: the listening connection proves itself every feedPoll (a
+// notification or a ping); if it has not within feedStaleAfter, the feed
+// counts as broken (the node may be missing changes) and caches stop
+// trusting their entries. A partition is thus noticed within a second.
 const (
-	feedPoll       = time.Second
-	feedStaleAfter = 3 * time.Second
+	feedPoll       = 250 * time.Millisecond
+	feedStaleAfter = time.Second
 )
 
 // listener holds the LISTEN connection and hands notifications of other
@@ -305,6 +307,12 @@ func (l *listener) healthy() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.connected && time.Since(l.lastOK) < feedStaleAfter
+}
+
+func (l *listener) confirmedAt() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastOK
 }
 
 func (l *listener) set(connected bool) {

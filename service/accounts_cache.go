@@ -59,7 +59,7 @@ func (s *Service) accountExists(ctx context.Context, id string, now time.Time) (
 		return err
 	})
 	if err != nil {
-		if known && keyward.ErrorCode(err) == keyward.ECodeUnavailable && s.cache.withinGrace(now, s.grace) {
+		if known && keyward.ErrorCode(err) == keyward.ECodeUnavailable && s.withinGrace(now) {
 			return true, nil
 		}
 		return false, err
@@ -97,7 +97,7 @@ func (s *Service) defaultAccount(ctx context.Context, now time.Time) (string, er
 		return err
 	})
 	if err != nil {
-		if id != "" && keyward.ErrorCode(err) == keyward.ECodeUnavailable && s.cache.withinGrace(now, s.grace) {
+		if id != "" && keyward.ErrorCode(err) == keyward.ECodeUnavailable && s.withinGrace(now) {
 			return id, nil
 		}
 		return "", err

@@ -33,10 +33,6 @@ type verifyCache struct {
 	misses   map[keyward.TokenHash]time.Time
 	missLRU  *list.List
 	missElem map[keyward.TokenHash]*list.Element
-
-	// lastHealthy is the last time the invalidation feed was seen healthy:
-	// in an outage, entries are trusted only for a grace period after it.
-	lastHealthy time.Time
 }
 
 type cacheEntry struct {
@@ -67,15 +63,6 @@ func (c *verifyCache) generation() uint64 {
 	return c.gen
 }
 
-// healthy records that the feed was healthy at now.
-func (c *verifyCache) healthy(now time.Time) {
-	c.mu.Lock()
-	if now.After(c.lastHealthy) {
-		c.lastHealthy = now
-	}
-	c.mu.Unlock()
-}
-
 // get returns a fresh entry for h; miss reports a remembered unknown token.
 func (c *verifyCache) get(h keyward.TokenHash, now time.Time) (e *cacheEntry, miss bool) {
 	c.mu.Lock()
@@ -97,21 +84,11 @@ func (c *verifyCache) get(h keyward.TokenHash, now time.Time) (e *cacheEntry, mi
 	return nil, false
 }
 
-// withinGrace reports whether the feed was seen healthy less than grace ago.
-func (c *verifyCache) withinGrace(now time.Time, grace time.Duration) bool {
+// getAny returns the entry for h, however old: the caller decides whether
+// it may stand in (during an outage, within the grace).
+func (c *verifyCache) getAny(h keyward.TokenHash) (*cacheEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return grace > 0 && now.Sub(c.lastHealthy) < grace
-}
-
-// getDuringOutage returns the entry for h if the feed was healthy within
-// grace: the longest a revocation made elsewhere can go unseen.
-func (c *verifyCache) getDuringOutage(h keyward.TokenHash, now time.Time, grace time.Duration) (*cacheEntry, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if now.Sub(c.lastHealthy) >= grace {
-		return nil, false
-	}
 	el, ok := c.entries[h]
 	if !ok {
 		return nil, false

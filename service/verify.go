@@ -45,18 +45,25 @@ func (s *Service) Verify(ctx context.Context, a *keyward.Actor, req *keyward.Ver
 }
 
 // outageProbe is how long a verification waits for the database while the
-// feed is down and a cached answer within the grace could stand in.
+// invalidation feed is down: a healthy database answers in milliseconds,
+// and a verification must not hang through a partition.
 const outageProbe = time.Second
+
+// withinGrace reports whether, during an outage, cached answers may still
+// stand in: the feed proved it was delivering every change less than the
+// grace ago.
+func (s *Service) withinGrace(now time.Time) bool {
+	return s.grace > 0 && now.Sub(s.store.FeedConfirmedAt()) < s.grace
+}
 
 // lookupForVerify finds the key of a token hash and what it may do: from the
 // cache while the invalidation feed is healthy, else from the database. When
 // the database cannot be reached it answers from the cache for at most the
-// outage grace after the feed was last seen healthy, then fails with
+// outage grace after the feed last proved healthy, then fails with
 // unavailable. A nil match means no key has this token.
 func (s *Service) lookupForVerify(ctx context.Context, h keyward.TokenHash, now time.Time) (*keyward.KeyMatch, *keyPower, error) {
 	healthy := s.store.FeedHealthy()
 	if healthy {
-		s.cache.healthy(now)
 		if e, miss := s.cache.get(h, now); e != nil {
 			return e.match, e.power, nil
 		} else if miss {
@@ -69,14 +76,10 @@ func (s *Service) lookupForVerify(ctx context.Context, h keyward.TokenHash, now 
 		pw *keyPower
 	)
 	readCtx := ctx
-	if !healthy && s.grace > 0 {
-		if _, ok := s.cache.getDuringOutage(h, now, s.grace); ok {
-			// The feed is down and a cached answer may stand in: give the
-			// database only a short while before using it.
-			var cancel context.CancelFunc
-			readCtx, cancel = context.WithTimeout(ctx, outageProbe)
-			defer cancel()
-		}
+	if !healthy {
+		var cancel context.CancelFunc
+		readCtx, cancel = context.WithTimeout(ctx, outageProbe)
+		defer cancel()
 	}
 	err := s.store.Read(readCtx, func(tx keyward.Tx) error {
 		found, err := tx.FindKeyByHash(ctx, h)
@@ -100,8 +103,8 @@ func (s *Service) lookupForVerify(ctx context.Context, h keyward.TokenHash, now 
 		err = &keyward.Error{Code: keyward.ECodeUnavailable, Message: "the database did not answer in time", Err: err}
 	}
 	switch {
-	case keyward.ErrorCode(err) == keyward.ECodeUnavailable && s.grace > 0:
-		if e, ok := s.cache.getDuringOutage(h, now, s.grace); ok {
+	case keyward.ErrorCode(err) == keyward.ECodeUnavailable:
+		if e, ok := s.cache.getAny(h); ok && s.withinGrace(now) {
 			return e.match, e.power, nil
 		}
 		return nil, nil, err

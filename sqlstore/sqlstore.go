@@ -59,9 +59,10 @@ type Store struct {
 	writeMu chan struct{}
 	rebind  sync.Map // query -> rebound query
 
-	subMu       sync.RWMutex
-	subscribers []func(keyward.Invalidation)
-	feedHealthy func() bool
+	subMu         sync.RWMutex
+	subscribers   []func(keyward.Invalidation)
+	feedHealthy   func() bool
+	feedConfirmed func() time.Time
 
 	// opTimeout bounds every Read, Write and Ping on the client side: a
 	// database that stops answering (a network partition) must not hang
@@ -223,12 +224,22 @@ func (s *Store) Deliver(invs []keyward.Invalidation) {
 	}
 }
 
-// SetFeedHealth installs the function FeedHealthy reports; a store whose
-// database only this process uses is always healthy.
-func (s *Store) SetFeedHealth(f func() bool) { s.feedHealthy = f }
+// SetFeedHealth installs the functions FeedHealthy and FeedConfirmedAt
+// report; a store whose database only this process uses is always healthy.
+func (s *Store) SetFeedHealth(healthy func() bool, confirmedAt func() time.Time) {
+	s.feedHealthy, s.feedConfirmed = healthy, confirmedAt
+}
 
 // FeedHealthy implements keyward.Store.
 func (s *Store) FeedHealthy() bool { return s.feedHealthy == nil || s.feedHealthy() }
+
+// FeedConfirmedAt implements keyward.Store.
+func (s *Store) FeedConfirmedAt() time.Time {
+	if s.feedConfirmed == nil {
+		return time.Now()
+	}
+	return s.feedConfirmed()
+}
 
 // classify turns driver errors into keyward errors: unavailable when the
 // database cannot be reached (a connect timeout included), internal
