@@ -71,9 +71,19 @@ type RateLimit struct {
 type Credits struct {
 	Remaining int64   `json:"remaining"`
 	Refill    *Refill `json:"refill"`
+	// PeriodStart and Epoch belong to the pool (see CreditPool): the start
+	// of the current refill period, and a number that changes when the
+	// pool is set outright. Not part of the API.
+	PeriodStart time.Time `json:"-"`
+	Epoch       int64     `json:"-"`
 }
 
-// Refill restores Amount credits every Interval seconds.
+// Pool returns the spendable state of the credits.
+func (c *Credits) Pool() CreditPool {
+	return CreditPool{Remaining: c.Remaining, PeriodStart: c.PeriodStart, Epoch: c.Epoch}
+}
+
+// Refill resets the credits to Amount every Interval seconds.
 type Refill struct {
 	Amount   int64 `json:"amount"`
 	Interval int64 `json:"interval"`
@@ -121,6 +131,10 @@ type Key struct {
 	UpdatedByID string
 	LastUsedAt  *time.Time
 	RotatedAt   *time.Time
+
+	// Verifications counts successful verifications (written behind, so
+	// it trails by up to the write-behind interval).
+	Verifications int64
 
 	// Version counts changes; the etag is derived from it and the id.
 	Version int64

@@ -407,19 +407,89 @@ func applyMutable(v *validator, k *Key, in *KeyFields, env *KeyEnv, creating boo
 			k.IPAllowlist = list
 		}
 	}
-	// Rate limits and credits are part of the key object, but their
-	// enforcement on the verify path arrives with the performance work;
-	// accepting values that nothing enforces would be a lie.
-	if in.RateLimit.HasValue() {
-		v.add("rate_limit", "rate limits are not supported by this version of keyward yet")
-	} else if in.RateLimit.Null {
+	applyRateLimit(v, k, in)
+	applyCredits(v, k, in, env)
+}
+
+// applyRateLimit validates and applies rate_limit: limit verifications per
+// window seconds, enforced on verification (RATE_LIMITED).
+func applyRateLimit(v *validator, k *Key, in *KeyFields) {
+	switch {
+	case !in.RateLimit.Set:
+	case in.RateLimit.Null:
 		k.RateLimit = nil
+	case k.Kind != KindAPI:
+		v.add("rate_limit", "only API keys have rate limits")
+	default:
+		rl := in.RateLimit.Value
+		ok := true
+		if rl.Limit < 1 || rl.Limit > MaxRateLimit {
+			v.add("rate_limit.limit", "must be between 1 and %d", MaxRateLimit)
+			ok = false
+		}
+		if rl.Window < 1 || rl.Window > MaxRateWindow {
+			v.add("rate_limit.window", "must be between 1 and %d seconds", MaxRateWindow)
+			ok = false
+		}
+		if ok {
+			k.RateLimit = &rl
+		}
 	}
-	if in.Credits.HasValue() {
-		v.add("credits", "credits are not supported by this version of keyward yet")
-	} else if in.Credits.Null {
+}
+
+// applyCredits validates and applies credits: a pool of remaining credits
+// verifications spend (their cost), optionally reset to refill.amount every
+// refill.interval seconds. Setting a different pool starts it afresh (a new
+// epoch: credits nodes had leased from the old pool are void).
+func applyCredits(v *validator, k *Key, in *KeyFields, env *KeyEnv) {
+	switch {
+	case !in.Credits.Set:
+		return
+	case in.Credits.Null:
 		k.Credits = nil
+		return
+	case k.Kind != KindAPI:
+		v.add("credits", "only API keys have credits")
+		return
 	}
+	c := in.Credits.Value
+	ok := true
+	if c.Remaining < 0 || c.Remaining > MaxCredits {
+		v.add("credits.remaining", "must be between 0 and %d", MaxCredits)
+		ok = false
+	}
+	if r := c.Refill; r != nil {
+		if r.Amount < 1 || r.Amount > MaxCredits {
+			v.add("credits.refill.amount", "must be between 1 and %d", MaxCredits)
+			ok = false
+		}
+		if r.Interval < 1 || r.Interval > MaxRefillInterval {
+			v.add("credits.refill.interval", "must be between 1 and %d seconds", MaxRefillInterval)
+			ok = false
+		}
+	}
+	if !ok {
+		return
+	}
+	cur := k.Credits
+	if cur != nil && cur.Remaining == c.Remaining && sameRefill(cur.Refill, c.Refill) {
+		return // the same pool: keep its period and epoch
+	}
+	next := &Credits{Remaining: c.Remaining, Refill: clonePtr(c.Refill)}
+	if cur != nil {
+		next.Epoch = cur.Epoch + 1
+	}
+	if next.Refill != nil {
+		next.PeriodStart = env.Now
+	}
+	k.Credits = next
+}
+
+func sameRefill(a, b *Refill) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 func applyPermissionMode(v *validator, k *Key, in *KeyFields, env *KeyEnv) {

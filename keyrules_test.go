@@ -436,8 +436,14 @@ func TestDtNewKeyAPI(t *testing.T) {
 				t.Fatalf("%d entries", len(k.IPAllowlist))
 			}
 		}},
-		{name: "rate limit", body: `{"name":"k","rate_limit":{"limit":10,"window":60}}`, fields: []string{"rate_limit"}},
-		{name: "credits", body: `{"name":"k","credits":{"remaining":10,"refill":null}}`, fields: []string{"credits"}},
+		{name: "rate limit", body: `{"name":"k","rate_limit":{"limit":10,"window":60}}`},
+		{name: "rate limit 0", body: `{"name":"k","rate_limit":{"limit":0,"window":60}}`, fields: []string{"rate_limit.limit"}},
+		{name: "rate limit window 0", body: `{"name":"k","rate_limit":{"limit":1,"window":0}}`, fields: []string{"rate_limit.window"}},
+		{name: "rate limit window too long", body: `{"name":"k","rate_limit":{"limit":1,"window":2678401}}`, fields: []string{"rate_limit.window"}},
+		{name: "credits", body: `{"name":"k","credits":{"remaining":10,"refill":null}}`},
+		{name: "credits with refill", body: `{"name":"k","credits":{"remaining":10,"refill":{"amount":100,"interval":3600}}}`},
+		{name: "credits negative", body: `{"name":"k","credits":{"remaining":-1,"refill":null}}`, fields: []string{"credits.remaining"}},
+		{name: "credits refill 0", body: `{"name":"k","credits":{"remaining":1,"refill":{"amount":0,"interval":0}}}`, fields: []string{"credits.refill.amount", "credits.refill.interval"}},
 		{name: "every problem at once", body: `{"name":"","status":"revoked","prefix":"X","kind":"management","recoverable":true,"expires_at":` + dtAt(-time.Hour) + `,"ip_allowlist":["x"]}`,
 			fields: []string{"name", "status", "prefix", "kind", "recoverable", "expires_at", "ip_allowlist[0]"}},
 	}
@@ -639,8 +645,10 @@ func TestDtPatchKey(t *testing.T) {
 				t.Fatalf("allowlist %v", k.IPAllowlist)
 			}
 		}}},
-		{cur: dtAPIKey(), dtRuleCase: dtRuleCase{name: "credits value", body: `{"credits":{"remaining":1,"refill":null}}`, fields: []string{"credits"}}},
-		{cur: dtAPIKey(), dtRuleCase: dtRuleCase{name: "rate limit value", body: `{"rate_limit":{"limit":1,"window":1}}`, fields: []string{"rate_limit"}}},
+		{cur: dtAPIKey(), dtRuleCase: dtRuleCase{name: "credits value", body: `{"credits":{"remaining":1,"refill":null}}`}},
+		{cur: dtAPIKey(), dtRuleCase: dtRuleCase{name: "credits bad", body: `{"credits":{"remaining":1,"refill":{"amount":1,"interval":99999999}}}`, fields: []string{"credits.refill.interval"}}},
+		{cur: dtAPIKey(), dtRuleCase: dtRuleCase{name: "rate limit value", body: `{"rate_limit":{"limit":1,"window":1}}`}},
+		{cur: dtAPIKey(), dtRuleCase: dtRuleCase{name: "rate limit bad", body: `{"rate_limit":{"limit":-5,"window":1}}`, fields: []string{"rate_limit.limit"}}},
 		{cur: dtAPIKey(), dtRuleCase: dtRuleCase{name: "to restricted without scopes", body: `{"permission_mode":"restricted"}`, fields: []string{"permission_mode"}}},
 		{cur: dtAPIKey(), dtRuleCase: dtRuleCase{name: "to restricted with no scopes", body: `{"permission_mode":"restricted","scopes":[]}`, changed: dtTrue, check: func(t *testing.T, k *Key) {
 			if k.PermissionMode != ModeRestricted || k.Scopes == nil || len(k.Scopes) != 0 || k.Roles == nil || len(k.Roles) != 0 {

@@ -75,8 +75,12 @@ type Tx interface {
 	// RotateKeySecret makes hash the key's current secret; the previous
 	// current secret stays valid until oldValidUntil.
 	RotateKeySecret(ctx context.Context, keyID string, hash TokenHash, now, oldValidUntil time.Time) error
-	// TouchKeys records last use times (write-behind); unknown ids are skipped.
-	TouchKeys(ctx context.Context, lastUsed map[string]time.Time) error
+	// TouchKeys records usage written behind: last use times only move
+	// forward, verification counts are added; unknown ids are skipped.
+	TouchKeys(ctx context.Context, usage map[string]KeyUsage) error
+	// SetCreditPool writes the spendable state of a key's credits (a lease
+	// taken or returned, a refill); Write only, after GetKey locked the row.
+	SetCreditPool(ctx context.Context, keyID string, pool CreditPool) error
 	// KeysInProject returns the keys of the account scoped to the project
 	// that are not revoked.
 	KeysInProject(ctx context.Context, accountID, projectID string) ([]*Key, error)
@@ -172,6 +176,12 @@ type IdempotencyRecord struct {
 	Status      int
 	Response    []byte // sealed with a key derived from the Idempotency-Key
 	CreatedAt   time.Time
+}
+
+// KeyUsage is usage of one key gathered in memory and written behind.
+type KeyUsage struct {
+	LastUsed      time.Time
+	Verifications int64
 }
 
 // Page selects one page of a list ordered newest first. StartingAfter is

@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"unsafe"
 )
 
 // Token format (SPEC §2): <prefix>_<body><checksum>.
@@ -99,7 +100,13 @@ func (Token) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
 func (t Token) Format(f fmt.State, verb rune) { io.WriteString(f, t.String()) }
 
 // Hash returns the SHA-256 of the token, the only form keyward stores.
-func (t Token) Hash() TokenHash { return sha256.Sum256([]byte(t.Reveal())) }
+func (t Token) Hash() TokenHash { return HashString(t.Reveal()) }
+
+// HashString returns the SHA-256 of a token given as a string, without
+// copying it (the hot path of verification).
+func HashString(s string) TokenHash {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
 
 // Start returns the displayable beginning of a keyward token: the prefix, the
 // underscore and the first 4 body characters. For foreign tokens it returns
@@ -142,8 +149,11 @@ const (
 )
 
 // Shape classifies the token without allocating.
-func (t Token) Shape() TokenShape {
-	s := t.Reveal()
+func (t Token) Shape() TokenShape { return ShapeOf(t.Reveal()) }
+
+// ShapeOf classifies a token given as a string, without allocating: the
+// hot path of verification works on the request's string directly.
+func ShapeOf(s string) TokenShape {
 	if len(s) == 0 || len(s) > MaxTokenLen {
 		return ShapeInvalid
 	}
@@ -216,7 +226,7 @@ func checksum(s string) string {
 }
 
 func checksumMatches(s, sum string) bool {
-	v := crc32.ChecksumIEEE([]byte(s))
+	v := crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(s), len(s)))
 	for i := TokenChecksumLen - 1; i >= 0; i-- {
 		if sum[i] != base62[v%62] {
 			return false

@@ -1,6 +1,7 @@
 package keyward
 
 import (
+	"encoding/json"
 	"net/netip"
 	"time"
 )
@@ -102,23 +103,64 @@ type CheckInput struct {
 // returns the first that fails, or VALID. Rate limits and credits are
 // applied by the caller after a VALID answer here.
 func Check(req *PreparedVerify, in *CheckInput) VerifyCode {
-	k := in.Match.Key
+	return CompileKey(in.Match, in.OwnerActive, in.Grants).Check(req, in.Now.UnixMilli())
+}
+
+// CompiledKey is what the ordered checks need of a key, prepared once so a
+// verification on a cache hit parses and allocates nothing.
+type CompiledKey struct {
+	Status           KeyStatus
+	ExpiresAt        int64 // Unix ms; 0 = never
+	SecretValidUntil int64 // Unix ms; 0 = the current secret
+	OwnerActive      bool
+	Allowlist        []netip.Prefix // nil = any address
+	ProjectID        string         // "" = all projects
+	Grants           Checker
+}
+
+// CompileKey prepares the checks of a key found by one of its secrets.
+func CompileKey(m *KeyMatch, ownerActive bool, grants Checker) *CompiledKey {
+	k := m.Key
+	c := &CompiledKey{Status: k.Status, OwnerActive: ownerActive, Grants: grants}
+	if k.ExpiresAt != nil {
+		c.ExpiresAt = k.ExpiresAt.UnixMilli()
+	}
+	if m.ValidUntil != nil {
+		c.SecretValidUntil = m.ValidUntil.UnixMilli()
+	}
+	if k.IPAllowlist != nil {
+		c.Allowlist = make([]netip.Prefix, 0, len(k.IPAllowlist))
+		for _, s := range k.IPAllowlist {
+			if p, err := ParseAllowEntry(s); err == nil {
+				c.Allowlist = append(c.Allowlist, p)
+			}
+		}
+	}
+	if k.ProjectID != nil {
+		c.ProjectID = *k.ProjectID
+	}
+	return c
+}
+
+// Check runs the checks of SPEC §7 after NOT_FOUND, in order, at now (Unix
+// ms), and returns the first that fails, or VALID.
+func (c *CompiledKey) Check(req *PreparedVerify, now int64) VerifyCode {
 	switch {
-	case k.Status == StatusRevoked:
+	case c.Status == StatusRevoked:
 		return VerifyRevoked
-	case k.Status == StatusDisabled:
+	case c.Status == StatusDisabled:
 		return VerifyDisabled
-	case k.Expired(in.Now):
+	case c.ExpiresAt != 0 && now >= c.ExpiresAt:
 		return VerifyExpired
-	case in.Match.State(in.Now) == SecretRotated:
+	case c.SecretValidUntil != 0 && now >= c.SecretValidUntil:
 		return VerifyRotated
-	case !in.OwnerActive:
+	case !c.OwnerActive:
 		return VerifyOwnerInactive
-	case !IPAllowed(k.IPAllowlist, req.IP, req.HasIP):
+	case !ipAllowed(c.Allowlist, req.IP, req.HasIP):
 		return VerifyForbiddenIP
-	case req.ProjectID != "" && k.ProjectID != nil && *k.ProjectID != req.ProjectID:
+	case req.ProjectID != "" && c.ProjectID != "" && c.ProjectID != req.ProjectID:
 		return VerifyWrongProject
-	case req.Query != nil && !req.Query.Eval(in.Grants):
+	case req.Query != nil && !req.Query.Eval(c.Grants):
 		return VerifyInsufficientPermissions
 	}
 	return VerifyValid
@@ -131,22 +173,62 @@ func IPAllowed(allowlist []string, addr netip.Addr, hasAddr bool) bool {
 	if allowlist == nil {
 		return true
 	}
+	prefixes := make([]netip.Prefix, 0, len(allowlist))
+	for _, s := range allowlist {
+		if p, err := ParseAllowEntry(s); err == nil {
+			prefixes = append(prefixes, p)
+		}
+	}
+	return ipAllowed(prefixes, addr, hasAddr)
+}
+
+func ipAllowed(prefixes []netip.Prefix, addr netip.Addr, hasAddr bool) bool {
+	if prefixes == nil {
+		return true
+	}
 	if !hasAddr || !addr.IsValid() {
 		return false
 	}
-	for _, s := range allowlist {
-		if p, err := ParseAllowEntry(s); err == nil && p.Contains(addr) {
+	for _, p := range prefixes {
+		if p.Contains(addr) {
 			return true
 		}
 	}
 	return false
 }
 
-// VerifyResult is the answer of a verification.
+// RateLimitState is a key's rate limit after a verification: how many of
+// Limit verifications remain, and when the whole limit is available again.
+type RateLimitState struct {
+	Limit     int64
+	Remaining int64
+	ResetAt   time.Time
+}
+
+// VerifyResult is the answer of a verification. It is a value that shares
+// its slices and metadata with keyward's cache: callers must not modify them.
+// For NOT_FOUND only Valid and Code are set.
 type VerifyResult struct {
 	Valid bool
 	Code  VerifyCode
-	// Key is nil for NOT_FOUND.
-	Key    *Key
-	Scopes []Scope // effective
+
+	KeyID          string
+	AccountID      string
+	Name           string
+	Owner          Owner
+	ProjectID      string // "" = all projects
+	PermissionMode PermissionMode
+	Scopes         []Scope  // effective: what the key may do now
+	Roles          []string // never nil when the key is known
+	ExpiresAt      time.Time
+	HasExpiry      bool
+	Metadata       json.RawMessage // a JSON object, "{}" when empty
+
+	HasCredits       bool
+	CreditsRemaining int64
+	HasRateLimit     bool
+	RateLimit        RateLimitState
 }
+
+// Known reports whether the token belonged to a key (any code but NOT_FOUND).
+func (r *VerifyResult) Known() bool { return r.Code != VerifyNotFound && r.KeyID != "" }

@@ -225,7 +225,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 	if err != nil {
 		return err
 	}
-	return s.writeJSON(w, r, http.StatusOK, verifyViewOf(res))
+	return s.writeJSON(w, r, http.StatusOK, verifyViewOf(&res))
 }
 
 type whoamiView struct {

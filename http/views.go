@@ -172,20 +172,20 @@ func catalogViewOf(c *service.Catalog) catalogView {
 }
 
 type verifyView struct {
-	Valid            bool                       `json:"valid"`
-	Code             keyward.VerifyCode         `json:"code"`
-	KeyID            string                     `json:"key_id"`
-	AccountID        string                     `json:"account_id"`
-	Name             string                     `json:"name"`
-	Owner            keyward.Owner              `json:"owner"`
-	ProjectID        *string                    `json:"project_id"`
-	PermissionMode   keyward.PermissionMode     `json:"permission_mode"`
-	Scopes           []keyward.Scope            `json:"scopes"`
-	Roles            []string                   `json:"roles"`
-	ExpiresAt        *time.Time                 `json:"expires_at"`
-	Metadata         map[string]json.RawMessage `json:"metadata"`
-	CreditsRemaining *int64                     `json:"credits_remaining"`
-	RateLimit        *rateLimitState            `json:"rate_limit"`
+	Valid            bool                   `json:"valid"`
+	Code             keyward.VerifyCode     `json:"code"`
+	KeyID            string                 `json:"key_id"`
+	AccountID        string                 `json:"account_id"`
+	Name             string                 `json:"name"`
+	Owner            keyward.Owner          `json:"owner"`
+	ProjectID        *string                `json:"project_id"`
+	PermissionMode   keyward.PermissionMode `json:"permission_mode"`
+	Scopes           []keyward.Scope        `json:"scopes"`
+	Roles            []string               `json:"roles"`
+	ExpiresAt        *time.Time             `json:"expires_at"`
+	Metadata         json.RawMessage        `json:"metadata"`
+	CreditsRemaining *int64                 `json:"credits_remaining"`
+	RateLimit        *rateLimitState        `json:"rate_limit"`
 }
 
 type rateLimitState struct {
@@ -201,24 +201,30 @@ type verifyNotFoundView struct {
 
 // verifyViewOf renders a verification: only valid and code for an unknown key.
 func verifyViewOf(r *keyward.VerifyResult) any {
-	if r.Key == nil {
+	if r.Code == keyward.VerifyNotFound {
 		return verifyNotFoundView{r.Valid, r.Code}
 	}
-	k := r.Key
-	md := k.Metadata
-	if md == nil {
-		md = map[string]json.RawMessage{}
+	v := verifyView{Valid: r.Valid, Code: r.Code, KeyID: r.KeyID, AccountID: r.AccountID, Name: r.Name, Owner: r.Owner,
+		PermissionMode: r.PermissionMode, Scopes: r.Scopes, Roles: r.Roles, Metadata: r.Metadata}
+	if r.ProjectID != "" {
+		v.ProjectID = &r.ProjectID
 	}
-	roles := k.Roles
-	if roles == nil {
-		roles = []string{}
+	if r.HasExpiry {
+		v.ExpiresAt = &r.ExpiresAt
 	}
-	var credits *int64
-	if k.Credits != nil {
-		credits = &k.Credits.Remaining
+	if r.HasCredits {
+		v.CreditsRemaining = &r.CreditsRemaining
 	}
-	return verifyView{r.Valid, r.Code, k.ID, k.AccountID, k.Name, k.Owner, k.ProjectID, k.PermissionMode, r.Scopes,
-		roles, k.ExpiresAt, md, credits, nil}
+	if r.HasRateLimit {
+		v.RateLimit = &rateLimitState{Limit: r.RateLimit.Limit, Remaining: r.RateLimit.Remaining, ResetAt: r.RateLimit.ResetAt}
+	}
+	if v.Scopes == nil {
+		v.Scopes = []keyward.Scope{}
+	}
+	if v.Roles == nil {
+		v.Roles = []string{}
+	}
+	return v
 }
 
 type accountView struct {

@@ -219,7 +219,11 @@ func (n *otNode) mustCreateKey(name string) (*keyward.Key, keyward.Token) {
 }
 
 func (n *otNode) verify(tok keyward.Token) (*keyward.VerifyResult, error) {
-	return n.svc.Verify(context.Background(), n.op, &keyward.VerifyRequest{Key: keyward.Some(tok)})
+	res, err := n.svc.Verify(context.Background(), n.op, &keyward.VerifyRequest{Key: keyward.Some(tok)})
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
 }
 
 // otOutcome is what a verification answered: a verification code, or the

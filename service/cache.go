@@ -1,228 +1,398 @@
 package service
 
 import (
-	"container/list"
 	"encoding/hex"
+	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward"
 )
 
+// cacheShards splits the verification cache so no lock is shared by all
+// requests: a verification takes the read lock of one shard of 64.
+const cacheShards = 64
+
 // verifyCache holds what verification needs of recently verified tokens,
-// by token hash, so a verification on a hit touches no database. It is
-// exact because every change that could make an entry stale arrives as an
-// invalidation (keyward.Store.Subscribe) before the change's response is
-// sent on this node, and through the store's feed on other nodes.
+// by token hash, so a verification on a hit touches no database and
+// allocates nothing. It is exact because every change that could make an
+// entry stale arrives as an invalidation (keyward.Store.Subscribe) before
+// the change's response is sent on this node, and through the store's feed
+// on other nodes; a read that raced an invalidation is never cached (each
+// shard has a generation counter).
 //
-// Entries are evicted least-recently-used beyond the size bound and expire
-// after ttl as a safety net. Unknown tokens are remembered briefly (misses)
-// so floods of well-formed unknown tokens do not each reach the database.
+// Each shard evicts with CLOCK (second chance): a hit only sets an atomic
+// bit, so hits never write shared state; entries also expire after ttl as a
+// safety net. Unknown tokens are remembered briefly (misses) so a flood of
+// well-formed unknown tokens does not each reach the database.
 type verifyCache struct {
-	mu       sync.Mutex
-	max      int
-	ttl      time.Duration
-	missTTL  time.Duration
-	maxMiss  int
-	gen      uint64 // incremented by every invalidation
-	lru      *list.List
-	entries  map[keyward.TokenHash]*list.Element
-	byKey    map[string]map[keyward.TokenHash]struct{}
-	byAcct   map[string]map[keyward.TokenHash]struct{}
-	byOwner  map[string]map[keyward.TokenHash]struct{}
-	misses   map[keyward.TokenHash]time.Time
-	missLRU  *list.List
-	missElem map[keyward.TokenHash]*list.Element
+	shards  [cacheShards]shard
+	nshards int // shards in use: fewer for small caches, so the size bound holds
+	ttl     int64 // ms
+	missTTL int64 // ms
+
+	// shared holds grants and effective scopes of unrestricted keys, per
+	// account, mode and project scope: one copy for all such keys.
+	sharedMu sync.Mutex
+	shared   map[sharedKey]*sharedPower
 }
 
-type cacheEntry struct {
+type sharedKey struct {
+	account string
+	mode    keyward.PermissionMode
+	single  bool
+}
+
+type sharedPower struct {
+	scopes []keyward.Scope
+	grants *keyward.Grants
+}
+
+type shard struct {
+	mu      sync.RWMutex
+	entries map[keyward.TokenHash]*entry
+	byKey   map[string]keyward.TokenHash // key id → one of its hashes
+	byKey2  map[string][]keyward.TokenHash
+	ring    []*entry
+	hand    int
+	max     int
+	misses  map[keyward.TokenHash]int64 // expiry, Unix ms
+	maxMiss int
+	gen     atomic.Uint64
+	// evicted holds the usage of entries evicted before it was written.
+	evicted map[string]keyward.KeyUsage
+
+	hits, missHits, lookups, evictions atomic.Int64
+}
+
+// entry is one cached token: the precompiled checks, what a verification
+// answers, and the usage counted since the last write-behind.
+type entry struct {
 	hash    keyward.TokenHash
-	match   *keyward.KeyMatch
-	power   *keyPower
-	fetched time.Time
+	keyID   string
+	account string
+	owner   keyward.Owner
+	kind    keyward.KeyKind
+	check   keyward.CompiledKey
+	fetched int64 // Unix ms
+
+	// What a verification answers (API keys).
+	name      string
+	mode      keyward.PermissionMode
+	scopes    []keyward.Scope
+	roles     []string
+	expiresAt time.Time
+	metadata  json.RawMessage
+	rateLimit *keyward.RateLimit
+	credits   *keyward.Credits
+	rl        *rateState
+	cr        *creditState
+
+	// match is kept for management keys only: authentication needs the
+	// whole key (permissions, operator, allowlist).
+	match *keyward.KeyMatch
+
+	slot    int
+	ref     atomic.Bool
+	uses    atomic.Int64
+	lastUse atomic.Int64
 }
 
-func newVerifyCache(max int, ttl time.Duration) *verifyCache {
-	if max <= 0 {
-		max = 1
+func newVerifyCache(size int, ttl time.Duration) *verifyCache {
+	c := &verifyCache{ttl: ttl.Milliseconds(), missTTL: (10 * time.Second).Milliseconds(), shared: map[sharedKey]*sharedPower{}}
+	if size < 1 {
+		size = 1
 	}
-	return &verifyCache{
-		max: max, ttl: ttl, missTTL: 10 * time.Second, maxMiss: max/4 + 1,
-		lru: list.New(), entries: map[keyward.TokenHash]*list.Element{},
-		byKey: map[string]map[keyward.TokenHash]struct{}{}, byAcct: map[string]map[keyward.TokenHash]struct{}{},
-		byOwner: map[string]map[keyward.TokenHash]struct{}{},
-		misses:  map[keyward.TokenHash]time.Time{}, missLRU: list.New(), missElem: map[keyward.TokenHash]*list.Element{},
+	// At least 1,024 entries a shard, at most 64 shards.
+	c.nshards = min(cacheShards, max(1, size/1024))
+	per := (size + c.nshards - 1) / c.nshards
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.entries = map[keyward.TokenHash]*entry{}
+		s.byKey = map[string]keyward.TokenHash{}
+		s.byKey2 = map[string][]keyward.TokenHash{}
+		s.misses = map[keyward.TokenHash]int64{}
+		s.evicted = map[string]keyward.KeyUsage{}
+		s.max = per
+		s.maxMiss = per/4 + 1
 	}
+	return c
 }
 
-// generation returns the current invalidation generation: a value read
-// from the database before an invalidation must not be cached after it.
-func (c *verifyCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
+func (c *verifyCache) shard(h keyward.TokenHash) *shard { return &c.shards[int(h[0])%c.nshards] }
+
+// generation returns the generation of h's shard: a value read from the
+// database before an invalidation must not be cached after it.
+func (c *verifyCache) generation(h keyward.TokenHash) uint64 { return c.shard(h).gen.Load() }
 
 // get returns a fresh entry for h; miss reports a remembered unknown token.
-func (c *verifyCache) get(h keyward.TokenHash, now time.Time) (e *cacheEntry, miss bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.entries[h]; ok {
-		e := el.Value.(*cacheEntry)
-		if now.Sub(e.fetched) < c.ttl {
-			c.lru.MoveToFront(el)
+// It allocates nothing.
+func (c *verifyCache) get(h keyward.TokenHash, now int64) (e *entry, miss bool) {
+	s := c.shard(h)
+	s.lookups.Add(1)
+	s.mu.RLock()
+	e = s.entries[h]
+	var missUntil int64
+	if e == nil {
+		missUntil = s.misses[h]
+	}
+	s.mu.RUnlock()
+	if e != nil {
+		if now-e.fetched < c.ttl {
+			if !e.ref.Load() {
+				e.ref.Store(true)
+			}
+			s.hits.Add(1)
 			return e, false
 		}
-		c.remove(el)
+		return nil, false
 	}
-	if at, ok := c.misses[h]; ok {
-		if now.Sub(at) < c.missTTL {
-			return nil, true
-		}
-		c.removeMiss(h)
+	if now < missUntil {
+		s.missHits.Add(1)
+		return nil, true
 	}
 	return nil, false
 }
 
-// getAny returns the entry for h, however old: the caller decides whether
-// it may stand in (during an outage, within the grace).
-func (c *verifyCache) getAny(h keyward.TokenHash) (*cacheEntry, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.entries[h]
-	if !ok {
-		return nil, false
-	}
-	return el.Value.(*cacheEntry), true
+// getAny returns the entry for h, however old: during an outage the caller
+// decides whether it may stand in.
+func (c *verifyCache) getAny(h keyward.TokenHash) *entry {
+	s := c.shard(h)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.entries[h]
 }
 
-// put caches what was read for h at generation gen, unless an
-// invalidation came in since.
-func (c *verifyCache) put(h keyward.TokenHash, m *keyward.KeyMatch, pw *keyPower, gen uint64, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen {
+// put caches e (read at generation gen) unless an invalidation came in since.
+func (c *verifyCache) put(e *entry, gen uint64) {
+	s := c.shard(e.hash)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen.Load() != gen {
 		return
 	}
-	if el, ok := c.entries[h]; ok {
-		c.remove(el)
+	if old := s.entries[e.hash]; old != nil {
+		s.remove(old)
 	}
-	c.removeMiss(h)
-	e := &cacheEntry{hash: h, match: m, power: pw, fetched: now}
-	c.entries[h] = c.lru.PushFront(e)
-	k := m.Key
-	index(c.byKey, k.ID, h)
-	index(c.byAcct, k.AccountID, h)
-	if k.Owner.Type != keyward.OwnerAccount {
-		index(c.byOwner, k.Owner.ID, h)
+	delete(s.misses, e.hash)
+	for len(s.ring) >= s.max {
+		s.evictOne()
 	}
-	for c.lru.Len() > c.max {
-		c.remove(c.lru.Back())
+	e.slot = len(s.ring)
+	s.ring = append(s.ring, e)
+	s.entries[e.hash] = e
+	if _, taken := s.byKey[e.keyID]; taken {
+		s.byKey2[e.keyID] = append(s.byKey2[e.keyID], e.hash)
+	} else {
+		s.byKey[e.keyID] = e.hash
 	}
 }
 
 // putMiss remembers that h is no key's, read at generation gen.
-func (c *verifyCache) putMiss(h keyward.TokenHash, gen uint64, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen {
+func (c *verifyCache) putMiss(h keyward.TokenHash, gen uint64, now int64) {
+	s := c.shard(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen.Load() != gen {
 		return
 	}
-	c.removeMiss(h)
-	c.misses[h] = now
-	c.missElem[h] = c.missLRU.PushFront(h)
-	for c.missLRU.Len() > c.maxMiss {
-		c.removeMiss(c.missLRU.Back().Value.(keyward.TokenHash))
-	}
-}
-
-func index(m map[string]map[keyward.TokenHash]struct{}, id string, h keyward.TokenHash) {
-	set := m[id]
-	if set == nil {
-		set = map[keyward.TokenHash]struct{}{}
-		m[id] = set
-	}
-	set[h] = struct{}{}
-}
-
-func unindex(m map[string]map[keyward.TokenHash]struct{}, id string, h keyward.TokenHash) {
-	if set := m[id]; set != nil {
-		delete(set, h)
-		if len(set) == 0 {
-			delete(m, id)
+	if len(s.misses) >= s.maxMiss {
+		for k := range s.misses { // map order is random: drop any one
+			delete(s.misses, k)
+			break
 		}
 	}
+	s.misses[h] = now + c.missTTL
 }
 
-func (c *verifyCache) remove(el *list.Element) {
-	e := c.lru.Remove(el).(*cacheEntry)
-	delete(c.entries, e.hash)
-	k := e.match.Key
-	unindex(c.byKey, k.ID, e.hash)
-	unindex(c.byAcct, k.AccountID, e.hash)
-	unindex(c.byOwner, k.Owner.ID, e.hash)
+// evictOne advances the CLOCK hand: entries used since it last passed get
+// a second chance; the first that was not is evicted.
+func (s *shard) evictOne() {
+	for {
+		if s.hand >= len(s.ring) {
+			s.hand = 0
+		}
+		e := s.ring[s.hand]
+		if e.ref.Load() {
+			e.ref.Store(false)
+			s.hand++
+			continue
+		}
+		s.remove(e)
+		s.evictions.Add(1)
+		return
+	}
 }
 
-func (c *verifyCache) removeMiss(h keyward.TokenHash) {
-	if el, ok := c.missElem[h]; ok {
-		c.missLRU.Remove(el)
-		delete(c.missElem, h)
-		delete(c.misses, h)
+// remove drops e, keeping the usage it has not written yet.
+func (s *shard) remove(e *entry) {
+	last := len(s.ring) - 1
+	s.ring[e.slot] = s.ring[last]
+	s.ring[e.slot].slot = e.slot
+	s.ring[last] = nil
+	s.ring = s.ring[:last]
+	delete(s.entries, e.hash)
+	if s.byKey[e.keyID] == e.hash {
+		delete(s.byKey, e.keyID)
+		if more := s.byKey2[e.keyID]; len(more) > 0 {
+			s.byKey[e.keyID] = more[0]
+			if len(more) == 1 {
+				delete(s.byKey2, e.keyID)
+			} else {
+				s.byKey2[e.keyID] = more[1:]
+			}
+		}
+	} else if more := s.byKey2[e.keyID]; len(more) > 0 {
+		for i, h := range more {
+			if h == e.hash {
+				more = append(more[:i], more[i+1:]...)
+				break
+			}
+		}
+		if len(more) == 0 {
+			delete(s.byKey2, e.keyID)
+		} else {
+			s.byKey2[e.keyID] = more
+		}
+	}
+	if n := e.uses.Swap(0); n > 0 {
+		u := s.evicted[e.keyID]
+		u.Verifications += n
+		if at := time.UnixMilli(e.lastUse.Load()); at.After(u.LastUsed) {
+			u.LastUsed = at
+		}
+		s.evicted[e.keyID] = u
 	}
 }
 
 // invalidate drops what an invalidation makes stale.
 func (c *verifyCache) invalidate(inv keyward.Invalidation) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	drop := func(set map[keyward.TokenHash]struct{}) {
-		for h := range set {
-			if el, ok := c.entries[h]; ok {
-				c.remove(el)
-			}
-		}
-	}
 	switch inv.Kind {
-	case keyward.InvalidateKey:
-		drop(c.byKey[inv.ID])
-	case keyward.InvalidateAccount:
-		drop(c.byAcct[inv.ID])
-	case keyward.InvalidateOwner:
-		drop(c.byOwner[inv.ID])
-	case keyward.InvalidateHash:
-		// A miss for this hash is now wrong; so may be an entry of the
-		// hash (a key deleted and its hash imported again).
-		var h keyward.TokenHash
-		if n, err := hexDecode(h[:], inv.ID); err == nil && n == len(h) {
-			c.removeMiss(h)
-			if el, ok := c.entries[h]; ok {
-				c.remove(el)
+	case keyward.InvalidateAccount, keyward.InvalidateAll:
+		c.sharedMu.Lock()
+		for k := range c.shared {
+			if inv.Kind == keyward.InvalidateAll || k.account == inv.ID {
+				delete(c.shared, k)
 			}
-		} else {
-			c.flush()
 		}
-	default:
-		c.flush()
+		c.sharedMu.Unlock()
+	}
+	var hash keyward.TokenHash
+	validHash := false
+	if inv.Kind == keyward.InvalidateHash {
+		n, err := hex.Decode(hash[:], []byte(inv.ID))
+		validHash = err == nil && n == len(hash)
+	}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.gen.Add(1)
+		switch inv.Kind {
+		case keyward.InvalidateKey:
+			for {
+				h, ok := s.byKey[inv.ID]
+				if !ok {
+					break
+				}
+				s.remove(s.entries[h])
+			}
+		case keyward.InvalidateHash:
+			if validHash {
+				delete(s.misses, hash)
+				if e := s.entries[hash]; e != nil {
+					s.remove(e)
+				}
+			} else {
+				s.flush()
+			}
+		case keyward.InvalidateAccount, keyward.InvalidateOwner:
+			for j := 0; j < len(s.ring); {
+				e := s.ring[j]
+				if (inv.Kind == keyward.InvalidateAccount && e.account == inv.ID) ||
+					(inv.Kind == keyward.InvalidateOwner && e.owner.ID == inv.ID) {
+					s.remove(e) // moves the last entry into slot j
+					continue
+				}
+				j++
+			}
+		default:
+			s.flush()
+		}
+		s.mu.Unlock()
 	}
 }
 
-func (c *verifyCache) flush() {
-	c.lru.Init()
-	c.entries = map[keyward.TokenHash]*list.Element{}
-	c.byKey = map[string]map[keyward.TokenHash]struct{}{}
-	c.byAcct = map[string]map[keyward.TokenHash]struct{}{}
-	c.byOwner = map[string]map[keyward.TokenHash]struct{}{}
-	c.missLRU.Init()
-	c.misses = map[keyward.TokenHash]time.Time{}
-	c.missElem = map[keyward.TokenHash]*list.Element{}
+func (s *shard) flush() {
+	for len(s.ring) > 0 {
+		s.remove(s.ring[len(s.ring)-1])
+	}
+	s.misses = map[keyward.TokenHash]int64{}
+	s.hand = 0
 }
 
-// size returns the number of cached entries and misses.
-func (c *verifyCache) size() (entries, misses int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len(), c.missLRU.Len()
+// sharedPowerOf returns the grants and scopes all unrestricted keys of an
+// account with this mode and project scope share, computing them once.
+func (c *verifyCache) sharedPowerOf(k sharedKey, scopes func() []keyward.Scope) *sharedPower {
+	c.sharedMu.Lock()
+	defer c.sharedMu.Unlock()
+	if p := c.shared[k]; p != nil {
+		return p
+	}
+	sc := scopes()
+	p := &sharedPower{scopes: sc, grants: keyward.NewGrants(sc)}
+	c.shared[k] = p
+	return p
 }
 
-func hexDecode(dst []byte, s string) (int, error) { return hex.Decode(dst, []byte(s)) }
+// cacheStats are counters for metrics.
+type cacheStats struct {
+	Entries, Misses                      int
+	Lookups, Hits, MissHits, Evictions int64
+}
+
+func (c *verifyCache) stats() cacheStats {
+	var st cacheStats
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		st.Entries += len(s.ring)
+		st.Misses += len(s.misses)
+		s.mu.RUnlock()
+		st.Lookups += s.lookups.Load()
+		st.Hits += s.hits.Load()
+		st.MissHits += s.missHits.Load()
+		st.Evictions += s.evictions.Load()
+	}
+	return st
+}
+
+// takeUsage collects and resets the usage counted in entries (and kept
+// from evicted ones) since the last call, adding it to into.
+func (c *verifyCache) takeUsage(into map[string]keyward.KeyUsage) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for _, e := range s.ring {
+			if n := e.uses.Swap(0); n > 0 {
+				addUsage(into, e.keyID, n, e.lastUse.Load())
+			}
+		}
+		for id, u := range s.evicted {
+			addUsage(into, id, u.Verifications, u.LastUsed.UnixMilli())
+		}
+		if len(s.evicted) > 0 {
+			s.evicted = map[string]keyward.KeyUsage{}
+		}
+		s.mu.Unlock()
+	}
+}
+
+func addUsage(into map[string]keyward.KeyUsage, id string, n, lastMs int64) {
+	u := into[id]
+	u.Verifications += n
+	if at := time.UnixMilli(lastMs).UTC(); at.After(u.LastUsed) {
+		u.LastUsed = at
+	}
+	into[id] = u
+}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -40,7 +41,21 @@ type Options struct {
 	// healthy cached verifications keep answering while the database
 	// cannot be reached (default 10 seconds; negative turns it off).
 	OutageGrace time.Duration
+	// RateBackend, if set, makes rate limits hold across nodes (Redis).
+	RateBackend RateBackend
+	// Observer is told of every verification (metrics); nil for none.
+	Observer Observer
 }
+
+// Observer is told of every verification, on the hot path: it must not
+// block or allocate.
+type Observer interface {
+	Verified(code keyward.VerifyCode, took time.Duration)
+}
+
+type noObserver struct{}
+
+func (noObserver) Verified(keyward.VerifyCode, time.Duration) {}
 
 // Service implements keyward's operations. It is safe for concurrent use.
 type Service struct {
@@ -54,6 +69,12 @@ type Service struct {
 	cache    *verifyCache
 	accounts *accountCache
 	grace    time.Duration
+	limiter  *limiter
+	credits  *creditBook
+	observer Observer
+
+	internMu sync.Mutex
+	interned map[string]string
 }
 
 // New returns a Service and starts its write-behind loop; Close stops it.
@@ -79,11 +100,25 @@ func New(o Options) *Service {
 	if o.OutageGrace == 0 {
 		o.OutageGrace = 10 * time.Second
 	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
+	}
 	s := &Service{store: o.Store, clock: o.Clock, ids: keyward.NewIDs(o.Clock), log: o.Logger, random: o.Random, master: o.MasterKey,
-		cache: newVerifyCache(o.CacheSize, o.CacheTTL), accounts: newAccountCache(), grace: o.OutageGrace}
+		cache: newVerifyCache(o.CacheSize, o.CacheTTL), accounts: newAccountCache(), grace: o.OutageGrace,
+		limiter: newLimiter(o.RateBackend, o.Logger), credits: newCreditBook(), observer: o.Observer,
+		interned: map[string]string{}}
 	o.Store.Subscribe(s.cache.invalidate)
 	o.Store.Subscribe(s.accounts.invalidate)
-	s.usage = newUsage(o.Store, o.Logger, o.UsageFlushInterval, func(ctx context.Context) {
+	o.Store.Subscribe(s.credits.invalidate)
+	every := o.UsageFlushInterval
+	s.usage = newUsage(o.Store, o.Logger, every, func(batch map[string]keyward.KeyUsage) {
+		s.cache.takeUsage(batch)
+		// Leases of keys idle for a few intervals go back to the pool,
+		// for the other nodes.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*every)
+		s.returnIdleLeases(ctx, s.clock().Add(-3*every))
+		cancel()
+	}, func(ctx context.Context) {
 		if err := s.PurgeIdempotency(ctx); err != nil {
 			s.log.Warn("purging expired idempotency records failed", "err", err)
 		}
@@ -91,9 +126,27 @@ func New(o Options) *Service {
 	return s
 }
 
-// Close flushes pending last-use times and stops the write-behind loop. It
-// does not close the store.
-func (s *Service) Close(ctx context.Context) error { return s.usage.close(ctx) }
+// Close gives back leased credits, flushes pending usage and stops the
+// write-behind loop. It does not close the store.
+func (s *Service) Close(ctx context.Context) error {
+	s.returnIdleLeases(ctx, time.Now().Add(time.Hour))
+	return s.usage.close(ctx)
+}
+
+// intern returns one shared copy of a string that many cache entries hold
+// (account and owner ids).
+func (s *Service) intern(v string) string {
+	s.internMu.Lock()
+	defer s.internMu.Unlock()
+	if have, ok := s.interned[v]; ok {
+		return have
+	}
+	if len(s.interned) > 100_000 {
+		s.interned = map[string]string{}
+	}
+	s.interned[v] = v
+	return v
+}
 
 // Ready reports whether the store answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
@@ -119,17 +172,17 @@ func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHe
 	now := s.now()
 	// The same cache as verification: a revoked or changed management key
 	// is invalidated like an API key, and the outage grace applies.
-	m, _, err := s.lookupForVerify(ctx, tok.Hash(), now)
+	e, cached, err := s.entryFor(ctx, tok.Hash(), now)
 	if err != nil {
 		return nil, err
 	}
-	if m == nil || !usable(m, now) {
+	if e == nil || !usableEntry(e, now.UnixMilli()) {
 		return nil, errBadCredential()
 	}
-	k := m.Key
-	if k.Kind != keyward.KindManagement {
+	if e.kind != keyward.KindManagement {
 		return nil, keyward.Errorf(keyward.ECodeAPIKeyForbidden, "API keys cannot manage keys: use a management key")
 	}
+	k := e.match.Key
 	if !ipAllowed(k.IPAllowlist, clientIP) {
 		return nil, keyward.Errorf(keyward.ECodePermissionDenied, "this management key may not be used from %s", clientIP)
 	}
@@ -163,7 +216,7 @@ func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHe
 		// cascades and invalidates): no lookup needed.
 		a.AccountID = k.AccountID
 	}
-	s.usage.touch(k.ID, now)
+	s.used(e, cached, now.UnixMilli())
 	return a, nil
 }
 

@@ -2,46 +2,125 @@ package service
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/keyward/keyward"
 )
 
-// Verify checks an API key (SPEC §7). A malformed request (permission
-// query, IP, cost) is a 422; every well-formed request gets a result.
-// Management keys, keys of other accounts (unless the actor is an operator
-// key spanning accounts), malformed and forged tokens are all NOT_FOUND.
-func (s *Service) Verify(ctx context.Context, a *keyward.Actor, req *keyward.VerifyRequest) (*keyward.VerifyResult, error) {
+// Verify checks an API key (SPEC §7). A malformed request (missing key,
+// permission query, IP, cost) is a 422; every well-formed request gets a
+// result. Management keys, keys of other accounts (unless the actor is an
+// operator key spanning accounts), malformed and forged tokens are all
+// NOT_FOUND.
+func (s *Service) Verify(ctx context.Context, a *keyward.Actor, req *keyward.VerifyRequest) (keyward.VerifyResult, error) {
 	if err := require(a, keyward.PermKeysVerify); err != nil {
-		return nil, err
+		return keyward.VerifyResult{}, err
 	}
 	p, err := req.Prepare()
 	if err != nil {
-		return nil, err
+		return keyward.VerifyResult{}, err
 	}
-	if !lookable(p.Token) {
+	return s.VerifyToken(ctx, a, p.Token.Reveal(), p)
+}
+
+// VerifyToken is the hot path of verification: the token as the request
+// carried it and the prepared checks (parse a permission query once with
+// keyward.ParseQuery and reuse it). On a cache hit it touches no database,
+// takes no lock shared by all requests and allocates nothing; keys with
+// rate limits or credits add their (per-key) accounting.
+func (s *Service) VerifyToken(ctx context.Context, a *keyward.Actor, token string, p *keyward.PreparedVerify) (keyward.VerifyResult, error) {
+	start := time.Now()
+	if err := require(a, keyward.PermKeysVerify); err != nil {
+		return keyward.VerifyResult{}, err
+	}
+	res, err := s.verify(ctx, a, token, p, start)
+	if err == nil {
+		s.observer.Verified(res.Code, time.Since(start))
+	}
+	return res, err
+}
+
+func (s *Service) verify(ctx context.Context, a *keyward.Actor, token string, p *keyward.PreparedVerify, now time.Time) (keyward.VerifyResult, error) {
+	notFound := keyward.VerifyResult{Code: keyward.VerifyNotFound}
+	if !lookableString(token) {
 		// Malformed and forged tokens never reach the cache or the database.
-		return &keyward.VerifyResult{Code: keyward.VerifyNotFound}, nil
+		return notFound, nil
 	}
-	now := s.now()
-	m, pw, err := s.lookupForVerify(ctx, p.Token.Hash(), now)
+	e, cached, err := s.entryFor(ctx, keyward.HashString(token), now)
 	if err != nil {
-		return nil, err
+		return keyward.VerifyResult{}, err
 	}
-	if m == nil || m.Key.Kind != keyward.KindAPI || (!a.AllAccounts && m.Key.AccountID != a.AccountID) {
-		return &keyward.VerifyResult{Code: keyward.VerifyNotFound}, nil
+	if e == nil || e.kind != keyward.KindAPI || (!a.AllAccounts && e.account != a.AccountID) {
+		return notFound, nil
 	}
-	code := keyward.Check(p, &keyward.CheckInput{
-		Match:       m,
-		Now:         now,
-		OwnerActive: pw.ownerActive,
-		Grants:      keyward.NewGrants(pw.scopes),
-	})
-	res := &keyward.VerifyResult{Valid: code == keyward.VerifyValid, Code: code, Key: m.Key, Scopes: pw.scopes}
+	ms := now.UnixMilli()
+	res := keyward.VerifyResult{
+		Code: e.check.Check(p, ms), KeyID: e.keyID, AccountID: e.account, Name: e.name, Owner: e.owner,
+		ProjectID: e.check.ProjectID, PermissionMode: e.mode, Scopes: e.scopes, Roles: e.roles,
+		ExpiresAt: e.expiresAt, HasExpiry: !e.expiresAt.IsZero(), Metadata: e.metadata,
+	}
+	if res.Code == keyward.VerifyValid && e.rateLimit != nil {
+		ok, st := s.limiter.take(ctx, e.keyID, e.rl, *e.rateLimit, now)
+		res.HasRateLimit, res.RateLimit = true, st
+		if !ok {
+			res.Code = keyward.VerifyRateLimited
+		}
+	}
+	if e.credits != nil {
+		res.HasCredits = true
+		if res.Code == keyward.VerifyValid && p.Cost > 0 {
+			ok, left, err := s.spendCredits(ctx, e.keyID, e.cr, p.Cost, now)
+			if err != nil {
+				return keyward.VerifyResult{}, err
+			}
+			res.CreditsRemaining = left
+			if !ok {
+				res.Code = keyward.VerifyUsageExceeded
+			}
+		} else {
+			res.CreditsRemaining = s.creditsKnown(e)
+		}
+	}
+	res.Valid = res.Code == keyward.VerifyValid
 	if res.Valid {
-		s.usage.touch(res.Key.ID, now)
+		s.used(e, cached, ms)
 	}
 	return res, nil
+}
+
+// creditsKnown returns the credits remaining as this node knows them
+// (without spending).
+func (s *Service) creditsKnown(e *entry) int64 {
+	e.cr.mu.Lock()
+	defer e.cr.mu.Unlock()
+	if e.cr.pool == (keyward.CreditPool{}) && e.cr.left == 0 {
+		return e.credits.Remaining
+	}
+	return e.cr.pool.Remaining + e.cr.left
+}
+
+// used counts one use of a key: in its cache entry, or (for an entry read
+// while the cache could not be trusted) in the write-behind's own map.
+func (s *Service) used(e *entry, cached bool, ms int64) {
+	if cached {
+		e.uses.Add(1)
+		if e.lastUse.Load() < ms {
+			e.lastUse.Store(ms)
+		}
+		return
+	}
+	s.usage.record(e.keyID, time.UnixMilli(ms), 1)
+}
+
+// lookableString is lookable for a token still in its request's string.
+func lookableString(tok string) bool {
+	switch keyward.ShapeOf(tok) {
+	case keyward.ShapeInvalid, keyward.ShapeBadChecksum:
+		return false
+	}
+	return true
 }
 
 // outageProbe is how long a verification waits for the database while the
@@ -56,32 +135,34 @@ func (s *Service) withinGrace(now time.Time) bool {
 	return s.grace > 0 && now.Sub(s.store.FeedConfirmedAt()) < s.grace
 }
 
-// lookupForVerify finds the key of a token hash and what it may do: from the
-// cache while the invalidation feed is healthy, else from the database. When
-// the database cannot be reached it answers from the cache for at most the
-// outage grace after the feed last proved healthy, then fails with
-// unavailable. A nil match means no key has this token.
-func (s *Service) lookupForVerify(ctx context.Context, h keyward.TokenHash, now time.Time) (*keyward.KeyMatch, *keyPower, error) {
+// entryFor returns the cache entry of a token hash, or nil if no key has
+// it: from the cache while the invalidation feed is healthy, else from the
+// database. When the database cannot be reached it answers from the cache
+// for at most the outage grace after the feed last proved healthy, then
+// fails with unavailable. cached reports an entry that lives in the cache
+// (usage counts there).
+func (s *Service) entryFor(ctx context.Context, h keyward.TokenHash, now time.Time) (e *entry, cached bool, err error) {
+	ms := now.UnixMilli()
 	healthy := s.store.FeedHealthy()
 	if healthy {
-		if e, miss := s.cache.get(h, now); e != nil {
-			return e.match, e.power, nil
+		if e, miss := s.cache.get(h, ms); e != nil {
+			return e, true, nil
 		} else if miss {
-			return nil, nil, nil
+			return nil, false, nil
 		}
 	}
-	gen := s.cache.generation()
-	var (
-		m  *keyward.KeyMatch
-		pw *keyPower
-	)
+	gen := s.cache.generation(h)
 	readCtx := ctx
 	if !healthy {
 		var cancel context.CancelFunc
 		readCtx, cancel = context.WithTimeout(ctx, outageProbe)
 		defer cancel()
 	}
-	err := s.store.Read(readCtx, func(tx keyward.Tx) error {
+	var (
+		m  *keyward.KeyMatch
+		pw *keyPower
+	)
+	err = s.store.Read(readCtx, func(tx keyward.Tx) error {
 		found, err := tx.FindKeyByHash(ctx, h)
 		if isNotFound(err) {
 			return nil
@@ -94,7 +175,7 @@ func (s *Service) lookupForVerify(ctx context.Context, h keyward.TokenHash, now 
 				return err
 			}
 		} else {
-			pw = &keyPower{}
+			pw = &keyPower{ownerActive: true}
 		}
 		m = found
 		return nil
@@ -104,33 +185,82 @@ func (s *Service) lookupForVerify(ctx context.Context, h keyward.TokenHash, now 
 	}
 	switch {
 	case keyward.ErrorCode(err) == keyward.ECodeUnavailable:
-		if e, ok := s.cache.getAny(h); ok && s.withinGrace(now) {
-			return e.match, e.power, nil
+		if e := s.cache.getAny(h); e != nil && s.withinGrace(now) {
+			return e, true, nil
 		}
-		return nil, nil, err
+		return nil, false, err
 	case err != nil:
-		return nil, nil, err
-	case !healthy:
+		return nil, false, err
+	case m == nil:
+		if healthy {
+			s.cache.putMiss(h, gen, ms)
+		}
+		return nil, false, nil
+	}
+	e = s.newEntry(h, m, pw, ms)
+	if !healthy {
 		// Read without the feed: correct now, but nothing tells this node
 		// when it goes stale, so it is not cached.
-	case m == nil:
-		s.cache.putMiss(h, gen, now)
-	default:
-		s.cache.put(h, m, pw, gen, now)
+		return e, false, nil
 	}
-	return m, pw, nil
+	s.cache.put(e, gen)
+	return e, true, nil
+}
+
+// newEntry compiles what verification needs of a key found by a secret.
+func (s *Service) newEntry(h keyward.TokenHash, m *keyward.KeyMatch, pw *keyPower, ms int64) *entry {
+	k := m.Key
+	e := &entry{
+		hash: h, keyID: k.ID, account: s.intern(k.AccountID), owner: k.Owner, kind: k.Kind, fetched: ms,
+		name: k.Name, mode: k.PermissionMode, scopes: pw.scopes, roles: k.Roles,
+		rateLimit: k.RateLimit, credits: k.Credits,
+	}
+	e.owner.ID = s.intern(e.owner.ID)
+	if e.roles == nil {
+		e.roles = []string{}
+	}
+	if k.ExpiresAt != nil {
+		e.expiresAt = *k.ExpiresAt
+	}
+	e.metadata = json.RawMessage("{}")
+	if len(k.Metadata) > 0 {
+		if b, err := json.Marshal(k.Metadata); err == nil {
+			e.metadata = b
+		}
+	}
+	e.check = *keyward.CompileKey(m, pw.ownerActive, pw.grants)
+	if k.Kind == keyward.KindManagement {
+		e.match = m
+	}
+	if k.RateLimit != nil {
+		e.rl = s.limiter.state(k.ID)
+	}
+	if k.Credits != nil {
+		e.cr = s.credits.state(k.ID)
+	}
+	return e
+}
+
+// usable reports whether a cached credential may authenticate now: active,
+// not expired, and not a secret past its rotation grace period.
+func usableEntry(e *entry, ms int64) bool {
+	c := &e.check
+	return c.Status == keyward.StatusActive && (c.ExpiresAt == 0 || ms < c.ExpiresAt) &&
+		(c.SecretValidUntil == 0 || ms < c.SecretValidUntil)
 }
 
 // keyPower is what an API key may do now, and whether its owner is active.
 type keyPower struct {
 	scopes      []keyward.Scope
+	grants      keyward.Checker
 	ownerActive bool
 }
 
 // power computes a key's effective scopes under its account's current
 // catalog and roles; a user-owned key is bounded by the scopes of the
 // user's current roles (SPEC §3), so a change to the user's roles changes
-// what the key can do at its next verification.
+// what the key can do at its next verification. Keys in mode all or
+// read_only not bounded by a user share one copy per account.
 func (s *Service) power(ctx context.Context, tx keyward.Tx, k *keyward.Key) (*keyPower, error) {
 	res, err := tx.ListResources(ctx, k.AccountID)
 	if err != nil {
@@ -158,16 +288,23 @@ func (s *Service) power(ctx context.Context, tx keyward.Tx, k *keyward.Key) (*ke
 		}
 		return out, nil
 	}
-	roleScopes, err := scopesOf(k.Roles)
-	if err != nil {
-		return nil, err
+	pw := &keyPower{ownerActive: true}
+	if k.PermissionMode != keyward.ModeRestricted && k.Owner.Type != keyward.OwnerUser {
+		sp := s.cache.sharedPowerOf(sharedKey{account: k.AccountID, mode: k.PermissionMode, single: k.ProjectID != nil},
+			func() []keyward.Scope { return keyward.EffectiveScopes(k, cat, nil) })
+		pw.scopes, pw.grants = sp.scopes, sp.grants
+	} else {
+		roleScopes, err := scopesOf(k.Roles)
+		if err != nil {
+			return nil, err
+		}
+		pw.scopes = keyward.EffectiveScopes(k, cat, roleScopes)
 	}
-	pw := &keyPower{scopes: keyward.EffectiveScopes(k, cat, roleScopes), ownerActive: true}
 	switch k.Owner.Type {
 	case keyward.OwnerUser:
 		u, err := tx.GetUser(ctx, k.Owner.ID)
 		if isNotFound(err) || (err == nil && u.AccountID != k.AccountID) {
-			pw.ownerActive, pw.scopes = false, []keyward.Scope{}
+			pw.ownerActive, pw.scopes, pw.grants = false, []keyward.Scope{}, keyward.NewGrants(nil)
 			return pw, nil
 		}
 		if err != nil {
@@ -186,12 +323,14 @@ func (s *Service) power(ctx context.Context, tx keyward.Tx, k *keyward.Key) (*ke
 		sa, err := tx.GetServiceAccount(ctx, k.Owner.ID)
 		if isNotFound(err) || (err == nil && sa.AccountID != k.AccountID) {
 			pw.ownerActive = false
-			return pw, nil
-		}
-		if err != nil {
+		} else if err != nil {
 			return nil, err
+		} else {
+			pw.ownerActive = sa.Status == keyward.MemberActive
 		}
-		pw.ownerActive = sa.Status == keyward.MemberActive
+	}
+	if pw.grants == nil {
+		pw.grants = keyward.NewGrants(pw.scopes)
 	}
 	return pw, nil
 }
@@ -239,6 +378,6 @@ func (s *Service) Whoami(ctx context.Context, tok keyward.Token, clientIP string
 	if !ipAllowed(k.IPAllowlist, clientIP) {
 		return nil, nil, keyward.Errorf(keyward.ECodePermissionDenied, "this key may not be used from %s", clientIP)
 	}
-	s.usage.touch(k.ID, now)
-	return k, scopes, nil
+	s.usage.record(k.ID, now, 0)
+	return k, slices.Clone(scopes), nil
 }

@@ -13,7 +13,8 @@ import (
 const keyColumns = `k.id, k.account_id, k.kind, k.operator, k.name, k.description, k.status, k.prefix, k.start, k.last4,
 	k.owner_type, k.owner_id, k.project_id, k.permission_mode, k.scopes, k.roles, k.permissions,
 	k.expires_at, k.metadata, k.ip_allowlist, k.rate_limit, k.credits, k.recoverable, k.secret_sealed, k.legacy_key_id,
-	k.created_at, k.updated_at, k.created_by_id, k.updated_by_id, k.last_used_at, k.rotated_at, k.version`
+	k.created_at, k.updated_at, k.created_by_id, k.updated_by_id, k.last_used_at, k.rotated_at, k.version,
+	k.verifications, k.credits_remaining, k.credits_period_start, k.credits_epoch`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -25,11 +26,14 @@ func scanKey(row scanner, extra ...any) (*keyward.Key, error) {
 		legacy                                         sql.NullString
 		expires, lastUsed, rotated                     sql.NullInt64
 		created, updated                               int64
+		creditsLeft, creditsPeriod                     sql.NullInt64
+		creditsEpoch                                   int64
 	)
 	dest := []any{&k.ID, &accountID, &k.Kind, &k.Operator, &k.Name, &description, &k.Status, &k.Prefix, &k.Start, &k.Last4,
 		&k.Owner.Type, &k.Owner.ID, &projectID, &mode, &scopes, &roles, &perms,
 		&expires, &metadata, &ipList, &rl, &cr, &k.Recoverable, &k.SealedSecret, &legacy,
-		&created, &updated, &k.CreatedByID, &k.UpdatedByID, &lastUsed, &rotated, &k.Version}
+		&created, &updated, &k.CreatedByID, &k.UpdatedByID, &lastUsed, &rotated, &k.Version,
+		&k.Verifications, &creditsLeft, &creditsPeriod, &creditsEpoch}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -42,22 +46,48 @@ func scanKey(row scanner, extra ...any) (*keyward.Key, error) {
 	k.LastUsedAt = fromNullMs(lastUsed)
 	k.RotatedAt = fromNullMs(rotated)
 	k.CreatedAt, k.UpdatedAt = fromMs(created), fromMs(updated)
+	var credits *creditSettings
 	for _, c := range []struct {
 		col sql.NullString
 		dst any
-	}{{scopes, &k.Scopes}, {roles, &k.Roles}, {perms, &k.Permissions}, {metadata, &k.Metadata}, {ipList, &k.IPAllowlist}, {rl, &k.RateLimit}, {cr, &k.Credits}} {
+	}{{scopes, &k.Scopes}, {roles, &k.Roles}, {perms, &k.Permissions}, {metadata, &k.Metadata}, {ipList, &k.IPAllowlist}, {rl, &k.RateLimit}, {cr, &credits}} {
 		if err := decodeJSON(c.col, c.dst); err != nil {
 			return nil, err
+		}
+	}
+	if credits != nil {
+		k.Credits = &keyward.Credits{Refill: credits.Refill, Remaining: creditsLeft.Int64, Epoch: creditsEpoch}
+		if creditsPeriod.Valid {
+			k.Credits.PeriodStart = fromMs(creditsPeriod.Int64)
 		}
 	}
 	return &k, nil
 }
 
+// creditSettings is what the credits column holds: the refill settings.
+// The pool itself (remaining, period, epoch) has columns of its own so
+// leases can update it atomically.
+type creditSettings struct {
+	Refill *keyward.Refill `json:"refill"`
+}
+
 // keyArgs returns the values of the mutable and immutable columns, in the
 // order of the INSERT below.
 func keyArgs(k *keyward.Key) ([]any, error) {
-	var enc [7]any
-	for i, v := range []any{k.Scopes, k.Roles, k.Permissions, k.Metadata, k.IPAllowlist, k.RateLimit, k.Credits} {
+	var (
+		enc                        [7]any
+		credits                    *creditSettings
+		creditsLeft, creditsPeriod any
+		creditsEpoch               int64
+	)
+	if c := k.Credits; c != nil {
+		credits = &creditSettings{Refill: c.Refill}
+		creditsLeft, creditsEpoch = c.Remaining, c.Epoch
+		if !c.PeriodStart.IsZero() {
+			creditsPeriod = ms(c.PeriodStart)
+		}
+	}
+	for i, v := range []any{k.Scopes, k.Roles, k.Permissions, k.Metadata, k.IPAllowlist, k.RateLimit, credits} {
 		e, err := jsonOrNull(v)
 		if err != nil {
 			return nil, err
@@ -67,7 +97,8 @@ func keyArgs(k *keyward.Key) ([]any, error) {
 	return []any{nullIfEmpty(k.AccountID), string(k.Kind), k.Operator, k.Name, fold(k.Name), strPtr(k.Description), string(k.Status),
 		k.Prefix, k.Start, k.Last4, string(k.Owner.Type), k.Owner.ID, strPtr(k.ProjectID), nullIfEmpty(string(k.PermissionMode)),
 		enc[0], enc[1], enc[2], msPtr(k.ExpiresAt), enc[3], enc[4], enc[5], enc[6], k.Recoverable, sealed(k.SealedSecret), strPtr(k.LegacyKeyID),
-		ms(k.CreatedAt), ms(k.UpdatedAt), k.CreatedByID, k.UpdatedByID, msPtr(k.LastUsedAt), msPtr(k.RotatedAt), k.Version}, nil
+		ms(k.CreatedAt), ms(k.UpdatedAt), k.CreatedByID, k.UpdatedByID, msPtr(k.LastUsedAt), msPtr(k.RotatedAt), k.Version,
+		k.Verifications, creditsLeft, creditsPeriod, creditsEpoch}, nil
 }
 
 // fold is the case folding used for name search.
@@ -82,8 +113,9 @@ func (t *Tx) CreateKey(ctx context.Context, k *keyward.Key, hash keyward.TokenHa
 	_, err = t.exec(ctx, `INSERT INTO keys (id, account_id, kind, operator, name, name_fold, description, status,
 		prefix, start, last4, owner_type, owner_id, project_id, permission_mode, scopes, roles, permissions,
 		expires_at, metadata, ip_allowlist, rate_limit, credits, recoverable, secret_sealed, legacy_key_id,
-		created_at, updated_at, created_by_id, updated_by_id, last_used_at, rotated_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		created_at, updated_at, created_by_id, updated_by_id, last_used_at, rotated_at, version,
+		verifications, credits_remaining, credits_period_start, credits_epoch)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append([]any{k.ID}, args...)...)
 	if err != nil {
 		if t.s.dialect.IsUniqueViolation(err) {
@@ -153,7 +185,8 @@ func (t *Tx) UpdateKey(ctx context.Context, k *keyward.Key) error {
 		status = ?, prefix = ?, start = ?, last4 = ?, owner_type = ?, owner_id = ?, project_id = ?, permission_mode = ?,
 		scopes = ?, roles = ?, permissions = ?, expires_at = ?, metadata = ?, ip_allowlist = ?, rate_limit = ?,
 		credits = ?, recoverable = ?, secret_sealed = ?, legacy_key_id = ?, created_at = ?, updated_at = ?, created_by_id = ?,
-		updated_by_id = ?, last_used_at = ?, rotated_at = ?, version = ?
+		updated_by_id = ?, last_used_at = ?, rotated_at = ?, version = ?,
+		verifications = ?, credits_remaining = ?, credits_period_start = ?, credits_epoch = ?
 		WHERE id = ? AND version = ?`, append(args, k.ID, k.Version-1)...)
 	if err := mustAffect(r, err, conflictErr("key", k.ID)); err != nil {
 		return err
@@ -284,14 +317,27 @@ func (t *Tx) RotateKeySecret(ctx context.Context, keyID string, hash keyward.Tok
 }
 
 // TouchKeys implements keyward.Tx.
-func (t *Tx) TouchKeys(ctx context.Context, lastUsed map[string]time.Time) error {
-	for id, at := range lastUsed {
-		if _, err := t.exec(ctx, `UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
-			ms(at), id, ms(at)); err != nil {
+func (t *Tx) TouchKeys(ctx context.Context, usage map[string]keyward.KeyUsage) error {
+	for id, u := range usage {
+		at := ms(u.LastUsed)
+		if _, err := t.exec(ctx, `UPDATE keys SET verifications = verifications + ?,
+			last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? ELSE last_used_at END WHERE id = ?`,
+			u.Verifications, at, at, id); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// SetCreditPool implements keyward.Tx.
+func (t *Tx) SetCreditPool(ctx context.Context, keyID string, pool keyward.CreditPool) error {
+	var period any
+	if !pool.PeriodStart.IsZero() {
+		period = ms(pool.PeriodStart)
+	}
+	r, err := t.exec(ctx, `UPDATE keys SET credits_remaining = ?, credits_period_start = ?, credits_epoch = ? WHERE id = ?`,
+		pool.Remaining, period, pool.Epoch, keyID)
+	return mustAffect(r, err, keyward.NotFound("key", keyID))
 }
 
 // KeysInProject implements keyward.Tx.

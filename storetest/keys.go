@@ -48,14 +48,15 @@ func (e *env) fullAPIKey(a *keyward.Account) *keyward.Key {
 		Metadata:     map[string]json.RawMessage{"plan": json.RawMessage(`"pro"`), "limits": json.RawMessage(`{"a":[1,2.5,true,null]}`), "n": json.RawMessage(`-3`)},
 		IPAllowlist:  []string{"10.0.0.0/8", "2001:db8::/32", "192.168.1.7/32"},
 		RateLimit:    &keyward.RateLimit{Limit: 100, Window: 60},
-		Credits:      &keyward.Credits{Remaining: 42, Refill: &keyward.Refill{Amount: 1000, Interval: 86400}},
+		Credits:      &keyward.Credits{Remaining: 42, Refill: &keyward.Refill{Amount: 1000, Interval: 86400}, PeriodStart: at.Add(-time.Hour), Epoch: 3},
 		Recoverable:  true,
 		SealedSecret: []byte{1, 2, 3, 0, 255},
 		LegacyKeyID:  ptr("legacy-123"),
 		CreatedAt:    at, UpdatedAt: at.Add(time.Minute),
 		CreatedByID: "key_01HZX3K8Q4W2N5R7T9V0B1C2D8", UpdatedByID: "system",
 		LastUsedAt: ptr(at.Add(2 * time.Minute)), RotatedAt: ptr(at.Add(3 * time.Minute)),
-		Version: 7,
+		Verifications: 1234,
+		Version:       7,
 	}
 }
 
@@ -580,33 +581,39 @@ func testTouchKeys(e *env) {
 	e.create(k2)
 	t0 := e.now()
 	t1, t2 := t0.Add(time.Minute), t0.Add(2*time.Minute)
-	touch := func(m map[string]time.Time) {
+	touch := func(m map[string]keyward.KeyUsage) {
 		e.t.Helper()
 		e.write(func(tx keyward.Tx) error { return tx.TouchKeys(e.ctx, m) })
 	}
+	use := func(at time.Time, n int64) keyward.KeyUsage { return keyward.KeyUsage{LastUsed: at, Verifications: n} }
 	lastUsed := func(id string) *time.Time { return e.getKey(id).LastUsedAt }
 
-	touch(map[string]time.Time{k1.ID: t1, "key_01HZX3K8Q4W2N5R7T9V0B1C2D8": t1})
+	touch(map[string]keyward.KeyUsage{k1.ID: use(t1, 3), "key_01HZX3K8Q4W2N5R7T9V0B1C2D8": use(t1, 1)})
 	if got := lastUsed(k1.ID); got == nil || !got.Equal(t1) {
 		e.t.Fatalf("last_used_at = %s, want %s", show(got), show(t1))
 	}
 	if got := lastUsed(k2.ID); got != nil {
 		e.t.Fatalf("an untouched key has last_used_at %s", show(got))
 	}
-	touch(map[string]time.Time{k1.ID: t0, k2.ID: t2}) // t0 is older: k1 stays
+	touch(map[string]keyward.KeyUsage{k1.ID: use(t0, 2), k2.ID: use(t2, 1)}) // t0 is older: k1's time stays
 	if got := lastUsed(k1.ID); got == nil || !got.Equal(t1) {
 		e.t.Fatalf("last_used_at moved back to %s, want %s", show(got), show(t1))
 	}
-	touch(map[string]time.Time{k1.ID: t2})
+	touch(map[string]keyward.KeyUsage{k1.ID: use(t2, 0)})
 	if got := lastUsed(k1.ID); got == nil || !got.Equal(t2) {
 		e.t.Fatalf("last_used_at = %s, want %s", show(got), show(t2))
 	}
-	touch(map[string]time.Time{})
-	// Nothing else of the key changes: not its version, not updated_at.
+	touch(map[string]keyward.KeyUsage{})
+	// Counts add up; nothing else of the key changes: not its version,
+	// not updated_at.
 	got := e.getKey(k1.ID)
 	want := k1.Clone()
 	want.LastUsedAt = ptr(t2)
+	want.Verifications = 5
 	same(e.t, "key after TouchKeys", got, want)
+	if n := e.getKey(k2.ID).Verifications; n != 1 {
+		e.t.Fatalf("k2 verifications = %d, want 1", n)
+	}
 }
 
 var listKeyTests = []test{

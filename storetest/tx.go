@@ -148,7 +148,9 @@ func testReadOnly(e *env) {
 		"UpdateKey":       func(tx keyward.Tx) error { return tx.UpdateKey(e.ctx, next) },
 		"DeleteKey":       func(tx keyward.Tx) error { return tx.DeleteKey(e.ctx, k.ID) },
 		"RotateKeySecret": func(tx keyward.Tx) error { return tx.RotateKeySecret(e.ctx, k.ID, randomHash(e.t), now, now) },
-		"TouchKeys":       func(tx keyward.Tx) error { return tx.TouchKeys(e.ctx, map[string]time.Time{k.ID: now}) },
+		"TouchKeys": func(tx keyward.Tx) error {
+			return tx.TouchKeys(e.ctx, map[string]keyward.KeyUsage{k.ID: {LastUsed: now, Verifications: 1}})
+		},
 		"CreateProject": func(tx keyward.Tx) error {
 			q := *p
 			q.ID, q.Name = e.ids.New(keyward.PrefixProject), "new"

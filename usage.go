@@ -1,0 +1,92 @@
+package keyward
+
+import "time"
+
+// Bounds of rate limits and credits.
+const (
+	MaxRateLimit       = 1_000_000_000
+	MaxRateWindow      = 31 * 24 * 3600 // seconds
+	MaxCredits         = 1_000_000_000_000_000
+	MaxRefillInterval  = 366 * 24 * 3600 // seconds
+	DefaultVerifyCost  = 1
+)
+
+// Take applies one verification to a generic cell rate limiter (GCRA) for
+// this rate limit: tat is the theoretical arrival time stored for the key
+// (Unix ms; 0 for none), now the time of the request. It returns whether
+// the request is allowed, the new tat to store, how many requests remain in
+// the window, and when the whole limit is available again. GCRA spreads the
+// limit over the window exactly (a sliding window with O(1) state): Limit
+// requests at once are allowed, then one every Window/Limit.
+func (rl RateLimit) Take(tat, now int64) (allowed bool, newTAT, remaining int64, resetAt int64) {
+	window := rl.Window * 1000
+	if rl.Limit <= 0 || window <= 0 {
+		return true, tat, 0, now
+	}
+	interval := window / rl.Limit
+	if interval < 1 {
+		interval = 1
+	}
+	if tat < now {
+		tat = now
+	}
+	next := tat + interval
+	if next-now > window {
+		// Over the limit: nothing changes.
+		return false, tat, 0, tat
+	}
+	remaining = (window - (next - now)) / interval
+	return true, next, remaining, next
+}
+
+// CreditPool is the spendable state of a key's credits at a moment.
+type CreditPool struct {
+	Remaining   int64
+	PeriodStart time.Time // start of the current refill period (zero without refill)
+	Epoch       int64
+}
+
+// At returns the pool at now: when refill periods have passed since the
+// pool's period started, remaining is reset to the refill amount (refills
+// reset, they do not accumulate) and the period moves to the one holding
+// now. A key without refill never changes here.
+func (c *Credits) At(pool CreditPool, now time.Time) CreditPool {
+	if c.Refill == nil || c.Refill.Interval <= 0 {
+		return pool
+	}
+	period := time.Duration(c.Refill.Interval) * time.Second
+	if pool.PeriodStart.IsZero() {
+		pool.PeriodStart = now
+		return pool
+	}
+	if now.Before(pool.PeriodStart.Add(period)) {
+		return pool
+	}
+	n := now.Sub(pool.PeriodStart) / period
+	pool.PeriodStart = pool.PeriodStart.Add(n * period)
+	pool.Remaining = c.Refill.Amount
+	return pool
+}
+
+// PeriodEnd returns when the pool's refill period ends (zero without refill).
+func (c *Credits) PeriodEnd(pool CreditPool) time.Time {
+	if c.Refill == nil || c.Refill.Interval <= 0 || pool.PeriodStart.IsZero() {
+		return time.Time{}
+	}
+	return pool.PeriodStart.Add(time.Duration(c.Refill.Interval) * time.Second)
+}
+
+// LeaseSize returns how many credits a node takes from a pool at once to
+// pay for a verification costing cost: enough that most verifications need
+// no database write, few enough that other nodes are not starved. A nearly
+// empty pool is taken cost by cost.
+func LeaseSize(remaining, cost int64) int64 {
+	n := remaining / 16
+	switch {
+	case n > 1000:
+		n = 1000
+	case n < cost:
+		n = cost
+	}
+	return n
+}
