@@ -28,7 +28,7 @@ const cacheShards = 64
 // well-formed unknown tokens does not each reach the database.
 type verifyCache struct {
 	shards  [cacheShards]shard
-	nshards int // shards in use: fewer for small caches, so the size bound holds
+	nshards int   // shards in use: fewer for small caches, so the size bound holds
 	ttl     int64 // ms
 	missTTL int64 // ms
 
@@ -347,7 +347,7 @@ func (c *verifyCache) sharedPowerOf(k sharedKey, scopes func() []keyward.Scope) 
 
 // cacheStats are counters for metrics.
 type cacheStats struct {
-	Entries, Misses                      int
+	Entries, Misses                    int
 	Lookups, Hits, MissHits, Evictions int64
 }
 
