@@ -83,6 +83,7 @@ const (
 	ActionKeyDeleted            = "key.deleted"
 	ActionKeyImported           = "key.imported"
 	ActionKeySecretRevealed     = "key.secret_revealed"
+	ActionKeyCreditsChanged     = "key.credits_changed"
 	ActionMgmtKeyCreated        = "management_key.created"
 	ActionProjectCreated        = "project.created"
 	ActionProjectUpdated        = "project.updated"

@@ -16,6 +16,8 @@ import (
 
 	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/metrics"
+	"github.com/keyward/keyward/redis"
 	"github.com/keyward/keyward/service"
 )
 
@@ -32,6 +34,7 @@ type serveConfig struct {
 	lockoutWindow    time.Duration
 	lockoutDuration  time.Duration
 	trustedProxies   []string
+	redisURL         string
 	cacheSize        int
 	cacheTTL         time.Duration
 	outageGrace      time.Duration
@@ -65,6 +68,7 @@ closed cleanly.`,
 	f.DurationVar(&c.lockoutWindow, "lockout-window", khttp.DefaultLockout.Window, "window in which failed authentications are counted")
 	f.DurationVar(&c.lockoutDuration, "lockout-duration", khttp.DefaultLockout.Duration, "how long a locked-out address gets 429")
 	f.StringSliceVar(&c.trustedProxies, "trusted-proxies", nil, "CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (comma-separated)")
+	f.StringVar(&c.redisURL, "redis", "", "Redis URL (redis://host:6379/0) to make rate limits hold across nodes; without it each node limits on its own")
 	f.IntVar(&c.cacheSize, "cache-size", 100_000, "verification cache entries at most (least recently used evicted)")
 	f.DurationVar(&c.cacheTTL, "cache-ttl", 5*time.Minute, "longest a cached verification is trusted without a read (a safety net: changes invalidate at once)")
 	f.DurationVar(&c.outageGrace, "outage-grace", 10*time.Second, "while the database is unreachable, cached verifications keep answering this long after the invalidation feed was last healthy (0 turns it off)")
@@ -157,8 +161,22 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 	if grace == 0 {
 		grace = -1 // off
 	}
+	var rates service.RateBackend
+	if c.redisURL != "" {
+		rl, err := redis.Open(c.redisURL)
+		if err != nil {
+			return usagef("--redis: %v", err)
+		}
+		defer rl.Close()
+		if err := rl.Ping(ctx); err != nil {
+			log.Warn("Redis does not answer yet: rate limits hold per node until it does", "err", err)
+		}
+		rates = rl
+	}
+	mx := metrics.New()
 	svc := service.New(service.Options{Store: db, Logger: log, MasterKey: master,
-		CacheSize: c.cacheSize, CacheTTL: c.cacheTTL, OutageGrace: grace})
+		CacheSize: c.cacheSize, CacheTTL: c.cacheTTL, OutageGrace: grace, RateBackend: rates, Observer: mx})
+	mx.Watch(svc)
 	if err := svc.CheckMasterKey(ctx); err != nil {
 		svc.Close(context.Background())
 		return err
@@ -177,6 +195,7 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 			Logger:         log,
 			Lockout:        &khttp.LockoutPolicy{Threshold: c.lockoutThreshold, Window: c.lockoutWindow, Duration: c.lockoutDuration},
 			TrustedProxies: proxies,
+			Metrics:        mx,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

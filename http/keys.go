@@ -177,6 +177,22 @@ func (h keyHandlers) rotate(w http.ResponseWriter, r *http.Request, a *keyward.A
 	return h.s.writeJSON(w, r, http.StatusOK, keyView(k, tok))
 }
 
+// changeCredits serves POST /v1/keys/{id}/credits.
+func (s *Server) changeCredits(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	var in service.CreditsChange
+	if err := decode(r, &in, true); err != nil {
+		return err
+	}
+	k, err := s.svc.ChangeCredits(r.Context(), a, r.PathValue("id"), &in, r.Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	return s.writeKey(w, r, k)
+}
+
 // revealSecret serves GET /v1/keys/{id}/secret for recoverable keys.
 func (s *Server) revealSecret(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	if _, err := queryParams(r); err != nil {

@@ -19,6 +19,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	return s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
 }
 
+// serveMetrics serves the Prometheus metrics. Like /healthz it needs no
+// credential: restrict it at the network or the proxy.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	if s.metrics == nil {
+		return keyward.Errorf(keyward.ECodeNotFound, "metrics are not enabled on this server")
+	}
+	s.metrics.ServeHTTP(w, r)
+	return nil
+}
+
 func (s *Server) openapi(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")

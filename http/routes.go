@@ -13,6 +13,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
 	s.handle("GET /openapi.json", s.openapi)
+	s.handle("GET /metrics", s.serveMetrics)
 
 	s.handle("GET /v1/whoami", s.whoami)
 
@@ -35,6 +36,7 @@ func (s *Server) registerRoutes() {
 	s.handle("DELETE /v1/keys/{id}", s.managed(api.delete))
 	s.handle("POST /v1/keys/{id}/rotate", s.creating(api.rotate))
 	s.handle("GET /v1/keys/{id}/secret", s.managed(s.revealSecret))
+	s.handle("POST /v1/keys/{id}/credits", s.managed(s.changeCredits))
 
 	mgmt := keyHandlers{s: s, kind: keyward.KindManagement}
 	s.handle("GET /v1/management-keys", s.managed(mgmt.list))

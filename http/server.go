@@ -31,6 +31,8 @@ type Options struct {
 	// TrustedProxies are the addresses whose X-Forwarded-For header is
 	// believed; from any other peer the TCP address is the client.
 	TrustedProxies []netip.Prefix
+	// Metrics serves GET /metrics (Prometheus); nil answers 404.
+	Metrics http.Handler
 }
 
 // Server is keyward's HTTP API.
@@ -41,6 +43,7 @@ type Server struct {
 	mux     *http.ServeMux
 	lockout *lockout
 	proxies []netip.Prefix
+	metrics http.Handler
 	handler http.Handler
 	// routes lists "METHOD /pattern" of every route, for the OpenAPI check.
 	routes []string
@@ -57,7 +60,7 @@ func NewServer(svc *service.Service, o Options) *Server {
 		lock = *o.Lockout
 	}
 	s := &Server{svc: svc, log: log, ids: keyward.NewIDs(keyward.SystemClock), mux: http.NewServeMux(),
-		lockout: newLockout(lock, time.Now), proxies: o.TrustedProxies}
+		lockout: newLockout(lock, time.Now), proxies: o.TrustedProxies, metrics: o.Metrics}
 	s.registerRoutes()
 	s.handler = http.HandlerFunc(s.serve)
 	return s
@@ -184,6 +187,9 @@ func (s *Server) preflight(w *responseWriter, r *http.Request, rq *request) erro
 		default:
 			return badParam("pretty", "must be true or false")
 		}
+	}
+	if r.URL.Path == "/metrics" {
+		return nil // the Prometheus text format, not JSON
 	}
 	if !acceptsJSON(r.Header.Values("Accept")) {
 		return keyward.Errorf(keyward.ECodeNotAcceptable, "keyward answers application/json (and application/problem+json); the Accept header excludes both")

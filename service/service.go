@@ -317,3 +317,25 @@ func isNotFound(err error) bool {
 	var e *keyward.Error
 	return errors.As(err, &e) && e.Code == keyward.ECodeNotFound
 }
+
+// Stats are counters and gauges of the service for metrics.
+type Stats struct {
+	CacheEntries, CacheMisses                              int
+	CacheLookups, CacheHits, CacheMissHits, CacheEvictions int64
+	WriteBehindQueue, WriteBehindErrors                    int64
+	RateBackendConfigured, RateBackendFallback             bool
+	RateBackendErrors                                      int64
+	FeedHealthy                                            bool
+}
+
+// Stats returns the service's current statistics.
+func (s *Service) Stats() Stats {
+	c := s.cache.stats()
+	return Stats{
+		CacheEntries: c.Entries, CacheMisses: c.Misses, CacheLookups: c.Lookups, CacheHits: c.Hits,
+		CacheMissHits: c.MissHits, CacheEvictions: c.Evictions,
+		WriteBehindQueue: s.usage.queued.Load(), WriteBehindErrors: s.usage.flushErrors.Load(),
+		RateBackendConfigured: s.limiter.backend != nil, RateBackendFallback: s.limiter.fallback.Load(),
+		RateBackendErrors: s.limiter.backendErrors.Load(), FeedHealthy: s.store.FeedHealthy(),
+	}
+}
