@@ -4,11 +4,11 @@ import "time"
 
 // Bounds of rate limits and credits.
 const (
-	MaxRateLimit       = 1_000_000_000
-	MaxRateWindow      = 31 * 24 * 3600 // seconds
-	MaxCredits         = 1_000_000_000_000_000
-	MaxRefillInterval  = 366 * 24 * 3600 // seconds
-	DefaultVerifyCost  = 1
+	MaxRateLimit      = 1_000_000_000
+	MaxRateWindow     = 31 * 24 * 3600 // seconds
+	MaxCredits        = 1_000_000_000_000_000
+	MaxRefillInterval = 366 * 24 * 3600 // seconds
+	DefaultVerifyCost = 1
 )
 
 // Take applies one verification to a generic cell rate limiter (GCRA) for
