@@ -32,20 +32,44 @@ const (
 type Invalidation struct {
 	Kind InvalidationKind
 	ID   string // key id, hash in hex, account id or owner id; empty for All
+	// Account is the account the object belongs to, when known (key and
+	// owner invalidations): streams to account-bound clients carry only
+	// their account's.
+	Account string
 }
 
-// String encodes the invalidation as "k:key_…" (the wire form between nodes).
-func (i Invalidation) String() string { return string(i.Kind) + ":" + i.ID }
+// String encodes the invalidation as "k:key_…@acc_…" (the wire form between
+// nodes and to remote verifiers).
+func (i Invalidation) String() string {
+	s := string(i.Kind) + ":" + i.ID
+	if i.Account != "" {
+		s += "@" + i.Account
+	}
+	return s
+}
 
 // ParseInvalidation decodes the String form.
 func ParseInvalidation(s string) (Invalidation, error) {
-	kind, id, ok := strings.Cut(s, ":")
-	if !ok || len(kind) != 1 || len(id) > 128 {
+	kind, rest, ok := strings.Cut(s, ":")
+	id, account, _ := strings.Cut(rest, "@")
+	if !ok || len(kind) != 1 || len(id) > 128 || len(account) > 64 {
 		return Invalidation{}, fmt.Errorf("malformed invalidation %q", s)
 	}
 	switch k := InvalidationKind(kind[0]); k {
 	case InvalidateKey, InvalidateHash, InvalidateAccount, InvalidateOwner, InvalidateAll:
-		return Invalidation{Kind: k, ID: id}, nil
+		return Invalidation{Kind: k, ID: id, Account: account}, nil
 	}
 	return Invalidation{}, fmt.Errorf("unknown invalidation kind %q", kind)
+}
+
+// Concerns reports whether the invalidation may concern objects of the
+// account (what an account-bound stream forwards).
+func (i Invalidation) Concerns(account string) bool {
+	switch i.Kind {
+	case InvalidateAll, InvalidateHash:
+		return true // a hash says nothing about its account, and All is everyone's
+	case InvalidateAccount:
+		return i.ID == account
+	}
+	return i.Account == account
 }

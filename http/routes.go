@@ -19,6 +19,7 @@ func (s *Server) registerRoutes() {
 
 	api := keyHandlers{s: s, kind: keyward.KindAPI}
 	s.handle("POST /v1/keys/verify", s.global(s.verify))
+	s.handle("GET /v1/invalidations", s.global(s.invalidations))
 	// /v1/keys/{id} would match /v1/keys/verify and /v1/keys/import for
 	// other methods: those paths exist only for POST, so they get 405,
 	// not "key not found".

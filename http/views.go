@@ -35,7 +35,10 @@ type keyCommon struct {
 	UpdatedByID string                     `json:"updated_by_id"`
 	LastUsedAt  *time.Time                 `json:"last_used_at"`
 	RotatedAt   *time.Time                 `json:"rotated_at"`
-	ETag        string                     `json:"etag"`
+	// Verifications counts successful verifications (written behind:
+	// trails by up to the write-behind interval).
+	Verifications int64  `json:"verifications"`
+	ETag          string `json:"etag"`
 }
 
 type apiKeyView struct {
@@ -70,7 +73,7 @@ func keyView(k *keyward.Key, secret keyward.Token) any {
 		Prefix: k.Prefix, Start: k.Start, Last4: k.Last4, Owner: k.Owner, ExpiresAt: k.ExpiresAt, Metadata: md,
 		IPAllowlist: k.IPAllowlist, RateLimit: k.RateLimit, Credits: k.Credits, Recoverable: k.Recoverable,
 		LegacyKeyID: k.LegacyKeyID, CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt, CreatedByID: k.CreatedByID,
-		UpdatedByID: k.UpdatedByID, LastUsedAt: k.LastUsedAt, RotatedAt: k.RotatedAt, ETag: k.ETag(),
+		UpdatedByID: k.UpdatedByID, LastUsedAt: k.LastUsedAt, RotatedAt: k.RotatedAt, Verifications: k.Verifications, ETag: k.ETag(),
 	}
 	if k.Kind == keyward.KindManagement {
 		perms := k.Permissions

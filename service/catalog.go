@@ -165,7 +165,7 @@ func (s *Service) PutResource(ctx context.Context, a *keyward.Actor, id string, 
 		if err := tx.PutResource(ctx, a.AccountID, r); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID); err != nil {
+		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID, a.AccountID); err != nil {
 			return err
 		}
 		action := keyward.ActionResourceUpdated
@@ -317,7 +317,7 @@ func (s *Service) DeleteResource(ctx context.Context, a *keyward.Actor, id strin
 		if err := tx.DeleteResource(ctx, a.AccountID, id); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID); err != nil {
+		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID, a.AccountID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionResourceDeleted, keyward.TargetCatalogResource, id,

@@ -339,7 +339,7 @@ func (s *Service) writeKey(ctx context.Context, tx keyward.Tx, a *keyward.Actor,
 	if err := tx.UpdateKey(ctx, next); err != nil {
 		return nil, err
 	}
-	if err := tx.Invalidate(ctx, keyward.Invalidation{Kind: keyward.InvalidateKey, ID: next.ID}); err != nil {
+	if err := tx.Invalidate(ctx, keyward.Invalidation{Kind: keyward.InvalidateKey, ID: next.ID, Account: next.AccountID}); err != nil {
 		return nil, err
 	}
 	changes := keyward.Diff(keyward.KeyFieldMap(cur), keyward.KeyFieldMap(next))
@@ -401,7 +401,7 @@ func (s *Service) DeleteKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		if err := tx.DeleteKey(ctx, id); err != nil {
 			return err
 		}
-		if err := tx.Invalidate(ctx, keyward.Invalidation{Kind: keyward.InvalidateKey, ID: id}); err != nil {
+		if err := tx.Invalidate(ctx, keyward.Invalidation{Kind: keyward.InvalidateKey, ID: id, Account: cur.AccountID}); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, auditAccount(a, cur), action(kind, keyward.ActionKeyDeleted), target(kind), id, keyward.Diff(keyward.KeyFieldMap(cur), nil))
@@ -533,9 +533,10 @@ func invalidateHash(ctx context.Context, tx keyward.Tx, h keyward.TokenHash) err
 	return tx.Invalidate(ctx, keyward.Invalidation{Kind: keyward.InvalidateHash, ID: h.String()})
 }
 
-// invalidate tells caches that an account's or owner's keys are stale.
-func invalidate(ctx context.Context, tx keyward.Tx, kind keyward.InvalidationKind, id string) error {
-	return tx.Invalidate(ctx, keyward.Invalidation{Kind: kind, ID: id})
+// invalidate tells caches that an account's keys, or those of an owner in
+// the account, are stale.
+func invalidate(ctx context.Context, tx keyward.Tx, kind keyward.InvalidationKind, id, account string) error {
+	return tx.Invalidate(ctx, keyward.Invalidation{Kind: kind, ID: id, Account: account})
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -116,7 +116,7 @@ func (s *Service) UpdateUser(ctx context.Context, a *keyward.Actor, id string, i
 		if err := tx.UpdateUser(ctx, &next); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id); err != nil {
+		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id, a.AccountID); err != nil {
 			return err
 		}
 		out = &next
@@ -150,7 +150,7 @@ func (s *Service) DeleteUser(ctx context.Context, a *keyward.Actor, id, ifMatch 
 		if err := tx.DeleteUser(ctx, id); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id); err != nil {
+		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id, a.AccountID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionUserDeleted, keyward.TargetUser, id, keyward.Diff(userMap(cur), nil))
@@ -256,7 +256,7 @@ func (s *Service) UpdateServiceAccount(ctx context.Context, a *keyward.Actor, id
 		if err := tx.UpdateServiceAccount(ctx, &next); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id); err != nil {
+		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id, a.AccountID); err != nil {
 			return err
 		}
 		out = &next
@@ -290,7 +290,7 @@ func (s *Service) DeleteServiceAccount(ctx context.Context, a *keyward.Actor, id
 		if err := tx.DeleteServiceAccount(ctx, id); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id); err != nil {
+		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id, a.AccountID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionServiceAccountDeleted, keyward.TargetServiceAccount, id, keyward.Diff(serviceAccountMap(cur), nil))
@@ -396,7 +396,7 @@ func (s *Service) UpdateRole(ctx context.Context, a *keyward.Actor, name string,
 		if err := tx.UpdateRole(ctx, &next); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID); err != nil {
+		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID, a.AccountID); err != nil {
 			return err
 		}
 		out = &next
@@ -444,7 +444,7 @@ func (s *Service) DeleteRole(ctx context.Context, a *keyward.Actor, name, ifMatc
 		if err := tx.DeleteRole(ctx, a.AccountID, name); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID); err != nil {
+		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID, a.AccountID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionRoleDeleted, keyward.TargetRole, name, keyward.Diff(roleMap(cur), nil))

@@ -75,6 +75,8 @@ type Service struct {
 
 	internMu sync.Mutex
 	interned map[string]string
+
+	hub hub
 }
 
 // New returns a Service and starts its write-behind loop; Close stops it.
@@ -110,6 +112,7 @@ func New(o Options) *Service {
 	o.Store.Subscribe(s.cache.invalidate)
 	o.Store.Subscribe(s.accounts.invalidate)
 	o.Store.Subscribe(s.credits.invalidate)
+	o.Store.Subscribe(s.hub.publish)
 	every := o.UsageFlushInterval
 	s.usage = newUsage(o.Store, o.Logger, every, func(batch map[string]keyward.KeyUsage) {
 		s.cache.takeUsage(batch)

@@ -1,0 +1,88 @@
+package http
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// streamHeartbeat is how often the invalidation stream proves it is alive;
+// a client that hears nothing for three of them must stop trusting its cache.
+const streamHeartbeat = time.Second
+
+// invalidations serves GET /v1/invalidations: a server-sent event stream of
+// what changes make cached verifications stale, for remote verifiers that
+// keep a cache (package verifier). Events:
+//
+//	event: hello       data: {"feed_healthy":true}     the stream starts: flush everything
+//	event: invalidate  data: k:key_…@acc_…            drop what this names
+//	event: heartbeat   data: {"feed_healthy":true}     every second
+//
+// While feed_healthy is false this node may itself be missing changes, so
+// a client must not trust its cache either. An account-bound key receives
+// only its account's events. Needs keys:verify.
+func (s *Server) invalidations(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	if !hasPermission(a, keyward.PermKeysVerify) {
+		return &keyward.Error{Code: keyward.ECodePermissionDenied, Message: "this management key lacks the permission " + keyward.PermKeysVerify,
+			Details: map[string]any{"missing_permission": keyward.PermKeysVerify}}
+	}
+	watcher := s.svc.Watch(r.Context())
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(event, data string) error {
+		rc.SetWriteDeadline(time.Now().Add(10 * streamHeartbeat))
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	health := func() string { return fmt.Sprintf(`{"feed_healthy":%t}`, s.svc.FeedHealthy()) }
+	if err := send("hello", health()); err != nil {
+		return nil
+	}
+	tick := time.NewTicker(streamHeartbeat)
+	defer tick.Stop()
+	for {
+		var err error
+		select {
+		case <-r.Context().Done():
+			return nil
+		case inv := <-watcher.C:
+			if watcher.Lost() {
+				err = send("invalidate", keyward.Invalidation{Kind: keyward.InvalidateAll}.String())
+			} else if a.AllAccounts || inv.Concerns(a.AccountID) {
+				err = send("invalidate", inv.String())
+			}
+		case <-tick.C:
+			if watcher.Lost() {
+				err = send("invalidate", keyward.Invalidation{Kind: keyward.InvalidateAll}.String())
+			}
+			if err == nil {
+				err = send("heartbeat", health())
+			}
+		}
+		if err != nil {
+			return nil // the client went away
+		}
+	}
+}
+
+func hasPermission(a *keyward.Actor, perm string) bool {
+	if a.Key == nil {
+		return true
+	}
+	for _, p := range a.Key.Permissions {
+		if p == perm {
+			return true
+		}
+	}
+	return false
+}
