@@ -53,6 +53,17 @@ func (g *IDs) New(prefix string) string {
 	return prefix + id.String()
 }
 
+// NewRequestID returns a fresh request id: time-ordered to the millisecond
+// and random within it, without the lock the object id generator takes
+// (request ids need no strict order, and every request makes one).
+func NewRequestID() string {
+	id, err := ulid.New(ulid.Now(), rand.Reader)
+	if err != nil {
+		return PrefixRequest + "0"
+	}
+	return PrefixRequest + id.String()
+}
+
 // ValidID reports whether s is an id with the given prefix: the prefix and a
 // canonical, upper-case ULID.
 func ValidID(prefix, s string) bool {

@@ -50,14 +50,18 @@ type PreparedVerify struct {
 // Prepare validates the request: a missing key, a malformed permission
 // query, IP or cost is a 422 (not a verification result). A malformed or
 // empty token is not an error: it verifies as NOT_FOUND.
-func (r *VerifyRequest) Prepare() (*PreparedVerify, error) {
+func (r *VerifyRequest) Prepare() (*PreparedVerify, error) { return r.PrepareWith(ParseQuery) }
+
+// PrepareWith is Prepare with the permission query parsed by parse (a
+// caller may cache parsed queries).
+func (r *VerifyRequest) PrepareWith(parse func(string) (*Query, error)) (*PreparedVerify, error) {
 	p := &PreparedVerify{Token: r.Key.Value, Cost: 1}
 	v := &validator{}
 	if !r.Key.HasValue() {
 		v.add("key", "is required: the token to verify")
 	}
 	if r.Permissions != nil {
-		q, err := ParseQuery(*r.Permissions)
+		q, err := parse(*r.Permissions)
 		if err != nil {
 			return nil, err
 		}

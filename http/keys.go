@@ -3,6 +3,8 @@ package http
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/service"
@@ -228,21 +230,56 @@ func (s *Server) importKeys(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 // verify serves POST /v1/keys/verify: 200 with a result for every
-// well-formed request.
+// well-formed request. The body and answer go through the fast paths of
+// verifyfast.go (the general decoder and encoder for anything unusual).
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
+	if r.URL.RawQuery != "" {
+		if _, err := queryParams(r); err != nil {
+			return err
+		}
 	}
-	var in keyward.VerifyRequest
-	if err := decode(r, &in, true); err != nil {
-		return err
-	}
-	res, err := s.svc.Verify(r.Context(), a, &in)
+	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	return s.writeJSON(w, r, http.StatusOK, verifyViewOf(&res))
+	if body == nil {
+		return keyward.Errorf(keyward.ECodeMalformedJSON, "a JSON object body is required")
+	}
+	var in keyward.VerifyRequest
+	if fv, ok := parseVerifyFast(body); ok {
+		in = fv.request()
+	} else if err := decodeBytes(body, &in); err != nil {
+		return err
+	}
+	p, err := in.PrepareWith(s.queries.parse)
+	if err != nil {
+		return err
+	}
+	res, err := s.svc.VerifyToken(r.Context(), a, p.Token.Reveal(), p)
+	if err != nil {
+		return err
+	}
+	if requestOf(r).pretty {
+		return s.writeJSON(w, r, http.StatusOK, verifyViewOf(&res))
+	}
+	buf := verifyBuffers.Get().(*[]byte)
+	out := appendVerify((*buf)[:0], &res)
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(out)
+	*buf = out
+	verifyBuffers.Put(buf)
+	return err
 }
+
+var (
+	verifyBuffers   = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
 
 type whoamiView struct {
 	Key             any             `json:"key"`

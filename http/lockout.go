@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -33,6 +34,9 @@ type lockout struct {
 	clock   func() time.Time
 	mu      sync.Mutex
 	clients map[string]*clientFailures
+	// until is the latest time any address is locked until (Unix ns): when
+	// it has passed, nobody is locked and check needs no lock at all.
+	until atomic.Int64
 }
 
 type clientFailures struct {
@@ -61,8 +65,11 @@ func (l *lockout) check(ip string) error {
 	if l.policy.Threshold <= 0 {
 		return nil
 	}
-	ip = clientKey(ip)
 	now := l.clock()
+	if now.UnixNano() >= l.until.Load() {
+		return nil
+	}
+	ip = clientKey(ip)
 	l.mu.Lock()
 	c := l.clients[ip]
 	var wait time.Duration
@@ -106,6 +113,9 @@ func (l *lockout) fail(ip string) {
 	if len(c.times) >= l.policy.Threshold {
 		c.until = now.Add(l.policy.Duration)
 		c.times = c.times[:0]
+		if u := c.until.UnixNano(); u > l.until.Load() {
+			l.until.Store(u)
+		}
 	}
 }
 

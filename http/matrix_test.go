@@ -593,6 +593,17 @@ func pxRoutes() []pxRoute {
 		// The harness has no master key, so no key is recoverable: a
 		// request that passes authentication and authorization gets 409.
 		{method: "GET", pattern: "/v1/keys/{id}/secret", perm: keyward.PermKeysReveal, ok: 409, idKind: "key"},
+		// The fixture's keys have no credits: a request that passes
+		// authentication and authorization gets 409.
+		{method: "POST", pattern: "/v1/keys/{id}/credits", perm: keyward.PermKeysWrite, ok: 409, idKind: "key",
+			body:         func(*pxFixture) string { return `{"add":5}` },
+			bodyRequired: true,
+			dupTop:       `{"add":1,"add":2}`,
+			dupNested:    `{"add":[{"a":1,"a":2}]}`,
+			wrong: pxWrongTypes("", map[string][]string{
+				"set": {`"5"`, `1.5`, `true`, `[]`, `1e400`}, "add": {`"x"`, `{}`}, "subtract": {`false`, `[1]`},
+			}),
+		},
 		{method: "POST", pattern: "/v1/keys/import", perm: keyward.PermKeysWrite, ok: 201,
 			body:         func(*pxFixture) string { return `{"keys":[{"hash":"` + pxImportHash + `","name":"px imported"}]}` },
 			bodyRequired: true,
@@ -737,7 +748,9 @@ func TestPxMatrixCoversEveryRoute(t *testing.T) {
 	e := newEnv(t)
 	var served []string
 	for _, r := range e.Server.Routes() {
-		if strings.Contains(r, " /v1/") && r != "GET /v1/whoami" {
+		// The invalidation stream never ends for an accepted credential:
+		// its credential cases are in stream_test.go.
+		if strings.Contains(r, " /v1/") && r != "GET /v1/whoami" && r != "GET /v1/invalidations" {
 			served = append(served, r)
 		}
 	}

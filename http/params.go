@@ -20,6 +20,9 @@ type params struct {
 }
 
 func queryParams(r *http.Request, allowed ...string) (*params, error) {
+	if r.URL.RawQuery == "" {
+		return &params{}, nil
+	}
 	v := r.URL.Query()
 	for name, vals := range v {
 		if name == "pretty" {

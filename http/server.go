@@ -44,6 +44,7 @@ type Server struct {
 	lockout *lockout
 	proxies []netip.Prefix
 	metrics http.Handler
+	queries queryCache
 	handler http.Handler
 	// routes lists "METHOD /pattern" of every route, for the OpenAPI check.
 	routes []string
@@ -183,7 +184,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // preflight checks what applies to every route before routing: ?pretty and
 // Accept.
 func (s *Server) preflight(w *responseWriter, r *http.Request, rq *request) error {
-	if v, ok := r.URL.Query()["pretty"]; ok {
+	if r.URL.RawQuery == "" {
+		// nothing to read
+	} else if v, ok := r.URL.Query()["pretty"]; ok {
 		switch strings.ToLower(v[len(v)-1]) {
 		case "", "true", "1":
 			rq.pretty = true
@@ -301,7 +304,7 @@ func requestID(in string, ids *keyward.IDs) string {
 			return in
 		}
 	}
-	return ids.New(keyward.PrefixRequest)
+	return keyward.NewRequestID()
 }
 
 // clientIP is the peer address of the connection, unless the peer is a
@@ -396,8 +399,16 @@ func (s *Server) logRequest(r *http.Request, w *responseWriter, rq *request, d t
 		attrs = append(attrs, "code", keyward.ErrorCode(w.err))
 	}
 	level := slog.LevelInfo
-	if status >= 500 {
+	switch {
+	case status >= 500:
 		level = slog.LevelWarn
+	case status == http.StatusOK && r.Pattern == "POST /v1/keys/verify":
+		// The hot path: verifications are counted by the metrics, and a
+		// log line each would cost more than the verification itself.
+		level = slog.LevelDebug
+	}
+	if !s.log.Enabled(r.Context(), level) {
+		return
 	}
 	s.log.Log(r.Context(), level, "request", attrs...)
 }

@@ -227,6 +227,9 @@ func verifyViewOf(r *keyward.VerifyResult) any {
 	if v.Roles == nil {
 		v.Roles = []string{}
 	}
+	if len(v.Metadata) == 0 {
+		v.Metadata = json.RawMessage("{}")
+	}
 	return v
 }
 

@@ -91,14 +91,17 @@ func (s *Service) verify(ctx context.Context, a *keyward.Actor, token string, p 
 }
 
 // creditsKnown returns the credits remaining as this node knows them
-// (without spending).
+// (without spending): the pool the entry was read with, plus this node's
+// lease when the lease belongs to that pool (same epoch and period) and the
+// key has not changed since.
 func (s *Service) creditsKnown(e *entry) int64 {
 	e.cr.mu.Lock()
 	defer e.cr.mu.Unlock()
-	if e.cr.pool == (keyward.CreditPool{}) && e.cr.left == 0 {
-		return e.credits.Remaining
+	st, pool := e.cr, e.credits.Pool()
+	if st.stale || st.pool.Epoch != pool.Epoch || !st.pool.PeriodStart.Equal(pool.PeriodStart) || st.pool == (keyward.CreditPool{}) {
+		return pool.Remaining
 	}
-	return e.cr.pool.Remaining + e.cr.left
+	return st.pool.Remaining + st.left
 }
 
 // used counts one use of a key: in its cache entry, or (for an entry read
