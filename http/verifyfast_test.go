@@ -90,7 +90,7 @@ func TestAppendVerifyMatchesEncoder(t *testing.T) {
 		{Valid: true, Code: keyward.VerifyValid, KeyID: "key_1", AccountID: "acc_1", Name: "a \"quoted\" \\ name\n\t<&> é \u2028 \x01",
 			Owner: keyward.Owner{Type: keyward.OwnerUser, ID: "usr_1"}, ProjectID: "prj_1", PermissionMode: keyward.ModeRestricted,
 			Scopes: []keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"*"}}, {Resource: "files", Access: keyward.AccessWrite, Targets: []string{"a", "b/c"}}},
-			Roles: []string{"reader"}, ExpiresAt: exp, HasExpiry: true, Metadata: json.RawMessage(`{"plan":"pro","n":[1,2]}`),
+			Roles:  []string{"reader"}, ExpiresAt: exp, HasExpiry: true, Metadata: json.RawMessage(`{"plan":"pro","n":[1,2]}`),
 			HasCredits: true, CreditsRemaining: 42, HasRateLimit: true, RateLimit: keyward.RateLimitState{Limit: 10, Remaining: 3, ResetAt: exp}},
 		{Code: keyward.VerifyRevoked, KeyID: "key_2", AccountID: "acc_1", Name: "", Owner: keyward.Owner{Type: keyward.OwnerAccount, ID: "acc_1"},
 			PermissionMode: keyward.ModeAll, Scopes: []keyward.Scope{}, Roles: []string{}, Metadata: json.RawMessage(`{}`)},
