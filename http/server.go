@@ -48,6 +48,8 @@ type Server struct {
 	handler http.Handler
 	// routes lists "METHOD /pattern" of every route, for the OpenAPI check.
 	routes []string
+	// dialects are the mounted compatibility dialects (compat.go).
+	dialects []string
 }
 
 // NewServer returns the API server for svc.
@@ -113,6 +115,8 @@ type responseWriter struct {
 	http.ResponseWriter
 	status int
 	err    error
+	// noted is the error a compatibility dialect rendered itself (Note).
+	noted error
 }
 
 func (w *responseWriter) WriteHeader(code int) {
@@ -156,6 +160,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(r, rw, rq, time.Since(start))
 	}()
 
+	if isCompat(r.URL.Path) {
+		// A dialect renders its own errors and reads its own headers.
+		s.route(rw, r)
+		if rw.err != nil && rw.status == 0 {
+			s.writeProblem(rw, r, rw.err) // no route under /compat/
+		}
+		return
+	}
 	err := s.preflight(rw, r, rq)
 	if err == nil {
 		var cancel context.CancelFunc
@@ -397,6 +409,11 @@ func (s *Server) logRequest(r *http.Request, w *responseWriter, rq *request, d t
 		"duration_ms", float64(d.Microseconds()) / 1000, "client_ip", rq.clientIP}
 	if w.err != nil {
 		attrs = append(attrs, "code", keyward.ErrorCode(w.err))
+	} else if w.noted != nil {
+		attrs = append(attrs, "code", keyward.ErrorCode(w.noted))
+		if status >= 500 && status != http.StatusGatewayTimeout {
+			s.log.Error("request failed", "request_id", rq.id, "method", r.Method, "path", loggablePath(r), "code", keyward.ErrorCode(w.noted), "err", w.noted)
+		}
 	}
 	level := slog.LevelInfo
 	switch {
@@ -421,7 +438,12 @@ func loggablePath(r *http.Request) string {
 	if r.Pattern == "" {
 		return "[unmatched]"
 	}
-	_, path, _ := strings.Cut(r.Pattern, " ")
+	_, path, ok := strings.Cut(r.Pattern, " ")
+	if !ok {
+		// A mounted dialect ("/compat/orq/"): what follows the mount is
+		// the dialect's, and may hold anything a client pasted.
+		return r.Pattern + "…"
+	}
 	var b strings.Builder
 	for len(path) > 0 {
 		i := strings.IndexByte(path, '{')

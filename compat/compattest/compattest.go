@@ -1,0 +1,233 @@
+// Package compattest starts keyward servers for the compatibility
+// dialects' tests: a real store (a SQLite file, or a PostgreSQL schema
+// when KEYWARD_TEST_STORE=postgres), the native API with every dialect
+// mounted, served over real HTTP on loopback, and the bootstrap operator
+// key.
+package compattest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward"
+	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/postgres"
+	"github.com/keyward/keyward/postgres/pgtest"
+	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/sqlite"
+)
+
+// Env is one keyward server for a test.
+type Env struct {
+	T      *testing.T
+	URL    string // the server's base URL, http://127.0.0.1:port
+	Op     string // the bootstrap operator management key's secret
+	OpID   string // its key id
+	Svc    *service.Service
+	Server *khttp.Server
+	Store  keyward.Store
+}
+
+// Options adjust the server of New.
+type Options struct {
+	// MasterKey enables recoverable keys.
+	MasterKey *keyward.MasterKey
+}
+
+// New starts a keyward server on a fresh database with every dialect
+// mounted by mount (compat.Mount, or one dialect's), and stops it when
+// the test ends.
+func New(t *testing.T, mount func(srv *khttp.Server, svc *service.Service), o Options) *Env {
+	t.Helper()
+	ctx := context.Background()
+	var db keyward.Store
+	switch v := os.Getenv("KEYWARD_TEST_STORE"); v {
+	case "", "sqlite":
+		sdb, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
+		if err != nil {
+			t.Fatalf("open SQLite store: %v", err)
+		}
+		db = sdb
+	case "postgres":
+		pdb, err := postgres.Open(ctx, pgtest.URL(t), postgres.Options{MaxConns: 8, MinConns: 1})
+		if err != nil {
+			t.Fatalf("open PostgreSQL store: %v", err)
+		}
+		db = pdb
+	default:
+		t.Fatalf("KEYWARD_TEST_STORE=%q: want sqlite or postgres", v)
+	}
+	svc := service.New(service.Options{Store: db, MasterKey: o.MasterKey})
+	k, tok, err := svc.Bootstrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No lockout: error-case tests send many bad credentials on purpose.
+	srv := khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}})
+	if mount != nil {
+		mount(srv, svc)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		hs.Close()
+		svc.Close(context.Background())
+		db.Close()
+	})
+	return &Env{T: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, Svc: svc, Server: srv, Store: db}
+}
+
+// Response is an answer of the server.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test if it is not JSON.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("the body is not the expected JSON (%v): %s", err, r.Body)
+	}
+}
+
+// Map returns the body as a JSON object.
+func (r *Response) Map(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// Do sends a request with the given headers ("Name: value" pairs, in
+// order) and body: a string or []byte is sent as is with Content-Type
+// application/json unless a header sets another, nil sends none, anything
+// else is encoded as JSON.
+func (e *Env) Do(method, path string, body any, headers ...string) *Response {
+	e.T.Helper()
+	var rd io.Reader
+	var raw []byte
+	switch b := body.(type) {
+	case nil:
+	case string:
+		raw = []byte(b)
+	case []byte:
+		raw = b
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			e.T.Fatal(err)
+		}
+	}
+	if body != nil {
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, h := range headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok {
+			e.T.Fatalf("header %q is not \"Name: value\"", h)
+		}
+		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// Native sends a request to the native API with the operator key.
+func (e *Env) Native(method, path string, body any, headers ...string) *Response {
+	e.T.Helper()
+	return e.Do(method, path, body, append([]string{"Authorization: Bearer " + e.Op}, headers...)...)
+}
+
+// ManagementKey creates a management key bound to the default account
+// with the given permissions through the native API and returns its
+// secret.
+func (e *Env) ManagementKey(perms ...string) string {
+	e.T.Helper()
+	return e.ManagementKeyIn("", perms...)
+}
+
+// ManagementKeyIn creates a management key bound to account (""
+// for the default account) with the given permissions and returns its
+// secret.
+func (e *Env) ManagementKeyIn(account string, perms ...string) string {
+	e.T.Helper()
+	var hdr []string
+	if account != "" {
+		hdr = append(hdr, "X-Account-Id: "+account)
+	}
+	res := e.Native("POST", "/v1/management-keys", map[string]any{"name": "test " + strings.Join(perms, " "), "permissions": perms}, hdr...)
+	if res.Status != http.StatusCreated {
+		e.T.Fatalf("create management key: %d %s", res.Status, res.Body)
+	}
+	var k struct {
+		Secret string `json:"secret"`
+	}
+	res.JSON(e.T, &k)
+	return k.Secret
+}
+
+// APIKey creates an API key with fields (name defaults to "api key") in
+// account ("" for the default account) through the native API and returns
+// its id and secret.
+func (e *Env) APIKey(account string, fields map[string]any) (id, secret string) {
+	e.T.Helper()
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	if _, ok := fields["name"]; !ok {
+		fields["name"] = "api key"
+	}
+	var hdr []string
+	if account != "" {
+		hdr = append(hdr, "X-Account-Id: "+account)
+	}
+	res := e.Native("POST", "/v1/keys", fields, hdr...)
+	if res.Status != http.StatusCreated {
+		e.T.Fatalf("create API key: %d %s", res.Status, res.Body)
+	}
+	var k struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	res.JSON(e.T, &k)
+	return k.ID, k.Secret
+}
+
+// Account creates an account with the given catalog template through
+// the native API and returns its id.
+func (e *Env) Account(name, template string) string {
+	e.T.Helper()
+	res := e.Native("POST", "/v1/accounts", map[string]any{"name": name, "catalog_template": template})
+	if res.Status != http.StatusCreated {
+		e.T.Fatalf("create account: %d %s", res.Status, res.Body)
+	}
+	var a struct {
+		ID string `json:"id"`
+	}
+	res.JSON(e.T, &a)
+	return a.ID
+}

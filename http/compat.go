@@ -1,0 +1,86 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/keyward/keyward"
+)
+
+// CompatPrefix is where the compatibility dialects are served (SPEC §9):
+// dialect "orq" answers everything under /compat/orq/.
+const CompatPrefix = "/compat/"
+
+// Mount serves a compatibility dialect under /compat/<name>/. The dialect
+// gets what every request of the native API gets (a request id, echoed in
+// X-Request-Id; recovery from panics; the access log; the client address)
+// and nothing of its wire format: no problem documents, no Accept, ?pretty
+// or Request-Timeout handling. It authenticates with Server.Authenticate,
+// and renders its own errors in its vendor's shape.
+//
+// Mounted dialects are not part of the native OpenAPI document.
+func (s *Server) Mount(name string, h http.Handler) {
+	s.mux.Handle(CompatPrefix+name+"/", h)
+	s.dialects = append(s.dialects, name)
+}
+
+// Dialects returns the names of the mounted dialects.
+func (s *Server) Dialects() []string { return append([]string(nil), s.dialects...) }
+
+// isCompat reports whether the path is served by a mounted dialect.
+func isCompat(path string) bool { return strings.HasPrefix(path, CompatPrefix) }
+
+// Authenticate authenticates a dialect's request with tok, exactly as the
+// native API does: the client's failed-authentication lockout (423/429 as
+// an error with code locked), the account header (accountHeader: "" for
+// none; for an account-bound key it must name the key's account), and an
+// API key is never a management credential. The actor it returns records
+// dialect as the API of every change it makes (the audit log's dialect).
+// It fails with a *keyward.Error: unauthenticated, api_key_forbidden,
+// account_mismatch, locked, unavailable.
+func (s *Server) Authenticate(r *http.Request, tok keyward.Token, accountHeader, dialect string) (*keyward.Actor, error) {
+	rq := requestOf(r)
+	if err := s.lockout.check(rq.clientIP); err != nil {
+		return nil, err
+	}
+	a, err := s.svc.Authenticate(r.Context(), tok, strings.TrimSpace(accountHeader), rq.clientIP, true)
+	if keyward.ErrorCode(err) == keyward.ECodeUnauthenticated {
+		s.lockout.fail(rq.clientIP)
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.RequestID, a.ClientIP, a.UserAgent, a.Dialect = rq.id, rq.clientIP, truncate(r.UserAgent(), 512), dialect
+	return a, nil
+}
+
+// RequestID returns the id of a request served by Server (the X-Request-Id
+// it answers with), "" for a request it did not see.
+func RequestID(r *http.Request) string { return requestOf(r).id }
+
+// Note records err as the outcome of a dialect's request for the access
+// log (its code), and logs the cause of an internal or unavailable error
+// — the dialect answers with a safe message only. w must be the writer
+// Server passed to the dialect.
+func Note(w http.ResponseWriter, err error) {
+	if rw, ok := w.(*responseWriter); ok && err != nil {
+		rw.noted = err
+	}
+}
+
+// ReadBody reads a JSON request body as the native API does: at most
+// MaxBodyBytes (body_too_large beyond), a JSON media type
+// (unsupported_media_type), UTF-8. It returns nil for an empty body.
+func ReadBody(r *http.Request) ([]byte, error) { return readBody(r) }
+
+// DecodeStrict decodes b into dst as the native API decodes bodies: one
+// JSON object, no duplicate or unknown members (malformed_json,
+// unknown_field), a member of the wrong type a validation_failed naming it.
+func DecodeStrict(b []byte, dst any) error { return decodeBytes(b, dst) }
+
+// WithTimeout bounds the request's context by Request-Timeout (seconds)
+// or Request-Timeout-Millis, as on the native API. A malformed value is
+// an invalid_parameter error naming the header. The caller must call the
+// returned cancel function.
+func WithTimeout(r *http.Request) (*http.Request, context.CancelFunc, error) { return withTimeout(r) }
