@@ -11,6 +11,16 @@ const (
 	DefaultVerifyCost = 1
 )
 
+// Interval returns GCRA's emission interval of the limit in milliseconds:
+// the window shared out among the requests it allows (at least 1; 0 for a
+// limit that is not set).
+func (rl RateLimit) Interval() int64 {
+	if rl.Limit <= 0 || rl.Window <= 0 {
+		return 0
+	}
+	return max(rl.Window*1000/rl.Limit, 1)
+}
+
 // Take applies one verification to a generic cell rate limiter (GCRA) for
 // this rate limit: tat is the theoretical arrival time stored for the key
 // (Unix ms; 0 for none), now the time of the request. It returns whether
@@ -23,10 +33,7 @@ func (rl RateLimit) Take(tat, now int64) (allowed bool, newTAT, remaining int64,
 	if rl.Limit <= 0 || window <= 0 {
 		return true, tat, 0, now
 	}
-	interval := window / rl.Limit
-	if interval < 1 {
-		interval = 1
-	}
+	interval := rl.Interval()
 	if tat < now {
 		tat = now
 	}

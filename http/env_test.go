@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/metrics"
 	"github.com/keyward/keyward/postgres"
 	"github.com/keyward/keyward/postgres/pgtest"
 	"github.com/keyward/keyward/service"
@@ -58,14 +59,16 @@ func newEnv(t *testing.T) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	db, loc := envNewStore(t)
-	svc := service.New(service.Options{Store: db})
+	mx := metrics.New()
+	svc := service.New(service.Options{Store: db, Observer: mx})
+	mx.Watch(svc)
 	k, tok, err := svc.Bootstrap(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// No lockout here: the matrix tests send hundreds of bad credentials
 	// from 127.0.0.1 on purpose; the lockout has tests of its own.
-	srv := khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}})
+	srv := khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}, Metrics: mx})
 	hs := httptest.NewServer(srv)
 	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Loc: loc, Svc: svc, Server: srv}
 	t.Cleanup(func() {

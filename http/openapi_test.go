@@ -29,6 +29,7 @@ import (
 
 	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/metrics"
 	"github.com/keyward/keyward/service"
 )
 
@@ -44,6 +45,8 @@ var oaOnce = sync.OnceValues(func() (*oaSpec, error) { return oaLoad(khttp.OpenA
 
 // oaLoad parses and validates an OpenAPI document and builds its router.
 func oaLoad(data []byte) (*oaSpec, error) {
+	// The invalidation stream is text: its body matches schema string.
+	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.PlainBodyDecoder)
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(data)
 	if err != nil {
@@ -275,7 +278,7 @@ func TestOpenAPIDocumentValid(t *testing.T) {
 	if s := doc.Components.SecuritySchemes["apiKey"]; s != nil && (s.Value.In != "header" || s.Value.Name != "X-API-Key") {
 		t.Errorf("apiKey scheme is %s %q, want header X-API-Key", s.Value.In, s.Value.Name)
 	}
-	public := map[string]bool{"/healthz": true, "/readyz": true, "/openapi.json": true}
+	public := map[string]bool{"/healthz": true, "/readyz": true, "/openapi.json": true, "/metrics": true}
 	for path, item := range doc.Paths.Map() {
 		for method, o := range item.Operations() {
 			name := method + " " + path
@@ -310,6 +313,9 @@ func TestOpenAPIDocumentValid(t *testing.T) {
 					t.Errorf("no 2xx response")
 				}
 				for _, code := range []string{"400", "406", "500", "504"} {
+					if code == "406" && path == "/metrics" {
+						continue // the Prometheus text format, whatever Accept says
+					}
 					if o.Responses.Value(code) == nil {
 						t.Errorf("every route can answer %s; not documented", code)
 					}
@@ -434,12 +440,14 @@ func oaNewEnv(t *testing.T, master *keyward.MasterKey, lock khttp.LockoutPolicy)
 	t.Helper()
 	ctx := context.Background()
 	db, loc := envNewStore(t)
-	svc := service.New(service.Options{Store: db, MasterKey: master})
+	mx := metrics.New()
+	svc := service.New(service.Options{Store: db, MasterKey: master, Observer: mx})
+	mx.Watch(svc)
 	k, tok, err := svc.Bootstrap(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := khttp.NewServer(svc, khttp.Options{Lockout: &lock})
+	srv := khttp.NewServer(svc, khttp.Options{Lockout: &lock, Metrics: mx})
 	hs := httptest.NewServer(srv)
 	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Loc: loc, Svc: svc, Server: srv}
 	t.Cleanup(func() {
@@ -637,6 +645,20 @@ func TestOpenAPIEveryOperation(t *testing.T) {
 	}}})
 	if n := len(oaData(t, imp)); n != 2 {
 		t.Errorf("import answered %d keys, want 2", n)
+	}
+
+	// Credits: a key with a budget, topped up.
+	cred := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: obj{"name": "metered", "credits": obj{"remaining": 5}}}).JSON(t)
+	if k := e.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + cred["id"].(string) + "/credits", Body: obj{"add": 10}}).JSON(t); k["credits"].(obj)["remaining"] != 15.0 {
+		t.Errorf("credits after adding 10 to 5: %v", k["credits"])
+	}
+	// The invalidation stream, cut short by Request-Timeout-Millis: it
+	// starts with hello.
+	if body := string(e.must(http.StatusOK, req{Method: "GET", Path: "/v1/invalidations", Header: map[string]string{"Request-Timeout-Millis": "300"}}).Body); !strings.HasPrefix(body, "event: hello\n") {
+		t.Errorf("invalidation stream: %q, want it to start with event: hello", body)
+	}
+	if body := string(e.must(http.StatusOK, req{Method: "GET", Path: "/metrics", NoAuth: true}).Body); !strings.Contains(body, "keyward_") {
+		t.Errorf("/metrics has no keyward_ metric: %.200s", body)
 	}
 
 	// Verification: a known key (VALID and a failing code) and an unknown one.

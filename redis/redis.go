@@ -18,21 +18,34 @@ import (
 
 // gcra applies one request to the GCRA state in KEYS[1]: ARGV[1] is the
 // emission interval and ARGV[2] the window, in milliseconds. It returns
-// {allowed (0/1), remaining, reset_at_ms}. The state (the theoretical
-// arrival time) expires when the window has passed, so idle keys cost
-// nothing.
+// {allowed (0/1), remaining, reset_at_ms}. The state is a hash of the
+// theoretical arrival time (t) and the interval it was measured in (i):
+// when the key's limit changes, t is rescaled to the new interval so that
+// what was used of the window stays used, as on one node
+// (service/ratelimit.go). The state expires when the window has passed,
+// so idle keys cost nothing.
 var gcra = goredis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local st = redis.call('HMGET', KEYS[1], 't', 'i')
+local tat = tonumber(st[1] or '0') or 0
+local old = tonumber(st[2] or '0') or 0
+if tat > now and old > 0 and old ~= interval then
+  tat = now + math.ceil((tat - now) / old * interval)
+  -- Keep the rescaled state even if this request is refused: the new
+  -- window runs from the change, not from each refused request.
+  redis.call('HSET', KEYS[1], 't', tat, 'i', interval)
+  redis.call('PEXPIRE', KEYS[1], window)
+end
 if tat < now then tat = now end
 local nxt = tat + interval
 if nxt - now > window then
   return {0, 0, tat}
 end
-redis.call('SET', KEYS[1], nxt, 'PX', window)
+redis.call('HSET', KEYS[1], 't', nxt, 'i', interval)
+redis.call('PEXPIRE', KEYS[1], window)
 return {1, math.floor((window - (nxt - now)) / interval), nxt}
 `)
 
@@ -56,7 +69,7 @@ func Open(url string) (*Limiter, error) {
 	opt.ReadTimeout = 250 * time.Millisecond
 	opt.WriteTimeout = 250 * time.Millisecond
 	opt.MaxRetries = 0 // a verification does not wait for retries: it falls back
-	return &Limiter{client: goredis.NewClient(opt), prefix: "keyward:rl:", timeout: 300 * time.Millisecond}, nil
+	return &Limiter{client: goredis.NewClient(opt), prefix: "keyward:gcra:", timeout: 300 * time.Millisecond}, nil
 }
 
 // WithPrefix sets the prefix of the Redis keys (tests isolate themselves with it).
@@ -64,8 +77,7 @@ func (l *Limiter) WithPrefix(p string) *Limiter { l.prefix = p; return l }
 
 // Take implements service.RateBackend.
 func (l *Limiter) Take(ctx context.Context, keyID string, rl keyward.RateLimit) (bool, int64, time.Time, error) {
-	window := rl.Window * 1000
-	interval := max(window/rl.Limit, 1)
+	window, interval := rl.Window*1000, rl.Interval()
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	res, err := gcra.Run(ctx, l.client, []string{l.prefix + keyID}, interval, window).Int64Slice()

@@ -27,6 +27,7 @@ type creditState struct {
 	pool    keyward.CreditPool // the pool as the last lease left it
 	end     time.Time          // end of the leased pool's refill period
 	stale   bool               // the key changed: check the pool before spending
+	read    bool               // pool was read from the database (it may be all zero)
 	lastUse time.Time
 }
 
@@ -101,7 +102,7 @@ func (s *Service) renewLease(ctx context.Context, keyID string, st *creditState,
 			return err
 		}
 		if k.Credits == nil {
-			st.left, st.pool, st.end, st.stale = 0, keyward.CreditPool{}, time.Time{}, false
+			st.left, st.pool, st.end, st.stale, st.read = 0, keyward.CreditPool{}, time.Time{}, false, false
 			return nil
 		}
 		stored := k.Credits.Pool()
@@ -120,7 +121,7 @@ func (s *Service) renewLease(ctx context.Context, keyID string, st *creditState,
 			}
 		}
 		st.left += grant
-		st.pool, st.end, st.stale = pool, k.Credits.PeriodEnd(pool), false
+		st.pool, st.end, st.stale, st.read = pool, k.Credits.PeriodEnd(pool), false, true
 		return nil
 	})
 }

@@ -98,7 +98,7 @@ func (s *Service) creditsKnown(e *entry) int64 {
 	e.cr.mu.Lock()
 	defer e.cr.mu.Unlock()
 	st, pool := e.cr, e.credits.Pool()
-	if st.stale || st.pool.Epoch != pool.Epoch || !st.pool.PeriodStart.Equal(pool.PeriodStart) || st.pool == (keyward.CreditPool{}) {
+	if !st.read || st.stale || st.pool.Epoch != pool.Epoch || !st.pool.PeriodStart.Equal(pool.PeriodStart) {
 		return pool.Remaining
 	}
 	return st.pool.Remaining + st.left

@@ -35,6 +35,7 @@ import (
 
 	"github.com/keyward/keyward/postgres"
 	"github.com/keyward/keyward/postgres/pgtest"
+	"github.com/keyward/keyward/redis/redistest"
 	"github.com/keyward/keyward/sqlite"
 	"github.com/keyward/keyward/sqlstore"
 )
@@ -587,7 +588,8 @@ func TestEnvironmentVariables(t *testing.T) {
 		"bootstrap-key-file": true, "shutdown-timeout": true, "master-key-file": true, "lockout-threshold": true,
 		"lockout-window": true, "lockout-duration": true, "trusted-proxies": true,
 		"database": true, "db-max-conns": true, "db-min-conns": true, "db-statement-timeout": true,
-		"db-connect-timeout": true, "db-conn-lifetime": true, "cache-size": true, "cache-ttl": true, "outage-grace": true}
+		"db-connect-timeout": true, "db-conn-lifetime": true, "cache-size": true, "cache-ttl": true, "outage-grace": true,
+		"redis": true}
 	for _, f := range btServeFlags(t) {
 		if !covered[f] {
 			t.Errorf("keyward serve has flag --%s but this test does not check KEYWARD_%s", f, strings.ToUpper(strings.ReplaceAll(f, "-", "_")))
@@ -781,6 +783,37 @@ func TestEnvironmentVariables(t *testing.T) {
 		q.stop()
 		if !btTextListen.MatchString(p.stderr.String()) {
 			t.Errorf("--log-format text lost to KEYWARD_LOG_FORMAT=json:\n%s", p.stderr.String())
+		}
+	})
+
+	t.Run("KEYWARD_REDIS", func(t *testing.T) {
+		// With Redis, rate limits are taken there (the backend is
+		// configured and not in fallback); with an unreachable one,
+		// verifications still answer, limited per node, and the metric
+		// says so.
+		for _, c := range []struct {
+			name, url, fallback string
+		}{{"reachable", redistest.URL(t), "0"}, {"unreachable", "redis://127.0.0.1:1/0", "1"}} {
+			t.Run(c.name, func(t *testing.T) {
+				p := btServe(t, btOpts{Args: btServeArgs(filepath.Join(t.TempDir(), "data")), Env: []string{"KEYWARD_REDIS=" + c.url}})
+				op := p.operatorToken()
+				k := p.must(http.StatusCreated, "POST", "/v1/keys", op, map[string]any{"name": "limited", "rate_limit": map[string]any{"limit": 2, "window": 3600}})
+				for i, want := range []string{"VALID", "VALID", "RATE_LIMITED"} {
+					if got := p.verify(op, k["secret"].(string))["code"]; got != want {
+						t.Fatalf("verification %d: %v, want %s", i+1, got, want)
+					}
+				}
+				res, err := p.do("GET", "/metrics", "", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for name, want := range map[string]string{"keyward_ratelimit_backend_configured": "1", "keyward_ratelimit_backend_fallback": c.fallback} {
+					if !regexp.MustCompile("(?m)^" + name + " " + want + "$").Match(res.Body) {
+						t.Errorf("KEYWARD_REDIS=%s: /metrics does not say %s %s", c.url, name, want)
+					}
+				}
+				p.stop()
+			})
 		}
 	})
 
@@ -1202,14 +1235,14 @@ func evRevokeBehindKeyward(t *testing.T, path string, ids ...string) {
 	}
 }
 
-// btStripLastUsed returns objects without last_used_at, which the write-
-// behind may fill in at shutdown.
-func btStripLastUsed(objs []map[string]any) []map[string]any {
+// btStripUsage returns objects without last_used_at and verifications,
+// which the write-behind fills in later (at the latest at shutdown).
+func btStripUsage(objs []map[string]any) []map[string]any {
 	out := make([]map[string]any, len(objs))
 	for i, o := range objs {
 		c := make(map[string]any, len(o))
 		for k, v := range o {
-			if k != "last_used_at" {
+			if k != "last_used_at" && k != "verifications" {
 				c[k] = v
 			}
 		}
@@ -1300,7 +1333,20 @@ func TestRestartPersistence(t *testing.T) {
 	p.stop()
 
 	p2 := btServe(t, btOpts{Args: btServeArgs(dataDir)})
-	btSameJSON(t, "the key list", btStripLastUsed(p2.listAll("/v1/keys", op)), btStripLastUsed(keysBefore))
+	keysAfter := p2.listAll("/v1/keys", op)
+	btSameJSON(t, "the key list", btStripUsage(keysAfter), btStripUsage(keysBefore))
+	// The graceful stop flushed the write-behind: each key counts the
+	// VALID verifications it had before the restart.
+	wantUses := map[string]float64{plainID: 1, inProjID: 1, patchedID: 1, disabledID: 0, revokedID: 0, rotatedID: 2}
+	for _, k := range keysAfter {
+		id, _ := k["id"].(string)
+		if want, ok := wantUses[id]; ok && k["verifications"] != want {
+			t.Errorf("key %s (%v): verifications %v after the restart, want %v", id, k["name"], k["verifications"], want)
+		}
+		if want := wantUses[id]; want > 0 && k["last_used_at"] == nil {
+			t.Errorf("key %s (%v): last_used_at null after the restart, yet it verified", id, k["name"])
+		}
+	}
 	btSameJSON(t, "the project list", p2.listAll("/v1/projects", op), projectsBefore)
 	btSameJSON(t, "the audit log", p2.listAll("/v1/audit-events", op), auditBefore)
 	for _, id := range []string{plainID, inProjID, patchedID, disabledID, revokedID, rotatedID} {
