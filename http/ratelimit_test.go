@@ -51,17 +51,25 @@ type u5Env struct {
 	Store   *u5CountingStore
 }
 
-// u5CountingStore is the real store of the test, counting the write
-// transactions the service runs on it.
+// u5CountingStore is the real store of the test, counting the read and
+// write transactions the service runs on it.
 type u5CountingStore struct {
 	keyward.Store
-	writes atomic.Int64
+	reads, writes atomic.Int64
+}
+
+func (s *u5CountingStore) Read(ctx context.Context, fn func(keyward.Tx) error) error {
+	s.reads.Add(1)
+	return s.Store.Read(ctx, fn)
 }
 
 func (s *u5CountingStore) Write(ctx context.Context, fn func(keyward.Tx) error) error {
 	s.writes.Add(1)
 	return s.Store.Write(ctx, fn)
 }
+
+// Reads returns how many read transactions the service has run.
+func (s *u5CountingStore) Reads() int64 { return s.reads.Load() }
 
 // Writes returns how many write transactions the service has run.
 func (s *u5CountingStore) Writes() int64 { return s.writes.Load() }
