@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/compat"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/metrics"
 	"github.com/keyward/keyward/redis"
@@ -190,13 +191,15 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 		svc.Close(context.Background())
 		return err
 	}
+	api := khttp.NewServer(svc, khttp.Options{
+		Logger:         log,
+		Lockout:        &khttp.LockoutPolicy{Threshold: c.lockoutThreshold, Window: c.lockoutWindow, Duration: c.lockoutDuration},
+		TrustedProxies: proxies,
+		Metrics:        mx,
+	})
+	compat.Mount(api, svc)
 	srv := &http.Server{
-		Handler: khttp.NewServer(svc, khttp.Options{
-			Logger:         log,
-			Lockout:        &khttp.LockoutPolicy{Threshold: c.lockoutThreshold, Window: c.lockoutWindow, Duration: c.lockoutDuration},
-			TrustedProxies: proxies,
-			Metrics:        mx,
-		}),
+		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

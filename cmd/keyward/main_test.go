@@ -1790,3 +1790,34 @@ func TestMigrateAndHelp(t *testing.T) {
 		}
 	})
 }
+
+// TestServeDialects: keyward serve mounts the four compatibility dialects
+// (SPEC §9) on its port: each lists the key made natively, in its format.
+func TestServeDialects(t *testing.T) {
+	t.Parallel()
+	p := btServe(t, btOpts{Args: btServeArgs(filepath.Join(t.TempDir(), "data"))})
+	op := p.operatorToken()
+	p.must(http.StatusCreated, "POST", "/v1/keys", op, map[string]any{"name": "seen by every dialect"})
+	for _, c := range []struct{ path, header, scheme string }{
+		{"/compat/orq/v2/api-keys", "Authorization", "Bearer "},
+		{"/compat/discue/v1/api_keys", "X-API-KEY", ""},
+		{"/compat/pulsecrm/apikeys", "Authorization", "Bearer "},
+		{"/compat/vectara/v2/api_keys", "x-api-key", ""},
+	} {
+		res, err := btDoHeader(p, "GET", c.path, "", nil, map[string]string{c.header: c.scheme + op})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != http.StatusOK || !strings.Contains(string(res.Body), "seen by every dialect") {
+			t.Errorf("GET %s: %d %.300s", c.path, res.Status, res.Body)
+		}
+		if res.Header.Get("X-Request-Id") == "" {
+			t.Errorf("GET %s: no X-Request-Id", c.path)
+		}
+	}
+	p.stop()
+	// Printed once at bootstrap, and nowhere in the log after.
+	if n := strings.Count(p.stderr.String(), op); n != 1 {
+		t.Errorf("the operator key appears %d times on stderr, want once (the bootstrap banner)", n)
+	}
+}

@@ -1,0 +1,322 @@
+package compat_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/compat"
+	"github.com/keyward/keyward/compat/compattest"
+)
+
+// dialect is what the cross-dialect test needs of one wire format: how to
+// create a key, find a key by name in its list (its id there and whether
+// it is enabled), disable one, and delete one.
+type dialect struct {
+	name    string
+	create  func(e *compattest.Env, name string)
+	find    func(e *compattest.Env, name string) (id string, enabled bool)
+	disable func(e *compattest.Env, id string) // nil: the format has no status
+	rename  func(e *compattest.Env, id, name string)
+	delete  func(e *compattest.Env, id string)
+}
+
+// must fails the test unless res has status want, and returns its body.
+func must(e *compattest.Env, what string, res *compattest.Response, want int) map[string]any {
+	e.T.Helper()
+	if res.Status != want {
+		e.T.Fatalf("%s: %d, want %d\n%s", what, res.Status, want, res.Body)
+	}
+	if len(res.Body) == 0 {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(res.Body, &m) != nil {
+		return nil // a bare array
+	}
+	return m
+}
+
+func dialects() []dialect {
+	orqH := func(e *compattest.Env) string { return "Authorization: Bearer " + e.Op }
+	discueH := func(e *compattest.Env) string { return "X-API-KEY: " + e.Op }
+	pulseH := func(e *compattest.Env) string { return "Authorization: Bearer " + e.Op }
+	vecH := func(e *compattest.Env) string { return "x-api-key: " + e.Op }
+	return []dialect{
+		{
+			name: "orq",
+			create: func(e *compattest.Env, name string) {
+				must(e, "orq create", e.Do("POST", "/compat/orq/v2/api-keys", map[string]any{"name": name}, orqH(e)), http.StatusOK)
+			},
+			find: func(e *compattest.Env, name string) (string, bool) {
+				var l struct {
+					Data []struct {
+						APIKeyID     string `json:"api_key_id"`
+						Name, Status string
+					} `json:"data"`
+				}
+				res := e.Do("GET", "/compat/orq/v2/api-keys?limit=200", nil, orqH(e))
+				must(e, "orq list", res, http.StatusOK)
+				res.JSON(e.T, &l)
+				for _, k := range l.Data {
+					if k.Name == name {
+						return k.APIKeyID, k.Status == "API_KEY_STATUS_ACTIVE"
+					}
+				}
+				return "", false
+			},
+			disable: func(e *compattest.Env, id string) {
+				must(e, "orq disable", e.Do("PATCH", "/compat/orq/v2/api-keys/"+id, map[string]any{"status": "API_KEY_STATUS_DISABLED"}, orqH(e)), http.StatusOK)
+			},
+			rename: func(e *compattest.Env, id, name string) {
+				must(e, "orq rename", e.Do("PATCH", "/compat/orq/v2/api-keys/"+id, map[string]any{"name": name}, orqH(e)), http.StatusOK)
+			},
+			delete: func(e *compattest.Env, id string) {
+				must(e, "orq delete", e.Do("DELETE", "/compat/orq/v2/api-keys/"+id, nil, orqH(e)), http.StatusOK)
+			},
+		},
+		{
+			name: "discue",
+			create: func(e *compattest.Env, name string) {
+				must(e, "discue create", e.Do("POST", "/compat/discue/v1/api_keys", map[string]any{"name": name}, discueH(e)), http.StatusOK)
+			},
+			find: func(e *compattest.Env, name string) (string, bool) {
+				var l struct {
+					APIKeys []struct{ ID, Name, Status string } `json:"api_keys"`
+				}
+				res := e.Do("GET", "/compat/discue/v1/api_keys", nil, discueH(e))
+				must(e, "discue list", res, http.StatusOK)
+				res.JSON(e.T, &l)
+				for _, k := range l.APIKeys {
+					if k.Name == name {
+						return k.ID, k.Status == "enabled"
+					}
+				}
+				return "", false
+			},
+			disable: func(e *compattest.Env, id string) {
+				// discue's PUT states the key: name and status (the
+				// scopes omitted keep the account's default set).
+				var g struct {
+					APIKey struct{ Name string } `json:"api_key"`
+				}
+				res := e.Do("GET", "/compat/discue/v1/api_keys/"+id, nil, discueH(e))
+				must(e, "discue get", res, http.StatusOK)
+				res.JSON(e.T, &g)
+				must(e, "discue disable", e.Do("PUT", "/compat/discue/v1/api_keys/"+id, map[string]any{"name": g.APIKey.Name, "status": "disabled"}, discueH(e)), http.StatusOK)
+			},
+			rename: func(e *compattest.Env, id, name string) {
+				must(e, "discue rename", e.Do("PUT", "/compat/discue/v1/api_keys/"+id, map[string]any{"name": name}, discueH(e)), http.StatusOK)
+			},
+			delete: func(e *compattest.Env, id string) {
+				must(e, "discue delete", e.Do("DELETE", "/compat/discue/v1/api_keys/"+id, nil, discueH(e)), http.StatusOK)
+			},
+		},
+		{
+			name: "pulsecrm",
+			create: func(e *compattest.Env, name string) {
+				must(e, "pulsecrm create", e.Do("POST", "/compat/pulsecrm/apikeys", map[string]any{"description": name, "flatPermissionsList": []string{}}, pulseH(e)), http.StatusCreated)
+			},
+			find: func(e *compattest.Env, name string) (string, bool) {
+				var l []struct {
+					ID          json.Number `json:"id"`
+					Description string      `json:"description"`
+				}
+				res := e.Do("GET", "/compat/pulsecrm/apikeys", nil, pulseH(e))
+				must(e, "pulsecrm list", res, http.StatusOK)
+				res.JSON(e.T, &l)
+				for _, k := range l {
+					if k.Description == name {
+						return k.ID.String(), true // PulseCRM shows no status
+					}
+				}
+				return "", false
+			},
+			rename: func(e *compattest.Env, id, name string) {
+				// PulseCRM's PATCH requires the permissions: send back
+				// what the key holds, which changes nothing.
+				var l []struct {
+					ID    json.Number `json:"id"`
+					Perms []struct {
+						Permission string `json:"permission"`
+					} `json:"permissions"`
+				}
+				res := e.Do("GET", "/compat/pulsecrm/apikeys", nil, pulseH(e))
+				res.JSON(e.T, &l)
+				perms := []string{}
+				for _, k := range l {
+					if k.ID.String() == id {
+						for _, p := range k.Perms {
+							perms = append(perms, p.Permission)
+						}
+					}
+				}
+				must(e, "pulsecrm rename", e.Do("PATCH", "/compat/pulsecrm/apikeys/"+id, map[string]any{"description": name, "flatPermissionsList": perms}, pulseH(e)), http.StatusOK)
+			},
+			delete: func(e *compattest.Env, id string) {
+				must(e, "pulsecrm delete", e.Do("DELETE", "/compat/pulsecrm/apikeys/"+id, nil, pulseH(e)), http.StatusOK)
+			},
+		},
+		{
+			name: "vectara",
+			create: func(e *compattest.Env, name string) {
+				must(e, "vectara create", e.Do("POST", "/compat/vectara/v2/api_keys", map[string]any{"name": name, "api_key_role": "personal"}, vecH(e)), http.StatusCreated)
+			},
+			find: func(e *compattest.Env, name string) (string, bool) {
+				var l struct {
+					APIKeys []struct {
+						ID, Name string
+						Enabled  bool
+					} `json:"api_keys"`
+				}
+				res := e.Do("GET", "/compat/vectara/v2/api_keys?limit=100", nil, vecH(e))
+				must(e, "vectara list", res, http.StatusOK)
+				res.JSON(e.T, &l)
+				for _, k := range l.APIKeys {
+					if k.Name == name {
+						return k.ID, k.Enabled
+					}
+				}
+				return "", false
+			},
+			disable: func(e *compattest.Env, id string) {
+				must(e, "vectara disable", e.Do("PATCH", "/compat/vectara/v2/api_keys/"+id, map[string]any{"enabled": false}, vecH(e)), http.StatusOK)
+			},
+			rename: nil,
+			delete: func(e *compattest.Env, id string) {
+				must(e, "vectara delete", e.Do("DELETE", "/compat/vectara/v2/api_keys/"+id, nil, vecH(e)), http.StatusNoContent)
+			},
+		},
+	}
+}
+
+// nativeKey returns the native key named name and the dialects of its
+// audit events, oldest first.
+func nativeKey(e *compattest.Env, name string) (map[string]any, []string) {
+	e.T.Helper()
+	var l struct {
+		Data []map[string]any `json:"data"`
+	}
+	res := e.Native("GET", "/v1/keys?limit=200", nil)
+	must(e, "native list", res, http.StatusOK)
+	res.JSON(e.T, &l)
+	for _, k := range l.Data {
+		if k["name"] == name {
+			var ev struct {
+				Data []struct{ Action, Dialect string } `json:"data"`
+			}
+			r := e.Native("GET", "/v1/audit-events?target_id="+k["id"].(string), nil)
+			must(e, "audit events", r, http.StatusOK)
+			r.JSON(e.T, &ev)
+			var ds []string
+			for i := len(ev.Data) - 1; i >= 0; i-- {
+				ds = append(ds, ev.Data[i].Action+"@"+ev.Data[i].Dialect)
+			}
+			return k, ds
+		}
+	}
+	return nil, nil
+}
+
+// TestCrossDialect: a key created through any dialect is visible through
+// the native API and every other dialect; a change made through one is
+// seen through all the others; the audit log names the dialect of each
+// change.
+func TestCrossDialect(t *testing.T) {
+	e := compattest.New(t, compat.Mount, compattest.Options{})
+	ds := dialects()
+	for _, d := range ds {
+		d.create(e, "made by "+d.name)
+	}
+	for _, d := range ds {
+		name := "made by " + d.name
+		k, events := nativeKey(e, name)
+		if k == nil {
+			t.Fatalf("the key created through %s is not in the native list", d.name)
+		}
+		if k["status"] != "active" || k["kind"] != "api" {
+			t.Errorf("%s's key natively: status %v kind %v", d.name, k["status"], k["kind"])
+		}
+		if want := []string{"key.created@" + d.name}; strings.Join(events, ",") != strings.Join(want, ",") {
+			t.Errorf("%s's key: audit %v, want %v", d.name, events, want)
+		}
+		for _, other := range ds {
+			if id, enabled := other.find(e, name); id == "" || !enabled {
+				t.Errorf("the key created through %s, seen through %s: id %q enabled %v", d.name, other.name, id, enabled)
+			}
+		}
+	}
+
+	// Each dialect with a status disables the key the next one made;
+	// everyone sees it disabled, and the audit says who.
+	for i, d := range ds {
+		if d.disable == nil {
+			continue
+		}
+		target := "made by " + ds[(i+1)%len(ds)].name
+		id, _ := d.find(e, target)
+		d.disable(e, id)
+		k, events := nativeKey(e, target)
+		if k["status"] != "disabled" {
+			t.Errorf("%s disabled %q: native status %v", d.name, target, k["status"])
+		}
+		if last := events[len(events)-1]; last != "key.updated@"+d.name {
+			t.Errorf("%s disabled %q: last audit event %s", d.name, target, last)
+		}
+		for _, other := range ds {
+			if other.disable == nil {
+				continue
+			}
+			if id, enabled := other.find(e, target); id == "" || enabled {
+				t.Errorf("%s disabled %q; %s shows id %q enabled %v", d.name, target, other.name, id, enabled)
+			}
+		}
+	}
+
+	// Renames: each dialect that can renames the key of the one before;
+	// the others find it under its new name.
+	for i, d := range ds {
+		if d.rename == nil {
+			continue
+		}
+		target := "made by " + ds[(i+len(ds)-1)%len(ds)].name
+		id, _ := d.find(e, target)
+		renamed := fmt.Sprintf("%s, renamed by %s", target, d.name)
+		d.rename(e, id, renamed)
+		for _, other := range ds {
+			if id, _ := other.find(e, renamed); id == "" {
+				t.Errorf("%s renamed %q to %q; %s does not find it", d.name, target, renamed, other.name)
+			}
+		}
+		if k, _ := nativeKey(e, renamed); k == nil {
+			t.Errorf("%s renamed %q to %q; the native list does not have it", d.name, target, renamed)
+		}
+	}
+
+	// Every dialect deletes a key another made: gone everywhere.
+	var l struct {
+		Data []map[string]any `json:"data"`
+	}
+	res := e.Native("GET", "/v1/keys?limit=200", nil)
+	res.JSON(t, &l)
+	if len(l.Data) != len(ds) {
+		t.Fatalf("%d keys natively, want %d", len(l.Data), len(ds))
+	}
+	for i, d := range ds {
+		name := l.Data[i]["name"].(string)
+		nid := l.Data[i]["id"].(string)
+		id, _ := d.find(e, name)
+		d.delete(e, id)
+		must(e, "native get of a deleted key", e.Native("GET", "/v1/keys/"+nid, nil), http.StatusNotFound)
+		for _, other := range ds {
+			if id, _ := other.find(e, name); id != "" {
+				t.Errorf("%s deleted %q; %s still lists it as %s", d.name, name, other.name, id)
+			}
+		}
+		if _, events := nativeKey(e, name); events != nil {
+			t.Errorf("deleted key %q still listed natively", name)
+		}
+	}
+}

@@ -1,0 +1,249 @@
+package orq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/keyward/keyward"
+	khttp "github.com/keyward/keyward/http"
+)
+
+// orq's error codes (docs.orq.ai/reference/errors), and the few keyward
+// needs where orq documents none (the status is then the standard HTTP
+// one).
+const (
+	codeAuthRequired     = "authentication_required" // 401, documented
+	codeInvalidKey       = "invalid_api_key"         // 401, documented
+	codeInsufficient     = "insufficient_scope"      // 403, documented
+	codeInvalidBody      = "invalid_request_body"    // 400, documented
+	codeRateLimited      = "rate_limit_exceeded"     // 429, documented
+	codeInternal         = "internal_error"          // 500, documented
+	codeUnavailable      = "service_unavailable"     // 503, documented
+	codeTimeout          = "request_timeout"         // 408, documented
+	codeInvalidRequest   = "invalid_request"         // 400: a query parameter or header
+	codeKeyNotFound      = "api_key_not_found"       // 404, after orq's <entity>_not_found
+	codeNotFound         = "not_found"               // 404: no such route
+	codeMethod           = "method_not_allowed"      // 405
+	codeTooLarge         = "request_too_large"       // 413
+	codeMediaType        = "unsupported_media_type"  // 415
+	codeKeyRevoked       = "api_key_revoked"         // 409
+	codeConflict         = "conflict"                // 409
+	documentedCodePrefix = "https://docs.orq.ai/errors/"
+)
+
+// documented are the codes orq's error reference describes: only their
+// answers carry a doc_url.
+var documented = map[string]bool{
+	codeAuthRequired: true, codeInvalidKey: true, codeInsufficient: true, codeInvalidBody: true,
+	codeRateLimited: true, codeInternal: true, codeUnavailable: true, codeTimeout: true,
+}
+
+// orqError is an error with orq's status and code decided by this package
+// (a keyward code maps to several orq codes: a missing credential and a bad
+// one are both unauthenticated). err is the keyward error it stands for:
+// its code goes to the access log, its message to the client.
+type orqError struct {
+	status int
+	code   string
+	err    *keyward.Error
+}
+
+func (e *orqError) Error() string { return e.code + ": " + e.err.Error() }
+func (e *orqError) Unwrap() error { return e.err }
+
+func errNoRoute(path string) error {
+	return &orqError{status: http.StatusNotFound, code: codeNotFound,
+		err: keyward.Errorf(keyward.ECodeNotFound, "no route %s", path)}
+}
+
+func methodNotAllowed(method, allow string) error {
+	return &orqError{status: http.StatusMethodNotAllowed, code: codeMethod,
+		err: keyward.Errorf(keyward.ECodeMethodNotAllowed, "%s is not allowed here; allowed: %s", method, allow)}
+}
+
+// badParam is a 400 naming a query parameter or header.
+func badParam(name, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	e := keyward.Errorf(keyward.ECodeInvalidParameter, "%s: %s", name, msg)
+	e.Fields = []keyward.FieldError{{Field: name, Message: msg}}
+	return e
+}
+
+// badField is a 400 naming a member of the request body.
+func badField(field, format string, args ...any) error {
+	return keyward.InvalidField(field, format, args...)
+}
+
+// urlQuery parses the query string, refusing one that does not parse
+// (url.Values would silently drop the broken part).
+func urlQuery(r *http.Request) (url.Values, error) {
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, badParam("query", "is not a well-formed query string")
+	}
+	return v, nil
+}
+
+// statusOf maps a keyward error to orq's status and code. Validation
+// failures are 400 invalid_request_body: orq reports every bad body that
+// way, where keyward's native API uses 422.
+func statusOf(e *keyward.Error) (int, string) {
+	switch e.Code {
+	case keyward.ECodeBadRequest, keyward.ECodeMalformedJSON, keyward.ECodeUnknownField,
+		keyward.ECodeValidation, keyward.ECodeInvalidPermission:
+		return http.StatusBadRequest, codeInvalidBody
+	case keyward.ECodeInvalidParameter:
+		return http.StatusBadRequest, codeInvalidRequest
+	case keyward.ECodeUnauthenticated:
+		return http.StatusUnauthorized, codeInvalidKey
+	case keyward.ECodeAPIKeyForbidden, keyward.ECodePermissionDenied, keyward.ECodeAccountMismatch:
+		return http.StatusForbidden, codeInsufficient
+	case keyward.ECodeNotFound:
+		return http.StatusNotFound, codeKeyNotFound
+	case keyward.ECodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed, codeMethod
+	case keyward.ECodeKeyRevoked:
+		return http.StatusConflict, codeKeyRevoked
+	case keyward.ECodeConflict, keyward.ECodeDuplicate, keyward.ECodeResourceInUse,
+		keyward.ECodeIdempotencyConflict, keyward.ECodePreconditionFail:
+		return http.StatusConflict, codeConflict
+	case keyward.ECodeBodyTooLarge:
+		return http.StatusRequestEntityTooLarge, codeTooLarge
+	case keyward.ECodeUnsupportedMedia:
+		return http.StatusUnsupportedMediaType, codeMediaType
+	case keyward.ECodeLocked, keyward.ECodeRateLimited:
+		return http.StatusTooManyRequests, codeRateLimited
+	case keyward.ECodeUnavailable:
+		return http.StatusServiceUnavailable, codeUnavailable
+	case keyward.ECodeTimeout:
+		return http.StatusRequestTimeout, codeTimeout
+	}
+	return http.StatusInternalServerError, codeInternal
+}
+
+// errorBody is orq's error document.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	DocURL  string         `json:"doc_url,omitempty"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// fieldViolation names one offending member, as google.rpc.BadRequest
+// does (orq's API is served from protobuf definitions).
+type fieldViolation struct {
+	Field       string `json:"field"`
+	Description string `json:"description"`
+}
+
+// writeError renders err in orq's shape and records it for the access log.
+// Internal causes are logged by the server, never sent.
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	khttp.Note(w, err)
+	var (
+		oe     *orqError
+		status int
+		code   string
+		e      *keyward.Error
+	)
+	if errors.As(err, &oe) {
+		status, code, e = oe.status, oe.code, oe.err
+	} else {
+		e = keyward.AsError(err)
+		if errors.Is(err, context.Canceled) {
+			e = &keyward.Error{Code: keyward.ECodeTimeout, Message: "the request was cancelled", Err: err}
+		}
+		status, code = statusOf(e)
+	}
+	msg := e.Message
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		msg = "internal error"
+	}
+	details := map[string]any{}
+	for _, f := range e.Fields {
+		v, _ := details["field_violations"].([]fieldViolation)
+		details["field_violations"] = append(v, fieldViolation{Field: f.Field, Description: f.Message})
+	}
+	if p, ok := e.Details["missing_permission"].(string); ok {
+		details["required_permission"] = p
+	}
+	if secs, ok := e.Details["retry_after_seconds"].(int64); ok {
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	switch status {
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="orq"`)
+	}
+	if len(details) == 0 {
+		details = nil
+	}
+	writeErrorBody(w, r, status, code, msg, details)
+}
+
+func writeErrorBody(w http.ResponseWriter, r *http.Request, status int, code, msg string, details map[string]any) {
+	body := errorBody{Error: errorDetail{Code: code, Message: msg, Details: details}}
+	if documented[code] {
+		body.Error.DocURL = documentedCodePrefix + code
+	}
+	writeJSON(w, r, status, body)
+}
+
+// translate rewrites the field names of a keyward validation error into
+// orq's: scopes[i] is access.<domain>, project_id is project_scope's, and
+// so on. domains are the access-map keys in the order they became scopes.
+func translate(err error, domains []string) error {
+	var e *keyward.Error
+	if !errors.As(err, &e) || len(e.Fields) == 0 {
+		return err
+	}
+	out := &keyward.Error{Code: e.Code, Details: e.Details, Err: e.Err}
+	msgs := make([]string, 0, len(e.Fields))
+	for _, f := range e.Fields {
+		name, message := orqField(f.Field, domains), orqMessage(f.Message)
+		out.Fields = append(out.Fields, keyward.FieldError{Field: name, Message: message})
+		msgs = append(msgs, name+": "+message)
+	}
+	out.Message = strings.Join(msgs, "; ")
+	return out
+}
+
+func orqField(field string, domains []string) string {
+	switch {
+	case strings.HasPrefix(field, "scopes["):
+		rest := strings.TrimPrefix(field, "scopes[")
+		i, _, ok := strings.Cut(rest, "]")
+		n, err := strconv.Atoi(i)
+		if !ok || err != nil || n < 0 || n >= len(domains) {
+			return "access"
+		}
+		return "access." + domains[n]
+	case field == "scopes" || field == "roles" || strings.HasPrefix(field, "roles["):
+		return "access"
+	case field == "project_id":
+		return "project_scope.single.project_id"
+	case strings.HasPrefix(field, "owner"):
+		return "owner"
+	}
+	return field
+}
+
+// orqMessage rewrites keyward vocabulary in a validation message into
+// orq's.
+var orqMessage = strings.NewReplacer(
+	"permission_mode restricted", "PERMISSION_MODE_RESTRICTED",
+	"scopes or roles", "access",
+	`"prj_`, `"proj_`,
+	"in this account", "in this workspace",
+	"the account's catalog", "the workspace's capability catalog",
+).Replace

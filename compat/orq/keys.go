@@ -1,0 +1,336 @@
+package orq
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/service"
+)
+
+// rotateSuffix ends the path of orq's custom rotate method.
+const rotateSuffix = ":rotate"
+
+// decode reads the JSON body strictly into dst (unknown members, members
+// given twice and trailing data are refused). An empty body is refused
+// when required, else leaves dst as is.
+func decode(r *http.Request, dst any, required bool) error {
+	b, err := khttp.ReadBody(r)
+	if err != nil {
+		return err
+	}
+	if b == nil {
+		if required {
+			return keyward.Errorf(keyward.ECodeMalformedJSON, "a JSON object body is required")
+		}
+		return nil
+	}
+	return khttp.DecodeStrict(b, dst)
+}
+
+// pathKeyID reads {api_key_id} from the path. The capabilities path
+// matches the key pattern for methods it does not take: 405, not 404.
+func pathKeyID(w http.ResponseWriter, r *http.Request) (string, error) {
+	raw := r.PathValue("id")
+	if raw == "capabilities" {
+		w.Header().Set("Allow", "GET, HEAD")
+		return "", methodNotAllowed(r.Method, "GET, HEAD")
+	}
+	id, ok := keyID(raw)
+	if !ok {
+		return "", keyward.Errorf(keyward.ECodeNotFound, "no API key with this id in the workspace")
+	}
+	return id, nil
+}
+
+// notFound gives the service's not-found error a message in orq's terms:
+// the service's names keyward's id form.
+func notFound(err error, id string) error {
+	if keyward.ErrorCode(err) == keyward.ECodeNotFound {
+		return keyward.Errorf(keyward.ECodeNotFound, "API key %s not found", orqKeyID(id))
+	}
+	return err
+}
+
+// create serves POST /v2/api-keys → 200 {api_key, token}.
+func (h *handler) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	if err := query(r, nil); err != nil {
+		return err
+	}
+	var in createRequest
+	if err := decode(r, &in, true); err != nil {
+		return err
+	}
+	f, domains, err := createFields(&in)
+	if err != nil {
+		return err
+	}
+	k, tok, err := h.svc.CreateKey(r.Context(), a, keyward.KindAPI, f)
+	if err != nil {
+		return translate(err, domains)
+	}
+	writeJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k), Token: tok.Reveal()})
+	return nil
+}
+
+// createFields translates CreateApiKeyRequest into keyward's fields.
+func createFields(in *createRequest) (*keyward.KeyFields, []string, error) {
+	f := &keyward.KeyFields{Name: in.Name}
+	if !in.Name.Set {
+		return nil, nil, badField("name", "is required")
+	}
+	var err error
+	if f.Owner, err = ownerField(in.Owner); err != nil {
+		return nil, nil, err
+	}
+	if f.ProjectID, err = projectField(in.ProjectScope); err != nil {
+		return nil, nil, err
+	}
+	if err := checkMcpAccess(in.McpAccess); err != nil {
+		return nil, nil, err
+	}
+	if f.ExpiresAt, err = expiryField(in.ExpiresAt); err != nil {
+		return nil, nil, err
+	}
+	if f.ExpiresAt.Null {
+		f.ExpiresAt = keyward.Field[time.Time]{} // a new key has no expiry to clear
+	}
+	mode := keyward.PermissionMode("")
+	if in.PermissionMode.Set {
+		if in.PermissionMode.Null {
+			return nil, nil, badField("permission_mode", "cannot be null")
+		}
+		if mode, err = parseMode("permission_mode", in.PermissionMode.Value); err != nil {
+			return nil, nil, err
+		}
+		f.PermissionMode = keyward.Some(mode)
+	}
+	var domains []string
+	switch {
+	case in.Access.Null:
+		return nil, nil, badField("access", "cannot be null; send {} for no access")
+	case !in.Access.Set:
+		if mode == keyward.ModeRestricted {
+			return nil, nil, badField("access", "is required with %s ({} grants nothing)", modeRestricted)
+		}
+	case mode == "" || mode == keyward.ModeRestricted:
+		// Without a mode the key gets the account's default: the
+		// service refuses access unless that default is restricted.
+		var scopes []keyward.Scope
+		if scopes, domains, err = accessMap(in.Access.Value); err != nil {
+			return nil, nil, err
+		}
+		f.Scopes = keyward.Some(scopes)
+	}
+	return f, domains, nil
+}
+
+// get serves GET /v2/api-keys/{api_key_id} → 200 {api_key}.
+func (h *handler) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	id, err := pathKeyID(w, r)
+	if err != nil {
+		return err
+	}
+	if err := query(r, []string{"include_budget"}); err != nil {
+		return err
+	}
+	if err := includeBudget(r); err != nil {
+		return err
+	}
+	k, err := h.svc.GetKey(r.Context(), a, keyward.KindAPI, id)
+	if err != nil {
+		return notFound(err, id)
+	}
+	writeJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k)})
+	return nil
+}
+
+// maxAttempts bounds the retries of an update that read the key first and
+// found it changed by a concurrent request when writing.
+const maxAttempts = 3
+
+// update serves PATCH /v2/api-keys/{api_key_id} → 200 {api_key}: the seed
+// page. Absent members stay; access is a replacement map, required when
+// changing to RESTRICTED and ignored otherwise; expires_at and
+// clear_expires_at are mutually exclusive.
+func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	id, err := pathKeyID(w, r)
+	if err != nil {
+		return err
+	}
+	if err := query(r, nil); err != nil {
+		return err
+	}
+	var in updateRequest
+	if err := decode(r, &in, true); err != nil {
+		return err
+	}
+	f, err := updateFields(&in)
+	if err != nil {
+		return err
+	}
+	// Whether access applies, and whether it is required, depends on the
+	// mode the key ends up in: read the key, and write only if it is
+	// still that version (If-Match), else read again.
+	needCurrent := in.PermissionMode.Set || in.Access.Set
+	for attempt := 1; ; attempt++ {
+		var (
+			ifMatch string
+			domains []string
+		)
+		if needCurrent {
+			cur, err := h.svc.GetKey(r.Context(), a, keyward.KindAPI, id)
+			if err != nil {
+				return notFound(err, id)
+			}
+			ifMatch = cur.ETag()
+			if domains, err = applyAccess(f, &in, cur.PermissionMode); err != nil {
+				return err
+			}
+		}
+		k, err := h.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, f, ifMatch)
+		if keyward.ErrorCode(err) == keyward.ECodePreconditionFail {
+			if attempt < maxAttempts {
+				f.Scopes = keyward.Field[[]keyward.Scope]{}
+				continue
+			}
+			return keyward.Errorf(keyward.ECodeConflict, "the API key was changed by concurrent requests; retry")
+		}
+		if err != nil {
+			return notFound(translate(err, domains), id)
+		}
+		writeJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k)})
+		return nil
+	}
+}
+
+// updateFields translates the members of UpdateApiKeyRequest that do not
+// depend on the key's current state.
+func updateFields(in *updateRequest) (*keyward.KeyFields, error) {
+	f := &keyward.KeyFields{Name: in.Name, ClearExpiresAt: in.ClearExpiresAt}
+	var err error
+	if in.Status.Set {
+		if in.Status.Null {
+			return nil, badField("status", "cannot be null")
+		}
+		st, err := parseStatus("status", in.Status.Value)
+		if err != nil {
+			return nil, err
+		}
+		f.Status = keyward.Some(st)
+	}
+	if in.PermissionMode.Set {
+		if in.PermissionMode.Null {
+			return nil, badField("permission_mode", "cannot be null")
+		}
+		m, err := parseMode("permission_mode", in.PermissionMode.Value)
+		if err != nil {
+			return nil, err
+		}
+		f.PermissionMode = keyward.Some(m)
+	}
+	if in.Access.Null {
+		return nil, badField("access", "cannot be null; send {} to clear it")
+	}
+	if f.ProjectID, err = projectField(in.ProjectScope); err != nil {
+		return nil, err
+	}
+	if f.ExpiresAt, err = expiryField(in.ExpiresAt); err != nil {
+		return nil, err
+	}
+	if err := checkMcpAccess(in.McpAccess); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// applyAccess sets the scopes from access when the key's resulting mode is
+// restricted (cur is its mode now), and checks that access comes with a
+// change to restricted. It returns the granted domains in scope order.
+func applyAccess(f *keyward.KeyFields, in *updateRequest, cur keyward.PermissionMode) ([]string, error) {
+	mode := cur
+	if f.PermissionMode.HasValue() {
+		mode = f.PermissionMode.Value
+	}
+	if mode != keyward.ModeRestricted {
+		return nil, nil // "ignored otherwise"
+	}
+	if !in.Access.Set {
+		if cur != keyward.ModeRestricted {
+			return nil, badField("access", "is required when changing permission_mode to %s ({} grants nothing)", modeRestricted)
+		}
+		return nil, nil
+	}
+	scopes, domains, err := accessMap(in.Access.Value)
+	if err != nil {
+		return nil, err
+	}
+	f.Scopes = keyward.Some(scopes)
+	return domains, nil
+}
+
+// delete serves DELETE /v2/api-keys/{api_key_id} → 200 {} (orq: "the
+// response body is empty on success"; its SDKs expect a JSON 200).
+func (h *handler) delete(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	id, err := pathKeyID(w, r)
+	if err != nil {
+		return err
+	}
+	if err := query(r, nil); err != nil {
+		return err
+	}
+	if err := h.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
+		return notFound(err, id)
+	}
+	writeJSON(w, r, http.StatusOK, struct{}{})
+	return nil
+}
+
+// rotate serves POST /v2/api-keys/{api_key_id}:rotate → 200 {api_key,
+// token}. The new secret replaces the old one at once (orq: "immediately
+// revokes the previous key"); keyward keeps the key's id.
+func (h *handler) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	raw, ok := strings.CutSuffix(r.PathValue("id"), rotateSuffix)
+	if !ok {
+		w.Header().Set("Allow", "GET, HEAD, PATCH, DELETE")
+		return methodNotAllowed(r.Method, "GET, HEAD, PATCH, DELETE")
+	}
+	id, ok := keyID(raw)
+	if !ok {
+		return keyward.Errorf(keyward.ECodeNotFound, "no API key with this id in the workspace")
+	}
+	if err := query(r, nil); err != nil {
+		return err
+	}
+	var in rotateRequest
+	if err := decode(r, &in, false); err != nil {
+		return err
+	}
+	if in.APIKeyID.Set {
+		if other, ok := keyID(in.APIKeyID.Value); in.APIKeyID.Null || !ok || other != id {
+			return badField("api_key_id", "must be the api_key_id of the path")
+		}
+	}
+	k, tok, err := h.svc.RotateKey(r.Context(), a, keyward.KindAPI, id, &service.RotateRequest{}, "")
+	if err != nil {
+		return notFound(err, id)
+	}
+	writeJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k), Token: tok.Reveal()})
+	return nil
+}
+
+// includeBudget reads ?include_budget: keyward has no budgets, so there is
+// never one to embed, but the parameter must still be well-formed.
+func includeBudget(r *http.Request) error {
+	v, err := urlQuery(r)
+	if err != nil || !v.Has("include_budget") {
+		return err
+	}
+	switch strings.ToLower(v.Get("include_budget")) {
+	case "true", "false", "1", "0":
+		return nil
+	}
+	return badParam("include_budget", "must be true or false")
+}

@@ -1,0 +1,449 @@
+package orq
+
+import (
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// Ids. orq's api_key_id is a bare ULID and its project ids are
+// proj_<ULID>; keyward's are key_<ULID> and prj_<ULID>. The ULID is the
+// same, so the mapping is a change of prefix both ways, and keyward's own
+// forms are accepted on input too (a client may hold ids read from the
+// native API).
+const orqProjectPrefix = "proj_"
+
+// orqKeyID returns the orq form of a keyward key id (or of another id a
+// key records, such as created_by_id): the bare ULID.
+func orqKeyID(id string) string {
+	if keyward.ValidID(keyward.PrefixKey, id) {
+		return strings.TrimPrefix(id, keyward.PrefixKey)
+	}
+	return id
+}
+
+// keyID returns the keyward id for an orq api_key_id, and false if it is
+// neither a bare ULID nor a key_ id.
+func keyID(s string) (string, bool) {
+	switch {
+	case keyward.ValidID(keyward.PrefixKey, s):
+		return s, true
+	case keyward.ValidID(keyward.PrefixKey, keyward.PrefixKey+s):
+		return keyward.PrefixKey + s, true
+	}
+	return "", false
+}
+
+func orqProjectID(id string) string {
+	if keyward.ValidID(keyward.PrefixProject, id) {
+		return orqProjectPrefix + strings.TrimPrefix(id, keyward.PrefixProject)
+	}
+	return id
+}
+
+// projectID returns the keyward id for an orq project id (proj_<ULID>, or
+// keyward's prj_<ULID>), and false if it is neither.
+func projectID(s string) (string, bool) {
+	switch {
+	case keyward.ValidID(keyward.PrefixProject, s):
+		return s, true
+	case keyward.ValidID(orqProjectPrefix, s):
+		return keyward.PrefixProject + strings.TrimPrefix(s, orqProjectPrefix), true
+	}
+	return "", false
+}
+
+// Enums. orq sends protobuf enum names; the Node SDK also accepts the
+// lowercase preset names for permission_mode.
+const (
+	statusUnspecified = "API_KEY_STATUS_UNSPECIFIED"
+	statusActive      = "API_KEY_STATUS_ACTIVE"
+	statusDisabled    = "API_KEY_STATUS_DISABLED"
+	statusRevoked     = "API_KEY_STATUS_REVOKED"
+
+	modeUnspecified = "PERMISSION_MODE_UNSPECIFIED"
+	modeAll         = "PERMISSION_MODE_ALL"
+	modeRestricted  = "PERMISSION_MODE_RESTRICTED"
+	modeReadOnly    = "PERMISSION_MODE_READ_ONLY"
+
+	accessNone  = "ACCESS_LEVEL_NONE"
+	accessRead  = "ACCESS_LEVEL_READ"
+	accessWrite = "ACCESS_LEVEL_WRITE"
+
+	ownerUnspecified    = "OWNER_TYPE_UNSPECIFIED"
+	ownerUser           = "OWNER_TYPE_USER"
+	ownerServiceAccount = "OWNER_TYPE_SERVICE_ACCOUNT"
+)
+
+var statuses = map[string]keyward.KeyStatus{
+	statusActive: keyward.StatusActive, statusDisabled: keyward.StatusDisabled, statusRevoked: keyward.StatusRevoked,
+}
+
+var modes = map[string]keyward.PermissionMode{
+	modeAll: keyward.ModeAll, modeRestricted: keyward.ModeRestricted, modeReadOnly: keyward.ModeReadOnly,
+	"all": keyward.ModeAll, "restricted": keyward.ModeRestricted, "read_only": keyward.ModeReadOnly,
+}
+
+func orqStatus(s keyward.KeyStatus) string {
+	switch s {
+	case keyward.StatusActive:
+		return statusActive
+	case keyward.StatusDisabled:
+		return statusDisabled
+	case keyward.StatusRevoked:
+		return statusRevoked
+	}
+	return statusUnspecified
+}
+
+func orqMode(m keyward.PermissionMode) string {
+	switch m {
+	case keyward.ModeAll:
+		return modeAll
+	case keyward.ModeRestricted:
+		return modeRestricted
+	case keyward.ModeReadOnly:
+		return modeReadOnly
+	}
+	return modeUnspecified
+}
+
+// parseStatus reads a status sent in a body. UNSPECIFIED is refused: it
+// states no lifecycle, and "omit to keep current" is how orq keeps one.
+func parseStatus(field, s string) (keyward.KeyStatus, error) {
+	if st, ok := statuses[s]; ok {
+		return st, nil
+	}
+	return "", badField(field, "must be one of %s, %s, %s", statusActive, statusDisabled, statusRevoked)
+}
+
+// parseMode reads a permission mode sent in a body; UNSPECIFIED is refused
+// (orq's server rejects it on create, per its Terraform provider).
+func parseMode(field, s string) (keyward.PermissionMode, error) {
+	if m, ok := modes[s]; ok {
+		return m, nil
+	}
+	return "", badField(field, "must be one of %s, %s, %s", modeAll, modeReadOnly, modeRestricted)
+}
+
+// accessMap turns orq's access map into keyward scopes on every object
+// ("*"): ACCESS_LEVEL_NONE grants nothing and is dropped. It returns the
+// scopes sorted by domain, and the domains in that order (to name them in
+// errors).
+func accessMap(m map[string]string) ([]keyward.Scope, []string, error) {
+	domains := make([]string, 0, len(m))
+	for d := range m {
+		domains = append(domains, d)
+	}
+	sort.Strings(domains)
+	scopes := make([]keyward.Scope, 0, len(m))
+	kept := make([]string, 0, len(m))
+	for _, d := range domains {
+		var a keyward.Access
+		switch m[d] {
+		case accessNone:
+			continue
+		case accessRead:
+			a = keyward.AccessRead
+		case accessWrite:
+			a = keyward.AccessWrite
+		default:
+			return nil, nil, badField("access."+d, "must be one of %s, %s, %s", accessNone, accessRead, accessWrite)
+		}
+		scopes = append(scopes, keyward.Scope{Resource: d, Access: a, Targets: []string{keyward.Wildcard}})
+		kept = append(kept, d)
+	}
+	return scopes, kept, nil
+}
+
+// orqAccess renders a restricted key's explicit scopes as orq's access
+// map. Only scopes on every object ("*") are shown: orq cannot express a
+// grant on some objects, and showing it as the whole domain would widen it
+// when a client writes the map back. Roles are not expanded either.
+func orqAccess(k *keyward.Key) map[string]string {
+	if k.PermissionMode != keyward.ModeRestricted {
+		return nil
+	}
+	out := map[string]string{}
+	for _, s := range k.Scopes {
+		if !slices.Contains(s.Targets, keyward.Wildcard) {
+			continue
+		}
+		level := accessRead
+		if s.Access == keyward.AccessWrite {
+			level = accessWrite
+		}
+		if out[s.Resource] != accessWrite {
+			out[s.Resource] = level
+		}
+	}
+	return out
+}
+
+// timestamp renders a time as protobuf's JSON mapping does: RFC 3339 in
+// UTC, with 0 or 3 fractional digits (keyward keeps milliseconds).
+func timestamp(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond() == 0 {
+		return t.Format("2006-01-02T15:04:05Z")
+	}
+	return t.Format("2006-01-02T15:04:05.000Z")
+}
+
+func optTimestamp(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return timestamp(*t)
+}
+
+// parseTimestamp reads an RFC 3339 timestamp from a body. zero reports the
+// protobuf zero Timestamp (or Go's), which orq's PATCH reads as "no change".
+func parseTimestamp(field, s string) (t time.Time, zero bool, err error) {
+	t, err = time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return t, false, badField(field, "must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z")
+	}
+	return t, t.IsZero() || t.Equal(time.Unix(0, 0)), nil
+}
+
+// apiKey is orq's ApiKey. Unset optional members are omitted, as
+// protobuf's JSON mapping does (generated clients reject null where the
+// schema has none).
+type apiKey struct {
+	APIKeyID       string            `json:"api_key_id"`
+	Name           string            `json:"name"`
+	Owner          owner             `json:"owner"`
+	ProjectScope   projectScope      `json:"project_scope"`
+	PermissionMode string            `json:"permission_mode"`
+	Access         map[string]string `json:"access,omitzero"`
+	TokenPrefix    string            `json:"token_prefix"`
+	Status         string            `json:"status"`
+	CreatedByID    string            `json:"created_by_id,omitempty"`
+	UpdatedByID    string            `json:"updated_by_id,omitempty"`
+	CreatedAt      string            `json:"created_at"`
+	UpdatedAt      string            `json:"updated_at"`
+	LastUsedAt     string            `json:"last_used_at,omitempty"`
+	ExpiresAt      string            `json:"expires_at,omitempty"`
+	LegacyKeyID    string            `json:"legacy_key_id,omitempty"`
+}
+
+// owner is orq's ApiKeyOwner oneof. keyward's account-owned keys are
+// orq's workspace-owned service-account keys; a key owned by one of
+// keyward's service accounts is shown as a service-account key too, with
+// its id (orq's service_account member has none).
+type owner struct {
+	User           *userOwner           `json:"user,omitempty"`
+	ServiceAccount *serviceAccountOwner `json:"service_account,omitempty"`
+}
+
+type userOwner struct {
+	UserID string `json:"user_id"`
+}
+
+type serviceAccountOwner struct {
+	ServiceAccountID string `json:"service_account_id,omitempty"`
+}
+
+// projectScope is orq's ProjectScope oneof.
+type projectScope struct {
+	All    *struct{}    `json:"all,omitempty"`
+	Single *singleScope `json:"single,omitempty"`
+}
+
+type singleScope struct {
+	ProjectID string `json:"project_id"`
+}
+
+// view renders a keyward API key as orq's ApiKey.
+func view(k *keyward.Key) apiKey {
+	v := apiKey{
+		APIKeyID: orqKeyID(k.ID), Name: k.Name, PermissionMode: orqMode(k.PermissionMode), Access: orqAccess(k),
+		TokenPrefix: k.Start, Status: orqStatus(k.Status), CreatedByID: orqKeyID(k.CreatedByID), UpdatedByID: orqKeyID(k.UpdatedByID),
+		CreatedAt: timestamp(k.CreatedAt), UpdatedAt: timestamp(k.UpdatedAt), LastUsedAt: optTimestamp(k.LastUsedAt),
+		ExpiresAt: optTimestamp(k.ExpiresAt),
+	}
+	switch k.Owner.Type {
+	case keyward.OwnerUser:
+		v.Owner.User = &userOwner{UserID: k.Owner.ID}
+	case keyward.OwnerServiceAccount:
+		v.Owner.ServiceAccount = &serviceAccountOwner{ServiceAccountID: k.Owner.ID}
+	default:
+		v.Owner.ServiceAccount = &serviceAccountOwner{}
+	}
+	if k.ProjectID != nil {
+		v.ProjectScope.Single = &singleScope{ProjectID: orqProjectID(*k.ProjectID)}
+	} else {
+		v.ProjectScope.All = &struct{}{}
+	}
+	if k.LegacyKeyID != nil {
+		v.LegacyKeyID = *k.LegacyKeyID
+	}
+	return v
+}
+
+// keyResponse is {api_key} (get, update) and, with token, {api_key, token}
+// (create, rotate).
+type keyResponse struct {
+	APIKey apiKey `json:"api_key"`
+	Token  string `json:"token,omitempty"`
+}
+
+// listResponse is orq's ListApiKeysResponse.
+type listResponse struct {
+	Object  string   `json:"object"`
+	Data    []apiKey `json:"data"`
+	HasMore bool     `json:"has_more"`
+}
+
+// Request bodies. Members are keyward.Field so absent, null and a value
+// stay apart (SPEC §6); nested objects are decoded strictly.
+
+// ownerIn is ApiKeyOwner on create.
+type ownerIn struct {
+	User           keyward.Field[userIn]           `json:"user"`
+	ServiceAccount keyward.Field[serviceAccountIn] `json:"service_account"`
+}
+
+type userIn struct {
+	UserID string `json:"user_id"`
+}
+
+// serviceAccountIn is orq's empty service_account member; service_account_id
+// (a keyward extension) names one of keyward's service accounts.
+type serviceAccountIn struct {
+	ServiceAccountID string `json:"service_account_id"`
+}
+
+type projectScopeIn struct {
+	All    keyward.Field[struct{}]      `json:"all"`
+	Single keyward.Field[singleScopeIn] `json:"single"`
+}
+
+type singleScopeIn struct {
+	ProjectID string `json:"project_id"`
+}
+
+// mcpAccessIn is orq's McpAccess; keyward has no MCP gateways, so only the
+// value meaning "no restriction" is accepted.
+type mcpAccessIn struct {
+	DenyAll              bool     `json:"deny_all"`
+	AllowedMcpGatewayIDs []string `json:"allowed_mcp_gateway_ids"`
+	ToolsetIDs           []string `json:"toolset_ids"`
+}
+
+// createRequest is orq's CreateApiKeyRequest.
+type createRequest struct {
+	Name           keyward.Field[string]            `json:"name"`
+	Owner          keyward.Field[ownerIn]           `json:"owner"`
+	ProjectScope   keyward.Field[projectScopeIn]    `json:"project_scope"`
+	PermissionMode keyward.Field[string]            `json:"permission_mode"`
+	Access         keyward.Field[map[string]string] `json:"access"`
+	ExpiresAt      keyward.Field[string]            `json:"expires_at"`
+	McpAccess      keyward.Field[mcpAccessIn]       `json:"mcp_access"`
+}
+
+// updateRequest is orq's UpdateApiKeyRequest (the seed page).
+type updateRequest struct {
+	Name           keyward.Field[string]            `json:"name"`
+	Status         keyward.Field[string]            `json:"status"`
+	PermissionMode keyward.Field[string]            `json:"permission_mode"`
+	Access         keyward.Field[map[string]string] `json:"access"`
+	ProjectScope   keyward.Field[projectScopeIn]    `json:"project_scope"`
+	ExpiresAt      keyward.Field[string]            `json:"expires_at"`
+	ClearExpiresAt keyward.Field[bool]              `json:"clear_expires_at"`
+	McpAccess      keyward.Field[mcpAccessIn]       `json:"mcp_access"`
+}
+
+// rotateRequest is the body of :rotate: api_key_id repeats the path's.
+type rotateRequest struct {
+	APIKeyID keyward.Field[string] `json:"api_key_id"`
+}
+
+// projectField turns project_scope into keyward's project_id: all is
+// null (every project), single is the project's id.
+func projectField(f keyward.Field[projectScopeIn]) (keyward.Field[string], error) {
+	if !f.Set {
+		return keyward.Field[string]{}, nil
+	}
+	if f.Null {
+		return keyward.Field[string]{}, badField("project_scope", `cannot be null; send {"all":{}} for every project`)
+	}
+	ps := f.Value
+	switch {
+	case ps.All.Set && ps.Single.Set:
+		return keyward.Field[string]{}, badField("project_scope", "set exactly one of all, single")
+	case ps.All.HasValue():
+		return keyward.Null[string](), nil
+	case ps.Single.HasValue():
+		id, ok := projectID(ps.Single.Value.ProjectID)
+		if !ok {
+			return keyward.Field[string]{}, badField("project_scope.single.project_id", "must be a project id (proj_…)")
+		}
+		return keyward.Some(id), nil
+	}
+	return keyward.Field[string]{}, badField("project_scope", `set exactly one of {"all":{}} or {"single":{"project_id":…}}`)
+}
+
+// ownerField turns ApiKeyOwner into keyward's owner. orq's default, and
+// its service_account member, is a key of the workspace itself: keyward's
+// account owner.
+func ownerField(f keyward.Field[ownerIn]) (keyward.Field[keyward.Owner], error) {
+	if !f.Set {
+		return keyward.Field[keyward.Owner]{}, nil
+	}
+	if f.Null {
+		return keyward.Field[keyward.Owner]{}, badField("owner", "cannot be null; omit it for a service-account key")
+	}
+	o := f.Value
+	switch {
+	case o.User.Set && o.ServiceAccount.Set:
+		return keyward.Field[keyward.Owner]{}, badField("owner", "set exactly one of user, service_account")
+	case o.User.HasValue():
+		if !keyward.ValidID(keyward.PrefixUser, o.User.Value.UserID) {
+			return keyward.Field[keyward.Owner]{}, badField("owner.user.user_id", "must be a user id (usr_…)")
+		}
+		return keyward.Some(keyward.Owner{Type: keyward.OwnerUser, ID: o.User.Value.UserID}), nil
+	case o.ServiceAccount.HasValue():
+		if id := o.ServiceAccount.Value.ServiceAccountID; id != "" {
+			if !keyward.ValidID(keyward.PrefixService, id) {
+				return keyward.Field[keyward.Owner]{}, badField("owner.service_account.service_account_id", "must be a service account id (sa_…)")
+			}
+			return keyward.Some(keyward.Owner{Type: keyward.OwnerServiceAccount, ID: id}), nil
+		}
+		return keyward.Some(keyward.Owner{Type: keyward.OwnerAccount}), nil
+	}
+	return keyward.Field[keyward.Owner]{}, badField("owner", "set exactly one of user, service_account")
+}
+
+// checkMcpAccess refuses an MCP restriction keyward could not enforce:
+// accepting it silently would leave the key wider than the client asked.
+func checkMcpAccess(f keyward.Field[mcpAccessIn]) error {
+	if !f.Set || f.Null {
+		return nil
+	}
+	m := f.Value
+	if m.DenyAll || len(m.AllowedMcpGatewayIDs) > 0 || len(m.ToolsetIDs) > 0 {
+		return badField("mcp_access", "MCP gateway restrictions are not supported by this server; omit mcp_access")
+	}
+	return nil
+}
+
+// expiryField reads expires_at: null clears it (SPEC §6), the protobuf
+// zero Timestamp means "no change" (the seed page).
+func expiryField(f keyward.Field[string]) (keyward.Field[time.Time], error) {
+	switch {
+	case !f.Set:
+		return keyward.Field[time.Time]{}, nil
+	case f.Null:
+		return keyward.Null[time.Time](), nil
+	}
+	t, zero, err := parseTimestamp("expires_at", f.Value)
+	if err != nil || zero {
+		return keyward.Field[time.Time]{}, err
+	}
+	return keyward.Some(t), nil
+}
