@@ -84,3 +84,22 @@ func DecodeStrict(b []byte, dst any) error { return decodeBytes(b, dst) }
 // an invalid_parameter error naming the header. The caller must call the
 // returned cancel function.
 func WithTimeout(r *http.Request) (*http.Request, context.CancelFunc, error) { return withTimeout(r) }
+
+// Dispatch serves r through mux if mux has a route for it, and reports
+// true. Otherwise it writes nothing and returns the methods the path
+// allows: a caller answers 405 with Allow when there are some, else 404,
+// in its own format (the mux's own answers are plain text).
+func Dispatch(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) (routed bool, allow string) {
+	h, pattern := mux.Handler(r)
+	if pattern != "" {
+		// ServeHTTP, not h: only the mux sets the path values.
+		mux.ServeHTTP(w, r)
+		return true, ""
+	}
+	probe := &headerRecorder{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		return false, probe.header.Get("Allow")
+	}
+	return false, ""
+}

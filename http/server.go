@@ -219,20 +219,15 @@ func (s *Server) preflight(w *responseWriter, r *http.Request, rq *request) erro
 // route dispatches through the mux, turning its own 404 and 405 answers
 // into problems (with Allow for 405).
 func (s *Server) route(w *responseWriter, r *http.Request) {
-	h, pattern := s.mux.Handler(r)
-	if pattern != "" {
-		// ServeHTTP, not h: only the mux sets the path values.
-		s.mux.ServeHTTP(w, r)
-		return
+	routed, allow := Dispatch(s.mux, w, r)
+	switch {
+	case routed:
+	case allow != "":
+		w.Header().Set("Allow", allow)
+		w.err = keyward.Errorf(keyward.ECodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow)
+	default:
+		w.err = keyward.Errorf(keyward.ECodeNotFound, "no route %s", r.URL.Path)
 	}
-	probe := &headerRecorder{header: http.Header{}}
-	h.ServeHTTP(probe, r)
-	if probe.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", probe.header.Get("Allow"))
-		w.err = keyward.Errorf(keyward.ECodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, probe.header.Get("Allow"))
-		return
-	}
-	w.err = keyward.Errorf(keyward.ECodeNotFound, "no route %s", r.URL.Path)
 }
 
 // headerRecorder captures what the mux's built-in handlers would write.

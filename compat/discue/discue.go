@@ -62,32 +62,18 @@ func New(svc *service.Service, auth Authenticator) http.Handler {
 // ServeHTTP routes the request; the mux's own 404 and 405 answers are
 // plain text, so they are rendered here in discue's shape instead.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := h.mux.Handler(r); pattern != "" {
-		h.mux.ServeHTTP(w, r)
+	routed, allow := khttp.Dispatch(h.mux, w, r)
+	if routed {
 		return
 	}
-	probe := &headerRecorder{header: http.Header{}}
-	h.mux.ServeHTTP(probe, r)
 	pretty, _ := prettyParam(r)
-	if probe.status == http.StatusMethodNotAllowed {
-		allow := probe.header.Get("Allow")
+	if allow != "" {
 		w.Header().Set("Allow", allow)
 		writeError(w, r, pretty, keyward.Errorf(keyward.ECodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow))
 		return
 	}
 	writeError(w, r, pretty, keyward.Errorf(keyward.ECodeNotFound, "no route %s", r.URL.Path))
 }
-
-// headerRecorder captures what the mux's built-in 404 and 405 handlers
-// would write.
-type headerRecorder struct {
-	header http.Header
-	status int
-}
-
-func (h *headerRecorder) Header() http.Header         { return h.header }
-func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
 
 // call is one request to a route: what every handler needs besides the
 // request.

@@ -65,31 +65,15 @@ func New(svc *service.Service, auth Authenticator) http.Handler {
 // ServeHTTP routes the request; the mux's own 404 and 405 answers are
 // plain text, so they are rendered here in orq's shape instead.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := h.mux.Handler(r); pattern != "" {
-		h.mux.ServeHTTP(w, r)
-		return
-	}
-	probe := &headerRecorder{header: http.Header{}}
-	mh, _ := h.mux.Handler(r)
-	mh.ServeHTTP(probe, r)
-	if probe.status == http.StatusMethodNotAllowed {
-		allow := probe.header.Get("Allow")
+	switch routed, allow := khttp.Dispatch(h.mux, w, r); {
+	case routed:
+	case allow != "":
 		w.Header().Set("Allow", allow)
 		h.writeError(w, r, methodNotAllowed(r.Method, allow))
-		return
+	default:
+		h.writeError(w, r, errNoRoute(r.URL.Path))
 	}
-	h.writeError(w, r, errNoRoute(r.URL.Path))
 }
-
-// headerRecorder captures what the mux's built-in handlers would answer.
-type headerRecorder struct {
-	header http.Header
-	status int
-}
-
-func (h *headerRecorder) Header() http.Header         { return h.header }
-func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
 
 // handlerFunc serves one route for an authenticated actor and returns the
 // error to render, if any.

@@ -60,30 +60,16 @@ func New(svc *service.Service, auth Authenticator) http.Handler {
 // and a served path with another method a 405 with Allow, both in
 // Vectara's error body rather than the mux's plain text.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := s.mux.Handler(r); pattern != "" {
-		s.mux.ServeHTTP(w, r)
-		return
-	}
-	probe := &headerRecorder{header: http.Header{}}
-	s.mux.ServeHTTP(probe, r)
-	if probe.status == http.StatusMethodNotAllowed {
-		allow := probe.header.Get("Allow")
+	routed, allow := khttp.Dispatch(s.mux, w, r)
+	switch {
+	case routed:
+	case allow != "":
 		w.Header().Set("Allow", allow)
 		s.fail(w, r, keyward.Errorf(keyward.ECodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow))
-		return
+	default:
+		s.fail(w, r, keyward.Errorf(keyward.ECodeNotFound, "no route %s", r.URL.Path))
 	}
-	s.fail(w, r, keyward.Errorf(keyward.ECodeNotFound, "no route %s", r.URL.Path))
 }
-
-// headerRecorder captures what the mux's own 404/405 handlers would write.
-type headerRecorder struct {
-	header http.Header
-	status int
-}
-
-func (h *headerRecorder) Header() http.Header         { return h.header }
-func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
 
 // result is what an endpoint answers: a status and a body (nil for none).
 type result struct {
