@@ -32,6 +32,43 @@ func (s *Server) invalidations(w http.ResponseWriter, r *http.Request, a *keywar
 			Details: map[string]any{"missing_permission": keyward.PermKeysVerify}}
 	}
 	watcher := s.svc.Watch(r.Context())
+	// The stream lives only as long as its credential: a change to the
+	// key (revoked, disabled, deleted, rotated), its owner or its account
+	// ends it once the key no longer authenticates, and so does its
+	// expiry. A client whose stream ends stops trusting its cache, and its
+	// reconnection is refused. Checked once more now that the watcher
+	// is registered, so a change between the authentication above and
+	// the registration is not missed.
+	stillValid := func() bool {
+		if a.Key == nil {
+			return true
+		}
+		if a.Key.ExpiresAt != nil && !time.Now().Before(*a.Key.ExpiresAt) {
+			return false
+		}
+		tok, err := token(r)
+		if err != nil {
+			return false
+		}
+		_, err = s.svc.Authenticate(r.Context(), tok, r.Header.Get("X-Account-Id"), requestOf(r).clientIP, false)
+		return err == nil
+	}
+	concernsKey := func(inv keyward.Invalidation) bool {
+		switch inv.Kind {
+		case keyward.InvalidateKey:
+			return inv.ID == a.Key.ID
+		case keyward.InvalidateOwner:
+			return inv.ID == a.Key.Owner.ID
+		case keyward.InvalidateAccount:
+			return inv.ID == a.Key.AccountID
+		case keyward.InvalidateAll:
+			return true
+		}
+		return false
+	}
+	if !stillValid() {
+		return keyward.Errorf(keyward.ECodeUnauthenticated, "the credential is no longer valid")
+	}
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -56,14 +93,21 @@ func (s *Server) invalidations(w http.ResponseWriter, r *http.Request, a *keywar
 		case <-r.Context().Done():
 			return nil
 		case inv := <-watcher.C:
-			if watcher.Lost() {
+			lost := watcher.Lost()
+			if lost {
 				err = send("invalidate", keyward.Invalidation{Kind: keyward.InvalidateAll}.String())
 			} else if a.AllAccounts || inv.Concerns(a.AccountID) {
 				err = send("invalidate", inv.String())
 			}
+			if err == nil && a.Key != nil && (lost || concernsKey(inv)) && !stillValid() {
+				return nil // the credential ended: so does the stream
+			}
 		case <-tick.C:
 			if watcher.Lost() {
 				err = send("invalidate", keyward.Invalidation{Kind: keyward.InvalidateAll}.String())
+			}
+			if err == nil && !stillValid() {
+				return nil
 			}
 			if err == nil {
 				err = send("heartbeat", health())
