@@ -1192,12 +1192,14 @@ func aiSnapshot(t *testing.T, e *testEnv, o *aiObjects) string {
 	return b.String()
 }
 
-// aiStrip removes last_used_at at any depth: it is written behind, on
-// reads and verifications, so it is not a change made by a request.
+// aiStrip removes last_used_at and verifications at any depth: they are
+// written behind, on reads and verifications, so they are not a change
+// made by a request.
 func aiStrip(v any) {
 	switch x := v.(type) {
 	case map[string]any:
 		delete(x, "last_used_at")
+		delete(x, "verifications")
 		for _, c := range x {
 			aiStrip(c)
 		}

@@ -176,7 +176,85 @@ func oaCheckExchange(spec *oaSpec, ex exchange) []error {
 	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
 		errs = append(errs, fmt.Errorf("response does not match the document: %w", err))
 	}
+	// A schema that allows other members does not say the server may send
+	// members the document does not name: every member of a 2xx JSON
+	// answer must be documented.
+	if r := route.Operation.Responses.Status(ex.Status); ex.Status < 300 && r != nil && r.Value.Content.Get("application/json") != nil {
+		var body any
+		if json.Unmarshal(ex.RBody, &body) == nil {
+			for _, m := range oaUndocumented(r.Value.Content.Get("application/json").Schema, body, "") {
+				errs = append(errs, fmt.Errorf("the answer has member %s, which the document does not describe", m))
+			}
+		}
+	}
 	return errs
+}
+
+// oaUndocumented returns the paths of members of v that schema does not
+// name (properties of the schema and of its allOf, oneOf and anyOf parts),
+// unless the schema allows other members: additionalProperties (whose
+// values are then checked against it), or a free-form object (a schema
+// that names no member at all, like metadata or an audit change's value).
+func oaUndocumented(ref *openapi3.SchemaRef, v any, at string) []string {
+	if ref == nil || ref.Value == nil {
+		return nil
+	}
+	var parts []*openapi3.Schema
+	var collect func(r *openapi3.SchemaRef)
+	collect = func(r *openapi3.SchemaRef) {
+		if r == nil || r.Value == nil {
+			return
+		}
+		parts = append(parts, r.Value)
+		for _, rs := range [][]*openapi3.SchemaRef{r.Value.AllOf, r.Value.OneOf, r.Value.AnyOf} {
+			for _, sub := range rs {
+				collect(sub)
+			}
+		}
+	}
+	collect(ref)
+	named := false
+	for _, p := range parts {
+		named = named || len(p.Properties) > 0
+	}
+	var out []string
+	switch x := v.(type) {
+	case map[string]any:
+		for name, member := range x {
+			var known *openapi3.SchemaRef
+			var extra *openapi3.SchemaRef
+			open := !named
+			for _, p := range parts {
+				if s, ok := p.Properties[name]; ok && known == nil {
+					known = s
+				}
+				if ap := p.AdditionalProperties; ap.Schema != nil {
+					extra = ap.Schema
+				} else if ap.Has != nil && *ap.Has {
+					open = true
+				}
+			}
+			switch {
+			case known != nil:
+				out = append(out, oaUndocumented(known, member, at+"."+name)...)
+			case extra != nil:
+				out = append(out, oaUndocumented(extra, member, at+"."+name)...)
+			case open:
+			default:
+				out = append(out, at+"."+name)
+			}
+		}
+	case []any:
+		for _, p := range parts {
+			if p.Items != nil {
+				for i, item := range x {
+					out = append(out, oaUndocumented(p.Items, item, fmt.Sprintf("%s[%d]", at, i))...)
+				}
+				break
+			}
+		}
+	}
+	return out
 }
 
 // oaCheckUnrouted checks the answer to a request whose path or method the
