@@ -244,3 +244,32 @@ func (e *u5Env) metricInt(t *testing.T, name string) int64 {
 	}
 	return int64(f)
 }
+
+// TestU5CatalogCacheExact: a cache miss computes what a key may do from
+// the account's catalog and roles, which are cached too; a change to
+// either shows on the next verification of a key never verified before,
+// not only of the cached ones.
+func TestU5CatalogCacheExact(t *testing.T) {
+	e := u5NewEnv(t, u5Opts{})
+	for _, id := range []string{"reports", "exports"} {
+		e.must(http.StatusCreated, req{Method: "PUT", Path: "/v1/catalog/resources/" + id, Body: u5obj{"display_name": id, "readable": true, "writable": true}})
+	}
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/roles", Body: u5obj{"name": "reporter", "scopes": []u5obj{{"resource": "reports", "access": "read"}}}})
+	_, warm := u5Key(t, e.testEnv, u5obj{"permission_mode": "read_only"})
+	u5Want(t, e.testEnv, "VALID", u5obj{"key": warm, "permissions": "exports:read"}) // caches the catalog
+	_, fresh := u5Key(t, e.testEnv, u5obj{"permission_mode": "read_only"})
+	_, byRole := u5Key(t, e.testEnv, u5obj{"permission_mode": "restricted", "roles": []string{"reporter"}})
+
+	// exports becomes write-only: no read_only key may read it, the one
+	// never verified before included.
+	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/catalog/resources/exports", Body: u5obj{"display_name": "exports", "readable": false, "writable": true}})
+	u5Want(t, e.testEnv, "INSUFFICIENT_PERMISSIONS", u5obj{"key": fresh, "permissions": "exports:read"})
+	u5Want(t, e.testEnv, "INSUFFICIENT_PERMISSIONS", u5obj{"key": warm, "permissions": "exports:read"})
+
+	// The role loses its scope: the key holding it, never verified, has
+	// nothing; given back, it has it again.
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/roles/reporter", Body: u5obj{"scopes": []u5obj{}}})
+	u5Want(t, e.testEnv, "INSUFFICIENT_PERMISSIONS", u5obj{"key": byRole, "permissions": "reports:read"})
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/roles/reporter", Body: u5obj{"scopes": []u5obj{{"resource": "reports", "access": "read"}}}})
+	u5Want(t, e.testEnv, "VALID", u5obj{"key": byRole, "permissions": "reports:read"})
+}

@@ -211,6 +211,10 @@ func (Dialect) ReadIsolation() sql.IsolationLevel { return sql.LevelRepeatableRe
 // IsUniqueViolation implements sqlstore.Dialect.
 func (Dialect) IsUniqueViolation(err error) bool { return pgCode(err) == "23505" }
 
+// PrepareStatements implements sqlstore.Dialect: pgx prepares and caches
+// every statement per connection by itself.
+func (Dialect) PrepareStatements() bool { return false }
+
 // IsRetryable implements sqlstore.Dialect: deadlocks and serialization
 // failures between concurrent nodes.
 func (Dialect) IsRetryable(err error) bool {

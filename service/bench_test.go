@@ -138,3 +138,52 @@ func BenchmarkVerifyParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkVerifyMiss measures a cache miss: a cache of 64 entries and
+// 4,096 keys verified round robin, so each verification reads the key
+// from SQLite and compiles its entry (what the first verification of a key
+// costs, and every verification of a key that does not fit the cache).
+func BenchmarkVerifyMiss(b *testing.B) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	svc := service.New(service.Options{Store: db, CacheSize: 64})
+	b.Cleanup(func() { svc.Close(context.Background()) })
+	_, op, err := svc.Bootstrap(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := svc.Authenticate(ctx, op, "", "127.0.0.1", true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 4096
+	secrets := make([]string, n)
+	for i := range secrets {
+		in := &keyward.KeyFields{Name: keyward.Some("bench")}
+		if i%2 == 1 {
+			in.PermissionMode = keyward.Some(keyward.ModeRestricted)
+			in.Scopes = keyward.Some([]keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"*"}}})
+		}
+		_, tok, err := svc.CreateKey(ctx, a, keyward.KindAPI, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		secrets[i] = tok.Reveal()
+	}
+	q, _ := keyward.ParseQuery("documents:read")
+	p := &keyward.PreparedVerify{Query: q, Cost: 1}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		res, err := svc.VerifyToken(ctx, a, secrets[i%n], p)
+		if err != nil || !res.Valid {
+			b.Fatalf("%v %v", res, err)
+		}
+		i++
+	}
+}

@@ -68,6 +68,7 @@ type Service struct {
 	master   *keyward.MasterKey
 	cache    *verifyCache
 	accounts *accountCache
+	catalogs *catalogCache
 	grace    time.Duration
 	limiter  *limiter
 	credits  *creditBook
@@ -106,11 +107,12 @@ func New(o Options) *Service {
 		o.Observer = noObserver{}
 	}
 	s := &Service{store: o.Store, clock: o.Clock, ids: keyward.NewIDs(o.Clock), log: o.Logger, random: o.Random, master: o.MasterKey,
-		cache: newVerifyCache(o.CacheSize, o.CacheTTL), accounts: newAccountCache(), grace: o.OutageGrace,
+		cache: newVerifyCache(o.CacheSize, o.CacheTTL), accounts: newAccountCache(), catalogs: newCatalogCache(), grace: o.OutageGrace,
 		limiter: newLimiter(o.RateBackend, o.Logger), credits: newCreditBook(), observer: o.Observer,
 		interned: map[string]string{}}
 	o.Store.Subscribe(s.cache.invalidate)
 	o.Store.Subscribe(s.accounts.invalidate)
+	o.Store.Subscribe(s.catalogs.invalidate)
 	o.Store.Subscribe(s.credits.invalidate)
 	o.Store.Subscribe(s.hub.publish)
 	every := o.UsageFlushInterval

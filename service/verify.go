@@ -265,29 +265,15 @@ type keyPower struct {
 // what the key can do at its next verification. Keys in mode all or
 // read_only not bounded by a user share one copy per account.
 func (s *Service) power(ctx context.Context, tx keyward.Tx, k *keyward.Key) (*keyPower, error) {
-	res, err := tx.ListResources(ctx, k.AccountID)
+	ac, err := s.accountCatalog(ctx, tx, k.AccountID)
 	if err != nil {
 		return nil, err
 	}
-	cat := keyward.NewCatalog(res)
-	var roles map[string][]keyward.Scope
+	cat := ac.cat
 	scopesOf := func(names []string) ([]keyward.Scope, error) {
-		if len(names) == 0 {
-			return nil, nil
-		}
-		if roles == nil {
-			list, err := tx.ListRoles(ctx, k.AccountID)
-			if err != nil {
-				return nil, err
-			}
-			roles = make(map[string][]keyward.Scope, len(list))
-			for _, r := range list {
-				roles[r.Name] = r.Scopes
-			}
-		}
 		var out []keyward.Scope
 		for _, n := range names {
-			out = append(out, roles[n]...)
+			out = append(out, ac.roles[n]...)
 		}
 		return out, nil
 	}

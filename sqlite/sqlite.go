@@ -145,6 +145,11 @@ func (Dialect) ReadIsolation() sql.IsolationLevel { return sql.LevelDefault }
 // nothing aborts for a retry.
 func (Dialect) IsRetryable(error) bool { return false }
 
+// PrepareStatements implements sqlstore.Dialect: the SQLite driver parses
+// every query it is given, which would be most of a verification cache
+// miss's cost.
+func (Dialect) PrepareStatements() bool { return true }
+
 // Publish implements sqlstore.Dialect: only this process uses the file.
 func (Dialect) Publish(context.Context, *sql.Tx, keyward.Invalidation) error { return nil }
 

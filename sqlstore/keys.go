@@ -291,7 +291,7 @@ func (t *Tx) ListKeys(ctx context.Context, f *keyward.KeyFilter) ([]*keyward.Key
 // FindKeyByHash implements keyward.Tx.
 func (t *Tx) FindKeyByHash(ctx context.Context, h keyward.TokenHash) (*keyward.KeyMatch, error) {
 	var validUntil sql.NullInt64
-	k, err := scanKey(t.queryRow(ctx, `SELECT `+keyColumns+`, s.valid_until FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = ?`, h[:]), &validUntil)
+	k, err := scanKey(t.hotQueryRow(ctx, qKeyBySecret, h[:]), &validUntil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ECodeNotFound, "no key has this secret")
 	}

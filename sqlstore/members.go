@@ -102,7 +102,7 @@ func deref(s *string) string {
 
 // GetUser implements keyward.Tx.
 func (t *Tx) GetUser(ctx context.Context, id string) (*keyward.User, error) {
-	u, err := scanUser(t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`+t.lock(), id))
+	u, err := scanUser(t.hotQueryRow(ctx, qUser+t.lock(), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.NotFound("user", id)
 	}
@@ -205,7 +205,7 @@ func (t *Tx) CreateServiceAccount(ctx context.Context, sa *keyward.ServiceAccoun
 
 // GetServiceAccount implements keyward.Tx.
 func (t *Tx) GetServiceAccount(ctx context.Context, id string) (*keyward.ServiceAccount, error) {
-	sa, err := scanServiceAccount(t.queryRow(ctx, `SELECT `+serviceAccountColumns+` FROM service_accounts WHERE id = ?`+t.lock(), id))
+	sa, err := scanServiceAccount(t.hotQueryRow(ctx, qServiceAccount+t.lock(), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.NotFound("service account", id)
 	}
@@ -337,7 +337,7 @@ func (t *Tx) DeleteRole(ctx context.Context, accountID, name string) error {
 
 // ListRoles implements keyward.Tx.
 func (t *Tx) ListRoles(ctx context.Context, accountID string) ([]*keyward.Role, error) {
-	rows, err := t.query(ctx, `SELECT `+roleColumns+` FROM roles WHERE account_id = ? ORDER BY name`, accountID)
+	rows, err := t.hotQuery(ctx, qRoles, accountID)
 	if err != nil {
 		return nil, err
 	}

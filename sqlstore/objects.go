@@ -167,7 +167,7 @@ const resourceColumns = `id, display_name, grp, description, readable, writable,
 
 // ListResources implements keyward.Tx.
 func (t *Tx) ListResources(ctx context.Context, accountID string) ([]*keyward.Resource, error) {
-	rows, err := t.query(ctx, `SELECT `+resourceColumns+` FROM catalog_resources WHERE account_id = ? ORDER BY grp, id`, accountID)
+	rows, err := t.hotQuery(ctx, qResources, accountID)
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,10 @@ type Dialect interface {
 	// IsRetryable reports whether err aborted a transaction that may
 	// succeed if run again (deadlock, serialization failure).
 	IsRetryable(err error) bool
+	// PrepareStatements reports whether the store should prepare the
+	// statements of the verification miss path itself (SQLite); false
+	// when the driver caches prepared statements on its own (pgx).
+	PrepareStatements() bool
 	// Publish sends an invalidation to the other nodes sharing the
 	// database, inside tx so that it goes out exactly when tx commits
 	// (nothing to do for a database only this process uses).
@@ -58,6 +62,10 @@ type Store struct {
 	// writer honours its context instead of blocking inside the driver.
 	writeMu chan struct{}
 	rebind  sync.Map // query -> rebound query
+	// stmts holds the prepared hot queries on the read handle (read-only
+	// after New): database/sql prepares each once on each connection
+	// that runs it and keeps it there.
+	stmts map[string]*sql.Stmt
 
 	subMu         sync.RWMutex
 	subscribers   []func(keyward.Invalidation)
@@ -110,6 +118,7 @@ func New(write, read *sql.DB, d Dialect, serialize bool) *Store {
 	if serialize {
 		s.writeMu = make(chan struct{}, 1)
 	}
+	s.prepareHot(context.Background())
 	return s
 }
 
@@ -121,7 +130,11 @@ func (s *Store) WriteDB() *sql.DB { return s.write }
 
 // Close closes both handles.
 func (s *Store) Close() error {
-	err := s.write.Close()
+	var err error
+	for _, st := range s.stmts {
+		err = errors.Join(err, st.Close())
+	}
+	err = errors.Join(err, s.write.Close())
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
 	}
@@ -263,6 +276,36 @@ func (s *Store) classify(err error) error {
 }
 
 // q returns query in the dialect's placeholder style.
+// hotQueries are the statements of the verification cache miss path,
+// prepared once on the read handle when the store opens (see
+// Tx.hotQuery). Only read transactions use them.
+var hotQueries = []string{qKeyBySecret, qResources, qRoles, qUser, qServiceAccount}
+
+const (
+	qKeyBySecret    = `SELECT ` + keyColumns + `, s.valid_until FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = ?`
+	qResources      = `SELECT ` + resourceColumns + ` FROM catalog_resources WHERE account_id = ? ORDER BY grp, id`
+	qRoles          = `SELECT ` + roleColumns + ` FROM roles WHERE account_id = ? ORDER BY name`
+	qUser           = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
+	qServiceAccount = `SELECT ` + serviceAccountColumns + ` FROM service_accounts WHERE id = ?`
+)
+
+// prepareHot prepares the hot queries on the read handle, for dialects
+// whose driver would otherwise parse every query (SQLite). It runs when
+// the store opens, holding no connection, so preparing cannot wait on a
+// transaction of its own; a statement that fails to prepare is run
+// unprepared.
+func (s *Store) prepareHot(ctx context.Context) {
+	if !s.dialect.PrepareStatements() {
+		return
+	}
+	s.stmts = map[string]*sql.Stmt{}
+	for _, q := range hotQueries {
+		if st, err := s.read.PrepareContext(ctx, s.q(q)); err == nil {
+			s.stmts[q] = st
+		}
+	}
+}
+
 func (s *Store) q(query string) string {
 	if !s.dialect.Placeholders() {
 		return query
@@ -334,6 +377,30 @@ func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 
 func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(ctx, t.s.q(query), args...)
+}
+
+// hotQuery is query for the hot queries (hotQueries): in a read
+// transaction, through their prepared statements, so a verification cache
+// miss does not parse SQL.
+func (t *Tx) hotQuery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st := t.s.stmts[query]
+	if st == nil || t.writable {
+		return t.query(ctx, query, args...)
+	}
+	rows, err := t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if err != nil {
+		return nil, t.s.classify(err)
+	}
+	return rows, nil
+}
+
+// hotQueryRow is queryRow for the hot queries.
+func (t *Tx) hotQueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st := t.s.stmts[query]
+	if st == nil || t.writable {
+		return t.queryRow(ctx, query, args...)
+	}
+	return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 }
 
 // lock returns the row-lock clause inside write transactions.
