@@ -66,6 +66,15 @@ func TestSQLitePragmas(t *testing.T) {
 	if err := db.WriteDB().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode after a write = %q, %v", mode, err)
 	}
+	// Readers: read-only.
+	for _, c := range []struct{ pragma, want string }{
+		{"query_only", "1"}, {"busy_timeout", "5000"},
+	} {
+		var got string
+		if err := db.ReadDB().QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil || got != c.want {
+			t.Errorf("read connection: PRAGMA %s = %q (%v), want %s", c.pragma, got, err, c.want)
+		}
+	}
 }
 
 func dtAccount(name string) *keyward.Account {

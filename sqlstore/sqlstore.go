@@ -128,6 +128,10 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // WriteDB returns the write handle, for dialect packages (backups, migrations).
 func (s *Store) WriteDB() *sql.DB { return s.write }
 
+// ReadDB returns the handle of read transactions (the same as WriteDB on
+// PostgreSQL), for tests that inspect the connections' settings.
+func (s *Store) ReadDB() *sql.DB { return s.read }
+
 // Close closes both handles.
 func (s *Store) Close() error {
 	var err error

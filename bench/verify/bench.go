@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,7 @@ type report struct {
 	Overall   overall        `json:"overall"`
 	HalfPeak  *halfPeak      `json:"half_peak,omitempty"`
 	Memory    *memoryReport  `json:"memory,omitempty"`
+	Miss      *missReport    `json:"cache_miss,omitempty"`
 	Warnings  []string       `json:"warnings"`
 	Seconds   float64        `json:"total_seconds"`
 }
@@ -124,6 +126,13 @@ type firstPage struct {
 	Items      int     `json:"items"`
 	HasMore    bool    `json:"has_more"`
 	Connection string  `json:"connection"`
+}
+
+// missReport is the latency of verification cache misses in process.
+type missReport struct {
+	Keys    int     `json:"keys"`
+	Latency latency `json:"latency"`
+	Note    string  `json:"note"`
 }
 
 type memoryReport struct {
@@ -272,6 +281,20 @@ func (h *harness) benchmark(ctx context.Context) (*report, error) {
 	aggB, aggK, aggF := newAgg("measure", "baseline"), newAgg("measure", "keyward"), newAgg("flood", "keyward")
 	cleanB, cleanK := newAgg("measure", "baseline"), newAgg("measure", "keyward")
 	rep.Overall.CleanRounds = []int{}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	for r := 1; r <= c.rounds; r++ {
 		phases := []phase{{name: "measure", round: r, t: bt}, {name: "measure", round: r, t: kt}}
 		if c.flood > 0 {
@@ -361,6 +384,11 @@ func (h *harness) benchmark(ctx context.Context) (*report, error) {
 	}
 	if err := b.shutdown(); err != nil {
 		return nil, err
+	}
+	if c.missKeys > 0 {
+		if rep.Miss, err = h.measureMisses(ctx, fx); err != nil {
+			return nil, err
+		}
 	}
 	if c.memKeys > 0 {
 		if rep.Memory, err = h.measureMemory(ctx, m, fx); err != nil {
@@ -573,5 +601,48 @@ func (h *harness) measureMemory(ctx context.Context, m *mix, fx *fixture) (*memo
 		Note: "runtime.MemStats.HeapAlloc after GC, before a fresh service is built and after it verified each key once over HTTP; " +
 			"includes everything the service keeps per verified key (cache entry, indexes), not the harness's tokens"}
 	h.progressf("memory: %.0f bytes per cached key", r.BytesPerKey)
+	return r, nil
+}
+
+// measureMisses verifies --miss-keys keys of the store once each, one
+// after another, in process (service.VerifyToken, no HTTP) through a
+// fresh service whose cache holds 64 entries, so every verification is a
+// cache miss: it reads the key by its secret's hash, the owner and the
+// account's catalog (cached after the first), and compiles the entry. The
+// keys are spread over the whole store, so the database's own page cache
+// rarely holds their pages; the service's write-behind runs as in
+// production (its commits empty SQLite readers' page caches).
+func (h *harness) measureMisses(ctx context.Context, fx *fixture) (*missReport, error) {
+	st, err := h.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	svc := service.New(service.Options{Store: st, Logger: h.log, CacheSize: 64})
+	defer svc.Close(context.WithoutCancel(ctx))
+	a, err := svc.Authenticate(ctx, keyward.TokenFromString(fx.mgmt), "", "127.0.0.1", true)
+	if err != nil {
+		return nil, fmt.Errorf("cache-miss phase: the fixture's management key: %w", err)
+	}
+	n := min(h.cfg.missKeys, fx.tokens.len())
+	step := max(1, fx.tokens.len()/n)
+	p := &keyward.PreparedVerify{Cost: keyward.DefaultVerifyCost}
+	hist := newHistogram()
+	h.progressf("cache misses: verifying %d keys once each, in process, cache of 64", n)
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		tok := fx.tokens.string((i * step) % fx.tokens.len())
+		start := time.Now()
+		res, err := svc.VerifyToken(ctx, a, tok, p)
+		hist.record(time.Since(start))
+		if err != nil || res.Code != keyward.VerifyValid {
+			return nil, fmt.Errorf("cache-miss phase: key %d: %v %v", i, res.Code, err)
+		}
+	}
+	r := &missReport{Keys: n, Latency: hist.summary(),
+		Note: "service.VerifyToken in process, one goroutine, each token verified once through a 64-entry cache; time per call"}
+	h.progressf("cache misses: p50 %.3f ms, p99 %.3f ms, p999 %.3f ms", r.Latency.P50, r.Latency.P99, r.Latency.P999)
 	return r, nil
 }

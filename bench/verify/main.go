@@ -57,11 +57,13 @@ type config struct {
 	floodGood  float64
 	halfPeak   bool
 	memKeys    int
+	missKeys   int
 	jsonOut    bool
 	serveOnly  bool
 	keywardAdr string
 	baseAdr    string
 	logLevel   string
+	cpuProfile string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -84,10 +86,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.floodGood, "flood-good-checksum", 0.5, "share of flood tokens with a correct checksum (the rest have a bad one)")
 	fs.BoolVar(&c.halfPeak, "half-peak", true, "after the rounds, pace both servers at 50% of keyward's measured throughput and report p99")
 	fs.IntVar(&c.memKeys, "mem-keys", -1, "keys warmed into a fresh cache to measure heap per cached key (-1: all --keys; 0: skip)")
+	fs.IntVar(&c.missKeys, "miss-keys", 20_000, "keys verified once each in process, sequentially, through a service with a 64-entry cache: the latency of a verification cache miss on the store (0: skip)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON on stdout (progress stays on stderr)")
 	fs.BoolVar(&c.serveOnly, "serve-only", false, "prepare, start both servers, print their addresses, credentials and wrk/hey commands, then wait for SIGINT")
 	fs.StringVar(&c.keywardAdr, "keyward-addr", "127.0.0.1:0", "listen address of keyward")
 	fs.StringVar(&c.baseAdr, "baseline-addr", "127.0.0.1:0", "listen address of the baseline server")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured rounds (client, baseline and keyward: compare keyward's handler with the baseline's) to this file")
 	fs.StringVar(&c.logLevel, "log-level", "warn", "keyward's log level (stderr); info logs every request as keyward serve does by default")
 	if err := fs.Parse(args[1:]); err != nil {
 		return nil, err
@@ -114,6 +118,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("--flood must be in [0, 1)")
 	case c.floodGood < 0 || c.floodGood > 1:
 		return nil, errors.New("--flood-good-checksum must be between 0 and 1")
+	case c.missKeys < 0:
+		return nil, errors.New("--miss-keys must not be negative")
 	case c.memKeys < -1:
 		return nil, errors.New("--mem-keys must be -1, 0 or positive")
 	}

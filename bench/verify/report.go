@@ -151,6 +151,11 @@ func printReport(w io.Writer, rep *report) {
 				r.Latency.P50, r.Latency.P99, r.Latency.P999, r.Errors, svc)
 		}
 	}
+	if mr := rep.Miss; mr != nil {
+		p("")
+		p("cache miss: %s keys verified once each in process (one goroutine, cache of 64): p50 %.3f ms, P99 %.3f ms, p999 %.3f ms, max %.3f ms",
+			count(mr.Keys), mr.Latency.P50, mr.Latency.P99, mr.Latency.P999, mr.Latency.Max)
+	}
 	if mr := rep.Memory; mr != nil {
 		p("")
 		p("memory: %s keys verified once into a fresh cache of %s: heap %.1f → %.1f MiB, %.0f BYTES PER CACHED KEY",
