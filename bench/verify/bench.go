@@ -281,6 +281,7 @@ func (h *harness) benchmark(ctx context.Context) (*report, error) {
 	aggB, aggK, aggF := newAgg("measure", "baseline"), newAgg("measure", "keyward"), newAgg("flood", "keyward")
 	cleanB, cleanK := newAgg("measure", "baseline"), newAgg("measure", "keyward")
 	rep.Overall.CleanRounds = []int{}
+	stopProfile := func() {}
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile)
 		if err != nil {
@@ -290,10 +291,11 @@ func (h *harness) benchmark(ctx context.Context) (*report, error) {
 			f.Close()
 			return nil, err
 		}
-		defer func() {
+		stopProfile = func() {
 			pprof.StopCPUProfile()
 			f.Close()
-		}()
+		}
+		defer stopProfile() // on an early return
 	}
 	for r := 1; r <= c.rounds; r++ {
 		phases := []phase{{name: "measure", round: r, t: bt}, {name: "measure", round: r, t: kt}}
@@ -330,6 +332,8 @@ func (h *harness) benchmark(ctx context.Context) (*report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	stopProfile() // the rounds only
+	stopProfile = func() {}
 	rep.Overall.Baseline, rep.Overall.Keyward = aggB.result(), aggK.result()
 	rep.Overall.Ratio = ratio(rep.Overall.Keyward.RPS, rep.Overall.Baseline.RPS)
 	if len(rep.Overall.CleanRounds) > 0 {
