@@ -62,8 +62,23 @@ type shard struct {
 	gen     atomic.Uint64
 	// evicted holds the usage of entries evicted before it was written.
 	evicted map[string]keyward.KeyUsage
+	// retired are removed entries a verification may still be counting
+	// in: one that found the entry just before it was removed counts its
+	// use a moment later. Their counters are collected by the next
+	// retireRounds write-behind passes, then they are dropped.
+	retired []retiredEntry
 
 	hits, missHits, lookups, evictions atomic.Int64
+}
+
+// retireRounds is how many write-behind passes still collect the usage
+// of a removed entry: a verification would have to hold the entry for that
+// many intervals between finding it and counting its use to be lost.
+const retireRounds = 2
+
+type retiredEntry struct {
+	e      *entry
+	rounds int
 }
 
 // entry is one cached token: the precompiled checks, what a verification
@@ -264,6 +279,7 @@ func (s *shard) remove(e *entry) {
 		}
 		s.evicted[e.keyID] = u
 	}
+	s.retired = append(s.retired, retiredEntry{e: e, rounds: retireRounds})
 }
 
 // invalidate drops what an invalidation makes stale.
@@ -384,6 +400,17 @@ func (c *verifyCache) takeUsage(into map[string]keyward.KeyUsage) {
 		if len(s.evicted) > 0 {
 			s.evicted = map[string]keyward.KeyUsage{}
 		}
+		kept := s.retired[:0]
+		for _, r := range s.retired {
+			if n := r.e.uses.Swap(0); n > 0 {
+				addUsage(into, r.e.keyID, n, r.e.lastUse.Load())
+			}
+			if r.rounds--; r.rounds > 0 {
+				kept = append(kept, r)
+			}
+		}
+		clear(s.retired[len(kept):])
+		s.retired = kept
 		s.mu.Unlock()
 	}
 }
