@@ -50,8 +50,7 @@ func (s *Server) invalidations(w http.ResponseWriter, r *http.Request, a *keywar
 		if err != nil {
 			return false
 		}
-		_, err = s.svc.Authenticate(r.Context(), tok, r.Header.Get("X-Account-Id"), requestOf(r).clientIP, false)
-		return err == nil
+		return s.svc.StillAuthenticates(r.Context(), tok, r.Header.Get("X-Account-Id"), requestOf(r).clientIP)
 	}
 	concernsKey := func(inv keyward.Invalidation) bool {
 		switch inv.Kind {

@@ -168,6 +168,19 @@ func (s *Service) now() time.Time { return keyward.Timestamp(s.clock()) }
 // across accounts): there an operator key without X-Account-Id works even
 // when the account default no longer exists (AccountID is then empty).
 func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHeader string, clientIP string, needAccount bool) (*keyward.Actor, error) {
+	return s.authenticate(ctx, tok, accountHeader, clientIP, needAccount, true)
+}
+
+// StillAuthenticates reports whether a credential that authenticated a
+// long-lived request (the invalidation stream) still would: Authenticate
+// without counting a use of the key, so re-checking a stream each second
+// does not show as requests in the key's last_used_at and verifications.
+func (s *Service) StillAuthenticates(ctx context.Context, tok keyward.Token, accountHeader string, clientIP string) bool {
+	_, err := s.authenticate(ctx, tok, accountHeader, clientIP, false, false)
+	return err == nil
+}
+
+func (s *Service) authenticate(ctx context.Context, tok keyward.Token, accountHeader string, clientIP string, needAccount, count bool) (*keyward.Actor, error) {
 	if tok.IsZero() {
 		return nil, keyward.Errorf(keyward.ECodeUnauthenticated, "a management key is required: send Authorization: Bearer <key> or X-API-Key: <key>")
 	}
@@ -221,7 +234,9 @@ func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHe
 		// cascades and invalidates): no lookup needed.
 		a.AccountID = k.AccountID
 	}
-	s.used(e, cached, now.UnixMilli())
+	if count {
+		s.used(e, cached, now.UnixMilli())
+	}
 	return a, nil
 }
 

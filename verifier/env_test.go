@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
 	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/postgres/pgtest"
 	"github.com/keyward/keyward/service"
 	"github.com/keyward/keyward/sqlite"
 	"github.com/keyward/keyward/verifier"
@@ -242,14 +242,14 @@ func (iv *invalidations) wait(t testing.TB, mark int, what string, match func(ke
 // feed, and every other request straight to the server: the stream breaks
 // while verification keeps working.
 type streamRoute struct {
-	proxy     *tcpProxy
+	proxy     *pgtest.Proxy
 	unhealthy atomic.Bool // rewrite feed_healthy:true to false
 	base      *http.Transport
 }
 
 func newStreamRoute(t testing.TB, target string) *streamRoute {
 	t.Helper()
-	p := newTCPProxy(t, strings.TrimPrefix(target, "http://"))
+	p := pgtest.NewProxy(t, strings.TrimPrefix(target, "http://"))
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(base.CloseIdleConnections)
 	return &streamRoute{proxy: p, base: base}
@@ -265,7 +265,7 @@ func (sr *streamRoute) RoundTrip(req *http.Request) (*http.Response, error) {
 		return sr.base.RoundTrip(req)
 	}
 	r2 := req.Clone(req.Context())
-	r2.URL.Host = sr.proxy.addr()
+	r2.URL.Host = sr.proxy.Addr()
 	res, err := sr.base.RoundTrip(r2)
 	if err != nil {
 		return nil, err
@@ -292,120 +292,4 @@ func (sr *streamRoute) RoundTrip(req *http.Request) (*http.Response, error) {
 	}()
 	res.Body = pr
 	return res, nil
-}
-
-// tcpProxy forwards TCP connections to a target. Cut closes every
-// connection and refuses new ones until Restore; Freeze stops forwarding
-// the server's bytes (connections stay open, silent) until Thaw.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-
-	mu     sync.Mutex
-	conns  map[net.Conn]bool
-	cut    bool
-	frozen bool
-	thawed *sync.Cond
-}
-
-func newTCPProxy(t testing.TB, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	p.thawed = sync.NewCond(&p.mu)
-	go p.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		p.Thaw()
-		p.Cut()
-	})
-	return p
-}
-
-func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *tcpProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns[c], p.conns[up] = true, true
-		p.mu.Unlock()
-		go p.pipe(up, c, false)
-		go p.pipe(c, up, true)
-	}
-}
-
-// pipe copies src to dst; fromServer copies wait while frozen.
-func (p *tcpProxy) pipe(dst, src net.Conn, fromServer bool) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if fromServer {
-				p.mu.Lock()
-				for p.frozen {
-					p.thawed.Wait()
-				}
-				p.mu.Unlock()
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// Cut closes every proxied connection and refuses new ones.
-func (p *tcpProxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = true
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-// Restore accepts connections again.
-func (p *tcpProxy) Restore() {
-	p.mu.Lock()
-	p.cut = false
-	p.mu.Unlock()
-}
-
-// Freeze stops forwarding what the server sends.
-func (p *tcpProxy) Freeze() {
-	p.mu.Lock()
-	p.frozen = true
-	p.mu.Unlock()
-}
-
-// Thaw forwards again.
-func (p *tcpProxy) Thaw() {
-	p.mu.Lock()
-	p.frozen = false
-	p.thawed.Broadcast()
-	p.mu.Unlock()
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // forbiddenImports are the packages (and everything under them) that the
-// embeddable verifier must not reach, directly or through what it imports.
+// embeddable verifier and the middleware must not reach, directly or through
+// what they import.
 var forbiddenImports = []string{
 	// Databases: the generic SQL layer, every SQL driver keyward knows of,
 	// and keyward's own stores.
@@ -32,21 +33,27 @@ var forbiddenImports = []string{
 // opens nothing.
 var allowedImports = []string{"database/sql/driver"}
 
-// TestImports keeps the verifier light (STYLE.md, habit 13): package
-// verifier, with everything it imports, must not import database/sql or a
-// SQL driver (modernc.org/sqlite, pgx, pq, go-sqlite3), keyward's stores
-// (sqlite, postgres, sqlstore), keyward's server (http, compat/…) or its
-// CLI (cli, cmd/…). A Go service embeds it to verify keys. The in-process
-// verifier embeds package service, which works on any keyward.Store: the
-// service opens the store it chooses itself. Test files may import
-// anything: they start a real keyward.
+// TestImports keeps the verifier and the middleware built on it light
+// (STYLE.md, habit 13): packages verifier and middleware, with everything
+// they import, must not import database/sql or a SQL driver
+// (modernc.org/sqlite, pgx, pq, go-sqlite3), keyward's stores (sqlite,
+// postgres, sqlstore), keyward's server (http, compat/…) or its CLI (cli,
+// cmd/…). A Go service embeds them to verify keys. The in-process verifier
+// embeds package service, which works on any keyward.Store: the service
+// opens the store it chooses itself. Test files may import anything: they
+// start a real keyward.
 func TestImports(t *testing.T) {
-	deps := listDeps(t, ".")
-	if !slices.Contains(deps, "github.com/keyward/keyward/verifier") {
-		t.Fatalf("go list -deps did not list the package itself: %q", deps)
-	}
-	for _, p := range forbiddenAmong(deps) {
-		t.Errorf("package verifier imports %s", p)
+	for _, pkg := range []struct{ dir, path string }{
+		{".", "github.com/keyward/keyward/verifier"},
+		{"../middleware", "github.com/keyward/keyward/middleware"},
+	} {
+		deps := listDeps(t, pkg.dir)
+		if !slices.Contains(deps, pkg.path) {
+			t.Fatalf("go list -deps did not list %s itself: %q", pkg.path, deps)
+		}
+		for _, p := range forbiddenAmong(deps) {
+			t.Errorf("package %s imports %s", pkg.path, p)
+		}
 	}
 	// The check finds what it looks for: keyward's SQLite store reaches
 	// the driver and database/sql.
