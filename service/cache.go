@@ -179,13 +179,14 @@ func (c *verifyCache) getAny(h keyward.TokenHash) *entry {
 	return s.entries[h]
 }
 
-// put caches e (read at generation gen) unless an invalidation came in since.
-func (c *verifyCache) put(e *entry, gen uint64) {
+// put caches e (read at generation gen) unless an invalidation came in
+// since, and reports whether it did.
+func (c *verifyCache) put(e *entry, gen uint64) bool {
 	s := c.shard(e.hash)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.gen.Load() != gen {
-		return
+		return false
 	}
 	if old := s.entries[e.hash]; old != nil {
 		s.remove(old)
@@ -202,6 +203,7 @@ func (c *verifyCache) put(e *entry, gen uint64) {
 	} else {
 		s.byKey[e.keyID] = e.hash
 	}
+	return true
 }
 
 // putMiss remembers that h is no key's, read at generation gen.

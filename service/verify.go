@@ -206,8 +206,10 @@ func (s *Service) entryFor(ctx context.Context, h keyward.TokenHash, now time.Ti
 		// when it goes stale, so it is not cached.
 		return e, false, nil
 	}
-	s.cache.put(e, gen)
-	return e, true, nil
+	// An entry an invalidation overtook is not cached; its use is then
+	// counted by the write-behind directly, not in the entry, where no
+	// pass would collect it.
+	return e, s.cache.put(e, gen), nil
 }
 
 // newEntry compiles what verification needs of a key found by a secret.
