@@ -29,7 +29,7 @@ func TestBackupWhileOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := svc.Authenticate(ctx, op, "", "127.0.0.1", true)
+	a, err := svc.Authenticate(ctx, service.Credential{Token: op, ClientIP: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/service"
 )
 
 // CompatPrefix is where the compatibility dialects are served (SPEC §9):
@@ -44,7 +45,7 @@ func (s *Server) Authenticate(r *http.Request, tok keyward.Token, accountHeader,
 	if err := s.lockout.check(rq.clientIP); err != nil {
 		return nil, err
 	}
-	a, err := s.svc.Authenticate(r.Context(), tok, strings.TrimSpace(accountHeader), rq.clientIP, true)
+	a, err := s.svc.Authenticate(r.Context(), service.Credential{Token: tok, AccountID: strings.TrimSpace(accountHeader), ClientIP: rq.clientIP})
 	if keyward.ErrorCode(err) == keyward.ECodeUnauthenticated {
 		s.lockout.fail(rq.clientIP)
 	}

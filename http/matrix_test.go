@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/service"
 )
 
 // This file holds the bad-input and credential matrices of every management
@@ -233,7 +234,7 @@ func pxRaw(t *testing.T, e *testEnv, method, path string, header map[string]stri
 // the account named by accountID.
 func pxActor(t *testing.T, e *testEnv, accountID string) *keyward.Actor {
 	t.Helper()
-	a, err := e.Svc.Authenticate(pxCtx, keyward.TokenFromString(e.Op), accountID, "127.0.0.1", true)
+	a, err := e.Svc.Authenticate(pxCtx, service.Credential{Token: keyward.TokenFromString(e.Op), AccountID: accountID, ClientIP: "127.0.0.1"})
 	if err != nil {
 		t.Fatalf("authenticate operator: %v", err)
 	}

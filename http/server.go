@@ -502,7 +502,7 @@ func (s *Server) actor(r *http.Request, needAccount bool) (*keyward.Actor, error
 	var a *keyward.Actor
 	tok, err := token(r)
 	if err == nil {
-		a, err = s.svc.Authenticate(r.Context(), tok, strings.TrimSpace(r.Header.Get("X-Account-Id")), rq.clientIP, needAccount)
+		a, err = s.svc.Authenticate(r.Context(), service.Credential{Token: tok, AccountID: strings.TrimSpace(r.Header.Get("X-Account-Id")), ClientIP: rq.clientIP, AnyAccount: !needAccount})
 	}
 	if keyward.ErrorCode(err) == keyward.ECodeUnauthenticated {
 		s.lockout.fail(rq.clientIP)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/service"
 )
 
 // streamHeartbeat is how often the invalidation stream proves it is alive;
@@ -50,7 +51,7 @@ func (s *Server) invalidations(w http.ResponseWriter, r *http.Request, a *keywar
 		if err != nil {
 			return false
 		}
-		return s.svc.StillAuthenticates(r.Context(), tok, r.Header.Get("X-Account-Id"), requestOf(r).clientIP)
+		return s.svc.StillAuthenticates(r.Context(), service.Credential{Token: tok, AccountID: r.Header.Get("X-Account-Id"), ClientIP: requestOf(r).clientIP})
 	}
 	concernsKey := func(inv keyward.Invalidation) bool {
 		switch inv.Kind {

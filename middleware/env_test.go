@@ -127,7 +127,7 @@ func (s *server) verifyKey(t testing.TB) keyward.Token {
 // tok.
 func (s *server) inProcess(t testing.TB, tok keyward.Token) *verifier.InProcess {
 	t.Helper()
-	a, err := s.Svc.Authenticate(context.Background(), tok, "", "127.0.0.1", false)
+	a, err := s.Svc.Authenticate(context.Background(), service.Credential{Token: tok, ClientIP: "127.0.0.1", AnyAccount: true})
 	if err != nil {
 		t.Fatalf("authenticate: %v", err)
 	}

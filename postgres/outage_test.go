@@ -198,7 +198,7 @@ func otNewNode(t *testing.T, url string, grace time.Duration, bootstrap bool) (*
 
 func (n *otNode) login(tok keyward.Token) {
 	n.t.Helper()
-	a, err := n.svc.Authenticate(context.Background(), tok, "", "127.0.0.1", true)
+	a, err := n.svc.Authenticate(context.Background(), service.Credential{Token: tok, ClientIP: "127.0.0.1"})
 	if err != nil {
 		n.t.Fatalf("authenticate: %v", err)
 	}

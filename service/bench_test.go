@@ -26,7 +26,7 @@ func benchEnv(b *testing.B, n int) (*service.Service, *keyward.Actor, keyward.To
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := svc.Authenticate(ctx, op, "", "127.0.0.1", true)
+	a, err := svc.Authenticate(ctx, service.Credential{Token: op, ClientIP: "127.0.0.1"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func BenchmarkVerifyMiss(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := svc.Authenticate(ctx, op, "", "127.0.0.1", true)
+	a, err := svc.Authenticate(ctx, service.Credential{Token: op, ClientIP: "127.0.0.1"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -158,29 +158,44 @@ func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 
 func (s *Service) now() time.Time { return keyward.Timestamp(s.clock()) }
 
+// Credential is what a management request presents to Authenticate.
+type Credential struct {
+	// Token is the management key (Authorization: Bearer or X-API-Key).
+	Token keyward.Token
+	// AccountID is the X-Account-Id header, "" when absent.
+	AccountID string
+	// ClientIP is the client's address, checked against the key's IP
+	// allowlist.
+	ClientIP string
+	// AnyAccount marks a route that does not act inside one account (the
+	// accounts routes, verification across accounts): there an operator
+	// key without AccountID is accepted even when the account default no
+	// longer exists (the actor's AccountID is then empty).
+	AnyAccount bool
+}
+
 // Authenticate resolves the credential of a management request and the
 // account it acts on (SPEC §5). An unknown, malformed, disabled, revoked,
 // expired or rotated-out credential is 401; an API key is 403 (API keys
 // cannot manage keys); an account-bound key naming another account in
-// X-Account-Id is 403; an operator key naming an unknown account is 404.
-// clientIP is checked against the key's IP allowlist. needAccount is false
-// for the routes that do not act inside one account (accounts, and verify
-// across accounts): there an operator key without X-Account-Id works even
-// when the account default no longer exists (AccountID is then empty).
-func (s *Service) Authenticate(ctx context.Context, tok keyward.Token, accountHeader string, clientIP string, needAccount bool) (*keyward.Actor, error) {
-	return s.authenticate(ctx, tok, accountHeader, clientIP, needAccount, true)
+// X-Account-Id is 403; an operator key naming an unknown account is 404; a
+// client address outside the key's allowlist is 403.
+func (s *Service) Authenticate(ctx context.Context, c Credential) (*keyward.Actor, error) {
+	return s.authenticate(ctx, c, true)
 }
 
 // StillAuthenticates reports whether a credential that authenticated a
 // long-lived request (the invalidation stream) still would: Authenticate
 // without counting a use of the key, so re-checking a stream each second
 // does not show as requests in the key's last_used_at and verifications.
-func (s *Service) StillAuthenticates(ctx context.Context, tok keyward.Token, accountHeader string, clientIP string) bool {
-	_, err := s.authenticate(ctx, tok, accountHeader, clientIP, false, false)
+func (s *Service) StillAuthenticates(ctx context.Context, c Credential) bool {
+	c.AnyAccount = true
+	_, err := s.authenticate(ctx, c, false)
 	return err == nil
 }
 
-func (s *Service) authenticate(ctx context.Context, tok keyward.Token, accountHeader string, clientIP string, needAccount, count bool) (*keyward.Actor, error) {
+func (s *Service) authenticate(ctx context.Context, c Credential, count bool) (*keyward.Actor, error) {
+	tok, accountHeader, clientIP, needAccount := c.Token, c.AccountID, c.ClientIP, !c.AnyAccount
 	if tok.IsZero() {
 		return nil, keyward.Errorf(keyward.ECodeUnauthenticated, "a management key is required: send Authorization: Bearer <key> or X-API-Key: <key>")
 	}

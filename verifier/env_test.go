@@ -111,7 +111,7 @@ func (s *server) verifyKey(t testing.TB) keyward.Token {
 // actor authenticates a management key as the in-process verifier's actor.
 func (s *server) actor(t testing.TB, tok keyward.Token) *keyward.Actor {
 	t.Helper()
-	a, err := s.Svc.Authenticate(context.Background(), tok, "", "127.0.0.1", false)
+	a, err := s.Svc.Authenticate(context.Background(), service.Credential{Token: tok, ClientIP: "127.0.0.1", AnyAccount: true})
 	if err != nil {
 		t.Fatalf("authenticate: %v", err)
 	}

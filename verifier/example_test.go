@@ -42,7 +42,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	operator, err := svc.Authenticate(ctx, op, "", "", true)
+	operator, err := svc.Authenticate(ctx, service.Credential{Token: op})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -624,7 +624,7 @@ func (h *harness) measureMisses(ctx context.Context, fx *fixture) (*missReport, 
 	defer st.Close()
 	svc := service.New(service.Options{Store: st, Logger: h.log, CacheSize: 64})
 	defer svc.Close(context.WithoutCancel(ctx))
-	a, err := svc.Authenticate(ctx, keyward.TokenFromString(fx.mgmt), "", "127.0.0.1", true)
+	a, err := svc.Authenticate(ctx, service.Credential{Token: keyward.TokenFromString(fx.mgmt), ClientIP: "127.0.0.1"})
 	if err != nil {
 		return nil, fmt.Errorf("cache-miss phase: the fixture's management key: %w", err)
 	}
