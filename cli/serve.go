@@ -39,6 +39,7 @@ type serveConfig struct {
 	cacheSize        int
 	cacheTTL         time.Duration
 	outageGrace      time.Duration
+	requestTimeout   time.Duration
 }
 
 func (e *env) serveCommand() *cobra.Command {
@@ -72,6 +73,7 @@ closed cleanly.`,
 	f.StringVar(&c.redisURL, "redis", "", "Redis URL (redis://host:6379/0) to make rate limits hold across nodes; without it each node limits on its own")
 	f.IntVar(&c.cacheSize, "cache-size", 100_000, "verification cache entries at most (least recently used evicted)")
 	f.DurationVar(&c.cacheTTL, "cache-ttl", 5*time.Minute, "longest a cached verification is trusted without a read (a safety net: changes invalidate at once)")
+	f.DurationVar(&c.requestTimeout, "request-timeout", khttp.DefaultRequestTimeout, "longest a request waits for the database before it answers 503 (verifications and /readyz: 1s)")
 	f.DurationVar(&c.outageGrace, "outage-grace", 10*time.Second, "while the database is unreachable, cached verifications keep answering this long after the invalidation feed was last healthy (0 turns it off)")
 	return cmd
 }
@@ -149,6 +151,9 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 	if c.cacheSize < 1 || c.cacheTTL <= 0 || c.outageGrace < 0 {
 		return usagef("--cache-size and --cache-ttl must be positive, --outage-grace not negative")
 	}
+	if c.requestTimeout < time.Second {
+		return usagef("--request-timeout must be at least 1s")
+	}
 	db, err := c.store.open(ctx, log)
 	if err != nil {
 		return err
@@ -196,6 +201,7 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 		Lockout:        &khttp.LockoutPolicy{Threshold: c.lockoutThreshold, Window: c.lockoutWindow, Duration: c.lockoutDuration},
 		TrustedProxies: proxies,
 		Metrics:        mx,
+		RequestTimeout: c.requestTimeout,
 	})
 	compat.Mount(api, svc)
 	srv := &http.Server{

@@ -21,8 +21,17 @@ const CompatPrefix = "/compat/"
 // and renders its own errors in its vendor's shape.
 //
 // Mounted dialects are not part of the native OpenAPI document.
+//
+// A dialect's requests have the server's request budget, as native
+// routes do (Options.RequestTimeout): their waits fail with unavailable
+// when it runs out.
 func (s *Server) Mount(name string, h http.Handler) {
-	s.mux.Handle(CompatPrefix+name+"/", h)
+	budget := s.budget
+	s.mux.Handle(CompatPrefix+name+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := keyward.WithBudget(r.Context(), budget)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	}))
 	s.dialects = append(s.dialects, name)
 }
 

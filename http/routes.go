@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/service"
 )
 
 // registerRoutes declares every route of the native API in one place.
@@ -11,15 +12,18 @@ import (
 // Idempotency-Key.
 func (s *Server) registerRoutes() {
 	s.handle("GET /healthz", s.healthz)
-	s.handle("GET /readyz", s.readyz)
+	s.handleWithin("GET /readyz", probeBudget, s.readyz)
 	s.handle("GET /openapi.json", s.openapi)
 	s.handle("GET /metrics", s.serveMetrics)
 
 	s.handle("GET /v1/whoami", s.whoami)
 
 	api := keyHandlers{s: s, kind: keyward.KindAPI}
-	s.handle("POST /v1/keys/verify", s.global(s.verify))
-	s.handle("GET /v1/invalidations", s.global(s.invalidations))
+	// A verification waits for the database 1 s in all, authentication
+	// included; the invalidation stream lives as long as its client (it
+	// bounds its own checks).
+	s.handleWithin("POST /v1/keys/verify", service.VerifyBudget, s.global(s.verify))
+	s.handleWithin("GET /v1/invalidations", 0, s.global(s.invalidations))
 	// /v1/keys/{id} would match /v1/keys/verify and /v1/keys/import for
 	// other methods: those paths exist only for POST, so they get 405,
 	// not "key not found".

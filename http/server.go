@@ -33,7 +33,19 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Metrics serves GET /metrics (Prometheus); nil answers 404.
 	Metrics http.Handler
+	// RequestTimeout is every request's time budget for what it waits on
+	// (the database, the writer), DefaultRequestTimeout when zero. A
+	// request that runs out of it answers 503 unavailable with
+	// Retry-After; a client's shorter Request-Timeout answers 504.
+	// Verification and /readyz have a budget of their own (1 s).
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout is the time budget of a request (Options.RequestTimeout).
+const DefaultRequestTimeout = 15 * time.Second
+
+// probeBudget bounds /readyz: a probe must answer promptly, ready or not.
+const probeBudget = time.Second
 
 // Server is keyward's HTTP API.
 type Server struct {
@@ -44,6 +56,7 @@ type Server struct {
 	lockout *lockout
 	proxies []netip.Prefix
 	metrics http.Handler
+	budget  time.Duration
 	queries queryCache
 	handler http.Handler
 	// routes lists "METHOD /pattern" of every route, for the OpenAPI check.
@@ -62,8 +75,12 @@ func NewServer(svc *service.Service, o Options) *Server {
 	if o.Lockout != nil {
 		lock = *o.Lockout
 	}
+	budget := o.RequestTimeout
+	if budget <= 0 {
+		budget = DefaultRequestTimeout
+	}
 	s := &Server{svc: svc, log: log, ids: keyward.NewIDs(keyward.SystemClock), mux: http.NewServeMux(),
-		lockout: newLockout(lock, time.Now), proxies: o.TrustedProxies, metrics: o.Metrics}
+		lockout: newLockout(lock, time.Now), proxies: o.TrustedProxies, metrics: o.Metrics, budget: budget}
 	s.registerRoutes()
 	s.handler = http.HandlerFunc(s.serve)
 	return s
@@ -78,9 +95,33 @@ func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
 // handlerFunc is a handler that returns an error instead of writing one.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (s *Server) handle(pattern string, h handlerFunc) {
+// handle registers a route under the server's request budget.
+func (s *Server) handle(pattern string, h handlerFunc) { s.handleWithin(pattern, s.budget, h) }
+
+// handleWithin registers a route whose requests wait at most budget in
+// all (0: no budget, for a long-lived stream, which bounds its own
+// waits).
+func (s *Server) handleWithin(pattern string, budget time.Duration, h handlerFunc) {
 	s.routes = append(s.routes, pattern)
+	if budget > 0 {
+		h = within(budget, h)
+	}
 	s.mux.Handle(pattern, h)
+}
+
+// within bounds a request's context by a time budget: when it runs out,
+// the waits of the request fail with unavailable (keyward.WithBudget). A
+// client's shorter Request-Timeout still wins, and answers 504.
+func within(budget time.Duration, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ctx, cancel := keyward.WithBudget(r.Context(), budget)
+		defer cancel()
+		err := h(w, r.WithContext(ctx))
+		if err == nil && ctx.Err() != nil && w.(*responseWriter).status == 0 {
+			err = keyward.ContextError(ctx)
+		}
+		return err
+	}
 }
 
 // ServeHTTP lets a handlerFunc be registered directly; the error rendering
@@ -176,8 +217,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			defer cancel()
 			s.route(rw, r)
 			err = rw.err
-			if err == nil && r.Context().Err() == context.DeadlineExceeded && rw.status == 0 {
-				err = context.DeadlineExceeded
+			if err == nil && r.Context().Err() != nil && rw.status == 0 {
+				err = keyward.ContextError(r.Context())
 			}
 		}
 	}
@@ -263,7 +304,7 @@ func withTimeout(r *http.Request) (*http.Request, context.CancelFunc, error) {
 	if d == 0 {
 		return r, func() {}, nil
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), d)
+	ctx, cancel := keyward.WithClientTimeout(r.Context(), d)
 	return r.WithContext(ctx), cancel, nil
 }
 
@@ -502,7 +543,15 @@ func (s *Server) actor(r *http.Request, needAccount bool) (*keyward.Actor, error
 	var a *keyward.Actor
 	tok, err := token(r)
 	if err == nil {
-		a, err = s.svc.Authenticate(r.Context(), service.Credential{Token: tok, AccountID: strings.TrimSpace(r.Header.Get("X-Account-Id")), ClientIP: rq.clientIP, AnyAccount: !needAccount})
+		ctx := r.Context()
+		if _, ok := ctx.Deadline(); !ok {
+			// A route without a budget (the stream) still authenticates
+			// within one.
+			var cancel context.CancelFunc
+			ctx, cancel = keyward.WithBudget(ctx, s.budget)
+			defer cancel()
+		}
+		a, err = s.svc.Authenticate(ctx, service.Credential{Token: tok, AccountID: strings.TrimSpace(r.Header.Get("X-Account-Id")), ClientIP: rq.clientIP, AnyAccount: !needAccount})
 	}
 	if keyward.ErrorCode(err) == keyward.ECodeUnauthenticated {
 		s.lockout.fail(rq.clientIP)

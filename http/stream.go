@@ -51,7 +51,9 @@ func (s *Server) invalidations(w http.ResponseWriter, r *http.Request, a *keywar
 		if err != nil {
 			return false
 		}
-		return s.svc.StillAuthenticates(r.Context(), service.Credential{Token: tok, AccountID: r.Header.Get("X-Account-Id"), ClientIP: requestOf(r).clientIP})
+		ctx, cancel := keyward.WithBudget(r.Context(), probeBudget)
+		defer cancel()
+		return s.svc.StillAuthenticates(ctx, service.Credential{Token: tok, AccountID: r.Header.Get("X-Account-Id"), ClientIP: requestOf(r).clientIP})
 	}
 	concernsKey := func(inv keyward.Invalidation) bool {
 		switch inv.Kind {

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -21,13 +22,24 @@ import (
 // loses its lease (those credits are gone until the next refill).
 
 // creditState is this node's lease on one key's credits.
+//
+// mu guards the fields and is held only for work in memory, never across
+// a database call: a verification that must renew the lease releases it,
+// takes renew (one renewal or return of this key's lease at a time; the
+// wait honours the request's context), reads and writes the pool, and
+// takes mu again to apply what it got. Invalidations (delivered by the
+// store after a commit) only take mu, so they never wait for the writer.
 type creditState struct {
+	account string        // the key's account, for account invalidations
+	renew   chan struct{} // held while the lease is renewed or returned
+
 	mu      sync.Mutex
 	left    int64              // leased and not yet spent
 	pool    keyward.CreditPool // the pool as the last lease left it
 	end     time.Time          // end of the leased pool's refill period
 	stale   bool               // the key changed: check the pool before spending
 	read    bool               // pool was read from the database (it may be all zero)
+	gen     uint64             // invalidations seen: a renewal that overlapped one leaves the state stale
 	lastUse time.Time
 }
 
@@ -38,129 +50,236 @@ type creditBook struct {
 
 func newCreditBook() *creditBook { return &creditBook{states: map[string]*creditState{}} }
 
-func (b *creditBook) state(keyID string) *creditState {
+func (b *creditBook) state(keyID, account string) *creditState {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := b.states[keyID]
 	if st == nil {
-		st = &creditState{}
+		st = &creditState{account: account, renew: make(chan struct{}, 1)}
 		b.states[keyID] = st
 	}
 	return st
 }
 
-// invalidate marks leases stale: a changed key may have a new pool.
+// invalidate marks leases stale: a changed key may have a new pool. Only
+// the key's own changes, its account's and "everything" concern a pool.
 func (b *creditBook) invalidate(inv keyward.Invalidation) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for id, st := range b.states {
-		if inv.Kind == keyward.InvalidateKey && id != inv.ID {
-			continue
-		}
-		if inv.Kind == keyward.InvalidateHash {
-			continue
-		}
+	mark := func(st *creditState) {
 		st.mu.Lock()
 		st.stale = true
+		st.gen++
 		st.mu.Unlock()
 	}
+	switch inv.Kind {
+	case keyward.InvalidateKey:
+		if st := b.states[inv.ID]; st != nil {
+			mark(st)
+		}
+	case keyward.InvalidateAccount, keyward.InvalidateAll:
+		for _, st := range b.states {
+			if inv.Kind == keyward.InvalidateAll || st.account == inv.ID {
+				mark(st)
+			}
+		}
+	}
 }
+
+// errKeyGone is what a lease renewal answers when the key was deleted
+// since the verification found it: the verification is then NOT_FOUND.
+var errKeyGone = errors.New("the key was deleted")
 
 // spendCredits takes cost credits of a key for a verification that passed
 // every other check. It reports whether they were available and the
-// credits remaining as this node knows them.
-func (s *Service) spendCredits(ctx context.Context, keyID string, st *creditState, cost int64, now time.Time) (bool, int64, error) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.lastUse = now
-	if st.stale || (!st.end.IsZero() && !now.Before(st.end)) {
-		// The key changed or its refill period ended: the lease may be
-		// void. Re-read the pool.
-		if err := s.renewLease(ctx, keyID, st, 0, now); err != nil {
-			return false, 0, err
-		}
+// credits remaining as this node knows them. It waits for the database
+// (a lease renewal) at most until ctx ends or the budget, holding no lock
+// meanwhile.
+func (s *Service) spendCredits(ctx context.Context, keyID string, st *creditState, cost int64, now, budget time.Time) (bool, int64, error) {
+	if ok, left, done := st.trySpend(cost, now, false); done {
+		return ok, left, nil
 	}
-	if st.left < cost {
-		if err := s.renewLease(ctx, keyID, st, cost-st.left, now); err != nil {
-			return false, 0, err
-		}
-		if st.left < cost {
-			return false, st.pool.Remaining + st.left, nil
-		}
+	ctx, cancel := keyward.WithBudgetUntil(ctx, budget)
+	defer cancel()
+	if err := s.renewLease(ctx, keyID, st, cost, now); err != nil {
+		return false, 0, err
 	}
-	st.left -= cost
-	return true, st.pool.Remaining + st.left, nil
+	// The pool was read just now, for this verification: spend from what
+	// the renewal left, even if a change came in meanwhile (the next
+	// verification re-reads).
+	ok, left, _ := st.trySpend(cost, now, true)
+	return ok, left, nil
 }
 
+// trySpend spends cost from the lease if it can decide without the
+// database: done is false when the lease must be renewed first (the key
+// changed, the refill period ended, or the lease is short). With final,
+// it decides anyway.
+func (st *creditState) trySpend(cost int64, now time.Time, final bool) (ok bool, left int64, done bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if now.After(st.lastUse) {
+		st.lastUse = now
+	}
+	if !final && (st.stale || !st.read || (!st.end.IsZero() && !now.Before(st.end)) || st.left < cost) {
+		return false, 0, false
+	}
+	if st.left < cost {
+		return false, st.pool.Remaining + st.left, true
+	}
+	st.left -= cost
+	return true, st.pool.Remaining + st.left, true
+}
+
+// acquire takes the key's renewal slot, waiting at most until ctx ends.
+func (st *creditState) acquire(ctx context.Context) error {
+	select {
+	case st.renew <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return keyward.ContextError(ctx)
+	}
+}
+
+func (st *creditState) release() { <-st.renew }
+
 // renewLease re-reads the key's pool (applying a due refill), voids a lease
-// from another epoch or period, and takes at least need more credits if the
-// pool has them (need 0: only re-read).
-func (s *Service) renewLease(ctx context.Context, keyID string, st *creditState, need int64, now time.Time) error {
-	return s.store.Write(ctx, func(tx keyward.Tx) error {
+// from another epoch or period, and takes enough credits for cost if the
+// pool has them. Renewals of one key run one at a time; one that finds the
+// lease renewed by the one before it (and enough for cost) reads nothing.
+func (s *Service) renewLease(ctx context.Context, keyID string, st *creditState, cost int64, now time.Time) error {
+	if err := st.acquire(ctx); err != nil {
+		return err
+	}
+	defer st.release()
+	st.mu.Lock()
+	fresh := !st.stale && st.read && (st.end.IsZero() || now.Before(st.end))
+	if fresh && st.left >= cost {
+		st.mu.Unlock()
+		return nil
+	}
+	gen, have, held := st.gen, st.left, st.pool
+	st.mu.Unlock()
+
+	var (
+		gone, void bool
+		grant      int64
+		pool       keyward.CreditPool
+		end        time.Time
+		none       bool
+	)
+	err := s.store.Write(ctx, func(tx keyward.Tx) error {
+		gone, void, grant, none = false, false, 0, false
 		k, err := tx.GetKey(ctx, keyID)
+		if isNotFound(err) {
+			gone = true
+			return nil
+		}
 		if err != nil {
 			return err
 		}
 		if k.Credits == nil {
-			st.left, st.pool, st.end, st.stale, st.read = 0, keyward.CreditPool{}, time.Time{}, false, false
+			none = true
 			return nil
 		}
 		stored := k.Credits.Pool()
-		pool := k.Credits.At(stored, now)
-		if pool.Epoch != st.pool.Epoch || !pool.PeriodStart.Equal(st.pool.PeriodStart) {
-			st.left = 0 // carved out of a pool that no longer exists
+		pool = k.Credits.At(stored, now)
+		left := have
+		if pool.Epoch != held.Epoch || !pool.PeriodStart.Equal(held.PeriodStart) {
+			void, left = true, 0 // carved out of a pool that no longer exists
 		}
-		var grant int64
-		if need > 0 && pool.Remaining >= need {
+		if need := cost - left; need > 0 && pool.Remaining >= need {
 			grant = min(pool.Remaining, max(need, keyward.LeaseSize(pool.Remaining, need)))
 		}
 		pool.Remaining -= grant
+		end = k.Credits.PeriodEnd(pool)
 		if pool != stored {
-			if err := tx.SetCreditPool(ctx, keyID, pool); err != nil {
-				return err
-			}
+			return tx.SetCreditPool(ctx, keyID, pool)
 		}
-		st.left += grant
-		st.pool, st.end, st.stale, st.read = pool, k.Credits.PeriodEnd(pool), false, true
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch {
+	case gone || none:
+		st.left, st.pool, st.end, st.read = 0, keyward.CreditPool{}, time.Time{}, false
+	default:
+		if void {
+			st.left = 0
+		}
+		st.left += grant
+		st.pool, st.end, st.read = pool, end, true
+	}
+	if st.gen == gen {
+		st.stale = false // else a change overlapped the read: look again next time
+	}
+	if gone {
+		return errKeyGone
+	}
+	return nil
 }
 
 // returnIdleLeases gives back the leases of keys not spent from since
-// idle before (all of them at shutdown), so other nodes can spend them.
+// idle before (all of them at shutdown), so other nodes can spend them. A
+// lease being returned is taken out of the state first, so nothing spends
+// it meanwhile; a failed return puts it back.
 func (s *Service) returnIdleLeases(ctx context.Context, idleSince time.Time) {
 	s.credits.mu.Lock()
-	var idle []string
+	var idle []*creditState
+	var ids []string
 	for id, st := range s.credits.states {
 		st.mu.Lock()
 		if st.left > 0 && st.lastUse.Before(idleSince) {
-			idle = append(idle, id)
+			idle, ids = append(idle, st), append(ids, id)
 		}
 		st.mu.Unlock()
 	}
 	s.credits.mu.Unlock()
-	for _, id := range idle {
-		st := s.credits.state(id)
-		st.mu.Lock()
-		err := s.store.Write(ctx, func(tx keyward.Tx) error {
-			k, err := tx.GetKey(ctx, id)
-			if err != nil || k.Credits == nil {
-				return err
-			}
-			pool := k.Credits.Pool()
-			if pool.Epoch != st.pool.Epoch || !pool.PeriodStart.Equal(st.pool.PeriodStart) {
-				return nil // a new pool: the lease is void
-			}
-			pool.Remaining += st.left
-			return tx.SetCreditPool(ctx, id, pool)
-		})
-		if err == nil || isNotFound(err) {
-			st.left = 0
-		} else {
-			s.log.Warn("returning leased credits failed; retrying next interval", "key_id", id, "err", err)
+	for i, st := range idle {
+		s.returnLease(ctx, ids[i], st)
+		if ctx.Err() != nil {
+			return // the rest waits for the next pass
 		}
-		st.mu.Unlock()
 	}
+}
+
+func (s *Service) returnLease(ctx context.Context, id string, st *creditState) error {
+	if err := st.acquire(ctx); err != nil {
+		return err
+	}
+	defer st.release()
+	st.mu.Lock()
+	give, held := st.left, st.pool
+	st.left = 0
+	st.mu.Unlock()
+	if give == 0 {
+		return nil
+	}
+	err := s.store.Write(ctx, func(tx keyward.Tx) error {
+		k, err := tx.GetKey(ctx, id)
+		if err != nil || k.Credits == nil {
+			return err
+		}
+		pool := k.Credits.Pool()
+		if pool.Epoch != held.Epoch || !pool.PeriodStart.Equal(held.PeriodStart) {
+			return nil // a new pool: the lease is void
+		}
+		pool.Remaining += give
+		return tx.SetCreditPool(ctx, id, pool)
+	})
+	if err == nil || isNotFound(err) {
+		return nil
+	}
+	s.log.Warn("returning leased credits failed; retrying next interval", "key_id", id, "err", err)
+	st.mu.Lock()
+	if st.pool.Epoch == held.Epoch && st.pool.PeriodStart.Equal(held.PeriodStart) {
+		st.left += give
+	}
+	st.mu.Unlock()
+	return err
 }
 
 // CreditsChange is the body of POST /v1/keys/{id}/credits: exactly one of

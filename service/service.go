@@ -58,6 +58,25 @@ type noObserver struct{}
 func (noObserver) Verified(keyward.VerifyCode, time.Duration) {}
 
 // Service implements keyward's operations. It is safe for concurrent use.
+//
+// Locks and waits. The rule is that no lock is held while waiting for the
+// database or for the writer (SQLite's single connection, taken inside
+// Store.Write): a goroutine that holds a lock only works in memory. Every
+// wait for the database or the writer is bounded by the request's context
+// (its one budget, keyward.WithBudget), and a wait for another goroutine's
+// database work (a key's credit lease renewal, creditState.renew) is too.
+// The store delivers invalidations after the commit, once it has released
+// the writer, to subscribers that take only the locks below.
+//
+// The locks, in the only order in which two are ever held together:
+//
+//	creditBook.mu → creditState.mu       (marking leases stale; listing idle ones)
+//	verifyCache.sharedMu, shard.mu        (never together: invalidate takes one, then the other)
+//	limiter.mu, rateState.mu, accountCache.mu, catalogCache.mu, usage.mu,
+//	hub.mu, internMu                      (leaves: nothing else is taken while held)
+//
+// creditState.renew is not a mutex but a one-slot semaphore taken with the
+// request's context, never while any lock above is held.
 type Service struct {
 	store    keyward.Store
 	clock    keyward.Clock
@@ -205,7 +224,7 @@ func (s *Service) authenticate(ctx context.Context, c Credential, count bool) (*
 	now := s.now()
 	// The same cache as verification: a revoked or changed management key
 	// is invalidated like an API key, and the outage grace applies.
-	e, cached, err := s.entryFor(ctx, tok.Hash(), now)
+	e, cached, err := s.entryFor(ctx, tok.Hash(), now, time.Time{})
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,10 @@ func (s *Service) Verify(ctx context.Context, a *keyward.Actor, req *keyward.Ver
 // keyward.ParseQuery and reuse it). On a cache hit it touches no database,
 // takes no lock shared by all requests and allocates nothing; keys with
 // rate limits or credits add their (per-key) accounting.
+//
+// A verification waits for the database (a cache miss, a credit lease) at
+// most VerifyBudget in total, then fails with unavailable; a context that
+// ends sooner bounds it sooner.
 func (s *Service) VerifyToken(ctx context.Context, a *keyward.Actor, token string, p *keyward.PreparedVerify) (keyward.VerifyResult, error) {
 	start := time.Now()
 	if err := require(a, keyward.PermKeysVerify); err != nil {
@@ -48,7 +52,8 @@ func (s *Service) verify(ctx context.Context, a *keyward.Actor, token string, p 
 		// Malformed and forged tokens never reach the cache or the database.
 		return notFound, nil
 	}
-	e, cached, err := s.entryFor(ctx, keyward.HashString(token), now)
+	budget := now.Add(VerifyBudget)
+	e, cached, err := s.entryFor(ctx, keyward.HashString(token), now, budget)
 	if err != nil {
 		return keyward.VerifyResult{}, err
 	}
@@ -71,7 +76,10 @@ func (s *Service) verify(ctx context.Context, a *keyward.Actor, token string, p 
 	if e.credits != nil {
 		res.HasCredits = true
 		if res.Code == keyward.VerifyValid && p.Cost > 0 {
-			ok, left, err := s.spendCredits(ctx, e.keyID, e.cr, p.Cost, now)
+			ok, left, err := s.spendCredits(ctx, e.keyID, e.cr, p.Cost, now, budget)
+			if err == errKeyGone {
+				return notFound, nil // deleted since it was found
+			}
 			if err != nil {
 				return keyward.VerifyResult{}, err
 			}
@@ -126,9 +134,15 @@ func lookableString(tok string) bool {
 	return true
 }
 
-// outageProbe is how long a verification waits for the database while the
-// invalidation feed is down: a healthy database answers in milliseconds,
-// and a verification must not hang through a partition.
+// VerifyBudget is how long a verification waits for the database in
+// total (a cache miss, a credit lease renewal), whatever else bounds its
+// request: a healthy database answers in milliseconds, and the service
+// behind keyward must get an answer (503 unavailable) rather than hang
+// through a partition.
+const VerifyBudget = time.Second
+
+// outageProbe is how long an authentication waits for the database while
+// the invalidation feed is down (the database is probably gone too).
 const outageProbe = time.Second
 
 // withinGrace reports whether, during an outage, cached answers may still
@@ -144,7 +158,10 @@ func (s *Service) withinGrace(now time.Time) bool {
 // for at most the outage grace after the feed last proved healthy, then
 // fails with unavailable. cached reports an entry that lives in the cache
 // (usage counts there).
-func (s *Service) entryFor(ctx context.Context, h keyward.TokenHash, now time.Time) (e *entry, cached bool, err error) {
+//
+// A non-zero budget bounds the wait for the database (keyward.WithBudget);
+// while the feed is down the wait is bounded by outageProbe too.
+func (s *Service) entryFor(ctx context.Context, h keyward.TokenHash, now, budget time.Time) (e *entry, cached bool, err error) {
 	ms := now.UnixMilli()
 	healthy := s.store.FeedHealthy()
 	if healthy {
@@ -155,17 +172,19 @@ func (s *Service) entryFor(ctx context.Context, h keyward.TokenHash, now time.Ti
 		}
 	}
 	gen := s.cache.generation(h)
-	readCtx := ctx
-	if !healthy {
+	if !healthy && (budget.IsZero() || now.Add(outageProbe).Before(budget)) {
+		budget = now.Add(outageProbe)
+	}
+	if !budget.IsZero() {
 		var cancel context.CancelFunc
-		readCtx, cancel = context.WithTimeout(ctx, outageProbe)
+		ctx, cancel = keyward.WithBudgetUntil(ctx, budget)
 		defer cancel()
 	}
 	var (
 		m  *keyward.KeyMatch
 		pw *keyPower
 	)
-	err = s.store.Read(readCtx, func(tx keyward.Tx) error {
+	err = s.store.Read(ctx, func(tx keyward.Tx) error {
 		found, err := tx.FindKeyByHash(ctx, h)
 		if isNotFound(err) {
 			return nil
@@ -183,9 +202,6 @@ func (s *Service) entryFor(ctx context.Context, h keyward.TokenHash, now time.Ti
 		m = found
 		return nil
 	})
-	if err != nil && readCtx != ctx && ctx.Err() == nil && readCtx.Err() != nil {
-		err = &keyward.Error{Code: keyward.ECodeUnavailable, Message: "the database did not answer in time", Err: err}
-	}
 	switch {
 	case keyward.ErrorCode(err) == keyward.ECodeUnavailable:
 		if e := s.cache.getAny(h); e != nil && s.withinGrace(now) {
@@ -241,7 +257,7 @@ func (s *Service) newEntry(h keyward.TokenHash, m *keyward.KeyMatch, pw *keyPowe
 		e.rl = s.limiter.state(k.ID)
 	}
 	if k.Credits != nil {
-		e.cr = s.credits.state(k.ID)
+		e.cr = s.credits.state(k.ID, k.AccountID)
 	}
 	return e
 }

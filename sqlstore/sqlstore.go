@@ -81,23 +81,27 @@ type Store struct {
 // SetOperationTimeout bounds every operation (0: only the caller's context).
 func (s *Store) SetOperationTimeout(d time.Duration) { s.opTimeout = d }
 
-// bound applies the operation timeout to ctx.
+// bound applies the operation timeout to a ctx that has no deadline of its
+// own (background work). A request's context carries its one time budget
+// (keyward.WithBudget) for all its waits together, which a per-operation
+// bound must not stretch.
 func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if s.opTimeout <= 0 {
+	if _, ok := ctx.Deadline(); ok || s.opTimeout <= 0 {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, s.opTimeout)
 }
 
 // outcome turns an operation's error into what callers handle: the
-// caller's own cancellation or deadline as is; the operation timeout as
-// unavailable; anything else classified.
+// caller's context ending as keyward.ContextError says (unavailable when
+// the server's budget ran out, timeout when the client's deadline did);
+// the operation timeout as unavailable; anything else classified.
 func (s *Store) outcome(caller, op context.Context, err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case caller.Err() != nil:
-		return caller.Err()
+		return keyward.ContextError(caller)
 	case op.Err() != nil:
 		var ke *keyward.Error
 		if errors.As(err, &ke) && ke.Code != keyward.ECodeInternal && ke.Code != keyward.ECodeTimeout {
@@ -175,17 +179,34 @@ func (s *Store) readOnce(ctx context.Context, fn func(keyward.Tx) error) error {
 // Write runs fn in a write transaction, committing only if fn returns nil.
 // A transaction the database aborts as retryable (a deadlock between
 // nodes) runs again, so fn must not keep state across calls. The
-// invalidations fn records are delivered to this node's subscribers after
-// the commit, before Write returns.
+// invalidations the transaction recorded are delivered to this node's
+// subscribers after the commit, before Write returns.
+//
+// Waiting for the writer (SQLite's one connection) honours ctx, and the
+// writer is released before the invalidations are delivered: subscribers
+// take locks of their own (the verification cache, credit leases), and a
+// goroutine holding one of those must never be able to wait for the
+// writer that waits for it.
 func (s *Store) Write(ctx context.Context, fn func(keyward.Tx) error) error {
 	op, cancel := s.bound(ctx)
 	defer cancel()
+	invs, err := s.write1(ctx, op, fn)
+	if err != nil {
+		return err
+	}
+	s.Deliver(invs)
+	return nil
+}
+
+// write1 runs fn holding the writer, retrying what the database aborted
+// as retryable.
+func (s *Store) write1(ctx, op context.Context, fn func(keyward.Tx) error) ([]keyward.Invalidation, error) {
 	if s.writeMu != nil {
 		select {
 		case s.writeMu <- struct{}{}:
 			defer func() { <-s.writeMu }()
 		case <-op.Done():
-			return s.outcome(ctx, op, op.Err())
+			return nil, s.outcome(ctx, op, op.Err())
 		}
 	}
 	for attempt := 1; ; attempt++ {
@@ -194,11 +215,7 @@ func (s *Store) Write(ctx context.Context, fn func(keyward.Tx) error) error {
 		if err != nil && attempt < maxWriteAttempts && s.dialect.IsRetryable(err) {
 			continue
 		}
-		if err != nil {
-			return err
-		}
-		s.Deliver(invs)
-		return nil
+		return invs, err
 	}
 }
 

@@ -589,7 +589,7 @@ func TestEnvironmentVariables(t *testing.T) {
 		"lockout-window": true, "lockout-duration": true, "trusted-proxies": true,
 		"database": true, "db-max-conns": true, "db-min-conns": true, "db-statement-timeout": true,
 		"db-connect-timeout": true, "db-conn-lifetime": true, "cache-size": true, "cache-ttl": true, "outage-grace": true,
-		"redis": true}
+		"redis": true, "request-timeout": true}
 	for _, f := range btServeFlags(t) {
 		if !covered[f] {
 			t.Errorf("keyward serve has flag --%s but this test does not check KEYWARD_%s", f, strings.ToUpper(strings.ReplaceAll(f, "-", "_")))
@@ -978,6 +978,8 @@ func TestEnvironmentVariables(t *testing.T) {
 			{"KEYWARD_CACHE_TTL=later", []string{"KEYWARD_CACHE_TTL", "later"}, nil, nil},
 			{"KEYWARD_OUTAGE_GRACE=-1s", []string{"outage-grace"}, nil, nil},
 			{"KEYWARD_OUTAGE_GRACE=never", []string{"KEYWARD_OUTAGE_GRACE", "never"}, nil, nil},
+			{"KEYWARD_REQUEST_TIMEOUT=500ms", []string{"request-timeout"}, nil, nil},
+			{"KEYWARD_REQUEST_TIMEOUT=soon", []string{"KEYWARD_REQUEST_TIMEOUT", "soon"}, nil, nil},
 		} {
 			t.Run(tc.env, func(t *testing.T) {
 				p := btStart(t, btOpts{Args: []string{"serve"}, Env: append([]string{
