@@ -176,4 +176,3 @@ func TestWritePathCrossTenantNoDeadlock(t *testing.T) {
 		},
 	}, map[string]int{"verify 1": 200, "verify 2": 200, "role": 200})
 }
-
