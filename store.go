@@ -37,12 +37,13 @@ type Store interface {
 
 // Tx is the set of operations available inside Read and Write. Methods
 // that change data fail inside Read.
+//
+// The methods that change what verification reads (keys and their
+// secrets, users, service accounts, roles, catalog resources, accounts)
+// record the invalidations their change makes: delivered to Subscribe's
+// subscribers when the transaction commits (and to other nodes), dropped
+// if it rolls back. No caller has to remember to.
 type Tx interface {
-	// Invalidate records that the transaction's changes make cached
-	// verifications stale; delivered to subscribers when it commits,
-	// dropped if it rolls back.
-	Invalidate(ctx context.Context, inv Invalidation) error
-
 	// CreateAccount inserts an account; a taken name is a duplicate error.
 	CreateAccount(ctx context.Context, a *Account) error
 	// GetAccount returns the account or not_found.

@@ -15,6 +15,7 @@ import (
 	"github.com/keyward/keyward/postgres"
 	"github.com/keyward/keyward/postgres/pgtest"
 	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/sqlstore"
 )
 
 // otOpen opens a store on url, closed when the test ends.
@@ -97,7 +98,7 @@ func otStoreOps(db keyward.Store) []struct {
 				if _, _, err := tx.ListAccounts(ctx, &keyward.AccountFilter{Page: keyward.Page{Limit: 1}}); err != nil {
 					return err
 				}
-				return tx.Invalidate(ctx, keyward.Invalidation{Kind: keyward.InvalidateKey, ID: "key_outage_test"})
+				return tx.(*sqlstore.Tx).Invalidate(ctx, keyward.Invalidation{Kind: keyward.InvalidateKey, ID: "key_outage_test"})
 			})
 		}},
 	}

@@ -147,9 +147,6 @@ func (s *Service) DeleteAccount(ctx context.Context, a *keyward.Actor, id, ifMat
 		if err := tx.DeleteAccount(ctx, id); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateAccount, id, id); err != nil {
-			return err
-		}
 		return s.audit(ctx, tx, a, id, keyward.ActionAccountDeleted, keyward.TargetAccount, id, keyward.Diff(keyward.AccountFieldMap(cur), nil))
 	})
 }

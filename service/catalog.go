@@ -165,9 +165,6 @@ func (s *Service) PutResource(ctx context.Context, a *keyward.Actor, id string, 
 		if err := tx.PutResource(ctx, a.AccountID, r); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID, a.AccountID); err != nil {
-			return err
-		}
 		action := keyward.ActionResourceUpdated
 		if created {
 			action = keyward.ActionResourceCreated
@@ -315,9 +312,6 @@ func (s *Service) DeleteResource(ctx context.Context, a *keyward.Actor, id strin
 			return inUse(id, "remove it from their scopes, or revoke the keys, first", ids, roles)
 		}
 		if err := tx.DeleteResource(ctx, a.AccountID, id); err != nil {
-			return err
-		}
-		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID, a.AccountID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionResourceDeleted, keyward.TargetCatalogResource, id,

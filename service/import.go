@@ -139,9 +139,6 @@ func (s *Service) ImportKeys(ctx context.Context, a *keyward.Actor, items []Impo
 			if err := tx.CreateKey(ctx, k, hashes[i]); err != nil {
 				return err
 			}
-			if err := invalidateHash(ctx, tx, hashes[i]); err != nil {
-				return err
-			}
 			if err := s.audit(ctx, tx, a, k.AccountID, keyward.ActionKeyImported, keyward.TargetKey, k.ID, keyward.Diff(nil, keyward.KeyFieldMap(k))); err != nil {
 				return err
 			}

@@ -188,9 +188,6 @@ func (s *Service) CreateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		if err := tx.CreateKey(ctx, k, tok.Hash()); err != nil {
 			return err
 		}
-		if err := invalidateHash(ctx, tx, tok.Hash()); err != nil {
-			return err
-		}
 		return s.audit(ctx, tx, a, auditAccount(a, k), action(kind, keyward.ActionKeyCreated), target(kind), k.ID, keyward.Diff(nil, keyward.KeyFieldMap(k)))
 	})
 	if err != nil {
@@ -339,9 +336,6 @@ func (s *Service) writeKey(ctx context.Context, tx keyward.Tx, a *keyward.Actor,
 	if err := tx.UpdateKey(ctx, next); err != nil {
 		return nil, err
 	}
-	if err := tx.Invalidate(ctx, keyward.Invalidation{Kind: keyward.InvalidateKey, ID: next.ID, Account: next.AccountID}); err != nil {
-		return nil, err
-	}
 	changes := keyward.Diff(keyward.KeyFieldMap(cur), keyward.KeyFieldMap(next))
 	for n, c := range extra {
 		if changes == nil {
@@ -399,9 +393,6 @@ func (s *Service) DeleteKey(ctx context.Context, a *keyward.Actor, kind keyward.
 			return err
 		}
 		if err := tx.DeleteKey(ctx, id); err != nil {
-			return err
-		}
-		if err := tx.Invalidate(ctx, keyward.Invalidation{Kind: keyward.InvalidateKey, ID: id, Account: cur.AccountID}); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, auditAccount(a, cur), action(kind, keyward.ActionKeyDeleted), target(kind), id, keyward.Diff(keyward.KeyFieldMap(cur), nil))
@@ -481,9 +472,6 @@ func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		if err := tx.RotateKeySecret(ctx, id, tok.Hash(), now, oldUntil); err != nil {
 			return err
 		}
-		if err := invalidateHash(ctx, tx, tok.Hash()); err != nil {
-			return err
-		}
 		out, err = s.writeKey(ctx, tx, a, cur, next, action(kind, keyward.ActionKeyRotated), map[string]keyward.Change{
 			"previous_secret_valid_until": {Before: json.RawMessage("null"), After: mustJSON(oldUntil)},
 		})
@@ -526,17 +514,6 @@ func (s *Service) RevealSecret(ctx context.Context, a *keyward.Actor, id string)
 		return nil, keyward.Token{}, err
 	}
 	return k, tok, nil
-}
-
-// invalidateHash tells caches that a token hash now belongs to a key.
-func invalidateHash(ctx context.Context, tx keyward.Tx, h keyward.TokenHash) error {
-	return tx.Invalidate(ctx, keyward.Invalidation{Kind: keyward.InvalidateHash, ID: h.String()})
-}
-
-// invalidate tells caches that an account's keys, or those of an owner in
-// the account, are stale.
-func invalidate(ctx context.Context, tx keyward.Tx, kind keyward.InvalidationKind, id, account string) error {
-	return tx.Invalidate(ctx, keyward.Invalidation{Kind: kind, ID: id, Account: account})
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -116,9 +116,6 @@ func (s *Service) UpdateUser(ctx context.Context, a *keyward.Actor, id string, i
 		if err := tx.UpdateUser(ctx, &next); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id, a.AccountID); err != nil {
-			return err
-		}
 		out = &next
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionUserUpdated, keyward.TargetUser, id, changes)
 	})
@@ -148,9 +145,6 @@ func (s *Service) DeleteUser(ctx context.Context, a *keyward.Actor, id, ifMatch 
 			return err
 		}
 		if err := tx.DeleteUser(ctx, id); err != nil {
-			return err
-		}
-		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id, a.AccountID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionUserDeleted, keyward.TargetUser, id, keyward.Diff(userMap(cur), nil))
@@ -256,9 +250,6 @@ func (s *Service) UpdateServiceAccount(ctx context.Context, a *keyward.Actor, id
 		if err := tx.UpdateServiceAccount(ctx, &next); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id, a.AccountID); err != nil {
-			return err
-		}
 		out = &next
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionServiceAccountUpdated, keyward.TargetServiceAccount, id, changes)
 	})
@@ -288,9 +279,6 @@ func (s *Service) DeleteServiceAccount(ctx context.Context, a *keyward.Actor, id
 			return err
 		}
 		if err := tx.DeleteServiceAccount(ctx, id); err != nil {
-			return err
-		}
-		if err := invalidate(ctx, tx, keyward.InvalidateOwner, id, a.AccountID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionServiceAccountDeleted, keyward.TargetServiceAccount, id, keyward.Diff(serviceAccountMap(cur), nil))
@@ -396,9 +384,6 @@ func (s *Service) UpdateRole(ctx context.Context, a *keyward.Actor, name string,
 		if err := tx.UpdateRole(ctx, &next); err != nil {
 			return err
 		}
-		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID, a.AccountID); err != nil {
-			return err
-		}
 		out = &next
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionRoleUpdated, keyward.TargetRole, name, changes)
 	})
@@ -442,9 +427,6 @@ func (s *Service) DeleteRole(ctx context.Context, a *keyward.Actor, name, ifMatc
 			}
 		}
 		if err := tx.DeleteRole(ctx, a.AccountID, name); err != nil {
-			return err
-		}
-		if err := invalidate(ctx, tx, keyward.InvalidateAccount, a.AccountID, a.AccountID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionRoleDeleted, keyward.TargetRole, name, keyward.Diff(roleMap(cur), nil))

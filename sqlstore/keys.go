@@ -130,7 +130,10 @@ func (t *Tx) CreateKey(ctx context.Context, k *keyward.Key, hash keyward.TokenHa
 		}
 		return err
 	}
-	return t.indexKey(ctx, k, false)
+	if err := t.indexKey(ctx, k, false); err != nil {
+		return err
+	}
+	return t.hashTaken(ctx, hash)
 }
 
 // indexKey maintains key_resources and key_roles, the side tables the
@@ -191,18 +194,28 @@ func (t *Tx) UpdateKey(ctx context.Context, k *keyward.Key) error {
 	if err := mustAffect(r, err, conflictErr("key", k.ID)); err != nil {
 		return err
 	}
-	return t.indexKey(ctx, k, true)
+	if err := t.indexKey(ctx, k, true); err != nil {
+		return err
+	}
+	return t.keyChanged(ctx, k.ID, k.AccountID)
 }
 
 // DeleteKey implements keyward.Tx.
 func (t *Tx) DeleteKey(ctx context.Context, id string) error {
+	account, err := t.accountOf(ctx, "keys", id)
+	if err != nil {
+		return err
+	}
 	for _, q := range []string{`DELETE FROM key_secrets WHERE key_id = ?`, `DELETE FROM key_resources WHERE key_id = ?`, `DELETE FROM key_roles WHERE key_id = ?`} {
 		if _, err := t.exec(ctx, q, id); err != nil {
 			return err
 		}
 	}
 	r, err := t.exec(ctx, `DELETE FROM keys WHERE id = ?`, id)
-	return mustAffect(r, err, keyward.NotFound("key", id))
+	if err := mustAffect(r, err, keyward.NotFound("key", id)); err != nil {
+		return err
+	}
+	return t.keyChanged(ctx, id, account)
 }
 
 // ListKeys implements keyward.Tx.
@@ -313,7 +326,17 @@ func (t *Tx) RotateKeySecret(ctx context.Context, keyID string, hash keyward.Tok
 	if err != nil && t.s.dialect.IsUniqueViolation(err) {
 		return keyward.Errorf(keyward.ECodeDuplicate, "a key with this secret already exists")
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	account, err := t.accountOf(ctx, "keys", keyID)
+	if err != nil {
+		return err
+	}
+	if err := t.keyChanged(ctx, keyID, account); err != nil {
+		return err
+	}
+	return t.hashTaken(ctx, hash)
 }
 
 // TouchKeys implements keyward.Tx. The write-behind calls it with every

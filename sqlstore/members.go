@@ -21,7 +21,10 @@ func (t *Tx) UpdateAccount(ctx context.Context, a *keyward.Account) error {
 	if err != nil && t.s.dialect.IsUniqueViolation(err) {
 		return keyward.Errorf(keyward.ECodeDuplicate, "an account named %q already exists", a.Name)
 	}
-	return mustAffect(r, err, conflictErr("account", a.ID))
+	if err := mustAffect(r, err, conflictErr("account", a.ID)); err != nil {
+		return err
+	}
+	return t.accountChanged(ctx, a.ID)
 }
 
 // DeleteAccount implements keyward.Tx. Foreign keys cascade to everything
@@ -32,7 +35,10 @@ func (t *Tx) DeleteAccount(ctx context.Context, id string) error {
 		return err
 	}
 	r, err := t.exec(ctx, `DELETE FROM accounts WHERE id = ?`, id)
-	return mustAffect(r, err, keyward.NotFound("account", id))
+	if err := mustAffect(r, err, keyward.NotFound("account", id)); err != nil {
+		return err
+	}
+	return t.accountChanged(ctx, id)
 }
 
 // likePrefix returns a LIKE pattern matching strings that start with s.
@@ -83,7 +89,10 @@ func (t *Tx) CreateUser(ctx context.Context, u *keyward.User) error {
 	if err != nil && t.s.dialect.IsUniqueViolation(err) {
 		return keyward.Errorf(keyward.ECodeDuplicate, "a user with external_id %q already exists in this account", deref(u.ExternalID))
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return t.ownerChanged(ctx, u.ID, u.AccountID)
 }
 
 // userFold is the folded text the user search matches: name and email,
@@ -124,13 +133,23 @@ func (t *Tx) UpdateUser(ctx context.Context, u *keyward.User) error {
 	if err != nil && t.s.dialect.IsUniqueViolation(err) {
 		return keyward.Errorf(keyward.ECodeDuplicate, "a user with external_id %q already exists in this account", deref(u.ExternalID))
 	}
-	return mustAffect(r, err, conflictErr("user", u.ID))
+	if err := mustAffect(r, err, conflictErr("user", u.ID)); err != nil {
+		return err
+	}
+	return t.ownerChanged(ctx, u.ID, u.AccountID)
 }
 
 // DeleteUser implements keyward.Tx.
 func (t *Tx) DeleteUser(ctx context.Context, id string) error {
+	account, err := t.accountOf(ctx, "users", id)
+	if err != nil {
+		return err
+	}
 	r, err := t.exec(ctx, `DELETE FROM users WHERE id = ?`, id)
-	return mustAffect(r, err, keyward.NotFound("user", id))
+	if err := mustAffect(r, err, keyward.NotFound("user", id)); err != nil {
+		return err
+	}
+	return t.ownerChanged(ctx, id, account)
 }
 
 // ListUsers implements keyward.Tx. The role filter reads the roles column
@@ -200,7 +219,10 @@ func (t *Tx) CreateServiceAccount(ctx context.Context, sa *keyward.ServiceAccoun
 	if err != nil && t.s.dialect.IsUniqueViolation(err) {
 		return keyward.Errorf(keyward.ECodeDuplicate, "a service account named %q already exists in this account", sa.Name)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return t.ownerChanged(ctx, sa.ID, sa.AccountID)
 }
 
 // GetServiceAccount implements keyward.Tx.
@@ -222,13 +244,23 @@ func (t *Tx) UpdateServiceAccount(ctx context.Context, sa *keyward.ServiceAccoun
 	if err != nil && t.s.dialect.IsUniqueViolation(err) {
 		return keyward.Errorf(keyward.ECodeDuplicate, "a service account named %q already exists in this account", sa.Name)
 	}
-	return mustAffect(r, err, conflictErr("service account", sa.ID))
+	if err := mustAffect(r, err, conflictErr("service account", sa.ID)); err != nil {
+		return err
+	}
+	return t.ownerChanged(ctx, sa.ID, sa.AccountID)
 }
 
 // DeleteServiceAccount implements keyward.Tx.
 func (t *Tx) DeleteServiceAccount(ctx context.Context, id string) error {
+	account, err := t.accountOf(ctx, "service_accounts", id)
+	if err != nil {
+		return err
+	}
 	r, err := t.exec(ctx, `DELETE FROM service_accounts WHERE id = ?`, id)
-	return mustAffect(r, err, keyward.NotFound("service account", id))
+	if err := mustAffect(r, err, keyward.NotFound("service account", id)); err != nil {
+		return err
+	}
+	return t.ownerChanged(ctx, id, account)
 }
 
 // ListServiceAccounts implements keyward.Tx.
@@ -302,7 +334,10 @@ func (t *Tx) CreateRole(ctx context.Context, r *keyward.Role) error {
 	if err != nil && t.s.dialect.IsUniqueViolation(err) {
 		return keyward.Errorf(keyward.ECodeDuplicate, "a role named %q already exists in this account", r.Name)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return t.accountChanged(ctx, r.AccountID)
 }
 
 // GetRole implements keyward.Tx.
@@ -326,13 +361,19 @@ func (t *Tx) UpdateRole(ctx context.Context, r *keyward.Role) error {
 	res, err := t.exec(ctx, `UPDATE roles SET description = ?, scopes = ?, updated_at = ?, version = ?
 		WHERE account_id = ? AND name = ? AND version = ?`, strPtr(r.Description), scopes, ms(r.UpdatedAt), r.Version,
 		r.AccountID, r.Name, r.Version-1)
-	return mustAffect(res, err, conflictErr("role", r.Name))
+	if err := mustAffect(res, err, conflictErr("role", r.Name)); err != nil {
+		return err
+	}
+	return t.accountChanged(ctx, r.AccountID)
 }
 
 // DeleteRole implements keyward.Tx.
 func (t *Tx) DeleteRole(ctx context.Context, accountID, name string) error {
 	r, err := t.exec(ctx, `DELETE FROM roles WHERE account_id = ? AND name = ?`, accountID, name)
-	return mustAffect(r, err, keyward.NotFound("role", name))
+	if err := mustAffect(r, err, keyward.NotFound("role", name)); err != nil {
+		return err
+	}
+	return t.accountChanged(ctx, accountID)
 }
 
 // ListRoles implements keyward.Tx.

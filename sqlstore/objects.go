@@ -35,7 +35,10 @@ func (t *Tx) CreateAccount(ctx context.Context, a *keyward.Account) error {
 	if err != nil && t.s.dialect.IsUniqueViolation(err) {
 		return keyward.Errorf(keyward.ECodeDuplicate, "an account named %q already exists", a.Name)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return t.accountChanged(ctx, a.ID)
 }
 
 // GetAccount implements keyward.Tx.
@@ -204,13 +207,19 @@ func (t *Tx) PutResource(ctx context.Context, accountID string, r *keyward.Resou
 		project_scopes = excluded.project_scopes, protected = excluded.protected, updated_at = excluded.updated_at`,
 		accountID, r.ID, r.DisplayName, r.Group, r.Description, r.Readable, r.Writable, string(scopes), r.Protected,
 		ms(r.CreatedAt), ms(r.UpdatedAt))
-	return err
+	if err != nil {
+		return err
+	}
+	return t.accountChanged(ctx, accountID)
 }
 
 // DeleteResource implements keyward.Tx.
 func (t *Tx) DeleteResource(ctx context.Context, accountID, id string) error {
 	r, err := t.exec(ctx, `DELETE FROM catalog_resources WHERE account_id = ? AND id = ?`, accountID, id)
-	return mustAffect(r, err, keyward.NotFound("catalog resource", id))
+	if err := mustAffect(r, err, keyward.NotFound("catalog resource", id)); err != nil {
+		return err
+	}
+	return t.accountChanged(ctx, accountID)
 }
 
 const auditColumns = `id, account_id, created_at, actor_type, actor_id, action, target_type, target_id, changes,

@@ -358,7 +358,11 @@ type Tx struct {
 	invs     []keyward.Invalidation
 }
 
-// Invalidate implements keyward.Tx.
+// Invalidate records that the transaction's changes make cached
+// verifications stale: delivered to this node's subscribers when it
+// commits (and published to the other nodes inside it), dropped if it
+// rolls back. The Tx methods that change what verification reads call it
+// themselves (see invalidations.go); it is exported for tests.
 func (t *Tx) Invalidate(ctx context.Context, inv keyward.Invalidation) error {
 	if !t.writable {
 		return keyward.Internal(errors.New("invalidation inside a read transaction"))

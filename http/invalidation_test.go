@@ -1,0 +1,549 @@
+package http_test
+
+// Issue 9, point 2: every change to what verification reads is seen by
+// the next verification, on the node that made it and on every other
+// node. One case per mutating route of the management API (a new route
+// fails TestEveryChangeReachesVerification until it has a case): each
+// warms the caches with a verification (or an authenticated request),
+// makes the change on node A, and expects the next verification on A to
+// see it at once and on node B (PostgreSQL, a second node on the same
+// database) within the propagation bound. The old code forgot to publish
+// an invalidation when a role was created, so a key whose role had just
+// been created granted nothing.
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/service"
+)
+
+// ivState is what a case's setup made (ids, secrets), by name.
+type ivState map[string]string
+
+type ivCase struct {
+	route string // the "METHOD /pattern" it covers
+	name  string
+	// setup makes the fixtures on node a.
+	setup func(t *testing.T, a *testEnv) ivState
+	// probe observes, on node n, what the change must alter: a
+	// verification's code (and a member), or a management request's status.
+	probe func(t *testing.T, n *testEnv, s ivState) string
+	// change makes the change on node a.
+	change        func(t *testing.T, a *testEnv, s ivState)
+	before, after string
+}
+
+// ivSecondNode starts another server on a's database, with its own caches
+// (a second keyward process on a shared PostgreSQL).
+func ivSecondNode(t *testing.T, a *testEnv) *testEnv {
+	t.Helper()
+	db := envOpenStore(t, a.Loc)
+	svc := service.New(service.Options{Store: db})
+	hs := httptest.NewServer(khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}}))
+	t.Cleanup(func() {
+		hs.Close()
+		svc.Close(t.Context())
+		db.Close()
+	})
+	return &testEnv{t: t, URL: hs.URL, Op: a.Op, OpID: a.OpID, DB: db, Loc: a.Loc, Svc: svc}
+}
+
+// ivVerify verifies secret on n with the operator key (query: the
+// permission query, "" for none) and returns the code, followed by the
+// members named in show.
+func ivVerify(t *testing.T, n *testEnv, secret, query string, hdr map[string]string, show ...string) string {
+	t.Helper()
+	body := map[string]any{"key": secret}
+	if query != "" {
+		body["permissions"] = query
+	}
+	v := n.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Body: body, Header: hdr}).JSON(t)
+	out := fmt.Sprint(v["code"])
+	for _, m := range show {
+		out += fmt.Sprintf(" %s=%v", m, v[m])
+	}
+	return out
+}
+
+// ivStatus sends a management request on n with token and returns its
+// status.
+func ivStatus(t *testing.T, n *testEnv, method, path, token string, hdr map[string]string) string {
+	t.Helper()
+	return fmt.Sprint(n.do(req{Method: method, Path: path, Token: token, Header: hdr}).Status)
+}
+
+func ivKey(t *testing.T, a *testEnv, body map[string]any) (id, secret string) {
+	t.Helper()
+	k := a.createKey(body)
+	return k["id"].(string), k["secret"].(string)
+}
+
+func ivMgmtKey(t *testing.T, a *testEnv, perms ...string) (id, secret string) {
+	t.Helper()
+	k := a.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{"name": "m", "permissions": perms}}).JSON(t)
+	return k["id"].(string), k["secret"].(string)
+}
+
+func ivCreate(t *testing.T, a *testEnv, path string, body map[string]any, hdr map[string]string) map[string]any {
+	t.Helper()
+	return a.must(http.StatusCreated, req{Method: "POST", Path: path, Body: body, Header: hdr}).JSON(t)
+}
+
+func ivDo(t *testing.T, a *testEnv, want int, method, path string, body any) {
+	t.Helper()
+	a.must(want, req{Method: method, Path: path, Body: body})
+}
+
+var ivDocsRead = []any{map[string]any{"resource": "documents", "access": "read"}}
+
+func ivCases() []ivCase {
+	return []ivCase{
+		// ---- API keys ----
+		{route: "POST /v1/keys", name: "a new key verifies at once (its hash was a cached unknown token)",
+			setup: func(t *testing.T, a *testEnv) ivState { return ivState{} },
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				if s["secret"] == "" {
+					return "no key yet"
+				}
+				return ivVerify(t, n, s["secret"], "", nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) { _, s["secret"] = ivKey(t, a, map[string]any{"name": "new"}) },
+			before: "no key yet", after: "VALID"},
+		{route: "POST /v1/keys/import", name: "an imported key verifies at once (its hash was a cached unknown token)",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				b := make([]byte, 24)
+				rand.Read(b)
+				return ivState{"token": "legacy_" + hex.EncodeToString(b)}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["token"], "", nil) },
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 201, "POST", "/v1/keys/import", map[string]any{"keys": []any{map[string]any{"hash": rkHashHex(s["token"]), "name": "imported"}}})
+			},
+			before: "NOT_FOUND", after: "VALID"},
+		{route: "PATCH /v1/keys/{id}", name: "a disabled key is DISABLED",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				id, sec := ivKey(t, a, map[string]any{"name": "k"})
+				return ivState{"id": id, "secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil, "name") },
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 200, "PATCH", "/v1/keys/"+s["id"], map[string]any{"status": "disabled", "name": "k2"})
+			},
+			before: "VALID name=k", after: "DISABLED name=k2"},
+		{route: "PUT /v1/keys/{id}", name: "a replaced key has its new scopes",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				id, sec := ivKey(t, a, map[string]any{"name": "k"})
+				return ivState{"id": id, "secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				return ivVerify(t, n, s["secret"], "documents:write", nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 200, "PUT", "/v1/keys/"+s["id"], map[string]any{"name": "k", "permission_mode": "restricted", "scopes": ivDocsRead})
+			},
+			before: "VALID", after: "INSUFFICIENT_PERMISSIONS"},
+		{route: "DELETE /v1/keys/{id}", name: "a deleted key is NOT_FOUND",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				id, sec := ivKey(t, a, map[string]any{"name": "k"})
+				return ivState{"id": id, "secret": sec}
+			},
+			probe:  func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
+			change: func(t *testing.T, a *testEnv, s ivState) { ivDo(t, a, 204, "DELETE", "/v1/keys/"+s["id"], nil) },
+			before: "VALID", after: "NOT_FOUND"},
+		{route: "POST /v1/keys/{id}/rotate", name: "a rotated key's old secret is ROTATED",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				id, sec := ivKey(t, a, map[string]any{"name": "k"})
+				return ivState{"id": id, "secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 200, "POST", "/v1/keys/"+s["id"]+"/rotate", map[string]any{"grace_period_seconds": 0})
+			},
+			before: "VALID", after: "ROTATED"},
+		{route: "POST /v1/keys/{id}/credits", name: "credits set to 0 are exhausted",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				id, sec := ivKey(t, a, map[string]any{"name": "k", "credits": map[string]any{"remaining": 1000}})
+				return ivState{"id": id, "secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 200, "POST", "/v1/keys/"+s["id"]+"/credits", map[string]any{"set": 0})
+			},
+			before: "VALID", after: "USAGE_EXCEEDED"},
+
+		// ---- management keys (authentication reads them like verification) ----
+		{route: "POST /v1/management-keys", name: "a new management key authenticates at once",
+			setup: func(t *testing.T, a *testEnv) ivState { return ivState{} },
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				if s["secret"] == "" {
+					return "no key yet"
+				}
+				return ivStatus(t, n, "GET", "/v1/keys", s["secret"], nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) { _, s["secret"] = ivMgmtKey(t, a, "keys:read") },
+			before: "no key yet", after: "200"},
+		{route: "PATCH /v1/management-keys/{id}", name: "a disabled management key no longer authenticates",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				id, sec := ivMgmtKey(t, a, "keys:read")
+				return ivState{"id": id, "secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				return ivStatus(t, n, "GET", "/v1/keys", s["secret"], nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 200, "PATCH", "/v1/management-keys/"+s["id"], map[string]any{"status": "disabled"})
+			},
+			before: "200", after: "401"},
+		{route: "PUT /v1/management-keys/{id}", name: "a management key replaced without a permission lacks it",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				id, sec := ivMgmtKey(t, a, "keys:read", "members:read")
+				return ivState{"id": id, "secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				return ivStatus(t, n, "GET", "/v1/keys", s["secret"], nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 200, "PUT", "/v1/management-keys/"+s["id"], map[string]any{"name": "m", "permissions": []string{"members:read"}})
+			},
+			before: "200", after: "403"},
+		{route: "DELETE /v1/management-keys/{id}", name: "a deleted management key no longer authenticates",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				id, sec := ivMgmtKey(t, a, "keys:read")
+				return ivState{"id": id, "secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				return ivStatus(t, n, "GET", "/v1/keys", s["secret"], nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 204, "DELETE", "/v1/management-keys/"+s["id"], nil)
+			},
+			before: "200", after: "401"},
+		{route: "POST /v1/management-keys/{id}/rotate", name: "a rotated management key's old secret no longer authenticates",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				id, sec := ivMgmtKey(t, a, "keys:read")
+				return ivState{"id": id, "secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				return ivStatus(t, n, "GET", "/v1/keys", s["secret"], nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 200, "POST", "/v1/management-keys/"+s["id"]+"/rotate", map[string]any{"grace_period_seconds": 0})
+			},
+			before: "200", after: "401"},
+
+		// ---- accounts ----
+		{route: "POST /v1/accounts", name: "a new account's key verifies at once, across accounts",
+			setup: func(t *testing.T, a *testEnv) ivState { return ivState{} },
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				if s["secret"] == "" {
+					return "no account yet"
+				}
+				return ivVerify(t, n, s["secret"], "", nil, "account_id")
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				acct := ivCreate(t, a, "/v1/accounts", map[string]any{"name": "fresh"}, nil)["id"].(string)
+				k := ivCreate(t, a, "/v1/keys", map[string]any{"name": "k"}, map[string]string{"X-Account-Id": acct})
+				s["secret"], s["account"] = k["secret"].(string), acct
+			},
+			before: "no account yet", after: "VALID account_id=<fresh>"},
+		{route: "PATCH /v1/accounts/{id}", name: "renaming the account default leaves the operator key without a default account",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				var id string
+				for _, acct := range a.must(200, req{Method: "GET", Path: "/v1/accounts"}).JSON(t)["data"].([]any) {
+					if m := acct.(map[string]any); m["name"] == "default" {
+						id = m["id"].(string)
+					}
+				}
+				return ivState{"id": id}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivStatus(t, n, "GET", "/v1/keys", n.Op, nil) },
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 200, "PATCH", "/v1/accounts/"+s["id"], map[string]any{"name": "renamed"})
+			},
+			before: "200", after: "404"},
+		{route: "DELETE /v1/accounts/{id}", name: "a deleted account's keys are NOT_FOUND",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				acct := ivCreate(t, a, "/v1/accounts", map[string]any{"name": "doomed"}, nil)["id"].(string)
+				k := ivCreate(t, a, "/v1/keys", map[string]any{"name": "k"}, map[string]string{"X-Account-Id": acct})
+				return ivState{"id": acct, "secret": k["secret"].(string)}
+			},
+			probe:  func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
+			change: func(t *testing.T, a *testEnv, s ivState) { ivDo(t, a, 204, "DELETE", "/v1/accounts/"+s["id"], nil) },
+			before: "VALID", after: "NOT_FOUND"},
+
+		// ---- users and service accounts ----
+		{route: "POST /v1/users", name: "a new user holding a role bounds a key at once",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				ivCreate(t, a, "/v1/roles", map[string]any{"name": "reader", "scopes": ivDocsRead}, nil)
+				return ivState{}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				if s["secret"] == "" {
+					return "no user yet"
+				}
+				return ivVerify(t, n, s["secret"], "documents:read", nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				u := ivCreate(t, a, "/v1/users", map[string]any{"email": "new@example.com", "roles": []string{"reader"}}, nil)["id"].(string)
+				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "user", "id": u}})
+			},
+			before: "no user yet", after: "VALID"},
+		{route: "PATCH /v1/users/{id}", name: "a user given a role gains its power on their keys",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				ivCreate(t, a, "/v1/roles", map[string]any{"name": "reader", "scopes": ivDocsRead}, nil)
+				u := ivCreate(t, a, "/v1/users", map[string]any{"email": "u@example.com"}, nil)["id"].(string)
+				_, sec := ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "user", "id": u}})
+				return ivState{"id": u, "secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				return ivVerify(t, n, s["secret"], "documents:read", nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 200, "PATCH", "/v1/users/"+s["id"], map[string]any{"roles": []string{"reader"}})
+			},
+			before: "INSUFFICIENT_PERMISSIONS", after: "VALID"},
+		{route: "DELETE /v1/users/{id}", name: "a deleted user's keys are REVOKED",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				ivCreate(t, a, "/v1/roles", map[string]any{"name": "reader", "scopes": ivDocsRead}, nil)
+				u := ivCreate(t, a, "/v1/users", map[string]any{"email": "u@example.com", "roles": []string{"reader"}}, nil)["id"].(string)
+				_, sec := ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "user", "id": u}})
+				return ivState{"id": u, "secret": sec}
+			},
+			probe:  func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
+			change: func(t *testing.T, a *testEnv, s ivState) { ivDo(t, a, 204, "DELETE", "/v1/users/"+s["id"], nil) },
+			before: "VALID", after: "REVOKED"},
+		{route: "POST /v1/service-accounts", name: "a new service account's key verifies at once",
+			setup: func(t *testing.T, a *testEnv) ivState { return ivState{} },
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				if s["secret"] == "" {
+					return "no service account yet"
+				}
+				return ivVerify(t, n, s["secret"], "", nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				sa := ivCreate(t, a, "/v1/service-accounts", map[string]any{"name": "bot"}, nil)["id"].(string)
+				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "service_account", "id": sa}})
+			},
+			before: "no service account yet", after: "VALID"},
+		{route: "PATCH /v1/service-accounts/{id}", name: "a disabled service account's keys are OWNER_INACTIVE",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				sa := ivCreate(t, a, "/v1/service-accounts", map[string]any{"name": "bot"}, nil)["id"].(string)
+				_, sec := ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "service_account", "id": sa}})
+				return ivState{"id": sa, "secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 200, "PATCH", "/v1/service-accounts/"+s["id"], map[string]any{"status": "disabled"})
+			},
+			before: "VALID", after: "OWNER_INACTIVE"},
+		{route: "DELETE /v1/service-accounts/{id}", name: "a deleted service account's keys are REVOKED",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				sa := ivCreate(t, a, "/v1/service-accounts", map[string]any{"name": "bot"}, nil)["id"].(string)
+				_, sec := ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "service_account", "id": sa}})
+				return ivState{"id": sa, "secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 204, "DELETE", "/v1/service-accounts/"+s["id"], nil)
+			},
+			before: "VALID", after: "REVOKED"},
+
+		// ---- roles ----
+		{route: "POST /v1/roles", name: "a key whose role was just created has the role's scopes",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				// A key of the account verified first, so the account's
+				// roles are cached on every node.
+				_, sec := ivKey(t, a, map[string]any{"name": "warm", "permission_mode": "restricted", "scopes": []any{}})
+				return ivState{"warm": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				if s["secret"] == "" {
+					return ivVerify(t, n, s["warm"], "documents:read", nil)
+				}
+				return ivVerify(t, n, s["secret"], "documents:read", nil, "scopes")
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivCreate(t, a, "/v1/roles", map[string]any{"name": "fresh", "scopes": ivDocsRead}, nil)
+				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"fresh"}})
+			},
+			before: "INSUFFICIENT_PERMISSIONS", after: "VALID scopes=[map[access:read resource:documents targets:[*]]]"},
+		{route: "PATCH /v1/roles/{name}", name: "a role's new scopes reach the keys holding it",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				ivCreate(t, a, "/v1/roles", map[string]any{"name": "r", "scopes": ivDocsRead}, nil)
+				_, sec := ivKey(t, a, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"r"}})
+				return ivState{"secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				return ivVerify(t, n, s["secret"], "documents:read", nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 200, "PATCH", "/v1/roles/r", map[string]any{"scopes": []any{map[string]any{"resource": "webhooks", "access": "read"}}})
+			},
+			before: "VALID", after: "INSUFFICIENT_PERMISSIONS"},
+		{route: "DELETE /v1/roles/{name}", name: "a role deleted and made again with other scopes grants the new ones",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				ivCreate(t, a, "/v1/roles", map[string]any{"name": "r", "scopes": ivDocsRead}, nil)
+				_, sec := ivKey(t, a, map[string]any{"name": "warm"})
+				return ivState{"warm": sec}
+			},
+			// Keys and users holding a role keep it from being deleted, so
+			// what a deletion can make stale is the account's cached roles:
+			// a key given the role's name again must get the new scopes.
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				if s["secret"] == "" {
+					return ivVerify(t, n, s["warm"], "", nil)
+				}
+				return ivVerify(t, n, s["secret"], "documents:read", nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 204, "DELETE", "/v1/roles/r", nil)
+				ivCreate(t, a, "/v1/roles", map[string]any{"name": "r", "scopes": []any{map[string]any{"resource": "webhooks", "access": "read"}}}, nil)
+				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"r"}})
+			},
+			before: "VALID", after: "INSUFFICIENT_PERMISSIONS"},
+
+		// ---- projects ----
+		{route: "POST /v1/projects", name: "a new project's keys verify at once (verification reads no project)",
+			setup: func(t *testing.T, a *testEnv) ivState { return ivState{} },
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				if s["secret"] == "" {
+					return "no project yet"
+				}
+				return ivVerify(t, n, s["secret"], "", nil, "project_id")
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				p := ivCreate(t, a, "/v1/projects", map[string]any{"name": "p"}, nil)["id"].(string)
+				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "project_id": p})
+				s["project"] = p
+			},
+			before: "no project yet", after: "VALID project_id=<project>"},
+		{route: "PATCH /v1/projects/{id}", name: "a renamed project's keys still verify (verification reads no project)",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				p := ivCreate(t, a, "/v1/projects", map[string]any{"name": "p"}, nil)["id"].(string)
+				_, sec := ivKey(t, a, map[string]any{"name": "k", "project_id": p})
+				return ivState{"id": p, "secret": sec, "project": p}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				return ivVerify(t, n, s["secret"], "", nil, "project_id")
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 200, "PATCH", "/v1/projects/"+s["id"], map[string]any{"name": "p2"})
+			},
+			before: "VALID project_id=<project>", after: "VALID project_id=<project>"},
+		{route: "DELETE /v1/projects/{id}", name: "a deleted project's keys are REVOKED",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				p := ivCreate(t, a, "/v1/projects", map[string]any{"name": "p"}, nil)["id"].(string)
+				_, sec := ivKey(t, a, map[string]any{"name": "k", "project_id": p})
+				return ivState{"id": p, "secret": sec}
+			},
+			probe:  func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
+			change: func(t *testing.T, a *testEnv, s ivState) { ivDo(t, a, 204, "DELETE", "/v1/projects/"+s["id"], nil) },
+			before: "VALID", after: "REVOKED"},
+
+		// ---- the catalog ----
+		{route: "PUT /v1/catalog/resources/{id}", name: "a new resource is granted to keys in mode all at once",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				_, sec := ivKey(t, a, map[string]any{"name": "k"})
+				return ivState{"secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				return ivVerify(t, n, s["secret"], "widgets:write", nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 201, "PUT", "/v1/catalog/resources/widgets", map[string]any{"display_name": "Widgets", "readable": true, "writable": true})
+			},
+			before: "INSUFFICIENT_PERMISSIONS", after: "VALID"},
+		{route: "DELETE /v1/catalog/resources/{id}", name: "a removed resource is no longer granted to keys in mode all",
+			setup: func(t *testing.T, a *testEnv) ivState {
+				ivDo(t, a, 201, "PUT", "/v1/catalog/resources/widgets", map[string]any{"display_name": "Widgets", "readable": true, "writable": true})
+				_, sec := ivKey(t, a, map[string]any{"name": "k"})
+				return ivState{"secret": sec}
+			},
+			probe: func(t *testing.T, n *testEnv, s ivState) string {
+				return ivVerify(t, n, s["secret"], "widgets:read", nil)
+			},
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				ivDo(t, a, 204, "DELETE", "/v1/catalog/resources/widgets", nil)
+			},
+			before: "VALID", after: "INSUFFICIENT_PERMISSIONS"},
+	}
+}
+
+// ivExpand fills <name> in an expectation from the case's state.
+func ivExpand(want string, s ivState) string {
+	if i := strings.Index(want, "<"); i >= 0 {
+		if j := strings.Index(want[i:], ">"); j > 0 {
+			name := want[i+1 : i+j]
+			v := s[name]
+			if name == "fresh" {
+				v = s["account"]
+			}
+			return want[:i] + v + want[i+j+1:]
+		}
+	}
+	return want
+}
+
+// TestEveryChangeReachesVerification runs every case on one node (the
+// suite's store) and, on PostgreSQL, across two nodes.
+func TestEveryChangeReachesVerification(t *testing.T) {
+	cases := ivCases()
+	covered := map[string]bool{}
+	for _, c := range cases {
+		covered[c.route] = true
+	}
+	// Every mutating route of the management API has a case.
+	probe := newEnv(t)
+	for _, r := range probe.Server.Routes() {
+		method, _, _ := strings.Cut(r, " ")
+		if method == "GET" || r == "POST /v1/keys/verify" {
+			continue
+		}
+		if !covered[r] {
+			t.Errorf("route %s changes something but has no case here: add one (what does the next verification see?)", r)
+		}
+	}
+	twoNodes := envPostgres(t)
+	for _, c := range cases {
+		t.Run(c.route+": "+c.name, func(t *testing.T) {
+			a := newEnv(t)
+			nodes := []*testEnv{a}
+			if twoNodes {
+				nodes = append(nodes, ivSecondNode(t, a))
+			}
+			s := c.setup(t, a)
+			for i, n := range nodes {
+				if got, want := c.probe(t, n, s), ivExpand(c.before, s); got != want {
+					t.Fatalf("node %d before the change: %s, want %s", i, got, want)
+				}
+			}
+			c.change(t, a, s)
+			want := ivExpand(c.after, s)
+			if got := c.probe(t, a, s); got != want {
+				t.Fatalf("the node that made the change: next verification %s, want %s", got, want)
+			}
+			for i, n := range nodes[1:] {
+				start := time.Now()
+				for {
+					got := c.probe(t, n, s)
+					if got == want {
+						t.Logf("node %d saw the change after %v", i+1, time.Since(start).Round(time.Millisecond))
+						break
+					}
+					if time.Since(start) > 2*time.Second {
+						t.Fatalf("node %d: %s 2s after the change, want %s", i+1, got, want)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		})
+	}
+}
