@@ -13,10 +13,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	khttp "github.com/keyward/keyward/http"
 )
 
 // dlClient gives every request of these tests a bound: a request that
@@ -175,4 +178,55 @@ func TestWritePathCrossTenantNoDeadlock(t *testing.T) {
 			return dlSend(e, "PATCH", "/v1/roles/r", e.Op, a, map[string]any{"description": fmt.Sprint("v", i)})
 		},
 	}, map[string]int{"verify 1": 200, "verify 2": 200, "role": 200})
+}
+
+// TestWriterWaitBoundedByServerBudget: a change that waits for a writer
+// held elsewhere gives up when the server's request budget runs out, with
+// no Request-Timeout from the client: 503 unavailable with Retry-After,
+// nothing applied. (A client's shorter Request-Timeout answers 504:
+// TestPxTimeoutChangesNothing.) A verification that needs the writer (a
+// credit lease) gives up after its own budget of one second.
+func TestWriterWaitBoundedByServerBudget(t *testing.T) {
+	e := newEnv(t)
+	hs := httptest.NewServer(khttp.NewServer(e.Svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}, RequestTimeout: 1500 * time.Millisecond}))
+	t.Cleanup(hs.Close)
+	short := &testEnv{t: t, URL: hs.URL, Op: e.Op, OpID: e.OpID, DB: e.DB, Loc: e.Loc, Svc: e.Svc}
+	k := e.createKey(map[string]any{"name": "before", "credits": map[string]any{"remaining": 5}})
+	id := k["id"].(string)
+	before := pxDump(t, e)
+	n := e.auditCount()
+
+	release := pxHoldWriter(t, e)
+	for _, r := range []req{
+		{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "after"}},
+		{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "new"}},
+		{Method: "DELETE", Path: "/v1/keys/" + id},
+	} {
+		start := time.Now()
+		res := short.do(r)
+		took := time.Since(start)
+		short.problem(res, http.StatusServiceUnavailable, "unavailable")
+		if res.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: 503 without Retry-After", r.Method, r.Path)
+		}
+		if took < 1400*time.Millisecond || took > 4*time.Second {
+			t.Errorf("%s %s answered after %v: its budget is 1.5s", r.Method, r.Path, took)
+		}
+	}
+	if !envPostgres(t) {
+		// Spending credits needs a lease from the pool: the writer, on
+		// SQLite (PostgreSQL locks the key's row only).
+		start := time.Now()
+		res := short.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": k["secret"]}})
+		short.problem(res, http.StatusServiceUnavailable, "unavailable")
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("a verification that needs the writer answered after %v: its budget is 1s", took)
+		}
+	}
+	release()
+	pxUnchanged(t, e, before, "changes that ran out of budget")
+	if got := e.auditCount(); got != n {
+		t.Errorf("audit events %d → %d after changes that ran out of budget", n, got)
+	}
+	short.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "after"}})
 }
