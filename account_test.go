@@ -216,7 +216,7 @@ func TestDtAccountFieldMap(t *testing.T) {
 	}
 }
 
-// Operator keys (SPEC §1, §4): only management keys, only created by an
+// Operator keys (docs/permissions.md): only management keys, only created by an
 // operator key, and immutable afterwards.
 func TestDtKeyOperatorRules(t *testing.T) {
 	opEnv := func() *KeyEnv { e := dtEnv(); e.OperatorAllowed = true; return e }

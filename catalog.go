@@ -137,7 +137,7 @@ func ValidResourceID(id string) bool {
 	return true
 }
 
-// Management permissions (SPEC §4): held only by management keys, never
+// Management permissions (docs/permissions.md): held only by management keys, never
 // part of any catalog.
 const (
 	PermKeysRead            = "keys:read"

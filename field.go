@@ -9,7 +9,7 @@ import (
 )
 
 // Field is one member of a JSON request body that distinguishes absent,
-// null and a value, as partial updates need (SPEC §6).
+// null and a value, as partial updates (PATCH) need.
 type Field[T any] struct {
 	Set   bool // the member was present
 	Null  bool // the member was present as null

@@ -107,7 +107,7 @@ func dtIxRandomScopes(r *rand.Rand) []Scope {
 // exactly when some object (or every object, "*") is allowed by both
 // sides; so it never allows more than both sides, and it allows an atom
 // whenever the sides have an object in common. This is what bounding a key
-// by its owner (SPEC §3) needs: the caller filters objects by the returned
+// by its owner (docs/permissions.md) needs: the caller filters objects by the returned
 // scopes, and there must be an object both may reach.
 func TestDtIntersectScopesProperty(t *testing.T) {
 	const seed, rounds = 20250601, 20000

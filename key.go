@@ -89,7 +89,7 @@ type Refill struct {
 	Interval int64 `json:"interval"`
 }
 
-// Key is an API key or a management key (SPEC §3). The secret is never part
+// Key is an API key or a management key (docs/api.md). The secret is never part
 // of it: the store keeps SHA-256 hashes of the current and earlier secrets.
 type Key struct {
 	ID        string

@@ -206,7 +206,7 @@ func NewKey(kind KeyKind, in *KeyFields, env *KeyEnv) (*Key, error) {
 	return k, nil
 }
 
-// PatchKey applies the PATCH rules of SPEC §6 to a copy of cur: absent
+// PatchKey applies the PATCH rules (docs/api.md) to a copy of cur: absent
 // members stay, null clears, values replace. It returns the new key and
 // whether anything changed; an unchanged key must not be written. A revoked
 // key cannot change (409 key_revoked); rule violations are 422.
@@ -227,7 +227,7 @@ func PatchKey(cur *Key, in *KeyFields, env *KeyEnv) (*Key, bool, error) {
 	return next, Diff(KeyFieldMap(cur), KeyFieldMap(next)) != nil, nil
 }
 
-// ReplaceKey applies the PUT rules of SPEC §6: the body states every
+// ReplaceKey applies the PUT rules (docs/api.md): the body states every
 // mutable field, and an omitted optional field takes the value a new key
 // gets. name is required.
 func ReplaceKey(cur *Key, in *KeyFields, env *KeyEnv) (*Key, bool, error) {
@@ -620,7 +620,7 @@ func RotationExpiry(k *Key, expiresAt *time.Time, env *KeyEnv) error {
 	return nil
 }
 
-// CheckScopes validates scopes against a catalog (SPEC §4): the resource
+// CheckScopes validates scopes against a catalog: the resource
 // must exist and not be protected, support the access level, and allow
 // single-project keys if the key is scoped to one project; targets must be
 // ["*"] or a list of ids. It returns one FieldError per problem.

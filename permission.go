@@ -13,7 +13,7 @@ const (
 	MaxQueryDepth = 32
 )
 
-// Query is a parsed permission check (SPEC §4): atoms resource:access or
+// Query is a parsed permission check (docs/permissions.md): atoms resource:access or
 // resource:access:target combined with AND, OR and parentheses. AND binds
 // tighter than OR; the keywords are case-insensitive.
 type Query struct {

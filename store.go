@@ -7,7 +7,8 @@ import (
 
 // Store persists keyward's objects. A store only stores and queries: every
 // rule (validation, authorization, audit content) is applied above it, so
-// backends cannot disagree. Implementations: sqlite.DB.
+// backends cannot disagree. Implementations: sqlite.DB and postgres.DB, both
+// on the one SQL implementation of package sqlstore.
 //
 // Every method returns *Error values for the conditions a caller handles
 // (not_found, duplicate, conflict, unavailable); anything else is internal.

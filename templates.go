@@ -24,7 +24,7 @@ func Templates() []string {
 // CatalogTemplate returns the resources and roles a new account of the named
 // template starts with, stamped with now, and whether the template exists.
 // The vendor templates follow each vendor's documented permission model
-// (reference/seed-vendor-apis.md).
+// (docs/permissions.md lists the templates).
 func CatalogTemplate(name string, now time.Time) ([]*Resource, []*Role, bool) {
 	var (
 		res   []Resource

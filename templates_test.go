@@ -197,7 +197,7 @@ func TestDtTemplateDefault(t *testing.T) {
 	}
 }
 
-// orq.ai's capability catalog (seed-vendor-apis.md §1.6): the domains of
+// orq.ai's capability catalog (its API schema): the domains of
 // the API schema in their three groups.
 func TestDtTemplateOrq(t *testing.T) {
 	res, roles := dtTpl(t, TemplateOrq)
@@ -267,7 +267,7 @@ func TestDtTemplateOrq(t *testing.T) {
 	}
 }
 
-// discue's scope resources (§2.3, §2.6): the documented enum and the
+// discue's scope resources (its API reference): the documented enum and the
 // Terraform provider's, with the three the API refuses to set protected.
 func TestDtTemplateDiscue(t *testing.T) {
 	res, roles := dtTpl(t, TemplateDiscue)
@@ -306,7 +306,7 @@ func TestDtTemplateDiscue(t *testing.T) {
 	}
 }
 
-// PulseCRM's flat permissions read<X>/write<X> (§3.4) map to resource X in
+// PulseCRM's flat permissions read<X>/write<X> map to resource X in
 // snake case at read or write; writeApiKeys is protected.
 func TestDtTemplatePulseCRM(t *testing.T) {
 	res, roles := dtTpl(t, TemplatePulseCRM)
@@ -343,7 +343,7 @@ func TestDtTemplatePulseCRM(t *testing.T) {
 	}
 }
 
-// Vectara's key roles (§4.5): serving queries corpora, serving_and_indexing
+// Vectara's key roles: serving queries corpora, serving_and_indexing
 // also indexes, personal acts as its creator (bounded by the owner's roles).
 func TestDtTemplateVectara(t *testing.T) {
 	res, roles := dtTpl(t, TemplateVectara)

@@ -13,7 +13,7 @@ import (
 	"unsafe"
 )
 
-// Token format (SPEC §2): <prefix>_<body><checksum>.
+// Token format: <prefix>_<body><checksum> (docs/decisions.md, "Tokens and ids").
 const (
 	// TokenBodyLen is the number of base62 characters of randomness: 30
 	// characters carry log2(62^30) ≈ 178 bits, above the 160 required.

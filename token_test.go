@@ -40,7 +40,7 @@ func TestDtTokenConstants(t *testing.T) {
 		}
 	}
 	if bits := float64(TokenBodyLen) * math.Log2(62); bits < 160 {
-		t.Fatalf("TokenBodyLen %d carries %.1f bits, SPEC §2 needs at least 160", TokenBodyLen, bits)
+		t.Fatalf("TokenBodyLen %d carries %.1f bits, at least 160 are needed", TokenBodyLen, bits)
 	}
 	if TokenBodyLen != 30 {
 		t.Errorf("TokenBodyLen = %d, want 30", TokenBodyLen)

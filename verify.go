@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// VerifyCode is the outcome of a verification (SPEC §7).
+// VerifyCode is the outcome of a verification (docs/api.md).
 type VerifyCode string
 
 // Verification codes, in the order the checks run.
@@ -103,7 +103,7 @@ type CheckInput struct {
 	Grants Checker
 }
 
-// Check runs the checks of SPEC §7 after NOT_FOUND, in their order, and
+// Check runs the verification checks after NOT_FOUND, in their order, and
 // returns the first that fails, or VALID. Rate limits and credits are
 // applied by the caller after a VALID answer here.
 func Check(req *PreparedVerify, in *CheckInput) VerifyCode {
@@ -146,7 +146,7 @@ func CompileKey(m *KeyMatch, ownerActive bool, grants Checker) *CompiledKey {
 	return c
 }
 
-// Check runs the checks of SPEC §7 after NOT_FOUND, in order, at now (Unix
+// Check runs the verification checks after NOT_FOUND, in order, at now (Unix
 // ms), and returns the first that fails, or VALID.
 func (c *CompiledKey) Check(req *PreparedVerify, now int64) VerifyCode {
 	switch {

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// dtFailing names the checks after NOT_FOUND in the order of SPEC §7.
+// dtFailing names the checks after NOT_FOUND in the order of docs/api.md.
 type dtFailing struct {
 	status        KeyStatus
 	expired       bool
@@ -77,7 +77,7 @@ func (f dtFailing) build(t *testing.T) (*PreparedVerify, *CheckInput) {
 	return p, &CheckInput{Match: m, Now: now, OwnerActive: !f.ownerInactive, Grants: NewGrants([]Scope{scope})}
 }
 
-// Every combination of failing checks answers with the first in SPEC §7
+// Every combination of failing checks answers with the first in the documented
 // order.
 func TestDtCheckOrder(t *testing.T) {
 	n := 0

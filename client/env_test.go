@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -132,24 +131,6 @@ func ctRouteMux(s *ctServer) *http.ServeMux {
 		mux.Handle(p, http.NotFoundHandler())
 	}
 	return mux
-}
-
-// ctExampleServer starts a server for a runnable example, which has no
-// testing.T: in a temporary directory removed by stop.
-func ctExampleServer() (s *ctServer, stop func()) {
-	dir, err := os.MkdirTemp("", "keyward-client-example-")
-	if err != nil {
-		panic(err)
-	}
-	s, err = ctStart(dir, ctServerOptions{})
-	if err != nil {
-		os.RemoveAll(dir)
-		panic(err)
-	}
-	return s, func() {
-		s.stop()
-		os.RemoveAll(dir)
-	}
 }
 
 // ctContains reports whether any of the strings contains the secret.

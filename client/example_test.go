@@ -9,20 +9,21 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // The examples run against a real keyward server started in-process on a
-// temporary SQLite database (ctExampleServer); a program would pass the
+// temporary SQLite database (keywardtest.NewServer); a program would pass the
 // server's URL and its management key instead.
 
 // Create an API key restricted to reading documents, then verify its
 // token with a permission query.
 func Example() {
-	srv, stop := ctExampleServer()
-	defer stop()
+	srv := keywardtest.NewServer() // a keyward server for the example
+	defer srv.Close()
 	ctx := context.Background()
 
-	c, err := client.New(srv.URL, client.WithToken(srv.Op), client.WithUserAgent("billing-service"))
+	c, err := client.New(srv.URL, client.WithToken(srv.OperatorKey), client.WithUserAgent("billing-service"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -54,10 +55,10 @@ func Example() {
 // List every active key whose name contains "worker", five per request:
 // the pager follows the cursors.
 func ExampleClient_KeysPager() {
-	srv, stop := ctExampleServer()
-	defer stop()
+	srv := keywardtest.NewServer() // a keyward server for the example
+	defer srv.Close()
 	ctx := context.Background()
-	c, err := client.New(srv.URL, client.WithToken(srv.Op))
+	c, err := client.New(srv.URL, client.WithToken(srv.OperatorKey))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -97,10 +98,10 @@ func ExampleClient_KeysPager() {
 // keyward.Some sets one, and members left zero stay as they are. IfMatch
 // makes the change conditional on the version read.
 func ExampleClient_UpdateKey() {
-	srv, stop := ctExampleServer()
-	defer stop()
+	srv := keywardtest.NewServer() // a keyward server for the example
+	defer srv.Close()
 	ctx := context.Background()
-	c, err := client.New(srv.URL, client.WithToken(srv.Op))
+	c, err := client.New(srv.URL, client.WithToken(srv.OperatorKey))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -134,10 +135,10 @@ func ExampleClient_UpdateKey() {
 // Errors carry keyward's stable codes: branch on keyward.ErrorCode, and
 // use *client.Error for the status, the request id and the fields.
 func ExampleError() {
-	srv, stop := ctExampleServer()
-	defer stop()
+	srv := keywardtest.NewServer() // a keyward server for the example
+	defer srv.Close()
 	ctx := context.Background()
-	c, err := client.New(srv.URL, client.WithToken(srv.Op))
+	c, err := client.New(srv.URL, client.WithToken(srv.OperatorKey))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,5 +1,5 @@
-// Package compat serves the seed vendors' API-key APIs in their own wire
-// formats (SPEC §9), each under /compat/<vendor>/ on the native server and
+// Package compat serves four vendors' API-key APIs in their own wire
+// formats (docs/compatibility.md), each under /compat/<vendor>/ on the native server and
 // backed by the same keys: a client written from orq's, discue's,
 // PulseCRM's or Vectara's documentation works against keyward with only
 // its base URL and credential changed. Each dialect is a package of its

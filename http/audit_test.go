@@ -381,7 +381,7 @@ func TestPxAuditFilters(t *testing.T) {
 
 // TestPxAuditHoldsNoSecret: no token (of any prefix) appears in the audit
 // log, through the API or in the table, and no secret is in the database
-// files at all (SPEC §2: only SHA-256 is stored).
+// files at all (only SHA-256 is stored).
 func TestPxAuditHoldsNoSecret(t *testing.T) {
 	e := newEnv(t)
 	_, _, secrets := pxHistory(t, e)

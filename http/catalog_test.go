@@ -109,7 +109,7 @@ func TestPxCatalogGet(t *testing.T) {
 		"management_keys:write", "members:read", "members:write", "catalog:read", "catalog:write",
 		"audit:read", "accounts:read", "accounts:write"}
 	if !slices.Equal(perms, spec) {
-		t.Errorf("management_permissions %v, want the 13 of SPEC §4 %v", perms, spec)
+		t.Errorf("management_permissions %v, want the 13 of docs/permissions.md %v", perms, spec)
 	}
 	for _, p := range spec {
 		if want := strings.HasPrefix(p, "accounts:"); operatorOnly[p] != want {
@@ -175,7 +175,7 @@ func TestPxCatalogPut(t *testing.T) {
 		pxUnchanged(t, e, before, "an identical PUT")
 	})
 	t.Run("the same project scopes in another order are a no-op", func(t *testing.T) {
-		// project_scopes is a set ("all and/or single", SPEC §4).
+		// project_scopes is a set ("all and/or single").
 		before := pxDump(t, e)
 		pxMust(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/widgets",
 			Body: map[string]any{"display_name": "Widgets 2", "group": "px", "description": "d", "readable": true, "writable": true, "project_scopes": []string{"single", "all", "all"}}})

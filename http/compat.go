@@ -9,7 +9,7 @@ import (
 	"github.com/keyward/keyward/service"
 )
 
-// CompatPrefix is where the compatibility dialects are served (SPEC §9):
+// CompatPrefix is where the compatibility dialects are served (docs/compatibility.md):
 // dialect "orq" answers everything under /compat/orq/.
 const CompatPrefix = "/compat/"
 

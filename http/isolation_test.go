@@ -11,7 +11,7 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// This file tests account selection (SPEC §5) and isolation between
+// This file tests account selection (docs/api.md) and isolation between
 // accounts: nothing of account B can be read, changed, listed or verified
 // while acting in account A, on any route.
 

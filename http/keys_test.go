@@ -244,8 +244,8 @@ func lcRefused(t *testing.T, e *testEnv, id string, r req, status int, code stri
 	return p
 }
 
-// lcChecksum is the 6-character base62 CRC32 (IEEE) of s, as SPEC §2 and
-// docs/decisions.md describe it, computed independently of the product code.
+// lcChecksum is the 6-character base62 CRC32 (IEEE) of s, as
+// docs/decisions.md describes it, computed independently of the product code.
 func lcChecksum(s string) string {
 	v := crc32.ChecksumIEEE([]byte(s))
 	out := make([]byte, 6)

@@ -11,7 +11,7 @@ import (
 )
 
 // LockoutPolicy locks a client address out after repeated failed
-// authentications (discue's lockout, SPEC §5): Threshold failures within
+// authentications (discue's lockout): Threshold failures within
 // Window lock every request from that address for Duration (429 with
 // Retry-After), valid credentials included, so the lock cannot be used to
 // test guesses. Other addresses are unaffected. Threshold 0 disables it.

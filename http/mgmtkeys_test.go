@@ -2,7 +2,7 @@ package http_test
 
 // Management keys, seen by an attacker: every route enforces its
 // permission, and no management key can get more power than it holds
-// (SPEC §4 "No escalation"). Every refused attempt is checked to leave the
+// (docs/permissions.md, "No escalation"). Every refused attempt is checked to leave the
 // whole database as it was (meRefused).
 
 import (

@@ -114,8 +114,8 @@ func oaCheckExchange(spec *oaSpec, ex exchange) []error {
 	}
 	if ex.Header != nil {
 		req.Header = ex.Header.Clone()
-		// A field value's surrounding whitespace is not part of it (RFC 9110
-		// §5.5): the server never sees the spaces the client sent.
+		// A field value's surrounding whitespace is not part of it (RFC 9110,
+		// section 5.5): the server never sees the spaces the client sent.
 		for _, vs := range req.Header {
 			for i, v := range vs {
 				vs[i] = strings.Trim(v, " \t")
@@ -1065,7 +1065,7 @@ func TestOpenAPIValidatorCatchesMismatches(t *testing.T) {
 	}
 }
 
-// TestOpenAPIVerifyRequiresKey: SPEC §7 gives the verify body as {key,
+// TestOpenAPIVerifyRequiresKey: docs/api.md gives the verify body as {key,
 // permissions?, project_id?, ip?, cost?}, so key is required (the document
 // says so); a body without it is a 422 naming key, not a verification.
 func TestOpenAPIVerifyRequiresKey(t *testing.T) {

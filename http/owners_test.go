@@ -1,7 +1,7 @@
 package http_test
 
 // Key owners: a user-owned key never has more power than the user's current
-// roles (SPEC §3), a disabled owner's keys fail OWNER_INACTIVE, and deleting
+// roles (docs/permissions.md), a disabled owner's keys fail OWNER_INACTIVE, and deleting
 // an owner revokes its keys, one audit event each.
 
 import (

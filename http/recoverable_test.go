@@ -1,6 +1,6 @@
 package http_test
 
-// Tests of recoverable keys (SPEC §2, issue 3 item 6): the master key,
+// Tests of recoverable keys (issue 3 item 6): the master key,
 // GET /v1/keys/{id}/secret, what a database without the master key keeps,
 // and the shared helpers of the rk* test files (servers built differently
 // from newEnv: master key, lockout, trusted proxies, a movable clock).
@@ -307,7 +307,7 @@ func rkManagementKey(t *testing.T, e *testEnv, hdr map[string]string, perms ...s
 	return m["id"].(string), m["secret"].(string)
 }
 
-// rkAllPermissions are every management permission (SPEC §4).
+// rkAllPermissions are every management permission (docs/permissions.md).
 var rkAllPermissions = []string{"keys:read", "keys:write", "keys:verify", "keys:reveal", "management_keys:read",
 	"management_keys:write", "members:read", "members:write", "catalog:read", "catalog:write", "audit:read",
 	"accounts:read", "accounts:write"}

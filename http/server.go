@@ -1,4 +1,4 @@
-// Package http serves keyward's native HTTP API (SPEC §5) over net/http.
+// Package http serves keyward's native HTTP API (docs/api.md) over net/http.
 // Handlers return errors; one adapter
 // renders them as RFC 9457 problems with the status from the one table in
 // problem.go.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -158,23 +157,6 @@ func (s *server) createKey(t testing.TB, in *keyward.KeyFields) *client.KeyWithS
 		t.Fatalf("create key: %v", err)
 	}
 	return k
-}
-
-// exampleServer starts a server for a runnable example (no testing.T).
-func exampleServer() (*server, func()) {
-	dir, err := os.MkdirTemp("", "keyward-middleware-example-")
-	if err != nil {
-		panic(err)
-	}
-	s, stop, err := start(dir)
-	if err != nil {
-		os.RemoveAll(dir)
-		panic(err)
-	}
-	return s, func() {
-		stop()
-		os.RemoveAll(dir)
-	}
 }
 
 // waitFor polls cond until it holds, failing the test after timeout: for

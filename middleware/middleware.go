@@ -12,7 +12,9 @@
 //
 // Statuses:
 //
-//	400 bad_request        Authorization and X-API-Key carry different keys
+//	400 bad_request        Authorization and X-API-Key carry different keys, or
+//	                       a placeholder of Permissions has no valid value
+//	                       (see "Permissions per request")
 //	401 unauthenticated    no key, another Authorization scheme, NOT_FOUND,
 //	                       REVOKED, DISABLED, EXPIRED, ROTATED, OWNER_INACTIVE
 //	403 permission_denied  FORBIDDEN_IP, WRONG_PROJECT, INSUFFICIENT_PERMISSIONS
@@ -39,6 +41,22 @@
 //
 // Responses from a key with a rate limit carry X-RateLimit-Limit,
 // X-RateLimit-Remaining and X-RateLimit-Reset (Unix seconds).
+//
+// # Permissions per request
+//
+// Options.Permissions may name the object a request is about as the
+// target of an atom, with a placeholder: on the route "GET /documents/{id}",
+// the query "documents:read:{id}" checks documents:read:42 for
+// GET /documents/42, so a key whose scope names documents doc_1 and doc_2
+// reads those two and no other. A placeholder takes its value from the
+// request's path wildcard of the same name (r.PathValue), or from
+// Options.Target. Placeholders may stand only in targets, and a value is
+// always exactly one target, never query syntax: a value that is empty or
+// not a valid target (keyward.ValidTarget: 1–128 letters, digits and
+// _ . - = @ / + ~; no spaces, colons, parentheses or "*") is refused with
+// a 400 before any verification, so a path such as
+// /documents/doc_3%20OR%20documents:read cannot widen the check. Queries are
+// parsed once per distinct value and cached (a bounded cache).
 package middleware
 
 import (
@@ -51,6 +69,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -63,7 +82,16 @@ type Options struct {
 	// the middleware wraps ("documents:read AND search:read"); "" checks
 	// none. It is parsed once, by New. Use one middleware per set of
 	// routes that need the same permissions.
+	//
+	// A target may be a placeholder {name} filled in from each request
+	// ("documents:read:{id}", or "documents:write:doc_{id}"): see
+	// "Permissions per request" in the package doc.
 	Permissions string
+	// Target returns the value of the placeholder {name} of Permissions
+	// for a request; nil takes r.PathValue(name), the wildcard of the
+	// route's ServeMux pattern. It is called once per placeholder and
+	// request, and must not keep r.
+	Target func(r *http.Request, name string) string
 	// ProjectID, if set, is the project the routes belong to: a key scoped
 	// to another project is refused (403).
 	ProjectID string
@@ -107,7 +135,10 @@ func FromContext(ctx context.Context) (keyward.VerifyResult, bool) {
 type middleware struct {
 	v            verifier.Verifier
 	opts         verifier.Options
-	query        string
+	query        string   // the query, as written (with its placeholders)
+	pattern      *pattern // the query's placeholders; nil when it has none
+	target       func(*http.Request, string) string
+	queries      queryCache
 	proxies      []netip.Prefix
 	realm        string
 	creditsRetry int64 // seconds
@@ -125,13 +156,24 @@ func New(v verifier.Verifier, o Options) func(http.Handler) http.Handler {
 		panic("middleware.New: nil verifier")
 	}
 	m := &middleware{v: v, query: o.Permissions, proxies: o.TrustedProxies, realm: o.Realm, log: o.Logger, now: time.Now,
-		opts: verifier.Options{ProjectID: o.ProjectID, Cost: o.Cost}}
+		opts: verifier.Options{ProjectID: o.ProjectID, Cost: o.Cost}, target: o.Target}
+	if m.target == nil {
+		m.target = (*http.Request).PathValue
+	}
 	if o.Permissions != "" {
-		q, err := keyward.ParseQuery(o.Permissions)
+		p, err := parsePattern(o.Permissions)
 		if err != nil {
 			panic("middleware.New: " + err.Error())
 		}
-		m.opts.Query = q
+		if p.names == nil {
+			q, err := keyward.ParseQuery(o.Permissions)
+			if err != nil {
+				panic("middleware.New: " + err.Error())
+			}
+			m.opts.Query = q
+		} else {
+			m.pattern = p
+		}
 	}
 	if err := m.opts.Validate(); err != nil {
 		panic("middleware.New: " + err.Error())
@@ -169,6 +211,15 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		return
 	}
 	opts := m.opts
+	query := m.query
+	if m.pattern != nil {
+		q, bad := m.requestQuery(r)
+		if bad != nil {
+			m.problem(w, r, bad, true)
+			return
+		}
+		opts.Query, query = q, q.String()
+	}
 	opts.IP = m.clientIP(r)
 	res, err := m.v.Verify(r.Context(), tok, &opts)
 	if err != nil {
@@ -189,14 +240,15 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		h.Set("X-RateLimit-Reset", strconv.FormatInt(res.RateLimit.ResetAt.Unix(), 10))
 	}
 	if !res.Valid {
-		m.refuse(w, r, &res, opts.IP)
+		m.refuse(w, r, &res, opts.IP, query)
 		return
 	}
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &res)))
 }
 
-// refuse answers a verification that did not pass.
-func (m *middleware) refuse(w http.ResponseWriter, r *http.Request, res *keyward.VerifyResult, ip netip.Addr) {
+// refuse answers a verification that did not pass; query is the
+// permission query it checked.
+func (m *middleware) refuse(w http.ResponseWriter, r *http.Request, res *keyward.VerifyResult, ip netip.Addr, query string) {
 	code, msg := keyward.ECodeUnauthenticated, ""
 	var extra map[string]any
 	switch res.Code {
@@ -223,7 +275,7 @@ func (m *middleware) refuse(w http.ResponseWriter, r *http.Request, res *keyward
 		code, msg = keyward.ECodePermissionDenied, "the API key belongs to another project"
 	case keyward.VerifyInsufficientPermissions:
 		code, msg = keyward.ECodePermissionDenied, "the API key lacks the permissions this request needs"
-		extra = map[string]any{"required_permissions": m.query}
+		extra = map[string]any{"required_permissions": query}
 	case keyward.VerifyRateLimited:
 		code = keyward.ECodeRateLimited
 		secs := retryAfter(res.RateLimit.ResetAt, m.now())
@@ -391,4 +443,143 @@ func (m *middleware) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// pattern is a permission query with placeholders in targets: lits[0]
+// {names[0]} lits[1] … {names[n-1]} lits[n].
+type pattern struct {
+	lits  []string
+	names []string
+}
+
+// parsePattern splits a permission query at its placeholders {name}
+// (name: a Go identifier, as ServeMux wildcards are) and checks that each
+// stands in the target of an atom and that the query parses once they are
+// filled in. A query without placeholders gives a pattern without names.
+func parsePattern(s string) (*pattern, error) {
+	p := &pattern{}
+	var probe strings.Builder // the query with every placeholder filled in
+	rest := s
+	for {
+		i := strings.IndexAny(rest, "{}")
+		if i < 0 || rest[i] == '}' {
+			if i >= 0 {
+				return nil, keyward.Errorf(keyward.ECodeInvalidPermission, "invalid permission query: %q has a '}' without '{'", s)
+			}
+			p.lits = append(p.lits, rest)
+			probe.WriteString(rest)
+			break
+		}
+		end := strings.IndexByte(rest[i:], '}')
+		if end < 0 {
+			return nil, keyward.Errorf(keyward.ECodeInvalidPermission, "invalid permission query: %q has a '{' without '}'", s)
+		}
+		name := rest[i+1 : i+end]
+		if !identifier(name) {
+			return nil, keyward.Errorf(keyward.ECodeInvalidPermission, "invalid permission query: {%s} in %q: a placeholder is {name}, name a Go identifier", name, s)
+		}
+		p.lits = append(p.lits, rest[:i])
+		p.names = append(p.names, name)
+		probe.WriteString(rest[:i])
+		probe.WriteString("x")
+		rest = rest[i+end+1:]
+	}
+	// Each placeholder must be in an atom's target: in the tokens of the
+	// query (split as keyward splits them), only after the second colon.
+	for _, tok := range strings.FieldsFunc(s, func(r rune) bool {
+		return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '(' || r == ')'
+	}) {
+		if !strings.Contains(tok, "{") {
+			continue
+		}
+		parts := strings.SplitN(tok, ":", 3)
+		if len(parts) < 3 || strings.ContainsAny(parts[0], "{}") || strings.ContainsAny(parts[1], "{}") {
+			return nil, keyward.Errorf(keyward.ECodeInvalidPermission, "invalid permission query: %q in %q: a placeholder may stand only in a target (resource:access:{name})", tok, s)
+		}
+	}
+	if _, err := keyward.ParseQuery(probe.String()); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// identifier reports whether s is a Go identifier (ASCII).
+func identifier(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// requestQuery fills in the placeholders of the pattern from r and returns
+// the parsed query, or the 400 of a request whose value is not one valid
+// target.
+func (m *middleware) requestQuery(r *http.Request) (*keyward.Query, *keyward.Error) {
+	var b strings.Builder
+	b.Grow(len(m.query) + 16*len(m.pattern.names))
+	for i, name := range m.pattern.names {
+		v := m.target(r, name)
+		if !keyward.ValidTarget(v) {
+			return nil, keyward.Errorf(keyward.ECodeBadRequest,
+				"the request's {%s} is empty or not a valid object id (1 to %d letters, digits and _ . - = @ / + ~)", name, keyward.MaxTargetLen)
+		}
+		b.WriteString(m.pattern.lits[i])
+		b.WriteString(v)
+	}
+	b.WriteString(m.pattern.lits[len(m.pattern.names)])
+	q, err := m.queries.get(b.String())
+	if err != nil {
+		// Only a target made too long by the text around its value
+		// ("doc_{id}") or a query over keyward.MaxQueryLen gets here.
+		return nil, keyward.Errorf(keyward.ECodeBadRequest,
+			"the request's object ids do not make a valid permission query (a target is at most %d characters)", keyward.MaxTargetLen)
+	}
+	return q, nil
+}
+
+// queryCacheSize bounds the parsed queries a middleware keeps: values come
+// from requests, so their number is the client's choice.
+const queryCacheSize = 4096
+
+// queryCache keeps parsed queries by text, safe for concurrent use. When
+// full, an arbitrary entry makes room (parsing again costs microseconds).
+type queryCache struct {
+	mu sync.RWMutex
+	m  map[string]*keyward.Query
+}
+
+func (c *queryCache) get(text string) (*keyward.Query, error) {
+	c.mu.RLock()
+	q := c.m[text]
+	c.mu.RUnlock()
+	if q != nil {
+		return q, nil
+	}
+	q, err := keyward.ParseQuery(text)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]*keyward.Query)
+	}
+	if len(c.m) >= queryCacheSize {
+		for k := range c.m { // map order is random: a random victim
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[text] = q
+	c.mu.Unlock()
+	return q, nil
+}
+
+// len returns the number of cached queries.
+func (c *queryCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.m)
 }

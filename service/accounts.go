@@ -7,7 +7,7 @@ import (
 )
 
 // requireOperator fails with 403 unless the actor is an operator key
-// holding perm: accounts are managed only by operator keys (SPEC §4).
+// holding perm: accounts are managed only by operator keys.
 func requireOperator(a *keyward.Actor, perm string) error {
 	if !isOperator(a) {
 		return &keyward.Error{

@@ -10,7 +10,7 @@ import (
 )
 
 // Catalog is an account's permission catalog with the fixed vocabularies
-// around it (SPEC §4).
+// around it (docs/permissions.md).
 type Catalog struct {
 	Resources             []*keyward.Resource
 	Roles                 []*keyward.Role

@@ -33,7 +33,7 @@ type Answer struct {
 }
 
 // Idempotent runs a creating request at most once per Idempotency-Key
-// (SPEC §5): the first request with a key runs and, if it succeeds (2xx),
+// (docs/api.md): the first request with a key runs and, if it succeeds (2xx),
 // its answer is remembered for 24 hours, sealed with AES-256-GCM under a key
 // derived from the Idempotency-Key itself (the database keeps only its
 // SHA-256, so a copy of the database cannot read the secrets a key creation

@@ -118,7 +118,7 @@ func (s *Service) keyEnv(ctx context.Context, tx keyward.Tx, a *keyward.Actor) (
 	}, nil
 }
 
-// guardManagementKey enforces SPEC §4's no-escalation rule on a change to a
+// guardManagementKey enforces the no-escalation rule on a change to a
 // management key: the caller must hold every permission the key holds now
 // (target, nil on create) and every permission it will hold (next), only
 // operator keys touch operator keys, and a key never changes its own
@@ -265,7 +265,7 @@ func (s *Service) ListKeys(ctx context.Context, a *keyward.Actor, kind keyward.K
 	return keys, more, err
 }
 
-// UpdateKey applies a PATCH (SPEC §6). ifMatch, if not empty, must match
+// UpdateKey applies a PATCH (keyward.PatchKey). ifMatch, if not empty, must match
 // the key's current etag (else 412). A request that changes nothing
 // returns the key as it is and writes nothing.
 func (s *Service) UpdateKey(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, id string, in *keyward.KeyFields, ifMatch string) (*keyward.Key, error) {
@@ -274,7 +274,7 @@ func (s *Service) UpdateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 	})
 }
 
-// ReplaceKey applies a PUT (SPEC §6): omitted optional fields take the
+// ReplaceKey applies a PUT (keyward.ReplaceKey): omitted optional fields take the
 // value a new key would get.
 func (s *Service) ReplaceKey(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, id string, in *keyward.KeyFields, ifMatch string) (*keyward.Key, error) {
 	return s.changeKey(ctx, a, kind, id, ifMatch, func(cur *keyward.Key, env *keyward.KeyEnv) (*keyward.Key, bool, error) {
@@ -483,7 +483,7 @@ func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 	return out, tok, nil
 }
 
-// RevealSecret returns the token of a recoverable API key (SPEC §2); it
+// RevealSecret returns the token of a recoverable API key; it
 // needs keys:reveal and writes an audit event. A key that is not
 // recoverable is a 409; so is a server without a master key.
 func (s *Service) RevealSecret(ctx context.Context, a *keyward.Actor, id string) (*keyward.Key, keyward.Token, error) {

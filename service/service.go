@@ -194,7 +194,7 @@ type Credential struct {
 }
 
 // Authenticate resolves the credential of a management request and the
-// account it acts on (SPEC §5). An unknown, malformed, disabled, revoked,
+// account it acts on (docs/api.md). An unknown, malformed, disabled, revoked,
 // expired or rotated-out credential is 401; an API key is 403 (API keys
 // cannot manage keys); an account-bound key naming another account in
 // X-Account-Id is 403; an operator key naming an unknown account is 404; a

@@ -9,7 +9,7 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// Verify checks an API key (SPEC §7). A malformed request (missing key,
+// Verify checks an API key (docs/api.md). A malformed request (missing key,
 // permission query, IP, cost) is a 422; every well-formed request gets a
 // result. Management keys, keys of other accounts (unless the actor is an
 // operator key spanning accounts), malformed and forged tokens are all
@@ -279,7 +279,7 @@ type keyPower struct {
 
 // power computes a key's effective scopes under its account's current
 // catalog and roles; a user-owned key is bounded by the scopes of the
-// user's current roles (SPEC §3), so a change to the user's roles changes
+// user's current roles, so a change to the user's roles changes
 // what the key can do at its next verification. Keys in mode all or
 // read_only not bounded by a user share one copy per account.
 func (s *Service) power(ctx context.Context, tx keyward.Tx, k *keyward.Key) (*keyPower, error) {

@@ -36,7 +36,7 @@ func TestSQLiteConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) keyward.Store { return dtOpen(t) })
 }
 
-// The durability settings of SPEC §8 are in effect on the connection that
+// The durability settings (docs/operations.md) are in effect on the connection that
 // writes: WAL, synchronous=FULL, and foreign keys and a busy timeout.
 func TestSQLitePragmas(t *testing.T) {
 	db := dtOpen(t)

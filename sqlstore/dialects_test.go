@@ -1,6 +1,6 @@
 package sqlstore_test
 
-// Migration parity between the dialects (STYLE.md habit 10): the SQLite
+// Migration parity between the dialects: the SQLite
 // and PostgreSQL migrations carry the same versions and names, and applied
 // to fresh databases they build the same tables and columns, with the same
 // nullability, primary keys and unique constraints (types differ by

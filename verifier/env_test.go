@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -75,23 +74,6 @@ func newServer(t testing.TB) *server {
 	}
 	t.Cleanup(stop)
 	return s
-}
-
-// exampleServer starts a server for a runnable example (no testing.T).
-func exampleServer() (*server, func()) {
-	dir, err := os.MkdirTemp("", "keyward-verifier-example-")
-	if err != nil {
-		panic(err)
-	}
-	s, stop, err := start(dir)
-	if err != nil {
-		os.RemoveAll(dir)
-		panic(err)
-	}
-	return s, func() {
-		stop()
-		os.RemoveAll(dir)
-	}
 }
 
 // verifyKey creates a management key of the default account that may only

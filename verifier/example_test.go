@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/service"
 	"github.com/keyward/keyward/sqlite"
 	"github.com/keyward/keyward/verifier"
@@ -88,16 +89,21 @@ func ExampleNew() {
 // A service that runs beside a keyward server verifies keys through its
 // API, with a local cache kept exact by the server's invalidation stream.
 func ExampleNewRemote() {
-	// A keyward server for the example, with an operator client.
-	s, stop := exampleServer()
-	defer stop()
+	// A keyward server for the example (a service would have the URL of
+	// its keyward), with an API key of the account "default".
+	kw := keywardtest.NewServer()
+	defer kw.Close()
 	ctx := context.Background()
-	key, err := s.C.CreateKey(ctx, &keyward.KeyFields{Name: keyward.Some("billing")})
+	admin, err := client.New(kw.URL, client.WithToken(kw.OperatorKey))
+	if err != nil {
+		log.Fatal(err)
+	}
+	key, err := admin.CreateKey(ctx, &keyward.KeyFields{Name: keyward.Some("billing")})
 	if err != nil {
 		log.Fatal(err)
 	}
 	// What the service holds: a management key that may only verify keys.
-	mk, err := s.C.CreateManagementKey(ctx, &keyward.KeyFields{
+	mk, err := admin.CreateManagementKey(ctx, &keyward.KeyFields{
 		Name:        keyward.Some("billing-service"),
 		Permissions: keyward.Some([]string{keyward.PermKeysVerify}),
 	})
@@ -105,12 +111,12 @@ func ExampleNewRemote() {
 		log.Fatal(err)
 	}
 
-	c, err := client.New(s.URL, client.WithToken(mk.Secret))
+	c, err := client.New(kw.URL, client.WithToken(mk.Secret))
 	if err != nil {
 		log.Fatal(err)
 	}
 	v := verifier.NewRemote(c, verifier.RemoteOptions{})
-	defer v.Close() // before the server stops: it waits for open streams
+	defer v.Close()
 
 	for _, token := range []string{key.Secret.Reveal(), key.Secret.Reveal(), "kw_not-a-key"} {
 		res, err := v.Verify(ctx, token, nil)
@@ -119,7 +125,7 @@ func ExampleNewRemote() {
 		}
 		fmt.Println(res.Code, res.KeyID == key.ID)
 	}
-	if _, err := s.C.UpdateKey(ctx, key.ID, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}); err != nil {
+	if _, err := admin.UpdateKey(ctx, key.ID, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}); err != nil {
 		log.Fatal(err)
 	}
 	// The revocation reaches the cache with the stream's invalidation

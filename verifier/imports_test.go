@@ -33,8 +33,8 @@ var forbiddenImports = []string{
 // opens nothing.
 var allowedImports = []string{"database/sql/driver"}
 
-// TestImports keeps the verifier and the middleware built on it light
-// (STYLE.md, habit 13): packages verifier and middleware, with everything
+// TestImports keeps the verifier and the middleware built on it light:
+// packages verifier and middleware, with everything
 // they import, must not import database/sql or a SQL driver
 // (modernc.org/sqlite, pgx, pq, go-sqlite3), keyward's stores (sqlite,
 // postgres, sqlstore), keyward's server (http, compat/…) or its CLI (cli,

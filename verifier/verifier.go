@@ -1,5 +1,5 @@
 // Package verifier verifies keyward API keys from inside a Go service: the
-// checks of POST /v1/keys/verify (SPEC §7), behind one interface with two
+// checks of POST /v1/keys/verify (docs/api.md), behind one interface with two
 // implementations.
 //
 //   - New embeds keyward: the service opens keyward's store itself

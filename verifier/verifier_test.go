@@ -14,7 +14,7 @@ import (
 	"github.com/keyward/keyward/verifier"
 )
 
-// view renders a result as POST /v1/keys/verify shows it (SPEC §7), and
+// view renders a result as POST /v1/keys/verify shows it, and
 // normalizes it through JSON like an answer of the server.
 func view(t testing.TB, r keyward.VerifyResult) map[string]any {
 	t.Helper()

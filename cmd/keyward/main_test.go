@@ -2,7 +2,7 @@ package main
 
 // Tests of the real keyward binary: TestMain builds it once, every test runs
 // it as a child process on loopback with its data in a temp dir, and talks
-// to it over HTTP (SPEC §8: defaults, bootstrap, KEYWARD_* variables,
+// to it over HTTP (defaults, bootstrap, KEYWARD_* variables,
 // durability under kill -9, graceful shutdown, logs without secrets,
 // migrate and help).
 
@@ -444,7 +444,7 @@ func btFreeDefaultPort(t *testing.T) {
 }
 
 // TestServeDefaults runs keyward serve with no flag and no KEYWARD_*
-// variable (SPEC §8): 127.0.0.1:8420, ./keyward-data/keyward.db, the
+// variable: 127.0.0.1:8420, ./keyward-data/keyward.db, the
 // operator key printed once on stderr.
 func TestServeDefaults(t *testing.T) {
 	btFreeDefaultPort(t)
@@ -480,7 +480,7 @@ func TestServeDefaults(t *testing.T) {
 	p2.stop()
 }
 
-// TestBootstrapKeyFile checks --bootstrap-key-file (SPEC §8).
+// TestBootstrapKeyFile checks --bootstrap-key-file.
 func TestBootstrapKeyFile(t *testing.T) {
 	t.Parallel()
 	t.Run("new file", func(t *testing.T) {
@@ -579,7 +579,7 @@ func btServeFlags(t *testing.T) []string {
 }
 
 // TestEnvironmentVariables checks that every flag of keyward serve has its
-// KEYWARD_* variable (SPEC §8).
+// KEYWARD_* variable.
 func TestEnvironmentVariables(t *testing.T) {
 	t.Parallel()
 	// The variables this test sets; a new flag fails here until it is
@@ -1372,7 +1372,7 @@ type btAcked struct{ id, secret string }
 
 // TestKill9KeepsAcknowledgedWrites creates keys from several goroutines,
 // SIGKILLs keyward while requests are in flight and restarts it: every key
-// acknowledged with 201 must exist and verify (SPEC §8: synchronous=FULL).
+// acknowledged with 201 must exist and verify (synchronous=FULL).
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	t.Parallel()
 	const (
@@ -1631,7 +1631,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 // TestLogsNeverContainSecrets runs keyward at debug level through the
 // paths that handle secrets and checks that no secret reaches stderr, but
-// for the one bootstrap print of the operator key (SPEC §8).
+// for the one bootstrap print of the operator key.
 func TestLogsNeverContainSecrets(t *testing.T) {
 	t.Parallel()
 	for _, format := range []string{"text", "json"} {
@@ -1794,7 +1794,7 @@ func TestMigrateAndHelp(t *testing.T) {
 }
 
 // TestServeDialects: keyward serve mounts the four compatibility dialects
-// (SPEC §9) on its port: each lists the key made natively, in its format.
+// on its port: each lists the key made natively, in its format.
 func TestServeDialects(t *testing.T) {
 	t.Parallel()
 	p := btServe(t, btOpts{Args: btServeArgs(filepath.Join(t.TempDir(), "data"))})

@@ -1,7 +1,7 @@
 // Package discue serves discue.io's API-key API (/v1/api_keys) under
 // /compat/discue/, in discue's wire format and backed by keyward's keys, so
 // that a client written from discue's documentation works against keyward
-// with only its base URL and its X-API-KEY changed (SPEC §9).
+// with only its base URL and its X-API-KEY changed (docs/compatibility.md).
 //
 // The package only translates: discue's ids, statuses, scopes and
 // epoch-millisecond times to keyward's KeyFields and back, and keyward's

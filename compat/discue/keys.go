@@ -113,7 +113,7 @@ func (h *handler) writeKey(w http.ResponseWriter, r *http.Request, c *call, k *k
 	return nil
 }
 
-// update serves the seed, PUT /api_keys/{api_key_id}: the body states the
+// update serves discue's update page, PUT /api_keys/{api_key_id}: the body states the
 // key's name (required), status and scopes; an absent status is enabled
 // and absent scopes are the default set, as for a new key. The scopes
 // array replaces the key's permissions wholesale. Protected resources

@@ -151,7 +151,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) 
 // found it changed by a concurrent request when writing.
 const maxAttempts = 3
 
-// update serves PATCH /v2/api-keys/{api_key_id} → 200 {api_key}: the seed
+// update serves PATCH /v2/api-keys/{api_key_id} → 200 {api_key}: orq's update
 // page. Absent members stay; access is a replacement map, required when
 // changing to RESTRICTED and ignored otherwise; expires_at and
 // clear_expires_at are mutually exclusive.

@@ -1,7 +1,7 @@
 // Package orq serves orq.ai's API-key API (/v2/api-keys) under
 // /compat/orq/, in orq's wire format and backed by keyward's keys, so that
 // a client written from orq's documentation works against keyward with
-// only its base URL and credential changed (SPEC §9).
+// only its base URL and credential changed (docs/compatibility.md).
 //
 // The package only translates: orq's ids, enums, access maps and project
 // scopes to keyward's KeyFields and filters and back, and keyward's errors

@@ -107,7 +107,7 @@ func TestUpdate(t *testing.T) {
 }
 
 // TestUpdateNoOp: {} changes nothing, writes no audit event and keeps the
-// version (SPEC §6).
+// version (keyward's PATCH rule).
 func TestUpdateNoOp(t *testing.T) {
 	e := newEnv(t)
 	k := e.create(`{"name":"a"}`)

@@ -300,7 +300,7 @@ type listResponse struct {
 }
 
 // Request bodies. Members are keyward.Field so absent, null and a value
-// stay apart (SPEC §6); nested objects are decoded strictly.
+// stay apart (keyward's PATCH rule); nested objects are decoded strictly.
 
 // ownerIn is ApiKeyOwner on create.
 type ownerIn struct {
@@ -346,7 +346,7 @@ type createRequest struct {
 	McpAccess      keyward.Field[mcpAccessIn]       `json:"mcp_access"`
 }
 
-// updateRequest is orq's UpdateApiKeyRequest (the seed page).
+// updateRequest is orq's UpdateApiKeyRequest (its update page).
 type updateRequest struct {
 	Name           keyward.Field[string]            `json:"name"`
 	Status         keyward.Field[string]            `json:"status"`
@@ -432,8 +432,8 @@ func checkMcpAccess(f keyward.Field[mcpAccessIn]) error {
 	return nil
 }
 
-// expiryField reads expires_at: null clears it (SPEC §6), the protobuf
-// zero Timestamp means "no change" (the seed page).
+// expiryField reads expires_at: null clears it (keyward's PATCH rule), the protobuf
+// zero Timestamp means "no change" (orq's update page).
 func expiryField(f keyward.Field[string]) (keyward.Field[time.Time], error) {
 	switch {
 	case !f.Set:

@@ -324,7 +324,7 @@ func (h *handler) getKey(w http.ResponseWriter, r *http.Request) error {
 // maxAttempts bounds the retries of a PATCH that raced another change.
 const maxAttempts = 3
 
-// updateKey serves PATCH /apikeys/{id} (the seed): 200 {"success": true}.
+// updateKey serves PATCH /apikeys/{id} (PulseCRM's update page): 200 {"success": true}.
 // The change is computed from the key as read and applied only to that
 // version (If-Match on its etag), so a concurrent change is never undone;
 // on such a race it starts again from the new version.

@@ -1,5 +1,5 @@
 // Package pulsecrm serves keyward's API keys in PulseCRM's wire format
-// under /compat/pulsecrm/ (SPEC §9), so that a client written from the
+// under /compat/pulsecrm/ (docs/compatibility.md), so that a client written from the
 // PulseCRM API reference works against keyward with only its base URL, its
 // credential and its x-account-id changed.
 //

@@ -1,7 +1,7 @@
 // Package vectara serves Vectara's API-key API (REST API v2, /v2/api_keys)
 // under /compat/vectara/, backed by keyward's keys, so that a client written
 // from Vectara's documentation works against keyward with only its base URL
-// and credential changed (SPEC §9).
+// and credential changed (docs/compatibility.md).
 //
 // The dialect is a translation layer: it reads Vectara's wire format (the
 // x-api-key header, api_key_role and corpus_keys, the PATCH {enabled} body,
