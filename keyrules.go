@@ -112,9 +112,6 @@ func NewKey(kind KeyKind, in *KeyFields, env *KeyEnv) (*Key, error) {
 	if in.Kind.Set && (in.Kind.Null || in.Kind.Value != kind) {
 		v.add("kind", "must be %q on this route", kind)
 	}
-	if !in.Name.Set {
-		v.add("name", "is required")
-	}
 	if in.Status.HasValue() && in.Status.Value == StatusRevoked {
 		v.add("status", "a key cannot be created revoked")
 	}
@@ -192,13 +189,7 @@ func NewKey(kind KeyKind, in *KeyFields, env *KeyEnv) (*Key, error) {
 
 	// The mutable fields follow the PATCH rules from a blank key; absent
 	// members take the values a new key gets.
-	mut := *in
-	if kind == KindAPI && !mut.PermissionMode.Set {
-		mut.PermissionMode = Some(env.Account.DefaultPermissionMode)
-	}
-	if !mut.ExpiresAt.Set && !(mut.ClearExpiresAt.HasValue() && mut.ClearExpiresAt.Value) {
-		mut.ExpiresAt = defaultExpiry(env)
-	}
+	mut := asNew(v, kind, in, env)
 	applyMutable(v, k, &mut, env, true)
 	if err := v.result(); err != nil {
 		return nil, err
@@ -229,50 +220,65 @@ func PatchKey(cur *Key, in *KeyFields, env *KeyEnv) (*Key, bool, error) {
 
 // ReplaceKey applies the PUT rules (docs/api.md): the body states every
 // mutable field, and an omitted optional field takes the value a new key
-// gets. name is required.
+// gets (asNew, the same function a create uses). name is required.
 func ReplaceKey(cur *Key, in *KeyFields, env *KeyEnv) (*Key, bool, error) {
 	if cur.Status == StatusRevoked {
 		return nil, false, Errorf(ECodeKeyRevoked, "key %s is revoked: a revoked key cannot be changed, only deleted", cur.ID)
 	}
-	if !in.Name.HasValue() {
-		return nil, false, InvalidField("name", "is required")
-	}
-	full := *in
-	nullIfAbsent(&full.Description)
-	nullIfAbsent(&full.Metadata)
-	nullIfAbsent(&full.IPAllowlist)
-	nullIfAbsent(&full.RateLimit)
-	nullIfAbsent(&full.Credits)
-	if !full.Status.Set {
-		full.Status = Some(StatusActive)
-	}
-	if !full.ExpiresAt.Set && !full.ClearExpiresAt.Set {
-		full.ExpiresAt = defaultExpiry(env)
-		nullIfAbsent(&full.ExpiresAt) // no default lifetime: no expiry
-	}
-	if cur.Kind == KindManagement && !full.Permissions.Set {
-		return nil, false, InvalidField("permissions", "is required: a non-empty list of management permissions")
-	}
-	if cur.Kind == KindAPI {
-		nullIfAbsent(&full.ProjectID)
-		if !full.PermissionMode.Set {
-			full.PermissionMode = Some(env.Account.DefaultPermissionMode)
-		}
-		if full.PermissionMode.Value == ModeRestricted && !full.PermissionMode.Null {
-			// A new restricted key must name its permissions; so must a
-			// replacement.
-			if !full.Scopes.Set && !full.Roles.Set {
-				return nil, false, InvalidField("permission_mode", "restricted needs scopes or roles in the same request (an empty list grants nothing)")
-			}
-			if !full.Scopes.Set {
-				full.Scopes = Some([]Scope{})
-			}
-			if !full.Roles.Set {
-				full.Roles = Some([]string{})
-			}
-		}
+	v := &validator{}
+	full := asNew(v, cur.Kind, in, env)
+	if err := v.result(); err != nil {
+		return nil, false, err
 	}
 	return PatchKey(cur, &full, env)
+}
+
+// asNew returns in with every absent mutable member set to the value a
+// new key of the kind gets (docs/api.md, PUT): no description, active, all projects,
+// the account's default permission mode (restricted with no scopes or
+// roles given as []), an expiry of the account's default_key_lifetime from
+// now (none without one, or with clear_expires_at: true), no metadata, no
+// IP allowlist, no rate limit, no credits. Create and PUT both build from
+// it, so the two cannot disagree. It also adds what both require: a name,
+// a management key's permissions, and scopes or roles for a restricted key.
+func asNew(v *validator, kind KeyKind, in *KeyFields, env *KeyEnv) KeyFields {
+	out := *in
+	if !in.Name.Set {
+		v.add("name", "is required")
+	}
+	nullIfAbsent(&out.Description)
+	nullIfAbsent(&out.Metadata)
+	nullIfAbsent(&out.IPAllowlist)
+	if !out.Status.Set {
+		out.Status = Some(StatusActive)
+	}
+	if !out.ExpiresAt.Set && !(out.ClearExpiresAt.HasValue() && out.ClearExpiresAt.Value) {
+		out.ExpiresAt = defaultExpiry(env)
+		nullIfAbsent(&out.ExpiresAt)
+	}
+	if kind == KindManagement {
+		if !out.Permissions.Set {
+			v.add("permissions", "is required: a non-empty list of management permissions")
+		}
+		return out
+	}
+	nullIfAbsent(&out.RateLimit)
+	nullIfAbsent(&out.Credits)
+	nullIfAbsent(&out.ProjectID)
+	if !out.PermissionMode.Set {
+		out.PermissionMode = Some(env.Account.DefaultPermissionMode)
+	}
+	if out.PermissionMode.HasValue() && out.PermissionMode.Value == ModeRestricted {
+		switch {
+		case !out.Scopes.Set && !out.Roles.Set:
+			v.add("permission_mode", "restricted needs scopes or roles in the same request (an empty list grants nothing)")
+		case !out.Scopes.Set:
+			out.Scopes = Some([]Scope{})
+		case !out.Roles.Set:
+			out.Roles = Some([]string{})
+		}
+	}
+	return out
 }
 
 // nullIfAbsent makes an absent member null: for PUT, an omitted optional
@@ -372,11 +378,12 @@ func applyMutable(v *validator, k *Key, in *KeyFields, env *KeyEnv, creating boo
 		}
 		applyPermissionMode(v, k, in, env)
 	} else {
-		for name, set := range map[string]bool{
-			"permission_mode": in.PermissionMode.Set, "scopes": in.Scopes.Set, "roles": in.Roles.Set, "project_id": in.ProjectID.Set,
-		} {
-			if set {
-				v.add(name, "management keys carry permissions, not %s", name)
+		for _, m := range []struct {
+			name string
+			set  bool
+		}{{"project_id", in.ProjectID.Set}, {"permission_mode", in.PermissionMode.Set}, {"scopes", in.Scopes.Set}, {"roles", in.Roles.Set}} {
+			if m.set {
+				v.add(m.name, "management keys carry permissions, not %s", m.name)
 			}
 		}
 		if in.Permissions.Set && notNull("permissions", in.Permissions.Null) {
@@ -384,8 +391,6 @@ func applyMutable(v *validator, k *Key, in *KeyFields, env *KeyEnv, creating boo
 			if ok {
 				k.Permissions = perms
 			}
-		} else if creating && !in.Permissions.Set {
-			v.add("permissions", "is required: a non-empty list of management permissions")
 		}
 	}
 

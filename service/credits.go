@@ -300,7 +300,11 @@ func (s *Service) ChangeCredits(ctx context.Context, a *keyward.Actor, id string
 	}
 	ops := 0
 	var fields []keyward.FieldError
-	for name, f := range map[string]keyward.Field[int64]{"set": in.Set, "add": in.Add, "subtract": in.Subtract} {
+	for _, op := range []struct {
+		name string
+		f    keyward.Field[int64]
+	}{{"set", in.Set}, {"add", in.Add}, {"subtract", in.Subtract}} {
+		name, f := op.name, op.f
 		if !f.Set {
 			continue
 		}

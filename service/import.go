@@ -109,8 +109,12 @@ func (s *Service) ImportKeys(ctx context.Context, a *keyward.Actor, items []Impo
 				}
 				continue
 			}
-			for name, v := range map[string]*string{"start": it.Start, "last4": it.Last4} {
-				max := map[string]int{"start": 20, "last4": 4}[name]
+			for _, d := range []struct {
+				name string
+				v    *string
+				max  int
+			}{{"start", it.Start, 20}, {"last4", it.Last4, 4}} {
+				name, v, max := d.name, d.v, d.max
 				if v != nil && (len(*v) > max || strings.ContainsFunc(*v, func(r rune) bool { return r <= ' ' || r >= 0x7f })) {
 					add(false, at+"."+name, "must be at most %d printable ASCII characters", max)
 				}
