@@ -8,24 +8,18 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	kwclient "github.com/keyward/keyward/client"
 )
 
-// The audit log: one event per change, read-only.
-
-type auditOut struct {
-	ID        string                     `json:"id"`
-	CreatedAt time.Time                  `json:"created_at"`
-	Actor     ownerOut                   `json:"actor"`
-	Action    string                     `json:"action"`
-	Target    ownerOut                   `json:"target"`
-	Changes   map[string]json.RawMessage `json:"changes"`
-}
+// The audit log: one event per change, read-only. Events are read into the
+// Go client's type.
 
 // printAuditList writes audit events as a table, one row each, with the
 // names of the fields each changed (--json shows before and after).
 func printAuditList(w io.Writer, raws []json.RawMessage) error {
 	return printTable(w, raws, []string{"TIME", "ACTION", "TARGET", "ACTOR", "CHANGED", "ID"},
-		func(ev *auditOut) []string {
+		func(ev *kwclient.AuditEvent) []string {
 			fields := make([]string, 0, len(ev.Changes))
 			for f := range ev.Changes {
 				fields = append(fields, f)
@@ -38,7 +32,7 @@ func printAuditList(w io.Writer, raws []json.RawMessage) error {
 
 // auditActorText names who made a change: the key's id, or "system" for
 // keyward admin.
-func auditActorText(a *ownerOut) string {
+func auditActorText(a *kwclient.AuditRef) string {
 	if a.ID == "" {
 		return orText(a.Type, "-")
 	}

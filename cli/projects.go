@@ -3,24 +3,16 @@ package cli
 import (
 	"encoding/json"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
+
+	kwclient "github.com/keyward/keyward/client"
 )
 
-// Projects: the subdivisions of an account a key may be scoped to.
+// Projects: the subdivisions of an account a key may be scoped to. Their
+// JSON is read into the Go client's type.
 
-type projectOut struct {
-	ID          string    `json:"id"`
-	AccountID   string    `json:"account_id"`
-	Name        string    `json:"name"`
-	Description *string   `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	ETag        string    `json:"etag"`
-}
-
-func printProject(w io.Writer, p *projectOut) error {
+func printProject(w io.Writer, p *kwclient.Project) error {
 	return printRows(w, [][2]string{
 		{"ID", p.ID},
 		{"NAME", p.Name},
@@ -36,7 +28,7 @@ func projectObject() *object {
 		show: showOne(printProject),
 		table: func(w io.Writer, raws []json.RawMessage) error {
 			return printTable(w, raws, []string{"ID", "NAME", "DESCRIPTION", "CREATED"},
-				func(p *projectOut) []string {
+				func(p *kwclient.Project) []string {
 					return []string{p.ID, p.Name, orDash(p.Description), timeText(p.CreatedAt)}
 				})
 		},
