@@ -502,10 +502,10 @@ func (e *env) deleteCommand(c *connFlags, o *object, h help, mustConfirm string)
 			if mustConfirm != "" {
 				question = fmt.Sprintf("Delete %s %s (%s)?", o.noun, args[0], mustConfirm)
 			}
-			if err := e.confirm(yes, mustConfirm, question); err != nil {
-				return err
-			}
 			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
+				if err := e.confirm(yes, mustConfirm, question); err != nil {
+					return err
+				}
 				if _, err := cl.do(ctx, http.MethodDelete, o.itemPath(args[0]), nil, nil, nil); err != nil {
 					return err
 				}
@@ -518,14 +518,18 @@ func (e *env) deleteCommand(c *connFlags, o *object, h help, mustConfirm string)
 			})
 		},
 	}
-	addYesFlag(cmd.Flags(), &yes, "delete")
+	addYesFlag(cmd.Flags(), &yes, "delete", mustConfirm != "")
 	return cmd
 }
 
 // addYesFlag declares --yes, which skips the question a change that
-// cannot be undone asks at a terminal.
-func addYesFlag(f *pflag.FlagSet, yes *bool, verb string) {
-	f.BoolVarP(yes, "yes", "y", false, verb+" without asking first (it asks only when standard input is a terminal)")
+// cannot be undone asks at a terminal; with needed, a script needs it.
+func addYesFlag(f *pflag.FlagSet, yes *bool, verb string, needed bool) {
+	usage := verb + " without asking first (it asks only when standard input is a terminal)"
+	if needed {
+		usage = verb + " without asking first (it asks when standard input is a terminal, and is needed when it is not)"
+	}
+	f.BoolVarP(yes, "yes", "y", false, usage)
 }
 
 // confirmNote is the help text of a command that confirms: how it asks.
@@ -545,7 +549,9 @@ standard input is not a terminal (a script), it does not ask.`
 // confirm returns nil when a change that cannot be undone may go ahead:
 // with yes; else, when a person is at the terminal, if they answer the
 // question with y or yes; else (a script) unless mustConfirm says why it
-// needs --yes. Nothing is sent before it returns.
+// needs --yes. Commands call it once the connection settings are checked,
+// so that nobody answers a question for a command that cannot run, and
+// send nothing before it returns.
 func (e *env) confirm(yes bool, mustConfirm, question string) error {
 	switch {
 	case yes:

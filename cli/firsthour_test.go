@@ -549,6 +549,14 @@ func TestCtConfirmAtTerminal(t *testing.T) {
 		t.Fatalf("accounts delete without a terminal or --yes:\n%s", r)
 	}
 
+	// Connection settings are checked before anything is asked.
+	var stdout, stderr bytes.Buffer
+	err := cli.RunOnTerminal(context.Background(), []string{"keys", "revoke", "key_01J00000000000000000000000"},
+		func(k string) string { return map[string]string{"KEYWARD_URL": s.URL}[k] }, strings.NewReader("y\n"), &stdout, &stderr)
+	if cli.ExitCode(err) != 2 || !strings.Contains(ctErrText(err), "KEYWARD_TOKEN") || stderr.String() != "" {
+		t.Fatalf("keys revoke at a terminal without a token: want exit 2 naming KEYWARD_TOKEN before any question; err %v, stderr %q", err, stderr.String())
+	}
+
 	// keys verify with no argument at a terminal asks for the key on
 	// standard input instead of waiting for it.
 	r = ctRunTerminal(t, s, "", "keys", "verify")

@@ -631,13 +631,19 @@ func (e *env) keysRevokeCommand(c *connFlags, kind *keyKind) *cobra.Command {
 		Args:    argOne(kind.argText()),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := fmt.Sprintf("Revoke %s %s? It stops working for good and can never be changed again.", kind.noun, args[0])
-			if err := e.confirm(yes, "", q); err != nil {
-				return err
-			}
-			return e.send(cmd, c, http.MethodPatch, kind.itemPath(args[0]), keyBody{"status": "revoked"}, nil, kind.show)
+			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
+				if err := e.confirm(yes, "", q); err != nil {
+					return err
+				}
+				res, err := cl.do(ctx, http.MethodPatch, kind.itemPath(args[0]), nil, keyBody{"status": "revoked"}, nil)
+				if err != nil {
+					return err
+				}
+				return e.answer(c, res, kind.show)
+			})
 		},
 	}
-	addYesFlag(cmd.Flags(), &yes, "revoke")
+	addYesFlag(cmd.Flags(), &yes, "revoke", false)
 	return cmd
 }
 
