@@ -94,7 +94,7 @@ follows the pages to the end. With --json, the server's page {data, has_more}.`,
 				short: "Delete an account and everything in it",
 				long: `Delete an account with everything in it: keys, management keys, users, service
 accounts, roles, projects and its catalog. Its keys stop verifying at once.
-This cannot be undone, so the command needs --yes.`,
+This cannot be undone.`,
 				example: `  keyward accounts delete acc_01J00000000000000000000000 --yes`,
 			}, "deleting an account deletes every key, user, role and project in it for good"),
 		}
@@ -209,7 +209,7 @@ one to keys created without. Lifetimes are durations such as 90d, 12h or
   keyward accounts create --name "Globex" --catalog-template discue --default-prefix gx \
       --max-key-lifetime 365d --default-key-lifetime 90d --require-expiry true
   keyward accounts create --name initech --json | jq -r .id`,
-		Args: argsExactly(),
+		Args: argsNone(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if strings.TrimSpace(a.name) == "" {
 				return usagef("--name is required")
@@ -239,7 +239,7 @@ A new expiry policy applies to keys created, changed or rotated from now on.
 the account changed in the meantime.`,
 		Example: `  keyward accounts update acc_01J00000000000000000000000 --name "Acme Inc." --require-expiry true --max-key-lifetime 90d
   keyward accounts update acc_01J00000000000000000000000 --clear-max-key-lifetime --clear-default-key-lifetime`,
-		Args: argsExactly("ID"),
+		Args: argOne(o.argText()),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body, err := accountBody(cmd.Flags(), a)
 			if err != nil {

@@ -102,7 +102,7 @@ func TestCtAccountsLifecycle(t *testing.T) {
 		// The expiry policy, enforced by the server, reported per field.
 		r = s.fails(t, 1, "keys", "create", "--account-id", id, "--name", "too long", "--expires-in", "400d")
 		ctWantProblem(t, r, "validation_failed", 422)
-		if !strings.Contains(ctErrText(r.err), "  expires_at: ") {
+		if !ctNamesField(r.err, "expires_at: ") {
 			t.Fatalf("no expires_at line:\n%s", r)
 		}
 		ctWantProblem(t, s.fails(t, 1, "keys", "update", k["id"].(string), "--account-id", id, "--clear-expires"), "validation_failed", 422)
@@ -132,7 +132,7 @@ func TestCtAccountsLifecycle(t *testing.T) {
 
 		r = s.fails(t, 1, "accounts", "update", id, "--default-key-lifetime", "1d")
 		ctWantProblem(t, r, "validation_failed", 422)
-		if !strings.Contains(ctErrText(r.err), "\n  default_key_lifetime: cannot exceed max_key_lifetime") {
+		if !ctNamesField(r.err, "default_key_lifetime: cannot exceed max_key_lifetime") {
 			t.Fatalf("the rule is not named:\n%s", r)
 		}
 		// The catalog template is chosen at creation: update has no flag for it.

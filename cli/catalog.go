@@ -119,7 +119,7 @@ presets and the management permissions.`,
 		Example: `  keyward catalog get
   keyward catalog get --account-id acc_01J00000000000000000000000
   keyward catalog get --json | jq -r '.resources[] | select(.protected) | .id'`,
-		Args: argsExactly(),
+		Args: argsNone(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return e.send(cmd, c, http.MethodGet, "/v1/catalog", nil, nil, showOne(printCatalog))
 		},
@@ -148,7 +148,7 @@ with HTTP 409 naming the keys.`,
 		Example: `  keyward catalog put-resource invoices --display-name Invoices --group billing --description "customer invoices"
   keyward catalog put-resource audit_logs --readable true --writable false --project-scope all
   keyward catalog put-resource api_keys --protected true --json`,
-		Args: argsExactly("ID"),
+		Args: argOne("the resource id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !keyward.ValidResourceID(args[0]) {
 				return usagef("%q is not a resource id: [a-z][a-z0-9_.-]*, at most 64 characters", args[0])

@@ -128,7 +128,7 @@ func TestCtCatalogResources(t *testing.T) {
 
 	r = s.fails(t, 1, "catalog", "put-resource", "minimal", "--readable", "false", "--writable", "false")
 	ctWantProblem(t, r, "validation_failed", 422)
-	if !strings.Contains(ctErrText(r.err), "\n  readable: ") {
+	if !ctNamesField(r.err, "readable: ") {
 		t.Fatalf("no readable line:\n%s", r)
 	}
 

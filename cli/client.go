@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -167,6 +170,12 @@ func (c *client) transportError(method string, u *url.URL, err error) error {
 		return fmt.Errorf("%s %s: cancelled", method, u.Path)
 	case errors.As(err, &dns), errors.As(err, &op) && op.Op == "dial":
 		return &unreachableError{url: c.base.Redacted(), err: err}
+	case errors.Is(err, http.ErrSchemeMismatch):
+		return &unreachableError{url: c.base.Redacted(), err: err,
+			hint: "the server speaks plain HTTP: use http:// in --url or KEYWARD_URL"}
+	case tlsFailure(err):
+		return &unreachableError{url: c.base.Redacted(), err: err,
+			hint: "no TLS connection could be made: check that the server speaks HTTPS and that its certificate is trusted"}
 	}
 	return fmt.Errorf("%s %s failed: %v", method, u.Redacted(), err)
 }
@@ -176,14 +185,36 @@ func netTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-// unreachableError is a server that does not answer at all.
+// tlsFailure reports whether err is a failed TLS handshake: no secure
+// connection to the server exists, so it is as unreachable as a closed
+// port.
+func tlsFailure(err error) bool {
+	var (
+		rec   tls.RecordHeaderError
+		alert tls.AlertError
+		cert  *tls.CertificateVerificationError
+		ua    x509.UnknownAuthorityError
+		host  x509.HostnameError
+		inv   x509.CertificateInvalidError
+	)
+	return errors.As(err, &rec) || errors.As(err, &alert) || errors.As(err, &cert) ||
+		errors.As(err, &ua) || errors.As(err, &host) || errors.As(err, &inv)
+}
+
+// unreachableError is a server that does not answer at all, or not in the
+// protocol --url names.
 type unreachableError struct {
-	url string
-	err error
+	url  string
+	err  error
+	hint string // what to do; by default, check that the server runs
 }
 
 func (u *unreachableError) Error() string {
-	return fmt.Sprintf("cannot reach the keyward server at %s: %v (is it running? set --url or KEYWARD_URL)", u.url, u.err)
+	hint := u.hint
+	if hint == "" {
+		hint = "is it running? set --url or KEYWARD_URL"
+	}
+	return fmt.Sprintf("cannot reach the keyward server at %s: %v (%s)", u.url, u.err, hint)
 }
 
 func (u *unreachableError) Unwrap() error {
@@ -220,7 +251,11 @@ func (p *apiError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s, HTTP %d)", p.Detail, p.Code, p.Status)
 	for _, f := range p.Errors {
-		fmt.Fprintf(&b, "\n  %s: %s", f.Field, f.Message)
+		// The server's detail of a request with one bad field is that
+		// field's line: print it once.
+		if line := f.Field + ": " + f.Message; line != p.Detail {
+			fmt.Fprintf(&b, "\n  %s", line)
+		}
 	}
 	names := make([]string, 0, len(p.Extra))
 	for k := range p.Extra {
@@ -336,13 +371,7 @@ func (e *env) clientGroup(use string, h help, subs func(c *connFlags) []*cobra.C
 		Short:   h.short,
 		Long:    h.long,
 		Example: h.example,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		// Run's strictArgs refuses words that name no subcommand.
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&c.url, "url", "http://127.0.0.1:8420", "base URL of the keyward server (KEYWARD_URL)")
@@ -363,21 +392,35 @@ func (e *env) clientGroup(use string, h help, subs func(c *connFlags) []*cobra.C
 		}
 		return nil
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 	cmd.AddCommand(subs(c)...)
 	return cmd
 }
 
-// argsExactly accepts exactly the named positional arguments.
-func argsExactly(names ...string) cobra.PositionalArgs {
+// commandName is the command's path without the program's name, as the
+// errors main prints after "keyward: " name it: "keys get".
+func commandName(cmd *cobra.Command) string {
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+}
+
+// argsNone accepts no positional argument: the command takes only flags.
+func argsNone() cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != len(names) {
-			return usagef("%s takes %d argument(s): %s (got %d; see --help)", cmd.CommandPath(), len(names), strings.Join(names, " "), len(args))
+		if len(args) > 0 {
+			return usagef("%s takes no arguments, only flags (got %q; quote a flag's value if it has spaces)", commandName(cmd), args[0])
 		}
-		for i, a := range args {
-			if strings.TrimSpace(a) == "" {
-				return usagef("%s: %s must not be empty", cmd.CommandPath(), names[i])
-			}
+		return nil
+	}
+}
+
+// argOne accepts exactly one positional argument, which what describes:
+// "the key id".
+func argOne(what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usagef("%s takes exactly one argument, %s (got %d)", commandName(cmd), what, len(args))
+		}
+		if strings.TrimSpace(args[0]) == "" {
+			return usagef("%s: %s must not be empty", commandName(cmd), what)
 		}
 		return nil
 	}
@@ -406,6 +449,9 @@ type object struct {
 
 func (o *object) itemPath(id string) string { return o.path + "/" + url.PathEscape(id) }
 
+// argText describes the argument that names one object: "the key id".
+func (o *object) argText() string { return "the " + o.noun + " " + strings.ToLower(o.arg) }
+
 // answer prints what the server answered: its JSON with --json, else the
 // table show draws.
 func (e *env) answer(c *connFlags, res *response, show func(io.Writer, []byte) error) error {
@@ -433,28 +479,33 @@ func (e *env) getCommand(c *connFlags, o *object, h help) *cobra.Command {
 		Short:   h.short,
 		Long:    h.long,
 		Example: h.example,
-		Args:    argsExactly(o.arg),
+		Args:    argOne(o.argText()),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.send(cmd, c, http.MethodGet, o.itemPath(args[0]), nil, nil, o.show)
 		},
 	}
 }
 
-// deleteCommand is "delete ID". With confirm, the command also needs --yes,
-// and confirm says why.
-func (e *env) deleteCommand(c *connFlags, o *object, h help, confirm string) *cobra.Command {
+// deleteCommand is "delete ID". It asks first when a person is at the
+// terminal (--yes does not ask). With mustConfirm, a deletion that cannot
+// be asked about needs --yes, and mustConfirm says why.
+func (e *env) deleteCommand(c *connFlags, o *object, h help, mustConfirm string) *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
 		Use:     "delete " + o.arg,
 		Short:   h.short,
-		Long:    h.long,
+		Long:    h.long + confirmNote(mustConfirm),
 		Example: h.example,
-		Args:    argsExactly(o.arg),
+		Args:    argOne(o.argText()),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if confirm != "" && !yes {
-				return usagef("%s: add --yes to go ahead", confirm)
+			question := fmt.Sprintf("Delete %s %s?", o.noun, args[0])
+			if mustConfirm != "" {
+				question = fmt.Sprintf("Delete %s %s (%s)?", o.noun, args[0], mustConfirm)
 			}
 			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
+				if err := e.confirm(yes, mustConfirm, question); err != nil {
+					return err
+				}
 				if _, err := cl.do(ctx, http.MethodDelete, o.itemPath(args[0]), nil, nil, nil); err != nil {
 					return err
 				}
@@ -467,10 +518,60 @@ func (e *env) deleteCommand(c *connFlags, o *object, h help, confirm string) *co
 			})
 		},
 	}
-	if confirm != "" {
-		cmd.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
-	}
+	addYesFlag(cmd.Flags(), &yes, "delete", mustConfirm != "")
 	return cmd
+}
+
+// addYesFlag declares --yes, which skips the question a change that
+// cannot be undone asks at a terminal; with needed, a script needs it.
+func addYesFlag(f *pflag.FlagSet, yes *bool, verb string, needed bool) {
+	usage := verb + " without asking first (it asks only when standard input is a terminal)"
+	if needed {
+		usage = verb + " without asking first (it asks when standard input is a terminal, and is needed when it is not)"
+	}
+	f.BoolVarP(yes, "yes", "y", false, usage)
+}
+
+// confirmNote is the help text of a command that confirms: how it asks.
+func confirmNote(mustConfirm string) string {
+	if mustConfirm != "" {
+		return `
+
+At a terminal the command asks before it acts; --yes does not ask. When
+standard input is not a terminal (a script), it needs --yes.`
+	}
+	return `
+
+At a terminal the command asks before it acts; --yes does not ask. When
+standard input is not a terminal (a script), it does not ask.`
+}
+
+// confirm returns nil when a change that cannot be undone may go ahead:
+// with yes; else, when a person is at the terminal, if they answer the
+// question with y or yes; else (a script) unless mustConfirm says why it
+// needs --yes. Commands call it once the connection settings are checked,
+// so that nobody answers a question for a command that cannot run, and
+// send nothing before it returns.
+func (e *env) confirm(yes bool, mustConfirm, question string) error {
+	switch {
+	case yes:
+		return nil
+	case !e.stdinIsTerminal() && mustConfirm != "":
+		return usagef("%s: add --yes to go ahead", mustConfirm)
+	case !e.stdinIsTerminal():
+		return nil
+	}
+	fmt.Fprintf(e.stderr, "%s [y/N] ", question)
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil {
+		fmt.Fprintln(e.stderr) // end the question's line
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return nil
+	}
+	// Not a usage error: the person refused the operation (exit 1).
+	return errors.New("not confirmed: nothing was changed")
 }
 
 // addIfMatchFlag declares --if-match for a change of one object.
@@ -556,7 +657,7 @@ func (e *env) listCommand(c *connFlags, o *object, h help, paged bool, filters .
 		Short:   h.short,
 		Long:    h.long,
 		Example: h.example,
-		Args:    argsExactly(),
+		Args:    argsNone(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			query, err := listQuery(cmd.Flags(), filters, vals, all, limit, paged)
 			if err != nil {

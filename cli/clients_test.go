@@ -42,7 +42,7 @@ func TestCtClientUsageErrors(t *testing.T) {
 		{"accounts update empty if-match", "", []string{"accounts", "update", id, "--name", "n", "--if-match", " "}, "--if-match"},
 		{"accounts update template", "", []string{"accounts", "update", id, "--catalog-template", "orq"}, "catalog-template"},
 		{"accounts delete without yes", "", []string{"accounts", "delete", id}, "--yes"},
-		{"accounts get without id", "", []string{"accounts", "get"}, "ID"},
+		{"accounts get without id", "", []string{"accounts", "get"}, "accounts get takes exactly one argument, the account id (got 0)"},
 		{"accounts list limit", "", []string{"accounts", "list", "--limit", "0"}, "--limit"},
 		{"accounts list both cursors", "", []string{"accounts", "list", "--starting-after", id, "--ending-before", id}, "not both"},
 
@@ -59,7 +59,7 @@ func TestCtClientUsageErrors(t *testing.T) {
 		{"users update external id and clear", "", []string{"users", "update", "usr_x", "--external-id", "a", "--clear-external-id"}, "not both"},
 		{"users list bad status", "", []string{"users", "list", "--status", "revoked"}, "--status"},
 		{"users list bad role", "", []string{"users", "list", "--role", "Bad Role"}, "--role"},
-		{"users delete two ids", "", []string{"users", "delete", "usr_a", "usr_b"}, "ID"},
+		{"users delete two ids", "", []string{"users", "delete", "usr_a", "usr_b"}, "users delete takes exactly one argument, the user id (got 2)"},
 
 		// service accounts
 		{"service-accounts create without name", "", []string{"service-accounts", "create"}, "--name is required"},
@@ -70,14 +70,14 @@ func TestCtClientUsageErrors(t *testing.T) {
 		{"service-accounts list bad status", "", []string{"service-accounts", "list", "--status", "gone"}, "--status"},
 
 		// roles
-		{"roles create without name", "", []string{"roles", "create"}, "NAME"},
+		{"roles create without name", "", []string{"roles", "create"}, "roles create takes exactly one argument, the role name (got 0)"},
 		{"roles create bad name", "", []string{"roles", "create", "Support"}, "role name"},
 		{"roles create bad scope", "", []string{"roles", "create", "support", "--scope", "documents"}, "--scope"},
 		{"roles update nothing", "", []string{"roles", "update", "support"}, "nothing to change"},
 		{"roles update scope and no-scopes", "", []string{"roles", "update", "support", "--scope", "documents:read", "--no-scopes"}, "not both"},
 		{"roles update description and clear", "", []string{"roles", "update", "support", "--description", "d", "--clear-description"}, "not both"},
 		{"roles list is not paged", "", []string{"roles", "list", "--limit", "5"}, "limit"},
-		{"roles get without name", "", []string{"roles", "get"}, "NAME"},
+		{"roles get without name", "", []string{"roles", "get"}, "roles get takes exactly one argument, the role name (got 0)"},
 
 		// management keys
 		{"management-keys create without permission", "", []string{"management-keys", "create", "--name", "m"}, "--permission is required"},
@@ -97,7 +97,7 @@ func TestCtClientUsageErrors(t *testing.T) {
 		{"catalog put-resource bad bool", "", []string{"catalog", "put-resource", "invoices", "--readable", "maybe"}, "--readable must be true or false"},
 		{"catalog put-resource bad protected", "", []string{"catalog", "put-resource", "invoices", "--protected", "yes please"}, "--protected"},
 		{"catalog put-resource bad project scope", "", []string{"catalog", "put-resource", "invoices", "--project-scope", "both"}, "--project-scope"},
-		{"catalog delete-resource without id", "", []string{"catalog", "delete-resource"}, "ID"},
+		{"catalog delete-resource without id", "", []string{"catalog", "delete-resource"}, "catalog delete-resource takes exactly one argument, the catalog resource id (got 0)"},
 		{"catalog unknown command", "", []string{"catalog", "list"}, "list"},
 
 		// keys: owner, roles, import, secret, rotate expiry
@@ -108,7 +108,7 @@ func TestCtClientUsageErrors(t *testing.T) {
 		{"keys create permission", "", []string{"keys", "create", "--name", "k", "--permission", "keys:read"}, "permission"},
 		{"keys list bad role", "", []string{"keys", "list", "--role", "Bad"}, "--role"},
 		{"keys rotate bad expiry", "", []string{"keys", "rotate", "key_x", "--expires-in", "soon"}, "--expires-in"},
-		{"keys secret without id", "", []string{"keys", "secret"}, "ID"},
+		{"keys secret without id", "", []string{"keys", "secret"}, "keys secret takes exactly one argument, the key id (got 0)"},
 		{"keys import without file", "", []string{"keys", "import"}, "--file is required"},
 		{"keys import missing file", "", []string{"keys", "import", "--file", filepath.Join(t.TempDir(), "nope.json")}, "--file"},
 		{"keys import an object", "", []string{"keys", "import", "--file", notArray}, "not a JSON array"},

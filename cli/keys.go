@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/service"
 )
 
 // keyKind is what differs between API keys and management keys, which share
@@ -53,10 +55,17 @@ gives it to a service account. The default owner is the account.
 again; the server needs a master key for that.
 
 --metadata takes key=value for a string and key:=JSON for any JSON value
-(numbers, booleans, objects).`,
+(numbers, booleans, objects).
+
+--rate-limit LIMIT/WINDOW lets the key verify at most LIMIT times per WINDOW
+(100/1m); beyond it verification answers RATE_LIMITED. --credits N gives the
+key N credits, which verifications spend; once they are spent it answers
+USAGE_EXCEEDED. --credits-refill AMOUNT/INTERVAL resets them to AMOUNT every
+INTERVAL (1000/30d).`,
 				example: `  keyward keys create --name "billing export"
   keyward keys create --name reader --scope documents:read --scope files:read:f_1,f_2 \
       --expires-in 90d --metadata team=data --metadata tier:=3 --ip 10.0.0.0/8
+  keyward keys create --name "trial" --rate-limit 10/1s --credits 1000 --credits-refill 1000/30d
   keyward keys create --name "alice's key" --owner-type user --owner-id usr_01J00000000000000000000000 --role support
   keyward keys create --name ci --json | jq -r .secret`,
 			},
@@ -86,7 +95,8 @@ rotate (except "keys secret" for recoverable keys). The ETAG row is what
 				long: `Change an API key with a partial update (PATCH): only the flags given are sent,
 everything else stays as it is. --scope, --role, --metadata and --ip replace
 the whole list or map; the --clear-* flags and --no-scopes / --no-roles empty
-them.
+them. --rate-limit replaces the rate limit; --credits (with --credits-refill,
+or without it for no refill) replaces the credits and their refill.
 
 Changing --permission-mode to restricted needs --scope, --role or --no-scopes
 in the same command. A revoked key cannot be changed any more, only deleted.
@@ -95,7 +105,9 @@ key changed in the meantime.`,
 				example: `  keyward keys update key_01J00000000000000000000000 --name "CI deploy (old)" --status disabled
   keyward keys update key_01J00000000000000000000000 --permission-mode restricted \
       --scope documents:write --scope search:read --expires-in 30d
-  keyward keys update key_01J00000000000000000000000 --clear-expires --clear-metadata --no-scopes`,
+  keyward keys update key_01J00000000000000000000000 --clear-expires --clear-metadata --no-scopes
+  keyward keys update key_01J00000000000000000000000 --rate-limit 100/1m --credits 5000 --credits-refill 5000/1d
+  keyward keys update key_01J00000000000000000000000 --clear-rate-limit --clear-credits`,
 			},
 			"rotate": {
 				short: "Give an API key a new secret and print it once",
@@ -114,13 +126,15 @@ ROTATED. Rotating again with no grace ends every old secret at once.
 				long: `Revoke an API key: it fails verification (REVOKED) from now on, on every node.
 Revocation is final: a revoked key cannot be re-enabled or changed, only
 deleted. To stop a key for a while, use "keys update ID --status disabled".`,
-				example: `  keyward keys revoke key_01J00000000000000000000000`,
+				example: `  keyward keys revoke key_01J00000000000000000000000
+  keyward keys revoke key_01J00000000000000000000000 --yes`,
 			},
 			"delete": {
 				short: "Delete an API key",
 				long: `Delete an API key. It fails verification at once (NOT_FOUND); its audit trail
 stays. With --json, prints {"id": ID, "deleted": true}.`,
-				example: `  keyward keys delete key_01J00000000000000000000000`,
+				example: `  keyward keys delete key_01J00000000000000000000000
+  keyward keys delete key_01J00000000000000000000000 --yes`,
 			},
 		},
 	}
@@ -180,6 +194,8 @@ type keyFlags struct {
 	ownerType, ownerID                         string
 	recoverable, operator                      bool
 	permissions                                []string
+	rateLimit, creditsRefill                   string
+	credits                                    int64
 }
 
 // addKeyFlags declares the flags create and update share, for the kind's
@@ -196,6 +212,11 @@ func addKeyFlags(f *pflag.FlagSet, k *keyFlags, kind *keyKind, update bool) {
 		f.StringArrayVar(&k.roles, "role", nil, "grant the scopes of a role; repeatable")
 	}
 	addExpiryFlags(f, k)
+	if !kind.management {
+		f.StringVar(&k.rateLimit, "rate-limit", "", "allow at most LIMIT verifications per WINDOW, as LIMIT/WINDOW: 100/1m, 10/1s, 5000/1d")
+		f.Int64Var(&k.credits, "credits", 0, "credits the key has left: each verification spends its cost (usually 1); when they run out it answers USAGE_EXCEEDED")
+		f.StringVar(&k.creditsRefill, "credits-refill", "", "reset the credits to AMOUNT every INTERVAL, as AMOUNT/INTERVAL: 1000/30d (with --credits)")
+	}
 	f.StringArrayVar(&k.metadata, "metadata", nil, "metadata entry key=value (a string) or key:=JSON (any JSON value); repeatable")
 	f.StringArrayVar(&k.ips, "ip", nil, "allow only this IP address or CIDR prefix to use the key; repeatable")
 	switch {
@@ -225,7 +246,7 @@ func (e *env) keysCreateCommand(c *connFlags, kind *keyKind) *cobra.Command {
 		Short:   h.short,
 		Long:    h.long,
 		Example: h.example,
-		Args:    argsExactly(),
+		Args:    argsNone(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			body, err := createBody(cmd.Flags(), k, kind)
 			if err != nil {
@@ -268,6 +289,9 @@ func createBody(f *pflag.FlagSet, k *keyFlags, kind *keyKind) (keyBody, error) {
 		}
 		if k.recoverable {
 			body["recoverable"] = true
+		}
+		if err := limitMembers(f, k, body); err != nil {
+			return nil, err
 		}
 	}
 	if err := permissionMembers(f, k, body); err != nil {
@@ -392,6 +416,57 @@ func commonMembers(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
 	return nil
 }
 
+// limitMembers reads --rate-limit, --credits and --credits-refill, checked
+// against the server's bounds so that a mistake names its flag.
+func limitMembers(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
+	if f.Changed("rate-limit") {
+		limit, window, err := parseRate("--rate-limit", k.rateLimit, "LIMIT/WINDOW, such as 100/1m (100 verifications a minute)",
+			keyward.MaxRateLimit, keyward.MaxRateWindow)
+		if err != nil {
+			return err
+		}
+		body["rate_limit"] = keyward.RateLimit{Limit: limit, Window: window}
+	}
+	if f.Changed("credits-refill") && !f.Changed("credits") {
+		return usagef("--credits-refill needs --credits: the credits left and their refill are set together")
+	}
+	if f.Changed("credits") {
+		if k.credits < 0 || k.credits > keyward.MaxCredits {
+			return usagef("--credits must be from 0 to %d, not %d", int64(keyward.MaxCredits), k.credits)
+		}
+		cr := keyward.Credits{Remaining: k.credits}
+		if f.Changed("credits-refill") {
+			amount, interval, err := parseRate("--credits-refill", k.creditsRefill, "AMOUNT/INTERVAL, such as 1000/30d (back to 1000 credits every 30 days)",
+				keyward.MaxCredits, keyward.MaxRefillInterval)
+			if err != nil {
+				return err
+			}
+			cr.Refill = &keyward.Refill{Amount: amount, Interval: interval}
+		}
+		body["credits"] = cr
+	}
+	return nil
+}
+
+// parseRate reads COUNT/DURATION: a count from 1 to maxCount per a
+// duration of whole seconds from 1s to maxSeconds. form describes the
+// value for errors.
+func parseRate(flag, v, form string, maxCount, maxSeconds int64) (count, seconds int64, err error) {
+	n, per, ok := strings.Cut(strings.TrimSpace(v), "/")
+	if !ok {
+		return 0, 0, usagef("%s %q is not %s", flag, v, form)
+	}
+	count, err = strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+	if err != nil || count < 1 || count > maxCount {
+		return 0, 0, usagef("%s %q: the number before / must be from 1 to %d (%s)", flag, v, maxCount, form)
+	}
+	d, err := parseDuration(per)
+	if err != nil || d < time.Second || d%time.Second != 0 || int64(d/time.Second) > maxSeconds {
+		return 0, 0, usagef("%s %q: the duration after / must be whole seconds from 1s to %s (%s)", flag, v, lifetimeText(&maxSeconds), form)
+	}
+	return count, int64(d / time.Second), nil
+}
+
 // ---- list ---------------------------------------------------------------
 
 func (e *env) keysListCommand(c *connFlags, kind *keyKind) *cobra.Command {
@@ -422,6 +497,7 @@ func (e *env) keysListCommand(c *connFlags, kind *keyKind) *cobra.Command {
 type updateFlags struct {
 	keyFlags
 	clearDescription, clearExpires, clearProject, clearMetadata, clearIPs bool
+	clearRateLimit, clearCredits                                          bool
 	noScopes, noRoles                                                     bool
 	ifMatch                                                               string
 }
@@ -434,7 +510,7 @@ func (e *env) keysUpdateCommand(c *connFlags, kind *keyKind) *cobra.Command {
 		Short:   h.short,
 		Long:    h.long,
 		Example: h.example,
-		Args:    argsExactly("ID"),
+		Args:    argOne(kind.argText()),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body, err := updateBody(cmd.Flags(), u, kind)
 			if err != nil {
@@ -457,6 +533,8 @@ func (e *env) keysUpdateCommand(c *connFlags, kind *keyKind) *cobra.Command {
 		f.BoolVar(&u.clearProject, "clear-project", false, "scope the key to all projects again")
 		f.BoolVar(&u.noScopes, "no-scopes", false, "remove every scope (sends scopes: [])")
 		f.BoolVar(&u.noRoles, "no-roles", false, "remove every role (sends roles: [])")
+		f.BoolVar(&u.clearRateLimit, "clear-rate-limit", false, "remove the rate limit")
+		f.BoolVar(&u.clearCredits, "clear-credits", false, "remove the credits: verifications no longer spend any")
 	}
 	addIfMatchFlag(f, &u.ifMatch, "key")
 	return cmd
@@ -493,6 +571,7 @@ func updateBody(f *pflag.FlagSet, u *updateFlags, kind *keyKind) (keyBody, error
 		[2]string{"description", "clear-description"}, [2]string{"expires-at", "clear-expires"}, [2]string{"expires-in", "clear-expires"},
 		[2]string{"project-id", "clear-project"}, [2]string{"metadata", "clear-metadata"}, [2]string{"ip", "clear-ip-allowlist"},
 		[2]string{"scope", "no-scopes"}, [2]string{"role", "no-roles"},
+		[2]string{"rate-limit", "clear-rate-limit"}, [2]string{"credits", "clear-credits"}, [2]string{"credits-refill", "clear-credits"},
 	); err != nil {
 		return nil, err
 	}
@@ -518,6 +597,9 @@ func updateBody(f *pflag.FlagSet, u *updateFlags, kind *keyKind) (keyBody, error
 	if err := permissionMembers(f, &u.keyFlags, body); err != nil {
 		return nil, err
 	}
+	if err := limitMembers(f, &u.keyFlags, body); err != nil {
+		return nil, err
+	}
 	if err := commonMembers(f, &u.keyFlags, body); err != nil {
 		return nil, err
 	}
@@ -529,6 +611,8 @@ func updateBody(f *pflag.FlagSet, u *updateFlags, kind *keyKind) (keyBody, error
 		clearing{u.clearIPs, "ip_allowlist", nil},
 		clearing{u.noScopes, "scopes", []any{}},
 		clearing{u.noRoles, "roles", []any{}},
+		clearing{u.clearRateLimit, "rate_limit", nil},
+		clearing{u.clearCredits, "credits", nil},
 	)
 	if len(body) == 0 {
 		return nil, usagef("nothing to change: give at least one flag (see keyward %s update --help)", kind.group)
@@ -537,17 +621,30 @@ func updateBody(f *pflag.FlagSet, u *updateFlags, kind *keyKind) (keyBody, error
 }
 
 func (e *env) keysRevokeCommand(c *connFlags, kind *keyKind) *cobra.Command {
+	var yes bool
 	h := kind.help["revoke"]
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "revoke ID",
 		Short:   h.short,
-		Long:    h.long,
+		Long:    h.long + confirmNote(""),
 		Example: h.example,
-		Args:    argsExactly("ID"),
+		Args:    argOne(kind.argText()),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.send(cmd, c, http.MethodPatch, kind.itemPath(args[0]), keyBody{"status": "revoked"}, nil, kind.show)
+			q := fmt.Sprintf("Revoke %s %s? It stops working for good and can never be changed again.", kind.noun, args[0])
+			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
+				if err := e.confirm(yes, "", q); err != nil {
+					return err
+				}
+				res, err := cl.do(ctx, http.MethodPatch, kind.itemPath(args[0]), nil, keyBody{"status": "revoked"}, nil)
+				if err != nil {
+					return err
+				}
+				return e.answer(c, res, kind.show)
+			})
 		},
 	}
+	addYesFlag(cmd.Flags(), &yes, "revoke", false)
+	return cmd
 }
 
 // ---- rotate -------------------------------------------------------------
@@ -561,7 +658,7 @@ func (e *env) keysRotateCommand(c *connFlags, kind *keyKind) *cobra.Command {
 		Short:   h.short,
 		Long:    h.long,
 		Example: h.example,
-		Args:    argsExactly("ID"),
+		Args:    argOne(kind.argText()),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body := keyBody{}
 			var d time.Duration
@@ -570,6 +667,9 @@ func (e *env) keysRotateCommand(c *connFlags, kind *keyKind) *cobra.Command {
 				d, err = parseDuration(grace)
 				if err != nil || d < 0 || d%time.Second != 0 {
 					return usagef("--grace %q is not a duration of whole seconds, such as 0, 90s, 24h or 7d", grace)
+				}
+				if longest := int64(service.MaxGracePeriodSeconds); int64(d/time.Second) > longest {
+					return usagef("--grace %s is longer than the longest grace period, %s", grace, lifetimeText(&longest))
 				}
 				body["grace_period_seconds"] = int64(d / time.Second)
 			}
@@ -613,7 +713,7 @@ reveal is written to the audit log. Keys that are not recoverable have no
 secret to show (HTTP 409).`,
 		Example: `  keyward keys secret key_01J00000000000000000000000
   keyward keys secret key_01J00000000000000000000000 --json | jq -r .secret`,
-		Args: argsExactly("ID"),
+		Args: argOne("the key id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.send(cmd, c, http.MethodGet, "/v1/keys/"+url.PathEscape(args[0])+"/secret", nil, nil,
 				showOne(func(w io.Writer, s *secretOut) error {
@@ -650,7 +750,7 @@ The import is all or nothing: if any item is refused, nothing is imported and
 every refused item is listed (keys[2].hash, keys[5].name …).`,
 		Example: `  keyward keys import --file legacy-keys.json
   export-legacy-keys | keyward keys import --file - --json | jq -r '.data[].id'`,
-		Args: argsExactly(),
+		Args: argsNone(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			items, err := e.readImport(cmd.Flags(), file)
 			if err != nil {
@@ -780,7 +880,7 @@ func parseDuration(s string) (time.Duration, error) {
 	var days time.Duration
 	if i := strings.IndexByte(s, 'd'); i > 0 {
 		n, err := strconv.ParseInt(s[:i], 10, 32)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > int64(math.MaxInt64/(24*time.Hour)) {
 			return 0, fmt.Errorf("bad number of days in %q", s)
 		}
 		days = time.Duration(n) * 24 * time.Hour
@@ -792,7 +892,7 @@ func parseDuration(s string) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	if days > 0 && d < 0 {
+	if days > 0 && (d < 0 || d > math.MaxInt64-days) {
 		return 0, fmt.Errorf("bad duration")
 	}
 	return days + d, nil
@@ -863,7 +963,7 @@ request, 2 for bad usage, 3 when the server cannot be reached.`,
   keyward keys verify - --project-id prj_01J00000000000000000000000 --ip 203.0.113.7 --json < key.txt`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return usagef("%s takes at most one argument, the key or - for standard input", cmd.CommandPath())
+				return usagef("%s takes at most one argument, the key to verify or - for standard input (got %d)", commandName(cmd), len(args))
 			}
 			return nil
 		},
@@ -923,10 +1023,8 @@ func (e *env) readToken(args []string) (string, error) {
 		}
 		return strings.TrimSpace(args[0]), nil
 	}
-	if f, ok := e.stdin.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && len(args) == 0 {
-			return "", usagef("give the key to verify on standard input (printf '%%s' \"$KEY\" | keyward keys verify -) or as an argument")
-		}
+	if len(args) == 0 && e.stdinIsTerminal() {
+		return "", usagef("give the key to verify on standard input (printf '%%s' \"$KEY\" | keyward keys verify -) or as an argument")
 	}
 	if e.stdin == nil {
 		return "", usagef("no key to verify: standard input is closed")

@@ -14,25 +14,9 @@ import (
 // a server: the exit status and the "keyward: " line on stderr are main's
 // job, which in-process tests cannot see.
 func TestCtKeysBinaryExitStatus(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("this test builds cmd/keyward and needs the go command: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "keyward")
-	build := exec.Command(gobin, "build", "-o", bin, "github.com/keyward/keyward/cmd/keyward")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
+	bin := ctBuildKeyward(t)
 	s := ctStartServer(t)
-	// Each run sees only the variables given here, not the developer's
-	// own KEYWARD_* settings.
-	base := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "KEYWARD_") {
-			base = append(base, kv)
-		}
-	}
+	base := ctBaseEnviron()
 	run := func(t *testing.T, stdin string, env []string, args ...string) (stdout, stderr string, code int) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -107,4 +91,33 @@ func TestCtKeysBinaryExitStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ctBuildKeyward builds the keyward binary into a temporary directory and
+// returns its path.
+func ctBuildKeyward(t *testing.T) string {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("this test builds cmd/keyward and needs the go command: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "keyward")
+	build := exec.Command(gobin, "build", "-o", bin, "github.com/keyward/keyward/cmd/keyward")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// ctBaseEnviron is the test's environment without KEYWARD_* variables, so
+// that a run of the binary sees only those a test gives, not the
+// developer's own settings.
+func ctBaseEnviron() []string {
+	base := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KEYWARD_") {
+			base = append(base, kv)
+		}
+	}
+	return base
 }

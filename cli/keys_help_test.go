@@ -25,6 +25,8 @@ var ctClientCommands = map[string][]string{
 	"service-accounts": {"create", "list", "get", "update", "delete"},
 	"roles":            {"create", "list", "get", "update", "delete"},
 	"catalog":          {"get", "put-resource", "delete-resource"},
+	"projects":         {"create", "list", "get", "update", "delete"},
+	"audit":            {"list"},
 }
 
 // ctHelpEnv is an environment whose values must never show in a help text.

@@ -46,7 +46,7 @@ func TestCtKeysImport(t *testing.T) {
 
 	r := s.ok(t, "keys", "import", "--file", file)
 	rows := ctTableRows(r.stdout)
-	if len(rows) != 3 || rows[0][0] != "ID" || rows[1][1] != "legacy one" || rows[2][1] != "legacy two" || rows[1][3] != "read_only" {
+	if len(rows) != 3 || rows[0][0] != "ID" || rows[1][1] != "legacy one" || rows[2][1] != "legacy two" || rows[1][4] != "read_only" {
 		t.Fatalf("keys import table:\n%s", r)
 	}
 	if code, _ := s.verify(t, tok1, "--permissions", "documents:read"); code != "VALID" {
@@ -148,7 +148,7 @@ func TestCtKeysRecoverable(t *testing.T) {
 	bare := ctStartServer(t)
 	r = bare.fails(t, 1, "keys", "create", "--name", "x", "--recoverable")
 	ctWantProblem(t, r, "validation_failed", 422)
-	if !strings.Contains(ctErrText(r.err), "\n  recoverable: ") {
+	if !ctNamesField(r.err, "recoverable: ") {
 		t.Fatalf("no recoverable line:\n%s", r)
 	}
 }

@@ -177,10 +177,10 @@ func TestCtKeysTables(t *testing.T) {
 
 	r = s.ok(t, "keys", "list")
 	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
-	if got := strings.Fields(lines[0]); !reflect.DeepEqual(got, []string{"ID", "NAME", "STATUS", "MODE", "PROJECT", "START", "EXPIRES", "CREATED"}) {
+	if got := ctTableRows(lines[0])[0]; !reflect.DeepEqual(got, []string{"ID", "NAME", "STATUS", "OWNER", "MODE", "PROJECT", "START", "EXPIRES", "LAST USED", "CREATED"}) {
 		t.Fatalf("list header %q\n%s", lines[0], r)
 	}
-	if len(lines) != 2 || !regexp.MustCompile(`^`+id+` +table key +active +restricted +all +kw_\S{4} +never +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`).MatchString(lines[1]) {
+	if len(lines) != 2 || !regexp.MustCompile(`^`+id+` +table key +active +account +restricted +all +kw_\S{4} +never +never +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`).MatchString(lines[1]) {
 		t.Fatalf("list rows:\n%s", r)
 	}
 	if strings.Contains(r.stdout, secret) {
@@ -579,10 +579,10 @@ func TestCtKeysUsageErrors(t *testing.T) {
 		{"update metadata and clear", []string{"keys", "update", id, "--metadata", "a=b", "--clear-metadata"}, "not both"},
 		{"update ip and clear", []string{"keys", "update", id, "--ip", "10.0.0.1", "--clear-ip-allowlist"}, "not both"},
 		{"update empty if-match", []string{"keys", "update", id, "--name", "n", "--if-match", ""}, "--if-match"},
-		{"update without id", []string{"keys", "update", "--name", "n"}, "ID"},
-		{"get without id", []string{"keys", "get"}, "ID"},
-		{"get two ids", []string{"keys", "get", id, id}, "ID"},
-		{"delete without id", []string{"keys", "delete"}, "ID"},
+		{"update without id", []string{"keys", "update", "--name", "n"}, "keys update takes exactly one argument, the key id (got 0)"},
+		{"get without id", []string{"keys", "get"}, "keys get takes exactly one argument, the key id (got 0)"},
+		{"get two ids", []string{"keys", "get", id, id}, "keys get takes exactly one argument, the key id (got 2)"},
+		{"delete without id", []string{"keys", "delete"}, "keys delete takes exactly one argument, the key id (got 0)"},
 		{"revoke empty id", []string{"keys", "revoke", ""}, "empty"},
 		{"rotate negative grace", []string{"keys", "rotate", id, "--grace", "-1s"}, "--grace"},
 		{"rotate fractional grace", []string{"keys", "rotate", id, "--grace", "1.5s"}, "--grace"},
@@ -684,6 +684,14 @@ func ctWantProblem(t *testing.T, r ctResult, code string, status int) {
 	if r.stdout != "" {
 		t.Fatalf("a failed request printed to stdout:\n%s", r)
 	}
+}
+
+// ctNamesField reports whether the error names field (with what follows
+// it, such as "roles[1]: "): in its first line, which is the server's
+// detail when one field is wrong, or in a line of its own.
+func ctNamesField(err error, field string) bool {
+	text := ctErrText(err)
+	return strings.HasPrefix(text, field) || strings.Contains(text, "\n  "+field)
 }
 
 // ctIDs returns the ids of a list page.

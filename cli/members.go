@@ -123,7 +123,7 @@ own system (unique in the account), --role (repeatable) gives the user a
 role's scopes, which bound every key the user owns.`,
 		Example: `  keyward users create --external-id u-1842 --email alice@example.com --name Alice --role support
   keyward users create --name "Bob" --json | jq -r .id`,
-		Args: argsExactly(),
+		Args: argsNone(),
 	}
 	if update {
 		cmd.Use = "update ID [flags]"
@@ -139,7 +139,7 @@ user changed in the meantime.`
 		cmd.Example = `  keyward users update usr_01J00000000000000000000000 --role support --role billing
   keyward users update usr_01J00000000000000000000000 --status disabled
   keyward users update usr_01J00000000000000000000000 --no-roles --clear-email`
-		cmd.Args = argsExactly("ID")
+		cmd.Args = argOne(o.argText())
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		body, err := userBody(cmd.Flags(), u)
@@ -286,8 +286,22 @@ the server's page {data, has_more}.`,
 				example: `  keyward service-accounts get sa_01J00000000000000000000000
   keyward service-accounts get sa_01J00000000000000000000000 --json | jq .status`,
 			}),
-			e.serviceAccountsChangeCommand(c, o, false),
-			e.serviceAccountsChangeCommand(c, o, true),
+			e.namedChangeCommand(c, o, help{
+				short: "Create a service account",
+				long: `Create a service account, then give it keys with
+"keys create --owner-type service_account --owner-id ID".`,
+				example: `  keyward service-accounts create --name "nightly export" --description "cron on batch-1"
+  keyward service-accounts create --name ci --json | jq -r .id`,
+			}, false, true),
+			e.namedChangeCommand(c, o, help{
+				short: "Change a service account; only the flags you give are changed",
+				long: `Change a service account with a partial update (PATCH): only the flags given
+are sent. --status disabled makes its keys fail with OWNER_INACTIVE until
+--status active. --if-match ETAG (from "service-accounts get") makes the
+update fail with HTTP 412 if the service account changed in the meantime.`,
+				example: `  keyward service-accounts update sa_01J00000000000000000000000 --status disabled
+  keyward service-accounts update sa_01J00000000000000000000000 --name "nightly export v2" --clear-description`,
+			}, true, true),
 			e.deleteCommand(c, o, help{
 				short: "Delete a service account and revoke its keys",
 				long: `Delete a service account. Every key it owns is revoked in the same step, with
@@ -298,33 +312,29 @@ an audit event for each. With --json, prints {"id": ID, "deleted": true}.`,
 	})
 }
 
-type serviceAccountFlags struct {
+// namedFlags are the flags of an object made of a name, a description
+// and, for some, a status: service accounts and projects.
+type namedFlags struct {
 	name, description, status string
 	clearDescription          bool
 	ifMatch                   string
 }
 
-func (e *env) serviceAccountsChangeCommand(c *connFlags, o *object, update bool) *cobra.Command {
-	s := &serviceAccountFlags{}
+// namedChangeCommand is "create" or, with update, "update ID" of an
+// object made of a name unique in the account, a description and,
+// withStatus, a status active or disabled.
+func (e *env) namedChangeCommand(c *connFlags, o *object, h help, update, withStatus bool) *cobra.Command {
+	s := &namedFlags{}
 	cmd := &cobra.Command{
-		Use:   "create --name NAME [flags]",
-		Short: "Create a service account",
-		Long: `Create a service account, then give it keys with
-"keys create --owner-type service_account --owner-id ID".`,
-		Example: `  keyward service-accounts create --name "nightly export" --description "cron on batch-1"
-  keyward service-accounts create --name ci --json | jq -r .id`,
-		Args: argsExactly(),
+		Use:     "create --name NAME [flags]",
+		Short:   h.short,
+		Long:    h.long,
+		Example: h.example,
+		Args:    argsNone(),
 	}
 	if update {
 		cmd.Use = "update ID [flags]"
-		cmd.Short = "Change a service account; only the flags you give are changed"
-		cmd.Long = `Change a service account with a partial update (PATCH): only the flags given
-are sent. --status disabled makes its keys fail with OWNER_INACTIVE until
---status active. --if-match ETAG (from "service-accounts get") makes the
-update fail with HTTP 412 if the service account changed in the meantime.`
-		cmd.Example = `  keyward service-accounts update sa_01J00000000000000000000000 --status disabled
-  keyward service-accounts update sa_01J00000000000000000000000 --name "nightly export v2" --clear-description`
-		cmd.Args = argsExactly("ID")
+		cmd.Args = argOne(o.argText())
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		f := cmd.Flags()
@@ -343,29 +353,33 @@ update fail with HTTP 412 if the service account changed in the meantime.`
 		if f.Changed("description") {
 			body["description"] = s.description
 		}
-		if err := memberStatus(f, s.status, body); err != nil {
-			return err
+		if withStatus {
+			if err := memberStatus(f, s.status, body); err != nil {
+				return err
+			}
 		}
 		applyClears(body, clearing{s.clearDescription, "description", nil})
 		if !update {
 			return e.send(cmd, c, http.MethodPost, o.path, body, nil, o.show)
 		}
 		if len(body) == 0 {
-			return usagef("nothing to change: give at least one flag (see keyward service-accounts update --help)")
+			return usagef("nothing to change: give at least one flag (see keyward %s update --help)", cmd.Parent().Name())
 		}
-		hdr, err := ifMatchHeader(f, s.ifMatch, "service-accounts")
+		hdr, err := ifMatchHeader(f, s.ifMatch, cmd.Parent().Name())
 		if err != nil {
 			return err
 		}
 		return e.send(cmd, c, http.MethodPatch, o.itemPath(args[0]), body, hdr, o.show)
 	}
 	f := cmd.Flags()
-	f.StringVar(&s.name, "name", "", "name of the service account")
+	f.StringVar(&s.name, "name", "", "name of the "+o.noun+" (unique in the account)")
 	f.StringVar(&s.description, "description", "", "free-text description")
-	f.StringVar(&s.status, "status", "", "active or disabled (default active)")
+	if withStatus {
+		f.StringVar(&s.status, "status", "", "active or disabled (default active)")
+	}
 	if update {
 		f.BoolVar(&s.clearDescription, "clear-description", false, "remove the description")
-		addIfMatchFlag(f, &s.ifMatch, "service account")
+		addIfMatchFlag(f, &s.ifMatch, o.noun)
 	}
 	return cmd
 }
@@ -461,7 +475,7 @@ scopes of --scope (repeatable; none grants nothing), written like the scopes
 of keys: resource:access or resource:access:target1,target2.`,
 		Example: `  keyward roles create support --scope tickets:write --scope customers:read --description "first-line support"
   keyward roles create auditor --scope invoices:read:inv_1,inv_2 --json`,
-		Args: argsExactly("NAME"),
+		Args: argOne(o.argText()),
 	}
 	if update {
 		cmd.Use = "update NAME [flags]"

@@ -140,7 +140,7 @@ func TestCtUsersLifecycle(t *testing.T) {
 	t.Run("server refusals", func(t *testing.T) {
 		r := s.fails(t, 1, "users", "update", bob, "--role", "reader", "--role", "ghost")
 		ctWantProblem(t, r, "validation_failed", 422)
-		if !strings.Contains(ctErrText(r.err), "\n  roles[1]: ") {
+		if !ctNamesField(r.err, "roles[1]: ") {
 			t.Fatalf("no roles[1] line:\n%s", r)
 		}
 		s.ok(t, "users", "update", bob, "--external-id", "taken")
@@ -264,7 +264,7 @@ func TestCtRolesLifecycle(t *testing.T) {
 	}{{"billing:read", "scopes[0].resource"}, {"nope:read", "scopes[0].resource"}, {"search:write", "scopes[0].access"}} {
 		r := s.fails(t, 1, "roles", "create", "bad", "--scope", tc.scope)
 		ctWantProblem(t, r, "validation_failed", 422)
-		if !strings.Contains(ctErrText(r.err), "\n  "+tc.field+": ") {
+		if !ctNamesField(r.err, tc.field+": ") {
 			t.Fatalf("roles create --scope %s: no %s line:\n%s", tc.scope, tc.field, r)
 		}
 	}

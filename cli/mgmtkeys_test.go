@@ -57,7 +57,7 @@ func TestCtManagementKeysLifecycle(t *testing.T) {
 	t.Run("list and get", func(t *testing.T) {
 		r := s.ok(t, "management-keys", "list")
 		rows := ctTableRows(r.stdout)
-		if !reflect.DeepEqual(rows[0], []string{"ID", "NAME", "STATUS", "OPERATOR", "PERMISSIONS", "START", "EXPIRES", "CREATED"}) || len(rows) != 4 {
+		if !reflect.DeepEqual(rows[0], []string{"ID", "NAME", "STATUS", "OPERATOR", "PERMISSIONS", "START", "EXPIRES", "LAST USED", "CREATED"}) || len(rows) != 4 {
 			t.Fatalf("management-keys list:\n%s", r)
 		}
 		if !reflect.DeepEqual(rows[1][:5], []string{vid, "verifier", "active", "no", "1"}) ||
@@ -180,7 +180,7 @@ func TestCtManagementKeysNoEscalation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := w.fails(t, 1, tc.args...)
 			ctWantProblem(t, r, tc.code, tc.status)
-			if tc.line != "" && !strings.Contains(ctErrText(r.err), "\n  "+tc.line) {
+			if tc.line != "" && !ctNamesField(r.err, tc.line) {
 				t.Fatalf("no line %q in the error:\n%s", tc.line, r)
 			}
 		})

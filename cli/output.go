@@ -7,8 +7,11 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/rivo/uniseg"
+
+	"github.com/keyward/keyward"
 )
 
 // The CLI reads the server's JSON into these shapes only to draw tables;
@@ -35,6 +38,8 @@ type keyOut struct {
 	ExpiresAt      *time.Time                 `json:"expires_at"`
 	Metadata       map[string]json.RawMessage `json:"metadata"`
 	IPAllowlist    []string                   `json:"ip_allowlist"`
+	RateLimit      *keyward.RateLimit         `json:"rate_limit"`
+	Credits        *keyward.Credits           `json:"credits"`
 	CreatedAt      time.Time                  `json:"created_at"`
 	UpdatedAt      time.Time                  `json:"updated_at"`
 	LastUsedAt     *time.Time                 `json:"last_used_at"`
@@ -110,6 +115,8 @@ func printKey(w io.Writer, k *keyOut) error {
 			[2]string{"SCOPES", scopesText(k.Scopes)},
 			[2]string{"ROLES", listText(k.Roles)},
 			[2]string{"RECOVERABLE", yesNo(k.Recoverable)},
+			[2]string{"RATE LIMIT", rateLimitText(k.RateLimit)},
+			[2]string{"CREDITS", creditsText(k.Credits)},
 		)
 	}
 	rows = append(rows,
@@ -127,20 +134,20 @@ func printKey(w io.Writer, k *keyOut) error {
 
 // printKeyList writes API keys as a table, one row each.
 func printKeyList(w io.Writer, raws []json.RawMessage) error {
-	return printTable(w, raws, []string{"ID", "NAME", "STATUS", "MODE", "PROJECT", "START", "EXPIRES", "CREATED"},
+	return printTable(w, raws, []string{"ID", "NAME", "STATUS", "OWNER", "MODE", "PROJECT", "START", "EXPIRES", "LAST USED", "CREATED"},
 		func(k *keyOut) []string {
-			return []string{k.ID, k.Name, k.Status, orText(k.PermissionMode, "-"), projectText(k.ProjectID),
-				k.Start, timeOr(k.ExpiresAt, "never"), timeText(k.CreatedAt)}
+			return []string{k.ID, k.Name, k.Status, ownerShort(&k.Owner), orText(k.PermissionMode, "-"), projectText(k.ProjectID),
+				k.Start, timeOr(k.ExpiresAt, "never"), timeOr(k.LastUsedAt, "never"), timeText(k.CreatedAt)}
 		})
 }
 
 // printManagementKeyList writes management keys as a table, one row each,
 // with the number of permissions each holds.
 func printManagementKeyList(w io.Writer, raws []json.RawMessage) error {
-	return printTable(w, raws, []string{"ID", "NAME", "STATUS", "OPERATOR", "PERMISSIONS", "START", "EXPIRES", "CREATED"},
+	return printTable(w, raws, []string{"ID", "NAME", "STATUS", "OPERATOR", "PERMISSIONS", "START", "EXPIRES", "LAST USED", "CREATED"},
 		func(k *keyOut) []string {
 			return []string{k.ID, k.Name, k.Status, yesNo(k.Operator), fmt.Sprint(len(k.Permissions)),
-				k.Start, timeOr(k.ExpiresAt, "never"), timeText(k.CreatedAt)}
+				k.Start, timeOr(k.ExpiresAt, "never"), timeOr(k.LastUsedAt, "never"), timeText(k.CreatedAt)}
 		})
 }
 
@@ -166,10 +173,11 @@ func showOne[T any](draw func(io.Writer, *T) error) func(io.Writer, []byte) erro
 }
 
 // printTable writes objects as a table under header, one row each; every
-// cell is kept on one line.
+// cell is kept on one line and cut to maxCellWidth columns, so that a long
+// name cannot push the other columns past the edge of the terminal (get
+// and --json show every value whole).
 func printTable[T any](w io.Writer, raws []json.RawMessage, header []string, row func(*T) []string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	rows := [][]string{header}
 	for _, raw := range raws {
 		v, err := decodeOut[T](raw)
 		if err != nil {
@@ -177,11 +185,11 @@ func printTable[T any](w io.Writer, raws []json.RawMessage, header []string, row
 		}
 		cells := row(v)
 		for i := range cells {
-			cells[i] = cell(cells[i])
+			cells[i] = truncateCell(cell(cells[i]), maxCellWidth)
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		rows = append(rows, cells)
 	}
-	return tw.Flush()
+	return writeColumns(w, rows)
 }
 
 // printVerify writes a verification result: the code, then what the server
@@ -208,12 +216,66 @@ func printVerify(w io.Writer, v *verifyOut) error {
 	return printRows(w, rows)
 }
 
+// printRows writes a two-column table: a label and a value per row.
 func printRows(w io.Writer, rows [][2]string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\n", r[0], cell(r[1]))
+	lines := make([][]string, len(rows))
+	for i, r := range rows {
+		lines[i] = []string{r[0], cell(r[1])}
 	}
-	return tw.Flush()
+	return writeColumns(w, lines)
+}
+
+// maxCellWidth bounds the width of a cell of a list table, in terminal
+// columns.
+const maxCellWidth = 40
+
+// writeColumns writes rows as aligned columns two spaces apart; the last
+// cell of a row is not padded. Widths are measured in terminal columns
+// (uniseg: East Asian wide characters and emoji take two, combining marks
+// none), not in bytes or runes as text/tabwriter does.
+func writeColumns(w io.Writer, rows [][]string) error {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], uniseg.StringWidth(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-uniseg.StringWidth(c)+2))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// truncateCell cuts s to at most width terminal columns, ending it with
+// "…" when cut; it never splits a character (a grapheme cluster) in two.
+func truncateCell(s string, width int) string {
+	if uniseg.StringWidth(s) <= width {
+		return s
+	}
+	var b strings.Builder
+	used, state := 0, -1
+	for s != "" {
+		var cluster string
+		var w int
+		cluster, s, w, state = uniseg.FirstGraphemeClusterInString(s, state)
+		if used+w > width-1 { // keep a column for "…"
+			break
+		}
+		b.WriteString(cluster)
+		used += w
+	}
+	return b.String() + "…"
 }
 
 // cell keeps a value on one line of its table: control characters (a
@@ -246,6 +308,39 @@ func ownerText(o *ownerOut) string {
 		return "-"
 	}
 	return strings.TrimSpace(strings.ReplaceAll(o.Type, "_", " ") + " " + o.ID)
+}
+
+// ownerShort names a key's owner in a list: "account", or the id of the
+// user or service account (its prefix, usr_ or sa_, says which).
+func ownerShort(o *ownerOut) string {
+	if o == nil || o.Type == "" {
+		return "-"
+	}
+	if o.Type == "account" || o.ID == "" {
+		return strings.ReplaceAll(o.Type, "_", " ")
+	}
+	return o.ID
+}
+
+// rateLimitText writes a rate limit as "100 per 1m", or none.
+func rateLimitText(rl *keyward.RateLimit) string {
+	if rl == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%d per %s", rl.Limit, lifetimeText(&rl.Window))
+}
+
+// creditsText writes the credits left and their refill, as "500 left,
+// refilled to 1000 every 30d", or none.
+func creditsText(c *keyward.Credits) string {
+	if c == nil {
+		return "none"
+	}
+	s := fmt.Sprintf("%d left", c.Remaining)
+	if r := c.Refill; r != nil {
+		s += fmt.Sprintf(", refilled to %d every %s", r.Amount, lifetimeText(&r.Interval))
+	}
+	return s
 }
 
 func projectText(p *string) string {
