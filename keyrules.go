@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -17,6 +19,11 @@ const (
 	MaxDescriptionLen = 1024
 	MaxMetadataBytes  = 16 << 10
 	MaxMetadataKeys   = 100
+	// MaxJSONDepth bounds the nesting of free-form JSON (metadata): a
+	// value nested deeper is refused, for every reader of it (listings,
+	// audit pages, clients whose JSON parsers recurse) must be able to
+	// read it back. The metadata object itself is the first level.
+	MaxJSONDepth = 32
 	MaxScopes         = 256
 	MaxTargets        = 1000
 	MaxRoles          = 64
@@ -399,8 +406,8 @@ func applyMutable(v *validator, k *Key, in *KeyFields, env *KeyEnv, creating boo
 	if in.Metadata.Set {
 		if in.Metadata.Null || len(in.Metadata.Value) == 0 {
 			k.Metadata = nil
-		} else if m, msg := checkMetadata(in.Metadata.Value); msg != "" {
-			v.add("metadata", "%s", msg)
+		} else if m, field, msg := checkMetadata(in.Metadata.Value); msg != "" {
+			v.add(field, "%s", msg)
 		} else {
 			k.Metadata = m
 		}
@@ -751,27 +758,64 @@ func CheckText(s string, max int, required bool) string {
 	return ""
 }
 
-func checkMetadata(m map[string]json.RawMessage) (map[string]json.RawMessage, string) {
+// checkMetadata validates metadata and returns it compacted, or the field
+// at fault ("metadata") and what is wrong with it, naming the member. Members are checked in name order,
+// so the same body always names the same member.
+func checkMetadata(m map[string]json.RawMessage) (map[string]json.RawMessage, string, string) {
 	if len(m) > MaxMetadataKeys {
-		return nil, fmt.Sprintf("at most %d members", MaxMetadataKeys)
+		return nil, "metadata", fmt.Sprintf("at most %d members", MaxMetadataKeys)
 	}
 	out := make(map[string]json.RawMessage, len(m))
 	size := 2
-	for n, raw := range m {
+	for _, n := range slices.Sorted(maps.Keys(m)) {
+		raw := m[n]
 		if n == "" || !utf8.ValidString(n) {
-			return nil, "member names must be non-empty UTF-8"
+			return nil, "metadata", "member names must be non-empty UTF-8"
 		}
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, raw); err != nil {
-			return nil, fmt.Sprintf("member %q is not valid JSON", n)
+			return nil, "metadata", fmt.Sprintf("member %q is not valid JSON", n)
+		}
+		if d := JSONDepth(buf.Bytes()); d+1 > MaxJSONDepth {
+			return nil, "metadata", fmt.Sprintf("member %q nests %d levels deep; metadata may nest at most %d levels (the metadata object is the first)", n, d+1, MaxJSONDepth)
 		}
 		out[n] = buf.Bytes()
 		size += len(n) + 4 + buf.Len()
 	}
 	if size > MaxMetadataBytes {
-		return nil, fmt.Sprintf("must be at most %d bytes as JSON", MaxMetadataBytes)
+		return nil, "metadata", fmt.Sprintf("must be at most %d bytes as JSON", MaxMetadataBytes)
 	}
-	return out, ""
+	return out, "", ""
+}
+
+// JSONDepth returns how deeply a JSON text nests arrays and objects: 0
+// for a scalar, 1 for [] or {"a":1}, one more per level inside. It reads
+// the text without decoding it (no recursion), so any depth is safe to
+// measure.
+func JSONDepth(b []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 func checkIPAllowlist(v *validator, list []string) ([]string, bool) {
