@@ -23,12 +23,12 @@ const (
 	// value nested deeper is refused, for every reader of it (listings,
 	// audit pages, clients whose JSON parsers recurse) must be able to
 	// read it back. The metadata object itself is the first level.
-	MaxJSONDepth = 32
-	MaxScopes         = 256
-	MaxTargets        = 1000
-	MaxRoles          = 64
-	MaxIPAllowlist    = 256
-	MaxLegacyIDLen    = 128
+	MaxJSONDepth   = 32
+	MaxScopes      = 256
+	MaxTargets     = 1000
+	MaxRoles       = 64
+	MaxIPAllowlist = 256
+	MaxLegacyIDLen = 128
 )
 
 // KeyFields is the body of a create, PATCH or PUT of a key: every member
