@@ -186,6 +186,37 @@ func IPAllowed(allowlist []string, addr netip.Addr, hasAddr bool) bool {
 	return ipAllowed(prefixes, addr, hasAddr)
 }
 
+// AllowlistWithin reports whether every address the allowlist inner lets
+// through, outer lets through too: each of inner's prefixes lies inside
+// one of outer's. A nil list allows every address, so a nil inner is
+// within only a nil outer.
+func AllowlistWithin(inner, outer []string) bool {
+	if outer == nil {
+		return true
+	}
+	if inner == nil {
+		return false
+	}
+	for _, s := range inner {
+		p, err := ParseAllowEntry(s)
+		if err != nil {
+			return false
+		}
+		within := false
+		for _, o := range outer {
+			q, err := ParseAllowEntry(o)
+			if err == nil && q.Addr().Is4() == p.Addr().Is4() && q.Bits() <= p.Bits() && q.Contains(p.Addr()) {
+				within = true
+				break
+			}
+		}
+		if !within {
+			return false
+		}
+	}
+	return true
+}
+
 func ipAllowed(prefixes []netip.Prefix, addr netip.Addr, hasAddr bool) bool {
 	if prefixes == nil {
 		return true

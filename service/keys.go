@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -118,11 +119,38 @@ func (s *Service) keyEnv(ctx context.Context, tx keyward.Tx, a *keyward.Actor) (
 	}, nil
 }
 
+// withinConstraints fails with 403 unless k is bound at least as tightly
+// as the caller's own key: an account-bound caller manages keys of its
+// account only, a caller that expires manages only keys that expire no
+// later, and a caller with an IP allowlist only keys whose allowlist lies
+// within it. Otherwise a constrained key (a short-lived or
+// address-restricted credential handed to a script) could mint, reshape
+// or rotate its way to an unconstrained one with the same permissions.
+func withinConstraints(caller, k *keyward.Key) error {
+	deny := func(constraint, format string, args ...any) error {
+		return &keyward.Error{Code: keyward.ECodePermissionDenied, Message: fmt.Sprintf(format, args...),
+			Details: map[string]any{"constraint": constraint}}
+	}
+	if !caller.Operator && k.AccountID != caller.AccountID {
+		return deny("account", "a management key bound to an account manages only that account's keys")
+	}
+	if caller.ExpiresAt != nil && (k.ExpiresAt == nil || k.ExpiresAt.After(*caller.ExpiresAt)) {
+		return deny("expires_at", "this management key expires at %s: it can only manage keys that expire no later",
+			caller.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if caller.IPAllowlist != nil && !keyward.AllowlistWithin(k.IPAllowlist, caller.IPAllowlist) {
+		return deny("ip_allowlist", "this management key is limited to %s: it can only manage keys whose ip_allowlist lies within it",
+			strings.Join(caller.IPAllowlist, ", "))
+	}
+	return nil
+}
+
 // guardManagementKey enforces the no-escalation rule on a change to a
 // management key: the caller must hold every permission the key holds now
-// (target, nil on create) and every permission it will hold (next), only
-// operator keys touch operator keys, and a key never changes its own
-// permissions or settings (rotating or deleting itself is allowed).
+// (target, nil on create) and every permission it will hold (next), and be
+// bound at least as tightly (withinConstraints); only operator keys touch
+// operator keys, and a key never changes its own permissions or settings
+// (rotating or deleting itself is allowed).
 func guardManagementKey(a *keyward.Actor, target, next *keyward.Key, selfChange bool) error {
 	if a.Key == nil {
 		return nil // the system (bootstrap, admin command)
@@ -139,6 +167,9 @@ func guardManagementKey(a *keyward.Actor, target, next *keyward.Key, selfChange 
 		}
 		if k.Operator && !a.Key.Operator {
 			return deny("only an operator key can manage an operator key")
+		}
+		if err := withinConstraints(a.Key, k); err != nil {
+			return err
 		}
 		for _, p := range k.Permissions {
 			if !slices.Contains(a.Key.Permissions, p) {
@@ -458,6 +489,12 @@ func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		}
 		if err := keyward.RotationExpiry(next, exp, env); err != nil {
 			return err
+		}
+		if kind == keyward.KindManagement {
+			// A new expiry must stay within the caller's bounds too.
+			if err := guardManagementKey(a, cur, next, false); err != nil {
+				return err
+			}
 		}
 		if tok, err = keyward.NewToken(cur.Prefix, s.random); err != nil {
 			return keyward.Internal(err)
