@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -261,7 +262,7 @@ func TestImportKeys(t *testing.T) {
 			words  map[string]string
 		}{
 			{"the hash of a key keyward issued", func(it []map[string]any) { it[4]["hash"] = rkHashHex(existing) },
-				http.StatusConflict, "duplicate", []string{"keys[4].hash"}, map[string]string{"keys[4].hash": "exists"}},
+				http.StatusConflict, "duplicate", []string{"keys[4].hash"}, map[string]string{"keys[4].hash": "in use"}},
 			{"the same, as base64", func(it []map[string]any) { it[6]["hash"] = base64.StdEncoding.EncodeToString(h[:]) },
 				http.StatusConflict, "duplicate", []string{"keys[6].hash"}, nil},
 			{"the hash of an imported key", func(it []map[string]any) { it[0]["hash"] = rkHashHex(prevTok) },
@@ -380,4 +381,44 @@ func TestImportKeys(t *testing.T) {
 		p := rkProblem(t, rkImport(e, []map[string]any{{"hash": rkHashHex(tok), "name": "mine"}}, req{}), http.StatusConflict, "duplicate")
 		rkWantFields(t, p, "keys[0].hash")
 	})
+}
+
+// TestImportRefusalRevealsNothing (issue 9, point 10): a hash keyward
+// already holds is refused with one answer, whoever holds it (this
+// account or another) and whatever it is (an active key, a revoked one,
+// an old secret of a rotated key): the importer learns that the token it
+// hashed is in use, not where or how. The old answer said "a key with this
+// hash already exists".
+func TestImportRefusalRevealsNothing(t *testing.T) {
+	e := newEnv(t)
+	other := rkAccount(t, e, "other")
+	inOther := map[string]string{"X-Account-Id": other}
+	theirs := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: inOther, Body: map[string]any{"name": "theirs"}}).JSON(t)
+	revoked := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: inOther, Body: map[string]any{"name": "revoked"}}).JSON(t)
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + revoked["id"].(string), Header: inOther, Body: map[string]any{"status": "revoked"}})
+	rotated := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: inOther, Body: map[string]any{"name": "rotated"}}).JSON(t)
+	e.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + rotated["id"].(string) + "/rotate", Header: inOther})
+	mine := e.createKey(map[string]any{"name": "mine"})
+
+	answer := func(tok string) string {
+		p := rkProblem(t, rkImport(e, []map[string]any{{"hash": rkHashHex(tok), "name": "imported"}}, req{}), http.StatusConflict, "duplicate")
+		delete(p, "request_id")
+		b, _ := json.Marshal(p)
+		return string(b)
+	}
+	want := answer(mine["secret"].(string))
+	for name, tok := range map[string]string{
+		"another account's key":            theirs["secret"].(string),
+		"another account's revoked key":    revoked["secret"].(string),
+		"another account's rotated secret": rotated["secret"].(string),
+	} {
+		if got := answer(tok); got != want {
+			t.Errorf("%s: the refusal differs from that of a key of the importing account:\n%s\n%s", name, got, want)
+		}
+	}
+	for _, word := range []string{"exist", "revoked", "rotated", "account " + other, theirs["id"].(string)} {
+		if strings.Contains(want, word) {
+			t.Errorf("the refusal says %q: %s", word, want)
+		}
+	}
 }

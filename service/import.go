@@ -13,6 +13,10 @@ import (
 // MaxImport bounds the keys of one import request.
 const MaxImport = 1000
 
+// errHashInUse is the refusal of an imported hash that keyward already
+// holds (docs/decisions.md, "Import reveals as little as it can").
+const errHashInUse = "cannot be imported: this hash is already in use (in this account or another; keyward does not say which)"
+
 // ImportItem is one key to import: the SHA-256 of its existing token, the
 // key's fields, and optionally the displayable start and last4 of the
 // token (keyward never sees the token itself).
@@ -86,9 +90,19 @@ func (s *Service) ImportKeys(ctx context.Context, a *keyward.Actor, items []Impo
 				add(true, at+".hash", "repeats keys[%d].hash", seen[h]-1)
 			default:
 				seen[h] = i + 1
-				switch _, err := tx.FindKeyByHash(ctx, h); {
+				switch m, err := tx.FindKeyByHash(ctx, h); {
 				case err == nil:
-					add(true, at+".hash", "a key with this hash already exists")
+					// One answer whatever holds the hash: a key of this
+					// account or another, active, revoked, or an old
+					// secret of a rotated key. The caller learns that the
+					// token it hashed is in use, never where or how.
+					add(true, at+".hash", "%s", errHashInUse)
+					if m.Key.AccountID != a.AccountID {
+						// The other account's token has likely leaked:
+						// tell the operator (never the token or its hash).
+						s.log.Warn("import refused: the hash of another account's key was sent", "importing_account", a.AccountID,
+							"actor_id", a.ActorID(), "key_account", m.Key.AccountID, "key_id", m.Key.ID)
+					}
 				case !isNotFound(err):
 					return err
 				}
