@@ -82,14 +82,10 @@ func openFeed(ctx context.Context, dsn string, log *slog.Logger) (_ *feed, err e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db, err := sql.Open("sqlite", dsn)
+	db, err := openPool(dsn, 1)
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
 	f := &feed{origin: hex.EncodeToString(origin), db: db, log: log, epoch: time.Now(),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	defer func() {

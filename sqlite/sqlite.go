@@ -104,14 +104,10 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 		}
 	}
 	common := "_busy_timeout=5000&_foreign_keys=1&_journal_mode=WAL&_synchronous=FULL" + mode
-	write, err := sql.Open("sqlite", dsn(path, common+"&_txlock=immediate"))
+	write, err := openPool(dsn(path, common+"&_txlock=immediate"), 1)
 	if err != nil {
 		return nil, err
 	}
-	write.SetMaxOpenConns(1)
-	write.SetMaxIdleConns(1)
-	write.SetConnMaxLifetime(0)
-	write.SetConnMaxIdleTime(0)
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -130,16 +126,11 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 	// larger one costs more to empty; memory-mapped pages are parsed anew
 	// on each access). See docs/performance.md.
 	readDSN := dsn(path, common+"&_query_only=1")
-	read, err := sql.Open("sqlite", readDSN)
+	read, err := openPool(readDSN, max(4, runtime.GOMAXPROCS(0)*2))
 	if err != nil {
 		write.Close()
 		return nil, err
 	}
-	n := max(4, runtime.GOMAXPROCS(0)*2)
-	read.SetMaxOpenConns(n)
-	read.SetMaxIdleConns(n)
-	read.SetConnMaxLifetime(0)
-	read.SetConnMaxIdleTime(0)
 	f, err := openFeed(ctx, readDSN, o.Logger)
 	if err != nil {
 		write.Close()
@@ -150,6 +141,20 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 	s.SetFeedHealth(f.healthy, f.confirmedAt)
 	f.start(s.Deliver)
 	return &DB{Store: s, path: path, feed: f}, nil
+}
+
+// openPool opens a handle on dsn that keeps n connections open for good:
+// a SQLite connection is cheap to keep and its page cache is worth keeping.
+func openPool(dsn string, n int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
 }
 
 // dsn is the driver's name of the file at path with the query params.
