@@ -20,7 +20,7 @@ func (s *Service) Bootstrap(ctx context.Context) (*keyward.Key, keyward.Token, e
 
 // BootstrapWith is Bootstrap that hands the new key and its secret to keep
 // inside the bootstrap's transaction, before it commits: if keep fails,
-// nothing is committed and its error is returned, so a secret that could
+// nothing is committed and BootstrapWith fails, so a secret that could
 // not be kept (a key file that cannot be written) never becomes a key. On
 // a database that needs no bootstrap keep is not called. keep may run
 // again if the database retries the transaction; only the last run's key
