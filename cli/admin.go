@@ -61,7 +61,7 @@ Example:
 					}
 				}
 			}
-			db, err := store.open(ctx, nil)
+			db, err := store.open(ctx, nil, true)
 			if err != nil {
 				return err
 			}

@@ -16,9 +16,11 @@ func (e *env) backupCommand() *cobra.Command {
 		Short: "Write a consistent copy of the SQLite database while keyward runs",
 		Long: `Write a consistent copy of the embedded SQLite database to a new file
 (mode 0600) with VACUUM INTO. It is safe while "keyward serve" is running on the
-same data directory: the copy is a snapshot of one moment. To restore, stop
-keyward, replace keyward-data/keyward.db with the copy (and remove any
-keyward.db-wal and keyward.db-shm files), and start keyward.
+same data directory: the copy is a snapshot of one moment. It changes nothing
+in the data directory (no migration: a copy taken before an upgrade keeps the
+old schema) and refuses a directory that holds no keyward database. To
+restore, stop keyward, replace keyward-data/keyward.db with the copy (and
+remove any keyward.db-wal and keyward.db-shm files), and start keyward.
 
 Example:
   keyward backup --data-dir /var/lib/keyward --to /backups/keyward-$(date +%F).db`,
@@ -30,13 +32,8 @@ Example:
 			if to == "" {
 				return usagef("--to is required")
 			}
-			db, err := sqlite.Open(cmd.Context(), filepath.Join(dataDir, sqlite.FileName))
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := db.Backup(cmd.Context(), to); err != nil {
-				return err
+			if err := sqlite.Backup(cmd.Context(), filepath.Join(dataDir, sqlite.FileName), to); err != nil {
+				return noDatabase(dataDir, err)
 			}
 			fmt.Fprintln(e.stdout, "backup written:", to)
 			return nil

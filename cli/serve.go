@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -50,7 +51,14 @@ func (e *env) serveCommand() *cobra.Command {
 		Long: `Run the keyward server. With no flags it listens on 127.0.0.1:8420 and
 keeps its SQLite database in ./keyward-data/. On an empty database it creates
 the account "default" and an operator management key, whose secret it prints
-once on stderr (and writes to --bootstrap-key-file with mode 0600).
+once on stderr or, with --bootstrap-key-file, writes to that file (mode 0600)
+instead. The key is created only by a start that has bound its address: a
+start that fails leaves the database empty, and the next one creates the key.
+
+One server per data directory: while one runs (it holds the lock file
+keyward.lock in --data-dir), a second "keyward serve" on the same directory
+exits with an error. keyward admin, keyward backup and programs that embed
+keyward may open the database beside it.
 
 SIGINT or SIGTERM stop it gracefully: requests in flight finish (up to
 --shutdown-timeout), pending last-use times are written, the database is
@@ -63,7 +71,7 @@ closed cleanly.`,
 	c.store.register(f)
 	f.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	f.StringVar(&c.bootstrapKeyFile, "bootstrap-key-file", "", "write the bootstrap operator key's secret to this file (mode 0600)")
+	f.StringVar(&c.bootstrapKeyFile, "bootstrap-key-file", "", "write the bootstrap operator key's secret to this file (mode 0600) instead of printing it on stderr")
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for requests in flight")
 	f.StringVar(&c.masterKeyFile, "master-key-file", "", "file holding the 32-byte master key that enables recoverable keys (hex, base64 or raw); or set KEYWARD_MASTER_KEY to the key itself")
 	f.IntVar(&c.lockoutThreshold, "lockout-threshold", khttp.DefaultLockout.Threshold, "failed authentications from one address within --lockout-window that lock it out (0 disables)")
@@ -154,7 +162,15 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 	if c.requestTimeout < time.Second {
 		return usagef("--request-timeout must be at least 1s")
 	}
-	db, err := c.store.open(ctx, log)
+	// One server per data directory: a second one started by mistake (a
+	// leftover process, a second service unit) would enforce its own rate
+	// limits and lockouts beside the first; better to refuse it loudly.
+	unlock, err := c.store.lockDataDir()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	db, err := c.store.open(ctx, log, false)
 	if err != nil {
 		return err
 	}
@@ -187,12 +203,15 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 		svc.Close(context.Background())
 		return err
 	}
-	if err := e.bootstrap(ctx, svc, c.bootstrapKeyFile, log); err != nil {
+	// Bind before the bootstrap: a start that cannot serve (the port is
+	// taken) must not commit the operator key and lose it with the process.
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
 		svc.Close(context.Background())
 		return err
 	}
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
+	if err := e.bootstrap(ctx, svc, c.bootstrapKeyFile, log); err != nil {
+		ln.Close()
 		svc.Close(context.Background())
 		return err
 	}
@@ -247,35 +266,68 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 }
 
 // bootstrap prepares an empty database and hands the operator key's secret
-// to the operator: once on stderr, and in a 0600 file if asked.
+// to the operator: in the 0600 file named by keyFile (stderr then says
+// where it is, never the key: stderr often goes to a log others can read),
+// or else once on stderr. The key file is written inside the bootstrap's
+// transaction, so a key that could not be written is never committed and
+// the next start bootstraps again.
 func (e *env) bootstrap(ctx context.Context, svc *service.Service, keyFile string, log *slog.Logger) error {
-	k, tok, err := svc.Bootstrap(ctx)
+	var (
+		keep    func(*keyward.Key, keyward.Token) error
+		keepErr error
+		wrote   bool
+	)
+	if keyFile != "" {
+		keep = func(_ *keyward.Key, tok keyward.Token) error {
+			keepErr = writeKeyFile(keyFile, tok)
+			wrote = keepErr == nil
+			return keepErr
+		}
+	}
+	k, tok, err := svc.BootstrapWith(ctx, keep)
+	if keepErr != nil {
+		return fmt.Errorf("bootstrap: write --bootstrap-key-file: %w (nothing was created; the next start tries again)", keepErr)
+	}
 	if err != nil {
+		if wrote {
+			os.Remove(keyFile) // it holds a key that was not committed
+		}
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	if tok.IsZero() {
 		return nil
 	}
 	log.Info("empty database: created account default and an operator management key", "key_id", k.ID)
-	fmt.Fprintf(e.stderr, "\nkeyward: the operator management key (shown once, keep it safe):\n\n    %s\n\n", tok.Reveal())
-	if keyFile == "" {
+	if keyFile != "" {
+		where := keyFile
+		if abs, err := filepath.Abs(keyFile); err == nil {
+			where = abs
+		}
+		fmt.Fprintf(e.stderr, "\nkeyward: the operator management key is in %s (mode 0600; it is shown nowhere else: keep it safe)\n\n", where)
 		return nil
 	}
-	f, err := os.OpenFile(keyFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	fmt.Fprintf(e.stderr, "\nkeyward: the operator management key (shown once, keep it safe):\n\n    %s\n\n", tok.Reveal())
+	return nil
+}
+
+// writeKeyFile writes tok to path, replacing what it held, with mode 0600
+// (an existing file is restricted too), and syncs it.
+func writeKeyFile(path string, tok keyward.Token) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("write bootstrap key file: %w", err)
+		return err
 	}
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
-		return fmt.Errorf("write bootstrap key file: %w", err)
+		return err
 	}
 	if _, err := fmt.Fprintln(f, tok.Reveal()); err != nil {
 		f.Close()
-		return fmt.Errorf("write bootstrap key file: %w", err)
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("write bootstrap key file: %w", err)
+		return err
 	}
 	return f.Close()
 }

@@ -2,12 +2,15 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward"
@@ -56,8 +59,10 @@ func (f *storeFlags) postgres() (bool, error) {
 	return true, nil
 }
 
-// open opens the chosen store, applying migrations.
-func (f *storeFlags) open(ctx context.Context, log *slog.Logger) (keyward.Store, error) {
+// open opens the chosen store, applying migrations. Only serve and
+// migrate create a SQLite database; the other commands (mustExist) refuse
+// a data directory that holds none, creating nothing.
+func (f *storeFlags) open(ctx context.Context, log *slog.Logger, mustExist bool) (keyward.Store, error) {
 	pg, err := f.postgres()
 	if err != nil {
 		return nil, err
@@ -68,7 +73,46 @@ func (f *storeFlags) open(ctx context.Context, log *slog.Logger) (keyward.Store,
 			ConnectTimeout: f.connectTimeout, ConnMaxLifetime: f.connLifetime, Logger: log,
 		})
 	}
-	return sqlite.Open(ctx, filepath.Join(f.dataDir, sqlite.FileName))
+	db, err := sqlite.OpenWith(ctx, filepath.Join(f.dataDir, sqlite.FileName), sqlite.Options{MustExist: mustExist, Logger: log})
+	return db, noDatabase(f.dataDir, err)
+}
+
+// noDatabase explains sqlite.ErrNoDatabase in the terms of the command line.
+func noDatabase(dataDir string, err error) error {
+	if !errors.Is(err, sqlite.ErrNoDatabase) {
+		return err
+	}
+	why := strings.TrimPrefix(err.Error(), sqlite.ErrNoDatabase.Error()+": ")
+	return fmt.Errorf("--data-dir %s holds no keyward database (%s): check the path; only keyward serve and keyward migrate create one", dataDir, why)
+}
+
+// lockFileName is the lock file in a SQLite data directory.
+const lockFileName = "keyward.lock"
+
+// lockDataDir creates the SQLite data directory if needed and takes its
+// lock, held until release: one keyward serve per data directory. The
+// lock is flock(2) on a file of its own (never on the database, whose
+// POSIX locks SQLite owns), so the kernel drops it when the process ends,
+// however it ends: no stale lock after kill -9. Other processes may still
+// open the database (keyward admin, backup, embedded verifiers): the
+// invalidation feed keeps them and the server exact.
+func (f *storeFlags) lockDataDir() (release func(), err error) {
+	if f.database != "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	path := filepath.Join(f.dataDir, lockFileName)
+	l := flock.New(path, flock.SetPermissions(0o600))
+	ok, err := l.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("lock the data directory %s (%s): %w", f.dataDir, path, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("the data directory %s is in use: another keyward serve holds its lock %s; stop that one first, or give this one its own --data-dir", f.dataDir, path)
+	}
+	return func() { l.Unlock() }, nil
 }
 
 // describe names the store for log lines, without a password.

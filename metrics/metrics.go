@@ -73,7 +73,7 @@ func New() *Metrics {
 		gauge("keyward_ratelimit_backend_configured", "1 when a shared rate-limit backend (Redis) is configured.", func(s service.Stats) float64 { return b(s.RateBackendConfigured) }),
 		gauge("keyward_ratelimit_backend_fallback", "1 while the rate-limit backend is unreachable and limits hold per node.", func(s service.Stats) float64 { return b(s.RateBackendFallback) }),
 		counter("keyward_ratelimit_backend_errors_total", "Failed calls to the rate-limit backend.", func(s service.Stats) float64 { return float64(s.RateBackendErrors) }),
-		gauge("keyward_invalidation_feed_healthy", "1 while this node receives every change (always 1 on SQLite).", func(s service.Stats) float64 { return b(s.FeedHealthy) }),
+		gauge("keyward_invalidation_feed_healthy", "1 while this node receives every change (on SQLite: the changes of other processes on the file).", func(s service.Stats) float64 { return b(s.FeedHealthy) }),
 	)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m

@@ -15,6 +15,17 @@ import (
 // token, so a restart never mints a second operator key; of several nodes
 // starting together on an empty shared database, exactly one bootstraps.
 func (s *Service) Bootstrap(ctx context.Context) (*keyward.Key, keyward.Token, error) {
+	return s.BootstrapWith(ctx, nil)
+}
+
+// BootstrapWith is Bootstrap that hands the new key and its secret to keep
+// inside the bootstrap's transaction, before it commits: if keep fails,
+// nothing is committed and BootstrapWith fails, so a secret that could
+// not be kept (a key file that cannot be written) never becomes a key. On
+// a database that needs no bootstrap keep is not called. keep may run
+// again if the database retries the transaction; only the last run's key
+// is committed.
+func (s *Service) BootstrapWith(ctx context.Context, keep func(*keyward.Key, keyward.Token) error) (*keyward.Key, keyward.Token, error) {
 	system := &keyward.Actor{RequestID: "bootstrap", Dialect: "system"}
 	var (
 		k   *keyward.Key
@@ -49,8 +60,14 @@ func (s *Service) Bootstrap(ctx context.Context) (*keyward.Key, keyward.Token, e
 		if err := tx.CreateKey(ctx, k, tok.Hash()); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, system, acct.ID, keyward.ActionMgmtKeyCreated, keyward.TargetManagementKey, k.ID,
-			keyward.Diff(nil, keyward.KeyFieldMap(k)))
+		if err := s.audit(ctx, tx, system, acct.ID, keyward.ActionMgmtKeyCreated, keyward.TargetManagementKey, k.ID,
+			keyward.Diff(nil, keyward.KeyFieldMap(k))); err != nil {
+			return err
+		}
+		if keep != nil {
+			return keep(k, tok)
+		}
+		return nil
 	})
 	if keyward.ErrorCode(err) == keyward.ECodeDuplicate {
 		// Another node sharing the database bootstrapped it at the same

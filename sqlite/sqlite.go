@@ -2,6 +2,8 @@
 // file through modernc.org/sqlite (pure Go, no cgo). The database runs in
 // WAL mode with synchronous=FULL, so a write keyward has acknowledged
 // survives kill -9 and power loss; one connection writes, a small pool reads.
+// Processes that open one file keep their verification caches exact
+// through an invalidation feed in the file (see Open).
 package sqlite
 
 import (
@@ -11,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,40 +41,73 @@ func MigrationsFS() fs.FS {
 // FileName is the database file inside the data directory.
 const FileName = "keyward.db"
 
+// ErrNoDatabase is the error (wrapped, with the reason) of a path that
+// holds no keyward database where one must exist.
+var ErrNoDatabase = errors.New("no keyward database")
+
 // DB is a keyward store on one SQLite file.
 type DB struct {
 	*sqlstore.Store
 	path string
+	feed *feed
 }
 
 var _ keyward.Store = (*DB)(nil)
 
+// Options tune OpenWith; the zero value is what Open does.
+type Options struct {
+	// MustExist refuses a path that holds no keyward database (an error
+	// wrapping ErrNoDatabase) and creates nothing: no directory, no file.
+	// For commands that work on a server's database (keyward admin), where
+	// a mistyped path must not become a new, empty database.
+	MustExist bool
+	// Logger receives the invalidation feed's warnings; nil discards them.
+	Logger *slog.Logger
+}
+
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations. It fails if the file cannot be opened or its schema
 // is newer than this keyward.
+//
+// Any number of processes on one machine may open the same file (a keyward
+// server, keyward admin, programs that embed the verifier): each change is
+// written to the file's invalidation feed in its transaction, and every
+// handle polls the feed (every 100 ms) and drops what its caches hold of
+// the other handles' changes.
 func Open(ctx context.Context, path string) (*DB, error) {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create data directory: %w", err)
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
+	mode := ""
+	if o.MustExist {
+		probe, err := openExisting(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		probe.Close()
+		// Never create the file, even if it vanished since the probe.
+		mode = "&mode=rw"
+	} else {
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create data directory: %w", err)
+			}
+		}
+		// Create the file private before SQLite opens it, so it is never
+		// readable by others, not even for a moment.
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		} else {
+			f.Close()
 		}
 	}
-	// Create the file private before SQLite opens it, so it is never
-	// readable by others, not even for a moment.
-	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600); err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	} else {
-		f.Close()
-	}
-	base := "file:" + (&url.URL{Path: path}).EscapedPath()
-	common := "_busy_timeout=5000&_foreign_keys=1&_journal_mode=WAL&_synchronous=FULL"
-	write, err := sql.Open("sqlite", base+"?"+common+"&_txlock=immediate")
+	common := "_busy_timeout=5000&_foreign_keys=1&_journal_mode=WAL&_synchronous=FULL" + mode
+	write, err := openPool(dsn(path, common+"&_txlock=immediate"), 1)
 	if err != nil {
 		return nil, err
 	}
-	write.SetMaxOpenConns(1)
-	write.SetMaxIdleConns(1)
-	write.SetConnMaxLifetime(0)
-	write.SetConnMaxIdleTime(0)
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -89,25 +125,109 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// (every commit of the write-behind empties a reader's cache, and a
 	// larger one costs more to empty; memory-mapped pages are parsed anew
 	// on each access). See docs/performance.md.
-	read, err := sql.Open("sqlite", base+"?"+common+"&_query_only=1")
+	readDSN := dsn(path, common+"&_query_only=1")
+	read, err := openPool(readDSN, max(4, runtime.GOMAXPROCS(0)*2))
 	if err != nil {
 		write.Close()
 		return nil, err
 	}
-	n := max(4, runtime.GOMAXPROCS(0)*2)
-	read.SetMaxOpenConns(n)
-	read.SetMaxIdleConns(n)
-	read.SetConnMaxLifetime(0)
-	read.SetConnMaxIdleTime(0)
-	return &DB{Store: sqlstore.New(write, read, Dialect{}, true), path: path}, nil
+	f, err := openFeed(ctx, readDSN, o.Logger)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open %s: invalidation feed: %w", path, err)
+	}
+	s := sqlstore.New(write, read, Dialect{feed: f}, true)
+	s.SetFeedHealth(f.healthy, f.confirmedAt)
+	f.start(s.Deliver)
+	return &DB{Store: s, path: path, feed: f}, nil
+}
+
+// openPool opens a handle on dsn that keeps n connections open for good:
+// a SQLite connection is cheap to keep and its page cache is worth keeping.
+func openPool(dsn string, n int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+// dsn is the driver's name of the file at path with the query params.
+func dsn(path, params string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + params
+}
+
+// openExisting opens path, without creating it and without changing it,
+// as a plain connection, and checks that it holds a keyward database (an
+// error wrapping ErrNoDatabase if not). The caller closes the handle.
+func openExisting(ctx context.Context, path string) (*sql.DB, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%w: %s does not exist", ErrNoDatabase, path)
+	case err != nil:
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%w: %s is not a file", ErrNoDatabase, path)
+	}
+	// No journal_mode here: on a file that is not keyward's, switching it
+	// to WAL would change it.
+	db, err := sql.Open("sqlite", dsn(path, "_busy_timeout=5000&mode=rw"))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	var n int
+	err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n)
+	var se *sqlite.Error
+	switch {
+	case errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_NOTADB:
+		db.Close()
+		return nil, fmt.Errorf("%w: %s is not a SQLite database", ErrNoDatabase, path)
+	case err != nil:
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	case n == 0:
+		db.Close()
+		return nil, fmt.Errorf("%w: %s holds no keyward schema", ErrNoDatabase, path)
+	}
+	return db, nil
 }
 
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
+// Close stops the invalidation feed and closes the database.
+func (db *DB) Close() error {
+	return errors.Join(db.feed.close(), db.Store.Close())
+}
+
 // Backup writes a consistent copy of the database to dst (which must not
 // exist) with VACUUM INTO, while keyward keeps serving.
 func (db *DB) Backup(ctx context.Context, dst string) error {
+	return vacuumInto(ctx, db.WriteDB(), dst)
+}
+
+// Backup writes a consistent copy of the keyward database at path to dst
+// (which must not exist) with VACUUM INTO, while any number of processes
+// use it. It creates nothing at path and applies no migration, so a copy
+// taken before an upgrade keeps the old schema; it fails (wrapping
+// ErrNoDatabase) if path holds no keyward database.
+func Backup(ctx context.Context, path, dst string) error {
+	db, err := openExisting(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return vacuumInto(ctx, db, dst)
+}
+
+func vacuumInto(ctx context.Context, db *sql.DB, dst string) error {
 	// Create the target first, private and exclusively: VACUUM INTO
 	// accepts an empty file, and the copy holds every key hash.
 	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
@@ -117,15 +237,19 @@ func (db *DB) Backup(ctx context.Context, dst string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if _, err := db.WriteDB().ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
 		os.Remove(dst)
 		return err
 	}
 	return nil
 }
 
-// Dialect is the SQLite flavour of sqlstore.
-type Dialect struct{}
+// Dialect is the SQLite flavour of sqlstore. The zero Dialect (for
+// migrations) publishes nothing; Open gives its store one that writes to
+// the file's invalidation feed.
+type Dialect struct {
+	feed *feed
+}
 
 // Name implements sqlstore.Dialect.
 func (Dialect) Name() string { return "sqlite" }
@@ -155,8 +279,15 @@ func (Dialect) IsRetryable(error) bool { return false }
 // miss's cost.
 func (Dialect) PrepareStatements() bool { return true }
 
-// Publish implements sqlstore.Dialect: only this process uses the file.
-func (Dialect) Publish(context.Context, *sql.Tx, keyward.Invalidation) error { return nil }
+// Publish implements sqlstore.Dialect: the invalidation is appended to the
+// file's feed inside tx, so the other processes polling it see it exactly
+// when tx commits.
+func (d Dialect) Publish(ctx context.Context, tx *sql.Tx, inv keyward.Invalidation) error {
+	if d.feed == nil {
+		return nil
+	}
+	return d.feed.publish(ctx, tx, inv)
+}
 
 // IsUnavailable implements sqlstore.Dialect: the file is busy beyond the
 // busy timeout, cannot be opened, or the disk fails or is full.

@@ -2,8 +2,11 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -345,4 +348,111 @@ func TestSQLiteOpenFailures(t *testing.T) {
 		db.Close()
 		t.Fatal("Open of a file that is not a database succeeded")
 	}
+}
+
+// OpenWith(MustExist) and Backup work only on a keyward database, and a
+// path that holds none stays as it was: no directory, no file, no bytes
+// written (keyward admin and keyward backup at a mistyped --data-dir).
+func TestSQLiteMustExist(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	foreign := filepath.Join(root, "foreign.db")
+	fdb, err := sql.Open("sqlite", "file:"+foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fdb.Exec(`CREATE TABLE notes (body TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	fdb.Close()
+	junk := filepath.Join(root, "junk.db")
+	empty := filepath.Join(root, "empty.db")
+	for path, b := range map[string][]byte{junk: []byte(strings.Repeat("not a database ", 1000)), empty: nil} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snapshot := func() map[string]string {
+		out := map[string]string{}
+		filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() {
+				b, _ := os.ReadFile(p)
+				out[p] = string(b)
+			}
+			return nil
+		})
+		return out
+	}
+	for _, c := range []struct{ name, path string }{
+		{"missing directory", filepath.Join(root, "typo", sqlite.FileName)},
+		{"missing file", filepath.Join(root, sqlite.FileName)},
+		{"empty file", empty},
+		{"not a database", junk},
+		{"another program's database", foreign},
+		{"a directory", root},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := snapshot()
+			if db, err := sqlite.OpenWith(ctx, c.path, sqlite.Options{MustExist: true}); !errors.Is(err, sqlite.ErrNoDatabase) {
+				if err == nil {
+					db.Close()
+				}
+				t.Errorf("OpenWith(MustExist) = %v, want ErrNoDatabase", err)
+			}
+			dst := filepath.Join(t.TempDir(), "copy.db")
+			if err := sqlite.Backup(ctx, c.path, dst); !errors.Is(err, sqlite.ErrNoDatabase) {
+				t.Errorf("Backup = %v, want ErrNoDatabase", err)
+			}
+			if _, err := os.Stat(dst); err == nil {
+				t.Errorf("Backup left %s behind", dst)
+			}
+			if after := snapshot(); !reflect.DeepEqual(before, after) {
+				t.Errorf("the refusal changed files under %s", root)
+			}
+			if _, err := os.Stat(filepath.Join(root, "typo")); err == nil {
+				t.Errorf("the refusal created a directory")
+			}
+		})
+	}
+
+	// On a keyward database both work; Backup migrates nothing (a copy
+	// taken before an upgrade is of the old schema).
+	path := filepath.Join(root, "data", sqlite.FileName)
+	db := dtOpenAt(t, path)
+	db.Close()
+	db, err = sqlite.OpenWith(ctx, path, sqlite.Options{MustExist: true})
+	if err != nil {
+		t.Fatalf("OpenWith(MustExist) of a keyward database: %v", err)
+	}
+	// Pretend the newest migration is still to come.
+	last := ftLastMigration(t)
+	if _, err := db.WriteDB().ExecContext(ctx, `DELETE FROM schema_migrations WHERE version = ?`, last); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	dst := filepath.Join(t.TempDir(), "copy.db")
+	if err := sqlite.Backup(ctx, path, dst); err != nil {
+		t.Fatalf("Backup of an older schema: %v", err)
+	}
+	for _, p := range []string{path, dst} {
+		c, err := sql.Open("sqlite", "file:"+p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := c.QueryRow(`SELECT count(*) FROM schema_migrations WHERE version = ?`, last).Scan(&n); err != nil || n != 0 {
+			t.Errorf("%s: migration %d recorded %d times (%v) after Backup, want none", filepath.Base(p), last, n, err)
+		}
+		c.Close()
+	}
+}
+
+// ftLastMigration returns the newest embedded migration's version.
+func ftLastMigration(t *testing.T) int {
+	t.Helper()
+	migs, err := sqlstore.Migrations(sqlite.MigrationsFS())
+	if err != nil || len(migs) == 0 {
+		t.Fatal(err)
+	}
+	return migs[len(migs)-1].Version
 }

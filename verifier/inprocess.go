@@ -10,8 +10,12 @@ import (
 // InProcess verifies keys with a keyward service embedded in this program:
 // the same cache, checks, rate limits and credits as a keyward server on
 // the same store, with nothing in between. Several keyward servers and
-// embedding programs may share one PostgreSQL database; the service's
-// cache is invalidated through it like a server's.
+// embedding programs may share one PostgreSQL database, and programs on the
+// server's machine may open its SQLite file (sqlite.Open on
+// <data-dir>/keyward.db); either way the service's cache is invalidated
+// through the database like a server's: within milliseconds on PostgreSQL
+// (LISTEN/NOTIFY), within 100 ms on SQLite (each process polls the file's
+// invalidation feed). Rate limits are counted per process.
 type InProcess struct {
 	svc   *service.Service
 	actor *keyward.Actor

@@ -5,7 +5,10 @@
 //   - New embeds keyward: the service opens keyward's store itself
 //     (sqlite.Open, postgres.Open), builds a *service.Service on it and
 //     verifies in-process through its cache. A verification on a cache hit
-//     touches no database, takes no global lock and allocates nothing.
+//     touches no database, takes no global lock and allocates nothing. The
+//     store may be a running server's (its PostgreSQL database, or its
+//     SQLite file on the same machine): the server's changes reach the
+//     cache through the database (see InProcess).
 //   - NewRemote asks a keyward server (POST /v1/keys/verify through package
 //     client) and keeps a local cache of its answers, invalidated by the
 //     server's invalidation stream as described below.
