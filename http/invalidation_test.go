@@ -6,8 +6,8 @@ package http_test
 // fails TestEveryChangeReachesVerification until it has a case): each
 // warms the caches with a verification (or an authenticated request),
 // makes the change on node A, and expects the next verification on A to
-// see it at once and on node B (PostgreSQL, a second node on the same
-// database) within the propagation bound. The old code forgot to publish
+// see it at once and on node B (a second server on the same database: a
+// PostgreSQL schema, or the same SQLite file) within the propagation bound. The old code forgot to publish
 // an invalidation when a role was created, so a key whose role had just
 // been created granted nothing.
 
@@ -42,7 +42,8 @@ type ivCase struct {
 }
 
 // ivSecondNode starts another server on a's database, with its own caches
-// (a second keyward process on a shared PostgreSQL).
+// (a second keyward process on a shared PostgreSQL, or a second handle on
+// the same SQLite file).
 func ivSecondNode(t *testing.T, a *testEnv) *testEnv {
 	t.Helper()
 	db := envOpenStore(t, a.Loc)
@@ -492,8 +493,9 @@ func ivExpand(want string, s ivState) string {
 	return want
 }
 
-// TestEveryChangeReachesVerification runs every case on one node (the
-// suite's store) and, on PostgreSQL, across two nodes.
+// TestEveryChangeReachesVerification runs every case across two nodes on
+// the suite's store: two servers on one PostgreSQL schema, or two
+// processes' handles on one SQLite file (the file's invalidation feed).
 func TestEveryChangeReachesVerification(t *testing.T) {
 	cases := ivCases()
 	covered := map[string]bool{}
@@ -511,14 +513,10 @@ func TestEveryChangeReachesVerification(t *testing.T) {
 			t.Errorf("route %s changes something but has no case here: add one (what does the next verification see?)", r)
 		}
 	}
-	twoNodes := envPostgres(t)
 	for _, c := range cases {
 		t.Run(c.route+": "+c.name, func(t *testing.T) {
 			a := newEnv(t)
-			nodes := []*testEnv{a}
-			if twoNodes {
-				nodes = append(nodes, ivSecondNode(t, a))
-			}
+			nodes := []*testEnv{a, ivSecondNode(t, a)}
 			s := c.setup(t, a)
 			for i, n := range nodes {
 				if got, want := c.probe(t, n, s), ivExpand(c.before, s); got != want {
