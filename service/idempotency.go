@@ -80,7 +80,8 @@ func (s *Service) Idempotent(ctx context.Context, a *keyward.Actor, idemKey stri
 	ans, err = run()
 	if err != nil || ans.Status < 200 || ans.Status > 299 {
 		// Nothing was created: forget the reservation so a retry runs.
-		release := context.WithoutCancel(ctx)
+		release, cancel := afterwards(ctx)
+		defer cancel()
 		if rerr := s.store.Write(release, func(tx keyward.Tx) error { return tx.ReleaseIdempotency(release, scope, keyHash[:]) }); rerr != nil {
 			s.log.Warn("releasing an idempotency reservation failed", "err", rerr)
 		}
@@ -92,11 +93,24 @@ func (s *Service) Idempotent(ctx context.Context, a *keyward.Actor, idemKey stri
 	}
 	rec.Pending, rec.Status, rec.Response = false, ans.Status, sealed
 	// The change is made: record its answer even if the client went away.
-	finish := context.WithoutCancel(ctx)
+	finish, cancel := afterwards(ctx)
+	defer cancel()
 	if err := s.store.Write(finish, func(tx keyward.Tx) error { return tx.FinishIdempotency(finish, rec) }); err != nil {
 		s.log.Error("recording an idempotent answer failed; a retry will be refused as in progress until the reservation is abandoned", "err", err)
 	}
 	return ans, false, nil
+}
+
+// bookkeepingBudget bounds what an idempotent request writes after its
+// change (or its failure): the record must be written even if the
+// request's own budget ran out meanwhile, but never by waiting without end
+// for the writer.
+const bookkeepingBudget = 2 * time.Second
+
+// afterwards returns the context of that bookkeeping: ctx's values without
+// its cancellation, bounded by bookkeepingBudget.
+func afterwards(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), bookkeepingBudget)
 }
 
 // answerKey derives the AES-256 key sealing an answer from the
