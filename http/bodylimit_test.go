@@ -1,9 +1,13 @@
 package http_test
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/compat/compattest"
 	khttp "github.com/keyward/keyward/http"
@@ -49,5 +53,27 @@ func TestBodyTooLargeWrittenFirst(t *testing.T) {
 			pxProblem(t, &resp{Status: res.Status, Header: res.Header, Body: res.Body}, http.StatusRequestEntityTooLarge, "body_too_large")
 			pxUnchanged(t, e, before, "an over-limit body")
 		})
+	}
+}
+
+// TestBodyTooLargeExpectContinue: a client that asks for 100 Continue
+// before sending an over-limit body gets the 413 at once, without being
+// asked for the body (the drain must not read what was never sent).
+func TestBodyTooLargeExpectContinue(t *testing.T) {
+	e := newEnv(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(conn, "POST /v1/keys HTTP/1.1\r\nHost: keyward\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", e.Op, 48<<20)
+	res, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "POST"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413 without 100 Continue", res.StatusCode)
 	}
 }

@@ -2,6 +2,8 @@ package http_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -66,4 +68,41 @@ func TestQueryMalformedPairs(t *testing.T) {
 	// What parses still works, and empty pairs ("&&") are not pairs.
 	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys?limit=5&&status=active&"})
 	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys?search=active%20one"})
+}
+
+// TestQueryOneParser: no code of the HTTP API or of a dialect reads a
+// query string but through parseQuery (http/params.go): URL.Query,
+// url.ParseQuery and the form readers drop a pair that does not parse.
+func TestQueryOneParser(t *testing.T) {
+	forbidden := []string{".URL.Query()", "url.ParseQuery(", ".FormValue(", ".ParseForm(", ".PostFormValue("}
+	var files []string
+	for _, pattern := range []string{"*.go", "../compat/*.go", "../compat/*/*.go"} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) < 10 {
+		t.Fatalf("found only %d source files: %v", len(files), files)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || f == "params.go" || strings.Contains(f, "compattest") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "//") {
+				continue
+			}
+			for _, s := range forbidden {
+				if strings.Contains(line, s) {
+					t.Errorf("%s:%d reads the query with %s; use parseQuery (khttp.ParseQuery in a dialect)", f, i+1, s)
+				}
+			}
+		}
+	}
 }

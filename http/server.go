@@ -228,7 +228,8 @@ func (s *Server) preflight(w *responseWriter, r *http.Request, rq *request) erro
 }
 
 // route dispatches through the mux, turning its own 404 and 405 answers
-// into problems (with Allow for 405).
+// into problems (with Allow for 405). A body the handler refused as too
+// large is drained (drainBody) before the answer goes out.
 func (s *Server) route(w *responseWriter, r *http.Request) {
 	routed, allow := Dispatch(s.mux, w, r)
 	if requestOf(r).drain {
