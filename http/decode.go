@@ -85,11 +85,11 @@ func tooLarge() error {
 // urllib, for one) then reads the 413. Without it, net/http closes the
 // connection with the body unread, the kernel answers the client's data
 // with a reset, and the client sees ECONNRESET instead of the answer. A
-// larger or slower body is cut off as before. Only a connection whose
-// read deadline can be set is drained (HTTP/1; an HTTP/2 stream is reset
-// on its own).
+// larger or slower body is cut off as before. Only HTTP/1 is drained, on
+// a connection whose read deadline can be set: an HTTP/2 stream is reset
+// on its own, without closing the connection.
 func drainBody(w http.ResponseWriter, r *http.Request) {
-	if http.NewResponseController(w).SetReadDeadline(time.Now().Add(maxDrainTime)) != nil {
+	if r.ProtoMajor != 1 || http.NewResponseController(w).SetReadDeadline(time.Now().Add(maxDrainTime)) != nil {
 		return
 	}
 	io.CopyN(io.Discard, r.Body, maxDrainBytes)
