@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/keyward/keyward"
@@ -42,14 +43,19 @@ func (s *Server) Dialects() []string { return append([]string(nil), s.dialects..
 func isCompat(path string) bool { return strings.HasPrefix(path, CompatPrefix) }
 
 // Authenticate authenticates a dialect's request with tok, exactly as the
-// native API does: the client's failed-authentication lockout (423/429 as
-// an error with code locked), the account header (accountHeader: "" for
-// none; for an account-bound key it must name the key's account), and an
-// API key is never a management credential. The actor it returns records
-// dialect as the API of every change it makes (the audit log's dialect).
-// It fails with a *keyward.Error: unauthenticated, api_key_forbidden,
-// account_mismatch, locked, unavailable.
+// native API does: a credential or account header sent twice refused (see
+// CheckCredentialHeaders), the client's failed-authentication lockout
+// (423/429 as an error with code locked), the account header
+// (accountHeader: "" for none; for an account-bound key it must name the
+// key's account), and an API key is never a management credential. The
+// actor it returns records dialect as the API of every change it makes
+// (the audit log's dialect). It fails with a *keyward.Error:
+// invalid_parameter, unauthenticated, api_key_forbidden, account_mismatch,
+// locked, unavailable.
 func (s *Server) Authenticate(r *http.Request, tok keyward.Token, accountHeader, dialect string) (*keyward.Actor, error) {
+	if err := checkCredentialHeaders(r.Header); err != nil {
+		return nil, err
+	}
 	rq := requestOf(r)
 	if err := s.lockout.check(rq.clientIP); err != nil {
 		return nil, err
@@ -64,6 +70,21 @@ func (s *Server) Authenticate(r *http.Request, tok keyward.Token, accountHeader,
 	a.RequestID, a.ClientIP, a.UserAgent, a.Dialect = rq.id, rq.clientIP, truncate(r.UserAgent(), 512), dialect
 	return a, nil
 }
+
+// CheckCredentialHeaders fails with an invalid_parameter error naming the
+// first credential or account header of r sent more than once
+// (Authorization, X-API-Key, X-Account-Id: every dialect's credential and
+// account headers are among them, names being case-insensitive), whatever
+// its values. Authenticate checks it too; a dialect calls it first when it
+// reads its credential header itself, so that a repeated header is
+// refused before the dialect's own "missing credential" answer.
+func CheckCredentialHeaders(r *http.Request) error { return checkCredentialHeaders(r.Header) }
+
+// ParseQuery parses r's query string as the native API does, with the
+// one parser of every route: a pair that does not parse (a ";"
+// separator, a malformed %-escape) is an invalid_parameter error naming
+// it, never dropped.
+func ParseQuery(r *http.Request) (url.Values, error) { return parseQuery(r.URL.RawQuery) }
 
 // RequestID returns the id of a request served by Server (the X-Request-Id
 // it answers with), "" for a request it did not see.

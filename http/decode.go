@@ -19,19 +19,20 @@ import (
 // MaxBodyBytes bounds every request body (413 beyond).
 const MaxBodyBytes = 1 << 20
 
+// The rest of a body refused as too large is read and discarded, at most
+// maxDrainBytes more within maxDrainTime, before the 413 is answered
+// (drainBody).
+const (
+	maxDrainBytes = 64 << 20
+	maxDrainTime  = 5 * time.Second
+)
+
 // readBody reads a JSON request body under the size limit and checks its
 // media type. It returns nil for an empty body.
 func readBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength > MaxBodyBytes {
-		return nil, tooLarge()
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	b, err := readLimited(r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge()
-		}
-		return nil, keyward.Errorf(keyward.ECodeBadRequest, "reading the body failed")
+		return nil, err
 	}
 	if len(b) == 0 {
 		return nil, nil
@@ -50,8 +51,59 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// readLimited reads the whole request body, at most MaxBodyBytes. A
+// larger body is body_too_large, and the request is marked so that the
+// rest is drained before the answer (drainBody) — unless the client is
+// waiting for 100 Continue and has sent nothing yet: then it reads the 413
+// without uploading the body at all.
+func readLimited(r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBodyBytes {
+		if !hasToken(r.Header.Get("Expect"), "100-continue") && r.ContentLength <= MaxBodyBytes+maxDrainBytes {
+			requestOf(r).drain = true
+		}
+		return nil, tooLarge()
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			requestOf(r).drain = true
+			return nil, tooLarge()
+		}
+		return nil, keyward.Errorf(keyward.ECodeBadRequest, "reading the body failed")
+	}
+	return b, nil
+}
+
 func tooLarge() error {
 	return keyward.Errorf(keyward.ECodeBodyTooLarge, "the body is larger than %d bytes", MaxBodyBytes)
+}
+
+// drainBody reads and discards the rest of a body refused as too large:
+// at most maxDrainBytes more, within maxDrainTime. A client that writes
+// its whole body before it reads (no Expect: 100-continue; Python's
+// urllib, for one) then reads the 413. Without it, net/http closes the
+// connection with the body unread, the kernel answers the client's data
+// with a reset, and the client sees ECONNRESET instead of the answer. A
+// larger or slower body is cut off as before. Only HTTP/1 is drained, on
+// a connection whose read deadline can be set: an HTTP/2 stream is reset
+// on its own, without closing the connection.
+func drainBody(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor != 1 || http.NewResponseController(w).SetReadDeadline(time.Now().Add(maxDrainTime)) != nil {
+		return
+	}
+	io.CopyN(io.Discard, r.Body, maxDrainBytes)
+}
+
+// hasToken reports whether the comma-separated header value v holds
+// token, case-insensitively.
+func hasToken(v, token string) bool {
+	for part := range strings.SplitSeq(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(part), token) {
+			return true
+		}
+	}
+	return false
 }
 
 // decode reads the request body into dst, a struct: strict JSON (one

@@ -329,6 +329,9 @@ type req struct {
 	Token  string
 	NoAuth bool
 	Header map[string]string
+	// Repeat adds headers with every value in order, after Header (a
+	// header sent more than once).
+	Repeat http.Header
 }
 
 // do sends a request and returns the response, recording the exchange.
@@ -366,6 +369,11 @@ func (e *testEnv) do(r req) *resp {
 			hr.Header.Del(k)
 		} else {
 			hr.Header.Set(k, v)
+		}
+	}
+	for k, vs := range r.Repeat {
+		for _, v := range vs {
+			hr.Header.Add(k, v)
 		}
 	}
 	res, err := http.DefaultClient.Do(hr)

@@ -30,12 +30,9 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, a *keyward.A
 	if len(key) < minIdempotencyKey || len(key) > maxIdempotencyKey || !printableASCII(key) {
 		return badParam("Idempotency-Key", "must be %d to %d printable ASCII characters (a random UUID is a good choice)", minIdempotencyKey, maxIdempotencyKey)
 	}
-	if r.ContentLength > MaxBodyBytes {
-		return tooLarge()
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	body, err := readLimited(r)
 	if err != nil {
-		return tooLarge()
+		return err
 	}
 	// The request's identity: route, path, query and body. The pretty flag
 	// only changes the rendering, so it is part of it too: a replay looks

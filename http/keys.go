@@ -18,9 +18,6 @@ type keyHandlers struct {
 }
 
 func (h keyHandlers) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in keyward.KeyFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -34,14 +31,8 @@ func (h keyHandlers) create(w http.ResponseWriter, r *http.Request, a *keyward.A
 	return h.s.writeJSON(w, r, http.StatusCreated, keyView(k, tok))
 }
 
-var keyListParams = []string{"limit", "starting_after", "ending_before", "status", "owner_type", "owner_id",
-	"project_id", "permission_mode", "resource", "role", "search", "expired", "created_after", "created_before", "last_used_before"}
-
 func (h keyHandlers) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	p, err := queryParams(r, keyListParams...)
-	if err != nil {
-		return err
-	}
+	p := query(r)
 	f, err := keyFilter(p)
 	if err != nil {
 		return err
@@ -53,7 +44,7 @@ func (h keyHandlers) list(w http.ResponseWriter, r *http.Request, a *keyward.Act
 	return h.s.writeJSON(w, r, http.StatusOK, list(keys, more, func(k *keyward.Key) any { return keyView(k, keyward.Token{}) }))
 }
 
-func keyFilter(p *params) (*keyward.KeyFilter, error) {
+func keyFilter(p params) (*keyward.KeyFilter, error) {
 	var (
 		f   keyward.KeyFilter
 		err error
@@ -110,9 +101,6 @@ func keyFilter(p *params) (*keyward.KeyFilter, error) {
 
 func (h keyHandlers) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	id := r.PathValue("id")
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	k, err := h.s.svc.GetKey(r.Context(), a, h.kind, id)
 	if err != nil {
 		return err
@@ -137,9 +125,6 @@ type changeFunc func(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind
 
 func (h keyHandlers) change(w http.ResponseWriter, r *http.Request, a *keyward.Actor, apply changeFunc) error {
 	id := r.PathValue("id")
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in keyward.KeyFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -153,9 +138,6 @@ func (h keyHandlers) change(w http.ResponseWriter, r *http.Request, a *keyward.A
 
 func (h keyHandlers) delete(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	id := r.PathValue("id")
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	if err := h.s.svc.DeleteKey(r.Context(), a, h.kind, id, r.Header.Get("If-Match")); err != nil {
 		return err
 	}
@@ -164,9 +146,6 @@ func (h keyHandlers) delete(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 func (h keyHandlers) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in service.RotateRequest
 	if err := decode(r, &in, false); err != nil {
 		return err
@@ -181,9 +160,6 @@ func (h keyHandlers) rotate(w http.ResponseWriter, r *http.Request, a *keyward.A
 
 // changeCredits serves POST /v1/keys/{id}/credits.
 func (s *Server) changeCredits(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in service.CreditsChange
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -197,9 +173,6 @@ func (s *Server) changeCredits(w http.ResponseWriter, r *http.Request, a *keywar
 
 // revealSecret serves GET /v1/keys/{id}/secret for recoverable keys.
 func (s *Server) revealSecret(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	k, tok, err := s.svc.RevealSecret(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -215,9 +188,6 @@ type importRequest struct {
 // importKeys serves POST /v1/keys/import: 201 with the imported keys, or
 // one error per refused item and nothing imported.
 func (s *Server) importKeys(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in importRequest
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -233,11 +203,6 @@ func (s *Server) importKeys(w http.ResponseWriter, r *http.Request, a *keyward.A
 // well-formed request. The body and answer go through the fast paths of
 // verifyfast.go (the general decoder and encoder for anything unusual).
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if r.URL.RawQuery != "" {
-		if _, err := queryParams(r); err != nil {
-			return err
-		}
-	}
 	body, err := readBody(r)
 	if err != nil {
 		return err
@@ -288,7 +253,10 @@ type whoamiView struct {
 
 // whoami serves GET /v1/whoami for the key that calls it.
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
-	if _, err := queryParams(r); err != nil {
+	if err := checkQuery(r, nil); err != nil {
+		return err
+	}
+	if err := checkCredentialHeaders(r.Header); err != nil {
 		return err
 	}
 	ip := requestOf(r).clientIP

@@ -16,10 +16,7 @@ func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, status int,
 }
 
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	p, err := queryParams(r, "limit", "starting_after", "ending_before")
-	if err != nil {
-		return err
-	}
+	p := query(r)
 	pg, err := p.page(keyward.PrefixAccount)
 	if err != nil {
 		return err
@@ -32,9 +29,6 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, a *keyward
 }
 
 func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in keyward.AccountFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -48,9 +42,6 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, a *keywar
 }
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	acct, err := s.svc.GetAccount(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -59,9 +50,6 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in keyward.AccountFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -74,9 +62,6 @@ func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request, a *keywar
 }
 
 func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	if err := s.svc.DeleteAccount(r.Context(), a, r.PathValue("id"), r.Header.Get("If-Match")); err != nil {
 		return err
 	}
@@ -85,11 +70,9 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request, a *keywar
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	p, err := queryParams(r, "limit", "starting_after", "ending_before", "status", "role", "external_id", "search")
-	if err != nil {
-		return err
-	}
+	p := query(r)
 	var f keyward.UserFilter
+	var err error
 	if f.Page, err = p.page(keyward.PrefixUser); err != nil {
 		return err
 	}
@@ -117,9 +100,6 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in keyward.UserFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -133,9 +113,6 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	u, err := s.svc.GetUser(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -144,9 +121,6 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in keyward.UserFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -159,9 +133,6 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	if _, err := s.svc.DeleteUser(r.Context(), a, r.PathValue("id"), r.Header.Get("If-Match")); err != nil {
 		return err
 	}
@@ -170,11 +141,9 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	p, err := queryParams(r, "limit", "starting_after", "ending_before", "status")
-	if err != nil {
-		return err
-	}
+	p := query(r)
 	var f keyward.ServiceAccountFilter
+	var err error
 	if f.Page, err = p.page(keyward.PrefixService); err != nil {
 		return err
 	}
@@ -191,9 +160,6 @@ func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, a *
 }
 
 func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in keyward.ServiceAccountFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -207,9 +173,6 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, a 
 }
 
 func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	sa, err := s.svc.GetServiceAccount(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -218,9 +181,6 @@ func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request, a *ke
 }
 
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in keyward.ServiceAccountFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -233,9 +193,6 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, a 
 }
 
 func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	if _, err := s.svc.DeleteServiceAccount(r.Context(), a, r.PathValue("id"), r.Header.Get("If-Match")); err != nil {
 		return err
 	}
@@ -244,9 +201,6 @@ func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, a 
 }
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	roles, err := s.svc.ListRoles(r.Context(), a)
 	if err != nil {
 		return err
@@ -255,9 +209,6 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 }
 
 func (s *Server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in keyward.RoleFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -271,9 +222,6 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 func (s *Server) getRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	role, err := s.svc.GetRole(r.Context(), a, r.PathValue("name"))
 	if err != nil {
 		return err
@@ -282,9 +230,6 @@ func (s *Server) getRole(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 }
 
 func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in keyward.RoleFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -297,9 +242,6 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	if err := s.svc.DeleteRole(r.Context(), a, r.PathValue("name"), r.Header.Get("If-Match")); err != nil {
 		return err
 	}

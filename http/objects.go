@@ -37,10 +37,7 @@ func (s *Server) openapi(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	p, err := queryParams(r, "limit", "starting_after", "ending_before")
-	if err != nil {
-		return err
-	}
+	p := query(r)
 	pg, err := p.page(keyward.PrefixProject)
 	if err != nil {
 		return err
@@ -53,9 +50,6 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, a *keyward
 }
 
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in service.ProjectFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -70,9 +64,6 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, a *keywar
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	p, err := s.svc.GetProject(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -82,9 +73,6 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in service.ProjectFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -98,9 +86,6 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, a *keywar
 }
 
 func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	if _, err := s.svc.DeleteProject(r.Context(), a, r.PathValue("id"), r.Header.Get("If-Match")); err != nil {
 		return err
 	}
@@ -109,9 +94,6 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, a *keywar
 }
 
 func (s *Server) getCatalog(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	c, err := s.svc.GetCatalog(r.Context(), a)
 	if err != nil {
 		return err
@@ -120,9 +102,6 @@ func (s *Server) getCatalog(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 func (s *Server) putResource(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	var in service.ResourceFields
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -139,9 +118,6 @@ func (s *Server) putResource(w http.ResponseWriter, r *http.Request, a *keyward.
 }
 
 func (s *Server) deleteResource(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	if err := s.svc.DeleteResource(r.Context(), a, r.PathValue("id")); err != nil {
 		return err
 	}
@@ -150,11 +126,9 @@ func (s *Server) deleteResource(w http.ResponseWriter, r *http.Request, a *keywa
 }
 
 func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	p, err := queryParams(r, "limit", "starting_after", "ending_before", "target_id", "actor_id", "action", "since", "until")
-	if err != nil {
-		return err
-	}
+	p := query(r)
 	var f keyward.AuditFilter
+	var err error
 	if f.Page, err = p.page(keyward.PrefixAuditEvent); err != nil {
 		return err
 	}

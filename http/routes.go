@@ -2,14 +2,25 @@ package http
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/service"
 )
 
-// registerRoutes declares every route of the native API in one place.
-// creating marks the POSTs that create something: they honour
-// Idempotency-Key.
+// Query parameters the list routes take (checked before their handlers
+// run; see managed). Every other route takes none but ?pretty.
+var (
+	pageParams     = []string{"limit", "starting_after", "ending_before"}
+	keyListParams  = append(slices.Clip(pageParams), "status", "owner_type", "owner_id", "project_id", "permission_mode", "resource", "role", "search", "expired", "created_after", "created_before", "last_used_before")
+	userListParams = append(slices.Clip(pageParams), "status", "role", "external_id", "search")
+	saListParams   = append(slices.Clip(pageParams), "status")
+	auditParams    = append(slices.Clip(pageParams), "target_id", "actor_id", "action", "since", "until")
+)
+
+// registerRoutes declares every route of the native API in one place,
+// with the query parameters each takes. creating marks the POSTs that
+// create something: they honour Idempotency-Key.
 func (s *Server) registerRoutes() {
 	s.handle("GET /healthz", s.healthz)
 	s.handleWithin("GET /readyz", probeBudget, s.readyz)
@@ -33,7 +44,7 @@ func (s *Server) registerRoutes() {
 		}
 	}
 	s.handle("POST /v1/keys/import", s.creating(s.importKeys))
-	s.handle("GET /v1/keys", s.managed(api.list))
+	s.handle("GET /v1/keys", s.managed(api.list, keyListParams...))
 	s.handle("POST /v1/keys", s.creating(api.create))
 	s.handle("GET /v1/keys/{id}", s.managed(api.get))
 	s.handle("PATCH /v1/keys/{id}", s.managed(api.update))
@@ -44,7 +55,7 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /v1/keys/{id}/credits", s.managed(s.changeCredits))
 
 	mgmt := keyHandlers{s: s, kind: keyward.KindManagement}
-	s.handle("GET /v1/management-keys", s.managed(mgmt.list))
+	s.handle("GET /v1/management-keys", s.managed(mgmt.list, keyListParams...))
 	s.handle("POST /v1/management-keys", s.creating(mgmt.create))
 	s.handle("GET /v1/management-keys/{id}", s.managed(mgmt.get))
 	s.handle("PATCH /v1/management-keys/{id}", s.managed(mgmt.update))
@@ -52,7 +63,7 @@ func (s *Server) registerRoutes() {
 	s.handle("DELETE /v1/management-keys/{id}", s.managed(mgmt.delete))
 	s.handle("POST /v1/management-keys/{id}/rotate", s.creating(mgmt.rotate))
 
-	s.handle("GET /v1/accounts", s.global(s.listAccounts))
+	s.handle("GET /v1/accounts", s.global(s.listAccounts, pageParams...))
 	s.handle("POST /v1/accounts", s.global(func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 		return s.idempotent(w, r, a, s.createAccount)
 	}))
@@ -60,13 +71,13 @@ func (s *Server) registerRoutes() {
 	s.handle("PATCH /v1/accounts/{id}", s.global(s.updateAccount))
 	s.handle("DELETE /v1/accounts/{id}", s.global(s.deleteAccount))
 
-	s.handle("GET /v1/users", s.managed(s.listUsers))
+	s.handle("GET /v1/users", s.managed(s.listUsers, userListParams...))
 	s.handle("POST /v1/users", s.creating(s.createUser))
 	s.handle("GET /v1/users/{id}", s.managed(s.getUser))
 	s.handle("PATCH /v1/users/{id}", s.managed(s.updateUser))
 	s.handle("DELETE /v1/users/{id}", s.managed(s.deleteUser))
 
-	s.handle("GET /v1/service-accounts", s.managed(s.listServiceAccounts))
+	s.handle("GET /v1/service-accounts", s.managed(s.listServiceAccounts, saListParams...))
 	s.handle("POST /v1/service-accounts", s.creating(s.createServiceAccount))
 	s.handle("GET /v1/service-accounts/{id}", s.managed(s.getServiceAccount))
 	s.handle("PATCH /v1/service-accounts/{id}", s.managed(s.updateServiceAccount))
@@ -78,7 +89,7 @@ func (s *Server) registerRoutes() {
 	s.handle("PATCH /v1/roles/{name}", s.managed(s.updateRole))
 	s.handle("DELETE /v1/roles/{name}", s.managed(s.deleteRole))
 
-	s.handle("GET /v1/projects", s.managed(s.listProjects))
+	s.handle("GET /v1/projects", s.managed(s.listProjects, pageParams...))
 	s.handle("POST /v1/projects", s.creating(s.createProject))
 	s.handle("GET /v1/projects/{id}", s.managed(s.getProject))
 	s.handle("PATCH /v1/projects/{id}", s.managed(s.updateProject))
@@ -88,25 +99,34 @@ func (s *Server) registerRoutes() {
 	s.handle("PUT /v1/catalog/resources/{id}", s.managed(s.putResource))
 	s.handle("DELETE /v1/catalog/resources/{id}", s.managed(s.deleteResource))
 
-	s.handle("GET /v1/audit-events", s.managed(s.listAuditEvents))
+	s.handle("GET /v1/audit-events", s.managed(s.listAuditEvents, auditParams...))
 }
 
 // managedFunc is a handler of an authenticated management request.
 type managedFunc func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error
 
 // managed authenticates a management request before its handler runs, so a
-// missing or bad credential is a 401 whatever else is wrong with the request.
-func (s *Server) managed(h managedFunc) handlerFunc { return s.authenticated(h, true) }
+// missing or bad credential is a 401 whatever else is wrong with the
+// request; then it checks the query's names against params, the ones the
+// route takes (the handler reads their values with query).
+func (s *Server) managed(h managedFunc, params ...string) handlerFunc {
+	return s.authenticated(h, true, params)
+}
 
 // global is managed for the routes that do not act inside one account
 // (accounts, and verify across accounts): an operator key reaches them
 // even when the account default no longer exists.
-func (s *Server) global(h managedFunc) handlerFunc { return s.authenticated(h, false) }
+func (s *Server) global(h managedFunc, params ...string) handlerFunc {
+	return s.authenticated(h, false, params)
+}
 
-func (s *Server) authenticated(h managedFunc, needAccount bool) handlerFunc {
+func (s *Server) authenticated(h managedFunc, needAccount bool, params []string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		a, err := s.actor(r, needAccount)
 		if err != nil {
+			return err
+		}
+		if err := checkQuery(r, params); err != nil {
 			return err
 		}
 		return h(w, r, a)

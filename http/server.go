@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -142,6 +143,11 @@ type request struct {
 	id       string
 	clientIP string
 	pretty   bool
+	// drain is set when the body was refused as too large: its rest is
+	// read before the answer goes out (drainBody).
+	drain bool
+	// query is the query string, parsed by parseQuery (nil when empty).
+	query url.Values
 }
 
 func requestOf(r *http.Request) *request {
@@ -234,12 +240,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// preflight checks what applies to every route before routing: ?pretty and
-// Accept.
+// preflight checks what applies to every route before routing: the query
+// string (parsed once, for every route: a pair that does not parse is a
+// 400 here), ?pretty and Accept.
 func (s *Server) preflight(w *responseWriter, r *http.Request, rq *request) error {
-	if r.URL.RawQuery == "" {
-		// nothing to read
-	} else if v, ok := r.URL.Query()["pretty"]; ok {
+	if r.URL.RawQuery != "" {
+		var err error
+		if rq.query, err = parseQuery(r.URL.RawQuery); err != nil {
+			return err
+		}
+	}
+	if v, ok := rq.query["pretty"]; ok {
 		switch strings.ToLower(v[len(v)-1]) {
 		case "", "true", "1":
 			rq.pretty = true
@@ -258,9 +269,13 @@ func (s *Server) preflight(w *responseWriter, r *http.Request, rq *request) erro
 }
 
 // route dispatches through the mux, turning its own 404 and 405 answers
-// into problems (with Allow for 405).
+// into problems (with Allow for 405). A body the handler refused as too
+// large is drained (drainBody) before the answer goes out.
 func (s *Server) route(w *responseWriter, r *http.Request) {
 	routed, allow := Dispatch(s.mux, w, r)
+	if requestOf(r).drain {
+		drainBody(w, r)
+	}
 	switch {
 	case routed:
 	case allow != "":
@@ -532,10 +547,39 @@ func token(r *http.Request) (keyward.Token, error) {
 	return keyward.TokenFromString(apiKey), nil
 }
 
+// credentialHeaders are the headers that carry a credential or name the
+// account, on the native API and in every dialect, with the key net/http
+// files each under. Names are case-insensitive: discue's X-API-KEY and
+// Vectara's x-api-key are X-API-Key, PulseCRM's x-account-id is
+// X-Account-Id.
+var credentialHeaders = [...]struct{ name, key string }{
+	{"Authorization", "Authorization"},
+	{"X-API-Key", "X-Api-Key"},
+	{"X-Account-Id", "X-Account-Id"},
+}
+
+// checkCredentialHeaders fails with invalid_parameter (400) naming the
+// first credential or account header sent more than once, whatever its
+// values (the same value twice included): which copy wins differs from one
+// parser to the next, so a proxy or a client library that adds a copy
+// could choose the credential or the account; keyward takes neither. It
+// looks at no value, so a credential never reaches the message.
+func checkCredentialHeaders(h http.Header) error {
+	for _, c := range credentialHeaders {
+		if n := len(h[c.key]); n > 1 {
+			return badParam(c.name, "is sent %d times: send it once", n)
+		}
+	}
+	return nil
+}
+
 // actor authenticates a management request. A client address locked out
 // after repeated failures gets 429 before its credential is even looked at.
 // needAccount is false on routes that do not act inside one account.
 func (s *Server) actor(r *http.Request, needAccount bool) (*keyward.Actor, error) {
+	if err := checkCredentialHeaders(r.Header); err != nil {
+		return nil, err
+	}
 	rq := requestOf(r)
 	if err := s.lockout.check(rq.clientIP); err != nil {
 		return nil, err

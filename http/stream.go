@@ -25,9 +25,6 @@ const streamHeartbeat = time.Second
 // a client must not trust its cache either. An account-bound key receives
 // only its account's events. Needs keys:verify.
 func (s *Server) invalidations(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
 	if !hasPermission(a, keyward.PermKeysVerify) {
 		return &keyward.Error{Code: keyward.ECodePermissionDenied, Message: "this management key lacks the permission " + keyward.PermKeysVerify,
 			Details: map[string]any{"missing_permission": keyward.PermKeysVerify}}

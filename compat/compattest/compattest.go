@@ -6,16 +6,21 @@
 package compattest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
@@ -230,4 +235,64 @@ func (e *Env) Account(name, template string) string {
 	}
 	res.JSON(e.T, &a)
 	return a.ID
+}
+
+// WriteFirst sends a request of size body bytes over a new TCP connection
+// to baseURL the way a client that does not wait for 100 Continue does
+// (Python's urllib, for one): the headers ("Name: value"), then the whole
+// body (as one Content-Length, or in 64 KiB chunks when chunked), and
+// only then reads the answer. An error says where the exchange broke (a
+// server that answers and closes without reading the body resets it).
+func WriteFirst(baseURL, method, path string, headers []string, size int64, chunked bool) (*Response, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Minute))
+	bw := bufio.NewWriterSize(conn, 64<<10)
+	fmt.Fprintf(bw, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, u.Host)
+	for _, h := range headers {
+		fmt.Fprintf(bw, "%s\r\n", h)
+	}
+	if chunked {
+		fmt.Fprintf(bw, "Transfer-Encoding: chunked\r\n\r\n")
+	} else {
+		fmt.Fprintf(bw, "Content-Length: %d\r\n\r\n", size)
+	}
+	block := bytes.Repeat([]byte("a"), 64<<10)
+	for left := size; left > 0; {
+		n := min(left, int64(len(block)))
+		if chunked {
+			fmt.Fprintf(bw, "%x\r\n", n)
+		}
+		bw.Write(block[:n])
+		if chunked {
+			bw.WriteString("\r\n")
+		}
+		if bw.Flush() != nil {
+			break
+		}
+		left -= n
+	}
+	if chunked {
+		bw.WriteString("0\r\n\r\n")
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("writing the body: %w", err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer: %w", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer's body: %w", err)
+	}
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}, nil
 }

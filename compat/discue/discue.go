@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -126,6 +125,9 @@ func (h *handler) route(fn routeFunc) http.Handler {
 // determined by the supplied access token"); an operator key may name
 // another with X-Account-Id, as on the native API.
 func (h *handler) authenticate(r *http.Request) (*keyward.Actor, error) {
+	if err := khttp.CheckCredentialHeaders(r); err != nil {
+		return nil, err
+	}
 	v := r.Header.Get("X-API-KEY")
 	if strings.TrimSpace(v) == "" {
 		return nil, keyward.Errorf(keyward.ECodeUnauthenticated, "a management key is required: send it in the X-API-KEY header")
@@ -134,12 +136,17 @@ func (h *handler) authenticate(r *http.Request) (*keyward.Actor, error) {
 }
 
 // prettyParam reads discue's ?pretty flag: present without a value, true
-// or 1 pretty-prints; false or 0 does not; anything else is a 400.
+// or 1 pretty-prints; false or 0 does not; anything else is a 400, and so
+// is a query string that does not parse (khttp.ParseQuery).
 func prettyParam(r *http.Request) (bool, error) {
 	if r.URL.RawQuery == "" {
 		return false, nil
 	}
-	v, ok := r.URL.Query()["pretty"]
+	q, err := khttp.ParseQuery(r)
+	if err != nil {
+		return false, err
+	}
+	v, ok := q["pretty"]
 	if !ok {
 		return false, nil
 	}
@@ -160,9 +167,9 @@ func onlyPretty(r *http.Request) error {
 	if r.URL.RawQuery == "" {
 		return nil
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	q, err := khttp.ParseQuery(r)
 	if err != nil {
-		return badParam("query", "is not a valid query string")
+		return err
 	}
 	for name := range q {
 		if name != "pretty" {

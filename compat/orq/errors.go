@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -77,16 +76,6 @@ func badParam(name, format string, args ...any) error {
 // badField is a 400 naming a member of the request body.
 func badField(field, format string, args ...any) error {
 	return keyward.InvalidField(field, format, args...)
-}
-
-// urlQuery parses the query string, refusing one that does not parse
-// (url.Values would silently drop the broken part).
-func urlQuery(r *http.Request) (url.Values, error) {
-	v, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, badParam("query", "is not a well-formed query string")
-	}
-	return v, nil
 }
 
 // statusOf maps a keyward error to orq's status and code. Validation

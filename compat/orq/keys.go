@@ -324,7 +324,7 @@ func (h *handler) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 // includeBudget reads ?include_budget: keyward has no budgets, so there is
 // never one to embed, but the parameter must still be well-formed.
 func includeBudget(r *http.Request) error {
-	v, err := urlQuery(r)
+	v, err := khttp.ParseQuery(r)
 	if err != nil || !v.Has("include_budget") {
 		return err
 	}

@@ -104,6 +104,9 @@ func (h *handler) route(fn handlerFunc) http.Handler {
 // (keyward's account header, which orq does not have) lets an operator
 // key choose the account, as on the native API.
 func (h *handler) actor(r *http.Request) (*keyward.Actor, error) {
+	if err := khttp.CheckCredentialHeaders(r); err != nil {
+		return nil, err
+	}
 	hdr := strings.TrimSpace(r.Header.Get("Authorization"))
 	scheme, tok, _ := strings.Cut(hdr, " ")
 	tok = strings.TrimSpace(tok)
@@ -122,7 +125,7 @@ func query(r *http.Request, allowed []string, repeated ...string) error {
 	if r.URL.RawQuery == "" {
 		return nil
 	}
-	v, err := urlQuery(r)
+	v, err := khttp.ParseQuery(r)
 	if err != nil {
 		return err
 	}
@@ -157,7 +160,7 @@ func pretty(r *http.Request) bool {
 	if r.URL.RawQuery == "" {
 		return false
 	}
-	v, err := urlQuery(r)
+	v, err := khttp.ParseQuery(r)
 	if err != nil {
 		return false
 	}

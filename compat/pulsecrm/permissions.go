@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	khttp "github.com/keyward/keyward/http"
 )
 
 // grant is one flat PulseCRM permission: an access level on a catalog
@@ -280,7 +281,10 @@ func (h *handler) catalogVocabulary(ctx context.Context, a *keyward.Actor) (*voc
 // x-account-id does: an operator key may name any account, a key bound to
 // an account only its own (else 403).
 func (h *handler) listPermissions(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
+	q, err := khttp.ParseQuery(r)
+	if err != nil {
+		return err
+	}
 	account := r.Header.Get("x-account-id")
 	if q.Has("accountId") {
 		account = q.Get("accountId")

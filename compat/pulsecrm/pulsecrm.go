@@ -200,6 +200,9 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 // or malformed header is passed on as an empty token so it counts towards
 // the client's lockout exactly as on the native API.
 func (h *handler) actor(r *http.Request, account string) (*keyward.Actor, error) {
+	if err := khttp.CheckCredentialHeaders(r); err != nil {
+		return nil, err
+	}
 	var tok string
 	if scheme, rest, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "Bearer") {
 		tok = strings.TrimSpace(rest)

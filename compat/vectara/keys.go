@@ -528,9 +528,9 @@ func decodePageKey(s string) (string, error) {
 // take, or one given twice, is a 400 naming it (a mistyped filter never
 // silently lists everything).
 func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
-	v, err := url.ParseQuery(r.URL.RawQuery)
+	v, err := khttp.ParseQuery(r)
 	if err != nil {
-		return nil, keyward.Errorf(keyward.ECodeInvalidParameter, "the query string is malformed")
+		return nil, err
 	}
 	for name, vals := range v {
 		if !slices.Contains(allowed, name) {

@@ -108,6 +108,9 @@ func (s *server) endpoint(fn endpointFunc) http.Handler {
 // management key. X-Account-Id, keyward's account header, lets an operator
 // key choose the account (Vectara takes the customer from the key).
 func (s *server) authenticate(r *http.Request) (*keyward.Actor, error) {
+	if err := khttp.CheckCredentialHeaders(r); err != nil {
+		return nil, err
+	}
 	apiKey := strings.TrimSpace(r.Header.Get("X-Api-Key"))
 	var bearer string
 	if h := r.Header.Get("Authorization"); h != "" {

@@ -618,7 +618,8 @@ func TestErrors(t *testing.T) {
 		{name: "api_key_role unknown", method: "GET", path: "/v2/api_keys?api_key_role=owner", status: 400, fields: []string{"api_key_role"}},
 		{name: "unknown parameter", method: "GET", path: "/v2/api_keys?customer_id=1", status: 400, fields: []string{"customer_id"}},
 		{name: "parameter on get", method: "GET", path: "/v2/api_keys/" + id + "?pretty", status: 400, fields: []string{"pretty"}},
-		{name: "malformed query", method: "GET", path: "/v2/api_keys?limit=%zz", status: 400},
+		{name: "malformed query", method: "GET", path: "/v2/api_keys?limit=%zz", status: 400, fields: []string{"limit"}},
+		{name: "semicolon in the query", method: "GET", path: "/v2/api_keys?limit=5;", status: 400, fields: []string{"limit"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var hdr []string
