@@ -386,6 +386,14 @@ func requestID(in string) string {
 // keys are a 400, another Authorization scheme a 401: no key of this API
 // was presented, so it answers like a missing key.
 func credential(r *http.Request) (tok string, err *keyward.Error) {
+	// A header sent twice is refused, whatever the copies say: which one
+	// would win differs between parsers and proxies (keyward's own API
+	// does the same).
+	for _, name := range []string{"Authorization", "X-Api-Key"} {
+		if n := len(r.Header[name]); n > 1 {
+			return "", keyward.Errorf(keyward.ECodeBadRequest, "the %s header is sent %d times: send it once", name, n)
+		}
+	}
 	var bearer string
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, rest, _ := strings.Cut(h, " ")
