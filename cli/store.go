@@ -51,9 +51,12 @@ func (f *storeFlags) postgres() (bool, error) {
 	if f.maxConns < 1 || f.minConns < 0 || f.minConns > f.maxConns {
 		return false, usagef("--db-min-conns must be between 0 and --db-max-conns, which must be at least 1")
 	}
-	for name, d := range map[string]time.Duration{"--db-statement-timeout": f.stmtTimeout, "--db-connect-timeout": f.connectTimeout, "--db-conn-lifetime": f.connLifetime} {
-		if d <= 0 {
-			return false, usagef("%s must be a positive duration", name)
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--db-statement-timeout", f.stmtTimeout}, {"--db-connect-timeout", f.connectTimeout}, {"--db-conn-lifetime", f.connLifetime}} {
+		if d.v <= 0 {
+			return false, usagef("%s must be a positive duration", d.name)
 		}
 	}
 	return true, nil
