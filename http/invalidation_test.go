@@ -105,170 +105,190 @@ func ivDo(t *testing.T, a *testEnv, want int, method, path string, body any) {
 
 var ivDocsRead = []any{map[string]any{"resource": "documents", "access": "read"}}
 
+// The parts cases are made of.
+
+// ivNone is the setup of a case whose change creates what it probes.
+func ivNone(*testing.T, *testEnv) ivState { return ivState{} }
+
+// ivWithKey is a setup that runs first (roles, resources…) and then
+// creates an API key with body, keeping its id and secret.
+func ivWithKey(body map[string]any, first ...func(t *testing.T, a *testEnv, s ivState)) func(*testing.T, *testEnv) ivState {
+	return func(t *testing.T, a *testEnv) ivState {
+		s := ivState{}
+		for _, f := range first {
+			f(t, a, s)
+		}
+		b := map[string]any{}
+		for k, v := range body {
+			b[k] = v
+		}
+		if owner, ok := s["owner"]; ok {
+			b["owner"] = map[string]any{"type": s["owner_type"], "id": owner}
+		}
+		if p, ok := s["project"]; ok {
+			b["project_id"] = p
+		}
+		s["id"], s["secret"] = ivKey(t, a, b)
+		if owner, ok := s["owner"]; ok {
+			s["id"] = owner // the change is to the owner
+		}
+		if p, ok := s["project"]; ok {
+			s["id"] = p // the change is to the project
+		}
+		return s
+	}
+}
+
+// ivWithMgmtKey is a setup creating a management key with perms.
+func ivWithMgmtKey(perms ...string) func(*testing.T, *testEnv) ivState {
+	return func(t *testing.T, a *testEnv) ivState {
+		id, sec := ivMgmtKey(t, a, perms...)
+		return ivState{"id": id, "secret": sec}
+	}
+}
+
+// ivRole, ivUser, ivServiceAccount and ivProject make what a key's setup
+// refers to (ivWithKey gives the key that owner or project).
+func ivRole(name string, scopes []any) func(*testing.T, *testEnv, ivState) {
+	return func(t *testing.T, a *testEnv, _ ivState) {
+		ivCreate(t, a, "/v1/roles", map[string]any{"name": name, "scopes": scopes}, nil)
+	}
+}
+
+func ivUser(roles ...string) func(*testing.T, *testEnv, ivState) {
+	return func(t *testing.T, a *testEnv, s ivState) {
+		s["owner_type"] = "user"
+		s["owner"] = ivCreate(t, a, "/v1/users", map[string]any{"email": "u@example.com", "roles": append([]string{}, roles...)}, nil)["id"].(string)
+	}
+}
+
+func ivServiceAccount(t *testing.T, a *testEnv, s ivState) {
+	s["owner_type"] = "service_account"
+	s["owner"] = ivCreate(t, a, "/v1/service-accounts", map[string]any{"name": "bot"}, nil)["id"].(string)
+}
+
+func ivProject(t *testing.T, a *testEnv, s ivState) {
+	s["project"] = ivCreate(t, a, "/v1/projects", map[string]any{"name": "p"}, nil)["id"].(string)
+}
+
+func ivWidgets(t *testing.T, a *testEnv, _ ivState) {
+	ivDo(t, a, 201, "PUT", "/v1/catalog/resources/widgets", map[string]any{"display_name": "Widgets", "readable": true, "writable": true})
+}
+
+// ivNoneYet is what a probe answers before the change made its object.
+const ivNoneYet = "none yet"
+
+// ivCode probes by verifying the case's secret with query, answering the
+// code and the members named in show.
+func ivCode(query string, show ...string) func(*testing.T, *testEnv, ivState) string {
+	return func(t *testing.T, n *testEnv, s ivState) string {
+		if s["secret"] == "" {
+			return ivNoneYet
+		}
+		return ivVerify(t, n, s["secret"], query, nil, show...)
+	}
+}
+
+// ivAuth probes by listing keys with the case's management key: the
+// status says whether it authenticates and holds keys:read.
+func ivAuth(t *testing.T, n *testEnv, s ivState) string {
+	if s["secret"] == "" {
+		return ivNoneYet
+	}
+	return ivStatus(t, n, "GET", "/v1/keys", s["secret"], nil)
+}
+
+// ivRequest is a change: one request on node a, {id} in path standing for
+// the case's id.
+func ivRequest(want int, method, path string, body any) func(*testing.T, *testEnv, ivState) {
+	return func(t *testing.T, a *testEnv, s ivState) {
+		ivDo(t, a, want, method, strings.ReplaceAll(path, "{id}", s["id"]), body)
+	}
+}
+
 func ivCases() []ivCase {
+	restrictedNone := map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}}
 	return []ivCase{
 		// ---- API keys ----
 		{route: "POST /v1/keys", name: "a new key verifies at once (its hash was a cached unknown token)",
-			setup: func(t *testing.T, a *testEnv) ivState { return ivState{} },
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				if s["secret"] == "" {
-					return "no key yet"
-				}
-				return ivVerify(t, n, s["secret"], "", nil)
-			},
+			setup: ivNone, probe: ivCode(""),
 			change: func(t *testing.T, a *testEnv, s ivState) { _, s["secret"] = ivKey(t, a, map[string]any{"name": "new"}) },
-			before: "no key yet", after: "VALID"},
+			before: ivNoneYet, after: "VALID"},
 		{route: "POST /v1/keys/import", name: "an imported key verifies at once (its hash was a cached unknown token)",
 			setup: func(t *testing.T, a *testEnv) ivState {
 				b := make([]byte, 24)
 				rand.Read(b)
-				return ivState{"token": "legacy_" + hex.EncodeToString(b)}
+				return ivState{"secret": "legacy_" + hex.EncodeToString(b)}
 			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["token"], "", nil) },
+			probe: ivCode(""),
 			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 201, "POST", "/v1/keys/import", map[string]any{"keys": []any{map[string]any{"hash": rkHashHex(s["token"]), "name": "imported"}}})
+				ivDo(t, a, 201, "POST", "/v1/keys/import", map[string]any{"keys": []any{map[string]any{"hash": rkHashHex(s["secret"]), "name": "imported"}}})
 			},
 			before: "NOT_FOUND", after: "VALID"},
 		{route: "PATCH /v1/keys/{id}", name: "a disabled key is DISABLED",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				id, sec := ivKey(t, a, map[string]any{"name": "k"})
-				return ivState{"id": id, "secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil, "name") },
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 200, "PATCH", "/v1/keys/"+s["id"], map[string]any{"status": "disabled", "name": "k2"})
-			},
+			setup: ivWithKey(map[string]any{"name": "k"}), probe: ivCode("", "name"),
+			change: ivRequest(200, "PATCH", "/v1/keys/{id}", map[string]any{"status": "disabled", "name": "k2"}),
 			before: "VALID name=k", after: "DISABLED name=k2"},
 		{route: "PUT /v1/keys/{id}", name: "a replaced key has its new scopes",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				id, sec := ivKey(t, a, map[string]any{"name": "k"})
-				return ivState{"id": id, "secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				return ivVerify(t, n, s["secret"], "documents:write", nil)
-			},
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 200, "PUT", "/v1/keys/"+s["id"], map[string]any{"name": "k", "permission_mode": "restricted", "scopes": ivDocsRead})
-			},
+			setup: ivWithKey(map[string]any{"name": "k"}), probe: ivCode("documents:write"),
+			change: ivRequest(200, "PUT", "/v1/keys/{id}", map[string]any{"name": "k", "permission_mode": "restricted", "scopes": ivDocsRead}),
 			before: "VALID", after: "INSUFFICIENT_PERMISSIONS"},
 		{route: "DELETE /v1/keys/{id}", name: "a deleted key is NOT_FOUND",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				id, sec := ivKey(t, a, map[string]any{"name": "k"})
-				return ivState{"id": id, "secret": sec}
-			},
-			probe:  func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
-			change: func(t *testing.T, a *testEnv, s ivState) { ivDo(t, a, 204, "DELETE", "/v1/keys/"+s["id"], nil) },
+			setup: ivWithKey(map[string]any{"name": "k"}), probe: ivCode(""),
+			change: ivRequest(204, "DELETE", "/v1/keys/{id}", nil),
 			before: "VALID", after: "NOT_FOUND"},
 		{route: "POST /v1/keys/{id}/rotate", name: "a rotated key's old secret is ROTATED",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				id, sec := ivKey(t, a, map[string]any{"name": "k"})
-				return ivState{"id": id, "secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 200, "POST", "/v1/keys/"+s["id"]+"/rotate", map[string]any{"grace_period_seconds": 0})
-			},
+			setup: ivWithKey(map[string]any{"name": "k"}), probe: ivCode(""),
+			change: ivRequest(200, "POST", "/v1/keys/{id}/rotate", map[string]any{"grace_period_seconds": 0}),
 			before: "VALID", after: "ROTATED"},
 		{route: "POST /v1/keys/{id}/credits", name: "credits set to 0 are exhausted",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				id, sec := ivKey(t, a, map[string]any{"name": "k", "credits": map[string]any{"remaining": 1000}})
-				return ivState{"id": id, "secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 200, "POST", "/v1/keys/"+s["id"]+"/credits", map[string]any{"set": 0})
-			},
+			setup: ivWithKey(map[string]any{"name": "k", "credits": map[string]any{"remaining": 1000}}), probe: ivCode(""),
+			change: ivRequest(200, "POST", "/v1/keys/{id}/credits", map[string]any{"set": 0}),
 			before: "VALID", after: "USAGE_EXCEEDED"},
 
 		// ---- management keys (authentication reads them like verification) ----
 		{route: "POST /v1/management-keys", name: "a new management key authenticates at once",
-			setup: func(t *testing.T, a *testEnv) ivState { return ivState{} },
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				if s["secret"] == "" {
-					return "no key yet"
-				}
-				return ivStatus(t, n, "GET", "/v1/keys", s["secret"], nil)
-			},
+			setup: ivNone, probe: ivAuth,
 			change: func(t *testing.T, a *testEnv, s ivState) { _, s["secret"] = ivMgmtKey(t, a, "keys:read") },
-			before: "no key yet", after: "200"},
+			before: ivNoneYet, after: "200"},
 		{route: "PATCH /v1/management-keys/{id}", name: "a disabled management key no longer authenticates",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				id, sec := ivMgmtKey(t, a, "keys:read")
-				return ivState{"id": id, "secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				return ivStatus(t, n, "GET", "/v1/keys", s["secret"], nil)
-			},
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 200, "PATCH", "/v1/management-keys/"+s["id"], map[string]any{"status": "disabled"})
-			},
+			setup: ivWithMgmtKey("keys:read"), probe: ivAuth,
+			change: ivRequest(200, "PATCH", "/v1/management-keys/{id}", map[string]any{"status": "disabled"}),
 			before: "200", after: "401"},
 		{route: "PUT /v1/management-keys/{id}", name: "a management key replaced without a permission lacks it",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				id, sec := ivMgmtKey(t, a, "keys:read", "members:read")
-				return ivState{"id": id, "secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				return ivStatus(t, n, "GET", "/v1/keys", s["secret"], nil)
-			},
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 200, "PUT", "/v1/management-keys/"+s["id"], map[string]any{"name": "m", "permissions": []string{"members:read"}})
-			},
+			setup: ivWithMgmtKey("keys:read", "members:read"), probe: ivAuth,
+			change: ivRequest(200, "PUT", "/v1/management-keys/{id}", map[string]any{"name": "m", "permissions": []string{"members:read"}}),
 			before: "200", after: "403"},
 		{route: "DELETE /v1/management-keys/{id}", name: "a deleted management key no longer authenticates",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				id, sec := ivMgmtKey(t, a, "keys:read")
-				return ivState{"id": id, "secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				return ivStatus(t, n, "GET", "/v1/keys", s["secret"], nil)
-			},
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 204, "DELETE", "/v1/management-keys/"+s["id"], nil)
-			},
+			setup: ivWithMgmtKey("keys:read"), probe: ivAuth,
+			change: ivRequest(204, "DELETE", "/v1/management-keys/{id}", nil),
 			before: "200", after: "401"},
 		{route: "POST /v1/management-keys/{id}/rotate", name: "a rotated management key's old secret no longer authenticates",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				id, sec := ivMgmtKey(t, a, "keys:read")
-				return ivState{"id": id, "secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				return ivStatus(t, n, "GET", "/v1/keys", s["secret"], nil)
-			},
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 200, "POST", "/v1/management-keys/"+s["id"]+"/rotate", map[string]any{"grace_period_seconds": 0})
-			},
+			setup: ivWithMgmtKey("keys:read"), probe: ivAuth,
+			change: ivRequest(200, "POST", "/v1/management-keys/{id}/rotate", map[string]any{"grace_period_seconds": 0}),
 			before: "200", after: "401"},
 
 		// ---- accounts ----
 		{route: "POST /v1/accounts", name: "a new account's key verifies at once, across accounts",
-			setup: func(t *testing.T, a *testEnv) ivState { return ivState{} },
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				if s["secret"] == "" {
-					return "no account yet"
-				}
-				return ivVerify(t, n, s["secret"], "", nil, "account_id")
-			},
+			setup: ivNone, probe: ivCode("", "account_id"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
 				acct := ivCreate(t, a, "/v1/accounts", map[string]any{"name": "fresh"}, nil)["id"].(string)
 				k := ivCreate(t, a, "/v1/keys", map[string]any{"name": "k"}, map[string]string{"X-Account-Id": acct})
 				s["secret"], s["account"] = k["secret"].(string), acct
 			},
-			before: "no account yet", after: "VALID account_id=<fresh>"},
+			before: ivNoneYet, after: "VALID account_id=<account>"},
 		{route: "PATCH /v1/accounts/{id}", name: "renaming the account default leaves the operator key without a default account",
 			setup: func(t *testing.T, a *testEnv) ivState {
-				var id string
 				for _, acct := range a.must(200, req{Method: "GET", Path: "/v1/accounts"}).JSON(t)["data"].([]any) {
 					if m := acct.(map[string]any); m["name"] == "default" {
-						id = m["id"].(string)
+						return ivState{"id": m["id"].(string)}
 					}
 				}
-				return ivState{"id": id}
+				t.Fatal("no account named default")
+				return nil
 			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivStatus(t, n, "GET", "/v1/keys", n.Op, nil) },
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 200, "PATCH", "/v1/accounts/"+s["id"], map[string]any{"name": "renamed"})
-			},
+			probe:  func(t *testing.T, n *testEnv, s ivState) string { return ivStatus(t, n, "GET", "/v1/keys", n.Op, nil) },
+			change: ivRequest(200, "PATCH", "/v1/accounts/{id}", map[string]any{"name": "renamed"}),
 			before: "200", after: "404"},
 		{route: "DELETE /v1/accounts/{id}", name: "a deleted account's keys are NOT_FOUND",
 			setup: func(t *testing.T, a *testEnv) ivState {
@@ -276,204 +296,96 @@ func ivCases() []ivCase {
 				k := ivCreate(t, a, "/v1/keys", map[string]any{"name": "k"}, map[string]string{"X-Account-Id": acct})
 				return ivState{"id": acct, "secret": k["secret"].(string)}
 			},
-			probe:  func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
-			change: func(t *testing.T, a *testEnv, s ivState) { ivDo(t, a, 204, "DELETE", "/v1/accounts/"+s["id"], nil) },
+			probe:  ivCode(""),
+			change: ivRequest(204, "DELETE", "/v1/accounts/{id}", nil),
 			before: "VALID", after: "NOT_FOUND"},
 
 		// ---- users and service accounts ----
 		{route: "POST /v1/users", name: "a new user holding a role bounds a key at once",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				ivCreate(t, a, "/v1/roles", map[string]any{"name": "reader", "scopes": ivDocsRead}, nil)
-				return ivState{}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				if s["secret"] == "" {
-					return "no user yet"
-				}
-				return ivVerify(t, n, s["secret"], "documents:read", nil)
-			},
+			setup: func(t *testing.T, a *testEnv) ivState { ivRole("reader", ivDocsRead)(t, a, nil); return ivState{} },
+			probe: ivCode("documents:read"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
-				u := ivCreate(t, a, "/v1/users", map[string]any{"email": "new@example.com", "roles": []string{"reader"}}, nil)["id"].(string)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "user", "id": u}})
+				ivUser("reader")(t, a, s)
+				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "user", "id": s["owner"]}})
 			},
-			before: "no user yet", after: "VALID"},
+			before: ivNoneYet, after: "VALID"},
 		{route: "PATCH /v1/users/{id}", name: "a user given a role gains its power on their keys",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				ivCreate(t, a, "/v1/roles", map[string]any{"name": "reader", "scopes": ivDocsRead}, nil)
-				u := ivCreate(t, a, "/v1/users", map[string]any{"email": "u@example.com"}, nil)["id"].(string)
-				_, sec := ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "user", "id": u}})
-				return ivState{"id": u, "secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				return ivVerify(t, n, s["secret"], "documents:read", nil)
-			},
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 200, "PATCH", "/v1/users/"+s["id"], map[string]any{"roles": []string{"reader"}})
-			},
+			setup: ivWithKey(map[string]any{"name": "k"}, ivRole("reader", ivDocsRead), ivUser()), probe: ivCode("documents:read"),
+			change: ivRequest(200, "PATCH", "/v1/users/{id}", map[string]any{"roles": []string{"reader"}}),
 			before: "INSUFFICIENT_PERMISSIONS", after: "VALID"},
 		{route: "DELETE /v1/users/{id}", name: "a deleted user's keys are REVOKED",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				ivCreate(t, a, "/v1/roles", map[string]any{"name": "reader", "scopes": ivDocsRead}, nil)
-				u := ivCreate(t, a, "/v1/users", map[string]any{"email": "u@example.com", "roles": []string{"reader"}}, nil)["id"].(string)
-				_, sec := ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "user", "id": u}})
-				return ivState{"id": u, "secret": sec}
-			},
-			probe:  func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
-			change: func(t *testing.T, a *testEnv, s ivState) { ivDo(t, a, 204, "DELETE", "/v1/users/"+s["id"], nil) },
+			setup: ivWithKey(map[string]any{"name": "k"}, ivRole("reader", ivDocsRead), ivUser("reader")), probe: ivCode(""),
+			change: ivRequest(204, "DELETE", "/v1/users/{id}", nil),
 			before: "VALID", after: "REVOKED"},
 		{route: "POST /v1/service-accounts", name: "a new service account's key verifies at once",
-			setup: func(t *testing.T, a *testEnv) ivState { return ivState{} },
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				if s["secret"] == "" {
-					return "no service account yet"
-				}
-				return ivVerify(t, n, s["secret"], "", nil)
-			},
+			setup: ivNone, probe: ivCode(""),
 			change: func(t *testing.T, a *testEnv, s ivState) {
-				sa := ivCreate(t, a, "/v1/service-accounts", map[string]any{"name": "bot"}, nil)["id"].(string)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "service_account", "id": sa}})
+				ivServiceAccount(t, a, s)
+				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "service_account", "id": s["owner"]}})
 			},
-			before: "no service account yet", after: "VALID"},
+			before: ivNoneYet, after: "VALID"},
 		{route: "PATCH /v1/service-accounts/{id}", name: "a disabled service account's keys are OWNER_INACTIVE",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				sa := ivCreate(t, a, "/v1/service-accounts", map[string]any{"name": "bot"}, nil)["id"].(string)
-				_, sec := ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "service_account", "id": sa}})
-				return ivState{"id": sa, "secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 200, "PATCH", "/v1/service-accounts/"+s["id"], map[string]any{"status": "disabled"})
-			},
+			setup: ivWithKey(map[string]any{"name": "k"}, ivServiceAccount), probe: ivCode(""),
+			change: ivRequest(200, "PATCH", "/v1/service-accounts/{id}", map[string]any{"status": "disabled"}),
 			before: "VALID", after: "OWNER_INACTIVE"},
 		{route: "DELETE /v1/service-accounts/{id}", name: "a deleted service account's keys are REVOKED",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				sa := ivCreate(t, a, "/v1/service-accounts", map[string]any{"name": "bot"}, nil)["id"].(string)
-				_, sec := ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "service_account", "id": sa}})
-				return ivState{"id": sa, "secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 204, "DELETE", "/v1/service-accounts/"+s["id"], nil)
-			},
+			setup: ivWithKey(map[string]any{"name": "k"}, ivServiceAccount), probe: ivCode(""),
+			change: ivRequest(204, "DELETE", "/v1/service-accounts/{id}", nil),
 			before: "VALID", after: "REVOKED"},
 
 		// ---- roles ----
+		// A key of the account verified before the change, so the account's
+		// roles are cached on every node; the change then gives a key the
+		// role (the old code forgot to tell the caches of a created role).
 		{route: "POST /v1/roles", name: "a key whose role was just created has the role's scopes",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				// A key of the account verified first, so the account's
-				// roles are cached on every node.
-				_, sec := ivKey(t, a, map[string]any{"name": "warm", "permission_mode": "restricted", "scopes": []any{}})
-				return ivState{"warm": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				if s["secret"] == "" {
-					return ivVerify(t, n, s["warm"], "documents:read", nil)
-				}
-				return ivVerify(t, n, s["secret"], "documents:read", nil, "scopes")
-			},
+			setup: ivWithKey(restrictedNone), probe: ivCode("documents:read", "scopes"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivCreate(t, a, "/v1/roles", map[string]any{"name": "fresh", "scopes": ivDocsRead}, nil)
+				ivRole("fresh", ivDocsRead)(t, a, s)
 				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"fresh"}})
 			},
-			before: "INSUFFICIENT_PERMISSIONS", after: "VALID scopes=[map[access:read resource:documents targets:[*]]]"},
+			before: "INSUFFICIENT_PERMISSIONS scopes=[]", after: "VALID scopes=[map[access:read resource:documents targets:[*]]]"},
 		{route: "PATCH /v1/roles/{name}", name: "a role's new scopes reach the keys holding it",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				ivCreate(t, a, "/v1/roles", map[string]any{"name": "r", "scopes": ivDocsRead}, nil)
-				_, sec := ivKey(t, a, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"r"}})
-				return ivState{"secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				return ivVerify(t, n, s["secret"], "documents:read", nil)
-			},
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 200, "PATCH", "/v1/roles/r", map[string]any{"scopes": []any{map[string]any{"resource": "webhooks", "access": "read"}}})
-			},
+			setup:  ivWithKey(map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"r"}}, ivRole("r", ivDocsRead)),
+			probe:  ivCode("documents:read"),
+			change: ivRequest(200, "PATCH", "/v1/roles/r", map[string]any{"scopes": []any{map[string]any{"resource": "webhooks", "access": "read"}}}),
 			before: "VALID", after: "INSUFFICIENT_PERMISSIONS"},
+		// Keys and users holding a role keep it from being deleted, so what a
+		// deletion can make stale is the account's cached roles: a key given
+		// the name again must get the new role's scopes.
 		{route: "DELETE /v1/roles/{name}", name: "a role deleted and made again with other scopes grants the new ones",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				ivCreate(t, a, "/v1/roles", map[string]any{"name": "r", "scopes": ivDocsRead}, nil)
-				_, sec := ivKey(t, a, map[string]any{"name": "warm"})
-				return ivState{"warm": sec}
-			},
-			// Keys and users holding a role keep it from being deleted, so
-			// what a deletion can make stale is the account's cached roles:
-			// a key given the role's name again must get the new scopes.
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				if s["secret"] == "" {
-					return ivVerify(t, n, s["warm"], "", nil)
-				}
-				return ivVerify(t, n, s["secret"], "documents:read", nil)
-			},
+			setup: ivWithKey(restrictedNone, ivRole("r", ivDocsRead)), probe: ivCode("documents:read"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
 				ivDo(t, a, 204, "DELETE", "/v1/roles/r", nil)
-				ivCreate(t, a, "/v1/roles", map[string]any{"name": "r", "scopes": []any{map[string]any{"resource": "webhooks", "access": "read"}}}, nil)
+				ivRole("r", []any{map[string]any{"resource": "webhooks", "access": "read"}})(t, a, s)
 				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"r"}})
 			},
-			before: "VALID", after: "INSUFFICIENT_PERMISSIONS"},
+			before: "INSUFFICIENT_PERMISSIONS", after: "INSUFFICIENT_PERMISSIONS"},
 
-		// ---- projects ----
-		{route: "POST /v1/projects", name: "a new project's keys verify at once (verification reads no project)",
-			setup: func(t *testing.T, a *testEnv) ivState { return ivState{} },
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				if s["secret"] == "" {
-					return "no project yet"
-				}
-				return ivVerify(t, n, s["secret"], "", nil, "project_id")
-			},
+		// ---- projects (verification reads none: a key carries its project id) ----
+		{route: "POST /v1/projects", name: "a new project's keys verify at once",
+			setup: ivNone, probe: ivCode("", "project_id"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
-				p := ivCreate(t, a, "/v1/projects", map[string]any{"name": "p"}, nil)["id"].(string)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "project_id": p})
-				s["project"] = p
+				ivProject(t, a, s)
+				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "project_id": s["project"]})
 			},
-			before: "no project yet", after: "VALID project_id=<project>"},
-		{route: "PATCH /v1/projects/{id}", name: "a renamed project's keys still verify (verification reads no project)",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				p := ivCreate(t, a, "/v1/projects", map[string]any{"name": "p"}, nil)["id"].(string)
-				_, sec := ivKey(t, a, map[string]any{"name": "k", "project_id": p})
-				return ivState{"id": p, "secret": sec, "project": p}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				return ivVerify(t, n, s["secret"], "", nil, "project_id")
-			},
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 200, "PATCH", "/v1/projects/"+s["id"], map[string]any{"name": "p2"})
-			},
+			before: ivNoneYet, after: "VALID project_id=<project>"},
+		{route: "PATCH /v1/projects/{id}", name: "a renamed project's keys still verify",
+			setup: ivWithKey(map[string]any{"name": "k"}, ivProject), probe: ivCode("", "project_id"),
+			change: ivRequest(200, "PATCH", "/v1/projects/{id}", map[string]any{"name": "p2"}),
 			before: "VALID project_id=<project>", after: "VALID project_id=<project>"},
 		{route: "DELETE /v1/projects/{id}", name: "a deleted project's keys are REVOKED",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				p := ivCreate(t, a, "/v1/projects", map[string]any{"name": "p"}, nil)["id"].(string)
-				_, sec := ivKey(t, a, map[string]any{"name": "k", "project_id": p})
-				return ivState{"id": p, "secret": sec}
-			},
-			probe:  func(t *testing.T, n *testEnv, s ivState) string { return ivVerify(t, n, s["secret"], "", nil) },
-			change: func(t *testing.T, a *testEnv, s ivState) { ivDo(t, a, 204, "DELETE", "/v1/projects/"+s["id"], nil) },
+			setup: ivWithKey(map[string]any{"name": "k"}, ivProject), probe: ivCode(""),
+			change: ivRequest(204, "DELETE", "/v1/projects/{id}", nil),
 			before: "VALID", after: "REVOKED"},
 
 		// ---- the catalog ----
 		{route: "PUT /v1/catalog/resources/{id}", name: "a new resource is granted to keys in mode all at once",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				_, sec := ivKey(t, a, map[string]any{"name": "k"})
-				return ivState{"secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				return ivVerify(t, n, s["secret"], "widgets:write", nil)
-			},
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 201, "PUT", "/v1/catalog/resources/widgets", map[string]any{"display_name": "Widgets", "readable": true, "writable": true})
-			},
+			setup: ivWithKey(map[string]any{"name": "k"}), probe: ivCode("widgets:write"),
+			change: func(t *testing.T, a *testEnv, s ivState) { ivWidgets(t, a, s) },
 			before: "INSUFFICIENT_PERMISSIONS", after: "VALID"},
 		{route: "DELETE /v1/catalog/resources/{id}", name: "a removed resource is no longer granted to keys in mode all",
-			setup: func(t *testing.T, a *testEnv) ivState {
-				ivDo(t, a, 201, "PUT", "/v1/catalog/resources/widgets", map[string]any{"display_name": "Widgets", "readable": true, "writable": true})
-				_, sec := ivKey(t, a, map[string]any{"name": "k"})
-				return ivState{"secret": sec}
-			},
-			probe: func(t *testing.T, n *testEnv, s ivState) string {
-				return ivVerify(t, n, s["secret"], "widgets:read", nil)
-			},
-			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 204, "DELETE", "/v1/catalog/resources/widgets", nil)
-			},
+			setup: ivWithKey(map[string]any{"name": "k"}, ivWidgets), probe: ivCode("widgets:read"),
+			change: ivRequest(204, "DELETE", "/v1/catalog/resources/widgets", nil),
 			before: "VALID", after: "INSUFFICIENT_PERMISSIONS"},
 	}
 }
@@ -482,12 +394,7 @@ func ivCases() []ivCase {
 func ivExpand(want string, s ivState) string {
 	if i := strings.Index(want, "<"); i >= 0 {
 		if j := strings.Index(want[i:], ">"); j > 0 {
-			name := want[i+1 : i+j]
-			v := s[name]
-			if name == "fresh" {
-				v = s["account"]
-			}
-			return want[:i] + v + want[i+j+1:]
+			return want[:i] + s[want[i+1:i+j]] + want[i+j+1:]
 		}
 	}
 	return want
