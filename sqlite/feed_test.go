@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/sqlstore"
 	"github.com/keyward/keyward/service"
 	"github.com/keyward/keyward/sqlite"
+	"github.com/keyward/keyward/sqlstore"
 )
 
 // ftBound is how soon another handle must see a change (the bound;
