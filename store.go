@@ -39,6 +39,18 @@ type Store interface {
 // Tx is the set of operations available inside Read and Write. Methods
 // that change data fail inside Read.
 //
+// Tenant scoping is in the signatures: every getter of an object that
+// belongs to an account takes the account, and answers not_found for the
+// id of another account's object exactly as for an id that does not exist,
+// so a caller cannot forget the check. The deleters of users, service
+// accounts, projects and roles take the account too. Operator management
+// keys belong to no account and have a getter of their own
+// (GetOperatorKey). The one lookup across accounts is FindKeyByHash: a
+// presented token names no account, so its callers compare the key's
+// account with their own. The other writers (UpdateX with the object,
+// the key writers with its id) change what a scoped getter of the same
+// transaction returned.
+//
 // The methods that change what verification reads (keys and their
 // secrets, users, service accounts, roles, catalog resources, accounts)
 // record the invalidations their change makes: delivered to Subscribe's
@@ -62,9 +74,13 @@ type Tx interface {
 
 	// CreateKey inserts a key with the hash of its first secret.
 	CreateKey(ctx context.Context, k *Key, hash TokenHash) error
-	// GetKey returns a key by id, of any account, or not_found. Inside
-	// Write, the row stays locked until the transaction ends.
-	GetKey(ctx context.Context, id string) (*Key, error)
+	// GetKey returns a key of the account, or not_found (for a key of
+	// another account and for an operator key too). Inside Write, the row
+	// stays locked until the transaction ends.
+	GetKey(ctx context.Context, accountID, id string) (*Key, error)
+	// GetOperatorKey returns an operator management key (one that belongs
+	// to no account), or not_found for any other key. It locks like GetKey.
+	GetOperatorKey(ctx context.Context, id string) (*Key, error)
 	// UpdateKey writes k, whose Version must be one more than the stored
 	// version (else conflict: someone changed it meanwhile).
 	UpdateKey(ctx context.Context, k *Key) error
@@ -72,7 +88,11 @@ type Tx interface {
 	DeleteKey(ctx context.Context, id string) error
 	// ListKeys returns one page of keys matching f, newest first.
 	ListKeys(ctx context.Context, f *KeyFilter) ([]*Key, bool, error)
-	// FindKeyByHash returns the key one of whose secrets has this hash, or not_found.
+	// FindKeyByHash returns the key one of whose secrets has this hash, of
+	// any account, or not_found. It is the one lookup across accounts (a
+	// token carries no account): verification and authentication compare
+	// the key's account with the caller's, and an import refuses a hash
+	// whatever account holds it.
 	FindKeyByHash(ctx context.Context, h TokenHash) (*KeyMatch, error)
 	// RotateKeySecret makes hash the key's current secret; the previous
 	// current secret stays valid until oldValidUntil.
@@ -100,24 +120,25 @@ type Tx interface {
 
 	// CreateUser inserts a user; a taken external_id in the account is a duplicate.
 	CreateUser(ctx context.Context, u *User) error
-	// GetUser returns a user by id, of any account, or not_found.
-	GetUser(ctx context.Context, id string) (*User, error)
+	// GetUser returns a user of the account, or not_found.
+	GetUser(ctx context.Context, accountID, id string) (*User, error)
 	// UpdateUser writes u; Version must be one more than the stored one.
 	UpdateUser(ctx context.Context, u *User) error
-	// DeleteUser removes a user; not_found if absent.
-	DeleteUser(ctx context.Context, id string) error
+	// DeleteUser removes a user of the account; not_found if absent.
+	DeleteUser(ctx context.Context, accountID, id string) error
 	// ListUsers returns one page of an account's users, newest first.
 	ListUsers(ctx context.Context, f *UserFilter) ([]*User, bool, error)
 
 	// CreateServiceAccount inserts a service account; a taken name in the
 	// account is a duplicate.
 	CreateServiceAccount(ctx context.Context, sa *ServiceAccount) error
-	// GetServiceAccount returns a service account by id, of any account, or not_found.
-	GetServiceAccount(ctx context.Context, id string) (*ServiceAccount, error)
+	// GetServiceAccount returns a service account of the account, or not_found.
+	GetServiceAccount(ctx context.Context, accountID, id string) (*ServiceAccount, error)
 	// UpdateServiceAccount writes sa; Version must be one more than the stored one.
 	UpdateServiceAccount(ctx context.Context, sa *ServiceAccount) error
-	// DeleteServiceAccount removes a service account; not_found if absent.
-	DeleteServiceAccount(ctx context.Context, id string) error
+	// DeleteServiceAccount removes a service account of the account;
+	// not_found if absent.
+	DeleteServiceAccount(ctx context.Context, accountID, id string) error
 	// ListServiceAccounts returns one page of an account's service accounts.
 	ListServiceAccounts(ctx context.Context, f *ServiceAccountFilter) ([]*ServiceAccount, bool, error)
 
@@ -127,19 +148,19 @@ type Tx interface {
 	GetRole(ctx context.Context, accountID, name string) (*Role, error)
 	// UpdateRole writes r; Version must be one more than the stored one.
 	UpdateRole(ctx context.Context, r *Role) error
-	// DeleteRole removes a role; not_found if absent.
+	// DeleteRole removes a role of the account; not_found if absent.
 	DeleteRole(ctx context.Context, accountID, name string) error
 	// ListRoles returns all roles of the account, by name.
 	ListRoles(ctx context.Context, accountID string) ([]*Role, error)
 
 	// CreateProject inserts a project; a taken name in the account is a duplicate.
 	CreateProject(ctx context.Context, p *Project) error
-	// GetProject returns a project by id, of any account, or not_found.
-	GetProject(ctx context.Context, id string) (*Project, error)
+	// GetProject returns a project of the account, or not_found.
+	GetProject(ctx context.Context, accountID, id string) (*Project, error)
 	// UpdateProject writes p; Version must be one more than the stored one.
 	UpdateProject(ctx context.Context, p *Project) error
-	// DeleteProject removes a project; not_found if absent.
-	DeleteProject(ctx context.Context, id string) error
+	// DeleteProject removes a project of the account; not_found if absent.
+	DeleteProject(ctx context.Context, accountID, id string) error
 	// ListProjects returns one page of an account's projects, newest first.
 	ListProjects(ctx context.Context, f *ProjectFilter) ([]*Project, bool, error)
 

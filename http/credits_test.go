@@ -469,9 +469,9 @@ func TestU5CreditsGiveBackLeases(t *testing.T) {
 	}
 	var pool int64
 	err := e.DB.Read(context.Background(), func(tx keyward.Tx) error {
-		k, err := tx.GetKey(context.Background(), id)
+		m, err := tx.FindKeyByHash(context.Background(), keyward.TokenFromString(secret).Hash())
 		if err == nil {
-			pool = k.Credits.Remaining
+			pool = m.Key.Credits.Remaining
 		}
 		return err
 	})

@@ -10,17 +10,8 @@ import (
 // newest first. The audit log has no other operation: events cannot be
 // changed or deleted through keyward.
 func (s *Service) ListAuditEvents(ctx context.Context, a *keyward.Actor, f keyward.AuditFilter) ([]*keyward.AuditEvent, bool, error) {
-	if err := require(a, keyward.PermAuditRead); err != nil {
-		return nil, false, err
-	}
 	f.AccountID = a.AccountID
-	var (
-		out  []*keyward.AuditEvent
-		more bool
-	)
-	err := s.store.Read(ctx, func(tx keyward.Tx) (err error) {
-		out, more, err = tx.ListAuditEvents(ctx, &f)
-		return err
+	return listAs(ctx, s, a, keyward.PermAuditRead, func(tx keyward.Tx) ([]*keyward.AuditEvent, bool, error) {
+		return tx.ListAuditEvents(ctx, &f)
 	})
-	return out, more, err
 }

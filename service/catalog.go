@@ -205,7 +205,7 @@ func holders(ctx context.Context, tx keyward.Tx, accountID, resource string, kee
 	}
 	var out []string
 	for _, id := range ids {
-		k, err := tx.GetKey(ctx, id)
+		k, err := tx.GetKey(ctx, accountID, id)
 		if err != nil {
 			return nil, err
 		}

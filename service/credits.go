@@ -170,7 +170,7 @@ func (s *Service) renewLease(ctx context.Context, keyID string, st *creditState,
 	)
 	err := s.store.Write(ctx, func(tx keyward.Tx) error {
 		gone, void, grant, none = false, false, 0, false
-		k, err := tx.GetKey(ctx, keyID)
+		k, err := tx.GetKey(ctx, st.account, keyID)
 		if isNotFound(err) {
 			gone = true
 			return nil
@@ -259,7 +259,7 @@ func (s *Service) returnLease(ctx context.Context, id string, st *creditState) e
 		return nil
 	}
 	err := s.store.Write(ctx, func(tx keyward.Tx) error {
-		k, err := tx.GetKey(ctx, id)
+		k, err := tx.GetKey(ctx, st.account, id)
 		if err != nil || k.Credits == nil {
 			return err
 		}

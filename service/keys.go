@@ -48,18 +48,14 @@ func loadKey(ctx context.Context, tx keyward.Tx, a *keyward.Actor, kind keyward.
 	if !keyward.ValidID(keyward.PrefixKey, id) {
 		return nil, notFound
 	}
-	k, err := tx.GetKey(ctx, id)
-	if isNotFound(err) {
+	k, err := tx.GetKey(ctx, a.AccountID, id)
+	if isNotFound(err) && kind == keyward.KindManagement && isOperator(a) {
+		k, err = tx.GetOperatorKey(ctx, id)
+	}
+	if isNotFound(err) || (err == nil && k.Kind != kind) {
 		return nil, notFound
 	}
-	if err != nil {
-		return nil, err
-	}
-	visible := k.AccountID == a.AccountID || (k.Operator && k.AccountID == "" && isOperator(a))
-	if k.Kind != kind || !visible {
-		return nil, notFound
-	}
-	return k, nil
+	return k, err
 }
 
 // keyEnv gathers what the key rules need from the acting account.
@@ -80,31 +76,19 @@ func (s *Service) keyEnv(ctx context.Context, tx keyward.Tx, a *keyward.Actor) (
 		MasterKey:       s.master != nil,
 		OperatorAllowed: isOperator(a),
 		ProjectExists: func(id string) (bool, error) {
-			p, err := tx.GetProject(ctx, id)
-			if isNotFound(err) {
-				return false, nil
-			}
-			return err == nil && p.AccountID == accountID, err
+			_, err := tx.GetProject(ctx, accountID, id)
+			return exists(err)
 		},
 		OwnerExists: func(o keyward.Owner) (bool, error) {
-			var owner string
-			var err error
 			switch o.Type {
 			case keyward.OwnerUser:
-				var u *keyward.User
-				if u, err = tx.GetUser(ctx, o.ID); err == nil {
-					owner = u.AccountID
-				}
+				_, err := tx.GetUser(ctx, accountID, o.ID)
+				return exists(err)
 			case keyward.OwnerServiceAccount:
-				var sa *keyward.ServiceAccount
-				if sa, err = tx.GetServiceAccount(ctx, o.ID); err == nil {
-					owner = sa.AccountID
-				}
+				_, err := tx.GetServiceAccount(ctx, accountID, o.ID)
+				return exists(err)
 			}
-			if isNotFound(err) {
-				return false, nil
-			}
-			return err == nil && owner == accountID, err
+			return false, nil
 		},
 		RoleScopes: func(name string) ([]keyward.Scope, bool, error) {
 			r, err := tx.GetRole(ctx, accountID, name)
@@ -265,35 +249,16 @@ func (s *Service) stamp(k *keyward.Key, a *keyward.Actor, tok keyward.Token) {
 // GetKey returns one key of the actor's account.
 func (s *Service) GetKey(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, id string) (*keyward.Key, error) {
 	read, _ := perms(kind)
-	if err := require(a, read); err != nil {
-		return nil, err
-	}
-	var k *keyward.Key
-	err := s.store.Read(ctx, func(tx keyward.Tx) (err error) {
-		k, err = loadKey(ctx, tx, a, kind, id)
-		return err
-	})
-	return k, err
+	return readAs(ctx, s, a, read, func(tx keyward.Tx) (*keyward.Key, error) { return loadKey(ctx, tx, a, kind, id) })
 }
 
 // ListKeys returns one page of the actor's account's keys of the kind
 // (management keys listed by an operator key include the operator keys).
 func (s *Service) ListKeys(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, f keyward.KeyFilter) ([]*keyward.Key, bool, error) {
 	read, _ := perms(kind)
-	if err := require(a, read); err != nil {
-		return nil, false, err
-	}
 	f.AccountID, f.Kind, f.Now = a.AccountID, kind, s.now()
 	f.IncludeOperator = kind == keyward.KindManagement && isOperator(a)
-	var (
-		keys []*keyward.Key
-		more bool
-	)
-	err := s.store.Read(ctx, func(tx keyward.Tx) (err error) {
-		keys, more, err = tx.ListKeys(ctx, &f)
-		return err
-	})
-	return keys, more, err
+	return listAs(ctx, s, a, read, func(tx keyward.Tx) ([]*keyward.Key, bool, error) { return tx.ListKeys(ctx, &f) })
 }
 
 // UpdateKey applies a PATCH (keyward.PatchKey). ifMatch, if not empty, must match

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -45,6 +46,18 @@ func projectMap(p *keyward.Project) map[string]any {
 	return map[string]any{"name": p.Name, "description": p.Description}
 }
 
+// projectKind is what the shared operations need to know of projects.
+var projectKind = &objectKind[keyward.Project]{
+	name: "project", target: keyward.TargetProject, read: keyward.PermKeysRead, write: keyward.PermKeysWrite,
+	validID: func(id string) bool { return keyward.ValidID(keyward.PrefixProject, id) },
+	id:      func(p *keyward.Project) string { return p.ID },
+	etag:    (*keyward.Project).ETag,
+	next:    func(p *keyward.Project, now time.Time) { p.Version, p.UpdatedAt = p.Version+1, now },
+	fields:  projectMap,
+	get:     keyward.Tx.GetProject, create: keyward.Tx.CreateProject, update: keyward.Tx.UpdateProject, delete: keyward.Tx.DeleteProject,
+	created: keyward.ActionProjectCreated, updated: keyward.ActionProjectUpdated, deleted: keyward.ActionProjectDeleted,
+}
+
 // CreateProject creates a project in the actor's account; names are unique
 // per account (409 duplicate).
 func (s *Service) CreateProject(ctx context.Context, a *keyward.Actor, in *ProjectFields) (*keyward.Project, error) {
@@ -56,118 +69,40 @@ func (s *Service) CreateProject(ctx context.Context, a *keyward.Actor, in *Proje
 	if err := in.apply(p, true); err != nil {
 		return nil, err
 	}
-	err := s.store.Write(ctx, func(tx keyward.Tx) error {
-		if err := tx.CreateProject(ctx, p); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionProjectCreated, keyward.TargetProject, p.ID, keyward.Diff(nil, projectMap(p)))
-	})
-	if err != nil {
+	if err := s.store.Write(ctx, func(tx keyward.Tx) error { return projectKind.insert(ctx, s, tx, a, p) }); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func loadProject(ctx context.Context, tx keyward.Tx, a *keyward.Actor, id string) (*keyward.Project, error) {
-	notFound := keyward.NotFound("project", id)
-	if !keyward.ValidID(keyward.PrefixProject, id) {
-		return nil, notFound
-	}
-	p, err := tx.GetProject(ctx, id)
-	if isNotFound(err) || (err == nil && p.AccountID != a.AccountID) {
-		return nil, notFound
-	}
-	return p, err
-}
-
 // GetProject returns a project of the actor's account.
 func (s *Service) GetProject(ctx context.Context, a *keyward.Actor, id string) (*keyward.Project, error) {
-	if err := require(a, keyward.PermKeysRead); err != nil {
-		return nil, err
-	}
-	var p *keyward.Project
-	err := s.store.Read(ctx, func(tx keyward.Tx) (err error) {
-		p, err = loadProject(ctx, tx, a, id)
-		return err
-	})
-	return p, err
+	return projectKind.getOne(ctx, s, a, id)
 }
 
 // ListProjects returns one page of the actor's account's projects.
 func (s *Service) ListProjects(ctx context.Context, a *keyward.Actor, pg keyward.Page) ([]*keyward.Project, bool, error) {
-	if err := require(a, keyward.PermKeysRead); err != nil {
-		return nil, false, err
-	}
-	var (
-		out  []*keyward.Project
-		more bool
-	)
-	err := s.store.Read(ctx, func(tx keyward.Tx) (err error) {
-		out, more, err = tx.ListProjects(ctx, &keyward.ProjectFilter{Page: pg, AccountID: a.AccountID})
-		return err
+	return listAs(ctx, s, a, keyward.PermKeysRead, func(tx keyward.Tx) ([]*keyward.Project, bool, error) {
+		return tx.ListProjects(ctx, &keyward.ProjectFilter{Page: pg, AccountID: a.AccountID})
 	})
-	return out, more, err
 }
 
 // UpdateProject applies a PATCH to a project.
 func (s *Service) UpdateProject(ctx context.Context, a *keyward.Actor, id string, in *ProjectFields, ifMatch string) (*keyward.Project, error) {
-	if err := require(a, keyward.PermKeysWrite); err != nil {
-		return nil, err
-	}
-	var out *keyward.Project
-	err := s.store.Write(ctx, func(tx keyward.Tx) error {
-		cur, err := loadProject(ctx, tx, a, id)
-		if err != nil {
-			return err
-		}
-		if err := checkIfMatch(ifMatch, cur.ETag()); err != nil {
-			return err
-		}
-		next := *cur
-		if err := in.apply(&next, false); err != nil {
-			return err
-		}
-		changes := keyward.Diff(projectMap(cur), projectMap(&next))
-		if changes == nil {
-			out = cur
-			return nil
-		}
-		next.Version, next.UpdatedAt = cur.Version+1, s.now()
-		if err := tx.UpdateProject(ctx, &next); err != nil {
-			return err
-		}
-		out = &next
-		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionProjectUpdated, keyward.TargetProject, id, changes)
-	})
-	return out, err
+	return projectKind.patch(ctx, s, a, id, ifMatch, func(_ keyward.Tx, next *keyward.Project) error { return in.apply(next, false) })
 }
 
 // DeleteProject deletes a project and revokes every key scoped to it, with
 // an audit event per key, in one transaction. It returns the revoked key ids.
 func (s *Service) DeleteProject(ctx context.Context, a *keyward.Actor, id, ifMatch string) ([]string, error) {
-	if err := require(a, keyward.PermKeysWrite); err != nil {
-		return nil, err
-	}
 	var revoked []string
-	err := s.store.Write(ctx, func(tx keyward.Tx) error {
-		cur, err := loadProject(ctx, tx, a, id)
-		if err != nil {
-			return err
-		}
-		if err := checkIfMatch(ifMatch, cur.ETag()); err != nil {
-			return err
-		}
+	err := projectKind.remove(ctx, s, a, id, ifMatch, func(tx keyward.Tx, _ *keyward.Project) error {
 		keys, err := tx.KeysInProject(ctx, a.AccountID, id)
 		if err != nil {
 			return err
 		}
-		if revoked, err = s.revokeKeys(ctx, tx, a, keys, "project "+id+" deleted"); err != nil {
-			return err
-		}
-		if err := tx.DeleteProject(ctx, id); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, a, a.AccountID, keyward.ActionProjectDeleted, keyward.TargetProject, id, keyward.Diff(projectMap(cur), nil))
+		revoked, err = s.revokeKeys(ctx, tx, a, keys, "project "+id+" deleted")
+		return err
 	})
 	return revoked, err
 }

@@ -372,6 +372,15 @@ func isNotFound(err error) bool {
 	return errors.As(err, &e) && e.Code == keyward.ECodeNotFound
 }
 
+// exists turns the error of a store getter into whether the object
+// exists: not_found is false, not a failure.
+func exists(err error) (bool, error) {
+	if isNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Stats are counters and gauges of the service for metrics.
 type Stats struct {
 	CacheEntries, CacheMisses                              int

@@ -309,8 +309,8 @@ func (s *Service) power(ctx context.Context, tx keyward.Tx, k *keyward.Key) (*ke
 	}
 	switch k.Owner.Type {
 	case keyward.OwnerUser:
-		u, err := tx.GetUser(ctx, k.Owner.ID)
-		if isNotFound(err) || (err == nil && u.AccountID != k.AccountID) {
+		u, err := tx.GetUser(ctx, k.AccountID, k.Owner.ID)
+		if isNotFound(err) {
 			pw.ownerActive, pw.scopes, pw.grants = false, []keyward.Scope{}, keyward.NewGrants(nil)
 			return pw, nil
 		}
@@ -327,8 +327,8 @@ func (s *Service) power(ctx context.Context, tx keyward.Tx, k *keyward.Key) (*ke
 		bound := keyward.EffectiveScopes(&keyward.Key{PermissionMode: keyward.ModeRestricted, ProjectID: k.ProjectID}, cat, owner)
 		pw.scopes = keyward.IntersectScopes(pw.scopes, bound)
 	case keyward.OwnerServiceAccount:
-		sa, err := tx.GetServiceAccount(ctx, k.Owner.ID)
-		if isNotFound(err) || (err == nil && sa.AccountID != k.AccountID) {
+		sa, err := tx.GetServiceAccount(ctx, k.AccountID, k.Owner.ID)
+		if isNotFound(err) {
 			pw.ownerActive = false
 		} else if err != nil {
 			return nil, err

@@ -43,12 +43,12 @@ func (t *Tx) accountChanged(ctx context.Context, id string) error {
 	return t.Invalidate(ctx, keyward.Invalidation{Kind: keyward.InvalidateAccount, ID: id, Account: id})
 }
 
-// accountOf returns the account of a row of table (keys, users,
-// service_accounts) by id: "" for an operator key, which has none, and
-// for a row that does not exist (the change that follows reports that).
-func (t *Tx) accountOf(ctx context.Context, table, id string) (string, error) {
+// keyAccount returns the account of a key by id, for the invalidation of
+// a writer that takes only the id: "" for an operator key, which has none,
+// and for a key that does not exist (the change that follows reports that).
+func (t *Tx) keyAccount(ctx context.Context, id string) (string, error) {
 	var account sql.NullString
-	err := t.queryRow(ctx, `SELECT account_id FROM `+table+` WHERE id = ?`, id).Scan(&account)
+	err := t.queryRow(ctx, `SELECT account_id FROM keys WHERE id = ?`, id).Scan(&account)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", t.s.classify(err)
 	}

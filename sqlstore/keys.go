@@ -167,8 +167,19 @@ func (t *Tx) indexKey(ctx context.Context, k *keyward.Key, replace bool) error {
 }
 
 // GetKey implements keyward.Tx.
-func (t *Tx) GetKey(ctx context.Context, id string) (*keyward.Key, error) {
-	k, err := scanKey(t.queryRow(ctx, `SELECT `+keyColumns+` FROM keys k WHERE k.id = ?`+t.lock(), id))
+func (t *Tx) GetKey(ctx context.Context, accountID, id string) (*keyward.Key, error) {
+	return t.getKey(ctx, id, `k.account_id = ?`, accountID)
+}
+
+// GetOperatorKey implements keyward.Tx.
+func (t *Tx) GetOperatorKey(ctx context.Context, id string) (*keyward.Key, error) {
+	return t.getKey(ctx, id, `k.operator AND k.account_id IS NULL`)
+}
+
+// getKey returns the key with the id if it also meets the condition scope
+// (with its arguments), else not_found.
+func (t *Tx) getKey(ctx context.Context, id, scope string, args ...any) (*keyward.Key, error) {
+	k, err := scanKey(t.queryRow(ctx, `SELECT `+keyColumns+` FROM keys k WHERE k.id = ? AND `+scope+t.lock(), append([]any{id}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.NotFound("key", id)
 	}
@@ -202,7 +213,7 @@ func (t *Tx) UpdateKey(ctx context.Context, k *keyward.Key) error {
 
 // DeleteKey implements keyward.Tx.
 func (t *Tx) DeleteKey(ctx context.Context, id string) error {
-	account, err := t.accountOf(ctx, "keys", id)
+	account, err := t.keyAccount(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -329,7 +340,7 @@ func (t *Tx) RotateKeySecret(ctx context.Context, keyID string, hash keyward.Tok
 	if err != nil {
 		return err
 	}
-	account, err := t.accountOf(ctx, "keys", keyID)
+	account, err := t.keyAccount(ctx, keyID)
 	if err != nil {
 		return err
 	}

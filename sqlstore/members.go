@@ -110,8 +110,8 @@ func deref(s *string) string {
 }
 
 // GetUser implements keyward.Tx.
-func (t *Tx) GetUser(ctx context.Context, id string) (*keyward.User, error) {
-	u, err := scanUser(t.hotQueryRow(ctx, qUser+t.lock(), id))
+func (t *Tx) GetUser(ctx context.Context, accountID, id string) (*keyward.User, error) {
+	u, err := scanUser(t.hotQueryRow(ctx, qUser+t.lock(), id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.NotFound("user", id)
 	}
@@ -140,16 +140,12 @@ func (t *Tx) UpdateUser(ctx context.Context, u *keyward.User) error {
 }
 
 // DeleteUser implements keyward.Tx.
-func (t *Tx) DeleteUser(ctx context.Context, id string) error {
-	account, err := t.accountOf(ctx, "users", id)
-	if err != nil {
-		return err
-	}
-	r, err := t.exec(ctx, `DELETE FROM users WHERE id = ?`, id)
+func (t *Tx) DeleteUser(ctx context.Context, accountID, id string) error {
+	r, err := t.exec(ctx, `DELETE FROM users WHERE id = ? AND account_id = ?`, id, accountID)
 	if err := mustAffect(r, err, keyward.NotFound("user", id)); err != nil {
 		return err
 	}
-	return t.ownerChanged(ctx, id, account)
+	return t.ownerChanged(ctx, id, accountID)
 }
 
 // ListUsers implements keyward.Tx. The role filter reads the roles column
@@ -226,8 +222,8 @@ func (t *Tx) CreateServiceAccount(ctx context.Context, sa *keyward.ServiceAccoun
 }
 
 // GetServiceAccount implements keyward.Tx.
-func (t *Tx) GetServiceAccount(ctx context.Context, id string) (*keyward.ServiceAccount, error) {
-	sa, err := scanServiceAccount(t.hotQueryRow(ctx, qServiceAccount+t.lock(), id))
+func (t *Tx) GetServiceAccount(ctx context.Context, accountID, id string) (*keyward.ServiceAccount, error) {
+	sa, err := scanServiceAccount(t.hotQueryRow(ctx, qServiceAccount+t.lock(), id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.NotFound("service account", id)
 	}
@@ -251,16 +247,12 @@ func (t *Tx) UpdateServiceAccount(ctx context.Context, sa *keyward.ServiceAccoun
 }
 
 // DeleteServiceAccount implements keyward.Tx.
-func (t *Tx) DeleteServiceAccount(ctx context.Context, id string) error {
-	account, err := t.accountOf(ctx, "service_accounts", id)
-	if err != nil {
-		return err
-	}
-	r, err := t.exec(ctx, `DELETE FROM service_accounts WHERE id = ?`, id)
+func (t *Tx) DeleteServiceAccount(ctx context.Context, accountID, id string) error {
+	r, err := t.exec(ctx, `DELETE FROM service_accounts WHERE id = ? AND account_id = ?`, id, accountID)
 	if err := mustAffect(r, err, keyward.NotFound("service account", id)); err != nil {
 		return err
 	}
-	return t.ownerChanged(ctx, id, account)
+	return t.ownerChanged(ctx, id, accountID)
 }
 
 // ListServiceAccounts implements keyward.Tx.

@@ -114,8 +114,8 @@ func (t *Tx) CreateProject(ctx context.Context, p *keyward.Project) error {
 }
 
 // GetProject implements keyward.Tx.
-func (t *Tx) GetProject(ctx context.Context, id string) (*keyward.Project, error) {
-	p, err := scanProject(t.queryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = ?`+t.lock(), id))
+func (t *Tx) GetProject(ctx context.Context, accountID, id string) (*keyward.Project, error) {
+	p, err := scanProject(t.queryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = ? AND account_id = ?`+t.lock(), id, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.NotFound("project", id)
 	}
@@ -136,8 +136,8 @@ func (t *Tx) UpdateProject(ctx context.Context, p *keyward.Project) error {
 }
 
 // DeleteProject implements keyward.Tx.
-func (t *Tx) DeleteProject(ctx context.Context, id string) error {
-	r, err := t.exec(ctx, `DELETE FROM projects WHERE id = ?`, id)
+func (t *Tx) DeleteProject(ctx context.Context, accountID, id string) error {
+	r, err := t.exec(ctx, `DELETE FROM projects WHERE id = ? AND account_id = ?`, id, accountID)
 	return mustAffect(r, err, keyward.NotFound("project", id))
 }
 

@@ -306,8 +306,8 @@ const (
 	qKeyBySecret    = `SELECT ` + keyColumns + `, s.valid_until FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = ?`
 	qResources      = `SELECT ` + resourceColumns + ` FROM catalog_resources WHERE account_id = ? ORDER BY grp, id`
 	qRoles          = `SELECT ` + roleColumns + ` FROM roles WHERE account_id = ? ORDER BY name`
-	qUser           = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
-	qServiceAccount = `SELECT ` + serviceAccountColumns + ` FROM service_accounts WHERE id = ?`
+	qUser           = `SELECT ` + userColumns + ` FROM users WHERE id = ? AND account_id = ?`
+	qServiceAccount = `SELECT ` + serviceAccountColumns + ` FROM service_accounts WHERE id = ? AND account_id = ?`
 )
 
 // prepareHot prepares the hot queries on the read handle, for dialects

@@ -257,18 +257,18 @@ func testDeleteAccount(e *env) {
 		_, err = tx.GetAccountByName(e.ctx, "a")
 		gone("GetAccountByName", err)
 		for _, k := range []*keyward.Key{a.apiKey, a.mgmtKey, a.userKey, a.saKey} {
-			_, err = tx.GetKey(e.ctx, k.ID)
+			_, err = tx.GetKey(e.ctx, k.AccountID, k.ID)
 			gone("GetKey "+k.ID, err)
 		}
 		for i, h := range a.hashes {
 			_, err = tx.FindKeyByHash(e.ctx, h)
 			gone(name("FindKeyByHash of secret", i), err)
 		}
-		_, err = tx.GetProject(e.ctx, a.project.ID)
+		_, err = tx.GetProject(e.ctx, a.project.AccountID, a.project.ID)
 		gone("GetProject", err)
-		_, err = tx.GetUser(e.ctx, a.user.ID)
+		_, err = tx.GetUser(e.ctx, a.user.AccountID, a.user.ID)
 		gone("GetUser", err)
-		_, err = tx.GetServiceAccount(e.ctx, a.serviceAccount.ID)
+		_, err = tx.GetServiceAccount(e.ctx, a.serviceAccount.AccountID, a.serviceAccount.ID)
 		gone("GetServiceAccount", err)
 		_, err = tx.GetRole(e.ctx, id, "reader")
 		gone("GetRole", err)
@@ -295,7 +295,7 @@ func testDeleteAccount(e *env) {
 	// Nothing else changed.
 	same(e.t, "account b", e.snapshot(b), before)
 	e.wantSecret(opHash, op.ID, nil)
-	same(e.t, "operator key", e.getKey(op.ID), op)
+	same(e.t, "operator key", e.getKey(op.AccountID, op.ID), op)
 
 	// Deleting again is not_found; the name is free, and a new account of
 	// that name starts empty.

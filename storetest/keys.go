@@ -88,7 +88,7 @@ func testKeyRoundTrip(e *env) {
 	for _, k := range []*keyward.Key{full, op} {
 		want := k.Clone()
 		h := e.create(k)
-		same(e.t, "GetKey after CreateKey", e.getKey(k.ID), want)
+		same(e.t, "GetKey after CreateKey", e.getKey(k.AccountID, k.ID), want)
 		same(e.t, "the key passed to CreateKey", k, want)
 		e.read(func(tx keyward.Tx) error {
 			m, err := tx.FindKeyByHash(e.ctx, h)
@@ -130,20 +130,20 @@ func testKeyNilAndEmpty(e *env) {
 	for _, k := range []*keyward.Key{empty, none} {
 		want := k.Clone()
 		e.create(k)
-		same(e.t, "GetKey", e.getKey(k.ID), want)
+		same(e.t, "GetKey", e.getKey(k.AccountID, k.ID), want)
 	}
 	// Changing from empty to nil and back is stored too.
-	next := e.getKey(empty.ID)
+	next := e.getKey(empty.AccountID, empty.ID)
 	next.Scopes, next.Roles, next.Permissions, next.Metadata, next.IPAllowlist = nil, nil, nil, nil, nil
 	next.Description, next.LegacyKeyID, next.ProjectID, next.Credits, next.RateLimit = nil, nil, nil, nil, nil
 	next.Version++
 	e.write(func(tx keyward.Tx) error { return tx.UpdateKey(e.ctx, next) })
-	same(e.t, "GetKey after clearing", e.getKey(empty.ID), next)
+	same(e.t, "GetKey after clearing", e.getKey(empty.AccountID, empty.ID), next)
 	back := next.Clone()
 	back.Scopes, back.Roles, back.Metadata, back.IPAllowlist = []keyward.Scope{}, []string{}, map[string]json.RawMessage{}, []string{}
 	back.Version++
 	e.write(func(tx keyward.Tx) error { return tx.UpdateKey(e.ctx, back) })
-	same(e.t, "GetKey after emptying", e.getKey(empty.ID), back)
+	same(e.t, "GetKey after emptying", e.getKey(empty.AccountID, empty.ID), back)
 }
 
 func testKeyTimes(e *env) {
@@ -155,7 +155,7 @@ func testKeyTimes(e *env) {
 		k.ExpiresAt, k.LastUsedAt, k.RotatedAt = ptr(at.Add(time.Hour)), ptr(at.Add(999_999*time.Nanosecond)), ptr(at.Add(-time.Hour))
 	})
 	e.create(k)
-	got := e.getKey(k.ID)
+	got := e.getKey(k.AccountID, k.ID)
 	for _, c := range []struct {
 		name      string
 		got, want time.Time
@@ -185,7 +185,7 @@ func testKeyMetadataJSON(e *env) {
 	}
 	k := e.apiKey(a, func(k *keyward.Key) { k.Metadata = meta })
 	e.create(k)
-	got := e.getKey(k.ID).Metadata
+	got := e.getKey(k.AccountID, k.ID).Metadata
 	if len(got) != len(meta) {
 		e.t.Fatalf("metadata has %d members, want %d", len(got), len(meta))
 	}
@@ -207,10 +207,11 @@ func testKeyMetadataJSON(e *env) {
 }
 
 func testKeyGetUnknown(e *env) {
-	e.account("acme")
+	a := e.account("acme")
 	for _, id := range []string{"key_01HZX3K8Q4W2N5R7T9V0B1C2D8", "", "nope", "key_'; DROP TABLE keys; --"} {
+		e.keyGone(a.ID, id)
 		err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
-			_, err := tx.GetKey(e.ctx, id)
+			_, err := tx.GetOperatorKey(e.ctx, id)
 			return err
 		})
 		wantCode(e.t, err, keyward.ECodeNotFound)
@@ -224,7 +225,7 @@ func testKeyDuplicateID(e *env) {
 	dup := e.apiKey(a, func(d *keyward.Key) { d.ID, d.Name = k.ID, "other" })
 	err := e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.CreateKey(e.ctx, dup, randomHash(e.t)) })
 	wantCode(e.t, err, keyward.ECodeDuplicate)
-	if got := e.getKey(k.ID); got.Name != "key" {
+	if got := e.getKey(k.AccountID, k.ID); got.Name != "key" {
 		e.t.Fatalf("the duplicate replaced the key: name %q", got.Name)
 	}
 }
@@ -237,7 +238,7 @@ func testKeyDuplicateSecret(e *env) {
 	second := e.apiKey(a)
 	err := e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.CreateKey(e.ctx, second, h) })
 	wantCode(e.t, err, keyward.ECodeDuplicate)
-	e.keyGone(second.ID)
+	e.keyGone(second.AccountID, second.ID)
 	e.read(func(tx keyward.Tx) error {
 		m, err := tx.FindKeyByHash(e.ctx, h)
 		if err != nil {
@@ -306,7 +307,7 @@ func testRotate(e *env) {
 	e.wantSecret(h1, k.ID, &until)
 	e.wantSecret(h2, k.ID, nil)
 	// Rotation does not touch the key itself: the caller updates it.
-	same(e.t, "key after RotateKeySecret", e.getKey(k.ID), k)
+	same(e.t, "key after RotateKeySecret", e.getKey(k.AccountID, k.ID), k)
 }
 
 func testRotateCaps(e *env) {
@@ -367,14 +368,14 @@ func testUpdateKey(e *env) {
 	next.ID, next.Version, next.CreatedAt = k.ID, k.Version+1, k.CreatedAt
 	want := next.Clone()
 	e.write(func(tx keyward.Tx) error { return tx.UpdateKey(e.ctx, next) })
-	same(e.t, "GetKey after UpdateKey", e.getKey(k.ID), want)
+	same(e.t, "GetKey after UpdateKey", e.getKey(k.AccountID, k.ID), want)
 
 	// Twice more, each from the version just written.
 	for i := 0; i < 2; i++ {
-		cur := e.getKey(k.ID)
+		cur := e.getKey(k.AccountID, k.ID)
 		cur.Name, cur.Version = name("renamed", i), cur.Version+1
 		e.write(func(tx keyward.Tx) error { return tx.UpdateKey(e.ctx, cur) })
-		same(e.t, "GetKey after rename", e.getKey(k.ID), cur)
+		same(e.t, "GetKey after rename", e.getKey(k.AccountID, k.ID), cur)
 	}
 }
 
@@ -394,7 +395,7 @@ func testUpdateKeyConflict(e *env) {
 			return nil // commit whatever happened
 		})
 		wantCode(e.t, updateErr, keyward.ECodeConflict)
-		same(e.t, "key after a conflicting update", e.getKey(k.ID), k)
+		same(e.t, "key after a conflicting update", e.getKey(k.AccountID, k.ID), k)
 		e.read(func(tx keyward.Tx) error {
 			ids, err := tx.KeysUsingResource(e.ctx, a.ID, "docs", 10)
 			if err != nil {
@@ -413,7 +414,7 @@ func testUpdateKeyConflict(e *env) {
 	if c := keyward.ErrorCode(err); c != keyward.ECodeConflict && c != keyward.ECodeNotFound {
 		e.t.Fatalf("UpdateKey of an unknown key: %v, want conflict or not_found", err)
 	}
-	e.keyGone(ghost.ID)
+	e.keyGone(ghost.AccountID, ghost.ID)
 }
 
 func testDeleteKey(e *env) {
@@ -431,7 +432,7 @@ func testDeleteKey(e *env) {
 	e.rotate(k.ID, h2, now, now.Add(time.Hour))
 
 	e.write(func(tx keyward.Tx) error { return tx.DeleteKey(e.ctx, k.ID) })
-	e.keyGone(k.ID)
+	e.keyGone(k.AccountID, k.ID)
 	for _, h := range []keyward.TokenHash{h1, h2} {
 		_, err := e.findHash(h)
 		wantCode(e.t, err, keyward.ECodeNotFound)
@@ -562,7 +563,7 @@ func testKeysUsingResource(e *env) {
 		e.t.Fatalf("KeysUsingResource(b, docs) = %v", got)
 	}
 	// The index follows updates.
-	k := e.getKey(docs[0])
+	k := e.getKey(a.ID, docs[0])
 	scoped("search")(k)
 	k.Version++
 	e.write(func(tx keyward.Tx) error { return tx.UpdateKey(e.ctx, k) })
@@ -586,7 +587,7 @@ func testTouchKeys(e *env) {
 		e.write(func(tx keyward.Tx) error { return tx.TouchKeys(e.ctx, m) })
 	}
 	use := func(at time.Time, n int64) keyward.KeyUsage { return keyward.KeyUsage{LastUsed: at, Verifications: n} }
-	lastUsed := func(id string) *time.Time { return e.getKey(id).LastUsedAt }
+	lastUsed := func(id string) *time.Time { return e.getKey(a.ID, id).LastUsedAt }
 
 	touch(map[string]keyward.KeyUsage{k1.ID: use(t1, 3), "key_01HZX3K8Q4W2N5R7T9V0B1C2D8": use(t1, 1)})
 	if got := lastUsed(k1.ID); got == nil || !got.Equal(t1) {
@@ -606,12 +607,12 @@ func testTouchKeys(e *env) {
 	touch(map[string]keyward.KeyUsage{})
 	// Counts add up; nothing else of the key changes: not its version,
 	// not updated_at.
-	got := e.getKey(k1.ID)
+	got := e.getKey(k1.AccountID, k1.ID)
 	want := k1.Clone()
 	want.LastUsedAt = ptr(t2)
 	want.Verifications = 5
 	same(e.t, "key after TouchKeys", got, want)
-	if n := e.getKey(k2.ID).Verifications; n != 1 {
+	if n := e.getKey(k2.AccountID, k2.ID).Verifications; n != 1 {
 		e.t.Fatalf("k2 verifications = %d, want 1", n)
 	}
 }

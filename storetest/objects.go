@@ -118,22 +118,22 @@ var projectTests = []test{
 		r := &keyward.Project{ID: e.ids.New(keyward.PrefixProject), AccountID: a.ID, Name: "no description", CreatedAt: at, UpdatedAt: at, Version: 1}
 		for _, x := range []*keyward.Project{p, q, r} {
 			e.write(func(tx keyward.Tx) error { return tx.CreateProject(e.ctx, x) })
-			same(e.t, "GetProject", e.getProject(x.ID), x)
+			same(e.t, "GetProject", e.getProject(x.AccountID, x.ID), x)
 		}
 		next := *p
 		next.Name, next.Description, next.UpdatedAt, next.Version = "web 2", nil, at.Add(time.Minute), 2
 		e.write(func(tx keyward.Tx) error { return tx.UpdateProject(e.ctx, &next) })
-		same(e.t, "GetProject after update", e.getProject(p.ID), &next)
+		same(e.t, "GetProject after update", e.getProject(p.AccountID, p.ID), &next)
 
-		e.write(func(tx keyward.Tx) error { return tx.DeleteProject(e.ctx, p.ID) })
+		e.write(func(tx keyward.Tx) error { return tx.DeleteProject(e.ctx, p.AccountID, p.ID) })
 		err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
-			_, err := tx.GetProject(e.ctx, p.ID)
+			_, err := tx.GetProject(e.ctx, p.AccountID, p.ID)
 			return err
 		})
 		wantCode(e.t, err, keyward.ECodeNotFound)
-		err = e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.DeleteProject(e.ctx, p.ID) })
+		err = e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.DeleteProject(e.ctx, p.AccountID, p.ID) })
 		wantCode(e.t, err, keyward.ECodeNotFound)
-		same(e.t, "the other project", e.getProject(q.ID), q)
+		same(e.t, "the other project", e.getProject(q.AccountID, q.ID), q)
 		// The name is free again.
 		again := *p
 		again.ID = e.ids.New(keyward.PrefixProject)
@@ -154,7 +154,7 @@ var projectTests = []test{
 		renamed.Name, renamed.Version = "web", other.Version+1
 		err = e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.UpdateProject(e.ctx, &renamed) })
 		wantCode(e.t, err, keyward.ECodeDuplicate)
-		same(e.t, "project after a duplicate rename", e.getProject(other.ID), other)
+		same(e.t, "project after a duplicate rename", e.getProject(other.AccountID, other.ID), other)
 	}},
 	{"UpdateWrongVersion", func(e *env) {
 		a := e.account("a")
@@ -168,13 +168,13 @@ var projectTests = []test{
 				return nil
 			})
 			wantCode(e.t, updateErr, keyward.ECodeConflict)
-			same(e.t, "project after a conflicting update", e.getProject(p.ID), p)
+			same(e.t, "project after a conflicting update", e.getProject(p.AccountID, p.ID), p)
 		}
 	}},
 	{"GetUnknown", func(e *env) {
-		e.account("a")
+		a := e.account("a")
 		err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
-			_, err := tx.GetProject(e.ctx, "prj_01HZX3K8Q4W2N5R7T9V0B1C2D4")
+			_, err := tx.GetProject(e.ctx, a.ID, "prj_01HZX3K8Q4W2N5R7T9V0B1C2D4")
 			return err
 		})
 		wantCode(e.t, err, keyward.ECodeNotFound)
@@ -215,11 +215,11 @@ func (e *env) project(a *keyward.Account, n string) *keyward.Project {
 	return p
 }
 
-func (e *env) getProject(id string) *keyward.Project {
+func (e *env) getProject(accountID, id string) *keyward.Project {
 	e.t.Helper()
 	var p *keyward.Project
 	e.read(func(tx keyward.Tx) (err error) {
-		p, err = tx.GetProject(e.ctx, id)
+		p, err = tx.GetProject(e.ctx, accountID, id)
 		return err
 	})
 	return p

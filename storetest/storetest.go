@@ -22,6 +22,9 @@
 //     and scopes lists are never nil ([] when empty); user search is a
 //     case-insensitive substring of name or email (non-ASCII letters too,
 //     as for key names), the role filter matches whole role names;
+//   - a getter or deleter given another account's id answers not_found
+//     and changes nothing; operator keys (no account) are found only by
+//     GetOperatorKey, which finds nothing else;
 //   - an empty SealedSecret is no sealed secret: it reads back nil;
 //   - KeysWithRole lists ids in id order; KeysOwnedBy's order is not part
 //     of the contract;
@@ -69,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"Audit", auditTests},
 		{"Idempotency", idempotencyTests},
 		{"Transactions", txTests},
+		{"TenantScoping", scopeTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -173,25 +177,35 @@ func (e *env) create(k *keyward.Key) keyward.TokenHash {
 	return h
 }
 
-// getKey reads a key that must exist.
-func (e *env) getKey(id string) *keyward.Key {
+// getKey reads a key of the account that must exist; with no account, an
+// operator key.
+func (e *env) getKey(accountID, id string) *keyward.Key {
 	e.t.Helper()
 	var k *keyward.Key
 	e.read(func(tx keyward.Tx) (err error) {
-		k, err = tx.GetKey(e.ctx, id)
+		k, err = e.keyOf(tx, accountID, id)
 		return err
 	})
 	return k
 }
 
-// keyGone fails unless no key has the id.
-func (e *env) keyGone(id string) {
+// keyGone fails unless the account (with no account, the operator keys)
+// has no key with the id.
+func (e *env) keyGone(accountID, id string) {
 	e.t.Helper()
 	err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
-		_, err := tx.GetKey(e.ctx, id)
+		_, err := e.keyOf(tx, accountID, id)
 		return err
 	})
 	wantCode(e.t, err, keyward.ECodeNotFound)
+}
+
+// keyOf is GetKey, or GetOperatorKey for no account.
+func (e *env) keyOf(tx keyward.Tx, accountID, id string) (*keyward.Key, error) {
+	if accountID == "" {
+		return tx.GetOperatorKey(e.ctx, id)
+	}
+	return tx.GetKey(e.ctx, accountID, id)
 }
 
 func randomHash(t testing.TB) keyward.TokenHash {

@@ -42,13 +42,13 @@ func (e *env) writeEverything(tx keyward.Tx, a *keyward.Account, k *keyward.Key,
 // nothingWritten fails if any object writeEverything makes exists.
 func (e *env) nothingWritten(a *keyward.Account, k *keyward.Key, p *keyward.Project) {
 	e.t.Helper()
-	e.keyGone(k.ID)
+	e.keyGone(k.AccountID, k.ID)
 	evs, _, err := e.listEvents(&keyward.AuditFilter{AccountID: a.ID}, keyward.Page{})
 	if err != nil || len(evs) != 0 {
 		e.t.Fatalf("audit events after a failed write: %d (%v)", len(evs), err)
 	}
 	err = e.s.Read(e.ctx, func(tx keyward.Tx) error {
-		_, err := tx.GetProject(e.ctx, p.ID)
+		_, err := tx.GetProject(e.ctx, p.AccountID, p.ID)
 		return err
 	})
 	wantCode(e.t, err, keyward.ECodeNotFound)
@@ -75,7 +75,7 @@ func testWriteRollback(e *env) {
 			e.t.Fatalf("writes inside the transaction: %v", err)
 		}
 		// Visible inside the transaction itself.
-		if _, err := tx.GetKey(e.ctx, k.ID); err != nil {
+		if _, err := tx.GetKey(e.ctx, k.AccountID, k.ID); err != nil {
 			e.t.Fatalf("a key created in this transaction is not visible in it: %v", err)
 		}
 		return fmt.Errorf("wrapped: %w", boom)
@@ -157,7 +157,7 @@ func testReadOnly(e *env) {
 			return tx.CreateProject(e.ctx, &q)
 		},
 		"UpdateProject": func(tx keyward.Tx) error { return tx.UpdateProject(e.ctx, &pnext) },
-		"DeleteProject": func(tx keyward.Tx) error { return tx.DeleteProject(e.ctx, p.ID) },
+		"DeleteProject": func(tx keyward.Tx) error { return tx.DeleteProject(e.ctx, p.AccountID, p.ID) },
 		"PutResource": func(tx keyward.Tx) error {
 			return tx.PutResource(e.ctx, a.ID, &keyward.Resource{ID: "files", CreatedAt: now, UpdatedAt: now})
 		},
@@ -179,7 +179,7 @@ func testReadOnly(e *env) {
 			next.Name, next.Version = ptr("changed"), u.Version+1
 			return tx.UpdateUser(e.ctx, &next)
 		},
-		"DeleteUser": func(tx keyward.Tx) error { return tx.DeleteUser(e.ctx, u.ID) },
+		"DeleteUser": func(tx keyward.Tx) error { return tx.DeleteUser(e.ctx, u.AccountID, u.ID) },
 		"CreateServiceAccount": func(tx keyward.Tx) error {
 			return tx.CreateServiceAccount(e.ctx, &keyward.ServiceAccount{ID: e.ids.New(keyward.PrefixService), AccountID: a.ID, Name: "new", Status: keyward.MemberActive, CreatedAt: now, UpdatedAt: now, Version: 1})
 		},
@@ -188,7 +188,7 @@ func testReadOnly(e *env) {
 			next.Name, next.Version = "changed", sa.Version+1
 			return tx.UpdateServiceAccount(e.ctx, &next)
 		},
-		"DeleteServiceAccount": func(tx keyward.Tx) error { return tx.DeleteServiceAccount(e.ctx, sa.ID) },
+		"DeleteServiceAccount": func(tx keyward.Tx) error { return tx.DeleteServiceAccount(e.ctx, sa.AccountID, sa.ID) },
 		"CreateRole": func(tx keyward.Tx) error {
 			return tx.CreateRole(e.ctx, &keyward.Role{AccountID: a.ID, Name: "new", Scopes: []keyward.Scope{}, CreatedAt: now, UpdatedAt: now, Version: 1})
 		},
@@ -224,9 +224,9 @@ func testReadOnly(e *env) {
 		}
 	}
 	// Nothing changed.
-	same(e.t, "key", e.getKey(k.ID), k)
+	same(e.t, "key", e.getKey(k.AccountID, k.ID), k)
 	e.wantSecret(h, k.ID, nil)
-	same(e.t, "project", e.getProject(p.ID), p)
+	same(e.t, "project", e.getProject(p.AccountID, p.ID), p)
 	if rs := e.resources(a.ID); len(rs) != 1 || rs[0].ID != "docs" {
 		e.t.Errorf("catalog = %v", rs)
 	}
@@ -235,8 +235,8 @@ func testReadOnly(e *env) {
 		e.t.Errorf("%d audit events appended inside Read", len(evs))
 	}
 	same(e.t, "account", e.getAccount(a.ID), a)
-	same(e.t, "user", e.getUser(u.ID), u)
-	same(e.t, "service account", e.getServiceAccount(sa.ID), sa)
+	same(e.t, "user", e.getUser(u.AccountID, u.ID), u)
+	same(e.t, "service account", e.getServiceAccount(sa.AccountID, sa.ID), sa)
 	same(e.t, "role", e.getRole(a.ID, role.Name), role)
 	e.wantRecord("idempotency record", e.peekIdem(idem.Scope, idem.KeyHash), idem)
 	if got := e.peekIdem(a.ID+":k", idemRecord(a, "k", "read-only-new-01", "", now).KeyHash); got != nil {
@@ -275,7 +275,7 @@ func testUncommitted(e *env) {
 			return err
 		}
 		return e.s.Read(ctx, func(rtx keyward.Tx) error {
-			got, err := rtx.GetKey(ctx, k.ID)
+			got, err := rtx.GetKey(ctx, k.AccountID, k.ID)
 			if err != nil {
 				return err
 			}
@@ -288,7 +288,7 @@ func testUncommitted(e *env) {
 	if err != nil {
 		e.t.Fatalf("Write: %v", err)
 	}
-	if got := e.getKey(k.ID); got.Name != "uncommitted" {
+	if got := e.getKey(k.AccountID, k.ID); got.Name != "uncommitted" {
 		e.t.Fatalf("committed update not visible: %q", got.Name)
 	}
 }
@@ -311,7 +311,7 @@ func testConcurrentWrites(e *env) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				err := e.s.Write(e.ctx, func(tx keyward.Tx) error {
-					cur, err := tx.GetKey(e.ctx, k.ID)
+					cur, err := tx.GetKey(e.ctx, k.AccountID, k.ID)
 					if err != nil {
 						return err
 					}
@@ -331,7 +331,7 @@ func testConcurrentWrites(e *env) {
 	if len(errs) > 0 {
 		e.t.Fatalf("%d of %d writes failed; first: %v", len(errs), workers*each, errs[0])
 	}
-	if got := e.getKey(k.ID).Version; got != 1+workers*each {
+	if got := e.getKey(k.AccountID, k.ID).Version; got != 1+workers*each {
 		e.t.Fatalf("version = %d after %d increments, want %d", got, workers*each, 1+workers*each)
 	}
 }
@@ -360,7 +360,7 @@ func testAtomicAudit(e *env) {
 				default:
 				}
 				err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
-					cur, err := tx.GetKey(e.ctx, k.ID)
+					cur, err := tx.GetKey(e.ctx, k.AccountID, k.ID)
 					if err != nil {
 						return err
 					}
@@ -386,7 +386,7 @@ func testAtomicAudit(e *env) {
 	}
 	for i := 0; i < rounds; i++ {
 		e.write(func(tx keyward.Tx) error {
-			cur, err := tx.GetKey(e.ctx, k.ID)
+			cur, err := tx.GetKey(e.ctx, k.AccountID, k.ID)
 			if err != nil {
 				return err
 			}
@@ -404,8 +404,8 @@ func testAtomicAudit(e *env) {
 		e.t.Fatalf("readers saw a key change without its audit event (or the reverse) %d times; first: %s", len(problems), problems[0])
 	}
 	evs, _, err := e.listEvents(&keyward.AuditFilter{AccountID: a.ID, TargetID: k.ID}, keyward.Page{Limit: keyward.MaxPageLimit})
-	if err != nil || len(evs) != rounds || e.getKey(k.ID).Version != 1+rounds {
-		e.t.Fatalf("after %d rounds: %d events (%v), version %d", rounds, len(evs), err, e.getKey(k.ID).Version)
+	if err != nil || len(evs) != rounds || e.getKey(k.AccountID, k.ID).Version != 1+rounds {
+		e.t.Fatalf("after %d rounds: %d events (%v), version %d", rounds, len(evs), err, e.getKey(k.AccountID, k.ID).Version)
 	}
 }
 
@@ -419,11 +419,11 @@ func testCanceled(e *env) {
 		e.t.Fatal("Write with a canceled context succeeded")
 	}
 	err = e.s.Read(ctx, func(tx keyward.Tx) error {
-		_, err := tx.GetKey(ctx, k.ID)
+		_, err := tx.GetKey(ctx, k.AccountID, k.ID)
 		return err
 	})
 	if err == nil {
 		e.t.Fatal("Read with a canceled context succeeded")
 	}
-	e.keyGone(k.ID)
+	e.keyGone(k.AccountID, k.ID)
 }
