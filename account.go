@@ -29,7 +29,7 @@ type Account struct {
 }
 
 // ETag returns the account's entity tag.
-func (a *Account) ETag() string { return ETag(a.ID, a.Version) }
+func (a *Account) ETag() string { return entityTag(a.ID, a.Version) }
 
 // Project is a subdivision of an account; a key may be scoped to one.
 type Project struct {
@@ -43,7 +43,7 @@ type Project struct {
 }
 
 // ETag returns the project's entity tag.
-func (p *Project) ETag() string { return ETag(p.ID, p.Version) }
+func (p *Project) ETag() string { return entityTag(p.ID, p.Version) }
 
 // MaxLifetimeSeconds bounds max_key_lifetime and default_key_lifetime: 100 years.
 const MaxLifetimeSeconds = 100 * 365 * 24 * 3600

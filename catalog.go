@@ -16,17 +16,6 @@ const (
 	AccessWrite Access = "write"
 )
 
-// Includes reports whether holding a grants b.
-func (a Access) Includes(b Access) bool {
-	switch a {
-	case AccessWrite:
-		return b == AccessRead || b == AccessWrite
-	case AccessRead:
-		return b == AccessRead
-	}
-	return false
-}
-
 // Wildcard is the target that stands for every object of a resource.
 const Wildcard = "*"
 
@@ -182,8 +171,8 @@ func ManagementPermissions() []ManagementPermission {
 	}
 }
 
-// IsManagementPermission reports whether p names a management permission.
-func IsManagementPermission(p string) bool {
+// isManagementPermission reports whether p names a management permission.
+func isManagementPermission(p string) bool {
 	for _, mp := range ManagementPermissions() {
 		if mp.ID == p {
 			return true

@@ -8,7 +8,7 @@ import (
 
 // ETag derives an entity tag from an object id and its version: opaque to
 // clients, different for every change.
-func ETag(id string, version int64) string {
+func entityTag(id string, version int64) string {
 	h := fnv.New64a()
 	h.Write([]byte(id))
 	h.Write([]byte{0})

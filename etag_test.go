@@ -6,8 +6,8 @@ import (
 )
 
 func TestDtETag(t *testing.T) {
-	a1 := ETag("key_a", 1)
-	if a1 != ETag("key_a", 1) {
+	a1 := entityTag("key_a", 1)
+	if a1 != entityTag("key_a", 1) {
 		t.Fatal("ETag is not deterministic")
 	}
 	seen := map[string]string{}
@@ -15,7 +15,7 @@ func TestDtETag(t *testing.T) {
 		id string
 		v  int64
 	}{{"key_a", 1}, {"key_a", 2}, {"key_b", 1}, {"a1", 2}, {"a", 12}, {"", 0}, {"key_a", -1}} {
-		e := ETag(c.id, c.v)
+		e := entityTag(c.id, c.v)
 		if e == "" {
 			t.Fatalf("ETag(%q, %d) is empty", c.id, c.v)
 		}
@@ -32,8 +32,8 @@ func TestDtETag(t *testing.T) {
 	}
 	k := &Key{ID: "key_a", Version: 7}
 	p := &Project{ID: "key_a", Version: 7}
-	if k.ETag() != ETag("key_a", 7) || p.ETag() != ETag("key_a", 7) {
-		t.Fatal("Key.ETag or Project.ETag differs from ETag(id, version)")
+	if k.ETag() != entityTag("key_a", 7) || p.ETag() != entityTag("key_a", 7) {
+		t.Fatal("Key.ETag or Project.ETag differs from entityTag(id, version)")
 	}
 }
 

@@ -141,12 +141,7 @@ type Key struct {
 }
 
 // ETag returns the entity tag of this version of the key (without quotes).
-func (k *Key) ETag() string { return ETag(k.ID, k.Version) }
-
-// Expired reports whether the key has an expiry at or before now.
-func (k *Key) Expired(now time.Time) bool {
-	return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)
-}
+func (k *Key) ETag() string { return entityTag(k.ID, k.Version) }
 
 // Clone returns a deep copy, so rules can change a key without touching the
 // original.
@@ -196,34 +191,10 @@ func cloneSlice[T any](s []T) []T {
 	return append(make([]T, 0, len(s)), s...)
 }
 
-// SecretState says which of a key's secrets a presented token matched.
-type SecretState int
-
-const (
-	// SecretCurrent is the key's current secret.
-	SecretCurrent SecretState = iota
-	// SecretGrace is a secret replaced by rotation, still inside its grace period.
-	SecretGrace
-	// SecretRotated is a secret replaced by rotation whose grace period has passed.
-	SecretRotated
-)
-
 // KeyMatch is the result of looking a token up by its hash.
 type KeyMatch struct {
 	Key *Key
 	// ValidUntil is nil for the current secret, and the end of the grace
 	// period for a secret replaced by rotation.
 	ValidUntil *time.Time
-}
-
-// State returns which secret matched, at time now.
-func (m *KeyMatch) State(now time.Time) SecretState {
-	switch {
-	case m.ValidUntil == nil:
-		return SecretCurrent
-	case now.Before(*m.ValidUntil):
-		return SecretGrace
-	default:
-		return SecretRotated
-	}
 }

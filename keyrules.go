@@ -727,7 +727,7 @@ func checkPermissions(v *validator, perms []string, operator bool) ([]string, bo
 	ok := true
 	for i, p := range perms {
 		switch {
-		case !IsManagementPermission(p):
+		case !isManagementPermission(p):
 			v.add(fmt.Sprintf("permissions[%d]", i), "%q is not a management permission", p)
 			ok = false
 		case !operator && (p == PermAccountsRead || p == PermAccountsWrite):
@@ -776,7 +776,7 @@ func checkMetadata(m map[string]json.RawMessage) (map[string]json.RawMessage, st
 		if err := json.Compact(&buf, raw); err != nil {
 			return nil, "metadata", fmt.Sprintf("member %q is not valid JSON", n)
 		}
-		if d := JSONDepth(buf.Bytes()); d+1 > MaxJSONDepth {
+		if d := jsonDepth(buf.Bytes()); d+1 > MaxJSONDepth {
 			return nil, "metadata", fmt.Sprintf("member %q nests %d levels deep; metadata may nest at most %d levels (the metadata object is the first)", n, d+1, MaxJSONDepth)
 		}
 		out[n] = buf.Bytes()
@@ -788,11 +788,11 @@ func checkMetadata(m map[string]json.RawMessage) (map[string]json.RawMessage, st
 	return out, "", ""
 }
 
-// JSONDepth returns how deeply a JSON text nests arrays and objects: 0
+// jsonDepth returns how deeply a JSON text nests arrays and objects: 0
 // for a scalar, 1 for [] or {"a":1}, one more per level inside. It reads
 // the text without decoding it (no recursion), so any depth is safe to
 // measure.
-func JSONDepth(b []byte) int {
+func jsonDepth(b []byte) int {
 	depth, deepest := 0, 0
 	inString, escaped := false, false
 	for _, c := range b {

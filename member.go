@@ -32,7 +32,7 @@ type User struct {
 }
 
 // ETag returns the user's entity tag.
-func (u *User) ETag() string { return ETag(u.ID, u.Version) }
+func (u *User) ETag() string { return entityTag(u.ID, u.Version) }
 
 // ServiceAccount is a non-human owner of keys (a backend, a CI job). Its
 // keys are not bounded by roles but stop verifying while it is disabled.
@@ -48,7 +48,7 @@ type ServiceAccount struct {
 }
 
 // ETag returns the service account's entity tag.
-func (s *ServiceAccount) ETag() string { return ETag(s.ID, s.Version) }
+func (s *ServiceAccount) ETag() string { return entityTag(s.ID, s.Version) }
 
 // Role is a named list of scopes, defined per account, usable on API keys
 // (restricted mode) and on users.
@@ -63,7 +63,7 @@ type Role struct {
 }
 
 // ETag returns the role's entity tag.
-func (r *Role) ETag() string { return ETag(r.AccountID+"/"+r.Name, r.Version) }
+func (r *Role) ETag() string { return entityTag(r.AccountID+"/"+r.Name, r.Version) }
 
 // ValidRoleName reports whether name can name a role: [a-z][a-z0-9_.-]*,
 // at most 64 characters (the same form as resource ids).

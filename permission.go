@@ -53,8 +53,8 @@ func (q *Query) eval(i int, c Checker) bool {
 	}
 }
 
-// Atoms returns the atoms of the query in order of appearance, as text.
-func (q *Query) Atoms() []string {
+// atoms returns the atoms of the query in order of appearance, as text.
+func (q *Query) atoms() []string {
 	var out []string
 	for _, n := range q.nodes {
 		if n.op == 'a' {
@@ -355,20 +355,6 @@ func (g *Grants) Allows(resource string, access Access, target string) bool {
 	}
 	_, ok := set[target]
 	return ok
-}
-
-// AllOf is a Checker that allows an atom only when every one of its
-// checkers does: a user-owned key is bounded by its owner's roles this way.
-type AllOf []Checker
-
-// Allows implements Checker.
-func (a AllOf) Allows(resource string, access Access, target string) bool {
-	for _, c := range a {
-		if !c.Allows(resource, access, target) {
-			return false
-		}
-	}
-	return true
 }
 
 // EffectiveScopes returns what an API key may do, given the account's

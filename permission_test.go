@@ -89,8 +89,8 @@ func TestDtParseQueryEval(t *testing.T) {
 func TestDtParseQueryAtoms(t *testing.T) {
 	q := dtMustParse(t, "queues:write:q_1 AND (messages:read OR stats:read:*) or x:write")
 	want := []string{"queues:write:q_1", "messages:read", "stats:read:*", "x:write"}
-	if got := q.Atoms(); !slices.Equal(got, want) {
-		t.Fatalf("Atoms() = %q, want %q", got, want)
+	if got := q.atoms(); !slices.Equal(got, want) {
+		t.Fatalf("atoms() = %q, want %q", got, want)
 	}
 }
 
@@ -131,7 +131,7 @@ func TestDtParseQueryErrors(t *testing.T) {
 		t.Run(tc.query, func(t *testing.T) {
 			q, err := ParseQuery(tc.query)
 			if err == nil {
-				t.Fatalf("ParseQuery(%q) = %v, want an error", tc.query, q.Atoms())
+				t.Fatalf("ParseQuery(%q) = %v, want an error", tc.query, q.atoms())
 			}
 			var ke *Error
 			if !errors.As(err, &ke) || ke.Code != ECodeInvalidPermission {
@@ -246,36 +246,6 @@ func TestDtGrantsAllows(t *testing.T) {
 	}
 }
 
-func TestDtAllOf(t *testing.T) {
-	key := NewGrants([]Scope{{Resource: "docs", Access: AccessWrite, Targets: []string{"*"}}, {Resource: "files", Access: AccessRead, Targets: []string{"*"}}})
-	owner := NewGrants([]Scope{{Resource: "docs", Access: AccessRead, Targets: []string{"*"}}, {Resource: "files", Access: AccessWrite, Targets: []string{"*"}}})
-	both := AllOf{key, owner}
-	for _, tc := range []struct {
-		res    string
-		access Access
-		want   bool
-	}{
-		{"docs", AccessRead, true},
-		{"docs", AccessWrite, false}, // the owner cannot write
-		{"files", AccessRead, true},
-		{"files", AccessWrite, false}, // the key cannot write
-		{"other", AccessRead, false},
-	} {
-		if got := both.Allows(tc.res, tc.access, ""); got != tc.want {
-			t.Errorf("AllOf.Allows(%s, %s) = %v, want %v", tc.res, tc.access, got, tc.want)
-		}
-	}
-	q := dtMustParse(t, "docs:read AND files:read")
-	if !q.Eval(both) {
-		t.Error("query allowed by both checkers is refused")
-	}
-	if dtMustParse(t, "docs:write OR files:write").Eval(both) {
-		t.Error("query allowed by only one checker at a time is allowed")
-	}
-}
-
-// dtCatalog is a catalog with one resource of each kind EffectiveScopes
-// must tell apart.
 func dtCatalog() Catalog {
 	both := []string{ProjectScopeAll, ProjectScopeSingle}
 	all := []string{ProjectScopeAll}
@@ -409,12 +379,12 @@ func FuzzParseQuery(f *testing.F) {
 			}
 			return
 		}
-		atoms := q.Atoms()
+		atoms := q.atoms()
 		if len(atoms) == 0 || len(atoms) > MaxQueryAtoms {
 			t.Fatalf("ParseQuery(%q) has %d atoms", s, len(atoms))
 		}
 		again, err := ParseQuery(q.String())
-		if err != nil || !slices.Equal(again.Atoms(), atoms) {
+		if err != nil || !slices.Equal(again.atoms(), atoms) {
 			t.Fatalf("re-parsing %q: %v, atoms %v, want %v", q.String(), err, again, atoms)
 		}
 		for _, a := range atoms {
@@ -422,7 +392,7 @@ func FuzzParseQuery(f *testing.F) {
 			if err != nil {
 				t.Fatalf("atom %q of %q does not parse alone: %v", a, s, err)
 			}
-			if got := one.Atoms(); len(got) != 1 || got[0] != a {
+			if got := one.atoms(); len(got) != 1 || got[0] != a {
 				t.Fatalf("atom %q of %q parses alone as %q", a, s, got)
 			}
 			if !one.Eval(dtAllow(a)) {
@@ -431,8 +401,8 @@ func FuzzParseQuery(f *testing.F) {
 		}
 		if joined := strings.Join(atoms, " AND "); len(joined) <= MaxQueryLen {
 			and := dtMustParse(t, joined)
-			if !slices.Equal(and.Atoms(), atoms) {
-				t.Fatalf("atoms of %q joined with AND parse as %q", s, and.Atoms())
+			if !slices.Equal(and.atoms(), atoms) {
+				t.Fatalf("atoms of %q joined with AND parse as %q", s, and.atoms())
 			}
 		}
 		// Without NOT, a query is monotone: allowing every atom satisfies

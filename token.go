@@ -148,6 +148,12 @@ const (
 	ShapeForeign
 )
 
+// Lookable reports whether a token of this shape may be a key and is
+// looked up: keyward's format with a correct checksum, or a foreign format
+// (keys imported from other systems by hash). Malformed tokens and keyward
+// tokens with a bad checksum are refused without a lookup.
+func (s TokenShape) Lookable() bool { return s == ShapeKeyward || s == ShapeForeign }
+
 // Shape classifies the token without allocating.
 func (t Token) Shape() TokenShape { return ShapeOf(t.Reveal()) }
 

@@ -219,6 +219,16 @@ func TestDtTokenShape(t *testing.T) {
 	}
 }
 
+// Only keyward's format with a good checksum and foreign formats are looked
+// up; the rest is NOT_FOUND without a lookup.
+func TestDtTokenShapeLookable(t *testing.T) {
+	for shape, want := range map[TokenShape]bool{ShapeInvalid: false, ShapeBadChecksum: false, ShapeKeyward: true, ShapeForeign: true} {
+		if got := shape.Lookable(); got != want {
+			t.Errorf("%v.Lookable() = %v, want %v", shape, got, want)
+		}
+	}
+}
+
 // Every single-character substitution of a valid token must be caught
 // before a lookup: CRC32 detects every error confined to one byte.
 func TestDtTokenShapeSingleSubstitution(t *testing.T) {

@@ -82,18 +82,3 @@ func (c *Credits) PeriodEnd(pool CreditPool) time.Time {
 	}
 	return pool.PeriodStart.Add(time.Duration(c.Refill.Interval) * time.Second)
 }
-
-// LeaseSize returns how many credits a node takes from a pool at once to
-// pay for a verification costing cost: enough that most verifications need
-// no database write, few enough that other nodes are not starved. A nearly
-// empty pool is taken cost by cost.
-func LeaseSize(remaining, cost int64) int64 {
-	n := remaining / 16
-	switch {
-	case n > 1000:
-		n = 1000
-	case n < cost:
-		n = cost
-	}
-	return n
-}

@@ -37,9 +37,10 @@ type VerifyRequest struct {
 	Cost        *int64       `json:"cost"`
 }
 
-// PreparedVerify is a validated VerifyRequest.
+// PreparedVerify is what a verification checks besides the token, validated
+// (the token itself travels beside it, as its request carried it, so the
+// hot path copies nothing).
 type PreparedVerify struct {
-	Token     Token
 	Query     *Query // nil: no permission check
 	ProjectID string // "": no project given
 	IP        netip.Addr
@@ -55,7 +56,7 @@ func (r *VerifyRequest) Prepare() (*PreparedVerify, error) { return r.PrepareWit
 // PrepareWith is Prepare with the permission query parsed by parse (a
 // caller may cache parsed queries).
 func (r *VerifyRequest) PrepareWith(parse func(string) (*Query, error)) (*PreparedVerify, error) {
-	p := &PreparedVerify{Token: r.Key.Value, Cost: 1}
+	p := &PreparedVerify{Cost: 1}
 	v := &validator{}
 	if !r.Key.HasValue() {
 		v.add("key", "is required: the token to verify")
@@ -90,24 +91,6 @@ func (r *VerifyRequest) PrepareWith(parse func(string) (*Query, error)) (*Prepar
 		return nil, err
 	}
 	return p, nil
-}
-
-// CheckInput is what the ordered checks after NOT_FOUND need.
-type CheckInput struct {
-	Match *KeyMatch
-	Now   time.Time
-	// OwnerActive is false when the key's owner is a disabled user or
-	// service account.
-	OwnerActive bool
-	// Grants answers permission atoms for the key (bounded by its owner).
-	Grants Checker
-}
-
-// Check runs the verification checks after NOT_FOUND, in their order, and
-// returns the first that fails, or VALID. Rate limits and credits are
-// applied by the caller after a VALID answer here.
-func Check(req *PreparedVerify, in *CheckInput) VerifyCode {
-	return CompileKey(in.Match, in.OwnerActive, in.Grants).Check(req, in.Now.UnixMilli())
 }
 
 // CompiledKey is what the ordered checks need of a key, prepared once so a
@@ -146,18 +129,37 @@ func CompileKey(m *KeyMatch, ownerActive bool, grants Checker) *CompiledKey {
 	return c
 }
 
-// Check runs the verification checks after NOT_FOUND, in order, at now (Unix
-// ms), and returns the first that fails, or VALID.
-func (c *CompiledKey) Check(req *PreparedVerify, now int64) VerifyCode {
+// Usable reports whether the credential may be used at now (Unix ms): the
+// key active and not expired, the secret not past its rotation grace
+// period. It is the one rule for every credential, API or management key:
+// the first checks of a verification (Check), and authentication.
+func (c *CompiledKey) Usable(now int64) bool { return c.credential(now) == VerifyValid }
+
+// credential returns the first credential check that fails at now (Unix
+// ms), or VALID. A status other than active and revoked is DISABLED: an
+// unknown status fails closed.
+func (c *CompiledKey) credential(now int64) VerifyCode {
 	switch {
 	case c.Status == StatusRevoked:
 		return VerifyRevoked
-	case c.Status == StatusDisabled:
+	case c.Status != StatusActive:
 		return VerifyDisabled
 	case c.ExpiresAt != 0 && now >= c.ExpiresAt:
 		return VerifyExpired
 	case c.SecretValidUntil != 0 && now >= c.SecretValidUntil:
 		return VerifyRotated
+	}
+	return VerifyValid
+}
+
+// Check runs the verification checks after NOT_FOUND, in order, at now (Unix
+// ms), and returns the first that fails, or VALID. Rate limits and credits
+// are applied by the caller after a VALID answer here.
+func (c *CompiledKey) Check(req *PreparedVerify, now int64) VerifyCode {
+	if code := c.credential(now); code != VerifyValid {
+		return code
+	}
+	switch {
 	case !c.OwnerActive:
 		return VerifyOwnerInactive
 	case !ipAllowed(c.Allowlist, req.IP, req.HasIP):
@@ -264,6 +266,3 @@ type VerifyResult struct {
 	HasRateLimit     bool
 	RateLimit        RateLimitState
 }
-
-// Known reports whether the token belonged to a key (any code but NOT_FOUND).
-func (r *VerifyResult) Known() bool { return r.Code != VerifyNotFound && r.KeyID != "" }

@@ -220,7 +220,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 	if err != nil {
 		return err
 	}
-	res, err := s.svc.VerifyToken(r.Context(), a, p.Token.Reveal(), p)
+	res, err := s.svc.VerifyToken(r.Context(), a, in.Key.Value.Reveal(), p)
 	if err != nil {
 		return err
 	}

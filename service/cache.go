@@ -3,6 +3,7 @@ package service
 import (
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,8 +53,7 @@ type sharedPower struct {
 type shard struct {
 	mu      sync.RWMutex
 	entries map[keyward.TokenHash]*entry
-	byKey   map[string]keyward.TokenHash // key id → one of its hashes
-	byKey2  map[string][]keyward.TokenHash
+	byKey   map[string][]keyward.TokenHash // key id → its cached hashes (more than one while an old secret is in its grace period)
 	ring    []*entry
 	hand    int
 	max     int
@@ -125,8 +125,7 @@ func newVerifyCache(size int, ttl time.Duration) *verifyCache {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.entries = map[keyward.TokenHash]*entry{}
-		s.byKey = map[string]keyward.TokenHash{}
-		s.byKey2 = map[string][]keyward.TokenHash{}
+		s.byKey = map[string][]keyward.TokenHash{}
 		s.misses = map[keyward.TokenHash]int64{}
 		s.evicted = map[string]keyward.KeyUsage{}
 		s.max = per
@@ -198,11 +197,7 @@ func (c *verifyCache) put(e *entry, gen uint64) bool {
 	e.slot = len(s.ring)
 	s.ring = append(s.ring, e)
 	s.entries[e.hash] = e
-	if _, taken := s.byKey[e.keyID]; taken {
-		s.byKey2[e.keyID] = append(s.byKey2[e.keyID], e.hash)
-	} else {
-		s.byKey[e.keyID] = e.hash
-	}
+	s.byKey[e.keyID] = append(s.byKey[e.keyID], e.hash)
 	return true
 }
 
@@ -250,28 +245,14 @@ func (s *shard) remove(e *entry) {
 	s.ring[last] = nil
 	s.ring = s.ring[:last]
 	delete(s.entries, e.hash)
-	if s.byKey[e.keyID] == e.hash {
+	hashes := s.byKey[e.keyID]
+	if i := slices.Index(hashes, e.hash); i >= 0 {
+		hashes = slices.Delete(hashes, i, i+1)
+	}
+	if len(hashes) == 0 {
 		delete(s.byKey, e.keyID)
-		if more := s.byKey2[e.keyID]; len(more) > 0 {
-			s.byKey[e.keyID] = more[0]
-			if len(more) == 1 {
-				delete(s.byKey2, e.keyID)
-			} else {
-				s.byKey2[e.keyID] = more[1:]
-			}
-		}
-	} else if more := s.byKey2[e.keyID]; len(more) > 0 {
-		for i, h := range more {
-			if h == e.hash {
-				more = append(more[:i], more[i+1:]...)
-				break
-			}
-		}
-		if len(more) == 0 {
-			delete(s.byKey2, e.keyID)
-		} else {
-			s.byKey2[e.keyID] = more
-		}
+	} else {
+		s.byKey[e.keyID] = hashes
 	}
 	if n := e.uses.Swap(0); n > 0 {
 		u := s.evicted[e.keyID]
@@ -308,12 +289,8 @@ func (c *verifyCache) invalidate(inv keyward.Invalidation) {
 		s.gen.Add(1)
 		switch inv.Kind {
 		case keyward.InvalidateKey:
-			for {
-				h, ok := s.byKey[inv.ID]
-				if !ok {
-					break
-				}
-				s.remove(s.entries[h])
+			for hashes := s.byKey[inv.ID]; len(hashes) > 0; hashes = s.byKey[inv.ID] {
+				s.remove(s.entries[hashes[0]])
 			}
 		case keyward.InvalidateHash:
 			if validHash {

@@ -189,7 +189,7 @@ func (s *Service) renewLease(ctx context.Context, keyID string, st *creditState,
 			void, left = true, 0 // carved out of a pool that no longer exists
 		}
 		if need := cost - left; need > 0 && pool.Remaining >= need {
-			grant = min(pool.Remaining, max(need, keyward.LeaseSize(pool.Remaining, need)))
+			grant = min(pool.Remaining, max(need, leaseSize(pool.Remaining, need)))
 		}
 		pool.Remaining -= grant
 		end = k.Credits.PeriodEnd(pool)
@@ -220,6 +220,21 @@ func (s *Service) renewLease(ctx context.Context, keyID string, st *creditState,
 		return errKeyGone
 	}
 	return nil
+}
+
+// leaseSize returns how many credits a node takes from a pool at once to
+// pay for a verification costing cost: enough that most verifications need
+// no database write, few enough that other nodes are not starved. A nearly
+// empty pool is taken cost by cost.
+func leaseSize(remaining, cost int64) int64 {
+	n := remaining / 16
+	switch {
+	case n > 1000:
+		n = 1000
+	case n < cost:
+		n = cost
+	}
+	return n
 }
 
 // returnIdleLeases gives back the leases of keys not spent from since
@@ -350,7 +365,7 @@ func (s *Service) ChangeCredits(ctx context.Context, a *keyward.Actor, id string
 		}
 		next.Credits.Remaining, next.Credits.PeriodStart, next.Credits.Epoch = pool.Remaining, pool.PeriodStart, pool.Epoch
 		op := map[string]keyward.Change{"credits_operation": {Before: json.RawMessage("null"), After: mustJSON(creditsOp(in))}}
-		out, err = s.writeKey(ctx, tx, a, cur, next, keyward.ActionKeyCreditsChanged, op)
+		out, err = s.storeKeyChange(ctx, tx, a, cur, next, keyward.ActionKeyCreditsChanged, op)
 		return err
 	})
 	return out, err

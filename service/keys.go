@@ -315,17 +315,25 @@ func (s *Service) changeKey(ctx context.Context, a *keyward.Actor, kind keyward.
 				return err
 			}
 		}
-		out, err = s.writeKey(ctx, tx, a, cur, next, "", nil)
+		out, err = s.storeKeyChange(ctx, tx, a, cur, next, updateAction(cur, next), nil)
 		return err
 	})
 	return out, err
 }
 
-// writeKey stores next as the new version of cur with one audit event,
-// whose changes are the field diff plus extra. An empty action means
-// key.revoked when the change revokes, else key.updated (management_… for
+// updateAction is the audit action of a change of a key's settings:
+// key.revoked when it revokes the key, else key.updated (management_… for
 // management keys).
-func (s *Service) writeKey(ctx context.Context, tx keyward.Tx, a *keyward.Actor, cur, next *keyward.Key, act string, extra map[string]keyward.Change) (*keyward.Key, error) {
+func updateAction(cur, next *keyward.Key) string {
+	if next.Status == keyward.StatusRevoked && cur.Status != keyward.StatusRevoked {
+		return action(next.Kind, keyward.ActionKeyRevoked)
+	}
+	return action(next.Kind, keyward.ActionKeyUpdated)
+}
+
+// storeKeyChange stores next as the new version of cur with one audit
+// event of the action act, whose changes are the field diff plus extra.
+func (s *Service) storeKeyChange(ctx context.Context, tx keyward.Tx, a *keyward.Actor, cur, next *keyward.Key, act string, extra map[string]keyward.Change) (*keyward.Key, error) {
 	next.Version = cur.Version + 1
 	next.UpdatedAt = s.now()
 	next.UpdatedByID = a.ActorID()
@@ -338,13 +346,6 @@ func (s *Service) writeKey(ctx context.Context, tx keyward.Tx, a *keyward.Actor,
 			changes = map[string]keyward.Change{}
 		}
 		changes[n] = c
-	}
-	if act == "" {
-		act = keyward.ActionKeyUpdated
-		if next.Status == keyward.StatusRevoked && cur.Status != keyward.StatusRevoked {
-			act = keyward.ActionKeyRevoked
-		}
-		act = action(next.Kind, act)
 	}
 	if err := s.audit(ctx, tx, a, auditAccount(a, next), act, target(next.Kind), next.ID, changes); err != nil {
 		return nil, err
@@ -360,7 +361,7 @@ func (s *Service) revokeKeys(ctx context.Context, tx keyward.Tx, a *keyward.Acto
 	for _, k := range keys {
 		next := k.Clone()
 		next.Status = keyward.StatusRevoked
-		if _, err := s.writeKey(ctx, tx, a, k, next, "", why); err != nil {
+		if _, err := s.storeKeyChange(ctx, tx, a, k, next, updateAction(k, next), why); err != nil {
 			return nil, err
 		}
 		ids = append(ids, k.ID)
@@ -474,7 +475,7 @@ func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		if err := tx.RotateKeySecret(ctx, id, tok.Hash(), now, oldUntil); err != nil {
 			return err
 		}
-		out, err = s.writeKey(ctx, tx, a, cur, next, action(kind, keyward.ActionKeyRotated), map[string]keyward.Change{
+		out, err = s.storeKeyChange(ctx, tx, a, cur, next, action(kind, keyward.ActionKeyRotated), map[string]keyward.Change{
 			"previous_secret_valid_until": {Before: json.RawMessage("null"), After: mustJSON(oldUntil)},
 		})
 		return err

@@ -218,7 +218,7 @@ func (s *Service) authenticate(ctx context.Context, c Credential, count bool) (*
 	if tok.IsZero() {
 		return nil, keyward.Errorf(keyward.ECodeUnauthenticated, "a management key is required: send Authorization: Bearer <key> or X-API-Key: <key>")
 	}
-	if !lookable(tok) {
+	if !tok.Shape().Lookable() {
 		return nil, errBadCredential()
 	}
 	now := s.now()
@@ -228,7 +228,7 @@ func (s *Service) authenticate(ctx context.Context, c Credential, count bool) (*
 	if err != nil {
 		return nil, err
 	}
-	if e == nil || !usableEntry(e, now.UnixMilli()) {
+	if e == nil || !e.check.Usable(now.UnixMilli()) {
 		return nil, errBadCredential()
 	}
 	if e.kind != keyward.KindManagement {
@@ -278,37 +278,6 @@ func (s *Service) authenticate(ctx context.Context, c Credential, count bool) (*
 // credential, so a caller learns nothing about which check failed.
 func errBadCredential() error {
 	return keyward.Errorf(keyward.ECodeUnauthenticated, "the credential is not a valid, active management key")
-}
-
-// lookup finds the key a token belongs to, or nil for malformed, forged and
-// unknown tokens. The checksum is verified before any lookup.
-func (s *Service) lookup(ctx context.Context, tx keyward.Tx, tok keyward.Token) (*keyward.KeyMatch, error) {
-	if !lookable(tok) {
-		return nil, nil
-	}
-	m, err := tx.FindKeyByHash(ctx, tok.Hash())
-	if keyward.ErrorCode(err) == keyward.ECodeNotFound {
-		return nil, nil
-	}
-	return m, err
-}
-
-// lookable reports whether a token may be a key: keyward's format with a
-// correct checksum, or a foreign format (imported keys). Malformed tokens and
-// keyward tokens with a bad checksum are refused without a lookup.
-func lookable(tok keyward.Token) bool {
-	switch tok.Shape() {
-	case keyward.ShapeInvalid, keyward.ShapeBadChecksum:
-		return false
-	}
-	return true
-}
-
-// usable reports whether a matched credential may authenticate now: active,
-// not expired, and not a secret past its rotation grace period.
-func usable(m *keyward.KeyMatch, now time.Time) bool {
-	k := m.Key
-	return k.Status == keyward.StatusActive && !k.Expired(now) && m.State(now) != keyward.SecretRotated
 }
 
 func ipAllowed(allowlist []string, clientIP string) bool {

@@ -22,14 +22,16 @@ func (s *Service) Verify(ctx context.Context, a *keyward.Actor, req *keyward.Ver
 	if err != nil {
 		return keyward.VerifyResult{}, err
 	}
-	return s.VerifyToken(ctx, a, p.Token.Reveal(), p)
+	return s.observed(ctx, a, req.Key.Value.Reveal(), p, time.Now())
 }
 
 // VerifyToken is the hot path of verification: the token as the request
-// carried it and the prepared checks (parse a permission query once with
-// keyward.ParseQuery and reuse it). On a cache hit it touches no database,
-// takes no lock shared by all requests and allocates nothing; keys with
-// rate limits or credits add their (per-key) accounting.
+// carried it (a string, so nothing is copied) and the prepared checks
+// (parse a permission query once with keyward.ParseQuery and reuse it). On
+// a cache hit it touches no database, takes no lock shared by all requests
+// and allocates nothing; keys with rate limits or credits add their
+// (per-key) accounting. It fails with permission_denied when the actor
+// lacks keys:verify.
 //
 // A verification waits for the database (a cache miss, a credit lease) at
 // most VerifyBudget in total, then fails with unavailable; a context that
@@ -39,6 +41,12 @@ func (s *Service) VerifyToken(ctx context.Context, a *keyward.Actor, token strin
 	if err := require(a, keyward.PermKeysVerify); err != nil {
 		return keyward.VerifyResult{}, err
 	}
+	return s.observed(ctx, a, token, p, start)
+}
+
+// observed is verify told to the observer: the one path of Verify and
+// VerifyToken once the actor's permission is checked.
+func (s *Service) observed(ctx context.Context, a *keyward.Actor, token string, p *keyward.PreparedVerify, start time.Time) (keyward.VerifyResult, error) {
 	res, err := s.verify(ctx, a, token, p, start)
 	if err == nil {
 		s.observer.Verified(res.Code, time.Since(start))
@@ -48,7 +56,7 @@ func (s *Service) VerifyToken(ctx context.Context, a *keyward.Actor, token strin
 
 func (s *Service) verify(ctx context.Context, a *keyward.Actor, token string, p *keyward.PreparedVerify, now time.Time) (keyward.VerifyResult, error) {
 	notFound := keyward.VerifyResult{Code: keyward.VerifyNotFound}
-	if !lookableString(token) {
+	if !keyward.ShapeOf(token).Lookable() {
 		// Malformed and forged tokens never reach the cache or the database.
 		return notFound, nil
 	}
@@ -123,15 +131,6 @@ func (s *Service) used(e *entry, cached bool, ms int64) {
 		return
 	}
 	s.usage.record(e.keyID, time.UnixMilli(ms), 1)
-}
-
-// lookableString is lookable for a token still in its request's string.
-func lookableString(tok string) bool {
-	switch keyward.ShapeOf(tok) {
-	case keyward.ShapeInvalid, keyward.ShapeBadChecksum:
-		return false
-	}
-	return true
 }
 
 // VerifyBudget is how long a verification waits for the database in
@@ -262,14 +261,6 @@ func (s *Service) newEntry(h keyward.TokenHash, m *keyward.KeyMatch, pw *keyPowe
 	return e
 }
 
-// usable reports whether a cached credential may authenticate now: active,
-// not expired, and not a secret past its rotation grace period.
-func usableEntry(e *entry, ms int64) bool {
-	c := &e.check
-	return c.Status == keyward.StatusActive && (c.ExpiresAt == 0 || ms < c.ExpiresAt) &&
-		(c.SecretValidUntil == 0 || ms < c.SecretValidUntil)
-}
-
 // keyPower is what an API key may do now, and whether its owner is active.
 type keyPower struct {
 	scopes      []keyward.Scope
@@ -288,12 +279,13 @@ func (s *Service) power(ctx context.Context, tx keyward.Tx, k *keyward.Key) (*ke
 		return nil, err
 	}
 	cat := ac.cat
-	scopesOf := func(names []string) ([]keyward.Scope, error) {
+	// scopesOf returns the scopes of the roles, as the account has them now.
+	scopesOf := func(names []string) []keyward.Scope {
 		var out []keyward.Scope
 		for _, n := range names {
 			out = append(out, ac.roles[n]...)
 		}
-		return out, nil
+		return out
 	}
 	pw := &keyPower{ownerActive: true}
 	if k.PermissionMode != keyward.ModeRestricted && k.Owner.Type != keyward.OwnerUser {
@@ -301,11 +293,7 @@ func (s *Service) power(ctx context.Context, tx keyward.Tx, k *keyward.Key) (*ke
 			func() []keyward.Scope { return keyward.EffectiveScopes(k, cat, nil) })
 		pw.scopes, pw.grants = sp.scopes, sp.grants
 	} else {
-		roleScopes, err := scopesOf(k.Roles)
-		if err != nil {
-			return nil, err
-		}
-		pw.scopes = keyward.EffectiveScopes(k, cat, roleScopes)
+		pw.scopes = keyward.EffectiveScopes(k, cat, scopesOf(k.Roles))
 	}
 	switch k.Owner.Type {
 	case keyward.OwnerUser:
@@ -318,13 +306,9 @@ func (s *Service) power(ctx context.Context, tx keyward.Tx, k *keyward.Key) (*ke
 			return nil, err
 		}
 		pw.ownerActive = u.Status == keyward.MemberActive
-		owner, err := scopesOf(u.Roles)
-		if err != nil {
-			return nil, err
-		}
 		// The owner's grants, filtered by the catalog and the key's project
 		// exactly as a restricted key's would be.
-		bound := keyward.EffectiveScopes(&keyward.Key{PermissionMode: keyward.ModeRestricted, ProjectID: k.ProjectID}, cat, owner)
+		bound := keyward.EffectiveScopes(&keyward.Key{PermissionMode: keyward.ModeRestricted, ProjectID: k.ProjectID}, cat, scopesOf(u.Roles))
 		pw.scopes = keyward.IntersectScopes(pw.scopes, bound)
 	case keyward.OwnerServiceAccount:
 		sa, err := tx.GetServiceAccount(ctx, k.AccountID, k.Owner.ID)
@@ -349,7 +333,7 @@ func (s *Service) Whoami(ctx context.Context, tok keyward.Token, clientIP string
 	if tok.IsZero() {
 		return nil, nil, keyward.Errorf(keyward.ECodeUnauthenticated, "send the key as Authorization: Bearer <key> or X-API-Key: <key>")
 	}
-	if !lookable(tok) {
+	if !tok.Shape().Lookable() {
 		return nil, nil, keyward.Errorf(keyward.ECodeUnauthenticated, "the credential is not a valid, active key")
 	}
 	now := s.now()
@@ -358,12 +342,12 @@ func (s *Service) Whoami(ctx context.Context, tok keyward.Token, clientIP string
 		scopes []keyward.Scope
 	)
 	err := s.store.Read(ctx, func(tx keyward.Tx) error {
-		m, err := s.lookup(ctx, tx, tok)
+		m, err := tx.FindKeyByHash(ctx, tok.Hash())
+		if isNotFound(err) || (err == nil && !keyward.CompileKey(m, true, nil).Usable(now.UnixMilli())) {
+			return keyward.Errorf(keyward.ECodeUnauthenticated, "the credential is not a valid, active key")
+		}
 		if err != nil {
 			return err
-		}
-		if m == nil || !usable(m, now) {
-			return keyward.Errorf(keyward.ECodeUnauthenticated, "the credential is not a valid, active key")
 		}
 		k = m.Key
 		if k.Kind != keyward.KindAPI {

@@ -211,8 +211,7 @@ func (r *Remote) Verify(ctx context.Context, token string, opts *Options) (keywa
 	if err != nil {
 		return keyward.VerifyResult{}, err
 	}
-	switch keyward.ShapeOf(token) {
-	case keyward.ShapeInvalid, keyward.ShapeBadChecksum:
+	if !keyward.ShapeOf(token).Lookable() {
 		return keyward.VerifyResult{Code: keyward.VerifyNotFound}, nil
 	}
 	if r.shards == nil {
