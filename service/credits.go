@@ -340,11 +340,8 @@ func (s *Service) ChangeCredits(ctx context.Context, a *keyward.Actor, id string
 	}
 	var out *keyward.Key
 	err := s.store.Write(ctx, func(tx keyward.Tx) error {
-		cur, err := loadKey(ctx, tx, a, keyward.KindAPI, id)
+		cur, err := loadKeyToChange(ctx, tx, a, keyward.KindAPI, id, ifMatch, true)
 		if err != nil {
-			return err
-		}
-		if err := checkIfMatch(ifMatch, cur.ETag()); err != nil {
 			return err
 		}
 		switch {

@@ -58,6 +58,27 @@ func loadKey(ctx context.Context, tx keyward.Tx, a *keyward.Actor, kind keyward.
 	return k, err
 }
 
+// loadKeyToChange is loadKey for a change of the key: the no-escalation
+// rule for management keys first (selfChange: a change of the key's
+// settings, which a key may not make to itself; see guardManagementKey),
+// then If-Match, which must match the key's current etag when it is given
+// (else 412).
+func loadKeyToChange(ctx context.Context, tx keyward.Tx, a *keyward.Actor, kind keyward.KeyKind, id, ifMatch string, selfChange bool) (*keyward.Key, error) {
+	cur, err := loadKey(ctx, tx, a, kind, id)
+	if err != nil {
+		return nil, err
+	}
+	if kind == keyward.KindManagement {
+		if err := guardManagementKey(a, cur, nil, selfChange); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkIfMatch(ifMatch, cur.ETag()); err != nil {
+		return nil, err
+	}
+	return cur, nil
+}
+
 // keyEnv gathers what the key rules need from the acting account.
 func (s *Service) keyEnv(ctx context.Context, tx keyward.Tx, a *keyward.Actor) (*keyward.KeyEnv, error) {
 	accountID := a.AccountID
@@ -286,16 +307,8 @@ func (s *Service) changeKey(ctx context.Context, a *keyward.Actor, kind keyward.
 	}
 	var out *keyward.Key
 	err := s.store.Write(ctx, func(tx keyward.Tx) error {
-		cur, err := loadKey(ctx, tx, a, kind, id)
+		cur, err := loadKeyToChange(ctx, tx, a, kind, id, ifMatch, true)
 		if err != nil {
-			return err
-		}
-		if kind == keyward.KindManagement {
-			if err := guardManagementKey(a, cur, nil, true); err != nil {
-				return err
-			}
-		}
-		if err := checkIfMatch(ifMatch, cur.ETag()); err != nil {
 			return err
 		}
 		env, err := s.keyEnv(ctx, tx, a)
@@ -377,16 +390,8 @@ func (s *Service) DeleteKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		return err
 	}
 	return s.store.Write(ctx, func(tx keyward.Tx) error {
-		cur, err := loadKey(ctx, tx, a, kind, id)
+		cur, err := loadKeyToChange(ctx, tx, a, kind, id, ifMatch, false)
 		if err != nil {
-			return err
-		}
-		if kind == keyward.KindManagement {
-			if err := guardManagementKey(a, cur, nil, false); err != nil {
-				return err
-			}
-		}
-		if err := checkIfMatch(ifMatch, cur.ETag()); err != nil {
 			return err
 		}
 		if err := tx.DeleteKey(ctx, id); err != nil {
@@ -426,16 +431,8 @@ func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		tok keyward.Token
 	)
 	err := s.store.Write(ctx, func(tx keyward.Tx) error {
-		cur, err := loadKey(ctx, tx, a, kind, id)
+		cur, err := loadKeyToChange(ctx, tx, a, kind, id, ifMatch, false)
 		if err != nil {
-			return err
-		}
-		if kind == keyward.KindManagement {
-			if err := guardManagementKey(a, cur, nil, false); err != nil {
-				return err
-			}
-		}
-		if err := checkIfMatch(ifMatch, cur.ETag()); err != nil {
 			return err
 		}
 		if cur.Status == keyward.StatusRevoked {

@@ -36,21 +36,11 @@ var userKind = &objectKind[keyward.User]{
 
 // CreateUser creates a member of the actor's account.
 func (s *Service) CreateUser(ctx context.Context, a *keyward.Actor, in *keyward.UserFields) (*keyward.User, error) {
-	if err := require(a, keyward.PermMembersWrite); err != nil {
-		return nil, err
-	}
 	now := s.now()
 	u := &keyward.User{ID: s.ids.New(keyward.PrefixUser), AccountID: a.AccountID, CreatedAt: now, UpdatedAt: now, Version: 1}
-	err := s.store.Write(ctx, func(tx keyward.Tx) error {
-		if err := keyward.ApplyUser(u, in, s.memberEnv(ctx, tx, a.AccountID), true); err != nil {
-			return err
-		}
-		return userKind.insert(ctx, s, tx, a, u)
+	return userKind.add(ctx, s, a, u, func(tx keyward.Tx) error {
+		return keyward.ApplyUser(u, in, s.memberEnv(ctx, tx, a.AccountID), true)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return u, nil
 }
 
 // GetUser returns a user of the actor's account.
@@ -116,18 +106,9 @@ var serviceAccountKind = &objectKind[keyward.ServiceAccount]{
 
 // CreateServiceAccount creates a service account in the actor's account.
 func (s *Service) CreateServiceAccount(ctx context.Context, a *keyward.Actor, in *keyward.ServiceAccountFields) (*keyward.ServiceAccount, error) {
-	if err := require(a, keyward.PermMembersWrite); err != nil {
-		return nil, err
-	}
 	now := s.now()
 	sa := &keyward.ServiceAccount{ID: s.ids.New(keyward.PrefixService), AccountID: a.AccountID, CreatedAt: now, UpdatedAt: now, Version: 1}
-	if err := keyward.ApplyServiceAccount(sa, in, true); err != nil {
-		return nil, err
-	}
-	if err := s.store.Write(ctx, func(tx keyward.Tx) error { return serviceAccountKind.insert(ctx, s, tx, a, sa) }); err != nil {
-		return nil, err
-	}
-	return sa, nil
+	return serviceAccountKind.add(ctx, s, a, sa, func(keyward.Tx) error { return keyward.ApplyServiceAccount(sa, in, true) })
 }
 
 // GetServiceAccount returns a service account of the actor's account.
@@ -183,25 +164,9 @@ var roleKind = &objectKind[keyward.Role]{
 
 // CreateRole creates a role in the actor's account.
 func (s *Service) CreateRole(ctx context.Context, a *keyward.Actor, in *keyward.RoleFields) (*keyward.Role, error) {
-	if err := require(a, keyward.PermMembersWrite); err != nil {
-		return nil, err
-	}
 	now := s.now()
 	r := &keyward.Role{AccountID: a.AccountID, CreatedAt: now, UpdatedAt: now, Version: 1}
-	err := s.store.Write(ctx, func(tx keyward.Tx) error {
-		res, err := tx.ListResources(ctx, a.AccountID)
-		if err != nil {
-			return err
-		}
-		if err := keyward.ApplyRole(r, in, keyward.NewCatalog(res), true); err != nil {
-			return err
-		}
-		return roleKind.insert(ctx, s, tx, a, r)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	return roleKind.add(ctx, s, a, r, func(tx keyward.Tx) error { return s.applyRole(ctx, tx, a, r, in, true) })
 }
 
 // GetRole returns a role of the actor's account.
@@ -218,12 +183,18 @@ func (s *Service) ListRoles(ctx context.Context, a *keyward.Actor) ([]*keyward.R
 // and user holding the role at the next verification.
 func (s *Service) UpdateRole(ctx context.Context, a *keyward.Actor, name string, in *keyward.RoleFields, ifMatch string) (*keyward.Role, error) {
 	return roleKind.patch(ctx, s, a, name, ifMatch, func(tx keyward.Tx, next *keyward.Role) error {
-		res, err := tx.ListResources(ctx, a.AccountID)
-		if err != nil {
-			return err
-		}
-		return keyward.ApplyRole(next, in, keyward.NewCatalog(res), false)
+		return s.applyRole(ctx, tx, a, next, in, false)
 	})
+}
+
+// applyRole applies a create or PATCH to r, checking its scopes against
+// the account's catalog as it is in tx.
+func (s *Service) applyRole(ctx context.Context, tx keyward.Tx, a *keyward.Actor, r *keyward.Role, in *keyward.RoleFields, creating bool) error {
+	res, err := tx.ListResources(ctx, a.AccountID)
+	if err != nil {
+		return err
+	}
+	return keyward.ApplyRole(r, in, keyward.NewCatalog(res), creating)
 }
 
 // maxInUseNames bounds the ids a role_in_use error names.

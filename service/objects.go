@@ -75,12 +75,27 @@ func (o *objectKind[T]) getOne(ctx context.Context, s *Service, a *keyward.Actor
 	return readAs(ctx, s, a, o.read, func(tx keyward.Tx) (*T, error) { return o.load(ctx, tx, a, id) })
 }
 
-// insert stores a new object of the actor's account, with its audit event.
-func (o *objectKind[T]) insert(ctx context.Context, s *Service, tx keyward.Tx, a *keyward.Actor, v *T) error {
-	if err := o.create(tx, ctx, v); err != nil {
-		return err
+// add creates v in the actor's account (write permission) with its audit
+// event: apply fills it in from the request first, in the same transaction
+// (where it may read what it checks against), and returns nil or a
+// validation error; nothing is written then.
+func (o *objectKind[T]) add(ctx context.Context, s *Service, a *keyward.Actor, v *T, apply func(tx keyward.Tx) error) (*T, error) {
+	if err := require(a, o.write); err != nil {
+		return nil, err
 	}
-	return s.audit(ctx, tx, a, a.AccountID, o.created, o.target, o.id(v), keyward.Diff(nil, o.fields(v)))
+	err := s.store.Write(ctx, func(tx keyward.Tx) error {
+		if err := apply(tx); err != nil {
+			return err
+		}
+		if err := o.create(tx, ctx, v); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, a.AccountID, o.created, o.target, o.id(v), keyward.Diff(nil, o.fields(v)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // patch applies a PATCH to an object of the actor's account (write

@@ -61,18 +61,9 @@ var projectKind = &objectKind[keyward.Project]{
 // CreateProject creates a project in the actor's account; names are unique
 // per account (409 duplicate).
 func (s *Service) CreateProject(ctx context.Context, a *keyward.Actor, in *ProjectFields) (*keyward.Project, error) {
-	if err := require(a, keyward.PermKeysWrite); err != nil {
-		return nil, err
-	}
 	now := s.now()
 	p := &keyward.Project{ID: s.ids.New(keyward.PrefixProject), AccountID: a.AccountID, CreatedAt: now, UpdatedAt: now, Version: 1}
-	if err := in.apply(p, true); err != nil {
-		return nil, err
-	}
-	if err := s.store.Write(ctx, func(tx keyward.Tx) error { return projectKind.insert(ctx, s, tx, a, p) }); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return projectKind.add(ctx, s, a, p, func(keyward.Tx) error { return in.apply(p, true) })
 }
 
 // GetProject returns a project of the actor's account.
