@@ -2,43 +2,23 @@ package service_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/service"
-	"github.com/keyward/keyward/sqlite"
 )
 
 // benchEnv opens a service on a fresh SQLite file holding n API keys and
 // returns it with the operator actor and one key's token.
 func benchEnv(b *testing.B, n int) (*service.Service, *keyward.Actor, keyward.Token) {
 	b.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	svc := service.New(service.Options{Store: db})
-	b.Cleanup(func() { svc.Close(context.Background()) })
-	_, op, err := svc.Bootstrap(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := svc.Authenticate(ctx, service.Credential{Token: op, ClientIP: "127.0.0.1"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := newEnvWith(b, service.Options{Clock: keyward.SystemClock})
 	var tok keyward.Token
 	for i := 0; i < n; i++ {
-		in := &keyward.KeyFields{Name: keyward.Some("bench"), PermissionMode: keyward.Some(keyward.ModeRestricted),
-			Scopes: keyward.Some([]keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"*"}}})}
-		if _, tok, err = svc.CreateKey(ctx, a, keyward.KindAPI, in); err != nil {
-			b.Fatal(err)
-		}
+		_, tok = e.apiKey(e.op, &keyward.KeyFields{Name: keyward.Some("bench"), PermissionMode: keyward.Some(keyward.ModeRestricted),
+			Scopes: keyward.Some([]keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"*"}}})})
 	}
-	return svc, a, tok
+	return e.svc, e.op, tok
 }
 
 // BenchmarkVerify measures one in-process verification of a valid key with
@@ -145,22 +125,8 @@ func BenchmarkVerifyParallel(b *testing.B) {
 // from SQLite and compiles its entry (what the first verification of a key
 // costs, and every verification of a key that does not fit the cache).
 func BenchmarkVerifyMiss(b *testing.B) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	svc := service.New(service.Options{Store: db, CacheSize: 64})
-	b.Cleanup(func() { svc.Close(context.Background()) })
-	_, op, err := svc.Bootstrap(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := svc.Authenticate(ctx, service.Credential{Token: op, ClientIP: "127.0.0.1"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := newEnvWith(b, service.Options{Clock: keyward.SystemClock, CacheSize: 64})
+	ctx, svc, a := context.Background(), e.svc, e.op
 	const n = 4096
 	secrets := make([]string, n)
 	for i := range secrets {

@@ -17,7 +17,7 @@ import (
 // env is a service on a real SQLite store in a temporary directory, with
 // the bootstrap operator key acting on the default account.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	svc     *service.Service
 	op      *keyward.Actor // the operator key, on the default account
@@ -34,8 +34,9 @@ type env struct {
 // after its creation is expired when verified.
 func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, service.Options{}) }
 
-// newEnvWith is newEnv with options (the store and clock are set here).
-func newEnvWith(t *testing.T, o service.Options) *env {
+// newEnvWith is newEnv with options: the store is set here, and the clock
+// unless o sets one.
+func newEnvWith(t testing.TB, o service.Options) *env {
 	t.Helper()
 	ctx := t.Context()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
@@ -44,7 +45,10 @@ func newEnvWith(t *testing.T, o service.Options) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	e := &env{t: t, ctx: ctx, now: time.Now().Add(-24 * time.Hour).Truncate(time.Millisecond)}
-	o.Store, o.Clock = db, e.clock
+	o.Store = db
+	if o.Clock == nil {
+		o.Clock = e.clock
+	}
 	e.svc = service.New(o)
 	t.Cleanup(func() { e.svc.Close(context.Background()) })
 	_, op, err := e.svc.Bootstrap(ctx)
