@@ -398,6 +398,9 @@ func (p *btProc) verify(token, secret string) map[string]any {
 // operatorToken returns the one operator key printed on stderr at bootstrap.
 func (p *btProc) operatorToken() string {
 	p.t.Helper()
+	// The server listens before it bootstraps (a start that cannot serve
+	// creates nothing), so the key may follow the first answer by a moment.
+	p.waitLine(10*time.Second, func(l string) bool { return btOperatorRE.MatchString(l) })
 	toks := btOperatorRE.FindAllString(p.stderr.String(), -1)
 	if len(toks) != 1 {
 		p.t.Fatalf("stderr shows %d operator keys (kwm_…), want exactly 1:\n%s", len(toks), p.stderr.String())
