@@ -54,8 +54,8 @@ type Key struct {
 // ManagementKey is a management key (kind "management"): permissions and
 // operator instead of a project, a mode, scopes and roles.
 type ManagementKey struct {
-	ID          string  `json:"id"`
-	AccountID   *string `json:"account_id"` // nil only for operator keys
+	ID        string  `json:"id"`
+	AccountID *string `json:"account_id"` // nil only for operator keys
 	KeyCommon
 	Operator    bool     `json:"operator"`
 	Permissions []string `json:"permissions"`
