@@ -175,30 +175,17 @@ func (p *Problem) UnmarshalJSON(b []byte) error {
 		return errors.New("a problem document is a JSON object, not null")
 	}
 	q := Problem{raw: raw}
-	for _, name := range standardMembers {
-		m, ok := raw[name]
-		if !ok {
-			continue
-		}
-		var dst any
-		switch name {
-		case "type":
-			dst = &q.Type
-		case "title":
-			dst = &q.Title
-		case "status":
-			dst = &q.Status
-		case "detail":
-			dst = &q.Detail
-		case "code":
-			dst = &q.Code
-		case "errors":
-			dst = &q.Errors
-		case "request_id":
-			dst = &q.RequestID
-		}
-		if err := json.Unmarshal(m, dst); err != nil {
-			return fmt.Errorf("problem member %q: %w", name, err)
+	for _, m := range [...]struct {
+		name string
+		dst  any
+	}{
+		{"type", &q.Type}, {"title", &q.Title}, {"status", &q.Status}, {"detail", &q.Detail},
+		{"code", &q.Code}, {"errors", &q.Errors}, {"request_id", &q.RequestID},
+	} {
+		if b, ok := raw[m.name]; ok {
+			if err := json.Unmarshal(b, m.dst); err != nil {
+				return fmt.Errorf("problem member %q: %w", m.name, err)
+			}
 		}
 	}
 	for name, m := range raw {

@@ -11,41 +11,6 @@ import (
 	"github.com/keyward/keyward/api"
 )
 
-// The objects of the native API are the wire types of package api: one
-// declaration serves the server, this client and the command line.
-type (
-	// Key is an API key as the native API shows it (kind "api"). It never
-	// holds the secret: KeyWithSecret does, after create and rotate.
-	Key = api.Key
-	// ManagementKey is a management key (kind "management"): permissions
-	// and operator instead of a project, a mode, scopes and roles.
-	ManagementKey = api.ManagementKey
-	// KeyCommon is what both kinds of key show.
-	KeyCommon = api.KeyCommon
-	// Page is one page of a list: Data newest first, and HasMore when more
-	// objects exist in the direction of travel.
-	Page[T any] = api.Page[T]
-	// VerifyResult is the answer of POST /v1/keys/verify. For NOT_FOUND
-	// only Valid and Code are set.
-	VerifyResult = api.VerifyResult
-	// RateLimitState is a key's rate limit as a verification left it.
-	RateLimitState = api.RateLimitState
-	// Whoami is the answer of GET /v1/whoami: the calling key (Key for an
-	// API key, ManagementKey for a management key; the other is nil) and
-	// what it may do.
-	Whoami = api.Whoami
-	// RotateRequest is the body of a rotation.
-	RotateRequest = api.RotateRequest
-	// CreditsChange is the body of POST /v1/keys/{id}/credits: set
-	// exactly one of Set (0 or more: a new balance), Add or Subtract (1 or
-	// more).
-	CreditsChange = api.CreditsChange
-	// ImportItem is one key of an import: the SHA-256 of its token (64 hex
-	// characters or base64), what the listing shows of it, and the members
-	// of a key creation.
-	ImportItem = api.ImportItem
-)
-
 // KeyWithSecret is the answer of a create or a rotation: the key and its
 // new secret, which keyward shows this once (and again only to a retry
 // with the same Idempotency-Key, or through RevealSecret for a recoverable
@@ -77,6 +42,24 @@ func (k *ManagementKeyWithSecret) UnmarshalJSON(b []byte) error {
 	s, err := api.ReadSecret(b, &k.ManagementKey)
 	k.Secret = s
 	return err
+}
+
+func (k *KeyWithSecret) replayed(r bool)           { k.Replayed = r }
+func (k *ManagementKeyWithSecret) replayed(r bool) { k.Replayed = r }
+
+// created makes a call that creates (or rotates) a key: its answer holds
+// the secret, and says whether it is a replay of an earlier request's.
+func created[T any, P interface {
+	*T
+	replayed(bool)
+}](ctx context.Context, c *Client, path []string, body any, opts []CallOption) (*T, error) {
+	var out T
+	res, err := c.do(ctx, request{method: http.MethodPost, path: path, body: body, out: &out}, opts)
+	if err != nil {
+		return nil, err
+	}
+	P(&out).replayed(res.Replayed)
+	return &out, nil
 }
 
 // KeyListParams are the filters and cursor of GET /v1/keys (and
@@ -155,13 +138,7 @@ const (
 // secret again (Replayed set). Failures are *Error (422 validation_failed
 // names each field).
 func (c *Client) CreateKey(ctx context.Context, in *keyward.KeyFields, opts ...CallOption) (*KeyWithSecret, error) {
-	var out KeyWithSecret
-	res, err := c.do(ctx, request{method: http.MethodPost, path: segs(keysPath), body: fieldsBody(in), out: &out}, opts)
-	if err != nil {
-		return nil, err
-	}
-	out.Replayed = res.Replayed
-	return &out, nil
+	return created[KeyWithSecret](ctx, c, segs(keysPath), fieldsBody(in), opts)
 }
 
 // ListKeys returns one page of API keys, newest first (GET /v1/keys,
@@ -206,13 +183,7 @@ func (c *Client) DeleteKey(ctx context.Context, id string, opts ...CallOption) e
 // keys:write); in may be nil (grace 0). Honours IfMatch and
 // IdempotencyKey.
 func (c *Client) RotateKey(ctx context.Context, id string, in *RotateRequest, opts ...CallOption) (*KeyWithSecret, error) {
-	var out KeyWithSecret
-	res, err := c.do(ctx, request{method: http.MethodPost, path: segs(keysPath, id, "rotate"), body: rotateBody(in), out: &out}, opts)
-	if err != nil {
-		return nil, err
-	}
-	out.Replayed = res.Replayed
-	return &out, nil
+	return created[KeyWithSecret](ctx, c, segs(keysPath, id, "rotate"), fieldsBody(in), opts)
 }
 
 // ChangeCredits sets, adds to or subtracts from an API key's credits
@@ -266,13 +237,7 @@ func (c *Client) Whoami(ctx context.Context, opts ...CallOption) (*Whoami, error
 // management_keys:write, within the caller's own permissions).
 // Permissions is required. The answer holds the secret, shown this once.
 func (c *Client) CreateManagementKey(ctx context.Context, in *keyward.KeyFields, opts ...CallOption) (*ManagementKeyWithSecret, error) {
-	var out ManagementKeyWithSecret
-	res, err := c.do(ctx, request{method: http.MethodPost, path: segs(mgmtKeysPath), body: fieldsBody(in), out: &out}, opts)
-	if err != nil {
-		return nil, err
-	}
-	out.Replayed = res.Replayed
-	return &out, nil
+	return created[ManagementKeyWithSecret](ctx, c, segs(mgmtKeysPath), fieldsBody(in), opts)
 }
 
 // ListManagementKeys returns one page of management keys (GET
@@ -310,26 +275,13 @@ func (c *Client) DeleteManagementKey(ctx context.Context, id string, opts ...Cal
 
 // RotateManagementKey gives a management key a new secret; in may be nil.
 func (c *Client) RotateManagementKey(ctx context.Context, id string, in *RotateRequest, opts ...CallOption) (*ManagementKeyWithSecret, error) {
-	var out ManagementKeyWithSecret
-	res, err := c.do(ctx, request{method: http.MethodPost, path: segs(mgmtKeysPath, id, "rotate"), body: rotateBody(in), out: &out}, opts)
-	if err != nil {
-		return nil, err
-	}
-	out.Replayed = res.Replayed
-	return &out, nil
+	return created[ManagementKeyWithSecret](ctx, c, segs(mgmtKeysPath, id, "rotate"), fieldsBody(in), opts)
 }
 
 // fieldsBody sends {} for a nil body: the routes that take one need one.
 func fieldsBody[T any](in *T) any {
 	if in == nil {
 		return new(T)
-	}
-	return in
-}
-
-func rotateBody(in *RotateRequest) any {
-	if in == nil {
-		return &RotateRequest{}
 	}
 	return in
 }

@@ -6,18 +6,6 @@ import (
 	"net/url"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/api"
-)
-
-type (
-	// Account is a tenant (operator keys only).
-	Account = api.Account
-	// User is a member of an account; keys it owns never exceed its roles.
-	User = api.User
-	// ServiceAccount is a non-human owner of keys.
-	ServiceAccount = api.ServiceAccount
-	// Role is a named list of scopes of an account; its name is its id.
-	Role = api.Role
 )
 
 // PageParams are the cursor of a list without filters.

@@ -8,23 +8,6 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/api"
-)
-
-type (
-	// Project is a subdivision of an account; keys may be scoped to one.
-	Project = api.Project
-	// Catalog is an account's permission catalog with everything a key
-	// can be granted.
-	Catalog = api.Catalog
-	// Preset describes a permission mode.
-	Preset = api.Preset
-	// AuditEvent records one change.
-	AuditEvent = api.AuditEvent
-	// AuditRef names the actor or the target of an event.
-	AuditRef = api.AuditRef
-	// Status is the answer of the health routes.
-	Status = api.Status
 )
 
 // ProjectFields is the body of a project create or PATCH.
