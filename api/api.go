@@ -18,11 +18,13 @@
 // keyward.UserFields, keyward.ServiceAccountFields, keyward.RoleFields and
 // keyward.VerifyRequest say, member by member, absent, null or a value
 // (keyward.Field), and the rules read them as they are. The root package
-// therefore keeps the json tags of those and of the values that are the
-// same on the wire and in the domain (keyward.Scope, Owner, RateLimit,
-// Credits, Refill, Change, FieldError; keyward.Token, which always
-// marshals redacted). Every answer's shape is declared here and nowhere
-// else.
+// therefore keeps the json tags of those, and of the values that are the
+// same on the wire and in the domain, which the types here embed
+// (keyward.Scope, Owner, RateLimit, Credits, Refill, Change, FieldError,
+// Resource, ManagementPermission; keyward.Token always marshals redacted:
+// WithSecret is the one place a secret is written). The objects of the
+// domain (keyward.Key, Account, User…) carry no wire format: their shape
+// on the wire is declared here and nowhere else.
 package api
 
 import (

@@ -18,7 +18,9 @@ const CompatPrefix = "/compat/"
 // X-Request-Id; recovery from panics; the access log; the client address)
 // and nothing of its wire format: no problem documents, no Accept, ?pretty
 // or Request-Timeout handling. It authenticates with Server.Authenticate,
-// and renders its own errors in its vendor's shape.
+// reads the request's id and client address with api.StateOf, bodies,
+// queries and Request-Timeout with the readers of package api, and renders
+// its own errors in its vendor's shape.
 //
 // Mounted dialects are not part of the native OpenAPI document.
 //

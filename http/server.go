@@ -1,7 +1,7 @@
 // Package http serves keyward's native HTTP API (docs/api.md) over net/http.
-// Handlers return errors; one adapter
-// renders them as RFC 9457 problems with the status from the one table in
-// problem.go.
+// Handlers return errors; one adapter renders them as RFC 9457 problems
+// (api.ProblemOf, with the status from the one table of package api).
+// Answers are the wire types of package api, built from domain values.
 package http
 
 import (
