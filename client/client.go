@@ -7,7 +7,9 @@
 // and every call takes a context. It never puts the credential in a URL,
 // an error or its own printed form.
 //
-// Request bodies reuse keyward's own request types (keyward.KeyFields,
+// Answers decode into the wire types of package api, which the server
+// encodes from (Key, Account, VerifyResult… are aliases of them). Request
+// bodies reuse keyward's own request types (keyward.KeyFields,
 // keyward.UserFields, keyward.VerifyRequest…), whose keyward.Field members
 // say whether a member is absent, null or a value, so a PATCH can clear a
 // field (keyward.Null) as well as set one (keyward.Some). Failed requests

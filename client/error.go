@@ -2,17 +2,15 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 )
 
 // Error is a failed call: the server's problem answer, or a failure to
@@ -47,7 +45,7 @@ type Error struct {
 	// Header is the answer's header (nil when none arrived).
 	Header http.Header
 
-	raw map[string]json.RawMessage
+	problem *api.Problem // the problem as read, for Detail
 }
 
 // Error describes the failure: request, status, code, detail and request id.
@@ -86,14 +84,14 @@ func (e *Error) Code() keyward.Code {
 // "key_ids", or a standard one) into dst. It reports whether the member was
 // present; a member that does not fit dst is an error.
 func (e *Error) Detail(name string, dst any) (bool, error) {
-	m, ok := e.raw[name]
-	if !ok {
+	if e.problem == nil {
 		return false, nil
 	}
-	if err := json.Unmarshal(m, dst); err != nil {
-		return true, fmt.Errorf("keyward client: problem member %q: %w", name, err)
+	ok, err := e.problem.Member(name, dst)
+	if err != nil {
+		err = fmt.Errorf("keyward client: %w", err)
 	}
-	return true, nil
+	return ok, err
 }
 
 // transportError is the error of a request that got no (complete) answer.
@@ -122,124 +120,21 @@ func problemError(method, path string, res *Response) *Error {
 		RetryAfter: retryAfter(res.Header.Get("Retry-After")),
 		Header:     res.Header,
 	}
-	var raw map[string]json.RawMessage
-	if isJSON(res.Header.Get("Content-Type")) && json.Unmarshal(res.Body, &raw) == nil && raw != nil {
-		if p, ok := decodeProblem(raw); ok {
-			e.raw = raw
-			e.Type, e.Title = p.Type, p.Title
-			if p.RequestID != "" {
-				e.RequestID = p.RequestID
-			}
-			e.Err = &keyward.Error{Code: p.Code, Message: p.Detail, Fields: p.Errors, Details: details(raw)}
-			return e
+	if p, ok := api.ReadProblem(res.Header.Get("Content-Type"), res.Body); ok {
+		e.problem = p
+		e.Type, e.Title = p.Type, p.Title
+		if p.RequestID != "" {
+			e.RequestID = p.RequestID
 		}
+		e.Err = p.Err()
+		return e
 	}
 	e.Title = http.StatusText(res.StatusCode)
 	e.Err = &keyward.Error{
-		Code:    codeOfStatus(res.StatusCode),
+		Code:    api.CodeOfStatus(res.StatusCode),
 		Message: fmt.Sprintf("the server answered %d %s without a keyward problem document", res.StatusCode, http.StatusText(res.StatusCode)),
 	}
 	return e
-}
-
-// problem is the standard part of a keyward problem document.
-type problem struct {
-	Type      string               `json:"type"`
-	Title     string               `json:"title"`
-	Status    int                  `json:"status"`
-	Detail    string               `json:"detail"`
-	Code      keyward.Code         `json:"code"`
-	Errors    []keyward.FieldError `json:"errors"`
-	RequestID string               `json:"request_id"`
-}
-
-// problemMembers are the standard members; every other member is a detail.
-var problemMembers = []string{"type", "title", "status", "detail", "code", "errors", "request_id"}
-
-func decodeProblem(raw map[string]json.RawMessage) (*problem, bool) {
-	var p problem
-	for _, name := range problemMembers {
-		m, ok := raw[name]
-		if !ok {
-			continue
-		}
-		var dst any
-		switch name {
-		case "type":
-			dst = &p.Type
-		case "title":
-			dst = &p.Title
-		case "status":
-			dst = &p.Status
-		case "detail":
-			dst = &p.Detail
-		case "code":
-			dst = &p.Code
-		case "errors":
-			dst = &p.Errors
-		case "request_id":
-			dst = &p.RequestID
-		}
-		if json.Unmarshal(m, dst) != nil {
-			return nil, false
-		}
-	}
-	return &p, p.Code != ""
-}
-
-// details returns the extra members of a problem, nil when there are none.
-func details(raw map[string]json.RawMessage) map[string]any {
-	var out map[string]any
-	for name, m := range raw {
-		if isProblemMember(name) {
-			continue
-		}
-		var v any
-		if json.Unmarshal(m, &v) != nil {
-			continue
-		}
-		if out == nil {
-			out = map[string]any{}
-		}
-		out[name] = normalize(v)
-	}
-	return out
-}
-
-func isProblemMember(name string) bool {
-	for _, m := range problemMembers {
-		if m == name {
-			return true
-		}
-	}
-	return false
-}
-
-// normalize makes whole numbers int64 and arrays of strings []string, the
-// types the server's details have.
-func normalize(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
-			return int64(x)
-		}
-	case []any:
-		strs := make([]string, 0, len(x))
-		for _, it := range x {
-			s, ok := it.(string)
-			if !ok {
-				return x
-			}
-			strs = append(strs, s)
-		}
-		return strs
-	}
-	return v
-}
-
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && (mt == "application/json" || mt == "application/problem+json")
 }
 
 // retryAfter reads a Retry-After header in seconds or as an HTTP date.
@@ -257,43 +152,4 @@ func retryAfter(v string) time.Duration {
 		}
 	}
 	return 0
-}
-
-// codeOfStatus is the code a bare status stands for, the inverse of the
-// server's table where it is one-to-one.
-func codeOfStatus(status int) keyward.Code {
-	switch status {
-	case http.StatusBadRequest:
-		return keyward.ECodeBadRequest
-	case http.StatusUnauthorized:
-		return keyward.ECodeUnauthenticated
-	case http.StatusForbidden:
-		return keyward.ECodePermissionDenied
-	case http.StatusNotFound:
-		return keyward.ECodeNotFound
-	case http.StatusMethodNotAllowed:
-		return keyward.ECodeMethodNotAllowed
-	case http.StatusNotAcceptable:
-		return keyward.ECodeNotAcceptable
-	case http.StatusConflict:
-		return keyward.ECodeConflict
-	case http.StatusPreconditionFailed:
-		return keyward.ECodePreconditionFail
-	case http.StatusRequestEntityTooLarge:
-		return keyward.ECodeBodyTooLarge
-	case http.StatusUnsupportedMediaType:
-		return keyward.ECodeUnsupportedMedia
-	case http.StatusUnprocessableEntity:
-		return keyward.ECodeValidation
-	case http.StatusTooManyRequests:
-		return keyward.ECodeRateLimited
-	case http.StatusBadGateway, http.StatusServiceUnavailable:
-		return keyward.ECodeUnavailable
-	case http.StatusGatewayTimeout:
-		return keyward.ECodeTimeout
-	}
-	if status >= 400 && status < 500 {
-		return keyward.ECodeBadRequest
-	}
-	return keyward.ECodeInternal
 }

@@ -2,84 +2,14 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 )
-
-// Key is an API key as the native API shows it (kind "api"). It never
-// holds the secret: KeyWithSecret does, after create and rotate.
-type Key struct {
-	ID          string                     `json:"id"`
-	AccountID   string                     `json:"account_id"`
-	Kind        keyward.KeyKind            `json:"kind"`
-	Name        string                     `json:"name"`
-	Description *string                    `json:"description"`
-	Status      keyward.KeyStatus          `json:"status"`
-	Prefix      string                     `json:"prefix"`
-	Start       string                     `json:"start"`
-	Last4       string                     `json:"last4"`
-	Owner       keyward.Owner              `json:"owner"`
-	ExpiresAt   *time.Time                 `json:"expires_at"`
-	Metadata    map[string]json.RawMessage `json:"metadata"`
-	IPAllowlist []string                   `json:"ip_allowlist"` // nil: any address
-	RateLimit   *keyward.RateLimit         `json:"rate_limit"`
-	Credits     *keyward.Credits           `json:"credits"`
-	Recoverable bool                       `json:"recoverable"`
-	LegacyKeyID *string                    `json:"legacy_key_id"`
-	CreatedAt   time.Time                  `json:"created_at"`
-	UpdatedAt   time.Time                  `json:"updated_at"`
-	CreatedByID string                     `json:"created_by_id"`
-	UpdatedByID string                     `json:"updated_by_id"`
-	LastUsedAt  *time.Time                 `json:"last_used_at"`
-	RotatedAt   *time.Time                 `json:"rotated_at"`
-	// Verifications counts successful verifications; written behind, it
-	// trails by up to the server's write-behind interval.
-	Verifications  int64                  `json:"verifications"`
-	ETag           string                 `json:"etag"`
-	ProjectID      *string                `json:"project_id"` // nil: all projects
-	PermissionMode keyward.PermissionMode `json:"permission_mode"`
-	Scopes         []keyward.Scope        `json:"scopes"`
-	Roles          []string               `json:"roles"`
-}
-
-// ManagementKey is a management key (kind "management"): permissions and
-// operator instead of a project, a mode, scopes and roles.
-type ManagementKey struct {
-	ID          string                     `json:"id"`
-	AccountID   *string                    `json:"account_id"` // nil only for operator keys
-	Kind        keyward.KeyKind            `json:"kind"`
-	Name        string                     `json:"name"`
-	Description *string                    `json:"description"`
-	Status      keyward.KeyStatus          `json:"status"`
-	Prefix      string                     `json:"prefix"`
-	Start       string                     `json:"start"`
-	Last4       string                     `json:"last4"`
-	Owner       keyward.Owner              `json:"owner"`
-	ExpiresAt   *time.Time                 `json:"expires_at"`
-	Metadata    map[string]json.RawMessage `json:"metadata"`
-	IPAllowlist []string                   `json:"ip_allowlist"`
-	RateLimit   *keyward.RateLimit         `json:"rate_limit"`
-	Credits     *keyward.Credits           `json:"credits"`
-	Recoverable bool                       `json:"recoverable"`
-	LegacyKeyID *string                    `json:"legacy_key_id"`
-	CreatedAt   time.Time                  `json:"created_at"`
-	UpdatedAt   time.Time                  `json:"updated_at"`
-	CreatedByID string                     `json:"created_by_id"`
-	UpdatedByID string                     `json:"updated_by_id"`
-	LastUsedAt  *time.Time                 `json:"last_used_at"`
-	RotatedAt   *time.Time                 `json:"rotated_at"`
-	// Verifications is always 0 for a management key (only API keys are
-	// verified).
-	Verifications int64    `json:"verifications"`
-	ETag          string   `json:"etag"`
-	Operator      bool     `json:"operator"`
-	Permissions   []string `json:"permissions"`
-}
 
 // KeyWithSecret is the answer of a create or a rotation: the key and its
 // new secret, which keyward shows this once (and again only to a retry
@@ -95,7 +25,7 @@ type KeyWithSecret struct {
 
 // UnmarshalJSON reads the key and its secret.
 func (k *KeyWithSecret) UnmarshalJSON(b []byte) error {
-	s, err := decodeWithSecret(b, &k.Key)
+	s, err := api.ReadSecret(b, &k.Key)
 	k.Secret = s
 	return err
 }
@@ -109,29 +39,27 @@ type ManagementKeyWithSecret struct {
 
 // UnmarshalJSON reads the key and its secret.
 func (k *ManagementKeyWithSecret) UnmarshalJSON(b []byte) error {
-	s, err := decodeWithSecret(b, &k.ManagementKey)
+	s, err := api.ReadSecret(b, &k.ManagementKey)
 	k.Secret = s
 	return err
 }
 
-func decodeWithSecret(b []byte, key any) (keyward.Token, error) {
-	if err := json.Unmarshal(b, key); err != nil {
-		return keyward.Token{}, err
-	}
-	var s struct {
-		Secret string `json:"secret"`
-	}
-	if err := json.Unmarshal(b, &s); err != nil || s.Secret == "" {
-		return keyward.Token{}, err
-	}
-	return keyward.TokenFromString(s.Secret), nil
-}
+func (k *KeyWithSecret) replayed(r bool)           { k.Replayed = r }
+func (k *ManagementKeyWithSecret) replayed(r bool) { k.Replayed = r }
 
-// Page is one page of a list: Data newest first, and HasMore when more
-// objects exist in the direction of travel.
-type Page[T any] struct {
-	Data    []T  `json:"data"`
-	HasMore bool `json:"has_more"`
+// created makes a call that creates (or rotates) a key: its answer holds
+// the secret, and says whether it is a replay of an earlier request's.
+func created[T any, P interface {
+	*T
+	replayed(bool)
+}](ctx context.Context, c *Client, path []string, body any, opts []CallOption) (*T, error) {
+	var out T
+	res, err := c.do(ctx, request{method: http.MethodPost, path: path, body: body, out: &out}, opts)
+	if err != nil {
+		return nil, err
+	}
+	P(&out).replayed(res.Replayed)
+	return &out, nil
 }
 
 // KeyListParams are the filters and cursor of GET /v1/keys (and
@@ -183,121 +111,18 @@ func (p *KeyListParams) values() url.Values {
 	return q
 }
 
-// RotateRequest is the body of a rotation.
-type RotateRequest struct {
-	// GracePeriodSeconds keeps the old secret valid that long (0–604800;
-	// absent or null: 0, which ends every older secret at once).
-	GracePeriodSeconds keyward.Field[int64] `json:"grace_period_seconds"`
-	// ExpiresAt gives the rotated key a new expiry; absent or null keeps it.
-	ExpiresAt keyward.Field[time.Time] `json:"expires_at"`
-}
-
-// CreditsChange is the body of POST /v1/keys/{id}/credits: set exactly
-// one of Set (0 or more: a new balance), Add or Subtract (1 or more).
-type CreditsChange struct {
-	Set      keyward.Field[int64] `json:"set"`
-	Add      keyward.Field[int64] `json:"add"`
-	Subtract keyward.Field[int64] `json:"subtract"`
-}
-
-// ImportItem is one key of an import: the SHA-256 of its token (64 hex
-// characters or base64), what the listing shows of it, and the members of
-// a key creation.
-type ImportItem struct {
-	Hash  string  `json:"hash"`
-	Start *string `json:"start,omitempty"`
-	Last4 *string `json:"last4,omitempty"`
-	keyward.KeyFields
-}
-
 // KeySecret is the secret of a recoverable key.
 type KeySecret struct {
 	ID     string
 	Secret keyward.Token
 }
 
-// VerifyResult is the answer of POST /v1/keys/verify. For NOT_FOUND only
-// Valid and Code are set.
-type VerifyResult struct {
-	Valid            bool                       `json:"valid"`
-	Code             keyward.VerifyCode         `json:"code"`
-	KeyID            string                     `json:"key_id"`
-	AccountID        string                     `json:"account_id"`
-	Name             string                     `json:"name"`
-	Owner            keyward.Owner              `json:"owner"`
-	ProjectID        *string                    `json:"project_id"`
-	PermissionMode   keyward.PermissionMode     `json:"permission_mode"`
-	Scopes           []keyward.Scope            `json:"scopes"` // effective scopes
-	Roles            []string                   `json:"roles"`
-	ExpiresAt        *time.Time                 `json:"expires_at"`
-	Metadata         map[string]json.RawMessage `json:"metadata"`
-	CreditsRemaining *int64                     `json:"credits_remaining"` // nil: no credit budget
-	RateLimit        *RateLimitState            `json:"rate_limit"`        // nil: no rate limit
-}
-
-// RateLimitState is a key's rate limit as a verification left it.
-type RateLimitState struct {
-	Limit     int64     `json:"limit"`
-	Remaining int64     `json:"remaining"`
-	ResetAt   time.Time `json:"reset_at"`
-}
-
-// MarshalJSON writes the result as the server does: only valid and code
-// for an unknown key.
-func (r VerifyResult) MarshalJSON() ([]byte, error) {
-	type plain VerifyResult
-	if r.Code == keyward.VerifyNotFound {
-		return json.Marshal(struct {
-			Valid bool               `json:"valid"`
-			Code  keyward.VerifyCode `json:"code"`
-		}{r.Valid, r.Code})
-	}
-	return json.Marshal(plain(r))
-}
-
-// Whoami is the answer of GET /v1/whoami: the calling key (Key for an API
-// key, ManagementKey for a management key; the other is nil) and what it
-// may do.
-type Whoami struct {
-	Key             *Key
-	ManagementKey   *ManagementKey
-	EffectiveScopes []keyward.Scope
-}
-
-// UnmarshalJSON reads the key by its kind.
-func (w *Whoami) UnmarshalJSON(b []byte) error {
-	var in struct {
-		Key             json.RawMessage `json:"key"`
-		EffectiveScopes []keyward.Scope `json:"effective_scopes"`
-	}
-	if err := json.Unmarshal(b, &in); err != nil {
-		return err
-	}
-	var kind struct {
-		Kind keyward.KeyKind `json:"kind"`
-	}
-	if err := json.Unmarshal(in.Key, &kind); err != nil {
-		return err
-	}
-	*w = Whoami{EffectiveScopes: in.EffectiveScopes}
-	if kind.Kind == keyward.KindManagement {
-		w.ManagementKey = new(ManagementKey)
-		return json.Unmarshal(in.Key, w.ManagementKey)
-	}
-	w.Key = new(Key)
-	return json.Unmarshal(in.Key, w.Key)
-}
-
-// MarshalJSON writes the server's shape back.
-func (w Whoami) MarshalJSON() ([]byte, error) {
-	var k any = w.Key
-	if w.ManagementKey != nil {
-		k = w.ManagementKey
-	}
-	return json.Marshal(struct {
-		Key             any             `json:"key"`
-		EffectiveScopes []keyward.Scope `json:"effective_scopes"`
-	}{k, w.EffectiveScopes})
+// UnmarshalJSON reads the key's id and its secret.
+func (k *KeySecret) UnmarshalJSON(b []byte) error {
+	var ref api.KeyRef
+	s, err := api.ReadSecret(b, &ref)
+	k.ID, k.Secret = ref.ID, s
+	return err
 }
 
 // ---- API keys ----
@@ -313,13 +138,7 @@ const (
 // secret again (Replayed set). Failures are *Error (422 validation_failed
 // names each field).
 func (c *Client) CreateKey(ctx context.Context, in *keyward.KeyFields, opts ...CallOption) (*KeyWithSecret, error) {
-	var out KeyWithSecret
-	res, err := c.do(ctx, request{method: http.MethodPost, path: segs(keysPath), body: fieldsBody(in), out: &out}, opts)
-	if err != nil {
-		return nil, err
-	}
-	out.Replayed = res.Replayed
-	return &out, nil
+	return created[KeyWithSecret](ctx, c, segs(keysPath), fieldsBody(in), opts)
 }
 
 // ListKeys returns one page of API keys, newest first (GET /v1/keys,
@@ -364,13 +183,7 @@ func (c *Client) DeleteKey(ctx context.Context, id string, opts ...CallOption) e
 // keys:write); in may be nil (grace 0). Honours IfMatch and
 // IdempotencyKey.
 func (c *Client) RotateKey(ctx context.Context, id string, in *RotateRequest, opts ...CallOption) (*KeyWithSecret, error) {
-	var out KeyWithSecret
-	res, err := c.do(ctx, request{method: http.MethodPost, path: segs(keysPath, id, "rotate"), body: rotateBody(in), out: &out}, opts)
-	if err != nil {
-		return nil, err
-	}
-	out.Replayed = res.Replayed
-	return &out, nil
+	return created[KeyWithSecret](ctx, c, segs(keysPath, id, "rotate"), fieldsBody(in), opts)
 }
 
 // ChangeCredits sets, adds to or subtracts from an API key's credits
@@ -386,14 +199,7 @@ func (c *Client) ChangeCredits(ctx context.Context, id string, in *CreditsChange
 // /v1/keys/{id}/secret, keys:reveal; audited). A key that is not
 // recoverable is 409 conflict.
 func (c *Client) RevealSecret(ctx context.Context, id string, opts ...CallOption) (*KeySecret, error) {
-	var out struct {
-		ID     string `json:"id"`
-		Secret string `json:"secret"`
-	}
-	if _, err := c.do(ctx, request{method: http.MethodGet, path: segs(keysPath, id, "secret"), out: &out}, opts); err != nil {
-		return nil, err
-	}
-	return &KeySecret{ID: out.ID, Secret: keyward.TokenFromString(out.Secret)}, nil
+	return send[KeySecret](ctx, c, http.MethodGet, segs(keysPath, id, "secret"), nil, nil, opts)
 }
 
 // ImportKeys imports 1–1000 keys by the hashes of their tokens (POST
@@ -403,9 +209,7 @@ func (c *Client) ImportKeys(ctx context.Context, items []ImportItem, opts ...Cal
 	if items == nil {
 		items = []ImportItem{}
 	}
-	body := struct {
-		Keys []ImportItem `json:"keys"`
-	}{items}
+	body := api.ImportRequest{Keys: items}
 	var out Page[Key]
 	if _, err := c.do(ctx, request{method: http.MethodPost, path: segs(keysPath, "import"), body: body, out: &out}, opts); err != nil {
 		return nil, err
@@ -433,13 +237,7 @@ func (c *Client) Whoami(ctx context.Context, opts ...CallOption) (*Whoami, error
 // management_keys:write, within the caller's own permissions).
 // Permissions is required. The answer holds the secret, shown this once.
 func (c *Client) CreateManagementKey(ctx context.Context, in *keyward.KeyFields, opts ...CallOption) (*ManagementKeyWithSecret, error) {
-	var out ManagementKeyWithSecret
-	res, err := c.do(ctx, request{method: http.MethodPost, path: segs(mgmtKeysPath), body: fieldsBody(in), out: &out}, opts)
-	if err != nil {
-		return nil, err
-	}
-	out.Replayed = res.Replayed
-	return &out, nil
+	return created[ManagementKeyWithSecret](ctx, c, segs(mgmtKeysPath), fieldsBody(in), opts)
 }
 
 // ListManagementKeys returns one page of management keys (GET
@@ -477,26 +275,13 @@ func (c *Client) DeleteManagementKey(ctx context.Context, id string, opts ...Cal
 
 // RotateManagementKey gives a management key a new secret; in may be nil.
 func (c *Client) RotateManagementKey(ctx context.Context, id string, in *RotateRequest, opts ...CallOption) (*ManagementKeyWithSecret, error) {
-	var out ManagementKeyWithSecret
-	res, err := c.do(ctx, request{method: http.MethodPost, path: segs(mgmtKeysPath, id, "rotate"), body: rotateBody(in), out: &out}, opts)
-	if err != nil {
-		return nil, err
-	}
-	out.Replayed = res.Replayed
-	return &out, nil
+	return created[ManagementKeyWithSecret](ctx, c, segs(mgmtKeysPath, id, "rotate"), fieldsBody(in), opts)
 }
 
 // fieldsBody sends {} for a nil body: the routes that take one need one.
 func fieldsBody[T any](in *T) any {
 	if in == nil {
 		return new(T)
-	}
-	return in
-}
-
-func rotateBody(in *RotateRequest) any {
-	if in == nil {
-		return &RotateRequest{}
 	}
 	return in
 }

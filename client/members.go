@@ -4,62 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/keyward/keyward"
 )
-
-// Account is a tenant (operator keys only).
-type Account struct {
-	ID                    string                 `json:"id"`
-	Name                  string                 `json:"name"`
-	DefaultPrefix         string                 `json:"default_prefix"`
-	CatalogTemplate       string                 `json:"catalog_template"`
-	DefaultPermissionMode keyward.PermissionMode `json:"default_permission_mode"`
-	MaxKeyLifetime        *int64                 `json:"max_key_lifetime"` // seconds; nil: none
-	RequireExpiry         bool                   `json:"require_expiry"`
-	DefaultKeyLifetime    *int64                 `json:"default_key_lifetime"` // seconds; nil: none
-	CreatedAt             time.Time              `json:"created_at"`
-	UpdatedAt             time.Time              `json:"updated_at"`
-	ETag                  string                 `json:"etag"`
-}
-
-// User is a member of an account; keys it owns never exceed its roles.
-type User struct {
-	ID         string               `json:"id"`
-	AccountID  string               `json:"account_id"`
-	ExternalID *string              `json:"external_id"`
-	Email      *string              `json:"email"`
-	Name       *string              `json:"name"`
-	Roles      []string             `json:"roles"`
-	Status     keyward.MemberStatus `json:"status"`
-	CreatedAt  time.Time            `json:"created_at"`
-	UpdatedAt  time.Time            `json:"updated_at"`
-	ETag       string               `json:"etag"`
-}
-
-// ServiceAccount is a non-human owner of keys.
-type ServiceAccount struct {
-	ID          string               `json:"id"`
-	AccountID   string               `json:"account_id"`
-	Name        string               `json:"name"`
-	Description *string              `json:"description"`
-	Status      keyward.MemberStatus `json:"status"`
-	CreatedAt   time.Time            `json:"created_at"`
-	UpdatedAt   time.Time            `json:"updated_at"`
-	ETag        string               `json:"etag"`
-}
-
-// Role is a named list of scopes of an account; its name is its id.
-type Role struct {
-	Name        string          `json:"name"`
-	AccountID   string          `json:"account_id"`
-	Description *string         `json:"description"`
-	Scopes      []keyward.Scope `json:"scopes"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
-	ETag        string          `json:"etag"`
-}
 
 // PageParams are the cursor of a list without filters.
 type PageParams struct {

@@ -10,37 +10,10 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// Project is a subdivision of an account; keys may be scoped to one.
-type Project struct {
-	ID          string    `json:"id"`
-	AccountID   string    `json:"account_id"`
-	Name        string    `json:"name"`
-	Description *string   `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	ETag        string    `json:"etag"`
-}
-
 // ProjectFields is the body of a project create or PATCH.
 type ProjectFields struct {
 	Name        keyward.Field[string] `json:"name"`
 	Description keyward.Field[string] `json:"description"`
-}
-
-// Catalog is an account's permission catalog with everything a key can be
-// granted.
-type Catalog struct {
-	Resources             []keyward.Resource             `json:"resources"`
-	AccessLevels          []keyward.Access               `json:"access_levels"`
-	Presets               []Preset                       `json:"presets"`
-	Roles                 []Role                         `json:"roles"`
-	ManagementPermissions []keyward.ManagementPermission `json:"management_permissions"`
-}
-
-// Preset describes a permission mode.
-type Preset struct {
-	ID          keyward.PermissionMode `json:"id"`
-	Description string                 `json:"description"`
 }
 
 // ResourceFields is the body of PUT /v1/catalog/resources/{id}: members
@@ -61,27 +34,6 @@ type PutResourceResult struct {
 	keyward.Resource
 	// Created is set when the resource did not exist before (201).
 	Created bool `json:"-"`
-}
-
-// AuditEvent records one change.
-type AuditEvent struct {
-	ID        string                    `json:"id"`
-	AccountID string                    `json:"account_id"`
-	CreatedAt time.Time                 `json:"created_at"`
-	Actor     AuditRef                  `json:"actor"`
-	Action    string                    `json:"action"`
-	Target    AuditRef                  `json:"target"`
-	Changes   map[string]keyward.Change `json:"changes"`
-	RequestID string                    `json:"request_id"`
-	ClientIP  string                    `json:"client_ip"`
-	UserAgent string                    `json:"user_agent"`
-	Dialect   string                    `json:"dialect"`
-}
-
-// AuditRef names the actor or the target of an event.
-type AuditRef struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
 }
 
 // AuditListParams are the filters and cursor of GET /v1/audit-events.
@@ -109,11 +61,6 @@ func (p *AuditListParams) values() url.Values {
 	setTime(q, "since", p.Since)
 	setTime(q, "until", p.Until)
 	return q
-}
-
-// Status is the answer of the health routes.
-type Status struct {
-	Status string `json:"status"`
 }
 
 const (

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/compat/compattest"
-	khttp "github.com/keyward/keyward/http"
 )
 
 // TestBodyTooLargeWrittenFirst (issue 9 point 6): a client that writes
@@ -30,10 +30,10 @@ func TestBodyTooLargeWrittenFirst(t *testing.T) {
 		size    int64
 		chunked bool
 	}{
-		{"create, Content-Length just over", "/v1/keys", nil, khttp.MaxBodyBytes + 1, false},
+		{"create, Content-Length just over", "/v1/keys", nil, api.MaxBodyBytes + 1, false},
 		{"create, Content-Length 8 MiB", "/v1/keys", nil, 8 << 20, false},
 		{"create, Content-Length 48 MiB", "/v1/keys", nil, 48 << 20, false},
-		{"create, chunked just over", "/v1/keys", nil, khttp.MaxBodyBytes + 1, true},
+		{"create, chunked just over", "/v1/keys", nil, api.MaxBodyBytes + 1, true},
 		{"create, chunked 8 MiB", "/v1/keys", nil, 8 << 20, true},
 		{"create, chunked 48 MiB", "/v1/keys", nil, 48 << 20, true},
 		{"idempotent create, chunked 8 MiB", "/v1/keys", []string{"Idempotency-Key: 4b0c5a0e-3a8f-4c55-9d0e-0b1f2a3c4d5e"}, 8 << 20, true},

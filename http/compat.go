@@ -1,12 +1,11 @@
 package http
 
 import (
-	"context"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/service"
 )
 
@@ -19,7 +18,9 @@ const CompatPrefix = "/compat/"
 // X-Request-Id; recovery from panics; the access log; the client address)
 // and nothing of its wire format: no problem documents, no Accept, ?pretty
 // or Request-Timeout handling. It authenticates with Server.Authenticate,
-// and renders its own errors in its vendor's shape.
+// reads the request's id and client address with api.StateOf, bodies,
+// queries and Request-Timeout with the readers of package api, and renders
+// its own errors in its vendor's shape.
 //
 // Mounted dialects are not part of the native OpenAPI document.
 //
@@ -44,7 +45,7 @@ func isCompat(path string) bool { return strings.HasPrefix(path, CompatPrefix) }
 
 // Authenticate authenticates a dialect's request with tok, exactly as the
 // native API does: a credential or account header sent twice refused (see
-// CheckCredentialHeaders), the client's failed-authentication lockout
+// api.CheckCredentialHeaders), the client's failed-authentication lockout
 // (423/429 as an error with code locked), the account header
 // (accountHeader: "" for none; for an account-bound key it must name the
 // key's account), and an API key is never a management credential. The
@@ -53,42 +54,23 @@ func isCompat(path string) bool { return strings.HasPrefix(path, CompatPrefix) }
 // invalid_parameter, unauthenticated, api_key_forbidden, account_mismatch,
 // locked, unavailable.
 func (s *Server) Authenticate(r *http.Request, tok keyward.Token, accountHeader, dialect string) (*keyward.Actor, error) {
-	if err := checkCredentialHeaders(r.Header); err != nil {
+	if err := api.CheckCredentialHeaders(r); err != nil {
 		return nil, err
 	}
-	rq := requestOf(r)
-	if err := s.lockout.check(rq.clientIP); err != nil {
+	rq := api.StateOf(r)
+	if err := s.lockout.check(rq.ClientIP); err != nil {
 		return nil, err
 	}
-	a, err := s.svc.Authenticate(r.Context(), service.Credential{Token: tok, AccountID: strings.TrimSpace(accountHeader), ClientIP: rq.clientIP})
+	a, err := s.svc.Authenticate(r.Context(), service.Credential{Token: tok, AccountID: strings.TrimSpace(accountHeader), ClientIP: rq.ClientIP})
 	if keyward.ErrorCode(err) == keyward.ECodeUnauthenticated {
-		s.lockout.fail(rq.clientIP)
+		s.lockout.fail(rq.ClientIP)
 	}
 	if err != nil {
 		return nil, err
 	}
-	a.RequestID, a.ClientIP, a.UserAgent, a.Dialect = rq.id, rq.clientIP, truncate(r.UserAgent(), 512), dialect
+	a.RequestID, a.ClientIP, a.UserAgent, a.Dialect = rq.ID, rq.ClientIP, truncate(r.UserAgent(), 512), dialect
 	return a, nil
 }
-
-// CheckCredentialHeaders fails with an invalid_parameter error naming the
-// first credential or account header of r sent more than once
-// (Authorization, X-API-Key, X-Account-Id: every dialect's credential and
-// account headers are among them, names being case-insensitive), whatever
-// its values. Authenticate checks it too; a dialect calls it first when it
-// reads its credential header itself, so that a repeated header is
-// refused before the dialect's own "missing credential" answer.
-func CheckCredentialHeaders(r *http.Request) error { return checkCredentialHeaders(r.Header) }
-
-// ParseQuery parses r's query string as the native API does, with the
-// one parser of every route: a pair that does not parse (a ";"
-// separator, a malformed %-escape) is an invalid_parameter error naming
-// it, never dropped.
-func ParseQuery(r *http.Request) (url.Values, error) { return parseQuery(r.URL.RawQuery) }
-
-// RequestID returns the id of a request served by Server (the X-Request-Id
-// it answers with), "" for a request it did not see.
-func RequestID(r *http.Request) string { return requestOf(r).id }
 
 // Note records err as the outcome of a dialect's request for the access
 // log (its code), and logs the cause of an internal or unavailable error
@@ -99,22 +81,6 @@ func Note(w http.ResponseWriter, err error) {
 		rw.noted = err
 	}
 }
-
-// ReadBody reads a JSON request body as the native API does: at most
-// MaxBodyBytes (body_too_large beyond), a JSON media type
-// (unsupported_media_type), UTF-8. It returns nil for an empty body.
-func ReadBody(r *http.Request) ([]byte, error) { return readBody(r) }
-
-// DecodeStrict decodes b into dst as the native API decodes bodies: one
-// JSON object, no duplicate or unknown members (malformed_json,
-// unknown_field), a member of the wrong type a validation_failed naming it.
-func DecodeStrict(b []byte, dst any) error { return decodeBytes(b, dst) }
-
-// WithTimeout bounds the request's context by Request-Timeout (seconds)
-// or Request-Timeout-Millis, as on the native API. A malformed value is
-// an invalid_parameter error naming the header. The caller must call the
-// returned cancel function.
-func WithTimeout(r *http.Request) (*http.Request, context.CancelFunc, error) { return withTimeout(r) }
 
 // Dispatch serves r through mux if mux has a route for it, and reports
 // true. Otherwise it writes nothing and returns the methods the path

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/service"
 )
 
@@ -57,13 +58,15 @@ func FuzzDecodeKeyFields(f *testing.F) {
 		pxCheckDecode(t, b, &service.ProjectFields{})
 		pxCheckDecode(t, b, &service.ResourceFields{})
 		pxCheckDecode(t, b, &keyward.VerifyRequest{})
-		pxCheckDecode(t, b, &service.RotateRequest{})
+		pxCheckDecode(t, b, &api.RotateRequest{})
+		pxCheckDecode(t, b, &api.CreditsChange{})
+		pxCheckDecode(t, b, &api.ImportRequest{})
 	})
 }
 
 func pxCheckDecode(t *testing.T, b []byte, dst any) {
 	t.Helper()
-	err := decodeBytes(b, dst)
+	err := api.DecodeStrict(b, dst)
 	if err == nil {
 		var obj map[string]json.RawMessage
 		if !utf8.Valid(b) || json.Unmarshal(b, &obj) != nil || obj == nil {
@@ -75,7 +78,7 @@ func pxCheckDecode(t *testing.T, b []byte, dst any) {
 	if !errors.As(err, &ke) {
 		t.Fatalf("%T: %q: error %T %v is not a *keyward.Error", dst, b, err, err)
 	}
-	if s := StatusOf(ke.Code); s < 400 || s >= 500 {
+	if s := api.StatusOf(ke.Code); s < 400 || s >= 500 {
 		t.Fatalf("%T: %q: code %s maps to %d", dst, b, ke.Code, s)
 	}
 	switch ke.Code {

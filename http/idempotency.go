@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/service"
 )
 
@@ -28,9 +29,9 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, a *keyward.A
 		return h(w, r, a)
 	}
 	if len(key) < minIdempotencyKey || len(key) > maxIdempotencyKey || !printableASCII(key) {
-		return badParam("Idempotency-Key", "must be %d to %d printable ASCII characters (a random UUID is a good choice)", minIdempotencyKey, maxIdempotencyKey)
+		return api.BadParam("Idempotency-Key", "must be %d to %d printable ASCII characters (a random UUID is a good choice)", minIdempotencyKey, maxIdempotencyKey)
 	}
-	body, err := readLimited(r)
+	body, err := api.ReadRawBody(r)
 	if err != nil {
 		return err
 	}

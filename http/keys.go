@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/service"
 )
 
@@ -19,7 +20,7 @@ type keyHandlers struct {
 
 func (h keyHandlers) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in keyward.KeyFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	k, tok, err := h.s.svc.CreateKey(r.Context(), a, h.kind, &in)
@@ -28,7 +29,7 @@ func (h keyHandlers) create(w http.ResponseWriter, r *http.Request, a *keyward.A
 	}
 	w.Header().Set("ETag", `"`+k.ETag()+`"`)
 	w.Header().Set("Location", r.URL.Path+"/"+k.ID)
-	return h.s.writeJSON(w, r, http.StatusCreated, keyView(k, tok))
+	return h.s.writeJSON(w, r, http.StatusCreated, api.WithSecret(api.AnyKeyOf(k), tok))
 }
 
 func (h keyHandlers) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
@@ -41,7 +42,7 @@ func (h keyHandlers) list(w http.ResponseWriter, r *http.Request, a *keyward.Act
 	if err != nil {
 		return err
 	}
-	return h.s.writeJSON(w, r, http.StatusOK, list(keys, more, func(k *keyward.Key) any { return keyView(k, keyward.Token{}) }))
+	return h.s.writeJSON(w, r, http.StatusOK, api.PageOf(keys, more, api.AnyKeyOf))
 }
 
 func keyFilter(p params) (*keyward.KeyFilter, error) {
@@ -73,12 +74,12 @@ func keyFilter(p params) (*keyward.KeyFilter, error) {
 	f.PermissionMode = keyward.PermissionMode(s)
 	if p.v.Has("resource") {
 		if f.Resource = p.str("resource"); !keyward.ValidResourceID(f.Resource) {
-			return nil, badParam("resource", "must be a resource id")
+			return nil, api.BadParam("resource", "must be a resource id")
 		}
 	}
 	if p.v.Has("role") {
 		if f.Role = p.str("role"); !keyward.ValidRoleName(f.Role) {
-			return nil, badParam("role", "must be a role name")
+			return nil, api.BadParam("role", "must be a role name")
 		}
 	}
 	if f.Search, err = p.text("search", 255); err != nil {
@@ -110,7 +111,7 @@ func (h keyHandlers) get(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 
 func (s *Server) writeKey(w http.ResponseWriter, r *http.Request, k *keyward.Key) error {
 	w.Header().Set("ETag", `"`+k.ETag()+`"`)
-	return s.writeJSON(w, r, http.StatusOK, keyView(k, keyward.Token{}))
+	return s.writeJSON(w, r, http.StatusOK, api.AnyKeyOf(k))
 }
 
 func (h keyHandlers) update(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
@@ -126,7 +127,7 @@ type changeFunc func(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind
 func (h keyHandlers) change(w http.ResponseWriter, r *http.Request, a *keyward.Actor, apply changeFunc) error {
 	id := r.PathValue("id")
 	var in keyward.KeyFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	k, err := apply(r.Context(), a, h.kind, id, &in, r.Header.Get("If-Match"))
@@ -146,25 +147,29 @@ func (h keyHandlers) delete(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 func (h keyHandlers) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in service.RotateRequest
-	if err := decode(r, &in, false); err != nil {
+	var in api.RotateRequest
+	if err := api.Decode(r, &in, false); err != nil {
 		return err
 	}
-	k, tok, err := h.s.svc.RotateKey(r.Context(), a, h.kind, r.PathValue("id"), &in, r.Header.Get("If-Match"))
+	rot := service.RotateRequest{ExpiresAt: in.ExpiresAt}
+	if in.GracePeriodSeconds.HasValue() {
+		rot.GracePeriodSeconds = &in.GracePeriodSeconds.Value
+	}
+	k, tok, err := h.s.svc.RotateKey(r.Context(), a, h.kind, r.PathValue("id"), &rot, r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
 	w.Header().Set("ETag", `"`+k.ETag()+`"`)
-	return h.s.writeJSON(w, r, http.StatusOK, keyView(k, tok))
+	return h.s.writeJSON(w, r, http.StatusOK, api.WithSecret(api.AnyKeyOf(k), tok))
 }
 
 // changeCredits serves POST /v1/keys/{id}/credits.
 func (s *Server) changeCredits(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in service.CreditsChange
-	if err := decode(r, &in, true); err != nil {
+	var in api.CreditsChange
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
-	k, err := s.svc.ChangeCredits(r.Context(), a, r.PathValue("id"), &in, r.Header.Get("If-Match"))
+	k, err := s.svc.ChangeCredits(r.Context(), a, r.PathValue("id"), (*service.CreditsChange)(&in), r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
@@ -177,33 +182,32 @@ func (s *Server) revealSecret(w http.ResponseWriter, r *http.Request, a *keyward
 	if err != nil {
 		return err
 	}
-	return s.writeJSON(w, r, http.StatusOK, secretView{ID: k.ID, Secret: tok.Reveal()})
-}
-
-// importRequest is the body of POST /v1/keys/import.
-type importRequest struct {
-	Keys []service.ImportItem `json:"keys"`
+	return s.writeJSON(w, r, http.StatusOK, api.WithSecret(api.KeyRef{ID: k.ID}, tok))
 }
 
 // importKeys serves POST /v1/keys/import: 201 with the imported keys, or
 // one error per refused item and nothing imported.
 func (s *Server) importKeys(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in importRequest
-	if err := decode(r, &in, true); err != nil {
+	var in api.ImportRequest
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
-	keys, err := s.svc.ImportKeys(r.Context(), a, in.Keys)
+	items := make([]service.ImportItem, len(in.Keys))
+	for i, it := range in.Keys {
+		items[i] = service.ImportItem(it)
+	}
+	keys, err := s.svc.ImportKeys(r.Context(), a, items)
 	if err != nil {
 		return err
 	}
-	return s.writeJSON(w, r, http.StatusCreated, list(keys, false, func(k *keyward.Key) any { return keyView(k, keyward.Token{}) }))
+	return s.writeJSON(w, r, http.StatusCreated, api.PageOf(keys, false, api.AnyKeyOf))
 }
 
 // verify serves POST /v1/keys/verify: 200 with a result for every
 // well-formed request. The body and answer go through the fast paths of
 // verifyfast.go (the general decoder and encoder for anything unusual).
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	body, err := readBody(r)
+	body, err := api.ReadBody(r)
 	if err != nil {
 		return err
 	}
@@ -213,7 +217,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 	var in keyward.VerifyRequest
 	if fv, ok := parseVerifyFast(body); ok {
 		in = fv.request()
-	} else if err := decodeBytes(body, &in); err != nil {
+	} else if err := api.DecodeStrict(body, &in); err != nil {
 		return err
 	}
 	p, err := in.PrepareWith(s.queries.parse)
@@ -224,8 +228,8 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 	if err != nil {
 		return err
 	}
-	if requestOf(r).pretty {
-		return s.writeJSON(w, r, http.StatusOK, verifyViewOf(&res))
+	if api.StateOf(r).Pretty {
+		return s.writeJSON(w, r, http.StatusOK, api.VerifyResultOf(&res))
 	}
 	buf := verifyBuffers.Get().(*[]byte)
 	out := appendVerify((*buf)[:0], &res)
@@ -246,20 +250,15 @@ var (
 	noStore         = []string{"no-store"}
 )
 
-type whoamiView struct {
-	Key             any             `json:"key"`
-	EffectiveScopes []keyward.Scope `json:"effective_scopes"`
-}
-
 // whoami serves GET /v1/whoami for the key that calls it.
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r, nil); err != nil {
 		return err
 	}
-	if err := checkCredentialHeaders(r.Header); err != nil {
+	if err := api.CheckCredentialHeaders(r); err != nil {
 		return err
 	}
-	ip := requestOf(r).clientIP
+	ip := api.StateOf(r).ClientIP
 	if err := s.lockout.check(ip); err != nil {
 		return err
 	}
@@ -277,8 +276,5 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if scopes == nil {
-		scopes = []keyward.Scope{}
-	}
-	return s.writeJSON(w, r, http.StatusOK, whoamiView{Key: keyView(k, keyward.Token{}), EffectiveScopes: scopes})
+	return s.writeJSON(w, r, http.StatusOK, api.WhoamiOf(k, scopes))
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 )
 
 // The handlers of accounts, users, service accounts and roles. Each reads
@@ -25,12 +26,12 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, a *keyward
 	if err != nil {
 		return err
 	}
-	return s.writeJSON(w, r, http.StatusOK, list(items, more, accountViewOf))
+	return s.writeJSON(w, r, http.StatusOK, api.PageOf(items, more, api.AccountOf))
 }
 
 func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in keyward.AccountFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	acct, err := s.svc.CreateAccount(r.Context(), a, &in)
@@ -38,7 +39,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, a *keywar
 		return err
 	}
 	w.Header().Set("Location", "/v1/accounts/"+acct.ID)
-	return s.writeObject(w, r, http.StatusCreated, acct.ETag(), accountViewOf(acct))
+	return s.writeObject(w, r, http.StatusCreated, acct.ETag(), api.AccountOf(acct))
 }
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
@@ -46,19 +47,19 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, a *keyward.A
 	if err != nil {
 		return err
 	}
-	return s.writeObject(w, r, http.StatusOK, acct.ETag(), accountViewOf(acct))
+	return s.writeObject(w, r, http.StatusOK, acct.ETag(), api.AccountOf(acct))
 }
 
 func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in keyward.AccountFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	acct, err := s.svc.UpdateAccount(r.Context(), a, r.PathValue("id"), &in, r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
-	return s.writeObject(w, r, http.StatusOK, acct.ETag(), accountViewOf(acct))
+	return s.writeObject(w, r, http.StatusOK, acct.ETag(), api.AccountOf(acct))
 }
 
 func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
@@ -83,7 +84,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	f.Status = keyward.MemberStatus(st)
 	if p.v.Has("role") {
 		if f.Role = p.str("role"); !keyward.ValidRoleName(f.Role) {
-			return badParam("role", "must be a role name")
+			return api.BadParam("role", "must be a role name")
 		}
 	}
 	if f.ExternalID, err = p.text("external_id", 255); err != nil {
@@ -96,12 +97,12 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if err != nil {
 		return err
 	}
-	return s.writeJSON(w, r, http.StatusOK, list(items, more, userViewOf))
+	return s.writeJSON(w, r, http.StatusOK, api.PageOf(items, more, api.UserOf))
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in keyward.UserFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	u, err := s.svc.CreateUser(r.Context(), a, &in)
@@ -109,7 +110,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, a *keyward.A
 		return err
 	}
 	w.Header().Set("Location", "/v1/users/"+u.ID)
-	return s.writeObject(w, r, http.StatusCreated, u.ETag(), userViewOf(u))
+	return s.writeObject(w, r, http.StatusCreated, u.ETag(), api.UserOf(u))
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
@@ -117,19 +118,19 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if err != nil {
 		return err
 	}
-	return s.writeObject(w, r, http.StatusOK, u.ETag(), userViewOf(u))
+	return s.writeObject(w, r, http.StatusOK, u.ETag(), api.UserOf(u))
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in keyward.UserFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	u, err := s.svc.UpdateUser(r.Context(), a, r.PathValue("id"), &in, r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
-	return s.writeObject(w, r, http.StatusOK, u.ETag(), userViewOf(u))
+	return s.writeObject(w, r, http.StatusOK, u.ETag(), api.UserOf(u))
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
@@ -156,12 +157,12 @@ func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, a *
 	if err != nil {
 		return err
 	}
-	return s.writeJSON(w, r, http.StatusOK, list(items, more, serviceAccountViewOf))
+	return s.writeJSON(w, r, http.StatusOK, api.PageOf(items, more, api.ServiceAccountOf))
 }
 
 func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in keyward.ServiceAccountFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	sa, err := s.svc.CreateServiceAccount(r.Context(), a, &in)
@@ -169,7 +170,7 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, a 
 		return err
 	}
 	w.Header().Set("Location", "/v1/service-accounts/"+sa.ID)
-	return s.writeObject(w, r, http.StatusCreated, sa.ETag(), serviceAccountViewOf(sa))
+	return s.writeObject(w, r, http.StatusCreated, sa.ETag(), api.ServiceAccountOf(sa))
 }
 
 func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
@@ -177,19 +178,19 @@ func (s *Server) getServiceAccount(w http.ResponseWriter, r *http.Request, a *ke
 	if err != nil {
 		return err
 	}
-	return s.writeObject(w, r, http.StatusOK, sa.ETag(), serviceAccountViewOf(sa))
+	return s.writeObject(w, r, http.StatusOK, sa.ETag(), api.ServiceAccountOf(sa))
 }
 
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in keyward.ServiceAccountFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	sa, err := s.svc.UpdateServiceAccount(r.Context(), a, r.PathValue("id"), &in, r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
-	return s.writeObject(w, r, http.StatusOK, sa.ETag(), serviceAccountViewOf(sa))
+	return s.writeObject(w, r, http.StatusOK, sa.ETag(), api.ServiceAccountOf(sa))
 }
 
 func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
@@ -205,12 +206,12 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if err != nil {
 		return err
 	}
-	return s.writeJSON(w, r, http.StatusOK, list(roles, false, roleViewOf))
+	return s.writeJSON(w, r, http.StatusOK, api.PageOf(roles, false, api.RoleOf))
 }
 
 func (s *Server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in keyward.RoleFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	role, err := s.svc.CreateRole(r.Context(), a, &in)
@@ -218,7 +219,7 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.A
 		return err
 	}
 	w.Header().Set("Location", "/v1/roles/"+role.Name)
-	return s.writeObject(w, r, http.StatusCreated, role.ETag(), roleViewOf(role))
+	return s.writeObject(w, r, http.StatusCreated, role.ETag(), api.RoleOf(role))
 }
 
 func (s *Server) getRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
@@ -226,19 +227,19 @@ func (s *Server) getRole(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if err != nil {
 		return err
 	}
-	return s.writeObject(w, r, http.StatusOK, role.ETag(), roleViewOf(role))
+	return s.writeObject(w, r, http.StatusOK, role.ETag(), api.RoleOf(role))
 }
 
 func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in keyward.RoleFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	role, err := s.svc.UpdateRole(r.Context(), a, r.PathValue("name"), &in, r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
-	return s.writeObject(w, r, http.StatusOK, role.ETag(), roleViewOf(role))
+	return s.writeObject(w, r, http.StatusOK, role.ETag(), api.RoleOf(role))
 }
 
 func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {

@@ -4,11 +4,12 @@ import (
 	"net/http"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/service"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	return s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
+	return s.writeJSON(w, r, http.StatusOK, api.Status{Status: "ok"})
 }
 
 // readyz answers 200 when the database answers, else 503 with Retry-After.
@@ -16,7 +17,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.Ready(r.Context()); err != nil {
 		return &keyward.Error{Code: keyward.ECodeUnavailable, Message: "the database does not answer", Err: err}
 	}
-	return s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
+	return s.writeJSON(w, r, http.StatusOK, api.Status{Status: "ready"})
 }
 
 // serveMetrics serves the Prometheus metrics. Like /healthz it needs no
@@ -46,12 +47,12 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, a *keyward
 	if err != nil {
 		return err
 	}
-	return s.writeJSON(w, r, http.StatusOK, list(items, more, projectViewOf))
+	return s.writeJSON(w, r, http.StatusOK, api.PageOf(items, more, api.ProjectOf))
 }
 
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in service.ProjectFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	p, err := s.svc.CreateProject(r.Context(), a, &in)
@@ -60,7 +61,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, a *keywar
 	}
 	w.Header().Set("ETag", `"`+p.ETag()+`"`)
 	w.Header().Set("Location", "/v1/projects/"+p.ID)
-	return s.writeJSON(w, r, http.StatusCreated, projectViewOf(p))
+	return s.writeJSON(w, r, http.StatusCreated, api.ProjectOf(p))
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
@@ -69,12 +70,12 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request, a *keyward.A
 		return err
 	}
 	w.Header().Set("ETag", `"`+p.ETag()+`"`)
-	return s.writeJSON(w, r, http.StatusOK, projectViewOf(p))
+	return s.writeJSON(w, r, http.StatusOK, api.ProjectOf(p))
 }
 
 func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in service.ProjectFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	p, err := s.svc.UpdateProject(r.Context(), a, r.PathValue("id"), &in, r.Header.Get("If-Match"))
@@ -82,7 +83,7 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, a *keywar
 		return err
 	}
 	w.Header().Set("ETag", `"`+p.ETag()+`"`)
-	return s.writeJSON(w, r, http.StatusOK, projectViewOf(p))
+	return s.writeJSON(w, r, http.StatusOK, api.ProjectOf(p))
 }
 
 func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
@@ -98,12 +99,12 @@ func (s *Server) getCatalog(w http.ResponseWriter, r *http.Request, a *keyward.A
 	if err != nil {
 		return err
 	}
-	return s.writeJSON(w, r, http.StatusOK, catalogViewOf(c))
+	return s.writeJSON(w, r, http.StatusOK, api.CatalogOf(c.Resources, c.AccessLevels, c.Roles, c.ManagementPermissions))
 }
 
 func (s *Server) putResource(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in service.ResourceFields
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	res, created, err := s.svc.PutResource(r.Context(), a, r.PathValue("id"), &in)
@@ -150,5 +151,5 @@ func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request, a *keyw
 	if err != nil {
 		return err
 	}
-	return s.writeJSON(w, r, http.StatusOK, list(items, more, auditViewOf))
+	return s.writeJSON(w, r, http.StatusOK, api.PageOf(items, more, api.AuditEventOf))
 }

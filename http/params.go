@@ -12,63 +12,24 @@ import (
 	"unicode/utf8"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 )
 
-// parseQuery is the one query parser of keyward's HTTP API, native
-// routes and dialects alike: url.ParseQuery, except that a pair that does
-// not parse (a ";" separator, a malformed %-escape) is a 400
-// invalid_parameter naming it. url.ParseQuery and URL.Query drop such a
-// pair silently, so ?status=revoked; would list every status.
-func parseQuery(raw string) (url.Values, error) {
-	v, err := url.ParseQuery(raw)
-	if err == nil {
-		return v, nil
-	}
-	for pair := range strings.SplitSeq(raw, "&") {
-		if _, perr := url.ParseQuery(pair); perr != nil {
-			return nil, malformedPair(pair)
-		}
-	}
-	// Every pair parses alone: the string as a whole is refused (more
-	// pairs than url.ParseQuery takes).
-	return nil, badParam("query", "%v", err)
-}
-
-// malformedPair names the parameter of a pair that does not parse, and
-// quotes the pair, cut short (it is the client's own text).
-func malformedPair(pair string) error {
-	name := pair
-	if i := strings.IndexAny(name, "=;"); i >= 0 {
-		name = name[:i]
-	}
-	if n, err := url.QueryUnescape(name); err == nil {
-		name = n
-	}
-	if name == "" {
-		name = "query"
-	}
-	reason := "it holds a malformed %-escape"
-	if strings.Contains(pair, ";") {
-		reason = `";" does not separate parameters (use "&", and %3B for a ";" in a value)`
-	}
-	return badParam(truncate(name, 64), "the pair %q does not parse: %s", truncate(pair, 100), reason)
-}
-
 // params are the query parameters of a request, parsed once by
-// parseQuery (in preflight) and checked against the names the route
+// api.ParseQuery (in preflight) and checked against the names the route
 // declares (routes.go) before its handler runs.
 type params struct {
 	v url.Values
 }
 
 // query returns the request's query parameters.
-func query(r *http.Request) params { return params{v: requestOf(r).query} }
+func query(r *http.Request) params { return params{v: api.StateOf(r).Query} }
 
 // checkQuery refuses a parameter the route does not take (allowed; pretty
 // is everywhere), or one given twice, with a 400 naming it: a mistyped
 // filter must not silently list everything.
 func checkQuery(r *http.Request, allowed []string) error {
-	q := requestOf(r).query
+	q := api.StateOf(r).Query
 	if len(q) == 0 {
 		return nil
 	}
@@ -76,9 +37,9 @@ func checkQuery(r *http.Request, allowed []string) error {
 		switch {
 		case name == "pretty":
 		case !slices.Contains(allowed, name):
-			return badParam(name, "is not a parameter of this route")
+			return api.BadParam(name, "is not a parameter of this route")
 		case len(q[name]) > 1:
-			return badParam(name, "is given more than once")
+			return api.BadParam(name, "is given more than once")
 		}
 	}
 	return nil
@@ -93,7 +54,7 @@ func (p params) page(prefix string) (keyward.Page, error) {
 	if s := p.v.Get("limit"); s != "" || p.v.Has("limit") {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > keyward.MaxPageLimit {
-			return pg, badParam("limit", "must be an integer from 1 to %d", keyward.MaxPageLimit)
+			return pg, api.BadParam("limit", "must be an integer from 1 to %d", keyward.MaxPageLimit)
 		}
 		pg.Limit = n
 	}
@@ -106,12 +67,12 @@ func (p params) page(prefix string) (keyward.Page, error) {
 		}
 		s := p.v.Get(c.name)
 		if !keyward.ValidID(prefix, s) {
-			return pg, badParam(c.name, "must be an id starting with %q", prefix)
+			return pg, api.BadParam(c.name, "must be an id starting with %q", prefix)
 		}
 		*c.dst = s
 	}
 	if pg.StartingAfter != "" && pg.EndingBefore != "" {
-		return pg, badParam("ending_before", "cannot be combined with starting_after")
+		return pg, api.BadParam("ending_before", "cannot be combined with starting_after")
 	}
 	return pg, nil
 }
@@ -123,7 +84,7 @@ func (p params) enum(name string, allowed ...string) (string, error) {
 	}
 	s := p.v.Get(name)
 	if !slices.Contains(allowed, s) {
-		return "", badParam(name, "must be one of %s", strings.Join(allowed, ", "))
+		return "", api.BadParam(name, "must be one of %s", strings.Join(allowed, ", "))
 	}
 	return s, nil
 }
@@ -135,7 +96,7 @@ func (p params) id(name, prefix string) (string, error) {
 	}
 	s := p.v.Get(name)
 	if !keyward.ValidID(prefix, s) {
-		return "", badParam(name, "must be an id starting with %q", prefix)
+		return "", api.BadParam(name, "must be an id starting with %q", prefix)
 	}
 	return s, nil
 }
@@ -146,7 +107,7 @@ func (p params) boolean(name string) (*bool, error) {
 	}
 	b, err := strconv.ParseBool(p.v.Get(name))
 	if err != nil {
-		return nil, badParam(name, "must be true or false")
+		return nil, api.BadParam(name, "must be true or false")
 	}
 	return &b, nil
 }
@@ -157,7 +118,7 @@ func (p params) time(name string) (*time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, p.v.Get(name))
 	if err != nil {
-		return nil, badParam(name, "must be an RFC 3339 timestamp")
+		return nil, api.BadParam(name, "must be an RFC 3339 timestamp")
 	}
 	return &t, nil
 }
@@ -167,10 +128,10 @@ func (p params) time(name string) (*time.Time, error) {
 func (p params) text(name string, max int) (string, error) {
 	s := p.v.Get(name)
 	if len(s) > max {
-		return "", badParam(name, "must be at most %d bytes", max)
+		return "", api.BadParam(name, "must be at most %d bytes", max)
 	}
 	if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
-		return "", badParam(name, "must be UTF-8 text without control characters")
+		return "", api.BadParam(name, "must be UTF-8 text without control characters")
 	}
 	return s, nil
 }

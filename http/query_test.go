@@ -71,12 +71,12 @@ func TestQueryMalformedPairs(t *testing.T) {
 }
 
 // TestQueryOneParser: no code of the HTTP API or of a dialect reads a
-// query string but through parseQuery (http/params.go): URL.Query,
+// query string but through api.ParseQuery (api/query.go): URL.Query,
 // url.ParseQuery and the form readers drop a pair that does not parse.
 func TestQueryOneParser(t *testing.T) {
 	forbidden := []string{".URL.Query()", "url.ParseQuery(", ".FormValue(", ".ParseForm(", ".PostFormValue("}
 	var files []string
-	for _, pattern := range []string{"*.go", "../compat/*.go", "../compat/*/*.go"} {
+	for _, pattern := range []string{"*.go", "../api/*.go", "../compat/*.go", "../compat/*/*.go"} {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
 			t.Fatal(err)
@@ -87,7 +87,7 @@ func TestQueryOneParser(t *testing.T) {
 		t.Fatalf("found only %d source files: %v", len(files), files)
 	}
 	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") || f == "params.go" || strings.Contains(f, "compattest") {
+		if strings.HasSuffix(f, "_test.go") || f == "../api/query.go" || strings.Contains(f, "compattest") {
 			continue
 		}
 		b, err := os.ReadFile(f)
@@ -100,7 +100,7 @@ func TestQueryOneParser(t *testing.T) {
 			}
 			for _, s := range forbidden {
 				if strings.Contains(line, s) {
-					t.Errorf("%s:%d reads the query with %s; use parseQuery (khttp.ParseQuery in a dialect)", f, i+1, s)
+					t.Errorf("%s:%d reads the query with %s; use api.ParseQuery", f, i+1, s)
 				}
 			}
 		}

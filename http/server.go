@@ -1,7 +1,7 @@
 // Package http serves keyward's native HTTP API (docs/api.md) over net/http.
-// Handlers return errors; one adapter
-// renders them as RFC 9457 problems with the status from the one table in
-// problem.go.
+// Handlers return errors; one adapter renders them as RFC 9457 problems
+// (api.ProblemOf, with the status from the one table of package api).
+// Answers are the wire types of package api, built from domain values.
 package http
 
 import (
@@ -14,13 +14,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/service"
 )
 
@@ -52,7 +52,6 @@ const probeBudget = time.Second
 type Server struct {
 	svc     *service.Service
 	log     *slog.Logger
-	ids     *keyward.IDs
 	mux     *http.ServeMux
 	lockout *lockout
 	proxies []netip.Prefix
@@ -80,7 +79,7 @@ func NewServer(svc *service.Service, o Options) *Server {
 	if budget <= 0 {
 		budget = DefaultRequestTimeout
 	}
-	s := &Server{svc: svc, log: log, ids: keyward.NewIDs(keyward.SystemClock), mux: http.NewServeMux(),
+	s := &Server{svc: svc, log: log, mux: http.NewServeMux(),
 		lockout: newLockout(lock, time.Now), proxies: o.TrustedProxies, metrics: o.Metrics, budget: budget}
 	s.registerRoutes()
 	s.handler = http.HandlerFunc(s.serve)
@@ -134,29 +133,6 @@ func (h handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-type ctxKey int
-
-const requestKey ctxKey = 0
-
-// request is the per-request state the middleware sets up.
-type request struct {
-	id       string
-	clientIP string
-	pretty   bool
-	// drain is set when the body was refused as too large: its rest is
-	// read before the answer goes out (drainBody).
-	drain bool
-	// query is the query string, parsed by parseQuery (nil when empty).
-	query url.Values
-}
-
-func requestOf(r *http.Request) *request {
-	if rq, ok := r.Context().Value(requestKey).(*request); ok {
-		return rq
-	}
-	return &request{}
-}
-
 // responseWriter records the status and an error a handler returned.
 type responseWriter struct {
 	http.ResponseWriter
@@ -188,18 +164,17 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 // timeout, routing (404/405 as problems), error rendering and the access log.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rq := &request{id: requestID(r.Header.Get("X-Request-Id"), s.ids), clientIP: s.clientIP(r)}
-	w.Header().Set("X-Request-Id", rq.id)
+	rq := &api.State{ID: api.RequestIDFrom(r.Header.Get("X-Request-Id")), ClientIP: s.clientIP(r)}
+	w.Header().Set("X-Request-Id", rq.ID)
 	rw := &responseWriter{ResponseWriter: w}
-	ctx := context.WithValue(r.Context(), requestKey, rq)
-	r = r.WithContext(ctx)
+	r = api.WithState(r, rq)
 
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.log.Error("panic serving request", "request_id", rq.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.log.Error("panic serving request", "request_id", rq.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if rw.status == 0 {
 				s.writeProblem(rw, r, keyward.Internal(fmt.Errorf("panic: %v", p)))
 			}
@@ -218,7 +193,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	err := s.preflight(rw, r, rq)
 	if err == nil {
 		var cancel context.CancelFunc
-		r, cancel, err = withTimeout(r)
+		r, cancel, err = api.WithTimeout(r)
 		if err == nil {
 			defer cancel()
 			s.route(rw, r)
@@ -232,7 +207,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if rw.status != 0 {
 			// The handler wrote a response and then failed: too late to
 			// change it; log it.
-			s.log.Error("handler failed after writing", "request_id", rq.id, "err", err)
+			s.log.Error("handler failed after writing", "request_id", rq.ID, "err", err)
 			return
 		}
 		rw.err = err
@@ -243,20 +218,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // preflight checks what applies to every route before routing: the query
 // string (parsed once, for every route: a pair that does not parse is a
 // 400 here), ?pretty and Accept.
-func (s *Server) preflight(w *responseWriter, r *http.Request, rq *request) error {
+func (s *Server) preflight(w *responseWriter, r *http.Request, rq *api.State) error {
 	if r.URL.RawQuery != "" {
 		var err error
-		if rq.query, err = parseQuery(r.URL.RawQuery); err != nil {
+		if rq.Query, err = api.ParseQuery(r); err != nil {
 			return err
 		}
 	}
-	if v, ok := rq.query["pretty"]; ok {
+	if v, ok := rq.Query["pretty"]; ok {
 		switch strings.ToLower(v[len(v)-1]) {
 		case "", "true", "1":
-			rq.pretty = true
+			rq.Pretty = true
 		case "false", "0":
 		default:
-			return badParam("pretty", "must be true or false")
+			return api.BadParam("pretty", "must be true or false")
 		}
 	}
 	if r.URL.Path == "/metrics" {
@@ -270,12 +245,10 @@ func (s *Server) preflight(w *responseWriter, r *http.Request, rq *request) erro
 
 // route dispatches through the mux, turning its own 404 and 405 answers
 // into problems (with Allow for 405). A body the handler refused as too
-// large is drained (drainBody) before the answer goes out.
+// large is drained (api.Drain) before the answer goes out.
 func (s *Server) route(w *responseWriter, r *http.Request) {
 	routed, allow := Dispatch(s.mux, w, r)
-	if requestOf(r).drain {
-		drainBody(w, r)
-	}
+	api.Drain(w, r)
 	switch {
 	case routed:
 	case allow != "":
@@ -295,33 +268,6 @@ type headerRecorder struct {
 func (h *headerRecorder) Header() http.Header         { return h.header }
 func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
-
-// withTimeout applies Request-Timeout (seconds) or Request-Timeout-Millis
-// to the request's context (Vectara). Invalid values are 400.
-func withTimeout(r *http.Request) (*http.Request, context.CancelFunc, error) {
-	var d time.Duration
-	for _, h := range []struct {
-		name string
-		unit time.Duration
-	}{{"Request-Timeout-Millis", time.Millisecond}, {"Request-Timeout", time.Second}} {
-		v := r.Header.Get(h.name)
-		if v == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil || n < 1 || n > 3_600_000 {
-			return r, nil, badParam(h.name, "must be an integer between 1 and 3600000")
-		}
-		if dd := time.Duration(n) * h.unit; d == 0 || dd < d {
-			d = min(dd, time.Hour)
-		}
-	}
-	if d == 0 {
-		return r, func() {}, nil
-	}
-	ctx, cancel := keyward.WithClientTimeout(r.Context(), d)
-	return r.WithContext(ctx), cancel, nil
-}
 
 // acceptsJSON reports whether the Accept header values allow a JSON answer.
 func acceptsJSON(values []string) bool {
@@ -352,22 +298,6 @@ func acceptsJSON(values []string) bool {
 		}
 	}
 	return !seen
-}
-
-// requestID returns the client's X-Request-Id if it is sane (1–128
-// characters of [A-Za-z0-9._:-]), else a new one.
-func requestID(in string, ids *keyward.IDs) string {
-	if n := len(in); n > 0 && n <= 128 {
-		ok := true
-		for i := 0; i < n && ok; i++ {
-			c := in[i]
-			ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-'
-		}
-		if ok {
-			return in
-		}
-	}
-	return keyward.NewRequestID()
 }
 
 // clientIP is the peer address of the connection, unless the peer is a
@@ -415,7 +345,7 @@ func writeBody(w http.ResponseWriter, r *http.Request, status int, contentType s
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if requestOf(r).pretty {
+	if api.StateOf(r).Pretty {
 		enc.SetIndent("", "  ")
 	}
 	if err := enc.Encode(v); err != nil {
@@ -434,10 +364,10 @@ func writeBody(w http.ResponseWriter, r *http.Request, status int, contentType s
 // writeProblem renders err as a problem document; internal causes are
 // logged, never sent.
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
-	rq := requestOf(r)
-	p := problemFor(err, rq.id)
+	rq := api.StateOf(r)
+	p := api.ProblemOf(err, rq.ID)
 	if p.Status >= 500 && p.Status != http.StatusGatewayTimeout {
-		s.log.Error("request failed", "request_id", rq.id, "method", r.Method, "path", loggablePath(r), "code", p.Code, "err", err)
+		s.log.Error("request failed", "request_id", rq.ID, "method", r.Method, "path", loggablePath(r), "code", p.Code, "err", err)
 	}
 	if secs, ok := p.Extra["retry_after_seconds"].(int64); ok {
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
@@ -448,22 +378,22 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
 	}
-	writeBody(w, r, p.Status, "application/problem+json", p.members())
+	writeBody(w, r, p.Status, "application/problem+json", p)
 }
 
-func (s *Server) logRequest(r *http.Request, w *responseWriter, rq *request, d time.Duration) {
+func (s *Server) logRequest(r *http.Request, w *responseWriter, rq *api.State, d time.Duration) {
 	status := w.status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	attrs := []any{"request_id", rq.id, "method", r.Method, "path", loggablePath(r), "status", status,
-		"duration_ms", float64(d.Microseconds()) / 1000, "client_ip", rq.clientIP}
+	attrs := []any{"request_id", rq.ID, "method", r.Method, "path", loggablePath(r), "status", status,
+		"duration_ms", float64(d.Microseconds()) / 1000, "client_ip", rq.ClientIP}
 	if w.err != nil {
 		attrs = append(attrs, "code", keyward.ErrorCode(w.err))
 	} else if w.noted != nil {
 		attrs = append(attrs, "code", keyward.ErrorCode(w.noted))
 		if status >= 500 && status != http.StatusGatewayTimeout {
-			s.log.Error("request failed", "request_id", rq.id, "method", r.Method, "path", loggablePath(r), "code", keyward.ErrorCode(w.noted), "err", w.noted)
+			s.log.Error("request failed", "request_id", rq.ID, "method", r.Method, "path", loggablePath(r), "code", keyward.ErrorCode(w.noted), "err", w.noted)
 		}
 	}
 	level := slog.LevelInfo
@@ -547,41 +477,15 @@ func token(r *http.Request) (keyward.Token, error) {
 	return keyward.TokenFromString(apiKey), nil
 }
 
-// credentialHeaders are the headers that carry a credential or name the
-// account, on the native API and in every dialect, with the key net/http
-// files each under. Names are case-insensitive: discue's X-API-KEY and
-// Vectara's x-api-key are X-API-Key, PulseCRM's x-account-id is
-// X-Account-Id.
-var credentialHeaders = [...]struct{ name, key string }{
-	{"Authorization", "Authorization"},
-	{"X-API-Key", "X-Api-Key"},
-	{"X-Account-Id", "X-Account-Id"},
-}
-
-// checkCredentialHeaders fails with invalid_parameter (400) naming the
-// first credential or account header sent more than once, whatever its
-// values (the same value twice included): which copy wins differs from one
-// parser to the next, so a proxy or a client library that adds a copy
-// could choose the credential or the account; keyward takes neither. It
-// looks at no value, so a credential never reaches the message.
-func checkCredentialHeaders(h http.Header) error {
-	for _, c := range credentialHeaders {
-		if n := len(h[c.key]); n > 1 {
-			return badParam(c.name, "is sent %d times: send it once", n)
-		}
-	}
-	return nil
-}
-
 // actor authenticates a management request. A client address locked out
 // after repeated failures gets 429 before its credential is even looked at.
 // needAccount is false on routes that do not act inside one account.
 func (s *Server) actor(r *http.Request, needAccount bool) (*keyward.Actor, error) {
-	if err := checkCredentialHeaders(r.Header); err != nil {
+	if err := api.CheckCredentialHeaders(r); err != nil {
 		return nil, err
 	}
-	rq := requestOf(r)
-	if err := s.lockout.check(rq.clientIP); err != nil {
+	rq := api.StateOf(r)
+	if err := s.lockout.check(rq.ClientIP); err != nil {
 		return nil, err
 	}
 	var a *keyward.Actor
@@ -595,15 +499,15 @@ func (s *Server) actor(r *http.Request, needAccount bool) (*keyward.Actor, error
 			ctx, cancel = keyward.WithBudget(ctx, s.budget)
 			defer cancel()
 		}
-		a, err = s.svc.Authenticate(ctx, service.Credential{Token: tok, AccountID: strings.TrimSpace(r.Header.Get("X-Account-Id")), ClientIP: rq.clientIP, AnyAccount: !needAccount})
+		a, err = s.svc.Authenticate(ctx, service.Credential{Token: tok, AccountID: strings.TrimSpace(r.Header.Get("X-Account-Id")), ClientIP: rq.ClientIP, AnyAccount: !needAccount})
 	}
 	if keyward.ErrorCode(err) == keyward.ECodeUnauthenticated {
-		s.lockout.fail(rq.clientIP)
+		s.lockout.fail(rq.ClientIP)
 	}
 	if err != nil {
 		return nil, err
 	}
-	a.RequestID, a.ClientIP, a.UserAgent, a.Dialect = rq.id, rq.clientIP, truncate(r.UserAgent(), 512), "native"
+	a.RequestID, a.ClientIP, a.UserAgent, a.Dialect = rq.ID, rq.ClientIP, truncate(r.UserAgent(), 512), "native"
 	return a, nil
 }
 

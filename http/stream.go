@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/service"
 )
 
@@ -50,7 +51,7 @@ func (s *Server) invalidations(w http.ResponseWriter, r *http.Request, a *keywar
 		}
 		ctx, cancel := keyward.WithBudget(r.Context(), probeBudget)
 		defer cancel()
-		return s.svc.StillAuthenticates(ctx, service.Credential{Token: tok, AccountID: r.Header.Get("X-Account-Id"), ClientIP: requestOf(r).clientIP})
+		return s.svc.StillAuthenticates(ctx, service.Credential{Token: tok, AccountID: r.Header.Get("X-Account-Id"), ClientIP: api.StateOf(r).ClientIP})
 	}
 	concernsKey := func(inv keyward.Invalidation) bool {
 		switch inv.Kind {

@@ -228,7 +228,7 @@ func (c *queryCache) parse(text string) (*keyward.Query, error) {
 	return q, nil
 }
 
-// appendVerify renders a verification answer as verifyViewOf and
+// appendVerify renders a verification answer as api.VerifyResultOf and
 // encoding/json would (compact form), without reflection.
 func appendVerify(b []byte, r *keyward.VerifyResult) []byte {
 	b = append(b, `{"valid":`...)

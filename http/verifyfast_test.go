@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 )
 
 // vfSeeds are verify bodies of every shape: the common ones the fast path
@@ -28,7 +29,7 @@ func vfDecode(b []byte) (keyward.VerifyRequest, error, bool) {
 		return fv.request(), nil, true
 	}
 	var r keyward.VerifyRequest
-	return r, decodeBytes(b, &r), false
+	return r, api.DecodeStrict(b, &r), false
 }
 
 // vfSame reports whether two decoded requests mean the same.
@@ -53,7 +54,7 @@ func FuzzVerifyFastPath(f *testing.F) {
 			return
 		}
 		var general keyward.VerifyRequest
-		if err := decodeBytes(b, &general); err != nil {
+		if err := api.DecodeStrict(b, &general); err != nil {
 			t.Fatalf("fast path took %q, the general decoder refuses it: %v", b, err)
 		}
 		if fast := fv.request(); !vfSame(fast, general) {
@@ -67,7 +68,7 @@ func TestVerifyFastPathSeeds(t *testing.T) {
 	for _, s := range vfSeeds {
 		_, err, fast := vfDecode([]byte(s))
 		var general keyward.VerifyRequest
-		gerr := decodeBytes([]byte(s), &general)
+		gerr := api.DecodeStrict([]byte(s), &general)
 		if fast {
 			took++
 			if gerr != nil {
@@ -82,7 +83,10 @@ func TestVerifyFastPathSeeds(t *testing.T) {
 	}
 }
 
-// appendVerify writes exactly what the general encoder writes.
+// appendVerify writes exactly what the general encoder writes of the wire
+// type (api.VerifyResult). Metadata is given as the service makes it
+// (json.Marshal of the key's metadata: members in the order of their
+// names), which the wire type's map keeps.
 func TestAppendVerifyMatchesEncoder(t *testing.T) {
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
 	results := []keyward.VerifyResult{
@@ -90,7 +94,7 @@ func TestAppendVerifyMatchesEncoder(t *testing.T) {
 		{Valid: true, Code: keyward.VerifyValid, KeyID: "key_1", AccountID: "acc_1", Name: "a \"quoted\" \\ name\n\t<&> é \u2028 \x01",
 			Owner: keyward.Owner{Type: keyward.OwnerUser, ID: "usr_1"}, ProjectID: "prj_1", PermissionMode: keyward.ModeRestricted,
 			Scopes: []keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"*"}}, {Resource: "files", Access: keyward.AccessWrite, Targets: []string{"a", "b/c"}}},
-			Roles:  []string{"reader"}, ExpiresAt: exp, HasExpiry: true, Metadata: json.RawMessage(`{"plan":"pro","n":[1,2]}`),
+			Roles:  []string{"reader"}, ExpiresAt: exp, HasExpiry: true, Metadata: json.RawMessage(`{"n":[1,2],"plan":"pro \u003ctier\u003e"}`),
 			HasCredits: true, CreditsRemaining: 42, HasRateLimit: true, RateLimit: keyward.RateLimitState{Limit: 10, Remaining: 3, ResetAt: exp}},
 		{Code: keyward.VerifyRevoked, KeyID: "key_2", AccountID: "acc_1", Name: "", Owner: keyward.Owner{Type: keyward.OwnerAccount, ID: "acc_1"},
 			PermissionMode: keyward.ModeAll, Scopes: []keyward.Scope{}, Roles: []string{}, Metadata: json.RawMessage(`{}`)},
@@ -100,7 +104,7 @@ func TestAppendVerifyMatchesEncoder(t *testing.T) {
 		var want bytes.Buffer
 		enc := json.NewEncoder(&want)
 		enc.SetEscapeHTML(false)
-		if err := enc.Encode(verifyViewOf(&r)); err != nil {
+		if err := enc.Encode(api.VerifyResultOf(&r)); err != nil {
 			t.Fatal(err)
 		}
 		got := appendVerify(nil, &r)

@@ -73,6 +73,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/verifier"
 )
 
@@ -304,46 +305,17 @@ func retryAfter(reset, now time.Time) int64 {
 	return secs
 }
 
-// statusOf maps the codes the middleware answers with to statuses, as
-// keyward's HTTP API does.
-func statusOf(c keyward.Code) int {
-	switch c {
-	case keyward.ECodeBadRequest:
-		return http.StatusBadRequest
-	case keyward.ECodeUnauthenticated:
-		return http.StatusUnauthorized
-	case keyward.ECodePermissionDenied:
-		return http.StatusForbidden
-	case keyward.ECodeRateLimited:
-		return http.StatusTooManyRequests
-	case keyward.ECodeUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 // problem writes e as a problem document. sent says a key was presented
 // (a 401 then says the token is invalid). Members of e.Details are added
 // to the document; the standard members win over them.
 func (m *middleware) problem(w http.ResponseWriter, r *http.Request, e *keyward.Error, sent bool) {
-	status := statusOf(e.Code)
-	id := requestID(r.Header.Get("X-Request-Id"))
-	body := map[string]any{}
-	for k, v := range e.Details {
-		body[k] = v
-	}
-	for k, v := range map[string]any{
-		"type": "urn:keyward:error:" + string(e.Code), "title": http.StatusText(status), "status": status,
-		"detail": e.Message, "code": e.Code, "errors": []keyward.FieldError{}, "request_id": id,
-	} {
-		body[k] = v
-	}
-	b, err := json.Marshal(body)
+	p := api.ProblemOf(e, api.RequestIDFrom(r.Header.Get("X-Request-Id")))
+	b, err := json.Marshal(p)
 	if err != nil {
 		b = []byte(`{"code":"internal"}`)
 	}
 	h := w.Header()
-	switch status {
+	switch p.Status {
 	case http.StatusUnauthorized:
 		v := `Bearer realm="` + m.realm + `"`
 		if sent {
@@ -360,25 +332,9 @@ func (m *middleware) problem(w http.ResponseWriter, r *http.Request, e *keyward.
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Request-Id", id)
-	w.WriteHeader(status)
+	h.Set("X-Request-Id", p.RequestID)
+	w.WriteHeader(p.Status)
 	w.Write(append(b, '\n'))
-}
-
-// requestID echoes a sane X-Request-Id (1–128 characters of
-// [A-Za-z0-9._:-]), as keyward does, or makes one.
-func requestID(in string) string {
-	if n := len(in); n > 0 && n <= 128 {
-		ok := true
-		for i := 0; i < n && ok; i++ {
-			c := in[i]
-			ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-'
-		}
-		if ok {
-			return in
-		}
-	}
-	return keyward.NewRequestID()
 }
 
 // credential reads the key from Authorization: Bearer or X-API-Key ("" if

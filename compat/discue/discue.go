@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
 )
@@ -103,7 +104,7 @@ func (h *handler) route(fn routeFunc) http.Handler {
 			if !acceptsJSON(r.Header.Values("Accept")) {
 				return keyward.Errorf(keyward.ECodeNotAcceptable, "discue answers application/json; the Accept header excludes it")
 			}
-			r2, cancel, err := khttp.WithTimeout(r)
+			r2, cancel, err := api.WithTimeout(r)
 			if err != nil {
 				return err
 			}
@@ -125,7 +126,7 @@ func (h *handler) route(fn routeFunc) http.Handler {
 // determined by the supplied access token"); an operator key may name
 // another with X-Account-Id, as on the native API.
 func (h *handler) authenticate(r *http.Request) (*keyward.Actor, error) {
-	if err := khttp.CheckCredentialHeaders(r); err != nil {
+	if err := api.CheckCredentialHeaders(r); err != nil {
 		return nil, err
 	}
 	v := r.Header.Get("X-API-KEY")
@@ -137,12 +138,12 @@ func (h *handler) authenticate(r *http.Request) (*keyward.Actor, error) {
 
 // prettyParam reads discue's ?pretty flag: present without a value, true
 // or 1 pretty-prints; false or 0 does not; anything else is a 400, and so
-// is a query string that does not parse (khttp.ParseQuery).
+// is a query string that does not parse (api.ParseQuery).
 func prettyParam(r *http.Request) (bool, error) {
 	if r.URL.RawQuery == "" {
 		return false, nil
 	}
-	q, err := khttp.ParseQuery(r)
+	q, err := api.ParseQuery(r)
 	if err != nil {
 		return false, err
 	}
@@ -167,7 +168,7 @@ func onlyPretty(r *http.Request) error {
 	if r.URL.RawQuery == "" {
 		return nil
 	}
-	q, err := khttp.ParseQuery(r)
+	q, err := api.ParseQuery(r)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	khttp "github.com/keyward/keyward/http"
 )
 
@@ -55,7 +56,7 @@ func statusOf(c keyward.Code) int {
 		// discue has no If-Match; a lost race is a conflict to retry.
 		return http.StatusConflict
 	}
-	return khttp.StatusOf(c)
+	return api.StatusOf(c)
 }
 
 // writeError renders err as discue's error body, and notes it for the

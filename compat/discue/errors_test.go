@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/compat/compattest"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
@@ -66,7 +67,7 @@ func TestErrors(t *testing.T) {
 		before[k] = e.nativeKey(k)
 	}
 	countBefore := e.countKeys()
-	oversized := `{"name":"` + strings.Repeat("a", khttp.MaxBodyBytes) + `"}`
+	oversized := `{"name":"` + strings.Repeat("a", api.MaxBodyBytes) + `"}`
 	key := "/api_keys/" + id
 	scope := func(s string) string { return `{"name":"a","scopes":[` + s + `]}` }
 

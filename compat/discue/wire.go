@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/service"
 )
 
@@ -56,7 +56,7 @@ type keyInput struct {
 // 400, values of the wrong type or outside discue's enums 422, and
 // nothing is changed.
 func readKeyRequest(r *http.Request, bodyRequired bool) (*keyInput, error) {
-	b, err := khttp.ReadBody(r)
+	b, err := api.ReadBody(r)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func readKeyRequest(r *http.Request, bodyRequired bool) (*keyInput, error) {
 		return in, nil
 	}
 	var req keyRequest
-	if err := khttp.DecodeStrict(b, &req); err != nil {
+	if err := api.DecodeStrict(b, &req); err != nil {
 		return nil, err
 	}
 	var errs []keyward.FieldError

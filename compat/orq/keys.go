@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/service"
 )
 
@@ -17,7 +17,7 @@ const rotateSuffix = ":rotate"
 // given twice and trailing data are refused). An empty body is refused
 // when required, else leaves dst as is.
 func decode(r *http.Request, dst any, required bool) error {
-	b, err := khttp.ReadBody(r)
+	b, err := api.ReadBody(r)
 	if err != nil {
 		return err
 	}
@@ -27,7 +27,7 @@ func decode(r *http.Request, dst any, required bool) error {
 		}
 		return nil
 	}
-	return khttp.DecodeStrict(b, dst)
+	return api.DecodeStrict(b, dst)
 }
 
 // pathKeyID reads {api_key_id} from the path. The capabilities path
@@ -324,7 +324,7 @@ func (h *handler) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 // includeBudget reads ?include_budget: keyward has no budgets, so there is
 // never one to embed, but the parameter must still be well-formed.
 func includeBudget(r *http.Request) error {
-	v, err := khttp.ParseQuery(r)
+	v, err := api.ParseQuery(r)
 	if err != nil || !v.Has("include_budget") {
 		return err
 	}

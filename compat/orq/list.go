@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/api"
 )
 
 // listParams are the query parameters of GET /v2/api-keys. owner_type and
@@ -28,7 +28,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor)
 	if err := query(r, listParams, listRepeated...); err != nil {
 		return err
 	}
-	v, err := khttp.ParseQuery(r)
+	v, err := api.ParseQuery(r)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
 )
@@ -86,7 +87,7 @@ func (h *handler) route(fn handlerFunc) http.Handler {
 		a, err := h.actor(r)
 		if err == nil {
 			var cancel context.CancelFunc
-			r, cancel, err = khttp.WithTimeout(r)
+			r, cancel, err = api.WithTimeout(r)
 			if err == nil {
 				defer cancel()
 				err = fn(w, r, a)
@@ -104,7 +105,7 @@ func (h *handler) route(fn handlerFunc) http.Handler {
 // (keyward's account header, which orq does not have) lets an operator
 // key choose the account, as on the native API.
 func (h *handler) actor(r *http.Request) (*keyward.Actor, error) {
-	if err := khttp.CheckCredentialHeaders(r); err != nil {
+	if err := api.CheckCredentialHeaders(r); err != nil {
 		return nil, err
 	}
 	hdr := strings.TrimSpace(r.Header.Get("Authorization"))
@@ -125,7 +126,7 @@ func query(r *http.Request, allowed []string, repeated ...string) error {
 	if r.URL.RawQuery == "" {
 		return nil
 	}
-	v, err := khttp.ParseQuery(r)
+	v, err := api.ParseQuery(r)
 	if err != nil {
 		return err
 	}
@@ -160,7 +161,7 @@ func pretty(r *http.Request) bool {
 	if r.URL.RawQuery == "" {
 		return false
 	}
-	v, err := khttp.ParseQuery(r)
+	v, err := api.ParseQuery(r)
 	if err != nil {
 		return false
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/api"
 )
 
 // apiKey is PulseCRM's ApiKey object.
@@ -66,7 +66,7 @@ type apiKeyInput struct {
 // flatPermissionsList are required and cannot be null; expiresAt is an ISO
 // date-time, and null or "" means no expiry.
 func readInput(r *http.Request) (*apiKeyInput, *time.Time, error) {
-	b, err := khttp.ReadBody(r)
+	b, err := api.ReadBody(r)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,7 +74,7 @@ func readInput(r *http.Request) (*apiKeyInput, *time.Time, error) {
 		return nil, nil, keyward.Errorf(keyward.ECodeMalformedJSON, "a JSON ApiKeyInput body is required")
 	}
 	var in apiKeyInput
-	if err := khttp.DecodeStrict(b, &in); err != nil {
+	if err := api.DecodeStrict(b, &in); err != nil {
 		// The decoder names the member but describes an element of the
 		// list ("must be a string"); say what the member must be.
 		if e := keyward.AsError(err); len(e.Fields) == 1 && e.Fields[0].Field == "flatPermissionsList" {

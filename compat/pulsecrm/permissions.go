@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/api"
 )
 
 // grant is one flat PulseCRM permission: an access level on a catalog
@@ -281,7 +281,7 @@ func (h *handler) catalogVocabulary(ctx context.Context, a *keyward.Actor) (*voc
 // x-account-id does: an operator key may name any account, a key bound to
 // an account only its own (else 403).
 func (h *handler) listPermissions(w http.ResponseWriter, r *http.Request) error {
-	q, err := khttp.ParseQuery(r)
+	q, err := api.ParseQuery(r)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
 )
@@ -126,7 +127,7 @@ func statusOf(c keyward.Code) int {
 	case keyward.ECodeValidation, keyward.ECodeInvalidPermission:
 		return http.StatusBadRequest
 	}
-	return khttp.StatusOf(c)
+	return api.StatusOf(c)
 }
 
 // writeError renders err as PulseCRM does and records it for the access
@@ -200,7 +201,7 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 // or malformed header is passed on as an empty token so it counts towards
 // the client's lockout exactly as on the native API.
 func (h *handler) actor(r *http.Request, account string) (*keyward.Actor, error) {
-	if err := khttp.CheckCredentialHeaders(r); err != nil {
+	if err := api.CheckCredentialHeaders(r); err != nil {
 		return nil, err
 	}
 	var tok string

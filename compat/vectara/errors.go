@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	khttp "github.com/keyward/keyward/http"
 )
 
@@ -24,7 +25,7 @@ func statusOf(c keyward.Code) int {
 	case keyward.ECodeValidation, keyward.ECodeInvalidPermission:
 		return http.StatusBadRequest
 	}
-	return khttp.StatusOf(c)
+	return api.StatusOf(c)
 }
 
 // fail renders err in Vectara's error body and records it for the access
@@ -34,7 +35,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	khttp.Note(w, err)
 	e := keyward.AsError(err)
 	status := statusOf(e.Code)
-	body := map[string]any{"request_id": khttp.RequestID(r)}
+	body := map[string]any{"request_id": api.RequestID(r)}
 	var messages []string
 	if status == http.StatusBadRequest {
 		fields := map[string]string{}
@@ -110,7 +111,7 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, body any) {
 		// Only the dialect's own view types are encoded: a failure is a bug.
 		khttp.Note(w, keyward.Internal(err))
 		status = http.StatusInternalServerError
-		b = []byte(`{"messages":["internal error"],"request_id":` + strconv.Quote(khttp.RequestID(r)) + "}\n")
+		b = []byte(`{"messages":["internal error"],"request_id":` + strconv.Quote(api.RequestID(r)) + "}\n")
 	} else {
 		b = buf.Bytes()
 	}

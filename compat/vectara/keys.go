@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/api"
 )
 
 // Vectara's api_key_role values (ApiKeyRole).
@@ -257,7 +257,7 @@ var newerMembers = []string{"api_roles", "corpus_roles", "agent_roles"}
 // decodeBody reads a JSON body strictly into dst; an empty body is an
 // error only when required.
 func decodeBody(r *http.Request, dst any, required bool) error {
-	b, err := khttp.ReadBody(r)
+	b, err := api.ReadBody(r)
 	if err != nil {
 		return err
 	}
@@ -267,7 +267,7 @@ func decodeBody(r *http.Request, dst any, required bool) error {
 		}
 		return nil
 	}
-	err = khttp.DecodeStrict(b, dst)
+	err = api.DecodeStrict(b, dst)
 	e, ok := err.(*keyward.Error)
 	if !ok || len(e.Fields) != 1 {
 		return err
@@ -514,7 +514,7 @@ func decodePageKey(s string) (string, error) {
 		return "", bad
 	}
 	var pk pageKey
-	if err := khttp.DecodeStrict(b, &pk); err != nil {
+	if err := api.DecodeStrict(b, &pk); err != nil {
 		return "", bad
 	}
 	id, ok := keywardID(pk.After)
@@ -528,7 +528,7 @@ func decodePageKey(s string) (string, error) {
 // take, or one given twice, is a 400 naming it (a mistyped filter never
 // silently lists everything).
 func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
-	v, err := khttp.ParseQuery(r)
+	v, err := api.ParseQuery(r)
 	if err != nil {
 		return nil, err
 	}

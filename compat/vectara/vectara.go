@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
 )
@@ -85,7 +86,7 @@ type endpointFunc func(r *http.Request, a *keyward.Actor) (result, error)
 // A request whose own timeout ran out answers 504 and changed nothing.
 func (s *server) endpoint(fn endpointFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r, cancel, err := khttp.WithTimeout(r)
+		r, cancel, err := api.WithTimeout(r)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -108,7 +109,7 @@ func (s *server) endpoint(fn endpointFunc) http.Handler {
 // management key. X-Account-Id, keyward's account header, lets an operator
 // key choose the account (Vectara takes the customer from the key).
 func (s *server) authenticate(r *http.Request) (*keyward.Actor, error) {
-	if err := khttp.CheckCredentialHeaders(r); err != nil {
+	if err := api.CheckCredentialHeaders(r); err != nil {
 		return nil, err
 	}
 	apiKey := strings.TrimSpace(r.Header.Get("X-Api-Key"))

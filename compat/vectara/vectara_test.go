@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/compat/compattest"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
@@ -512,7 +513,7 @@ func TestErrors(t *testing.T) {
 	before := snapshot(t, e)
 
 	valid := `{"name": "k", "api_key_role": "serving", "corpus_keys": ["docs"]}`
-	huge := `{"name": "` + strings.Repeat("a", khttp.MaxBodyBytes) + `", "api_key_role": "personal"}`
+	huge := `{"name": "` + strings.Repeat("a", api.MaxBodyBytes) + `", "api_key_role": "personal"}`
 	const noCred = "-"
 	for _, tc := range []struct {
 		name    string

@@ -1,10 +1,9 @@
-package http
+package api
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -21,16 +20,18 @@ const MaxBodyBytes = 1 << 20
 
 // The rest of a body refused as too large is read and discarded, at most
 // maxDrainBytes more within maxDrainTime, before the 413 is answered
-// (drainBody).
+// (Drain).
 const (
 	maxDrainBytes = 64 << 20
 	maxDrainTime  = 5 * time.Second
 )
 
-// readBody reads a JSON request body under the size limit and checks its
-// media type. It returns nil for an empty body.
-func readBody(r *http.Request) ([]byte, error) {
-	b, err := readLimited(r)
+// ReadBody reads a JSON request body as every route does: at most
+// MaxBodyBytes (body_too_large beyond, and the rest is drained before the
+// answer: Drain), a JSON media type (unsupported_media_type), UTF-8. It
+// returns nil for an empty body.
+func ReadBody(r *http.Request) ([]byte, error) {
+	b, err := ReadRawBody(r)
 	if err != nil {
 		return nil, err
 	}
@@ -51,15 +52,16 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// readLimited reads the whole request body, at most MaxBodyBytes. A
-// larger body is body_too_large, and the request is marked so that the
-// rest is drained before the answer (drainBody) — unless the client is
-// waiting for 100 Continue and has sent nothing yet: then it reads the 413
-// without uploading the body at all.
-func readLimited(r *http.Request) ([]byte, error) {
+// ReadRawBody reads the whole request body, at most MaxBodyBytes, whatever
+// its media type. A larger body is body_too_large, and the request is
+// marked so that the rest is drained before the answer (Drain) — unless
+// the client is waiting for 100 Continue and has sent nothing yet: then it
+// reads the 413 without uploading the body at all. A body that cannot be
+// read is bad_request.
+func ReadRawBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxBodyBytes {
 		if !hasToken(r.Header.Get("Expect"), "100-continue") && r.ContentLength <= MaxBodyBytes+maxDrainBytes {
-			requestOf(r).drain = true
+			StateOf(r).drain = true
 		}
 		return nil, tooLarge()
 	}
@@ -67,7 +69,7 @@ func readLimited(r *http.Request) ([]byte, error) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			requestOf(r).drain = true
+			StateOf(r).drain = true
 			return nil, tooLarge()
 		}
 		return nil, keyward.Errorf(keyward.ECodeBadRequest, "reading the body failed")
@@ -79,17 +81,18 @@ func tooLarge() error {
 	return keyward.Errorf(keyward.ECodeBodyTooLarge, "the body is larger than %d bytes", MaxBodyBytes)
 }
 
-// drainBody reads and discards the rest of a body refused as too large:
-// at most maxDrainBytes more, within maxDrainTime. A client that writes
-// its whole body before it reads (no Expect: 100-continue; Python's
-// urllib, for one) then reads the 413. Without it, net/http closes the
+// Drain reads and discards the rest of a body that ReadBody or
+// ReadRawBody refused as too large (and does nothing otherwise): at most
+// maxDrainBytes more, within maxDrainTime. The server calls it before the
+// answer goes out. A client that writes its whole body before it reads
+// (no Expect: 100-continue; Python's urllib, for one) then reads the 413. Without it, net/http closes the
 // connection with the body unread, the kernel answers the client's data
 // with a reset, and the client sees ECONNRESET instead of the answer. A
 // larger or slower body is cut off as before. Only HTTP/1 is drained, on
 // a connection whose read deadline can be set: an HTTP/2 stream is reset
 // on its own, without closing the connection.
-func drainBody(w http.ResponseWriter, r *http.Request) {
-	if r.ProtoMajor != 1 || http.NewResponseController(w).SetReadDeadline(time.Now().Add(maxDrainTime)) != nil {
+func Drain(w http.ResponseWriter, r *http.Request) {
+	if !StateOf(r).drain || r.ProtoMajor != 1 || http.NewResponseController(w).SetReadDeadline(time.Now().Add(maxDrainTime)) != nil {
 		return
 	}
 	io.CopyN(io.Discard, r.Body, maxDrainBytes)
@@ -106,12 +109,11 @@ func hasToken(v, token string) bool {
 	return false
 }
 
-// decode reads the request body into dst, a struct: strict JSON (one
-// object, UTF-8, no duplicate or unknown members, nothing after it).
-// Malformed JSON and unknown members are 400; a member of the wrong type is
-// 422 naming it. An empty body is a 400 when required, else leaves dst as is.
-func decode(r *http.Request, dst any, required bool) error {
-	b, err := readBody(r)
+// Decode reads the request body (ReadBody) into dst, a struct, with
+// DecodeStrict. An empty body is malformed_json (400) when required, else
+// leaves dst as is.
+func Decode(r *http.Request, dst any, required bool) error {
+	b, err := ReadBody(r)
 	if err != nil {
 		return err
 	}
@@ -121,10 +123,15 @@ func decode(r *http.Request, dst any, required bool) error {
 		}
 		return nil
 	}
-	return decodeBytes(b, dst)
+	return DecodeStrict(b, dst)
 }
 
-func decodeBytes(b []byte, dst any) error {
+// DecodeStrict decodes b into dst, a struct, strictly: one JSON object,
+// UTF-8, no member twice at any depth, no unknown member, nothing after
+// it. Malformed JSON and a member given twice are malformed_json, an
+// unknown member unknown_field (400, naming it); a member of the wrong type
+// is validation_failed (422) naming it, like any other invalid value.
+func DecodeStrict(b []byte, dst any) error {
 	if !utf8.Valid(b) {
 		return keyward.Errorf(keyward.ECodeMalformedJSON, "the body is not valid UTF-8")
 	}
@@ -250,11 +257,4 @@ func checkDuplicates(b []byte) error {
 			stack[len(stack)-1].next = true
 		}
 	}
-}
-
-// errorf formats a 400 bad-parameter error naming the parameter.
-func badParam(name, format string, args ...any) error {
-	e := keyward.Errorf(keyward.ECodeInvalidParameter, "%s: %s", name, fmt.Sprintf(format, args...))
-	e.Fields = []keyward.FieldError{{Field: name, Message: fmt.Sprintf(format, args...)}}
-	return e
 }
