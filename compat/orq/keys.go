@@ -81,16 +81,10 @@ func createFields(in *createRequest) (*keyward.KeyFields, []string, error) {
 	if f.ExpiresAt.Null {
 		f.ExpiresAt = keyward.Field[time.Time]{} // a new key has no expiry to clear
 	}
-	mode := keyward.PermissionMode("")
-	if in.PermissionMode.Set {
-		if in.PermissionMode.Null {
-			return nil, nil, keyward.InvalidField("permission_mode", "cannot be null")
-		}
-		if mode, err = parseMode("permission_mode", in.PermissionMode.Value); err != nil {
-			return nil, nil, err
-		}
-		f.PermissionMode = keyward.Some(mode)
+	if f.PermissionMode, err = modeField(in.PermissionMode); err != nil {
+		return nil, nil, err
 	}
+	mode := f.PermissionMode.Value
 	var domains []string
 	switch {
 	case in.Access.Null:
@@ -194,25 +188,11 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 func updateFields(in *updateRequest) (*keyward.KeyFields, error) {
 	f := &keyward.KeyFields{Name: in.Name, ClearExpiresAt: in.ClearExpiresAt}
 	var err error
-	if in.Status.Set {
-		if in.Status.Null {
-			return nil, keyward.InvalidField("status", "cannot be null")
-		}
-		st, err := parseStatus("status", in.Status.Value)
-		if err != nil {
-			return nil, err
-		}
-		f.Status = keyward.Some(st)
+	if f.Status, err = statusField(in.Status); err != nil {
+		return nil, err
 	}
-	if in.PermissionMode.Set {
-		if in.PermissionMode.Null {
-			return nil, keyward.InvalidField("permission_mode", "cannot be null")
-		}
-		m, err := parseMode("permission_mode", in.PermissionMode.Value)
-		if err != nil {
-			return nil, err
-		}
-		f.PermissionMode = keyward.Some(m)
+	if f.PermissionMode, err = modeField(in.PermissionMode); err != nil {
+		return nil, err
 	}
 	if in.Access.Null {
 		return nil, keyward.InvalidField("access", "cannot be null; send {} to clear it")

@@ -111,22 +111,32 @@ func orqMode(m keyward.PermissionMode) string {
 	return modeUnspecified
 }
 
-// parseStatus reads a status sent in a body. UNSPECIFIED is refused: it
-// states no lifecycle, and "omit to keep current" is how orq keeps one.
-func parseStatus(field, s string) (keyward.KeyStatus, error) {
-	if st, ok := statuses[s]; ok {
-		return st, nil
+// enumField reads an enum member of a body: absent stays absent, null is
+// a 400, and a value must be one of values' names (names, for the
+// message).
+func enumField[T any](field string, v keyward.Field[string], values map[string]T, names ...string) (keyward.Field[T], error) {
+	switch x, ok := values[v.Value]; {
+	case !v.Set:
+		return keyward.Field[T]{}, nil
+	case v.Null:
+		return keyward.Field[T]{}, keyward.InvalidField(field, "cannot be null")
+	case !ok:
+		return keyward.Field[T]{}, keyward.InvalidField(field, "must be one of %s", strings.Join(names, ", "))
+	default:
+		return keyward.Some(x), nil
 	}
-	return "", keyward.InvalidField(field, "must be one of %s, %s, %s", statusActive, statusDisabled, statusRevoked)
 }
 
-// parseMode reads a permission mode sent in a body; UNSPECIFIED is refused
-// (orq's server rejects it on create, per its Terraform provider).
-func parseMode(field, s string) (keyward.PermissionMode, error) {
-	if m, ok := modes[s]; ok {
-		return m, nil
-	}
-	return "", keyward.InvalidField(field, "must be one of %s, %s, %s", modeAll, modeReadOnly, modeRestricted)
+// statusField reads status. UNSPECIFIED is refused: it states no
+// lifecycle, and "omit to keep current" is how orq keeps one.
+func statusField(v keyward.Field[string]) (keyward.Field[keyward.KeyStatus], error) {
+	return enumField("status", v, statuses, statusActive, statusDisabled, statusRevoked)
+}
+
+// modeField reads permission_mode; UNSPECIFIED is refused (orq's server
+// rejects it on create, per its Terraform provider).
+func modeField(v keyward.Field[string]) (keyward.Field[keyward.PermissionMode], error) {
+	return enumField("permission_mode", v, modes, modeAll, modeReadOnly, modeRestricted)
 }
 
 // accessMap turns orq's access map into keyward scopes on every object
