@@ -249,10 +249,8 @@ func TestQuery(t *testing.T) {
 // nil body is no body.
 func TestWriteJSON(t *testing.T) {
 	for _, c := range []struct {
-		pretty bool
-		method string
-		target string
-		body   string
+		pretty               bool
+		method, target, body string
 	}{
 		{false, "GET", "/compat/x/things?pretty", `{"code":"invalid_parameter","message":"pretty: is not a parameter of this route"}` + "\n"},
 		{true, "GET", "/compat/x/things?pretty", "{\n  \"account\": \"\"\n}\n"},
