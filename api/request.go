@@ -85,10 +85,10 @@ var credentialHeaders = [...]struct{ name, key string }{
 // twice included: which copy wins differs from one parser to the next, so
 // a proxy or a client library that adds a copy could choose the
 // credential or the account; keyward takes neither. It looks at no value,
-// so a credential never reaches the message. The native authentication
-// checks it; a dialect calls it first when it reads its credential header
-// itself, so that a repeated header is refused before the dialect's own
-// "missing credential" answer.
+// so a credential never reaches the message. The server's authentication
+// checks it, and the dialect kit before a dialect reads its own
+// credential header, so that a repeated header is refused before the
+// dialect's own "missing credential" answer.
 func CheckCredentialHeaders(r *http.Request) error {
 	for _, c := range credentialHeaders {
 		if n := len(r.Header[c.key]); n > 1 {

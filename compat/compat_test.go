@@ -196,23 +196,15 @@ func dialects() []dialect {
 // audit events, oldest first.
 func nativeKey(e *compattest.Env, name string) (map[string]any, []string) {
 	e.T.Helper()
-	var l struct {
-		Data []map[string]any `json:"data"`
-	}
-	res := e.Native("GET", "/v1/keys?limit=200", nil)
-	must(e, "native list", res, http.StatusOK)
-	res.JSON(e.T, &l)
-	for _, k := range l.Data {
+	var keys []map[string]any
+	e.List("", "/v1/keys?limit=200", &keys)
+	for _, k := range keys {
 		if k["name"] == name {
-			var ev struct {
-				Data []struct{ Action, Dialect string } `json:"data"`
-			}
-			r := e.Native("GET", "/v1/audit-events?target_id="+k["id"].(string), nil)
-			must(e, "audit events", r, http.StatusOK)
-			r.JSON(e.T, &ev)
+			var ev []struct{ Action, Dialect string }
+			e.List("", "/v1/audit-events?target_id="+k["id"].(string), &ev)
 			var ds []string
-			for i := len(ev.Data) - 1; i >= 0; i-- {
-				ds = append(ds, ev.Data[i].Action+"@"+ev.Data[i].Dialect)
+			for i := len(ev) - 1; i >= 0; i-- {
+				ds = append(ds, ev[i].Action+"@"+ev[i].Dialect)
 			}
 			return k, ds
 		}

@@ -8,7 +8,6 @@ package compat_test
 import (
 	"bytes"
 	"crypto/rand"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,30 +45,15 @@ func edgeDialects() []edgeDialect {
 // repeat).
 func edgeSend(t *testing.T, e *compattest.Env, method, path, body string, headers [][2]string) *compattest.Response {
 	t.Helper()
-	var rd io.Reader
+	h := http.Header{}
+	for _, x := range headers {
+		h.Add(x[0], x[1])
+	}
+	var b any
 	if body != "" {
-		rd = strings.NewReader(body)
+		b = body
 	}
-	req, err := http.NewRequest(method, e.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for _, h := range headers {
-		req.Header.Add(h[0], h[1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &compattest.Response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return e.Send(method, path, b, h)
 }
 
 // edgeBadRequest checks that res is the dialect's own 400 (JSON, not a
@@ -90,13 +74,9 @@ func edgeBadRequest(t *testing.T, res *compattest.Response, status int, what str
 // edgeKeyCount returns how many API keys the default account has.
 func edgeKeyCount(t *testing.T, e *compattest.Env) int {
 	t.Helper()
-	var l struct {
-		Data []any `json:"data"`
-	}
-	res := e.Native("GET", "/v1/keys?limit=200", nil)
-	must(e, "native list", res, http.StatusOK)
-	res.JSON(t, &l)
-	return len(l.Data)
+	var keys []any
+	e.List("", "/v1/keys?limit=200", &keys)
+	return len(keys)
 }
 
 // TestDialectsRepeatedCredentialHeaders (issue 9 point 9): in every

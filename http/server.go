@@ -5,12 +5,9 @@
 package http
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"net/netip"
@@ -61,8 +58,6 @@ type Server struct {
 	handler http.Handler
 	// routes lists "METHOD /pattern" of every route, for the OpenAPI check.
 	routes []string
-	// dialects are the mounted compatibility dialects (compat.go).
-	dialects []string
 }
 
 // NewServer returns the API server for svc.
@@ -219,25 +214,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // string (parsed once, for every route: a pair that does not parse is a
 // 400 here), ?pretty and Accept.
 func (s *Server) preflight(w *responseWriter, r *http.Request, rq *api.State) error {
+	var err error
 	if r.URL.RawQuery != "" {
-		var err error
 		if rq.Query, err = api.ParseQuery(r); err != nil {
 			return err
 		}
 	}
-	if v, ok := rq.Query["pretty"]; ok {
-		switch strings.ToLower(v[len(v)-1]) {
-		case "", "true", "1":
-			rq.Pretty = true
-		case "false", "0":
-		default:
-			return api.BadParam("pretty", "must be true or false")
-		}
+	if rq.Pretty, err = api.Pretty(rq.Query); err != nil {
+		return err
 	}
 	if r.URL.Path == "/metrics" {
 		return nil // the Prometheus text format, not JSON
 	}
-	if !acceptsJSON(r.Header.Values("Accept")) {
+	if !api.Accepts(r, false, "application/json", "application/problem+json") {
 		return keyward.Errorf(keyward.ECodeNotAcceptable, "keyward answers application/json (and application/problem+json); the Accept header excludes both")
 	}
 	return nil
@@ -247,57 +236,15 @@ func (s *Server) preflight(w *responseWriter, r *http.Request, rq *api.State) er
 // into problems (with Allow for 405). A body the handler refused as too
 // large is drained (api.Drain) before the answer goes out.
 func (s *Server) route(w *responseWriter, r *http.Request) {
-	routed, allow := Dispatch(s.mux, w, r)
+	routed, allow := api.Dispatch(s.mux, w, r)
 	api.Drain(w, r)
-	switch {
-	case routed:
-	case allow != "":
+	if routed {
+		return
+	}
+	if allow != "" {
 		w.Header().Set("Allow", allow)
-		w.err = keyward.Errorf(keyward.ECodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow)
-	default:
-		w.err = keyward.Errorf(keyward.ECodeNotFound, "no route %s", r.URL.Path)
 	}
-}
-
-// headerRecorder captures what the mux's built-in handlers would write.
-type headerRecorder struct {
-	header http.Header
-	status int
-}
-
-func (h *headerRecorder) Header() http.Header         { return h.header }
-func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
-
-// acceptsJSON reports whether the Accept header values allow a JSON answer.
-func acceptsJSON(values []string) bool {
-	if len(values) == 0 {
-		return true
-	}
-	seen := false
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				continue
-			}
-			seen = true
-			mt, params, err := mime.ParseMediaType(part)
-			if err != nil {
-				continue
-			}
-			if q, ok := params["q"]; ok {
-				if f, err := strconv.ParseFloat(q, 64); err == nil && f <= 0 {
-					continue
-				}
-			}
-			switch mt {
-			case "*/*", "application/*", "application/json", "application/problem+json":
-				return true
-			}
-		}
-	}
-	return !seen
+	w.err = api.NoRoute(r, allow)
 }
 
 // clientIP is the peer address of the connection, unless the peer is a
@@ -338,27 +285,7 @@ func (s *Server) trusted(a netip.Addr) bool {
 
 // writeJSON writes v as the response body with the given status.
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) error {
-	return writeBody(w, r, status, "application/json", v)
-}
-
-func writeBody(w http.ResponseWriter, r *http.Request, status int, contentType string, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if api.StateOf(r).Pretty {
-		enc.SetIndent("", "  ")
-	}
-	if err := enc.Encode(v); err != nil {
-		return keyward.Internal(err)
-	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		w.Write(buf.Bytes())
-	}
-	return nil
+	return api.WriteJSON(w, r, status, "application/json", v)
 }
 
 // writeProblem renders err as a problem document; internal causes are
@@ -378,7 +305,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
 	}
-	writeBody(w, r, p.Status, "application/problem+json", p)
+	api.WriteJSON(w, r, p.Status, "application/problem+json", p)
 }
 
 func (s *Server) logRequest(r *http.Request, w *responseWriter, rq *api.State, d time.Duration) {
@@ -477,10 +404,23 @@ func token(r *http.Request) (keyward.Token, error) {
 	return keyward.TokenFromString(apiKey), nil
 }
 
-// actor authenticates a management request. A client address locked out
-// after repeated failures gets 429 before its credential is even looked at.
-// needAccount is false on routes that do not act inside one account.
+// actor authenticates a management request of the native API, its
+// credential in Authorization: Bearer or X-API-Key and its account in
+// X-Account-Id. needAccount is false on routes that do not act inside one
+// account.
 func (s *Server) actor(r *http.Request, needAccount bool) (*keyward.Actor, error) {
+	return s.authenticate(r, func() (keyward.Token, error) { return token(r) },
+		service.Credential{AccountID: strings.TrimSpace(r.Header.Get("X-Account-Id")), AnyAccount: !needAccount}, "native")
+}
+
+// authenticate authenticates the management credential that tok reads
+// from r, for c's account, as every API of the server does (the native
+// one and each dialect, through Host): a credential or account header
+// sent twice is refused first; a client address locked out after repeated
+// failures gets 429 before its credential is even read; a failed
+// authentication counts towards the lockout. The actor records dialect
+// ("native" for the native API) as the API of the changes it makes.
+func (s *Server) authenticate(r *http.Request, tok func() (keyward.Token, error), c service.Credential, dialect string) (*keyward.Actor, error) {
 	if err := api.CheckCredentialHeaders(r); err != nil {
 		return nil, err
 	}
@@ -489,7 +429,7 @@ func (s *Server) actor(r *http.Request, needAccount bool) (*keyward.Actor, error
 		return nil, err
 	}
 	var a *keyward.Actor
-	tok, err := token(r)
+	t, err := tok()
 	if err == nil {
 		ctx := r.Context()
 		if _, ok := ctx.Deadline(); !ok {
@@ -499,7 +439,8 @@ func (s *Server) actor(r *http.Request, needAccount bool) (*keyward.Actor, error
 			ctx, cancel = keyward.WithBudget(ctx, s.budget)
 			defer cancel()
 		}
-		a, err = s.svc.Authenticate(ctx, service.Credential{Token: tok, AccountID: strings.TrimSpace(r.Header.Get("X-Account-Id")), ClientIP: rq.ClientIP, AnyAccount: !needAccount})
+		c.Token, c.ClientIP = t, rq.ClientIP
+		a, err = s.svc.Authenticate(ctx, c)
 	}
 	if keyward.ErrorCode(err) == keyward.ECodeUnauthenticated {
 		s.lockout.fail(rq.ClientIP)
@@ -507,7 +448,7 @@ func (s *Server) actor(r *http.Request, needAccount bool) (*keyward.Actor, error
 	if err != nil {
 		return nil, err
 	}
-	a.RequestID, a.ClientIP, a.UserAgent, a.Dialect = rq.ID, rq.ClientIP, truncate(r.UserAgent(), 512), "native"
+	a.RequestID, a.ClientIP, a.UserAgent, a.Dialect = rq.ID, rq.ClientIP, truncate(r.UserAgent(), 512), dialect
 	return a, nil
 }
 

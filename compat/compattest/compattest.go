@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/compat/internal/kit"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/postgres"
 	"github.com/keyward/keyward/postgres/pgtest"
@@ -89,6 +90,29 @@ func New(t *testing.T, mount func(srv *khttp.Server, svc *service.Service), o Op
 	return &Env{T: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, Svc: svc, Server: srv, Store: db}
 }
 
+// Dialect returns the mount function of New for one dialect: its name
+// (its Dialect) and its New.
+func Dialect(name string, newDialect func(*service.Service, kit.Server) http.Handler) func(*khttp.Server, *service.Service) {
+	return func(srv *khttp.Server, svc *service.Service) {
+		srv.Mount(name, func(h khttp.Host) http.Handler { return newDialect(svc, h) })
+	}
+}
+
+// Host is a kit.Server for a dialect's tests without a server: it
+// authenticates every credential as a management key acting in account
+// acc_test, and keeps the errors noted for the access log.
+type Host struct {
+	Noted []error
+}
+
+// Authenticate returns an actor of acc_test, whatever tok and account.
+func (h *Host) Authenticate(*http.Request, keyward.Token, string) (*keyward.Actor, error) {
+	return &keyward.Actor{AccountID: "acc_test"}, nil
+}
+
+// Note keeps err.
+func (h *Host) Note(_ http.ResponseWriter, err error) { h.Noted = append(h.Noted, err) }
+
 // Response is an answer of the server.
 type Response struct {
 	Status int
@@ -113,41 +137,47 @@ func (r *Response) Map(t testing.TB) map[string]any {
 }
 
 // Do sends a request with the given headers ("Name: value" pairs, in
-// order) and body: a string or []byte is sent as is with Content-Type
-// application/json unless a header sets another, nil sends none, anything
-// else is encoded as JSON.
+// order, a later one replacing an earlier one of the same name) and body:
+// a string or []byte is sent as is with Content-Type application/json
+// unless a header sets another, nil sends none, anything else is encoded
+// as JSON.
 func (e *Env) Do(method, path string, body any, headers ...string) *Response {
 	e.T.Helper()
+	h := http.Header{}
+	for _, x := range headers {
+		name, value, ok := strings.Cut(x, ":")
+		if !ok {
+			e.T.Fatalf("header %q is not \"Name: value\"", x)
+		}
+		h.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	return e.Send(method, path, body, h)
+}
+
+// Send is Do with the headers as they are sent: a name may repeat.
+func (e *Env) Send(method, path string, body any, h http.Header) *Response {
+	e.T.Helper()
 	var rd io.Reader
-	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		raw = []byte(b)
+		rd = strings.NewReader(b)
 	case []byte:
-		raw = b
+		rd = bytes.NewReader(b)
 	default:
-		var err error
-		if raw, err = json.Marshal(b); err != nil {
+		raw, err := json.Marshal(b)
+		if err != nil {
 			e.T.Fatal(err)
 		}
-	}
-	if body != nil {
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, e.URL+path, rd)
 	if err != nil {
 		e.T.Fatal(err)
 	}
-	if body != nil {
+	req.Header = h.Clone()
+	if _, set := h["Content-Type"]; body != nil && !set {
 		req.Header.Set("Content-Type", "application/json")
-	}
-	for _, h := range headers {
-		name, value, ok := strings.Cut(h, ":")
-		if !ok {
-			e.T.Fatalf("header %q is not \"Name: value\"", h)
-		}
-		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -167,6 +197,43 @@ func (e *Env) Native(method, path string, body any, headers ...string) *Response
 	return e.Do(method, path, body, append([]string{"Authorization: Bearer " + e.Op}, headers...)...)
 }
 
+// Get reads path through the native API with the operator key, in
+// account ("" for the default account), into dst, failing the test
+// unless the answer is a 200.
+func (e *Env) Get(account, path string, dst any) {
+	e.T.Helper()
+	e.nativeIn(account, "GET", path, nil, http.StatusOK, dst)
+}
+
+// nativeIn sends a request to the native API with the operator key, in
+// account ("" for the default account), and decodes the answer into dst,
+// failing the test unless its status is want.
+func (e *Env) nativeIn(account, method, path string, body any, want int, dst any) {
+	e.T.Helper()
+	var hdr []string
+	if account != "" {
+		hdr = append(hdr, "X-Account-Id: "+account)
+	}
+	res := e.Native(method, path, body, hdr...)
+	if res.Status != want {
+		e.T.Fatalf("%s %s: %d %s", method, path, res.Status, res.Body)
+	}
+	res.JSON(e.T, dst)
+}
+
+// List reads the data of a native list (GET path in account, as Get)
+// into dst, a pointer to a slice.
+func (e *Env) List(account, path string, dst any) {
+	e.T.Helper()
+	var l struct {
+		Data json.RawMessage `json:"data"`
+	}
+	e.Get(account, path, &l)
+	if err := json.Unmarshal(l.Data, dst); err != nil {
+		e.T.Fatalf("GET %s: data %s: %v", path, l.Data, err)
+	}
+}
+
 // ManagementKey creates a management key bound to the default account
 // with the given permissions through the native API and returns its
 // secret.
@@ -180,18 +247,10 @@ func (e *Env) ManagementKey(perms ...string) string {
 // secret.
 func (e *Env) ManagementKeyIn(account string, perms ...string) string {
 	e.T.Helper()
-	var hdr []string
-	if account != "" {
-		hdr = append(hdr, "X-Account-Id: "+account)
-	}
-	res := e.Native("POST", "/v1/management-keys", map[string]any{"name": "test " + strings.Join(perms, " "), "permissions": perms}, hdr...)
-	if res.Status != http.StatusCreated {
-		e.T.Fatalf("create management key: %d %s", res.Status, res.Body)
-	}
 	var k struct {
 		Secret string `json:"secret"`
 	}
-	res.JSON(e.T, &k)
+	e.nativeIn(account, "POST", "/v1/management-keys", map[string]any{"name": "test " + strings.Join(perms, " "), "permissions": perms}, http.StatusCreated, &k)
 	return k.Secret
 }
 
@@ -206,19 +265,11 @@ func (e *Env) APIKey(account string, fields map[string]any) (id, secret string) 
 	if _, ok := fields["name"]; !ok {
 		fields["name"] = "api key"
 	}
-	var hdr []string
-	if account != "" {
-		hdr = append(hdr, "X-Account-Id: "+account)
-	}
-	res := e.Native("POST", "/v1/keys", fields, hdr...)
-	if res.Status != http.StatusCreated {
-		e.T.Fatalf("create API key: %d %s", res.Status, res.Body)
-	}
 	var k struct {
 		ID     string `json:"id"`
 		Secret string `json:"secret"`
 	}
-	res.JSON(e.T, &k)
+	e.nativeIn(account, "POST", "/v1/keys", fields, http.StatusCreated, &k)
 	return k.ID, k.Secret
 }
 
@@ -226,14 +277,10 @@ func (e *Env) APIKey(account string, fields map[string]any) (id, secret string) 
 // the native API and returns its id.
 func (e *Env) Account(name, template string) string {
 	e.T.Helper()
-	res := e.Native("POST", "/v1/accounts", map[string]any{"name": name, "catalog_template": template})
-	if res.Status != http.StatusCreated {
-		e.T.Fatalf("create account: %d %s", res.Status, res.Body)
-	}
 	var a struct {
 		ID string `json:"id"`
 	}
-	res.JSON(e.T, &a)
+	e.nativeIn("", "POST", "/v1/accounts", map[string]any{"name": name, "catalog_template": template}, http.StatusCreated, &a)
 	return a.ID
 }
 

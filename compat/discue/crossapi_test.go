@@ -25,17 +25,10 @@ type auditEvent struct {
 }
 
 // events returns the audit events of a key, newest first.
-func (e *env) events(keyID string) []auditEvent {
+func (e *env) events(keyID string) (events []auditEvent) {
 	e.T.Helper()
-	res := e.native("GET", "/v1/audit-events?target_id="+keyID, nil)
-	if res.Status != http.StatusOK {
-		e.T.Fatalf("audit: %d %s", res.Status, res.Body)
-	}
-	var l struct {
-		Data []auditEvent `json:"data"`
-	}
-	res.JSON(e.T, &l)
-	return l.Data
+	e.List(e.account, "/v1/audit-events?target_id="+keyID, &events)
+	return events
 }
 
 // A key made through discue is a keyward key: the native API shows it with

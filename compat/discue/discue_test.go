@@ -12,7 +12,6 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/compat/compattest"
 	khttp "github.com/keyward/keyward/http"
-	"github.com/keyward/keyward/service"
 )
 
 // seedBody is the body of the seed page's PUT example, byte for byte.
@@ -62,9 +61,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := compattest.New(t, func(srv *khttp.Server, svc *service.Service) {
-		srv.Mount(Dialect, New(svc, srv))
-	}, compattest.Options{})
+	e := compattest.New(t, compattest.Dialect(Dialect, New), compattest.Options{})
 	acct := e.Account("discue-org", keyward.TemplateDiscue)
 	return &env{Env: e, account: acct, key: e.ManagementKeyIn(acct, keyward.PermKeysRead, keyward.PermKeysWrite)}
 }
@@ -156,14 +153,9 @@ type nativeKey struct {
 	ETag           string          `json:"etag"`
 }
 
-func (e *env) nativeKey(id string) nativeKey {
+func (e *env) nativeKey(id string) (k nativeKey) {
 	e.T.Helper()
-	res := e.native("GET", "/v1/keys/"+id, nil)
-	if res.Status != http.StatusOK {
-		e.T.Fatalf("native get %s: %d %s", id, res.Status, res.Body)
-	}
-	var k nativeKey
-	res.JSON(e.T, &k)
+	e.Get(e.account, "/v1/keys/"+id, &k)
 	return k
 }
 
@@ -194,16 +186,8 @@ func wantMembers(t *testing.T, raw json.RawMessage, want ...string) {
 // wantLink checks _links.self.href.
 func wantLink(t *testing.T, e *env, raw json.RawMessage, path string) {
 	t.Helper()
-	var l struct {
-		Self struct {
-			Href string `json:"href"`
-		} `json:"self"`
-	}
-	if err := json.Unmarshal(raw, &l); err != nil {
-		t.Fatalf("_links: %v: %s", err, raw)
-	}
-	if want := e.URL + khttp.CompatPrefix + Dialect + "/v1" + path; l.Self.Href != want {
-		t.Errorf("_links.self.href = %q, want %q", l.Self.Href, want)
+	if href, want := gjsonHref(t, raw), e.URL+khttp.CompatPrefix+Dialect+"/v1"+path; href != want {
+		t.Errorf("_links.self.href = %q, want %q", href, want)
 	}
 }
 
@@ -336,6 +320,7 @@ func TestCreateExample(t *testing.T) {
 	}
 }
 
+// gjsonHref returns _links.self.href.
 func gjsonHref(t *testing.T, raw json.RawMessage) string {
 	t.Helper()
 	var l struct {
@@ -344,7 +329,7 @@ func gjsonHref(t *testing.T, raw json.RawMessage) string {
 		} `json:"self"`
 	}
 	if err := json.Unmarshal(raw, &l); err != nil {
-		t.Fatal(err)
+		t.Fatalf("_links: %v: %s", err, raw)
 	}
 	return l.Self.Href
 }

@@ -1,16 +1,11 @@
 package discue
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
-	khttp "github.com/keyward/keyward/http"
 )
 
 // titles are the titles of discue's error bodies, for every status its API
@@ -36,10 +31,10 @@ var titles = map[int]string{
 	http.StatusGatewayTimeout:        "Gateway Timeout",
 }
 
-// errorBody is discue's error body, {title, status}. detail (RFC 7807's
+// errorDoc is discue's error body, {title, status}. detail (RFC 7807's
 // member, which discue's {title, status} bodies are a subset of) says what
 // was wrong, so a client need not guess which field a 422 is about.
-type errorBody struct {
+type errorDoc struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
@@ -59,27 +54,17 @@ func statusOf(c keyward.Code) int {
 	return api.StatusOf(c)
 }
 
-// writeError renders err as discue's error body, and notes it for the
-// access log (which also logs the cause of an internal error; the client
-// sees only a safe message).
-func writeError(w http.ResponseWriter, r *http.Request, pretty bool, err error) {
+// errorBody gives err discue's status and error body; the kit writes it,
+// notes err for the access log (which logs the cause of an internal
+// error; the client sees only a safe message) and sets Retry-After.
+func errorBody(_ *http.Request, _ http.Header, err error) (int, any) {
 	e := keyward.AsError(err)
-	if errors.Is(err, context.Canceled) {
-		e = &keyward.Error{Code: keyward.ECodeTimeout, Message: "the request was cancelled", Err: err}
-	}
-	khttp.Note(w, e)
 	status := statusOf(e.Code)
 	title, ok := titles[status]
 	if !ok {
 		title = http.StatusText(status)
 	}
-	if secs, ok := e.Details["retry_after_seconds"].(int64); ok {
-		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	}
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
-	writeJSON(w, r, pretty, status, errorBody{Title: title, Status: status, Detail: detail(e)})
+	return status, errorDoc{Title: title, Status: status, Detail: detail(e)}
 }
 
 // detail is the client-safe message of e, naming every offending field.
@@ -92,14 +77,6 @@ func detail(e *keyward.Error) string {
 		parts[i] = f.Field + ": " + f.Message
 	}
 	return strings.Join(parts, "; ")
-}
-
-// badParam is a 400 naming a query parameter or header.
-func badParam(name, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	e := keyward.Errorf(keyward.ECodeInvalidParameter, "%s: %s", name, msg)
-	e.Fields = []keyward.FieldError{{Field: name, Message: msg}}
-	return e
 }
 
 // errNotFound is the answer for an id that names no key of the account,

@@ -207,12 +207,9 @@ func TestErrors(t *testing.T) {
 // countKeys returns the number of API keys of the account.
 func (e *env) countKeys() int {
 	e.T.Helper()
-	res := e.native("GET", "/v1/keys?limit=200", nil)
-	var l struct {
-		Data []json.RawMessage `json:"data"`
-	}
-	res.JSON(e.T, &l)
-	return len(l.Data)
+	var keys []json.RawMessage
+	e.List(e.account, "/v1/keys?limit=200", &keys)
+	return len(keys)
 }
 
 // After repeated failed authentications from one client, discue answers
@@ -222,7 +219,7 @@ func TestLockout(t *testing.T) {
 	var srv *httptest.Server
 	e := compattest.New(t, func(_ *khttp.Server, svc *service.Service) {
 		locking := khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{Threshold: 3, Window: time.Hour, Duration: time.Hour}})
-		locking.Mount(Dialect, New(svc, locking))
+		compattest.Dialect(Dialect, New)(locking, svc)
 		srv = httptest.NewServer(locking)
 	}, compattest.Options{})
 	t.Cleanup(srv.Close)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/compat/internal/kit"
 	"github.com/keyward/keyward/service"
 )
 
@@ -17,7 +18,7 @@ type createResponse struct {
 // create serves POST /api_keys: 200 with the token. Without scopes the key
 // gets discue's default set, which is the account's default permission
 // mode (every resource, as discue's "very permissive" default is).
-func (h *handler) create(w http.ResponseWriter, r *http.Request, c *call) error {
+func (h *handler) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	in, err := readKeyRequest(r, false)
 	if err != nil {
 		return err
@@ -27,20 +28,19 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, c *call) error 
 	}
 	var mode keyward.PermissionMode
 	if !in.scopesSet {
-		x, err := h.svc.ScopeExpansion(r.Context(), c.actor)
+		x, err := h.svc.ScopeExpansion(r.Context(), a)
 		if err != nil {
 			return err
 		}
 		mode = x.DefaultPermissionMode
 	}
-	k, tok, err := h.svc.CreateKey(r.Context(), c.actor, keyward.KindAPI, in.fields(false, mode))
+	k, tok, err := h.svc.CreateKey(r.Context(), a, keyward.KindAPI, in.fields(false, mode))
 	if err != nil {
 		return in.clientFields(err)
 	}
 	path := base + "/" + publicID(k.ID)
 	w.Header().Set("Location", path)
-	writeJSON(w, r, c.pretty, http.StatusOK, createResponse{APIKey: tok.Reveal(), Links: selfLink(r, path)})
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, createResponse{APIKey: tok.Reveal(), Links: selfLink(r, path)})
 }
 
 // listResponse is discue's GetApiKeysResponse.
@@ -52,13 +52,13 @@ type listResponse struct {
 // list serves GET /api_keys: every API key of the account, newest first.
 // discue has no pagination ("Pagination is not yet available"), so the
 // dialect pages through keyward's list itself.
-func (h *handler) list(w http.ResponseWriter, r *http.Request, c *call) error {
+func (h *handler) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var (
 		all []*keyward.Key
 		f   = keyward.KeyFilter{Page: keyward.Page{Limit: keyward.MaxPageLimit}}
 	)
 	for {
-		keys, more, err := h.svc.ListKeys(r.Context(), c.actor, keyward.KindAPI, f)
+		keys, more, err := h.svc.ListKeys(r.Context(), a, keyward.KindAPI, f)
 		if err != nil {
 			return err
 		}
@@ -68,7 +68,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, c *call) error {
 		}
 		f.StartingAfter = keys[len(keys)-1].ID
 	}
-	x, err := h.svc.ScopeExpansion(r.Context(), c.actor)
+	x, err := h.svc.ScopeExpansion(r.Context(), a)
 	if err != nil {
 		return err
 	}
@@ -76,8 +76,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, c *call) error {
 	for _, k := range all {
 		out.APIKeys = append(out.APIKeys, viewOf(k, x))
 	}
-	writeJSON(w, r, c.pretty, http.StatusOK, out)
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, out)
 }
 
 // keyResponse is discue's GetApiKeyResponse, also the answer of a PUT.
@@ -88,29 +87,28 @@ type keyResponse struct {
 
 // get serves GET /api_keys/{api_key_id}; 404 for an id that names no key
 // of the account.
-func (h *handler) get(w http.ResponseWriter, r *http.Request, c *call) error {
+func (h *handler) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	id, ok := keyID(r.PathValue("id"))
 	if !ok {
 		return errNotFound(r.PathValue("id"))
 	}
-	k, err := h.svc.GetKey(r.Context(), c.actor, keyward.KindAPI, id)
+	k, err := h.svc.GetKey(r.Context(), a, keyward.KindAPI, id)
 	if err != nil {
 		return err
 	}
-	return h.writeKey(w, r, c, k, nil)
+	return h.writeKey(w, r, a, k, nil)
 }
 
 // writeKey answers with k; x is the account's scope expansion, nil to
 // read it.
-func (h *handler) writeKey(w http.ResponseWriter, r *http.Request, c *call, k *keyward.Key, x *service.ScopeExpansion) error {
+func (h *handler) writeKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, k *keyward.Key, x *service.ScopeExpansion) error {
 	if x == nil {
 		var err error
-		if x, err = h.svc.ScopeExpansion(r.Context(), c.actor); err != nil {
+		if x, err = h.svc.ScopeExpansion(r.Context(), a); err != nil {
 			return err
 		}
 	}
-	writeJSON(w, r, c.pretty, http.StatusOK, keyResponse{APIKey: viewOf(k, x), Links: selfLink(r, base+"/"+publicID(k.ID))})
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, keyResponse{APIKey: viewOf(k, x), Links: selfLink(r, base+"/"+publicID(k.ID))})
 }
 
 // update serves discue's update page, PUT /api_keys/{api_key_id}: the body states the
@@ -119,7 +117,7 @@ func (h *handler) writeKey(w http.ResponseWriter, r *http.Request, c *call, k *k
 // array replaces the key's permissions wholesale. Protected resources
 // (api_clients, api_keys, subscriptions in discue's catalog) are refused
 // by the catalog rules (422); a revoked key cannot change (409).
-func (h *handler) update(w http.ResponseWriter, r *http.Request, c *call) error {
+func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	id, ok := keyID(r.PathValue("id"))
 	in, err := readKeyRequest(r, true)
 	if err != nil {
@@ -136,16 +134,16 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, c *call) error 
 		mode keyward.PermissionMode
 	)
 	if !in.scopesSet {
-		if x, err = h.svc.ScopeExpansion(r.Context(), c.actor); err != nil {
+		if x, err = h.svc.ScopeExpansion(r.Context(), a); err != nil {
 			return err
 		}
 		mode = x.DefaultPermissionMode
 	}
-	k, err := h.svc.UpdateKey(r.Context(), c.actor, keyward.KindAPI, id, in.fields(true, mode), "")
+	k, err := h.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, in.fields(true, mode), "")
 	if err != nil {
 		return in.clientFields(err)
 	}
-	return h.writeKey(w, r, c, k, x)
+	return h.writeKey(w, r, a, k, x)
 }
 
 // deleteResponse is the answer of a DELETE, which discue documents as 200
@@ -157,15 +155,14 @@ type deleteResponse struct {
 
 // delete serves DELETE /api_keys/{api_key_id}: the key is gone ("There is
 // no going back, only emptiness"); its token stops verifying at once.
-func (h *handler) delete(w http.ResponseWriter, r *http.Request, c *call) error {
+func (h *handler) delete(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	raw := r.PathValue("id")
 	id, ok := keyID(raw)
 	if !ok {
 		return errNotFound(raw)
 	}
-	if err := h.svc.DeleteKey(r.Context(), c.actor, keyward.KindAPI, id, ""); err != nil {
+	if err := h.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
 		return err
 	}
-	writeJSON(w, r, c.pretty, http.StatusOK, deleteResponse{Links: selfLink(r, base+"/"+raw)})
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, deleteResponse{Links: selfLink(r, base+"/"+raw)})
 }

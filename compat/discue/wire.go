@@ -56,21 +56,11 @@ type keyInput struct {
 // 400, values of the wrong type or outside discue's enums 422, and
 // nothing is changed.
 func readKeyRequest(r *http.Request, bodyRequired bool) (*keyInput, error) {
-	b, err := api.ReadBody(r)
-	if err != nil {
+	var req keyRequest
+	if err := api.Decode(r, &req, bodyRequired); err != nil {
 		return nil, err
 	}
 	in := &keyInput{nameField: "name"}
-	if b == nil {
-		if bodyRequired {
-			return nil, keyward.Errorf(keyward.ECodeMalformedJSON, "a JSON object body is required")
-		}
-		return in, nil
-	}
-	var req keyRequest
-	if err := api.DecodeStrict(b, &req); err != nil {
-		return nil, err
-	}
 	var errs []keyward.FieldError
 	add := func(field, format string, args ...any) {
 		errs = append(errs, keyward.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/compat/internal/kit"
 )
 
 // domain is orq's Domain: one entry of the capability catalog.
@@ -47,7 +48,7 @@ func groupRank(g string) (int, string) {
 // display_name"). Protected resources are left out: they can never be
 // granted to an API key, and the catalog lists what can.
 func (h *handler) capabilities(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if err := query(r, nil); err != nil {
+	if _, err := h.kit.Query(r, nil); err != nil {
 		return err
 	}
 	c, err := h.svc.GetCatalog(r.Context(), a)
@@ -93,6 +94,5 @@ func (h *handler) capabilities(w http.ResponseWriter, r *http.Request, a *keywar
 	for _, x := range list {
 		out.Domains = append(out.Domains, x.d)
 	}
-	writeJSON(w, r, http.StatusOK, out)
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, out)
 }

@@ -54,11 +54,7 @@ func TestCrossAPI(t *testing.T) {
 			map[string]any{"resource": "model", "access": "read", "targets": []any{"*"}}},
 		"start": k["token_prefix"], "created_by_id": n["created_by_id"],
 	}
-	for m, v := range want {
-		if d := diff(v, n[m]); d != "" {
-			t.Errorf("native %s:\n%s", m, d)
-		}
-	}
+	wantMembers(t, "native ", n, want)
 	if "key_"+str(k["created_by_id"]) != str(n["created_by_id"]) {
 		t.Errorf("created_by_id %v, native %v", k["created_by_id"], n["created_by_id"])
 	}
@@ -180,11 +176,7 @@ func TestNativeKeysInOrq(t *testing.T) {
 			}
 			k := obj(res.Map(t)["api_key"])
 			checkAPIKey(t, k)
-			for m, v := range tc.want {
-				if d := diff(v, k[m]); d != "" {
-					t.Errorf("%s:\n%s", m, d)
-				}
-			}
+			wantMembers(t, "", k, tc.want)
 		})
 	}
 	// A PATCH of access on a key with roles keeps the roles.
@@ -206,11 +198,7 @@ func TestCreate(t *testing.T) {
 		k := e.create(`{"name":"plain"}`)
 		want := map[string]any{"owner": map[string]any{"service_account": map[string]any{}}, "project_scope": map[string]any{"all": map[string]any{}},
 			"permission_mode": "PERMISSION_MODE_ALL", "status": "API_KEY_STATUS_ACTIVE"}
-		for m, v := range want {
-			if d := diff(v, k[m]); d != "" {
-				t.Errorf("%s:\n%s", m, d)
-			}
-		}
+		wantMembers(t, "", k, want)
 		for _, m := range []string{"expires_at", "last_used_at", "legacy_key_id", "access"} {
 			if _, ok := k[m]; ok {
 				t.Errorf("%s is set on a new key", m)

@@ -1,15 +1,12 @@
 package orq
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
 )
 
 // orq's error codes (docs.orq.ai/reference/errors), and the few keyward
@@ -65,19 +62,6 @@ func methodNotAllowed(method, allow string) error {
 		err: keyward.Errorf(keyward.ECodeMethodNotAllowed, "%s is not allowed here; allowed: %s", method, allow)}
 }
 
-// badParam is a 400 naming a query parameter or header.
-func badParam(name, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	e := keyward.Errorf(keyward.ECodeInvalidParameter, "%s: %s", name, msg)
-	e.Fields = []keyward.FieldError{{Field: name, Message: msg}}
-	return e
-}
-
-// badField is a 400 naming a member of the request body.
-func badField(field, format string, args ...any) error {
-	return keyward.InvalidField(field, format, args...)
-}
-
 // statusOf maps a keyward error to orq's status and code. Validation
 // failures are 400 invalid_request_body: orq reports every bad body that
 // way, where keyward's native API uses 422.
@@ -115,8 +99,8 @@ func statusOf(e *keyward.Error) (int, string) {
 	return http.StatusInternalServerError, codeInternal
 }
 
-// errorBody is orq's error document.
-type errorBody struct {
+// errorDoc is orq's error document.
+type errorDoc struct {
 	Error errorDetail `json:"error"`
 }
 
@@ -134,10 +118,10 @@ type fieldViolation struct {
 	Description string `json:"description"`
 }
 
-// writeError renders err in orq's shape and records it for the access log.
-// Internal causes are logged by the server, never sent.
-func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	khttp.Note(w, err)
+// errorBody gives err orq's status and error document; the kit writes
+// it, notes err for the access log and sets Retry-After. Internal causes
+// are logged by the server, never sent.
+func errorBody(_ *http.Request, h http.Header, err error) (int, any) {
 	var (
 		oe     *orqError
 		status int
@@ -148,14 +132,15 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		status, code, e = oe.status, oe.code, oe.err
 	} else {
 		e = keyward.AsError(err)
-		if errors.Is(err, context.Canceled) {
-			e = &keyward.Error{Code: keyward.ECodeTimeout, Message: "the request was cancelled", Err: err}
-		}
 		status, code = statusOf(e)
 	}
 	msg := e.Message
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		msg = "internal error"
+	}
+	body := errorDoc{Error: errorDetail{Code: code, Message: msg}}
+	if documented[code] {
+		body.Error.DocURL = documentedCodePrefix + code
 	}
 	details := map[string]any{}
 	for _, f := range e.Fields {
@@ -165,27 +150,13 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if p, ok := e.Details["missing_permission"].(string); ok {
 		details["required_permission"] = p
 	}
-	if secs, ok := e.Details["retry_after_seconds"].(int64); ok {
-		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	if len(details) > 0 {
+		body.Error.Details = details
 	}
-	switch status {
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "1")
-	case http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="orq"`)
+	if status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="orq"`)
 	}
-	if len(details) == 0 {
-		details = nil
-	}
-	writeErrorBody(w, r, status, code, msg, details)
-}
-
-func writeErrorBody(w http.ResponseWriter, r *http.Request, status int, code, msg string, details map[string]any) {
-	body := errorBody{Error: errorDetail{Code: code, Message: msg, Details: details}}
-	if documented[code] {
-		body.Error.DocURL = documentedCodePrefix + code
-	}
-	writeJSON(w, r, status, body)
+	return status, body
 }
 
 // translate rewrites the field names of a keyward validation error into

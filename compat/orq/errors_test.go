@@ -2,6 +2,7 @@ package orq
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -174,19 +175,7 @@ func TestErrors(t *testing.T) {
 				}
 			}
 			if tc.field != "" {
-				var body struct {
-					Error struct {
-						Details struct {
-							FieldViolations []struct{ Field string } `json:"field_violations"`
-						} `json:"details"`
-					} `json:"error"`
-				}
-				res.JSON(t, &body)
-				found := false
-				for _, f := range body.Error.Details.FieldViolations {
-					found = found || f.Field == tc.field
-				}
-				if !found {
+				if !slices.Contains(fieldViolations(t, res), tc.field) {
 					t.Errorf("no field violation for %q: %s", tc.field, res.Body)
 				}
 			}

@@ -96,11 +96,7 @@ func TestDocumentedExamples(t *testing.T) {
 			"project_scope": map[string]any{"all": map[string]any{}}, "permission_mode": "PERMISSION_MODE_ALL",
 			"status": "API_KEY_STATUS_ACTIVE",
 		}
-		for n, v := range want {
-			if d := diff(v, k[n]); d != "" {
-				t.Errorf("%s (-want +got):\n%s", n, d)
-			}
-		}
+		wantMembers(t, "", k, want)
 		if _, ok := k["access"]; ok {
 			t.Errorf("access is shown for a key in mode ALL: %v", k["access"])
 		}
@@ -129,19 +125,7 @@ func TestDocumentedExamples(t *testing.T) {
 		if res.Status != http.StatusBadRequest || errorCode(t, res) != "invalid_request_body" {
 			t.Fatalf("status %d: %s", res.Status, res.Body)
 		}
-		var body struct {
-			Error struct {
-				Details struct {
-					FieldViolations []struct{ Field string } `json:"field_violations"`
-				} `json:"details"`
-			} `json:"error"`
-		}
-		res.JSON(t, &body)
-		var fields []string
-		for _, f := range body.Error.Details.FieldViolations {
-			fields = append(fields, f.Field)
-		}
-		if d := diff([]string{"access.agents", "access.deployments"}, fields); d != "" {
+		if d := diff([]string{"access.agents", "access.deployments"}, fieldViolations(t, res)); d != "" {
 			t.Errorf("fields (-want +got):\n%s", d)
 		}
 	})
@@ -168,11 +152,7 @@ func TestDocumentedExamples(t *testing.T) {
 			"access":          map[string]any{"agents": "ACCESS_LEVEL_WRITE", "deployments": "ACCESS_LEVEL_READ"},
 			"owner":           map[string]any{"service_account": map[string]any{}},
 		}
-		for n, v := range want {
-			if d := diff(v, k[n]); d != "" {
-				t.Errorf("%s (-want +got):\n%s", n, d)
-			}
-		}
+		wantMembers(t, "", k, want)
 		restrictedID = str(k["api_key_id"])
 	})
 

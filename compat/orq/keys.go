@@ -2,33 +2,18 @@ package orq
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
+	"github.com/keyward/keyward/compat/internal/kit"
 	"github.com/keyward/keyward/service"
 )
 
 // rotateSuffix ends the path of orq's custom rotate method.
 const rotateSuffix = ":rotate"
-
-// decode reads the JSON body strictly into dst (unknown members, members
-// given twice and trailing data are refused). An empty body is refused
-// when required, else leaves dst as is.
-func decode(r *http.Request, dst any, required bool) error {
-	b, err := api.ReadBody(r)
-	if err != nil {
-		return err
-	}
-	if b == nil {
-		if required {
-			return keyward.Errorf(keyward.ECodeMalformedJSON, "a JSON object body is required")
-		}
-		return nil
-	}
-	return api.DecodeStrict(b, dst)
-}
 
 // pathKeyID reads {api_key_id} from the path. The capabilities path
 // matches the key pattern for methods it does not take: 405, not 404.
@@ -56,11 +41,11 @@ func notFound(err error, id string) error {
 
 // create serves POST /v2/api-keys → 200 {api_key, token}.
 func (h *handler) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if err := query(r, nil); err != nil {
+	if _, err := h.kit.Query(r, nil); err != nil {
 		return err
 	}
 	var in createRequest
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	f, domains, err := createFields(&in)
@@ -71,15 +56,14 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if err != nil {
 		return translate(err, domains)
 	}
-	writeJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k), Token: tok.Reveal()})
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k), Token: tok.Reveal()})
 }
 
 // createFields translates CreateApiKeyRequest into keyward's fields.
 func createFields(in *createRequest) (*keyward.KeyFields, []string, error) {
 	f := &keyward.KeyFields{Name: in.Name}
 	if !in.Name.Set {
-		return nil, nil, badField("name", "is required")
+		return nil, nil, keyward.InvalidField("name", "is required")
 	}
 	var err error
 	if f.Owner, err = ownerField(in.Owner); err != nil {
@@ -97,23 +81,17 @@ func createFields(in *createRequest) (*keyward.KeyFields, []string, error) {
 	if f.ExpiresAt.Null {
 		f.ExpiresAt = keyward.Field[time.Time]{} // a new key has no expiry to clear
 	}
-	mode := keyward.PermissionMode("")
-	if in.PermissionMode.Set {
-		if in.PermissionMode.Null {
-			return nil, nil, badField("permission_mode", "cannot be null")
-		}
-		if mode, err = parseMode("permission_mode", in.PermissionMode.Value); err != nil {
-			return nil, nil, err
-		}
-		f.PermissionMode = keyward.Some(mode)
+	if f.PermissionMode, err = modeField(in.PermissionMode); err != nil {
+		return nil, nil, err
 	}
+	mode := f.PermissionMode.Value
 	var domains []string
 	switch {
 	case in.Access.Null:
-		return nil, nil, badField("access", "cannot be null; send {} for no access")
+		return nil, nil, keyward.InvalidField("access", "cannot be null; send {} for no access")
 	case !in.Access.Set:
 		if mode == keyward.ModeRestricted {
-			return nil, nil, badField("access", "is required with %s ({} grants nothing)", modeRestricted)
+			return nil, nil, keyward.InvalidField("access", "is required with %s ({} grants nothing)", modeRestricted)
 		}
 	case mode == "" || mode == keyward.ModeRestricted:
 		// Without a mode the key gets the account's default: the
@@ -133,18 +111,18 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) 
 	if err != nil {
 		return err
 	}
-	if err := query(r, []string{"include_budget"}); err != nil {
+	q, err := h.kit.Query(r, []string{"include_budget"})
+	if err != nil {
 		return err
 	}
-	if err := includeBudget(r); err != nil {
+	if err := includeBudget(q); err != nil {
 		return err
 	}
 	k, err := h.svc.GetKey(r.Context(), a, keyward.KindAPI, id)
 	if err != nil {
 		return notFound(err, id)
 	}
-	writeJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k)})
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k)})
 }
 
 // maxAttempts bounds the retries of an update that read the key first and
@@ -160,11 +138,11 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if err != nil {
 		return err
 	}
-	if err := query(r, nil); err != nil {
+	if _, err := h.kit.Query(r, nil); err != nil {
 		return err
 	}
 	var in updateRequest
-	if err := decode(r, &in, true); err != nil {
+	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
 	f, err := updateFields(&in)
@@ -201,8 +179,7 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 		if err != nil {
 			return notFound(translate(err, domains), id)
 		}
-		writeJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k)})
-		return nil
+		return kit.WriteJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k)})
 	}
 }
 
@@ -211,28 +188,14 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 func updateFields(in *updateRequest) (*keyward.KeyFields, error) {
 	f := &keyward.KeyFields{Name: in.Name, ClearExpiresAt: in.ClearExpiresAt}
 	var err error
-	if in.Status.Set {
-		if in.Status.Null {
-			return nil, badField("status", "cannot be null")
-		}
-		st, err := parseStatus("status", in.Status.Value)
-		if err != nil {
-			return nil, err
-		}
-		f.Status = keyward.Some(st)
+	if f.Status, err = statusField(in.Status); err != nil {
+		return nil, err
 	}
-	if in.PermissionMode.Set {
-		if in.PermissionMode.Null {
-			return nil, badField("permission_mode", "cannot be null")
-		}
-		m, err := parseMode("permission_mode", in.PermissionMode.Value)
-		if err != nil {
-			return nil, err
-		}
-		f.PermissionMode = keyward.Some(m)
+	if f.PermissionMode, err = modeField(in.PermissionMode); err != nil {
+		return nil, err
 	}
 	if in.Access.Null {
-		return nil, badField("access", "cannot be null; send {} to clear it")
+		return nil, keyward.InvalidField("access", "cannot be null; send {} to clear it")
 	}
 	if f.ProjectID, err = projectField(in.ProjectScope); err != nil {
 		return nil, err
@@ -259,7 +222,7 @@ func applyAccess(f *keyward.KeyFields, in *updateRequest, cur keyward.Permission
 	}
 	if !in.Access.Set {
 		if cur != keyward.ModeRestricted {
-			return nil, badField("access", "is required when changing permission_mode to %s ({} grants nothing)", modeRestricted)
+			return nil, keyward.InvalidField("access", "is required when changing permission_mode to %s ({} grants nothing)", modeRestricted)
 		}
 		return nil, nil
 	}
@@ -278,14 +241,13 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if err != nil {
 		return err
 	}
-	if err := query(r, nil); err != nil {
+	if _, err := h.kit.Query(r, nil); err != nil {
 		return err
 	}
 	if err := h.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
 		return notFound(err, id)
 	}
-	writeJSON(w, r, http.StatusOK, struct{}{})
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, struct{}{})
 }
 
 // rotate serves POST /v2/api-keys/{api_key_id}:rotate → 200 {api_key,
@@ -301,36 +263,34 @@ func (h *handler) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if !ok {
 		return keyward.Errorf(keyward.ECodeNotFound, "no API key with this id in the workspace")
 	}
-	if err := query(r, nil); err != nil {
+	if _, err := h.kit.Query(r, nil); err != nil {
 		return err
 	}
 	var in rotateRequest
-	if err := decode(r, &in, false); err != nil {
+	if err := api.Decode(r, &in, false); err != nil {
 		return err
 	}
 	if in.APIKeyID.Set {
 		if other, ok := keyID(in.APIKeyID.Value); in.APIKeyID.Null || !ok || other != id {
-			return badField("api_key_id", "must be the api_key_id of the path")
+			return keyward.InvalidField("api_key_id", "must be the api_key_id of the path")
 		}
 	}
 	k, tok, err := h.svc.RotateKey(r.Context(), a, keyward.KindAPI, id, &service.RotateRequest{}, "")
 	if err != nil {
 		return notFound(err, id)
 	}
-	writeJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k), Token: tok.Reveal()})
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k), Token: tok.Reveal()})
 }
 
 // includeBudget reads ?include_budget: keyward has no budgets, so there is
 // never one to embed, but the parameter must still be well-formed.
-func includeBudget(r *http.Request) error {
-	v, err := api.ParseQuery(r)
-	if err != nil || !v.Has("include_budget") {
-		return err
+func includeBudget(q url.Values) error {
+	if !q.Has("include_budget") {
+		return nil
 	}
-	switch strings.ToLower(v.Get("include_budget")) {
+	switch strings.ToLower(q.Get("include_budget")) {
 	case "true", "false", "1", "0":
 		return nil
 	}
-	return badParam("include_budget", "must be true or false")
+	return api.BadParam("include_budget", "must be true or false")
 }

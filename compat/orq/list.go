@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
+	"github.com/keyward/keyward/compat/internal/kit"
 )
 
 // listParams are the query parameters of GET /v2/api-keys. owner_type and
@@ -25,10 +26,7 @@ var (
 // list serves GET /v2/api-keys → 200 {object:"list", data, has_more},
 // newest first, with orq's cursors and filters.
 func (h *handler) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if err := query(r, listParams, listRepeated...); err != nil {
-		return err
-	}
-	v, err := api.ParseQuery(r)
+	v, err := h.kit.Query(r, listParams, listRepeated...)
 	if err != nil {
 		return err
 	}
@@ -36,7 +34,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor)
 	if err != nil {
 		return err
 	}
-	if err := includeBudget(r); err != nil {
+	if err := includeBudget(v); err != nil {
 		return err
 	}
 	keys, more, err := h.listKeys(r.Context(), a, f, owners, modes)
@@ -47,8 +45,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor)
 	for _, k := range keys {
 		out.Data = append(out.Data, view(k))
 	}
-	writeJSON(w, r, http.StatusOK, out)
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, out)
 }
 
 // listFilter reads the filters. owner types and modes come back as sets
@@ -58,7 +55,7 @@ func listFilter(v url.Values) (keyward.KeyFilter, []keyward.OwnerType, []keyward
 	if v.Has("limit") {
 		n, err := strconv.Atoi(v.Get("limit"))
 		if err != nil || n < 1 || n > keyward.MaxPageLimit {
-			return f, nil, nil, badParam("limit", "must be an integer from 1 to %d", keyward.MaxPageLimit)
+			return f, nil, nil, api.BadParam("limit", "must be an integer from 1 to %d", keyward.MaxPageLimit)
 		}
 		f.Limit = n
 	}
@@ -71,17 +68,17 @@ func listFilter(v url.Values) (keyward.KeyFilter, []keyward.OwnerType, []keyward
 		}
 		id, ok := keyID(v.Get(c.name))
 		if !ok {
-			return f, nil, nil, badParam(c.name, "must be an api_key_id")
+			return f, nil, nil, api.BadParam(c.name, "must be an api_key_id")
 		}
 		*c.dst = id
 	}
 	if f.StartingAfter != "" && f.EndingBefore != "" {
-		return f, nil, nil, badParam("ending_before", "cannot be combined with starting_after")
+		return f, nil, nil, api.BadParam("ending_before", "cannot be combined with starting_after")
 	}
 	if v.Has("project_id") {
 		id, ok := projectID(v.Get("project_id"))
 		if !ok {
-			return f, nil, nil, badParam("project_id", "must be a project id (proj_…)")
+			return f, nil, nil, api.BadParam("project_id", "must be a project id (proj_…)")
 		}
 		f.ProjectID = id
 	}
@@ -92,14 +89,14 @@ func listFilter(v url.Values) (keyward.KeyFilter, []keyward.OwnerType, []keyward
 		default:
 			st, ok := statuses[s]
 			if !ok {
-				return f, nil, nil, badParam("status", "must be one of %s, %s, %s", statusActive, statusDisabled, statusRevoked)
+				return f, nil, nil, api.BadParam("status", "must be one of %s, %s, %s", statusActive, statusDisabled, statusRevoked)
 			}
 			f.Status = st
 		}
 	}
 	if s := v.Get("search"); s != "" {
 		if len(s) > 255 || !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
-			return f, nil, nil, badParam("search", "must be at most 255 bytes of UTF-8 text without control characters")
+			return f, nil, nil, api.BadParam("search", "must be at most 255 bytes of UTF-8 text without control characters")
 		}
 		f.Search = s
 	}
@@ -114,7 +111,7 @@ func listFilter(v url.Values) (keyward.KeyFilter, []keyward.OwnerType, []keyward
 			// keys and those of its service accounts.
 			owners = append(owners, keyward.OwnerAccount, keyward.OwnerServiceAccount)
 		default:
-			return f, nil, nil, badParam("owner_type", "must be one of %s, %s", ownerUser, ownerServiceAccount)
+			return f, nil, nil, api.BadParam("owner_type", "must be one of %s, %s", ownerUser, ownerServiceAccount)
 		}
 	}
 	var modeSet []keyward.PermissionMode
@@ -124,7 +121,7 @@ func listFilter(v url.Values) (keyward.KeyFilter, []keyward.OwnerType, []keyward
 		}
 		m, ok := modes[s]
 		if !ok {
-			return f, nil, nil, badParam("permission_mode", "must be one of %s, %s, %s", modeAll, modeReadOnly, modeRestricted)
+			return f, nil, nil, api.BadParam("permission_mode", "must be one of %s, %s, %s", modeAll, modeReadOnly, modeRestricted)
 		}
 		modeSet = append(modeSet, m)
 	}

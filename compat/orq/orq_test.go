@@ -13,8 +13,6 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/compat/compattest"
-	khttp "github.com/keyward/keyward/http"
-	"github.com/keyward/keyward/service"
 )
 
 // The ids of orq's documentation examples (its SDKs' x-code-samples).
@@ -33,7 +31,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := compattest.New(t, func(srv *khttp.Server, svc *service.Service) { srv.Mount(Dialect, New(svc, srv)) }, compattest.Options{})
+	e := compattest.New(t, compattest.Dialect(Dialect, New), compattest.Options{})
 	acc := e.Account("orq-workspace", keyward.TemplateOrq)
 	return &env{Env: e, acc: acc, mk: e.ManagementKeyIn(acc, keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermCatalogRead)}
 }
@@ -51,13 +49,10 @@ func (e *env) native(method, path string, body any) *compattest.Response {
 }
 
 // nativeKey returns the native view of a key, by its orq id.
-func (e *env) nativeKey(orqID string) map[string]any {
+func (e *env) nativeKey(orqID string) (k map[string]any) {
 	e.T.Helper()
-	res := e.native("GET", "/v1/keys/key_"+orqID, nil)
-	if res.Status != http.StatusOK {
-		e.T.Fatalf("native GET key_%s: %d %s", orqID, res.Status, res.Body)
-	}
-	return res.Map(e.T)
+	e.Get(e.acc, "/v1/keys/key_"+orqID, &k)
+	return k
 }
 
 // create creates a key through the dialect and returns its api_key.
@@ -80,17 +75,10 @@ func (e *env) addDomain(id, group string) {
 }
 
 // auditEvents returns the audit events of a key, newest first.
-func (e *env) auditEvents(keyID string) []map[string]any {
+func (e *env) auditEvents(keyID string) (events []map[string]any) {
 	e.T.Helper()
-	res := e.native("GET", "/v1/audit-events?target_id="+keyID, nil)
-	if res.Status != http.StatusOK {
-		e.T.Fatalf("audit events: %d %s", res.Status, res.Body)
-	}
-	var out struct {
-		Data []map[string]any `json:"data"`
-	}
-	res.JSON(e.T, &out)
-	return out.Data
+	e.List(e.acc, "/v1/audit-events?target_id="+keyID, &events)
+	return events
 }
 
 // fixtures stores the objects orq's examples name, with their ids: the
@@ -173,6 +161,35 @@ func errorCode(t *testing.T, res *compattest.Response) string {
 		t.Fatalf("not an orq error body {error:{code,message}}: %s", res.Body)
 	}
 	return body.Error.Code
+}
+
+// fieldViolations returns the fields an orq error names
+// (details.field_violations).
+func fieldViolations(t *testing.T, res *compattest.Response) []string {
+	t.Helper()
+	var body struct {
+		Error struct {
+			Details struct {
+				FieldViolations []struct{ Field string } `json:"field_violations"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	res.JSON(t, &body)
+	var fields []string
+	for _, f := range body.Error.Details.FieldViolations {
+		fields = append(fields, f.Field)
+	}
+	return fields
+}
+
+// wantMembers checks members of an object (native or orq) against want.
+func wantMembers(t *testing.T, what string, k, want map[string]any) {
+	t.Helper()
+	for m, v := range want {
+		if d := diff(v, k[m]); d != "" {
+			t.Errorf("%s%s:\n%s", what, m, d)
+		}
+	}
 }
 
 func str(v any) string {

@@ -81,22 +81,13 @@ func TestUpdate(t *testing.T) {
 			}
 			k := obj(res.Map(t)["api_key"])
 			checkAPIKey(t, k)
-			for n, v := range tc.want {
-				if d := diff(v, k[n]); d != "" {
-					t.Errorf("%s:\n%s", n, d)
-				}
-			}
+			wantMembers(t, "", k, tc.want)
 			for _, n := range tc.absent {
 				if v, ok := k[n]; ok {
 					t.Errorf("%s is %v, want absent", n, v)
 				}
 			}
-			nk := e.nativeKey(id)
-			for n, v := range tc.native {
-				if d := diff(v, nk[n]); d != "" {
-					t.Errorf("native %s:\n%s", n, d)
-				}
-			}
+			wantMembers(t, "native ", e.nativeKey(id), tc.native)
 			// The dialect's answer is what a later GET shows.
 			got := obj(e.orq("GET", "/v2/api-keys/"+id, nil).Map(t)["api_key"])
 			if d := diff(k, got); d != "" {

@@ -111,22 +111,32 @@ func orqMode(m keyward.PermissionMode) string {
 	return modeUnspecified
 }
 
-// parseStatus reads a status sent in a body. UNSPECIFIED is refused: it
-// states no lifecycle, and "omit to keep current" is how orq keeps one.
-func parseStatus(field, s string) (keyward.KeyStatus, error) {
-	if st, ok := statuses[s]; ok {
-		return st, nil
+// enumField reads an enum member of a body: absent stays absent, null is
+// a 400, and a value must be one of values' names (names, for the
+// message).
+func enumField[T any](field string, v keyward.Field[string], values map[string]T, names ...string) (keyward.Field[T], error) {
+	switch x, ok := values[v.Value]; {
+	case !v.Set:
+		return keyward.Field[T]{}, nil
+	case v.Null:
+		return keyward.Field[T]{}, keyward.InvalidField(field, "cannot be null")
+	case !ok:
+		return keyward.Field[T]{}, keyward.InvalidField(field, "must be one of %s", strings.Join(names, ", "))
+	default:
+		return keyward.Some(x), nil
 	}
-	return "", badField(field, "must be one of %s, %s, %s", statusActive, statusDisabled, statusRevoked)
 }
 
-// parseMode reads a permission mode sent in a body; UNSPECIFIED is refused
-// (orq's server rejects it on create, per its Terraform provider).
-func parseMode(field, s string) (keyward.PermissionMode, error) {
-	if m, ok := modes[s]; ok {
-		return m, nil
-	}
-	return "", badField(field, "must be one of %s, %s, %s", modeAll, modeReadOnly, modeRestricted)
+// statusField reads status. UNSPECIFIED is refused: it states no
+// lifecycle, and "omit to keep current" is how orq keeps one.
+func statusField(v keyward.Field[string]) (keyward.Field[keyward.KeyStatus], error) {
+	return enumField("status", v, statuses, statusActive, statusDisabled, statusRevoked)
+}
+
+// modeField reads permission_mode; UNSPECIFIED is refused (orq's server
+// rejects it on create, per its Terraform provider).
+func modeField(v keyward.Field[string]) (keyward.Field[keyward.PermissionMode], error) {
+	return enumField("permission_mode", v, modes, modeAll, modeReadOnly, modeRestricted)
 }
 
 // accessMap turns orq's access map into keyward scopes on every object
@@ -151,7 +161,7 @@ func accessMap(m map[string]string) ([]keyward.Scope, []string, error) {
 		case accessWrite:
 			a = keyward.AccessWrite
 		default:
-			return nil, nil, badField("access."+d, "must be one of %s, %s, %s", accessNone, accessRead, accessWrite)
+			return nil, nil, keyward.InvalidField("access."+d, "must be one of %s, %s, %s", accessNone, accessRead, accessWrite)
 		}
 		scopes = append(scopes, keyward.Scope{Resource: d, Access: a, Targets: []string{keyward.Wildcard}})
 		kept = append(kept, d)
@@ -205,7 +215,7 @@ func optTimestamp(t *time.Time) string {
 func parseTimestamp(field, s string) (t time.Time, zero bool, err error) {
 	t, err = time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return t, false, badField(field, "must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z")
+		return t, false, keyward.InvalidField(field, "must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z")
 	}
 	return t, t.IsZero() || t.Equal(time.Unix(0, 0)), nil
 }
@@ -370,22 +380,22 @@ func projectField(f keyward.Field[projectScopeIn]) (keyward.Field[string], error
 		return keyward.Field[string]{}, nil
 	}
 	if f.Null {
-		return keyward.Field[string]{}, badField("project_scope", `cannot be null; send {"all":{}} for every project`)
+		return keyward.Field[string]{}, keyward.InvalidField("project_scope", `cannot be null; send {"all":{}} for every project`)
 	}
 	ps := f.Value
 	switch {
 	case ps.All.Set && ps.Single.Set:
-		return keyward.Field[string]{}, badField("project_scope", "set exactly one of all, single")
+		return keyward.Field[string]{}, keyward.InvalidField("project_scope", "set exactly one of all, single")
 	case ps.All.HasValue():
 		return keyward.Null[string](), nil
 	case ps.Single.HasValue():
 		id, ok := projectID(ps.Single.Value.ProjectID)
 		if !ok {
-			return keyward.Field[string]{}, badField("project_scope.single.project_id", "must be a project id (proj_…)")
+			return keyward.Field[string]{}, keyward.InvalidField("project_scope.single.project_id", "must be a project id (proj_…)")
 		}
 		return keyward.Some(id), nil
 	}
-	return keyward.Field[string]{}, badField("project_scope", `set exactly one of {"all":{}} or {"single":{"project_id":…}}`)
+	return keyward.Field[string]{}, keyward.InvalidField("project_scope", `set exactly one of {"all":{}} or {"single":{"project_id":…}}`)
 }
 
 // ownerField turns ApiKeyOwner into keyward's owner. orq's default, and
@@ -396,27 +406,27 @@ func ownerField(f keyward.Field[ownerIn]) (keyward.Field[keyward.Owner], error) 
 		return keyward.Field[keyward.Owner]{}, nil
 	}
 	if f.Null {
-		return keyward.Field[keyward.Owner]{}, badField("owner", "cannot be null; omit it for a service-account key")
+		return keyward.Field[keyward.Owner]{}, keyward.InvalidField("owner", "cannot be null; omit it for a service-account key")
 	}
 	o := f.Value
 	switch {
 	case o.User.Set && o.ServiceAccount.Set:
-		return keyward.Field[keyward.Owner]{}, badField("owner", "set exactly one of user, service_account")
+		return keyward.Field[keyward.Owner]{}, keyward.InvalidField("owner", "set exactly one of user, service_account")
 	case o.User.HasValue():
 		if !keyward.ValidID(keyward.PrefixUser, o.User.Value.UserID) {
-			return keyward.Field[keyward.Owner]{}, badField("owner.user.user_id", "must be a user id (usr_…)")
+			return keyward.Field[keyward.Owner]{}, keyward.InvalidField("owner.user.user_id", "must be a user id (usr_…)")
 		}
 		return keyward.Some(keyward.Owner{Type: keyward.OwnerUser, ID: o.User.Value.UserID}), nil
 	case o.ServiceAccount.HasValue():
 		if id := o.ServiceAccount.Value.ServiceAccountID; id != "" {
 			if !keyward.ValidID(keyward.PrefixService, id) {
-				return keyward.Field[keyward.Owner]{}, badField("owner.service_account.service_account_id", "must be a service account id (sa_…)")
+				return keyward.Field[keyward.Owner]{}, keyward.InvalidField("owner.service_account.service_account_id", "must be a service account id (sa_…)")
 			}
 			return keyward.Some(keyward.Owner{Type: keyward.OwnerServiceAccount, ID: id}), nil
 		}
 		return keyward.Some(keyward.Owner{Type: keyward.OwnerAccount}), nil
 	}
-	return keyward.Field[keyward.Owner]{}, badField("owner", "set exactly one of user, service_account")
+	return keyward.Field[keyward.Owner]{}, keyward.InvalidField("owner", "set exactly one of user, service_account")
 }
 
 // checkMcpAccess refuses an MCP restriction keyward could not enforce:
@@ -427,7 +437,7 @@ func checkMcpAccess(f keyward.Field[mcpAccessIn]) error {
 	}
 	m := f.Value
 	if m.DenyAll || len(m.AllowedMcpGatewayIDs) > 0 || len(m.ToolsetIDs) > 0 {
-		return badField("mcp_access", "MCP gateway restrictions are not supported by this server; omit mcp_access")
+		return keyward.InvalidField("mcp_access", "MCP gateway restrictions are not supported by this server; omit mcp_access")
 	}
 	return nil
 }

@@ -14,14 +14,10 @@ import (
 )
 
 // auditEvents returns the key's audit events, newest first.
-func (f *fixture) auditEvents(keyID string) []map[string]any {
+func (f *fixture) auditEvents(keyID string) (events []map[string]any) {
 	f.T.Helper()
-	res := f.native("GET", "/v1/audit-events?target_id="+keyID, nil)
-	var out struct {
-		Data []map[string]any `json:"data"`
-	}
-	res.JSON(f.T, &out)
-	return out.Data
+	f.List(f.acct, "/v1/audit-events?target_id="+keyID, &events)
+	return events
 }
 
 // scopes returns a native key's scopes as [resource, access, targets…] strings.

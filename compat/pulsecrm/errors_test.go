@@ -13,15 +13,7 @@ import (
 // auditCount returns how many audit events the key has.
 func (f *fixture) auditCount(keyID string) int {
 	f.T.Helper()
-	res := f.native("GET", "/v1/audit-events?target_id="+keyID, nil)
-	if res.Status != http.StatusOK {
-		f.T.Fatalf("audit: %d %s", res.Status, res.Body)
-	}
-	var out struct {
-		Data []map[string]any `json:"data"`
-	}
-	res.JSON(f.T, &out)
-	return len(out.Data)
+	return len(f.auditEvents(keyID))
 }
 
 func TestBadBodies(t *testing.T) {

@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward/compat/compattest"
-	khttp "github.com/keyward/keyward/http"
-	"github.com/keyward/keyward/service"
 )
 
 // fixture is a keyward server with the dialect mounted, an account made
@@ -22,7 +20,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	e := compattest.New(t, func(srv *khttp.Server, svc *service.Service) { srv.Mount(Dialect, New(svc, srv)) }, compattest.Options{})
+	e := compattest.New(t, compattest.Dialect(Dialect, New), compattest.Options{})
 	acct := e.Account("acme", "pulsecrm")
 	return &fixture{Env: e, acct: acct, admin: e.ManagementKeyIn(acct, "keys:read", "keys:write", "catalog:read", "audit:read")}
 }
@@ -65,13 +63,10 @@ func (f *fixture) get(id int64) apiKeyView {
 }
 
 // nativeKey reads a key through the native API.
-func (f *fixture) nativeKey(id string) map[string]any {
+func (f *fixture) nativeKey(id string) (k map[string]any) {
 	f.T.Helper()
-	res := f.native("GET", "/v1/keys/"+id, nil)
-	if res.Status != http.StatusOK {
-		f.T.Fatalf("native get %s: %d %s", id, res.Status, res.Body)
-	}
-	return res.Map(f.T)
+	f.Get(f.acct, "/v1/keys/"+id, &k)
+	return k
 }
 
 // nativeID returns the keyward id named by an apiKey.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
+	"github.com/keyward/keyward/compat/internal/kit"
 )
 
 // apiKey is PulseCRM's ApiKey object.
@@ -62,10 +63,21 @@ type apiKeyInput struct {
 	FlatPermissionsList keyward.Field[[]string] `json:"flatPermissionsList"`
 }
 
-// readInput reads and checks an ApiKeyInput: description and
+// readInput reads an ApiKeyInput (input) and the account's vocabulary,
+// which names its permissions.
+func (h *handler) readInput(r *http.Request, a *keyward.Actor) (*apiKeyInput, *time.Time, *vocabulary, error) {
+	in, exp, err := input(r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	v, err := h.vocabulary(r.Context(), a)
+	return in, exp, v, err
+}
+
+// input reads and checks an ApiKeyInput: description and
 // flatPermissionsList are required and cannot be null; expiresAt is an ISO
 // date-time, and null or "" means no expiry.
-func readInput(r *http.Request) (*apiKeyInput, *time.Time, error) {
+func input(r *http.Request) (*apiKeyInput, *time.Time, error) {
 	b, err := api.ReadBody(r)
 	if err != nil {
 		return nil, nil, err
@@ -245,16 +257,8 @@ func invalid(errs []keyward.FieldError) error {
 }
 
 // createKey serves POST /apikeys: 201 with the ApiKey and its apiSecret.
-func (h *handler) createKey(w http.ResponseWriter, r *http.Request) error {
-	a, err := h.actor(r, r.Header.Get("x-account-id"))
-	if err != nil {
-		return err
-	}
-	in, exp, err := readInput(r)
-	if err != nil {
-		return err
-	}
-	v, err := h.vocabulary(r.Context(), a)
+func (h *handler) createKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	in, exp, v, err := h.readInput(r, a)
 	if err != nil {
 		return err
 	}
@@ -267,18 +271,13 @@ func (h *handler) createKey(w http.ResponseWriter, r *http.Request) error {
 		return translate(err, names)
 	}
 	w.Header().Set("Location", base+"/apikeys/"+strconv.FormatInt(intID(k.ID), 10))
-	writeJSON(w, r, http.StatusCreated, createdKey{apiKey: v.view(k), APISecret: tok.Reveal()})
-	return nil
+	return kit.WriteJSON(w, r, http.StatusCreated, createdKey{apiKey: v.view(k), APISecret: tok.Reveal()})
 }
 
 // listKeys serves GET /apikeys: every API key of the account, newest
 // first, as a bare array. PulseCRM documents no parameters, so none are
 // read (and, as there, unknown ones are ignored).
-func (h *handler) listKeys(w http.ResponseWriter, r *http.Request) error {
-	a, err := h.actor(r, r.Header.Get("x-account-id"))
-	if err != nil {
-		return err
-	}
+func (h *handler) listKeys(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	v, err := h.vocabulary(r.Context(), a)
 	if err != nil {
 		return err
@@ -298,17 +297,12 @@ func (h *handler) listKeys(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.StartingAfter = keys[len(keys)-1].ID
 	}
-	writeJSON(w, r, http.StatusOK, out)
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, out)
 }
 
 // getKey serves GET /apikeys/{id}, which PulseCRM's reference does not
 // list: the same ApiKey object as in the list.
-func (h *handler) getKey(w http.ResponseWriter, r *http.Request) error {
-	a, err := h.actor(r, r.Header.Get("x-account-id"))
-	if err != nil {
-		return err
-	}
+func (h *handler) getKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	v, err := h.vocabulary(r.Context(), a)
 	if err != nil {
 		return err
@@ -317,8 +311,7 @@ func (h *handler) getKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, r, http.StatusOK, v.view(k))
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, v.view(k))
 }
 
 // maxAttempts bounds the retries of a PATCH that raced another change.
@@ -328,16 +321,8 @@ const maxAttempts = 3
 // The change is computed from the key as read and applied only to that
 // version (If-Match on its etag), so a concurrent change is never undone;
 // on such a race it starts again from the new version.
-func (h *handler) updateKey(w http.ResponseWriter, r *http.Request) error {
-	a, err := h.actor(r, r.Header.Get("x-account-id"))
-	if err != nil {
-		return err
-	}
-	in, exp, err := readInput(r)
-	if err != nil {
-		return err
-	}
-	v, err := h.vocabulary(r.Context(), a)
+func (h *handler) updateKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	in, exp, v, err := h.readInput(r, a)
 	if err != nil {
 		return err
 	}
@@ -371,17 +356,12 @@ func (h *handler) updateKey(w http.ResponseWriter, r *http.Request) error {
 		case err != nil:
 			return translate(err, names)
 		}
-		writeJSON(w, r, http.StatusOK, success{Success: true})
-		return nil
+		return kit.WriteJSON(w, r, http.StatusOK, success{Success: true})
 	}
 }
 
 // deleteKey serves DELETE /apikeys/{id}: a hard delete; 200 {"success": true}.
-func (h *handler) deleteKey(w http.ResponseWriter, r *http.Request) error {
-	a, err := h.actor(r, r.Header.Get("x-account-id"))
-	if err != nil {
-		return err
-	}
+func (h *handler) deleteKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	k, err := h.findKey(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -392,6 +372,5 @@ func (h *handler) deleteKey(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	writeJSON(w, r, http.StatusOK, success{Success: true})
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, success{Success: true})
 }

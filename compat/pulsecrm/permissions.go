@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
+	"github.com/keyward/keyward/compat/internal/kit"
 )
 
 // grant is one flat PulseCRM permission: an access level on a catalog
@@ -277,19 +278,9 @@ func (h *handler) catalogVocabulary(ctx context.Context, a *keyward.Actor) (*voc
 
 // listPermissions serves GET /permissions: the account's catalog as
 // PulseCRM permissions; with ?detailed (any value or none) grouped by
-// category. accountId (PulseCRM: super-admin only) names the account, as
-// x-account-id does: an operator key may name any account, a key bound to
-// an account only its own (else 403).
-func (h *handler) listPermissions(w http.ResponseWriter, r *http.Request) error {
+// category. accountId names the account (see account).
+func (h *handler) listPermissions(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	q, err := api.ParseQuery(r)
-	if err != nil {
-		return err
-	}
-	account := r.Header.Get("x-account-id")
-	if q.Has("accountId") {
-		account = q.Get("accountId")
-	}
-	a, err := h.actor(r, account)
 	if err != nil {
 		return err
 	}
@@ -303,13 +294,11 @@ func (h *handler) listPermissions(w http.ResponseWriter, r *http.Request) error 
 			cat := v.resources[g.resource].Group
 			chart[cat] = append(chart[cat], chartEntry{Name: v.chartName(g), Description: v.describe(g), Permission: v.names[g]})
 		}
-		writeJSON(w, r, http.StatusOK, chart)
-		return nil
+		return kit.WriteJSON(w, r, http.StatusOK, chart)
 	}
 	out := make([]permission, 0, len(v.order))
 	for _, g := range v.order {
 		out = append(out, v.permission(g))
 	}
-	writeJSON(w, r, http.StatusOK, out)
-	return nil
+	return kit.WriteJSON(w, r, http.StatusOK, out)
 }

@@ -14,17 +14,12 @@
 package pulsecrm
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/compat/internal/kit"
 	"github.com/keyward/keyward/service"
 )
 
@@ -33,130 +28,69 @@ import (
 const Dialect = "pulsecrm"
 
 // base is the path every route of the dialect starts with.
-const base = khttp.CompatPrefix + Dialect
+const base = kit.Prefix + Dialect
 
-// Authenticator authenticates a management credential the way the native
-// API does (lockout, account header, API keys refused); *khttp.Server
-// implements it.
-type Authenticator interface {
-	Authenticate(r *http.Request, tok keyward.Token, accountHeader, dialect string) (*keyward.Actor, error)
-}
+// permissionsRoute is the pattern of GET /permissions, the one route that
+// reads a query, and answers errors in the other of PulseCRM's shapes.
+const permissionsRoute = "GET " + base + "/permissions"
 
 // handler serves the PulseCRM dialect.
 type handler struct {
-	svc  *service.Service
-	auth Authenticator
-	mux  *http.ServeMux
+	svc *service.Service
+	kit *kit.Dialect
 }
 
-// New returns the dialect's handler, to be mounted with
-// (*khttp.Server).Mount(Dialect, New(svc, srv)). It sees full paths
-// (/compat/pulsecrm/apikeys/…).
-func New(svc *service.Service, auth Authenticator) http.Handler {
-	h := &handler{svc: svc, auth: auth, mux: http.NewServeMux()}
-	h.routes()
-	return h
+// New returns the dialect's handler, served with srv (the Host the server
+// hands over when it mounts the dialect at /compat/pulsecrm/). It
+// declares every route of the dialect; unknown paths (404) and wrong
+// methods (405 with Allow) get PulseCRM's own answers. PulseCRM has no
+// Request-Timeout and no ?pretty.
+func New(svc *service.Service, srv kit.Server) http.Handler {
+	h := &handler{svc: svc, kit: kit.New(srv, kit.Vendor{
+		Errors: errorBody, Credential: credential, Account: account, Refused: refused, NoRoute: noRoute,
+	})}
+	h.kit.Handle("GET "+base+"/apikeys", h.listKeys)
+	h.kit.Handle("POST "+base+"/apikeys", h.createKey)
+	h.kit.Handle("GET "+base+"/apikeys/{id}", h.getKey)
+	h.kit.Handle("PATCH "+base+"/apikeys/{id}", h.updateKey)
+	h.kit.Handle("DELETE "+base+"/apikeys/{id}", h.deleteKey)
+	h.kit.Handle(permissionsRoute, h.listPermissions)
+	return h.kit
 }
 
-// routes declares every route of the dialect, with PulseCRM's own answers
-// for unknown paths (404) and wrong methods (405 with Allow).
-func (h *handler) routes() {
-	keys := func(f handlerFunc) http.Handler { return h.adapt(f, keyErrors) }
-	perms := func(f handlerFunc) http.Handler { return h.adapt(f, permissionErrors) }
-
-	h.mux.Handle("GET "+base+"/apikeys", keys(h.listKeys))
-	h.mux.Handle("POST "+base+"/apikeys", keys(h.createKey))
-	h.mux.Handle(base+"/apikeys", methodNotAllowed("GET, HEAD, POST"))
-
-	h.mux.Handle("GET "+base+"/apikeys/{id}", keys(h.getKey))
-	h.mux.Handle("PATCH "+base+"/apikeys/{id}", keys(h.updateKey))
-	h.mux.Handle("DELETE "+base+"/apikeys/{id}", keys(h.deleteKey))
-	h.mux.Handle(base+"/apikeys/{id}", methodNotAllowed("DELETE, GET, HEAD, PATCH"))
-
-	h.mux.Handle("GET "+base+"/permissions", perms(h.listPermissions))
-	h.mux.Handle(base+"/permissions", methodNotAllowed("GET, HEAD"))
-
-	h.mux.Handle(base+"/", h.adapt(func(http.ResponseWriter, *http.Request) error {
-		return &keyward.Error{Code: keyward.ECodeNotFound, Message: "Not found"}
-	}, keyErrors))
-}
-
-// ServeHTTP routes a request of the dialect.
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
-
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-// errorShape says which of PulseCRM's two error bodies a route answers
-// with: the api-key routes {"error"}, the permissions route {error, status,
-// message}.
-type errorShape int
-
-const (
-	keyErrors errorShape = iota
-	permissionErrors
-)
-
-// adapt turns a handler that returns an error into an http.Handler that
-// renders the error in PulseCRM's shape.
-func (h *handler) adapt(f handlerFunc, shape errorShape) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := f(w, r); err != nil {
-			writeError(w, r, shape, err)
-		}
-	})
-}
-
-func methodNotAllowed(allow string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := keyward.Errorf(keyward.ECodeMethodNotAllowed, "Method not allowed")
-		w.Header().Set("Allow", allow)
-		shape := keyErrors
-		if strings.HasSuffix(r.URL.Path, "/permissions") {
-			shape = permissionErrors
-		}
-		writeError(w, r, shape, err)
-	})
-}
-
-// statusOf maps a keyward error code to PulseCRM's status. PulseCRM
-// documents 400 for every invalid request ("Bad Request - Invalid
-// permissions provided"), so keyward's 422 validation errors are 400 here;
-// everything else keeps keyward's status.
-func statusOf(c keyward.Code) int {
-	switch c {
-	case keyward.ECodeValidation, keyward.ECodeInvalidPermission:
-		return http.StatusBadRequest
+func noRoute(_ *http.Request, allow string) error {
+	if allow != "" {
+		return keyward.Errorf(keyward.ECodeMethodNotAllowed, "Method not allowed")
 	}
-	return api.StatusOf(c)
+	return &keyward.Error{Code: keyward.ECodeNotFound, Message: "Not found"}
 }
 
-// writeError renders err as PulseCRM does and records it for the access
-// log. Internal causes are logged by the server, never sent.
-func writeError(w http.ResponseWriter, r *http.Request, shape errorShape, err error) {
-	khttp.Note(w, err)
+// errorBody gives err PulseCRM's status and body, and the kit writes it:
+// {"error": <message>} on the api-key routes, {error, status, message}
+// on the permissions route (and for a wrong method on its path).
+// PulseCRM documents 400 for every invalid request ("Bad Request -
+// Invalid permissions provided"), so keyward's 422 validation errors are
+// 400 here; everything else keeps keyward's status. Internal causes are
+// logged by the server, never sent.
+func errorBody(r *http.Request, h http.Header, err error) (int, any) {
 	e := keyward.AsError(err)
-	if errors.Is(err, context.Canceled) {
-		e = &keyward.Error{Code: keyward.ECodeTimeout, Message: "the request was cancelled", Err: err}
+	status := api.StatusOf(e.Code)
+	if status == http.StatusUnprocessableEntity {
+		status = http.StatusBadRequest
 	}
-	status := statusOf(e.Code)
 	msg := e.Message
 	switch {
 	case status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout:
 		msg = "Internal server error"
 	case status == http.StatusServiceUnavailable:
 		msg = "Service unavailable: the database cannot be reached; retry"
-		w.Header().Set("Retry-After", "1")
 	case status == http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
+		h.Set("WWW-Authenticate", `Bearer realm="keyward"`)
 	}
-	if secs, ok := e.Details["retry_after_seconds"].(int64); ok {
-		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	if r.Pattern == permissionsRoute || e.Code == keyward.ECodeMethodNotAllowed && strings.HasSuffix(r.URL.Path, "/permissions") {
+		return status, permissionError{Error: http.StatusText(status), Status: status, Message: msg}
 	}
-	var body any = keyError{Error: msg}
-	if shape == permissionErrors {
-		body = permissionError{Error: http.StatusText(status), Status: status, Message: msg}
-	}
-	writeJSON(w, r, status, body)
+	return status, keyError{Error: msg}
 }
 
 // keyError is the error body of PulseCRM's api-key routes:
@@ -172,61 +106,50 @@ type permissionError struct {
 	Message string `json:"message"`
 }
 
-// writeJSON writes v as the JSON answer (no body for HEAD).
-func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		// Only plain values are encoded here; a failure is a bug.
-		khttp.Note(w, keyward.Internal(err))
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusInternalServerError)
-		if r.Method != http.MethodHead {
-			w.Write([]byte(`{"error":"Internal server error"}` + "\n"))
-		}
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		w.Write(buf.Bytes())
-	}
+// credential reads PulseCRM's credential, Authorization: Bearer <token>.
+// A missing or malformed header is passed on as an empty token, so that
+// it counts towards the client's lockout exactly as on the native API.
+func credential(r *http.Request) (keyward.Token, error) {
+	return keyward.TokenFromString(kit.Bearer(r)), nil
 }
 
-// actor authenticates the request: PulseCRM sends its credential as
-// Authorization: Bearer <token> and the account as x-account-id. A missing
-// or malformed header is passed on as an empty token so it counts towards
-// the client's lockout exactly as on the native API.
-func (h *handler) actor(r *http.Request, account string) (*keyward.Actor, error) {
-	if err := api.CheckCredentialHeaders(r); err != nil {
-		return nil, err
+// account is the account a request acts in: x-account-id, or on GET
+// /permissions its accountId parameter (PulseCRM: super-admin only) when
+// given, which names the account as x-account-id does: an operator key
+// may name any account, a key bound to an account only its own (else
+// 403). A /permissions query that does not parse is a 400 there, before
+// the credential is read; the api-key routes read no query at all.
+func account(r *http.Request) (string, error) {
+	if r.Pattern != permissionsRoute {
+		return r.Header.Get("x-account-id"), nil
 	}
-	var tok string
-	if scheme, rest, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		tok = strings.TrimSpace(rest)
+	q, err := api.ParseQuery(r)
+	if err != nil {
+		return "", err
 	}
-	a, err := h.auth.Authenticate(r, keyward.TokenFromString(tok), account, Dialect)
-	if err == nil {
-		return a, nil
+	if q.Has("accountId") {
+		return q.Get("accountId"), nil
 	}
+	return r.Header.Get("x-account-id"), nil
+}
+
+// refused says in PulseCRM's words why authentication failed.
+func refused(r *http.Request, err error) error {
 	e := keyward.AsError(err)
 	switch e.Code {
 	case keyward.ECodeUnauthenticated:
 		msg := "Unauthorized: the credential is not a valid, active management key"
-		if tok == "" {
+		if kit.Bearer(r) == "" {
 			msg = "Unauthorized: send Authorization: Bearer <management key>"
 		}
-		return nil, &keyward.Error{Code: e.Code, Message: msg, Err: err}
+		return &keyward.Error{Code: e.Code, Message: msg, Err: err}
 	case keyward.ECodeNotFound:
 		// The only object authentication looks up is the account.
-		return nil, &keyward.Error{Code: e.Code, Message: "Account not found", Err: err}
+		return &keyward.Error{Code: e.Code, Message: "Account not found", Err: err}
 	case keyward.ECodeAPIKeyForbidden:
-		return nil, &keyward.Error{Code: e.Code, Message: "Forbidden: API keys cannot manage API keys; use a management key", Err: err}
+		return &keyward.Error{Code: e.Code, Message: "Forbidden: API keys cannot manage API keys; use a management key", Err: err}
 	case keyward.ECodeAccountMismatch:
-		return nil, &keyward.Error{Code: e.Code, Message: "Forbidden: x-account-id names an account this management key is not bound to", Err: err}
+		return &keyward.Error{Code: e.Code, Message: "Forbidden: x-account-id names an account this management key is not bound to", Err: err}
 	}
-	return nil, err
+	return err
 }

@@ -3,7 +3,9 @@ package pulsecrm
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -208,37 +210,44 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
-func TestWriteError(t *testing.T) {
+// TestErrorBody: PulseCRM's status and body for an error, in each of its
+// two shapes (the kit writes them, and sets Retry-After).
+func TestErrorBody(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		err    error
-		shape  errorShape
+		perms  bool // the permissions route's shape
 		status int
 		body   string
 		header map[string]string
 	}{
-		{"validation is 400", keyward.InvalidField("description", "is required"), keyErrors, 400,
+		{"validation is 400", keyward.InvalidField("description", "is required"), false, 400,
 			`{"error":"description: is required"}`, nil},
-		{"locked", &keyward.Error{Code: keyward.ECodeLocked, Message: "too many failed authentications", Details: map[string]any{"retry_after_seconds": int64(42)}}, keyErrors, 429,
-			`{"error":"too many failed authentications"}`, map[string]string{"Retry-After": "42"}},
-		{"internal causes are not shown", keyward.Internal(errors.New("database password is hunter2")), keyErrors, 500,
+		{"locked", &keyward.Error{Code: keyward.ECodeLocked, Message: "too many failed authentications", Details: map[string]any{"retry_after_seconds": int64(42)}}, false, 429,
+			`{"error":"too many failed authentications"}`, nil},
+		{"internal causes are not shown", keyward.Internal(errors.New("database password is hunter2")), false, 500,
 			`{"error":"Internal server error"}`, nil},
-		{"foreign errors are internal", errors.New("boom"), permissionErrors, 500,
+		{"foreign errors are internal", errors.New("boom"), true, 500,
 			`{"error":"Internal Server Error","status":500,"message":"Internal server error"}`, nil},
-		{"unavailable", &keyward.Error{Code: keyward.ECodeUnavailable, Message: "db down", Err: errors.New("dial tcp")}, keyErrors, 503,
-			`{"error":"Service unavailable: the database cannot be reached; retry"}`, map[string]string{"Retry-After": "1"}},
-		{"timeout", context.DeadlineExceeded, keyErrors, 504, `{"error":"the request took longer than its timeout"}`, nil},
-		{"unauthenticated", keyward.Errorf(keyward.ECodeUnauthenticated, "Unauthorized"), permissionErrors, 401,
+		{"unavailable", &keyward.Error{Code: keyward.ECodeUnavailable, Message: "db down", Err: errors.New("dial tcp")}, false, 503,
+			`{"error":"Service unavailable: the database cannot be reached; retry"}`, nil},
+		{"timeout", context.DeadlineExceeded, false, 504, `{"error":"the request took longer than its timeout"}`, nil},
+		{"unauthenticated", keyward.Errorf(keyward.ECodeUnauthenticated, "Unauthorized"), true, 401,
 			`{"error":"Unauthorized","status":401,"message":"Unauthorized"}`, map[string]string{"WWW-Authenticate": `Bearer realm="keyward"`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rec := httptest.NewRecorder()
-			writeError(rec, httptest.NewRequest("GET", base+"/apikeys", nil), c.shape, c.err)
-			if rec.Code != c.status || strings.TrimSpace(rec.Body.String()) != c.body {
-				t.Errorf("%d %s, want %d %s", rec.Code, rec.Body, c.status, c.body)
+			r := httptest.NewRequest("GET", base+"/apikeys", nil)
+			if c.perms {
+				r.Pattern = permissionsRoute
+			}
+			h := http.Header{}
+			status, body := errorBody(r, h, c.err)
+			b, err := json.Marshal(body)
+			if err != nil || status != c.status || string(b) != c.body {
+				t.Errorf("%d %s (%v), want %d %s", status, b, err, c.status, c.body)
 			}
 			for k, v := range c.header {
-				if got := rec.Header().Get(k); got != v {
+				if got := h.Get(k); got != v {
 					t.Errorf("%s: %q, want %q", k, got, v)
 				}
 			}

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
+	"github.com/keyward/keyward/compat/internal/kit"
 )
 
 // Vectara's api_key_role values (ApiKeyRole).
@@ -254,20 +254,10 @@ func (in *createRequest) keyFields() (*keyward.KeyFields, error) {
 // (api_roles, corpus_roles, agent_roles) that this dialect does not take.
 var newerMembers = []string{"api_roles", "corpus_roles", "agent_roles"}
 
-// decodeBody reads a JSON body strictly into dst; an empty body is an
-// error only when required.
+// decodeBody reads a JSON body strictly into dst (api.Decode), and names
+// in Vectara's terms what the decoder names in Go's.
 func decodeBody(r *http.Request, dst any, required bool) error {
-	b, err := api.ReadBody(r)
-	if err != nil {
-		return err
-	}
-	if b == nil {
-		if required {
-			return keyward.Errorf(keyward.ECodeMalformedJSON, "a JSON object body is required")
-		}
-		return nil
-	}
-	err = api.DecodeStrict(b, dst)
+	err := api.Decode(r, dst, required)
 	e, ok := err.(*keyward.Error)
 	if !ok || len(e.Fields) != 1 {
 		return err
@@ -284,40 +274,36 @@ func decodeBody(r *http.Request, dst any, required bool) error {
 }
 
 // create serves POST /v2/api_keys → 201 with the key and its secret_key.
-func (s *server) create(r *http.Request, a *keyward.Actor) (result, error) {
-	if _, err := queryParams(r); err != nil {
-		return result{}, err
+func (s *server) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	if _, err := s.kit.Query(r, nil); err != nil {
+		return err
 	}
 	var in createRequest
 	if err := decodeBody(r, &in, true); err != nil {
-		return result{}, err
+		return err
 	}
 	f, err := in.keyFields()
 	if err != nil {
-		return result{}, err
+		return err
 	}
 	k, tok, err := s.svc.CreateKey(r.Context(), a, keyward.KindAPI, f)
 	if err != nil {
-		return result{}, err
+		return err
 	}
-	return result{http.StatusCreated, s.viewAfterWrite(r.Context(), a, k, tok.Reveal())}, nil
+	return kit.WriteJSON(w, r, http.StatusCreated, s.viewAfterWrite(r.Context(), a, k, tok.Reveal()))
 }
 
 // get serves GET /v2/api_keys/{api_key_id}. A recoverable key's secret_key
 // is included when the credential holds keys:reveal (an audit event
 // records each reveal); other keys have none to show.
-func (s *server) get(r *http.Request, a *keyward.Actor) (result, error) {
-	vid := r.PathValue("api_key_id")
-	if _, err := queryParams(r); err != nil {
-		return result{}, err
-	}
-	id, ok := keywardID(vid)
-	if !ok {
-		return result{}, notFound(vid)
+func (s *server) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	vid, id, err := s.pathKey(r)
+	if err != nil {
+		return err
 	}
 	k, err := s.svc.GetKey(r.Context(), a, keyward.KindAPI, id)
 	if err != nil {
-		return result{}, keyError(err, vid)
+		return keyError(err, vid)
 	}
 	var secret string
 	if k.Recoverable {
@@ -329,14 +315,14 @@ func (s *server) get(r *http.Request, a *keyward.Actor) (result, error) {
 			// No keys:reveal, no master key, or deleted meanwhile: the key
 			// is shown without its secret.
 		default:
-			return result{}, err
+			return err
 		}
 	}
 	sc, err := s.svc.EffectiveKeyScopes(r.Context(), a, []*keyward.Key{k})
 	if err != nil {
-		return result{}, err
+		return err
 	}
-	return result{http.StatusOK, viewOf(k, sc[0], secret)}, nil
+	return kit.WriteJSON(w, r, http.StatusOK, viewOf(k, sc[0], secret))
 }
 
 // updateRequest is Vectara's UpdateApiKeyRequest.
@@ -347,19 +333,19 @@ type updateRequest struct {
 // update serves PATCH /v2/api_keys/{api_key_id}: enabled true makes the
 // key active, false disabled; absent changes nothing (200, no audit
 // event). A revoked key cannot be enabled or disabled (409).
-func (s *server) update(r *http.Request, a *keyward.Actor) (result, error) {
+func (s *server) update(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	vid := r.PathValue("api_key_id")
-	if _, err := queryParams(r); err != nil {
-		return result{}, err
+	if _, err := s.kit.Query(r, nil); err != nil {
+		return err
 	}
 	var in updateRequest
 	if err := decodeBody(r, &in, false); err != nil {
-		return result{}, err
+		return err
 	}
 	var f keyward.KeyFields
 	switch {
 	case in.Enabled.Null:
-		return result{}, keyward.InvalidField("enabled", "must be true or false")
+		return keyward.InvalidField("enabled", "must be true or false")
 	case in.Enabled.Set && in.Enabled.Value:
 		f.Status = keyward.Some(keyward.StatusActive)
 	case in.Enabled.Set:
@@ -367,29 +353,40 @@ func (s *server) update(r *http.Request, a *keyward.Actor) (result, error) {
 	}
 	id, ok := keywardID(vid)
 	if !ok {
-		return result{}, notFound(vid)
+		return notFound(vid)
 	}
 	k, err := s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &f, "")
 	if err != nil {
-		return result{}, keyError(err, vid)
+		return keyError(err, vid)
 	}
-	return result{http.StatusOK, s.viewAfterWrite(r.Context(), a, k, "")}, nil
+	return kit.WriteJSON(w, r, http.StatusOK, s.viewAfterWrite(r.Context(), a, k, ""))
 }
 
 // delete serves DELETE /v2/api_keys/{api_key_id} → 204.
-func (s *server) delete(r *http.Request, a *keyward.Actor) (result, error) {
-	vid := r.PathValue("api_key_id")
-	if _, err := queryParams(r); err != nil {
-		return result{}, err
+func (s *server) delete(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	vid, id, err := s.pathKey(r)
+	if err != nil {
+		return err
+	}
+	if err = s.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
+		return keyError(err, vid)
+	}
+	return kit.WriteJSON(w, r, http.StatusNoContent, nil)
+}
+
+// pathKey reads {api_key_id} on a route without query parameters: the id
+// asked for, and the keyward id it names (anything but an aky_ id names
+// no key: not_found).
+func (s *server) pathKey(r *http.Request) (vid, id string, err error) {
+	vid = r.PathValue("api_key_id")
+	if _, err := s.kit.Query(r, nil); err != nil {
+		return vid, "", err
 	}
 	id, ok := keywardID(vid)
 	if !ok {
-		return result{}, notFound(vid)
+		return vid, "", notFound(vid)
 	}
-	if err := s.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
-		return result{}, keyError(err, vid)
-	}
-	return result{status: http.StatusNoContent}, nil
+	return vid, id, nil
 }
 
 // keyError reports a service's not_found for a key in Vectara's terms (the
@@ -404,39 +401,39 @@ func keyError(err error, vid string) error {
 // list serves GET /v2/api_keys: newest first, limit 1–100 (10), page_key
 // the opaque cursor of metadata.page_key, filters corpus_key (keys that
 // may act on that corpus now) and api_key_role.
-func (s *server) list(r *http.Request, a *keyward.Actor) (result, error) {
-	q, err := queryParams(r, "limit", "page_key", "corpus_key", "api_key_role")
+func (s *server) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	q, err := s.kit.Query(r, []string{"limit", "page_key", "corpus_key", "api_key_role"})
 	if err != nil {
-		return result{}, err
+		return err
 	}
 	limit := defaultLimit
 	if q.Has("limit") {
 		n, err := strconv.Atoi(q.Get("limit"))
 		if err != nil || n < 1 || n > maxLimit {
-			return result{}, badParam("limit", "must be an integer from 1 to 100")
+			return api.BadParam("limit", "must be an integer from 1 to 100")
 		}
 		limit = n
 	}
 	var after string
 	if q.Has("page_key") {
 		if after, err = decodePageKey(q.Get("page_key")); err != nil {
-			return result{}, err
+			return err
 		}
 	}
 	corpus, role := q.Get("corpus_key"), q.Get("api_key_role")
 	if q.Has("corpus_key") && (len(corpus) > maxCorpusKeyLen || !corpusKeyPattern.MatchString(corpus)) {
-		return result{}, badParam("corpus_key", "must be 1–50 characters of letters, digits and _ = -")
+		return api.BadParam("corpus_key", "must be 1–50 characters of letters, digits and _ = -")
 	}
 	if q.Has("api_key_role") && !slices.Contains(roles, role) {
-		return result{}, badParam("api_key_role", "must be one of "+strings.Join(roles, ", "))
+		return api.BadParam("api_key_role", "must be one of %s", strings.Join(roles, ", "))
 	}
 	keys, more, err := s.page(r.Context(), a, limit, after, corpus, role)
 	if err != nil {
-		return result{}, err
+		return err
 	}
 	scopes, err := s.svc.EffectiveKeyScopes(r.Context(), a, keys)
 	if err != nil {
-		return result{}, err
+		return err
 	}
 	out := listView{APIKeys: make([]apiKeyView, len(keys))}
 	for i, k := range keys {
@@ -445,7 +442,7 @@ func (s *server) list(r *http.Request, a *keyward.Actor) (result, error) {
 	if more && len(keys) > 0 {
 		out.Metadata.PageKey = encodePageKey(keys[len(keys)-1].ID)
 	}
-	return result{http.StatusOK, out}, nil
+	return kit.WriteJSON(w, r, http.StatusOK, out)
 }
 
 // page returns up to limit keys after the cursor that pass the filters,
@@ -508,7 +505,7 @@ func encodePageKey(id string) string {
 
 // decodePageKey returns the keyward id a page_key continues after.
 func decodePageKey(s string) (string, error) {
-	bad := badParam("page_key", "is not a page_key from a previous answer")
+	bad := api.BadParam("page_key", "is not a page_key from a previous answer")
 	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
 	if err != nil {
 		return "", bad
@@ -522,30 +519,6 @@ func decodePageKey(s string) (string, error) {
 		return "", bad
 	}
 	return id, nil
-}
-
-// queryParams parses the query strictly: a parameter the operation does not
-// take, or one given twice, is a 400 naming it (a mistyped filter never
-// silently lists everything).
-func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
-	v, err := api.ParseQuery(r)
-	if err != nil {
-		return nil, err
-	}
-	for name, vals := range v {
-		if !slices.Contains(allowed, name) {
-			return nil, badParam(name, "is not a parameter of this operation")
-		}
-		if len(vals) > 1 {
-			return nil, badParam(name, "is given more than once")
-		}
-	}
-	return v, nil
-}
-
-func badParam(name, msg string) error {
-	return &keyward.Error{Code: keyward.ECodeInvalidParameter, Message: name + ": " + msg,
-		Fields: []keyward.FieldError{{Field: name, Message: msg}}}
 }
 
 // sortedUnique returns the distinct strings of s, sorted.

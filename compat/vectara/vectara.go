@@ -19,8 +19,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/api"
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/compat/internal/kit"
 	"github.com/keyward/keyward/service"
 )
 
@@ -29,106 +28,49 @@ import (
 const Dialect = "vectara"
 
 // base is the collection path: Vectara's /v2/api_keys below the mount.
-const base = khttp.CompatPrefix + Dialect + "/v2/api_keys"
-
-// Authenticator authenticates a management credential as the native API
-// does (lockout, account header, API keys refused); *khttp.Server is one.
-type Authenticator interface {
-	Authenticate(r *http.Request, tok keyward.Token, accountHeader, dialect string) (*keyward.Actor, error)
-}
+const base = kit.Prefix + Dialect + "/v2/api_keys"
 
 // server serves the dialect's routes.
 type server struct {
-	svc  *service.Service
-	auth Authenticator
-	mux  *http.ServeMux
+	svc *service.Service
+	kit *kit.Dialect
 }
 
-// New returns the handler of the Vectara dialect, to be mounted with
-// (*khttp.Server).Mount("vectara", New(svc, srv)). It answers every path
-// under /compat/vectara/ itself, unknown ones with Vectara's error body.
-func New(svc *service.Service, auth Authenticator) http.Handler {
-	s := &server{svc: svc, auth: auth, mux: http.NewServeMux()}
-	s.mux.Handle("GET "+base, s.endpoint(s.list))
-	s.mux.Handle("POST "+base, s.endpoint(s.create))
-	s.mux.Handle("GET "+base+"/{api_key_id}", s.endpoint(s.get))
-	s.mux.Handle("PATCH "+base+"/{api_key_id}", s.endpoint(s.update))
-	s.mux.Handle("DELETE "+base+"/{api_key_id}", s.endpoint(s.delete))
-	return s
+// New returns the handler of the Vectara dialect, served with srv (the
+// Host the server hands over when it mounts the dialect at
+// /compat/vectara/). It answers every path under /compat/vectara/
+// itself, unknown ones with Vectara's error body. Every operation reads
+// the Request-Timeout and Request-Timeout-Millis headers, then the
+// credential: a request whose own timeout ran out answers 504 and
+// changed nothing.
+func New(svc *service.Service, srv kit.Server) http.Handler {
+	s := &server{svc: svc, kit: kit.New(srv, vendor)}
+	s.kit.Handle("GET "+base, s.list)
+	s.kit.Handle("POST "+base, s.create)
+	s.kit.Handle("GET "+base+"/{api_key_id}", s.get)
+	s.kit.Handle("PATCH "+base+"/{api_key_id}", s.update)
+	s.kit.Handle("DELETE "+base+"/{api_key_id}", s.delete)
+	return s.kit
 }
 
-// ServeHTTP routes a request; a path the dialect does not serve is a 404,
-// and a served path with another method a 405 with Allow, both in
-// Vectara's error body rather than the mux's plain text.
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	routed, allow := khttp.Dispatch(s.mux, w, r)
+// vendor is how Vectara sends credentials and shapes errors.
+var vendor = kit.Vendor{Errors: errorBody, Credential: credential, Timeout: kit.TimeoutFirst, Operation: "operation"}
+
+// credential reads the credential from x-api-key (Vectara's header) or
+// Authorization: Bearer (Vectara's OAuth form). X-Account-Id, keyward's
+// account header, lets an operator key choose the account (Vectara takes
+// the customer from the key).
+func credential(r *http.Request) (keyward.Token, error) {
+	apiKey, bearer := strings.TrimSpace(r.Header.Get("X-Api-Key")), kit.Bearer(r)
 	switch {
-	case routed:
-	case allow != "":
-		w.Header().Set("Allow", allow)
-		s.fail(w, r, keyward.Errorf(keyward.ECodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow))
-	default:
-		s.fail(w, r, keyward.Errorf(keyward.ECodeNotFound, "no route %s", r.URL.Path))
-	}
-}
-
-// result is what an endpoint answers: a status and a body (nil for none).
-type result struct {
-	status int
-	body   any
-}
-
-// endpointFunc serves one route for an authenticated actor.
-type endpointFunc func(r *http.Request, a *keyward.Actor) (result, error)
-
-// endpoint wraps a route with what every Vectara operation accepts: the
-// Request-Timeout and Request-Timeout-Millis headers, then the credential.
-// A request whose own timeout ran out answers 504 and changed nothing.
-func (s *server) endpoint(fn endpointFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r, cancel, err := api.WithTimeout(r)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		defer cancel()
-		a, err := s.authenticate(r)
-		if err == nil {
-			var res result
-			if res, err = fn(r, a); err == nil {
-				writeJSON(w, r, res.status, res.body)
-				return
-			}
-		}
-		s.fail(w, r, timedOut(r.Context(), err))
-	})
-}
-
-// authenticate reads the credential from x-api-key (Vectara's header) or
-// Authorization: Bearer (Vectara's OAuth form) and authenticates it as a
-// management key. X-Account-Id, keyward's account header, lets an operator
-// key choose the account (Vectara takes the customer from the key).
-func (s *server) authenticate(r *http.Request) (*keyward.Actor, error) {
-	if err := api.CheckCredentialHeaders(r); err != nil {
-		return nil, err
-	}
-	apiKey := strings.TrimSpace(r.Header.Get("X-Api-Key"))
-	var bearer string
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, rest, _ := strings.Cut(h, " ")
-		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(rest) == "" {
-			return nil, keyward.Errorf(keyward.ECodeUnauthenticated, "the Authorization header must be \"Bearer <key>\"")
-		}
-		bearer = strings.TrimSpace(rest)
-	}
-	tok := apiKey
-	switch {
+	case bearer == "" && r.Header.Get("Authorization") != "":
+		return keyward.Token{}, keyward.Errorf(keyward.ECodeUnauthenticated, "the Authorization header must be \"Bearer <key>\"")
 	case bearer != "" && apiKey != "" && bearer != apiKey:
-		return nil, keyward.Errorf(keyward.ECodeBadRequest, "x-api-key and Authorization carry different credentials: send one")
+		return keyward.Token{}, keyward.Errorf(keyward.ECodeBadRequest, "x-api-key and Authorization carry different credentials: send one")
 	case bearer != "":
-		tok = bearer
+		return keyward.TokenFromString(bearer), nil
 	}
-	return s.auth.Authenticate(r, keyward.TokenFromString(tok), r.Header.Get("X-Account-Id"), Dialect)
+	return keyward.TokenFromString(apiKey), nil
 }
 
 // timedOut turns the failure of a request whose context ended into a

@@ -15,8 +15,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/compat/compattest"
-	khttp "github.com/keyward/keyward/http"
-	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/compat/internal/kit"
 )
 
 // prefix is where the dialect answers: Vectara's paths go below it, so
@@ -34,7 +33,7 @@ type env struct {
 
 func newEnv(t *testing.T, o compattest.Options, perms ...string) *env {
 	t.Helper()
-	e := compattest.New(t, func(srv *khttp.Server, svc *service.Service) { srv.Mount(Dialect, New(svc, srv)) }, o)
+	e := compattest.New(t, compattest.Dialect(Dialect, New), o)
 	acct := e.Account("acme", keyward.TemplateVectara)
 	if len(perms) == 0 {
 		perms = []string{keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermAuditRead}
@@ -68,27 +67,17 @@ func (e *env) create(body map[string]any) map[string]any {
 }
 
 // nativeKey returns the native view of the key with a Vectara id.
-func (e *env) nativeKey(vid string) map[string]any {
+func (e *env) nativeKey(vid string) (k map[string]any) {
 	e.T.Helper()
-	res := e.native("GET", "/v1/keys/"+nativeID(vid), nil)
-	if res.Status != http.StatusOK {
-		e.T.Fatalf("native GET %s: %d %s", vid, res.Status, res.Body)
-	}
-	return res.Map(e.T)
+	e.Get(e.acct, "/v1/keys/"+nativeID(vid), &k)
+	return k
 }
 
 // audit returns the audit events of a target, newest first.
-func (e *env) audit(target string) []map[string]any {
+func (e *env) audit(target string) (events []map[string]any) {
 	e.T.Helper()
-	res := e.native("GET", "/v1/audit-events?target_id="+target, nil)
-	if res.Status != http.StatusOK {
-		e.T.Fatalf("audit events of %s: %d %s", target, res.Status, res.Body)
-	}
-	var out struct {
-		Data []map[string]any `json:"data"`
-	}
-	res.JSON(e.T, &out)
-	return out.Data
+	e.List(e.acct, "/v1/audit-events?target_id="+target, &events)
+	return events
 }
 
 func nativeID(vid string) string { return "key_" + strings.TrimPrefix(vid, "aky_") }
@@ -923,18 +912,18 @@ func TestRecoverable(t *testing.T) {
 // Vectara's body. The endpoint waits for its own deadline, so the test
 // does not depend on how fast anything is.
 func TestTimeout(t *testing.T) {
-	s := &server{auth: fakeAuth{}}
+	d := kit.New(&compattest.Host{}, vendor)
+	d.Handle("GET "+base, func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+		<-r.Context().Done()
+		return keyward.Internal(r.Context().Err()) // as a store reports it
+	})
 	for _, header := range []string{"Request-Timeout-Millis: 1", "Request-Timeout: 1"} {
 		t.Run(header, func(t *testing.T) {
-			h := s.endpoint(func(r *http.Request, a *keyward.Actor) (result, error) {
-				<-r.Context().Done()
-				return result{}, keyward.Internal(r.Context().Err()) // as a store reports it
-			})
 			req, _ := http.NewRequest("GET", base, nil)
 			name, value, _ := strings.Cut(header, ":")
 			req.Header.Set(name, strings.TrimSpace(value))
 			rec := &recorder{header: http.Header{}}
-			h.ServeHTTP(rec, req)
+			d.ServeHTTP(rec, req)
 			if rec.status != http.StatusGatewayTimeout {
 				t.Fatalf("status %d, want 504: %s", rec.status, rec.body)
 			}
@@ -944,12 +933,6 @@ func TestTimeout(t *testing.T) {
 			}
 		})
 	}
-}
-
-type fakeAuth struct{}
-
-func (fakeAuth) Authenticate(*http.Request, keyward.Token, string, string) (*keyward.Actor, error) {
-	return &keyward.Actor{AccountID: "acc_test", Dialect: Dialect}, nil
 }
 
 type recorder struct {
