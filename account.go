@@ -45,6 +45,21 @@ type Project struct {
 // ETag returns the project's entity tag.
 func (p *Project) ETag() string { return entityTag(p.ID, p.Version) }
 
+// ProjectFields is the body of a project create or PATCH.
+type ProjectFields struct {
+	Name        Field[string] `json:"name"`
+	Description Field[string] `json:"description"`
+}
+
+// ApplyProject applies a create or PATCH to p: a name (required at
+// creation) and a description (null clears it). Errors are 422 naming
+// each field.
+func ApplyProject(p *Project, in *ProjectFields, creating bool) error {
+	v := &validator{}
+	v.named(in.Name, in.Description, creating, &p.Name, &p.Description)
+	return v.result()
+}
+
 // MaxLifetimeSeconds bounds max_key_lifetime and default_key_lifetime: 100 years.
 const MaxLifetimeSeconds = 100 * 365 * 24 * 3600
 

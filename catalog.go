@@ -2,8 +2,10 @@ package keyward
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -81,6 +83,85 @@ type Resource struct {
 	Protected     bool      `json:"protected"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// ResourceFields is the body of PUT /v1/catalog/resources/{id}: the whole
+// resource. Members not Set take their defaults (display name = id,
+// readable and writable, both project scopes, not protected).
+type ResourceFields struct {
+	DisplayName   Field[string]   `json:"display_name"`
+	Group         Field[string]   `json:"group"`
+	Description   Field[string]   `json:"description"`
+	Readable      Field[bool]     `json:"readable"`
+	Writable      Field[bool]     `json:"writable"`
+	ProjectScopes Field[[]string] `json:"project_scopes"`
+	Protected     Field[bool]     `json:"protected"`
+}
+
+// NewResource returns the resource id that in describes, validated, with
+// the defaults for what in leaves out. Errors are 422 naming each field.
+func NewResource(id string, in *ResourceFields) (*Resource, error) {
+	v := &validator{}
+	r := &Resource{ID: id, DisplayName: id, Readable: true, Writable: true,
+		ProjectScopes: []string{ProjectScopeAll, ProjectScopeSingle}}
+	if !ValidResourceID(id) {
+		v.add("id", "must match [a-z][a-z0-9_.-]* and be at most 64 characters")
+	}
+	text := func(name string, f Field[string], max int, dst *string) {
+		switch {
+		case !f.Set:
+		case f.Null:
+			v.add(name, "cannot be null")
+		case len(f.Value) > max || strings.ContainsAny(f.Value, "\x00\r\n"):
+			v.add(name, "must be at most %d characters on one line", max)
+		default:
+			*dst = f.Value
+		}
+	}
+	text("display_name", in.DisplayName, 255, &r.DisplayName)
+	if strings.TrimSpace(r.DisplayName) == "" {
+		v.add("display_name", "must not be empty")
+	}
+	text("group", in.Group, 64, &r.Group)
+	text("description", in.Description, 1024, &r.Description)
+	flag := func(name string, f Field[bool], dst *bool) {
+		if f.Null {
+			v.add(name, "cannot be null")
+		} else if f.Set {
+			*dst = f.Value
+		}
+	}
+	flag("readable", in.Readable, &r.Readable)
+	flag("writable", in.Writable, &r.Writable)
+	flag("protected", in.Protected, &r.Protected)
+	if !r.Readable && !r.Writable {
+		v.add("readable", "a resource must be readable, writable or both")
+	}
+	if in.ProjectScopes.Null {
+		v.add("project_scopes", "cannot be null")
+	} else if in.ProjectScopes.Set {
+		ps := in.ProjectScopes.Value
+		for i, p := range ps {
+			if p != ProjectScopeAll && p != ProjectScopeSingle {
+				v.add(fmt.Sprintf("project_scopes[%d]", i), "must be all or single")
+			}
+		}
+		// Canonical order (all, then single) and no repeats, so the same
+		// set is the same resource.
+		r.ProjectScopes = nil
+		for _, p := range []string{ProjectScopeAll, ProjectScopeSingle} {
+			if slices.Contains(ps, p) {
+				r.ProjectScopes = append(r.ProjectScopes, p)
+			}
+		}
+		if len(ps) == 0 {
+			v.add("project_scopes", "must hold all, single or both")
+		}
+	}
+	if err := v.result(); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Supports reports whether the resource can be granted at level a.

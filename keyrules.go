@@ -56,6 +56,21 @@ type KeyFields struct {
 	LegacyKeyID    Field[string]                     `json:"legacy_key_id"`
 }
 
+// ImportItem is one key to import from another system (POST
+// /v1/keys/import): the SHA-256 of its existing token (64 hex characters
+// or base64), what listings show of the token (keyward never sees it),
+// and the members of a key creation.
+type ImportItem struct {
+	Hash  string  `json:"hash"`
+	Start *string `json:"start,omitempty"`
+	Last4 *string `json:"last4,omitempty"`
+	KeyFields
+}
+
+// MaxGracePeriod bounds a rotation's grace period, during which the
+// previous secret keeps working.
+const MaxGracePeriod = 7 * 24 * time.Hour
+
 // Empty reports whether no member was sent at all (PATCH {}).
 func (in *KeyFields) Empty() bool {
 	for _, set := range []bool{

@@ -174,27 +174,33 @@ type ServiceAccountFields struct {
 	Status      Field[MemberStatus] `json:"status"`
 }
 
+// named applies the name (required at creation) and the description (null
+// clears it) of an object that has both: service accounts and projects.
+func (v *validator) named(name, description Field[string], creating bool, dstName *string, dstDescription **string) {
+	switch {
+	case creating && !name.Set, name.Null:
+		v.add("name", "is required")
+	case name.Set:
+		if msg := CheckText(name.Value, MaxNameLen, true); msg != "" {
+			v.add("name", "%s", msg)
+		}
+		*dstName = name.Value
+	}
+	if description.Null {
+		*dstDescription = nil
+	} else if description.Set {
+		if msg := CheckText(description.Value, MaxDescriptionLen, false); msg != "" {
+			v.add("description", "%s", msg)
+		}
+		d := description.Value
+		*dstDescription = &d
+	}
+}
+
 // ApplyServiceAccount applies a create or PATCH to sa.
 func ApplyServiceAccount(sa *ServiceAccount, in *ServiceAccountFields, creating bool) error {
 	v := &validator{}
-	switch {
-	case creating && !in.Name.Set, in.Name.Null:
-		v.add("name", "is required")
-	case in.Name.Set:
-		if msg := CheckText(in.Name.Value, MaxNameLen, true); msg != "" {
-			v.add("name", "%s", msg)
-		}
-		sa.Name = in.Name.Value
-	}
-	if in.Description.Null {
-		sa.Description = nil
-	} else if in.Description.Set {
-		if msg := CheckText(in.Description.Value, MaxDescriptionLen, false); msg != "" {
-			v.add("description", "%s", msg)
-		}
-		d := in.Description.Value
-		sa.Description = &d
-	}
+	v.named(in.Name, in.Description, creating, &sa.Name, &sa.Description)
 	if in.Status.Set {
 		switch {
 		case in.Status.Null:

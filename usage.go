@@ -82,3 +82,53 @@ func (c *Credits) PeriodEnd(pool CreditPool) time.Time {
 	}
 	return pool.PeriodStart.Add(time.Duration(c.Refill.Interval) * time.Second)
 }
+
+// CreditsAction is what a change of a key's credits does (CreditsOp).
+type CreditsAction string
+
+const (
+	CreditsSet      CreditsAction = "set"      // a new balance
+	CreditsAdd      CreditsAction = "add"      // more credits, up to MaxCredits
+	CreditsSubtract CreditsAction = "subtract" // fewer credits, down to 0
+)
+
+// CreditsOp is a change of a key's credits made by a person rather than
+// by verifications (POST /v1/keys/{id}/credits).
+type CreditsOp struct {
+	Action CreditsAction
+	Amount int64
+}
+
+// Check returns a 422 unless op is one of the three actions with an amount
+// in bounds: 0–MaxCredits to set, 1–MaxCredits to add or subtract. The
+// error names the action (the member of the request that carries it); an
+// operation without one names "set" and asks for exactly one.
+func (op CreditsOp) Check() error {
+	least := int64(1)
+	switch op.Action {
+	case CreditsSet:
+		least = 0
+	case CreditsAdd, CreditsSubtract:
+	default:
+		return InvalidField("set", "send exactly one of set, add or subtract")
+	}
+	if op.Amount < least || op.Amount > MaxCredits {
+		return InvalidField(string(op.Action), "must be an integer from %d to %d", least, MaxCredits)
+	}
+	return nil
+}
+
+// Apply returns pool after op. Setting starts a new pool (a new epoch:
+// credits nodes leased from the old one are void); adding and subtracting
+// keep it. Subtracting more than the pool holds empties it.
+func (op CreditsOp) Apply(pool CreditPool) CreditPool {
+	switch op.Action {
+	case CreditsSet:
+		pool.Remaining, pool.Epoch = op.Amount, pool.Epoch+1
+	case CreditsAdd:
+		pool.Remaining = min(pool.Remaining+op.Amount, MaxCredits)
+	case CreditsSubtract:
+		pool.Remaining = max(pool.Remaining-op.Amount, 0)
+	}
+	return pool
+}

@@ -15,7 +15,8 @@
 //
 // Request bodies are not declared here when they are the domain's own
 // change requests: keyward.KeyFields, keyward.AccountFields,
-// keyward.UserFields, keyward.ServiceAccountFields, keyward.RoleFields and
+// keyward.UserFields, keyward.ServiceAccountFields, keyward.RoleFields,
+// keyward.ProjectFields, keyward.ResourceFields, keyward.ImportItem and
 // keyward.VerifyRequest say, member by member, absent, null or a value
 // (keyward.Field), and the rules read them as they are. The root package
 // therefore keeps the json tags of those, and of the values that are the

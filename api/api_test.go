@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
@@ -167,5 +168,54 @@ func TestWithSecret(t *testing.T) {
 	}
 	if _, err := json.Marshal(api.WithSecret([]int{1}, tok)); err == nil {
 		t.Error("WithSecret of an array did not fail")
+	}
+}
+
+// TestCreditsChangeOp: the body's one member is the operation; none,
+// several or a null amount give an operation the service refuses.
+func TestCreditsChangeOp(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want keyward.CreditsOp
+	}{
+		{`{"set": 0}`, keyward.CreditsOp{Action: keyward.CreditsSet}},
+		{`{"add": 5}`, keyward.CreditsOp{Action: keyward.CreditsAdd, Amount: 5}},
+		{`{"subtract": 2}`, keyward.CreditsOp{Action: keyward.CreditsSubtract, Amount: 2}},
+		{`{"set": null}`, keyward.CreditsOp{Action: keyward.CreditsSet, Amount: -1}},
+		{`{}`, keyward.CreditsOp{}},
+		{`{"set": 1, "add": 1}`, keyward.CreditsOp{}},
+	} {
+		var in api.CreditsChange
+		if err := api.DecodeStrict([]byte(tc.body), &in); err != nil {
+			t.Fatalf("%s: %v", tc.body, err)
+		}
+		if got := in.Op(); got != tc.want {
+			t.Errorf("%s: Op() = %+v, want %+v", tc.body, got, tc.want)
+		}
+	}
+}
+
+// TestRotateGrace: the grace period in seconds as a duration; absent or
+// null is 0, and a number beyond the bounds stays beyond them without
+// overflowing.
+func TestRotateGrace(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want time.Duration
+	}{
+		{`{}`, 0},
+		{`{"grace_period_seconds": null}`, 0},
+		{`{"grace_period_seconds": 90}`, 90 * time.Second},
+		{`{"grace_period_seconds": 604800}`, keyward.MaxGracePeriod},
+		{`{"grace_period_seconds": 9223372036854775807}`, keyward.MaxGracePeriod + time.Second},
+		{`{"grace_period_seconds": -9223372036854775808}`, -time.Second},
+	} {
+		var in api.RotateRequest
+		if err := api.DecodeStrict([]byte(tc.body), &in); err != nil {
+			t.Fatalf("%s: %v", tc.body, err)
+		}
+		if got := in.Grace(); got != tc.want {
+			t.Errorf("%s: Grace() = %s, want %s", tc.body, got, tc.want)
+		}
 	}
 }

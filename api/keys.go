@@ -316,6 +316,17 @@ type RotateRequest struct {
 	ExpiresAt keyward.Field[time.Time] `json:"expires_at"`
 }
 
+// Grace returns the grace period the rotation asks for (absent or null:
+// 0). A number of seconds beyond the bounds stays beyond them, without
+// overflowing, for the service to refuse.
+func (r *RotateRequest) Grace() time.Duration {
+	if !r.GracePeriodSeconds.HasValue() {
+		return 0
+	}
+	limit := int64(keyward.MaxGracePeriod / time.Second)
+	return time.Duration(min(max(r.GracePeriodSeconds.Value, -1), limit+1)) * time.Second
+}
+
 // CreditsChange is the body of POST /v1/keys/{id}/credits: exactly one of
 // Set (0 or more: a new balance), Add or Subtract (1 or more).
 type CreditsChange struct {
@@ -324,17 +335,32 @@ type CreditsChange struct {
 	Subtract keyward.Field[int64] `json:"subtract"`
 }
 
-// ImportRequest is the body of POST /v1/keys/import: 1–1000 keys.
-type ImportRequest struct {
-	Keys []ImportItem `json:"keys"`
+// Op returns the operation the body sends, for the service to check
+// (keyward.CreditsOp.Check): without exactly one member, an operation
+// without an action; a null amount is -1, which no action allows.
+func (c *CreditsChange) Op() keyward.CreditsOp {
+	var op keyward.CreditsOp
+	n := 0
+	for _, m := range [...]struct {
+		action keyward.CreditsAction
+		amount keyward.Field[int64]
+	}{{keyward.CreditsSet, c.Set}, {keyward.CreditsAdd, c.Add}, {keyward.CreditsSubtract, c.Subtract}} {
+		if !m.amount.Set {
+			continue
+		}
+		n++
+		op = keyward.CreditsOp{Action: m.action, Amount: m.amount.Value}
+		if m.amount.Null {
+			op.Amount = -1
+		}
+	}
+	if n != 1 {
+		return keyward.CreditsOp{}
+	}
+	return op
 }
 
-// ImportItem is one key of an import: the SHA-256 of its token (64 hex
-// characters or base64), what the listing shows of the token (keyward
-// never sees it), and the members of a key creation.
-type ImportItem struct {
-	Hash  string  `json:"hash"`
-	Start *string `json:"start,omitempty"`
-	Last4 *string `json:"last4,omitempty"`
-	keyward.KeyFields
+// ImportRequest is the body of POST /v1/keys/import: 1–1000 keys.
+type ImportRequest struct {
+	Keys []keyward.ImportItem `json:"keys"`
 }

@@ -1,10 +1,9 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -13,29 +12,16 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 )
 
-type accountOut struct {
-	ID                    string    `json:"id"`
-	Name                  string    `json:"name"`
-	DefaultPrefix         string    `json:"default_prefix"`
-	CatalogTemplate       string    `json:"catalog_template"`
-	DefaultPermissionMode string    `json:"default_permission_mode"`
-	MaxKeyLifetime        *int64    `json:"max_key_lifetime"`
-	RequireExpiry         bool      `json:"require_expiry"`
-	DefaultKeyLifetime    *int64    `json:"default_key_lifetime"`
-	CreatedAt             time.Time `json:"created_at"`
-	UpdatedAt             time.Time `json:"updated_at"`
-	ETag                  string    `json:"etag"`
-}
-
-func printAccount(w io.Writer, a *accountOut) error {
+func printAccount(w io.Writer, a *client.Account) error {
 	return printRows(w, [][2]string{
 		{"ID", a.ID},
 		{"NAME", a.Name},
 		{"DEFAULT PREFIX", a.DefaultPrefix},
 		{"CATALOG TEMPLATE", a.CatalogTemplate},
-		{"DEFAULT MODE", a.DefaultPermissionMode},
+		{"DEFAULT MODE", string(a.DefaultPermissionMode)},
 		{"MAX KEY LIFETIME", lifetimeText(a.MaxKeyLifetime)},
 		{"DEFAULT KEY LIFETIME", lifetimeText(a.DefaultKeyLifetime)},
 		{"REQUIRE EXPIRY", yesNo(a.RequireExpiry)},
@@ -45,13 +31,15 @@ func printAccount(w io.Writer, a *accountOut) error {
 	})
 }
 
-func accountObject() *object {
-	return &object{noun: "account", plural: "accounts", path: "/v1/accounts", arg: "ID", member: "id",
-		show: showOne(printAccount),
-		table: func(w io.Writer, raws []json.RawMessage) error {
-			return printTable(w, raws, []string{"ID", "NAME", "PREFIX", "TEMPLATE", "MODE", "MAX LIFETIME", "REQUIRE EXPIRY", "CREATED"},
-				func(a *accountOut) []string {
-					return []string{a.ID, a.Name, a.DefaultPrefix, a.CatalogTemplate, a.DefaultPermissionMode,
+func accountObject() *object[client.Account] {
+	return &object[client.Account]{noun: "account", plural: "accounts", arg: "ID", member: "id",
+		id:  func(a *client.Account) string { return a.ID },
+		get: (*client.Client).GetAccount, remove: (*client.Client).DeleteAccount,
+		show: printAccount,
+		table: func(w io.Writer, accounts []client.Account) error {
+			return printTable(w, accounts, []string{"ID", "NAME", "PREFIX", "TEMPLATE", "MODE", "MAX LIFETIME", "REQUIRE EXPIRY", "CREATED"},
+				func(a *client.Account) []string {
+					return []string{a.ID, a.Name, a.DefaultPrefix, a.CatalogTemplate, string(a.DefaultPermissionMode),
 						lifetimeText(a.MaxKeyLifetime), yesNo(a.RequireExpiry), timeText(a.CreatedAt)}
 				})
 		},
@@ -60,6 +48,7 @@ func accountObject() *object {
 
 func (e *env) accountsCommand() *cobra.Command {
 	o := accountObject()
+	p := &client.PageParams{}
 	return e.clientGroup("accounts", help{
 		short: "Manage the accounts (tenants) of a running keyward server",
 		long: clientLong(`Manage the accounts of a running keyward server: the tenants everything else
@@ -73,15 +62,16 @@ To act inside an account with the other commands, give its id to
   KEYWARD_ACCOUNT_ID=acc_01J00000000000000000000000 keyward keys list`,
 	}, func(c *connFlags) []*cobra.Command {
 		return []*cobra.Command{
-			e.listCommand(c, o, help{
+			listCommand(e, c, o, help{
 				short: "List accounts, newest first",
 				long: `List accounts, newest first, one page at a time (25 unless --limit). When
 there are more, a hint on stderr names the --starting-after to use; --all
 follows the pages to the end. With --json, the server's page {data, has_more}.`,
 				example: `  keyward accounts list
   keyward accounts list --all --json | jq -r '.data[] | .id + " " + .name'`,
-			}, true),
-			e.getCommand(c, o, help{
+			}, &cursor{&p.Limit, &p.StartingAfter, &p.EndingBefore},
+				func(r *remote) pages[client.Account] { return r.AccountsPager(p, r.capture()...) }),
+			getCommand(e, c, o, help{
 				short: "Show one account and its settings",
 				long: `Show one account by id: its settings and its ETAG, which
 "accounts update --if-match" takes. Lifetimes are shown as durations (90d).`,
@@ -90,7 +80,7 @@ follows the pages to the end. With --json, the server's page {data, has_more}.`,
 			}),
 			e.accountsCreateCommand(c, o),
 			e.accountsUpdateCommand(c, o),
-			e.deleteCommand(c, o, help{
+			deleteCommand(e, c, o, help{
 				short: "Delete an account and everything in it",
 				long: `Delete an account with everything in it: keys, management keys, users, service
 accounts, roles, projects and its catalog. Its keys stop verifying at once.
@@ -126,39 +116,37 @@ func addAccountFlags(f *pflag.FlagSet, a *accountFlags, update bool) {
 	}
 }
 
-// accountBody reads the account flags into a create or PATCH body.
-func accountBody(f *pflag.FlagSet, a *accountFlags) (map[string]any, error) {
+// accountFields reads the account flags of a create or PATCH.
+func accountFields(f *pflag.FlagSet, a *accountFlags) (*keyward.AccountFields, error) {
 	if err := exclusive(f, [2]string{"max-key-lifetime", "clear-max-key-lifetime"}, [2]string{"default-key-lifetime", "clear-default-key-lifetime"}); err != nil {
 		return nil, err
 	}
-	body := map[string]any{}
-	if f.Changed("name") {
-		if strings.TrimSpace(a.name) == "" {
-			return nil, usagef("--name must not be empty")
-		}
-		body["name"] = a.name
+	in := &keyward.AccountFields{}
+	if err := nameFlag(f, a.name, &in.Name); err != nil {
+		return nil, err
 	}
 	if f.Changed("default-prefix") {
 		if !keyward.ValidPrefix(a.prefix) {
 			return nil, usagef("--default-prefix must match [a-z][a-z0-9]{0,15}, not %q", a.prefix)
 		}
-		body["default_prefix"] = a.prefix
+		in.DefaultPrefix = keyward.Some(a.prefix)
 	}
 	if f.Changed("catalog-template") {
 		if err := oneOf("--catalog-template", a.template, keyward.Templates()...); err != nil {
 			return nil, err
 		}
-		body["catalog_template"] = a.template
+		in.CatalogTemplate = keyward.Some(a.template)
 	}
 	if f.Changed("default-permission-mode") {
-		if err := oneOf("--default-permission-mode", a.mode, "all", "read_only", "restricted"); err != nil {
+		if err := oneOf("--default-permission-mode", a.mode, keyward.ModeAll, keyward.ModeReadOnly, keyward.ModeRestricted); err != nil {
 			return nil, err
 		}
-		body["default_permission_mode"] = a.mode
+		in.DefaultPermissionMode = keyward.Some(keyward.PermissionMode(a.mode))
 	}
 	for _, l := range []struct {
-		flag, member, v string
-	}{{"max-key-lifetime", "max_key_lifetime", a.maxLifetime}, {"default-key-lifetime", "default_key_lifetime", a.defaultLifetime}} {
+		flag, v string
+		dst     *keyward.Field[int64]
+	}{{"max-key-lifetime", a.maxLifetime, &in.MaxKeyLifetime}, {"default-key-lifetime", a.defaultLifetime, &in.DefaultKeyLifetime}} {
 		if !f.Changed(l.flag) {
 			continue
 		}
@@ -166,20 +154,18 @@ func accountBody(f *pflag.FlagSet, a *accountFlags) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		body[l.member] = secs
+		*l.dst = keyward.Some(secs)
 	}
 	if f.Changed("require-expiry") {
 		b, err := strconv.ParseBool(strings.TrimSpace(a.requireExpiry))
 		if err != nil {
 			return nil, usagef("--require-expiry must be true or false, not %q", a.requireExpiry)
 		}
-		body["require_expiry"] = b
+		in.RequireExpiry = keyward.Some(b)
 	}
-	applyClears(body,
-		clearing{a.clearMaxLifetime, "max_key_lifetime", nil},
-		clearing{a.clearDefaultLifetime, "default_key_lifetime", nil},
-	)
-	return body, nil
+	nullIf(a.clearMaxLifetime, &in.MaxKeyLifetime)
+	nullIf(a.clearDefaultLifetime, &in.DefaultKeyLifetime)
+	return in, nil
 }
 
 // parseLifetime reads a lifetime flag as whole seconds.
@@ -191,7 +177,7 @@ func parseLifetime(flag, v string) (int64, error) {
 	return int64(d / time.Second), nil
 }
 
-func (e *env) accountsCreateCommand(c *connFlags, o *object) *cobra.Command {
+func (e *env) accountsCreateCommand(c *connFlags, o *object[client.Account]) *cobra.Command {
 	a := &accountFlags{}
 	cmd := &cobra.Command{
 		Use:   "create --name NAME [flags]",
@@ -214,18 +200,20 @@ one to keys created without. Lifetimes are durations such as 90d, 12h or
 			if strings.TrimSpace(a.name) == "" {
 				return usagef("--name is required")
 			}
-			body, err := accountBody(cmd.Flags(), a)
+			in, err := accountFields(cmd.Flags(), a)
 			if err != nil {
 				return err
 			}
-			return e.send(cmd, c, http.MethodPost, o.path, body, nil, o.show)
+			return change(e, cmd, c, o.show, nil, func(ctx context.Context, r *remote, opts []client.CallOption) (*client.Account, error) {
+				return r.CreateAccount(ctx, in, opts...)
+			})
 		},
 	}
 	addAccountFlags(cmd.Flags(), a, false)
 	return cmd
 }
 
-func (e *env) accountsUpdateCommand(c *connFlags, o *object) *cobra.Command {
+func (e *env) accountsUpdateCommand(c *connFlags, o *object[client.Account]) *cobra.Command {
 	a := &accountFlags{}
 	cmd := &cobra.Command{
 		Use:   "update ID [flags]",
@@ -241,18 +229,13 @@ the account changed in the meantime.`,
   keyward accounts update acc_01J00000000000000000000000 --clear-max-key-lifetime --clear-default-key-lifetime`,
 		Args: argOne(o.argText()),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body, err := accountBody(cmd.Flags(), a)
+			in, err := accountFields(cmd.Flags(), a)
 			if err != nil {
 				return err
 			}
-			if len(body) == 0 {
-				return usagef("nothing to change: give at least one flag (see keyward accounts update --help)")
-			}
-			hdr, err := ifMatchHeader(cmd.Flags(), a.ifMatch, "accounts")
-			if err != nil {
-				return err
-			}
-			return e.send(cmd, c, http.MethodPatch, o.itemPath(args[0]), body, hdr, o.show)
+			return change(e, cmd, c, o.show, &patch{*in == (keyward.AccountFields{}), a.ifMatch}, func(ctx context.Context, r *remote, opts []client.CallOption) (*client.Account, error) {
+				return r.UpdateAccount(ctx, args[0], in, opts...)
+			})
 		},
 	}
 	addAccountFlags(cmd.Flags(), a, true)

@@ -1,25 +1,22 @@
 package cli
 
 import (
-	"encoding/json"
 	"io"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	kwclient "github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/client"
 )
 
-// The audit log: one event per change, read-only. Events are read into the
-// Go client's type.
+// The audit log: one event per change, read-only.
 
 // printAuditList writes audit events as a table, one row each, with the
 // names of the fields each changed (--json shows before and after).
-func printAuditList(w io.Writer, raws []json.RawMessage) error {
-	return printTable(w, raws, []string{"TIME", "ACTION", "TARGET", "ACTOR", "CHANGED", "ID"},
-		func(ev *kwclient.AuditEvent) []string {
+func printAuditList(w io.Writer, events []client.AuditEvent) error {
+	return printTable(w, events, []string{"TIME", "ACTION", "TARGET", "ACTOR", "CHANGED", "ID"},
+		func(ev *client.AuditEvent) []string {
 			fields := make([]string, 0, len(ev.Changes))
 			for f := range ev.Changes {
 				fields = append(fields, f)
@@ -32,7 +29,7 @@ func printAuditList(w io.Writer, raws []json.RawMessage) error {
 
 // auditActorText names who made a change: the key's id, or "system" for
 // keyward admin.
-func auditActorText(a *kwclient.AuditRef) string {
+func auditActorText(a *client.AuditRef) string {
 	if a.ID == "" {
 		return orText(a.Type, "-")
 	}
@@ -40,8 +37,9 @@ func auditActorText(a *kwclient.AuditRef) string {
 }
 
 func (e *env) auditCommand() *cobra.Command {
-	o := &object{noun: "audit event", plural: "audit events", path: "/v1/audit-events", arg: "ID", member: "id",
-		table: printAuditList}
+	o := &object[client.AuditEvent]{noun: "audit event", plural: "audit events", arg: "ID", member: "id",
+		id: func(ev *client.AuditEvent) string { return ev.ID }, table: printAuditList}
+	p := &client.AuditListParams{}
 	return e.clientGroup("audit", help{
 		short: "Read the audit log of an account on a running keyward server",
 		long: clientLong(`Read the audit log of an account: one event for every change, with who made it
@@ -53,7 +51,7 @@ log is append-only. These commands need audit:read.`, ""),
   keyward audit list --actor-id key_01J00000000000000000000000 --all --json | jq '.data[].changes'`,
 	}, func(c *connFlags) []*cobra.Command {
 		return []*cobra.Command{
-			e.listCommand(c, o, help{
+			listCommand(e, c, o, help{
 				short: "List audit events, newest first",
 				long: `List audit events, newest first, one page at a time (25 unless --limit). When
 there are more, a hint on stderr names the --starting-after to use; --all
@@ -72,25 +70,14 @@ project.deleted, catalog_resource.updated.`,
   keyward audit list --target-id key_01J00000000000000000000000
   keyward audit list --action key.revoked --since 7d --until 24h
   keyward audit list --actor-id key_01J00000000000000000000000 --all --json | jq -r '.data[] | .created_at + " " + .action'`,
-			}, true,
-				filter{"target-id", "only events about this object (key_…, usr_…, prj_…, a role's name …)", nil},
-				filter{"actor-id", "only events of changes made with this management key", nil},
-				filter{"action", "only events of this action, such as key.revoked", nil},
-				filter{"since", "only events at or after this time: RFC 3339, or a duration ago such as 24h or 7d", sinceFilter},
-				filter{"until", "only events before this time: RFC 3339, or a duration ago such as 1h", sinceFilter},
+			}, &cursor{&p.Limit, &p.StartingAfter, &p.EndingBefore},
+				func(r *remote) pages[client.AuditEvent] { return r.AuditEventsPager(p, r.capture()...) },
+				textFilter("target-id", "only events about this object (key_…, usr_…, prj_…, a role's name …)", &p.TargetID),
+				textFilter("actor-id", "only events of changes made with this management key", &p.ActorID),
+				textFilter("action", "only events of this action, such as key.revoked", &p.Action),
+				sinceFilter("since", "only events at or after this time: RFC 3339, or a duration ago such as 24h or 7d", &p.Since),
+				sinceFilter("until", "only events before this time: RFC 3339, or a duration ago such as 1h", &p.Until),
 			),
 		}
 	})
-}
-
-// sinceFilter reads a time as RFC 3339, or as a duration back from now
-// (24h, 7d).
-func sinceFilter(flag, v string) (string, error) {
-	if d, err := parseDuration(v); err == nil && d >= 0 {
-		return time.Now().Add(-d).UTC().Format(time.RFC3339Nano), nil
-	}
-	if t, err := timeFilter(flag, v); err == nil {
-		return t, nil
-	}
-	return "", usagef("%s %q is not an RFC 3339 time (such as 2030-01-02T15:04:05Z) or a duration ago (such as 24h or 7d)", flag, v)
 }

@@ -1,41 +1,22 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 )
-
-type resourceOut struct {
-	ID            string    `json:"id"`
-	DisplayName   string    `json:"display_name"`
-	Group         string    `json:"group"`
-	Description   string    `json:"description"`
-	Readable      bool      `json:"readable"`
-	Writable      bool      `json:"writable"`
-	ProjectScopes []string  `json:"project_scopes"`
-	Protected     bool      `json:"protected"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-}
-
-type catalogOut struct {
-	Resources []json.RawMessage `json:"resources"`
-	Roles     []json.RawMessage `json:"roles"`
-}
 
 // levelsText names the access levels a resource can be granted at:
 // read,write, read or write.
-func levelsText(r *resourceOut) string {
+func levelsText(r *keyward.Resource) string {
 	var l []string
 	if r.Readable {
 		l = append(l, "read")
@@ -56,7 +37,7 @@ func projectScopesText(ps []string) string {
 	return strings.Join(ps, ",")
 }
 
-func printResource(w io.Writer, r *resourceOut) error {
+func printResource(w io.Writer, r *keyward.Resource) error {
 	return printRows(w, [][2]string{
 		{"ID", r.ID},
 		{"DISPLAY NAME", r.DisplayName},
@@ -72,9 +53,9 @@ func printResource(w io.Writer, r *resourceOut) error {
 
 // printCatalog writes the catalog's resources, then its roles, as two
 // tables.
-func printCatalog(w io.Writer, c *catalogOut) error {
+func printCatalog(w io.Writer, c *client.Catalog) error {
 	err := printTable(w, c.Resources, []string{"RESOURCE", "GROUP", "LEVELS", "PROJECTS", "PROTECTED", "DISPLAY NAME"},
-		func(r *resourceOut) []string {
+		func(r *keyward.Resource) []string {
 			return []string{r.ID, orText(r.Group, "-"), levelsText(r), projectScopesText(r.ProjectScopes), yesNo(r.Protected), r.DisplayName}
 		})
 	if err != nil {
@@ -86,7 +67,7 @@ func printCatalog(w io.Writer, c *catalogOut) error {
 		return err
 	}
 	return printTable(w, c.Roles, []string{"ROLE", "SCOPES", "DESCRIPTION"},
-		func(r *roleOut) []string { return []string{r.Name, scopesText(r.Scopes), orDash(r.Description)} })
+		func(r *client.Role) []string { return []string{r.Name, scopesText(r.Scopes), orDash(r.Description)} })
 }
 
 func (e *env) catalogCommand() *cobra.Command {
@@ -121,7 +102,10 @@ presets and the management permissions.`,
   keyward catalog get --json | jq -r '.resources[] | select(.protected) | .id'`,
 		Args: argsNone(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.send(cmd, c, http.MethodGet, "/v1/catalog", nil, nil, showOne(printCatalog))
+			return e.run(cmd, c, func(ctx context.Context, r *remote) error {
+				cat, err := r.GetCatalog(ctx, r.capture()...)
+				return show(e, r, cat, err, printCatalog)
+			})
 		},
 	}
 }
@@ -133,7 +117,7 @@ type resourceFlags struct {
 }
 
 func (e *env) catalogPutCommand(c *connFlags) *cobra.Command {
-	r := &resourceFlags{}
+	res := &resourceFlags{}
 	cmd := &cobra.Command{
 		Use:   "put-resource ID [flags]",
 		Short: "Create or replace a catalog resource",
@@ -153,34 +137,46 @@ with HTTP 409 naming the keys.`,
 			if !keyward.ValidResourceID(args[0]) {
 				return usagef("%q is not a resource id: [a-z][a-z0-9_.-]*, at most 64 characters", args[0])
 			}
-			body, err := resourceBody(cmd.Flags(), r)
+			in, err := resourceFields(cmd.Flags(), res)
 			if err != nil {
 				return err
 			}
-			return e.send(cmd, c, http.MethodPut, "/v1/catalog/resources/"+args[0], body, nil, showOne(printResource))
+			return e.run(cmd, c, func(ctx context.Context, r *remote) error {
+				put, err := r.PutResource(ctx, args[0], in, r.capture()...)
+				if err != nil {
+					return err
+				}
+				return show(e, r, &put.Resource, nil, printResource)
+			})
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&r.displayName, "display-name", "", "name shown to people (default: the id)")
-	f.StringVar(&r.group, "group", "", "group the resource is listed under")
-	f.StringVar(&r.description, "description", "", "what the resource is")
-	f.StringVar(&r.readable, "readable", "", "true or false: whether it can be granted at read (default true)")
-	f.StringVar(&r.writable, "writable", "", "true or false: whether it can be granted at write (default true)")
-	f.StringArrayVar(&r.projectScopes, "project-scope", nil, "all (keys of all projects) or single (single-project keys); repeatable (default both)")
-	f.StringVar(&r.protected, "protected", "", "true or false: a protected resource is never granted to an API key (default false)")
+	f.StringVar(&res.displayName, "display-name", "", "name shown to people (default: the id)")
+	f.StringVar(&res.group, "group", "", "group the resource is listed under")
+	f.StringVar(&res.description, "description", "", "what the resource is")
+	f.StringVar(&res.readable, "readable", "", "true or false: whether it can be granted at read (default true)")
+	f.StringVar(&res.writable, "writable", "", "true or false: whether it can be granted at write (default true)")
+	f.StringArrayVar(&res.projectScopes, "project-scope", nil, "all (keys of all projects) or single (single-project keys); repeatable (default both)")
+	f.StringVar(&res.protected, "protected", "", "true or false: a protected resource is never granted to an API key (default false)")
 	return cmd
 }
 
-func resourceBody(f *pflag.FlagSet, r *resourceFlags) (map[string]any, error) {
-	body := map[string]any{}
-	for _, t := range []struct{ flag, member, v string }{
-		{"display-name", "display_name", r.displayName}, {"group", "group", r.group}, {"description", "description", r.description},
+func resourceFields(f *pflag.FlagSet, r *resourceFlags) (*keyward.ResourceFields, error) {
+	in := &keyward.ResourceFields{}
+	for _, t := range []struct {
+		flag, v string
+		dst     *keyward.Field[string]
+	}{
+		{"display-name", r.displayName, &in.DisplayName}, {"group", r.group, &in.Group}, {"description", r.description, &in.Description},
 	} {
 		if f.Changed(t.flag) {
-			body[t.member] = t.v
+			*t.dst = keyward.Some(t.v)
 		}
 	}
-	for _, b := range []struct{ flag, v string }{{"readable", r.readable}, {"writable", r.writable}, {"protected", r.protected}} {
+	for _, b := range []struct {
+		flag, v string
+		dst     *keyward.Field[bool]
+	}{{"readable", r.readable, &in.Readable}, {"writable", r.writable, &in.Writable}, {"protected", r.protected, &in.Protected}} {
 		if !f.Changed(b.flag) {
 			continue
 		}
@@ -188,22 +184,22 @@ func resourceBody(f *pflag.FlagSet, r *resourceFlags) (map[string]any, error) {
 		if err != nil {
 			return nil, usagef("--%s must be true or false, not %q", b.flag, b.v)
 		}
-		body[b.flag] = v
+		*b.dst = keyward.Some(v)
 	}
 	if f.Changed("project-scope") {
 		for _, p := range r.projectScopes {
-			if err := oneOf("--project-scope", p, "all", "single"); err != nil {
+			if err := oneOf("--project-scope", p, keyward.ProjectScopeAll, keyward.ProjectScopeSingle); err != nil {
 				return nil, err
 			}
 		}
-		body["project_scopes"] = r.projectScopes
+		in.ProjectScopes = keyward.Some(r.projectScopes)
 	}
-	return body, nil
+	return in, nil
 }
 
 func (e *env) catalogDeleteCommand(c *connFlags) *cobra.Command {
-	o := &object{noun: "catalog resource", path: "/v1/catalog/resources", arg: "ID", member: "id"}
-	cmd := e.deleteCommand(c, o, help{
+	o := &object[keyward.Resource]{noun: "catalog resource", arg: "ID", member: "id", remove: (*client.Client).DeleteResource}
+	cmd := deleteCommand(e, c, o, help{
 		short: "Delete a catalog resource nothing grants",
 		long: `Delete a catalog resource. A resource still granted by a key that is not
 revoked, or named by a role, cannot be deleted (HTTP 409): the error lists

@@ -115,6 +115,10 @@ func TestCtClientUsageErrors(t *testing.T) {
 		{"keys import empty array", "[]", []string{"keys", "import", "--file", "-"}, "1 to 1000"},
 		{"keys import not objects", `[{"hash":"x","name":"a"}, 7]`, []string{"keys", "import", "--file", "-"}, "item 1 is not a JSON object"},
 		{"keys import not JSON", "hash,name", []string{"keys", "import", "--file", "-"}, "not a JSON array"},
+		{"keys import unknown member", `[{"hash":"x","name":"a","colour":"red"}]`, []string{"keys", "import", "--file", "-"}, `unknown field "colour"`},
+		{"keys import member of another type", `[{"hash":"x","name":5}]`, []string{"keys", "import", "--file", "-"}, "name: must be a string"},
+		{"keys import member twice", `[{"hash":"x","name":"a","name":"b"}]`, []string{"keys", "import", "--file", "-"}, "name"},
+		{"audit list empty action", "", []string{"audit", "list", "--action", ""}, "--action must not be empty"},
 		{"keys import too many", "[" + strings.TrimSuffix(strings.Repeat(`{"name":"a"},`, 1001), ",") + "]", []string{"keys", "import", "--file", "-"}, "1001 items"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -19,24 +17,37 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/api"
+	"github.com/keyward/keyward/client"
 )
 
-// keyKind is what differs between API keys and management keys, which share
-// their object, their routes and so their commands.
-type keyKind struct {
-	object
+// keyKind is what differs between API keys (K is client.Key) and
+// management keys (client.ManagementKey), which share their routes and so
+// their commands. S is the answer that carries a new secret.
+type keyKind[K, S any] struct {
+	object[K]
 	management bool
 	group      string // the command group: keys, management-keys
 	help       map[string]help
+	create     func(*client.Client, context.Context, *keyward.KeyFields, ...client.CallOption) (*S, error)
+	update     func(*client.Client, context.Context, string, *keyward.KeyFields, ...client.CallOption) (*K, error)
+	rotate     func(*client.Client, context.Context, string, *client.RotateRequest, ...client.CallOption) (*S, error)
+	pager      func(*client.Client, *client.KeyListParams, ...client.CallOption) *client.Pager[K]
+	// secret returns the key and the secret of an answer that has one.
+	secret func(*S) (*K, keyward.Token)
 }
 
 // apiKeys is the kind of the keys commands.
-func apiKeys() *keyKind {
-	return &keyKind{
-		object: object{noun: "key", plural: "keys", path: "/v1/keys", arg: "ID", member: "id",
-			show: showOne(printKey), table: printKeyList},
-		group: "keys",
+func apiKeys() *keyKind[client.Key, client.KeyWithSecret] {
+	return &keyKind[client.Key, client.KeyWithSecret]{
+		object: object[client.Key]{noun: "key", plural: "keys", arg: "ID", member: "id",
+			id:  func(k *client.Key) string { return k.ID },
+			get: (*client.Client).GetKey, remove: (*client.Client).DeleteKey,
+			show: printKey, table: printKeyList},
+		group:  "keys",
+		create: (*client.Client).CreateKey, update: (*client.Client).UpdateKey, rotate: (*client.Client).RotateKey,
+		pager:  (*client.Client).KeysPager,
+		secret: func(k *client.KeyWithSecret) (*client.Key, keyward.Token) { return &k.Key, k.Secret },
 		help: map[string]help{
 			"create": {
 				short: "Create an API key and print its secret once",
@@ -152,35 +163,29 @@ func (e *env) keysCommand() *cobra.Command {
   keyward keys list --status active
   keyward keys revoke key_01J00000000000000000000000`,
 	}, func(c *connFlags) []*cobra.Command {
-		return append(e.keyCommands(c, kind), e.keysVerifyCommand(c), e.keysSecretCommand(c), e.keysImportCommand(c))
+		return append(keyCommands(e, c, kind), e.keysVerifyCommand(c), e.keysSecretCommand(c), e.keysImportCommand(c))
 	})
 }
 
 // keyCommands are the commands API keys and management keys share.
-func (e *env) keyCommands(c *connFlags, kind *keyKind) []*cobra.Command {
+func keyCommands[K, S any](e *env, c *connFlags, kind *keyKind[K, S]) []*cobra.Command {
 	return []*cobra.Command{
-		e.keysCreateCommand(c, kind), e.keysListCommand(c, kind), e.getCommand(c, &kind.object, kind.help["get"]),
-		e.keysUpdateCommand(c, kind), e.keysRotateCommand(c, kind), e.keysRevokeCommand(c, kind),
-		e.deleteCommand(c, &kind.object, kind.help["delete"], ""),
+		keysCreateCommand(e, c, kind), keysListCommand(e, c, kind), getCommand(e, c, &kind.object, kind.help["get"]),
+		keysUpdateCommand(e, c, kind), keysRotateCommand(e, c, kind), keysRevokeCommand(e, c, kind),
+		deleteCommand(e, c, &kind.object, kind.help["delete"], ""),
 	}
 }
 
-// keyBody is a create or PATCH body: only members the user gave are sent.
-type keyBody map[string]any
-
-// showNewSecret prints a key the server answered with a new secret: the
-// secret once, labelled, then note, then the key's table.
-func showNewSecret(label, note string) func(io.Writer, []byte) error {
-	return func(w io.Writer, raw []byte) error {
-		k, err := decodeOut[keyOut](raw)
-		if err != nil {
-			return err
-		}
-		printSecret(w, label, k.Secret)
+// showNewSecret prints an answer with a new secret: the secret once,
+// labelled, then note, then the key's table.
+func showNewSecret[K, S any](kind *keyKind[K, S], label, note string) func(io.Writer, *S) error {
+	return func(w io.Writer, s *S) error {
+		k, secret := kind.secret(s)
+		printSecret(w, label, secret.Reveal())
 		if note != "" {
 			fmt.Fprintf(w, "%s\n\n", note)
 		}
-		return printKey(w, k)
+		return kind.show(w, k)
 	}
 }
 
@@ -198,12 +203,12 @@ type keyFlags struct {
 	credits                                    int64
 }
 
-// addKeyFlags declares the flags create and update share, for the kind's
-// keys.
-func addKeyFlags(f *pflag.FlagSet, k *keyFlags, kind *keyKind, update bool) {
+// addKeyFlags declares the flags create and update share, for management
+// keys or API keys.
+func addKeyFlags(f *pflag.FlagSet, k *keyFlags, management bool, group string, update bool) {
 	f.StringVar(&k.name, "name", "", "name of the key")
 	f.StringVar(&k.description, "description", "", "free-text description")
-	if kind.management {
+	if management {
 		f.StringArrayVar(&k.permissions, "permission", nil, "grant this management permission, such as keys:read or members:write; repeatable")
 	} else {
 		f.StringVar(&k.projectID, "project-id", "", "scope the key to one project (prj_…); default: all projects")
@@ -212,7 +217,7 @@ func addKeyFlags(f *pflag.FlagSet, k *keyFlags, kind *keyKind, update bool) {
 		f.StringArrayVar(&k.roles, "role", nil, "grant the scopes of a role; repeatable")
 	}
 	addExpiryFlags(f, k)
-	if !kind.management {
+	if !management {
 		f.StringVar(&k.rateLimit, "rate-limit", "", "allow at most LIMIT verifications per WINDOW, as LIMIT/WINDOW: 100/1m, 10/1s, 5000/1d")
 		f.Int64Var(&k.credits, "credits", 0, "credits the key has left: each verification spends its cost (usually 1); when they run out it answers USAGE_EXCEEDED")
 		f.StringVar(&k.creditsRefill, "credits-refill", "", "reset the credits to AMOUNT every INTERVAL, as AMOUNT/INTERVAL: 1000/30d (with --credits)")
@@ -221,8 +226,8 @@ func addKeyFlags(f *pflag.FlagSet, k *keyFlags, kind *keyKind, update bool) {
 	f.StringArrayVar(&k.ips, "ip", nil, "allow only this IP address or CIDR prefix to use the key; repeatable")
 	switch {
 	case update:
-		f.StringVar(&k.status, "status", "", "active or disabled (or revoked, which is final: see "+kind.group+" revoke)")
-	case kind.management:
+		f.StringVar(&k.status, "status", "", "active or disabled (or revoked, which is final: see "+group+" revoke)")
+	case management:
 		f.StringVar(&k.prefix, "prefix", "", "token prefix, [a-z][a-z0-9]{0,15} (default kwm)")
 		f.BoolVar(&k.operator, "operator", false, "make an operator key, which spans every account (only an operator key can)")
 	default:
@@ -238,7 +243,7 @@ func addExpiryFlags(f *pflag.FlagSet, k *keyFlags) {
 	f.StringVar(&k.expiresIn, "expires-in", "", "expiry as a duration from now, such as 90d, 12h or 1d12h")
 }
 
-func (e *env) keysCreateCommand(c *connFlags, kind *keyKind) *cobra.Command {
+func keysCreateCommand[K, S any](e *env, c *connFlags, kind *keyKind[K, S]) *cobra.Command {
 	k := &keyFlags{}
 	h := kind.help["create"]
 	cmd := &cobra.Command{
@@ -248,66 +253,69 @@ func (e *env) keysCreateCommand(c *connFlags, kind *keyKind) *cobra.Command {
 		Example: h.example,
 		Args:    argsNone(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			body, err := createBody(cmd.Flags(), k, kind)
+			in, err := createFields(cmd.Flags(), k, kind.management)
 			if err != nil {
 				return err
 			}
-			return e.send(cmd, c, http.MethodPost, kind.path, body, nil, showNewSecret("Secret", ""))
+			return change(e, cmd, c, showNewSecret(kind, "Secret", ""), nil, func(ctx context.Context, r *remote, opts []client.CallOption) (*S, error) {
+				return kind.create(r.Client, ctx, in, opts...)
+			})
 		},
 	}
-	addKeyFlags(cmd.Flags(), k, kind, false)
+	addKeyFlags(cmd.Flags(), k, kind.management, kind.group, false)
 	return cmd
 }
 
-func createBody(f *pflag.FlagSet, k *keyFlags, kind *keyKind) (keyBody, error) {
+// createFields reads the flags of a create.
+func createFields(f *pflag.FlagSet, k *keyFlags, management bool) (*keyward.KeyFields, error) {
 	if strings.TrimSpace(k.name) == "" {
 		return nil, usagef("--name is required")
 	}
-	body := keyBody{"name": k.name}
+	in := &keyward.KeyFields{Name: keyward.Some(k.name)}
 	if f.Changed("description") {
-		body["description"] = k.description
+		in.Description = keyward.Some(k.description)
 	}
 	if f.Changed("prefix") {
 		if !keyward.ValidPrefix(k.prefix) {
 			return nil, usagef("--prefix must match [a-z][a-z0-9]{0,15}, not %q", k.prefix)
 		}
-		body["prefix"] = k.prefix
+		in.Prefix = keyward.Some(k.prefix)
 	}
-	if kind.management {
+	if management {
 		if !f.Changed("permission") {
 			return nil, usagef("--permission is required: give each management permission the key holds (such as --permission keys:read)")
 		}
 		if k.operator {
-			body["operator"] = true
+			in.Operator = keyward.Some(true)
 		}
 	} else {
 		if f.Changed("project-id") {
-			body["project_id"] = k.projectID
+			in.ProjectID = keyward.Some(k.projectID)
 		}
-		if err := ownerMember(f, k, body); err != nil {
+		if err := ownerMember(f, k, in); err != nil {
 			return nil, err
 		}
 		if k.recoverable {
-			body["recoverable"] = true
+			in.Recoverable = keyward.Some(true)
 		}
-		if err := limitMembers(f, k, body); err != nil {
+		if err := limitMembers(f, k, in); err != nil {
 			return nil, err
 		}
 	}
-	if err := permissionMembers(f, k, body); err != nil {
+	if err := permissionMembers(f, k, in); err != nil {
 		return nil, err
 	}
-	if _, ok := body["permission_mode"]; !ok && (len(k.scopes) > 0 || len(k.roles) > 0) {
-		body["permission_mode"] = "restricted"
+	if !in.PermissionMode.Set && (len(k.scopes) > 0 || len(k.roles) > 0) {
+		in.PermissionMode = keyward.Some(keyward.ModeRestricted)
 	}
-	if err := commonMembers(f, k, body); err != nil {
+	if err := commonMembers(f, k, in); err != nil {
 		return nil, err
 	}
-	return body, nil
+	return in, nil
 }
 
 // ownerMember reads --owner-type and --owner-id.
-func ownerMember(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
+func ownerMember(f *pflag.FlagSet, k *keyFlags, in *keyward.KeyFields) error {
 	typ, id := f.Changed("owner-type"), f.Changed("owner-id")
 	if !typ && !id {
 		return nil
@@ -315,41 +323,37 @@ func ownerMember(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
 	if !typ {
 		return usagef("--owner-id needs --owner-type (user or service_account)")
 	}
-	if err := oneOf("--owner-type", k.ownerType, "account", "user", "service_account"); err != nil {
+	if err := oneOf("--owner-type", k.ownerType, keyward.OwnerAccount, keyward.OwnerUser, keyward.OwnerServiceAccount); err != nil {
 		return err
 	}
-	owner := map[string]string{"type": k.ownerType}
+	owner := keyward.Owner{Type: keyward.OwnerType(k.ownerType)}
 	switch ownerID := strings.TrimSpace(k.ownerID); {
 	case ownerID != "":
-		owner["id"] = ownerID
-	case k.ownerType != "account":
+		owner.ID = ownerID
+	case owner.Type != keyward.OwnerAccount:
 		return usagef("--owner-type %s needs --owner-id, the id of the %s", k.ownerType, strings.ReplaceAll(k.ownerType, "_", " "))
 	}
-	body["owner"] = owner
+	in.Owner = keyward.Some(owner)
 	return nil
 }
 
 // permissionMembers reads --permission-mode, --scope and --role (API keys)
 // and --permission (management keys).
-func permissionMembers(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
+func permissionMembers(f *pflag.FlagSet, k *keyFlags, in *keyward.KeyFields) error {
 	if f.Changed("permission-mode") {
-		if err := oneOf("--permission-mode", k.mode, "all", "read_only", "restricted"); err != nil {
+		if err := oneOf("--permission-mode", k.mode, keyward.ModeAll, keyward.ModeReadOnly, keyward.ModeRestricted); err != nil {
 			return err
 		}
-		body["permission_mode"] = k.mode
+		in.PermissionMode = keyward.Some(keyward.PermissionMode(k.mode))
 	}
-	if f.Changed("scope") {
-		scopes, err := parseScopes(k.scopes)
-		if err != nil {
-			return err
-		}
-		body["scopes"] = scopes
+	if err := scopeFlags(f, k.scopes, &in.Scopes); err != nil {
+		return err
 	}
 	if f.Changed("role") {
 		if err := checkRoleNames(k.roles); err != nil {
 			return err
 		}
-		body["roles"] = k.roles
+		in.Roles = keyward.Some(k.roles)
 	}
 	if f.Changed("permission") {
 		for _, p := range k.permissions {
@@ -358,22 +362,38 @@ func permissionMembers(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
 				return usagef("--permission %q is not a management permission (such as keys:read or members:write)", p)
 			}
 		}
-		body["permissions"] = k.permissions
+		in.Permissions = keyward.Some(k.permissions)
 	}
 	return nil
 }
 
-// parseScopes reads every --scope.
-func parseScopes(flags []string) ([]map[string]any, error) {
-	scopes := make([]map[string]any, 0, len(flags))
+// scopeFlags reads every --scope into dst, when given.
+func scopeFlags(f *pflag.FlagSet, flags []string, dst *keyward.Field[[]keyward.Scope]) error {
+	if !f.Changed("scope") {
+		return nil
+	}
+	scopes := make([]keyward.Scope, 0, len(flags))
 	for _, s := range flags {
 		sc, err := parseScope(s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		scopes = append(scopes, sc)
 	}
-	return scopes, nil
+	*dst = keyward.Some(scopes)
+	return nil
+}
+
+// nameFlag reads --name into dst, when given; it must not be blank.
+func nameFlag(f *pflag.FlagSet, name string, dst *keyward.Field[string]) error {
+	if !f.Changed("name") {
+		return nil
+	}
+	if strings.TrimSpace(name) == "" {
+		return usagef("--name must not be empty")
+	}
+	*dst = keyward.Some(name)
+	return nil
 }
 
 // checkRoleNames checks the form of every --role.
@@ -390,20 +410,20 @@ func checkRoleNames(roles []string) error {
 }
 
 // commonMembers reads the expiry, metadata and IP allowlist flags.
-func commonMembers(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
+func commonMembers(f *pflag.FlagSet, k *keyFlags, in *keyward.KeyFields) error {
 	exp, set, err := parseExpiry(f, k, time.Now())
 	if err != nil {
 		return err
 	}
 	if set {
-		body["expires_at"] = exp
+		in.ExpiresAt = keyward.Some(exp)
 	}
 	if f.Changed("metadata") {
 		md, err := parseMetadata(k.metadata)
 		if err != nil {
 			return err
 		}
-		body["metadata"] = md
+		in.Metadata = keyward.Some(md)
 	}
 	if f.Changed("ip") {
 		for _, ip := range k.ips {
@@ -411,21 +431,21 @@ func commonMembers(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
 				return usagef("--ip %q is not an IP address or CIDR prefix (such as 203.0.113.7 or 10.0.0.0/8)", ip)
 			}
 		}
-		body["ip_allowlist"] = k.ips
+		in.IPAllowlist = keyward.Some(k.ips)
 	}
 	return nil
 }
 
 // limitMembers reads --rate-limit, --credits and --credits-refill, checked
 // against the server's bounds so that a mistake names its flag.
-func limitMembers(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
+func limitMembers(f *pflag.FlagSet, k *keyFlags, in *keyward.KeyFields) error {
 	if f.Changed("rate-limit") {
 		limit, window, err := parseRate("--rate-limit", k.rateLimit, "LIMIT/WINDOW, such as 100/1m (100 verifications a minute)",
 			keyward.MaxRateLimit, keyward.MaxRateWindow)
 		if err != nil {
 			return err
 		}
-		body["rate_limit"] = keyward.RateLimit{Limit: limit, Window: window}
+		in.RateLimit = keyward.Some(keyward.RateLimit{Limit: limit, Window: window})
 	}
 	if f.Changed("credits-refill") && !f.Changed("credits") {
 		return usagef("--credits-refill needs --credits: the credits left and their refill are set together")
@@ -443,7 +463,7 @@ func limitMembers(f *pflag.FlagSet, k *keyFlags, body keyBody) error {
 			}
 			cr.Refill = &keyward.Refill{Amount: amount, Interval: interval}
 		}
-		body["credits"] = cr
+		in.Credits = keyward.Some(cr)
 	}
 	return nil
 }
@@ -469,27 +489,31 @@ func parseRate(flag, v, form string, maxCount, maxSeconds int64) (count, seconds
 
 // ---- list ---------------------------------------------------------------
 
-func (e *env) keysListCommand(c *connFlags, kind *keyKind) *cobra.Command {
-	var filters []filter
-	filters = append(filters, filter{"status", "only keys with this status: active, disabled or revoked", enumFilter("active", "disabled", "revoked")})
+func keysListCommand[K, S any](e *env, c *connFlags, kind *keyKind[K, S]) *cobra.Command {
+	p := &client.KeyListParams{}
+	filters := []filter{enumFilter("status", "only keys with this status: active, disabled or revoked", &p.Status,
+		keyward.StatusActive, keyward.StatusDisabled, keyward.StatusRevoked)}
 	if !kind.management {
 		filters = append(filters,
-			filter{"project-id", "only keys scoped to this project", nil},
-			filter{"owner-type", "only keys owned by: account, user or service_account", enumFilter("account", "user", "service_account")},
-			filter{"owner-id", "only keys of this owner", nil},
-			filter{"permission-mode", "only keys with this mode: all, read_only or restricted", enumFilter("all", "read_only", "restricted")},
-			filter{"resource", "only restricted keys whose scopes name this catalog resource", nil},
-			filter{"role", "only keys that hold this role", validFilter("a role name", keyward.ValidRoleName)},
+			textFilter("project-id", "only keys scoped to this project", &p.ProjectID),
+			enumFilter("owner-type", "only keys owned by: account, user or service_account", &p.OwnerType,
+				keyward.OwnerAccount, keyward.OwnerUser, keyward.OwnerServiceAccount),
+			textFilter("owner-id", "only keys of this owner", &p.OwnerID),
+			enumFilter("permission-mode", "only keys with this mode: all, read_only or restricted", &p.PermissionMode,
+				keyward.ModeAll, keyward.ModeReadOnly, keyward.ModeRestricted),
+			textFilter("resource", "only restricted keys whose scopes name this catalog resource", &p.Resource),
+			validFilter("role", "only keys that hold this role", "a role name", keyward.ValidRoleName, &p.Role),
 		)
 	}
 	filters = append(filters,
-		filter{"search", "only keys whose name contains this text (case-insensitive)", nil},
-		filter{"expired", "true: only expired keys; false: only keys not expired", boolFilter},
-		filter{"created-after", "only keys created after this RFC 3339 time", timeFilter},
-		filter{"created-before", "only keys created before this RFC 3339 time", timeFilter},
-		filter{"last-used-before", "only keys last used before this RFC 3339 time", timeFilter},
+		textFilter("search", "only keys whose name contains this text (case-insensitive)", &p.Search),
+		boolFilter("expired", "true: only expired keys; false: only keys not expired", &p.Expired),
+		timeFilter("created-after", "only keys created after this RFC 3339 time", &p.CreatedAfter),
+		timeFilter("created-before", "only keys created before this RFC 3339 time", &p.CreatedBefore),
+		timeFilter("last-used-before", "only keys last used before this RFC 3339 time", &p.LastUsedBefore),
 	)
-	return e.listCommand(c, &kind.object, kind.help["list"], true, filters...)
+	return listCommand(e, c, &kind.object, kind.help["list"], &cursor{&p.Limit, &p.StartingAfter, &p.EndingBefore},
+		func(r *remote) pages[K] { return kind.pager(r.Client, p, r.capture()...) }, filters...)
 }
 
 // ---- update, revoke -----------------------------------------------------
@@ -502,7 +526,7 @@ type updateFlags struct {
 	ifMatch                                                               string
 }
 
-func (e *env) keysUpdateCommand(c *connFlags, kind *keyKind) *cobra.Command {
+func keysUpdateCommand[K, S any](e *env, c *connFlags, kind *keyKind[K, S]) *cobra.Command {
 	u := &updateFlags{}
 	h := kind.help["update"]
 	cmd := &cobra.Command{
@@ -512,19 +536,17 @@ func (e *env) keysUpdateCommand(c *connFlags, kind *keyKind) *cobra.Command {
 		Example: h.example,
 		Args:    argOne(kind.argText()),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body, err := updateBody(cmd.Flags(), u, kind)
+			in, err := updateFields(cmd.Flags(), u)
 			if err != nil {
 				return err
 			}
-			hdr, err := ifMatchHeader(cmd.Flags(), u.ifMatch, kind.group)
-			if err != nil {
-				return err
-			}
-			return e.send(cmd, c, http.MethodPatch, kind.itemPath(args[0]), body, hdr, kind.show)
+			return change(e, cmd, c, kind.show, &patch{in.Empty(), u.ifMatch}, func(ctx context.Context, r *remote, opts []client.CallOption) (*K, error) {
+				return kind.update(r.Client, ctx, args[0], in, opts...)
+			})
 		},
 	}
 	f := cmd.Flags()
-	addKeyFlags(f, &u.keyFlags, kind, true)
+	addKeyFlags(f, &u.keyFlags, kind.management, kind.group, true)
 	f.BoolVar(&u.clearDescription, "clear-description", false, "remove the description")
 	f.BoolVar(&u.clearExpires, "clear-expires", false, "remove the expiry: the key never expires")
 	f.BoolVar(&u.clearMetadata, "clear-metadata", false, "remove all metadata")
@@ -550,23 +572,15 @@ func exclusive(f *pflag.FlagSet, pairs ...[2]string) error {
 	return nil
 }
 
-// clearing is a flag that sends a fixed value to clear a member.
-type clearing struct {
-	set    bool
-	member string
-	value  any
-}
-
-// applyClears adds the members of the clearing flags given.
-func applyClears(body map[string]any, clears ...clearing) {
-	for _, cl := range clears {
-		if cl.set {
-			body[cl.member] = cl.value
-		}
+// nullIf makes dst null when set: a --clear-* flag was given.
+func nullIf[T any](set bool, dst *keyward.Field[T]) {
+	if set {
+		*dst = keyward.Null[T]()
 	}
 }
 
-func updateBody(f *pflag.FlagSet, u *updateFlags, kind *keyKind) (keyBody, error) {
+// updateFields reads the flags of a PATCH.
+func updateFields(f *pflag.FlagSet, u *updateFlags) (*keyward.KeyFields, error) {
 	if err := exclusive(f,
 		[2]string{"description", "clear-description"}, [2]string{"expires-at", "clear-expires"}, [2]string{"expires-in", "clear-expires"},
 		[2]string{"project-id", "clear-project"}, [2]string{"metadata", "clear-metadata"}, [2]string{"ip", "clear-ip-allowlist"},
@@ -575,52 +589,50 @@ func updateBody(f *pflag.FlagSet, u *updateFlags, kind *keyKind) (keyBody, error
 	); err != nil {
 		return nil, err
 	}
-	body := keyBody{}
-	if f.Changed("name") {
-		if strings.TrimSpace(u.name) == "" {
-			return nil, usagef("--name must not be empty")
-		}
-		body["name"] = u.name
+	in := &keyward.KeyFields{}
+	if err := nameFlag(f, u.name, &in.Name); err != nil {
+		return nil, err
 	}
 	if f.Changed("status") {
-		if err := oneOf("--status", u.status, "active", "disabled", "revoked"); err != nil {
+		if err := oneOf("--status", u.status, keyward.StatusActive, keyward.StatusDisabled, keyward.StatusRevoked); err != nil {
 			return nil, err
 		}
-		body["status"] = u.status
+		in.Status = keyward.Some(keyward.KeyStatus(u.status))
 	}
 	if f.Changed("description") {
-		body["description"] = u.description
+		in.Description = keyward.Some(u.description)
 	}
 	if f.Changed("project-id") {
-		body["project_id"] = u.projectID
+		in.ProjectID = keyward.Some(u.projectID)
 	}
-	if err := permissionMembers(f, &u.keyFlags, body); err != nil {
+	if err := permissionMembers(f, &u.keyFlags, in); err != nil {
 		return nil, err
 	}
-	if err := limitMembers(f, &u.keyFlags, body); err != nil {
+	if err := limitMembers(f, &u.keyFlags, in); err != nil {
 		return nil, err
 	}
-	if err := commonMembers(f, &u.keyFlags, body); err != nil {
+	if err := commonMembers(f, &u.keyFlags, in); err != nil {
 		return nil, err
 	}
-	applyClears(body,
-		clearing{u.clearDescription, "description", nil},
-		clearing{u.clearExpires, "clear_expires_at", true},
-		clearing{u.clearProject, "project_id", nil},
-		clearing{u.clearMetadata, "metadata", nil},
-		clearing{u.clearIPs, "ip_allowlist", nil},
-		clearing{u.noScopes, "scopes", []any{}},
-		clearing{u.noRoles, "roles", []any{}},
-		clearing{u.clearRateLimit, "rate_limit", nil},
-		clearing{u.clearCredits, "credits", nil},
-	)
-	if len(body) == 0 {
-		return nil, usagef("nothing to change: give at least one flag (see keyward %s update --help)", kind.group)
+	nullIf(u.clearDescription, &in.Description)
+	if u.clearExpires {
+		in.ClearExpiresAt = keyward.Some(true)
 	}
-	return body, nil
+	nullIf(u.clearProject, &in.ProjectID)
+	nullIf(u.clearMetadata, &in.Metadata)
+	nullIf(u.clearIPs, &in.IPAllowlist)
+	if u.noScopes {
+		in.Scopes = keyward.Some([]keyward.Scope{})
+	}
+	if u.noRoles {
+		in.Roles = keyward.Some([]string{})
+	}
+	nullIf(u.clearRateLimit, &in.RateLimit)
+	nullIf(u.clearCredits, &in.Credits)
+	return in, nil
 }
 
-func (e *env) keysRevokeCommand(c *connFlags, kind *keyKind) *cobra.Command {
+func keysRevokeCommand[K, S any](e *env, c *connFlags, kind *keyKind[K, S]) *cobra.Command {
 	var yes bool
 	h := kind.help["revoke"]
 	cmd := &cobra.Command{
@@ -631,15 +643,12 @@ func (e *env) keysRevokeCommand(c *connFlags, kind *keyKind) *cobra.Command {
 		Args:    argOne(kind.argText()),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := fmt.Sprintf("Revoke %s %s? It stops working for good and can never be changed again.", kind.noun, args[0])
-			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
+			return e.run(cmd, c, func(ctx context.Context, r *remote) error {
 				if err := e.confirm(yes, "", q); err != nil {
 					return err
 				}
-				res, err := cl.do(ctx, http.MethodPatch, kind.itemPath(args[0]), nil, keyBody{"status": "revoked"}, nil)
-				if err != nil {
-					return err
-				}
-				return e.answer(c, res, kind.show)
+				k, err := kind.update(r.Client, ctx, args[0], &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}, r.capture()...)
+				return show(e, r, k, err, kind.show)
 			})
 		},
 	}
@@ -649,7 +658,7 @@ func (e *env) keysRevokeCommand(c *connFlags, kind *keyKind) *cobra.Command {
 
 // ---- rotate -------------------------------------------------------------
 
-func (e *env) keysRotateCommand(c *connFlags, kind *keyKind) *cobra.Command {
+func keysRotateCommand[K, S any](e *env, c *connFlags, kind *keyKind[K, S]) *cobra.Command {
 	var grace string
 	k := &keyFlags{}
 	h := kind.help["rotate"]
@@ -660,7 +669,7 @@ func (e *env) keysRotateCommand(c *connFlags, kind *keyKind) *cobra.Command {
 		Example: h.example,
 		Args:    argOne(kind.argText()),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body := keyBody{}
+			var in *client.RotateRequest // none without flags
 			var d time.Duration
 			if cmd.Flags().Changed("grace") {
 				var err error
@@ -668,27 +677,28 @@ func (e *env) keysRotateCommand(c *connFlags, kind *keyKind) *cobra.Command {
 				if err != nil || d < 0 || d%time.Second != 0 {
 					return usagef("--grace %q is not a duration of whole seconds, such as 0, 90s, 24h or 7d", grace)
 				}
-				if longest := int64(service.MaxGracePeriodSeconds); int64(d/time.Second) > longest {
+				if longest := int64(keyward.MaxGracePeriod / time.Second); int64(d/time.Second) > longest {
 					return usagef("--grace %s is longer than the longest grace period, %s", grace, lifetimeText(&longest))
 				}
-				body["grace_period_seconds"] = int64(d / time.Second)
+				in = &client.RotateRequest{GracePeriodSeconds: keyward.Some(int64(d / time.Second))}
 			}
 			exp, set, err := parseExpiry(cmd.Flags(), k, time.Now())
 			if err != nil {
 				return err
 			}
 			if set {
-				body["expires_at"] = exp
+				if in == nil {
+					in = &client.RotateRequest{}
+				}
+				in.ExpiresAt = keyward.Some(exp)
 			}
 			note := "The previous secret no longer works."
 			if d > 0 {
 				note = fmt.Sprintf("The previous secret keeps working for %s.", d)
 			}
-			var req any // no body at all without flags
-			if len(body) > 0 {
-				req = body
-			}
-			return e.send(cmd, c, http.MethodPost, kind.itemPath(args[0])+"/rotate", req, nil, showNewSecret("New secret", note))
+			return change(e, cmd, c, showNewSecret(kind, "New secret", note), nil, func(ctx context.Context, r *remote, opts []client.CallOption) (*S, error) {
+				return kind.rotate(r.Client, ctx, args[0], in, opts...)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&grace, "grace", "", "keep the old secret valid this long, such as 1h or 7d (default 0: not at all)")
@@ -697,11 +707,6 @@ func (e *env) keysRotateCommand(c *connFlags, kind *keyKind) *cobra.Command {
 }
 
 // ---- secret, import -----------------------------------------------------
-
-type secretOut struct {
-	ID     string `json:"id"`
-	Secret string `json:"secret"`
-}
 
 func (e *env) keysSecretCommand(c *connFlags) *cobra.Command {
 	return &cobra.Command{
@@ -715,10 +720,12 @@ secret to show (HTTP 409).`,
   keyward keys secret key_01J00000000000000000000000 --json | jq -r .secret`,
 		Args: argOne("the key id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.send(cmd, c, http.MethodGet, "/v1/keys/"+url.PathEscape(args[0])+"/secret", nil, nil,
-				showOne(func(w io.Writer, s *secretOut) error {
-					return printRows(w, [][2]string{{"ID", s.ID}, {"SECRET", s.Secret}})
-				}))
+			return e.run(cmd, c, func(ctx context.Context, r *remote) error {
+				s, err := r.RevealSecret(ctx, args[0], r.capture()...)
+				return show(e, r, s, err, func(w io.Writer, s *client.KeySecret) error {
+					return printRows(w, [][2]string{{"ID", s.ID}, {"SECRET", s.Secret.Reveal()}})
+				})
+			})
 		},
 	}
 }
@@ -756,23 +763,23 @@ every refused item is listed (keys[2].hash, keys[5].name …).`,
 			if err != nil {
 				return err
 			}
-			return e.send(cmd, c, http.MethodPost, "/v1/keys/import", map[string]json.RawMessage{"keys": items}, nil,
-				func(w io.Writer, raw []byte) error {
-					page, err := decodeOut[pageOut](raw)
-					if err != nil {
-						return err
-					}
-					return printKeyList(w, page.Data)
-				})
+			return e.run(cmd, c, func(ctx context.Context, r *remote) error {
+				keys, err := r.ImportKeys(ctx, items, r.capture()...)
+				if err != nil {
+					return err
+				}
+				return e.print(r, func(w io.Writer) error { return printKeyList(w, keys) })
+			})
 		},
 	}
 	cmd.Flags().StringVar(&file, "file", "", `JSON array of the keys to import, or "-" for standard input`)
 	return cmd
 }
 
-// readImport reads the import items of --file and checks their shape: a
-// JSON array of 1–1000 objects.
-func (e *env) readImport(f *pflag.FlagSet, file string) (json.RawMessage, error) {
+// readImport reads the import items of --file: a JSON array of 1–1000
+// objects, each read as the server reads the items of an import (so that
+// a malformed item is named before anything is sent).
+func (e *env) readImport(f *pflag.FlagSet, file string) ([]keyward.ImportItem, error) {
 	if !f.Changed("file") || strings.TrimSpace(file) == "" {
 		return nil, usagef(`--file is required: a JSON array of the keys to import, or "-" for standard input`)
 	}
@@ -809,68 +816,76 @@ func (e *env) readImport(f *pflag.FlagSet, file string) (json.RawMessage, error)
 			return nil, usagef("--file %s: item %d is not a JSON object", file, i)
 		}
 	}
-	return json.RawMessage(b), nil
+	var in api.ImportRequest
+	body := append(append([]byte(`{"keys":`), b...), '}')
+	if err := api.DecodeStrict(body, &in); err != nil {
+		return nil, usagef("--file %s: %s", file, keyward.AsError(err).Message)
+	}
+	return in.Keys, nil
 }
 
 // ---- flag values ---------------------------------------------------------
 
-func oneOf(flag, v string, allowed ...string) error {
-	for _, a := range allowed {
-		if v == a {
+// oneOf fails unless v is one of allowed.
+func oneOf[S ~string](flag, v string, allowed ...S) error {
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		if v == string(a) {
 			return nil
 		}
+		names[i] = string(a)
 	}
-	return usagef("%s must be one of %s, not %q", flag, strings.Join(allowed, ", "), v)
+	return usagef("%s must be one of %s, not %q", flag, strings.Join(names, ", "), v)
 }
 
 // parseScope reads resource:access or resource:access:target1,target2.
-func parseScope(s string) (map[string]any, error) {
+func parseScope(s string) (keyward.Scope, error) {
 	bad := func(why string) error {
 		return usagef("--scope %q: %s (want resource:access or resource:access:target1,target2, such as documents:read)", s, why)
 	}
 	parts := strings.SplitN(s, ":", 3)
 	if len(parts) < 2 {
-		return nil, bad("missing the access level")
+		return keyward.Scope{}, bad("missing the access level")
 	}
 	if !keyward.ValidResourceID(parts[0]) {
-		return nil, bad("the resource must match [a-z][a-z0-9_.-]*")
+		return keyward.Scope{}, bad("the resource must match [a-z][a-z0-9_.-]*")
 	}
 	if parts[1] != string(keyward.AccessRead) && parts[1] != string(keyward.AccessWrite) {
-		return nil, bad("the access level must be read or write")
+		return keyward.Scope{}, bad("the access level must be read or write")
 	}
-	sc := map[string]any{"resource": parts[0], "access": parts[1]}
+	sc := keyward.Scope{Resource: parts[0], Access: keyward.Access(parts[1])}
 	if len(parts) == 3 {
 		targets := strings.Split(parts[2], ",")
 		for _, t := range targets {
 			if t != keyward.Wildcard && !keyward.ValidTarget(t) {
-				return nil, bad(fmt.Sprintf("target %q is not an object id", t))
+				return keyward.Scope{}, bad(fmt.Sprintf("target %q is not an object id", t))
 			}
 		}
-		sc["targets"] = targets
+		sc.Targets = targets
 	}
 	return sc, nil
 }
 
-// parseExpiry reads --expires-at or --expires-in as an RFC 3339 time.
-func parseExpiry(f *pflag.FlagSet, k *keyFlags, now time.Time) (string, bool, error) {
+// parseExpiry reads --expires-at or --expires-in.
+func parseExpiry(f *pflag.FlagSet, k *keyFlags, now time.Time) (time.Time, bool, error) {
 	at, in := f.Changed("expires-at"), f.Changed("expires-in")
 	switch {
 	case at && in:
-		return "", false, usagef("give --expires-at or --expires-in, not both")
+		return time.Time{}, false, usagef("give --expires-at or --expires-in, not both")
 	case at:
-		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(k.expiresAt))
+		t, err := parseTime("--expires-at", strings.TrimSpace(k.expiresAt))
 		if err != nil {
-			return "", false, usagef("--expires-at %q is not an RFC 3339 time (such as 2030-01-02T15:04:05Z)", k.expiresAt)
+			return time.Time{}, false, usagef("--expires-at %q is not an RFC 3339 time (such as 2030-01-02T15:04:05Z)", k.expiresAt)
 		}
-		return t.UTC().Format(time.RFC3339Nano), true, nil
+		return t, true, nil
 	case in:
 		d, err := parseDuration(k.expiresIn)
 		if err != nil || d <= 0 {
-			return "", false, usagef("--expires-in %q is not a positive duration (such as 90d, 12h or 1d12h)", k.expiresIn)
+			return time.Time{}, false, usagef("--expires-in %q is not a positive duration (such as 90d, 12h or 1d12h)", k.expiresIn)
 		}
-		return now.Add(d).UTC().Truncate(time.Second).Format(time.RFC3339), true, nil
+		return now.Add(d).UTC().Truncate(time.Second), true, nil
 	}
-	return "", false, nil
+	return time.Time{}, false, nil
 }
 
 // parseDuration is time.ParseDuration that also takes a leading number of
@@ -929,8 +944,6 @@ func parseMetadata(entries []string) (map[string]json.RawMessage, error) {
 	return md, nil
 }
 
-// ---- list ---------------------------------------------------------------
-
 // ---- verify -------------------------------------------------------------
 
 // notValidError is a verification that answered something else than VALID.
@@ -972,36 +985,27 @@ request, 2 for bad usage, 3 when the server cannot be reached.`,
 			if err != nil {
 				return err
 			}
-			body := map[string]any{"key": tok}
+			in := &keyward.VerifyRequest{Key: keyward.Some(keyward.TokenFromString(tok))}
 			f := cmd.Flags()
 			if f.Changed("permissions") {
 				if strings.TrimSpace(permissions) == "" {
 					return usagef("--permissions must not be empty")
 				}
-				body["permissions"] = permissions
+				in.Permissions = &permissions
 			}
 			if f.Changed("project-id") {
-				body["project_id"] = projectID
+				in.ProjectID = &projectID
 			}
 			if f.Changed("ip") {
-				body["ip"] = ip
+				in.IP = &ip
 			}
-			return e.run(cmd, c, func(ctx context.Context, cl *client) error {
-				var v verifyOut
-				res, err := cl.json(ctx, http.MethodPost, "/v1/keys/verify", nil, body, nil, &v)
-				if err != nil {
+			return e.run(cmd, c, func(ctx context.Context, r *remote) error {
+				v, err := r.VerifyKey(ctx, in, r.capture()...)
+				if err := show(e, r, v, err, printVerify); err != nil {
 					return err
 				}
-				if c.json {
-					err = printJSON(e.stdout, res.body)
-				} else {
-					err = printVerify(e.stdout, &v)
-				}
-				if err != nil {
-					return err
-				}
-				if v.Code != string(keyward.VerifyValid) || !v.Valid {
-					return notValidError{code: v.Code}
+				if v.Code != keyward.VerifyValid || !v.Valid {
+					return notValidError{code: string(v.Code)}
 				}
 				return nil
 			})

@@ -518,26 +518,40 @@ func TestCtKeysServerProblems(t *testing.T) {
 		r := s.fails(t, 1, "keys", "create", "--name", "x", "--permission-mode", "restricted")
 		ctWantProblem(t, r, "validation_failed", 422)
 	})
-	t.Run("not a keyward server", func(t *testing.T) {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Answers that are not keyward's: a proxy's pages, a web site, a
+	// redirect. A proxy's bare 502 or 504 means keyward cannot be reached
+	// behind it.
+	for _, tc := range []struct {
+		name    string
+		handler http.Handler
+		code    int
+		want    string // the error, or with a leading "~" a part of it
+	}{
+		{"a proxy's 502 page", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusBadGateway)
 			fmt.Fprint(w, "<html>bad gateway</html>")
-		}))
-		defer srv.Close()
-		r := ctRunCLI(t, ctInvocation{env: map[string]string{"KEYWARD_URL": srv.URL, "KEYWARD_TOKEN": s.Token}}, "keys", "list")
-		if r.code != 3 || ctErrText(r.err) != "the server answered 502 Bad Gateway (unavailable, HTTP 502)" {
-			t.Fatalf("a proxy's 502 page: want exit 3 and a plain message:\n%s", r)
-		}
-	})
-	t.Run("redirect", func(t *testing.T) {
-		srv := httptest.NewServer(http.RedirectHandler("https://keys.example.com/v1/keys", http.StatusMovedPermanently))
-		defer srv.Close()
-		r := ctRunCLI(t, ctInvocation{env: map[string]string{"KEYWARD_URL": srv.URL, "KEYWARD_TOKEN": s.Token}}, "keys", "list")
-		if r.code != 1 || !strings.Contains(ctErrText(r.err), "redirects to https://keys.example.com/v1/keys") {
-			t.Fatalf("a redirect should be reported, not followed:\n%s", r)
-		}
-	})
+		}), 3, "the server answered 502 Bad Gateway (unavailable, HTTP 502)"},
+		{"a proxy's bare 504", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "upstream timed out", http.StatusGatewayTimeout)
+		}), 3, "the server answered 504 Gateway Timeout (unavailable, HTTP 504)"},
+		{"a web site", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "<html>a web site</html>")
+		}), 1, "~is --url a keyward server?"},
+		{"a redirect, reported and not followed", http.RedirectHandler("https://keys.example.com/v1/keys", http.StatusMovedPermanently),
+			1, "~redirects to https://keys.example.com/v1/keys"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			r := ctRunCLI(t, ctInvocation{env: map[string]string{"KEYWARD_URL": srv.URL, "KEYWARD_TOKEN": s.Token}}, "keys", "list")
+			got := ctErrText(r.err)
+			part, contains := strings.CutPrefix(tc.want, "~")
+			if r.code != tc.code || contains && !strings.Contains(got, part) || !contains && got != tc.want {
+				t.Fatalf("want exit %d and %q:\n%s", tc.code, tc.want, r)
+			}
+		})
+	}
 }
 
 // TestCtKeysUsageErrors exits 2 on bad flag values without contacting the
@@ -596,6 +610,8 @@ func TestCtKeysUsageErrors(t *testing.T) {
 		{"list bad created-after", []string{"keys", "list", "--created-after", "yesterday"}, "--created-after"},
 		{"list all and ending-before", []string{"keys", "list", "--all", "--ending-before", id}, "--ending-before"},
 		{"list both cursors", []string{"keys", "list", "--starting-after", id, "--ending-before", id}, "not both"},
+		{"list empty cursor", []string{"keys", "list", "--starting-after", " "}, "--starting-after must not be empty"},
+		{"list empty owner", []string{"keys", "list", "--owner-id", ""}, "--owner-id must not be empty"},
 		{"verify two arguments", []string{"keys", "verify", "a", "b"}, "at most one"},
 		{"verify empty stdin", []string{"keys", "verify", "-"}, "empty"},
 		{"verify empty permissions", []string{"keys", "verify", "kw_x", "--permissions", " "}, "--permissions"},

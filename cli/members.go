@@ -1,56 +1,45 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
 	"io"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 )
 
 // The members of an account: users, service accounts and roles.
 
 // ---- users --------------------------------------------------------------
 
-type userOut struct {
-	ID         string    `json:"id"`
-	ExternalID *string   `json:"external_id"`
-	Email      *string   `json:"email"`
-	Name       *string   `json:"name"`
-	Roles      []string  `json:"roles"`
-	Status     string    `json:"status"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-	ETag       string    `json:"etag"`
-}
-
-func printUser(w io.Writer, u *userOut) error {
+func printUser(w io.Writer, u *client.User) error {
 	return printRows(w, [][2]string{
 		{"ID", u.ID},
 		{"EXTERNAL ID", orDash(u.ExternalID)},
 		{"EMAIL", orDash(u.Email)},
 		{"NAME", orDash(u.Name)},
 		{"ROLES", listText(u.Roles)},
-		{"STATUS", u.Status},
+		{"STATUS", string(u.Status)},
 		{"CREATED", timeText(u.CreatedAt)},
 		{"UPDATED", timeText(u.UpdatedAt)},
 		{"ETAG", u.ETag},
 	})
 }
 
-func userObject() *object {
-	return &object{noun: "user", plural: "users", path: "/v1/users", arg: "ID", member: "id",
-		show: showOne(printUser),
-		table: func(w io.Writer, raws []json.RawMessage) error {
-			return printTable(w, raws, []string{"ID", "EXTERNAL ID", "EMAIL", "NAME", "ROLES", "STATUS", "CREATED"},
-				func(u *userOut) []string {
+func userObject() *object[client.User] {
+	return &object[client.User]{noun: "user", plural: "users", arg: "ID", member: "id",
+		id:  func(u *client.User) string { return u.ID },
+		get: (*client.Client).GetUser, remove: (*client.Client).DeleteUser,
+		show: printUser,
+		table: func(w io.Writer, users []client.User) error {
+			return printTable(w, users, []string{"ID", "EXTERNAL ID", "EMAIL", "NAME", "ROLES", "STATUS", "CREATED"},
+				func(u *client.User) []string {
 					return []string{u.ID, orDash(u.ExternalID), orDash(u.Email), orDash(u.Name), strings.ReplaceAll(listText(u.Roles), " ", ""),
-						u.Status, timeText(u.CreatedAt)}
+						string(u.Status), timeText(u.CreatedAt)}
 				})
 		},
 	}
@@ -58,6 +47,7 @@ func userObject() *object {
 
 func (e *env) usersCommand() *cobra.Command {
 	o := userObject()
+	p := &client.UserListParams{}
 	return e.clientGroup("users", help{
 		short: "Manage the users of an account on a running keyward server",
 		long: clientLong(`Manage the users of an account: the people its keys may belong to. A key owned
@@ -71,7 +61,7 @@ These commands need members:read and members:write.`, ""),
   keyward users update usr_01J00000000000000000000000 --status disabled`,
 	}, func(c *connFlags) []*cobra.Command {
 		return []*cobra.Command{
-			e.listCommand(c, o, help{
+			listCommand(e, c, o, help{
 				short: "List users, newest first",
 				long: `List the users of the account, newest first, one page at a time (25 unless
 --limit). When there are more, a hint on stderr names the --starting-after to
@@ -80,13 +70,14 @@ use; --all follows the pages to the end. With --json, the server's page
 				example: `  keyward users list
   keyward users list --status disabled --search alice
   keyward users list --role support --all --json | jq -r '.data[].email'`,
-			}, true,
-				filter{"status", "only users with this status: active or disabled", enumFilter("active", "disabled")},
-				filter{"role", "only users who hold this role", validFilter("a role name", keyward.ValidRoleName)},
-				filter{"external-id", "only the user with this external id", nil},
-				filter{"search", "only users whose name or email contains this text (case-insensitive)", nil},
+			}, &cursor{&p.Limit, &p.StartingAfter, &p.EndingBefore},
+				func(r *remote) pages[client.User] { return r.UsersPager(p, r.capture()...) },
+				enumFilter("status", "only users with this status: active or disabled", &p.Status, keyward.MemberActive, keyward.MemberDisabled),
+				validFilter("role", "only users who hold this role", "a role name", keyward.ValidRoleName, &p.Role),
+				textFilter("external-id", "only the user with this external id", &p.ExternalID),
+				textFilter("search", "only users whose name or email contains this text (case-insensitive)", &p.Search),
 			),
-			e.getCommand(c, o, help{
+			getCommand(e, c, o, help{
 				short: "Show one user",
 				long:  `Show one user by id, with their roles and the ETAG that "users update --if-match" takes.`,
 				example: `  keyward users get usr_01J00000000000000000000000
@@ -94,7 +85,7 @@ use; --all follows the pages to the end. With --json, the server's page
 			}),
 			e.usersChangeCommand(c, o, false),
 			e.usersChangeCommand(c, o, true),
-			e.deleteCommand(c, o, help{
+			deleteCommand(e, c, o, help{
 				short: "Delete a user and revoke their keys",
 				long: `Delete a user. Every key the user owns is revoked in the same step, with an
 audit event for each. With --json, prints {"id": ID, "deleted": true}.`,
@@ -113,7 +104,7 @@ type userFlags struct {
 }
 
 // usersChangeCommand is users create, or with update users update.
-func (e *env) usersChangeCommand(c *connFlags, o *object, update bool) *cobra.Command {
+func (e *env) usersChangeCommand(c *connFlags, o *object[client.User], update bool) *cobra.Command {
 	u := &userFlags{}
 	cmd := &cobra.Command{
 		Use:   "create [flags]",
@@ -142,21 +133,19 @@ user changed in the meantime.`
 		cmd.Args = argOne(o.argText())
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		body, err := userBody(cmd.Flags(), u)
+		in, err := userFields(cmd.Flags(), u)
 		if err != nil {
 			return err
 		}
 		if !update {
-			return e.send(cmd, c, http.MethodPost, o.path, body, nil, o.show)
+			return change(e, cmd, c, o.show, nil, func(ctx context.Context, r *remote, opts []client.CallOption) (*client.User, error) {
+				return r.CreateUser(ctx, in, opts...)
+			})
 		}
-		if len(body) == 0 {
-			return usagef("nothing to change: give at least one flag (see keyward users update --help)")
-		}
-		hdr, err := ifMatchHeader(cmd.Flags(), u.ifMatch, "users")
-		if err != nil {
-			return err
-		}
-		return e.send(cmd, c, http.MethodPatch, o.itemPath(args[0]), body, hdr, o.show)
+		empty := !(in.ExternalID.Set || in.Email.Set || in.Name.Set || in.Roles.Set || in.Status.Set)
+		return change(e, cmd, c, o.show, &patch{empty, u.ifMatch}, func(ctx context.Context, r *remote, opts []client.CallOption) (*client.User, error) {
+			return r.UpdateUser(ctx, args[0], in, opts...)
+		})
 	}
 	f := cmd.Flags()
 	f.StringVar(&u.externalID, "external-id", "", "the user's id in your own system (unique in the account)")
@@ -174,88 +163,86 @@ user changed in the meantime.`
 	return cmd
 }
 
-func userBody(f *pflag.FlagSet, u *userFlags) (map[string]any, error) {
+func userFields(f *pflag.FlagSet, u *userFlags) (*keyward.UserFields, error) {
 	if err := exclusive(f, [2]string{"external-id", "clear-external-id"}, [2]string{"email", "clear-email"},
 		[2]string{"name", "clear-name"}, [2]string{"role", "no-roles"}); err != nil {
 		return nil, err
 	}
-	body := map[string]any{}
-	for _, t := range []struct{ flag, member, v string }{
-		{"external-id", "external_id", u.externalID}, {"email", "email", u.email}, {"name", "name", u.name},
+	in := &keyward.UserFields{}
+	for _, t := range []struct {
+		flag, v string
+		dst     *keyward.Field[string]
+	}{
+		{"external-id", u.externalID, &in.ExternalID}, {"email", u.email, &in.Email}, {"name", u.name, &in.Name},
 	} {
 		if f.Changed(t.flag) {
 			if strings.TrimSpace(t.v) == "" {
 				return nil, usagef("--%s must not be empty (--clear-%s removes it)", t.flag, t.flag)
 			}
-			body[t.member] = t.v
+			*t.dst = keyward.Some(t.v)
 		}
 	}
 	if f.Changed("role") {
 		if err := checkRoleNames(u.roles); err != nil {
 			return nil, err
 		}
-		body["roles"] = u.roles
+		in.Roles = keyward.Some(u.roles)
 	}
-	if err := memberStatus(f, u.status, body); err != nil {
+	if err := memberStatus(f, u.status, &in.Status); err != nil {
 		return nil, err
 	}
-	applyClears(body,
-		clearing{u.clearExternalID, "external_id", nil},
-		clearing{u.clearEmail, "email", nil},
-		clearing{u.clearName, "name", nil},
-		clearing{u.noRoles, "roles", []any{}},
-	)
-	return body, nil
+	nullIf(u.clearExternalID, &in.ExternalID)
+	nullIf(u.clearEmail, &in.Email)
+	nullIf(u.clearName, &in.Name)
+	if u.noRoles {
+		in.Roles = keyward.Some([]string{})
+	}
+	return in, nil
 }
 
 // memberStatus reads --status of a user or service account.
-func memberStatus(f *pflag.FlagSet, status string, body map[string]any) error {
+func memberStatus(f *pflag.FlagSet, status string, dst *keyward.Field[keyward.MemberStatus]) error {
 	if !f.Changed("status") {
 		return nil
 	}
-	if err := oneOf("--status", status, "active", "disabled"); err != nil {
+	if err := oneOf("--status", status, keyward.MemberActive, keyward.MemberDisabled); err != nil {
 		return err
 	}
-	body["status"] = status
+	*dst = keyward.Some(keyward.MemberStatus(status))
 	return nil
 }
 
 // ---- service accounts ---------------------------------------------------
 
-type serviceAccountOut struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description *string   `json:"description"`
-	Status      string    `json:"status"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	ETag        string    `json:"etag"`
-}
-
-func printServiceAccount(w io.Writer, s *serviceAccountOut) error {
+func printServiceAccount(w io.Writer, s *client.ServiceAccount) error {
 	return printRows(w, [][2]string{
 		{"ID", s.ID},
 		{"NAME", s.Name},
 		{"DESCRIPTION", orDash(s.Description)},
-		{"STATUS", s.Status},
+		{"STATUS", string(s.Status)},
 		{"CREATED", timeText(s.CreatedAt)},
 		{"UPDATED", timeText(s.UpdatedAt)},
 		{"ETAG", s.ETag},
 	})
 }
 
-func serviceAccountObject() *object {
-	return &object{noun: "service account", plural: "service accounts", path: "/v1/service-accounts", arg: "ID", member: "id",
-		show: showOne(printServiceAccount),
-		table: func(w io.Writer, raws []json.RawMessage) error {
-			return printTable(w, raws, []string{"ID", "NAME", "STATUS", "CREATED"},
-				func(s *serviceAccountOut) []string { return []string{s.ID, s.Name, s.Status, timeText(s.CreatedAt)} })
+func serviceAccountObject() *object[client.ServiceAccount] {
+	return &object[client.ServiceAccount]{noun: "service account", plural: "service accounts", arg: "ID", member: "id",
+		id:  func(s *client.ServiceAccount) string { return s.ID },
+		get: (*client.Client).GetServiceAccount, remove: (*client.Client).DeleteServiceAccount,
+		show: printServiceAccount,
+		table: func(w io.Writer, sas []client.ServiceAccount) error {
+			return printTable(w, sas, []string{"ID", "NAME", "STATUS", "CREATED"},
+				func(s *client.ServiceAccount) []string {
+					return []string{s.ID, s.Name, string(s.Status), timeText(s.CreatedAt)}
+				})
 		},
 	}
 }
 
 func (e *env) serviceAccountsCommand() *cobra.Command {
 	o := serviceAccountObject()
+	p := &client.ServiceAccountListParams{}
 	return e.clientGroup("service-accounts", help{
 		short: "Manage the service accounts of an account on a running keyward server",
 		long: clientLong(`Manage the service accounts of an account: non-human owners of keys, such as a
@@ -269,7 +256,7 @@ These commands need members:read and members:write.`, ""),
   keyward service-accounts list --status active`,
 	}, func(c *connFlags) []*cobra.Command {
 		return []*cobra.Command{
-			e.listCommand(c, o, help{
+			listCommand(e, c, o, help{
 				short: "List service accounts, newest first",
 				long: `List the service accounts of the account, newest first, one page at a time (25
 unless --limit). When there are more, a hint on stderr names the
@@ -277,23 +264,26 @@ unless --limit). When there are more, a hint on stderr names the
 the server's page {data, has_more}.`,
 				example: `  keyward service-accounts list
   keyward service-accounts list --status disabled --all --json | jq -r '.data[].id'`,
-			}, true,
-				filter{"status", "only service accounts with this status: active or disabled", enumFilter("active", "disabled")},
+			}, &cursor{&p.Limit, &p.StartingAfter, &p.EndingBefore},
+				func(r *remote) pages[client.ServiceAccount] { return r.ServiceAccountsPager(p, r.capture()...) },
+				enumFilter("status", "only service accounts with this status: active or disabled", &p.Status, keyward.MemberActive, keyward.MemberDisabled),
 			),
-			e.getCommand(c, o, help{
+			getCommand(e, c, o, help{
 				short: "Show one service account",
 				long:  `Show one service account by id, with the ETAG that "service-accounts update --if-match" takes.`,
 				example: `  keyward service-accounts get sa_01J00000000000000000000000
   keyward service-accounts get sa_01J00000000000000000000000 --json | jq .status`,
 			}),
-			e.namedChangeCommand(c, o, help{
+			namedChangeCommand(e, c, o, help{
 				short: "Create a service account",
 				long: `Create a service account, then give it keys with
 "keys create --owner-type service_account --owner-id ID".`,
 				example: `  keyward service-accounts create --name "nightly export" --description "cron on batch-1"
   keyward service-accounts create --name ci --json | jq -r .id`,
-			}, false, true),
-			e.namedChangeCommand(c, o, help{
+			}, false, true, func(ctx context.Context, r *remote, _ []string, in *keyward.ServiceAccountFields, opts []client.CallOption) (*client.ServiceAccount, error) {
+				return r.CreateServiceAccount(ctx, in, opts...)
+			}),
+			namedChangeCommand(e, c, o, help{
 				short: "Change a service account; only the flags you give are changed",
 				long: `Change a service account with a partial update (PATCH): only the flags given
 are sent. --status disabled makes its keys fail with OWNER_INACTIVE until
@@ -301,8 +291,10 @@ are sent. --status disabled makes its keys fail with OWNER_INACTIVE until
 update fail with HTTP 412 if the service account changed in the meantime.`,
 				example: `  keyward service-accounts update sa_01J00000000000000000000000 --status disabled
   keyward service-accounts update sa_01J00000000000000000000000 --name "nightly export v2" --clear-description`,
-			}, true, true),
-			e.deleteCommand(c, o, help{
+			}, true, true, func(ctx context.Context, r *remote, args []string, in *keyward.ServiceAccountFields, opts []client.CallOption) (*client.ServiceAccount, error) {
+				return r.UpdateServiceAccount(ctx, args[0], in, opts...)
+			}),
+			deleteCommand(e, c, o, help{
 				short: "Delete a service account and revoke its keys",
 				long: `Delete a service account. Every key it owns is revoked in the same step, with
 an audit event for each. With --json, prints {"id": ID, "deleted": true}.`,
@@ -322,8 +314,10 @@ type namedFlags struct {
 
 // namedChangeCommand is "create" or, with update, "update ID" of an
 // object made of a name unique in the account, a description and,
-// withStatus, a status active or disabled.
-func (e *env) namedChangeCommand(c *connFlags, o *object, h help, update, withStatus bool) *cobra.Command {
+// withStatus, a status active or disabled. call sends what the flags say,
+// as the fields of a service account.
+func namedChangeCommand[T any](e *env, c *connFlags, o *object[T], h help, update, withStatus bool,
+	call func(ctx context.Context, r *remote, args []string, in *keyward.ServiceAccountFields, opts []client.CallOption) (*T, error)) *cobra.Command {
 	s := &namedFlags{}
 	cmd := &cobra.Command{
 		Use:     "create --name NAME [flags]",
@@ -341,35 +335,29 @@ func (e *env) namedChangeCommand(c *connFlags, o *object, h help, update, withSt
 		if err := exclusive(f, [2]string{"description", "clear-description"}); err != nil {
 			return err
 		}
-		body := map[string]any{}
-		switch {
-		case f.Changed("name") && strings.TrimSpace(s.name) == "":
-			return usagef("--name must not be empty")
-		case f.Changed("name"):
-			body["name"] = s.name
-		case !update:
+		in := &keyward.ServiceAccountFields{}
+		if err := nameFlag(f, s.name, &in.Name); err != nil {
+			return err
+		}
+		if !update && !in.Name.Set {
 			return usagef("--name is required")
 		}
 		if f.Changed("description") {
-			body["description"] = s.description
+			in.Description = keyward.Some(s.description)
 		}
 		if withStatus {
-			if err := memberStatus(f, s.status, body); err != nil {
+			if err := memberStatus(f, s.status, &in.Status); err != nil {
 				return err
 			}
 		}
-		applyClears(body, clearing{s.clearDescription, "description", nil})
-		if !update {
-			return e.send(cmd, c, http.MethodPost, o.path, body, nil, o.show)
+		nullIf(s.clearDescription, &in.Description)
+		var p *patch
+		if update {
+			p = &patch{*in == (keyward.ServiceAccountFields{}), s.ifMatch}
 		}
-		if len(body) == 0 {
-			return usagef("nothing to change: give at least one flag (see keyward %s update --help)", cmd.Parent().Name())
-		}
-		hdr, err := ifMatchHeader(f, s.ifMatch, cmd.Parent().Name())
-		if err != nil {
-			return err
-		}
-		return e.send(cmd, c, http.MethodPatch, o.itemPath(args[0]), body, hdr, o.show)
+		return change(e, cmd, c, o.show, p, func(ctx context.Context, r *remote, opts []client.CallOption) (*T, error) {
+			return call(ctx, r, args, in, opts)
+		})
 	}
 	f := cmd.Flags()
 	f.StringVar(&s.name, "name", "", "name of the "+o.noun+" (unique in the account)")
@@ -386,16 +374,7 @@ func (e *env) namedChangeCommand(c *connFlags, o *object, h help, update, withSt
 
 // ---- roles --------------------------------------------------------------
 
-type roleOut struct {
-	Name        string     `json:"name"`
-	Description *string    `json:"description"`
-	Scopes      []scopeOut `json:"scopes"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	ETag        string     `json:"etag"`
-}
-
-func printRole(w io.Writer, r *roleOut) error {
+func printRole(w io.Writer, r *client.Role) error {
 	return printRows(w, [][2]string{
 		{"NAME", r.Name},
 		{"DESCRIPTION", orDash(r.Description)},
@@ -407,14 +386,16 @@ func printRole(w io.Writer, r *roleOut) error {
 }
 
 // printRoleList writes roles as a table, one row each.
-func printRoleList(w io.Writer, raws []json.RawMessage) error {
-	return printTable(w, raws, []string{"NAME", "SCOPES", "DESCRIPTION"},
-		func(r *roleOut) []string { return []string{r.Name, scopesText(r.Scopes), orDash(r.Description)} })
+func printRoleList(w io.Writer, roles []client.Role) error {
+	return printTable(w, roles, []string{"NAME", "SCOPES", "DESCRIPTION"},
+		func(r *client.Role) []string { return []string{r.Name, scopesText(r.Scopes), orDash(r.Description)} })
 }
 
-func roleObject() *object {
-	return &object{noun: "role", plural: "roles", path: "/v1/roles", arg: "NAME", member: "name",
-		show: showOne(printRole), table: printRoleList}
+func roleObject() *object[client.Role] {
+	return &object[client.Role]{noun: "role", plural: "roles", arg: "NAME", member: "name",
+		id:  func(r *client.Role) string { return r.Name },
+		get: (*client.Client).GetRole, remove: (*client.Client).DeleteRole,
+		show: printRole, table: printRoleList}
 }
 
 func (e *env) rolesCommand() *cobra.Command {
@@ -432,13 +413,15 @@ cannot be granted. These commands need members:read and members:write.`, ""),
   keyward roles delete support`,
 	}, func(c *connFlags) []*cobra.Command {
 		return []*cobra.Command{
-			e.listCommand(c, o, help{
+			listCommand(e, c, o, help{
 				short: "List roles by name",
 				long:  `List the roles of the account, by name, with their scopes (one page: roles are few).`,
 				example: `  keyward roles list
   keyward roles list --json | jq -r '.data[].name'`,
-			}, false),
-			e.getCommand(c, o, help{
+			}, nil, func(r *remote) pages[client.Role] {
+				return &onePage[client.Role]{read: func(ctx context.Context) ([]client.Role, error) { return r.ListRoles(ctx, r.capture()...) }}
+			}),
+			getCommand(e, c, o, help{
 				short: "Show one role",
 				long:  `Show one role by name, with its scopes and the ETAG that "roles update --if-match" takes.`,
 				example: `  keyward roles get support
@@ -446,7 +429,7 @@ cannot be granted. These commands need members:read and members:write.`, ""),
 			}),
 			e.rolesChangeCommand(c, o, false),
 			e.rolesChangeCommand(c, o, true),
-			e.deleteCommand(c, o, help{
+			deleteCommand(e, c, o, help{
 				short: "Delete a role that nobody holds",
 				long: `Delete a role. A role still held by a user or by a key that is not revoked
 cannot be deleted (HTTP 409): the error lists their ids (user_ids, key_ids);
@@ -465,7 +448,7 @@ type roleFlags struct {
 	ifMatch          string
 }
 
-func (e *env) rolesChangeCommand(c *connFlags, o *object, update bool) *cobra.Command {
+func (e *env) rolesChangeCommand(c *connFlags, o *object[client.Role], update bool) *cobra.Command {
 	r := &roleFlags{}
 	cmd := &cobra.Command{
 		Use:   "create NAME [flags]",
@@ -497,30 +480,26 @@ role changed in the meantime.`
 		if !keyward.ValidRoleName(args[0]) {
 			return usagef("%q is not a role name: [a-z][a-z0-9_.-]*, at most 64 characters", args[0])
 		}
-		body := map[string]any{}
-		if f.Changed("scope") {
-			scopes, err := parseScopes(r.scopes)
-			if err != nil {
-				return err
-			}
-			body["scopes"] = scopes
-		}
-		if f.Changed("description") {
-			body["description"] = r.description
-		}
-		applyClears(body, clearing{r.noScopes, "scopes", []any{}}, clearing{r.clearDescription, "description", nil})
-		if !update {
-			body["name"] = args[0]
-			return e.send(cmd, c, http.MethodPost, o.path, body, nil, o.show)
-		}
-		if len(body) == 0 {
-			return usagef("nothing to change: give at least one flag (see keyward roles update --help)")
-		}
-		hdr, err := ifMatchHeader(f, r.ifMatch, "roles")
-		if err != nil {
+		in := &keyward.RoleFields{}
+		if err := scopeFlags(f, r.scopes, &in.Scopes); err != nil {
 			return err
 		}
-		return e.send(cmd, c, http.MethodPatch, o.itemPath(args[0]), body, hdr, o.show)
+		if f.Changed("description") {
+			in.Description = keyward.Some(r.description)
+		}
+		if r.noScopes {
+			in.Scopes = keyward.Some([]keyward.Scope{})
+		}
+		nullIf(r.clearDescription, &in.Description)
+		if !update {
+			in.Name = keyward.Some(args[0])
+			return change(e, cmd, c, o.show, nil, func(ctx context.Context, rm *remote, opts []client.CallOption) (*client.Role, error) {
+				return rm.CreateRole(ctx, in, opts...)
+			})
+		}
+		return change(e, cmd, c, o.show, &patch{!in.Scopes.Set && !in.Description.Set, r.ifMatch}, func(ctx context.Context, rm *remote, opts []client.CallOption) (*client.Role, error) {
+			return rm.UpdateRole(ctx, args[0], in, opts...)
+		})
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&r.scopes, "scope", nil, "grant resource:access or resource:access:target1,target2 (access read or write); repeatable")

@@ -1,16 +1,28 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
+)
 
 // managementKeys is the kind of the management-keys commands: the same
 // object, routes and commands as API keys, with management permissions
 // instead of a permission mode, scopes and roles.
-func managementKeys() *keyKind {
-	return &keyKind{
-		object: object{noun: "management key", plural: "management keys", path: "/v1/management-keys", arg: "ID", member: "id",
-			show: showOne(printKey), table: printManagementKeyList},
+func managementKeys() *keyKind[client.ManagementKey, client.ManagementKeyWithSecret] {
+	return &keyKind[client.ManagementKey, client.ManagementKeyWithSecret]{
+		object: object[client.ManagementKey]{noun: "management key", plural: "management keys", arg: "ID", member: "id",
+			id:  func(k *client.ManagementKey) string { return k.ID },
+			get: (*client.Client).GetManagementKey, remove: (*client.Client).DeleteManagementKey,
+			show: printManagementKey, table: printManagementKeyList},
 		management: true,
 		group:      "management-keys",
+		create:     (*client.Client).CreateManagementKey, update: (*client.Client).UpdateManagementKey,
+		rotate: (*client.Client).RotateManagementKey, pager: (*client.Client).ManagementKeysPager,
+		secret: func(k *client.ManagementKeyWithSecret) (*client.ManagementKey, keyward.Token) {
+			return &k.ManagementKey, k.Secret
+		},
 		help: map[string]help{
 			"create": {
 				short: "Create a management key and print its secret once",
@@ -99,5 +111,5 @@ only operator keys see or touch operator keys.`, ""),
 		example: `  keyward management-keys create --name "CI" --permission keys:write --permission keys:read
   keyward management-keys list
   keyward management-keys revoke key_01J00000000000000000000000`,
-	}, func(c *connFlags) []*cobra.Command { return e.keyCommands(c, kind) })
+	}, func(c *connFlags) []*cobra.Command { return keyCommands(e, c, kind) })
 }

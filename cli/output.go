@@ -12,68 +12,11 @@ import (
 	"github.com/rivo/uniseg"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 )
 
-// The CLI reads the server's JSON into these shapes only to draw tables;
-// --json prints the server's bytes. Decoding is lenient: a newer server may
-// add members.
-
-type keyOut struct {
-	ID             string                     `json:"id"`
-	AccountID      *string                    `json:"account_id"`
-	Kind           string                     `json:"kind"`
-	Name           string                     `json:"name"`
-	Description    *string                    `json:"description"`
-	Status         string                     `json:"status"`
-	Start          string                     `json:"start"`
-	Last4          string                     `json:"last4"`
-	Owner          ownerOut                   `json:"owner"`
-	ProjectID      *string                    `json:"project_id"`
-	PermissionMode string                     `json:"permission_mode"`
-	Scopes         []scopeOut                 `json:"scopes"`
-	Roles          []string                   `json:"roles"`
-	Permissions    []string                   `json:"permissions"`
-	Operator       bool                       `json:"operator"`
-	Recoverable    bool                       `json:"recoverable"`
-	ExpiresAt      *time.Time                 `json:"expires_at"`
-	Metadata       map[string]json.RawMessage `json:"metadata"`
-	IPAllowlist    []string                   `json:"ip_allowlist"`
-	RateLimit      *keyward.RateLimit         `json:"rate_limit"`
-	Credits        *keyward.Credits           `json:"credits"`
-	CreatedAt      time.Time                  `json:"created_at"`
-	UpdatedAt      time.Time                  `json:"updated_at"`
-	LastUsedAt     *time.Time                 `json:"last_used_at"`
-	RotatedAt      *time.Time                 `json:"rotated_at"`
-	ETag           string                     `json:"etag"`
-	Secret         string                     `json:"secret"`
-}
-
-type ownerOut struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-}
-
-type scopeOut struct {
-	Resource string   `json:"resource"`
-	Access   string   `json:"access"`
-	Targets  []string `json:"targets"`
-}
-
-type verifyOut struct {
-	Valid            bool                       `json:"valid"`
-	Code             string                     `json:"code"`
-	KeyID            string                     `json:"key_id"`
-	AccountID        string                     `json:"account_id"`
-	Name             string                     `json:"name"`
-	Owner            *ownerOut                  `json:"owner"`
-	ProjectID        *string                    `json:"project_id"`
-	PermissionMode   string                     `json:"permission_mode"`
-	Scopes           []scopeOut                 `json:"scopes"`
-	Roles            []string                   `json:"roles"`
-	ExpiresAt        *time.Time                 `json:"expires_at"`
-	Metadata         map[string]json.RawMessage `json:"metadata"`
-	CreditsRemaining *int64                     `json:"credits_remaining"`
-}
+// The tables are drawn from the client's types, the wire types of package
+// api; --json prints the server's bytes.
 
 // printJSON writes the server's JSON indented, with a final newline.
 func printJSON(w io.Writer, raw []byte) error {
@@ -92,33 +35,39 @@ func printSecret(w io.Writer, label, secret string) {
 	fmt.Fprintf(w, "%s (shown once: store it now, keyward cannot show it again):\n\n    %s\n\n", label, secret)
 }
 
-// printKey writes one key as a two-column table.
-func printKey(w io.Writer, k *keyOut) error {
+// printKey writes an API key as a two-column table.
+func printKey(w io.Writer, k *client.Key) error {
+	return printKeyRows(w, k.ID, &k.KeyCommon, [][2]string{
+		{"PROJECT", projectText(k.ProjectID)},
+		{"MODE", string(k.PermissionMode)},
+		{"SCOPES", scopesText(k.Scopes)},
+		{"ROLES", listText(k.Roles)},
+		{"RECOVERABLE", yesNo(k.Recoverable)},
+		{"RATE LIMIT", rateLimitText(k.RateLimit)},
+		{"CREDITS", creditsText(k.Credits)},
+	})
+}
+
+// printManagementKey writes a management key as a two-column table.
+func printManagementKey(w io.Writer, k *client.ManagementKey) error {
+	return printKeyRows(w, k.ID, &k.KeyCommon, [][2]string{
+		{"OPERATOR", yesNo(k.Operator)},
+		{"PERMISSIONS", listText(k.Permissions)},
+	})
+}
+
+// printKeyRows writes what every key shows around the rows of its kind.
+func printKeyRows(w io.Writer, id string, k *client.KeyCommon, kindRows [][2]string) error {
 	rows := [][2]string{
-		{"ID", k.ID},
+		{"ID", id},
 		{"NAME", k.Name},
 		{"DESCRIPTION", orDash(k.Description)},
-		{"STATUS", k.Status},
+		{"STATUS", string(k.Status)},
 		{"START", k.Start},
 		{"LAST4", k.Last4},
 		{"OWNER", ownerText(&k.Owner)},
 	}
-	if k.Kind == "management" {
-		rows = append(rows,
-			[2]string{"OPERATOR", yesNo(k.Operator)},
-			[2]string{"PERMISSIONS", listText(k.Permissions)},
-		)
-	} else {
-		rows = append(rows,
-			[2]string{"PROJECT", projectText(k.ProjectID)},
-			[2]string{"MODE", k.PermissionMode},
-			[2]string{"SCOPES", scopesText(k.Scopes)},
-			[2]string{"ROLES", listText(k.Roles)},
-			[2]string{"RECOVERABLE", yesNo(k.Recoverable)},
-			[2]string{"RATE LIMIT", rateLimitText(k.RateLimit)},
-			[2]string{"CREDITS", creditsText(k.Credits)},
-		)
-	}
+	rows = append(rows, kindRows...)
 	rows = append(rows,
 		[2]string{"EXPIRES", timeOr(k.ExpiresAt, "never")},
 		[2]string{"METADATA", metadataText(k.Metadata)},
@@ -133,57 +82,32 @@ func printKey(w io.Writer, k *keyOut) error {
 }
 
 // printKeyList writes API keys as a table, one row each.
-func printKeyList(w io.Writer, raws []json.RawMessage) error {
-	return printTable(w, raws, []string{"ID", "NAME", "STATUS", "OWNER", "MODE", "PROJECT", "START", "EXPIRES", "LAST USED", "CREATED"},
-		func(k *keyOut) []string {
-			return []string{k.ID, k.Name, k.Status, ownerShort(&k.Owner), orText(k.PermissionMode, "-"), projectText(k.ProjectID),
+func printKeyList(w io.Writer, keys []client.Key) error {
+	return printTable(w, keys, []string{"ID", "NAME", "STATUS", "OWNER", "MODE", "PROJECT", "START", "EXPIRES", "LAST USED", "CREATED"},
+		func(k *client.Key) []string {
+			return []string{k.ID, k.Name, string(k.Status), ownerShort(&k.Owner), orText(string(k.PermissionMode), "-"), projectText(k.ProjectID),
 				k.Start, timeOr(k.ExpiresAt, "never"), timeOr(k.LastUsedAt, "never"), timeText(k.CreatedAt)}
 		})
 }
 
 // printManagementKeyList writes management keys as a table, one row each,
 // with the number of permissions each holds.
-func printManagementKeyList(w io.Writer, raws []json.RawMessage) error {
-	return printTable(w, raws, []string{"ID", "NAME", "STATUS", "OPERATOR", "PERMISSIONS", "START", "EXPIRES", "LAST USED", "CREATED"},
-		func(k *keyOut) []string {
-			return []string{k.ID, k.Name, k.Status, yesNo(k.Operator), fmt.Sprint(len(k.Permissions)),
+func printManagementKeyList(w io.Writer, keys []client.ManagementKey) error {
+	return printTable(w, keys, []string{"ID", "NAME", "STATUS", "OPERATOR", "PERMISSIONS", "START", "EXPIRES", "LAST USED", "CREATED"},
+		func(k *client.ManagementKey) []string {
+			return []string{k.ID, k.Name, string(k.Status), yesNo(k.Operator), fmt.Sprint(len(k.Permissions)),
 				k.Start, timeOr(k.ExpiresAt, "never"), timeOr(k.LastUsedAt, "never"), timeText(k.CreatedAt)}
 		})
-}
-
-// decodeOut reads one object of the server's JSON into the shape a table
-// is drawn from.
-func decodeOut[T any](raw []byte) (*T, error) {
-	v := new(T)
-	if err := json.Unmarshal(raw, v); err != nil {
-		return nil, fmt.Errorf("the server's answer is not what keyward sends: %v", err)
-	}
-	return v, nil
-}
-
-// showOne adapts a printer of one decoded object to the server's JSON.
-func showOne[T any](draw func(io.Writer, *T) error) func(io.Writer, []byte) error {
-	return func(w io.Writer, raw []byte) error {
-		v, err := decodeOut[T](raw)
-		if err != nil {
-			return err
-		}
-		return draw(w, v)
-	}
 }
 
 // printTable writes objects as a table under header, one row each; every
 // cell is kept on one line and cut to maxCellWidth columns, so that a long
 // name cannot push the other columns past the edge of the terminal (get
 // and --json show every value whole).
-func printTable[T any](w io.Writer, raws []json.RawMessage, header []string, row func(*T) []string) error {
+func printTable[T any](w io.Writer, items []T, header []string, row func(*T) []string) error {
 	rows := [][]string{header}
-	for _, raw := range raws {
-		v, err := decodeOut[T](raw)
-		if err != nil {
-			return err
-		}
-		cells := row(v)
+	for i := range items {
+		cells := row(&items[i])
 		for i := range cells {
 			cells[i] = truncateCell(cell(cells[i]), maxCellWidth)
 		}
@@ -194,16 +118,16 @@ func printTable[T any](w io.Writer, raws []json.RawMessage, header []string, row
 
 // printVerify writes a verification result: the code, then what the server
 // said about the key (nothing for an unknown key).
-func printVerify(w io.Writer, v *verifyOut) error {
-	rows := [][2]string{{"CODE", v.Code}}
+func printVerify(w io.Writer, v *client.VerifyResult) error {
+	rows := [][2]string{{"CODE", string(v.Code)}}
 	if v.KeyID != "" {
 		rows = append(rows,
 			[2]string{"KEY", v.KeyID},
 			[2]string{"NAME", v.Name},
 			[2]string{"ACCOUNT", v.AccountID},
-			[2]string{"OWNER", ownerText(v.Owner)},
+			[2]string{"OWNER", ownerText(&v.Owner)},
 			[2]string{"PROJECT", projectText(v.ProjectID)},
-			[2]string{"MODE", orText(v.PermissionMode, "-")},
+			[2]string{"MODE", orText(string(v.PermissionMode), "-")},
 			[2]string{"SCOPES", scopesText(v.Scopes)},
 			[2]string{"ROLES", listText(v.Roles)},
 			[2]string{"EXPIRES", timeOr(v.ExpiresAt, "never")},
@@ -303,21 +227,21 @@ func orText(s, empty string) string {
 	return s
 }
 
-func ownerText(o *ownerOut) string {
-	if o == nil || o.Type == "" {
+func ownerText(o *keyward.Owner) string {
+	if o.Type == "" {
 		return "-"
 	}
-	return strings.TrimSpace(strings.ReplaceAll(o.Type, "_", " ") + " " + o.ID)
+	return strings.TrimSpace(strings.ReplaceAll(string(o.Type), "_", " ") + " " + o.ID)
 }
 
 // ownerShort names a key's owner in a list: "account", or the id of the
 // user or service account (its prefix, usr_ or sa_, says which).
-func ownerShort(o *ownerOut) string {
-	if o == nil || o.Type == "" {
+func ownerShort(o *keyward.Owner) string {
+	if o.Type == "" {
 		return "-"
 	}
-	if o.Type == "account" || o.ID == "" {
-		return strings.ReplaceAll(o.Type, "_", " ")
+	if o.Type == keyward.OwnerAccount || o.ID == "" {
+		return strings.ReplaceAll(string(o.Type), "_", " ")
 	}
 	return o.ID
 }
@@ -359,13 +283,13 @@ func listText(l []string) string {
 
 // scopesText writes scopes the way --scope takes them, separated by
 // spaces: resource:access, or resource:access:target1,target2.
-func scopesText(scopes []scopeOut) string {
+func scopesText(scopes []keyward.Scope) string {
 	if len(scopes) == 0 {
 		return "-"
 	}
 	parts := make([]string, len(scopes))
 	for i, s := range scopes {
-		parts[i] = s.Resource + ":" + s.Access
+		parts[i] = s.Resource + ":" + string(s.Access)
 		if len(s.Targets) > 0 && !(len(s.Targets) == 1 && s.Targets[0] == "*") {
 			parts[i] += ":" + strings.Join(s.Targets, ",")
 		}

@@ -1,7 +1,8 @@
-// Package client is the typed Go client of keyward's native HTTP API
-// (/v1, docs/api.md). Go programs use it to manage keys, accounts, members,
+// Package client is the Go client of keyward's native HTTP API (/v1,
+// docs/api.md). Go programs use it to manage keys, accounts, members,
 // projects and the catalog, and to verify keys against a keyward server;
-// the remote verifier and the net/http middleware are built on it.
+// the remote verifier, the net/http middleware and keyward's own command
+// line are built on it.
 //
 // A Client holds no global state: everything it needs is passed to New,
 // and every call takes a context. It never puts the credential in a URL,
@@ -14,7 +15,8 @@
 // say whether a member is absent, null or a value, so a PATCH can clear a
 // field (keyward.Null) as well as set one (keyward.Some). Failed requests
 // return an *Error that unwraps to a *keyward.Error, so keyward.ErrorCode
-// works on every error this package returns.
+// works on every error this package returns; a request that got no answer
+// says why (Error.Network), and whether it never reached the server.
 package client
 
 import (
@@ -282,8 +284,9 @@ type request struct {
 
 // do sends r and decodes the answer into r.out. A non-2xx answer is an
 // *Error with the problem; a failure to reach the server or read its
-// answer is an *Error with StatusCode 0 (code unavailable, or timeout when
-// the context ended).
+// answer is an *Error with StatusCode 0 and its Network failure (code
+// timeout when the context ended or the answer took too long, else
+// unavailable).
 func (c *Client) do(ctx context.Context, r request, opts []CallOption) (*Response, error) {
 	res, cl, raw, err := c.send(ctx, r, opts)
 	if err != nil {

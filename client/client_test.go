@@ -113,13 +113,13 @@ func TestEveryRoute(t *testing.T) {
 	if !slices.ContainsFunc(cat.Resources, func(r keyward.Resource) bool { return r.ID == "documents" }) || len(cat.ManagementPermissions) == 0 || len(cat.Presets) != 3 {
 		t.Errorf("GetCatalog: %d resources (documents?), %d management permissions, %d presets", len(cat.Resources), len(cat.ManagementPermissions), len(cat.Presets))
 	}
-	r, err := c.PutResource(ctx, "reports", &client.ResourceFields{DisplayName: keyward.Some("Reports"), Writable: keyward.Some(false)}, capture)
+	r, err := c.PutResource(ctx, "reports", &keyward.ResourceFields{DisplayName: keyward.Some("Reports"), Writable: keyward.Some(false)}, capture)
 	ctCheck(t, "PutResource (create)", err)
 	ctSameJSON(t, "PutResource", r, res.Body)
 	if !r.Created || res.StatusCode != http.StatusCreated || r.DisplayName != "Reports" || r.Writable || !r.Readable {
 		t.Errorf("PutResource (create) = created %v (status %d), %+v", r.Created, res.StatusCode, r.Resource)
 	}
-	r, err = c.PutResource(ctx, "reports", &client.ResourceFields{DisplayName: keyward.Some("Reports"), Group: keyward.Some("analytics")}, capture)
+	r, err = c.PutResource(ctx, "reports", &keyward.ResourceFields{DisplayName: keyward.Some("Reports"), Group: keyward.Some("analytics")}, capture)
 	ctCheck(t, "PutResource (replace)", err)
 	if r.Created || res.StatusCode != http.StatusOK || r.Group != "analytics" || !r.Writable {
 		t.Errorf("PutResource (replace) = created %v (status %d), %+v", r.Created, res.StatusCode, r.Resource)
@@ -194,7 +194,7 @@ func TestEveryRoute(t *testing.T) {
 	}
 
 	// ---- projects ----
-	p, err := c.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("web"), Description: keyward.Some("the web app")}, capture)
+	p, err := c.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("web"), Description: keyward.Some("the web app")}, capture)
 	ctCheck(t, "CreateProject", err)
 	ctSameJSON(t, "CreateProject", p, res.Body)
 	ctEq(t, "CreateProject ETag header", res.ETag, p.ETag)
@@ -205,7 +205,7 @@ func TestEveryRoute(t *testing.T) {
 	p, err = c.GetProject(ctx, p.ID, capture)
 	ctCheck(t, "GetProject", err)
 	ctSameJSON(t, "GetProject", p, res.Body)
-	p2, err := c.UpdateProject(ctx, p.ID, &client.ProjectFields{Description: keyward.Null[string]()}, client.IfMatch(p.ETag), capture)
+	p2, err := c.UpdateProject(ctx, p.ID, &keyward.ProjectFields{Description: keyward.Null[string]()}, client.IfMatch(p.ETag), capture)
 	ctCheck(t, "UpdateProject", err)
 	ctSameJSON(t, "UpdateProject", p2, res.Body)
 	if p2.Description != nil || p2.ETag == p.ETag {
@@ -332,7 +332,7 @@ func TestEveryRoute(t *testing.T) {
 
 	legacy := "sk_live_0123456789abcdef0123456789abcdef"
 	sum := sha256.Sum256([]byte(legacy))
-	imported, err := c.ImportKeys(ctx, []client.ImportItem{{Hash: hex.EncodeToString(sum[:]), Start: ctPtr("sk_live"), Last4: ctPtr("cdef"),
+	imported, err := c.ImportKeys(ctx, []keyward.ImportItem{{Hash: hex.EncodeToString(sum[:]), Start: ctPtr("sk_live"), Last4: ctPtr("cdef"),
 		KeyFields: keyward.KeyFields{Name: keyward.Some("legacy"), PermissionMode: keyward.Some(keyward.ModeRestricted), Scopes: keyward.Some(readDocs)}}}, capture)
 	ctCheck(t, "ImportKeys", err)
 	ctSameJSON(t, "ImportKeys", client.Page[client.Key]{Data: imported}, res.Body)

@@ -35,13 +35,13 @@ func TestEncodeBody(t *testing.T) {
 			`{"metadata":{"a":null,"b":{"x":[1,2]}}}`},
 		{"the token to verify is sent in clear", &keyward.VerifyRequest{Key: keyward.Some(keyward.TokenFromString("kw_secret")), Permissions: ptr("a:read")},
 			`{"key":"kw_secret","permissions":"a:read","project_id":null,"ip":null,"cost":null}`},
-		{"embedded fields are flattened, omitempty honoured", &ImportItem{Hash: "h", KeyFields: keyward.KeyFields{Name: keyward.Some("n")}},
+		{"embedded fields are flattened, omitempty honoured", &keyward.ImportItem{Hash: "h", KeyFields: keyward.KeyFields{Name: keyward.Some("n")}},
 			`{"hash":"h","name":"n"}`},
 		{"rotate", &RotateRequest{GracePeriodSeconds: keyward.Some(int64(0)), ExpiresAt: keyward.Null[time.Time]()},
 			`{"grace_period_seconds":0,"expires_at":null}`},
 		{"import list", struct {
-			Keys []ImportItem `json:"keys"`
-		}{[]ImportItem{{Hash: "h", Start: ptr("s")}}}, `{"keys":[{"hash":"h","start":"s"}]}`},
+			Keys []keyward.ImportItem `json:"keys"`
+		}{[]keyward.ImportItem{{Hash: "h", Start: ptr("s")}}}, `{"keys":[{"hash":"h","start":"s"}]}`},
 		{"account lifetimes", &keyward.AccountFields{MaxKeyLifetime: keyward.Null[int64](), RequireExpiry: keyward.Some(false)},
 			`{"max_key_lifetime":null,"require_expiry":false}`},
 	}

@@ -2,8 +2,11 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -44,8 +47,44 @@ type Error struct {
 	Err *keyward.Error
 	// Header is the answer's header (nil when none arrived).
 	Header http.Header
+	// Network says why no answer arrived (StatusCode 0); "" when one did.
+	Network NetworkFailure
 
 	problem *api.Problem // the problem as read, for Detail
+}
+
+// NetworkFailure is why a call got no answer from the server.
+type NetworkFailure string
+
+// The network failures. The first three happen before the request
+// reaches the server (NotSent).
+const (
+	// NetUnreachable: no connection could be made (the host name did not
+	// resolve, the connection was refused or could not be routed).
+	NetUnreachable NetworkFailure = "unreachable"
+	// NetPlainHTTP: the base URL is https:// but the server speaks plain
+	// HTTP.
+	NetPlainHTTP NetworkFailure = "plain_http"
+	// NetTLS: no TLS connection could be made: the handshake failed, or
+	// the server's certificate is not trusted.
+	NetTLS NetworkFailure = "tls"
+	// NetTimeout: no complete answer in time (the context's deadline, or
+	// the http.Client's Timeout). The server may have acted on the request.
+	NetTimeout NetworkFailure = "timeout"
+	// NetCancelled: the context was cancelled. The server may have acted
+	// on the request.
+	NetCancelled NetworkFailure = "cancelled"
+	// NetBroken: a connection was made but no complete answer came back
+	// (closed, reset, malformed or too large). The server may have acted
+	// on the request.
+	NetBroken NetworkFailure = "broken"
+)
+
+// NotSent reports whether the request certainly never reached the server
+// (NetUnreachable, NetPlainHTTP, NetTLS): retrying it cannot make a change
+// twice, even without an Idempotency-Key.
+func (f NetworkFailure) NotSent() bool {
+	return f == NetUnreachable || f == NetPlainHTTP || f == NetTLS
 }
 
 // Error describes the failure: request, status, code, detail and request id.
@@ -80,6 +119,11 @@ func (e *Error) Code() keyward.Code {
 	return e.Err.Code
 }
 
+// Problem returns the problem document the server answered with; nil when
+// none arrived, or when the answer was not one (a proxy's error page, say,
+// whose code comes from the status alone).
+func (e *Error) Problem() *api.Problem { return e.problem }
+
 // Detail decodes the problem member name (an extra member such as
 // "key_ids", or a standard one) into dst. It reports whether the member was
 // present; a member that does not fit dst is an error.
@@ -94,18 +138,72 @@ func (e *Error) Detail(name string, dst any) (bool, error) {
 	return ok, err
 }
 
-// transportError is the error of a request that got no (complete) answer.
+// transportError is the error of a request that got no (complete) answer:
+// code timeout when the context ended or the answer took too long,
+// unavailable otherwise.
 func transportError(ctx context.Context, method, path string, err error) *Error {
-	code, msg := keyward.ECodeUnavailable, "cannot reach the keyward server"
+	kind := networkFailure(err)
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		code, msg = keyward.ECodeTimeout, "the request's context ended"
+		kind = NetTimeout
+		if errors.Is(ctxErr, context.Canceled) {
+			kind = NetCancelled
+		}
 		if !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%w)", ctxErr, err)
 		}
-	} else if errors.Is(err, context.DeadlineExceeded) {
-		code, msg = keyward.ECodeTimeout, "the request timed out"
 	}
-	return &Error{Method: method, Path: path, Err: &keyward.Error{Code: code, Message: msg, Err: err}}
+	code, msg := keyward.ECodeUnavailable, "cannot reach the keyward server"
+	switch {
+	case ctx.Err() != nil:
+		code, msg = keyward.ECodeTimeout, "the request's context ended"
+	case kind == NetTimeout:
+		code, msg = keyward.ECodeTimeout, "the request timed out"
+	case kind == NetCancelled:
+		code, msg = keyward.ECodeTimeout, "the request was cancelled"
+	case kind == NetPlainHTTP:
+		msg = "cannot reach the keyward server: it speaks plain HTTP (use an http:// base URL)"
+	case kind == NetTLS:
+		msg = "cannot reach the keyward server: no TLS connection could be made"
+	case kind == NetBroken:
+		msg = "no complete answer from the keyward server"
+	}
+	return &Error{Method: method, Path: path, Network: kind, Err: &keyward.Error{Code: code, Message: msg, Err: err}}
+}
+
+// networkFailure classifies the error of a request without an answer.
+func networkFailure(err error) NetworkFailure {
+	var (
+		timeout interface{ Timeout() bool }
+		dns     *net.DNSError
+		op      *net.OpError
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &timeout) && timeout.Timeout():
+		return NetTimeout
+	case errors.Is(err, context.Canceled):
+		return NetCancelled
+	case errors.As(err, &dns), errors.As(err, &op) && op.Op == "dial":
+		return NetUnreachable
+	case errors.Is(err, http.ErrSchemeMismatch):
+		return NetPlainHTTP
+	case tlsFailure(err):
+		return NetTLS
+	}
+	return NetBroken
+}
+
+// tlsFailure reports whether err is a failed TLS handshake.
+func tlsFailure(err error) bool {
+	var (
+		rec   tls.RecordHeaderError
+		alert tls.AlertError
+		cert  *tls.CertificateVerificationError
+		ua    x509.UnknownAuthorityError
+		host  x509.HostnameError
+		inv   x509.CertificateInvalidError
+	)
+	return errors.As(err, &rec) || errors.As(err, &alert) || errors.As(err, &cert) ||
+		errors.As(err, &ua) || errors.As(err, &host) || errors.As(err, &inv)
 }
 
 // problemError turns a non-2xx answer into an *Error. A body that is not a

@@ -2,8 +2,11 @@ package client_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -51,6 +54,9 @@ func ctCheckProblem(t *testing.T, err error, res *client.Response, status int, c
 	if ce.StatusCode != status || res.StatusCode != status {
 		t.Errorf("status = %d (captured %d), want %d", ce.StatusCode, res.StatusCode, status)
 	}
+	if pr := ce.Problem(); pr == nil || pr.Code != code || ce.Network != "" {
+		t.Errorf("Problem() = %v, Network %q: want the problem read, with code %s", pr, ce.Network, code)
+	}
 	var p ctProblem
 	if err := json.Unmarshal(res.Body, &p); err != nil {
 		t.Fatalf("the server's body is not a problem: %v", err)
@@ -94,7 +100,7 @@ func TestProblemErrors(t *testing.T) {
 	ctCheck(t, "CreateKey", err)
 	_, err = c.UpdateKey(ctx, revoked.ID, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)})
 	ctCheck(t, "revoke", err)
-	_, err = c.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("web")})
+	_, err = c.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("web")})
 	ctCheck(t, "CreateProject", err)
 
 	tests := []struct {
@@ -144,7 +150,7 @@ func TestProblemErrors(t *testing.T) {
 		{
 			name: "409 duplicate project name", status: 409, code: keyward.ECodeDuplicate,
 			call: func(o client.CallOption) error {
-				return ignore(c.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("web")}, o))
+				return ignore(c.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("web")}, o))
 			},
 		},
 		{
@@ -266,42 +272,99 @@ func ctSeconds(t *testing.T, v string) time.Duration {
 }
 
 // TestNetworkErrors: no answer is an *Error with status 0 that unwraps to
-// the cause, with code unavailable, or timeout when the context ended.
+// the cause, with code unavailable, or timeout when the context ended or
+// the answer took too long; Network says why, and NotSent whether the
+// request never reached the server.
 func TestNetworkErrors(t *testing.T) {
-	ctx := context.Background()
 	tok, _ := keyward.NewToken("kwm", nil)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ctCheck(t, "listen", err)
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	plain := httptest.NewServer(http.NotFoundHandler())
+	defer plain.Close()
+	untrusted := httptest.NewUnstartedServer(http.NotFoundHandler())
+	untrusted.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	untrusted.StartTLS()
+	defer untrusted.Close()
+	release := make(chan struct{})
+	defer close(release)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer hang.Close()
+	hangup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer hangup.Close()
 
-	t.Run("connection refused", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		ctCheck(t, "listen", err)
-		addr := l.Addr().String()
-		l.Close()
-		c, err := client.New("http://"+addr, client.WithToken(tok))
-		ctCheck(t, "New", err)
-		_, err = c.GetKey(ctx, "key_01J00000000000000000000000")
-		var ce *client.Error
-		var op *net.OpError
-		if !errors.As(err, &ce) || ce.StatusCode != 0 || keyward.ErrorCode(err) != keyward.ECodeUnavailable || !errors.As(err, &op) {
-			t.Fatalf("error = %T %v: want a *client.Error, status 0, unavailable, wrapping a *net.OpError", err, err)
-		}
-		if ctContains(tok.Reveal(), err.Error()) {
-			t.Error("the error contains the token")
-		}
-	})
-
-	t.Run("context deadline", func(t *testing.T) {
-		hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
-		defer hang.Close()
-		c, err := client.New(hang.URL, client.WithToken(tok))
-		ctCheck(t, "New", err)
-		dctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		defer cancel()
-		_, err = c.ListKeys(dctx, nil)
-		var ce *client.Error
-		if !errors.As(err, &ce) || ce.StatusCode != 0 || keyward.ErrorCode(err) != keyward.ECodeTimeout || !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("error = %v: want status 0, code timeout, errors.Is DeadlineExceeded", err)
-		}
-	})
+	for _, tc := range []struct {
+		name    string
+		url     string
+		hc      *http.Client // nil: the default
+		ctx     func() (context.Context, context.CancelFunc)
+		network client.NetworkFailure
+		code    keyward.Code
+		cause   func(error) bool
+	}{
+		{name: "connection refused", url: dead, network: client.NetUnreachable, code: keyward.ECodeUnavailable,
+			cause: func(err error) bool { var op *net.OpError; return errors.As(err, &op) }},
+		{name: "https to a plain HTTP server", url: strings.Replace(plain.URL, "http:", "https:", 1), network: client.NetPlainHTTP, code: keyward.ECodeUnavailable,
+			cause: func(err error) bool { return errors.Is(err, http.ErrSchemeMismatch) }},
+		{name: "untrusted certificate", url: untrusted.URL, network: client.NetTLS, code: keyward.ECodeUnavailable,
+			cause: func(err error) bool { var ca *tls.CertificateVerificationError; return errors.As(err, &ca) }},
+		{name: "http.Client timeout", url: hang.URL, hc: &http.Client{Timeout: 50 * time.Millisecond}, network: client.NetTimeout, code: keyward.ECodeTimeout,
+			cause: func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},
+		{name: "context deadline", url: hang.URL, network: client.NetTimeout, code: keyward.ECodeTimeout,
+			ctx: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 50*time.Millisecond)
+			},
+			cause: func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},
+		{name: "context cancelled", url: hang.URL, network: client.NetCancelled, code: keyward.ECodeTimeout,
+			ctx: func() (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(50*time.Millisecond, cancel)
+				return ctx, cancel
+			},
+			cause: func(err error) bool { return errors.Is(err, context.Canceled) }},
+		{name: "connection closed without an answer", url: hangup.URL, network: client.NetBroken, code: keyward.ECodeUnavailable,
+			cause: func(err error) bool { return errors.Is(err, io.EOF) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := []client.Option{client.WithToken(tok)}
+			if tc.hc != nil {
+				opts = append(opts, client.WithHTTPClient(tc.hc))
+			}
+			c, err := client.New(tc.url, opts...)
+			ctCheck(t, "New", err)
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.ctx != nil {
+				ctx, cancel = tc.ctx()
+			}
+			defer cancel()
+			_, err = c.GetKey(ctx, "key_01J00000000000000000000000")
+			var ce *client.Error
+			if !errors.As(err, &ce) || ce.StatusCode != 0 || ce.Network != tc.network || keyward.ErrorCode(err) != tc.code || ce.Problem() != nil {
+				t.Fatalf("error = %T %v (network %q): want a *client.Error, status 0, network %s, code %s", err, err, ce.Network, tc.network, tc.code)
+			}
+			if !tc.cause(err) {
+				t.Errorf("error %v does not unwrap to its cause", err)
+			}
+			wantNotSent := tc.network == client.NetUnreachable || tc.network == client.NetPlainHTTP || tc.network == client.NetTLS
+			if ce.Network.NotSent() != wantNotSent {
+				t.Errorf("NotSent() = %t, want %t", ce.Network.NotSent(), wantNotSent)
+			}
+			if ctContains(tok.Reveal(), err.Error()) {
+				t.Error("the error contains the token")
+			}
+		})
+	}
 
 	t.Run("not a problem document", func(t *testing.T) {
 		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -313,10 +376,13 @@ func TestNetworkErrors(t *testing.T) {
 		defer proxy.Close()
 		c, err := client.New(proxy.URL, client.WithToken(tok))
 		ctCheck(t, "New", err)
-		_, err = c.Health(ctx)
+		_, err = c.Health(context.Background())
 		var ce *client.Error
 		if !errors.As(err, &ce) || ce.StatusCode != http.StatusBadGateway || ce.Code() != keyward.ECodeUnavailable || ce.RetryAfter != 7*time.Second {
 			t.Fatalf("error = %v: want 502, unavailable, RetryAfter 7s", err)
+		}
+		if ce.Problem() != nil || ce.Network != "" {
+			t.Errorf("a proxy's page: Problem() = %v, Network %q; want neither", ce.Problem(), ce.Network)
 		}
 	})
 
@@ -325,7 +391,7 @@ func TestNetworkErrors(t *testing.T) {
 		defer odd.Close()
 		c, err := client.New(odd.URL)
 		ctCheck(t, "New", err)
-		if _, err := c.Health(ctx); err == nil || !strings.Contains(err.Error(), "not the JSON keyward sends") {
+		if _, err := c.Health(context.Background()); err == nil || !strings.Contains(err.Error(), "not the JSON keyward sends") {
 			t.Fatalf("error = %v", err)
 		}
 	})

@@ -81,9 +81,9 @@ func TestIdempotentRetries(t *testing.T) {
 	t.Run("other creates", func(t *testing.T) {
 		idem := client.NewIdempotencyKey()
 		var r1, r2 client.Response
-		p1, err := c.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("once")}, client.IdempotencyKey(idem), client.Capture(&r1))
+		p1, err := c.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("once")}, client.IdempotencyKey(idem), client.Capture(&r1))
 		ctCheck(t, "CreateProject", err)
-		p2, err := c.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("once")}, client.IdempotencyKey(idem), client.Capture(&r2))
+		p2, err := c.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("once")}, client.IdempotencyKey(idem), client.Capture(&r2))
 		ctCheck(t, "CreateProject retried", err)
 		if r1.Replayed || !r2.Replayed || p1.ID != p2.ID || r2.ETag != p1.ETag {
 			t.Errorf("replayed %v then %v, ids %s %s, etag %q vs %q", r1.Replayed, r2.Replayed, p1.ID, p2.ID, r2.ETag, p1.ETag)

@@ -205,9 +205,9 @@ func (c *Client) RevealSecret(ctx context.Context, id string, opts ...CallOption
 // ImportKeys imports 1–1000 keys by the hashes of their tokens (POST
 // /v1/keys/import, keys:write), all or nothing: duplicates are 409
 // duplicate, any other invalid item 422, each naming keys[i].
-func (c *Client) ImportKeys(ctx context.Context, items []ImportItem, opts ...CallOption) ([]Key, error) {
+func (c *Client) ImportKeys(ctx context.Context, items []keyward.ImportItem, opts ...CallOption) ([]Key, error) {
 	if items == nil {
-		items = []ImportItem{}
+		items = []keyward.ImportItem{}
 	}
 	body := api.ImportRequest{Keys: items}
 	var out Page[Key]

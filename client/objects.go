@@ -10,25 +10,6 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// ProjectFields is the body of a project create or PATCH.
-type ProjectFields struct {
-	Name        keyward.Field[string] `json:"name"`
-	Description keyward.Field[string] `json:"description"`
-}
-
-// ResourceFields is the body of PUT /v1/catalog/resources/{id}: members
-// not Set take their defaults (display name = id, readable and writable,
-// both project scopes, not protected).
-type ResourceFields struct {
-	DisplayName   keyward.Field[string]   `json:"display_name"`
-	Group         keyward.Field[string]   `json:"group"`
-	Description   keyward.Field[string]   `json:"description"`
-	Readable      keyward.Field[bool]     `json:"readable"`
-	Writable      keyward.Field[bool]     `json:"writable"`
-	ProjectScopes keyward.Field[[]string] `json:"project_scopes"`
-	Protected     keyward.Field[bool]     `json:"protected"`
-}
-
 // PutResourceResult is a catalog resource as PUT left it.
 type PutResourceResult struct {
 	keyward.Resource
@@ -72,7 +53,7 @@ const (
 // ---- projects (keys:read / keys:write) ----
 
 // CreateProject creates a project (names unique: 409 duplicate).
-func (c *Client) CreateProject(ctx context.Context, in *ProjectFields, opts ...CallOption) (*Project, error) {
+func (c *Client) CreateProject(ctx context.Context, in *keyward.ProjectFields, opts ...CallOption) (*Project, error) {
 	return send[Project](ctx, c, http.MethodPost, segs(projectsPath), nil, fieldsBody(in), opts)
 }
 
@@ -93,7 +74,7 @@ func (c *Client) GetProject(ctx context.Context, id string, opts ...CallOption) 
 
 // UpdateProject applies a partial update (keyward.Null clears the
 // description). Honours IfMatch.
-func (c *Client) UpdateProject(ctx context.Context, id string, in *ProjectFields, opts ...CallOption) (*Project, error) {
+func (c *Client) UpdateProject(ctx context.Context, id string, in *keyward.ProjectFields, opts ...CallOption) (*Project, error) {
 	return send[Project](ctx, c, http.MethodPatch, segs(projectsPath, id), nil, fieldsBody(in), opts)
 }
 
@@ -114,7 +95,7 @@ func (c *Client) GetCatalog(ctx context.Context, opts ...CallOption) (*Catalog, 
 // PutResource creates or replaces a catalog resource. A change that would
 // break a grant a key holds is 409 resource_in_use (key_ids, key_count,
 // role_names details).
-func (c *Client) PutResource(ctx context.Context, id string, in *ResourceFields, opts ...CallOption) (*PutResourceResult, error) {
+func (c *Client) PutResource(ctx context.Context, id string, in *keyward.ResourceFields, opts ...CallOption) (*PutResourceResult, error) {
 	var out PutResourceResult
 	res, err := c.do(ctx, request{method: http.MethodPut, path: segs(catalogPath, "resources", id), body: fieldsBody(in), out: &out.Resource}, opts)
 	if err != nil {

@@ -15,7 +15,6 @@ type (
 	Whoami         = api.Whoami         // the answer of GET /v1/whoami
 	RotateRequest  = api.RotateRequest  // the body of a rotation
 	CreditsChange  = api.CreditsChange  // the body of POST /v1/keys/{id}/credits
-	ImportItem     = api.ImportItem     // one key of POST /v1/keys/import
 	Account        = api.Account        // a tenant (operator keys only)
 	User           = api.User           // a member of an account
 	ServiceAccount = api.ServiceAccount // a non-human owner of keys

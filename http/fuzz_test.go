@@ -9,7 +9,6 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
-	"github.com/keyward/keyward/service"
 )
 
 // pxFuzzSeeds are good and bad bodies of every route with a body.
@@ -55,8 +54,8 @@ func FuzzDecodeKeyFields(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var in keyward.KeyFields
 		pxCheckDecode(t, b, &in)
-		pxCheckDecode(t, b, &service.ProjectFields{})
-		pxCheckDecode(t, b, &service.ResourceFields{})
+		pxCheckDecode(t, b, &keyward.ProjectFields{})
+		pxCheckDecode(t, b, &keyward.ResourceFields{})
 		pxCheckDecode(t, b, &keyward.VerifyRequest{})
 		pxCheckDecode(t, b, &api.RotateRequest{})
 		pxCheckDecode(t, b, &api.CreditsChange{})

@@ -8,7 +8,6 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
-	"github.com/keyward/keyward/service"
 )
 
 // keyHandlers serve the key routes for one kind of key; API keys and
@@ -151,11 +150,7 @@ func (h keyHandlers) rotate(w http.ResponseWriter, r *http.Request, a *keyward.A
 	if err := api.Decode(r, &in, false); err != nil {
 		return err
 	}
-	rot := service.RotateRequest{ExpiresAt: in.ExpiresAt}
-	if in.GracePeriodSeconds.HasValue() {
-		rot.GracePeriodSeconds = &in.GracePeriodSeconds.Value
-	}
-	k, tok, err := h.s.svc.RotateKey(r.Context(), a, h.kind, r.PathValue("id"), &rot, r.Header.Get("If-Match"))
+	k, tok, err := h.s.svc.RotateKey(r.Context(), a, h.kind, r.PathValue("id"), in.Grace(), in.ExpiresAt, r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
@@ -169,7 +164,7 @@ func (s *Server) changeCredits(w http.ResponseWriter, r *http.Request, a *keywar
 	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
-	k, err := s.svc.ChangeCredits(r.Context(), a, r.PathValue("id"), (*service.CreditsChange)(&in), r.Header.Get("If-Match"))
+	k, err := s.svc.ChangeCredits(r.Context(), a, r.PathValue("id"), in.Op(), r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
@@ -192,11 +187,7 @@ func (s *Server) importKeys(w http.ResponseWriter, r *http.Request, a *keyward.A
 	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
-	items := make([]service.ImportItem, len(in.Keys))
-	for i, it := range in.Keys {
-		items[i] = service.ImportItem(it)
-	}
-	keys, err := s.svc.ImportKeys(r.Context(), a, items)
+	keys, err := s.svc.ImportKeys(r.Context(), a, in.Keys)
 	if err != nil {
 		return err
 	}

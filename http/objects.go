@@ -5,7 +5,6 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
-	"github.com/keyward/keyward/service"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
@@ -51,7 +50,7 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, a *keyward
 }
 
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in service.ProjectFields
+	var in keyward.ProjectFields
 	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
@@ -74,7 +73,7 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in service.ProjectFields
+	var in keyward.ProjectFields
 	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}
@@ -103,7 +102,7 @@ func (s *Server) getCatalog(w http.ResponseWriter, r *http.Request, a *keyward.A
 }
 
 func (s *Server) putResource(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in service.ResourceFields
+	var in keyward.ResourceFields
 	if err := api.Decode(r, &in, true); err != nil {
 		return err
 	}

@@ -187,11 +187,11 @@ func TestMiddleware(t *testing.T) {
 	ctx := context.Background()
 	vk := s.verifyKey(t)
 
-	p1, err := s.C.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("one")})
+	p1, err := s.C.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("one")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := s.C.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("two")})
+	p2, err := s.C.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("two")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func (e *env) objects(t *testing.T) *objects {
 	e.must(err)
 	sa, err := e.svc.CreateServiceAccount(e.ctx, e.op, &keyward.ServiceAccountFields{Name: keyward.Some(e.unique("sa"))})
 	e.must(err)
-	p, err := e.svc.CreateProject(e.ctx, e.op, &service.ProjectFields{Name: keyward.Some(e.unique("project"))})
+	p, err := e.svc.CreateProject(e.ctx, e.op, &keyward.ProjectFields{Name: keyward.Some(e.unique("project"))})
 	e.must(err)
 	_, err = e.svc.CreateRole(e.ctx, e.op, &keyward.RoleFields{Name: keyward.Some(o.role), Scopes: keyward.Some([]keyward.Scope{scope("documents", keyward.AccessRead)})})
 	e.must(err)
@@ -72,16 +72,16 @@ func TestAuthorization(t *testing.T) {
 			return err
 		}},
 		{"rotate key", keyward.PermKeysWrite, false, func(a *keyward.Actor, o *objects) error {
-			_, _, err := e.svc.RotateKey(e.ctx, a, api, o.key.ID, &service.RotateRequest{}, "")
+			_, _, err := e.svc.RotateKey(e.ctx, a, api, o.key.ID, 0, keyward.Field[time.Time]{}, "")
 			return err
 		}},
 		{"change credits", keyward.PermKeysWrite, false, func(a *keyward.Actor, o *objects) error {
-			_, err := e.svc.ChangeCredits(e.ctx, a, o.key.ID, &service.CreditsChange{Add: keyward.Some(int64(1))}, "")
+			_, err := e.svc.ChangeCredits(e.ctx, a, o.key.ID, keyward.CreditsOp{Action: keyward.CreditsAdd, Amount: 1}, "")
 			return err
 		}},
 		{"delete key", keyward.PermKeysWrite, false, func(a *keyward.Actor, o *objects) error { return e.svc.DeleteKey(e.ctx, a, api, o.key.ID, "") }},
 		{"import keys", keyward.PermKeysWrite, false, func(a *keyward.Actor, o *objects) error {
-			_, err := e.svc.ImportKeys(e.ctx, a, []service.ImportItem{{Hash: o.importHash, KeyFields: keyward.KeyFields{Name: keyward.Some("imported")}}})
+			_, err := e.svc.ImportKeys(e.ctx, a, []keyward.ImportItem{{Hash: o.importHash, KeyFields: keyward.KeyFields{Name: keyward.Some("imported")}}})
 			return err
 		}},
 		{"reveal secret", keyward.PermKeysReveal, false, func(a *keyward.Actor, o *objects) error {
@@ -109,7 +109,7 @@ func TestAuthorization(t *testing.T) {
 			return err
 		}},
 		{"rotate management key", keyward.PermManagementKeysWrite, false, func(a *keyward.Actor, o *objects) error {
-			_, _, err := e.svc.RotateKey(e.ctx, a, mgmt, o.mgmt.ID, &service.RotateRequest{}, "")
+			_, _, err := e.svc.RotateKey(e.ctx, a, mgmt, o.mgmt.ID, 0, keyward.Field[time.Time]{}, "")
 			return err
 		}},
 		{"delete management key", keyward.PermManagementKeysWrite, false, func(a *keyward.Actor, o *objects) error {
@@ -148,7 +148,7 @@ func TestAuthorization(t *testing.T) {
 		{"delete role", keyward.PermMembersWrite, false, func(a *keyward.Actor, o *objects) error { return e.svc.DeleteRole(e.ctx, a, o.role, "") }},
 		{"get project", keyward.PermKeysRead, false, func(a *keyward.Actor, o *objects) error { _, err := e.svc.GetProject(e.ctx, a, o.project); return err }},
 		{"create project", keyward.PermKeysWrite, false, func(a *keyward.Actor, o *objects) error {
-			_, err := e.svc.CreateProject(e.ctx, a, &service.ProjectFields{Name: keyward.Some(e.unique("project"))})
+			_, err := e.svc.CreateProject(e.ctx, a, &keyward.ProjectFields{Name: keyward.Some(e.unique("project"))})
 			return err
 		}},
 		{"delete project", keyward.PermKeysWrite, false, func(a *keyward.Actor, o *objects) error {
@@ -157,7 +157,7 @@ func TestAuthorization(t *testing.T) {
 		}},
 		{"get catalog", keyward.PermCatalogRead, false, func(a *keyward.Actor, o *objects) error { _, err := e.svc.GetCatalog(e.ctx, a); return err }},
 		{"put resource", keyward.PermCatalogWrite, false, func(a *keyward.Actor, o *objects) error {
-			_, _, err := e.svc.PutResource(e.ctx, a, "reports", &service.ResourceFields{Readable: keyward.Some(true)})
+			_, _, err := e.svc.PutResource(e.ctx, a, "reports", &keyward.ResourceFields{Readable: keyward.Some(true)})
 			return err
 		}},
 		{"list audit events", keyward.PermAuditRead, false, func(a *keyward.Actor, o *objects) error {
@@ -224,7 +224,7 @@ func TestAuthenticate(t *testing.T) {
 	_, err = e.svc.UpdateKey(e.ctx, e.op, keyward.KindManagement, revokedKey.ID, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}, "")
 	e.must(err)
 	rotatedKey, rotated := e.mgmtKey([]string{keyward.PermKeysRead})
-	_, _, err = e.svc.RotateKey(e.ctx, e.op, keyward.KindManagement, rotatedKey.ID, &service.RotateRequest{}, "")
+	_, _, err = e.svc.RotateKey(e.ctx, e.op, keyward.KindManagement, rotatedKey.ID, 0, keyward.Field[time.Time]{}, "")
 	e.must(err)
 	_, expiring := e.mgmtKey([]string{keyward.PermKeysRead}, func(in *keyward.KeyFields) { in.ExpiresAt = keyward.Some(e.clock().Add(time.Hour)) })
 	forged := []byte(bound.Reveal())
@@ -297,11 +297,11 @@ func TestTenantScoping(t *testing.T) {
 			return err
 		},
 		"rotate key": func() error {
-			_, _, err := e.svc.RotateKey(e.ctx, a, api, theirs.key.ID, &service.RotateRequest{}, "")
+			_, _, err := e.svc.RotateKey(e.ctx, a, api, theirs.key.ID, 0, keyward.Field[time.Time]{}, "")
 			return err
 		},
 		"change credits": func() error {
-			_, err := e.svc.ChangeCredits(e.ctx, a, theirs.key.ID, &service.CreditsChange{Add: keyward.Some(int64(1))}, "")
+			_, err := e.svc.ChangeCredits(e.ctx, a, theirs.key.ID, keyward.CreditsOp{Action: keyward.CreditsAdd, Amount: 1}, "")
 			return err
 		},
 		"delete key":            func() error { return e.svc.DeleteKey(e.ctx, a, api, theirs.key.ID, "") },

@@ -3,8 +3,6 @@ package service
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/keyward/keyward"
 )
@@ -50,96 +48,15 @@ func (s *Service) GetCatalog(ctx context.Context, a *keyward.Actor) (*Catalog, e
 	}, nil
 }
 
-// ResourceFields is the body of PUT /v1/catalog/resources/{id}: the whole
-// resource. Omitted members take defaults (display name = id, readable and
-// writable, all and single projects, not protected).
-type ResourceFields struct {
-	DisplayName   keyward.Field[string]   `json:"display_name"`
-	Group         keyward.Field[string]   `json:"group"`
-	Description   keyward.Field[string]   `json:"description"`
-	Readable      keyward.Field[bool]     `json:"readable"`
-	Writable      keyward.Field[bool]     `json:"writable"`
-	ProjectScopes keyward.Field[[]string] `json:"project_scopes"`
-	Protected     keyward.Field[bool]     `json:"protected"`
-}
-
-// resource validates the fields into a resource with the given id.
-func (in *ResourceFields) resource(id string) (*keyward.Resource, error) {
-	var errs []keyward.FieldError
-	add := func(f, format string, args ...any) {
-		errs = append(errs, keyward.FieldError{Field: f, Message: fmt.Sprintf(format, args...)})
-	}
-	r := &keyward.Resource{ID: id, DisplayName: id, Readable: true, Writable: true,
-		ProjectScopes: []string{keyward.ProjectScopeAll, keyward.ProjectScopeSingle}}
-	if !keyward.ValidResourceID(id) {
-		add("id", "must match [a-z][a-z0-9_.-]* and be at most 64 characters")
-	}
-	text := func(name string, f keyward.Field[string], max int, dst *string) {
-		switch {
-		case !f.Set:
-		case f.Null:
-			add(name, "cannot be null")
-		case len(f.Value) > max || strings.ContainsAny(f.Value, "\x00\r\n"):
-			add(name, "must be at most %d characters on one line", max)
-		default:
-			*dst = f.Value
-		}
-	}
-	text("display_name", in.DisplayName, 255, &r.DisplayName)
-	if strings.TrimSpace(r.DisplayName) == "" {
-		add("display_name", "must not be empty")
-	}
-	text("group", in.Group, 64, &r.Group)
-	text("description", in.Description, 1024, &r.Description)
-	flag := func(name string, f keyward.Field[bool], dst *bool) {
-		if f.Null {
-			add(name, "cannot be null")
-		} else if f.Set {
-			*dst = f.Value
-		}
-	}
-	flag("readable", in.Readable, &r.Readable)
-	flag("writable", in.Writable, &r.Writable)
-	flag("protected", in.Protected, &r.Protected)
-	if !r.Readable && !r.Writable {
-		add("readable", "a resource must be readable, writable or both")
-	}
-	if in.ProjectScopes.Null {
-		add("project_scopes", "cannot be null")
-	} else if in.ProjectScopes.Set {
-		ps := in.ProjectScopes.Value
-		for i, p := range ps {
-			if p != keyward.ProjectScopeAll && p != keyward.ProjectScopeSingle {
-				add(fmt.Sprintf("project_scopes[%d]", i), "must be all or single")
-			}
-		}
-		// Canonical order (all, then single) and no repeats, so the same
-		// set is the same resource.
-		r.ProjectScopes = nil
-		for _, p := range []string{keyward.ProjectScopeAll, keyward.ProjectScopeSingle} {
-			if slices.Contains(ps, p) {
-				r.ProjectScopes = append(r.ProjectScopes, p)
-			}
-		}
-		if len(ps) == 0 {
-			add("project_scopes", "must hold all, single or both")
-		}
-	}
-	if len(errs) > 0 {
-		return nil, keyward.Invalid(errs...)
-	}
-	return r, nil
-}
-
 // PutResource creates or replaces a catalog resource. A change that would
 // invalidate grants existing keys hold (no longer readable or writable at a
 // level they hold, now protected, no longer allowed on single-project keys)
 // is a 409 resource_in_use naming the keys. created reports a new resource.
-func (s *Service) PutResource(ctx context.Context, a *keyward.Actor, id string, in *ResourceFields) (r *keyward.Resource, created bool, err error) {
+func (s *Service) PutResource(ctx context.Context, a *keyward.Actor, id string, in *keyward.ResourceFields) (r *keyward.Resource, created bool, err error) {
 	if err := require(a, keyward.PermCatalogWrite); err != nil {
 		return nil, false, err
 	}
-	r, err = in.resource(id)
+	r, err = keyward.NewResource(id, in)
 	if err != nil {
 		return nil, false, err
 	}

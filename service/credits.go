@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -297,46 +296,15 @@ func (s *Service) returnLease(ctx context.Context, id string, st *creditState) e
 	return err
 }
 
-// CreditsChange is the body of POST /v1/keys/{id}/credits: exactly one of
-// set, add or subtract.
-type CreditsChange struct {
-	Set      keyward.Field[int64] `json:"set"`
-	Add      keyward.Field[int64] `json:"add"`
-	Subtract keyward.Field[int64] `json:"subtract"`
-}
-
-// ChangeCredits sets, adds to or subtracts from a key's credits, with an
-// audit event. Setting starts a new pool (credits nodes leased from the old
-// one are void); adding and subtracting keep it. Subtracting more than the
-// pool holds empties it (credits leased by nodes are not in the pool).
-func (s *Service) ChangeCredits(ctx context.Context, a *keyward.Actor, id string, in *CreditsChange, ifMatch string) (*keyward.Key, error) {
+// ChangeCredits applies op to a key's credits (set, add or subtract; see
+// keyward.CreditsOp), with an audit event. Subtracting more than the pool
+// holds empties it (credits leased by nodes are not in the pool).
+func (s *Service) ChangeCredits(ctx context.Context, a *keyward.Actor, id string, op keyward.CreditsOp, ifMatch string) (*keyward.Key, error) {
 	if err := require(a, keyward.PermKeysWrite); err != nil {
 		return nil, err
 	}
-	ops := 0
-	var fields []keyward.FieldError
-	for _, op := range []struct {
-		name string
-		f    keyward.Field[int64]
-	}{{"set", in.Set}, {"add", in.Add}, {"subtract", in.Subtract}} {
-		name, f := op.name, op.f
-		if !f.Set {
-			continue
-		}
-		ops++
-		min := int64(1)
-		if name == "set" {
-			min = 0
-		}
-		if f.Null || f.Value < min || f.Value > keyward.MaxCredits {
-			fields = append(fields, keyward.FieldError{Field: name, Message: fmt.Sprintf("must be an integer from %d to %d", min, keyward.MaxCredits)})
-		}
-	}
-	if ops != 1 {
-		return nil, keyward.InvalidField("set", "send exactly one of set, add or subtract")
-	}
-	if len(fields) > 0 {
-		return nil, keyward.Invalid(fields...)
+	if err := op.Check(); err != nil {
+		return nil, err
 	}
 	var out *keyward.Key
 	err := s.store.Write(ctx, func(tx keyward.Tx) error {
@@ -351,29 +319,11 @@ func (s *Service) ChangeCredits(ctx context.Context, a *keyward.Actor, id string
 			return keyward.Errorf(keyward.ECodeConflict, "key %s has no credits: give it credits with PATCH first", id)
 		}
 		next := cur.Clone()
-		pool := next.Credits.At(next.Credits.Pool(), s.now())
-		switch {
-		case in.Set.Set:
-			pool.Remaining, pool.Epoch = in.Set.Value, pool.Epoch+1
-		case in.Add.Set:
-			pool.Remaining = min(pool.Remaining+in.Add.Value, keyward.MaxCredits)
-		default:
-			pool.Remaining = max(pool.Remaining-in.Subtract.Value, 0)
-		}
+		pool := op.Apply(next.Credits.At(next.Credits.Pool(), s.now()))
 		next.Credits.Remaining, next.Credits.PeriodStart, next.Credits.Epoch = pool.Remaining, pool.PeriodStart, pool.Epoch
-		op := map[string]keyward.Change{"credits_operation": {Before: json.RawMessage("null"), After: mustJSON(creditsOp(in))}}
+		op := map[string]keyward.Change{"credits_operation": {Before: json.RawMessage("null"), After: mustJSON(map[string]int64{string(op.Action): op.Amount})}}
 		out, err = s.storeKeyChange(ctx, tx, a, cur, next, keyward.ActionKeyCreditsChanged, op)
 		return err
 	})
 	return out, err
-}
-
-func creditsOp(in *CreditsChange) map[string]int64 {
-	switch {
-	case in.Set.Set:
-		return map[string]int64{"set": in.Set.Value}
-	case in.Add.Set:
-		return map[string]int64{"add": in.Add.Value}
-	}
-	return map[string]int64{"subtract": in.Subtract.Value}
 }

@@ -63,7 +63,7 @@ func TestEscalation(t *testing.T) {
 			return e.svc.DeleteKey(e.ctx, c.actor, mgmt, target(mr).ID, "")
 		}, keyward.ECodePermissionDenied, mr},
 		{"rotate a key holding a permission it lacks (the secret would go to it)", newCaller([]string{mw}), func(c caller) error {
-			_, _, err := e.svc.RotateKey(e.ctx, c.actor, mgmt, target(mr).ID, &service.RotateRequest{}, "")
+			_, _, err := e.svc.RotateKey(e.ctx, c.actor, mgmt, target(mr).ID, 0, keyward.Field[time.Time]{}, "")
 			return err
 		}, keyward.ECodePermissionDenied, mr},
 		{"change itself, even to less", newCaller([]string{mw, read}), func(c caller) error {
@@ -71,7 +71,7 @@ func TestEscalation(t *testing.T) {
 			return err
 		}, keyward.ECodePermissionDenied, ""},
 		{"rotate itself", newCaller([]string{mw}), func(c caller) error {
-			_, _, err := e.svc.RotateKey(e.ctx, c.actor, mgmt, c.key.ID, &service.RotateRequest{}, "")
+			_, _, err := e.svc.RotateKey(e.ctx, c.actor, mgmt, c.key.ID, 0, keyward.Field[time.Time]{}, "")
 			return err
 		}, "", ""},
 		{"delete itself", newCaller([]string{mw}), func(c caller) error { return e.svc.DeleteKey(e.ctx, c.actor, mgmt, c.key.ID, "") }, "", ""},
@@ -102,7 +102,7 @@ func TestEscalation(t *testing.T) {
 			return err
 		}, "", ""},
 		{"expiring: rotate a key that never expires", newCaller([]string{mw}, expiring), func(c caller) error {
-			_, _, err := e.svc.RotateKey(e.ctx, c.actor, mgmt, target(mw).ID, &service.RotateRequest{}, "")
+			_, _, err := e.svc.RotateKey(e.ctx, c.actor, mgmt, target(mw).ID, 0, keyward.Field[time.Time]{}, "")
 			return err
 		}, keyward.ECodePermissionDenied, "expires_at"},
 		{"limited to 10/8: create a key usable anywhere", newCaller([]string{mw}, internal), func(c caller) error {

@@ -17,16 +17,6 @@ const MaxImport = 1000
 // holds (docs/decisions.md, "Import reveals as little as it can").
 const errHashInUse = "cannot be imported: this hash is already in use (in this account or another; keyward does not say which)"
 
-// ImportItem is one key to import: the SHA-256 of its existing token, the
-// key's fields, and optionally the displayable start and last4 of the
-// token (keyward never sees the token itself).
-type ImportItem struct {
-	Hash  string  `json:"hash"`
-	Start *string `json:"start"`
-	Last4 *string `json:"last4"`
-	keyward.KeyFields
-}
-
 // parseHash reads a SHA-256 given as 64 hex characters or as base64
 // (standard or URL alphabet, padded or not).
 func parseHash(s string) (keyward.TokenHash, bool) {
@@ -55,7 +45,7 @@ func parseHash(s string) (keyward.TokenHash, bool) {
 // original tokens. All or nothing: any invalid or duplicate item (a hash
 // keyward already knows, or one repeated in the request) fails the whole
 // request with one error per item, naming it.
-func (s *Service) ImportKeys(ctx context.Context, a *keyward.Actor, items []ImportItem) ([]*keyward.Key, error) {
+func (s *Service) ImportKeys(ctx context.Context, a *keyward.Actor, items []keyward.ImportItem) ([]*keyward.Key, error) {
 	if err := require(a, keyward.PermKeysWrite); err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func (e *env) owned() *owned {
 	e.must(err)
 	sa, err := e.svc.CreateServiceAccount(e.ctx, e.op, &keyward.ServiceAccountFields{Name: keyward.Some(e.unique("sa"))})
 	e.must(err)
-	p, err := e.svc.CreateProject(e.ctx, e.op, &service.ProjectFields{Name: keyward.Some(e.unique("project"))})
+	p, err := e.svc.CreateProject(e.ctx, e.op, &keyward.ProjectFields{Name: keyward.Some(e.unique("project"))})
 	e.must(err)
 	o.user, o.sa, o.project = u.ID, sa.ID, p.ID
 	in := restricted(scope("documents", keyward.AccessRead))
@@ -71,11 +71,11 @@ func TestChangeSeenByNextVerification(t *testing.T) {
 			patch(o.key.ID, &keyward.KeyFields{IPAllowlist: keyward.Some([]string{"10.0.0.0/8"})})
 		}, keyward.VerifyForbiddenIP, ""},
 		{"key rotated without grace", user, "", "", func(o *owned) {
-			_, _, err := e.svc.RotateKey(e.ctx, e.op, keyward.KindAPI, o.key.ID, &service.RotateRequest{}, "")
+			_, _, err := e.svc.RotateKey(e.ctx, e.op, keyward.KindAPI, o.key.ID, 0, keyward.Field[time.Time]{}, "")
 			e.must(err)
 		}, keyward.VerifyRotated, ""},
 		{"credits emptied", user, "", "", func(o *owned) {
-			_, err := e.svc.ChangeCredits(e.ctx, e.op, o.key.ID, &service.CreditsChange{Set: keyward.Some(int64(0))}, "")
+			_, err := e.svc.ChangeCredits(e.ctx, e.op, o.key.ID, keyward.CreditsOp{Action: keyward.CreditsSet, Amount: 0}, "")
 			e.must(err)
 		}, keyward.VerifyUsageExceeded, ""},
 		{"key deleted", user, "", "", func(o *owned) { e.must(e.svc.DeleteKey(e.ctx, e.op, keyward.KindAPI, o.key.ID, "")) }, keyward.VerifyNotFound, ""},
@@ -104,7 +104,7 @@ func TestChangeSeenByNextVerification(t *testing.T) {
 			e.must(err)
 		}, keyward.VerifyOwnerInactive, ""},
 		{"resource added to the catalog", account, "reports:read", "", func(o *owned) {
-			_, _, err := e.svc.PutResource(e.ctx, e.op, "reports", &service.ResourceFields{Readable: keyward.Some(true)})
+			_, _, err := e.svc.PutResource(e.ctx, e.op, "reports", &keyward.ResourceFields{Readable: keyward.Some(true)})
 			e.must(err)
 		}, keyward.VerifyValid, keyward.VerifyInsufficientPermissions},
 		{"resource removed from the catalog", account, "search:read", "", func(o *owned) {
@@ -143,8 +143,8 @@ func TestChangeSeenByNextVerification(t *testing.T) {
 func TestChangeSeenByEverySecret(t *testing.T) {
 	e := newEnvWith(t, service.Options{CacheSize: 100})
 	k, old := e.apiKey(e.op, &keyward.KeyFields{})
-	grace := int64(7 * 24 * 3600)
-	_, current, err := e.svc.RotateKey(e.ctx, e.op, keyward.KindAPI, k.ID, &service.RotateRequest{GracePeriodSeconds: &grace}, "")
+	grace := keyward.MaxGracePeriod
+	_, current, err := e.svc.RotateKey(e.ctx, e.op, keyward.KindAPI, k.ID, grace, keyward.Field[time.Time]{}, "")
 	e.must(err)
 	for _, tok := range []keyward.Token{old, current} {
 		if got := e.verify(tok, keyward.VerifyRequest{}).Code; got != keyward.VerifyValid {

@@ -11,9 +11,6 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// MaxGracePeriodSeconds bounds a rotation's grace period: 7 days.
-const MaxGracePeriodSeconds = 7 * 24 * 3600
-
 // perms returns the read and write permissions guarding keys of a kind.
 func perms(kind keyward.KeyKind) (read, write string) {
 	if kind == keyward.KindManagement {
@@ -401,30 +398,19 @@ func (s *Service) DeleteKey(ctx context.Context, a *keyward.Actor, kind keyward.
 	})
 }
 
-// RotateRequest is the body of a rotation.
-type RotateRequest struct {
-	// GracePeriodSeconds keeps the old secret valid that long (0–7 days).
-	GracePeriodSeconds *int64 `json:"grace_period_seconds"`
-	// ExpiresAt, if set, gives the rotated key a new expiry (a rotation
-	// must leave the key within the account's expiry policy).
-	ExpiresAt keyward.Field[time.Time] `json:"expires_at"`
-}
-
 // RotateKey gives the key a new secret, keeping its id and settings. The
-// old secret stays valid for the grace period, then verifies as ROTATED.
-// A revoked key cannot be rotated; the result must satisfy the account's
-// expiry policy (422 naming the rule).
-func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, id string, in *RotateRequest, ifMatch string) (*keyward.Key, keyward.Token, error) {
+// old secret stays valid for grace (0 to keyward.MaxGracePeriod), then
+// verifies as ROTATED. expiresAt, when Set, gives the rotated key a new
+// expiry (null is refused: a rotation cannot clear one). A revoked key
+// cannot be rotated; the result must satisfy the account's expiry policy
+// (422 naming the rule).
+func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, id string, grace time.Duration, expiresAt keyward.Field[time.Time], ifMatch string) (*keyward.Key, keyward.Token, error) {
 	_, write := perms(kind)
 	if err := require(a, write); err != nil {
 		return nil, keyward.Token{}, err
 	}
-	var grace int64
-	if in.GracePeriodSeconds != nil {
-		grace = *in.GracePeriodSeconds
-	}
-	if grace < 0 || grace > MaxGracePeriodSeconds {
-		return nil, keyward.Token{}, keyward.InvalidField("grace_period_seconds", "must be between 0 and %d", MaxGracePeriodSeconds)
+	if grace < 0 || grace > keyward.MaxGracePeriod {
+		return nil, keyward.Token{}, keyward.InvalidField("grace_period_seconds", "must be between 0 and %d", int64(keyward.MaxGracePeriod/time.Second))
 	}
 	var (
 		out *keyward.Key
@@ -443,12 +429,12 @@ func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 			return err
 		}
 		next := cur.Clone()
-		if in.ExpiresAt.Null {
+		if expiresAt.Null {
 			return keyward.InvalidField("expires_at", "cannot be null on a rotation; PATCH the key to clear its expiry")
 		}
 		var exp *time.Time
-		if in.ExpiresAt.Set {
-			exp = &in.ExpiresAt.Value
+		if expiresAt.Set {
+			exp = &expiresAt.Value
 		}
 		if err := keyward.RotationExpiry(next, exp, env); err != nil {
 			return err
@@ -468,7 +454,7 @@ func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		if err := s.sealIfRecoverable(next, tok); err != nil {
 			return err
 		}
-		oldUntil := now.Add(time.Duration(grace) * time.Second)
+		oldUntil := now.Add(grace)
 		if err := tx.RotateKeySecret(ctx, id, tok.Hash(), now, oldUntil); err != nil {
 			return err
 		}

@@ -7,38 +7,6 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// ProjectFields is the body of a project create or PATCH.
-type ProjectFields struct {
-	Name        keyward.Field[string] `json:"name"`
-	Description keyward.Field[string] `json:"description"`
-}
-
-func (in *ProjectFields) apply(p *keyward.Project, creating bool) error {
-	var errs []keyward.FieldError
-	switch {
-	case creating && !in.Name.HasValue(), in.Name.Null:
-		errs = append(errs, keyward.FieldError{Field: "name", Message: "is required"})
-	case in.Name.Set:
-		if msg := keyward.CheckText(in.Name.Value, keyward.MaxNameLen, true); msg != "" {
-			errs = append(errs, keyward.FieldError{Field: "name", Message: msg})
-		}
-		p.Name = in.Name.Value
-	}
-	if in.Description.Null {
-		p.Description = nil
-	} else if in.Description.Set {
-		if msg := keyward.CheckText(in.Description.Value, keyward.MaxDescriptionLen, false); msg != "" {
-			errs = append(errs, keyward.FieldError{Field: "description", Message: msg})
-		}
-		d := in.Description.Value
-		p.Description = &d
-	}
-	if len(errs) > 0 {
-		return keyward.Invalid(errs...)
-	}
-	return nil
-}
-
 func projectMap(p *keyward.Project) map[string]any {
 	if p == nil {
 		return nil
@@ -60,10 +28,10 @@ var projectKind = &objectKind[keyward.Project]{
 
 // CreateProject creates a project in the actor's account; names are unique
 // per account (409 duplicate).
-func (s *Service) CreateProject(ctx context.Context, a *keyward.Actor, in *ProjectFields) (*keyward.Project, error) {
+func (s *Service) CreateProject(ctx context.Context, a *keyward.Actor, in *keyward.ProjectFields) (*keyward.Project, error) {
 	now := s.now()
 	p := &keyward.Project{ID: s.ids.New(keyward.PrefixProject), AccountID: a.AccountID, CreatedAt: now, UpdatedAt: now, Version: 1}
-	return projectKind.add(ctx, s, a, p, func(keyward.Tx) error { return in.apply(p, true) })
+	return projectKind.add(ctx, s, a, p, func(keyward.Tx) error { return keyward.ApplyProject(p, in, true) })
 }
 
 // GetProject returns a project of the actor's account.
@@ -79,8 +47,8 @@ func (s *Service) ListProjects(ctx context.Context, a *keyward.Actor, pg keyward
 }
 
 // UpdateProject applies a PATCH to a project.
-func (s *Service) UpdateProject(ctx context.Context, a *keyward.Actor, id string, in *ProjectFields, ifMatch string) (*keyward.Project, error) {
-	return projectKind.patch(ctx, s, a, id, ifMatch, func(_ keyward.Tx, next *keyward.Project) error { return in.apply(next, false) })
+func (s *Service) UpdateProject(ctx context.Context, a *keyward.Actor, id string, in *keyward.ProjectFields, ifMatch string) (*keyward.Project, error) {
+	return projectKind.patch(ctx, s, a, id, ifMatch, func(_ keyward.Tx, next *keyward.Project) error { return keyward.ApplyProject(next, in, false) })
 }
 
 // DeleteProject deletes a project and revokes every key scoped to it, with

@@ -60,7 +60,7 @@ func (e *env) failing(fails map[keyward.VerifyCode]bool) (keyward.Token, keyward
 	e.must(err)
 	var projects [2]string
 	for i := range projects {
-		p, err := e.svc.CreateProject(e.ctx, e.op, &service.ProjectFields{Name: keyward.Some(e.unique("project"))})
+		p, err := e.svc.CreateProject(e.ctx, e.op, &keyward.ProjectFields{Name: keyward.Some(e.unique("project"))})
 		e.must(err)
 		projects[i] = p.ID
 	}
@@ -95,8 +95,8 @@ func (e *env) failing(fails map[keyward.VerifyCode]bool) (keyward.Token, keyward
 	if fails[keyward.VerifyRotated] {
 		// The old secret's grace ends a minute after the rotation, a day
 		// ago by the wall clock.
-		grace := int64(60)
-		_, _, err := e.svc.RotateKey(e.ctx, e.op, keyward.KindAPI, k.ID, &service.RotateRequest{GracePeriodSeconds: &grace}, "")
+		grace := time.Minute
+		_, _, err := e.svc.RotateKey(e.ctx, e.op, keyward.KindAPI, k.ID, grace, keyward.Field[time.Time]{}, "")
 		e.must(err)
 	}
 	if fails[keyward.VerifyOwnerInactive] {

@@ -108,7 +108,7 @@ func TestSQLiteFeedAcrossHandles(t *testing.T) {
 			}
 		}, keyward.VerifyNotFound},
 		{"rotate without grace", func() *ftSide { return a }, func(t *testing.T, s *ftSide, k *keyward.Key) {
-			if _, _, err := s.svc.RotateKey(ctx, op, keyward.KindAPI, k.ID, &service.RotateRequest{}, ""); err != nil {
+			if _, _, err := s.svc.RotateKey(ctx, op, keyward.KindAPI, k.ID, 0, keyward.Field[time.Time]{}, ""); err != nil {
 				t.Fatal(err)
 			}
 		}, keyward.VerifyRotated},
@@ -148,7 +148,7 @@ func TestSQLiteFeedAcrossHandles(t *testing.T) {
 		if got := b.code(t, acct, tok); got != keyward.VerifyNotFound {
 			t.Fatalf("unknown token verifies %s", got)
 		}
-		if _, err := a.svc.ImportKeys(ctx, op, []service.ImportItem{{Hash: tok.Hash().String(), KeyFields: keyward.KeyFields{Name: keyward.Some("imported")}}}); err != nil {
+		if _, err := a.svc.ImportKeys(ctx, op, []keyward.ImportItem{{Hash: tok.Hash().String(), KeyFields: keyward.KeyFields{Name: keyward.Some("imported")}}}); err != nil {
 			t.Fatal(err)
 		}
 		b.waitCode(t, acct, tok, keyward.VerifyValid)

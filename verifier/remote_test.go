@@ -56,8 +56,8 @@ func TestRemoteCacheKeys(t *testing.T) {
 	ctx := context.Background()
 	vk := s.verifyKey(t)
 	r := s.remote(t, vk, verifier.RemoteOptions{}, nil)
-	p1, _ := s.C.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("one")})
-	p2, _ := s.C.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("two")})
+	p1, _ := s.C.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("one")})
+	p2, _ := s.C.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("two")})
 	k := s.createKey(t, &keyward.KeyFields{
 		PermissionMode: keyward.Some(keyward.ModeRestricted), ProjectID: keyward.Some(p1.ID),
 		Scopes:      keyward.Some([]keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"*"}}}),
@@ -258,7 +258,7 @@ func TestRemoteInvalidation(t *testing.T) {
 		wantCode(t, r, legacy, nil, keyward.VerifyNotFound, true)
 		mark := iv.mark()
 		h := keyward.HashString(legacy)
-		if _, err := s.C.ImportKeys(ctx, []client.ImportItem{{Hash: hex.EncodeToString(h[:]), KeyFields: keyward.KeyFields{Name: keyward.Some("imported")}}}); err != nil {
+		if _, err := s.C.ImportKeys(ctx, []keyward.ImportItem{{Hash: hex.EncodeToString(h[:]), KeyFields: keyward.KeyFields{Name: keyward.Some("imported")}}}); err != nil {
 			t.Fatal(err)
 		}
 		iv.wait(t, mark, "the token hash", func(inv keyward.Invalidation) bool { return inv.Kind == keyward.InvalidateHash && inv.ID == h.String() })

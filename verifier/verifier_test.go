@@ -158,11 +158,11 @@ func TestSameAnswers(t *testing.T) {
 	verifiers[2].v = verifiers[1].v
 	remote := verifiers[1].v.(*verifier.Remote)
 
-	p1, err := s.C.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("one")})
+	p1, err := s.C.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("one")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := s.C.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("two")})
+	p2, err := s.C.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("two")})
 	if err != nil {
 		t.Fatal(err)
 	}

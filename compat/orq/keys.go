@@ -9,7 +9,6 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/compat/internal/kit"
-	"github.com/keyward/keyward/service"
 )
 
 // rotateSuffix ends the path of orq's custom rotate method.
@@ -275,7 +274,7 @@ func (h *handler) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 			return keyward.InvalidField("api_key_id", "must be the api_key_id of the path")
 		}
 	}
-	k, tok, err := h.svc.RotateKey(r.Context(), a, keyward.KindAPI, id, &service.RotateRequest{}, "")
+	k, tok, err := h.svc.RotateKey(r.Context(), a, keyward.KindAPI, id, 0, keyward.Field[time.Time]{}, "")
 	if err != nil {
 		return notFound(err, id)
 	}
