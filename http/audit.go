@@ -1,0 +1,38 @@
+package http
+
+// The audit log (/v1/audit-events).
+
+import (
+	"net/http"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
+)
+
+func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	p := query(r)
+	var f keyward.AuditFilter
+	var err error
+	if f.Page, err = p.page(keyward.PrefixAuditEvent); err != nil {
+		return err
+	}
+	for _, t := range []struct {
+		name string
+		dst  *string
+	}{{"target_id", &f.TargetID}, {"actor_id", &f.ActorID}, {"action", &f.Action}} {
+		if *t.dst, err = p.text(t.name, 128); err != nil {
+			return err
+		}
+	}
+	if f.Since, err = p.time("since"); err != nil {
+		return err
+	}
+	if f.Until, err = p.time("until"); err != nil {
+		return err
+	}
+	items, more, err := s.svc.ListAuditEvents(r.Context(), a, f)
+	if err != nil {
+		return err
+	}
+	return s.writeJSON(w, r, http.StatusOK, api.PageOf(items, more, api.AuditEventOf))
+}
