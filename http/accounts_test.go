@@ -1063,7 +1063,7 @@ func TestAiAccountsOperatorOnly(t *testing.T) {
 		Body: map[string]any{"name": "ai op keys", "operator": true, "permissions": []string{keyward.PermKeysRead}}}))
 
 	var routes []string
-	for _, r := range e.Server.Routes() {
+	for _, r := range e.HTTP.Routes() {
 		if strings.Contains(r, " /v1/accounts") {
 			routes = append(routes, r)
 		}

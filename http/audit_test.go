@@ -282,11 +282,11 @@ func TestPxAuditFilters(t *testing.T) {
 		{"&target_id=" + keyIDs[0], where(func(ev map[string]any) bool { return pxTarget(ev) == keyIDs[0] })},
 		{"&target_id=" + keyIDs[1], where(func(ev map[string]any) bool { return pxTarget(ev) == keyIDs[1] })},
 		{"&actor_id=" + actorID, where(func(ev map[string]any) bool { return actorOf(ev) == actorID })},
-		{"&actor_id=" + e.OpID, where(func(ev map[string]any) bool { return actorOf(ev) == e.OpID })},
+		{"&actor_id=" + e.OperatorKeyID, where(func(ev map[string]any) bool { return actorOf(ev) == e.OperatorKeyID })},
 		{"&action=key.updated", where(func(ev map[string]any) bool { return ev["action"] == "key.updated" })},
 		{"&action=key.rotated", where(func(ev map[string]any) bool { return ev["action"] == "key.rotated" })},
-		{"&target_id=" + keyIDs[2] + "&action=key.updated&actor_id=" + e.OpID, where(func(ev map[string]any) bool {
-			return pxTarget(ev) == keyIDs[2] && ev["action"] == "key.updated" && actorOf(ev) == e.OpID
+		{"&target_id=" + keyIDs[2] + "&action=key.updated&actor_id=" + e.OperatorKeyID, where(func(ev map[string]any) bool {
+			return pxTarget(ev) == keyIDs[2] && ev["action"] == "key.updated" && actorOf(ev) == e.OperatorKeyID
 		})},
 		{"&since=" + url.QueryEscape(mid), where(func(ev map[string]any) bool { return !pxTime(t, ev["created_at"]).Before(midT) })},
 		{"&until=" + url.QueryEscape(mid), where(func(ev map[string]any) bool { return pxTime(t, ev["created_at"]).Before(midT) })},
@@ -420,7 +420,7 @@ func TestPxAuditHoldsNoSecret(t *testing.T) {
 			}
 		}
 	}
-	for f, b := range envStoredBytes(t, e.Loc) {
+	for f, b := range envStoredBytes(t, e.Location) {
 		for _, s := range secrets {
 			if strings.Contains(string(b), s[strings.IndexByte(s, '_')+1:]) {
 				t.Errorf("%s holds a secret in clear", f)
@@ -461,7 +461,7 @@ func TestPxAuditAppendOnly(t *testing.T) {
 		{"insert or replace", `INSERT OR REPLACE INTO audit_events (` + cols + `) SELECT ` + tampered + ` FROM audit_events WHERE id = ?`},
 		{"replace", `REPLACE INTO audit_events (` + cols + `) SELECT ` + tampered + ` FROM audit_events WHERE id = ?`},
 	}
-	if envIsPostgresURL(e.Loc) {
+	if envIsPostgresURL(e.Location) {
 		// SQLite has no TRUNCATE; PostgreSQL's skips row triggers.
 		cases = append(cases, struct{ name, sql string }{"truncate", `TRUNCATE audit_events`})
 	}

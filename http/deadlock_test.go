@@ -13,13 +13,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // dlClient gives every request of these tests a bound: a request that
@@ -187,10 +187,7 @@ func TestWritePathCrossTenantNoDeadlock(t *testing.T) {
 // TestPxTimeoutChangesNothing.) A verification that needs the writer (a
 // credit lease) gives up after its own budget of one second.
 func TestWriterWaitBoundedByServerBudget(t *testing.T) {
-	e := newEnv(t)
-	hs := httptest.NewServer(khttp.NewServer(e.Svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}, RequestTimeout: 1500 * time.Millisecond}))
-	t.Cleanup(hs.Close)
-	short := &testEnv{t: t, URL: hs.URL, Op: e.Op, OpID: e.OpID, DB: e.DB, Loc: e.Loc, Svc: e.Svc}
+	e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{RequestTimeout: 1500 * time.Millisecond}})
 	k := e.createKey(map[string]any{"name": "before", "credits": map[string]any{"remaining": 5}})
 	id := k["id"].(string)
 	before := pxDump(t, e)
@@ -203,9 +200,9 @@ func TestWriterWaitBoundedByServerBudget(t *testing.T) {
 		{Method: "DELETE", Path: "/v1/keys/" + id},
 	} {
 		start := time.Now()
-		res := short.do(r)
+		res := e.do(r)
 		took := time.Since(start)
-		short.problem(res, http.StatusServiceUnavailable, "unavailable")
+		e.problem(res, http.StatusServiceUnavailable, "unavailable")
 		if res.Header.Get("Retry-After") == "" {
 			t.Errorf("%s %s: 503 without Retry-After", r.Method, r.Path)
 		}
@@ -217,8 +214,8 @@ func TestWriterWaitBoundedByServerBudget(t *testing.T) {
 		// Spending credits needs a lease from the pool: the writer, on
 		// SQLite (PostgreSQL locks the key's row only).
 		start := time.Now()
-		res := short.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": k["secret"]}})
-		short.problem(res, http.StatusServiceUnavailable, "unavailable")
+		res := e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": k["secret"]}})
+		e.problem(res, http.StatusServiceUnavailable, "unavailable")
 		if took := time.Since(start); took > 3*time.Second {
 			t.Errorf("a verification that needs the writer answered after %v: its budget is 1s", took)
 		}
@@ -228,5 +225,5 @@ func TestWriterWaitBoundedByServerBudget(t *testing.T) {
 	if got := e.auditCount(); got != n {
 		t.Errorf("audit events %d → %d after changes that ran out of budget", n, got)
 	}
-	short.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "after"}})
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "after"}})
 }

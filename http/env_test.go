@@ -3,12 +3,10 @@ package http_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,28 +15,17 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
-	"github.com/keyward/keyward/metrics"
-	"github.com/keyward/keyward/postgres"
-	"github.com/keyward/keyward/postgres/pgtest"
-	"github.com/keyward/keyward/service"
-	"github.com/keyward/keyward/sqlite"
+	"github.com/keyward/keyward/keywardtest"
 )
 
-// testEnv is a keyward server on a fresh database (see envNewStore: a
-// SQLite file in a temp dir, or a PostgreSQL schema when
-// KEYWARD_TEST_STORE=postgres), served over real HTTP on loopback, with
-// the bootstrap operator key. Every exchange made through do is validated
-// against the OpenAPI document when the test ends.
+// testEnv is a keyward server of the kit (keywardtest) on the suite's
+// store (see envPostgres), with metrics and no lockout unless asked, and
+// its operator key. Every exchange made through do is validated against
+// the OpenAPI document when the test ends.
 type testEnv struct {
-	t      *testing.T
-	URL    string
-	Op     string // the operator management key's secret
-	OpID   string
-	DB     envDB
-	Loc    string // where DB lives: the SQLite file or the PostgreSQL URL
-	Svc    *service.Service
-	Server *khttp.Server
+	*keywardtest.Server
+	t  *testing.T
+	Op string // the operator management key's secret
 
 	mu        sync.Mutex
 	exchanges []exchange
@@ -55,26 +42,23 @@ type exchange struct {
 	RBody   []byte
 }
 
+// newEnv starts the suite's usual server.
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
-	ctx := context.Background()
-	db, loc := envNewStore(t)
-	mx := metrics.New()
-	svc := service.New(service.Options{Store: db, Observer: mx})
-	mx.Watch(svc)
-	k, tok, err := svc.Bootstrap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// No lockout here: the matrix tests send hundreds of bad credentials
-	// from 127.0.0.1 on purpose; the lockout has tests of its own.
-	srv := khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}, Metrics: mx})
-	hs := httptest.NewServer(srv)
-	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Loc: loc, Svc: svc, Server: srv}
+	return startEnv(t, keywardtest.Options{})
+}
+
+// startEnv starts a server with the options (a master key, a lockout, a
+// clock, a restart: Options.Reopen…) on the suite's store, with metrics.
+// No lockout unless asked: the matrix tests send hundreds of bad
+// credentials from 127.0.0.1 on purpose; the lockout has tests of its
+// own.
+func startEnv(t *testing.T, o keywardtest.Options) *testEnv {
+	t.Helper()
+	o.Store, o.Metrics = keywardtest.StoreFromEnv(t), true
+	s := keywardtest.Start(t, o)
+	e := &testEnv{Server: s, t: t, Op: s.OperatorKey.Reveal()}
 	t.Cleanup(func() {
-		hs.Close()
-		svc.Close(context.Background())
-		db.Close()
 		if !t.Failed() {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -90,77 +74,16 @@ func newEnv(t *testing.T) *testEnv {
 //
 // The whole suite runs on SQLite by default and on PostgreSQL when
 // KEYWARD_TEST_STORE=postgres (with KEYWARD_TEST_POSTGRES_URL, see
-// package pgtest): .ci/run does both. Every server of every test gets its
-// store from envNewStore or envOpenStore, so no test picks a database by
-// itself.
-
-// envStoreVar selects the store of the suite: "sqlite" (or unset) or "postgres".
-const envStoreVar = "KEYWARD_TEST_STORE"
-
-// envDB is what the tests use of a store: the keyward.Store contract, and
-// the write handle for the few tests that check the database itself with
-// raw SQL (write it with envSQL so its placeholders suit the dialect).
-// Both sqlite.DB and postgres.DB are one.
-type envDB interface {
-	keyward.Store
-	WriteDB() *sql.DB
-}
-
-var (
-	_ envDB = (*sqlite.DB)(nil)
-	_ envDB = (*postgres.DB)(nil)
-)
+// package pgtest): .ci/run does both. Every server of every test is
+// started by startEnv, on the store keywardtest.StoreFromEnv says, so no
+// test picks a database by itself.
 
 // envPostgres reports whether this run is the PostgreSQL run of the suite.
 // An unknown value of KEYWARD_TEST_STORE fails the test (a typo must not
 // silently run SQLite again).
 func envPostgres(t testing.TB) bool {
 	t.Helper()
-	switch v := os.Getenv(envStoreVar); v {
-	case "", "sqlite":
-		return false
-	case "postgres":
-		return true
-	default:
-		t.Fatalf("%s=%q: want sqlite or postgres", envStoreVar, v)
-		return false
-	}
-}
-
-// envNewStore opens a store on a fresh, empty database (a SQLite file in
-// t.TempDir(), or a new PostgreSQL schema dropped when the test ends) and
-// returns it with its location, which envOpenStore opens again (a
-// restart). The caller closes the store.
-func envNewStore(t testing.TB) (envDB, string) {
-	t.Helper()
-	var loc string
-	if envPostgres(t) {
-		loc = pgtest.URL(t)
-	} else {
-		loc = filepath.Join(t.TempDir(), sqlite.FileName)
-	}
-	return envOpenStore(t, loc), loc
-}
-
-// envOpenStore opens the store at loc, a location envNewStore returned.
-// The caller closes it.
-func envOpenStore(t testing.TB, loc string) envDB {
-	t.Helper()
-	ctx := context.Background()
-	if envIsPostgresURL(loc) {
-		// A few connections per server: tests run in parallel on one
-		// PostgreSQL, each test server holding its own pool and listener.
-		db, err := postgres.Open(ctx, loc, postgres.Options{MaxConns: 8, MinConns: 1})
-		if err != nil {
-			t.Fatalf("open PostgreSQL store: %v", err)
-		}
-		return db
-	}
-	db, err := sqlite.Open(ctx, loc)
-	if err != nil {
-		t.Fatalf("open SQLite store: %v", err)
-	}
-	return db
+	return keywardtest.StoreFromEnv(t) == keywardtest.Postgres
 }
 
 func envIsPostgresURL(loc string) bool {
@@ -174,14 +97,14 @@ func envIsPostgresURL(loc string) bool {
 func sqliteOnly(t testing.TB, why string) {
 	t.Helper()
 	if envPostgres(t) {
-		t.Skipf("SQLite only (%s=postgres run): %s", envStoreVar, why)
+		t.Skipf("SQLite only (%s=postgres run): %s", keywardtest.StoreVar, why)
 	}
 }
 
 // envSQL rewrites the ? placeholders of a raw test query as $1, $2… for
 // PostgreSQL (test queries hold no literal question marks).
 func envSQL(e *testEnv, query string) string {
-	if !envIsPostgresURL(e.Loc) {
+	if !envIsPostgresURL(e.Location) {
 		return query
 	}
 	var b strings.Builder
@@ -198,14 +121,14 @@ func envSQL(e *testEnv, query string) string {
 }
 
 // envTables returns the names of keyward's tables, sorted.
-func envTables(t testing.TB, e *testEnv) []string {
+func envTables(t testing.TB, db keywardtest.DB, loc string) []string {
 	t.Helper()
 	q := `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`
-	if envIsPostgresURL(e.Loc) {
+	if envIsPostgresURL(loc) {
 		q = `SELECT table_name FROM information_schema.tables
 			WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`
 	}
-	rows, err := e.DB.WriteDB().QueryContext(context.Background(), q)
+	rows, err := db.WriteDB().QueryContext(context.Background(), q)
 	if err != nil {
 		t.Fatalf("list tables: %v", err)
 	}
@@ -250,10 +173,9 @@ func envStoredBytes(t testing.TB, loc string) map[string][]byte {
 		return out
 	}
 	ctx := context.Background()
-	db := envOpenStore(t, loc)
+	db := keywardtest.Open(t, loc)
 	defer db.Close()
-	e := &testEnv{DB: db, Loc: loc}
-	for _, tbl := range envTables(t, e) {
+	for _, tbl := range envTables(t, db, loc) {
 		rows, err := db.WriteDB().QueryContext(ctx, `SELECT * FROM "`+tbl+`"`)
 		if err != nil {
 			t.Fatalf("read %s: %v", tbl, err)

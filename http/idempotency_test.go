@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keywardtest"
+	"github.com/keyward/keyward/service"
 )
 
 // rkIdemKey returns a fresh random Idempotency-Key (a UUID-like string).
@@ -226,45 +228,45 @@ func TestIdempotencyEveryCreatingRoute(t *testing.T) {
 
 func TestIdempotencyKeyCreateReturnsTheSameSecret(t *testing.T) {
 	t.Parallel()
-	e := rkNewEnv(t, rkOptions{})
+	e := newEnv(t)
 	idem := rkIdemKey(t)
 	body := map[string]any{"name": "once"}
-	first := rkPost(e.testEnv, "/v1/keys", idem, "", body, nil)
+	first := rkPost(e, "/v1/keys", idem, "", body, nil)
 	if first.Status != http.StatusCreated {
 		t.Fatalf("create: %d %s", first.Status, first.Body)
 	}
 	secret := first.Str(t, "secret")
-	again := rkPost(e.testEnv, "/v1/keys", idem, "", body, nil)
+	again := rkPost(e, "/v1/keys", idem, "", body, nil)
 	if again.Str(t, "secret") != secret || again.Str(t, "id") != first.Str(t, "id") {
 		t.Fatalf("the retry returned another key or secret: %s", again.Body)
 	}
-	if code := rkCode(t, e.testEnv, secret); code != "VALID" {
+	if code := rkCode(t, e, secret); code != "VALID" {
 		t.Errorf("the secret verifies as %s", code)
 	}
-	if n := rkCount(t, e.testEnv, "/v1/keys", nil); n != 1 {
+	if n := rkCount(t, e, "/v1/keys", nil); n != 1 {
 		t.Errorf("%d keys, want 1", n)
 	}
 
 	t.Run("the remembered answer is sealed at rest", func(t *testing.T) {
-		rkNotInDatabase(t, e.Path, secret)
+		rkNotInDatabase(t, e.Location, secret)
 	})
 
 	t.Run("the same key in another account is another request", func(t *testing.T) {
-		other := rkAccount(t, e.testEnv, "other")
-		res := rkPost(e.testEnv, "/v1/keys", idem, "", body, map[string]string{"X-Account-Id": other})
+		other := rkAccount(t, e, "other")
+		res := rkPost(e, "/v1/keys", idem, "", body, map[string]string{"X-Account-Id": other})
 		if res.Status != http.StatusCreated || rkReplayed(res) != "false" || res.Str(t, "id") == first.Str(t, "id") {
 			t.Fatalf("the operator acting on another account got %d replayed=%s %s", res.Status, rkReplayed(res), res.Body)
 		}
 	})
 
 	t.Run("an answer survives a restart", func(t *testing.T) {
-		e.stop()
-		e2 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID})
-		res := rkPost(e2.testEnv, "/v1/keys", idem, "", body, nil)
+		e.Close()
+		e2 := startEnv(t, keywardtest.Options{Reopen: e.Server})
+		res := rkPost(e2, "/v1/keys", idem, "", body, nil)
 		if res.Status != http.StatusCreated || !bytes.Equal(res.Body, first.Body) || rkReplayed(res) != "true" {
 			t.Fatalf("after a restart the retry got %d replayed=%s %s", res.Status, rkReplayed(res), res.Body)
 		}
-		if n := rkCount(t, e2.testEnv, "/v1/keys", nil); n != 1 {
+		if n := rkCount(t, e2, "/v1/keys", nil); n != 1 {
 			t.Errorf("%d keys in the default account after the retry, want 1", n)
 		}
 	})
@@ -482,24 +484,24 @@ func TestIdempotencyWindow(t *testing.T) {
 	t.Run("api with a moved clock", func(t *testing.T) {
 		var offset atomic.Int64
 		clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-		e := rkNewEnv(t, rkOptions{Clock: clock})
+		e := startEnv(t, keywardtest.Options{Service: service.Options{Clock: clock}})
 		idem := rkIdemKey(t)
 		body := map[string]any{"name": "windowed"}
-		first := rkPost(e.testEnv, "/v1/keys", idem, "", body, nil)
+		first := rkPost(e, "/v1/keys", idem, "", body, nil)
 		if first.Status != http.StatusCreated {
 			t.Fatalf("create: %d %s", first.Status, first.Body)
 		}
 		offset.Store(int64(23*time.Hour + 59*time.Minute))
-		if res := rkPost(e.testEnv, "/v1/keys", idem, "", body, nil); !bytes.Equal(res.Body, first.Body) || rkReplayed(res) != "true" {
+		if res := rkPost(e, "/v1/keys", idem, "", body, nil); !bytes.Equal(res.Body, first.Body) || rkReplayed(res) != "true" {
 			t.Fatalf("23h59m later the retry got %d replayed=%s", res.Status, rkReplayed(res))
 		}
-		rkProblem(t, rkPost(e.testEnv, "/v1/keys", idem, "", map[string]any{"name": "other"}, nil), http.StatusConflict, "idempotency_conflict")
+		rkProblem(t, rkPost(e, "/v1/keys", idem, "", map[string]any{"name": "other"}, nil), http.StatusConflict, "idempotency_conflict")
 		offset.Store(int64(24*time.Hour + time.Minute))
-		res := rkPost(e.testEnv, "/v1/keys", idem, "", body, nil)
+		res := rkPost(e, "/v1/keys", idem, "", body, nil)
 		if res.Status != http.StatusCreated || rkReplayed(res) != "false" || res.Str(t, "id") == first.Str(t, "id") {
 			t.Fatalf("24h01m later the same request should run again: %d replayed=%s %s", res.Status, rkReplayed(res), res.Body)
 		}
-		if n := rkCount(t, e.testEnv, "/v1/keys", nil); n != 2 {
+		if n := rkCount(t, e, "/v1/keys", nil); n != 2 {
 			t.Errorf("%d keys, want 2 (the first, and the one created after the window)", n)
 		}
 	})
@@ -512,17 +514,17 @@ func TestIdempotencyWindow(t *testing.T) {
 func TestIdempotencyAfterMasterKeyChange(t *testing.T) {
 	t.Parallel()
 	master, _ := rkMasterKey(t)
-	e := rkNewEnv(t, rkOptions{Master: master})
+	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: master}})
 	idem := rkIdemKey(t)
 	body := map[string]any{"name": "sealed with the master key"}
-	first := rkPost(e.testEnv, "/v1/keys", idem, "", body, nil)
+	first := rkPost(e, "/v1/keys", idem, "", body, nil)
 	if first.Status != http.StatusCreated {
 		t.Fatalf("create: %d %s", first.Status, first.Body)
 	}
-	e.stop()
-	e2 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID})
-	res := rkPost(e2.testEnv, "/v1/keys", idem, "", body, nil)
-	if n := rkCount(t, e2.testEnv, "/v1/keys", nil); n != 1 {
+	e.Close()
+	e2 := startEnv(t, keywardtest.Options{Reopen: e.Server})
+	res := rkPost(e2, "/v1/keys", idem, "", body, nil)
+	if n := rkCount(t, e2, "/v1/keys", nil); n != 1 {
 		t.Errorf("the retry created another key: %d keys", n)
 	}
 	switch {

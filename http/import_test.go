@@ -188,7 +188,7 @@ func TestImportKeys(t *testing.T) {
 			tg, _ := ev["target"].(map[string]any)
 			ac, _ := ev["actor"].(map[string]any)
 			targets[tg["id"].(string)] = true
-			if ac["id"] != e.OpID {
+			if ac["id"] != e.OperatorKeyID {
 				t.Fatalf("a key.imported event has actor %v, want the operator key", ac)
 			}
 		}

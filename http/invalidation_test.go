@@ -16,13 +16,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	khttp "github.com/keyward/keyward/http"
-	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // ivState is what a case's setup made (ids, secrets), by name.
@@ -46,15 +44,7 @@ type ivCase struct {
 // the same SQLite file).
 func ivSecondNode(t *testing.T, a *testEnv) *testEnv {
 	t.Helper()
-	db := envOpenStore(t, a.Loc)
-	svc := service.New(service.Options{Store: db})
-	hs := httptest.NewServer(khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}}))
-	t.Cleanup(func() {
-		hs.Close()
-		svc.Close(t.Context())
-		db.Close()
-	})
-	return &testEnv{t: t, URL: hs.URL, Op: a.Op, OpID: a.OpID, DB: db, Loc: a.Loc, Svc: svc}
+	return startEnv(t, keywardtest.Options{Reopen: a.Server})
 }
 
 // ivVerify verifies secret on n with the operator key (query: the
@@ -411,7 +401,7 @@ func TestEveryChangeReachesVerification(t *testing.T) {
 	}
 	// Every mutating route of the management API has a case.
 	probe := newEnv(t)
-	for _, r := range probe.Server.Routes() {
+	for _, r := range probe.HTTP.Routes() {
 		method, _, _ := strings.Cut(r, " ")
 		if method == "GET" || r == "POST /v1/keys/verify" {
 			continue

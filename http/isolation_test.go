@@ -109,7 +109,7 @@ func TestAiAccountSelection(t *testing.T) {
 	})
 	t.Run("operator keys are invisible to bound keys", func(t *testing.T) {
 		for _, m := range []string{"GET", "PATCH", "PUT", "DELETE"} {
-			rq := req{Method: m, Path: "/v1/management-keys/" + e.OpID, Token: mA}
+			rq := req{Method: m, Path: "/v1/management-keys/" + e.OperatorKeyID, Token: mA}
 			if m == "PATCH" || m == "PUT" {
 				rq.Body = map[string]any{"name": "ai x", "permissions": []string{keyward.PermKeysRead}}
 			}
@@ -117,9 +117,9 @@ func TestAiAccountSelection(t *testing.T) {
 			pxProblem(t, e.do(rq), 404, "not_found")
 			pxUnchanged(t, e, before, m+" of the operator key by a bound key")
 		}
-		pxProblem(t, e.do(req{Method: "POST", Path: "/v1/management-keys/" + e.OpID + "/rotate", Token: mA, Body: map[string]any{}}), 404, "not_found")
+		pxProblem(t, e.do(req{Method: "POST", Path: "/v1/management-keys/" + e.OperatorKeyID + "/rotate", Token: mA, Body: map[string]any{}}), 404, "not_found")
 		for _, k := range pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/management-keys?limit=200", Token: mA}))["data"].([]any) {
-			if k := k.(map[string]any); k["id"] == e.OpID || k["operator"] == true {
+			if k := k.(map[string]any); k["id"] == e.OperatorKeyID || k["operator"] == true {
 				t.Errorf("a bound key lists the operator key %v", k["id"])
 			}
 		}
@@ -263,7 +263,7 @@ func TestAiIsolationMatrix(t *testing.T) {
 
 	t.Run("covers every route that names an object", func(t *testing.T) {
 		var served, covered []string
-		for _, r := range e.Server.Routes() {
+		for _, r := range e.HTTP.Routes() {
 			if strings.Contains(r, "{") {
 				served = append(served, r)
 			}
@@ -280,7 +280,7 @@ func TestAiIsolationMatrix(t *testing.T) {
 
 	t.Run("listings in A never show B", func(t *testing.T) {
 		var served []string
-		for _, r := range e.Server.Routes() {
+		for _, r := range e.HTTP.Routes() {
 			// The invalidation stream is no listing: its account scoping is
 			// in stream_test.go.
 			if strings.HasPrefix(r, "GET /v1/") && !strings.Contains(r, "{") && r != "GET /v1/accounts" && r != "GET /v1/whoami" && r != "GET /v1/invalidations" {

@@ -406,7 +406,7 @@ func lcKeyCount(t *testing.T, e *testEnv) int {
 // its id and secret.
 func lcSecondManagementKey(t *testing.T, e *testEnv, accountID string) (string, string) {
 	t.Helper()
-	k, tok, err := e.Svc.CreateKey(context.Background(), &keyward.Actor{AccountID: accountID}, keyward.KindManagement, &keyward.KeyFields{
+	k, tok, err := e.Service.CreateKey(context.Background(), &keyward.Actor{AccountID: accountID}, keyward.KindManagement, &keyward.KeyFields{
 		Name:        keyward.Some("second"),
 		Permissions: keyward.Some([]string{keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermKeysVerify}),
 	})
@@ -434,7 +434,7 @@ func TestLcCreateDefaults(t *testing.T) {
 		"owner": map[string]any{"type": "account", "id": acct}, "project_id": nil, "permission_mode": "all",
 		"scopes": []any{}, "roles": []any{}, "expires_at": nil, "metadata": map[string]any{}, "ip_allowlist": nil,
 		"rate_limit": nil, "credits": nil, "recoverable": false, "legacy_key_id": nil,
-		"created_by_id": e.OpID, "updated_by_id": e.OpID, "last_used_at": nil, "rotated_at": nil,
+		"created_by_id": e.OperatorKeyID, "updated_by_id": e.OperatorKeyID, "last_used_at": nil, "rotated_at": nil,
 	}
 	for n, w := range want {
 		if g, ok := k[n]; !ok || !reflect.DeepEqual(g, w) {
@@ -625,7 +625,7 @@ func TestLcGet(t *testing.T) {
 	}
 	prj := lcProject(t, e, "p")
 	for _, bad := range []string{
-		e.OpID,              // a management key's id
+		e.OperatorKeyID,     // a management key's id
 		prj,                 // another kind of object
 		lcUnknownKeyID,      // well-formed, unknown
 		strings.ToLower(id), // not canonical
@@ -1163,8 +1163,8 @@ func TestLcPatchBookkeeping(t *testing.T) {
 		if u := lcTime(t, got["updated_at"]); !u.After(lcTime(t, prev["updated_at"])) || u.Before(start) {
 			t.Fatalf("step %d: updated_at %v, was %v, request started %v", i, got["updated_at"], prev["updated_at"], start)
 		}
-		if got["updated_by_id"] != mgmtID || got["created_by_id"] != e.OpID {
-			t.Fatalf("step %d: updated_by_id %v (want %s), created_by_id %v (want %s)", i, got["updated_by_id"], mgmtID, got["created_by_id"], e.OpID)
+		if got["updated_by_id"] != mgmtID || got["created_by_id"] != e.OperatorKeyID {
+			t.Fatalf("step %d: updated_by_id %v (want %s), created_by_id %v (want %s)", i, got["updated_by_id"], mgmtID, got["created_by_id"], e.OperatorKeyID)
 		}
 		if got["created_at"] != k["created_at"] {
 			t.Fatalf("step %d: created_at moved", i)
@@ -1357,7 +1357,7 @@ func TestLcDelete(t *testing.T) {
 	lcNoSecret(t, "audit events", raw, secret)
 	// A deleted key on an unknown or malformed id is the same 404.
 	lcProblem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/nope"}), http.StatusNotFound, "not_found")
-	lcProblem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/" + e.OpID}), http.StatusNotFound, "not_found")
+	lcProblem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/" + e.OperatorKeyID}), http.StatusNotFound, "not_found")
 	lcGet(t, e, other["id"].(string))
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // rkSmallLockout is the policy of these tests: 5 failures within a minute
@@ -118,7 +119,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("bad credentials lock the address, valid ones included", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: rkSmallLockout()}).testEnv
+		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout()}})
 		local, other := rkClient(t, "127.0.0.1"), rkClient(t, "127.0.0.2")
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
 		rkFail(t, e, local, 4, nil)
@@ -155,7 +156,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("whoami counts", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: rkSmallLockout()}).testEnv
+		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout()}})
 		local := rkClient(t, "127.0.0.1")
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
 		forged := rkForgeToken(t, "kw")
@@ -169,7 +170,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("other failures do not count", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: rkSmallLockout()}).testEnv
+		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout()}})
 		local := rkClient(t, "127.0.0.1")
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
 		_, reader := rkManagementKey(t, e, nil, "keys:read")
@@ -200,7 +201,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("threshold 0 disables it", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: &khttp.LockoutPolicy{Threshold: 0, Window: time.Minute, Duration: time.Minute}}).testEnv
+		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: &khttp.LockoutPolicy{Threshold: 0, Window: time.Minute, Duration: time.Minute}}})
 		local := rkClient(t, "127.0.0.1")
 		rkFail(t, e, local, 30, nil)
 		rkMust(t, e, local, http.StatusOK, keys)
@@ -211,7 +212,7 @@ func TestLockout(t *testing.T) {
 		if khttp.DefaultLockout.Threshold != 100 || khttp.DefaultLockout.Window != time.Minute || khttp.DefaultLockout.Duration != time.Minute {
 			t.Errorf("DefaultLockout is %+v; the documented default is 100 failures within a minute → locked for a minute", khttp.DefaultLockout)
 		}
-		e := rkNewEnv(t, rkOptions{DefaultLockout: true}).testEnv
+		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: &khttp.DefaultLockout}})
 		local := rkClient(t, "127.0.0.1")
 		rkFail(t, e, local, 99, nil)
 		rkMust(t, e, local, http.StatusOK, keys)
@@ -224,7 +225,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("behind a trusted proxy the forwarded client is locked", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: rkSmallLockout(), Proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}).testEnv
+		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout(), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}})
 		proxy := rkClient(t, "127.0.0.1")
 		as := func(xff string) map[string]string { return map[string]string{"X-Forwarded-For": xff} }
 		rkFail(t, e, proxy, 5, as("203.0.113.7"))
@@ -251,7 +252,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("without trusted proxies X-Forwarded-For is ignored", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: rkSmallLockout()}).testEnv
+		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout()}})
 		local := rkClient(t, "127.0.0.1")
 		id := rkMust(t, e, local, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "spoof"},
 			Header: map[string]string{"X-Forwarded-For": "203.0.113.50"}}).Str(t, "id")
@@ -268,7 +269,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("the lock message", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: rkSmallLockout()}).testEnv
+		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout()}})
 		local := rkClient(t, "127.0.0.1")
 		rkFail(t, e, local, 5, nil)
 		res := rkStatus(t, e, local, keys)

@@ -39,7 +39,7 @@ var pxAccountPerms = []string{
 func pxDump(t *testing.T, e *testEnv) string {
 	t.Helper()
 	db := e.DB.WriteDB()
-	tables := envTables(t, e)
+	tables := envTables(t, e.DB, e.Location)
 	var lines []string
 	for _, tbl := range tables {
 		rs, err := db.QueryContext(pxCtx, `SELECT * FROM "`+tbl+`"`)
@@ -234,7 +234,7 @@ func pxRaw(t *testing.T, e *testEnv, method, path string, header map[string]stri
 // the account named by accountID.
 func pxActor(t *testing.T, e *testEnv, accountID string) *keyward.Actor {
 	t.Helper()
-	a, err := e.Svc.Authenticate(pxCtx, service.Credential{Token: keyward.TokenFromString(e.Op), AccountID: accountID, ClientIP: "127.0.0.1"})
+	a, err := e.Service.Authenticate(pxCtx, service.Credential{Token: keyward.TokenFromString(e.Op), AccountID: accountID, ClientIP: "127.0.0.1"})
 	if err != nil {
 		t.Fatalf("authenticate operator: %v", err)
 	}
@@ -361,7 +361,7 @@ func pxSetup(t *testing.T) *pxFixture {
 
 	f.other.acct = pxOtherAccount(t, e, "px-other")
 	oa := pxActor(t, e, f.other.acct)
-	ok, _, err := e.Svc.CreateKey(pxCtx, oa, keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("px other key")})
+	ok, _, err := e.Service.CreateKey(pxCtx, oa, keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("px other key")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -750,7 +750,7 @@ func pxRoutes() []pxRoute {
 func TestPxMatrixCoversEveryRoute(t *testing.T) {
 	e := newEnv(t)
 	var served []string
-	for _, r := range e.Server.Routes() {
+	for _, r := range e.HTTP.Routes() {
 		// The invalidation stream never ends for an accepted credential:
 		// its credential cases are in stream_test.go.
 		if strings.Contains(r, " /v1/") && r != "GET /v1/whoami" && r != "GET /v1/invalidations" {
@@ -1060,7 +1060,7 @@ func TestPxIDMatrix(t *testing.T) {
 	e := f.e
 	ids := map[string][]string{
 		"key": {
-			f.project, f.mgmtKeyID, e.OpID, "key_123", "key_" + strings.ToLower(strings.TrimPrefix(pxNewID(keyward.PrefixKey), "key_")),
+			f.project, f.mgmtKeyID, e.OperatorKeyID, "key_123", "key_" + strings.ToLower(strings.TrimPrefix(pxNewID(keyward.PrefixKey), "key_")),
 			"KEY_" + strings.TrimPrefix(pxNewID(keyward.PrefixKey), "key_"), "key-" + strings.TrimPrefix(pxNewID(keyward.PrefixKey), "key_"),
 			strings.TrimPrefix(f.apiKeyID, "key_"), f.apiKeyID + "0", " " + f.apiKeyID, "x", pxNewID(keyward.PrefixKey), f.other.key,
 			"key_ZZZZZZZZZZZZZZZZZZZZZZZZZZ",

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"slices"
 	"sort"
@@ -19,7 +18,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/service"
 )
 
@@ -43,42 +42,6 @@ func meWithout(perms []string, drop string) []string {
 
 func meIsAccountPerm(p string) bool {
 	return p == keyward.PermAccountsRead || p == keyward.PermAccountsWrite
-}
-
-// meMasterEnv is newEnv with a master key, so recoverable keys (and
-// GET /v1/keys/{id}/secret) work.
-func meMasterEnv(t *testing.T) *testEnv {
-	t.Helper()
-	db, loc := envNewStore(t)
-	raw := make([]byte, keyward.MasterKeySize)
-	if _, err := rand.Read(raw); err != nil {
-		t.Fatal(err)
-	}
-	mk, err := keyward.ParseMasterKey(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := service.New(service.Options{Store: db, MasterKey: mk})
-	k, tok, err := svc.Bootstrap(meCtx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}})
-	hs := httptest.NewServer(srv)
-	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Loc: loc, Svc: svc, Server: srv}
-	t.Cleanup(func() {
-		hs.Close()
-		svc.Close(context.Background())
-		db.Close()
-		if !t.Failed() {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			for _, ex := range e.exchanges {
-				validateExchange(t, ex)
-			}
-		}
-	})
-	return e
 }
 
 // ---- requests (these take the subtest's t: e.must and e.problem fail the
@@ -544,7 +507,7 @@ func TestMeRouteTableCoversEveryRoute(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	var served, tested []string
-	for _, r := range e.Server.Routes() {
+	for _, r := range e.HTTP.Routes() {
 		// The invalidation stream never ends for an accepted credential:
 		// its permission cases are in stream_test.go.
 		if strings.Contains(r, " /v1/") && r != "GET /v1/whoami" && r != "GET /v1/invalidations" {
@@ -566,7 +529,7 @@ func TestMeRouteTableCoversEveryRoute(t *testing.T) {
 // and a key holding only that permission gets through.
 func TestMeEveryRouteNeedsItsPermission(t *testing.T) {
 	t.Parallel()
-	e := meMasterEnv(t)
+	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: keywardtest.MasterKey(t)}})
 	f := &meFix{e: e}
 	for _, r := range meRoutes() {
 		t.Run(r.name(), func(t *testing.T) {
@@ -596,7 +559,7 @@ func TestMeEveryRouteNeedsItsPermission(t *testing.T) {
 // api_key_forbidden on every management route, in either header.
 func TestMeAPIKeysNeverManage(t *testing.T) {
 	t.Parallel()
-	e := meMasterEnv(t)
+	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: keywardtest.MasterKey(t)}})
 	f := &meFix{e: e}
 	_, all := meAPIKey(t, e, nil, map[string]any{"name": "me mode all", "permission_mode": "all"})
 	for _, r := range meRoutes() {
@@ -630,7 +593,7 @@ func TestMeManagementKeyCRUD(t *testing.T) {
 	}
 	for name, want := range map[string]any{
 		"kind": "management", "prefix": "kwm", "operator": false, "account_id": acct, "status": "active",
-		"start": secret[:8], "last4": secret[len(secret)-4:], "created_by_id": e.OpID, "name": "me ci",
+		"start": secret[:8], "last4": secret[len(secret)-4:], "created_by_id": e.OperatorKeyID, "name": "me ci",
 	} {
 		if k[name] != want {
 			t.Errorf("%s = %v, want %v", name, k[name], want)
@@ -664,14 +627,14 @@ func TestMeManagementKeyCRUD(t *testing.T) {
 	if _, ok := got["secret"]; ok {
 		t.Errorf("GET shows the secret")
 	}
-	if ids := meListIDs(t, e, e.Op, nil, "/v1/management-keys"); !slices.Contains(ids, id) || !slices.Contains(ids, e.OpID) {
+	if ids := meListIDs(t, e, e.Op, nil, "/v1/management-keys"); !slices.Contains(ids, id) || !slices.Contains(ids, e.OperatorKeyID) {
 		t.Errorf("operator list %v lacks the new key or the operator key", ids)
 	}
 	if body := meMust(t, e, 200, req{Method: "GET", Path: "/v1/management-keys?limit=200"}).Body; strings.Contains(string(body), secret) || strings.Contains(string(body), `"secret"`) {
 		t.Errorf("the list shows a secret")
 	}
 	_, reader := meMgmt(t, e, "management_keys:read")
-	if ids := meListIDs(t, e, reader, nil, "/v1/management-keys"); !slices.Contains(ids, id) || slices.Contains(ids, e.OpID) {
+	if ids := meListIDs(t, e, reader, nil, "/v1/management-keys"); !slices.Contains(ids, id) || slices.Contains(ids, e.OperatorKeyID) {
 		t.Errorf("a bound key's list %v: want the new key and no operator key", ids)
 	}
 	// API keys are not management keys, and the reverse.
@@ -795,7 +758,7 @@ func TestMeNoEscalationOnCreate(t *testing.T) {
 	meInvalidReq(t, e, create(map[string]any{"name": "acct", "permissions": []string{"accounts:write"}}), "permissions[0]")
 	// Within its permissions: fine.
 	k := meMgmtAs(t, e, mk, nil, map[string]any{"name": "down", "permissions": []string{"management_keys:read"}})
-	if k["created_by_id"] == e.OpID || fmt.Sprint(k["permissions"]) != "[management_keys:read]" {
+	if k["created_by_id"] == e.OperatorKeyID || fmt.Sprint(k["permissions"]) != "[management_keys:read]" {
 		t.Errorf("created key: %v", k)
 	}
 
@@ -876,7 +839,7 @@ func TestMeNoEscalationOnChange(t *testing.T) {
 
 	// An operator key with few permissions cannot touch a stronger operator key.
 	_, smallOp := meOperator(t, e, "management_keys:write", "management_keys:read")
-	p := meRefused(t, e, req{Method: "PATCH", Path: path(e.OpID), Token: smallOp, Body: map[string]any{"name": "pwned"}}, 403, "permission_denied")
+	p := meRefused(t, e, req{Method: "PATCH", Path: path(e.OperatorKeyID), Token: smallOp, Body: map[string]any{"name": "pwned"}}, 403, "permission_denied")
 	if m, _ := p["missing_permission"].(string); m == "" || m == "management_keys:write" || m == "management_keys:read" {
 		t.Errorf("missing_permission %q, want one the small operator key lacks", m)
 	}
@@ -939,13 +902,13 @@ func TestMeOperatorKeys(t *testing.T) {
 		t.Errorf("key made with X-Account-Id: account_id %v, want %s", inOther["account_id"], other)
 	}
 
-	if ids := meListIDs(t, e, e.Op, nil, "/v1/management-keys"); !slices.Contains(ids, opID) || !slices.Contains(ids, e.OpID) {
+	if ids := meListIDs(t, e, e.Op, nil, "/v1/management-keys"); !slices.Contains(ids, opID) || !slices.Contains(ids, e.OperatorKeyID) {
 		t.Errorf("the operator's list %v lacks operator keys", ids)
 	}
-	if ids := meListIDs(t, e, boundSecret, nil, "/v1/management-keys"); slices.Contains(ids, opID) || slices.Contains(ids, e.OpID) {
+	if ids := meListIDs(t, e, boundSecret, nil, "/v1/management-keys"); slices.Contains(ids, opID) || slices.Contains(ids, e.OperatorKeyID) {
 		t.Errorf("a bound key lists operator keys: %v", ids)
 	}
-	for _, id := range []string{e.OpID, opID} {
+	for _, id := range []string{e.OperatorKeyID, opID} {
 		p := "/v1/management-keys/" + id
 		for _, r := range []req{
 			{Method: "GET", Path: p},

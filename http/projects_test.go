@@ -411,7 +411,7 @@ func pxFailAudit(t *testing.T, e *testEnv, action string) {
 	}
 	stmts := []string{`CREATE TRIGGER px_fail_audit BEFORE INSERT ON audit_events` + when + `
 		BEGIN SELECT RAISE(ABORT, 'px: audit event refused'); END`}
-	if envIsPostgresURL(e.Loc) {
+	if envIsPostgresURL(e.Location) {
 		stmts = []string{
 			`CREATE OR REPLACE FUNCTION px_fail_audit() RETURNS trigger LANGUAGE plpgsql AS
 			$$ BEGIN RAISE EXCEPTION 'px: audit event refused'; END $$`,
@@ -440,7 +440,7 @@ func pxDropAuditTrigger(e *testEnv, ifExists bool) string {
 		s += `IF EXISTS `
 	}
 	s += `px_fail_audit`
-	if envIsPostgresURL(e.Loc) {
+	if envIsPostgresURL(e.Location) {
 		s += ` ON audit_events`
 	}
 	return s

@@ -309,7 +309,7 @@ func pxHoldWriter(t *testing.T, e *testEnv) (release func()) {
 	started, done := make(chan struct{}), make(chan error, 1)
 	stop := make(chan struct{})
 	go func() {
-		if !envIsPostgresURL(e.Loc) {
+		if !envIsPostgresURL(e.Location) {
 			done <- e.DB.Write(pxCtx, func(tx keyward.Tx) error {
 				close(started)
 				<-stop

@@ -47,7 +47,7 @@ func TestQueryMalformedPairs(t *testing.T) {
 	// Every route parses its query with the same parser, before anything
 	// else (a malformed query string says nothing about a route's
 	// parameters, so it is refused before authentication too).
-	for _, route := range e.Server.Routes() {
+	for _, route := range e.HTTP.Routes() {
 		method, pattern, _ := strings.Cut(route, " ")
 		path := pattern
 		for _, v := range []string{"{id}", "{name}"} {

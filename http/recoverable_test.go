@@ -15,92 +15,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/service"
 )
-
-// rkOptions configure rkNewEnv; the zero value is newEnv's server.
-type rkOptions struct {
-	// Path is the database (envNewStore's location: the SQLite file or the
-	// PostgreSQL URL); a new one if empty.
-	Path string
-	// Master enables recoverable keys.
-	Master *keyward.MasterKey
-	// Lockout is the failed-authentication policy; nil disables it (as
-	// newEnv does); rkDefaultLockout asks for the server's default.
-	Lockout        *khttp.LockoutPolicy
-	DefaultLockout bool
-	Proxies        []netip.Prefix
-	Clock          keyward.Clock
-	// Op and OpID are the operator key of a database bootstrapped by an
-	// earlier server (a restart).
-	Op, OpID string
-}
-
-// rkEnv is a testEnv whose server can be stopped before the test ends (to
-// restart on the same database).
-type rkEnv struct {
-	*testEnv
-	Path string
-	stop func()
-}
-
-// rkNewEnv starts a keyward server like newEnv, configured by o. Exchanges
-// made with do are validated against the OpenAPI document at test end.
-func rkNewEnv(t *testing.T, o rkOptions) *rkEnv {
-	t.Helper()
-	ctx := context.Background()
-	var db envDB
-	if o.Path == "" {
-		db, o.Path = envNewStore(t)
-	} else {
-		db = envOpenStore(t, o.Path)
-	}
-	svc := service.New(service.Options{Store: db, MasterKey: o.Master, Clock: o.Clock})
-	k, tok, err := svc.Bootstrap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, opID := o.Op, o.OpID
-	if !tok.IsZero() {
-		op, opID = tok.Reveal(), k.ID
-	}
-	opts := khttp.Options{Lockout: o.Lockout, TrustedProxies: o.Proxies}
-	if opts.Lockout == nil && !o.DefaultLockout {
-		opts.Lockout = &khttp.LockoutPolicy{}
-	}
-	srv := khttp.NewServer(svc, opts)
-	hs := httptest.NewServer(srv)
-	e := &testEnv{t: t, URL: hs.URL, Op: op, OpID: opID, DB: db, Loc: o.Path, Svc: svc, Server: srv}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			hs.Close()
-			svc.Close(context.Background())
-			db.Close()
-		})
-	}
-	t.Cleanup(func() {
-		stop()
-		if !t.Failed() {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			for _, ex := range e.exchanges {
-				validateExchange(t, ex)
-			}
-		}
-	})
-	return &rkEnv{testEnv: e, Path: o.Path, stop: stop}
-}
 
 // rkMasterKey returns a new random master key and its 32 bytes.
 func rkMasterKey(t *testing.T) (*keyward.MasterKey, []byte) {
@@ -439,8 +362,8 @@ func TestRecoverableNeedsMasterKey(t *testing.T) {
 func TestRecoverableReveal(t *testing.T) {
 	t.Parallel()
 	master, raw := rkMasterKey(t)
-	e := rkNewEnv(t, rkOptions{Master: master})
-	other := rkAccount(t, e.testEnv, "other")
+	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: master}})
+	other := rkAccount(t, e, "other")
 	onOther := map[string]string{"X-Account-Id": other}
 
 	k := e.createKey(map[string]any{"name": "recoverable", "recoverable": true})
@@ -456,7 +379,7 @@ func TestRecoverableReveal(t *testing.T) {
 	reveal := func(t *testing.T, id, want string, r req) {
 		t.Helper()
 		r.Method, r.Path = "GET", "/v1/keys/"+id+"/secret"
-		res := rkMust(t, e.testEnv, nil, http.StatusOK, r)
+		res := rkMust(t, e, nil, http.StatusOK, r)
 		var got map[string]any
 		if err := json.Unmarshal(res.Body, &got); err != nil {
 			t.Fatal(err)
@@ -470,17 +393,17 @@ func TestRecoverableReveal(t *testing.T) {
 	}
 
 	t.Run("returns the secret of the create response and audits it", func(t *testing.T) {
-		n := len(rkEvents(t, e.testEnv, "action=key.secret_revealed&target_id="+id, nil))
+		n := len(rkEvents(t, e, "action=key.secret_revealed&target_id="+id, nil))
 		reveal(t, id, first, req{})
 		reveal(t, id, first, req{})
-		evs := rkEvents(t, e.testEnv, "action=key.secret_revealed&target_id="+id, nil)
+		evs := rkEvents(t, e, "action=key.secret_revealed&target_id="+id, nil)
 		if len(evs) != n+2 {
 			t.Fatalf("two reveals wrote %d key.secret_revealed events, want 2", len(evs)-n)
 		}
 		ev := evs[0]
 		actor, _ := ev["actor"].(map[string]any)
 		target, _ := ev["target"].(map[string]any)
-		if actor["id"] != e.OpID || target["id"] != id {
+		if actor["id"] != e.OperatorKeyID || target["id"] != id {
 			t.Errorf("the reveal event has actor %v and target %v, want the operator key and %s", actor, target, id)
 		}
 		b, _ := json.Marshal(evs)
@@ -497,8 +420,8 @@ func TestRecoverableReveal(t *testing.T) {
 	})
 
 	t.Run("needs keys:reveal", func(t *testing.T) {
-		_, weak := rkManagementKey(t, e.testEnv, nil, "keys:read", "keys:write", "keys:verify")
-		n := len(rkEvents(t, e.testEnv, "action=key.secret_revealed", nil))
+		_, weak := rkManagementKey(t, e, nil, "keys:read", "keys:write", "keys:verify")
+		n := len(rkEvents(t, e, "action=key.secret_revealed", nil))
 		p := rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: weak}), http.StatusForbidden, "permission_denied")
 		if p["missing_permission"] != "keys:reveal" {
 			t.Errorf("missing_permission is %v, want keys:reveal", p["missing_permission"])
@@ -506,10 +429,10 @@ func TestRecoverableReveal(t *testing.T) {
 		if !strings.Contains(p["detail"].(string), "keys:reveal") {
 			t.Errorf("the detail does not name keys:reveal: %v", p["detail"])
 		}
-		if m := len(rkEvents(t, e.testEnv, "action=key.secret_revealed", nil)); m != n {
+		if m := len(rkEvents(t, e, "action=key.secret_revealed", nil)); m != n {
 			t.Errorf("a refused reveal wrote an audit event")
 		}
-		_, revealer := rkManagementKey(t, e.testEnv, nil, "keys:reveal")
+		_, revealer := rkManagementKey(t, e, nil, "keys:reveal")
 		reveal(t, id, first, req{Token: revealer})
 		// An API key cannot call it at all.
 		rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: first}), http.StatusForbidden, "api_key_forbidden")
@@ -521,7 +444,7 @@ func TestRecoverableReveal(t *testing.T) {
 		if !strings.Contains(p["detail"].(string), "recoverable") {
 			t.Errorf("the 409 does not say the key is not recoverable: %v", p["detail"])
 		}
-		mkID, _ := rkManagementKey(t, e.testEnv, nil, "keys:read")
+		mkID, _ := rkManagementKey(t, e, nil, "keys:read")
 		for _, tc := range []struct {
 			name, id string
 			hdr      map[string]string
@@ -538,7 +461,7 @@ func TestRecoverableReveal(t *testing.T) {
 			})
 		}
 		// An account-bound key of the default account does not see it either.
-		_, bound := rkManagementKey(t, e.testEnv, nil, "keys:read", "keys:reveal")
+		_, bound := rkManagementKey(t, e, nil, "keys:read", "keys:reveal")
 		rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + otherKey["id"].(string) + "/secret", Token: bound}), http.StatusNotFound, "not_found")
 		// The operator naming the other account does.
 		reveal(t, otherKey["id"].(string), otherKey["secret"].(string), req{Header: onOther})
@@ -548,7 +471,7 @@ func TestRecoverableReveal(t *testing.T) {
 		// Nothing can read a management key's secret back (the route
 		// serves API keys), so storing it sealed only widens what a stolen
 		// database and master key give away.
-		n := rkCount(t, e.testEnv, "/v1/management-keys", nil)
+		n := rkCount(t, e, "/v1/management-keys", nil)
 		res := e.do(req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{"name": "m", "recoverable": true, "permissions": []string{"keys:read"}}})
 		if res.Status == http.StatusCreated {
 			t.Errorf("POST /v1/management-keys with recoverable: true was accepted (a sealed management secret nobody can read); want 422 naming recoverable")
@@ -556,7 +479,7 @@ func TestRecoverableReveal(t *testing.T) {
 		}
 		p := rkProblem(t, res, http.StatusUnprocessableEntity, "validation_failed")
 		rkWantField(t, p, "recoverable")
-		if m := rkCount(t, e.testEnv, "/v1/management-keys", nil); m != n {
+		if m := rkCount(t, e, "/v1/management-keys", nil); m != n {
 			t.Errorf("the refused create left a management key")
 		}
 	})
@@ -579,10 +502,10 @@ func TestRecoverableReveal(t *testing.T) {
 		}
 		secrets = append(secrets, second)
 		reveal(t, id, second, req{})
-		if code := rkCode(t, e.testEnv, first); code != "ROTATED" {
+		if code := rkCode(t, e, first); code != "ROTATED" {
 			t.Errorf("the old secret verifies as %s after a rotation with grace 0, want ROTATED", code)
 		}
-		if code := rkCode(t, e.testEnv, second); code != "VALID" {
+		if code := rkCode(t, e, second); code != "VALID" {
 			t.Errorf("the revealed secret verifies as %s, want VALID", code)
 		}
 	})
@@ -591,10 +514,10 @@ func TestRecoverableReveal(t *testing.T) {
 	}
 
 	t.Run("the database never holds a secret in clear", func(t *testing.T) {
-		rkNotInDatabase(t, e.Path, secrets...)
+		rkNotInDatabase(t, e.Location, secrets...)
 	})
 
-	e.stop()
+	e.Close()
 	t.Run("restart with the same master key in another encoding", func(t *testing.T) {
 		mk, err := keyward.ParseMasterKey([]byte(base64.RawURLEncoding.EncodeToString(raw) + "\n"))
 		if err != nil {
@@ -603,27 +526,27 @@ func TestRecoverableReveal(t *testing.T) {
 		if s := mk.String(); s != "[redacted]" {
 			t.Errorf("MasterKey.String() = %q, want [redacted]", s)
 		}
-		e2 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID, Master: mk})
-		if err := e2.Svc.CheckMasterKey(context.Background()); err != nil {
+		e2 := startEnv(t, keywardtest.Options{Reopen: e.Server, Service: service.Options{MasterKey: mk}})
+		if err := e2.Service.CheckMasterKey(context.Background()); err != nil {
 			t.Fatalf("CheckMasterKey with the right master key: %v", err)
 		}
 		res := e2.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id + "/secret"})
 		if got := res.Str(t, "secret"); got != second {
 			t.Errorf("after a restart the secret reads back as %.8s…, want the rotated secret", got)
 		}
-		e2.stop()
+		e2.Close()
 	})
 
 	t.Run("restart without a master key", func(t *testing.T) {
-		e3 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID})
-		if err := e3.Svc.CheckMasterKey(context.Background()); err != nil {
+		e3 := startEnv(t, keywardtest.Options{Reopen: e.Server})
+		if err := e3.Service.CheckMasterKey(context.Background()); err != nil {
 			t.Errorf("CheckMasterKey without a master key: %v", err)
 		}
 		p := rkProblem(t, e3.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret"}), http.StatusConflict, "conflict")
 		if !strings.Contains(p["detail"].(string), "master key") {
 			t.Errorf("the 409 does not name the missing master key: %v", p["detail"])
 		}
-		if code := rkCode(t, e3.testEnv, second); code != "VALID" {
+		if code := rkCode(t, e3, second); code != "VALID" {
 			t.Errorf("without the master key a recoverable key verifies as %s, want VALID", code)
 		}
 		p = rkProblem(t, e3.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "r2", "recoverable": true}}),
@@ -633,15 +556,15 @@ func TestRecoverableReveal(t *testing.T) {
 		if got := e3.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t); got["recoverable"] != true {
 			t.Errorf("the key shows recoverable %v without the master key", got["recoverable"])
 		}
-		e3.stop()
+		e3.Close()
 	})
 
 	t.Run("restart with a different master key", func(t *testing.T) {
 		wrong, _ := rkMasterKey(t)
-		e4 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID, Master: wrong})
+		e4 := startEnv(t, keywardtest.Options{Reopen: e.Server, Service: service.Options{MasterKey: wrong}})
 		// The startup check refuses a master key that does not open the
 		// secrets already sealed: a clear operator error.
-		err := e4.Svc.CheckMasterKey(context.Background())
+		err := e4.Service.CheckMasterKey(context.Background())
 		if err == nil {
 			t.Errorf("CheckMasterKey accepts a master key that does not open the stored secrets")
 		} else if !strings.Contains(err.Error(), "master key") {
@@ -662,10 +585,10 @@ func TestRecoverableReveal(t *testing.T) {
 				t.Errorf("the error does not name the master key: %v", p["detail"])
 			}
 		}
-		if code := rkCode(t, e4.testEnv, second); code != "VALID" {
+		if code := rkCode(t, e4, second); code != "VALID" {
 			t.Errorf("with another master key a recoverable key verifies as %s, want VALID", code)
 		}
-		e4.stop()
+		e4.Close()
 	})
 }
 

@@ -223,7 +223,7 @@ func TestLcRotateRefused(t *testing.T) {
 		lcWantCode(t, e, rk["secret"], nil, "REVOKED")
 	})
 	t.Run("unknown or foreign ids", func(t *testing.T) {
-		for _, bad := range []string{lcUnknownKeyID, e.OpID, "nope"} {
+		for _, bad := range []string{lcUnknownKeyID, e.OperatorKeyID, "nope"} {
 			audit := e.auditCount()
 			lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/" + bad + "/rotate"}), http.StatusNotFound, "not_found")
 			if e.auditCount() != audit {
