@@ -8,10 +8,8 @@ package http_test
 // path, for every tenant.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -26,30 +24,15 @@ import (
 // has not answered after it is a hang.
 var dlClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 10 * time.Second}
 
-// dlSend sends one request and returns its status, or an error (a hang
-// shows as the client's timeout).
-func dlSend(e *testEnv, method, path, token string, hdr map[string]string, body any) (int, []byte, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return 0, nil, err
-	}
-	hr, err := http.NewRequest(method, e.URL+path, bytes.NewReader(b))
-	if err != nil {
-		return 0, nil, err
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("Authorization", "Bearer "+token)
-	for k, v := range hdr {
-		hr.Header.Set(k, v)
-	}
+// dlSend sends one request with the operator key and returns its status,
+// or an error (a hang shows as the client's timeout).
+func dlSend(e *testEnv, method, path string, hdr map[string]string, body any) (int, []byte, error) {
 	start := time.Now()
-	res, err := dlClient.Do(hr)
+	res, err := e.send(dlClient, req{Method: method, Path: path, Header: hdr, Body: body}, false)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s %s after %v: %w", method, path, time.Since(start).Round(time.Millisecond), err)
 	}
-	defer res.Body.Close()
-	rb, err := io.ReadAll(res.Body)
-	return res.StatusCode, rb, err
+	return res.Status, res.Body, nil
 }
 
 // dlLoop runs fn until stop closes, failing on the first error or
@@ -117,7 +100,7 @@ func dlRun(t *testing.T, e *testEnv, d time.Duration, loops map[string]func(i in
 	})
 	// The write path is free: an unrelated key is created at once.
 	start := time.Now()
-	status, body, err := dlSend(e, "POST", "/v1/keys", e.Op, nil, map[string]any{"name": "after the storm"})
+	status, body, err := dlSend(e, "POST", "/v1/keys", nil, map[string]any{"name": "after the storm"})
 	if err != nil || status != http.StatusCreated {
 		t.Fatalf("an unrelated create after the load: status %d err %v\n%s", status, err, body)
 	}
@@ -133,7 +116,7 @@ func TestWritePathCreditsAndPatchNoDeadlock(t *testing.T) {
 	k := e.createKey(map[string]any{"name": "credits", "credits": map[string]any{"remaining": 1_000_000}})
 	id, secret := k["id"].(string), k["secret"].(string)
 	verify := func(int) (int, []byte, error) {
-		return dlSend(e, "POST", "/v1/keys/verify", e.Op, nil, map[string]any{"key": secret})
+		return dlSend(e, "POST", "/v1/keys/verify", nil, map[string]any{"key": secret})
 	}
 	var patches atomic.Int64
 	dlRun(t, e, 4*time.Second, map[string]func(int) (int, []byte, error){
@@ -141,7 +124,7 @@ func TestWritePathCreditsAndPatchNoDeadlock(t *testing.T) {
 		"verify 2": verify,
 		"patch": func(i int) (int, []byte, error) {
 			patches.Add(1)
-			return dlSend(e, "PATCH", "/v1/keys/"+id, e.Op, nil, map[string]any{"metadata": map[string]any{"n": i}})
+			return dlSend(e, "PATCH", "/v1/keys/"+id, nil, map[string]any{"metadata": map[string]any{"n": i}})
 		},
 	}, map[string]int{"verify 1": 200, "verify 2": 200, "patch": 200})
 	// Credits were spent exactly: what the pool shows plus what this node
@@ -156,26 +139,26 @@ func TestWritePathCreditsAndPatchNoDeadlock(t *testing.T) {
 // other.
 func TestWritePathCrossTenantNoDeadlock(t *testing.T) {
 	e := newEnv(t)
-	status, body, err := dlSend(e, "POST", "/v1/accounts", e.Op, nil, map[string]any{"name": "tenant a"})
+	status, body, err := dlSend(e, "POST", "/v1/accounts", nil, map[string]any{"name": "tenant a"})
 	if err != nil || status != http.StatusCreated {
 		t.Fatalf("create account: %d %v %s", status, err, body)
 	}
 	var acct map[string]any
 	json.Unmarshal(body, &acct)
 	a := map[string]string{"X-Account-Id": acct["id"].(string)}
-	if status, body, err := dlSend(e, "POST", "/v1/roles", e.Op, a, map[string]any{"name": "r", "scopes": []any{}}); err != nil || status != http.StatusCreated {
+	if status, body, err := dlSend(e, "POST", "/v1/roles", a, map[string]any{"name": "r", "scopes": []any{}}); err != nil || status != http.StatusCreated {
 		t.Fatalf("create role: %d %v %s", status, err, body)
 	}
 	k := e.createKey(map[string]any{"name": "b's credits", "credits": map[string]any{"remaining": 1_000_000}})
 	secret := k["secret"].(string)
 	verify := func(int) (int, []byte, error) {
-		return dlSend(e, "POST", "/v1/keys/verify", e.Op, nil, map[string]any{"key": secret})
+		return dlSend(e, "POST", "/v1/keys/verify", nil, map[string]any{"key": secret})
 	}
 	dlRun(t, e, 4*time.Second, map[string]func(int) (int, []byte, error){
 		"verify 1": verify,
 		"verify 2": verify,
 		"role": func(i int) (int, []byte, error) {
-			return dlSend(e, "PATCH", "/v1/roles/r", e.Op, a, map[string]any{"description": fmt.Sprint("v", i)})
+			return dlSend(e, "PATCH", "/v1/roles/r", a, map[string]any{"description": fmt.Sprint("v", i)})
 		},
 	}, map[string]int{"verify 1": 200, "verify 2": 200, "role": 200})
 }

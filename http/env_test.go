@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -225,7 +226,7 @@ func (r *resp) JSON(t *testing.T) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
-		t.Fatalf("response is not a JSON object: %v\n%s", err, r.Body)
+		t.Fatalf("response is not a JSON object: %v\n%s", err, short(r.Body))
 	}
 	return m
 }
@@ -240,6 +241,14 @@ func (r *resp) Str(t *testing.T, name string) string {
 // Code returns the problem code of an error response.
 func (r *resp) Code(t *testing.T) string { return r.Str(t, "code") }
 
+// short returns a body for a failure message, cut after 600 bytes.
+func short(b []byte) string {
+	if len(b) > 600 {
+		return string(b[:600]) + "…"
+	}
+	return string(b)
+}
+
 // req describes a request; zero fields mean "the default": the operator
 // key as Bearer, Content-Type application/json when there is a body.
 type req struct {
@@ -250,15 +259,21 @@ type req struct {
 	// Token overrides the credential; NoAuth sends none.
 	Token  string
 	NoAuth bool
+	// Header sets headers (an empty value removes the header).
 	Header map[string]string
 	// Repeat adds headers with every value in order, after Header (a
 	// header sent more than once).
 	Repeat http.Header
 }
 
-// do sends a request and returns the response, recording the exchange.
-func (e *testEnv) do(r req) *resp {
-	e.t.Helper()
+// send sends r with client c (http.DefaultClient if nil) and returns the
+// answer read in full, or an error instead of failing the test, so
+// goroutines may call it. With record, the exchange is kept for the
+// OpenAPI validation.
+func (e *testEnv) send(c *http.Client, r req, record bool) (*resp, error) {
+	if c == nil {
+		c = http.DefaultClient
+	}
 	var body []byte
 	switch b := r.Body.(type) {
 	case nil:
@@ -269,12 +284,12 @@ func (e *testEnv) do(r req) *resp {
 	default:
 		var err error
 		if body, err = json.Marshal(b); err != nil {
-			e.t.Fatal(err)
+			return nil, err
 		}
 	}
 	hr, err := http.NewRequest(r.Method, e.URL+r.Path, bytes.NewReader(body))
 	if err != nil {
-		e.t.Fatal(err)
+		return nil, err
 	}
 	if body != nil {
 		hr.Header.Set("Content-Type", "application/json")
@@ -298,49 +313,72 @@ func (e *testEnv) do(r req) *resp {
 			hr.Header.Add(k, v)
 		}
 	}
-	res, err := http.DefaultClient.Do(hr)
+	res, err := c.Do(hr)
 	if err != nil {
-		e.t.Fatal(err)
+		return nil, err
 	}
 	defer res.Body.Close()
 	rb, err := io.ReadAll(res.Body)
 	if err != nil {
-		e.t.Fatal(err)
+		return nil, err
 	}
-	e.mu.Lock()
-	e.exchanges = append(e.exchanges, exchange{r.Method, e.URL + r.Path, hr.Header.Clone(), body, res.StatusCode, res.Header.Clone(), rb})
-	e.mu.Unlock()
-	return &resp{Status: res.StatusCode, Header: res.Header, Body: rb}
+	if record {
+		e.mu.Lock()
+		e.exchanges = append(e.exchanges, exchange{r.Method, e.URL + r.Path, hr.Header.Clone(), body, res.StatusCode, res.Header.Clone(), rb})
+		e.mu.Unlock()
+	}
+	return &resp{Status: res.StatusCode, Header: res.Header, Body: rb}, nil
 }
 
-// must sends a request and fails the test unless the status is want.
-func (e *testEnv) must(want int, r req) *resp {
+// do sends a request and returns the response, recording the exchange.
+func (e *testEnv) do(r req) *resp {
 	e.t.Helper()
-	res := e.do(r)
-	if res.Status != want {
-		e.t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, res.Status, want, res.Body)
+	res, err := e.send(nil, r, true)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", r.Method, r.Path, err)
 	}
 	return res
 }
 
+// must sends a request and fails t unless the status is want. (Helpers
+// take the subtest's t: e.must and e.problem fail the test that started
+// the server, which a subtest must not do.)
+func must(t *testing.T, e *testEnv, want int, r req) *resp {
+	t.Helper()
+	res := e.do(r)
+	if res.Status != want {
+		t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, res.Status, want, short(res.Body))
+	}
+	return res
+}
+
+// must is must with the test that started the server.
+func (e *testEnv) must(want int, r req) *resp { e.t.Helper(); return must(e.t, e, want, r) }
+
 // problem checks that res is a problem document with the given status and
-// code, and returns it.
-func (e *testEnv) problem(res *resp, status int, code string) map[string]any {
-	e.t.Helper()
+// code, consistent with the answer (status, X-Request-Id), and returns it.
+func problem(t *testing.T, res *resp, status int, code string) map[string]any {
+	t.Helper()
 	if res.Status != status {
-		e.t.Fatalf("status %d, want %d\n%s", res.Status, status, res.Body)
+		t.Fatalf("status %d, want %d (%s)\n%s", res.Status, status, code, short(res.Body))
 	}
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
-		e.t.Fatalf("Content-Type %q, want application/problem+json", ct)
+		t.Fatalf("Content-Type %q, want application/problem+json\n%s", ct, short(res.Body))
 	}
-	p := res.JSON(e.t)
+	p := res.JSON(t)
 	if p["code"] != code {
-		e.t.Fatalf("code %v, want %s\n%s", p["code"], code, res.Body)
+		t.Fatalf("code %v, want %s\n%s", p["code"], code, short(res.Body))
 	}
 	if p["status"] != float64(status) || p["request_id"] == "" || p["request_id"] != res.Header.Get("X-Request-Id") {
-		e.t.Fatalf("problem body inconsistent: %s", res.Body)
+		t.Fatalf("problem body inconsistent: %s", short(res.Body))
 	}
 	return p
+}
+
+// problem is problem with the test that started the server.
+func (e *testEnv) problem(res *resp, status int, code string) map[string]any {
+	e.t.Helper()
+	return problem(e.t, res, status, code)
 }
 
 // createKey creates an API key with the given body and returns the JSON
@@ -354,6 +392,92 @@ func (e *testEnv) createKey(body map[string]any) map[string]any {
 func (e *testEnv) verify(body map[string]any) map[string]any {
 	e.t.Helper()
 	return e.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Body: body}).JSON(e.t)
+}
+
+// ---- fixtures ----
+
+// boundPerms are the management permissions an account-bound key may hold
+// (docs/permissions.md).
+var boundPerms = []string{
+	keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermKeysVerify, keyward.PermKeysReveal,
+	keyward.PermManagementKeysRead, keyward.PermManagementKeysWrite, keyward.PermMembersRead,
+	keyward.PermMembersWrite, keyward.PermCatalogRead, keyward.PermCatalogWrite, keyward.PermAuditRead,
+}
+
+// allPerms are every management permission: boundPerms and the two of
+// operator keys only.
+var allPerms = append(slices.Clone(boundPerms), keyward.PermAccountsRead, keyward.PermAccountsWrite)
+
+// defaultAccount returns the id of the account named default.
+func defaultAccount(t *testing.T, e *testEnv) string {
+	t.Helper()
+	var id string
+	err := e.DB.Read(context.Background(), func(tx keyward.Tx) error {
+		a, err := tx.GetAccountByName(context.Background(), keyward.DefaultAccountName)
+		if err == nil {
+			id = a.ID
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// account creates an account with the operator key and returns its id.
+func account(t *testing.T, e *testEnv, name string) string {
+	t.Helper()
+	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": name}}).Str(t, "id")
+}
+
+// list returns every object a list route answers r (a GET of r.Path with
+// r's credential and headers): all pages, of 200 objects each.
+func list(t *testing.T, e *testEnv, r req) []map[string]any {
+	t.Helper()
+	sep := "?"
+	if strings.Contains(r.Path, "?") {
+		sep = "&"
+	}
+	base := r.Path + sep + "limit=200"
+	r.Method, r.Path = "GET", base
+	var out []map[string]any
+	for {
+		var page struct {
+			Data    []map[string]any `json:"data"`
+			HasMore bool             `json:"has_more"`
+		}
+		res := must(t, e, http.StatusOK, r)
+		if err := json.Unmarshal(res.Body, &page); err != nil {
+			t.Fatalf("GET %s: %v", r.Path, err)
+		}
+		out = append(out, page.Data...)
+		if !page.HasMore || len(page.Data) == 0 {
+			return out
+		}
+		r.Path = base + "&starting_after=" + page.Data[len(page.Data)-1]["id"].(string)
+	}
+}
+
+// ids returns the ids of objects.
+func ids(objs []map[string]any) []string {
+	out := make([]string, len(objs))
+	for i, o := range objs {
+		out[i], _ = o["id"].(string)
+	}
+	return out
+}
+
+// events returns the audit events matching query (e.g.
+// "action=key.imported&target_id=key_…"; "" for all) of the account hdr
+// names (nil: the default account), newest first, all pages.
+func events(t *testing.T, e *testEnv, query string, hdr map[string]string) []map[string]any {
+	t.Helper()
+	path := "/v1/audit-events"
+	if query != "" {
+		path += "?" + query
+	}
+	return list(t, e, req{Path: path, Header: hdr})
 }
 
 // auditCount returns how many audit events the default account has.

@@ -16,8 +16,8 @@ func TestRepeatedCredentialHeaders(t *testing.T) {
 	e := newEnv(t)
 	apiKey := e.createKey(map[string]any{"name": "repeated"})["secret"].(string)
 	bogus := rkForgeToken(t, "kwm")
-	def := rkDefaultAccount(t, e)
-	other := rkAccount(t, e, "other")
+	def := defaultAccount(t, e)
+	other := account(t, e, "other")
 	bearer := func(toks ...string) []string {
 		var out []string
 		for _, tok := range toks {

@@ -76,7 +76,7 @@ func rkReplayed(res *resp) string { return res.Header.Get("Idempotent-Replayed")
 func rkOperator2(t *testing.T, e *testEnv) string {
 	t.Helper()
 	return e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys",
-		Body: map[string]any{"name": "second operator", "operator": true, "permissions": rkAllPermissions}}).Str(t, "secret")
+		Body: map[string]any{"name": "second operator", "operator": true, "permissions": allPerms}}).Str(t, "secret")
 }
 
 // rkIdemRoute is one creating route: how to reach it, a body, another body,
@@ -101,9 +101,9 @@ func rkRoleCount(t *testing.T, e *testEnv) int {
 }
 
 func rkIdemRoutes() []rkIdemRoute {
-	list := func(path string) func(t *testing.T, e *testEnv) (string, func() int) {
+	counted := func(path string) func(t *testing.T, e *testEnv) (string, func() int) {
 		return func(t *testing.T, e *testEnv) (string, func() int) {
-			return path, func() int { return rkCount(t, e, path, nil) }
+			return path, func() int { return len(list(t, e, req{Path: path})) }
 		}
 	}
 	rotate := func(kind string) func(t *testing.T, e *testEnv) (string, func() int) {
@@ -114,28 +114,28 @@ func rkIdemRoutes() []rkIdemRoute {
 			}
 			id := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/" + kind, Body: body}).Str(t, "id")
 			// A rotation creates a secret: count the key's audit events.
-			return "/v1/" + kind + "/" + id + "/rotate", func() int { return len(rkEvents(t, e, "target_id="+id, nil)) }
+			return "/v1/" + kind + "/" + id + "/rotate", func() int { return len(events(t, e, "target_id="+id, nil)) }
 		}
 	}
 	hash := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
 	scope := []map[string]any{{"resource": "documents", "access": "read", "targets": []string{"*"}}}
 	return []rkIdemRoute{
-		{"keys", list("/v1/keys"), map[string]any{"name": "idem"}, map[string]any{"name": "idem 2"}},
+		{"keys", counted("/v1/keys"), map[string]any{"name": "idem"}, map[string]any{"name": "idem 2"}},
 		{"import", func(t *testing.T, e *testEnv) (string, func() int) {
-			return "/v1/keys/import", func() int { return rkCount(t, e, "/v1/keys", nil) }
+			return "/v1/keys/import", func() int { return len(list(t, e, req{Path: "/v1/keys"})) }
 		},
 			map[string]any{"keys": []map[string]any{{"hash": hash("sk_live_idem_one"), "name": "imported"}}},
 			map[string]any{"keys": []map[string]any{{"hash": hash("sk_live_idem_one"), "name": "imported 2"}}}},
-		{"management-keys", list("/v1/management-keys"),
+		{"management-keys", counted("/v1/management-keys"),
 			map[string]any{"name": "mk", "permissions": []string{"keys:read"}},
 			map[string]any{"name": "mk", "permissions": []string{"keys:read", "keys:verify"}}},
-		{"accounts", list("/v1/accounts"), map[string]any{"name": "acme"}, map[string]any{"name": "acme2"}},
-		{"users", list("/v1/users"), map[string]any{"email": "ada@example.com", "name": "Ada"}, map[string]any{"email": "bob@example.com"}},
-		{"service-accounts", list("/v1/service-accounts"), map[string]any{"name": "ci"}, map[string]any{"name": "cd"}},
+		{"accounts", counted("/v1/accounts"), map[string]any{"name": "acme"}, map[string]any{"name": "acme2"}},
+		{"users", counted("/v1/users"), map[string]any{"email": "ada@example.com", "name": "Ada"}, map[string]any{"email": "bob@example.com"}},
+		{"service-accounts", counted("/v1/service-accounts"), map[string]any{"name": "ci"}, map[string]any{"name": "cd"}},
 		{"roles", func(t *testing.T, e *testEnv) (string, func() int) {
 			return "/v1/roles", func() int { return rkRoleCount(t, e) }
 		}, map[string]any{"name": "readers", "scopes": scope}, map[string]any{"name": "writers", "scopes": scope}},
-		{"projects", list("/v1/projects"), map[string]any{"name": "backend"}, map[string]any{"name": "frontend"}},
+		{"projects", counted("/v1/projects"), map[string]any{"name": "backend"}, map[string]any{"name": "frontend"}},
 		{"keys rotate", rotate("keys"), map[string]any{"grace_period_seconds": 0}, map[string]any{"grace_period_seconds": 60}},
 		{"management-keys rotate", rotate("management-keys"), map[string]any{"grace_period_seconds": 0}, map[string]any{"grace_period_seconds": 60}},
 	}
@@ -190,7 +190,7 @@ func TestIdempotencyEveryCreatingRoute(t *testing.T) {
 			}
 			replay(t, "the retry")
 
-			p := rkProblem(t, rkPost(e, path, idem, "", rt.other, nil), http.StatusConflict, "idempotency_conflict")
+			p := problem(t, rkPost(e, path, idem, "", rt.other, nil), http.StatusConflict, "idempotency_conflict")
 			if !strings.Contains(p["detail"].(string), "Idempotency-Key") {
 				t.Errorf("the 409 does not name the Idempotency-Key: %v", p["detail"])
 			}
@@ -243,7 +243,7 @@ func TestIdempotencyKeyCreateReturnsTheSameSecret(t *testing.T) {
 	if code := rkCode(t, e, secret); code != "VALID" {
 		t.Errorf("the secret verifies as %s", code)
 	}
-	if n := rkCount(t, e, "/v1/keys", nil); n != 1 {
+	if n := len(list(t, e, req{Path: "/v1/keys"})); n != 1 {
 		t.Errorf("%d keys, want 1", n)
 	}
 
@@ -252,7 +252,7 @@ func TestIdempotencyKeyCreateReturnsTheSameSecret(t *testing.T) {
 	})
 
 	t.Run("the same key in another account is another request", func(t *testing.T) {
-		other := rkAccount(t, e, "other")
+		other := account(t, e, "other")
 		res := rkPost(e, "/v1/keys", idem, "", body, map[string]string{"X-Account-Id": other})
 		if res.Status != http.StatusCreated || rkReplayed(res) != "false" || res.Str(t, "id") == first.Str(t, "id") {
 			t.Fatalf("the operator acting on another account got %d replayed=%s %s", res.Status, rkReplayed(res), res.Body)
@@ -266,7 +266,7 @@ func TestIdempotencyKeyCreateReturnsTheSameSecret(t *testing.T) {
 		if res.Status != http.StatusCreated || !bytes.Equal(res.Body, first.Body) || rkReplayed(res) != "true" {
 			t.Fatalf("after a restart the retry got %d replayed=%s %s", res.Status, rkReplayed(res), res.Body)
 		}
-		if n := rkCount(t, e2, "/v1/keys", nil); n != 1 {
+		if n := len(list(t, e2, req{Path: "/v1/keys"})); n != 1 {
 			t.Errorf("%d keys in the default account after the retry, want 1", n)
 		}
 	})
@@ -289,13 +289,13 @@ func TestIdempotencyFailuresAreNotRemembered(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := rkPost(e, "/v1/keys", idem, "", tc.body, nil)
-			rkProblem(t, res, tc.status, tc.code)
+			problem(t, res, tc.status, tc.code)
 			if rkReplayed(res) == "true" {
 				t.Errorf("a failure is marked as replayed")
 			}
 		})
 	}
-	if n := rkCount(t, e, "/v1/keys", nil); n != 0 {
+	if n := len(list(t, e, req{Path: "/v1/keys"})); n != 0 {
 		t.Fatalf("failed requests created %d keys", n)
 	}
 	fixed := map[string]any{"name": "fixed"}
@@ -308,8 +308,8 @@ func TestIdempotencyFailuresAreNotRemembered(t *testing.T) {
 		t.Errorf("the success is not remembered: %s", again.Body)
 	}
 	// Now that a success is remembered, the failing body is a conflict.
-	rkProblem(t, rkPost(e, "/v1/keys", idem, "", map[string]any{"name": 42}, nil), http.StatusConflict, "idempotency_conflict")
-	if n := rkCount(t, e, "/v1/keys", nil); n != 1 {
+	problem(t, rkPost(e, "/v1/keys", idem, "", map[string]any{"name": 42}, nil), http.StatusConflict, "idempotency_conflict")
+	if n := len(list(t, e, req{Path: "/v1/keys"})); n != 1 {
 		t.Errorf("%d keys, want 1", n)
 	}
 }
@@ -320,7 +320,7 @@ func TestIdempotencyConcurrentDuplicates(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		idem := rkIdemKey(t)
 		body := map[string]any{"name": fmt.Sprintf("race %d", round)}
-		n0, a0 := rkCount(t, e, "/v1/keys", nil), e.auditCount()
+		n0, a0 := len(list(t, e, req{Path: "/v1/keys"})), e.auditCount()
 		const callers = 20
 		var (
 			wg    sync.WaitGroup
@@ -334,7 +334,7 @@ func TestIdempotencyConcurrentDuplicates(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				r, err := rkSend(e, nil, req{Method: "POST", Path: "/v1/keys", Body: body, Header: map[string]string{"Idempotency-Key": idem}})
+				r, err := e.send(nil, req{Method: "POST", Path: "/v1/keys", Body: body, Header: map[string]string{"Idempotency-Key": idem}}, true)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -372,7 +372,7 @@ func TestIdempotencyConcurrentDuplicates(t *testing.T) {
 		if fresh != 1 {
 			t.Errorf("round %d: %d requests ran (not replayed), want exactly 1", round, fresh)
 		}
-		if n := rkCount(t, e, "/v1/keys", nil); n != n0+1 {
+		if n := len(list(t, e, req{Path: "/v1/keys"})); n != n0+1 {
 			t.Errorf("round %d: %d concurrent duplicates created %d keys, want 1", round, callers, n-n0)
 		}
 		if a := e.auditCount(); a != a0+1 {
@@ -397,7 +397,7 @@ func TestIdempotencyKeyFormat(t *testing.T) {
 		{"DEL inside", "0123456789\x7fabcdefgh"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := rkSend(e, nil, req{Method: "POST", Path: "/v1/keys", Body: body, Header: map[string]string{"Idempotency-Key": tc.key}})
+			res, err := e.send(nil, req{Method: "POST", Path: "/v1/keys", Body: body, Header: map[string]string{"Idempotency-Key": tc.key}}, true)
 			if err != nil {
 				// The Go client refuses to send control characters: send
 				// the bytes ourselves. net/http itself may answer 400
@@ -408,13 +408,13 @@ func TestIdempotencyKeyFormat(t *testing.T) {
 				}
 				return
 			}
-			p := rkProblem(t, res, http.StatusBadRequest, "invalid_parameter")
+			p := problem(t, res, http.StatusBadRequest, "invalid_parameter")
 			if !strings.Contains(p["detail"].(string), "Idempotency-Key") {
 				t.Errorf("the 400 does not name Idempotency-Key: %v", p["detail"])
 			}
 		})
 	}
-	if n := rkCount(t, e, "/v1/keys", nil); n != 0 {
+	if n := len(list(t, e, req{Path: "/v1/keys"})); n != 0 {
 		t.Fatalf("refused Idempotency-Keys created %d keys", n)
 	}
 	for _, key := range []string{strings.Repeat("b", 16), strings.Repeat("c", 255), `~!"#$%&'()*+,-./:;<=>?@[\]^_{|}` + "`"} {
@@ -495,13 +495,13 @@ func TestIdempotencyWindow(t *testing.T) {
 		if res := rkPost(e, "/v1/keys", idem, "", body, nil); !bytes.Equal(res.Body, first.Body) || rkReplayed(res) != "true" {
 			t.Fatalf("23h59m later the retry got %d replayed=%s", res.Status, rkReplayed(res))
 		}
-		rkProblem(t, rkPost(e, "/v1/keys", idem, "", map[string]any{"name": "other"}, nil), http.StatusConflict, "idempotency_conflict")
+		problem(t, rkPost(e, "/v1/keys", idem, "", map[string]any{"name": "other"}, nil), http.StatusConflict, "idempotency_conflict")
 		offset.Store(int64(24*time.Hour + time.Minute))
 		res := rkPost(e, "/v1/keys", idem, "", body, nil)
 		if res.Status != http.StatusCreated || rkReplayed(res) != "false" || res.Str(t, "id") == first.Str(t, "id") {
 			t.Fatalf("24h01m later the same request should run again: %d replayed=%s %s", res.Status, rkReplayed(res), res.Body)
 		}
-		if n := rkCount(t, e, "/v1/keys", nil); n != 2 {
+		if n := len(list(t, e, req{Path: "/v1/keys"})); n != 2 {
 			t.Errorf("%d keys, want 2 (the first, and the one created after the window)", n)
 		}
 	})
@@ -524,7 +524,7 @@ func TestIdempotencyAfterMasterKeyChange(t *testing.T) {
 	e.Close()
 	e2 := startEnv(t, keywardtest.Options{Reopen: e.Server})
 	res := rkPost(e2, "/v1/keys", idem, "", body, nil)
-	if n := rkCount(t, e2, "/v1/keys", nil); n != 1 {
+	if n := len(list(t, e2, req{Path: "/v1/keys"})); n != 1 {
 		t.Errorf("the retry created another key: %d keys", n)
 	}
 	switch {
@@ -532,6 +532,6 @@ func TestIdempotencyAfterMasterKeyChange(t *testing.T) {
 	case res.Status == http.StatusInternalServerError:
 		t.Errorf("a retry after the master key was removed answers 500; want the first answer or a clear 409 idempotency_conflict\n%s", res.Body)
 	default:
-		rkProblem(t, res, http.StatusConflict, "idempotency_conflict")
+		problem(t, res, http.StatusConflict, "idempotency_conflict")
 	}
 }

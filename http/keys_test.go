@@ -35,45 +35,6 @@ const (
 
 var lcSecretRE = regexp.MustCompile(`^([a-z][a-z0-9]{0,15})_([0-9A-Za-z]{30})([0-9A-Za-z]{6})$`)
 
-// lcDecode decodes a JSON object body.
-func lcDecode(t *testing.T, res *resp) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(res.Body, &m); err != nil {
-		t.Fatalf("response is not a JSON object: %v\n%s", err, res.Body)
-	}
-	return m
-}
-
-// lcMust sends a request and fails t unless the status is want.
-func lcMust(t *testing.T, e *testEnv, want int, r req) *resp {
-	t.Helper()
-	res := e.do(r)
-	if res.Status != want {
-		t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, res.Status, want, res.Body)
-	}
-	return res
-}
-
-// lcProblem checks that res is a problem document with the status and code.
-func lcProblem(t *testing.T, res *resp, status int, code string) map[string]any {
-	t.Helper()
-	if res.Status != status {
-		t.Fatalf("status %d, want %d\n%s", res.Status, status, res.Body)
-	}
-	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
-		t.Fatalf("Content-Type %q, want application/problem+json\n%s", ct, res.Body)
-	}
-	p := lcDecode(t, res)
-	if p["code"] != code {
-		t.Fatalf("code %v, want %s\n%s", p["code"], code, res.Body)
-	}
-	if p["status"] != float64(status) || p["request_id"] == "" || p["request_id"] != res.Header.Get("X-Request-Id") {
-		t.Fatalf("problem body inconsistent: %s", res.Body)
-	}
-	return p
-}
-
 // lcFieldNamed fails t unless the problem's errors name field.
 func lcFieldNamed(t *testing.T, p map[string]any, field string) {
 	t.Helper()
@@ -95,27 +56,27 @@ func lcFieldNamed(t *testing.T, p map[string]any, field string) {
 
 func lcCreate(t *testing.T, e *testEnv, body map[string]any) map[string]any {
 	t.Helper()
-	return lcDecode(t, lcMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: body}))
+	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: body}).JSON(t)
 }
 
 func lcGet(t *testing.T, e *testEnv, id string) map[string]any {
 	t.Helper()
-	return lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}))
+	return must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t)
 }
 
 func lcPatch(t *testing.T, e *testEnv, id string, body any) map[string]any {
 	t.Helper()
-	return lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: body}))
+	return must(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: body}).JSON(t)
 }
 
 func lcPut(t *testing.T, e *testEnv, id string, body any) map[string]any {
 	t.Helper()
-	return lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "PUT", Path: "/v1/keys/" + id, Body: body}))
+	return must(t, e, http.StatusOK, req{Method: "PUT", Path: "/v1/keys/" + id, Body: body}).JSON(t)
 }
 
 func lcVerify(t *testing.T, e *testEnv, body map[string]any) map[string]any {
 	t.Helper()
-	return lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Body: body}))
+	return must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Body: body}).JSON(t)
 }
 
 // lcCode verifies secret with the extra request members and returns the code,
@@ -143,14 +104,14 @@ func lcWantCode(t *testing.T, e *testEnv, secret any, extra map[string]any, want
 
 func lcProject(t *testing.T, e *testEnv, name string) string {
 	t.Helper()
-	p := lcDecode(t, lcMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": name}}))
+	p := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": name}}).JSON(t)
 	return p["id"].(string)
 }
 
 // lcEvents returns the audit events of one target, newest first.
 func lcEvents(t *testing.T, e *testEnv, targetID string) ([]map[string]any, []byte) {
 	t.Helper()
-	res := lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/audit-events?limit=200&target_id=" + url.QueryEscape(targetID)})
+	res := must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/audit-events?limit=200&target_id=" + url.QueryEscape(targetID)})
 	var page struct {
 		Data    []map[string]any `json:"data"`
 		HasMore bool             `json:"has_more"`
@@ -239,7 +200,7 @@ func (s lcState) unchanged(t *testing.T, e *testEnv, id string) {
 func lcRefused(t *testing.T, e *testEnv, id string, r req, status int, code string) map[string]any {
 	t.Helper()
 	s := lcSnapshot(t, e, id)
-	p := lcProblem(t, e.do(r), status, code)
+	p := problem(t, e.do(r), status, code)
 	s.unchanged(t, e, id)
 	return p
 }
@@ -371,7 +332,7 @@ func lcJSONEq(t *testing.T, what string, got, want any) {
 // lcListIDs lists keys with the query and returns the ids and has_more.
 func lcListIDs(t *testing.T, e *testEnv, query string) ([]string, bool) {
 	t.Helper()
-	res := lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys" + query})
+	res := must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys" + query})
 	var page struct {
 		Data    []map[string]any `json:"data"`
 		HasMore *bool            `json:"has_more"`
@@ -422,8 +383,8 @@ func TestLcCreateDefaults(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	before := e.auditCount()
-	res := lcMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "first key"}})
-	k := lcDecode(t, res)
+	res := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "first key"}})
+	k := res.JSON(t)
 	id, _ := k["id"].(string)
 	acct, _ := k["account_id"].(string)
 	if !keyward.ValidID(keyward.PrefixKey, id) || !keyward.ValidID(keyward.PrefixAccount, acct) {
@@ -460,12 +421,12 @@ func TestLcCreateDefaults(t *testing.T) {
 	}
 
 	// The secret is shown once: never by GET, list or the audit log.
-	g := lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id})
-	if _, ok := lcDecode(t, g)["secret"]; ok {
+	g := must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id})
+	if _, ok := g.JSON(t)["secret"]; ok {
 		t.Error("GET shows a secret member")
 	}
 	lcNoSecret(t, "GET", g.Body, secret)
-	l := lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys"})
+	l := must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys"})
 	lcNoSecret(t, "list", l.Body, secret)
 	if !bytes.Contains(l.Body, []byte(id)) {
 		t.Errorf("list does not show the new key: %s", l.Body)
@@ -581,7 +542,7 @@ func TestLcCreateRefused(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			keys, audit := lcKeyCount(t, e), e.auditCount()
-			p := lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: c.body}), http.StatusUnprocessableEntity, "validation_failed")
+			p := problem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: c.body}), http.StatusUnprocessableEntity, "validation_failed")
 			lcFieldNamed(t, p, c.field)
 			if n := lcKeyCount(t, e); n != keys {
 				t.Fatalf("a refused create made a key (%d → %d)", keys, n)
@@ -593,8 +554,8 @@ func TestLcCreateRefused(t *testing.T) {
 	}
 	t.Run("unknown member is 400", func(t *testing.T) {
 		keys := lcKeyCount(t, e)
-		lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "k", "nmae": "x"}}), http.StatusBadRequest, "unknown_field")
-		lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "k", "permission_mode": "restricted",
+		problem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "k", "nmae": "x"}}), http.StatusBadRequest, "unknown_field")
+		problem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "k", "permission_mode": "restricted",
 			"scopes": []any{map[string]any{"resource": "documents", "access": "read", "target": []string{"x"}}}}}), http.StatusBadRequest, "unknown_field")
 		if lcKeyCount(t, e) != keys {
 			t.Fatal("a refused create made a key")
@@ -615,8 +576,8 @@ func TestLcGet(t *testing.T) {
 	e := newEnv(t)
 	k := lcCreate(t, e, map[string]any{"name": "g"})
 	id := k["id"].(string)
-	res := lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id})
-	g := lcDecode(t, res)
+	res := must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id})
+	g := res.JSON(t)
 	if etag, _ := g["etag"].(string); etag == "" || res.Header.Get("ETag") != `"`+etag+`"` {
 		t.Fatalf("ETag header %q, etag member %v", res.Header.Get("ETag"), g["etag"])
 	}
@@ -635,7 +596,7 @@ func TestLcGet(t *testing.T) {
 		"verifyx",
 	} {
 		t.Run(bad, func(t *testing.T) {
-			lcProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + url.PathEscape(bad)}), http.StatusNotFound, "not_found")
+			problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + url.PathEscape(bad)}), http.StatusNotFound, "not_found")
 		})
 	}
 }
@@ -697,7 +658,7 @@ func TestLcPatchNullClears(t *testing.T) {
 			if reflect.DeepEqual(k[c.field], c.want) {
 				t.Fatalf("%s is already %v before the PATCH", c.field, c.want)
 			}
-			nev := len(lcEventsOf(t, e, id))
+			nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 			got := lcPatch(t, e, id, map[string]any{c.field: nil})
 			if !reflect.DeepEqual(got[c.field], c.want) {
 				t.Fatalf("%s = %v after null, want %v", c.field, got[c.field], c.want)
@@ -732,7 +693,7 @@ func TestLcPatchNullClears(t *testing.T) {
 	t.Run("several at once", func(t *testing.T) {
 		k := lcFullKey(t, e, prj)
 		id := k["id"].(string)
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPatch(t, e, id, map[string]any{"description": nil, "metadata": nil, "ip_allowlist": nil})
 		if got["description"] != nil || !reflect.DeepEqual(got["metadata"], map[string]any{}) || got["ip_allowlist"] != nil {
 			t.Fatalf("not cleared: %v", got)
@@ -742,12 +703,6 @@ func TestLcPatchNullClears(t *testing.T) {
 			t.Fatalf("audit changes %v", f)
 		}
 	})
-}
-
-func lcEventsOf(t *testing.T, e *testEnv, id string) []map[string]any {
-	t.Helper()
-	evs, _ := lcEvents(t, e, id)
-	return evs
 }
 
 func TestLcPatchNullRefused(t *testing.T) {
@@ -827,7 +782,7 @@ func TestLcPatchExpiry(t *testing.T) {
 		}
 	})
 	t.Run("clear_expires_at true clears", func(t *testing.T) {
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPatch(t, e, id, map[string]any{"clear_expires_at": true})
 		if got["expires_at"] != nil {
 			t.Fatalf("expires_at %v after clear_expires_at", got["expires_at"])
@@ -849,7 +804,7 @@ func TestLcPatchStatus(t *testing.T) {
 	e := newEnv(t)
 	setStatus := func(t *testing.T, id, status, action string) {
 		t.Helper()
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPatch(t, e, id, map[string]any{"status": status})
 		if got["status"] != status {
 			t.Fatalf("status %v, want %s", got["status"], status)
@@ -977,7 +932,7 @@ func TestLcPatchPermissionMode(t *testing.T) {
 		k := lcCreate(t, e, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
 		id, secret := k["id"].(string), k["secret"].(string)
 		lcWantCode(t, e, secret, map[string]any{"permissions": "files:read"}, "INSUFFICIENT_PERMISSIONS")
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPatch(t, e, id, map[string]any{"permission_mode": "all"})
 		if got["permission_mode"] != "all" {
 			t.Fatalf("permission_mode %v", got["permission_mode"])
@@ -1083,8 +1038,8 @@ func TestLcPatchNoop(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := lcSnapshot(t, e, id)
-			res := lcMust(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: c.body})
-			got := lcDecode(t, res)
+			res := must(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: c.body})
+			got := res.JSON(t)
 			delete(got, "last_used_at")
 			if !reflect.DeepEqual(got, s.key) {
 				t.Fatalf("no-op PATCH answered a different key:\n%v\n%v", got, s.key)
@@ -1104,8 +1059,8 @@ func TestLcPatchIfMatch(t *testing.T) {
 	id := k["id"].(string)
 	etag1 := k["etag"].(string)
 
-	got := lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "v2"},
-		Header: map[string]string{"If-Match": `"` + etag1 + `"`}}))
+	got := must(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "v2"},
+		Header: map[string]string{"If-Match": `"` + etag1 + `"`}}).JSON(t)
 	if got["name"] != "v2" || got["etag"] == etag1 {
 		t.Fatalf("matching If-Match: %v", got)
 	}
@@ -1115,13 +1070,13 @@ func TestLcPatchIfMatch(t *testing.T) {
 				Header: map[string]string{"If-Match": stale}}, http.StatusPreconditionFailed, "precondition_failed")
 		})
 	}
-	got = lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "v4"},
-		Header: map[string]string{"If-Match": "*"}}))
+	got = must(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "v4"},
+		Header: map[string]string{"If-Match": "*"}}).JSON(t)
 	if got["name"] != "v4" {
 		t.Fatalf("If-Match * : %v", got)
 	}
-	got = lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "v5"},
-		Header: map[string]string{"If-Match": `"nope", "` + got["etag"].(string) + `"`}}))
+	got = must(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "v5"},
+		Header: map[string]string{"If-Match": `"nope", "` + got["etag"].(string) + `"`}}).JSON(t)
 	if got["name"] != "v5" {
 		t.Fatalf("If-Match list: %v", got)
 	}
@@ -1152,11 +1107,11 @@ func TestLcPatchBookkeeping(t *testing.T) {
 	for i, st := range steps {
 		lcPastMillis(lcTime(t, prev["updated_at"]))
 		start := time.Now().UTC().Truncate(time.Millisecond)
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		audit := e.auditCount()
-		res := lcMust(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: st.body, Token: mgmtSecret,
+		res := must(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: st.body, Token: mgmtSecret,
 			Header: map[string]string{"User-Agent": "lc-test/1", "X-Request-Id": fmt.Sprintf("lc-step-%d", i)}})
-		got := lcDecode(t, res)
+		got := res.JSON(t)
 		if got["etag"] == prev["etag"] || res.Header.Get("ETag") != `"`+got["etag"].(string)+`"` {
 			t.Fatalf("step %d: etag %v (was %v), header %q", i, got["etag"], prev["etag"], res.Header.Get("ETag"))
 		}
@@ -1204,7 +1159,7 @@ func TestLcPut(t *testing.T) {
 		k := lcFullKey(t, e, prj)
 		id := k["id"].(string)
 		lcPatch(t, e, id, map[string]any{"status": "disabled"})
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPut(t, e, id, map[string]any{"name": "replaced"})
 		want := map[string]any{
 			"name": "replaced", "description": nil, "metadata": map[string]any{}, "expires_at": nil, "project_id": nil,
@@ -1299,7 +1254,7 @@ func TestLcPut(t *testing.T) {
 	t.Run("PUT can revoke", func(t *testing.T) {
 		k := lcCreate(t, e, map[string]any{"name": "rv2"})
 		id := k["id"].(string)
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPut(t, e, id, map[string]any{"name": "rv2", "status": "revoked"})
 		if got["status"] != "revoked" {
 			t.Fatalf("status %v", got["status"])
@@ -1308,7 +1263,7 @@ func TestLcPut(t *testing.T) {
 		lcWantCode(t, e, k["secret"], nil, "REVOKED")
 	})
 	t.Run("unknown key", func(t *testing.T) {
-		lcProblem(t, e.do(req{Method: "PUT", Path: "/v1/keys/" + lcUnknownKeyID, Body: map[string]any{"name": "x"}}), http.StatusNotFound, "not_found")
+		problem(t, e.do(req{Method: "PUT", Path: "/v1/keys/" + lcUnknownKeyID, Body: map[string]any{"name": "x"}}), http.StatusNotFound, "not_found")
 	})
 }
 
@@ -1324,19 +1279,19 @@ func TestLcDelete(t *testing.T) {
 	lcWantCode(t, e, secret, nil, "VALID")
 	audit := e.auditCount()
 
-	res := lcMust(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + id})
+	res := must(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + id})
 	if len(res.Body) != 0 {
 		t.Fatalf("204 with a body: %q", res.Body)
 	}
 	if e.auditCount() != audit+1 {
 		t.Fatalf("delete wrote %d audit events, want 1", e.auditCount()-audit)
 	}
-	lcProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id}), http.StatusNotFound, "not_found")
+	problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id}), http.StatusNotFound, "not_found")
 	r := lcVerify(t, e, map[string]any{"key": secret})
 	lcJSONEq(t, "verify of a deleted key", r, map[string]any{"valid": false, "code": "NOT_FOUND"})
-	lcProblem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/" + id}), http.StatusNotFound, "not_found")
-	lcProblem(t, e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "x"}}), http.StatusNotFound, "not_found")
-	lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/" + id + "/rotate"}), http.StatusNotFound, "not_found")
+	problem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/" + id}), http.StatusNotFound, "not_found")
+	problem(t, e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "x"}}), http.StatusNotFound, "not_found")
+	problem(t, e.do(req{Method: "POST", Path: "/v1/keys/" + id + "/rotate"}), http.StatusNotFound, "not_found")
 	if e.auditCount() != audit+1 {
 		t.Fatal("refused requests on a deleted key wrote audit events")
 	}
@@ -1356,8 +1311,8 @@ func TestLcDelete(t *testing.T) {
 	}
 	lcNoSecret(t, "audit events", raw, secret)
 	// A deleted key on an unknown or malformed id is the same 404.
-	lcProblem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/nope"}), http.StatusNotFound, "not_found")
-	lcProblem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/" + e.OperatorKeyID}), http.StatusNotFound, "not_found")
+	problem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/nope"}), http.StatusNotFound, "not_found")
+	problem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/" + e.OperatorKeyID}), http.StatusNotFound, "not_found")
 	lcGet(t, e, other["id"].(string))
 }
 
@@ -1586,7 +1541,7 @@ func TestLcListBadParameters(t *testing.T) {
 		"search=" + strings.Repeat("s", 256),
 	} {
 		t.Run(q, func(t *testing.T) {
-			p := lcProblem(t, e.do(req{Method: "GET", Path: "/v1/keys?" + q}), http.StatusBadRequest, "invalid_parameter")
+			p := problem(t, e.do(req{Method: "GET", Path: "/v1/keys?" + q}), http.StatusBadRequest, "invalid_parameter")
 			if errs, _ := p["errors"].([]any); len(errs) == 0 {
 				t.Fatalf("invalid_parameter without errors naming the parameter: %v", p)
 			}

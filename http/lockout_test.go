@@ -64,18 +64,18 @@ func rkFail(t *testing.T, e *testEnv, c *http.Client, n int, hdr map[string]stri
 			}
 			r.Header = h
 		}
-		res, err := rkSend(e, c, r)
+		res, err := e.send(c, r, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rkProblem(t, res, http.StatusUnauthorized, "unauthenticated")
+		problem(t, res, http.StatusUnauthorized, "unauthenticated")
 	}
 }
 
 // rkLocked checks that res is the lockout answer and returns Retry-After.
 func rkLocked(t *testing.T, res *resp, maxWait int) int {
 	t.Helper()
-	p := rkProblem(t, res, http.StatusTooManyRequests, "locked")
+	p := problem(t, res, http.StatusTooManyRequests, "locked")
 	ra, err := strconv.Atoi(res.Header.Get("Retry-After"))
 	if err != nil || ra < 1 || ra > maxWait {
 		t.Fatalf("Retry-After %q, want 1–%d seconds", res.Header.Get("Retry-After"), maxWait)
@@ -89,7 +89,7 @@ func rkLocked(t *testing.T, res *resp, maxWait int) int {
 // rkStatus sends r with client c and returns the status.
 func rkStatus(t *testing.T, e *testEnv, c *http.Client, r req) *resp {
 	t.Helper()
-	res, err := rkSend(e, c, r)
+	res, err := e.send(c, r, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestLockout(t *testing.T) {
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
 		forged := rkForgeToken(t, "kw")
 		for i := 0; i < 3; i++ {
-			rkProblem(t, rkStatus(t, e, local, req{Method: "GET", Path: "/v1/whoami", Token: forged}), http.StatusUnauthorized, "unauthenticated")
+			problem(t, rkStatus(t, e, local, req{Method: "GET", Path: "/v1/whoami", Token: forged}), http.StatusUnauthorized, "unauthenticated")
 		}
 		rkFail(t, e, local, 2, nil)
 		rkLocked(t, rkStatus(t, e, local, req{Method: "GET", Path: "/v1/whoami", Token: apiKey}), 2)
@@ -174,7 +174,7 @@ func TestLockout(t *testing.T) {
 		local := rkClient(t, "127.0.0.1")
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
 		_, reader := rkManagementKey(t, e, nil, "keys:read")
-		other := rkAccount(t, e, "other")
+		other := account(t, e, "other")
 		for _, tc := range []struct {
 			name   string
 			r      req
@@ -240,7 +240,7 @@ func TestLockout(t *testing.T) {
 		// The audit log records the forwarded client.
 		id := rkMust(t, e, proxy, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "via proxy"},
 			Header: as("203.0.113.9")}).Str(t, "id")
-		if evs := rkEvents(t, e, "target_id="+id, nil); len(evs) != 1 || evs[0]["client_ip"] != "203.0.113.9" {
+		if evs := events(t, e, "target_id="+id, nil); len(evs) != 1 || evs[0]["client_ip"] != "203.0.113.9" {
 			t.Errorf("the audit event of a request through the proxy: %v, want client_ip 203.0.113.9", evs)
 		}
 		// A peer that is not a trusted proxy is itself the client, whatever it forwards.
@@ -256,7 +256,7 @@ func TestLockout(t *testing.T) {
 		local := rkClient(t, "127.0.0.1")
 		id := rkMust(t, e, local, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "spoof"},
 			Header: map[string]string{"X-Forwarded-For": "203.0.113.50"}}).Str(t, "id")
-		if evs := rkEvents(t, e, "target_id="+id, nil); len(evs) != 1 || evs[0]["client_ip"] != "127.0.0.1" {
+		if evs := events(t, e, "target_id="+id, nil); len(evs) != 1 || evs[0]["client_ip"] != "127.0.0.1" {
 			t.Errorf("an untrusted X-Forwarded-For reached the audit log: %v, want client_ip 127.0.0.1", evs)
 		}
 		for i := 0; i < 5; i++ {
@@ -273,7 +273,7 @@ func TestLockout(t *testing.T) {
 		local := rkClient(t, "127.0.0.1")
 		rkFail(t, e, local, 5, nil)
 		res := rkStatus(t, e, local, keys)
-		p := rkProblem(t, res, http.StatusTooManyRequests, "locked")
+		p := problem(t, res, http.StatusTooManyRequests, "locked")
 		if d, _ := p["detail"].(string); !strings.Contains(d, "retry after") {
 			t.Errorf("the lock's detail does not say when to retry: %q", d)
 		}

@@ -24,13 +24,6 @@ import (
 // pxCtx is the context of every direct service or store call in these tests.
 var pxCtx = context.Background()
 
-// pxAccountPerms are the management permissions an account-bound key may hold.
-var pxAccountPerms = []string{
-	keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermKeysVerify, keyward.PermKeysReveal,
-	keyward.PermManagementKeysRead, keyward.PermManagementKeysWrite, keyward.PermMembersRead,
-	keyward.PermMembersWrite, keyward.PermCatalogRead, keyward.PermCatalogWrite, keyward.PermAuditRead,
-}
-
 // pxDump returns every row of every table of the database as sorted text
 // lines, leaving out what the write-behind fills in later
 // (keys.last_used_at, keys.verifications: the uses of keys, management
@@ -100,7 +93,7 @@ func pxUnchanged(t *testing.T, e *testEnv, before string, what string) {
 		for _, l := range d.from {
 			if !slices.Contains(d.rest, l) {
 				if n++; n <= 3 {
-					fmt.Fprintf(&msg, "\n %s: %s", d.label, pxShort([]byte(l)))
+					fmt.Fprintf(&msg, "\n %s: %s", d.label, short([]byte(l)))
 				}
 			}
 		}
@@ -116,7 +109,7 @@ func pxUnchanged(t *testing.T, e *testEnv, before string, what string) {
 func pxProblem(t *testing.T, res *resp, status int, code string) map[string]any {
 	t.Helper()
 	if res.Status != status {
-		t.Errorf("status %d, want %d (%s)\n%s", res.Status, status, code, pxShort(res.Body))
+		t.Errorf("status %d, want %d (%s)\n%s", res.Status, status, code, short(res.Body))
 		return nil
 	}
 	return pxProblemShape(t, res, code)
@@ -126,21 +119,21 @@ func pxProblem(t *testing.T, res *resp, status int, code string) map[string]any 
 func pxProblemShape(t *testing.T, res *resp, code string) map[string]any {
 	t.Helper()
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
-		t.Errorf("status %d: Content-Type %q, want application/problem+json\n%s", res.Status, ct, pxShort(res.Body))
+		t.Errorf("status %d: Content-Type %q, want application/problem+json\n%s", res.Status, ct, short(res.Body))
 		return nil
 	}
 	var p map[string]any
 	if err := json.Unmarshal(res.Body, &p); err != nil {
-		t.Errorf("problem body is not a JSON object: %v\n%s", err, pxShort(res.Body))
+		t.Errorf("problem body is not a JSON object: %v\n%s", err, short(res.Body))
 		return nil
 	}
 	if code != "" && p["code"] != code {
-		t.Errorf("code %v, want %s\n%s", p["code"], code, pxShort(res.Body))
+		t.Errorf("code %v, want %s\n%s", p["code"], code, short(res.Body))
 		return nil
 	}
 	for _, m := range []string{"type", "title", "detail", "code", "request_id"} {
 		if s, ok := p[m].(string); !ok || s == "" {
-			t.Errorf("problem member %q is %v, want a non-empty string\n%s", m, p[m], pxShort(res.Body))
+			t.Errorf("problem member %q is %v, want a non-empty string\n%s", m, p[m], short(res.Body))
 		}
 	}
 	if _, ok := p["errors"].([]any); !ok {
@@ -177,33 +170,6 @@ func pxNames(p map[string]any, member string) bool {
 		}
 	}
 	return false
-}
-
-func pxShort(b []byte) string {
-	if len(b) > 600 {
-		return string(b[:600]) + "…"
-	}
-	return string(b)
-}
-
-// pxMust sends r and fails the test unless the status is want.
-func pxMust(t *testing.T, e *testEnv, want int, r req) *resp {
-	t.Helper()
-	res := e.do(r)
-	if res.Status != want {
-		t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, res.Status, want, pxShort(res.Body))
-	}
-	return res
-}
-
-// pxJSON decodes a response body as a JSON object.
-func pxJSON(t *testing.T, res *resp) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(res.Body, &m); err != nil {
-		t.Fatalf("response is not a JSON object: %v\n%s", err, pxShort(res.Body))
-	}
-	return m
 }
 
 // pxRaw sends a request outside the harness: for chunked bodies (length
@@ -247,8 +213,8 @@ func pxActor(t *testing.T, e *testEnv, accountID string) *keyward.Actor {
 // account, and returns its id and secret.
 func pxMgmtKey(t *testing.T, e *testEnv, a *keyward.Actor, name string, perms []string) (string, string) {
 	t.Helper()
-	k := pxJSON(t, pxMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys",
-		Header: map[string]string{"X-Account-Id": a.AccountID}, Body: map[string]any{"name": name, "permissions": perms}}))
+	k := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys",
+		Header: map[string]string{"X-Account-Id": a.AccountID}, Body: map[string]any{"name": name, "permissions": perms}}).JSON(t)
 	return k["id"].(string), k["secret"].(string)
 }
 
@@ -259,7 +225,7 @@ func pxSetStatus(t *testing.T, e *testEnv, a *keyward.Actor, kind keyward.KeyKin
 	if kind == keyward.KindManagement {
 		path = "/v1/management-keys/"
 	}
-	pxMust(t, e, http.StatusOK, req{Method: "PATCH", Path: path + id,
+	must(t, e, http.StatusOK, req{Method: "PATCH", Path: path + id,
 		Header: map[string]string{"X-Account-Id": a.AccountID}, Body: map[string]any{"status": st}})
 }
 
@@ -332,11 +298,11 @@ func pxSetup(t *testing.T) *pxFixture {
 	f := &pxFixture{e: e, op: pxActor(t, e, ""), resource: "pxres", without: map[string]string{}}
 	f.acctID = f.op.AccountID
 
-	f.project = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px project"}}).Str(t, "id")
-	k := pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px api key"}}))
+	f.project = must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px project"}}).Str(t, "id")
+	k := must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px api key"}}).JSON(t)
 	f.apiKeyID, f.apiKey = k["id"].(string), k["secret"].(string)
 	for _, st := range []keyward.KeyStatus{keyward.StatusDisabled, keyward.StatusRevoked} {
-		k := pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px " + string(st)}}))
+		k := must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px " + string(st)}}).JSON(t)
 		pxSetStatus(t, e, f.op, keyward.KindAPI, k["id"].(string), st)
 		if st == keyward.StatusDisabled {
 			f.apiDisabled = k["secret"].(string)
@@ -344,18 +310,18 @@ func pxSetup(t *testing.T) *pxFixture {
 			f.apiRevoked = k["secret"].(string)
 		}
 	}
-	pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + f.resource, Body: map[string]any{"display_name": "PX"}})
+	must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + f.resource, Body: map[string]any{"display_name": "PX"}})
 
-	f.mgmtKeyID, _ = pxMgmtKey(t, e, f.op, "px active", pxAccountPerms)
+	f.mgmtKeyID, _ = pxMgmtKey(t, e, f.op, "px active", boundPerms)
 	var id string
-	id, f.mgmtDisabled = pxMgmtKey(t, e, f.op, "px disabled", pxAccountPerms)
+	id, f.mgmtDisabled = pxMgmtKey(t, e, f.op, "px disabled", boundPerms)
 	pxSetStatus(t, e, f.op, keyward.KindManagement, id, keyward.StatusDisabled)
-	id, f.mgmtRevoked = pxMgmtKey(t, e, f.op, "px revoked", pxAccountPerms)
+	id, f.mgmtRevoked = pxMgmtKey(t, e, f.op, "px revoked", boundPerms)
 	pxSetStatus(t, e, f.op, keyward.KindManagement, id, keyward.StatusRevoked)
 	_, f.auditOnly = pxMgmtKey(t, e, f.op, "px audit only", []string{keyward.PermAuditRead})
 	_, f.keysReadOnly = pxMgmtKey(t, e, f.op, "px keys:read only", []string{keyward.PermKeysRead})
-	for _, p := range pxAccountPerms {
-		rest := slices.DeleteFunc(slices.Clone(pxAccountPerms), func(q string) bool { return q == p })
+	for _, p := range boundPerms {
+		rest := slices.DeleteFunc(slices.Clone(boundPerms), func(q string) bool { return q == p })
 		_, f.without[p] = pxMgmtKey(t, e, f.op, "px without "+p, rest)
 	}
 
@@ -366,27 +332,27 @@ func pxSetup(t *testing.T) *pxFixture {
 		t.Fatal(err)
 	}
 	f.other.key = ok.ID
-	pr := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px other project"},
+	pr := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px other project"},
 		Header: map[string]string{"X-Account-Id": f.other.acct}})
 	f.other.project = pr.Str(t, "id")
 	f.other.resource = "pxother"
 	oh := map[string]string{"X-Account-Id": f.other.acct}
-	pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + f.other.resource, Body: map[string]any{}, Header: oh})
+	must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + f.other.resource, Body: map[string]any{}, Header: oh})
 	f.other.mgmtKey, _ = pxMgmtKey(t, e, oa, "px other management key", []string{keyward.PermKeysRead})
-	f.other.user = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "px other user"}, Header: oh}).Str(t, "id")
-	f.other.sa = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "px other sa"}, Header: oh}).Str(t, "id")
+	f.other.user = must(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "px other user"}, Header: oh}).Str(t, "id")
+	f.other.sa = must(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "px other sa"}, Header: oh}).Str(t, "id")
 	f.other.role = "pxotherrole"
-	pxMust(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": f.other.role}, Header: oh})
+	must(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": f.other.role}, Header: oh})
 
-	f.user = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "px user", "email": "px@example.com"}}).Str(t, "id")
-	f.serviceAccount = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "px sa"}}).Str(t, "id")
+	f.user = must(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "px user", "email": "px@example.com"}}).Str(t, "id")
+	f.serviceAccount = must(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "px sa"}}).Str(t, "id")
 	f.role = "pxrole"
-	pxMust(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": f.role,
+	must(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": f.role,
 		"scopes": []any{map[string]any{"resource": "documents", "access": "read"}}}})
-	f.acct = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": "px target"}}).Str(t, "id")
+	f.acct = must(t, e, 201, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": "px target"}}).Str(t, "id")
 	// The accounts permissions exist only on operator keys: a bound key
 	// holding every permission it can hold still lacks them.
-	_, full := pxMgmtKey(t, e, f.op, "px every account permission", pxAccountPerms)
+	_, full := pxMgmtKey(t, e, f.op, "px every account permission", boundPerms)
 	f.without[keyward.PermAccountsRead], f.without[keyward.PermAccountsWrite] = full, full
 	return f
 }
@@ -900,14 +866,14 @@ func TestPxCredentialMatrix(t *testing.T) {
 				t.Run("same token in both headers", func(t *testing.T) {
 					res := pxSend(e, r.method, path, body, map[string]string{"Authorization": "Bearer " + e.Op, "X-API-Key": e.Op})
 					if res.Status != r.ok {
-						t.Errorf("status %d, want %d\n%s", res.Status, r.ok, pxShort(res.Body))
+						t.Errorf("status %d, want %d\n%s", res.Status, r.ok, short(res.Body))
 					}
 				})
 			}
 			t.Run("x-api-key alone works", func(t *testing.T) {
 				res := pxSend(e, r.method, path, body, map[string]string{"X-API-Key": e.Op})
 				if res.Status != r.ok {
-					t.Errorf("status %d, want %d\n%s", res.Status, r.ok, pxShort(res.Body))
+					t.Errorf("status %d, want %d\n%s", res.Status, r.ok, short(res.Body))
 				}
 			})
 		})
@@ -990,7 +956,7 @@ func TestPxBodyMatrix(t *testing.T) {
 					res := e.do(rq)
 					p := pxProblem(t, res, c.status, c.code)
 					if p != nil && c.member != "" && !pxNames(p, c.member) {
-						t.Errorf("the problem does not name %q: errors %v\n%s", c.member, pxFields(p), pxShort(res.Body))
+						t.Errorf("the problem does not name %q: errors %v\n%s", c.member, pxFields(p), short(res.Body))
 					}
 					pxUnchanged(t, e, before, c.name)
 				})
@@ -1005,7 +971,7 @@ func TestPxBodyMatrix(t *testing.T) {
 			t.Run("valid body works", func(t *testing.T) {
 				res := e.do(req{Method: r.method, Path: path, Body: r.body(f)})
 				if res.Status != r.ok {
-					t.Errorf("status %d, want %d\n%s", res.Status, r.ok, pxShort(res.Body))
+					t.Errorf("status %d, want %d\n%s", res.Status, r.ok, short(res.Body))
 				}
 			})
 		})
@@ -1019,7 +985,7 @@ func TestPxBodyMediaTypes(t *testing.T) {
 		t.Run(ct, func(t *testing.T) {
 			res := e.do(req{Method: "POST", Path: "/v1/projects", Body: `{"name":"px ` + ct + `"}`, Header: map[string]string{"Content-Type": ct}})
 			if res.Status != 201 {
-				t.Errorf("Content-Type %q: status %d\n%s", ct, res.Status, pxShort(res.Body))
+				t.Errorf("Content-Type %q: status %d\n%s", ct, res.Status, short(res.Body))
 			}
 		})
 	}
@@ -1043,7 +1009,7 @@ func TestPxBodySizeBoundary(t *testing.T) {
 				return pxRaw(t, e, "POST", "/v1/keys", auth, bytes.NewReader(b), int64(len(b)))
 			}
 			if res := send(body(1 << 20)); res.Status != 201 {
-				t.Errorf("1 MiB body: status %d\n%s", res.Status, pxShort(res.Body))
+				t.Errorf("1 MiB body: status %d\n%s", res.Status, short(res.Body))
 			}
 			before := pxDump(t, e)
 			pxProblem(t, send(body(1<<20+1)), 413, "body_too_large")
@@ -1109,19 +1075,19 @@ func TestPxIDMatrix(t *testing.T) {
 	}
 	t.Run("the other account sees its objects", func(t *testing.T) {
 		h := map[string]string{"X-Account-Id": f.other.acct}
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + f.other.key, Header: h})
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/projects/" + f.other.project, Header: h})
-		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/keys/" + f.apiKeyID, Header: h})
-		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/projects/" + f.project, Header: h})
-		pxMust(t, e, 404, req{Method: "DELETE", Path: "/v1/catalog/resources/" + f.resource, Header: h})
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/management-keys/" + f.other.mgmtKey, Header: h})
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/users/" + f.other.user, Header: h})
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/service-accounts/" + f.other.sa, Header: h})
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/roles/" + f.other.role, Header: h})
-		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/management-keys/" + f.mgmtKeyID, Header: h})
-		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/users/" + f.user, Header: h})
-		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/service-accounts/" + f.serviceAccount, Header: h})
-		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/roles/" + f.role, Header: h})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + f.other.key, Header: h})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/projects/" + f.other.project, Header: h})
+		must(t, e, 404, req{Method: "GET", Path: "/v1/keys/" + f.apiKeyID, Header: h})
+		must(t, e, 404, req{Method: "GET", Path: "/v1/projects/" + f.project, Header: h})
+		must(t, e, 404, req{Method: "DELETE", Path: "/v1/catalog/resources/" + f.resource, Header: h})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/management-keys/" + f.other.mgmtKey, Header: h})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/users/" + f.other.user, Header: h})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/service-accounts/" + f.other.sa, Header: h})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/roles/" + f.other.role, Header: h})
+		must(t, e, 404, req{Method: "GET", Path: "/v1/management-keys/" + f.mgmtKeyID, Header: h})
+		must(t, e, 404, req{Method: "GET", Path: "/v1/users/" + f.user, Header: h})
+		must(t, e, 404, req{Method: "GET", Path: "/v1/service-accounts/" + f.serviceAccount, Header: h})
+		must(t, e, 404, req{Method: "GET", Path: "/v1/roles/" + f.role, Header: h})
 	})
 }
 
@@ -1187,7 +1153,7 @@ func TestPxNoServerErrors(t *testing.T) {
 	check := func(t *testing.T, what string, res *resp) {
 		t.Helper()
 		if res.Status >= 500 {
-			t.Errorf("%s: status %d\n%s", what, res.Status, pxShort(res.Body))
+			t.Errorf("%s: status %d\n%s", what, res.Status, short(res.Body))
 			return
 		}
 		if res.Status >= 400 {
@@ -1215,18 +1181,18 @@ func TestPxNoServerErrors(t *testing.T) {
 			}
 			if r.idKind != "" {
 				for _, id := range pathIDs {
-					check(t, "id "+pxShort([]byte(id)), send(r.path(id), body, nil))
+					check(t, "id "+short([]byte(id)), send(r.path(id), body, nil))
 				}
 			}
 			for _, q := range queries {
-				check(t, "query "+pxShort([]byte(q)), send(r.path(r.id(f))+"?"+q, body, nil))
+				check(t, "query "+short([]byte(q)), send(r.path(r.id(f))+"?"+q, body, nil))
 			}
 			for _, h := range headers {
 				check(t, fmt.Sprintf("headers %.80v", h), send(r.path(r.id(f)), body, h))
 			}
 			if r.body != nil {
 				for _, b := range bodies {
-					check(t, "body "+pxShort([]byte(b)), send(r.path(r.id(f)), b, nil))
+					check(t, "body "+short([]byte(b)), send(r.path(r.id(f)), b, nil))
 				}
 			}
 		})

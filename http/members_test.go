@@ -15,19 +15,19 @@ import (
 // returns the object.
 func meCreate(t *testing.T, e *testEnv, hdr map[string]string, path string, body map[string]any) map[string]any {
 	t.Helper()
-	return meJSON(t, meMust(t, e, http.StatusCreated, req{Method: "POST", Path: path, Header: hdr, Body: body}))
+	return must(t, e, http.StatusCreated, req{Method: "POST", Path: path, Header: hdr, Body: body}).JSON(t)
 }
 
 func mePatch(t *testing.T, e *testEnv, path string, body map[string]any) map[string]any {
 	t.Helper()
-	return meJSON(t, meMust(t, e, http.StatusOK, req{Method: "PATCH", Path: path, Body: body}))
+	return must(t, e, http.StatusOK, req{Method: "PATCH", Path: path, Body: body}).JSON(t)
 }
 
 // meIDs lists path with the operator key and returns the ids (or, for
 // roles, the names) in order, and has_more.
 func meIDs(t *testing.T, e *testEnv, path string) ([]string, bool) {
 	t.Helper()
-	body := meJSON(t, meMust(t, e, http.StatusOK, req{Method: "GET", Path: path}))
+	body := must(t, e, http.StatusOK, req{Method: "GET", Path: path}).JSON(t)
 	ids := []string{}
 	for _, d := range body["data"].([]any) {
 		m := d.(map[string]any)
@@ -50,20 +50,6 @@ func meSameIDs(t *testing.T, what string, got []string, want ...string) {
 	}
 }
 
-// meEvents returns the audit events about target, newest first.
-func meEvents(t *testing.T, e *testEnv, target, action string) []map[string]any {
-	t.Helper()
-	path := "/v1/audit-events?limit=200&target_id=" + target
-	if action != "" {
-		path += "&action=" + action
-	}
-	var out []map[string]any
-	for _, d := range meJSON(t, meMust(t, e, http.StatusOK, req{Method: "GET", Path: path}))["data"].([]any) {
-		out = append(out, d.(map[string]any))
-	}
-	return out
-}
-
 func meScope(resource, access string, targets ...string) map[string]any {
 	s := map[string]any{"resource": resource, "access": access}
 	if targets != nil {
@@ -84,14 +70,14 @@ func meRole(t *testing.T, e *testEnv, name string, scopes ...map[string]any) {
 func TestMeUserCreateAndRules(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	acct := meDefaultAccount(t, e)
+	acct := defaultAccount(t, e)
 	meRole(t, e, "reader", meScope("documents", "read"))
 	before := e.auditCount()
 
-	res := meMust(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{
+	res := must(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{
 		"external_id": "crm-42", "email": "alice@example.com", "name": "Alice", "roles": []string{"reader", "reader"},
 	}})
-	u := meJSON(t, res)
+	u := res.JSON(t)
 	id, _ := u["id"].(string)
 	if !strings.HasPrefix(id, "usr_") || res.Header.Get("Location") != "/v1/users/"+id || res.Header.Get("ETag") != `"`+fmt.Sprint(u["etag"])+`"` {
 		t.Errorf("id %q, Location %q, ETag %q", id, res.Header.Get("Location"), res.Header.Get("ETag"))
@@ -107,7 +93,7 @@ func TestMeUserCreateAndRules(t *testing.T) {
 	if n := e.auditCount(); n != before+1 {
 		t.Errorf("create wrote %d audit events, want 1", n-before)
 	}
-	if evs := meEvents(t, e, id, "user.created"); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+id+"&action="+"user.created", nil); len(evs) != 1 {
 		t.Errorf("user.created events: %v", evs)
 	}
 
@@ -119,9 +105,9 @@ func TestMeUserCreateAndRules(t *testing.T) {
 	meCreate(t, e, nil, "/v1/users", map[string]any{"email": "carol+tag@sub.example.co", "status": "disabled"})
 
 	// external_id is unique in an account, not across accounts.
-	other := meAccount(t, e, "me other")
+	other := account(t, e, "me other")
 	before2 := meSnap(t, e)
-	meProblem(t, e.do(req{Method: "POST", Path: "/v1/users", Body: map[string]any{"external_id": "crm-42"}}), 409, "duplicate")
+	problem(t, e.do(req{Method: "POST", Path: "/v1/users", Body: map[string]any{"external_id": "crm-42"}}), 409, "duplicate")
 	before2.unchanged(t, e, "duplicate external_id")
 	ou := meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/users", map[string]any{"external_id": "crm-42"})
 	if ou["account_id"] != other {
@@ -159,7 +145,7 @@ func TestMeUserCreateAndRules(t *testing.T) {
 			meInvalidReq(t, e, req{Method: "POST", Path: "/v1/users", Body: c.body}, c.field)
 		})
 	}
-	meProblem(t, e.do(req{Method: "POST", Path: "/v1/users", Body: map[string]any{"nickname": "x"}}), 400, "unknown_field")
+	problem(t, e.do(req{Method: "POST", Path: "/v1/users", Body: map[string]any{"nickname": "x"}}), 400, "unknown_field")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/users/usr_nope"}, 404, "not_found")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/users/" + strings.Replace(id, "usr_", "sa_", 1)}, 404, "not_found")
 }
@@ -190,7 +176,7 @@ func TestMeUserPatchAndDelete(t *testing.T) {
 	if p["external_id"] != "e-1" || p["email"] != "a@example.com" {
 		t.Errorf("absent members changed: %v", p)
 	}
-	if evs := meEvents(t, e, u["id"].(string), "user.updated"); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+u["id"].(string)+"&action="+"user.updated", nil); len(evs) != 1 {
 		t.Errorf("user.updated events: %d", len(evs))
 	}
 
@@ -199,7 +185,7 @@ func TestMeUserPatchAndDelete(t *testing.T) {
 	if p["external_id"] != nil || p["email"] != nil || p["name"] != nil || p["status"] != "disabled" {
 		t.Errorf("after PATCH null: %v", p)
 	}
-	got := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: path}))
+	got := must(t, e, 200, req{Method: "GET", Path: path}).JSON(t)
 	if got["external_id"] != nil || got["email"] != nil || got["name"] != nil || got["etag"] != p["etag"] {
 		t.Errorf("GET after PATCH null: %v", got)
 	}
@@ -221,7 +207,7 @@ func TestMeUserPatchAndDelete(t *testing.T) {
 		{map[string]any{"id": "usr_x"}, 400, "unknown_field", ""},
 	} {
 		before := meSnap(t, e)
-		pr := meProblem(t, e.do(req{Method: "PATCH", Path: path, Body: c.body}), c.status, c.code)
+		pr := problem(t, e.do(req{Method: "PATCH", Path: path, Body: c.body}), c.status, c.code)
 		if c.field != "" && !slices.Contains(meFields(pr), c.field) {
 			t.Errorf("PATCH %v names %v, want %s", c.body, meFields(pr), c.field)
 		}
@@ -229,10 +215,10 @@ func TestMeUserPatchAndDelete(t *testing.T) {
 	}
 	meRefused(t, e, req{Method: "PATCH", Path: path, Header: map[string]string{"If-Match": `"nope"`}, Body: map[string]any{"name": "x"}}, 412, "precondition_failed")
 
-	meMust(t, e, 204, req{Method: "DELETE", Path: path})
+	must(t, e, 204, req{Method: "DELETE", Path: path})
 	meRefused(t, e, req{Method: "GET", Path: path}, 404, "not_found")
 	meRefused(t, e, req{Method: "DELETE", Path: path}, 404, "not_found")
-	if evs := meEvents(t, e, u["id"].(string), "user.deleted"); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+u["id"].(string)+"&action="+"user.deleted", nil); len(evs) != 1 {
 		t.Errorf("user.deleted events: %d", len(evs))
 	}
 }
@@ -249,7 +235,7 @@ func TestMeUserList(t *testing.T) {
 	u3 := id(map[string]any{"name": "Carol ALICE", "roles": []string{"axb", "a_b"}})
 	u4 := id(map[string]any{"email": "dave@alice.test"})
 	u5 := id(map[string]any{"name": "Émile 100%_sure"})
-	other := meAccount(t, e, "me other")
+	other := account(t, e, "me other")
 	meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/users", map[string]any{"external_id": "e1", "name": "Alice elsewhere"})
 
 	for _, c := range []struct {
@@ -312,7 +298,7 @@ func TestMeUserList(t *testing.T) {
 		"starting_after=key_01J00000000000000000000000", "starting_after=" + u1 + "&ending_before=" + u2,
 		"status=active&status=disabled", "owner_id=x", "search=" + strings.Repeat("a", 256)} {
 		t.Run("bad "+q, func(t *testing.T) {
-			meProblem(t, e.do(req{Method: "GET", Path: "/v1/users?" + q}), 400, "invalid_parameter")
+			problem(t, e.do(req{Method: "GET", Path: "/v1/users?" + q}), 400, "invalid_parameter")
 		})
 	}
 }
@@ -320,16 +306,16 @@ func TestMeUserList(t *testing.T) {
 func TestMeServiceAccounts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	res := meMust(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "ci", "description": "builds"}})
-	sa := meJSON(t, res)
+	res := must(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "ci", "description": "builds"}})
+	sa := res.JSON(t)
 	id, _ := sa["id"].(string)
 	if !strings.HasPrefix(id, "sa_") || res.Header.Get("Location") != "/v1/service-accounts/"+id {
 		t.Errorf("id %q Location %q", id, res.Header.Get("Location"))
 	}
-	if sa["name"] != "ci" || sa["description"] != "builds" || sa["status"] != "active" || sa["account_id"] != meDefaultAccount(t, e) {
+	if sa["name"] != "ci" || sa["description"] != "builds" || sa["status"] != "active" || sa["account_id"] != defaultAccount(t, e) {
 		t.Errorf("created: %v", sa)
 	}
-	if evs := meEvents(t, e, id, "service_account.created"); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+id+"&action="+"service_account.created", nil); len(evs) != 1 {
 		t.Errorf("service_account.created events: %d", len(evs))
 	}
 
@@ -349,9 +335,9 @@ func TestMeServiceAccounts(t *testing.T) {
 		})
 	}
 	before := meSnap(t, e)
-	meProblem(t, e.do(req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "ci"}}), 409, "duplicate")
+	problem(t, e.do(req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "ci"}}), 409, "duplicate")
 	before.unchanged(t, e, "duplicate name")
-	other := meAccount(t, e, "me other")
+	other := account(t, e, "me other")
 	osa := meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/service-accounts", map[string]any{"name": "ci"})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/service-accounts/" + osa["id"].(string)}, 404, "not_found")
 	meRefused(t, e, req{Method: "DELETE", Path: "/v1/service-accounts/" + osa["id"].(string)}, 404, "not_found")
@@ -366,7 +352,7 @@ func TestMeServiceAccounts(t *testing.T) {
 		t.Errorf("PATCH {} changed the etag")
 	}
 	before = meSnap(t, e)
-	meProblem(t, e.do(req{Method: "PATCH", Path: path, Body: map[string]any{"name": "cron"}}), 409, "duplicate")
+	problem(t, e.do(req{Method: "PATCH", Path: path, Body: map[string]any{"name": "cron"}}), 409, "duplicate")
 	meInvalidReq(t, e, req{Method: "PATCH", Path: path, Body: map[string]any{"name": nil}}, "name")
 	meInvalidReq(t, e, req{Method: "PATCH", Path: path, Body: map[string]any{"status": "gone"}}, "status")
 	before.unchanged(t, e, "refused PATCHes")
@@ -382,9 +368,9 @@ func TestMeServiceAccounts(t *testing.T) {
 	if !more {
 		t.Errorf("limit=1: has_more false")
 	}
-	meProblem(t, e.do(req{Method: "GET", Path: "/v1/service-accounts?search=ci"}), 400, "invalid_parameter")
+	problem(t, e.do(req{Method: "GET", Path: "/v1/service-accounts?search=ci"}), 400, "invalid_parameter")
 
-	meMust(t, e, 204, req{Method: "DELETE", Path: path})
+	must(t, e, 204, req{Method: "DELETE", Path: path})
 	meRefused(t, e, req{Method: "GET", Path: path}, 404, "not_found")
 	meRefused(t, e, req{Method: "PATCH", Path: path, Body: map[string]any{"name": "x"}}, 404, "not_found")
 	// Its name is free again.
@@ -394,10 +380,10 @@ func TestMeServiceAccounts(t *testing.T) {
 func TestMeRoleRules(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	res := meMust(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{
+	res := must(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{
 		"name": "reader", "description": "reads", "scopes": []any{meScope("documents", "read"), meScope("files", "write", "f_1", "f_2", "f_1")},
 	}})
-	r := meJSON(t, res)
+	r := res.JSON(t)
 	if res.Header.Get("Location") != "/v1/roles/reader" || r["name"] != "reader" || r["description"] != "reads" {
 		t.Errorf("created: Location %q %v", res.Header.Get("Location"), r)
 	}
@@ -438,10 +424,10 @@ func TestMeRoleRules(t *testing.T) {
 	meRole(t, e, "r"+strings.Repeat("x", 63))
 	meRole(t, e, "a0_.-z")
 	before := meSnap(t, e)
-	meProblem(t, e.do(req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": "reader", "scopes": []any{}}}), 409, "duplicate")
+	problem(t, e.do(req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": "reader", "scopes": []any{}}}), 409, "duplicate")
 	before.unchanged(t, e, "duplicate role")
 	// Another account has its own namespace.
-	other := meAccount(t, e, "me other")
+	other := account(t, e, "me other")
 	meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/roles", map[string]any{"name": "reader", "scopes": []any{}})
 	meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/roles", map[string]any{"name": "only_there", "scopes": []any{}})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/roles/only_there"}, 404, "not_found")
@@ -452,9 +438,9 @@ func TestMeRoleRules(t *testing.T) {
 	if more {
 		t.Errorf("has_more on the role list")
 	}
-	meProblem(t, e.do(req{Method: "GET", Path: "/v1/roles?limit=1"}), 400, "invalid_parameter")
+	problem(t, e.do(req{Method: "GET", Path: "/v1/roles?limit=1"}), 400, "invalid_parameter")
 
-	got := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/roles/reader"}))
+	got := must(t, e, 200, req{Method: "GET", Path: "/v1/roles/reader"}).JSON(t)
 	if got["etag"] != r["etag"] || fmt.Sprint(got["scopes"]) != fmt.Sprint(r["scopes"]) {
 		t.Errorf("GET: %v", got)
 	}
@@ -482,18 +468,18 @@ func TestMeRoleRules(t *testing.T) {
 	if p["description"] != nil || fmt.Sprint(p["scopes"]) != "[map[access:read resource:search targets:[*]]]" || p["etag"] == r["etag"] {
 		t.Errorf("after PATCH: %v", p)
 	}
-	if evs := meEvents(t, e, "reader", "role.updated"); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+"reader"+"&action="+"role.updated", nil); len(evs) != 1 {
 		t.Errorf("role.updated events: %d", len(evs))
 	}
 
-	meMust(t, e, 204, req{Method: "DELETE", Path: "/v1/roles/auditor"})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/roles/auditor"})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/roles/auditor"}, 404, "not_found")
 	meRefused(t, e, req{Method: "DELETE", Path: "/v1/roles/auditor"}, 404, "not_found")
-	if evs := meEvents(t, e, "auditor", "role.deleted"); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+"auditor"+"&action="+"role.deleted", nil); len(evs) != 1 {
 		t.Errorf("role.deleted events: %d", len(evs))
 	}
 	// The other account's role of the same name is untouched.
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/roles/reader", Header: map[string]string{"X-Account-Id": other}})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/roles/reader", Header: map[string]string{"X-Account-Id": other}})
 }
 
 // TestMeRoleInUse: a role held by a user or a live key cannot be deleted;
@@ -515,7 +501,7 @@ func TestMeRoleInUse(t *testing.T) {
 	keys, _ = meIDs(t, e, "/v1/keys?role=nobody")
 	meSameIDs(t, "keys?role=nobody", keys)
 	_ = plain
-	meProblem(t, e.do(req{Method: "GET", Path: "/v1/keys?role=Bad%20Name"}), 400, "invalid_parameter")
+	problem(t, e.do(req{Method: "GET", Path: "/v1/keys?role=Bad%20Name"}), 400, "invalid_parameter")
 
 	inUse := func(users, keys []string) {
 		t.Helper()
@@ -528,7 +514,7 @@ func TestMeRoleInUse(t *testing.T) {
 	mePatch(t, e, "/v1/users/"+u, map[string]any{"roles": []string{}})
 	inUse([]string{}, []string{k})
 	mePatch(t, e, "/v1/keys/"+k, map[string]any{"roles": []string{}})
-	meMust(t, e, 204, req{Method: "DELETE", Path: "/v1/roles/reader"})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/roles/reader"})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/roles/reader"}, 404, "not_found")
 	// A role that no longer exists cannot be given.
 	meInvalidReq(t, e, req{Method: "PATCH", Path: "/v1/keys/" + k, Body: map[string]any{"roles": []string{"reader"}}}, "roles[0]")

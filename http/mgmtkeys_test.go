@@ -24,16 +24,6 @@ import (
 
 var meCtx = context.Background()
 
-// meBoundPerms is every management permission an account-bound key may hold.
-var meBoundPerms = []string{
-	keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermKeysVerify, keyward.PermKeysReveal,
-	keyward.PermManagementKeysRead, keyward.PermManagementKeysWrite, keyward.PermMembersRead, keyward.PermMembersWrite,
-	keyward.PermCatalogRead, keyward.PermCatalogWrite, keyward.PermAuditRead,
-}
-
-// meAllPerms adds the two operator-only permissions.
-var meAllPerms = append(slices.Clone(meBoundPerms), keyward.PermAccountsRead, keyward.PermAccountsWrite)
-
 var meMgmtSecretRE = regexp.MustCompile(`^kwm_[0-9A-Za-z]{36}$`)
 
 func meWithout(perms []string, drop string) []string {
@@ -46,33 +36,6 @@ func meIsAccountPerm(p string) bool {
 
 // ---- requests (these take the subtest's t: e.must and e.problem fail the
 // parent test, which a subtest must not do) ----
-
-func meMust(t *testing.T, e *testEnv, want int, r req) *resp {
-	t.Helper()
-	res := e.do(r)
-	if res.Status != want {
-		t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, res.Status, want, res.Body)
-	}
-	return res
-}
-
-func meJSON(t *testing.T, res *resp) map[string]any { t.Helper(); return res.JSON(t) }
-
-// meProblem checks that res is a problem with the status and code.
-func meProblem(t *testing.T, res *resp, status int, code string) map[string]any {
-	t.Helper()
-	if res.Status != status {
-		t.Fatalf("status %d, want %d (%s)\n%s", res.Status, status, code, res.Body)
-	}
-	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
-		t.Fatalf("Content-Type %q, want application/problem+json", ct)
-	}
-	p := res.JSON(t)
-	if p["code"] != code {
-		t.Fatalf("code %v, want %s\n%s", p["code"], code, res.Body)
-	}
-	return p
-}
 
 // meFields returns the fields a 422 names.
 func meFields(p map[string]any) []string {
@@ -110,7 +73,7 @@ func meMissing(t *testing.T, p map[string]any, perm string) {
 // token (and headers) and returns its JSON.
 func meMgmtAs(t *testing.T, e *testEnv, token string, hdr map[string]string, body map[string]any) map[string]any {
 	t.Helper()
-	return meJSON(t, meMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Token: token, Header: hdr, Body: body}))
+	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Token: token, Header: hdr, Body: body}).JSON(t)
 }
 
 // meMgmt creates an account-bound management key of the default account
@@ -132,53 +95,14 @@ func meOperator(t *testing.T, e *testEnv, perms ...string) (string, string) {
 // returns its id and secret.
 func meAPIKey(t *testing.T, e *testEnv, hdr map[string]string, body map[string]any) (string, string) {
 	t.Helper()
-	k := meJSON(t, meMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: hdr, Body: body}))
+	k := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: hdr, Body: body}).JSON(t)
 	return k["id"].(string), k["secret"].(string)
-}
-
-// meAccount creates an account with the operator key and returns its id.
-func meAccount(t *testing.T, e *testEnv, name string) string {
-	t.Helper()
-	return meJSON(t, meMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": name}}))["id"].(string)
-}
-
-// meDefaultAccount returns the id of the account named default.
-func meDefaultAccount(t *testing.T, e *testEnv) string {
-	t.Helper()
-	var id string
-	err := e.DB.Read(meCtx, func(tx keyward.Tx) error {
-		a, err := tx.GetAccountByName(meCtx, keyward.DefaultAccountName)
-		if err == nil {
-			id = a.ID
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-// meListIDs lists a collection (one page of 200) with token and returns the ids.
-func meListIDs(t *testing.T, e *testEnv, token string, hdr map[string]string, path string) []string {
-	t.Helper()
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
-	}
-	res := meMust(t, e, http.StatusOK, req{Method: "GET", Path: path + sep + "limit=200", Token: token, Header: hdr})
-	var ids []string
-	data, _ := meJSON(t, res)["data"].([]any)
-	for _, d := range data {
-		ids = append(ids, d.(map[string]any)["id"].(string))
-	}
-	return ids
 }
 
 // meVerify verifies with the operator key and returns the result.
 func meVerify(t *testing.T, e *testEnv, body map[string]any) map[string]any {
 	t.Helper()
-	return meJSON(t, meMust(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Body: body}))
+	return must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Body: body}).JSON(t)
 }
 
 // meVerifyCode verifies secret with an optional permission query and
@@ -325,7 +249,7 @@ func (s meState) unchanged(t *testing.T, e *testEnv, what string) {
 func meRefused(t *testing.T, e *testEnv, r req, status int, code string) map[string]any {
 	t.Helper()
 	before := meSnap(t, e)
-	p := meProblem(t, e.do(r), status, code)
+	p := problem(t, e.do(r), status, code)
 	before.unchanged(t, e, r.Method+" "+r.Path)
 	return p
 }
@@ -353,7 +277,7 @@ func (f *meFix) apiKey(t *testing.T) (string, string) {
 
 func (f *meFix) create(t *testing.T, path string, body map[string]any) map[string]any {
 	t.Helper()
-	return meJSON(t, meMust(t, f.e, http.StatusCreated, req{Method: "POST", Path: path, Body: body}))
+	return must(t, f.e, http.StatusCreated, req{Method: "POST", Path: path, Body: body}).JSON(t)
 }
 
 // meRoute is one management route: the permission it needs, the status of
@@ -411,7 +335,7 @@ func meRoutes() []meRoute {
 	}
 	resource := func(t *testing.T, f *meFix) string {
 		id := fmt.Sprintf("meres%d", f.next())
-		meMust(t, f.e, http.StatusCreated, req{Method: "PUT", Path: "/v1/catalog/resources/" + id, Body: map[string]any{}})
+		must(t, f.e, http.StatusCreated, req{Method: "PUT", Path: "/v1/catalog/resources/" + id, Body: map[string]any{}})
 		return id
 	}
 	named := func(format string) func(f *meFix) any {
@@ -533,9 +457,9 @@ func TestMeEveryRouteNeedsItsPermission(t *testing.T) {
 	f := &meFix{e: e}
 	for _, r := range meRoutes() {
 		t.Run(r.name(), func(t *testing.T) {
-			holder, mk := meBoundPerms, meMgmt
+			holder, mk := boundPerms, meMgmt
 			if meIsAccountPerm(r.perm) {
-				holder, mk = meAllPerms, meOperator
+				holder, mk = allPerms, meOperator
 			}
 			_, without := mk(t, e, meWithout(holder, r.perm)...)
 			_, only := mk(t, e, r.perm)
@@ -545,7 +469,7 @@ func TestMeEveryRouteNeedsItsPermission(t *testing.T) {
 			if meIsAccountPerm(r.perm) {
 				// An account-bound key holding everything it can hold
 				// never reaches the accounts routes.
-				_, bound := meMgmt(t, e, meBoundPerms...)
+				_, bound := meMgmt(t, e, boundPerms...)
 				meDenied(t, e, req{Method: r.method, Path: path, Body: body, Token: bound}, r.perm)
 			}
 			if res := e.do(req{Method: r.method, Path: path, Body: body, Token: only}); res.Status != r.ok {
@@ -577,13 +501,13 @@ func TestMeAPIKeysNeverManage(t *testing.T) {
 func TestMeManagementKeyCRUD(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	acct := meDefaultAccount(t, e)
+	acct := defaultAccount(t, e)
 	before := e.auditCount()
 
-	res := meMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{
+	res := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{
 		"name": "me ci", "description": "deploys", "permissions": []string{"keys:read", "keys:write", "keys:read"},
 	}})
-	k := meJSON(t, res)
+	k := res.JSON(t)
 	id, secret := k["id"].(string), k["secret"].(string)
 	if !meMgmtSecretRE.MatchString(secret) {
 		t.Fatalf("secret %q is not kwm_<36 base62>", secret)
@@ -610,7 +534,7 @@ func TestMeManagementKeyCRUD(t *testing.T) {
 	if n := e.auditCount(); n != before+1 {
 		t.Errorf("create wrote %d audit events, want 1", n-before)
 	}
-	evs := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/audit-events?target_id=" + id}))["data"].([]any)
+	evs := must(t, e, 200, req{Method: "GET", Path: "/v1/audit-events?target_id=" + id}).JSON(t)["data"].([]any)
 	if len(evs) != 1 || evs[0].(map[string]any)["action"] != "management_key.created" {
 		t.Errorf("audit of the creation: %v", evs)
 	} else if strings.Contains(fmt.Sprint(evs), secret) {
@@ -618,41 +542,41 @@ func TestMeManagementKeyCRUD(t *testing.T) {
 	}
 
 	// The secret works, within its permissions.
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: secret})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: secret})
 	meDenied(t, e, req{Method: "GET", Path: "/v1/catalog", Token: secret}, "catalog:read")
 
 	// GET never shows the secret; the list shows the key, and to the
 	// operator, the operator keys.
-	got := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/management-keys/" + id}))
+	got := must(t, e, 200, req{Method: "GET", Path: "/v1/management-keys/" + id}).JSON(t)
 	if _, ok := got["secret"]; ok {
 		t.Errorf("GET shows the secret")
 	}
-	if ids := meListIDs(t, e, e.Op, nil, "/v1/management-keys"); !slices.Contains(ids, id) || !slices.Contains(ids, e.OperatorKeyID) {
-		t.Errorf("operator list %v lacks the new key or the operator key", ids)
+	if got := ids(list(t, e, req{Path: "/v1/management-keys", Token: e.Op})); !slices.Contains(got, id) || !slices.Contains(got, e.OperatorKeyID) {
+		t.Errorf("operator list %v lacks the new key or the operator key", got)
 	}
-	if body := meMust(t, e, 200, req{Method: "GET", Path: "/v1/management-keys?limit=200"}).Body; strings.Contains(string(body), secret) || strings.Contains(string(body), `"secret"`) {
+	if body := must(t, e, 200, req{Method: "GET", Path: "/v1/management-keys?limit=200"}).Body; strings.Contains(string(body), secret) || strings.Contains(string(body), `"secret"`) {
 		t.Errorf("the list shows a secret")
 	}
 	_, reader := meMgmt(t, e, "management_keys:read")
-	if ids := meListIDs(t, e, reader, nil, "/v1/management-keys"); !slices.Contains(ids, id) || slices.Contains(ids, e.OperatorKeyID) {
-		t.Errorf("a bound key's list %v: want the new key and no operator key", ids)
+	if got := ids(list(t, e, req{Path: "/v1/management-keys", Token: reader})); !slices.Contains(got, id) || slices.Contains(got, e.OperatorKeyID) {
+		t.Errorf("a bound key's list %v: want the new key and no operator key", got)
 	}
 	// API keys are not management keys, and the reverse.
 	apiID, _ := meAPIKey(t, e, nil, map[string]any{"name": "me api"})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/management-keys/" + apiID}, 404, "not_found")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/keys/" + id}, 404, "not_found")
-	if ids := meListIDs(t, e, e.Op, nil, "/v1/keys"); slices.Contains(ids, id) {
+	if got := ids(list(t, e, req{Path: "/v1/keys", Token: e.Op})); slices.Contains(got, id) {
 		t.Errorf("GET /v1/keys lists a management key")
 	}
 
 	// PATCH: takes effect at once.
-	p := meJSON(t, meMust(t, e, 200, req{Method: "PATCH", Path: "/v1/management-keys/" + id, Body: map[string]any{
+	p := must(t, e, 200, req{Method: "PATCH", Path: "/v1/management-keys/" + id, Body: map[string]any{
 		"name": "me ci 2", "permissions": []string{"keys:write", "catalog:read"},
-	}}))
+	}}).JSON(t)
 	if p["name"] != "me ci 2" || fmt.Sprint(p["permissions"]) != "[keys:write catalog:read]" || p["etag"] == k["etag"] {
 		t.Errorf("after PATCH: %v", p)
 	}
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/catalog", Token: secret})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/catalog", Token: secret})
 	meDenied(t, e, req{Method: "GET", Path: "/v1/keys", Token: secret}, "keys:read")
 	for _, bad := range []struct {
 		body  any
@@ -671,31 +595,31 @@ func TestMeManagementKeyCRUD(t *testing.T) {
 
 	// PUT: permissions required.
 	meInvalidReq(t, e, req{Method: "PUT", Path: "/v1/management-keys/" + id, Body: map[string]any{"name": "me ci 3"}}, "permissions")
-	p = meJSON(t, meMust(t, e, 200, req{Method: "PUT", Path: "/v1/management-keys/" + id, Body: map[string]any{
+	p = must(t, e, 200, req{Method: "PUT", Path: "/v1/management-keys/" + id, Body: map[string]any{
 		"name": "me ci 3", "permissions": []string{"keys:read"},
-	}}))
+	}}).JSON(t)
 	if p["description"] != nil || fmt.Sprint(p["permissions"]) != "[keys:read]" {
 		t.Errorf("after PUT (description omitted = cleared): %v", p)
 	}
 
 	// Rotate with a grace period: both secrets work; rotate with 0: only
 	// the newest.
-	r1 := meJSON(t, meMust(t, e, 200, req{Method: "POST", Path: "/v1/management-keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 3600}}))
+	r1 := must(t, e, 200, req{Method: "POST", Path: "/v1/management-keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 3600}}).JSON(t)
 	s1 := r1["secret"].(string)
 	if !meMgmtSecretRE.MatchString(s1) || s1 == secret || r1["id"] != id {
 		t.Fatalf("rotation answer: %v", r1)
 	}
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: secret})
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: s1})
-	r2 := meJSON(t, meMust(t, e, 200, req{Method: "POST", Path: "/v1/management-keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 0}}))
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: secret})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: s1})
+	r2 := must(t, e, 200, req{Method: "POST", Path: "/v1/management-keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 0}}).JSON(t)
 	s2 := r2["secret"].(string)
 	for _, old := range []string{secret, s1} {
 		meRefused(t, e, req{Method: "GET", Path: "/v1/keys", Token: old}, 401, "unauthenticated")
 	}
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: s2})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: s2})
 
 	// DELETE: gone, and its secret with it.
-	meMust(t, e, 204, req{Method: "DELETE", Path: "/v1/management-keys/" + id})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/management-keys/" + id})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/keys", Token: s2}, 401, "unauthenticated")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/management-keys/" + id}, 404, "not_found")
 	meRefused(t, e, req{Method: "DELETE", Path: "/v1/management-keys/" + id}, 404, "not_found")
@@ -737,7 +661,7 @@ func TestMeManagementKeyCreateRules(t *testing.T) {
 // an owner object naming it.
 func meUserFor(t *testing.T, e *testEnv) (string, map[string]any) {
 	t.Helper()
-	id := meJSON(t, meMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "me owner"}}))["id"].(string)
+	id := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "me owner"}}).JSON(t)["id"].(string)
 	return id, map[string]any{"type": "user", "id": id}
 }
 
@@ -784,16 +708,16 @@ func TestMeNoEscalationOnCreate(t *testing.T) {
 
 	// An Idempotency-Key the operator used does not replay its answer (and
 	// its secret) to another key: the request runs as that key's own.
-	body := map[string]any{"name": "me strong", "permissions": meBoundPerms}
+	body := map[string]any{"name": "me strong", "permissions": boundPerms}
 	idem := map[string]string{"Idempotency-Key": "me-escalation-idempotency-1"}
-	first := meMust(t, e, 201, req{Method: "POST", Path: "/v1/management-keys", Header: idem, Body: body})
-	strongSecret := meJSON(t, first)["secret"].(string)
+	first := must(t, e, 201, req{Method: "POST", Path: "/v1/management-keys", Header: idem, Body: body})
+	strongSecret := first.JSON(t)["secret"].(string)
 	before := meSnap(t, e)
 	res := e.do(req{Method: "POST", Path: "/v1/management-keys", Token: mk, Header: idem, Body: body})
 	if strings.Contains(string(res.Body), strongSecret) || res.Header.Get("Idempotent-Replayed") != "" {
 		t.Fatalf("another key got the operator's replayed answer: %d %s", res.Status, res.Body)
 	}
-	meProblem(t, res, 403, "permission_denied")
+	problem(t, res, 403, "permission_denied")
 	before.unchanged(t, e, "replay by another key")
 }
 
@@ -828,14 +752,14 @@ func TestMeNoEscalationOnChange(t *testing.T) {
 		r.Token = x
 		t.Run(r.Method+" "+fmt.Sprint(r.Body), func(t *testing.T) { meDenied(t, e, r, "keys:write") })
 	}
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: strongSecret}) // still works
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: strongSecret}) // still works
 
 	// Within its permissions, x manages the weaker key.
-	meMust(t, e, 200, req{Method: "PATCH", Path: path(weak), Token: x, Body: map[string]any{"name": "weak renamed", "permissions": []string{"keys:read", "management_keys:read"}}})
-	meMust(t, e, 200, req{Method: "PATCH", Path: path(weak), Token: x, Body: map[string]any{"status": "disabled"}})
-	meMust(t, e, 200, req{Method: "PUT", Path: path(weak), Token: x, Body: map[string]any{"name": "weak", "permissions": []string{"keys:read"}}})
-	meMust(t, e, 200, req{Method: "POST", Path: path(weak) + "/rotate", Token: x})
-	meMust(t, e, 204, req{Method: "DELETE", Path: path(weak), Token: x})
+	must(t, e, 200, req{Method: "PATCH", Path: path(weak), Token: x, Body: map[string]any{"name": "weak renamed", "permissions": []string{"keys:read", "management_keys:read"}}})
+	must(t, e, 200, req{Method: "PATCH", Path: path(weak), Token: x, Body: map[string]any{"status": "disabled"}})
+	must(t, e, 200, req{Method: "PUT", Path: path(weak), Token: x, Body: map[string]any{"name": "weak", "permissions": []string{"keys:read"}}})
+	must(t, e, 200, req{Method: "POST", Path: path(weak) + "/rotate", Token: x})
+	must(t, e, 204, req{Method: "DELETE", Path: path(weak), Token: x})
 
 	// An operator key with few permissions cannot touch a stronger operator key.
 	_, smallOp := meOperator(t, e, "management_keys:write", "management_keys:read")
@@ -866,12 +790,12 @@ func TestMeSelf(t *testing.T) {
 		})
 	}
 
-	rot := meJSON(t, meMust(t, e, 200, req{Method: "POST", Path: path + "/rotate", Token: secret}))
+	rot := must(t, e, 200, req{Method: "POST", Path: path + "/rotate", Token: secret}).JSON(t)
 	fresh := rot["secret"].(string)
 	meRefused(t, e, req{Method: "GET", Path: "/v1/keys", Token: secret}, 401, "unauthenticated")
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: fresh})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: fresh})
 
-	meMust(t, e, 204, req{Method: "DELETE", Path: path, Token: fresh})
+	must(t, e, 204, req{Method: "DELETE", Path: path, Token: fresh})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/keys", Token: fresh}, 401, "unauthenticated")
 	meRefused(t, e, req{Method: "GET", Path: path}, 404, "not_found")
 }
@@ -881,18 +805,18 @@ func TestMeSelf(t *testing.T) {
 func TestMeOperatorKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	def := meDefaultAccount(t, e)
-	other := meAccount(t, e, "me other")
+	def := defaultAccount(t, e)
+	other := account(t, e, "me other")
 
 	op := meMgmtAs(t, e, e.Op, nil, map[string]any{"name": "me op", "operator": true, "permissions": []string{"keys:read", "accounts:read"}})
 	opID, opSecret := op["id"].(string), op["secret"].(string)
 	if op["operator"] != true || op["account_id"] != nil {
 		t.Errorf("operator key: operator %v account_id %v", op["operator"], op["account_id"])
 	}
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts", Token: opSecret})
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: opSecret, Header: map[string]string{"X-Account-Id": other}})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/accounts", Token: opSecret})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: opSecret, Header: map[string]string{"X-Account-Id": other}})
 
-	bound := meMgmtAs(t, e, e.Op, nil, map[string]any{"name": "me bound", "permissions": meBoundPerms})
+	bound := meMgmtAs(t, e, e.Op, nil, map[string]any{"name": "me bound", "permissions": boundPerms})
 	boundSecret := bound["secret"].(string)
 	if bound["account_id"] != def || bound["operator"] != false {
 		t.Errorf("bound key: account_id %v operator %v", bound["account_id"], bound["operator"])
@@ -902,11 +826,11 @@ func TestMeOperatorKeys(t *testing.T) {
 		t.Errorf("key made with X-Account-Id: account_id %v, want %s", inOther["account_id"], other)
 	}
 
-	if ids := meListIDs(t, e, e.Op, nil, "/v1/management-keys"); !slices.Contains(ids, opID) || !slices.Contains(ids, e.OperatorKeyID) {
-		t.Errorf("the operator's list %v lacks operator keys", ids)
+	if got := ids(list(t, e, req{Path: "/v1/management-keys", Token: e.Op})); !slices.Contains(got, opID) || !slices.Contains(got, e.OperatorKeyID) {
+		t.Errorf("the operator's list %v lacks operator keys", got)
 	}
-	if ids := meListIDs(t, e, boundSecret, nil, "/v1/management-keys"); slices.Contains(ids, opID) || slices.Contains(ids, e.OperatorKeyID) {
-		t.Errorf("a bound key lists operator keys: %v", ids)
+	if got := ids(list(t, e, req{Path: "/v1/management-keys", Token: boundSecret})); slices.Contains(got, opID) || slices.Contains(got, e.OperatorKeyID) {
+		t.Errorf("a bound key lists operator keys: %v", got)
 	}
 	for _, id := range []string{e.OperatorKeyID, opID} {
 		p := "/v1/management-keys/" + id
@@ -931,12 +855,12 @@ func TestMeOperatorKeys(t *testing.T) {
 func TestMeOtherAccountsKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b := meAccount(t, e, "me b")
+	b := account(t, e, "me b")
 	inB := map[string]string{"X-Account-Id": b}
 	bMgmt := meMgmtAs(t, e, e.Op, inB, map[string]any{"name": "b key", "permissions": []string{"keys:read"}})["id"].(string)
 	bAPI, _ := meAPIKey(t, e, inB, map[string]any{"name": "b api"})
 
-	_, a := meMgmt(t, e, meBoundPerms...)
+	_, a := meMgmt(t, e, boundPerms...)
 	for _, r := range []req{
 		{Method: "GET", Path: "/v1/management-keys/" + bMgmt},
 		{Method: "PATCH", Path: "/v1/management-keys/" + bMgmt, Body: map[string]any{"status": "disabled"}},
@@ -952,8 +876,8 @@ func TestMeOtherAccountsKeys(t *testing.T) {
 		t.Run(r.Method+" "+r.Path, func(t *testing.T) { meRefused(t, e, r, 404, "not_found") })
 	}
 	for _, path := range []string{"/v1/management-keys", "/v1/keys"} {
-		if ids := meListIDs(t, e, a, nil, path); slices.Contains(ids, bMgmt) || slices.Contains(ids, bAPI) {
-			t.Errorf("%s of account A lists B's keys: %v", path, ids)
+		if got := ids(list(t, e, req{Path: path, Token: a})); slices.Contains(got, bMgmt) || slices.Contains(got, bAPI) {
+			t.Errorf("%s of account A lists B's keys: %v", path, got)
 		}
 	}
 	meRefused(t, e, req{Method: "GET", Path: "/v1/management-keys", Token: a, Header: inB}, 403, "account_mismatch")
@@ -976,7 +900,7 @@ func TestMeProtectedNeverGranted(t *testing.T) {
 	}}}, "keys[0].scopes[0].resource")
 
 	id, secret := meAPIKey(t, e, nil, map[string]any{"name": "me restricted", "permission_mode": "restricted", "scopes": []any{}})
-	meMust(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": "docs", "scopes": []any{map[string]any{"resource": "documents", "access": "read"}}}})
+	must(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": "docs", "scopes": []any{map[string]any{"resource": "documents", "access": "read"}}}})
 	for _, c := range []struct {
 		r     req
 		field string
@@ -996,7 +920,7 @@ func TestMeProtectedNeverGranted(t *testing.T) {
 		if strings.Contains(fmt.Sprint(v["scopes"]), "billing") {
 			t.Errorf("mode %s: effective scopes hold billing: %v", mode, v["scopes"])
 		}
-		who := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s}))
+		who := must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s}).JSON(t)
 		if strings.Contains(fmt.Sprint(who["effective_scopes"]), "billing") {
 			t.Errorf("mode %s: whoami shows billing: %v", mode, who["effective_scopes"])
 		}
@@ -1004,7 +928,7 @@ func TestMeProtectedNeverGranted(t *testing.T) {
 
 	// A resource a role grants cannot become protected under it.
 	before := meSnap(t, e)
-	p := meProblem(t, e.do(req{Method: "PUT", Path: "/v1/catalog/resources/documents", Body: map[string]any{"protected": true}}), 409, "resource_in_use")
+	p := problem(t, e.do(req{Method: "PUT", Path: "/v1/catalog/resources/documents", Body: map[string]any{"protected": true}}), 409, "resource_in_use")
 	if !strings.Contains(fmt.Sprint(p["role_names"]), "docs") {
 		t.Errorf("resource_in_use does not name the role: %v", p)
 	}

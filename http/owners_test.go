@@ -23,11 +23,11 @@ func meScopesText(v any) string { return fmt.Sprint(v) }
 func TestMeOwnerAtCreation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	acct := meDefaultAccount(t, e)
+	acct := defaultAccount(t, e)
 	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "owner"})["id"].(string)
 	u2 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "someone else"})["id"].(string)
 	sa := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
-	other := meAccount(t, e, "me other")
+	other := account(t, e, "me other")
 	inOther := map[string]string{"X-Account-Id": other}
 	ou := meCreate(t, e, inOther, "/v1/users", map[string]any{"name": "elsewhere"})["id"].(string)
 	osa := meCreate(t, e, inOther, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
@@ -48,7 +48,7 @@ func TestMeOwnerAtCreation(t *testing.T) {
 			if c.owner != nil {
 				body["owner"] = c.owner
 			}
-			k := meJSON(t, meMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: body}))
+			k := must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: body}).JSON(t)
 			if fmt.Sprint(k["owner"]) != fmt.Sprint(c.want) {
 				t.Errorf("owner %v, want %v", k["owner"], c.want)
 			}
@@ -77,7 +77,7 @@ func TestMeOwnerAtCreation(t *testing.T) {
 	}
 
 	// The owner never changes.
-	k := meJSON(t, meMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "owned", "owner": meOwner("user", u)}}))
+	k := must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "owned", "owner": meOwner("user", u)}}).JSON(t)
 	id := k["id"].(string)
 	for _, r := range []req{
 		{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"owner": meOwner("user", u2)}},
@@ -92,7 +92,7 @@ func TestMeOwnerAtCreation(t *testing.T) {
 	if got := mePatch(t, e, "/v1/keys/"+id, map[string]any{"owner": meOwner("user", u)}); got["etag"] != k["etag"] {
 		t.Errorf("PATCH with the same owner changed the key")
 	}
-	put := meJSON(t, meMust(t, e, 200, req{Method: "PUT", Path: "/v1/keys/" + id, Body: map[string]any{"name": "owned again"}}))
+	put := must(t, e, 200, req{Method: "PUT", Path: "/v1/keys/" + id, Body: map[string]any{"name": "owned again"}}).JSON(t)
 	if fmt.Sprint(put["owner"]) != fmt.Sprint(meOwner("user", u)) {
 		t.Errorf("PUT without owner: owner %v", put["owner"])
 	}
@@ -129,7 +129,7 @@ func TestMeUserBoundsKey(t *testing.T) {
 	meVerifyCode(t, e, all, "documents:write", "INSUFFICIENT_PERMISSIONS")
 	meVerifyCode(t, e, all, "files:read", "INSUFFICIENT_PERMISSIONS")
 	meVerifyCode(t, e, all, "files:read OR documents:read", "VALID")
-	who := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: all}))
+	who := must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: all}).JSON(t)
 	if meScopesText(who["effective_scopes"]) != readDocs {
 		t.Errorf("whoami effective_scopes %v, want %s", who["effective_scopes"], readDocs)
 	}
@@ -183,7 +183,7 @@ func TestMeUserBoundsKey(t *testing.T) {
 	meVerifyCode(t, e, w, "documents:write", "VALID") // another user's key
 	mePatch(t, e, uPath, map[string]any{"status": "active"})
 	meVerifyCode(t, e, all, "documents:read", "VALID")
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: all})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: all})
 
 	// A key's own status comes first.
 	_, dis := meAPIKey(t, e, nil, map[string]any{"name": "dis", "status": "disabled", "owner": meOwner("user", u)})
@@ -209,7 +209,7 @@ func TestMeUserWithoutRoles(t *testing.T) {
 		}
 		meVerifyCode(t, e, s, "documents:read", "INSUFFICIENT_PERMISSIONS")
 		meVerifyCode(t, e, s, "search:read", "INSUFFICIENT_PERMISSIONS")
-		who := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s}))
+		who := must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s}).JSON(t)
 		if meScopesText(who["effective_scopes"]) != "[]" {
 			t.Errorf("%s: whoami effective_scopes %v", body["name"], who["effective_scopes"])
 		}
@@ -221,11 +221,11 @@ func TestMeUserWithoutRoles(t *testing.T) {
 // of another change), and that it verifies REVOKED.
 func meRevokedOnce(t *testing.T, e *testEnv, id, secret string, withReason bool) {
 	t.Helper()
-	k := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}))
+	k := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t)
 	if k["status"] != "revoked" {
 		t.Errorf("key %s: status %v, want revoked", id, k["status"])
 	}
-	evs := meEvents(t, e, id, "key.revoked")
+	evs := events(t, e, "target_id="+id+"&action="+"key.revoked", nil)
 	if len(evs) != 1 {
 		t.Fatalf("key %s: %d key.revoked events, want 1", id, len(evs))
 	}
@@ -266,11 +266,11 @@ func TestMeDeleteUserRevokesKeys(t *testing.T) {
 	}
 	etags := map[string]any{}
 	for id := range others {
-		etags[id] = meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}))["etag"]
+		etags[id] = must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t)["etag"]
 	}
 
 	before := e.auditCount()
-	meMust(t, e, 204, req{Method: "DELETE", Path: "/v1/users/" + u})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/users/" + u})
 	if n := e.auditCount() - before; n != 3 {
 		t.Errorf("deleting a user with 2 live keys wrote %d audit events, want 3 (2 key.revoked + user.deleted)", n)
 	}
@@ -278,7 +278,7 @@ func TestMeDeleteUserRevokesKeys(t *testing.T) {
 	meRevokedOnce(t, e, k2, s2, true)
 	meRevokedOnce(t, e, k3, s3, false) // revoked before, by hand
 	for id, s := range others {
-		k := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}))
+		k := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t)
 		if k["etag"] != etags[id] || k["status"] != "active" {
 			t.Errorf("key %s of another owner changed: %v", id, k)
 		}
@@ -303,7 +303,7 @@ func TestMeServiceAccountOwner(t *testing.T) {
 	k2, s2 := meAPIKey(t, e, nil, map[string]any{"name": "cron key", "owner": meOwner("service_account", sa2)})
 
 	v := meVerifyCode(t, e, s, "documents:write AND files:write", "VALID")
-	all := meVerify(t, e, map[string]any{"key": meJSON(t, meMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "plain"}}))["secret"]})
+	all := meVerify(t, e, map[string]any{"key": must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "plain"}}).JSON(t)["secret"]})
 	if meScopesText(v["scopes"]) != meScopesText(all["scopes"]) {
 		t.Errorf("a service account's mode-all key: scopes %v, want those of an account key %v", v["scopes"], all["scopes"])
 	}
@@ -316,16 +316,16 @@ func TestMeServiceAccountOwner(t *testing.T) {
 	meVerifyCode(t, e, s2, "", "VALID")
 	mePatch(t, e, "/v1/service-accounts/"+sa, map[string]any{"status": "active"})
 	meVerifyCode(t, e, s, "documents:write", "VALID")
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s})
 
-	etag2 := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k2}))["etag"]
+	etag2 := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k2}).JSON(t)["etag"]
 	before := e.auditCount()
-	meMust(t, e, 204, req{Method: "DELETE", Path: "/v1/service-accounts/" + sa})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/service-accounts/" + sa})
 	if n := e.auditCount() - before; n != 3 {
 		t.Errorf("deleting a service account with 2 keys wrote %d audit events, want 3", n)
 	}
 	meRevokedOnce(t, e, k, s, true)
-	if got := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k2}))["etag"]; got != etag2 {
+	if got := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k2}).JSON(t)["etag"]; got != etag2 {
 		t.Errorf("another service account's key changed")
 	}
 	meVerifyCode(t, e, s2, "", "VALID")

@@ -15,7 +15,7 @@ import (
 // returns the account.
 func rkSetPolicy(t *testing.T, e *testEnv, settings map[string]any) map[string]any {
 	t.Helper()
-	id := rkDefaultAccount(t, e)
+	id := defaultAccount(t, e)
 	a := e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: settings}).JSON(t)
 	for k, v := range settings {
 		if want, ok := v.(int); ok && a[k] != float64(want) || !ok && a[k] != v {
@@ -66,7 +66,7 @@ func rkRefused(t *testing.T, e *testEnv, r req, rule string) {
 		before = snapshot()
 	}
 	n := e.auditCount()
-	p := rkProblem(t, e.do(r), http.StatusUnprocessableEntity, "validation_failed")
+	p := problem(t, e.do(r), http.StatusUnprocessableEntity, "validation_failed")
 	rkWantFields(t, p, "expires_at")
 	rkWantField(t, p, "expires_at", rule)
 	if e.auditCount() != n {
@@ -159,7 +159,7 @@ func TestExpiryPolicy(t *testing.T) {
 			}
 		})
 		t.Run("other accounts are not bound", func(t *testing.T) {
-			other := rkAccount(t, e, "other")
+			other := account(t, e, "other")
 			e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: map[string]string{"X-Account-Id": other}, Body: map[string]any{"name": "free"}})
 		})
 	})
@@ -223,7 +223,7 @@ func TestExpiryPolicy(t *testing.T) {
 	t.Run("account settings are validated", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
-		id := rkDefaultAccount(t, e)
+		id := defaultAccount(t, e)
 		for _, tc := range []struct {
 			name  string
 			body  map[string]any
@@ -237,13 +237,13 @@ func TestExpiryPolicy(t *testing.T) {
 			{"require null", map[string]any{"require_expiry": nil}, "require_expiry"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				p := rkProblem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: tc.body}), http.StatusUnprocessableEntity, "validation_failed")
+				p := problem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: tc.body}), http.StatusUnprocessableEntity, "validation_failed")
 				rkWantField(t, p, tc.field)
 			})
 		}
 		// A maximum below an existing default is refused too.
 		rkSetPolicy(t, e, map[string]any{"default_key_lifetime": 7200})
-		p := rkProblem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: map[string]any{"max_key_lifetime": 3600}}), http.StatusUnprocessableEntity, "validation_failed")
+		p := problem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: map[string]any{"max_key_lifetime": 3600}}), http.StatusUnprocessableEntity, "validation_failed")
 		rkWantField(t, p, "default_key_lifetime")
 		// null clears a lifetime.
 		a := rkSetPolicy(t, e, map[string]any{"default_key_lifetime": nil})
@@ -255,7 +255,7 @@ func TestExpiryPolicy(t *testing.T) {
 		}
 		// Only operator keys change account settings.
 		_, mk := rkManagementKey(t, e, nil, "keys:read", "keys:write")
-		rkProblem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Token: mk, Body: map[string]any{"require_expiry": true}}), http.StatusForbidden, "permission_denied")
+		problem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Token: mk, Body: map[string]any{"require_expiry": true}}), http.StatusForbidden, "permission_denied")
 		e.createKey(map[string]any{"name": "still free"})
 	})
 }

@@ -12,10 +12,10 @@ import (
 // pxIDs returns the ids of a list response's data, in order.
 func pxIDs(t *testing.T, res *resp) ([]string, bool) {
 	t.Helper()
-	m := pxJSON(t, res)
+	m := res.JSON(t)
 	data, ok := m["data"].([]any)
 	if !ok {
-		t.Fatalf("no data array: %s", pxShort(res.Body))
+		t.Fatalf("no data array: %s", short(res.Body))
 	}
 	var ids []string
 	for _, d := range data {
@@ -23,32 +23,9 @@ func pxIDs(t *testing.T, res *resp) ([]string, bool) {
 	}
 	more, ok := m["has_more"].(bool)
 	if !ok {
-		t.Fatalf("no has_more: %s", pxShort(res.Body))
+		t.Fatalf("no has_more: %s", short(res.Body))
 	}
 	return ids, more
-}
-
-// pxEvents returns the account's audit events matching the query (all
-// pages), newest first.
-func pxEvents(t *testing.T, e *testEnv, query string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	after := ""
-	for {
-		q := "limit=200" + query
-		if after != "" {
-			q += "&starting_after=" + after
-		}
-		m := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/audit-events?" + q}))
-		data := m["data"].([]any)
-		for _, d := range data {
-			out = append(out, d.(map[string]any))
-		}
-		if m["has_more"] != true || len(data) == 0 {
-			return out
-		}
-		after = out[len(out)-1]["id"].(string)
-	}
 }
 
 // pxTime parses an RFC 3339 timestamp member.
@@ -71,8 +48,8 @@ func pxTarget(ev map[string]any) string {
 
 func TestPxProjectCreate(t *testing.T) {
 	e := newEnv(t)
-	res := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px alpha", "description": "first"}})
-	p := pxJSON(t, res)
+	res := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px alpha", "description": "first"}})
+	p := res.JSON(t)
 	id, _ := p["id"].(string)
 	if !strings.HasPrefix(id, "prj_") {
 		t.Fatalf("id %q", id)
@@ -87,11 +64,11 @@ func TestPxProjectCreate(t *testing.T) {
 		t.Errorf("created project: %v", p)
 	}
 
-	got := pxMust(t, e, 200, req{Method: "GET", Path: "/v1/projects/" + id})
+	got := must(t, e, 200, req{Method: "GET", Path: "/v1/projects/" + id})
 	if got.Header.Get("ETag") != res.Header.Get("ETag") {
 		t.Errorf("GET ETag %q, create ETag %q", got.Header.Get("ETag"), res.Header.Get("ETag"))
 	}
-	if g := pxJSON(t, got); g["name"] != "px alpha" || g["id"] != id {
+	if g := got.JSON(t); g["name"] != "px alpha" || g["id"] != id {
 		t.Errorf("GET: %v", g)
 	}
 
@@ -125,7 +102,7 @@ func TestPxProjectCreate(t *testing.T) {
 		})
 	}
 	t.Run("limits are inclusive", func(t *testing.T) {
-		pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": strings.Repeat("ü", 255), "description": strings.Repeat("d", 1023) + "\n"}})
+		must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": strings.Repeat("ü", 255), "description": strings.Repeat("d", 1023) + "\n"}})
 	})
 	t.Run("unknown id", func(t *testing.T) {
 		pxProblem(t, e.do(req{Method: "GET", Path: "/v1/projects/" + pxNewID("prj_")}), 404, "not_found")
@@ -136,7 +113,7 @@ func TestPxProjectList(t *testing.T) {
 	e := newEnv(t)
 	var ids []string // oldest first
 	for i := range 5 {
-		ids = append(ids, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": fmt.Sprintf("px %d", i)}}).Str(t, "id"))
+		ids = append(ids, must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": fmt.Sprintf("px %d", i)}}).Str(t, "id"))
 	}
 	rev := slices.Clone(ids)
 	slices.Reverse(rev) // newest first
@@ -157,7 +134,7 @@ func TestPxProjectList(t *testing.T) {
 		{"?ending_before=" + rev[0], nil, false},
 	} {
 		t.Run(c.query, func(t *testing.T) {
-			got, more := pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/projects" + c.query}))
+			got, more := pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/projects" + c.query}))
 			if !slices.Equal(got, c.want) || more != c.more {
 				t.Errorf("got %v (has_more %v), want %v (has_more %v)", got, more, c.want, c.more)
 			}
@@ -165,12 +142,12 @@ func TestPxProjectList(t *testing.T) {
 	}
 	t.Run("another account's projects are not listed", func(t *testing.T) {
 		other := pxOtherAccount(t, e, "px-other")
-		pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px 0"}, Header: map[string]string{"X-Account-Id": other}})
-		got, _ := pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/projects"}))
+		must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px 0"}, Header: map[string]string{"X-Account-Id": other}})
+		got, _ := pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/projects"}))
 		if !slices.Equal(got, rev) {
 			t.Errorf("default account lists %v, want %v", got, rev)
 		}
-		got, _ = pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/projects", Header: map[string]string{"X-Account-Id": other}}))
+		got, _ = pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/projects", Header: map[string]string{"X-Account-Id": other}}))
 		if len(got) != 1 {
 			t.Errorf("other account lists %v, want its one project", got)
 		}
@@ -179,17 +156,17 @@ func TestPxProjectList(t *testing.T) {
 
 func TestPxProjectPatch(t *testing.T) {
 	e := newEnv(t)
-	p := pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px a", "description": "desc"}}))
+	p := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px a", "description": "desc"}}).JSON(t)
 	id := p["id"].(string)
-	pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px taken"}})
+	must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px taken"}})
 	path := "/v1/projects/" + id
 	etag := p["etag"].(string)
 
 	patch := func(t *testing.T, body any, header map[string]string, wantEvent bool) map[string]any {
 		t.Helper()
 		n := e.auditCount()
-		res := pxMust(t, e, 200, req{Method: "PATCH", Path: path, Body: body, Header: header})
-		got := pxJSON(t, res)
+		res := must(t, e, 200, req{Method: "PATCH", Path: path, Body: body, Header: header})
+		got := res.JSON(t)
 		if res.Header.Get("ETag") != `"`+got["etag"].(string)+`"` {
 			t.Errorf("ETag header %q, body etag %v", res.Header.Get("ETag"), got["etag"])
 		}
@@ -215,7 +192,7 @@ func TestPxProjectPatch(t *testing.T) {
 		if pxTime(t, got["updated_at"]).Before(pxTime(t, got["created_at"])) {
 			t.Errorf("updated_at %v before created_at %v", got["updated_at"], got["created_at"])
 		}
-		evs := pxEvents(t, e, "&target_id="+id+"&action=project.updated")
+		evs := events(t, e, "target_id="+id+"&action=project.updated", nil)
 		if len(evs) != 1 {
 			t.Fatalf("%d project.updated events, want 1", len(evs))
 		}
@@ -223,7 +200,7 @@ func TestPxProjectPatch(t *testing.T) {
 		if len(ch) != 1 || fmt.Sprint(ch["name"]) != "map[after:px b before:px a]" || evs[0]["request_id"] != "px-rename" {
 			t.Errorf("event: %v", evs[0])
 		}
-		g := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: path}))
+		g := must(t, e, 200, req{Method: "GET", Path: path}).JSON(t)
 		if g["name"] != "px b" || g["etag"] != etag {
 			t.Errorf("GET after rename: %v", g)
 		}
@@ -278,18 +255,18 @@ func TestPxProjectPatch(t *testing.T) {
 func TestPxProjectDelete(t *testing.T) {
 	e := newEnv(t)
 	mk := func(body map[string]any) map[string]any { return e.createKey(body) }
-	p1 := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px one"}}).Str(t, "id")
-	p2 := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px two"}}).Str(t, "id")
+	p1 := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px one"}}).Str(t, "id")
+	p2 := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px two"}}).Str(t, "id")
 	k1 := mk(map[string]any{"name": "px k1", "project_id": p1})
 	k2 := mk(map[string]any{"name": "px k2", "project_id": p1, "permission_mode": "restricted", "scopes": []any{map[string]any{"resource": "documents", "access": "read"}}})
 	k3 := mk(map[string]any{"name": "px k3", "project_id": p1, "status": "disabled"})
 	k4 := mk(map[string]any{"name": "px k4", "project_id": p1})
-	pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + k4["id"].(string), Body: map[string]any{"status": "revoked"}})
+	must(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + k4["id"].(string), Body: map[string]any{"status": "revoked"}})
 	k5 := mk(map[string]any{"name": "px k5", "project_id": p2})
 	k6 := mk(map[string]any{"name": "px k6"})
 	untouched := map[string]string{}
 	for _, k := range []map[string]any{k4, k5, k6} {
-		untouched[k["id"].(string)] = pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string)}))["etag"].(string)
+		untouched[k["id"].(string)] = must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string)}).JSON(t)["etag"].(string)
 	}
 
 	t.Run("stale If-Match changes nothing", func(t *testing.T) {
@@ -299,11 +276,11 @@ func TestPxProjectDelete(t *testing.T) {
 	})
 
 	n := e.auditCount()
-	last := pxEvents(t, e, "")[0]["id"].(string)
-	pxMust(t, e, 204, req{Method: "DELETE", Path: "/v1/projects/" + p1, Header: map[string]string{"X-Request-Id": "px-delete-project"}})
+	last := events(t, e, "", nil)[0]["id"].(string)
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/projects/" + p1, Header: map[string]string{"X-Request-Id": "px-delete-project"}})
 
 	var fresh []map[string]any
-	for _, ev := range pxEvents(t, e, "") {
+	for _, ev := range events(t, e, "", nil) {
 		if ev["id"].(string) > last {
 			fresh = append(fresh, ev)
 		}
@@ -337,7 +314,7 @@ func TestPxProjectDelete(t *testing.T) {
 	}
 
 	for _, k := range []map[string]any{k1, k2, k3} {
-		g := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string)}))
+		g := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string)}).JSON(t)
 		if g["status"] != "revoked" {
 			t.Errorf("%s: status %v after its project was deleted", k["name"], g["status"])
 		}
@@ -346,7 +323,7 @@ func TestPxProjectDelete(t *testing.T) {
 		}
 	}
 	for id, etag := range untouched {
-		g := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}))
+		g := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t)
 		if g["etag"] != etag {
 			t.Errorf("%s changed (etag %v → %v)", g["name"], etag, g["etag"])
 		}
@@ -360,7 +337,7 @@ func TestPxProjectDelete(t *testing.T) {
 	pxProblem(t, e.do(req{Method: "GET", Path: "/v1/projects/" + p1}), 404, "not_found")
 	pxProblem(t, e.do(req{Method: "DELETE", Path: "/v1/projects/" + p1}), 404, "not_found")
 	pxProblem(t, e.do(req{Method: "PATCH", Path: "/v1/projects/" + p1, Body: map[string]any{"name": "px"}}), 404, "not_found")
-	if ids, _ := pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/projects"})); !slices.Equal(ids, []string{p2}) {
+	if ids, _ := pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/projects"})); !slices.Equal(ids, []string{p2}) {
 		t.Errorf("projects after delete: %v", ids)
 	}
 	t.Run("a deleted project cannot be named", func(t *testing.T) {
@@ -376,7 +353,7 @@ func TestPxProjectDelete(t *testing.T) {
 		pxUnchanged(t, e, before, "naming a deleted project")
 	})
 	t.Run("the project's keys are filtered by it", func(t *testing.T) {
-		ids, _ := pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys?project_id=" + url.QueryEscape(p2)}))
+		ids, _ := pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/keys?project_id=" + url.QueryEscape(p2)}))
 		if !slices.Equal(ids, []string{k5["id"].(string)}) {
 			t.Errorf("keys of project two: %v", ids)
 		}
@@ -388,7 +365,7 @@ func TestPxProjectDelete(t *testing.T) {
 // rolled back too.
 func TestPxProjectDeleteIsAtomic(t *testing.T) {
 	e := newEnv(t)
-	p := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px"}}).Str(t, "id")
+	p := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px"}}).Str(t, "id")
 	k := e.createKey(map[string]any{"name": "px k", "project_id": p})
 	pxFailAudit(t, e, "project.deleted")
 	before := pxDump(t, e)
@@ -398,7 +375,7 @@ func TestPxProjectDeleteIsAtomic(t *testing.T) {
 		t.Errorf("the key of a project whose delete failed: %v", v)
 	}
 	pxAllowAudit(t, e)
-	pxMust(t, e, 204, req{Method: "DELETE", Path: "/v1/projects/" + p})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/projects/" + p})
 }
 
 // pxFailAudit makes the database refuse audit events with the action

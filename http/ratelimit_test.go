@@ -9,11 +9,9 @@ package http_test
 // The shared helpers of the issue 5 tests (u5NewEnv, u5Send, …) live here.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -75,54 +73,6 @@ func u5NewEnv(t *testing.T, o service.Options) *u5Env {
 // time.
 var u5Client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}, Timeout: 60 * time.Second}
 
-// u5Send is e.do for goroutines: it returns errors instead of failing the
-// test. With record, the exchange is kept for the OpenAPI validation.
-func u5Send(e *testEnv, r req, record bool) (*resp, error) {
-	var body []byte
-	switch b := r.Body.(type) {
-	case nil:
-	case string:
-		body = []byte(b)
-	default:
-		var err error
-		if body, err = json.Marshal(b); err != nil {
-			return nil, err
-		}
-	}
-	hr, err := http.NewRequest(r.Method, e.URL+r.Path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
-	}
-	if !r.NoAuth {
-		tok := r.Token
-		if tok == "" {
-			tok = e.Op
-		}
-		hr.Header.Set("Authorization", "Bearer "+tok)
-	}
-	for k, v := range r.Header {
-		hr.Header.Set(k, v)
-	}
-	res, err := u5Client.Do(hr)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	rb, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	if record {
-		e.mu.Lock()
-		e.exchanges = append(e.exchanges, exchange{r.Method, e.URL + r.Path, hr.Header.Clone(), body, res.StatusCode, res.Header.Clone(), rb})
-		e.mu.Unlock()
-	}
-	return &resp{Status: res.StatusCode, Header: res.Header, Body: rb}, nil
-}
-
 // u5VerifyResult is what the tests read of a verification answer.
 type u5VerifyResult struct {
 	Valid            bool   `json:"valid"`
@@ -139,7 +89,7 @@ type u5VerifyResult struct {
 // u5TryVerify verifies with the operator key and returns the result, or an
 // error (never failing the test: goroutines use it).
 func u5TryVerify(e *testEnv, body map[string]any, record bool) (*u5VerifyResult, error) {
-	res, err := u5Send(e, req{Method: "POST", Path: "/v1/keys/verify", Body: body}, record)
+	res, err := e.send(u5Client, req{Method: "POST", Path: "/v1/keys/verify", Body: body}, record)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -39,66 +38,10 @@ func rkMasterKey(t *testing.T) (*keyward.MasterKey, []byte) {
 	return mk, raw
 }
 
-// rkSend sends a request with client c (the default client if nil) and
-// records the exchange for the OpenAPI check. It returns transport errors
-// instead of failing, so goroutines may call it.
-func rkSend(e *testEnv, c *http.Client, r req) (*resp, error) {
-	if c == nil {
-		c = http.DefaultClient
-	}
-	var body []byte
-	switch b := r.Body.(type) {
-	case nil:
-	case string:
-		body = []byte(b)
-	case []byte:
-		body = b
-	default:
-		var err error
-		if body, err = json.Marshal(b); err != nil {
-			return nil, err
-		}
-	}
-	hr, err := http.NewRequest(r.Method, e.URL+r.Path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
-	}
-	if !r.NoAuth {
-		tok := r.Token
-		if tok == "" {
-			tok = e.Op
-		}
-		hr.Header.Set("Authorization", "Bearer "+tok)
-	}
-	for k, v := range r.Header {
-		if v == "" {
-			hr.Header.Del(k)
-		} else {
-			hr.Header.Set(k, v)
-		}
-	}
-	res, err := c.Do(hr)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	rb, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	e.exchanges = append(e.exchanges, exchange{r.Method, e.URL + r.Path, hr.Header.Clone(), body, res.StatusCode, res.Header.Clone(), rb})
-	e.mu.Unlock()
-	return &resp{Status: res.StatusCode, Header: res.Header, Body: rb}, nil
-}
-
 // rkMust sends r with client c and fails the test unless the status is want.
 func rkMust(t *testing.T, e *testEnv, c *http.Client, want int, r req) *resp {
 	t.Helper()
-	res, err := rkSend(e, c, r)
+	res, err := e.send(c, r, true)
 	if err != nil {
 		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
 	}
@@ -106,25 +49,6 @@ func rkMust(t *testing.T, e *testEnv, c *http.Client, want int, r req) *resp {
 		t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, res.Status, want, res.Body)
 	}
 	return res
-}
-
-// rkProblem checks that res is a problem with the status and code.
-func rkProblem(t *testing.T, res *resp, status int, code string) map[string]any {
-	t.Helper()
-	if res.Status != status {
-		t.Fatalf("status %d, want %d\n%s", res.Status, status, res.Body)
-	}
-	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
-		t.Fatalf("Content-Type %q, want application/problem+json\n%s", ct, res.Body)
-	}
-	p := res.JSON(t)
-	if p["code"] != code {
-		t.Fatalf("code %v, want %s\n%s", p["code"], code, res.Body)
-	}
-	if p["status"] != float64(status) || p["request_id"] != res.Header.Get("X-Request-Id") {
-		t.Fatalf("problem body inconsistent with the response: %s", res.Body)
-	}
-	return p
 }
 
 // rkFieldErrors returns the errors member of a problem as field → message.
@@ -197,29 +121,6 @@ func rkNotInDatabase(t *testing.T, path string, secrets ...string) {
 	}
 }
 
-// rkAccount creates an account with the operator key and returns its id.
-func rkAccount(t *testing.T, e *testEnv, name string) string {
-	t.Helper()
-	return e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": name}}).Str(t, "id")
-}
-
-// rkDefaultAccount returns the id of the account named default.
-func rkDefaultAccount(t *testing.T, e *testEnv) string {
-	t.Helper()
-	var id string
-	err := e.DB.Read(context.Background(), func(tx keyward.Tx) error {
-		a, err := tx.GetAccountByName(context.Background(), keyward.DefaultAccountName)
-		if err == nil {
-			id = a.ID
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 // rkManagementKey creates an account-bound management key with the given
 // permissions (in the account named by X-Account-Id in hdr, if any) and
 // returns its id and secret.
@@ -228,41 +129,6 @@ func rkManagementKey(t *testing.T, e *testEnv, hdr map[string]string, perms ...s
 	m := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Header: hdr,
 		Body: map[string]any{"name": "mk " + strings.Join(perms, ","), "permissions": perms}}).JSON(t)
 	return m["id"].(string), m["secret"].(string)
-}
-
-// rkAllPermissions are every management permission (docs/permissions.md).
-var rkAllPermissions = []string{"keys:read", "keys:write", "keys:verify", "keys:reveal", "management_keys:read",
-	"management_keys:write", "members:read", "members:write", "catalog:read", "catalog:write", "audit:read",
-	"accounts:read", "accounts:write"}
-
-// rkEvents returns every audit event of the acting account matching the
-// query (e.g. "action=key.imported"), through the API, all pages.
-func rkEvents(t *testing.T, e *testEnv, query string, hdr map[string]string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	after := ""
-	for {
-		q := "/v1/audit-events?limit=200"
-		if query != "" {
-			q += "&" + query
-		}
-		if after != "" {
-			q += "&starting_after=" + after
-		}
-		var page struct {
-			Data    []map[string]any `json:"data"`
-			HasMore bool             `json:"has_more"`
-		}
-		res := e.must(http.StatusOK, req{Method: "GET", Path: q, Header: hdr})
-		if err := json.Unmarshal(res.Body, &page); err != nil {
-			t.Fatalf("GET %s: %v", q, err)
-		}
-		out = append(out, page.Data...)
-		if !page.HasMore || len(page.Data) == 0 {
-			return out
-		}
-		after = page.Data[len(page.Data)-1]["id"].(string)
-	}
 }
 
 // rkAuditTotal counts the audit events of every account, from the database.
@@ -306,31 +172,6 @@ func rkAuditTotal(t *testing.T, e *testEnv) int {
 	return n
 }
 
-// rkCount returns how many objects a list route returns (all pages).
-func rkCount(t *testing.T, e *testEnv, path string, hdr map[string]string) int {
-	t.Helper()
-	n, after := 0, ""
-	for {
-		q := path + "?limit=200"
-		if after != "" {
-			q += "&starting_after=" + after
-		}
-		var page struct {
-			Data    []map[string]any `json:"data"`
-			HasMore bool             `json:"has_more"`
-		}
-		res := e.must(http.StatusOK, req{Method: "GET", Path: q, Header: hdr})
-		if err := json.Unmarshal(res.Body, &page); err != nil {
-			t.Fatalf("GET %s: %v", q, err)
-		}
-		n += len(page.Data)
-		if !page.HasMore || len(page.Data) == 0 {
-			return n
-		}
-		after = page.Data[len(page.Data)-1]["id"].(string)
-	}
-}
-
 // rkCode verifies a token with the operator key and returns its code.
 func rkCode(t *testing.T, e *testEnv, secret string) string {
 	t.Helper()
@@ -341,12 +182,12 @@ func rkCode(t *testing.T, e *testEnv, secret string) string {
 func TestRecoverableNeedsMasterKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	before, audits := rkCount(t, e, "/v1/keys", nil), e.auditCount()
-	p := rkProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "r", "recoverable": true}}),
+	before, audits := len(list(t, e, req{Path: "/v1/keys"})), e.auditCount()
+	p := problem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "r", "recoverable": true}}),
 		http.StatusUnprocessableEntity, "validation_failed")
 	rkWantFields(t, p, "recoverable")
 	rkWantField(t, p, "recoverable", "master key")
-	if n := rkCount(t, e, "/v1/keys", nil); n != before {
+	if n := len(list(t, e, req{Path: "/v1/keys"})); n != before {
 		t.Errorf("a refused recoverable create left %d keys, want %d", n, before)
 	}
 	if n := e.auditCount(); n != audits {
@@ -356,14 +197,14 @@ func TestRecoverableNeedsMasterKey(t *testing.T) {
 	if k["recoverable"] != false {
 		t.Errorf("recoverable: false gives recoverable %v", k["recoverable"])
 	}
-	rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + k["id"].(string) + "/secret"}), http.StatusConflict, "conflict")
+	problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + k["id"].(string) + "/secret"}), http.StatusConflict, "conflict")
 }
 
 func TestRecoverableReveal(t *testing.T) {
 	t.Parallel()
 	master, raw := rkMasterKey(t)
 	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: master}})
-	other := rkAccount(t, e, "other")
+	other := account(t, e, "other")
 	onOther := map[string]string{"X-Account-Id": other}
 
 	k := e.createKey(map[string]any{"name": "recoverable", "recoverable": true})
@@ -393,10 +234,10 @@ func TestRecoverableReveal(t *testing.T) {
 	}
 
 	t.Run("returns the secret of the create response and audits it", func(t *testing.T) {
-		n := len(rkEvents(t, e, "action=key.secret_revealed&target_id="+id, nil))
+		n := len(events(t, e, "action=key.secret_revealed&target_id="+id, nil))
 		reveal(t, id, first, req{})
 		reveal(t, id, first, req{})
-		evs := rkEvents(t, e, "action=key.secret_revealed&target_id="+id, nil)
+		evs := events(t, e, "action=key.secret_revealed&target_id="+id, nil)
 		if len(evs) != n+2 {
 			t.Fatalf("two reveals wrote %d key.secret_revealed events, want 2", len(evs)-n)
 		}
@@ -421,26 +262,26 @@ func TestRecoverableReveal(t *testing.T) {
 
 	t.Run("needs keys:reveal", func(t *testing.T) {
 		_, weak := rkManagementKey(t, e, nil, "keys:read", "keys:write", "keys:verify")
-		n := len(rkEvents(t, e, "action=key.secret_revealed", nil))
-		p := rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: weak}), http.StatusForbidden, "permission_denied")
+		n := len(events(t, e, "action=key.secret_revealed", nil))
+		p := problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: weak}), http.StatusForbidden, "permission_denied")
 		if p["missing_permission"] != "keys:reveal" {
 			t.Errorf("missing_permission is %v, want keys:reveal", p["missing_permission"])
 		}
 		if !strings.Contains(p["detail"].(string), "keys:reveal") {
 			t.Errorf("the detail does not name keys:reveal: %v", p["detail"])
 		}
-		if m := len(rkEvents(t, e, "action=key.secret_revealed", nil)); m != n {
+		if m := len(events(t, e, "action=key.secret_revealed", nil)); m != n {
 			t.Errorf("a refused reveal wrote an audit event")
 		}
 		_, revealer := rkManagementKey(t, e, nil, "keys:reveal")
 		reveal(t, id, first, req{Token: revealer})
 		// An API key cannot call it at all.
-		rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: first}), http.StatusForbidden, "api_key_forbidden")
-		rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", NoAuth: true}), http.StatusUnauthorized, "unauthenticated")
+		problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: first}), http.StatusForbidden, "api_key_forbidden")
+		problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", NoAuth: true}), http.StatusUnauthorized, "unauthenticated")
 	})
 
 	t.Run("not recoverable, unknown, other account", func(t *testing.T) {
-		p := rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + plain["id"].(string) + "/secret"}), http.StatusConflict, "conflict")
+		p := problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + plain["id"].(string) + "/secret"}), http.StatusConflict, "conflict")
 		if !strings.Contains(p["detail"].(string), "recoverable") {
 			t.Errorf("the 409 does not say the key is not recoverable: %v", p["detail"])
 		}
@@ -457,12 +298,12 @@ func TestRecoverableReveal(t *testing.T) {
 			{"our key seen from another account", id, onOther, ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + tc.id + "/secret", Header: tc.hdr}), http.StatusNotFound, "not_found")
+				problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + tc.id + "/secret", Header: tc.hdr}), http.StatusNotFound, "not_found")
 			})
 		}
 		// An account-bound key of the default account does not see it either.
 		_, bound := rkManagementKey(t, e, nil, "keys:read", "keys:reveal")
-		rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + otherKey["id"].(string) + "/secret", Token: bound}), http.StatusNotFound, "not_found")
+		problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + otherKey["id"].(string) + "/secret", Token: bound}), http.StatusNotFound, "not_found")
 		// The operator naming the other account does.
 		reveal(t, otherKey["id"].(string), otherKey["secret"].(string), req{Header: onOther})
 	})
@@ -471,22 +312,22 @@ func TestRecoverableReveal(t *testing.T) {
 		// Nothing can read a management key's secret back (the route
 		// serves API keys), so storing it sealed only widens what a stolen
 		// database and master key give away.
-		n := rkCount(t, e, "/v1/management-keys", nil)
+		n := len(list(t, e, req{Path: "/v1/management-keys"}))
 		res := e.do(req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{"name": "m", "recoverable": true, "permissions": []string{"keys:read"}}})
 		if res.Status == http.StatusCreated {
 			t.Errorf("POST /v1/management-keys with recoverable: true was accepted (a sealed management secret nobody can read); want 422 naming recoverable")
 			return
 		}
-		p := rkProblem(t, res, http.StatusUnprocessableEntity, "validation_failed")
+		p := problem(t, res, http.StatusUnprocessableEntity, "validation_failed")
 		rkWantField(t, p, "recoverable")
-		if m := rkCount(t, e, "/v1/management-keys", nil); m != n {
+		if m := len(list(t, e, req{Path: "/v1/management-keys"})); m != n {
 			t.Errorf("the refused create left a management key")
 		}
 	})
 
 	t.Run("recoverable is immutable", func(t *testing.T) {
 		for _, v := range []any{false, nil} {
-			p := rkProblem(t, e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"recoverable": v}}),
+			p := problem(t, e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"recoverable": v}}),
 				http.StatusUnprocessableEntity, "validation_failed")
 			rkWantField(t, p, "recoverable")
 		}
@@ -542,14 +383,14 @@ func TestRecoverableReveal(t *testing.T) {
 		if err := e3.Service.CheckMasterKey(context.Background()); err != nil {
 			t.Errorf("CheckMasterKey without a master key: %v", err)
 		}
-		p := rkProblem(t, e3.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret"}), http.StatusConflict, "conflict")
+		p := problem(t, e3.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret"}), http.StatusConflict, "conflict")
 		if !strings.Contains(p["detail"].(string), "master key") {
 			t.Errorf("the 409 does not name the missing master key: %v", p["detail"])
 		}
 		if code := rkCode(t, e3, second); code != "VALID" {
 			t.Errorf("without the master key a recoverable key verifies as %s, want VALID", code)
 		}
-		p = rkProblem(t, e3.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "r2", "recoverable": true}}),
+		p = problem(t, e3.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "r2", "recoverable": true}}),
 			http.StatusUnprocessableEntity, "validation_failed")
 		rkWantField(t, p, "recoverable")
 		// The key itself still shows it was recoverable.
@@ -580,7 +421,7 @@ func TestRecoverableReveal(t *testing.T) {
 		if res.Status == http.StatusInternalServerError {
 			t.Errorf("GET /v1/keys/{id}/secret with a different master key answers 500: want a clear error naming the master key (e.g. 409 like a server without one)\n%s", res.Body)
 		} else {
-			p := rkProblem(t, res, http.StatusConflict, "conflict")
+			p := problem(t, res, http.StatusConflict, "conflict")
 			if !strings.Contains(p["detail"].(string), "master key") {
 				t.Errorf("the error does not name the master key: %v", p["detail"])
 			}

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"testing"
@@ -11,8 +12,8 @@ import (
 // lcRotate rotates a key with the body (nil: no body) and returns the answer.
 func lcRotate(t *testing.T, e *testEnv, id string, body any) (map[string]any, *resp) {
 	t.Helper()
-	res := lcMust(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: body})
-	return lcDecode(t, res), res
+	res := must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: body})
+	return res.JSON(t), res
 }
 
 func TestLcRotate(t *testing.T) {
@@ -26,7 +27,7 @@ func TestLcRotate(t *testing.T) {
 	})
 	id, old := k["id"].(string), k["secret"].(string)
 	before := lcGet(t, e, id)
-	nev := len(lcEventsOf(t, e, id))
+	nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 	audit := e.auditCount()
 	lcPastMillis(lcTime(t, before["updated_at"]))
 	start := time.Now().UTC().Truncate(time.Millisecond)
@@ -96,7 +97,7 @@ func TestLcRotate(t *testing.T) {
 	}
 	_, raw := lcEvents(t, e, id)
 	lcNoSecret(t, "audit events", raw, old, secret)
-	lcNoSecret(t, "GET", lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}).Body, old, secret)
+	lcNoSecret(t, "GET", must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}).Body, old, secret)
 }
 
 func TestLcRotateGraceEnds(t *testing.T) {
@@ -163,7 +164,7 @@ func TestLcRotateTwice(t *testing.T) {
 	if len(map[string]bool{s1: true, s2: true, s3: true, s4: true}) != 4 {
 		t.Fatal("rotation reused a secret")
 	}
-	evs := lcEventsOf(t, e, id)
+	evs := events(t, e, "target_id="+url.QueryEscape(id), nil)
 	var actions []string
 	for _, ev := range evs {
 		actions = append(actions, ev["action"].(string))
@@ -172,7 +173,7 @@ func TestLcRotateTwice(t *testing.T) {
 		t.Fatalf("audit trail %v", actions)
 	}
 	// Deleting the key ends every secret, rotated or not, as NOT_FOUND.
-	lcMust(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + id})
+	must(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + id})
 	for _, s := range []string{s1, s4} {
 		lcJSONEq(t, "verify after delete", lcVerify(t, e, map[string]any{"key": s}), map[string]any{"valid": false, "code": "NOT_FOUND"})
 	}
@@ -225,7 +226,7 @@ func TestLcRotateRefused(t *testing.T) {
 	t.Run("unknown or foreign ids", func(t *testing.T) {
 		for _, bad := range []string{lcUnknownKeyID, e.OperatorKeyID, "nope"} {
 			audit := e.auditCount()
-			lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/" + bad + "/rotate"}), http.StatusNotFound, "not_found")
+			problem(t, e.do(req{Method: "POST", Path: "/v1/keys/" + bad + "/rotate"}), http.StatusNotFound, "not_found")
 			if e.auditCount() != audit {
 				t.Fatal("a refused rotation wrote an audit event")
 			}

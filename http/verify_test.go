@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"net/http"
+	"net/url"
 	"reflect"
 	"sort"
 	"strings"
@@ -33,7 +34,7 @@ func TestLcVerifyNotFound(t *testing.T) {
 	k := lcCreate(t, e, map[string]any{"name": "real"})
 	secret := k["secret"].(string)
 	deleted := lcCreate(t, e, map[string]any{"name": "deleted"})
-	lcMust(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + deleted["id"].(string)})
+	must(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + deleted["id"].(string)})
 	custom := lcCreate(t, e, map[string]any{"name": "custom", "prefix": "acme"})["secret"].(string)
 
 	cases := []struct {
@@ -258,7 +259,7 @@ func TestLcVerifyOrder(t *testing.T) {
 	}
 	patch := func(id string, body map[string]any) { lcPatch(t, e, id, body) }
 	rotate := func(id string) string {
-		return lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 0}}))["secret"].(string)
+		return must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 0}}).JSON(t)["secret"].(string)
 	}
 	type check struct {
 		name   string
@@ -331,7 +332,7 @@ func TestLcVerifyExpiry(t *testing.T) {
 	disabledID, disabled := mk(map[string]any{})
 	lcPatch(t, e, disabledID, map[string]any{"status": "disabled"})
 	rotatedID, rotatedOld := mk(map[string]any{})
-	rotatedNew := lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + rotatedID + "/rotate"}))["secret"].(string)
+	rotatedNew := must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + rotatedID + "/rotate"}).JSON(t)["secret"].(string)
 	_, guarded := mk(map[string]any{"ip_allowlist": []string{"10.0.0.1"}, "project_id": p1, "permission_mode": "restricted", "scopes": []any{}})
 	laterID, later := mk(map[string]any{})
 	lcPatch(t, e, laterID, map[string]any{"expires_at": lcFuture(time.Hour)})
@@ -491,7 +492,7 @@ func TestLcVerifyMalformedRequests(t *testing.T) {
 	} {
 		t.Run(q, func(t *testing.T) {
 			audit := e.auditCount()
-			p := lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": secret, "permissions": q}}),
+			p := problem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": secret, "permissions": q}}),
 				http.StatusUnprocessableEntity, "invalid_permission_query")
 			lcFieldNamed(t, p, "permissions")
 			if e.auditCount() != audit {
@@ -500,7 +501,7 @@ func TestLcVerifyMalformedRequests(t *testing.T) {
 		})
 	}
 	// A malformed query is a 422 even for an unknown key.
-	lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": "garbage", "permissions": "documents:"}}),
+	problem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": "garbage", "permissions": "documents:"}}),
 		http.StatusUnprocessableEntity, "invalid_permission_query")
 	for _, c := range []struct {
 		body  map[string]any
@@ -516,12 +517,12 @@ func TestLcVerifyMalformedRequests(t *testing.T) {
 		{map[string]any{"permissions": "documents:read"}, "key"},
 		{map[string]any{"key": secret, "permissions": 5}, "permissions"},
 	} {
-		p := lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: c.body}), http.StatusUnprocessableEntity, "validation_failed")
+		p := problem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: c.body}), http.StatusUnprocessableEntity, "validation_failed")
 		lcFieldNamed(t, p, c.field)
 	}
-	lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": secret, "permission": "documents:read"}}),
+	problem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": secret, "permission": "documents:read"}}),
 		http.StatusBadRequest, "unknown_field")
-	lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify"}), http.StatusBadRequest, "malformed_json")
+	problem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify"}), http.StatusBadRequest, "malformed_json")
 	lcWantCode(t, e, secret, nil, "VALID")
 }
 
@@ -548,7 +549,7 @@ func TestLcVerifyLastUsed(t *testing.T) {
 	if got["etag"] != used["etag"] || got["updated_at"] != used["updated_at"] {
 		t.Fatalf("last-use write-behind bumped the key: etag %v → %v, updated_at %v → %v", used["etag"], got["etag"], used["updated_at"], got["updated_at"])
 	}
-	if evs := lcEventsOf(t, e, used["id"].(string)); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+url.QueryEscape(used["id"].(string)), nil); len(evs) != 1 {
 		t.Fatalf("%d audit events after a verification, want only key.created", len(evs))
 	}
 	if u := lcGet(t, e, unused["id"].(string)); u["last_used_at"] != nil {
