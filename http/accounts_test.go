@@ -504,7 +504,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 			Body: map[string]any{"name": "mk", "permissions": []string{"keys:read"}}}), "expires_at")
 		ok := aiKeyIn(t, e, id, map[string]any{"name": "ok", "expires_at": aiIn(30 * time.Minute)})
 
-		before := pxDump(t, e)
+		before := dump(t, e)
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(ok), Header: h, Body: map[string]any{"expires_at": aiIn(2 * time.Hour)}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(ok), Header: h, Body: map[string]any{"expires_at": nil}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(ok), Header: h, Body: map[string]any{"clear_expires_at": true}}), "expires_at")
@@ -514,7 +514,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 		aiInvalid(t, e.do(req{Method: "POST", Path: keyPath(far) + "/rotate", Header: h, Body: map[string]any{}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "POST", Path: keyPath(ok) + "/rotate", Header: h, Body: map[string]any{"expires_at": aiIn(2 * time.Hour)}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "POST", Path: keyPath(ok) + "/rotate", Header: h, Body: map[string]any{"expires_at": aiIn(-time.Hour)}}), "expires_at")
-		pxUnchanged(t, e, before, "requests refused by max_key_lifetime")
+		unchanged(t, e, before, "requests refused by max_key_lifetime")
 
 		must(t, e, 200, req{Method: "PATCH", Path: keyPath(ok), Header: h, Body: map[string]any{"expires_at": aiIn(50 * time.Minute)}})
 		must(t, e, 200, req{Method: "PUT", Path: keyPath(ok), Header: h, Body: map[string]any{"name": "ok", "expires_at": aiIn(40 * time.Minute)}})
@@ -538,12 +538,12 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 			Body: map[string]any{"name": "mk", "permissions": []string{"keys:read"}}}), "expires_at")
 		// No maximum: a far expiry is fine.
 		k := aiKeyIn(t, e, id, map[string]any{"name": "far", "expires_at": aiIn(10 * 365 * 24 * time.Hour)})
-		before := pxDump(t, e)
+		before := dump(t, e)
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(k), Header: h, Body: map[string]any{"expires_at": nil}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(k), Header: h, Body: map[string]any{"clear_expires_at": true}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "PUT", Path: keyPath(k), Header: h, Body: map[string]any{"name": "far"}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "POST", Path: keyPath(never) + "/rotate", Header: h, Body: map[string]any{}}), "expires_at")
-		pxUnchanged(t, e, before, "requests refused by require_expiry")
+		unchanged(t, e, before, "requests refused by require_expiry")
 		must(t, e, 200, req{Method: "PUT", Path: keyPath(k), Header: h, Body: map[string]any{"name": "far", "expires_at": aiIn(time.Hour)}})
 		must(t, e, 200, req{Method: "POST", Path: keyPath(k) + "/rotate", Header: h, Body: map[string]any{}})
 		must(t, e, 200, req{Method: "POST", Path: keyPath(never) + "/rotate", Header: h, Body: map[string]any{"expires_at": aiIn(time.Hour)}})
@@ -669,12 +669,12 @@ func TestAiAccountValidation(t *testing.T) {
 	}{{"POST", "/v1/accounts", create}, {"PATCH", "/v1/accounts/" + id, patch}} {
 		for _, tc := range set.cases {
 			t.Run(set.method+" "+tc.name, func(t *testing.T) {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				res := e.do(req{Method: set.method, Path: set.path, Body: tc.body})
 				for _, f := range tc.fields {
 					aiInvalid(t, res, f)
 				}
-				pxUnchanged(t, e, before, tc.name)
+				unchanged(t, e, before, tc.name)
 			})
 		}
 	}
@@ -693,12 +693,12 @@ func TestAiAccountValidation(t *testing.T) {
 		}
 	})
 	t.Run("unknown member", func(t *testing.T) {
-		before := pxDump(t, e)
+		before := dump(t, e)
 		p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/accounts", Body: `{"name":"ai u","bogus":1}`}), 400, "unknown_field")
 		if p != nil && !pxNames(p, "bogus") {
 			t.Errorf("does not name bogus: %v", pxFields(p))
 		}
-		pxUnchanged(t, e, before, "unknown member")
+		unchanged(t, e, before, "unknown member")
 	})
 }
 
@@ -707,12 +707,12 @@ func TestAiAccountDuplicateName(t *testing.T) {
 	e := newEnv(t)
 	a := aiCreateAccount(t, e, map[string]any{"name": "ai dup"})
 	b := aiCreateAccount(t, e, map[string]any{"name": "ai other"})
-	before := pxDump(t, e)
+	before := dump(t, e)
 	pxProblem(t, e.do(req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": "ai dup", "catalog_template": "orq"}}), 409, "duplicate")
 	pxProblem(t, e.do(req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": keyward.DefaultAccountName}}), 409, "duplicate")
 	pxProblem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + b["id"].(string), Body: map[string]any{"name": "ai dup"}}), 409, "duplicate")
 	pxProblem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + b["id"].(string), Body: map[string]any{"name": keyward.DefaultAccountName}}), 409, "duplicate")
-	pxUnchanged(t, e, before, "duplicate names")
+	unchanged(t, e, before, "duplicate names")
 	// Renaming to its own name is a no-op, and a freed name can be taken.
 	must(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + a["id"].(string), Body: map[string]any{"name": "ai dup"}})
 	must(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + a["id"].(string), Body: map[string]any{"name": "ai dup 2"}})
@@ -731,7 +731,7 @@ func TestAiAccountPatch(t *testing.T) {
 
 	t.Run("no-ops", func(t *testing.T) {
 		for _, body := range []map[string]any{{}, {"name": "ai patch", "default_prefix": "abc", "max_key_lifetime": 7200, "require_expiry": true}} {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			res := must(t, e, 200, req{Method: "PATCH", Path: path, Body: body})
 			if g := res.JSON(t); fmt.Sprint(g) != fmt.Sprint(a) {
 				t.Errorf("PATCH %v answered %v, want the account as it was %v", body, g, a)
@@ -739,15 +739,15 @@ func TestAiAccountPatch(t *testing.T) {
 			if res.Header.Get("ETag") != `"`+a["etag"].(string)+`"` {
 				t.Errorf("ETag %q", res.Header.Get("ETag"))
 			}
-			pxUnchanged(t, e, before, fmt.Sprintf("PATCH %v", body))
+			unchanged(t, e, before, fmt.Sprintf("PATCH %v", body))
 		}
 	})
 
 	t.Run("null for members that cannot be empty", func(t *testing.T) {
 		for _, m := range []string{"name", "default_prefix", "default_permission_mode", "require_expiry", "catalog_template"} {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			aiInvalid(t, e.do(req{Method: "PATCH", Path: path, Body: map[string]any{m: nil}}), m)
-			pxUnchanged(t, e, before, "null "+m)
+			unchanged(t, e, before, "null "+m)
 		}
 	})
 
@@ -792,12 +792,12 @@ func TestAiAccountPatch(t *testing.T) {
 
 	t.Run("If-Match", func(t *testing.T) {
 		cur := `"` + a["etag"].(string) + `"`
-		before := pxDump(t, e)
+		before := dump(t, e)
 		for _, im := range []string{`"nope"`, `"` + pxNewID("x") + `"`} {
 			pxProblem(t, e.do(req{Method: "PATCH", Path: path, Header: map[string]string{"If-Match": im}, Body: map[string]any{"name": "ai if"}}), 412, "precondition_failed")
 			pxProblem(t, e.do(req{Method: "DELETE", Path: path, Header: map[string]string{"If-Match": im}}), 412, "precondition_failed")
 		}
-		pxUnchanged(t, e, before, "If-Match mismatch")
+		unchanged(t, e, before, "If-Match mismatch")
 		g := must(t, e, 200, req{Method: "PATCH", Path: path, Header: map[string]string{"If-Match": cur}, Body: map[string]any{"name": "ai if"}}).JSON(t)
 		// The old etag is stale now.
 		pxProblem(t, e.do(req{Method: "PATCH", Path: path, Header: map[string]string{"If-Match": cur}, Body: map[string]any{"name": "ai if 2"}}), 412, "precondition_failed")
@@ -1066,7 +1066,7 @@ func TestAiAccountsOperatorOnly(t *testing.T) {
 				{"bound key naming its account", full, aiHdr(def)},
 				{"bound key of the target account", fullOther, nil},
 			} {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				rq := req{Method: method, Path: path, Token: c.token, Header: c.hdr}
 				if body != "" {
 					rq.Body = body
@@ -1075,9 +1075,9 @@ func TestAiAccountsOperatorOnly(t *testing.T) {
 				if p != nil && p["missing_permission"] != perm {
 					t.Errorf("%s: missing_permission %v, want %s", c.name, p["missing_permission"], perm)
 				}
-				pxUnchanged(t, e, before, c.name)
+				unchanged(t, e, before, c.name)
 			}
-			before := pxDump(t, e)
+			before := dump(t, e)
 			lacking := opRead["secret"].(string)
 			if method == "GET" {
 				lacking = opNone["secret"].(string)
@@ -1089,7 +1089,7 @@ func TestAiAccountsOperatorOnly(t *testing.T) {
 			if p := pxProblem(t, e.do(rq), 403, "permission_denied"); p != nil && p["missing_permission"] != perm {
 				t.Errorf("operator key without %s: missing_permission %v", perm, p["missing_permission"])
 			}
-			pxUnchanged(t, e, before, "operator key lacking the permission")
+			unchanged(t, e, before, "operator key lacking the permission")
 		})
 	}
 	t.Run("an operator key with accounts:read reads", func(t *testing.T) {
@@ -1103,10 +1103,10 @@ func TestAiAccountsOperatorOnly(t *testing.T) {
 				name, token string
 				hdr         map[string]string
 			}{{"by a bound key", full, nil}, {"by the operator, bound to default", "", nil}, {"by the operator, bound to another account", "", aiHdr(other)}} {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				aiInvalid(t, e.do(req{Method: "POST", Path: "/v1/management-keys", Token: c.token, Header: c.hdr,
 					Body: map[string]any{"name": "ai accounts", "permissions": []string{keyward.PermKeysRead, perm}}}), "permissions")
-				pxUnchanged(t, e, before, perm+" "+c.name)
+				unchanged(t, e, before, perm+" "+c.name)
 			}
 		}
 		// Nor can a bound key be given them later.
@@ -1117,10 +1117,10 @@ func TestAiAccountsOperatorOnly(t *testing.T) {
 			Body: map[string]any{"name": "ai later", "permissions": []string{keyward.PermAccountsRead}}}), "permissions")
 		// A bound key cannot make an operator key (which could then be
 		// given accounts:*).
-		before := pxDump(t, e)
+		before := dump(t, e)
 		aiInvalid(t, e.do(req{Method: "POST", Path: "/v1/management-keys", Token: full,
 			Body: map[string]any{"name": "ai op", "operator": true, "permissions": []string{keyward.PermKeysRead}}}), "operator")
-		pxUnchanged(t, e, before, "a bound key creating an operator key")
+		unchanged(t, e, before, "a bound key creating an operator key")
 	})
 }
 

@@ -401,7 +401,7 @@ func TestPxAuditHoldsNoSecret(t *testing.T) {
 		after = ids[len(ids)-1]
 	}
 	var table strings.Builder
-	for _, l := range strings.Split(pxDump(t, e), "\n") {
+	for _, l := range strings.Split(dump(t, e), "\n") {
 		if strings.HasPrefix(l, "audit_events ") {
 			table.WriteString(l + "\n")
 		}
@@ -436,7 +436,7 @@ func TestPxAuditAppendOnly(t *testing.T) {
 	pxHistory(t, e)
 	evs := events(t, e, "", nil)
 	id := evs[len(evs)/2]["id"].(string)
-	before := pxDump(t, e)
+	before := dump(t, e)
 	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
 		res := e.do(req{Method: m, Path: "/v1/audit-events", Body: map[string]any{"action": "px"}})
 		pxProblem(t, res, 405, "method_not_allowed")
@@ -447,7 +447,7 @@ func TestPxAuditAppendOnly(t *testing.T) {
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		pxProblem(t, e.do(req{Method: m, Path: "/v1/audit-events/" + id, Body: map[string]any{"action": "px"}}), 404, "not_found")
 	}
-	pxUnchanged(t, e, before, "requests against the audit log")
+	unchanged(t, e, before, "requests against the audit log")
 
 	db := e.DB.WriteDB()
 	cols := "id, account_id, created_at, actor_type, actor_id, action, target_type, target_id, changes, request_id, client_ip, user_agent, dialect"
@@ -480,7 +480,7 @@ func TestPxAuditAppendOnly(t *testing.T) {
 			} else if !strings.Contains(err.Error(), "append-only") {
 				t.Errorf("%s failed, but not as append-only: %v", c.sql, err)
 			}
-			pxUnchanged(t, e, before, c.name)
+			unchanged(t, e, before, c.name)
 		})
 	}
 }
@@ -508,11 +508,11 @@ func TestPxAuditSameTransaction(t *testing.T) {
 		{Method: "DELETE", Path: "/v1/catalog/resources/pxtx"},
 	}
 	pxFailAudit(t, e, "")
-	before := pxDump(t, e)
+	before := dump(t, e)
 	for _, r := range changes {
 		t.Run(r.Method+" "+r.Path, func(t *testing.T) {
 			pxProblem(t, e.do(r), 500, "internal")
-			pxUnchanged(t, e, before, "a change whose audit event failed")
+			unchanged(t, e, before, "a change whose audit event failed")
 		})
 	}
 	if v := e.verify(map[string]any{"key": k["secret"]}); v["code"] != "VALID" {

@@ -169,17 +169,17 @@ func TestPxCatalogPut(t *testing.T) {
 		}
 	})
 	t.Run("identical is a no-op", func(t *testing.T) {
-		before := pxDump(t, e)
+		before := dump(t, e)
 		must(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/widgets",
 			Body: map[string]any{"display_name": "Widgets 2", "group": "px", "description": "d", "readable": true, "writable": true, "project_scopes": []string{"all", "single"}}})
-		pxUnchanged(t, e, before, "an identical PUT")
+		unchanged(t, e, before, "an identical PUT")
 	})
 	t.Run("the same project scopes in another order are a no-op", func(t *testing.T) {
 		// project_scopes is a set ("all and/or single").
-		before := pxDump(t, e)
+		before := dump(t, e)
 		must(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/widgets",
 			Body: map[string]any{"display_name": "Widgets 2", "group": "px", "description": "d", "readable": true, "writable": true, "project_scopes": []string{"single", "all", "all"}}})
-		pxUnchanged(t, e, before, "a PUT restating project_scopes in another order")
+		unchanged(t, e, before, "a PUT restating project_scopes in another order")
 	})
 	t.Run("64-character id", func(t *testing.T) {
 		must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + "a" + strings.Repeat("b", 63), Body: map[string]any{}})
@@ -212,12 +212,12 @@ func TestPxCatalogPut(t *testing.T) {
 		{"unknown project scope", "pxbad", map[string]any{"project_scopes": []string{"all", "some"}}, "project_scopes[1]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			p := pxProblem(t, e.do(req{Method: "PUT", Path: "/v1/catalog/resources/" + c.id, Body: c.body}), 422, "validation_failed")
 			if p != nil && !pxNames(p, c.field) {
 				t.Errorf("the problem does not name %s: %v", c.field, pxFields(p))
 			}
-			pxUnchanged(t, e, before, c.name)
+			unchanged(t, e, before, c.name)
 		})
 	}
 	t.Run("unknown member", func(t *testing.T) {
@@ -252,9 +252,9 @@ func TestPxCatalogResourceInUse(t *testing.T) {
 	cat := pxResources(t, e)
 	conflict := func(t *testing.T, method, id string, body map[string]any, holders ...map[string]any) {
 		t.Helper()
-		before := pxDump(t, e)
+		before := dump(t, e)
 		p := pxProblem(t, e.do(req{Method: method, Path: "/v1/catalog/resources/" + id, Body: body}), 409, "resource_in_use")
-		pxUnchanged(t, e, before, method+" of a held resource")
+		unchanged(t, e, before, method+" of a held resource")
 		if p == nil {
 			return
 		}

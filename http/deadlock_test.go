@@ -173,7 +173,7 @@ func TestWriterWaitBoundedByServerBudget(t *testing.T) {
 	e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{RequestTimeout: 1500 * time.Millisecond}})
 	k := e.createKey(map[string]any{"name": "before", "credits": map[string]any{"remaining": 5}})
 	id := k["id"].(string)
-	before := pxDump(t, e)
+	before := dump(t, e)
 	n := e.auditCount()
 
 	release := pxHoldWriter(t, e)
@@ -204,7 +204,7 @@ func TestWriterWaitBoundedByServerBudget(t *testing.T) {
 		}
 	}
 	release()
-	pxUnchanged(t, e, before, "changes that ran out of budget")
+	unchanged(t, e, before, "changes that ran out of budget")
 	if got := e.auditCount(); got != n {
 		t.Errorf("audit events %d → %d after changes that ran out of budget", n, got)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -151,6 +152,93 @@ func envTables(t testing.TB, db keywardtest.DB, loc string) []string {
 	return tables
 }
 
+// eachRow calls fn with the columns and the values of every row of table.
+func eachRow(t testing.TB, db keywardtest.DB, table string, fn func(cols []string, vals []any)) {
+	t.Helper()
+	rows, err := db.WriteDB().QueryContext(context.Background(), `SELECT * FROM "`+table+`"`)
+	if err != nil {
+		t.Fatalf("read %s: %v", table, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		fn(cols, vals)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dump returns every row of every table of the database as sorted text
+// lines, leaving out what the write-behind fills in later
+// (keys.last_used_at, keys.verifications: the uses of keys, management
+// keys' authentications included), so a test can assert that a request
+// changed nothing at all.
+func dump(t *testing.T, e *testEnv) string {
+	t.Helper()
+	var lines []string
+	for _, tbl := range envTables(t, e.DB, e.Location) {
+		eachRow(t, e.DB, tbl, func(cols []string, vals []any) {
+			var b strings.Builder
+			b.WriteString(tbl)
+			for i, c := range cols {
+				if tbl == "keys" && (c == "last_used_at" || c == "verifications") {
+					continue
+				}
+				switch v := vals[i].(type) {
+				case []byte:
+					fmt.Fprintf(&b, " %s=%x", c, v)
+				default:
+					fmt.Fprintf(&b, " %s=%v", c, v)
+				}
+			}
+			lines = append(lines, b.String())
+		})
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// unchanged fails the test if the database differs from before, listing
+// the rows that appeared and disappeared.
+func unchanged(t *testing.T, e *testEnv, before string, what string) {
+	t.Helper()
+	after := dump(t, e)
+	if after == before {
+		return
+	}
+	b, a := strings.Split(before, "\n"), strings.Split(after, "\n")
+	var msg strings.Builder
+	for _, d := range []struct {
+		label      string
+		from, rest []string
+	}{{"appeared", a, b}, {"disappeared", b, a}} {
+		n := 0
+		for _, l := range d.from {
+			if !slices.Contains(d.rest, l) {
+				if n++; n <= 3 {
+					fmt.Fprintf(&msg, "\n %s: %s", d.label, short([]byte(l)))
+				}
+			}
+		}
+		if n > 3 {
+			fmt.Fprintf(&msg, "\n (%d more rows %s)", n-3, d.label)
+		}
+	}
+	t.Errorf("%s changed the database:%s", what, msg.String())
+}
+
 // envStoredBytes returns what the database holds at rest, by name, for
 // tests asserting that a secret is never stored in clear. For SQLite it is
 // the database file and its -wal and -shm companions (free pages
@@ -173,26 +261,11 @@ func envStoredBytes(t testing.TB, loc string) map[string][]byte {
 		}
 		return out
 	}
-	ctx := context.Background()
 	db := keywardtest.Open(t, loc)
 	defer db.Close()
 	for _, tbl := range envTables(t, db, loc) {
-		rows, err := db.WriteDB().QueryContext(ctx, `SELECT * FROM "`+tbl+`"`)
-		if err != nil {
-			t.Fatalf("read %s: %v", tbl, err)
-		}
-		cols, _ := rows.Columns()
 		var buf bytes.Buffer
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				rows.Close()
-				t.Fatal(err)
-			}
+		eachRow(t, db, tbl, func(_ []string, vals []any) {
 			for _, v := range vals {
 				switch v := v.(type) {
 				case []byte:
@@ -204,11 +277,7 @@ func envStoredBytes(t testing.TB, loc string) map[string][]byte {
 				}
 				buf.WriteByte(0)
 			}
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
+		})
 		out["table "+tbl] = buf.Bytes()
 	}
 	return out
@@ -504,6 +573,17 @@ func (e *testEnv) auditCount() int {
 	})
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	return n
+}
+
+// auditTotal returns how many audit events the database holds, of every
+// account.
+func auditTotal(t *testing.T, e *testEnv) int {
+	t.Helper()
+	var n int
+	if err := e.DB.WriteDB().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM audit_events`).Scan(&n); err != nil {
+		t.Fatal(err)
 	}
 	return n
 }

@@ -54,7 +54,7 @@ func TestRepeatedCredentialHeaders(t *testing.T) {
 		{"invalidation stream", req{Method: "GET", Path: "/v1/invalidations", NoAuth: true, Repeat: http.Header{"Authorization": bearer(bogus, e.Op)}}, "Authorization"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			p := pxProblem(t, e.do(c.r), http.StatusBadRequest, "invalid_parameter")
 			if p == nil {
 				return
@@ -65,7 +65,7 @@ func TestRepeatedCredentialHeaders(t *testing.T) {
 			if d, _ := p["detail"].(string); strings.Contains(d, e.Op) || strings.Contains(d, bogus) || strings.Contains(d, apiKey) {
 				t.Errorf("the problem echoes a credential: %q", d)
 			}
-			pxUnchanged(t, e, before, "a request with a repeated "+c.header)
+			unchanged(t, e, before, "a request with a repeated "+c.header)
 		})
 	}
 	// One of each, and Authorization with X-API-Key carrying the same

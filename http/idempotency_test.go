@@ -150,7 +150,7 @@ func TestIdempotencyEveryCreatingRoute(t *testing.T) {
 			path, count := rt.setup(t, e)
 			idem := rkIdemKey(t)
 
-			n0, a0 := count(), rkAuditTotal(t, e)
+			n0, a0 := count(), auditTotal(t, e)
 			first := rkPost(e, path, idem, "", rt.body, nil)
 			if first.Status < 200 || first.Status > 299 {
 				t.Fatalf("first request: %d\n%s", first.Status, first.Body)
@@ -158,7 +158,7 @@ func TestIdempotencyEveryCreatingRoute(t *testing.T) {
 			if got := rkReplayed(first); got != "false" {
 				t.Errorf("the first answer has Idempotent-Replayed %q, want false", got)
 			}
-			n1, a1 := count(), rkAuditTotal(t, e)
+			n1, a1 := count(), auditTotal(t, e)
 			if n1 == n0 || a1 == a0 {
 				t.Fatalf("the first request created nothing (count %d → %d, audit %d → %d): the test would prove nothing", n0, n1, a0, a1)
 			}
@@ -168,7 +168,7 @@ func TestIdempotencyEveryCreatingRoute(t *testing.T) {
 				if n := count(); n != n1 {
 					t.Errorf("%s: the object count went from %d to %d", what, n1, n)
 				}
-				if a := rkAuditTotal(t, e); a != a1 {
+				if a := auditTotal(t, e); a != a1 {
 					t.Errorf("%s: %d new audit events", what, a-a1)
 				}
 			}

@@ -67,11 +67,11 @@ func TestAiAccountSelection(t *testing.T) {
 			"a key id":                   pxNewID(keyward.PrefixKey),
 		} {
 			t.Run(name, func(t *testing.T) {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				pxProblem(t, e.do(req{Method: "GET", Path: "/v1/keys", Token: mA, Header: aiHdr(v)}), 403, "account_mismatch")
 				pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Token: mA, Header: aiHdr(v), Body: map[string]any{"name": "ai x"}}), 403, "account_mismatch")
 				pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Token: mA, Header: aiHdr(v), Body: map[string]any{"key": apiA}}), 403, "account_mismatch")
-				pxUnchanged(t, e, before, "a bound key naming "+name)
+				unchanged(t, e, before, "a bound key naming "+name)
 			})
 		}
 	})
@@ -95,10 +95,10 @@ func TestAiAccountSelection(t *testing.T) {
 			"a key id":     pxNewID(keyward.PrefixKey),
 		} {
 			t.Run(name, func(t *testing.T) {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				pxProblem(t, e.do(req{Method: "GET", Path: "/v1/keys", Header: aiHdr(v)}), 404, "not_found")
 				pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Header: aiHdr(v), Body: map[string]any{"name": "ai x"}}), 404, "not_found")
-				pxUnchanged(t, e, before, "the operator naming "+name)
+				unchanged(t, e, before, "the operator naming "+name)
 			})
 		}
 	})
@@ -113,9 +113,9 @@ func TestAiAccountSelection(t *testing.T) {
 			if m == "PATCH" || m == "PUT" {
 				rq.Body = map[string]any{"name": "ai x", "permissions": []string{keyward.PermKeysRead}}
 			}
-			before := pxDump(t, e)
+			before := dump(t, e)
 			pxProblem(t, e.do(rq), 404, "not_found")
-			pxUnchanged(t, e, before, m+" of the operator key by a bound key")
+			unchanged(t, e, before, m+" of the operator key by a bound key")
 		}
 		pxProblem(t, e.do(req{Method: "POST", Path: "/v1/management-keys/" + e.OperatorKeyID + "/rotate", Token: mA, Body: map[string]any{}}), 404, "not_found")
 		for _, k := range must(t, e, 200, req{Method: "GET", Path: "/v1/management-keys?limit=200", Token: mA}).JSON(t)["data"].([]any) {
@@ -411,20 +411,20 @@ func TestAiIsolationMatrix(t *testing.T) {
 		for _, c := range cases {
 			for _, ac := range actors[:3] {
 				t.Run(c.name+" by "+ac.name, func(t *testing.T) {
-					before := pxDump(t, e)
+					before := dump(t, e)
 					res := e.do(req{Method: c.method, Path: c.path, Token: ac.token, Header: ac.hdr, Body: c.body})
 					aiInvalid(t, res, c.field)
 					if l := leaks(res.Body, B.project, B.user, B.sa, B.acct, B.role, B.resource); len(l) > 0 {
 						t.Errorf("the answer shows %v of B\n%s", l, short(res.Body))
 					}
-					pxUnchanged(t, e, before, c.name)
+					unchanged(t, e, before, c.name)
 				})
 			}
 		}
 		// A hash B's key already has cannot be imported into A (hashes
 		// identify keys across accounts), and B's key stays B's.
 		h := sha256.Sum256([]byte(B.apiToken))
-		before := pxDump(t, e)
+		before := dump(t, e)
 		res := e.do(req{Method: "POST", Path: "/v1/keys/import", Token: A.mgmtToken,
 			Body: map[string]any{"keys": []any{map[string]any{"hash": hex.EncodeToString(h[:]), "name": "ai stolen"}}}})
 		if res.Status < 400 || res.Status >= 500 {
@@ -433,7 +433,7 @@ func TestAiIsolationMatrix(t *testing.T) {
 		if l := leaks(res.Body); len(l) > 0 {
 			t.Errorf("importing B's hash shows %v of B", l)
 		}
-		pxUnchanged(t, e, before, "importing B's hash into A")
+		unchanged(t, e, before, "importing B's hash into A")
 	})
 
 	for _, r := range aiIsoRoutes() {
@@ -452,7 +452,7 @@ func TestAiIsolationMatrix(t *testing.T) {
 						if r.body != "" {
 							rq.Body = r.body
 						}
-						before := pxDump(t, e)
+						before := dump(t, e)
 						res := e.do(rq)
 						switch {
 						case r.kind == "account":
@@ -475,7 +475,7 @@ func TestAiIsolationMatrix(t *testing.T) {
 						if l := leaks(res.Body, id); len(l) > 0 {
 							t.Errorf("the answer shows %v of B\n%s", l, short(res.Body))
 						}
-						pxUnchanged(t, e, before, r.route+" on B's "+id)
+						unchanged(t, e, before, r.route+" on B's "+id)
 					})
 				}
 			}

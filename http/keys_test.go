@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // Helpers shared by the key lifecycle, verification and rotation tests.
@@ -288,19 +289,6 @@ func lcTime(t *testing.T, v any) time.Time {
 
 // lcFuture formats a time d from now for a request body.
 func lcFuture(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339Nano) }
-
-// lcWaitFor polls cond until it holds, failing t after the deadline. It
-// waits for a state, never asserts how long reaching it takes.
-func lcWaitFor(t *testing.T, what string, deadline time.Duration, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("gave up after %v waiting for %s", deadline, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // lcPastMillis waits until the wall clock is past ts by a few milliseconds,
 // so a change made next gets a later millisecond timestamp than ts.
@@ -1423,7 +1411,7 @@ func TestLcListFilters(t *testing.T) {
 	acct := lcGet(t, e, plain)["account_id"].(string)
 	allIDs := []string{expiring["id"].(string), plain, future, disabled, revoked, single, ro, docs, docsFiles, percent, under, unicodeName}
 
-	lcWaitFor(t, "the expiring key to expire", 15*time.Second, func() bool {
+	keywardtest.WaitFor(t, "the expiring key to expire", 15*time.Second, func() bool {
 		return lcCode(t, e, expiring["secret"], nil) == "EXPIRED"
 	})
 

@@ -24,86 +24,6 @@ import (
 // pxCtx is the context of every direct service or store call in these tests.
 var pxCtx = context.Background()
 
-// pxDump returns every row of every table of the database as sorted text
-// lines, leaving out what the write-behind fills in later
-// (keys.last_used_at, keys.verifications: the uses of keys, management
-// keys' authentications included), so a test can assert that a request
-// changed nothing at all.
-func pxDump(t *testing.T, e *testEnv) string {
-	t.Helper()
-	db := e.DB.WriteDB()
-	tables := envTables(t, e.DB, e.Location)
-	var lines []string
-	for _, tbl := range tables {
-		rs, err := db.QueryContext(pxCtx, `SELECT * FROM "`+tbl+`"`)
-		if err != nil {
-			t.Fatalf("dump %s: %v", tbl, err)
-		}
-		cols, _ := rs.Columns()
-		for rs.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rs.Scan(ptrs...); err != nil {
-				rs.Close()
-				t.Fatal(err)
-			}
-			var b strings.Builder
-			b.WriteString(tbl)
-			for i, c := range cols {
-				if tbl == "keys" && (c == "last_used_at" || c == "verifications") {
-					continue
-				}
-				switch v := vals[i].(type) {
-				case []byte:
-					fmt.Fprintf(&b, " %s=%x", c, v)
-				default:
-					fmt.Fprintf(&b, " %s=%v", c, v)
-				}
-			}
-			lines = append(lines, b.String())
-		}
-		err = rs.Err()
-		rs.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
-}
-
-// pxUnchanged fails the test if the database differs from before, listing
-// the rows that appeared and disappeared.
-func pxUnchanged(t *testing.T, e *testEnv, before string, what string) {
-	t.Helper()
-	after := pxDump(t, e)
-	if after == before {
-		return
-	}
-	b, a := strings.Split(before, "\n"), strings.Split(after, "\n")
-	var msg strings.Builder
-	for _, d := range []struct {
-		label      string
-		from, rest []string
-	}{{"appeared", a, b}, {"disappeared", b, a}} {
-		n := 0
-		for _, l := range d.from {
-			if !slices.Contains(d.rest, l) {
-				if n++; n <= 3 {
-					fmt.Fprintf(&msg, "\n %s: %s", d.label, short([]byte(l)))
-				}
-			}
-		}
-		if n > 3 {
-			fmt.Fprintf(&msg, "\n (%d more rows %s)", n-3, d.label)
-		}
-	}
-	t.Errorf("%s changed the database:%s", what, msg.String())
-}
-
 // pxProblem checks that res is a complete RFC 9457 problem with the given
 // status and code and returns its members (nil after reporting a failure).
 func pxProblem(t *testing.T, res *resp, status int, code string) map[string]any {
@@ -827,7 +747,7 @@ func TestPxCredentialMatrix(t *testing.T) {
 			}
 			for _, c := range pxCreds(f, r) {
 				t.Run(c.name, func(t *testing.T) {
-					before := pxDump(t, e)
+					before := dump(t, e)
 					n := e.auditCount()
 					res := pxSend(e, r.method, path, body, c.header)
 					p := pxProblem(t, res, c.status, c.code)
@@ -856,7 +776,7 @@ func TestPxCredentialMatrix(t *testing.T) {
 						res := pxSend(e, r.method, bad+"?px_bogus=1", `{"px":`, h)
 						pxProblem(t, res, c.status, c.code)
 					}
-					pxUnchanged(t, e, before, c.name)
+					unchanged(t, e, before, c.name)
 					if got := e.auditCount(); got != n {
 						t.Errorf("audit events %d → %d", n, got)
 					}
@@ -948,7 +868,7 @@ func TestPxBodyMatrix(t *testing.T) {
 			path := r.path(r.id(f))
 			for _, c := range pxBodyCases(f, r) {
 				t.Run(c.name, func(t *testing.T) {
-					before := pxDump(t, e)
+					before := dump(t, e)
 					rq := req{Method: r.method, Path: path, Header: c.header}
 					if c.body != "" {
 						rq.Body = c.body
@@ -958,15 +878,15 @@ func TestPxBodyMatrix(t *testing.T) {
 					if p != nil && c.member != "" && !pxNames(p, c.member) {
 						t.Errorf("the problem does not name %q: errors %v\n%s", c.member, pxFields(p), short(res.Body))
 					}
-					pxUnchanged(t, e, before, c.name)
+					unchanged(t, e, before, c.name)
 				})
 			}
 			t.Run("too large chunked", func(t *testing.T) {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				big := io.MultiReader(strings.NewReader(`{"name":"px","description":"`), strings.NewReader(strings.Repeat("a", 1<<20)), strings.NewReader(`"}`))
 				res := pxRaw(t, e, r.method, path, map[string]string{"Authorization": "Bearer " + e.Op, "Content-Type": "application/json"}, io.NopCloser(big), -1)
 				pxProblem(t, res, 413, "body_too_large")
-				pxUnchanged(t, e, before, "chunked body")
+				unchanged(t, e, before, "chunked body")
 			})
 			t.Run("valid body works", func(t *testing.T) {
 				res := e.do(req{Method: r.method, Path: path, Body: r.body(f)})
@@ -1011,9 +931,9 @@ func TestPxBodySizeBoundary(t *testing.T) {
 			if res := send(body(1 << 20)); res.Status != 201 {
 				t.Errorf("1 MiB body: status %d\n%s", res.Status, short(res.Body))
 			}
-			before := pxDump(t, e)
+			before := dump(t, e)
 			pxProblem(t, send(body(1<<20+1)), 413, "body_too_large")
-			pxUnchanged(t, e, before, "a body one byte too large")
+			unchanged(t, e, before, "a body one byte too large")
 		})
 	}
 }
@@ -1063,13 +983,13 @@ func TestPxIDMatrix(t *testing.T) {
 		}
 		for _, id := range ids[r.idKind] {
 			t.Run(r.name()+" "+id, func(t *testing.T) {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				rq := req{Method: r.method, Path: r.path(pxEscape(id))}
 				if body != "" {
 					rq.Body = body
 				}
 				pxProblem(t, e.do(rq), 404, "not_found")
-				pxUnchanged(t, e, before, "a bad id")
+				unchanged(t, e, before, "a bad id")
 			})
 		}
 	}

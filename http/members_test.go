@@ -106,9 +106,9 @@ func TestMeUserCreateAndRules(t *testing.T) {
 
 	// external_id is unique in an account, not across accounts.
 	other := account(t, e, "me other")
-	before2 := meSnap(t, e)
+	before2 := dump(t, e)
 	problem(t, e.do(req{Method: "POST", Path: "/v1/users", Body: map[string]any{"external_id": "crm-42"}}), 409, "duplicate")
-	before2.unchanged(t, e, "duplicate external_id")
+	unchanged(t, e, before2, "duplicate external_id")
 	ou := meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/users", map[string]any{"external_id": "crm-42"})
 	if ou["account_id"] != other {
 		t.Errorf("user made with X-Account-Id: account_id %v", ou["account_id"])
@@ -160,14 +160,14 @@ func TestMeUserPatchAndDelete(t *testing.T) {
 	path := "/v1/users/" + u["id"].(string)
 
 	// {} and a PATCH of equal values: nothing written.
-	before := meSnap(t, e)
+	before := dump(t, e)
 	for _, body := range []map[string]any{{}, {"name": "A", "roles": []string{"reader"}, "status": "active"}} {
 		got := mePatch(t, e, path, body)
 		if got["etag"] != u["etag"] || got["updated_at"] != u["updated_at"] {
 			t.Errorf("no-op PATCH %v changed etag or updated_at", body)
 		}
 	}
-	before.unchanged(t, e, "no-op PATCH")
+	unchanged(t, e, before, "no-op PATCH")
 
 	p := mePatch(t, e, path, map[string]any{"roles": []string{"writer", "reader"}, "status": "disabled", "name": "Ann"})
 	if fmt.Sprint(p["roles"]) != "[writer reader]" || p["status"] != "disabled" || p["name"] != "Ann" || p["etag"] == u["etag"] {
@@ -206,12 +206,12 @@ func TestMeUserPatchAndDelete(t *testing.T) {
 		{map[string]any{"email": "nope"}, 422, "validation_failed", "email"},
 		{map[string]any{"id": "usr_x"}, 400, "unknown_field", ""},
 	} {
-		before := meSnap(t, e)
+		before := dump(t, e)
 		pr := problem(t, e.do(req{Method: "PATCH", Path: path, Body: c.body}), c.status, c.code)
 		if c.field != "" && !slices.Contains(meFields(pr), c.field) {
 			t.Errorf("PATCH %v names %v, want %s", c.body, meFields(pr), c.field)
 		}
-		before.unchanged(t, e, fmt.Sprintf("PATCH %v", c.body))
+		unchanged(t, e, before, fmt.Sprintf("PATCH %v", c.body))
 	}
 	meRefused(t, e, req{Method: "PATCH", Path: path, Header: map[string]string{"If-Match": `"nope"`}, Body: map[string]any{"name": "x"}}, 412, "precondition_failed")
 
@@ -334,9 +334,9 @@ func TestMeServiceAccounts(t *testing.T) {
 			meInvalidReq(t, e, req{Method: "POST", Path: "/v1/service-accounts", Body: c.body}, c.field)
 		})
 	}
-	before := meSnap(t, e)
+	before := dump(t, e)
 	problem(t, e.do(req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "ci"}}), 409, "duplicate")
-	before.unchanged(t, e, "duplicate name")
+	unchanged(t, e, before, "duplicate name")
 	other := account(t, e, "me other")
 	osa := meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/service-accounts", map[string]any{"name": "ci"})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/service-accounts/" + osa["id"].(string)}, 404, "not_found")
@@ -351,11 +351,11 @@ func TestMeServiceAccounts(t *testing.T) {
 	if q := mePatch(t, e, path, map[string]any{}); q["etag"] != p["etag"] {
 		t.Errorf("PATCH {} changed the etag")
 	}
-	before = meSnap(t, e)
+	before = dump(t, e)
 	problem(t, e.do(req{Method: "PATCH", Path: path, Body: map[string]any{"name": "cron"}}), 409, "duplicate")
 	meInvalidReq(t, e, req{Method: "PATCH", Path: path, Body: map[string]any{"name": nil}}, "name")
 	meInvalidReq(t, e, req{Method: "PATCH", Path: path, Body: map[string]any{"status": "gone"}}, "status")
-	before.unchanged(t, e, "refused PATCHes")
+	unchanged(t, e, before, "refused PATCHes")
 
 	got, _ := meIDs(t, e, "/v1/service-accounts")
 	meSameIDs(t, "list", got, second["id"].(string), id)
@@ -423,9 +423,9 @@ func TestMeRoleRules(t *testing.T) {
 	// The longest name, and the other characters a name may hold.
 	meRole(t, e, "r"+strings.Repeat("x", 63))
 	meRole(t, e, "a0_.-z")
-	before := meSnap(t, e)
+	before := dump(t, e)
 	problem(t, e.do(req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": "reader", "scopes": []any{}}}), 409, "duplicate")
-	before.unchanged(t, e, "duplicate role")
+	unchanged(t, e, before, "duplicate role")
 	// Another account has its own namespace.
 	other := account(t, e, "me other")
 	meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/roles", map[string]any{"name": "reader", "scopes": []any{}})

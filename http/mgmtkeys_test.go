@@ -120,137 +120,12 @@ func meVerifyCode(t *testing.T, e *testEnv, secret, query, want string) map[stri
 	return v
 }
 
-// ---- the whole database, before and after a refused request ----
-
-// meState is a description of everything stored: accounts, keys (with
-// their version, which every change and rotation bumps), users, service
-// accounts, roles, projects, catalogs and the number of audit events.
-type meState []string
-
-func mePages[T any](fetch func(pg keyward.Page) ([]T, bool, error), id func(T) string) ([]T, error) {
-	var out []T
-	pg := keyward.Page{Limit: keyward.MaxPageLimit}
-	for {
-		items, more, err := fetch(pg)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, items...)
-		if !more || len(items) == 0 {
-			return out, nil
-		}
-		pg.StartingAfter = id(items[len(items)-1])
-	}
-}
-
-func meSnap(t *testing.T, e *testEnv) meState {
-	t.Helper()
-	var rows []string
-	add := func(format string, args ...any) { rows = append(rows, fmt.Sprintf(format, args...)) }
-	err := e.DB.Read(meCtx, func(tx keyward.Tx) error {
-		accts, err := mePages(func(pg keyward.Page) ([]*keyward.Account, bool, error) {
-			return tx.ListAccounts(meCtx, &keyward.AccountFilter{Page: pg})
-		}, func(a *keyward.Account) string { return a.ID })
-		if err != nil {
-			return err
-		}
-		keys, err := mePages(func(pg keyward.Page) ([]*keyward.Key, bool, error) {
-			return tx.ListKeys(meCtx, &keyward.KeyFilter{Page: pg})
-		}, func(k *keyward.Key) string { return k.ID })
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			add("key %s account=%q kind=%s v%d status=%s name=%q operator=%v perms=%v mode=%s scopes=%v roles=%v owner=%v start=%s",
-				k.ID, k.AccountID, k.Kind, k.Version, k.Status, k.Name, k.Operator, k.Permissions, k.PermissionMode, k.Scopes, k.Roles, k.Owner, k.Start)
-		}
-		for _, a := range accts {
-			add("account %s v%d name=%q", a.ID, a.Version, a.Name)
-			users, err := mePages(func(pg keyward.Page) ([]*keyward.User, bool, error) {
-				return tx.ListUsers(meCtx, &keyward.UserFilter{Page: pg, AccountID: a.ID})
-			}, func(u *keyward.User) string { return u.ID })
-			if err != nil {
-				return err
-			}
-			for _, u := range users {
-				add("user %s v%d status=%s roles=%v", u.ID, u.Version, u.Status, u.Roles)
-			}
-			sas, err := mePages(func(pg keyward.Page) ([]*keyward.ServiceAccount, bool, error) {
-				return tx.ListServiceAccounts(meCtx, &keyward.ServiceAccountFilter{Page: pg, AccountID: a.ID})
-			}, func(s *keyward.ServiceAccount) string { return s.ID })
-			if err != nil {
-				return err
-			}
-			for _, s := range sas {
-				add("service account %s v%d status=%s name=%q", s.ID, s.Version, s.Status, s.Name)
-			}
-			roles, err := tx.ListRoles(meCtx, a.ID)
-			if err != nil {
-				return err
-			}
-			for _, r := range roles {
-				add("role %s/%s v%d scopes=%v", a.ID, r.Name, r.Version, r.Scopes)
-			}
-			projects, err := mePages(func(pg keyward.Page) ([]*keyward.Project, bool, error) {
-				return tx.ListProjects(meCtx, &keyward.ProjectFilter{Page: pg, AccountID: a.ID})
-			}, func(p *keyward.Project) string { return p.ID })
-			if err != nil {
-				return err
-			}
-			for _, p := range projects {
-				add("project %s v%d name=%q", p.ID, p.Version, p.Name)
-			}
-			res, err := tx.ListResources(meCtx, a.ID)
-			if err != nil {
-				return err
-			}
-			for _, r := range res {
-				add("resource %s/%s %v %v %v %v", a.ID, r.ID, r.Readable, r.Writable, r.Protected, r.ProjectScopes)
-			}
-			evs, err := mePages(func(pg keyward.Page) ([]*keyward.AuditEvent, bool, error) {
-				return tx.ListAuditEvents(meCtx, &keyward.AuditFilter{Page: pg, AccountID: a.ID})
-			}, func(ev *keyward.AuditEvent) string { return ev.ID })
-			if err != nil {
-				return err
-			}
-			add("audit events of %s: %d", a.ID, len(evs))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(rows)
-	return rows
-}
-
-// unchanged fails the test if the database differs from the snapshot.
-func (s meState) unchanged(t *testing.T, e *testEnv, what string) {
-	t.Helper()
-	now := meSnap(t, e)
-	if slices.Equal(s, now) {
-		return
-	}
-	var gone, added []string
-	for _, r := range s {
-		if !slices.Contains(now, r) {
-			gone = append(gone, r)
-		}
-	}
-	for _, r := range now {
-		if !slices.Contains(s, r) {
-			added = append(added, r)
-		}
-	}
-	t.Errorf("%s changed the database:\n- %s\n+ %s", what, strings.Join(gone, "\n- "), strings.Join(added, "\n+ "))
-}
-
 // meRefused sends r, checks the problem, and that nothing changed.
 func meRefused(t *testing.T, e *testEnv, r req, status int, code string) map[string]any {
 	t.Helper()
-	before := meSnap(t, e)
+	before := dump(t, e)
 	p := problem(t, e.do(r), status, code)
-	before.unchanged(t, e, r.Method+" "+r.Path)
+	unchanged(t, e, before, r.Method+" "+r.Path)
 	return p
 }
 
@@ -712,13 +587,13 @@ func TestMeNoEscalationOnCreate(t *testing.T) {
 	idem := map[string]string{"Idempotency-Key": "me-escalation-idempotency-1"}
 	first := must(t, e, 201, req{Method: "POST", Path: "/v1/management-keys", Header: idem, Body: body})
 	strongSecret := first.JSON(t)["secret"].(string)
-	before := meSnap(t, e)
+	before := dump(t, e)
 	res := e.do(req{Method: "POST", Path: "/v1/management-keys", Token: mk, Header: idem, Body: body})
 	if strings.Contains(string(res.Body), strongSecret) || res.Header.Get("Idempotent-Replayed") != "" {
 		t.Fatalf("another key got the operator's replayed answer: %d %s", res.Status, res.Body)
 	}
 	problem(t, res, 403, "permission_denied")
-	before.unchanged(t, e, "replay by another key")
+	unchanged(t, e, before, "replay by another key")
 }
 
 // TestMeNoEscalationOnChange: a key touches only keys whose permissions,
@@ -927,10 +802,10 @@ func TestMeProtectedNeverGranted(t *testing.T) {
 	}
 
 	// A resource a role grants cannot become protected under it.
-	before := meSnap(t, e)
+	before := dump(t, e)
 	p := problem(t, e.do(req{Method: "PUT", Path: "/v1/catalog/resources/documents", Body: map[string]any{"protected": true}}), 409, "resource_in_use")
 	if !strings.Contains(fmt.Sprint(p["role_names"]), "docs") {
 		t.Errorf("resource_in_use does not name the role: %v", p)
 	}
-	before.unchanged(t, e, "protecting a resource a role grants")
+	unchanged(t, e, before, "protecting a resource a role grants")
 }

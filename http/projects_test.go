@@ -73,9 +73,9 @@ func TestPxProjectCreate(t *testing.T) {
 	}
 
 	t.Run("duplicate name", func(t *testing.T) {
-		before := pxDump(t, e)
+		before := dump(t, e)
 		pxProblem(t, e.do(req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px alpha"}}), 409, "duplicate")
-		pxUnchanged(t, e, before, "a duplicate project")
+		unchanged(t, e, before, "a duplicate project")
 	})
 	for _, c := range []struct {
 		name  string
@@ -93,12 +93,12 @@ func TestPxProjectCreate(t *testing.T) {
 		{"description with control", map[string]any{"name": "px d", "description": "a\u0007"}, "description"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/projects", Body: c.body}), 422, "validation_failed")
 			if p != nil && !pxNames(p, c.field) {
 				t.Errorf("the problem does not name %s: %v", c.field, pxFields(p))
 			}
-			pxUnchanged(t, e, before, c.name)
+			unchanged(t, e, before, c.name)
 		})
 	}
 	t.Run("limits are inclusive", func(t *testing.T) {
@@ -222,9 +222,9 @@ func TestPxProjectPatch(t *testing.T) {
 		stale := etag
 		patch(t, map[string]any{"description": "new"}, map[string]string{"If-Match": `"` + etag + `"`}, true)
 		for _, im := range []string{`"` + stale + `"`, `W/"` + etag + `"`, `"nope"`, stale + "x"} {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			pxProblem(t, e.do(req{Method: "PATCH", Path: path, Body: map[string]any{"name": "px stale"}, Header: map[string]string{"If-Match": im}}), 412, "precondition_failed")
-			pxUnchanged(t, e, before, "a stale If-Match")
+			unchanged(t, e, before, "a stale If-Match")
 		}
 		patch(t, map[string]any{"description": "newer"}, map[string]string{"If-Match": `"nope", "` + etag + `"`}, true)
 		patch(t, map[string]any{"description": "newest"}, map[string]string{"If-Match": "*"}, true)
@@ -242,9 +242,9 @@ func TestPxProjectPatch(t *testing.T) {
 		{"id is not a member", map[string]any{"id": "prj_x"}, 400, "unknown_field"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			pxProblem(t, e.do(req{Method: "PATCH", Path: path, Body: c.body}), c.status, c.code)
-			pxUnchanged(t, e, before, c.name)
+			unchanged(t, e, before, c.name)
 		})
 	}
 }
@@ -270,9 +270,9 @@ func TestPxProjectDelete(t *testing.T) {
 	}
 
 	t.Run("stale If-Match changes nothing", func(t *testing.T) {
-		before := pxDump(t, e)
+		before := dump(t, e)
 		pxProblem(t, e.do(req{Method: "DELETE", Path: "/v1/projects/" + p1, Header: map[string]string{"If-Match": `"stale"`}}), 412, "precondition_failed")
-		pxUnchanged(t, e, before, "a stale If-Match")
+		unchanged(t, e, before, "a stale If-Match")
 	})
 
 	n := e.auditCount()
@@ -341,7 +341,7 @@ func TestPxProjectDelete(t *testing.T) {
 		t.Errorf("projects after delete: %v", ids)
 	}
 	t.Run("a deleted project cannot be named", func(t *testing.T) {
-		before := pxDump(t, e)
+		before := dump(t, e)
 		p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px late", "project_id": p1}}), 422, "validation_failed")
 		if p != nil && !pxNames(p, "project_id") {
 			t.Errorf("the problem does not name project_id: %v", pxFields(p))
@@ -350,7 +350,7 @@ func TestPxProjectDelete(t *testing.T) {
 		if p != nil && !pxNames(p, "project_id") {
 			t.Errorf("the problem does not name project_id: %v", pxFields(p))
 		}
-		pxUnchanged(t, e, before, "naming a deleted project")
+		unchanged(t, e, before, "naming a deleted project")
 	})
 	t.Run("the project's keys are filtered by it", func(t *testing.T) {
 		ids, _ := pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/keys?project_id=" + url.QueryEscape(p2)}))
@@ -368,9 +368,9 @@ func TestPxProjectDeleteIsAtomic(t *testing.T) {
 	p := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px"}}).Str(t, "id")
 	k := e.createKey(map[string]any{"name": "px k", "project_id": p})
 	pxFailAudit(t, e, "project.deleted")
-	before := pxDump(t, e)
+	before := dump(t, e)
 	pxProblem(t, e.do(req{Method: "DELETE", Path: "/v1/projects/" + p}), 500, "internal")
-	pxUnchanged(t, e, before, "a failed project delete")
+	unchanged(t, e, before, "a failed project delete")
 	if v := e.verify(map[string]any{"key": k["secret"]}); v["code"] != "VALID" {
 		t.Errorf("the key of a project whose delete failed: %v", v)
 	}

@@ -74,13 +74,13 @@ func TestPxMethodNotAllowed(t *testing.T) {
 		{"DELETE", "/openapi.json", get},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			res := e.do(req{Method: c.method, Path: c.path, Body: map[string]any{"name": "px"}})
 			pxProblem(t, res, 405, "method_not_allowed")
 			if got := pxAllow(res.Header.Get("Allow")); !slices.Equal(got, c.allow) {
 				t.Errorf("Allow %q, want %v", res.Header.Get("Allow"), c.allow)
 			}
-			pxUnchanged(t, e, before, "a 405")
+			unchanged(t, e, before, "a 405")
 		})
 	}
 }
@@ -272,7 +272,7 @@ func TestPxRequestTimeoutHeaders(t *testing.T) {
 	for _, h := range []string{"Request-Timeout", "Request-Timeout-Millis"} {
 		for _, v := range []string{"0", "-1", "x", "3600001", "1.5", "1e3", "0x10", "+-1", "99999999999999999999"} {
 			t.Run(h+"="+v, func(t *testing.T) {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				for _, r := range []req{
 					{Method: "GET", Path: "/v1/keys"},
 					{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px"}},
@@ -283,7 +283,7 @@ func TestPxRequestTimeoutHeaders(t *testing.T) {
 						t.Errorf("the problem does not name %s: %v", h, pxFields(p))
 					}
 				}
-				pxUnchanged(t, e, before, "an invalid timeout")
+				unchanged(t, e, before, "an invalid timeout")
 			})
 		}
 		valid := []string{"5", "30", "3600000"} // seconds
@@ -352,7 +352,7 @@ func TestPxTimeoutChangesNothing(t *testing.T) {
 	e := newEnv(t)
 	k := e.createKey(map[string]any{"name": "px before"})
 	id := k["id"].(string)
-	before := pxDump(t, e)
+	before := dump(t, e)
 	n := e.auditCount()
 
 	release := pxHoldWriter(t, e)
@@ -374,7 +374,7 @@ func TestPxTimeoutChangesNothing(t *testing.T) {
 	}
 	release()
 
-	pxUnchanged(t, e, before, "timed-out changes")
+	unchanged(t, e, before, "timed-out changes")
 	if got := e.auditCount(); got != n {
 		t.Errorf("audit events %d → %d after timed-out changes", n, got)
 	}
@@ -491,7 +491,7 @@ func TestPxQueryParameters(t *testing.T) {
 		{"POST", "/v1/keys/" + id + "/rotate?grace_period_seconds=1", "grace_period_seconds"},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			r := req{Method: c.method, Path: c.path}
 			if c.method == "PATCH" {
 				r.Body = map[string]any{"name": "px changed"}
@@ -500,7 +500,7 @@ func TestPxQueryParameters(t *testing.T) {
 			if p != nil && !pxNames(p, c.param) {
 				t.Errorf("the problem does not name %q: %v", c.param, pxFields(p))
 			}
-			pxUnchanged(t, e, before, "a bad query parameter")
+			unchanged(t, e, before, "a bad query parameter")
 		})
 	}
 	must(t, e, 200, req{Method: "GET", Path: "/v1/keys?limit=200&pretty=false"})

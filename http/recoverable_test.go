@@ -131,47 +131,6 @@ func rkManagementKey(t *testing.T, e *testEnv, hdr map[string]string, perms ...s
 	return m["id"].(string), m["secret"].(string)
 }
 
-// rkAuditTotal counts the audit events of every account, from the database.
-func rkAuditTotal(t *testing.T, e *testEnv) int {
-	t.Helper()
-	ctx := context.Background()
-	n := 0
-	err := e.DB.Read(ctx, func(tx keyward.Tx) error {
-		var accts []*keyward.Account
-		pg := keyward.Page{Limit: 200}
-		for {
-			page, more, err := tx.ListAccounts(ctx, &keyward.AccountFilter{Page: pg})
-			if err != nil {
-				return err
-			}
-			accts = append(accts, page...)
-			if !more {
-				break
-			}
-			pg.StartingAfter = page[len(page)-1].ID
-		}
-		for _, a := range accts {
-			pg := keyward.Page{Limit: 200}
-			for {
-				evs, more, err := tx.ListAuditEvents(ctx, &keyward.AuditFilter{Page: pg, AccountID: a.ID})
-				if err != nil {
-					return err
-				}
-				n += len(evs)
-				if !more {
-					break
-				}
-				pg.StartingAfter = evs[len(evs)-1].ID
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // rkCode verifies a token with the operator key and returns its code.
 func rkCode(t *testing.T, e *testEnv, secret string) string {
 	t.Helper()

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // lcRotate rotates a key with the body (nil: no body) and returns the answer.
@@ -108,7 +110,7 @@ func TestLcRotateGraceEnds(t *testing.T) {
 	got, _ := lcRotate(t, e, id, map[string]any{"grace_period_seconds": 1})
 	secret := got["secret"].(string)
 	seenRotated := false
-	lcWaitFor(t, "the old secret's grace period to end", 20*time.Second, func() bool {
+	keywardtest.WaitFor(t, "the old secret's grace period to end", 20*time.Second, func() bool {
 		code := lcCode(t, e, old, nil)
 		switch {
 		case code == "ROTATED":

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // lcScope builds a scope for a request body.
@@ -343,7 +345,7 @@ func TestLcVerifyExpiry(t *testing.T) {
 	if got := lcCode(t, e, sentinel, nil); got != "VALID" && got != "EXPIRED" {
 		t.Fatalf("sentinel before expiry: %s", got)
 	}
-	lcWaitFor(t, "the sentinel key to expire", 20*time.Second, func() bool {
+	keywardtest.WaitFor(t, "the sentinel key to expire", 20*time.Second, func() bool {
 		code := lcCode(t, e, sentinel, nil)
 		if code != "VALID" && code != "EXPIRED" {
 			t.Fatalf("sentinel: %s", code)
@@ -538,7 +540,7 @@ func TestLcVerifyLastUsed(t *testing.T) {
 	lcWantCode(t, e, used["secret"], nil, "VALID")
 	after := time.Now().UTC()
 	var got map[string]any
-	lcWaitFor(t, "last_used_at to be written behind", 20*time.Second, func() bool {
+	keywardtest.WaitFor(t, "last_used_at to be written behind", 20*time.Second, func() bool {
 		got = lcGet(t, e, used["id"].(string))
 		return got["last_used_at"] != nil
 	})
