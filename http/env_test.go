@@ -463,6 +463,26 @@ func (e *testEnv) verify(body map[string]any) map[string]any {
 	return e.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Body: body}).JSON(e.t)
 }
 
+// managementRoute reports whether route ("METHOD /pattern") is a route of
+// the management API that answers (the invalidation stream never ends for
+// an accepted credential, whoami is any key's).
+func managementRoute(route string) bool {
+	return strings.Contains(route, " /v1/") && route != "GET /v1/whoami" && route != "GET /v1/invalidations"
+}
+
+// sameRoutes fails t unless the routes the server serves that keep
+// selects ("METHOD /pattern", described as what) are exactly the routes
+// of a test's table.
+func sameRoutes(t *testing.T, e *testEnv, what string, keep func(route string) bool, table string, tested []string) {
+	t.Helper()
+	served := slices.DeleteFunc(e.HTTP.Routes(), func(r string) bool { return !keep(r) })
+	slices.Sort(served)
+	tested = slices.Sorted(slices.Values(tested))
+	if !slices.Equal(served, tested) {
+		t.Errorf("%s served:\n  %s\nroutes in %s:\n  %s", what, strings.Join(served, "\n  "), table, strings.Join(tested, "\n  "))
+	}
+}
+
 // ---- fixtures ----
 
 // boundPerms are the management permissions an account-bound key may hold

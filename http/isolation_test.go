@@ -3,8 +3,8 @@ package http_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -262,40 +262,21 @@ func TestAiIsolationMatrix(t *testing.T) {
 	snapB := aiSnapshot(t, e, B)
 
 	t.Run("covers every route that names an object", func(t *testing.T) {
-		var served, covered []string
-		for _, r := range e.HTTP.Routes() {
-			if strings.Contains(r, "{") {
-				served = append(served, r)
-			}
-		}
+		var covered []string
 		for _, r := range aiIsoRoutes() {
 			covered = append(covered, r.route)
 		}
-		sort.Strings(served)
-		sort.Strings(covered)
-		if !slices.Equal(served, covered) {
-			t.Errorf("routes with an id or a name:\n  %s\nin the isolation matrix:\n  %s", strings.Join(served, "\n  "), strings.Join(covered, "\n  "))
-		}
+		sameRoutes(t, e, "routes with an id or a name", func(r string) bool { return strings.Contains(r, "{") }, "the isolation matrix", covered)
 	})
 
 	t.Run("listings in A never show B", func(t *testing.T) {
-		var served []string
-		for _, r := range e.HTTP.Routes() {
-			// The invalidation stream is no listing: its account scoping is
-			// in stream_test.go.
-			if strings.HasPrefix(r, "GET /v1/") && !strings.Contains(r, "{") && r != "GET /v1/accounts" && r != "GET /v1/whoami" && r != "GET /v1/invalidations" {
-				served = append(served, r)
-			}
+		// The invalidation stream is no listing: its account scoping is in
+		// stream_test.go.
+		listing := func(r string) bool {
+			return strings.HasPrefix(r, "GET /v1/") && !strings.Contains(r, "{") && r != "GET /v1/accounts" && r != "GET /v1/whoami" && r != "GET /v1/invalidations"
 		}
-		var covered []string
-		for r := range aiListRoutes {
-			covered = append(covered, r)
-		}
-		sort.Strings(served)
-		sort.Strings(covered)
-		if !slices.Equal(served, covered) {
-			t.Errorf("listing routes served:\n  %s\ncovered:\n  %s", strings.Join(served, "\n  "), strings.Join(covered, "\n  "))
-		}
+		covered := slices.Sorted(maps.Keys(aiListRoutes))
+		sameRoutes(t, e, "listing routes", listing, "aiListRoutes", covered)
 		fill := strings.NewReplacer("{user}", B.user, "{sa}", B.sa, "{project}", B.project, "{role}", B.role,
 			"{resource}", B.resource, "{key}", B.apiKey, "{acct}", B.acct, "{mgmt}", B.mgmtKey)
 		for _, route := range covered {
