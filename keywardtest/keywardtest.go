@@ -317,19 +317,27 @@ func (s *Server) CreateKey(t testing.TB, in *keyward.KeyFields) *client.KeyWithS
 	return k
 }
 
+// CreateManagementKey creates a management key of the default account
+// with the operator key and returns it with its secret. It fails the test
+// if the server refuses.
+func (s *Server) CreateManagementKey(t testing.TB, in *keyward.KeyFields) *client.ManagementKeyWithSecret {
+	t.Helper()
+	k, err := s.Client.CreateManagementKey(context.Background(), in)
+	if err != nil {
+		t.Fatalf("keywardtest: create management key: %v", err)
+	}
+	return k
+}
+
 // VerifierKey creates a management key of the default account that may
 // only verify keys, what a service that verifies keys holds, and returns
 // its secret. It fails the test if the server refuses.
 func (s *Server) VerifierKey(t testing.TB) keyward.Token {
 	t.Helper()
-	k, err := s.Client.CreateManagementKey(context.Background(), &keyward.KeyFields{
+	return s.CreateManagementKey(t, &keyward.KeyFields{
 		Name:        keyward.Some("verifier"),
 		Permissions: keyward.Some([]string{keyward.PermKeysVerify}),
-	})
-	if err != nil {
-		t.Fatalf("keywardtest: create the verifying management key: %v", err)
-	}
-	return k.Secret
+	}).Secret
 }
 
 // Actor authenticates the management key tok as a client on 127.0.0.1

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/postgres/pgtest"
 	"github.com/keyward/keyward/verifier"
@@ -27,6 +28,29 @@ type server struct{ *keywardtest.Server }
 func newServer(t testing.TB) *server {
 	t.Helper()
 	return &server{keywardtest.Start(t, keywardtest.Options{})}
+}
+
+// remote returns a remote verifier of the server with options o, holding
+// a new management key that may only verify keys, closed when the test
+// ends.
+func (s *server) remote(t testing.TB, o verifier.RemoteOptions) *verifier.Remote {
+	t.Helper()
+	return s.Remote(t, s.VerifierKey(t), o)
+}
+
+// badChecksum returns token with another last checksum character.
+func badChecksum(t testing.TB, token string) string {
+	t.Helper()
+	b := []byte(token)
+	if b[len(b)-1] == '0' {
+		b[len(b)-1] = '1'
+	} else {
+		b[len(b)-1] = '0'
+	}
+	if keyward.ShapeOf(string(b)) != keyward.ShapeBadChecksum {
+		t.Fatalf("%q is not a bad checksum", b)
+	}
+	return string(b)
 }
 
 // updateKey PATCHes an API key.
@@ -65,6 +89,29 @@ func (s *server) httpVerify(t testing.TB, tok keyward.Token, body map[string]any
 func waitTrusted(t testing.TB, r *verifier.Remote) {
 	t.Helper()
 	keywardtest.WaitFor(t, "the invalidation stream to be up and trusted", 10*time.Second, func() bool { return r.Stats().Trusted })
+}
+
+// cachedAs waits until the remote verifier trusts its cache, then checks
+// that token verifies as want, first from the server, then from the cache.
+func cachedAs(t testing.TB, r *verifier.Remote, token string, want keyward.VerifyCode) {
+	t.Helper()
+	waitTrusted(t, r)
+	wantCode(t, r, token, nil, want, false)
+	wantCode(t, r, token, nil, want, true)
+}
+
+// streamed starts a server and a remote verifier with options o whose
+// invalidation stream goes through a route the test can break (every
+// other request goes straight to the server), and an API key whose VALID
+// answer the verifier has cached.
+func streamed(t testing.TB, o verifier.RemoteOptions) (*server, *streamRoute, *verifier.Remote, *client.KeyWithSecret) {
+	t.Helper()
+	s := newServer(t)
+	route := newStreamRoute(t, s.URL)
+	r := s.Remote(t, s.VerifierKey(t), o, client.WithHTTPClient(route.client()))
+	k := s.CreateKey(t, &keyward.KeyFields{})
+	cachedAs(t, r, k.Secret.Reveal(), keyward.VerifyValid)
+	return s, route, r, k
 }
 
 // invalidations records what a remote verifier applied (its OnInvalidate).

@@ -55,8 +55,7 @@ func TestRemoteCacheKeys(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	ctx := context.Background()
-	vk := s.VerifierKey(t)
-	r := s.Remote(t, vk, verifier.RemoteOptions{})
+	r := s.remote(t, verifier.RemoteOptions{})
 	p1, _ := s.Client.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("one")})
 	p2, _ := s.Client.CreateProject(ctx, &client.ProjectFields{Name: keyward.Some("two")})
 	k := s.CreateKey(t, &keyward.KeyFields{
@@ -101,8 +100,7 @@ func TestRemoteCountersNotCached(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	ctx := context.Background()
-	vk := s.VerifierKey(t)
-	r := s.Remote(t, vk, verifier.RemoteOptions{})
+	r := s.remote(t, verifier.RemoteOptions{})
 	limited := s.CreateKey(t, &keyward.KeyFields{RateLimit: keyward.Some(keyward.RateLimit{Limit: 3, Window: 3600})})
 	funded := s.CreateKey(t, &keyward.KeyFields{Credits: keyward.Some(keyward.Credits{Remaining: 5})})
 	waitTrusted(t, r)
@@ -274,17 +272,10 @@ func TestRemoteInvalidation(t *testing.T) {
 // is flushed and used again.
 func TestRemoteStreamCut(t *testing.T) {
 	t.Parallel()
-	s := newServer(t)
-	vk := s.VerifierKey(t)
-	route := newStreamRoute(t, s.URL)
 	var iv invalidations
-	r := s.Remote(t, vk, verifier.RemoteOptions{MaxAge: time.Hour, OnInvalidate: iv.record}, client.WithHTTPClient(route.client()))
-	k := s.CreateKey(t, &keyward.KeyFields{})
-	other := s.CreateKey(t, &keyward.KeyFields{})
+	s, route, r, k := streamed(t, verifier.RemoteOptions{MaxAge: time.Hour, OnInvalidate: iv.record})
 	tok := k.Secret.Reveal()
-	waitTrusted(t, r)
-	wantCode(t, r, tok, nil, keyward.VerifyValid, false)
-	wantCode(t, r, tok, nil, keyward.VerifyValid, true)
+	other := s.CreateKey(t, &keyward.KeyFields{})
 	wantCode(t, r, other.Secret.Reveal(), nil, keyward.VerifyValid, false)
 	connects := r.Stats().Connects
 
@@ -312,9 +303,7 @@ func TestRemoteStreamCut(t *testing.T) {
 
 	route.proxy.Restore()
 	keywardtest.WaitFor(t, "the stream to reconnect", 20*time.Second, func() bool { return r.Stats().Connects > connects })
-	waitTrusted(t, r)
-	wantCode(t, r, tok, nil, keyward.VerifyRevoked, false)
-	wantCode(t, r, tok, nil, keyward.VerifyRevoked, true)
+	cachedAs(t, r, tok, keyward.VerifyRevoked)
 }
 
 // TestRemoteStreamSilent freezes the stream (the connection stays open but
@@ -323,15 +312,8 @@ func TestRemoteStreamCut(t *testing.T) {
 // event is held back is seen, and the verifier reopens the stream.
 func TestRemoteStreamSilent(t *testing.T) {
 	t.Parallel()
-	s := newServer(t)
-	vk := s.VerifierKey(t)
-	route := newStreamRoute(t, s.URL)
-	r := s.Remote(t, vk, verifier.RemoteOptions{MaxAge: time.Hour}, client.WithHTTPClient(route.client()))
-	k := s.CreateKey(t, &keyward.KeyFields{})
+	s, route, r, k := streamed(t, verifier.RemoteOptions{MaxAge: time.Hour})
 	tok := k.Secret.Reveal()
-	waitTrusted(t, r)
-	wantCode(t, r, tok, nil, keyward.VerifyValid, false)
-	wantCode(t, r, tok, nil, keyward.VerifyValid, true)
 
 	route.proxy.Freeze()
 	s.updateKey(t, k.ID, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)})
@@ -346,9 +328,7 @@ func TestRemoteStreamSilent(t *testing.T) {
 	connects := r.Stats().Connects
 	route.proxy.Thaw()
 	keywardtest.WaitFor(t, "the stream to reconnect", 30*time.Second, func() bool { return r.Stats().Connects > connects })
-	waitTrusted(t, r)
-	wantCode(t, r, tok, nil, keyward.VerifyRevoked, false)
-	wantCode(t, r, tok, nil, keyward.VerifyRevoked, true)
+	cachedAs(t, r, tok, keyward.VerifyRevoked)
 }
 
 // TestRemoteUnhealthyFeed makes the stream report feed_healthy:false (the
@@ -356,15 +336,8 @@ func TestRemoteStreamSilent(t *testing.T) {
 // used; when the feed is healthy again it is flushed and used again.
 func TestRemoteUnhealthyFeed(t *testing.T) {
 	t.Parallel()
-	s := newServer(t)
-	vk := s.VerifierKey(t)
-	route := newStreamRoute(t, s.URL)
-	r := s.Remote(t, vk, verifier.RemoteOptions{}, client.WithHTTPClient(route.client()))
-	k := s.CreateKey(t, &keyward.KeyFields{})
+	_, route, r, k := streamed(t, verifier.RemoteOptions{})
 	tok := k.Secret.Reveal()
-	waitTrusted(t, r)
-	wantCode(t, r, tok, nil, keyward.VerifyValid, false)
-	wantCode(t, r, tok, nil, keyward.VerifyValid, true)
 
 	route.unhealthy.Store(true)
 	keywardtest.WaitFor(t, "an unhealthy heartbeat", 10*time.Second, func() bool { return !r.Stats().Trusted })
@@ -375,9 +348,7 @@ func TestRemoteUnhealthyFeed(t *testing.T) {
 	wantCode(t, r, tok, nil, keyward.VerifyValid, false)
 
 	route.unhealthy.Store(false)
-	waitTrusted(t, r)
-	wantCode(t, r, tok, nil, keyward.VerifyValid, false)
-	wantCode(t, r, tok, nil, keyward.VerifyValid, true)
+	cachedAs(t, r, tok, keyward.VerifyValid)
 }
 
 // TestRemoteTimeBounds checks the answers that change with time: a
@@ -386,9 +357,8 @@ func TestRemoteUnhealthyFeed(t *testing.T) {
 func TestRemoteTimeBounds(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
-	vk := s.VerifierKey(t)
 	var iv invalidations
-	r := s.Remote(t, vk, verifier.RemoteOptions{MaxAge: time.Hour, NotFoundMaxAge: 300 * time.Millisecond, OnInvalidate: iv.record})
+	r := s.remote(t, verifier.RemoteOptions{MaxAge: time.Hour, NotFoundMaxAge: 300 * time.Millisecond, OnInvalidate: iv.record})
 	unknown, _ := keyward.NewToken("kw", nil)
 	waitTrusted(t, r)
 	// The key's creation event is awaited: in flight, it could (through a
@@ -445,9 +415,8 @@ func TestRemoteTimeBounds(t *testing.T) {
 func TestRemoteConcurrent(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
-	vk := s.VerifierKey(t)
 	var iv invalidations
-	r := s.Remote(t, vk, verifier.RemoteOptions{MaxAge: time.Hour, OnInvalidate: iv.record})
+	r := s.remote(t, verifier.RemoteOptions{MaxAge: time.Hour, OnInvalidate: iv.record})
 	k := s.CreateKey(t, &keyward.KeyFields{})
 	tok := k.Secret.Reveal()
 	waitTrusted(t, r)
@@ -504,8 +473,7 @@ func TestRemoteConcurrent(t *testing.T) {
 func TestRemoteCacheBound(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
-	vk := s.VerifierKey(t)
-	r := s.Remote(t, vk, verifier.RemoteOptions{CacheSize: 2})
+	r := s.remote(t, verifier.RemoteOptions{CacheSize: 2})
 	var toks []string
 	for i := 0; i < 3; i++ {
 		toks = append(toks, s.CreateKey(t, &keyward.KeyFields{}).Secret.Reveal())
@@ -530,27 +498,19 @@ func TestRemoteErrors(t *testing.T) {
 	s := newServer(t)
 	ctx := context.Background()
 	k := s.CreateKey(t, &keyward.KeyFields{})
-	reader, err := s.Client.CreateManagementKey(ctx, &keyward.KeyFields{Name: keyward.Some("reader"), Permissions: keyward.Some([]string{"keys:read"})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reader := s.CreateManagementKey(t, &keyward.KeyFields{Name: keyward.Some("reader"), Permissions: keyward.Some([]string{"keys:read"})})
 	// The cached answers of a verifier whose own key is revoked or expires
 	// stop answering with that key's invalidation or expiry, long before
 	// MaxAge.
 	gone := s.VerifierKey(t)
 	goneRemote := s.Remote(t, gone, verifier.RemoteOptions{MaxAge: time.Hour})
-	expiring, err := s.Client.CreateManagementKey(ctx, &keyward.KeyFields{
+	expiring := s.CreateManagementKey(t, &keyward.KeyFields{
 		Name: keyward.Some("expiring verifier"), Permissions: keyward.Some([]string{keyward.PermKeysVerify}),
 		ExpiresAt: keyward.Some(time.Now().Add(1500 * time.Millisecond)),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	expiringRemote := s.Remote(t, expiring.Secret, verifier.RemoteOptions{MaxAge: time.Hour})
 	for _, r := range []*verifier.Remote{goneRemote, expiringRemote} {
-		waitTrusted(t, r)
-		wantCode(t, r, k.Secret.Reveal(), nil, keyward.VerifyValid, false)
-		wantCode(t, r, k.Secret.Reveal(), nil, keyward.VerifyValid, true)
+		cachedAs(t, r, k.Secret.Reveal(), keyward.VerifyValid)
 	}
 	whoami, err := client.New(s.URL, client.WithToken(gone))
 	if err != nil {
@@ -607,16 +567,8 @@ func TestRemoteErrors(t *testing.T) {
 			t.Fatalf("error %v, want unavailable", err)
 		}
 		// Malformed tokens and bad checksums need no server.
-		badSum := []byte(k.Secret.Reveal())
-		if badSum[len(badSum)-1] == '0' { // another checksum character
-			badSum[len(badSum)-1] = '1'
-		} else {
-			badSum[len(badSum)-1] = '0'
-		}
-		if keyward.ShapeOf(string(badSum)) != keyward.ShapeBadChecksum {
-			t.Fatalf("%q is not a bad checksum", badSum)
-		}
-		for _, tok := range []string{"not a key", "", string(badSum)} {
+		badSum := badChecksum(t, k.Secret.Reveal())
+		for _, tok := range []string{"not a key", "", badSum} {
 			res, err := r.Verify(ctx, tok, nil)
 			if err != nil || res.Code != keyward.VerifyNotFound {
 				t.Fatalf("%q: %s, %v; want NOT_FOUND without asking", tok, res.Code, err)
