@@ -28,31 +28,6 @@ func aiCreateAccount(t *testing.T, e *testEnv, body map[string]any) map[string]a
 	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: body}).JSON(t)
 }
 
-// aiMgmtKey creates, with the operator key, a management key bound to acct
-// holding perms, and returns its id and secret.
-func aiMgmtKey(t *testing.T, e *testEnv, acct, name string, perms []string) (string, string) {
-	t.Helper()
-	k := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Header: aiHdr(acct),
-		Body: map[string]any{"name": name, "permissions": perms}}).JSON(t)
-	if k["account_id"] != acct {
-		t.Fatalf("management key created with X-Account-Id %s has account_id %v", acct, k["account_id"])
-	}
-	return k["id"].(string), k["secret"].(string)
-}
-
-// aiKeyIn creates an API key in acct with the operator key and returns its
-// JSON (with the secret).
-func aiKeyIn(t *testing.T, e *testEnv, acct string, body map[string]any) map[string]any {
-	t.Helper()
-	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: aiHdr(acct), Body: body}).JSON(t)
-}
-
-// aiVerify verifies with the operator key and the given headers.
-func aiVerify(t *testing.T, e *testEnv, hdr map[string]string, body map[string]any) map[string]any {
-	t.Helper()
-	return must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Header: hdr, Body: body}).JSON(t)
-}
-
 // aiInvalid checks that res is a 422 validation_failed naming field.
 func aiInvalid(t *testing.T, res *resp, field string) {
 	t.Helper()
@@ -117,12 +92,12 @@ func TestAiAccountCreate(t *testing.T) {
 		t.Errorf("GET ETag %q, create ETag %q", got.Header.Get("ETag"), res.Header.Get("ETag"))
 	}
 
-	k := aiKeyIn(t, e, id, map[string]any{"name": "ai k"})
+	k := newKey(t, e, aiHdr(id), map[string]any{"name": "ai k"})
 	if k["account_id"] != id || k["prefix"] != "kw" || !strings.HasPrefix(k["secret"].(string), "kw_") ||
 		k["permission_mode"] != "all" || k["expires_at"] != nil {
 		t.Errorf("key in the new account: %v", k)
 	}
-	if v := aiVerify(t, e, nil, map[string]any{"key": k["secret"]}); v["valid"] != true || v["account_id"] != id {
+	if v := verify(t, e, nil, map[string]any{"key": k["secret"]}); v["valid"] != true || v["account_id"] != id {
 		t.Errorf("the new account's key verifies as %v", v)
 	}
 	evs := events(t, e, "action=account.created", aiHdr(id))
@@ -157,30 +132,30 @@ func TestAiAccountSettings(t *testing.T) {
 		if a["default_prefix"] != "acme7" {
 			t.Fatalf("default_prefix %v", a["default_prefix"])
 		}
-		k := aiKeyIn(t, e, id, map[string]any{"name": "k"})
+		k := newKey(t, e, aiHdr(id), map[string]any{"name": "k"})
 		if k["prefix"] != "acme7" || !strings.HasPrefix(k["secret"].(string), "acme7_") || !strings.HasPrefix(k["start"].(string), "acme7_") {
 			t.Errorf("key prefix %v start %v", k["prefix"], k["start"])
 		}
-		if v := aiVerify(t, e, aiHdr(id), map[string]any{"key": k["secret"]}); v["code"] != "VALID" {
+		if v := verify(t, e, aiHdr(id), map[string]any{"key": k["secret"]}); v["code"] != "VALID" {
 			t.Errorf("verify: %v", v)
 		}
 		// An explicit prefix wins; management keys keep kwm.
-		if k := aiKeyIn(t, e, id, map[string]any{"name": "k2", "prefix": "own"}); k["prefix"] != "own" {
+		if k := newKey(t, e, aiHdr(id), map[string]any{"name": "k2", "prefix": "own"}); k["prefix"] != "own" {
 			t.Errorf("explicit prefix: %v", k["prefix"])
 		}
-		_, mk := aiMgmtKey(t, e, id, "ai m", []string{keyward.PermKeysRead})
+		_, mk := mgmtKey(t, e, id, keyward.PermKeysRead)
 		if !strings.HasPrefix(mk, "kwm_") {
 			t.Errorf("management key token %q… does not start with kwm_", mk[:6])
 		}
 		// PATCH changes later keys only.
 		must(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: map[string]any{"default_prefix": "beta"}})
-		if k2 := aiKeyIn(t, e, id, map[string]any{"name": "k3"}); k2["prefix"] != "beta" {
+		if k2 := newKey(t, e, aiHdr(id), map[string]any{"name": "k3"}); k2["prefix"] != "beta" {
 			t.Errorf("after PATCH: prefix %v", k2["prefix"])
 		}
 		if g := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string), Header: aiHdr(id)}).JSON(t); g["prefix"] != "acme7" {
 			t.Errorf("an existing key's prefix changed to %v", g["prefix"])
 		}
-		if k := aiKeyIn(t, e, def, map[string]any{"name": "k"}); k["prefix"] != "kw" {
+		if k := newKey(t, e, aiHdr(def), map[string]any{"name": "k"}); k["prefix"] != "kw" {
 			t.Errorf("the default account's keys got prefix %v", k["prefix"])
 		}
 	})
@@ -202,19 +177,19 @@ func TestAiAccountSettings(t *testing.T) {
 					aiInvalid(t, e.do(req{Method: "POST", Path: "/v1/keys", Header: aiHdr(id),
 						Body: map[string]any{"name": "k", "scopes": []any{map[string]any{"resource": "documents", "access": "read"}}}}), "scopes")
 				}
-				k := aiKeyIn(t, e, id, body)
+				k := newKey(t, e, aiHdr(id), body)
 				if k["permission_mode"] != mode {
 					t.Errorf("key created without a mode has %v, want %s", k["permission_mode"], mode)
 				}
-				v := aiVerify(t, e, aiHdr(id), map[string]any{"key": k["secret"], "permissions": "documents:write"})
+				v := verify(t, e, aiHdr(id), map[string]any{"key": k["secret"], "permissions": "documents:write"})
 				if wantValid := mode == "all"; v["valid"] != wantValid {
 					t.Errorf("documents:write under %s: %v", mode, v)
 				}
-				if v := aiVerify(t, e, aiHdr(id), map[string]any{"key": k["secret"], "permissions": "documents:read"}); v["valid"] != true {
+				if v := verify(t, e, aiHdr(id), map[string]any{"key": k["secret"], "permissions": "documents:read"}); v["valid"] != true {
 					t.Errorf("documents:read under %s: %v", mode, v)
 				}
 				// An explicit mode wins; PUT without a mode takes the account's.
-				k2 := aiKeyIn(t, e, id, map[string]any{"name": "k2", "permission_mode": "read_only"})
+				k2 := newKey(t, e, aiHdr(id), map[string]any{"name": "k2", "permission_mode": "read_only"})
 				if k2["permission_mode"] != "read_only" {
 					t.Errorf("explicit mode: %v", k2["permission_mode"])
 				}
@@ -227,7 +202,7 @@ func TestAiAccountSettings(t *testing.T) {
 				}
 			})
 		}
-		if k := aiKeyIn(t, e, def, map[string]any{"name": "k"}); k["permission_mode"] != "all" {
+		if k := newKey(t, e, aiHdr(def), map[string]any{"name": "k"}); k["permission_mode"] != "all" {
 			t.Errorf("the default account's keys got %v", k["permission_mode"])
 		}
 	})
@@ -426,13 +401,13 @@ func TestAiAccountCatalogTemplates(t *testing.T) {
 			}
 			// Mode all grants every non-protected resource at its highest
 			// level, nothing protected.
-			all := aiKeyIn(t, e, id, map[string]any{"name": "ai all"})
+			all := newKey(t, e, aiHdr(id), map[string]any{"name": "ai all"})
 			for _, w := range want {
 				level := "read"
 				if w.write {
 					level = "write"
 				}
-				v := aiVerify(t, e, h, map[string]any{"key": all["secret"], "permissions": w.id + ":" + level})
+				v := verify(t, e, h, map[string]any{"key": all["secret"], "permissions": w.id + ":" + level})
 				if v["valid"] == w.protect {
 					t.Errorf("mode all, %s:%s (protected %v): %v", w.id, level, w.protect, v["code"])
 				}
@@ -452,14 +427,14 @@ func TestAiAccountCatalogTemplates(t *testing.T) {
 			{"personal", []string{"agents:write", "corpus:write", "pipelines:write"}, []string{"billing:read", "users:read", "api_keys:read"}},
 		}
 		for _, c := range cases {
-			k := aiKeyIn(t, e, a["id"].(string), map[string]any{"name": "ai " + c.role, "permission_mode": "restricted", "roles": []string{c.role}})
+			k := newKey(t, e, aiHdr(a["id"].(string)), map[string]any{"name": "ai " + c.role, "permission_mode": "restricted", "roles": []string{c.role}})
 			for _, q := range c.ok {
-				if v := aiVerify(t, e, h, map[string]any{"key": k["secret"], "permissions": q}); v["code"] != "VALID" {
+				if v := verify(t, e, h, map[string]any{"key": k["secret"], "permissions": q}); v["code"] != "VALID" {
 					t.Errorf("role %s, %s: %v", c.role, q, v["code"])
 				}
 			}
 			for _, q := range c.denied {
-				if v := aiVerify(t, e, h, map[string]any{"key": k["secret"], "permissions": q}); v["code"] != "INSUFFICIENT_PERMISSIONS" {
+				if v := verify(t, e, h, map[string]any{"key": k["secret"], "permissions": q}); v["code"] != "INSUFFICIENT_PERMISSIONS" {
 					t.Errorf("role %s, %s: %v, want INSUFFICIENT_PERMISSIONS", c.role, q, v["code"])
 				}
 			}
@@ -483,8 +458,8 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 	policyAccount := func(t *testing.T, name string, policy map[string]any) (id string, never, far map[string]any) {
 		t.Helper()
 		id = aiCreateAccount(t, e, map[string]any{"name": name})["id"].(string)
-		never = aiKeyIn(t, e, id, map[string]any{"name": "ai never"})
-		far = aiKeyIn(t, e, id, map[string]any{"name": "ai far", "expires_at": aiIn(3 * time.Hour)})
+		never = newKey(t, e, aiHdr(id), map[string]any{"name": "ai never"})
+		far = newKey(t, e, aiHdr(id), map[string]any{"name": "ai far", "expires_at": aiIn(3 * time.Hour)})
 		must(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: policy})
 		return id, never, far
 	}
@@ -502,7 +477,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 		aiInvalid(t, post(map[string]any{"name": "past", "expires_at": aiIn(-time.Minute)}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "POST", Path: "/v1/management-keys", Header: h,
 			Body: map[string]any{"name": "mk", "permissions": []string{"keys:read"}}}), "expires_at")
-		ok := aiKeyIn(t, e, id, map[string]any{"name": "ok", "expires_at": aiIn(30 * time.Minute)})
+		ok := newKey(t, e, aiHdr(id), map[string]any{"name": "ok", "expires_at": aiIn(30 * time.Minute)})
 
 		before := dump(t, e)
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(ok), Header: h, Body: map[string]any{"expires_at": aiIn(2 * time.Hour)}}), "expires_at")
@@ -526,7 +501,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 		// A change that does not touch the expiry is not refused.
 		must(t, e, 200, req{Method: "PATCH", Path: keyPath(far), Header: h, Body: map[string]any{"name": "ai far renamed"}})
 		// Another account's keys are not under this policy.
-		aiKeyIn(t, e, def, map[string]any{"name": "ai default never"})
+		newKey(t, e, aiHdr(def), map[string]any{"name": "ai default never"})
 	})
 
 	t.Run("require_expiry", func(t *testing.T) {
@@ -537,7 +512,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 		aiInvalid(t, e.do(req{Method: "POST", Path: "/v1/management-keys", Header: h,
 			Body: map[string]any{"name": "mk", "permissions": []string{"keys:read"}}}), "expires_at")
 		// No maximum: a far expiry is fine.
-		k := aiKeyIn(t, e, id, map[string]any{"name": "far", "expires_at": aiIn(10 * 365 * 24 * time.Hour)})
+		k := newKey(t, e, aiHdr(id), map[string]any{"name": "far", "expires_at": aiIn(10 * 365 * 24 * time.Hour)})
 		before := dump(t, e)
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(k), Header: h, Body: map[string]any{"expires_at": nil}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(k), Header: h, Body: map[string]any{"clear_expires_at": true}}), "expires_at")
@@ -547,7 +522,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 		must(t, e, 200, req{Method: "PUT", Path: keyPath(k), Header: h, Body: map[string]any{"name": "far", "expires_at": aiIn(time.Hour)}})
 		must(t, e, 200, req{Method: "POST", Path: keyPath(k) + "/rotate", Header: h, Body: map[string]any{}})
 		must(t, e, 200, req{Method: "POST", Path: keyPath(never) + "/rotate", Header: h, Body: map[string]any{"expires_at": aiIn(time.Hour)}})
-		aiKeyIn(t, e, def, map[string]any{"name": "ai default never"})
+		newKey(t, e, aiHdr(def), map[string]any{"name": "ai default never"})
 	})
 
 	t.Run("default_key_lifetime", func(t *testing.T) {
@@ -561,17 +536,17 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 			}
 		}
 		start := time.Now()
-		k := aiKeyIn(t, e, id, map[string]any{"name": "defaulted"})
+		k := newKey(t, e, aiHdr(id), map[string]any{"name": "defaulted"})
 		within(t, k, start.Add(600*time.Second), time.Now().Add(600*time.Second))
 		mk := must(t, e, 201, req{Method: "POST", Path: "/v1/management-keys", Header: h,
 			Body: map[string]any{"name": "mk", "permissions": []string{"keys:read"}}}).JSON(t)
 		within(t, mk, start.Add(600*time.Second), time.Now().Add(600*time.Second))
-		explicit := aiKeyIn(t, e, id, map[string]any{"name": "explicit", "expires_at": aiIn(2 * time.Hour)})
+		explicit := newKey(t, e, aiHdr(id), map[string]any{"name": "explicit", "expires_at": aiIn(2 * time.Hour)})
 		within(t, explicit, start.Add(2*time.Hour-time.Second), time.Now().Add(2*time.Hour))
-		if c := aiKeyIn(t, e, id, map[string]any{"name": "cleared", "clear_expires_at": true}); c["expires_at"] != nil {
+		if c := newKey(t, e, aiHdr(id), map[string]any{"name": "cleared", "clear_expires_at": true}); c["expires_at"] != nil {
 			t.Errorf("clear_expires_at at create: expires_at %v", c["expires_at"])
 		}
-		if c := aiKeyIn(t, e, id, map[string]any{"name": "null", "expires_at": nil}); c["expires_at"] != nil {
+		if c := newKey(t, e, aiHdr(id), map[string]any{"name": "null", "expires_at": nil}); c["expires_at"] != nil {
 			t.Errorf("expires_at null at create: %v", c["expires_at"])
 		}
 		// PATCH leaves the expiry alone; PUT without one gives the default again.
@@ -587,7 +562,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 			t.Errorf("rotation changed expires_at %v → %v", k["expires_at"], r["expires_at"])
 		}
 		// Another account's keys get no default expiry.
-		if d := aiKeyIn(t, e, def, map[string]any{"name": "ai default"}); d["expires_at"] != nil {
+		if d := newKey(t, e, aiHdr(def), map[string]any{"name": "ai default"}); d["expires_at"] != nil {
 			t.Errorf("the default account's key got expires_at %v", d["expires_at"])
 		}
 	})
@@ -595,7 +570,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 	t.Run("default_key_lifetime with require_expiry and max_key_lifetime", func(t *testing.T) {
 		id := aiCreateAccount(t, e, map[string]any{"name": "ai all three", "default_key_lifetime": 600, "require_expiry": true, "max_key_lifetime": 3600})["id"].(string)
 		h := aiHdr(id)
-		k := aiKeyIn(t, e, id, map[string]any{"name": "defaulted"})
+		k := newKey(t, e, aiHdr(id), map[string]any{"name": "defaulted"})
 		if k["expires_at"] == nil {
 			t.Fatal("no default expiry")
 		}
@@ -892,15 +867,15 @@ func aiPopulate(t *testing.T, e *testEnv, acct, tag string) *aiObjects {
 	o.user = must(t, e, 201, req{Method: "POST", Path: "/v1/users", Header: h,
 		Body: map[string]any{"email": "ai-" + tag + "@example.com", "name": "AI " + tag, "external_id": "ext-" + tag}}).JSON(t)["id"].(string)
 	o.sa = must(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Header: h, Body: map[string]any{"name": "ai sa " + tag}}).JSON(t)["id"].(string)
-	k := aiKeyIn(t, e, acct, map[string]any{"name": "ai key " + tag, "metadata": map[string]any{"tag": tag}})
+	k := newKey(t, e, aiHdr(acct), map[string]any{"name": "ai key " + tag, "metadata": map[string]any{"tag": tag}})
 	o.apiKey, o.apiToken = k["id"].(string), k["secret"].(string)
-	k = aiKeyIn(t, e, acct, map[string]any{"name": "ai user key " + tag, "owner": map[string]any{"type": "user", "id": o.user}})
+	k = newKey(t, e, aiHdr(acct), map[string]any{"name": "ai user key " + tag, "owner": map[string]any{"type": "user", "id": o.user}})
 	o.userKey, o.userToken = k["id"].(string), k["secret"].(string)
-	k = aiKeyIn(t, e, acct, map[string]any{"name": "ai sa key " + tag, "owner": map[string]any{"type": "service_account", "id": o.sa}})
+	k = newKey(t, e, aiHdr(acct), map[string]any{"name": "ai sa key " + tag, "owner": map[string]any{"type": "service_account", "id": o.sa}})
 	o.saKey, o.saToken = k["id"].(string), k["secret"].(string)
-	k = aiKeyIn(t, e, acct, map[string]any{"name": "ai project key " + tag, "project_id": o.project})
+	k = newKey(t, e, aiHdr(acct), map[string]any{"name": "ai project key " + tag, "project_id": o.project})
 	o.projectKey, o.projectToken = k["id"].(string), k["secret"].(string)
-	o.mgmtKey, o.mgmtToken = aiMgmtKey(t, e, acct, "ai mgmt "+tag, boundPerms)
+	o.mgmtKey, o.mgmtToken = mgmtKey(t, e, acct, boundPerms...)
 	return o
 }
 
@@ -916,7 +891,7 @@ func TestAiAccountDelete(t *testing.T) {
 
 	tokens := []string{gone.apiToken, gone.userToken, gone.saToken, gone.projectToken}
 	for _, tok := range tokens {
-		if v := aiVerify(t, e, nil, map[string]any{"key": tok}); v["code"] != "VALID" {
+		if v := verify(t, e, nil, map[string]any{"key": tok}); v["code"] != "VALID" {
 			t.Fatalf("before the delete a key verifies as %v", v)
 		}
 	}
@@ -927,7 +902,7 @@ func TestAiAccountDelete(t *testing.T) {
 	t.Run("its keys verify NOT_FOUND everywhere", func(t *testing.T) {
 		for _, tok := range tokens {
 			for _, h := range []map[string]string{nil, aiHdr(def), aiHdr(kept.acct)} {
-				v := aiVerify(t, e, h, map[string]any{"key": tok})
+				v := verify(t, e, h, map[string]any{"key": tok})
 				if v["valid"] != false || v["code"] != "NOT_FOUND" || len(v) != 2 {
 					t.Errorf("a deleted account's key verifies as %v", v)
 				}
@@ -996,7 +971,7 @@ func TestAiAccountDelete(t *testing.T) {
 		}
 		for _, o := range []*aiObjects{kept, inDefault} {
 			for _, tok := range []string{o.apiToken, o.userToken, o.saToken, o.projectToken} {
-				if v := aiVerify(t, e, nil, map[string]any{"key": tok}); v["code"] != "VALID" || v["account_id"] != o.acct {
+				if v := verify(t, e, nil, map[string]any{"key": tok}); v["code"] != "VALID" || v["account_id"] != o.acct {
 					t.Errorf("a key of %s verifies as %v", o.acct, v)
 				}
 			}
@@ -1023,8 +998,8 @@ func TestAiAccountsOperatorOnly(t *testing.T) {
 	e := newEnv(t)
 	def := defaultAccount(t, e)
 	other := aiCreateAccount(t, e, map[string]any{"name": "ai other"})["id"].(string)
-	_, full := aiMgmtKey(t, e, def, "ai full", boundPerms)
-	_, fullOther := aiMgmtKey(t, e, other, "ai full other", boundPerms)
+	_, full := mgmtKey(t, e, def, boundPerms...)
+	_, fullOther := mgmtKey(t, e, other, boundPerms...)
 	opRead := must(t, e, 201, req{Method: "POST", Path: "/v1/management-keys",
 		Body: map[string]any{"name": "ai op read", "operator": true, "permissions": []string{keyward.PermAccountsRead}}}).JSON(t)
 	if opRead["operator"] != true || opRead["account_id"] != nil {
@@ -1110,7 +1085,7 @@ func TestAiAccountsOperatorOnly(t *testing.T) {
 			}
 		}
 		// Nor can a bound key be given them later.
-		id, _ := aiMgmtKey(t, e, def, "ai later", []string{keyward.PermKeysRead})
+		id, _ := mgmtKey(t, e, def, keyward.PermKeysRead)
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: "/v1/management-keys/" + id,
 			Body: map[string]any{"permissions": []string{keyward.PermKeysRead, keyward.PermAccountsWrite}}}), "permissions")
 		aiInvalid(t, e.do(req{Method: "PUT", Path: "/v1/management-keys/" + id,

@@ -37,7 +37,7 @@ type pxStep struct {
 func TestPxAuditEveryChange(t *testing.T) {
 	e := newEnv(t)
 	op := pxActor(t, e, "")
-	actorID, actor := pxMgmtKey(t, e, op, "px auditor", boundPerms)
+	actorID, actor := mgmtKey(t, e, op.AccountID, boundPerms...)
 	var project, key, secret string
 	rid := 0
 	send := func(r req) req {
@@ -225,7 +225,7 @@ func TestPxAuditEveryChange(t *testing.T) {
 func pxHistory(t *testing.T, e *testEnv) (actorID string, keyIDs []string, secrets []string) {
 	t.Helper()
 	op := pxActor(t, e, "")
-	actorID, actor := pxMgmtKey(t, e, op, "px second actor", boundPerms)
+	actorID, actor := mgmtKey(t, e, op.AccountID, boundPerms...)
 	secrets = append(secrets, e.Op, actor)
 	for i := range 4 {
 		tok := ""

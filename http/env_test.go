@@ -454,13 +454,20 @@ func (e *testEnv) problem(res *resp, status int, code string) map[string]any {
 // object (with "secret").
 func (e *testEnv) createKey(body map[string]any) map[string]any {
 	e.t.Helper()
-	return e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: body}).JSON(e.t)
+	return newKey(e.t, e, nil, body)
 }
 
-// verify verifies a token with the operator key and returns the result.
+// verify verifies a token with the operator key (and hdr) and returns the
+// answer.
+func verify(t *testing.T, e *testEnv, hdr map[string]string, body map[string]any) map[string]any {
+	t.Helper()
+	return must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Header: hdr, Body: body}).JSON(t)
+}
+
+// verify is verify with the test that started the server.
 func (e *testEnv) verify(body map[string]any) map[string]any {
 	e.t.Helper()
-	return e.must(http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Body: body}).JSON(e.t)
+	return verify(e.t, e, nil, body)
 }
 
 // managementRoute reports whether route ("METHOD /pattern") is a route of
@@ -518,6 +525,53 @@ func defaultAccount(t *testing.T, e *testEnv) string {
 func account(t *testing.T, e *testEnv, name string) string {
 	t.Helper()
 	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": name}}).Str(t, "id")
+}
+
+// newKey creates an API key with the operator key (in the account hdr
+// names, nil for the default one) and returns it, with its secret.
+func newKey(t *testing.T, e *testEnv, hdr map[string]string, body map[string]any) map[string]any {
+	t.Helper()
+	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: hdr, Body: body}).JSON(t)
+}
+
+// apiKey is newKey returning the key's id and secret.
+func apiKey(t *testing.T, e *testEnv, hdr map[string]string, body map[string]any) (id, secret string) {
+	t.Helper()
+	return idSecret(t, newKey(t, e, hdr, body))
+}
+
+// newMgmtKey creates a management key with token (the operator key if
+// empty) and hdr, and returns it, with its secret.
+func newMgmtKey(t *testing.T, e *testEnv, token string, hdr map[string]string, body map[string]any) map[string]any {
+	t.Helper()
+	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Token: token, Header: hdr, Body: body}).JSON(t)
+}
+
+// mgmtKey creates, with the operator key, a management key bound to acct
+// ("" for the default account) holding perms, and returns its id and
+// secret.
+func mgmtKey(t *testing.T, e *testEnv, acct string, perms ...string) (id, secret string) {
+	t.Helper()
+	var hdr map[string]string
+	if acct != "" {
+		hdr = map[string]string{"X-Account-Id": acct}
+	}
+	k := newMgmtKey(t, e, "", hdr, map[string]any{"name": "mk " + strings.Join(perms, ","), "permissions": perms})
+	if acct != "" && k["account_id"] != acct {
+		t.Fatalf("management key created with X-Account-Id %s has account_id %v", acct, k["account_id"])
+	}
+	return idSecret(t, k)
+}
+
+// idSecret returns the id and the secret of a key just created.
+func idSecret(t *testing.T, k map[string]any) (id, secret string) {
+	t.Helper()
+	id, _ = k["id"].(string)
+	secret, _ = k["secret"].(string)
+	if id == "" || secret == "" {
+		t.Fatalf("a new key without id or secret: %v", k)
+	}
+	return id, secret
 }
 
 // list returns every object a list route answers r (a GET of r.Path with

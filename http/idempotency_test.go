@@ -200,7 +200,7 @@ func TestIdempotencyEveryCreatingRoute(t *testing.T) {
 			// Secrets in the first answer stay good: a retried rotation
 			// did not rotate twice (grace 0 would end the first secret).
 			if secret, _ := first.JSON(t)["secret"].(string); secret != "" && !strings.HasPrefix(secret, "kwm_") {
-				if code := rkCode(t, e, secret); code != "VALID" {
+				if code := lcCode(t, e, secret, nil); code != "VALID" {
 					t.Errorf("the secret of the first answer verifies as %s after the retries, want VALID", code)
 				}
 			} else if secret != "" {
@@ -240,7 +240,7 @@ func TestIdempotencyKeyCreateReturnsTheSameSecret(t *testing.T) {
 	if again.Str(t, "secret") != secret || again.Str(t, "id") != first.Str(t, "id") {
 		t.Fatalf("the retry returned another key or secret: %s", again.Body)
 	}
-	if code := rkCode(t, e, secret); code != "VALID" {
+	if code := lcCode(t, e, secret, nil); code != "VALID" {
 		t.Errorf("the secret verifies as %s", code)
 	}
 	if n := len(list(t, e, req{Path: "/v1/keys"})); n != 1 {

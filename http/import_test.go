@@ -327,13 +327,13 @@ func TestImportKeys(t *testing.T) {
 					t.Errorf("a refused import wrote %d audit events", n-audits)
 				}
 				for i, tok := range toks {
-					if code := rkCode(t, e, tok); code != "NOT_FOUND" {
+					if code := lcCode(t, e, tok, nil); code != "NOT_FOUND" {
 						t.Errorf("after a refused import token %d verifies as %s", i, code)
 					}
 				}
 			})
 		}
-		if code := rkCode(t, e, existing); code != "VALID" {
+		if code := lcCode(t, e, existing, nil); code != "VALID" {
 			t.Errorf("the existing key verifies as %s", code)
 		}
 	})
@@ -342,7 +342,7 @@ func TestImportKeys(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
 		items := []map[string]any{{"hash": rkHashHex(rkForeignToken(t, "sk_")), "name": "k"}}
-		_, reader := rkManagementKey(t, e, nil, "keys:read", "keys:verify", "keys:reveal")
+		_, reader := mgmtKey(t, e, "", "keys:read", "keys:verify", "keys:reveal")
 		p := problem(t, rkImport(e, items, req{Token: reader}), http.StatusForbidden, "permission_denied")
 		if p["missing_permission"] != "keys:write" {
 			t.Errorf("missing_permission %v, want keys:write", p["missing_permission"])
@@ -353,7 +353,7 @@ func TestImportKeys(t *testing.T) {
 		if n := len(list(t, e, req{Path: "/v1/keys"})); n != 1 {
 			t.Errorf("refused imports left %d keys, want only the API key", n)
 		}
-		_, writer := rkManagementKey(t, e, nil, "keys:write")
+		_, writer := mgmtKey(t, e, "", "keys:write")
 		data := rkImportData(t, rkImport(e, items, req{Token: writer}))
 		if len(data) != 1 {
 			t.Fatalf("keys:write imported %d keys", len(data))
@@ -369,7 +369,7 @@ func TestImportKeys(t *testing.T) {
 		if data[0]["account_id"] != other {
 			t.Errorf("imported into account %v, want %s", data[0]["account_id"], other)
 		}
-		_, bound := rkManagementKey(t, e, nil, "keys:verify")
+		_, bound := mgmtKey(t, e, "", "keys:verify")
 		if v := e.verify(map[string]any{"key": tok}); v["code"] != "VALID" || v["account_id"] != other {
 			t.Errorf("the operator verifies the imported key as %v in %v", v["code"], v["account_id"])
 		}

@@ -71,18 +71,6 @@ func ivStatus(t *testing.T, n *testEnv, method, path, token string, hdr map[stri
 	return fmt.Sprint(n.do(req{Method: method, Path: path, Token: token, Header: hdr}).Status)
 }
 
-func ivKey(t *testing.T, a *testEnv, body map[string]any) (id, secret string) {
-	t.Helper()
-	k := a.createKey(body)
-	return k["id"].(string), k["secret"].(string)
-}
-
-func ivMgmtKey(t *testing.T, a *testEnv, perms ...string) (id, secret string) {
-	t.Helper()
-	k := a.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{"name": "m", "permissions": perms}}).JSON(t)
-	return k["id"].(string), k["secret"].(string)
-}
-
 func ivCreate(t *testing.T, a *testEnv, path string, body map[string]any, hdr map[string]string) map[string]any {
 	t.Helper()
 	return a.must(http.StatusCreated, req{Method: "POST", Path: path, Body: body, Header: hdr}).JSON(t)
@@ -118,7 +106,7 @@ func ivWithKey(body map[string]any, first ...func(t *testing.T, a *testEnv, s iv
 		if p, ok := s["project"]; ok {
 			b["project_id"] = p
 		}
-		s["id"], s["secret"] = ivKey(t, a, b)
+		s["id"], s["secret"] = apiKey(t, a, nil, b)
 		if owner, ok := s["owner"]; ok {
 			s["id"] = owner // the change is to the owner
 		}
@@ -132,7 +120,7 @@ func ivWithKey(body map[string]any, first ...func(t *testing.T, a *testEnv, s iv
 // ivWithMgmtKey is a setup creating a management key with perms.
 func ivWithMgmtKey(perms ...string) func(*testing.T, *testEnv) ivState {
 	return func(t *testing.T, a *testEnv) ivState {
-		id, sec := ivMgmtKey(t, a, perms...)
+		id, sec := mgmtKey(t, a, "", perms...)
 		return ivState{"id": id, "secret": sec}
 	}
 }
@@ -202,7 +190,9 @@ func ivCases() []ivCase {
 		// ---- API keys ----
 		{route: "POST /v1/keys", name: "a new key verifies at once (its hash was a cached unknown token)",
 			setup: ivNone, probe: ivCode(""),
-			change: func(t *testing.T, a *testEnv, s ivState) { _, s["secret"] = ivKey(t, a, map[string]any{"name": "new"}) },
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "new"})
+			},
 			before: ivNoneYet, after: "VALID"},
 		{route: "POST /v1/keys/import", name: "an imported key verifies at once (its hash was a cached unknown token)",
 			setup: func(t *testing.T, a *testEnv) ivState {
@@ -239,7 +229,7 @@ func ivCases() []ivCase {
 		// ---- management keys (authentication reads them like verification) ----
 		{route: "POST /v1/management-keys", name: "a new management key authenticates at once",
 			setup: ivNone, probe: ivAuth,
-			change: func(t *testing.T, a *testEnv, s ivState) { _, s["secret"] = ivMgmtKey(t, a, "keys:read") },
+			change: func(t *testing.T, a *testEnv, s ivState) { _, s["secret"] = mgmtKey(t, a, "", "keys:read") },
 			before: ivNoneYet, after: "200"},
 		{route: "PATCH /v1/management-keys/{id}", name: "a disabled management key no longer authenticates",
 			setup: ivWithMgmtKey("keys:read"), probe: ivAuth,
@@ -296,7 +286,7 @@ func ivCases() []ivCase {
 			probe: ivCode("documents:read"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
 				ivUser("reader")(t, a, s)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "user", "id": s["owner"]}})
+				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "k", "owner": map[string]any{"type": "user", "id": s["owner"]}})
 			},
 			before: ivNoneYet, after: "VALID"},
 		{route: "PATCH /v1/users/{id}", name: "a user given a role gains its power on their keys",
@@ -311,7 +301,7 @@ func ivCases() []ivCase {
 			setup: ivNone, probe: ivCode(""),
 			change: func(t *testing.T, a *testEnv, s ivState) {
 				ivServiceAccount(t, a, s)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "service_account", "id": s["owner"]}})
+				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "k", "owner": map[string]any{"type": "service_account", "id": s["owner"]}})
 			},
 			before: ivNoneYet, after: "VALID"},
 		{route: "PATCH /v1/service-accounts/{id}", name: "a disabled service account's keys are OWNER_INACTIVE",
@@ -331,7 +321,7 @@ func ivCases() []ivCase {
 			setup: ivWithKey(restrictedNone), probe: ivCode("documents:read", "scopes"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
 				ivRole("fresh", ivDocsRead)(t, a, s)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"fresh"}})
+				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"fresh"}})
 			},
 			before: "INSUFFICIENT_PERMISSIONS scopes=[]", after: "VALID scopes=[map[access:read resource:documents targets:[*]]]"},
 		{route: "PATCH /v1/roles/{name}", name: "a role's new scopes reach the keys holding it",
@@ -347,7 +337,7 @@ func ivCases() []ivCase {
 			change: func(t *testing.T, a *testEnv, s ivState) {
 				ivDo(t, a, 204, "DELETE", "/v1/roles/r", nil)
 				ivRole("r", []any{map[string]any{"resource": "webhooks", "access": "read"}})(t, a, s)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"r"}})
+				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"r"}})
 			},
 			before: "INSUFFICIENT_PERMISSIONS", after: "INSUFFICIENT_PERMISSIONS"},
 
@@ -356,7 +346,7 @@ func ivCases() []ivCase {
 			setup: ivNone, probe: ivCode("", "project_id"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
 				ivProject(t, a, s)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "project_id": s["project"]})
+				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "k", "project_id": s["project"]})
 			},
 			before: ivNoneYet, after: "VALID project_id=<project>"},
 		{route: "PATCH /v1/projects/{id}", name: "a renamed project's keys still verify",

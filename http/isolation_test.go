@@ -21,8 +21,8 @@ func TestAiAccountSelection(t *testing.T) {
 	def := defaultAccount(t, e)
 	a := aiCreateAccount(t, e, map[string]any{"name": "ai alpha"})["id"].(string)
 	b := aiCreateAccount(t, e, map[string]any{"name": "ai bravo"})["id"].(string)
-	_, mA := aiMgmtKey(t, e, a, "ai alpha admin", boundPerms)
-	apiA := aiKeyIn(t, e, a, map[string]any{"name": "ai alpha api"})["secret"].(string)
+	_, mA := mgmtKey(t, e, a, boundPerms...)
+	apiA := newKey(t, e, aiHdr(a), map[string]any{"name": "ai alpha api"})["secret"].(string)
 
 	// actsIn creates a key with the credential and headers and reports the
 	// account it landed in.
@@ -225,7 +225,7 @@ func TestAiIsolationMatrix(t *testing.T) {
 	// B's user holds B's role: a role name that exists only in B, in use.
 	must(t, e, 200, req{Method: "PATCH", Path: "/v1/users/" + B.user, Token: B.mgmtToken, Body: map[string]any{"roles": []string{B.role}}})
 	// A second management key in B, not the one snapshots read with.
-	mgmtB2, _ := aiMgmtKey(t, e, B.acct, "ai bravo second", []string{keyward.PermKeysRead})
+	mgmtB2, _ := mgmtKey(t, e, B.acct, keyward.PermKeysRead)
 
 	actors := []aiActor{
 		{name: "A's bound key", token: A.mgmtToken, bound: true, acct: A.acct},
@@ -336,19 +336,19 @@ func TestAiIsolationMatrix(t *testing.T) {
 			tok string
 			id  string
 		}{{B, B.apiToken, B.apiKey}, {B, B.saToken, B.saKey}, {A, A.apiToken, A.apiKey}} {
-			v := aiVerify(t, e, nil, map[string]any{"key": c.tok})
+			v := verify(t, e, nil, map[string]any{"key": c.tok})
 			if v["valid"] != true || v["code"] != "VALID" || v["account_id"] != c.o.acct || v["key_id"] != c.id {
 				t.Errorf("the operator verifies %s as %v, want VALID in %s", c.id, v, c.o.acct)
 			}
 		}
-		if v := aiVerify(t, e, aiHdr(B.acct), map[string]any{"key": B.apiToken}); v["code"] != "VALID" || v["account_id"] != B.acct {
+		if v := verify(t, e, aiHdr(B.acct), map[string]any{"key": B.apiToken}); v["code"] != "VALID" || v["account_id"] != B.acct {
 			t.Errorf("the operator naming B verifies B's key as %v", v)
 		}
 		if v := must(t, e, 200, req{Method: "POST", Path: "/v1/keys/verify", Token: B.mgmtToken, Body: map[string]any{"key": B.apiToken}}).JSON(t); v["code"] != "VALID" {
 			t.Errorf("B's own key verifies B's key as %v", v)
 		}
 		// A management token is never an API key, in any account.
-		if v := aiVerify(t, e, nil, map[string]any{"key": B.mgmtToken}); v["code"] != "NOT_FOUND" {
+		if v := verify(t, e, nil, map[string]any{"key": B.mgmtToken}); v["code"] != "NOT_FOUND" {
 			t.Errorf("the operator verifies B's management key as %v", v)
 		}
 	})

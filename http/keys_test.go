@@ -55,11 +55,6 @@ func lcFieldNamed(t *testing.T, p map[string]any, field string) {
 	t.Fatalf("errors name %q, want %q among them\n%v", got, field, p)
 }
 
-func lcCreate(t *testing.T, e *testEnv, body map[string]any) map[string]any {
-	t.Helper()
-	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: body}).JSON(t)
-}
-
 func lcGet(t *testing.T, e *testEnv, id string) map[string]any {
 	t.Helper()
 	return must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t)
@@ -75,11 +70,6 @@ func lcPut(t *testing.T, e *testEnv, id string, body any) map[string]any {
 	return must(t, e, http.StatusOK, req{Method: "PUT", Path: "/v1/keys/" + id, Body: body}).JSON(t)
 }
 
-func lcVerify(t *testing.T, e *testEnv, body map[string]any) map[string]any {
-	t.Helper()
-	return must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Body: body}).JSON(t)
-}
-
 // lcCode verifies secret with the extra request members and returns the code,
 // checking that valid agrees with it.
 func lcCode(t *testing.T, e *testEnv, secret any, extra map[string]any) string {
@@ -88,7 +78,7 @@ func lcCode(t *testing.T, e *testEnv, secret any, extra map[string]any) string {
 	for n, v := range extra {
 		body[n] = v
 	}
-	r := lcVerify(t, e, body)
+	r := verify(t, e, nil, body)
 	code, _ := r["code"].(string)
 	if r["valid"] != (code == "VALID") {
 		t.Fatalf("valid %v disagrees with code %q: %v", r["valid"], code, r)
@@ -433,7 +423,7 @@ func TestLcCreateCustom(t *testing.T) {
 	e := newEnv(t)
 	prj := lcProject(t, e, "alpha")
 	exp := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Millisecond)
-	k := lcCreate(t, e, map[string]any{
+	k := newKey(t, e, nil, map[string]any{
 		"name": "custom", "prefix": "acme2", "description": "line one\nline two", "project_id": prj,
 		"permission_mode": "restricted",
 		"scopes": []any{
@@ -550,7 +540,7 @@ func TestLcCreateRefused(t *testing.T) {
 		}
 	})
 	t.Run("name of 255 characters is fine", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": strings.Repeat("é", 255)})
+		k := newKey(t, e, nil, map[string]any{"name": strings.Repeat("é", 255)})
 		if k["name"] != strings.Repeat("é", 255) {
 			t.Fatalf("name %v", k["name"])
 		}
@@ -562,7 +552,7 @@ func TestLcCreateRefused(t *testing.T) {
 func TestLcGet(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "g"})
+	k := newKey(t, e, nil, map[string]any{"name": "g"})
 	id := k["id"].(string)
 	res := must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id})
 	g := res.JSON(t)
@@ -594,7 +584,7 @@ func TestLcGet(t *testing.T) {
 // lcFullKey creates a key with every clearable member set.
 func lcFullKey(t *testing.T, e *testEnv, prj string) map[string]any {
 	t.Helper()
-	return lcCreate(t, e, map[string]any{
+	return newKey(t, e, nil, map[string]any{
 		"name": "full", "description": "desc", "project_id": prj, "expires_at": lcFuture(72 * time.Hour),
 		"metadata": map[string]any{"a": 1, "b": "two"}, "ip_allowlist": []string{"10.0.0.0/8", "192.0.2.1"},
 		"permission_mode": "restricted",
@@ -668,7 +658,7 @@ func TestLcPatchNullClears(t *testing.T) {
 	// leaves them null without a write.
 	for _, f := range []string{"rate_limit", "credits"} {
 		t.Run(f, func(t *testing.T) {
-			k := lcCreate(t, e, map[string]any{"name": "n"})
+			k := newKey(t, e, nil, map[string]any{"name": "n"})
 			id := k["id"].(string)
 			s := lcSnapshot(t, e, id)
 			got := lcPatch(t, e, id, map[string]any{f: nil})
@@ -696,7 +686,7 @@ func TestLcPatchNullClears(t *testing.T) {
 func TestLcPatchNullRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "n", "permission_mode": "restricted", "scopes": []any{}})
+	k := newKey(t, e, nil, map[string]any{"name": "n", "permission_mode": "restricted", "scopes": []any{}})
 	id := k["id"].(string)
 	for _, f := range []string{"name", "status", "permission_mode", "scopes", "roles"} {
 		t.Run(f, func(t *testing.T) {
@@ -742,7 +732,7 @@ func TestLcPatchReplacesWholesale(t *testing.T) {
 func TestLcPatchExpiry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "x", "expires_at": lcFuture(time.Hour)})
+	k := newKey(t, e, nil, map[string]any{"name": "x", "expires_at": lcFuture(time.Hour)})
 	id := k["id"].(string)
 
 	t.Run("clear_expires_at with expires_at is refused", func(t *testing.T) {
@@ -804,7 +794,7 @@ func TestLcPatchStatus(t *testing.T) {
 		}
 	}
 	t.Run("active to disabled and back", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "s"})
+		k := newKey(t, e, nil, map[string]any{"name": "s"})
 		id, secret := k["id"].(string), k["secret"].(string)
 		setStatus(t, id, "disabled", "key.updated")
 		lcWantCode(t, e, secret, nil, "DISABLED")
@@ -812,24 +802,24 @@ func TestLcPatchStatus(t *testing.T) {
 		lcWantCode(t, e, secret, nil, "VALID")
 	})
 	t.Run("active to revoked", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "s"})
+		k := newKey(t, e, nil, map[string]any{"name": "s"})
 		setStatus(t, k["id"].(string), "revoked", "key.revoked")
 		lcWantCode(t, e, k["secret"], nil, "REVOKED")
 	})
 	t.Run("disabled to revoked", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "s", "status": "disabled"})
+		k := newKey(t, e, nil, map[string]any{"name": "s", "status": "disabled"})
 		setStatus(t, k["id"].(string), "revoked", "key.revoked")
 		lcWantCode(t, e, k["secret"], nil, "REVOKED")
 	})
 	t.Run("unknown status", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "s"})
+		k := newKey(t, e, nil, map[string]any{"name": "s"})
 		id := k["id"].(string)
 		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"status": "deleted"}},
 			http.StatusUnprocessableEntity, "validation_failed")
 		lcFieldNamed(t, p, "status")
 	})
 	t.Run("revoked is terminal", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "s", "description": "d", "expires_at": lcFuture(time.Hour)})
+		k := newKey(t, e, nil, map[string]any{"name": "s", "description": "d", "expires_at": lcFuture(time.Hour)})
 		id := k["id"].(string)
 		lcPatch(t, e, id, map[string]any{"status": "revoked"})
 		for _, body := range []map[string]any{
@@ -857,14 +847,14 @@ func TestLcPatchPermissionMode(t *testing.T) {
 	docRead := []any{map[string]any{"resource": "documents", "access": "read"}}
 
 	t.Run("to restricted without scopes or roles", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m"})
+		k := newKey(t, e, nil, map[string]any{"name": "m"})
 		id := k["id"].(string)
 		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"permission_mode": "restricted"}},
 			http.StatusUnprocessableEntity, "validation_failed")
 		lcFieldNamed(t, p, "permission_mode")
 	})
 	t.Run("to restricted with scopes []", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m"})
+		k := newKey(t, e, nil, map[string]any{"name": "m"})
 		id, secret := k["id"].(string), k["secret"].(string)
 		lcWantCode(t, e, secret, map[string]any{"permissions": "documents:read"}, "VALID")
 		got := lcPatch(t, e, id, map[string]any{"permission_mode": "restricted", "scopes": []any{}})
@@ -877,7 +867,7 @@ func TestLcPatchPermissionMode(t *testing.T) {
 		lcWantCode(t, e, secret, nil, "VALID")
 	})
 	t.Run("to restricted with roles []", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m", "permission_mode": "read_only"})
+		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "read_only"})
 		got := lcPatch(t, e, k["id"].(string), map[string]any{"permission_mode": "restricted", "roles": []string{}})
 		if got["permission_mode"] != "restricted" {
 			t.Fatalf("permission_mode %v", got["permission_mode"])
@@ -885,14 +875,14 @@ func TestLcPatchPermissionMode(t *testing.T) {
 		lcJSONEq(t, "scopes", got["scopes"], []any{})
 	})
 	t.Run("unknown role", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m"})
+		k := newKey(t, e, nil, map[string]any{"name": "m"})
 		id := k["id"].(string)
 		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"permission_mode": "restricted", "roles": []string{"nope"}}},
 			http.StatusUnprocessableEntity, "validation_failed")
 		lcFieldNamed(t, p, "roles[0]")
 	})
 	t.Run("scopes while the mode stays all", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m"})
+		k := newKey(t, e, nil, map[string]any{"name": "m"})
 		id := k["id"].(string)
 		for _, body := range []map[string]any{
 			{"scopes": docRead},
@@ -910,14 +900,14 @@ func TestLcPatchPermissionMode(t *testing.T) {
 		}
 	})
 	t.Run("scopes while leaving restricted", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
+		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
 		id := k["id"].(string)
 		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"permission_mode": "all", "scopes": docRead}},
 			http.StatusUnprocessableEntity, "validation_failed")
 		lcFieldNamed(t, p, "scopes")
 	})
 	t.Run("restricted to all clears scopes", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
+		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
 		id, secret := k["id"].(string), k["secret"].(string)
 		lcWantCode(t, e, secret, map[string]any{"permissions": "files:read"}, "INSUFFICIENT_PERMISSIONS")
 		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
@@ -936,7 +926,7 @@ func TestLcPatchPermissionMode(t *testing.T) {
 		lcJSONEq(t, "audit scopes after", after, got["scopes"])
 	})
 	t.Run("scope validation names the field", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
+		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
 		id := k["id"].(string)
 		for field, scopes := range map[string][]any{
 			"scopes[0].resource": {map[string]any{"resource": "billing", "access": "write"}},
@@ -949,7 +939,7 @@ func TestLcPatchPermissionMode(t *testing.T) {
 	})
 	t.Run("project change is checked against the scopes", func(t *testing.T) {
 		prj := lcProject(t, e, "pm")
-		k := lcCreate(t, e, map[string]any{"name": "m", "permission_mode": "restricted",
+		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "restricted",
 			"scopes": []any{map[string]any{"resource": "usage", "access": "read"}}})
 		id := k["id"].(string)
 		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"project_id": prj}},
@@ -964,7 +954,7 @@ func TestLcPatchPermissionMode(t *testing.T) {
 func TestLcPatchImmutable(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "i"})
+	k := newKey(t, e, nil, map[string]any{"name": "i"})
 	id, acct := k["id"].(string), k["account_id"].(string)
 	for _, c := range []struct {
 		name  string
@@ -1043,7 +1033,7 @@ func TestLcPatchNoop(t *testing.T) {
 func TestLcPatchIfMatch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "v1"})
+	k := newKey(t, e, nil, map[string]any{"name": "v1"})
 	id := k["id"].(string)
 	etag1 := k["etag"].(string)
 
@@ -1078,7 +1068,7 @@ func TestLcPatchIfMatch(t *testing.T) {
 func TestLcPatchBookkeeping(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "book", "metadata": map[string]any{"a": 1}})
+	k := newKey(t, e, nil, map[string]any{"name": "book", "metadata": map[string]any{"a": 1}})
 	id, secret := k["id"].(string), k["secret"].(string)
 	mgmtID, mgmtSecret := lcSecondManagementKey(t, e, k["account_id"].(string))
 
@@ -1173,7 +1163,7 @@ func TestLcPut(t *testing.T) {
 		lcWantCode(t, e, k["secret"], map[string]any{"permissions": "files:write"}, "VALID")
 	})
 	t.Run("stated members are set", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "p"})
+		k := newKey(t, e, nil, map[string]any{"name": "p"})
 		id := k["id"].(string)
 		got := lcPut(t, e, id, map[string]any{"name": "p2", "description": "d", "project_id": prj, "permission_mode": "restricted",
 			"scopes": []any{map[string]any{"resource": "files", "access": "read"}}, "metadata": map[string]any{"x": "y"},
@@ -1186,14 +1176,14 @@ func TestLcPut(t *testing.T) {
 		lcJSONEq(t, "roles", got["roles"], []any{})
 	})
 	t.Run("restricted without scopes is kept by restating scopes only", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "r", "permission_mode": "restricted", "roles": []string{}})
+		k := newKey(t, e, nil, map[string]any{"name": "r", "permission_mode": "restricted", "roles": []string{}})
 		got := lcPut(t, e, k["id"].(string), map[string]any{"name": "r", "permission_mode": "restricted", "scopes": []any{}})
 		if got["permission_mode"] != "restricted" {
 			t.Fatalf("permission_mode %v", got["permission_mode"])
 		}
 	})
 	t.Run("a PUT equal to the current state writes nothing", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "same"})
+		k := newKey(t, e, nil, map[string]any{"name": "same"})
 		id := k["id"].(string)
 		s := lcSnapshot(t, e, id)
 		lcPut(t, e, id, map[string]any{"name": "same"})
@@ -1232,7 +1222,7 @@ func TestLcPut(t *testing.T) {
 		})
 	})
 	t.Run("revoked key", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "rv"})
+		k := newKey(t, e, nil, map[string]any{"name": "rv"})
 		id := k["id"].(string)
 		lcPatch(t, e, id, map[string]any{"status": "revoked"})
 		for _, body := range []map[string]any{{"name": "rv"}, {"name": "rv", "status": "active"}, {"name": "rv", "status": "revoked"}} {
@@ -1240,7 +1230,7 @@ func TestLcPut(t *testing.T) {
 		}
 	})
 	t.Run("PUT can revoke", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "rv2"})
+		k := newKey(t, e, nil, map[string]any{"name": "rv2"})
 		id := k["id"].(string)
 		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPut(t, e, id, map[string]any{"name": "rv2", "status": "revoked"})
@@ -1260,8 +1250,8 @@ func TestLcPut(t *testing.T) {
 func TestLcDelete(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "del"})
-	other := lcCreate(t, e, map[string]any{"name": "stays"})
+	k := newKey(t, e, nil, map[string]any{"name": "del"})
+	other := newKey(t, e, nil, map[string]any{"name": "stays"})
 	id, secret := k["id"].(string), k["secret"].(string)
 	lcPatch(t, e, id, map[string]any{"name": "del2"})
 	lcWantCode(t, e, secret, nil, "VALID")
@@ -1275,7 +1265,7 @@ func TestLcDelete(t *testing.T) {
 		t.Fatalf("delete wrote %d audit events, want 1", e.auditCount()-audit)
 	}
 	problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id}), http.StatusNotFound, "not_found")
-	r := lcVerify(t, e, map[string]any{"key": secret})
+	r := verify(t, e, nil, map[string]any{"key": secret})
 	lcJSONEq(t, "verify of a deleted key", r, map[string]any{"valid": false, "code": "NOT_FOUND"})
 	problem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/" + id}), http.StatusNotFound, "not_found")
 	problem(t, e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "x"}}), http.StatusNotFound, "not_found")
@@ -1311,7 +1301,7 @@ func TestLcListPagination(t *testing.T) {
 	e := newEnv(t)
 	var created []string
 	for i := 0; i < 12; i++ {
-		created = append(created, lcCreate(t, e, map[string]any{"name": fmt.Sprintf("k%02d", i)})["id"].(string))
+		created = append(created, newKey(t, e, nil, map[string]any{"name": fmt.Sprintf("k%02d", i)})["id"].(string))
 	}
 	newestFirst := slices.Clone(created)
 	slices.Reverse(newestFirst)
@@ -1392,8 +1382,8 @@ func TestLcListFilters(t *testing.T) {
 	e := newEnv(t)
 	prj := lcProject(t, e, "p")
 	// The expiring key first: the rest of the setup runs while it expires.
-	expiring := lcCreate(t, e, map[string]any{"name": "Expiring soon", "expires_at": lcFuture(1500 * time.Millisecond)})
-	mk := func(body map[string]any) string { return lcCreate(t, e, body)["id"].(string) }
+	expiring := newKey(t, e, nil, map[string]any{"name": "Expiring soon", "expires_at": lcFuture(1500 * time.Millisecond)})
+	mk := func(body map[string]any) string { return newKey(t, e, nil, body)["id"].(string) }
 	plain := mk(map[string]any{"name": "Plain DOCS key"})
 	future := mk(map[string]any{"name": "future", "expires_at": lcFuture(24 * time.Hour)})
 	disabled := mk(map[string]any{"name": "off", "status": "disabled"})
@@ -1514,7 +1504,7 @@ func TestLcListFilters(t *testing.T) {
 func TestLcListBadParameters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	lcCreate(t, e, map[string]any{"name": "x"})
+	newKey(t, e, nil, map[string]any{"name": "x"})
 	for _, q := range []string{
 		"limit=0", "limit=201", "limit=x", "limit=-1", "limit=", "limit=1.5",
 		"starting_after=nope", "starting_after=prj_01HZZZZZZZZZZZZZZZZZZZZZZZ", "ending_before=key_123", "starting_after=",

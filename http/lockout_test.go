@@ -173,7 +173,7 @@ func TestLockout(t *testing.T) {
 		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout()}})
 		local := rkClient(t, "127.0.0.1")
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
-		_, reader := rkManagementKey(t, e, nil, "keys:read")
+		_, reader := mgmtKey(t, e, "", "keys:read")
 		other := account(t, e, "other")
 		for _, tc := range []struct {
 			name   string

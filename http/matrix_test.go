@@ -128,16 +128,6 @@ func pxActor(t *testing.T, e *testEnv, accountID string) *keyward.Actor {
 	return a
 }
 
-// pxMgmtKey creates, with the operator key through POST
-// /v1/management-keys, a management key holding perms in the actor's
-// account, and returns its id and secret.
-func pxMgmtKey(t *testing.T, e *testEnv, a *keyward.Actor, name string, perms []string) (string, string) {
-	t.Helper()
-	k := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys",
-		Header: map[string]string{"X-Account-Id": a.AccountID}, Body: map[string]any{"name": name, "permissions": perms}}).JSON(t)
-	return k["id"].(string), k["secret"].(string)
-}
-
 // pxSetStatus changes a key's status with the operator key, through PATCH.
 func pxSetStatus(t *testing.T, e *testEnv, a *keyward.Actor, kind keyward.KeyKind, id string, st keyward.KeyStatus) {
 	t.Helper()
@@ -232,17 +222,17 @@ func pxSetup(t *testing.T) *pxFixture {
 	}
 	must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + f.resource, Body: map[string]any{"display_name": "PX"}})
 
-	f.mgmtKeyID, _ = pxMgmtKey(t, e, f.op, "px active", boundPerms)
+	f.mgmtKeyID, _ = mgmtKey(t, e, f.op.AccountID, boundPerms...)
 	var id string
-	id, f.mgmtDisabled = pxMgmtKey(t, e, f.op, "px disabled", boundPerms)
+	id, f.mgmtDisabled = mgmtKey(t, e, f.op.AccountID, boundPerms...)
 	pxSetStatus(t, e, f.op, keyward.KindManagement, id, keyward.StatusDisabled)
-	id, f.mgmtRevoked = pxMgmtKey(t, e, f.op, "px revoked", boundPerms)
+	id, f.mgmtRevoked = mgmtKey(t, e, f.op.AccountID, boundPerms...)
 	pxSetStatus(t, e, f.op, keyward.KindManagement, id, keyward.StatusRevoked)
-	_, f.auditOnly = pxMgmtKey(t, e, f.op, "px audit only", []string{keyward.PermAuditRead})
-	_, f.keysReadOnly = pxMgmtKey(t, e, f.op, "px keys:read only", []string{keyward.PermKeysRead})
+	_, f.auditOnly = mgmtKey(t, e, f.op.AccountID, keyward.PermAuditRead)
+	_, f.keysReadOnly = mgmtKey(t, e, f.op.AccountID, keyward.PermKeysRead)
 	for _, p := range boundPerms {
 		rest := slices.DeleteFunc(slices.Clone(boundPerms), func(q string) bool { return q == p })
-		_, f.without[p] = pxMgmtKey(t, e, f.op, "px without "+p, rest)
+		_, f.without[p] = mgmtKey(t, e, f.op.AccountID, rest...)
 	}
 
 	f.other.acct = pxOtherAccount(t, e, "px-other")
@@ -258,7 +248,7 @@ func pxSetup(t *testing.T) *pxFixture {
 	f.other.resource = "pxother"
 	oh := map[string]string{"X-Account-Id": f.other.acct}
 	must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + f.other.resource, Body: map[string]any{}, Header: oh})
-	f.other.mgmtKey, _ = pxMgmtKey(t, e, oa, "px other management key", []string{keyward.PermKeysRead})
+	f.other.mgmtKey, _ = mgmtKey(t, e, oa.AccountID, keyward.PermKeysRead)
 	f.other.user = must(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "px other user"}, Header: oh}).Str(t, "id")
 	f.other.sa = must(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "px other sa"}, Header: oh}).Str(t, "id")
 	f.other.role = "pxotherrole"
@@ -272,7 +262,7 @@ func pxSetup(t *testing.T) *pxFixture {
 	f.acct = must(t, e, 201, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": "px target"}}).Str(t, "id")
 	// The accounts permissions exist only on operator keys: a bound key
 	// holding every permission it can hold still lacks them.
-	_, full := pxMgmtKey(t, e, f.op, "px every account permission", boundPerms)
+	_, full := mgmtKey(t, e, f.op.AccountID, boundPerms...)
 	f.without[keyward.PermAccountsRead], f.without[keyward.PermAccountsWrite] = full, full
 	return f
 }

@@ -489,10 +489,10 @@ func TestMeRoleInUse(t *testing.T) {
 	e := newEnv(t)
 	meRole(t, e, "reader", meScope("documents", "read"))
 	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "holder", "roles": []string{"reader"}})["id"].(string)
-	k, _ := meAPIKey(t, e, nil, map[string]any{"name": "holder", "permission_mode": "restricted", "roles": []string{"reader"}})
-	gone, _ := meAPIKey(t, e, nil, map[string]any{"name": "revoked holder", "permission_mode": "restricted", "roles": []string{"reader"}})
+	k, _ := apiKey(t, e, nil, map[string]any{"name": "holder", "permission_mode": "restricted", "roles": []string{"reader"}})
+	gone, _ := apiKey(t, e, nil, map[string]any{"name": "revoked holder", "permission_mode": "restricted", "roles": []string{"reader"}})
 	mePatch(t, e, "/v1/keys/"+gone, map[string]any{"status": "revoked"})
-	plain, _ := meAPIKey(t, e, nil, map[string]any{"name": "no role"})
+	plain, _ := apiKey(t, e, nil, map[string]any{"name": "no role"})
 
 	keys, _ := meIDs(t, e, "/v1/keys?role=reader")
 	meSameIDs(t, "keys?role=reader", keys, gone, k)
@@ -528,8 +528,8 @@ func TestMeRolesGrantKeys(t *testing.T) {
 	e := newEnv(t)
 	meRole(t, e, "reader", meScope("documents", "read"))
 	meRole(t, e, "hooks", meScope("webhooks", "write", "wh_1"))
-	_, byRole := meAPIKey(t, e, nil, map[string]any{"name": "by role", "permission_mode": "restricted", "roles": []string{"reader"}})
-	_, mixed := meAPIKey(t, e, nil, map[string]any{"name": "mixed", "permission_mode": "restricted",
+	_, byRole := apiKey(t, e, nil, map[string]any{"name": "by role", "permission_mode": "restricted", "roles": []string{"reader"}})
+	_, mixed := apiKey(t, e, nil, map[string]any{"name": "mixed", "permission_mode": "restricted",
 		"scopes": []any{meScope("files", "read")}, "roles": []string{"reader", "hooks"}})
 
 	v := meVerifyCode(t, e, byRole, "documents:read", "VALID")

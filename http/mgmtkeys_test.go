@@ -68,40 +68,10 @@ func meMissing(t *testing.T, p map[string]any, perm string) {
 
 // ---- fixtures ----
 
-// meMgmtAs creates a management key through the API with the credential
-// token (and headers) and returns its JSON.
-func meMgmtAs(t *testing.T, e *testEnv, token string, hdr map[string]string, body map[string]any) map[string]any {
-	t.Helper()
-	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Token: token, Header: hdr, Body: body}).JSON(t)
-}
-
-// meMgmt creates an account-bound management key of the default account
-// holding perms and returns its id and secret.
-func meMgmt(t *testing.T, e *testEnv, perms ...string) (string, string) {
-	t.Helper()
-	k := meMgmtAs(t, e, e.Op, nil, map[string]any{"name": "me bound key", "permissions": perms})
-	return k["id"].(string), k["secret"].(string)
-}
-
 // meOperator creates an operator key holding perms.
 func meOperator(t *testing.T, e *testEnv, perms ...string) (string, string) {
 	t.Helper()
-	k := meMgmtAs(t, e, e.Op, nil, map[string]any{"name": "me operator key", "operator": true, "permissions": perms})
-	return k["id"].(string), k["secret"].(string)
-}
-
-// meAPIKey creates an API key with the operator key (headers optional) and
-// returns its id and secret.
-func meAPIKey(t *testing.T, e *testEnv, hdr map[string]string, body map[string]any) (string, string) {
-	t.Helper()
-	k := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: hdr, Body: body}).JSON(t)
-	return k["id"].(string), k["secret"].(string)
-}
-
-// meVerify verifies with the operator key and returns the result.
-func meVerify(t *testing.T, e *testEnv, body map[string]any) map[string]any {
-	t.Helper()
-	return must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Body: body}).JSON(t)
+	return idSecret(t, newMgmtKey(t, e, "", nil, map[string]any{"name": "me operator key", "operator": true, "permissions": perms}))
 }
 
 // meVerifyCode verifies secret with an optional permission query and
@@ -112,7 +82,7 @@ func meVerifyCode(t *testing.T, e *testEnv, secret, query, want string) map[stri
 	if query != "" {
 		body["permissions"] = query
 	}
-	v := meVerify(t, e, body)
+	v := verify(t, e, nil, body)
 	if v["code"] != want || v["valid"] != (want == "VALID") {
 		t.Fatalf("verify %q: code %v valid %v, want %s\n%v", query, v["code"], v["valid"], want, v)
 	}
@@ -146,7 +116,7 @@ func (f *meFix) next() int { f.n++; return f.n }
 
 func (f *meFix) apiKey(t *testing.T) (string, string) {
 	t.Helper()
-	return meAPIKey(t, f.e, nil, map[string]any{"name": fmt.Sprintf("me api %d", f.next())})
+	return apiKey(t, f.e, nil, map[string]any{"name": fmt.Sprintf("me api %d", f.next())})
 }
 
 func (f *meFix) create(t *testing.T, path string, body map[string]any) map[string]any {
@@ -179,20 +149,20 @@ func meRoutes() []meRoute {
 			return p, b
 		}
 	}
-	apiKey := func(t *testing.T, f *meFix) string { id, _ := f.apiKey(t); return id }
+	key := func(t *testing.T, f *meFix) string { id, _ := f.apiKey(t); return id }
 	withCredits := func(t *testing.T, f *meFix) string {
-		id, _ := meAPIKey(t, f.e, nil, map[string]any{"name": "me credits", "credits": map[string]any{"remaining": 10}})
+		id, _ := apiKey(t, f.e, nil, map[string]any{"name": "me credits", "credits": map[string]any{"remaining": 10}})
 		return id
 	}
 	recoverable := func(t *testing.T, f *meFix) string {
-		id, _ := meAPIKey(t, f.e, nil, map[string]any{"name": "me recoverable", "recoverable": true})
+		id, _ := apiKey(t, f.e, nil, map[string]any{"name": "me recoverable", "recoverable": true})
 		return id
 	}
 	mgmt := func(t *testing.T, f *meFix) string {
-		id, _ := meMgmt(t, f.e, keyward.PermManagementKeysWrite)
+		id, _ := mgmtKey(t, f.e, "", keyward.PermManagementKeysWrite)
 		return id
 	}
-	account := func(t *testing.T, f *meFix) string {
+	acct := func(t *testing.T, f *meFix) string {
 		return f.create(t, "/v1/accounts", map[string]any{"name": fmt.Sprintf("me account %d", f.next())})["id"].(string)
 	}
 	user := func(t *testing.T, f *meFix) string {
@@ -226,11 +196,11 @@ func meRoutes() []meRoute {
 	return []meRoute{
 		{"GET", "/v1/keys", kr, 200, at("/v1/keys", nil, nil)},
 		{"POST", "/v1/keys", kw, 201, at("/v1/keys", nil, named("me created %d"))},
-		{"GET", "/v1/keys/{id}", kr, 200, at("/v1/keys/{id}", apiKey, nil)},
-		{"PATCH", "/v1/keys/{id}", kw, 200, at("/v1/keys/{id}", apiKey, named("me patched %d"))},
-		{"PUT", "/v1/keys/{id}", kw, 200, at("/v1/keys/{id}", apiKey, named("me replaced %d"))},
-		{"DELETE", "/v1/keys/{id}", kw, 204, at("/v1/keys/{id}", apiKey, nil)},
-		{"POST", "/v1/keys/{id}/rotate", kw, 200, at("/v1/keys/{id}/rotate", apiKey, nil)},
+		{"GET", "/v1/keys/{id}", kr, 200, at("/v1/keys/{id}", key, nil)},
+		{"PATCH", "/v1/keys/{id}", kw, 200, at("/v1/keys/{id}", key, named("me patched %d"))},
+		{"PUT", "/v1/keys/{id}", kw, 200, at("/v1/keys/{id}", key, named("me replaced %d"))},
+		{"DELETE", "/v1/keys/{id}", kw, 204, at("/v1/keys/{id}", key, nil)},
+		{"POST", "/v1/keys/{id}/rotate", kw, 200, at("/v1/keys/{id}/rotate", key, nil)},
 		{"GET", "/v1/keys/{id}/secret", kx, 200, at("/v1/keys/{id}/secret", recoverable, nil)},
 		{"POST", "/v1/keys/{id}/credits", kw, 200, at("/v1/keys/{id}/credits", withCredits, func(*meFix) any { return map[string]any{"add": 5} })},
 		{"POST", "/v1/keys/verify", kv, 200, func(t *testing.T, f *meFix) (string, any) {
@@ -257,9 +227,9 @@ func meRoutes() []meRoute {
 
 		{"GET", "/v1/accounts", ar, 200, at("/v1/accounts", nil, nil)},
 		{"POST", "/v1/accounts", aw, 201, at("/v1/accounts", nil, named("me new account %d"))},
-		{"GET", "/v1/accounts/{id}", ar, 200, at("/v1/accounts/{id}", account, nil)},
-		{"PATCH", "/v1/accounts/{id}", aw, 200, at("/v1/accounts/{id}", account, named("me renamed account %d"))},
-		{"DELETE", "/v1/accounts/{id}", aw, 204, at("/v1/accounts/{id}", account, nil)},
+		{"GET", "/v1/accounts/{id}", ar, 200, at("/v1/accounts/{id}", acct, nil)},
+		{"PATCH", "/v1/accounts/{id}", aw, 200, at("/v1/accounts/{id}", acct, named("me renamed account %d"))},
+		{"DELETE", "/v1/accounts/{id}", aw, 204, at("/v1/accounts/{id}", acct, nil)},
 
 		{"GET", "/v1/users", ur, 200, at("/v1/users", nil, nil)},
 		{"POST", "/v1/users", uw, 201, at("/v1/users", nil, named("me new user %d"))},
@@ -322,7 +292,7 @@ func TestMeEveryRouteNeedsItsPermission(t *testing.T) {
 	f := &meFix{e: e}
 	for _, r := range meRoutes() {
 		t.Run(r.name(), func(t *testing.T) {
-			holder, mk := boundPerms, meMgmt
+			holder, mk := boundPerms, func(t *testing.T, e *testEnv, perms ...string) (string, string) { return mgmtKey(t, e, "", perms...) }
 			if meIsAccountPerm(r.perm) {
 				holder, mk = allPerms, meOperator
 			}
@@ -334,7 +304,7 @@ func TestMeEveryRouteNeedsItsPermission(t *testing.T) {
 			if meIsAccountPerm(r.perm) {
 				// An account-bound key holding everything it can hold
 				// never reaches the accounts routes.
-				_, bound := meMgmt(t, e, boundPerms...)
+				_, bound := mgmtKey(t, e, "", boundPerms...)
 				meDenied(t, e, req{Method: r.method, Path: path, Body: body, Token: bound}, r.perm)
 			}
 			if res := e.do(req{Method: r.method, Path: path, Body: body, Token: only}); res.Status != r.ok {
@@ -350,7 +320,7 @@ func TestMeAPIKeysNeverManage(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: keywardtest.MasterKey(t)}})
 	f := &meFix{e: e}
-	_, all := meAPIKey(t, e, nil, map[string]any{"name": "me mode all", "permission_mode": "all"})
+	_, all := apiKey(t, e, nil, map[string]any{"name": "me mode all", "permission_mode": "all"})
 	for _, r := range meRoutes() {
 		t.Run(r.name(), func(t *testing.T) {
 			path, body := r.setup(t, f)
@@ -422,12 +392,12 @@ func TestMeManagementKeyCRUD(t *testing.T) {
 	if body := must(t, e, 200, req{Method: "GET", Path: "/v1/management-keys?limit=200"}).Body; strings.Contains(string(body), secret) || strings.Contains(string(body), `"secret"`) {
 		t.Errorf("the list shows a secret")
 	}
-	_, reader := meMgmt(t, e, "management_keys:read")
+	_, reader := mgmtKey(t, e, "", "management_keys:read")
 	if got := ids(list(t, e, req{Path: "/v1/management-keys", Token: reader})); !slices.Contains(got, id) || slices.Contains(got, e.OperatorKeyID) {
 		t.Errorf("a bound key's list %v: want the new key and no operator key", got)
 	}
 	// API keys are not management keys, and the reverse.
-	apiID, _ := meAPIKey(t, e, nil, map[string]any{"name": "me api"})
+	apiID, _ := apiKey(t, e, nil, map[string]any{"name": "me api"})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/management-keys/" + apiID}, 404, "not_found")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/keys/" + id}, 404, "not_found")
 	if got := ids(list(t, e, req{Path: "/v1/keys", Token: e.Op})); slices.Contains(got, id) {
@@ -535,7 +505,7 @@ func meUserFor(t *testing.T, e *testEnv) (string, map[string]any) {
 func TestMeNoEscalationOnCreate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, mk := meMgmt(t, e, "management_keys:write", "management_keys:read")
+	_, mk := mgmtKey(t, e, "", "management_keys:write", "management_keys:read")
 	create := func(body map[string]any) req {
 		return req{Method: "POST", Path: "/v1/management-keys", Token: mk, Body: body}
 	}
@@ -546,7 +516,7 @@ func TestMeNoEscalationOnCreate(t *testing.T) {
 	meInvalidReq(t, e, create(map[string]any{"name": "acct", "permissions": []string{"accounts:read"}}), "permissions[0]")
 	meInvalidReq(t, e, create(map[string]any{"name": "acct", "permissions": []string{"accounts:write"}}), "permissions[0]")
 	// Within its permissions: fine.
-	k := meMgmtAs(t, e, mk, nil, map[string]any{"name": "down", "permissions": []string{"management_keys:read"}})
+	k := newMgmtKey(t, e, mk, nil, map[string]any{"name": "down", "permissions": []string{"management_keys:read"}})
 	if k["created_by_id"] == e.OperatorKeyID || fmt.Sprint(k["permissions"]) != "[management_keys:read]" {
 		t.Errorf("created key: %v", k)
 	}
@@ -555,7 +525,7 @@ func TestMeNoEscalationOnCreate(t *testing.T) {
 	meInvalidReq(t, e, req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{"name": "x", "permissions": []string{"accounts:read"}}}, "permissions[0]")
 
 	// keys:write does not reach management keys through the API-key routes.
-	_, kw := meMgmt(t, e, "keys:write", "keys:read")
+	_, kw := mgmtKey(t, e, "", "keys:write", "keys:read")
 	meInvalidReq(t, e, req{Method: "POST", Path: "/v1/keys", Token: kw, Body: map[string]any{
 		"name": "sneaky", "kind": "management", "permissions": []string{"keys:write"},
 	}}, "kind")
@@ -591,9 +561,9 @@ func TestMeNoEscalationOnCreate(t *testing.T) {
 func TestMeNoEscalationOnChange(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, x := meMgmt(t, e, "management_keys:write", "management_keys:read", "keys:read")
-	weak, _ := meMgmt(t, e, "keys:read")
-	strong, strongSecret := meMgmt(t, e, "keys:read", "keys:write")
+	_, x := mgmtKey(t, e, "", "management_keys:write", "management_keys:read", "keys:read")
+	weak, _ := mgmtKey(t, e, "", "keys:read")
+	strong, strongSecret := mgmtKey(t, e, "", "keys:read", "keys:write")
 	path := func(id string) string { return "/v1/management-keys/" + id }
 
 	// Adding a permission x lacks to a weaker key.
@@ -639,7 +609,7 @@ func TestMeNoEscalationOnChange(t *testing.T) {
 func TestMeSelf(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	self, secret := meMgmt(t, e, "management_keys:write", "management_keys:read", "keys:read")
+	self, secret := mgmtKey(t, e, "", "management_keys:write", "management_keys:read", "keys:read")
 	path := "/v1/management-keys/" + self
 	for _, r := range []req{
 		{Method: "PATCH", Path: path, Body: map[string]any{"name": "me again"}},
@@ -673,7 +643,7 @@ func TestMeOperatorKeys(t *testing.T) {
 	def := defaultAccount(t, e)
 	other := account(t, e, "me other")
 
-	op := meMgmtAs(t, e, e.Op, nil, map[string]any{"name": "me op", "operator": true, "permissions": []string{"keys:read", "accounts:read"}})
+	op := newMgmtKey(t, e, e.Op, nil, map[string]any{"name": "me op", "operator": true, "permissions": []string{"keys:read", "accounts:read"}})
 	opID, opSecret := op["id"].(string), op["secret"].(string)
 	if op["operator"] != true || op["account_id"] != nil {
 		t.Errorf("operator key: operator %v account_id %v", op["operator"], op["account_id"])
@@ -681,12 +651,12 @@ func TestMeOperatorKeys(t *testing.T) {
 	must(t, e, 200, req{Method: "GET", Path: "/v1/accounts", Token: opSecret})
 	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: opSecret, Header: map[string]string{"X-Account-Id": other}})
 
-	bound := meMgmtAs(t, e, e.Op, nil, map[string]any{"name": "me bound", "permissions": boundPerms})
+	bound := newMgmtKey(t, e, e.Op, nil, map[string]any{"name": "me bound", "permissions": boundPerms})
 	boundSecret := bound["secret"].(string)
 	if bound["account_id"] != def || bound["operator"] != false {
 		t.Errorf("bound key: account_id %v operator %v", bound["account_id"], bound["operator"])
 	}
-	inOther := meMgmtAs(t, e, e.Op, map[string]string{"X-Account-Id": other}, map[string]any{"name": "me bound other", "permissions": []string{"keys:read"}})
+	inOther := newMgmtKey(t, e, e.Op, map[string]string{"X-Account-Id": other}, map[string]any{"name": "me bound other", "permissions": []string{"keys:read"}})
 	if inOther["account_id"] != other {
 		t.Errorf("key made with X-Account-Id: account_id %v, want %s", inOther["account_id"], other)
 	}
@@ -722,10 +692,10 @@ func TestMeOtherAccountsKeys(t *testing.T) {
 	e := newEnv(t)
 	b := account(t, e, "me b")
 	inB := map[string]string{"X-Account-Id": b}
-	bMgmt := meMgmtAs(t, e, e.Op, inB, map[string]any{"name": "b key", "permissions": []string{"keys:read"}})["id"].(string)
-	bAPI, _ := meAPIKey(t, e, inB, map[string]any{"name": "b api"})
+	bMgmt := newMgmtKey(t, e, e.Op, inB, map[string]any{"name": "b key", "permissions": []string{"keys:read"}})["id"].(string)
+	bAPI, _ := apiKey(t, e, inB, map[string]any{"name": "b api"})
 
-	_, a := meMgmt(t, e, boundPerms...)
+	_, a := mgmtKey(t, e, "", boundPerms...)
 	for _, r := range []req{
 		{Method: "GET", Path: "/v1/management-keys/" + bMgmt},
 		{Method: "PATCH", Path: "/v1/management-keys/" + bMgmt, Body: map[string]any{"status": "disabled"}},
@@ -764,7 +734,7 @@ func TestMeProtectedNeverGranted(t *testing.T) {
 		map[string]any{"hash": hex.EncodeToString(h), "name": "x", "permission_mode": "restricted", "scopes": billing},
 	}}}, "keys[0].scopes[0].resource")
 
-	id, secret := meAPIKey(t, e, nil, map[string]any{"name": "me restricted", "permission_mode": "restricted", "scopes": []any{}})
+	id, secret := apiKey(t, e, nil, map[string]any{"name": "me restricted", "permission_mode": "restricted", "scopes": []any{}})
 	must(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": "docs", "scopes": []any{map[string]any{"resource": "documents", "access": "read"}}}})
 	for _, c := range []struct {
 		r     req
@@ -780,7 +750,7 @@ func TestMeProtectedNeverGranted(t *testing.T) {
 
 	// Keys that hold everything still do not hold billing.
 	for _, mode := range []string{"all", "read_only"} {
-		_, s := meAPIKey(t, e, nil, map[string]any{"name": "me " + mode, "permission_mode": mode})
+		_, s := apiKey(t, e, nil, map[string]any{"name": "me " + mode, "permission_mode": mode})
 		v := meVerifyCode(t, e, s, "billing:read", "INSUFFICIENT_PERMISSIONS")
 		if strings.Contains(fmt.Sprint(v["scopes"]), "billing") {
 			t.Errorf("mode %s: effective scopes hold billing: %v", mode, v["scopes"])

@@ -117,7 +117,7 @@ func TestMeUserBoundsKey(t *testing.T) {
 	meRole(t, e, "bc", meScope("documents", "read", "b", "c"))
 	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "reader", "roles": []string{"reader"}})["id"].(string)
 	uPath := "/v1/users/" + u
-	_, all := meAPIKey(t, e, nil, map[string]any{"name": "all", "permission_mode": "all", "owner": meOwner("user", u)})
+	_, all := apiKey(t, e, nil, map[string]any{"name": "all", "permission_mode": "all", "owner": meOwner("user", u)})
 
 	readDocs := "[map[access:read resource:documents targets:[*]]]"
 	v := meVerifyCode(t, e, all, "", "VALID")
@@ -136,7 +136,7 @@ func TestMeUserBoundsKey(t *testing.T) {
 
 	// Targets intersect: key [a b] ∩ role [b c] = [b].
 	u2 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "bc", "roles": []string{"bc"}})["id"].(string)
-	_, ab := meAPIKey(t, e, nil, map[string]any{"name": "ab", "permission_mode": "restricted",
+	_, ab := apiKey(t, e, nil, map[string]any{"name": "ab", "permission_mode": "restricted",
 		"scopes": []any{meScope("documents", "read", "a", "b")}, "owner": meOwner("user", u2)})
 	v = meVerifyCode(t, e, ab, "documents:read:b", "VALID")
 	if got := meScopesText(v["scopes"]); got != "[map[access:read resource:documents targets:[b]]]" {
@@ -149,13 +149,13 @@ func TestMeUserBoundsKey(t *testing.T) {
 
 	// Levels meet: a read-only key of a writer reads; a writer's mode-all key writes.
 	u3 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "writer", "roles": []string{"writer"}})["id"].(string)
-	_, ro := meAPIKey(t, e, nil, map[string]any{"name": "ro", "permission_mode": "read_only", "owner": meOwner("user", u3)})
+	_, ro := apiKey(t, e, nil, map[string]any{"name": "ro", "permission_mode": "read_only", "owner": meOwner("user", u3)})
 	v = meVerifyCode(t, e, ro, "documents:read", "VALID")
 	if meScopesText(v["scopes"]) != readDocs {
 		t.Errorf("read_only key of a writer: scopes %v", v["scopes"])
 	}
 	meVerifyCode(t, e, ro, "documents:write", "INSUFFICIENT_PERMISSIONS")
-	_, w := meAPIKey(t, e, nil, map[string]any{"name": "w", "owner": meOwner("user", u3)})
+	_, w := apiKey(t, e, nil, map[string]any{"name": "w", "owner": meOwner("user", u3)})
 	meVerifyCode(t, e, w, "documents:write", "VALID")
 
 	// The user's roles change: the very next verification follows.
@@ -186,7 +186,7 @@ func TestMeUserBoundsKey(t *testing.T) {
 	must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: all})
 
 	// A key's own status comes first.
-	_, dis := meAPIKey(t, e, nil, map[string]any{"name": "dis", "status": "disabled", "owner": meOwner("user", u)})
+	_, dis := apiKey(t, e, nil, map[string]any{"name": "dis", "status": "disabled", "owner": meOwner("user", u)})
 	mePatch(t, e, uPath, map[string]any{"status": "disabled"})
 	meVerifyCode(t, e, dis, "", "DISABLED")
 }
@@ -202,7 +202,7 @@ func TestMeUserWithoutRoles(t *testing.T) {
 		{"name": "ro", "permission_mode": "read_only", "owner": meOwner("user", u)},
 		{"name": "restricted", "permission_mode": "restricted", "scopes": []any{meScope("documents", "write")}, "owner": meOwner("user", u)},
 	} {
-		_, s := meAPIKey(t, e, nil, body)
+		_, s := apiKey(t, e, nil, body)
 		v := meVerifyCode(t, e, s, "", "VALID")
 		if meScopesText(v["scopes"]) != "[]" {
 			t.Errorf("%s: scopes %v, want []", body["name"], v["scopes"])
@@ -251,9 +251,9 @@ func TestMeDeleteUserRevokesKeys(t *testing.T) {
 	u2 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "stayer", "roles": []string{"reader"}})["id"].(string)
 	sa := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
 
-	k1, s1 := meAPIKey(t, e, nil, map[string]any{"name": "k1", "owner": meOwner("user", u)})
-	k2, s2 := meAPIKey(t, e, nil, map[string]any{"name": "k2", "status": "disabled", "owner": meOwner("user", u)})
-	k3, s3 := meAPIKey(t, e, nil, map[string]any{"name": "k3", "owner": meOwner("user", u)})
+	k1, s1 := apiKey(t, e, nil, map[string]any{"name": "k1", "owner": meOwner("user", u)})
+	k2, s2 := apiKey(t, e, nil, map[string]any{"name": "k2", "status": "disabled", "owner": meOwner("user", u)})
+	k3, s3 := apiKey(t, e, nil, map[string]any{"name": "k3", "owner": meOwner("user", u)})
 	mePatch(t, e, "/v1/keys/"+k3, map[string]any{"status": "revoked"}) // already revoked: no second event
 	others := map[string]string{}
 	for name, owner := range map[string]any{"stayer": meOwner("user", u2), "ci": meOwner("service_account", sa), "account": nil} {
@@ -261,7 +261,7 @@ func TestMeDeleteUserRevokesKeys(t *testing.T) {
 		if owner != nil {
 			body["owner"] = owner
 		}
-		id, s := meAPIKey(t, e, nil, body)
+		id, s := apiKey(t, e, nil, body)
 		others[id] = s
 	}
 	etags := map[string]any{}
@@ -298,12 +298,12 @@ func TestMeServiceAccountOwner(t *testing.T) {
 	e := newEnv(t)
 	sa := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
 	sa2 := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "cron"})["id"].(string)
-	k, s := meAPIKey(t, e, nil, map[string]any{"name": "ci key", "owner": meOwner("service_account", sa)})
-	_, ro := meAPIKey(t, e, nil, map[string]any{"name": "ci ro", "permission_mode": "read_only", "owner": meOwner("service_account", sa)})
-	k2, s2 := meAPIKey(t, e, nil, map[string]any{"name": "cron key", "owner": meOwner("service_account", sa2)})
+	k, s := apiKey(t, e, nil, map[string]any{"name": "ci key", "owner": meOwner("service_account", sa)})
+	_, ro := apiKey(t, e, nil, map[string]any{"name": "ci ro", "permission_mode": "read_only", "owner": meOwner("service_account", sa)})
+	k2, s2 := apiKey(t, e, nil, map[string]any{"name": "cron key", "owner": meOwner("service_account", sa2)})
 
 	v := meVerifyCode(t, e, s, "documents:write AND files:write", "VALID")
-	all := meVerify(t, e, map[string]any{"key": must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "plain"}}).JSON(t)["secret"]})
+	all := verify(t, e, nil, map[string]any{"key": must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "plain"}}).JSON(t)["secret"]})
 	if meScopesText(v["scopes"]) != meScopesText(all["scopes"]) {
 		t.Errorf("a service account's mode-all key: scopes %v, want those of an account key %v", v["scopes"], all["scopes"])
 	}

@@ -138,16 +138,16 @@ func TestExpiryPolicy(t *testing.T) {
 			rkRefused(t, e, req{Method: "POST", Path: rot(far), Body: map[string]any{}}, rule)
 			rkRefused(t, e, req{Method: "POST", Path: rot(far), Body: map[string]any{"grace_period_seconds": 60, "expires_at": rkFuture(2 * time.Hour)}}, rule)
 			for _, k := range []map[string]any{legacy, far} {
-				if code := rkCode(t, e, k["secret"].(string)); code != "VALID" {
+				if code := lcCode(t, e, k["secret"].(string), nil); code != "VALID" {
 					t.Errorf("a refused rotation changed the secret of %s: %s", k["name"], code)
 				}
 			}
 			r := e.must(http.StatusOK, req{Method: "POST", Path: rot(far), Body: map[string]any{"expires_at": rkFuture(45 * time.Minute)}}).JSON(t)
 			rkAbout(t, "the rotated key's expires_at", rkExpiry(t, r), time.Now().Add(45*time.Minute))
-			if code := rkCode(t, e, r["secret"].(string)); code != "VALID" {
+			if code := lcCode(t, e, r["secret"].(string), nil); code != "VALID" {
 				t.Errorf("the rotated secret verifies as %s", code)
 			}
-			if code := rkCode(t, e, far["secret"].(string)); code != "ROTATED" {
+			if code := lcCode(t, e, far["secret"].(string), nil); code != "ROTATED" {
 				t.Errorf("the old secret verifies as %s, want ROTATED", code)
 			}
 			r = e.must(http.StatusOK, req{Method: "POST", Path: rot(legacy), Body: map[string]any{"expires_at": rkFuture(30 * time.Minute)}}).JSON(t)
@@ -254,7 +254,7 @@ func TestExpiryPolicy(t *testing.T) {
 			t.Errorf("with the default lifetime cleared a new key expires at %v", k["expires_at"])
 		}
 		// Only operator keys change account settings.
-		_, mk := rkManagementKey(t, e, nil, "keys:read", "keys:write")
+		_, mk := mgmtKey(t, e, "", "keys:read", "keys:write")
 		problem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Token: mk, Body: map[string]any{"require_expiry": true}}), http.StatusForbidden, "permission_denied")
 		e.createKey(map[string]any{"name": "still free"})
 	})

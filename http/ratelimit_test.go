@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -142,16 +143,8 @@ func u5Redact(body map[string]any) map[string]any {
 func u5Key(t *testing.T, e *testEnv, extra map[string]any) (id, secret string) {
 	t.Helper()
 	body := map[string]any{"name": "u5 key"}
-	for k, v := range extra {
-		body[k] = v
-	}
-	k := e.createKey(body)
-	id, _ = k["id"].(string)
-	secret, _ = k["secret"].(string)
-	if id == "" || secret == "" {
-		t.Fatalf("POST /v1/keys gave no id or secret: %v", k)
-	}
-	return id, secret
+	maps.Copy(body, extra)
+	return apiKey(t, e, nil, body)
 }
 
 // u5Concurrent runs n goroutines each verifying body times times and

@@ -121,23 +121,6 @@ func rkNotInDatabase(t *testing.T, path string, secrets ...string) {
 	}
 }
 
-// rkManagementKey creates an account-bound management key with the given
-// permissions (in the account named by X-Account-Id in hdr, if any) and
-// returns its id and secret.
-func rkManagementKey(t *testing.T, e *testEnv, hdr map[string]string, perms ...string) (string, string) {
-	t.Helper()
-	m := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Header: hdr,
-		Body: map[string]any{"name": "mk " + strings.Join(perms, ","), "permissions": perms}}).JSON(t)
-	return m["id"].(string), m["secret"].(string)
-}
-
-// rkCode verifies a token with the operator key and returns its code.
-func rkCode(t *testing.T, e *testEnv, secret string) string {
-	t.Helper()
-	code, _ := e.verify(map[string]any{"key": secret})["code"].(string)
-	return code
-}
-
 func TestRecoverableNeedsMasterKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -220,7 +203,7 @@ func TestRecoverableReveal(t *testing.T) {
 	})
 
 	t.Run("needs keys:reveal", func(t *testing.T) {
-		_, weak := rkManagementKey(t, e, nil, "keys:read", "keys:write", "keys:verify")
+		_, weak := mgmtKey(t, e, "", "keys:read", "keys:write", "keys:verify")
 		n := len(events(t, e, "action=key.secret_revealed", nil))
 		p := problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: weak}), http.StatusForbidden, "permission_denied")
 		if p["missing_permission"] != "keys:reveal" {
@@ -232,7 +215,7 @@ func TestRecoverableReveal(t *testing.T) {
 		if m := len(events(t, e, "action=key.secret_revealed", nil)); m != n {
 			t.Errorf("a refused reveal wrote an audit event")
 		}
-		_, revealer := rkManagementKey(t, e, nil, "keys:reveal")
+		_, revealer := mgmtKey(t, e, "", "keys:reveal")
 		reveal(t, id, first, req{Token: revealer})
 		// An API key cannot call it at all.
 		problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: first}), http.StatusForbidden, "api_key_forbidden")
@@ -244,7 +227,7 @@ func TestRecoverableReveal(t *testing.T) {
 		if !strings.Contains(p["detail"].(string), "recoverable") {
 			t.Errorf("the 409 does not say the key is not recoverable: %v", p["detail"])
 		}
-		mkID, _ := rkManagementKey(t, e, nil, "keys:read")
+		mkID, _ := mgmtKey(t, e, "", "keys:read")
 		for _, tc := range []struct {
 			name, id string
 			hdr      map[string]string
@@ -261,7 +244,7 @@ func TestRecoverableReveal(t *testing.T) {
 			})
 		}
 		// An account-bound key of the default account does not see it either.
-		_, bound := rkManagementKey(t, e, nil, "keys:read", "keys:reveal")
+		_, bound := mgmtKey(t, e, "", "keys:read", "keys:reveal")
 		problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + otherKey["id"].(string) + "/secret", Token: bound}), http.StatusNotFound, "not_found")
 		// The operator naming the other account does.
 		reveal(t, otherKey["id"].(string), otherKey["secret"].(string), req{Header: onOther})
@@ -302,10 +285,10 @@ func TestRecoverableReveal(t *testing.T) {
 		}
 		secrets = append(secrets, second)
 		reveal(t, id, second, req{})
-		if code := rkCode(t, e, first); code != "ROTATED" {
+		if code := lcCode(t, e, first, nil); code != "ROTATED" {
 			t.Errorf("the old secret verifies as %s after a rotation with grace 0, want ROTATED", code)
 		}
-		if code := rkCode(t, e, second); code != "VALID" {
+		if code := lcCode(t, e, second, nil); code != "VALID" {
 			t.Errorf("the revealed secret verifies as %s, want VALID", code)
 		}
 	})
@@ -346,7 +329,7 @@ func TestRecoverableReveal(t *testing.T) {
 		if !strings.Contains(p["detail"].(string), "master key") {
 			t.Errorf("the 409 does not name the missing master key: %v", p["detail"])
 		}
-		if code := rkCode(t, e3, second); code != "VALID" {
+		if code := lcCode(t, e3, second, nil); code != "VALID" {
 			t.Errorf("without the master key a recoverable key verifies as %s, want VALID", code)
 		}
 		p = problem(t, e3.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "r2", "recoverable": true}}),
@@ -385,7 +368,7 @@ func TestRecoverableReveal(t *testing.T) {
 				t.Errorf("the error does not name the master key: %v", p["detail"])
 			}
 		}
-		if code := rkCode(t, e4, second); code != "VALID" {
+		if code := lcCode(t, e4, second, nil); code != "VALID" {
 			t.Errorf("with another master key a recoverable key verifies as %s, want VALID", code)
 		}
 		e4.Close()

@@ -22,7 +22,7 @@ func TestLcRotate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	prj := lcProject(t, e, "p")
-	k := lcCreate(t, e, map[string]any{
+	k := newKey(t, e, nil, map[string]any{
 		"name": "rot", "prefix": "rk", "description": "d", "project_id": prj, "expires_at": lcFuture(24 * time.Hour),
 		"metadata": map[string]any{"m": 1}, "ip_allowlist": []string{"10.0.0.0/8"}, "permission_mode": "restricted",
 		"scopes": []any{lcScope("documents", "read", "d1")},
@@ -75,7 +75,7 @@ func TestLcRotate(t *testing.T) {
 
 	// Both secrets verify during the grace period, as the same key.
 	for _, s := range []string{old, secret} {
-		r := lcVerify(t, e, map[string]any{"key": s, "ip": "10.0.0.1", "project_id": prj, "permissions": "documents:read:d1"})
+		r := verify(t, e, nil, map[string]any{"key": s, "ip": "10.0.0.1", "project_id": prj, "permissions": "documents:read:d1"})
 		if r["code"] != "VALID" || r["key_id"] != id {
 			t.Fatalf("during the grace period: %v", r)
 		}
@@ -105,7 +105,7 @@ func TestLcRotate(t *testing.T) {
 func TestLcRotateGraceEnds(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "grace"})
+	k := newKey(t, e, nil, map[string]any{"name": "grace"})
 	id, old := k["id"].(string), k["secret"].(string)
 	got, _ := lcRotate(t, e, id, map[string]any{"grace_period_seconds": 1})
 	secret := got["secret"].(string)
@@ -124,7 +124,7 @@ func TestLcRotateGraceEnds(t *testing.T) {
 		return seenRotated
 	})
 	// Once ended, it stays ended, and a rotated-out secret never authenticates.
-	r := lcVerify(t, e, map[string]any{"key": old})
+	r := verify(t, e, nil, map[string]any{"key": old})
 	if r["code"] != "ROTATED" || r["valid"] != false || r["key_id"] != id {
 		t.Fatalf("old secret after the grace period: %v", r)
 	}
@@ -135,7 +135,7 @@ func TestLcRotateDefaultGraceIsZero(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	for _, body := range []any{nil, map[string]any{}, map[string]any{"grace_period_seconds": 0}} {
-		k := lcCreate(t, e, map[string]any{"name": "zero"})
+		k := newKey(t, e, nil, map[string]any{"name": "zero"})
 		got, _ := lcRotate(t, e, k["id"].(string), body)
 		lcWantCode(t, e, k["secret"], nil, "ROTATED")
 		lcWantCode(t, e, got["secret"], nil, "VALID")
@@ -145,7 +145,7 @@ func TestLcRotateDefaultGraceIsZero(t *testing.T) {
 func TestLcRotateTwice(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "twice"})
+	k := newKey(t, e, nil, map[string]any{"name": "twice"})
 	id, s1 := k["id"].(string), k["secret"].(string)
 	r2, _ := lcRotate(t, e, id, map[string]any{"grace_period_seconds": 604800})
 	s2 := r2["secret"].(string)
@@ -177,14 +177,14 @@ func TestLcRotateTwice(t *testing.T) {
 	// Deleting the key ends every secret, rotated or not, as NOT_FOUND.
 	must(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + id})
 	for _, s := range []string{s1, s4} {
-		lcJSONEq(t, "verify after delete", lcVerify(t, e, map[string]any{"key": s}), map[string]any{"valid": false, "code": "NOT_FOUND"})
+		lcJSONEq(t, "verify after delete", verify(t, e, nil, map[string]any{"key": s}), map[string]any{"valid": false, "code": "NOT_FOUND"})
 	}
 }
 
 func TestLcRotateRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "r"})
+	k := newKey(t, e, nil, map[string]any{"name": "r"})
 	id, secret := k["id"].(string), k["secret"].(string)
 	path := "/v1/keys/" + id + "/rotate"
 	for _, c := range []struct {
@@ -217,7 +217,7 @@ func TestLcRotateRefused(t *testing.T) {
 		lcWantCode(t, e, secret, nil, "VALID")
 	})
 	t.Run("revoked key", func(t *testing.T) {
-		rk := lcCreate(t, e, map[string]any{"name": "revoked"})
+		rk := newKey(t, e, nil, map[string]any{"name": "revoked"})
 		rid := rk["id"].(string)
 		lcPatch(t, e, rid, map[string]any{"status": "revoked"})
 		for _, body := range []any{nil, map[string]any{"grace_period_seconds": 60}} {
@@ -240,7 +240,7 @@ func TestLcRotateRefused(t *testing.T) {
 		lcWantCode(t, e, got["secret"], nil, "VALID")
 	})
 	t.Run("a disabled key can be rotated and stays disabled", func(t *testing.T) {
-		dk := lcCreate(t, e, map[string]any{"name": "disabled", "status": "disabled"})
+		dk := newKey(t, e, nil, map[string]any{"name": "disabled", "status": "disabled"})
 		got, _ := lcRotate(t, e, dk["id"].(string), nil)
 		if got["status"] != "disabled" {
 			t.Fatalf("status %v after rotation", got["status"])

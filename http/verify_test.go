@@ -27,17 +27,17 @@ func lcRestricted(t *testing.T, e *testEnv, scopes ...any) string {
 	if scopes == nil {
 		scopes = []any{}
 	}
-	return lcCreate(t, e, map[string]any{"name": "restricted", "permission_mode": "restricted", "scopes": scopes})["secret"].(string)
+	return newKey(t, e, nil, map[string]any{"name": "restricted", "permission_mode": "restricted", "scopes": scopes})["secret"].(string)
 }
 
 func TestLcVerifyNotFound(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "real"})
+	k := newKey(t, e, nil, map[string]any{"name": "real"})
 	secret := k["secret"].(string)
-	deleted := lcCreate(t, e, map[string]any{"name": "deleted"})
+	deleted := newKey(t, e, nil, map[string]any{"name": "deleted"})
 	must(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + deleted["id"].(string)})
-	custom := lcCreate(t, e, map[string]any{"name": "custom", "prefix": "acme"})["secret"].(string)
+	custom := newKey(t, e, nil, map[string]any{"name": "custom", "prefix": "acme"})["secret"].(string)
 
 	cases := []struct {
 		name string
@@ -62,7 +62,7 @@ func TestLcVerifyNotFound(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := lcVerify(t, e, c.body)
+			r := verify(t, e, nil, c.body)
 			if !reflect.DeepEqual(r, map[string]any{"valid": false, "code": "NOT_FOUND"}) {
 				t.Fatalf("got %v, want exactly {valid:false, code:NOT_FOUND}", r)
 			}
@@ -76,9 +76,9 @@ func TestLcVerifyValidResponse(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
-	k := lcCreate(t, e, map[string]any{"name": "valid one", "expires_at": exp.Format(time.RFC3339Nano),
+	k := newKey(t, e, nil, map[string]any{"name": "valid one", "expires_at": exp.Format(time.RFC3339Nano),
 		"metadata": map[string]any{"tier": "gold", "n": 1}})
-	r := lcVerify(t, e, map[string]any{"key": k["secret"], "permissions": "documents:write"})
+	r := verify(t, e, nil, map[string]any{"key": k["secret"], "permissions": "documents:write"})
 	for _, m := range []string{"valid", "code", "key_id", "account_id", "name", "owner", "project_id", "scopes", "roles",
 		"expires_at", "metadata", "credits_remaining", "rate_limit"} {
 		if _, ok := r[m]; !ok {
@@ -106,7 +106,7 @@ func TestLcVerifyValidResponse(t *testing.T) {
 
 	// A failing check still names the key.
 	lcPatch(t, e, k["id"].(string), map[string]any{"status": "disabled"})
-	r = lcVerify(t, e, map[string]any{"key": k["secret"]})
+	r = verify(t, e, nil, map[string]any{"key": k["secret"]})
 	if r["valid"] != false || r["code"] != "DISABLED" || r["key_id"] != k["id"] {
 		t.Errorf("DISABLED answer: %v", r)
 	}
@@ -152,8 +152,8 @@ func TestLcVerifyEffectiveScopes(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.body["name"] = c.name
-			k := lcCreate(t, e, c.body)
-			r := lcVerify(t, e, map[string]any{"key": k["secret"]})
+			k := newKey(t, e, nil, c.body)
+			r := verify(t, e, nil, map[string]any{"key": k["secret"]})
 			if r["code"] != "VALID" {
 				t.Fatalf("code %v", r["code"])
 			}
@@ -165,7 +165,7 @@ func TestLcVerifyEffectiveScopes(t *testing.T) {
 func TestLcVerifyStatus(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "s"})
+	k := newKey(t, e, nil, map[string]any{"name": "s"})
 	id, secret := k["id"].(string), k["secret"].(string)
 	lcWantCode(t, e, secret, nil, "VALID")
 	lcPatch(t, e, id, map[string]any{"status": "disabled"})
@@ -179,9 +179,9 @@ func TestLcVerifyStatus(t *testing.T) {
 func TestLcVerifyForbiddenIP(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	v4 := lcCreate(t, e, map[string]any{"name": "v4", "ip_allowlist": []string{"10.0.0.0/8", "192.0.2.7"}})["secret"].(string)
-	v6 := lcCreate(t, e, map[string]any{"name": "v6", "ip_allowlist": []string{"2001:db8::/32", "::1"}})["secret"].(string)
-	open := lcCreate(t, e, map[string]any{"name": "open"})["secret"].(string)
+	v4 := newKey(t, e, nil, map[string]any{"name": "v4", "ip_allowlist": []string{"10.0.0.0/8", "192.0.2.7"}})["secret"].(string)
+	v6 := newKey(t, e, nil, map[string]any{"name": "v6", "ip_allowlist": []string{"2001:db8::/32", "::1"}})["secret"].(string)
+	open := newKey(t, e, nil, map[string]any{"name": "open"})["secret"].(string)
 	cases := []struct {
 		secret string
 		ip     any // nil: no ip member
@@ -222,7 +222,7 @@ func TestLcVerifyForbiddenIP(t *testing.T) {
 		}
 	}
 	// Clearing the allowlist lifts the restriction at once.
-	id := lcCreate(t, e, map[string]any{"name": "cleared", "ip_allowlist": []string{"10.0.0.1"}})
+	id := newKey(t, e, nil, map[string]any{"name": "cleared", "ip_allowlist": []string{"10.0.0.1"}})
 	lcWantCode(t, e, id["secret"], map[string]any{"ip": "10.0.0.2"}, "FORBIDDEN_IP")
 	lcPatch(t, e, id["id"].(string), map[string]any{"ip_allowlist": nil})
 	lcWantCode(t, e, id["secret"], map[string]any{"ip": "10.0.0.2"}, "VALID")
@@ -232,15 +232,15 @@ func TestLcVerifyProject(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p1, p2 := lcProject(t, e, "one"), lcProject(t, e, "two")
-	single := lcCreate(t, e, map[string]any{"name": "single", "project_id": p1})
-	all := lcCreate(t, e, map[string]any{"name": "all"})["secret"].(string)
+	single := newKey(t, e, nil, map[string]any{"name": "single", "project_id": p1})
+	all := newKey(t, e, nil, map[string]any{"name": "all"})["secret"].(string)
 	lcWantCode(t, e, single["secret"], map[string]any{"project_id": p1}, "VALID")
 	lcWantCode(t, e, single["secret"], map[string]any{"project_id": p2}, "WRONG_PROJECT")
 	lcWantCode(t, e, single["secret"], map[string]any{"project_id": lcUnknownProjectID}, "WRONG_PROJECT")
 	lcWantCode(t, e, single["secret"], nil, "VALID")
 	lcWantCode(t, e, all, map[string]any{"project_id": p1}, "VALID")
 	lcWantCode(t, e, all, map[string]any{"project_id": p2}, "VALID")
-	r := lcVerify(t, e, map[string]any{"key": single["secret"], "project_id": p2})
+	r := verify(t, e, nil, map[string]any{"key": single["secret"], "project_id": p2})
 	if r["project_id"] != p1 || r["valid"] != false {
 		t.Fatalf("WRONG_PROJECT answer: %v", r)
 	}
@@ -256,7 +256,7 @@ func TestLcVerifyOrder(t *testing.T) {
 	docRead := []any{lcScope("documents", "read")}
 	mk := func(body map[string]any) (string, string) {
 		body["name"] = "order"
-		k := lcCreate(t, e, body)
+		k := newKey(t, e, nil, body)
 		return k["id"].(string), k["secret"].(string)
 	}
 	patch := func(id string, body map[string]any) { lcPatch(t, e, id, body) }
@@ -325,7 +325,7 @@ func TestLcVerifyExpiry(t *testing.T) {
 	mk := func(body map[string]any) (string, string) {
 		body["name"] = "expiring"
 		body["expires_at"] = soon
-		k := lcCreate(t, e, body)
+		k := newKey(t, e, nil, body)
 		return k["id"].(string), k["secret"].(string)
 	}
 	_, sentinel := mk(map[string]any{})
@@ -375,7 +375,7 @@ func TestLcVerifyExpiry(t *testing.T) {
 		})
 	}
 	// An expired key can be given a new expiry and works again.
-	id := lcVerify(t, e, map[string]any{"key": sentinel})["key_id"].(string)
+	id := verify(t, e, nil, map[string]any{"key": sentinel})["key_id"].(string)
 	lcPatch(t, e, id, map[string]any{"expires_at": lcFuture(time.Hour)})
 	lcWantCode(t, e, sentinel, nil, "VALID")
 }
@@ -387,8 +387,8 @@ func TestLcVerifyPermissionQueries(t *testing.T) {
 	docWrite := lcRestricted(t, e, lcScope("documents", "write"))
 	targeted := lcRestricted(t, e, lcScope("documents", "read", "doc_1", "doc.2"), lcScope("files", "write", "f1"), lcScope("webhooks", "read"))
 	nothing := lcRestricted(t, e)
-	all := lcCreate(t, e, map[string]any{"name": "all"})["secret"].(string)
-	ro := lcCreate(t, e, map[string]any{"name": "ro", "permission_mode": "read_only"})["secret"].(string)
+	all := newKey(t, e, nil, map[string]any{"name": "all"})["secret"].(string)
+	ro := newKey(t, e, nil, map[string]any{"name": "ro", "permission_mode": "read_only"})["secret"].(string)
 
 	cases := []struct {
 		key   string
@@ -469,7 +469,7 @@ func lcKeyName(s string, keys ...string) string {
 func TestLcVerifyMalformedRequests(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	secret := lcCreate(t, e, map[string]any{"name": "m"})["secret"].(string)
+	secret := newKey(t, e, nil, map[string]any{"name": "m"})["secret"].(string)
 	for _, q := range []string{
 		"",
 		"   ",
@@ -531,8 +531,8 @@ func TestLcVerifyMalformedRequests(t *testing.T) {
 func TestLcVerifyLastUsed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	used := lcCreate(t, e, map[string]any{"name": "used"})
-	unused := lcCreate(t, e, map[string]any{"name": "unused"})
+	used := newKey(t, e, nil, map[string]any{"name": "used"})
+	unused := newKey(t, e, nil, map[string]any{"name": "unused"})
 	if used["last_used_at"] != nil {
 		t.Fatalf("new key has last_used_at %v", used["last_used_at"])
 	}
