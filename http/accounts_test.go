@@ -33,7 +33,7 @@ func aiInvalid(t *testing.T, res *resp, field string) {
 	t.Helper()
 	p := pxProblem(t, res, http.StatusUnprocessableEntity, "validation_failed")
 	if p != nil && !pxNames(p, field) {
-		t.Errorf("the 422 does not name %q: errors %v\n%s", field, pxFields(p), short(res.Body))
+		t.Errorf("the 422 does not name %q: errors %v\n%s", field, fields(p), short(res.Body))
 	}
 }
 
@@ -671,7 +671,7 @@ func TestAiAccountValidation(t *testing.T) {
 		before := dump(t, e)
 		p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/accounts", Body: `{"name":"ai u","bogus":1}`}), 400, "unknown_field")
 		if p != nil && !pxNames(p, "bogus") {
-			t.Errorf("does not name bogus: %v", pxFields(p))
+			t.Errorf("does not name bogus: %v", fields(p))
 		}
 		unchanged(t, e, before, "unknown member")
 	})
@@ -768,7 +768,7 @@ func TestAiAccountPatch(t *testing.T) {
 	t.Run("If-Match", func(t *testing.T) {
 		cur := `"` + a["etag"].(string) + `"`
 		before := dump(t, e)
-		for _, im := range []string{`"nope"`, `"` + pxNewID("x") + `"`} {
+		for _, im := range []string{`"nope"`, `"` + newID("x") + `"`} {
 			pxProblem(t, e.do(req{Method: "PATCH", Path: path, Header: map[string]string{"If-Match": im}, Body: map[string]any{"name": "ai if"}}), 412, "precondition_failed")
 			pxProblem(t, e.do(req{Method: "DELETE", Path: path, Header: map[string]string{"If-Match": im}}), 412, "precondition_failed")
 		}

@@ -155,7 +155,7 @@ func TestPxAuditEveryChange(t *testing.T) {
 					t.Errorf("%s %v, want %v", k, ev[k], v)
 				}
 			}
-			pxTime(t, ev["created_at"])
+			timeOf(t, ev["created_at"])
 			ch, _ := ev["changes"].(map[string]any)
 			for f, w := range s.changes {
 				c, ok := ch[f].(map[string]any)
@@ -274,7 +274,7 @@ func TestPxAuditFilters(t *testing.T) {
 	actorOf := func(ev map[string]any) string { return ev["actor"].(map[string]any)["id"].(string) }
 	mid := all[len(all)/2]["created_at"].(string)
 	late := all[len(all)/4]["created_at"].(string)
-	midT, lateT := pxTime(t, mid), pxTime(t, late)
+	midT, lateT := timeOf(t, mid), timeOf(t, late)
 	for _, c := range []struct {
 		query string
 		want  []string
@@ -288,16 +288,16 @@ func TestPxAuditFilters(t *testing.T) {
 		{"target_id=" + keyIDs[2] + "&action=key.updated&actor_id=" + e.OperatorKeyID, where(func(ev map[string]any) bool {
 			return pxTarget(ev) == keyIDs[2] && ev["action"] == "key.updated" && actorOf(ev) == e.OperatorKeyID
 		})},
-		{"since=" + url.QueryEscape(mid), where(func(ev map[string]any) bool { return !pxTime(t, ev["created_at"]).Before(midT) })},
-		{"until=" + url.QueryEscape(mid), where(func(ev map[string]any) bool { return pxTime(t, ev["created_at"]).Before(midT) })},
+		{"since=" + url.QueryEscape(mid), where(func(ev map[string]any) bool { return !timeOf(t, ev["created_at"]).Before(midT) })},
+		{"until=" + url.QueryEscape(mid), where(func(ev map[string]any) bool { return timeOf(t, ev["created_at"]).Before(midT) })},
 		{"since=" + url.QueryEscape(mid) + "&until=" + url.QueryEscape(late), where(func(ev map[string]any) bool {
-			ts := pxTime(t, ev["created_at"])
+			ts := timeOf(t, ev["created_at"])
 			return !ts.Before(midT) && ts.Before(lateT)
 		})},
 		{"since=" + url.QueryEscape(mid) + "&action=key.created", where(func(ev map[string]any) bool {
-			return !pxTime(t, ev["created_at"]).Before(midT) && ev["action"] == "key.created"
+			return !timeOf(t, ev["created_at"]).Before(midT) && ev["action"] == "key.created"
 		})},
-		{"target_id=" + pxNewID("key_"), []string{}},
+		{"target_id=" + newID("key_"), []string{}},
 		{"action=nope", []string{}},
 		{"actor_id=nope", []string{}},
 		{"since=2999-01-01T00:00:00Z", []string{}},

@@ -127,7 +127,7 @@ func TestPxCatalogPut(t *testing.T) {
 	t.Run("not grantable before it exists", func(t *testing.T) {
 		p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: restricted("widgets", "write")}), 422, "validation_failed")
 		if p != nil && !pxNames(p, "scopes[0].resource") {
-			t.Errorf("the problem does not name scopes[0].resource: %v", pxFields(p))
+			t.Errorf("the problem does not name scopes[0].resource: %v", fields(p))
 		}
 	})
 
@@ -215,7 +215,7 @@ func TestPxCatalogPut(t *testing.T) {
 			before := dump(t, e)
 			p := pxProblem(t, e.do(req{Method: "PUT", Path: "/v1/catalog/resources/" + c.id, Body: c.body}), 422, "validation_failed")
 			if p != nil && !pxNames(p, c.field) {
-				t.Errorf("the problem does not name %s: %v", c.field, pxFields(p))
+				t.Errorf("the problem does not name %s: %v", c.field, fields(p))
 			}
 			unchanged(t, e, before, c.name)
 		})
@@ -319,7 +319,7 @@ func TestPxCatalogResourceInUse(t *testing.T) {
 		p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px", "permission_mode": "restricted",
 			"scopes": []any{map[string]any{"resource": "documents", "access": "read"}}}}), 422, "validation_failed")
 		if p != nil && !pxNames(p, "scopes[0].resource") {
-			t.Errorf("the problem does not name scopes[0].resource: %v", pxFields(p))
+			t.Errorf("the problem does not name scopes[0].resource: %v", fields(p))
 		}
 	})
 	t.Run("protected resources are not grantable", func(t *testing.T) {
@@ -327,7 +327,7 @@ func TestPxCatalogResourceInUse(t *testing.T) {
 			p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px", "permission_mode": "restricted",
 				"scopes": []any{map[string]any{"resource": res, "access": "read"}}}}), 422, "validation_failed")
 			if p != nil && !pxNames(p, "scopes[0].resource") {
-				t.Errorf("the problem does not name scopes[0].resource: %v", pxFields(p))
+				t.Errorf("the problem does not name scopes[0].resource: %v", fields(p))
 			}
 		}
 	})

@@ -15,7 +15,7 @@ import (
 func TestRepeatedCredentialHeaders(t *testing.T) {
 	e := newEnv(t)
 	apiKey := e.createKey(map[string]any{"name": "repeated"})["secret"].(string)
-	bogus := rkForgeToken(t, "kwm")
+	bogus := forgeToken(t, "kwm")
 	def := defaultAccount(t, e)
 	other := account(t, e, "other")
 	bearer := func(toks ...string) []string {
@@ -59,7 +59,7 @@ func TestRepeatedCredentialHeaders(t *testing.T) {
 			if p == nil {
 				return
 			}
-			if fs := pxFields(p); len(fs) != 1 || !strings.EqualFold(fs[0], c.header) {
+			if fs := fields(p); len(fs) != 1 || !strings.EqualFold(fs[0], c.header) {
 				t.Errorf("the problem names %v, want %s", fs, c.header)
 			}
 			if d, _ := p["detail"].(string); strings.Contains(d, e.Op) || strings.Contains(d, bogus) || strings.Contains(d, apiKey) {

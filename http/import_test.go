@@ -35,9 +35,6 @@ func rkHashHex(tok string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// rkFuture returns the RFC 3339 time d from now.
-func rkFuture(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339Nano) }
-
 // rkImport sends an import of items and returns the response.
 func rkImport(e *testEnv, items []map[string]any, r req) *resp {
 	r.Method, r.Path, r.Body = "POST", "/v1/keys/import", map[string]any{"keys": items}
@@ -140,7 +137,7 @@ func TestImportKeys(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
 		tok := rkForeignToken(t, "sk_live_")
-		exp := rkFuture(48 * time.Hour)
+		exp := future(48 * time.Hour)
 		data := rkImportData(t, rkImport(e, []map[string]any{{
 			"hash": rkHashHex(tok), "name": "restricted", "description": "from the old system",
 			"permission_mode": "restricted", "scopes": []map[string]any{{"resource": "documents", "access": "read", "targets": []string{"*"}}},

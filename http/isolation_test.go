@@ -60,11 +60,11 @@ func TestAiAccountSelection(t *testing.T) {
 		for name, v := range map[string]string{
 			"another account":            b,
 			"the default account":        def,
-			"an unknown account":         pxNewID(keyward.PrefixAccount),
+			"an unknown account":         newID(keyward.PrefixAccount),
 			"an account name":            "ai alpha",
 			"garbage":                    "not an account",
 			"its own id in another case": strings.ToLower(a),
-			"a key id":                   pxNewID(keyward.PrefixKey),
+			"a key id":                   newID(keyward.PrefixKey),
 		} {
 			t.Run(name, func(t *testing.T) {
 				before := dump(t, e)
@@ -89,10 +89,10 @@ func TestAiAccountSelection(t *testing.T) {
 	})
 	t.Run("the operator key naming an unknown account is 404", func(t *testing.T) {
 		for name, v := range map[string]string{
-			"unknown id":   pxNewID(keyward.PrefixAccount),
+			"unknown id":   newID(keyward.PrefixAccount),
 			"account name": keyward.DefaultAccountName,
 			"garbage":      "not an account",
-			"a key id":     pxNewID(keyward.PrefixKey),
+			"a key id":     newID(keyward.PrefixKey),
 		} {
 			t.Run(name, func(t *testing.T) {
 				before := dump(t, e)
@@ -355,7 +355,7 @@ func TestAiIsolationMatrix(t *testing.T) {
 
 	t.Run("B's ids in A's request bodies", func(t *testing.T) {
 		randomHash := func() string {
-			h := sha256.Sum256([]byte(pxNewID("ai")))
+			h := sha256.Sum256([]byte(newID("ai")))
 			return hex.EncodeToString(h[:])
 		}
 		restricted := func(extra map[string]any) map[string]any {

@@ -26,7 +26,7 @@ import (
 // They take the running test's t so that they can be used in subtests (the
 // harness's own helpers fail the top-level test).
 
-const lcBase62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 // lcUnknownKeyID, lcUnknownProjectID are well-formed ids no object has.
 const (
@@ -196,20 +196,28 @@ func lcRefused(t *testing.T, e *testEnv, id string, r req, status int, code stri
 	return p
 }
 
-// lcChecksum is the 6-character base62 CRC32 (IEEE) of s, as
+// lcInvalidPatch sends PATCH /v1/keys/{id} with body, which must be a 422
+// naming field and change neither the key nor the audit log.
+func lcInvalidPatch(t *testing.T, e *testEnv, id string, body any, field string) {
+	t.Helper()
+	p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: body}, http.StatusUnprocessableEntity, "validation_failed")
+	lcFieldNamed(t, p, field)
+}
+
+// checksum is the 6-character base62 CRC32 (IEEE) of s, as
 // docs/decisions.md describes it, computed independently of the product code.
-func lcChecksum(s string) string {
+func checksum(s string) string {
 	v := crc32.ChecksumIEEE([]byte(s))
 	out := make([]byte, 6)
 	for i := 5; i >= 0; i-- {
-		out[i] = lcBase62[v%62]
+		out[i] = base62[v%62]
 		v /= 62
 	}
 	return string(out)
 }
 
-// lcForgeToken returns a well-formed token (valid checksum) no key has.
-func lcForgeToken(t *testing.T, prefix string) string {
+// forgeToken returns a well-formed token (valid checksum) no key has.
+func forgeToken(t *testing.T, prefix string) string {
 	t.Helper()
 	b := make([]byte, 30)
 	for i := range b {
@@ -217,10 +225,10 @@ func lcForgeToken(t *testing.T, prefix string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b[i] = lcBase62[n.Int64()]
+		b[i] = base62[n.Int64()]
 	}
 	s := prefix + "_" + string(b)
-	return s + lcChecksum(s)
+	return s + checksum(s)
 }
 
 // lcFlip replaces the character at i with another base62 character.
@@ -242,7 +250,7 @@ func lcCheckSecret(t *testing.T, secret, prefix string) {
 	if m[1] != prefix {
 		t.Fatalf("secret prefix %q, want %q", m[1], prefix)
 	}
-	if want := lcChecksum(m[1] + "_" + m[2]); m[3] != want {
+	if want := checksum(m[1] + "_" + m[2]); m[3] != want {
 		t.Fatalf("secret checksum %q, want CRC32 base62 %q", m[3], want)
 	}
 }
@@ -261,7 +269,7 @@ func lcNoSecret(t *testing.T, where string, body []byte, secrets ...string) {
 	}
 }
 
-func lcTime(t *testing.T, v any) time.Time {
+func timeOf(t *testing.T, v any) time.Time {
 	t.Helper()
 	s, ok := v.(string)
 	if !ok {
@@ -277,8 +285,8 @@ func lcTime(t *testing.T, v any) time.Time {
 	return tm
 }
 
-// lcFuture formats a time d from now for a request body.
-func lcFuture(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339Nano) }
+// future formats a time d from now for a request body.
+func future(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339Nano) }
 
 // lcPastMillis waits until the wall clock is past ts by a few milliseconds,
 // so a change made next gets a later millisecond timestamp than ts.
@@ -380,7 +388,7 @@ func TestLcCreateDefaults(t *testing.T) {
 			t.Errorf("%s = %#v, want %#v", n, g, w)
 		}
 	}
-	if lcTime(t, k["created_at"]) != lcTime(t, k["updated_at"]) {
+	if timeOf(t, k["created_at"]) != timeOf(t, k["updated_at"]) {
 		t.Errorf("created_at %v != updated_at %v on a new key", k["created_at"], k["updated_at"])
 	}
 	secret, _ := k["secret"].(string)
@@ -451,7 +459,7 @@ func TestLcCreateCustom(t *testing.T) {
 		k["description"] != "line one\nline two" {
 		t.Errorf("fields not as created: %v", k)
 	}
-	if !lcTime(t, k["expires_at"]).Equal(exp) {
+	if !timeOf(t, k["expires_at"]).Equal(exp) {
 		t.Errorf("expires_at %v, want %v", k["expires_at"], exp)
 	}
 	// GET shows the same object, without the secret.
@@ -467,7 +475,6 @@ func TestLcCreateRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	prj := lcProject(t, e, "single")
-	scope := func(res, acc string) map[string]any { return map[string]any{"resource": res, "access": acc} }
 	restricted := func(scopes ...any) map[string]any {
 		return map[string]any{"name": "k", "permission_mode": "restricted", "scopes": scopes}
 	}
@@ -493,7 +500,7 @@ func TestLcCreateRefused(t *testing.T) {
 		{"unknown project", map[string]any{"name": "k", "project_id": lcUnknownProjectID}, "project_id"},
 		{"malformed project id", map[string]any{"name": "k", "project_id": "alpha"}, "project_id"},
 		{"expiry in the past", map[string]any{"name": "k", "expires_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)}, "expires_at"},
-		{"clear_expires_at with expires_at", map[string]any{"name": "k", "expires_at": lcFuture(time.Hour), "clear_expires_at": true}, "clear_expires_at"},
+		{"clear_expires_at with expires_at", map[string]any{"name": "k", "expires_at": future(time.Hour), "clear_expires_at": true}, "clear_expires_at"},
 		{"name missing", map[string]any{"description": "d"}, "name"},
 		{"name null", map[string]any{"name": nil}, "name"},
 		{"name empty", map[string]any{"name": ""}, "name"},
@@ -585,7 +592,7 @@ func TestLcGet(t *testing.T) {
 func lcFullKey(t *testing.T, e *testEnv, prj string) map[string]any {
 	t.Helper()
 	return newKey(t, e, nil, map[string]any{
-		"name": "full", "description": "desc", "project_id": prj, "expires_at": lcFuture(72 * time.Hour),
+		"name": "full", "description": "desc", "project_id": prj, "expires_at": future(72 * time.Hour),
 		"metadata": map[string]any{"a": 1, "b": "two"}, "ip_allowlist": []string{"10.0.0.0/8", "192.0.2.1"},
 		"permission_mode": "restricted",
 		"scopes":          []any{map[string]any{"resource": "documents", "access": "write", "targets": []string{"d1"}}},
@@ -690,9 +697,7 @@ func TestLcPatchNullRefused(t *testing.T) {
 	id := k["id"].(string)
 	for _, f := range []string{"name", "status", "permission_mode", "scopes", "roles"} {
 		t.Run(f, func(t *testing.T) {
-			p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{f: nil}},
-				http.StatusUnprocessableEntity, "validation_failed")
-			lcFieldNamed(t, p, f)
+			lcInvalidPatch(t, e, id, map[string]any{f: nil}, f)
 		})
 	}
 }
@@ -732,30 +737,24 @@ func TestLcPatchReplacesWholesale(t *testing.T) {
 func TestLcPatchExpiry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := newKey(t, e, nil, map[string]any{"name": "x", "expires_at": lcFuture(time.Hour)})
+	k := newKey(t, e, nil, map[string]any{"name": "x", "expires_at": future(time.Hour)})
 	id := k["id"].(string)
 
 	t.Run("clear_expires_at with expires_at is refused", func(t *testing.T) {
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"clear_expires_at": true, "expires_at": lcFuture(2 * time.Hour)}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "clear_expires_at")
+		lcInvalidPatch(t, e, id, map[string]any{"clear_expires_at": true, "expires_at": future(2 * time.Hour)}, "clear_expires_at")
 		lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"clear_expires_at": true, "expires_at": nil}},
 			http.StatusUnprocessableEntity, "validation_failed")
 	})
 	t.Run("expiry in the past is refused", func(t *testing.T) {
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"expires_at": time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "expires_at")
+		lcInvalidPatch(t, e, id, map[string]any{"expires_at": time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)}, "expires_at")
 	})
 	t.Run("malformed expiry is refused", func(t *testing.T) {
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"expires_at": "tomorrow"}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "expires_at")
+		lcInvalidPatch(t, e, id, map[string]any{"expires_at": "tomorrow"}, "expires_at")
 	})
 	t.Run("set a new expiry", func(t *testing.T) {
 		exp := time.Now().Add(5 * time.Hour).UTC().Truncate(time.Millisecond)
 		got := lcPatch(t, e, id, map[string]any{"expires_at": exp.Format(time.RFC3339Nano)})
-		if !lcTime(t, got["expires_at"]).Equal(exp) {
+		if !timeOf(t, got["expires_at"]).Equal(exp) {
 			t.Fatalf("expires_at %v, want %v", got["expires_at"], exp)
 		}
 	})
@@ -814,12 +813,10 @@ func TestLcPatchStatus(t *testing.T) {
 	t.Run("unknown status", func(t *testing.T) {
 		k := newKey(t, e, nil, map[string]any{"name": "s"})
 		id := k["id"].(string)
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"status": "deleted"}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "status")
+		lcInvalidPatch(t, e, id, map[string]any{"status": "deleted"}, "status")
 	})
 	t.Run("revoked is terminal", func(t *testing.T) {
-		k := newKey(t, e, nil, map[string]any{"name": "s", "description": "d", "expires_at": lcFuture(time.Hour)})
+		k := newKey(t, e, nil, map[string]any{"name": "s", "description": "d", "expires_at": future(time.Hour)})
 		id := k["id"].(string)
 		lcPatch(t, e, id, map[string]any{"status": "revoked"})
 		for _, body := range []map[string]any{
@@ -849,9 +846,7 @@ func TestLcPatchPermissionMode(t *testing.T) {
 	t.Run("to restricted without scopes or roles", func(t *testing.T) {
 		k := newKey(t, e, nil, map[string]any{"name": "m"})
 		id := k["id"].(string)
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"permission_mode": "restricted"}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "permission_mode")
+		lcInvalidPatch(t, e, id, map[string]any{"permission_mode": "restricted"}, "permission_mode")
 	})
 	t.Run("to restricted with scopes []", func(t *testing.T) {
 		k := newKey(t, e, nil, map[string]any{"name": "m"})
@@ -877,9 +872,7 @@ func TestLcPatchPermissionMode(t *testing.T) {
 	t.Run("unknown role", func(t *testing.T) {
 		k := newKey(t, e, nil, map[string]any{"name": "m"})
 		id := k["id"].(string)
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"permission_mode": "restricted", "roles": []string{"nope"}}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "roles[0]")
+		lcInvalidPatch(t, e, id, map[string]any{"permission_mode": "restricted", "roles": []string{"nope"}}, "roles[0]")
 	})
 	t.Run("scopes while the mode stays all", func(t *testing.T) {
 		k := newKey(t, e, nil, map[string]any{"name": "m"})
@@ -902,9 +895,7 @@ func TestLcPatchPermissionMode(t *testing.T) {
 	t.Run("scopes while leaving restricted", func(t *testing.T) {
 		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
 		id := k["id"].(string)
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"permission_mode": "all", "scopes": docRead}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "scopes")
+		lcInvalidPatch(t, e, id, map[string]any{"permission_mode": "all", "scopes": docRead}, "scopes")
 	})
 	t.Run("restricted to all clears scopes", func(t *testing.T) {
 		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
@@ -932,9 +923,7 @@ func TestLcPatchPermissionMode(t *testing.T) {
 			"scopes[0].resource": {map[string]any{"resource": "billing", "access": "write"}},
 			"scopes[1].access":   {map[string]any{"resource": "documents", "access": "read"}, map[string]any{"resource": "search", "access": "write"}},
 		} {
-			p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"scopes": scopes}},
-				http.StatusUnprocessableEntity, "validation_failed")
-			lcFieldNamed(t, p, field)
+			lcInvalidPatch(t, e, id, map[string]any{"scopes": scopes}, field)
 		}
 	})
 	t.Run("project change is checked against the scopes", func(t *testing.T) {
@@ -942,12 +931,8 @@ func TestLcPatchPermissionMode(t *testing.T) {
 		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "restricted",
 			"scopes": []any{map[string]any{"resource": "usage", "access": "read"}}})
 		id := k["id"].(string)
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"project_id": prj}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "scopes[0].resource")
-		p = lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"project_id": lcUnknownProjectID}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "project_id")
+		lcInvalidPatch(t, e, id, map[string]any{"project_id": prj}, "scopes[0].resource")
+		lcInvalidPatch(t, e, id, map[string]any{"project_id": lcUnknownProjectID}, "project_id")
 	})
 }
 
@@ -980,9 +965,7 @@ func TestLcPatchImmutable(t *testing.T) {
 		s.unchanged(t, e, id)
 	})
 	t.Run("immutable with a valid change is refused as a whole", func(t *testing.T) {
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "changed", "prefix": "zz"}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "prefix")
+		lcInvalidPatch(t, e, id, map[string]any{"name": "changed", "prefix": "zz"}, "prefix")
 	})
 }
 
@@ -1083,7 +1066,7 @@ func TestLcPatchBookkeeping(t *testing.T) {
 		{map[string]any{"permission_mode": "read_only", "status": "active"}, []string{"permission_mode", "status"}},
 	}
 	for i, st := range steps {
-		lcPastMillis(lcTime(t, prev["updated_at"]))
+		lcPastMillis(timeOf(t, prev["updated_at"]))
 		start := time.Now().UTC().Truncate(time.Millisecond)
 		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		audit := e.auditCount()
@@ -1093,7 +1076,7 @@ func TestLcPatchBookkeeping(t *testing.T) {
 		if got["etag"] == prev["etag"] || res.Header.Get("ETag") != `"`+got["etag"].(string)+`"` {
 			t.Fatalf("step %d: etag %v (was %v), header %q", i, got["etag"], prev["etag"], res.Header.Get("ETag"))
 		}
-		if u := lcTime(t, got["updated_at"]); !u.After(lcTime(t, prev["updated_at"])) || u.Before(start) {
+		if u := timeOf(t, got["updated_at"]); !u.After(timeOf(t, prev["updated_at"])) || u.Before(start) {
 			t.Fatalf("step %d: updated_at %v, was %v, request started %v", i, got["updated_at"], prev["updated_at"], start)
 		}
 		if got["updated_by_id"] != mgmtID || got["created_by_id"] != e.OperatorKeyID {
@@ -1382,10 +1365,10 @@ func TestLcListFilters(t *testing.T) {
 	e := newEnv(t)
 	prj := lcProject(t, e, "p")
 	// The expiring key first: the rest of the setup runs while it expires.
-	expiring := newKey(t, e, nil, map[string]any{"name": "Expiring soon", "expires_at": lcFuture(1500 * time.Millisecond)})
+	expiring := newKey(t, e, nil, map[string]any{"name": "Expiring soon", "expires_at": future(1500 * time.Millisecond)})
 	mk := func(body map[string]any) string { return newKey(t, e, nil, body)["id"].(string) }
 	plain := mk(map[string]any{"name": "Plain DOCS key"})
-	future := mk(map[string]any{"name": "future", "expires_at": lcFuture(24 * time.Hour)})
+	later := mk(map[string]any{"name": "future", "expires_at": future(24 * time.Hour)})
 	disabled := mk(map[string]any{"name": "off", "status": "disabled"})
 	revoked := mk(map[string]any{"name": "gone"})
 	lcPatch(t, e, revoked, map[string]any{"status": "revoked"})
@@ -1399,7 +1382,7 @@ func TestLcListFilters(t *testing.T) {
 	under := mk(map[string]any{"name": "snake_case"})
 	unicodeName := mk(map[string]any{"name": "ÉCOLE Straße"})
 	acct := lcGet(t, e, plain)["account_id"].(string)
-	allIDs := []string{expiring["id"].(string), plain, future, disabled, revoked, single, ro, docs, docsFiles, percent, under, unicodeName}
+	allIDs := []string{expiring["id"].(string), plain, later, disabled, revoked, single, ro, docs, docsFiles, percent, under, unicodeName}
 
 	keywardtest.WaitFor(t, "the expiring key to expire", 15*time.Second, func() bool {
 		return lcCode(t, e, expiring["secret"], nil) == "EXPIRED"
@@ -1424,9 +1407,9 @@ func TestLcListFilters(t *testing.T) {
 	var after, before []string
 	{
 		mid := lcGet(t, e, ro)
-		createdMid = lcTime(t, mid["created_at"])
+		createdMid = timeOf(t, mid["created_at"])
 		for _, id := range allIDs {
-			c := lcTime(t, lcGet(t, e, id)["created_at"])
+			c := timeOf(t, lcGet(t, e, id)["created_at"])
 			if c.After(createdMid) {
 				after = append(after, id)
 			}

@@ -6,7 +6,6 @@ package http_test
 // working; X-Forwarded-For counts only from trusted proxies.
 
 import (
-	"crypto/rand"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/keywardtest"
 )
@@ -25,19 +23,9 @@ func rkSmallLockout() *khttp.LockoutPolicy {
 	return &khttp.LockoutPolicy{Threshold: 5, Window: time.Minute, Duration: 2 * time.Second}
 }
 
-// rkForgeToken returns a well-formed token (correct checksum) that no key has.
-func rkForgeToken(t *testing.T, prefix string) string {
-	t.Helper()
-	tok, err := keyward.NewToken(prefix, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok.Reveal()
-}
-
 // rkBadCredentials are five different ways to fail authentication (401).
 func rkBadCredentials(e *testEnv) []req {
-	forged := rkForgeToken(e.t, "kwm")
+	forged := forgeToken(e.t, "kwm")
 	return []req{
 		{Method: "GET", Path: "/v1/keys", Token: forged},
 		{Method: "GET", Path: "/v1/keys", Token: "not-a-key"},
@@ -159,7 +147,7 @@ func TestLockout(t *testing.T) {
 		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout()}})
 		local := rkClient(t, "127.0.0.1")
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
-		forged := rkForgeToken(t, "kw")
+		forged := forgeToken(t, "kw")
 		for i := 0; i < 3; i++ {
 			problem(t, rkStatus(t, e, local, req{Method: "GET", Path: "/v1/whoami", Token: forged}), http.StatusUnauthorized, "unauthenticated")
 		}
@@ -185,7 +173,7 @@ func TestLockout(t *testing.T) {
 			{"account mismatch", req{Method: "GET", Path: "/v1/keys", Token: reader, Header: map[string]string{"X-Account-Id": other}}, http.StatusForbidden},
 			{"unknown key id", req{Method: "GET", Path: "/v1/keys/key_01ARZ3NDEKTSV4RRFFQ69G5FAV"}, http.StatusNotFound},
 			{"validation", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": 1}}, http.StatusUnprocessableEntity},
-			{"verify of bad tokens", req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": rkForgeToken(t, "kw")}}, http.StatusOK},
+			{"verify of bad tokens", req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": forgeToken(t, "kw")}}, http.StatusOK},
 			{"conflicting credentials", req{Method: "GET", Path: "/v1/keys", Header: map[string]string{"X-API-Key": apiKey}}, http.StatusBadRequest},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

@@ -68,8 +68,8 @@ func pxProblemShape(t *testing.T, res *resp, code string) map[string]any {
 	return p
 }
 
-// pxFields returns the field names of a problem's errors.
-func pxFields(p map[string]any) []string {
+// fields returns the field names of a problem's errors.
+func fields(p map[string]any) []string {
 	var out []string
 	errs, _ := p["errors"].([]any)
 	for _, fe := range errs {
@@ -84,7 +84,7 @@ func pxFields(p map[string]any) []string {
 // pxNames reports whether one of the problem's errors names the member
 // (itself, or a path inside it).
 func pxNames(p map[string]any, member string) bool {
-	for _, f := range pxFields(p) {
+	for _, f := range fields(p) {
 		if f == member || strings.HasPrefix(f, member+".") || strings.HasPrefix(f, member+"[") {
 			return true
 		}
@@ -139,8 +139,8 @@ func pxSetStatus(t *testing.T, e *testEnv, a *keyward.Actor, kind keyward.KeyKin
 		Header: map[string]string{"X-Account-Id": a.AccountID}, Body: map[string]any{"status": st}})
 }
 
-// pxNewID returns a well-formed id that names nothing.
-func pxNewID(prefix string) string {
+// newID returns a well-formed id that names nothing.
+func newID(prefix string) string {
 	return keyward.NewIDs(keyward.SystemClock).New(prefix)
 }
 
@@ -151,7 +151,7 @@ func pxOtherAccount(t *testing.T, e *testEnv, name string) string {
 	t.Helper()
 	now := keyward.Timestamp(time.Now())
 	acct := &keyward.Account{
-		ID: pxNewID(keyward.PrefixAccount), Name: name, DefaultPrefix: keyward.DefaultPrefix,
+		ID: newID(keyward.PrefixAccount), Name: name, DefaultPrefix: keyward.DefaultPrefix,
 		CatalogTemplate: keyward.TemplateDefault, DefaultPermissionMode: keyward.ModeAll,
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
@@ -684,7 +684,7 @@ func pxCreds(f *pxFixture, r pxRoute) []pxCred {
 		{name: "two different credentials", header: map[string]string{"Authorization": "Bearer " + f.e.Op, "X-API-Key": f.apiKey}, status: 400, code: "bad_request", authFirst: true},
 		{name: "two different management keys", header: map[string]string{"Authorization": "Bearer " + f.auditOnly, "X-API-Key": f.e.Op}, status: 400, code: "bad_request", authFirst: true},
 		{name: "bound key naming another account", header: map[string]string{"Authorization": "Bearer " + f.without[r.perm], "X-Account-Id": f.other.acct}, status: forbidden, code: "account_mismatch", authFirst: true},
-		{name: "operator naming an unknown account", header: map[string]string{"Authorization": "Bearer " + f.e.Op, "X-Account-Id": pxNewID(keyward.PrefixAccount)}, status: 404, code: "not_found", authFirst: true},
+		{name: "operator naming an unknown account", header: map[string]string{"Authorization": "Bearer " + f.e.Op, "X-Account-Id": newID(keyward.PrefixAccount)}, status: 404, code: "not_found", authFirst: true},
 		{name: "operator naming a malformed account", header: map[string]string{"Authorization": "Bearer " + f.e.Op, "X-Account-Id": "default"}, status: 404, code: "not_found", authFirst: true},
 		{name: "lacks the permission", header: bearer(f.without[r.perm]), status: forbidden, code: "permission_denied", missing: r.perm},
 		{name: "only " + lackPermName(lackKey == f.auditOnly), header: bearer(lackKey), status: forbidden, code: "permission_denied", missing: lackPerm},
@@ -856,7 +856,7 @@ func TestPxBodyMatrix(t *testing.T) {
 					res := e.do(rq)
 					p := pxProblem(t, res, c.status, c.code)
 					if p != nil && c.member != "" && !pxNames(p, c.member) {
-						t.Errorf("the problem does not name %q: errors %v\n%s", c.member, pxFields(p), short(res.Body))
+						t.Errorf("the problem does not name %q: errors %v\n%s", c.member, fields(p), short(res.Body))
 					}
 					unchanged(t, e, before, c.name)
 				})
@@ -926,30 +926,30 @@ func TestPxIDMatrix(t *testing.T) {
 	e := f.e
 	ids := map[string][]string{
 		"key": {
-			f.project, f.mgmtKeyID, e.OperatorKeyID, "key_123", "key_" + strings.ToLower(strings.TrimPrefix(pxNewID(keyward.PrefixKey), "key_")),
-			"KEY_" + strings.TrimPrefix(pxNewID(keyward.PrefixKey), "key_"), "key-" + strings.TrimPrefix(pxNewID(keyward.PrefixKey), "key_"),
-			strings.TrimPrefix(f.apiKeyID, "key_"), f.apiKeyID + "0", " " + f.apiKeyID, "x", pxNewID(keyward.PrefixKey), f.other.key,
+			f.project, f.mgmtKeyID, e.OperatorKeyID, "key_123", "key_" + strings.ToLower(strings.TrimPrefix(newID(keyward.PrefixKey), "key_")),
+			"KEY_" + strings.TrimPrefix(newID(keyward.PrefixKey), "key_"), "key-" + strings.TrimPrefix(newID(keyward.PrefixKey), "key_"),
+			strings.TrimPrefix(f.apiKeyID, "key_"), f.apiKeyID + "0", " " + f.apiKeyID, "x", newID(keyward.PrefixKey), f.other.key,
 			"key_ZZZZZZZZZZZZZZZZZZZZZZZZZZ",
 		},
 		"project": {
-			f.apiKeyID, "prj_123", "prj_" + strings.ToLower(strings.TrimPrefix(pxNewID(keyward.PrefixProject), "prj_")),
-			pxNewID(keyward.PrefixProject), f.other.project, "x",
+			f.apiKeyID, "prj_123", "prj_" + strings.ToLower(strings.TrimPrefix(newID(keyward.PrefixProject), "prj_")),
+			newID(keyward.PrefixProject), f.other.project, "x",
 		},
 		"resource": {"nope", "BAD", "1x", "documents.nope", strings.Repeat("a", 65), f.other.resource},
 		"mgmtkey": {
-			f.apiKeyID, f.project, "key_123", pxNewID(keyward.PrefixKey), f.other.mgmtKey, "x", strings.TrimPrefix(f.mgmtKeyID, "key_"),
+			f.apiKeyID, f.project, "key_123", newID(keyward.PrefixKey), f.other.mgmtKey, "x", strings.TrimPrefix(f.mgmtKeyID, "key_"),
 			"key_" + strings.ToLower(strings.TrimPrefix(f.mgmtKeyID, "key_")), f.mgmtKeyID + "0",
 		},
 		"account": {
-			"acc_123", pxNewID(keyward.PrefixAccount), f.project, f.user, "x", keyward.DefaultAccountName, "px target",
+			"acc_123", newID(keyward.PrefixAccount), f.project, f.user, "x", keyward.DefaultAccountName, "px target",
 			"acc_" + strings.ToLower(strings.TrimPrefix(f.acct, "acc_")), f.acct + "0", strings.TrimPrefix(f.acct, "acc_"),
 		},
 		"user": {
-			f.other.user, pxNewID(keyward.PrefixUser), "usr_123", f.serviceAccount, f.apiKeyID, "x", f.user + "0",
+			f.other.user, newID(keyward.PrefixUser), "usr_123", f.serviceAccount, f.apiKeyID, "x", f.user + "0",
 			"usr_" + strings.ToLower(strings.TrimPrefix(f.user, "usr_")),
 		},
 		"sa": {
-			f.other.sa, pxNewID(keyward.PrefixService), "sa_123", f.user, f.apiKeyID, "x", f.serviceAccount + "0",
+			f.other.sa, newID(keyward.PrefixService), "sa_123", f.user, f.apiKeyID, "x", f.serviceAccount + "0",
 		},
 		"role": {"nope", "BAD", "PXROLE", "1x", strings.Repeat("a", 65), f.other.role, "pxrole.x", f.role + " "},
 	}

@@ -50,7 +50,7 @@ func meSameIDs(t *testing.T, what string, got []string, want ...string) {
 	}
 }
 
-func meScope(resource, access string, targets ...string) map[string]any {
+func scope(resource, access string, targets ...string) map[string]any {
 	s := map[string]any{"resource": resource, "access": access}
 	if targets != nil {
 		s["targets"] = targets
@@ -71,7 +71,7 @@ func TestMeUserCreateAndRules(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	acct := defaultAccount(t, e)
-	meRole(t, e, "reader", meScope("documents", "read"))
+	meRole(t, e, "reader", scope("documents", "read"))
 	before := e.auditCount()
 
 	res := must(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{
@@ -153,8 +153,8 @@ func TestMeUserCreateAndRules(t *testing.T) {
 func TestMeUserPatchAndDelete(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	meRole(t, e, "reader", meScope("documents", "read"))
-	meRole(t, e, "writer", meScope("documents", "write"))
+	meRole(t, e, "reader", scope("documents", "read"))
+	meRole(t, e, "writer", scope("documents", "write"))
 	u := meCreate(t, e, nil, "/v1/users", map[string]any{"external_id": "e-1", "email": "a@example.com", "name": "A", "roles": []string{"reader"}})
 	meCreate(t, e, nil, "/v1/users", map[string]any{"external_id": "e-2"})
 	path := "/v1/users/" + u["id"].(string)
@@ -208,8 +208,8 @@ func TestMeUserPatchAndDelete(t *testing.T) {
 	} {
 		before := dump(t, e)
 		pr := problem(t, e.do(req{Method: "PATCH", Path: path, Body: c.body}), c.status, c.code)
-		if c.field != "" && !slices.Contains(meFields(pr), c.field) {
-			t.Errorf("PATCH %v names %v, want %s", c.body, meFields(pr), c.field)
+		if c.field != "" && !slices.Contains(fields(pr), c.field) {
+			t.Errorf("PATCH %v names %v, want %s", c.body, fields(pr), c.field)
 		}
 		unchanged(t, e, before, fmt.Sprintf("PATCH %v", c.body))
 	}
@@ -381,7 +381,7 @@ func TestMeRoleRules(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	res := must(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{
-		"name": "reader", "description": "reads", "scopes": []any{meScope("documents", "read"), meScope("files", "write", "f_1", "f_2", "f_1")},
+		"name": "reader", "description": "reads", "scopes": []any{scope("documents", "read"), scope("files", "write", "f_1", "f_2", "f_1")},
 	}})
 	r := res.JSON(t)
 	if res.Header.Get("Location") != "/v1/roles/reader" || r["name"] != "reader" || r["description"] != "reads" {
@@ -397,15 +397,15 @@ func TestMeRoleRules(t *testing.T) {
 		body  map[string]any
 		field string
 	}{
-		{"unknown resource", map[string]any{"name": "x", "scopes": []any{meScope("documents", "read"), meScope("nope", "read")}}, "scopes[1].resource"},
-		{"read of write-only", map[string]any{"name": "x", "scopes": []any{meScope("events", "read")}}, "scopes[0].access"},
-		{"write of read-only", map[string]any{"name": "x", "scopes": []any{meScope("search", "write")}}, "scopes[0].access"},
-		{"protected", map[string]any{"name": "x", "scopes": []any{meScope("billing", "read")}}, "scopes[0].resource"},
-		{"bad access", map[string]any{"name": "x", "scopes": []any{meScope("documents", "admin")}}, "scopes[0].access"},
-		{"empty targets", map[string]any{"name": "x", "scopes": []any{meScope("documents", "read", []string{}...)}}, "scopes[0].targets"},
-		{"wildcard and ids", map[string]any{"name": "x", "scopes": []any{meScope("documents", "read", "d_1", "*")}}, "scopes[0].targets[1]"},
-		{"bad target", map[string]any{"name": "x", "scopes": []any{meScope("documents", "read", "a b")}}, "scopes[0].targets[0]"},
-		{"duplicate scope", map[string]any{"name": "x", "scopes": []any{meScope("documents", "read"), meScope("documents", "read", "d_1")}}, "scopes[1]"},
+		{"unknown resource", map[string]any{"name": "x", "scopes": []any{scope("documents", "read"), scope("nope", "read")}}, "scopes[1].resource"},
+		{"read of write-only", map[string]any{"name": "x", "scopes": []any{scope("events", "read")}}, "scopes[0].access"},
+		{"write of read-only", map[string]any{"name": "x", "scopes": []any{scope("search", "write")}}, "scopes[0].access"},
+		{"protected", map[string]any{"name": "x", "scopes": []any{scope("billing", "read")}}, "scopes[0].resource"},
+		{"bad access", map[string]any{"name": "x", "scopes": []any{scope("documents", "admin")}}, "scopes[0].access"},
+		{"empty targets", map[string]any{"name": "x", "scopes": []any{scope("documents", "read", []string{}...)}}, "scopes[0].targets"},
+		{"wildcard and ids", map[string]any{"name": "x", "scopes": []any{scope("documents", "read", "d_1", "*")}}, "scopes[0].targets[1]"},
+		{"bad target", map[string]any{"name": "x", "scopes": []any{scope("documents", "read", "a b")}}, "scopes[0].targets[0]"},
+		{"duplicate scope", map[string]any{"name": "x", "scopes": []any{scope("documents", "read"), scope("documents", "read", "d_1")}}, "scopes[1]"},
 		{"null scopes", map[string]any{"name": "x", "scopes": nil}, "scopes"},
 		{"no name", map[string]any{"scopes": []any{}}, "name"},
 		{"empty name", map[string]any{"name": ""}, "name"},
@@ -455,8 +455,8 @@ func TestMeRoleRules(t *testing.T) {
 		{map[string]any{"name": "writer"}, "name"},
 		{map[string]any{"name": nil}, "name"},
 		{map[string]any{"scopes": nil}, "scopes"},
-		{map[string]any{"scopes": []any{meScope("billing", "write")}}, "scopes[0].resource"},
-		{map[string]any{"scopes": []any{meScope("usage", "write")}}, "scopes[0].access"},
+		{map[string]any{"scopes": []any{scope("billing", "write")}}, "scopes[0].resource"},
+		{map[string]any{"scopes": []any{scope("usage", "write")}}, "scopes[0].access"},
 	} {
 		meInvalidReq(t, e, req{Method: "PATCH", Path: "/v1/roles/reader", Body: c.body}, c.field)
 	}
@@ -464,7 +464,7 @@ func TestMeRoleRules(t *testing.T) {
 	if same["etag"] != r["etag"] {
 		t.Errorf("PATCH with the same name changed the role")
 	}
-	p := mePatch(t, e, "/v1/roles/reader", map[string]any{"name": "reader", "description": nil, "scopes": []any{meScope("search", "read")}})
+	p := mePatch(t, e, "/v1/roles/reader", map[string]any{"name": "reader", "description": nil, "scopes": []any{scope("search", "read")}})
 	if p["description"] != nil || fmt.Sprint(p["scopes"]) != "[map[access:read resource:search targets:[*]]]" || p["etag"] == r["etag"] {
 		t.Errorf("after PATCH: %v", p)
 	}
@@ -487,7 +487,7 @@ func TestMeRoleRules(t *testing.T) {
 func TestMeRoleInUse(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	meRole(t, e, "reader", meScope("documents", "read"))
+	meRole(t, e, "reader", scope("documents", "read"))
 	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "holder", "roles": []string{"reader"}})["id"].(string)
 	k, _ := apiKey(t, e, nil, map[string]any{"name": "holder", "permission_mode": "restricted", "roles": []string{"reader"}})
 	gone, _ := apiKey(t, e, nil, map[string]any{"name": "revoked holder", "permission_mode": "restricted", "roles": []string{"reader"}})
@@ -526,11 +526,11 @@ func TestMeRoleInUse(t *testing.T) {
 func TestMeRolesGrantKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	meRole(t, e, "reader", meScope("documents", "read"))
-	meRole(t, e, "hooks", meScope("webhooks", "write", "wh_1"))
+	meRole(t, e, "reader", scope("documents", "read"))
+	meRole(t, e, "hooks", scope("webhooks", "write", "wh_1"))
 	_, byRole := apiKey(t, e, nil, map[string]any{"name": "by role", "permission_mode": "restricted", "roles": []string{"reader"}})
 	_, mixed := apiKey(t, e, nil, map[string]any{"name": "mixed", "permission_mode": "restricted",
-		"scopes": []any{meScope("files", "read")}, "roles": []string{"reader", "hooks"}})
+		"scopes": []any{scope("files", "read")}, "roles": []string{"reader", "hooks"}})
 
 	v := meVerifyCode(t, e, byRole, "documents:read", "VALID")
 	if fmt.Sprint(v["scopes"]) != "[map[access:read resource:documents targets:[*]]]" || fmt.Sprint(v["roles"]) != "[reader]" {
@@ -545,7 +545,7 @@ func TestMeRolesGrantKeys(t *testing.T) {
 	meVerifyCode(t, e, mixed, "webhooks:write:wh_2", "INSUFFICIENT_PERMISSIONS")
 
 	// A change to the role is a change to its keys, at the next verification.
-	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{meScope("documents", "write")}})
+	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{scope("documents", "write")}})
 	v = meVerifyCode(t, e, byRole, "documents:write", "VALID")
 	if fmt.Sprint(v["scopes"]) != "[map[access:write resource:documents targets:[*]]]" {
 		t.Errorf("scopes after the role changed: %v", v["scopes"])

@@ -36,24 +36,12 @@ func meIsAccountPerm(p string) bool {
 // ---- requests (these take the subtest's t: e.must and e.problem fail the
 // parent test, which a subtest must not do) ----
 
-// meFields returns the fields a 422 names.
-func meFields(p map[string]any) []string {
-	var out []string
-	errs, _ := p["errors"].([]any)
-	for _, fe := range errs {
-		m, _ := fe.(map[string]any)
-		f, _ := m["field"].(string)
-		out = append(out, f)
-	}
-	return out
-}
-
 // meInvalidReq sends r, checks a 422 naming field, and that nothing changed.
 func meInvalidReq(t *testing.T, e *testEnv, r req, field string) map[string]any {
 	t.Helper()
 	p := meRefused(t, e, r, http.StatusUnprocessableEntity, "validation_failed")
-	if !slices.Contains(meFields(p), field) {
-		t.Fatalf("%s %s: 422 names %v, want %q", r.Method, r.Path, meFields(p), field)
+	if !slices.Contains(fields(p), field) {
+		t.Fatalf("%s %s: 422 names %v, want %q", r.Method, r.Path, fields(p), field)
 	}
 	return p
 }

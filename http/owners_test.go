@@ -12,9 +12,6 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// meNewID returns a well-formed id with prefix that names nothing.
-func meNewID(prefix string) string { return keyward.NewIDs(keyward.SystemClock).New(prefix) }
-
 func meOwner(typ, id string) map[string]any { return map[string]any{"type": typ, "id": id} }
 
 // meScopesText renders verify's or whoami's scopes for comparison.
@@ -60,11 +57,11 @@ func TestMeOwnerAtCreation(t *testing.T) {
 		owner any
 		field string
 	}{
-		{"unknown user", meOwner("user", meNewID(keyward.PrefixUser)), "owner.id"},
+		{"unknown user", meOwner("user", newID(keyward.PrefixUser)), "owner.id"},
 		{"malformed user id", meOwner("user", "usr_nope"), "owner.id"},
 		{"service account id as user", meOwner("user", sa), "owner.id"},
 		{"user id as service account", meOwner("service_account", u), "owner.id"},
-		{"unknown service account", meOwner("service_account", meNewID(keyward.PrefixService)), "owner.id"},
+		{"unknown service account", meOwner("service_account", newID(keyward.PrefixService)), "owner.id"},
 		{"another account's user", meOwner("user", ou), "owner.id"},
 		{"another account's service account", meOwner("service_account", osa), "owner.id"},
 		{"another account", meOwner("account", other), "owner.id"},
@@ -112,9 +109,9 @@ func TestMeOwnerAtCreation(t *testing.T) {
 func TestMeUserBoundsKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	meRole(t, e, "reader", meScope("documents", "read"))
-	meRole(t, e, "writer", meScope("documents", "write"))
-	meRole(t, e, "bc", meScope("documents", "read", "b", "c"))
+	meRole(t, e, "reader", scope("documents", "read"))
+	meRole(t, e, "writer", scope("documents", "write"))
+	meRole(t, e, "bc", scope("documents", "read", "b", "c"))
 	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "reader", "roles": []string{"reader"}})["id"].(string)
 	uPath := "/v1/users/" + u
 	_, all := apiKey(t, e, nil, map[string]any{"name": "all", "permission_mode": "all", "owner": meOwner("user", u)})
@@ -137,7 +134,7 @@ func TestMeUserBoundsKey(t *testing.T) {
 	// Targets intersect: key [a b] ∩ role [b c] = [b].
 	u2 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "bc", "roles": []string{"bc"}})["id"].(string)
 	_, ab := apiKey(t, e, nil, map[string]any{"name": "ab", "permission_mode": "restricted",
-		"scopes": []any{meScope("documents", "read", "a", "b")}, "owner": meOwner("user", u2)})
+		"scopes": []any{scope("documents", "read", "a", "b")}, "owner": meOwner("user", u2)})
 	v = meVerifyCode(t, e, ab, "documents:read:b", "VALID")
 	if got := meScopesText(v["scopes"]); got != "[map[access:read resource:documents targets:[b]]]" {
 		t.Errorf("intersected scopes %s, want documents read [b]", got)
@@ -170,10 +167,10 @@ func TestMeUserBoundsKey(t *testing.T) {
 	mePatch(t, e, uPath, map[string]any{"roles": []string{"reader"}})
 	meVerifyCode(t, e, all, "documents:write", "INSUFFICIENT_PERMISSIONS")
 	// So does a change to what a role grants.
-	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{meScope("files", "read")}})
+	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{scope("files", "read")}})
 	meVerifyCode(t, e, all, "files:read", "VALID")
 	meVerifyCode(t, e, all, "documents:read", "INSUFFICIENT_PERMISSIONS")
-	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{meScope("documents", "read")}})
+	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{scope("documents", "read")}})
 
 	// Disabling the user stops its keys until it is enabled again.
 	mePatch(t, e, uPath, map[string]any{"status": "disabled"})
@@ -200,7 +197,7 @@ func TestMeUserWithoutRoles(t *testing.T) {
 	for _, body := range []map[string]any{
 		{"name": "all", "owner": meOwner("user", u)},
 		{"name": "ro", "permission_mode": "read_only", "owner": meOwner("user", u)},
-		{"name": "restricted", "permission_mode": "restricted", "scopes": []any{meScope("documents", "write")}, "owner": meOwner("user", u)},
+		{"name": "restricted", "permission_mode": "restricted", "scopes": []any{scope("documents", "write")}, "owner": meOwner("user", u)},
 	} {
 		_, s := apiKey(t, e, nil, body)
 		v := meVerifyCode(t, e, s, "", "VALID")
@@ -246,7 +243,7 @@ func meRevokedOnce(t *testing.T, e *testEnv, id, secret string, withReason bool)
 func TestMeDeleteUserRevokesKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	meRole(t, e, "reader", meScope("documents", "read"))
+	meRole(t, e, "reader", scope("documents", "read"))
 	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "leaver", "roles": []string{"reader"}})["id"].(string)
 	u2 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "stayer", "roles": []string{"reader"}})["id"].(string)
 	sa := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // pxIDs returns the ids of a list response's data, in order.
@@ -26,17 +25,6 @@ func pxIDs(t *testing.T, res *resp) ([]string, bool) {
 		t.Fatalf("no has_more: %s", short(res.Body))
 	}
 	return ids, more
-}
-
-// pxTime parses an RFC 3339 timestamp member.
-func pxTime(t *testing.T, v any) time.Time {
-	t.Helper()
-	s, _ := v.(string)
-	tm, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		t.Fatalf("timestamp %v: %v", v, err)
-	}
-	return tm
 }
 
 // pxTarget returns the target id of an audit event.
@@ -96,7 +84,7 @@ func TestPxProjectCreate(t *testing.T) {
 			before := dump(t, e)
 			p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/projects", Body: c.body}), 422, "validation_failed")
 			if p != nil && !pxNames(p, c.field) {
-				t.Errorf("the problem does not name %s: %v", c.field, pxFields(p))
+				t.Errorf("the problem does not name %s: %v", c.field, fields(p))
 			}
 			unchanged(t, e, before, c.name)
 		})
@@ -105,7 +93,7 @@ func TestPxProjectCreate(t *testing.T) {
 		must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": strings.Repeat("ü", 255), "description": strings.Repeat("d", 1023) + "\n"}})
 	})
 	t.Run("unknown id", func(t *testing.T) {
-		pxProblem(t, e.do(req{Method: "GET", Path: "/v1/projects/" + pxNewID("prj_")}), 404, "not_found")
+		pxProblem(t, e.do(req{Method: "GET", Path: "/v1/projects/" + newID("prj_")}), 404, "not_found")
 	})
 }
 
@@ -189,7 +177,7 @@ func TestPxProjectPatch(t *testing.T) {
 		if got["name"] != "px b" || got["description"] != "desc" {
 			t.Errorf("after rename: %v", got)
 		}
-		if pxTime(t, got["updated_at"]).Before(pxTime(t, got["created_at"])) {
+		if timeOf(t, got["updated_at"]).Before(timeOf(t, got["created_at"])) {
 			t.Errorf("updated_at %v before created_at %v", got["updated_at"], got["created_at"])
 		}
 		evs := events(t, e, "target_id="+id+"&action=project.updated", nil)
@@ -344,11 +332,11 @@ func TestPxProjectDelete(t *testing.T) {
 		before := dump(t, e)
 		p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px late", "project_id": p1}}), 422, "validation_failed")
 		if p != nil && !pxNames(p, "project_id") {
-			t.Errorf("the problem does not name project_id: %v", pxFields(p))
+			t.Errorf("the problem does not name project_id: %v", fields(p))
 		}
 		p = pxProblem(t, e.do(req{Method: "PATCH", Path: "/v1/keys/" + k6["id"].(string), Body: map[string]any{"project_id": p1}}), 422, "validation_failed")
 		if p != nil && !pxNames(p, "project_id") {
-			t.Errorf("the problem does not name project_id: %v", pxFields(p))
+			t.Errorf("the problem does not name project_id: %v", fields(p))
 		}
 		unchanged(t, e, before, "naming a deleted project")
 	})

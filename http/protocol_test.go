@@ -174,7 +174,7 @@ func TestPxPretty(t *testing.T) {
 		t.Run(q, func(t *testing.T) {
 			p := pxProblem(t, e.do(req{Method: "GET", Path: "/v1/keys" + q}), 400, "invalid_parameter")
 			if p != nil && !pxNames(p, "pretty") {
-				t.Errorf("the problem does not name pretty: %v", pxFields(p))
+				t.Errorf("the problem does not name pretty: %v", fields(p))
 			}
 		})
 	}
@@ -280,7 +280,7 @@ func TestPxRequestTimeoutHeaders(t *testing.T) {
 					r.Header = map[string]string{h: v}
 					p := pxProblem(t, e.do(r), 400, "invalid_parameter")
 					if p != nil && !pxNames(p, h) {
-						t.Errorf("the problem does not name %s: %v", h, pxFields(p))
+						t.Errorf("the problem does not name %s: %v", h, fields(p))
 					}
 				}
 				unchanged(t, e, before, "an invalid timeout")
@@ -498,7 +498,7 @@ func TestPxQueryParameters(t *testing.T) {
 			}
 			p := pxProblem(t, e.do(r), 400, "invalid_parameter")
 			if p != nil && !pxNames(p, c.param) {
-				t.Errorf("the problem does not name %q: %v", c.param, pxFields(p))
+				t.Errorf("the problem does not name %q: %v", c.param, fields(p))
 			}
 			unchanged(t, e, before, "a bad query parameter")
 		})

@@ -23,15 +23,15 @@ func TestLcRotate(t *testing.T) {
 	e := newEnv(t)
 	prj := lcProject(t, e, "p")
 	k := newKey(t, e, nil, map[string]any{
-		"name": "rot", "prefix": "rk", "description": "d", "project_id": prj, "expires_at": lcFuture(24 * time.Hour),
+		"name": "rot", "prefix": "rk", "description": "d", "project_id": prj, "expires_at": future(24 * time.Hour),
 		"metadata": map[string]any{"m": 1}, "ip_allowlist": []string{"10.0.0.0/8"}, "permission_mode": "restricted",
-		"scopes": []any{lcScope("documents", "read", "d1")},
+		"scopes": []any{scope("documents", "read", "d1")},
 	})
 	id, old := k["id"].(string), k["secret"].(string)
 	before := lcGet(t, e, id)
 	nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 	audit := e.auditCount()
-	lcPastMillis(lcTime(t, before["updated_at"]))
+	lcPastMillis(timeOf(t, before["updated_at"]))
 	start := time.Now().UTC().Truncate(time.Millisecond)
 
 	got, res := lcRotate(t, e, id, map[string]any{"grace_period_seconds": 3600})
@@ -49,13 +49,13 @@ func TestLcRotate(t *testing.T) {
 	if got["start"] == before["start"] && got["last4"] == before["last4"] {
 		t.Fatal("start and last4 did not change")
 	}
-	if r := lcTime(t, got["rotated_at"]); r.Before(start) {
+	if r := timeOf(t, got["rotated_at"]); r.Before(start) {
 		t.Fatalf("rotated_at %v before the rotation started %v", r, start)
 	}
 	if etag, _ := got["etag"].(string); etag == before["etag"] || res.Header.Get("ETag") != `"`+etag+`"` {
 		t.Fatalf("etag %v (was %v), header %q", got["etag"], before["etag"], res.Header.Get("ETag"))
 	}
-	if !lcTime(t, got["updated_at"]).After(lcTime(t, before["updated_at"])) {
+	if !timeOf(t, got["updated_at"]).After(timeOf(t, before["updated_at"])) {
 		t.Fatalf("updated_at did not move: %v → %v", before["updated_at"], got["updated_at"])
 	}
 	// Every setting is kept.
@@ -93,7 +93,7 @@ func TestLcRotate(t *testing.T) {
 		}
 	}
 	if _, until := lcChange(t, ev, "previous_secret_valid_until"); until != nil {
-		if d := lcTime(t, until).Sub(lcTime(t, got["rotated_at"])); d != time.Hour {
+		if d := timeOf(t, until).Sub(timeOf(t, got["rotated_at"])); d != time.Hour {
 			t.Errorf("previous_secret_valid_until is %v after rotated_at, want 1h", d)
 		}
 	}

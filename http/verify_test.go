@@ -12,15 +12,6 @@ import (
 	"github.com/keyward/keyward/keywardtest"
 )
 
-// lcScope builds a scope for a request body.
-func lcScope(resource, access string, targets ...string) map[string]any {
-	s := map[string]any{"resource": resource, "access": access}
-	if len(targets) > 0 {
-		s["targets"] = targets
-	}
-	return s
-}
-
 // lcRestricted creates a restricted key with the scopes and returns its secret.
 func lcRestricted(t *testing.T, e *testEnv, scopes ...any) string {
 	t.Helper()
@@ -53,8 +44,8 @@ func TestLcVerifyNotFound(t *testing.T) {
 		{"truncated", map[string]any{"key": secret[:len(secret)-1]}},
 		{"extended", map[string]any{"key": secret + "a"}},
 		{"with surrounding space", map[string]any{"key": " " + secret}},
-		{"unknown well-formed token", map[string]any{"key": lcForgeToken(t, "kw")}},
-		{"unknown well-formed token, other prefix", map[string]any{"key": lcForgeToken(t, "zz9")}},
+		{"unknown well-formed token", map[string]any{"key": forgeToken(t, "kw")}},
+		{"unknown well-formed token, other prefix", map[string]any{"key": forgeToken(t, "zz9")}},
 		{"deleted key", map[string]any{"key": deleted["secret"]}},
 		{"management key", map[string]any{"key": e.Op}},
 		{"very long", map[string]any{"key": strings.Repeat("a", 4096)}},
@@ -95,13 +86,13 @@ func TestLcVerifyValidResponse(t *testing.T) {
 	lcJSONEq(t, "owner", r["owner"], k["owner"])
 	lcJSONEq(t, "metadata", r["metadata"], map[string]any{"tier": "gold", "n": 1})
 	lcJSONEq(t, "roles", r["roles"], []any{})
-	if !lcTime(t, r["expires_at"]).Equal(exp) {
+	if !timeOf(t, r["expires_at"]).Equal(exp) {
 		t.Errorf("expires_at %v, want %v", r["expires_at"], exp)
 	}
 	// Mode all: every non-protected resource at its highest level.
 	lcJSONEq(t, "effective scopes (all)", lcSortScopes(r["scopes"]), []any{
-		lcScope("documents", "write", "*"), lcScope("events", "write", "*"), lcScope("files", "write", "*"),
-		lcScope("search", "read", "*"), lcScope("usage", "read", "*"), lcScope("webhooks", "write", "*"),
+		scope("documents", "write", "*"), scope("events", "write", "*"), scope("files", "write", "*"),
+		scope("search", "read", "*"), scope("usage", "read", "*"), scope("webhooks", "write", "*"),
 	})
 
 	// A failing check still names the key.
@@ -137,16 +128,16 @@ func TestLcVerifyEffectiveScopes(t *testing.T) {
 		want []any
 	}{
 		{"read_only", map[string]any{"permission_mode": "read_only"}, []any{
-			lcScope("documents", "read", "*"), lcScope("files", "read", "*"), lcScope("search", "read", "*"),
-			lcScope("usage", "read", "*"), lcScope("webhooks", "read", "*"),
+			scope("documents", "read", "*"), scope("files", "read", "*"), scope("search", "read", "*"),
+			scope("usage", "read", "*"), scope("webhooks", "read", "*"),
 		}},
 		{"all on a single-project key", map[string]any{"project_id": prj}, []any{
-			lcScope("documents", "write", "*"), lcScope("events", "write", "*"), lcScope("files", "write", "*"),
-			lcScope("search", "read", "*"), lcScope("webhooks", "write", "*"),
+			scope("documents", "write", "*"), scope("events", "write", "*"), scope("files", "write", "*"),
+			scope("search", "read", "*"), scope("webhooks", "write", "*"),
 		}},
 		{"restricted", map[string]any{"permission_mode": "restricted", "scopes": []any{
-			lcScope("files", "read", "f1", "f2"), lcScope("documents", "write"),
-		}}, []any{lcScope("documents", "write", "*"), lcScope("files", "read", "f1", "f2")}},
+			scope("files", "read", "f1", "f2"), scope("documents", "write"),
+		}}, []any{scope("documents", "write", "*"), scope("files", "read", "f1", "f2")}},
 		{"restricted, nothing", map[string]any{"permission_mode": "restricted", "scopes": []any{}}, []any{}},
 	}
 	for _, c := range cases {
@@ -253,7 +244,7 @@ func TestLcVerifyOrder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p1, p2 := lcProject(t, e, "one"), lcProject(t, e, "two")
-	docRead := []any{lcScope("documents", "read")}
+	docRead := []any{scope("documents", "read")}
 	mk := func(body map[string]any) (string, string) {
 		body["name"] = "order"
 		k := newKey(t, e, nil, body)
@@ -321,7 +312,7 @@ func TestLcVerifyExpiry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p1, p2 := lcProject(t, e, "one"), lcProject(t, e, "two")
-	soon := lcFuture(2 * time.Second)
+	soon := future(2 * time.Second)
 	mk := func(body map[string]any) (string, string) {
 		body["name"] = "expiring"
 		body["expires_at"] = soon
@@ -337,7 +328,7 @@ func TestLcVerifyExpiry(t *testing.T) {
 	rotatedNew := must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + rotatedID + "/rotate"}).JSON(t)["secret"].(string)
 	_, guarded := mk(map[string]any{"ip_allowlist": []string{"10.0.0.1"}, "project_id": p1, "permission_mode": "restricted", "scopes": []any{}})
 	laterID, later := mk(map[string]any{})
-	lcPatch(t, e, laterID, map[string]any{"expires_at": lcFuture(time.Hour)})
+	lcPatch(t, e, laterID, map[string]any{"expires_at": future(time.Hour)})
 	clearedID, cleared := mk(map[string]any{})
 	lcPatch(t, e, clearedID, map[string]any{"clear_expires_at": true})
 
@@ -376,16 +367,16 @@ func TestLcVerifyExpiry(t *testing.T) {
 	}
 	// An expired key can be given a new expiry and works again.
 	id := verify(t, e, nil, map[string]any{"key": sentinel})["key_id"].(string)
-	lcPatch(t, e, id, map[string]any{"expires_at": lcFuture(time.Hour)})
+	lcPatch(t, e, id, map[string]any{"expires_at": future(time.Hour)})
 	lcWantCode(t, e, sentinel, nil, "VALID")
 }
 
 func TestLcVerifyPermissionQueries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	docRead := lcRestricted(t, e, lcScope("documents", "read"))
-	docWrite := lcRestricted(t, e, lcScope("documents", "write"))
-	targeted := lcRestricted(t, e, lcScope("documents", "read", "doc_1", "doc.2"), lcScope("files", "write", "f1"), lcScope("webhooks", "read"))
+	docRead := lcRestricted(t, e, scope("documents", "read"))
+	docWrite := lcRestricted(t, e, scope("documents", "write"))
+	targeted := lcRestricted(t, e, scope("documents", "read", "doc_1", "doc.2"), scope("files", "write", "f1"), scope("webhooks", "read"))
 	nothing := lcRestricted(t, e)
 	all := newKey(t, e, nil, map[string]any{"name": "all"})["secret"].(string)
 	ro := newKey(t, e, nil, map[string]any{"name": "ro", "permission_mode": "read_only"})["secret"].(string)
@@ -544,7 +535,7 @@ func TestLcVerifyLastUsed(t *testing.T) {
 		got = lcGet(t, e, used["id"].(string))
 		return got["last_used_at"] != nil
 	})
-	if lu := lcTime(t, got["last_used_at"]); lu.Before(before) || lu.After(after) {
+	if lu := timeOf(t, got["last_used_at"]); lu.Before(before) || lu.After(after) {
 		t.Fatalf("last_used_at %v, want within the verification [%v, %v]", lu, before, after)
 	}
 	// Writing last_used_at is not a change: no version, no audit event.
