@@ -1,19 +1,141 @@
 package verifier_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"errors"
+	"io"
+	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/keywardtest"
+	"github.com/keyward/keyward/postgres/pgtest"
 	"github.com/keyward/keyward/verifier"
 )
+
+// cachedAs waits until the remote verifier trusts its cache, then checks
+// that token verifies as want, first from the server, then from the cache.
+func cachedAs(t testing.TB, r *verifier.Remote, token string, want keyward.VerifyCode) {
+	t.Helper()
+	waitTrusted(t, r)
+	wantCode(t, r, token, nil, want, false)
+	wantCode(t, r, token, nil, want, true)
+}
+
+// streamed starts a server and a remote verifier with options o whose
+// invalidation stream goes through a route the test can break (every
+// other request goes straight to the server), and an API key whose VALID
+// answer the verifier has cached.
+func streamed(t testing.TB, o verifier.RemoteOptions) (*server, *streamRoute, *verifier.Remote, *client.KeyWithSecret) {
+	t.Helper()
+	s := newServer(t)
+	route := newStreamRoute(t, s.URL)
+	r := s.Remote(t, s.VerifierKey(t), o, client.WithHTTPClient(route.client()))
+	k := s.CreateKey(t, &keyward.KeyFields{})
+	cachedAs(t, r, k.Secret.Reveal(), keyward.VerifyValid)
+	return s, route, r, k
+}
+
+// invalidations records what a remote verifier applied (its OnInvalidate).
+type invalidations struct {
+	mu   sync.Mutex
+	seen []keyward.Invalidation
+}
+
+func (iv *invalidations) record(inv keyward.Invalidation) {
+	iv.mu.Lock()
+	iv.seen = append(iv.seen, inv)
+	iv.mu.Unlock()
+}
+
+// mark returns how many invalidations were applied so far.
+func (iv *invalidations) mark() int {
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	return len(iv.seen)
+}
+
+// wait waits until an invalidation after mark satisfies match.
+func (iv *invalidations) wait(t testing.TB, mark int, what string, match func(keyward.Invalidation) bool) {
+	t.Helper()
+	keywardtest.WaitFor(t, "an invalidation of "+what, 10*time.Second, func() bool {
+		iv.mu.Lock()
+		defer iv.mu.Unlock()
+		for _, inv := range iv.seen[mark:] {
+			if match(inv) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// ---- a stream we can break ----
+
+// streamRoute is an HTTP transport that sends GET /v1/invalidations
+// through a proxy that a test can cut, freeze or make report an unhealthy
+// feed, and every other request straight to the server: the stream breaks
+// while verification keeps working.
+type streamRoute struct {
+	proxy     *pgtest.Proxy
+	unhealthy atomic.Bool // rewrite feed_healthy:true to false
+	base      *http.Transport
+}
+
+func newStreamRoute(t testing.TB, target string) *streamRoute {
+	t.Helper()
+	p := pgtest.NewProxy(t, strings.TrimPrefix(target, "http://"))
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(base.CloseIdleConnections)
+	return &streamRoute{proxy: p, base: base}
+}
+
+// client returns an http.Client using the route.
+func (sr *streamRoute) client() *http.Client {
+	return &http.Client{Transport: sr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (sr *streamRoute) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path != "/v1/invalidations" {
+		return sr.base.RoundTrip(req)
+	}
+	r2 := req.Clone(req.Context())
+	r2.URL.Host = sr.proxy.Addr()
+	res, err := sr.base.RoundTrip(r2)
+	if err != nil {
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	body := res.Body
+	go func() {
+		br := bufio.NewReader(body)
+		for {
+			line, err := br.ReadString('\n')
+			if sr.unhealthy.Load() {
+				line = strings.ReplaceAll(line, `"feed_healthy":true`, `"feed_healthy":false`)
+			}
+			if _, werr := io.WriteString(pw, line); werr != nil {
+				body.Close()
+				return
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				body.Close()
+				return
+			}
+		}
+	}()
+	res.Body = pr
+	return res, nil
+}
 
 // mustVerify verifies and fails the test on an error.
 func mustVerify(t testing.TB, v verifier.Verifier, token string, o *verifier.Options) keyward.VerifyResult {
@@ -427,10 +549,8 @@ func TestRemoteConcurrent(t *testing.T) {
 		wg      sync.WaitGroup
 		revoked = make(chan struct{})
 	)
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range 8 {
+		wg.Go(func() {
 			for {
 				select {
 				case <-done:
@@ -453,7 +573,7 @@ func TestRemoteConcurrent(t *testing.T) {
 					}
 				}
 			}
-		}()
+		})
 	}
 	time.Sleep(50 * time.Millisecond) // let the goroutines hammer the cache
 	mark := iv.mark()

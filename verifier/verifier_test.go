@@ -1,9 +1,12 @@
 package verifier_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -14,6 +17,77 @@ import (
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/verifier"
 )
+
+// server is a real keyward (keywardtest) with an operator client acting
+// on the default account (Client).
+type server struct{ *keywardtest.Server }
+
+// newServer starts a server for one test, stopped when it ends.
+func newServer(t testing.TB) *server {
+	t.Helper()
+	return &server{keywardtest.Start(t, keywardtest.Options{})}
+}
+
+// remote returns a remote verifier of the server with options o, holding
+// a new management key that may only verify keys, closed when the test
+// ends.
+func (s *server) remote(t testing.TB, o verifier.RemoteOptions) *verifier.Remote {
+	t.Helper()
+	return s.Remote(t, s.VerifierKey(t), o)
+}
+
+// badChecksum returns token with another last checksum character.
+func badChecksum(t testing.TB, token string) string {
+	t.Helper()
+	b := []byte(token)
+	if b[len(b)-1] == '0' {
+		b[len(b)-1] = '1'
+	} else {
+		b[len(b)-1] = '0'
+	}
+	if keyward.ShapeOf(string(b)) != keyward.ShapeBadChecksum {
+		t.Fatalf("%q is not a bad checksum", b)
+	}
+	return string(b)
+}
+
+// updateKey PATCHes an API key.
+func (s *server) updateKey(t testing.TB, id string, in *keyward.KeyFields) {
+	t.Helper()
+	if _, err := s.Client.UpdateKey(context.Background(), id, in); err != nil {
+		t.Fatalf("update key %s: %v", id, err)
+	}
+}
+
+// httpVerify is POST /v1/keys/verify with a raw body, as any client sends
+// it, authenticated with tok; it returns the decoded answer.
+func (s *server) httpVerify(t testing.TB, tok keyward.Token, body map[string]any) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", s.URL+"/v1/keys/verify", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+tok.Reveal())
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /v1/keys/verify: %v", err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("POST /v1/keys/verify: %d %s", res.StatusCode, raw)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("POST /v1/keys/verify: %v in %s", err, raw)
+	}
+	return out
+}
+
+// waitTrusted waits until the remote verifier uses its cache.
+func waitTrusted(t testing.TB, r *verifier.Remote) {
+	t.Helper()
+	keywardtest.WaitFor(t, "the invalidation stream to be up and trusted", 10*time.Second, func() bool { return r.Stats().Trusted })
+}
 
 // view renders a result as POST /v1/keys/verify shows it, and
 // normalizes it through JSON like an answer of the server.
