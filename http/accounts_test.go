@@ -21,13 +21,6 @@ import (
 // aiHdr returns the X-Account-Id header naming acct.
 func aiHdr(acct string) map[string]string { return map[string]string{"X-Account-Id": acct} }
 
-// aiCreateAccount creates an account with the operator key and returns its
-// JSON.
-func aiCreateAccount(t *testing.T, e *testEnv, body map[string]any) map[string]any {
-	t.Helper()
-	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: body}).JSON(t)
-}
-
 // aiInvalid checks that res is a 422 validation_failed naming field.
 func aiInvalid(t *testing.T, res *resp, field string) {
 	t.Helper()
@@ -127,7 +120,7 @@ func TestAiAccountSettings(t *testing.T) {
 	def := defaultAccount(t, e)
 
 	t.Run("default_prefix", func(t *testing.T) {
-		a := aiCreateAccount(t, e, map[string]any{"name": "ai prefix", "default_prefix": "acme7"})
+		a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai prefix", "default_prefix": "acme7"})
 		id := a["id"].(string)
 		if a["default_prefix"] != "acme7" {
 			t.Fatalf("default_prefix %v", a["default_prefix"])
@@ -163,7 +156,7 @@ func TestAiAccountSettings(t *testing.T) {
 	t.Run("default_permission_mode", func(t *testing.T) {
 		for _, mode := range []string{"all", "read_only", "restricted"} {
 			t.Run(mode, func(t *testing.T) {
-				a := aiCreateAccount(t, e, map[string]any{"name": "ai mode " + mode, "default_permission_mode": mode})
+				a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai mode " + mode, "default_permission_mode": mode})
 				id := a["id"].(string)
 				if a["default_permission_mode"] != mode {
 					t.Fatalf("default_permission_mode %v", a["default_permission_mode"])
@@ -210,7 +203,7 @@ func TestAiAccountSettings(t *testing.T) {
 	t.Run("settings round trip", func(t *testing.T) {
 		body := map[string]any{"name": "ai all settings", "default_prefix": "zz", "catalog_template": "discue",
 			"default_permission_mode": "read_only", "max_key_lifetime": 86400, "require_expiry": true, "default_key_lifetime": 3600}
-		a := aiCreateAccount(t, e, body)
+		a := create(t, e, nil, "/v1/accounts", body)
 		g := must(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + a["id"].(string)}).JSON(t)
 		for k, v := range body {
 			if fmt.Sprint(g[k]) != fmt.Sprint(v) {
@@ -326,7 +319,7 @@ func TestAiAccountCatalogTemplates(t *testing.T) {
 	e := newEnv(t)
 	for name, want := range aiTemplates() {
 		t.Run(name, func(t *testing.T) {
-			a := aiCreateAccount(t, e, map[string]any{"name": "ai tpl " + name, "catalog_template": name})
+			a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai tpl " + name, "catalog_template": name})
 			id := a["id"].(string)
 			if a["catalog_template"] != name {
 				t.Fatalf("catalog_template %v", a["catalog_template"])
@@ -416,7 +409,7 @@ func TestAiAccountCatalogTemplates(t *testing.T) {
 	}
 
 	t.Run("vectara roles grant their documented power", func(t *testing.T) {
-		a := aiCreateAccount(t, e, map[string]any{"name": "ai vectara roles", "catalog_template": "vectara"})
+		a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai vectara roles", "catalog_template": "vectara"})
 		h := aiHdr(a["id"].(string))
 		cases := []struct {
 			role       string
@@ -457,7 +450,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 	// that never expires and one that expires in 3 hours; then sets policy.
 	policyAccount := func(t *testing.T, name string, policy map[string]any) (id string, never, far map[string]any) {
 		t.Helper()
-		id = aiCreateAccount(t, e, map[string]any{"name": name})["id"].(string)
+		id = create(t, e, nil, "/v1/accounts", map[string]any{"name": name})["id"].(string)
 		never = newKey(t, e, aiHdr(id), map[string]any{"name": "ai never"})
 		far = newKey(t, e, aiHdr(id), map[string]any{"name": "ai far", "expires_at": aiIn(3 * time.Hour)})
 		must(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: policy})
@@ -526,7 +519,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 	})
 
 	t.Run("default_key_lifetime", func(t *testing.T) {
-		id := aiCreateAccount(t, e, map[string]any{"name": "ai default lifetime", "default_key_lifetime": 600})["id"].(string)
+		id := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai default lifetime", "default_key_lifetime": 600})["id"].(string)
 		h := aiHdr(id)
 		within := func(t *testing.T, k map[string]any, from, to time.Time) {
 			t.Helper()
@@ -568,7 +561,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 	})
 
 	t.Run("default_key_lifetime with require_expiry and max_key_lifetime", func(t *testing.T) {
-		id := aiCreateAccount(t, e, map[string]any{"name": "ai all three", "default_key_lifetime": 600, "require_expiry": true, "max_key_lifetime": 3600})["id"].(string)
+		id := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai all three", "default_key_lifetime": 600, "require_expiry": true, "max_key_lifetime": 3600})["id"].(string)
 		h := aiHdr(id)
 		k := newKey(t, e, aiHdr(id), map[string]any{"name": "defaulted"})
 		if k["expires_at"] == nil {
@@ -584,7 +577,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 // offending field, and writes nothing.
 func TestAiAccountValidation(t *testing.T) {
 	e := newEnv(t)
-	acct := aiCreateAccount(t, e, map[string]any{"name": "ai valid"})
+	acct := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai valid"})
 	id := acct["id"].(string)
 	long := strings.Repeat("n", keyward.MaxNameLen+1)
 	type c struct {
@@ -680,8 +673,8 @@ func TestAiAccountValidation(t *testing.T) {
 // TestAiAccountDuplicateName: account names are unique (409 duplicate).
 func TestAiAccountDuplicateName(t *testing.T) {
 	e := newEnv(t)
-	a := aiCreateAccount(t, e, map[string]any{"name": "ai dup"})
-	b := aiCreateAccount(t, e, map[string]any{"name": "ai other"})
+	a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai dup"})
+	b := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai other"})
 	before := dump(t, e)
 	pxProblem(t, e.do(req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": "ai dup", "catalog_template": "orq"}}), 409, "duplicate")
 	pxProblem(t, e.do(req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": keyward.DefaultAccountName}}), 409, "duplicate")
@@ -691,7 +684,7 @@ func TestAiAccountDuplicateName(t *testing.T) {
 	// Renaming to its own name is a no-op, and a freed name can be taken.
 	must(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + a["id"].(string), Body: map[string]any{"name": "ai dup"}})
 	must(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + a["id"].(string), Body: map[string]any{"name": "ai dup 2"}})
-	aiCreateAccount(t, e, map[string]any{"name": "ai dup"})
+	create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai dup"})
 }
 
 // TestAiAccountPatch: PATCH rules on accounts: {} and same values change
@@ -699,7 +692,7 @@ func TestAiAccountDuplicateName(t *testing.T) {
 // members that cannot be empty; values replace; If-Match.
 func TestAiAccountPatch(t *testing.T) {
 	e := newEnv(t)
-	a := aiCreateAccount(t, e, map[string]any{"name": "ai patch", "default_prefix": "abc", "default_permission_mode": "read_only",
+	a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai patch", "default_prefix": "abc", "default_permission_mode": "read_only",
 		"max_key_lifetime": 7200, "require_expiry": true, "default_key_lifetime": 600})
 	id, path := a["id"].(string), "/v1/accounts/"+a["id"].(string)
 	updates := func() int { return len(events(t, e, "action=account.updated", aiHdr(id))) }
@@ -787,7 +780,7 @@ func TestAiAccountList(t *testing.T) {
 	e := newEnv(t)
 	var created []string
 	for i := range 6 {
-		created = append(created, aiCreateAccount(t, e, map[string]any{"name": fmt.Sprintf("ai list %d", i)})["id"].(string))
+		created = append(created, create(t, e, nil, "/v1/accounts", map[string]any{"name": fmt.Sprintf("ai list %d", i)})["id"].(string))
 	}
 	listIDs := func(q string) ([]string, bool) {
 		t.Helper()
@@ -885,8 +878,8 @@ func aiPopulate(t *testing.T, e *testEnv, acct, tag string) *aiObjects {
 func TestAiAccountDelete(t *testing.T) {
 	e := newEnv(t)
 	def := defaultAccount(t, e)
-	gone := aiPopulate(t, e, aiCreateAccount(t, e, map[string]any{"name": "ai doomed", "catalog_template": "vectara"})["id"].(string), "doomed")
-	kept := aiPopulate(t, e, aiCreateAccount(t, e, map[string]any{"name": "ai kept"})["id"].(string), "kept")
+	gone := aiPopulate(t, e, create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai doomed", "catalog_template": "vectara"})["id"].(string), "doomed")
+	kept := aiPopulate(t, e, create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai kept"})["id"].(string), "kept")
 	inDefault := aiPopulate(t, e, def, "default")
 
 	tokens := []string{gone.apiToken, gone.userToken, gone.saToken, gone.projectToken}
@@ -978,7 +971,7 @@ func TestAiAccountDelete(t *testing.T) {
 		}
 	})
 	t.Run("the name is free again", func(t *testing.T) {
-		b := aiCreateAccount(t, e, map[string]any{"name": "ai doomed"})
+		b := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai doomed"})
 		if b["id"] == gone.acct {
 			t.Errorf("the new account reuses the deleted id")
 		}
@@ -997,7 +990,7 @@ func TestAiAccountDelete(t *testing.T) {
 func TestAiAccountsOperatorOnly(t *testing.T) {
 	e := newEnv(t)
 	def := defaultAccount(t, e)
-	other := aiCreateAccount(t, e, map[string]any{"name": "ai other"})["id"].(string)
+	other := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai other"})["id"].(string)
 	_, full := mgmtKey(t, e, def, boundPerms...)
 	_, fullOther := mgmtKey(t, e, other, boundPerms...)
 	opRead := must(t, e, 201, req{Method: "POST", Path: "/v1/management-keys",

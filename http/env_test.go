@@ -527,11 +527,24 @@ func account(t *testing.T, e *testEnv, name string) string {
 	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": name}}).Str(t, "id")
 }
 
+// create POSTs body to path with the operator key (in the account hdr
+// names, nil for the default one), requires a 201 and returns the object.
+func create(t *testing.T, e *testEnv, hdr map[string]string, path string, body map[string]any) map[string]any {
+	t.Helper()
+	return must(t, e, http.StatusCreated, req{Method: "POST", Path: path, Header: hdr, Body: body}).JSON(t)
+}
+
+// patch PATCHes path with body, requires a 200 and returns the object.
+func patch(t *testing.T, e *testEnv, path string, body any) map[string]any {
+	t.Helper()
+	return must(t, e, http.StatusOK, req{Method: "PATCH", Path: path, Body: body}).JSON(t)
+}
+
 // newKey creates an API key with the operator key (in the account hdr
 // names, nil for the default one) and returns it, with its secret.
 func newKey(t *testing.T, e *testEnv, hdr map[string]string, body map[string]any) map[string]any {
 	t.Helper()
-	return must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: hdr, Body: body}).JSON(t)
+	return create(t, e, hdr, "/v1/keys", body)
 }
 
 // apiKey is newKey returning the key's id and secret.

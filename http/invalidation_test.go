@@ -71,16 +71,6 @@ func ivStatus(t *testing.T, n *testEnv, method, path, token string, hdr map[stri
 	return fmt.Sprint(n.do(req{Method: method, Path: path, Token: token, Header: hdr}).Status)
 }
 
-func ivCreate(t *testing.T, a *testEnv, path string, body map[string]any, hdr map[string]string) map[string]any {
-	t.Helper()
-	return a.must(http.StatusCreated, req{Method: "POST", Path: path, Body: body, Header: hdr}).JSON(t)
-}
-
-func ivDo(t *testing.T, a *testEnv, want int, method, path string, body any) {
-	t.Helper()
-	a.must(want, req{Method: method, Path: path, Body: body})
-}
-
 var ivDocsRead = []any{map[string]any{"resource": "documents", "access": "read"}}
 
 // The parts cases are made of.
@@ -129,28 +119,28 @@ func ivWithMgmtKey(perms ...string) func(*testing.T, *testEnv) ivState {
 // refers to (ivWithKey gives the key that owner or project).
 func ivRole(name string, scopes []any) func(*testing.T, *testEnv, ivState) {
 	return func(t *testing.T, a *testEnv, _ ivState) {
-		ivCreate(t, a, "/v1/roles", map[string]any{"name": name, "scopes": scopes}, nil)
+		create(t, a, nil, "/v1/roles", map[string]any{"name": name, "scopes": scopes})
 	}
 }
 
 func ivUser(roles ...string) func(*testing.T, *testEnv, ivState) {
 	return func(t *testing.T, a *testEnv, s ivState) {
 		s["owner_type"] = "user"
-		s["owner"] = ivCreate(t, a, "/v1/users", map[string]any{"email": "u@example.com", "roles": append([]string{}, roles...)}, nil)["id"].(string)
+		s["owner"] = create(t, a, nil, "/v1/users", map[string]any{"email": "u@example.com", "roles": append([]string{}, roles...)})["id"].(string)
 	}
 }
 
 func ivServiceAccount(t *testing.T, a *testEnv, s ivState) {
 	s["owner_type"] = "service_account"
-	s["owner"] = ivCreate(t, a, "/v1/service-accounts", map[string]any{"name": "bot"}, nil)["id"].(string)
+	s["owner"] = create(t, a, nil, "/v1/service-accounts", map[string]any{"name": "bot"})["id"].(string)
 }
 
 func ivProject(t *testing.T, a *testEnv, s ivState) {
-	s["project"] = ivCreate(t, a, "/v1/projects", map[string]any{"name": "p"}, nil)["id"].(string)
+	s["project"] = create(t, a, nil, "/v1/projects", map[string]any{"name": "p"})["id"].(string)
 }
 
 func ivWidgets(t *testing.T, a *testEnv, _ ivState) {
-	ivDo(t, a, 201, "PUT", "/v1/catalog/resources/widgets", map[string]any{"display_name": "Widgets", "readable": true, "writable": true})
+	must(t, a, 201, req{Method: "PUT", Path: "/v1/catalog/resources/widgets", Body: map[string]any{"display_name": "Widgets", "readable": true, "writable": true}})
 }
 
 // ivNoneYet is what a probe answers before the change made its object.
@@ -180,7 +170,7 @@ func ivAuth(t *testing.T, n *testEnv, s ivState) string {
 // the case's id.
 func ivRequest(want int, method, path string, body any) func(*testing.T, *testEnv, ivState) {
 	return func(t *testing.T, a *testEnv, s ivState) {
-		ivDo(t, a, want, method, strings.ReplaceAll(path, "{id}", s["id"]), body)
+		must(t, a, want, req{Method: method, Path: strings.ReplaceAll(path, "{id}", s["id"]), Body: body})
 	}
 }
 
@@ -202,7 +192,7 @@ func ivCases() []ivCase {
 			},
 			probe: ivCode(""),
 			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 201, "POST", "/v1/keys/import", map[string]any{"keys": []any{map[string]any{"hash": rkHashHex(s["secret"]), "name": "imported"}}})
+				must(t, a, 201, req{Method: "POST", Path: "/v1/keys/import", Body: map[string]any{"keys": []any{map[string]any{"hash": rkHashHex(s["secret"]), "name": "imported"}}}})
 			},
 			before: "NOT_FOUND", after: "VALID"},
 		{route: "PATCH /v1/keys/{id}", name: "a disabled key is DISABLED",
@@ -252,8 +242,8 @@ func ivCases() []ivCase {
 		{route: "POST /v1/accounts", name: "a new account's key verifies at once, across accounts",
 			setup: ivNone, probe: ivCode("", "account_id"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
-				acct := ivCreate(t, a, "/v1/accounts", map[string]any{"name": "fresh"}, nil)["id"].(string)
-				k := ivCreate(t, a, "/v1/keys", map[string]any{"name": "k"}, map[string]string{"X-Account-Id": acct})
+				acct := create(t, a, nil, "/v1/accounts", map[string]any{"name": "fresh"})["id"].(string)
+				k := create(t, a, map[string]string{"X-Account-Id": acct}, "/v1/keys", map[string]any{"name": "k"})
 				s["secret"], s["account"] = k["secret"].(string), acct
 			},
 			before: ivNoneYet, after: "VALID account_id=<account>"},
@@ -272,8 +262,8 @@ func ivCases() []ivCase {
 			before: "200", after: "404"},
 		{route: "DELETE /v1/accounts/{id}", name: "a deleted account's keys are NOT_FOUND",
 			setup: func(t *testing.T, a *testEnv) ivState {
-				acct := ivCreate(t, a, "/v1/accounts", map[string]any{"name": "doomed"}, nil)["id"].(string)
-				k := ivCreate(t, a, "/v1/keys", map[string]any{"name": "k"}, map[string]string{"X-Account-Id": acct})
+				acct := create(t, a, nil, "/v1/accounts", map[string]any{"name": "doomed"})["id"].(string)
+				k := create(t, a, map[string]string{"X-Account-Id": acct}, "/v1/keys", map[string]any{"name": "k"})
 				return ivState{"id": acct, "secret": k["secret"].(string)}
 			},
 			probe:  ivCode(""),
@@ -335,7 +325,7 @@ func ivCases() []ivCase {
 		{route: "DELETE /v1/roles/{name}", name: "a role deleted and made again with other scopes grants the new ones",
 			setup: ivWithKey(restrictedNone, ivRole("r", ivDocsRead)), probe: ivCode("documents:read"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 204, "DELETE", "/v1/roles/r", nil)
+				must(t, a, 204, req{Method: "DELETE", Path: "/v1/roles/r", Body: nil})
 				ivRole("r", []any{map[string]any{"resource": "webhooks", "access": "read"}})(t, a, s)
 				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"r"}})
 			},

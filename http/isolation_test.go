@@ -19,8 +19,8 @@ import (
 func TestAiAccountSelection(t *testing.T) {
 	e := newEnv(t)
 	def := defaultAccount(t, e)
-	a := aiCreateAccount(t, e, map[string]any{"name": "ai alpha"})["id"].(string)
-	b := aiCreateAccount(t, e, map[string]any{"name": "ai bravo"})["id"].(string)
+	a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai alpha"})["id"].(string)
+	b := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai bravo"})["id"].(string)
 	_, mA := mgmtKey(t, e, a, boundPerms...)
 	apiA := newKey(t, e, aiHdr(a), map[string]any{"name": "ai alpha api"})["secret"].(string)
 
@@ -220,8 +220,8 @@ type aiActor struct {
 func TestAiIsolationMatrix(t *testing.T) {
 	e := newEnv(t)
 	def := defaultAccount(t, e)
-	A := aiPopulate(t, e, aiCreateAccount(t, e, map[string]any{"name": "ai alpha"})["id"].(string), "alpha")
-	B := aiPopulate(t, e, aiCreateAccount(t, e, map[string]any{"name": "ai bravo", "catalog_template": "vectara"})["id"].(string), "bravo")
+	A := aiPopulate(t, e, create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai alpha"})["id"].(string), "alpha")
+	B := aiPopulate(t, e, create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai bravo", "catalog_template": "vectara"})["id"].(string), "bravo")
 	// B's user holds B's role: a role name that exists only in B, in use.
 	must(t, e, 200, req{Method: "PATCH", Path: "/v1/users/" + B.user, Token: B.mgmtToken, Body: map[string]any{"roles": []string{B.role}}})
 	// A second management key in B, not the one snapshots read with.

@@ -62,7 +62,7 @@ func lcGet(t *testing.T, e *testEnv, id string) map[string]any {
 
 func lcPatch(t *testing.T, e *testEnv, id string, body any) map[string]any {
 	t.Helper()
-	return must(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: body}).JSON(t)
+	return patch(t, e, "/v1/keys/"+id, body)
 }
 
 func lcPut(t *testing.T, e *testEnv, id string, body any) map[string]any {
@@ -95,8 +95,7 @@ func lcWantCode(t *testing.T, e *testEnv, secret any, extra map[string]any, want
 
 func lcProject(t *testing.T, e *testEnv, name string) string {
 	t.Helper()
-	p := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": name}}).JSON(t)
-	return p["id"].(string)
+	return create(t, e, nil, "/v1/projects", map[string]any{"name": name})["id"].(string)
 }
 
 // lcEvents returns the audit events of one target, newest first.

@@ -17,10 +17,13 @@ import (
 	"github.com/keyward/keyward/keywardtest"
 )
 
-// rkSmallLockout is the policy of these tests: 5 failures within a minute
-// lock the address for 2 seconds.
-func rkSmallLockout() *khttp.LockoutPolicy {
-	return &khttp.LockoutPolicy{Threshold: 5, Window: time.Minute, Duration: 2 * time.Second}
+// rkLockoutEnv starts a server with the policy of these tests (5 failures
+// within a minute lock the address for 2 seconds) and the other HTTP
+// options of o.
+func rkLockoutEnv(t *testing.T, o khttp.Options) *testEnv {
+	t.Helper()
+	o.Lockout = &khttp.LockoutPolicy{Threshold: 5, Window: time.Minute, Duration: 2 * time.Second}
+	return startEnv(t, keywardtest.Options{HTTP: o})
 }
 
 // rkBadCredentials are five different ways to fail authentication (401).
@@ -107,7 +110,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("bad credentials lock the address, valid ones included", func(t *testing.T) {
 		t.Parallel()
-		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout()}})
+		e := rkLockoutEnv(t, khttp.Options{})
 		local, other := rkClient(t, "127.0.0.1"), rkClient(t, "127.0.0.2")
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
 		rkFail(t, e, local, 4, nil)
@@ -144,7 +147,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("whoami counts", func(t *testing.T) {
 		t.Parallel()
-		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout()}})
+		e := rkLockoutEnv(t, khttp.Options{})
 		local := rkClient(t, "127.0.0.1")
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
 		forged := forgeToken(t, "kw")
@@ -158,7 +161,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("other failures do not count", func(t *testing.T) {
 		t.Parallel()
-		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout()}})
+		e := rkLockoutEnv(t, khttp.Options{})
 		local := rkClient(t, "127.0.0.1")
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
 		_, reader := mgmtKey(t, e, "", "keys:read")
@@ -213,7 +216,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("behind a trusted proxy the forwarded client is locked", func(t *testing.T) {
 		t.Parallel()
-		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout(), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}})
+		e := rkLockoutEnv(t, khttp.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 		proxy := rkClient(t, "127.0.0.1")
 		as := func(xff string) map[string]string { return map[string]string{"X-Forwarded-For": xff} }
 		rkFail(t, e, proxy, 5, as("203.0.113.7"))
@@ -240,7 +243,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("without trusted proxies X-Forwarded-For is ignored", func(t *testing.T) {
 		t.Parallel()
-		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout()}})
+		e := rkLockoutEnv(t, khttp.Options{})
 		local := rkClient(t, "127.0.0.1")
 		id := rkMust(t, e, local, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "spoof"},
 			Header: map[string]string{"X-Forwarded-For": "203.0.113.50"}}).Str(t, "id")
@@ -257,7 +260,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("the lock message", func(t *testing.T) {
 		t.Parallel()
-		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: rkSmallLockout()}})
+		e := rkLockoutEnv(t, khttp.Options{})
 		local := rkClient(t, "127.0.0.1")
 		rkFail(t, e, local, 5, nil)
 		res := rkStatus(t, e, local, keys)

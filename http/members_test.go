@@ -11,18 +11,6 @@ import (
 	"testing"
 )
 
-// meCreate POSTs body to path with the operator key (and headers) and
-// returns the object.
-func meCreate(t *testing.T, e *testEnv, hdr map[string]string, path string, body map[string]any) map[string]any {
-	t.Helper()
-	return must(t, e, http.StatusCreated, req{Method: "POST", Path: path, Header: hdr, Body: body}).JSON(t)
-}
-
-func mePatch(t *testing.T, e *testEnv, path string, body map[string]any) map[string]any {
-	t.Helper()
-	return must(t, e, http.StatusOK, req{Method: "PATCH", Path: path, Body: body}).JSON(t)
-}
-
 // meIDs lists path with the operator key and returns the ids (or, for
 // roles, the names) in order, and has_more.
 func meIDs(t *testing.T, e *testEnv, path string) ([]string, bool) {
@@ -64,7 +52,7 @@ func meRole(t *testing.T, e *testEnv, name string, scopes ...map[string]any) {
 	if scopes == nil {
 		scopes = []map[string]any{}
 	}
-	meCreate(t, e, nil, "/v1/roles", map[string]any{"name": name, "scopes": scopes})
+	create(t, e, nil, "/v1/roles", map[string]any{"name": name, "scopes": scopes})
 }
 
 func TestMeUserCreateAndRules(t *testing.T) {
@@ -98,18 +86,18 @@ func TestMeUserCreateAndRules(t *testing.T) {
 	}
 
 	// Everything is optional.
-	bare := meCreate(t, e, nil, "/v1/users", map[string]any{})
+	bare := create(t, e, nil, "/v1/users", map[string]any{})
 	if bare["external_id"] != nil || bare["email"] != nil || bare["name"] != nil || fmt.Sprint(bare["roles"]) != "[]" || bare["status"] != "active" {
 		t.Errorf("a user created from {}: %v", bare)
 	}
-	meCreate(t, e, nil, "/v1/users", map[string]any{"email": "carol+tag@sub.example.co", "status": "disabled"})
+	create(t, e, nil, "/v1/users", map[string]any{"email": "carol+tag@sub.example.co", "status": "disabled"})
 
 	// external_id is unique in an account, not across accounts.
 	other := account(t, e, "me other")
 	before2 := dump(t, e)
 	problem(t, e.do(req{Method: "POST", Path: "/v1/users", Body: map[string]any{"external_id": "crm-42"}}), 409, "duplicate")
 	unchanged(t, e, before2, "duplicate external_id")
-	ou := meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/users", map[string]any{"external_id": "crm-42"})
+	ou := create(t, e, map[string]string{"X-Account-Id": other}, "/v1/users", map[string]any{"external_id": "crm-42"})
 	if ou["account_id"] != other {
 		t.Errorf("user made with X-Account-Id: account_id %v", ou["account_id"])
 	}
@@ -155,21 +143,21 @@ func TestMeUserPatchAndDelete(t *testing.T) {
 	e := newEnv(t)
 	meRole(t, e, "reader", scope("documents", "read"))
 	meRole(t, e, "writer", scope("documents", "write"))
-	u := meCreate(t, e, nil, "/v1/users", map[string]any{"external_id": "e-1", "email": "a@example.com", "name": "A", "roles": []string{"reader"}})
-	meCreate(t, e, nil, "/v1/users", map[string]any{"external_id": "e-2"})
+	u := create(t, e, nil, "/v1/users", map[string]any{"external_id": "e-1", "email": "a@example.com", "name": "A", "roles": []string{"reader"}})
+	create(t, e, nil, "/v1/users", map[string]any{"external_id": "e-2"})
 	path := "/v1/users/" + u["id"].(string)
 
 	// {} and a PATCH of equal values: nothing written.
 	before := dump(t, e)
 	for _, body := range []map[string]any{{}, {"name": "A", "roles": []string{"reader"}, "status": "active"}} {
-		got := mePatch(t, e, path, body)
+		got := patch(t, e, path, body)
 		if got["etag"] != u["etag"] || got["updated_at"] != u["updated_at"] {
 			t.Errorf("no-op PATCH %v changed etag or updated_at", body)
 		}
 	}
 	unchanged(t, e, before, "no-op PATCH")
 
-	p := mePatch(t, e, path, map[string]any{"roles": []string{"writer", "reader"}, "status": "disabled", "name": "Ann"})
+	p := patch(t, e, path, map[string]any{"roles": []string{"writer", "reader"}, "status": "disabled", "name": "Ann"})
 	if fmt.Sprint(p["roles"]) != "[writer reader]" || p["status"] != "disabled" || p["name"] != "Ann" || p["etag"] == u["etag"] {
 		t.Errorf("after PATCH: %v", p)
 	}
@@ -181,7 +169,7 @@ func TestMeUserPatchAndDelete(t *testing.T) {
 	}
 
 	// null clears the optional members.
-	p = mePatch(t, e, path, map[string]any{"external_id": nil, "email": nil, "name": nil})
+	p = patch(t, e, path, map[string]any{"external_id": nil, "email": nil, "name": nil})
 	if p["external_id"] != nil || p["email"] != nil || p["name"] != nil || p["status"] != "disabled" {
 		t.Errorf("after PATCH null: %v", p)
 	}
@@ -190,7 +178,7 @@ func TestMeUserPatchAndDelete(t *testing.T) {
 		t.Errorf("GET after PATCH null: %v", got)
 	}
 	// The cleared external_id is free again.
-	meCreate(t, e, nil, "/v1/users", map[string]any{"external_id": "e-1"})
+	create(t, e, nil, "/v1/users", map[string]any{"external_id": "e-1"})
 
 	for _, c := range []struct {
 		body   map[string]any
@@ -229,14 +217,14 @@ func TestMeUserList(t *testing.T) {
 	// a_b and axb: an underscore in the role filter is not a wildcard.
 	meRole(t, e, "a_b")
 	meRole(t, e, "axb")
-	id := func(body map[string]any) string { return meCreate(t, e, nil, "/v1/users", body)["id"].(string) }
+	id := func(body map[string]any) string { return create(t, e, nil, "/v1/users", body)["id"].(string) }
 	u1 := id(map[string]any{"external_id": "e1", "email": "alice@example.com", "name": "Alice Smith", "roles": []string{"a_b"}})
 	u2 := id(map[string]any{"external_id": "e2", "email": "bob@example.org", "name": "Bob", "roles": []string{"axb"}, "status": "disabled"})
 	u3 := id(map[string]any{"name": "Carol ALICE", "roles": []string{"axb", "a_b"}})
 	u4 := id(map[string]any{"email": "dave@alice.test"})
 	u5 := id(map[string]any{"name": "Émile 100%_sure"})
 	other := account(t, e, "me other")
-	meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/users", map[string]any{"external_id": "e1", "name": "Alice elsewhere"})
+	create(t, e, map[string]string{"X-Account-Id": other}, "/v1/users", map[string]any{"external_id": "e1", "name": "Alice elsewhere"})
 
 	for _, c := range []struct {
 		query string
@@ -338,17 +326,17 @@ func TestMeServiceAccounts(t *testing.T) {
 	problem(t, e.do(req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "ci"}}), 409, "duplicate")
 	unchanged(t, e, before, "duplicate name")
 	other := account(t, e, "me other")
-	osa := meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/service-accounts", map[string]any{"name": "ci"})
+	osa := create(t, e, map[string]string{"X-Account-Id": other}, "/v1/service-accounts", map[string]any{"name": "ci"})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/service-accounts/" + osa["id"].(string)}, 404, "not_found")
 	meRefused(t, e, req{Method: "DELETE", Path: "/v1/service-accounts/" + osa["id"].(string)}, 404, "not_found")
 
-	second := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "cron"})
+	second := create(t, e, nil, "/v1/service-accounts", map[string]any{"name": "cron"})
 	path := "/v1/service-accounts/" + id
-	p := mePatch(t, e, path, map[string]any{"name": "ci-2", "description": nil, "status": "disabled"})
+	p := patch(t, e, path, map[string]any{"name": "ci-2", "description": nil, "status": "disabled"})
 	if p["name"] != "ci-2" || p["description"] != nil || p["status"] != "disabled" || p["etag"] == sa["etag"] {
 		t.Errorf("after PATCH: %v", p)
 	}
-	if q := mePatch(t, e, path, map[string]any{}); q["etag"] != p["etag"] {
+	if q := patch(t, e, path, map[string]any{}); q["etag"] != p["etag"] {
 		t.Errorf("PATCH {} changed the etag")
 	}
 	before = dump(t, e)
@@ -374,7 +362,7 @@ func TestMeServiceAccounts(t *testing.T) {
 	meRefused(t, e, req{Method: "GET", Path: path}, 404, "not_found")
 	meRefused(t, e, req{Method: "PATCH", Path: path, Body: map[string]any{"name": "x"}}, 404, "not_found")
 	// Its name is free again.
-	meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci-2"})
+	create(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci-2"})
 }
 
 func TestMeRoleRules(t *testing.T) {
@@ -428,8 +416,8 @@ func TestMeRoleRules(t *testing.T) {
 	unchanged(t, e, before, "duplicate role")
 	// Another account has its own namespace.
 	other := account(t, e, "me other")
-	meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/roles", map[string]any{"name": "reader", "scopes": []any{}})
-	meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/roles", map[string]any{"name": "only_there", "scopes": []any{}})
+	create(t, e, map[string]string{"X-Account-Id": other}, "/v1/roles", map[string]any{"name": "reader", "scopes": []any{}})
+	create(t, e, map[string]string{"X-Account-Id": other}, "/v1/roles", map[string]any{"name": "only_there", "scopes": []any{}})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/roles/only_there"}, 404, "not_found")
 
 	// The list: every role, by name, not paginated.
@@ -460,11 +448,11 @@ func TestMeRoleRules(t *testing.T) {
 	} {
 		meInvalidReq(t, e, req{Method: "PATCH", Path: "/v1/roles/reader", Body: c.body}, c.field)
 	}
-	same := mePatch(t, e, "/v1/roles/reader", map[string]any{"name": "reader"})
+	same := patch(t, e, "/v1/roles/reader", map[string]any{"name": "reader"})
 	if same["etag"] != r["etag"] {
 		t.Errorf("PATCH with the same name changed the role")
 	}
-	p := mePatch(t, e, "/v1/roles/reader", map[string]any{"name": "reader", "description": nil, "scopes": []any{scope("search", "read")}})
+	p := patch(t, e, "/v1/roles/reader", map[string]any{"name": "reader", "description": nil, "scopes": []any{scope("search", "read")}})
 	if p["description"] != nil || fmt.Sprint(p["scopes"]) != "[map[access:read resource:search targets:[*]]]" || p["etag"] == r["etag"] {
 		t.Errorf("after PATCH: %v", p)
 	}
@@ -488,10 +476,10 @@ func TestMeRoleInUse(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	meRole(t, e, "reader", scope("documents", "read"))
-	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "holder", "roles": []string{"reader"}})["id"].(string)
+	u := create(t, e, nil, "/v1/users", map[string]any{"name": "holder", "roles": []string{"reader"}})["id"].(string)
 	k, _ := apiKey(t, e, nil, map[string]any{"name": "holder", "permission_mode": "restricted", "roles": []string{"reader"}})
 	gone, _ := apiKey(t, e, nil, map[string]any{"name": "revoked holder", "permission_mode": "restricted", "roles": []string{"reader"}})
-	mePatch(t, e, "/v1/keys/"+gone, map[string]any{"status": "revoked"})
+	patch(t, e, "/v1/keys/"+gone, map[string]any{"status": "revoked"})
 	plain, _ := apiKey(t, e, nil, map[string]any{"name": "no role"})
 
 	keys, _ := meIDs(t, e, "/v1/keys?role=reader")
@@ -511,9 +499,9 @@ func TestMeRoleInUse(t *testing.T) {
 		}
 	}
 	inUse([]string{u}, []string{k})
-	mePatch(t, e, "/v1/users/"+u, map[string]any{"roles": []string{}})
+	patch(t, e, "/v1/users/"+u, map[string]any{"roles": []string{}})
 	inUse([]string{}, []string{k})
-	mePatch(t, e, "/v1/keys/"+k, map[string]any{"roles": []string{}})
+	patch(t, e, "/v1/keys/"+k, map[string]any{"roles": []string{}})
 	must(t, e, 204, req{Method: "DELETE", Path: "/v1/roles/reader"})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/roles/reader"}, 404, "not_found")
 	// A role that no longer exists cannot be given.
@@ -545,12 +533,12 @@ func TestMeRolesGrantKeys(t *testing.T) {
 	meVerifyCode(t, e, mixed, "webhooks:write:wh_2", "INSUFFICIENT_PERMISSIONS")
 
 	// A change to the role is a change to its keys, at the next verification.
-	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{scope("documents", "write")}})
+	patch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{scope("documents", "write")}})
 	v = meVerifyCode(t, e, byRole, "documents:write", "VALID")
 	if fmt.Sprint(v["scopes"]) != "[map[access:write resource:documents targets:[*]]]" {
 		t.Errorf("scopes after the role changed: %v", v["scopes"])
 	}
-	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{}})
+	patch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{}})
 	v = meVerifyCode(t, e, byRole, "documents:read", "INSUFFICIENT_PERMISSIONS")
 	if fmt.Sprint(v["scopes"]) != "[]" {
 		t.Errorf("scopes of a key whose role grants nothing: %v", v["scopes"])

@@ -107,11 +107,6 @@ func (f *meFix) apiKey(t *testing.T) (string, string) {
 	return apiKey(t, f.e, nil, map[string]any{"name": fmt.Sprintf("me api %d", f.next())})
 }
 
-func (f *meFix) create(t *testing.T, path string, body map[string]any) map[string]any {
-	t.Helper()
-	return must(t, f.e, http.StatusCreated, req{Method: "POST", Path: path, Body: body}).JSON(t)
-}
-
 // meRoute is one management route: the permission it needs, the status of
 // a request that passes, and how to build such a request.
 type meRoute struct {
@@ -151,19 +146,19 @@ func meRoutes() []meRoute {
 		return id
 	}
 	acct := func(t *testing.T, f *meFix) string {
-		return f.create(t, "/v1/accounts", map[string]any{"name": fmt.Sprintf("me account %d", f.next())})["id"].(string)
+		return create(t, f.e, nil, "/v1/accounts", map[string]any{"name": fmt.Sprintf("me account %d", f.next())})["id"].(string)
 	}
 	user := func(t *testing.T, f *meFix) string {
-		return f.create(t, "/v1/users", map[string]any{"name": "me user"})["id"].(string)
+		return create(t, f.e, nil, "/v1/users", map[string]any{"name": "me user"})["id"].(string)
 	}
 	sa := func(t *testing.T, f *meFix) string {
-		return f.create(t, "/v1/service-accounts", map[string]any{"name": fmt.Sprintf("me sa %d", f.next())})["id"].(string)
+		return create(t, f.e, nil, "/v1/service-accounts", map[string]any{"name": fmt.Sprintf("me sa %d", f.next())})["id"].(string)
 	}
 	role := func(t *testing.T, f *meFix) string {
-		return f.create(t, "/v1/roles", map[string]any{"name": fmt.Sprintf("merole%d", f.next()), "scopes": []any{}})["name"].(string)
+		return create(t, f.e, nil, "/v1/roles", map[string]any{"name": fmt.Sprintf("merole%d", f.next()), "scopes": []any{}})["name"].(string)
 	}
 	project := func(t *testing.T, f *meFix) string {
-		return f.create(t, "/v1/projects", map[string]any{"name": fmt.Sprintf("me project %d", f.next())})["id"].(string)
+		return create(t, f.e, nil, "/v1/projects", map[string]any{"name": fmt.Sprintf("me project %d", f.next())})["id"].(string)
 	}
 	resource := func(t *testing.T, f *meFix) string {
 		id := fmt.Sprintf("meres%d", f.next())

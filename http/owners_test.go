@@ -21,13 +21,13 @@ func TestMeOwnerAtCreation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	acct := defaultAccount(t, e)
-	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "owner"})["id"].(string)
-	u2 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "someone else"})["id"].(string)
-	sa := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
+	u := create(t, e, nil, "/v1/users", map[string]any{"name": "owner"})["id"].(string)
+	u2 := create(t, e, nil, "/v1/users", map[string]any{"name": "someone else"})["id"].(string)
+	sa := create(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
 	other := account(t, e, "me other")
 	inOther := map[string]string{"X-Account-Id": other}
-	ou := meCreate(t, e, inOther, "/v1/users", map[string]any{"name": "elsewhere"})["id"].(string)
-	osa := meCreate(t, e, inOther, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
+	ou := create(t, e, inOther, "/v1/users", map[string]any{"name": "elsewhere"})["id"].(string)
+	osa := create(t, e, inOther, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
 
 	for _, c := range []struct {
 		name  string
@@ -86,7 +86,7 @@ func TestMeOwnerAtCreation(t *testing.T) {
 		meInvalidReq(t, e, r, "owner")
 	}
 	// Sending back the current owner is accepted, and PUT keeps the owner.
-	if got := mePatch(t, e, "/v1/keys/"+id, map[string]any{"owner": meOwner("user", u)}); got["etag"] != k["etag"] {
+	if got := patch(t, e, "/v1/keys/"+id, map[string]any{"owner": meOwner("user", u)}); got["etag"] != k["etag"] {
 		t.Errorf("PATCH with the same owner changed the key")
 	}
 	put := must(t, e, 200, req{Method: "PUT", Path: "/v1/keys/" + id, Body: map[string]any{"name": "owned again"}}).JSON(t)
@@ -112,7 +112,7 @@ func TestMeUserBoundsKey(t *testing.T) {
 	meRole(t, e, "reader", scope("documents", "read"))
 	meRole(t, e, "writer", scope("documents", "write"))
 	meRole(t, e, "bc", scope("documents", "read", "b", "c"))
-	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "reader", "roles": []string{"reader"}})["id"].(string)
+	u := create(t, e, nil, "/v1/users", map[string]any{"name": "reader", "roles": []string{"reader"}})["id"].(string)
 	uPath := "/v1/users/" + u
 	_, all := apiKey(t, e, nil, map[string]any{"name": "all", "permission_mode": "all", "owner": meOwner("user", u)})
 
@@ -132,7 +132,7 @@ func TestMeUserBoundsKey(t *testing.T) {
 	}
 
 	// Targets intersect: key [a b] ∩ role [b c] = [b].
-	u2 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "bc", "roles": []string{"bc"}})["id"].(string)
+	u2 := create(t, e, nil, "/v1/users", map[string]any{"name": "bc", "roles": []string{"bc"}})["id"].(string)
 	_, ab := apiKey(t, e, nil, map[string]any{"name": "ab", "permission_mode": "restricted",
 		"scopes": []any{scope("documents", "read", "a", "b")}, "owner": meOwner("user", u2)})
 	v = meVerifyCode(t, e, ab, "documents:read:b", "VALID")
@@ -145,7 +145,7 @@ func TestMeUserBoundsKey(t *testing.T) {
 	meVerifyCode(t, e, ab, "documents:read", "VALID")
 
 	// Levels meet: a read-only key of a writer reads; a writer's mode-all key writes.
-	u3 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "writer", "roles": []string{"writer"}})["id"].(string)
+	u3 := create(t, e, nil, "/v1/users", map[string]any{"name": "writer", "roles": []string{"writer"}})["id"].(string)
 	_, ro := apiKey(t, e, nil, map[string]any{"name": "ro", "permission_mode": "read_only", "owner": meOwner("user", u3)})
 	v = meVerifyCode(t, e, ro, "documents:read", "VALID")
 	if meScopesText(v["scopes"]) != readDocs {
@@ -156,35 +156,35 @@ func TestMeUserBoundsKey(t *testing.T) {
 	meVerifyCode(t, e, w, "documents:write", "VALID")
 
 	// The user's roles change: the very next verification follows.
-	mePatch(t, e, uPath, map[string]any{"roles": []string{}})
+	patch(t, e, uPath, map[string]any{"roles": []string{}})
 	v = meVerifyCode(t, e, all, "documents:read", "INSUFFICIENT_PERMISSIONS")
 	if meScopesText(v["scopes"]) != "[]" {
 		t.Errorf("scopes of a key whose user has no roles: %v", v["scopes"])
 	}
 	meVerifyCode(t, e, all, "", "VALID")
-	mePatch(t, e, uPath, map[string]any{"roles": []string{"writer"}})
+	patch(t, e, uPath, map[string]any{"roles": []string{"writer"}})
 	meVerifyCode(t, e, all, "documents:write", "VALID")
-	mePatch(t, e, uPath, map[string]any{"roles": []string{"reader"}})
+	patch(t, e, uPath, map[string]any{"roles": []string{"reader"}})
 	meVerifyCode(t, e, all, "documents:write", "INSUFFICIENT_PERMISSIONS")
 	// So does a change to what a role grants.
-	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{scope("files", "read")}})
+	patch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{scope("files", "read")}})
 	meVerifyCode(t, e, all, "files:read", "VALID")
 	meVerifyCode(t, e, all, "documents:read", "INSUFFICIENT_PERMISSIONS")
-	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{scope("documents", "read")}})
+	patch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{scope("documents", "read")}})
 
 	// Disabling the user stops its keys until it is enabled again.
-	mePatch(t, e, uPath, map[string]any{"status": "disabled"})
+	patch(t, e, uPath, map[string]any{"status": "disabled"})
 	meVerifyCode(t, e, all, "", "OWNER_INACTIVE")
 	meVerifyCode(t, e, all, "documents:read", "OWNER_INACTIVE")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/whoami", Token: all}, 401, "unauthenticated")
 	meVerifyCode(t, e, w, "documents:write", "VALID") // another user's key
-	mePatch(t, e, uPath, map[string]any{"status": "active"})
+	patch(t, e, uPath, map[string]any{"status": "active"})
 	meVerifyCode(t, e, all, "documents:read", "VALID")
 	must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: all})
 
 	// A key's own status comes first.
 	_, dis := apiKey(t, e, nil, map[string]any{"name": "dis", "status": "disabled", "owner": meOwner("user", u)})
-	mePatch(t, e, uPath, map[string]any{"status": "disabled"})
+	patch(t, e, uPath, map[string]any{"status": "disabled"})
 	meVerifyCode(t, e, dis, "", "DISABLED")
 }
 
@@ -193,7 +193,7 @@ func TestMeUserBoundsKey(t *testing.T) {
 func TestMeUserWithoutRoles(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "nobody"})["id"].(string)
+	u := create(t, e, nil, "/v1/users", map[string]any{"name": "nobody"})["id"].(string)
 	for _, body := range []map[string]any{
 		{"name": "all", "owner": meOwner("user", u)},
 		{"name": "ro", "permission_mode": "read_only", "owner": meOwner("user", u)},
@@ -244,14 +244,14 @@ func TestMeDeleteUserRevokesKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	meRole(t, e, "reader", scope("documents", "read"))
-	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "leaver", "roles": []string{"reader"}})["id"].(string)
-	u2 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "stayer", "roles": []string{"reader"}})["id"].(string)
-	sa := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
+	u := create(t, e, nil, "/v1/users", map[string]any{"name": "leaver", "roles": []string{"reader"}})["id"].(string)
+	u2 := create(t, e, nil, "/v1/users", map[string]any{"name": "stayer", "roles": []string{"reader"}})["id"].(string)
+	sa := create(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
 
 	k1, s1 := apiKey(t, e, nil, map[string]any{"name": "k1", "owner": meOwner("user", u)})
 	k2, s2 := apiKey(t, e, nil, map[string]any{"name": "k2", "status": "disabled", "owner": meOwner("user", u)})
 	k3, s3 := apiKey(t, e, nil, map[string]any{"name": "k3", "owner": meOwner("user", u)})
-	mePatch(t, e, "/v1/keys/"+k3, map[string]any{"status": "revoked"}) // already revoked: no second event
+	patch(t, e, "/v1/keys/"+k3, map[string]any{"status": "revoked"}) // already revoked: no second event
 	others := map[string]string{}
 	for name, owner := range map[string]any{"stayer": meOwner("user", u2), "ci": meOwner("service_account", sa), "account": nil} {
 		body := map[string]any{"name": name}
@@ -293,8 +293,8 @@ func TestMeDeleteUserRevokesKeys(t *testing.T) {
 func TestMeServiceAccountOwner(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	sa := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
-	sa2 := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "cron"})["id"].(string)
+	sa := create(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
+	sa2 := create(t, e, nil, "/v1/service-accounts", map[string]any{"name": "cron"})["id"].(string)
 	k, s := apiKey(t, e, nil, map[string]any{"name": "ci key", "owner": meOwner("service_account", sa)})
 	_, ro := apiKey(t, e, nil, map[string]any{"name": "ci ro", "permission_mode": "read_only", "owner": meOwner("service_account", sa)})
 	k2, s2 := apiKey(t, e, nil, map[string]any{"name": "cron key", "owner": meOwner("service_account", sa2)})
@@ -306,12 +306,12 @@ func TestMeServiceAccountOwner(t *testing.T) {
 	}
 	meVerifyCode(t, e, ro, "documents:write", "INSUFFICIENT_PERMISSIONS")
 
-	mePatch(t, e, "/v1/service-accounts/"+sa, map[string]any{"status": "disabled"})
+	patch(t, e, "/v1/service-accounts/"+sa, map[string]any{"status": "disabled"})
 	meVerifyCode(t, e, s, "", "OWNER_INACTIVE")
 	meVerifyCode(t, e, ro, "documents:read", "OWNER_INACTIVE")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/whoami", Token: s}, 401, "unauthenticated")
 	meVerifyCode(t, e, s2, "", "VALID")
-	mePatch(t, e, "/v1/service-accounts/"+sa, map[string]any{"status": "active"})
+	patch(t, e, "/v1/service-accounts/"+sa, map[string]any{"status": "active"})
 	meVerifyCode(t, e, s, "documents:write", "VALID")
 	must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s})
 
