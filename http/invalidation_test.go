@@ -283,10 +283,7 @@ func ivCases() []ivCase {
 			setup: ivWithKey(map[string]any{"name": "k"}, ivRole("reader", ivDocsRead), ivUser()), probe: ivCode("documents:read"),
 			change: ivRequest(200, "PATCH", "/v1/users/{id}", map[string]any{"roles": []string{"reader"}}),
 			before: "INSUFFICIENT_PERMISSIONS", after: "VALID"},
-		{route: "DELETE /v1/users/{id}", name: "a deleted user's keys are REVOKED",
-			setup: ivWithKey(map[string]any{"name": "k"}, ivRole("reader", ivDocsRead), ivUser("reader")), probe: ivCode(""),
-			change: ivRequest(204, "DELETE", "/v1/users/{id}", nil),
-			before: "VALID", after: "REVOKED"},
+		ivDeletedOwner("/v1/users/{id}", "user", ivRole("reader", ivDocsRead), ivUser("reader")),
 		{route: "POST /v1/service-accounts", name: "a new service account's key verifies at once",
 			setup: ivNone, probe: ivCode(""),
 			change: func(t *testing.T, a *testEnv, s ivState) {
@@ -298,10 +295,7 @@ func ivCases() []ivCase {
 			setup: ivWithKey(map[string]any{"name": "k"}, ivServiceAccount), probe: ivCode(""),
 			change: ivRequest(200, "PATCH", "/v1/service-accounts/{id}", map[string]any{"status": "disabled"}),
 			before: "VALID", after: "OWNER_INACTIVE"},
-		{route: "DELETE /v1/service-accounts/{id}", name: "a deleted service account's keys are REVOKED",
-			setup: ivWithKey(map[string]any{"name": "k"}, ivServiceAccount), probe: ivCode(""),
-			change: ivRequest(204, "DELETE", "/v1/service-accounts/{id}", nil),
-			before: "VALID", after: "REVOKED"},
+		ivDeletedOwner("/v1/service-accounts/{id}", "service account", ivServiceAccount),
 
 		// ---- roles ----
 		// A key of the account verified before the change, so the account's
@@ -343,10 +337,7 @@ func ivCases() []ivCase {
 			setup: ivWithKey(map[string]any{"name": "k"}, ivProject), probe: ivCode("", "project_id"),
 			change: ivRequest(200, "PATCH", "/v1/projects/{id}", map[string]any{"name": "p2"}),
 			before: "VALID project_id=<project>", after: "VALID project_id=<project>"},
-		{route: "DELETE /v1/projects/{id}", name: "a deleted project's keys are REVOKED",
-			setup: ivWithKey(map[string]any{"name": "k"}, ivProject), probe: ivCode(""),
-			change: ivRequest(204, "DELETE", "/v1/projects/{id}", nil),
-			before: "VALID", after: "REVOKED"},
+		ivDeletedOwner("/v1/projects/{id}", "project", ivProject),
 
 		// ---- the catalog ----
 		{route: "PUT /v1/catalog/resources/{id}", name: "a new resource is granted to keys in mode all at once",
@@ -358,6 +349,15 @@ func ivCases() []ivCase {
 			change: ivRequest(204, "DELETE", "/v1/catalog/resources/widgets", nil),
 			before: "VALID", after: "INSUFFICIENT_PERMISSIONS"},
 	}
+}
+
+// ivDeletedOwner is the case of the route deleting the owner of a key
+// (path, what the owners made by owner are): the keys are REVOKED.
+func ivDeletedOwner(path, what string, owner ...func(*testing.T, *testEnv, ivState)) ivCase {
+	return ivCase{route: "DELETE " + path, name: "a deleted " + what + "'s keys are REVOKED",
+		setup: ivWithKey(map[string]any{"name": "k"}, owner...), probe: ivCode(""),
+		change: ivRequest(204, "DELETE", path, nil),
+		before: "VALID", after: "REVOKED"}
 }
 
 // ivExpand fills <name> in an expectation from the case's state.

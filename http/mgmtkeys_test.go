@@ -176,7 +176,34 @@ func meRoutes() []meRoute {
 		ar, aw         = keyward.PermAccountsRead, keyward.PermAccountsWrite
 		audit          = keyward.PermAuditRead
 	)
-	return []meRoute{
+	// crud is the five routes of a collection of objects: list, create
+	// (with the body post), read, change (with the body patch), delete;
+	// obj makes the object the last three name.
+	crud := func(collection, read, write string, obj func(*testing.T, *meFix) string, post, patch func(*meFix) any) []meRoute {
+		one := collection + "/{id}"
+		if collection == "/v1/roles" {
+			one = collection + "/{name}"
+		}
+		return []meRoute{
+			{"GET", collection, read, 200, at(collection, nil, nil)},
+			{"POST", collection, write, 201, at(collection, nil, post)},
+			{"GET", one, read, 200, at(one, obj, nil)},
+			{"PATCH", one, write, 200, at(one, obj, patch)},
+			{"DELETE", one, write, 204, at(one, obj, nil)},
+		}
+	}
+	objects := slices.Concat(
+		crud("/v1/accounts", ar, aw, acct, named("me new account %d"), named("me renamed account %d")),
+		crud("/v1/users", ur, uw, user, named("me new user %d"), named("me renamed user %d")),
+		crud("/v1/service-accounts", ur, uw, sa, named("me new sa %d"), named("me renamed sa %d")),
+		crud("/v1/roles", ur, uw, role,
+			func(f *meFix) any {
+				return map[string]any{"name": fmt.Sprintf("menewrole%d", f.next()), "scopes": []any{}}
+			},
+			func(f *meFix) any { return map[string]any{"description": fmt.Sprintf("changed %d", f.next())} }),
+		crud("/v1/projects", kr, kw, project, named("me new project %d"), named("me renamed project %d")),
+	)
+	return append(objects, []meRoute{
 		{"GET", "/v1/keys", kr, 200, at("/v1/keys", nil, nil)},
 		{"POST", "/v1/keys", kw, 201, at("/v1/keys", nil, named("me created %d"))},
 		{"GET", "/v1/keys/{id}", kr, 200, at("/v1/keys/{id}", key, nil)},
@@ -208,40 +235,6 @@ func meRoutes() []meRoute {
 		{"DELETE", "/v1/management-keys/{id}", mw, 204, at("/v1/management-keys/{id}", mgmt, nil)},
 		{"POST", "/v1/management-keys/{id}/rotate", mw, 200, at("/v1/management-keys/{id}/rotate", mgmt, nil)},
 
-		{"GET", "/v1/accounts", ar, 200, at("/v1/accounts", nil, nil)},
-		{"POST", "/v1/accounts", aw, 201, at("/v1/accounts", nil, named("me new account %d"))},
-		{"GET", "/v1/accounts/{id}", ar, 200, at("/v1/accounts/{id}", acct, nil)},
-		{"PATCH", "/v1/accounts/{id}", aw, 200, at("/v1/accounts/{id}", acct, named("me renamed account %d"))},
-		{"DELETE", "/v1/accounts/{id}", aw, 204, at("/v1/accounts/{id}", acct, nil)},
-
-		{"GET", "/v1/users", ur, 200, at("/v1/users", nil, nil)},
-		{"POST", "/v1/users", uw, 201, at("/v1/users", nil, named("me new user %d"))},
-		{"GET", "/v1/users/{id}", ur, 200, at("/v1/users/{id}", user, nil)},
-		{"PATCH", "/v1/users/{id}", uw, 200, at("/v1/users/{id}", user, named("me renamed user %d"))},
-		{"DELETE", "/v1/users/{id}", uw, 204, at("/v1/users/{id}", user, nil)},
-
-		{"GET", "/v1/service-accounts", ur, 200, at("/v1/service-accounts", nil, nil)},
-		{"POST", "/v1/service-accounts", uw, 201, at("/v1/service-accounts", nil, named("me new sa %d"))},
-		{"GET", "/v1/service-accounts/{id}", ur, 200, at("/v1/service-accounts/{id}", sa, nil)},
-		{"PATCH", "/v1/service-accounts/{id}", uw, 200, at("/v1/service-accounts/{id}", sa, named("me renamed sa %d"))},
-		{"DELETE", "/v1/service-accounts/{id}", uw, 204, at("/v1/service-accounts/{id}", sa, nil)},
-
-		{"GET", "/v1/roles", ur, 200, at("/v1/roles", nil, nil)},
-		{"POST", "/v1/roles", uw, 201, at("/v1/roles", nil, func(f *meFix) any {
-			return map[string]any{"name": fmt.Sprintf("menewrole%d", f.next()), "scopes": []any{}}
-		})},
-		{"GET", "/v1/roles/{name}", ur, 200, at("/v1/roles/{name}", role, nil)},
-		{"PATCH", "/v1/roles/{name}", uw, 200, at("/v1/roles/{name}", role, func(f *meFix) any {
-			return map[string]any{"description": fmt.Sprintf("changed %d", f.next())}
-		})},
-		{"DELETE", "/v1/roles/{name}", uw, 204, at("/v1/roles/{name}", role, nil)},
-
-		{"GET", "/v1/projects", kr, 200, at("/v1/projects", nil, nil)},
-		{"POST", "/v1/projects", kw, 201, at("/v1/projects", nil, named("me new project %d"))},
-		{"GET", "/v1/projects/{id}", kr, 200, at("/v1/projects/{id}", project, nil)},
-		{"PATCH", "/v1/projects/{id}", kw, 200, at("/v1/projects/{id}", project, named("me renamed project %d"))},
-		{"DELETE", "/v1/projects/{id}", kw, 204, at("/v1/projects/{id}", project, nil)},
-
 		{"GET", "/v1/catalog", cr, 200, at("/v1/catalog", nil, nil)},
 		{"PUT", "/v1/catalog/resources/{id}", cw, 200, at("/v1/catalog/resources/{id}", resource, func(*meFix) any {
 			return map[string]any{"display_name": "Changed"}
@@ -249,7 +242,7 @@ func meRoutes() []meRoute {
 		{"DELETE", "/v1/catalog/resources/{id}", cw, 204, at("/v1/catalog/resources/{id}", resource, nil)},
 
 		{"GET", "/v1/audit-events", audit, 200, at("/v1/audit-events", nil, nil)},
-	}
+	}...)
 }
 
 // TestMeRouteTableCoversEveryRoute: the table below is every
