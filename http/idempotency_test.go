@@ -49,6 +49,12 @@ func rkPost(e *testEnv, path, idem, token string, body any, hdr map[string]strin
 	return e.do(req{Method: "POST", Path: path, Body: body, Token: token, Header: h})
 }
 
+// rkIdem is a POST of body to path with the operator key and an
+// Idempotency-Key.
+func rkIdem(path, idem string, body any) req {
+	return req{Method: "POST", Path: path, Body: body, Header: map[string]string{"Idempotency-Key": idem}}
+}
+
 // rkRawStatus writes raw bytes as a request to the server and returns the
 // status of the answer.
 func rkRawStatus(t *testing.T, e *testEnv, raw string) int {
@@ -231,10 +237,7 @@ func TestIdempotencyKeyCreateReturnsTheSameSecret(t *testing.T) {
 	e := newEnv(t)
 	idem := rkIdemKey(t)
 	body := map[string]any{"name": "once"}
-	first := rkPost(e, "/v1/keys", idem, "", body, nil)
-	if first.Status != http.StatusCreated {
-		t.Fatalf("create: %d %s", first.Status, first.Body)
-	}
+	first := must(t, e, http.StatusCreated, rkIdem("/v1/keys", idem, body))
 	secret := first.Str(t, "secret")
 	again := rkPost(e, "/v1/keys", idem, "", body, nil)
 	if again.Str(t, "secret") != secret || again.Str(t, "id") != first.Str(t, "id") {
@@ -487,10 +490,7 @@ func TestIdempotencyWindow(t *testing.T) {
 		e := startEnv(t, keywardtest.Options{Service: service.Options{Clock: clock}})
 		idem := rkIdemKey(t)
 		body := map[string]any{"name": "windowed"}
-		first := rkPost(e, "/v1/keys", idem, "", body, nil)
-		if first.Status != http.StatusCreated {
-			t.Fatalf("create: %d %s", first.Status, first.Body)
-		}
+		first := must(t, e, http.StatusCreated, rkIdem("/v1/keys", idem, body))
 		offset.Store(int64(23*time.Hour + 59*time.Minute))
 		if res := rkPost(e, "/v1/keys", idem, "", body, nil); !bytes.Equal(res.Body, first.Body) || rkReplayed(res) != "true" {
 			t.Fatalf("23h59m later the retry got %d replayed=%s", res.Status, rkReplayed(res))
@@ -517,10 +517,7 @@ func TestIdempotencyAfterMasterKeyChange(t *testing.T) {
 	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: master}})
 	idem := rkIdemKey(t)
 	body := map[string]any{"name": "sealed with the master key"}
-	first := rkPost(e, "/v1/keys", idem, "", body, nil)
-	if first.Status != http.StatusCreated {
-		t.Fatalf("create: %d %s", first.Status, first.Body)
-	}
+	first := must(t, e, http.StatusCreated, rkIdem("/v1/keys", idem, body))
 	e.Close()
 	e2 := startEnv(t, keywardtest.Options{Reopen: e.Server})
 	res := rkPost(e2, "/v1/keys", idem, "", body, nil)
