@@ -47,8 +47,9 @@ func TestLockoutBoundedWork(t *testing.T) {
 // fakeClock is a settable clock for the lockout's unit tests.
 type fakeClock struct{ now time.Time }
 
-func (c *fakeClock) Now() time.Time        { return c.now }
-func (c *fakeClock) Add(d time.Duration)   { c.now = c.now.Add(d) }
+func (c *fakeClock) Now() time.Time      { return c.now }
+func (c *fakeClock) Add(d time.Duration) { c.now = c.now.Add(d) }
+
 // clockedLockout returns a lockout with policy p on a clock the test moves.
 func clockedLockout(p LockoutPolicy) (*lockout, *fakeClock) {
 	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
