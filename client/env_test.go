@@ -2,12 +2,7 @@ package client_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,26 +10,26 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
 	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/service"
-	"github.com/keyward/keyward/sqlite"
 )
 
-// ctServer is a real keyward server for the client's tests: a SQLite file
-// in a temporary directory, the service with a master key (recoverable
-// keys work), the native HTTP API on loopback, and the bootstrap operator
-// key. Every request that reaches it is recorded (method, URL, headers)
-// so tests can check what the client sent.
+// ctServer is a real keyward server for the client's tests
+// (keywardtest): a SQLite file in a temporary directory, the service with
+// a master key (recoverable keys work), the native HTTP API on loopback,
+// and the bootstrap operator key. Every request that reaches it is
+// recorded (method, URL, headers) so tests can check what the client
+// sent.
 type ctServer struct {
 	URL  string
 	Op   keyward.Token // the operator key's secret
 	OpID string
-	DB   *sqlite.DB
+	DB   keywardtest.DB
 	Svc  *service.Service
 	Srv  *khttp.Server
 
 	mu   sync.Mutex
 	seen []*http.Request // clones of the requests received, without bodies
-	stop func()
 }
 
 // ctServerOptions change the server a test gets.
@@ -43,56 +38,23 @@ type ctServerOptions struct {
 	Metrics http.Handler         // nil: GET /metrics answers 404
 }
 
-// ctStart starts a server in dir; stop closes everything.
-func ctStart(dir string, o ctServerOptions) (*ctServer, error) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, sqlite.FileName))
-	if err != nil {
-		return nil, fmt.Errorf("open SQLite: %w", err)
-	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	mk, err := keyward.ParseMasterKey([]byte(hex.EncodeToString(raw)))
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	svc := service.New(service.Options{Store: db, MasterKey: mk})
-	k, tok, err := svc.Bootstrap(ctx)
-	if err != nil {
-		svc.Close(ctx)
-		db.Close()
-		return nil, fmt.Errorf("bootstrap: %w", err)
-	}
-	lock := o.Lockout
-	if lock == nil {
-		lock = &khttp.LockoutPolicy{}
-	}
-	srv := khttp.NewServer(svc, khttp.Options{Lockout: lock, Metrics: o.Metrics})
-	s := &ctServer{Op: tok, OpID: k.ID, DB: db, Svc: svc, Srv: srv}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.seen = append(s.seen, r.Clone(context.Background()))
-		s.mu.Unlock()
-		srv.ServeHTTP(w, r)
-	}))
-	s.URL = hs.URL
-	s.stop = func() {
-		hs.Close()
-		svc.Close(context.Background())
-		db.Close()
-	}
-	return s, nil
-}
-
 // ctNewServer starts a server for one test, stopped at its end.
 func ctNewServer(t testing.TB, o ctServerOptions) *ctServer {
 	t.Helper()
-	s, err := ctStart(t.TempDir(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.stop)
+	s := &ctServer{}
+	k := keywardtest.Start(t, keywardtest.Options{
+		Service: service.Options{MasterKey: keywardtest.MasterKey(t)},
+		HTTP:    khttp.Options{Lockout: o.Lockout, Metrics: o.Metrics},
+		WrapHandler: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s.mu.Lock()
+				s.seen = append(s.seen, r.Clone(context.Background()))
+				s.mu.Unlock()
+				h.ServeHTTP(w, r)
+			})
+		},
+	})
+	s.URL, s.Op, s.OpID, s.DB, s.Svc, s.Srv = k.URL, k.OperatorKey, k.OperatorKeyID, k.DB, k.Service, k.HTTP
 	return s
 }
 

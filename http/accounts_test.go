@@ -21,44 +21,12 @@ import (
 // aiHdr returns the X-Account-Id header naming acct.
 func aiHdr(acct string) map[string]string { return map[string]string{"X-Account-Id": acct} }
 
-// aiCreateAccount creates an account with the operator key and returns its
-// JSON.
-func aiCreateAccount(t *testing.T, e *testEnv, body map[string]any) map[string]any {
-	t.Helper()
-	return pxJSON(t, pxMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: body}))
-}
-
-// aiMgmtKey creates, with the operator key, a management key bound to acct
-// holding perms, and returns its id and secret.
-func aiMgmtKey(t *testing.T, e *testEnv, acct, name string, perms []string) (string, string) {
-	t.Helper()
-	k := pxJSON(t, pxMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Header: aiHdr(acct),
-		Body: map[string]any{"name": name, "permissions": perms}}))
-	if k["account_id"] != acct {
-		t.Fatalf("management key created with X-Account-Id %s has account_id %v", acct, k["account_id"])
-	}
-	return k["id"].(string), k["secret"].(string)
-}
-
-// aiKeyIn creates an API key in acct with the operator key and returns its
-// JSON (with the secret).
-func aiKeyIn(t *testing.T, e *testEnv, acct string, body map[string]any) map[string]any {
-	t.Helper()
-	return pxJSON(t, pxMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: aiHdr(acct), Body: body}))
-}
-
-// aiVerify verifies with the operator key and the given headers.
-func aiVerify(t *testing.T, e *testEnv, hdr map[string]string, body map[string]any) map[string]any {
-	t.Helper()
-	return pxJSON(t, pxMust(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Header: hdr, Body: body}))
-}
-
 // aiInvalid checks that res is a 422 validation_failed naming field.
 func aiInvalid(t *testing.T, res *resp, field string) {
 	t.Helper()
 	p := pxProblem(t, res, http.StatusUnprocessableEntity, "validation_failed")
 	if p != nil && !pxNames(p, field) {
-		t.Errorf("the 422 does not name %q: errors %v\n%s", field, pxFields(p), pxShort(res.Body))
+		t.Errorf("the 422 does not name %q: errors %v\n%s", field, fields(p), short(res.Body))
 	}
 }
 
@@ -82,39 +50,10 @@ func aiTime(t *testing.T, m map[string]any, member string) time.Time {
 	return ts
 }
 
-// aiEvents returns the audit events of acct matching query (e.g.
-// "action=account.updated"), read with the operator key.
-func aiEvents(t *testing.T, e *testEnv, acct, query string) []map[string]any {
-	t.Helper()
-	path := "/v1/audit-events?limit=200"
-	if query != "" {
-		path += "&" + query
-	}
-	var out []map[string]any
-	for _, ev := range pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: path, Header: aiHdr(acct)}))["data"].([]any) {
-		out = append(out, ev.(map[string]any))
-	}
-	return out
-}
-
-// aiDefaultAccount returns the id of the account named default.
-func aiDefaultAccount(t *testing.T, e *testEnv) string {
-	t.Helper()
-	for _, a := range pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts?limit=200"}))["data"].([]any) {
-		if m := a.(map[string]any); m["name"] == keyward.DefaultAccountName {
-			return m["id"].(string)
-		}
-	}
-	t.Fatal("no account named default")
-	return ""
-}
-
-// TestAiAccountCreate: a new account gets an acc_ id, Location, ETag and
-// the documented defaults, and keys created in it follow them.
 func TestAiAccountCreate(t *testing.T) {
 	e := newEnv(t)
-	res := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": "ai acme"}})
-	a := pxJSON(t, res)
+	res := must(t, e, 201, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": "ai acme"}})
+	a := res.JSON(t)
 	id, _ := a["id"].(string)
 	if !keyward.ValidID(keyward.PrefixAccount, id) {
 		t.Fatalf("id %q is not an acc_ id", id)
@@ -138,28 +77,28 @@ func TestAiAccountCreate(t *testing.T) {
 		t.Errorf("created_at %v, updated_at %v", c, u)
 	}
 
-	got := pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + id})
-	if g := pxJSON(t, got); fmt.Sprint(g) != fmt.Sprint(a) {
+	got := must(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + id})
+	if g := got.JSON(t); fmt.Sprint(g) != fmt.Sprint(a) {
 		t.Errorf("GET returns %v, create returned %v", g, a)
 	}
 	if got.Header.Get("ETag") != res.Header.Get("ETag") {
 		t.Errorf("GET ETag %q, create ETag %q", got.Header.Get("ETag"), res.Header.Get("ETag"))
 	}
 
-	k := aiKeyIn(t, e, id, map[string]any{"name": "ai k"})
+	k := newKey(t, e, aiHdr(id), map[string]any{"name": "ai k"})
 	if k["account_id"] != id || k["prefix"] != "kw" || !strings.HasPrefix(k["secret"].(string), "kw_") ||
 		k["permission_mode"] != "all" || k["expires_at"] != nil {
 		t.Errorf("key in the new account: %v", k)
 	}
-	if v := aiVerify(t, e, nil, map[string]any{"key": k["secret"]}); v["valid"] != true || v["account_id"] != id {
+	if v := verify(t, e, nil, map[string]any{"key": k["secret"]}); v["valid"] != true || v["account_id"] != id {
 		t.Errorf("the new account's key verifies as %v", v)
 	}
-	evs := aiEvents(t, e, id, "action=account.created")
+	evs := events(t, e, "action=account.created", aiHdr(id))
 	if len(evs) != 1 || evs[0]["target"].(map[string]any)["id"] != id {
 		t.Errorf("account.created events in the new account: %v", evs)
 	}
 	// The new account starts with the default template's catalog.
-	cat := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/catalog", Header: aiHdr(id)}))
+	cat := must(t, e, 200, req{Method: "GET", Path: "/v1/catalog", Header: aiHdr(id)}).JSON(t)
 	if ids := aiResourceIDs(cat); !slices.Equal(ids, []string{"billing", "documents", "events", "files", "search", "usage", "webhooks"}) {
 		t.Errorf("new account's catalog: %v", ids)
 	}
@@ -178,38 +117,38 @@ func aiResourceIDs(cat map[string]any) []string {
 // keys created in that account (and only there).
 func TestAiAccountSettings(t *testing.T) {
 	e := newEnv(t)
-	def := aiDefaultAccount(t, e)
+	def := defaultAccount(t, e)
 
 	t.Run("default_prefix", func(t *testing.T) {
-		a := aiCreateAccount(t, e, map[string]any{"name": "ai prefix", "default_prefix": "acme7"})
+		a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai prefix", "default_prefix": "acme7"})
 		id := a["id"].(string)
 		if a["default_prefix"] != "acme7" {
 			t.Fatalf("default_prefix %v", a["default_prefix"])
 		}
-		k := aiKeyIn(t, e, id, map[string]any{"name": "k"})
+		k := newKey(t, e, aiHdr(id), map[string]any{"name": "k"})
 		if k["prefix"] != "acme7" || !strings.HasPrefix(k["secret"].(string), "acme7_") || !strings.HasPrefix(k["start"].(string), "acme7_") {
 			t.Errorf("key prefix %v start %v", k["prefix"], k["start"])
 		}
-		if v := aiVerify(t, e, aiHdr(id), map[string]any{"key": k["secret"]}); v["code"] != "VALID" {
+		if v := verify(t, e, aiHdr(id), map[string]any{"key": k["secret"]}); v["code"] != "VALID" {
 			t.Errorf("verify: %v", v)
 		}
 		// An explicit prefix wins; management keys keep kwm.
-		if k := aiKeyIn(t, e, id, map[string]any{"name": "k2", "prefix": "own"}); k["prefix"] != "own" {
+		if k := newKey(t, e, aiHdr(id), map[string]any{"name": "k2", "prefix": "own"}); k["prefix"] != "own" {
 			t.Errorf("explicit prefix: %v", k["prefix"])
 		}
-		_, mk := aiMgmtKey(t, e, id, "ai m", []string{keyward.PermKeysRead})
+		_, mk := mgmtKey(t, e, id, keyward.PermKeysRead)
 		if !strings.HasPrefix(mk, "kwm_") {
 			t.Errorf("management key token %q… does not start with kwm_", mk[:6])
 		}
 		// PATCH changes later keys only.
-		pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: map[string]any{"default_prefix": "beta"}})
-		if k2 := aiKeyIn(t, e, id, map[string]any{"name": "k3"}); k2["prefix"] != "beta" {
+		must(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: map[string]any{"default_prefix": "beta"}})
+		if k2 := newKey(t, e, aiHdr(id), map[string]any{"name": "k3"}); k2["prefix"] != "beta" {
 			t.Errorf("after PATCH: prefix %v", k2["prefix"])
 		}
-		if g := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string), Header: aiHdr(id)})); g["prefix"] != "acme7" {
+		if g := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string), Header: aiHdr(id)}).JSON(t); g["prefix"] != "acme7" {
 			t.Errorf("an existing key's prefix changed to %v", g["prefix"])
 		}
-		if k := aiKeyIn(t, e, def, map[string]any{"name": "k"}); k["prefix"] != "kw" {
+		if k := newKey(t, e, aiHdr(def), map[string]any{"name": "k"}); k["prefix"] != "kw" {
 			t.Errorf("the default account's keys got prefix %v", k["prefix"])
 		}
 	})
@@ -217,7 +156,7 @@ func TestAiAccountSettings(t *testing.T) {
 	t.Run("default_permission_mode", func(t *testing.T) {
 		for _, mode := range []string{"all", "read_only", "restricted"} {
 			t.Run(mode, func(t *testing.T) {
-				a := aiCreateAccount(t, e, map[string]any{"name": "ai mode " + mode, "default_permission_mode": mode})
+				a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai mode " + mode, "default_permission_mode": mode})
 				id := a["id"].(string)
 				if a["default_permission_mode"] != mode {
 					t.Fatalf("default_permission_mode %v", a["default_permission_mode"])
@@ -231,19 +170,19 @@ func TestAiAccountSettings(t *testing.T) {
 					aiInvalid(t, e.do(req{Method: "POST", Path: "/v1/keys", Header: aiHdr(id),
 						Body: map[string]any{"name": "k", "scopes": []any{map[string]any{"resource": "documents", "access": "read"}}}}), "scopes")
 				}
-				k := aiKeyIn(t, e, id, body)
+				k := newKey(t, e, aiHdr(id), body)
 				if k["permission_mode"] != mode {
 					t.Errorf("key created without a mode has %v, want %s", k["permission_mode"], mode)
 				}
-				v := aiVerify(t, e, aiHdr(id), map[string]any{"key": k["secret"], "permissions": "documents:write"})
+				v := verify(t, e, aiHdr(id), map[string]any{"key": k["secret"], "permissions": "documents:write"})
 				if wantValid := mode == "all"; v["valid"] != wantValid {
 					t.Errorf("documents:write under %s: %v", mode, v)
 				}
-				if v := aiVerify(t, e, aiHdr(id), map[string]any{"key": k["secret"], "permissions": "documents:read"}); v["valid"] != true {
+				if v := verify(t, e, aiHdr(id), map[string]any{"key": k["secret"], "permissions": "documents:read"}); v["valid"] != true {
 					t.Errorf("documents:read under %s: %v", mode, v)
 				}
 				// An explicit mode wins; PUT without a mode takes the account's.
-				k2 := aiKeyIn(t, e, id, map[string]any{"name": "k2", "permission_mode": "read_only"})
+				k2 := newKey(t, e, aiHdr(id), map[string]any{"name": "k2", "permission_mode": "read_only"})
 				if k2["permission_mode"] != "read_only" {
 					t.Errorf("explicit mode: %v", k2["permission_mode"])
 				}
@@ -251,12 +190,12 @@ func TestAiAccountSettings(t *testing.T) {
 				if mode == "restricted" {
 					put["scopes"] = []any{}
 				}
-				if p := pxJSON(t, pxMust(t, e, 200, req{Method: "PUT", Path: "/v1/keys/" + k2["id"].(string), Header: aiHdr(id), Body: put})); p["permission_mode"] != mode {
+				if p := must(t, e, 200, req{Method: "PUT", Path: "/v1/keys/" + k2["id"].(string), Header: aiHdr(id), Body: put}).JSON(t); p["permission_mode"] != mode {
 					t.Errorf("PUT without permission_mode: %v, want %s", p["permission_mode"], mode)
 				}
 			})
 		}
-		if k := aiKeyIn(t, e, def, map[string]any{"name": "k"}); k["permission_mode"] != "all" {
+		if k := newKey(t, e, aiHdr(def), map[string]any{"name": "k"}); k["permission_mode"] != "all" {
 			t.Errorf("the default account's keys got %v", k["permission_mode"])
 		}
 	})
@@ -264,8 +203,8 @@ func TestAiAccountSettings(t *testing.T) {
 	t.Run("settings round trip", func(t *testing.T) {
 		body := map[string]any{"name": "ai all settings", "default_prefix": "zz", "catalog_template": "discue",
 			"default_permission_mode": "read_only", "max_key_lifetime": 86400, "require_expiry": true, "default_key_lifetime": 3600}
-		a := aiCreateAccount(t, e, body)
-		g := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + a["id"].(string)}))
+		a := create(t, e, nil, "/v1/accounts", body)
+		g := must(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + a["id"].(string)}).JSON(t)
 		for k, v := range body {
 			if fmt.Sprint(g[k]) != fmt.Sprint(v) {
 				t.Errorf("%s = %v, want %v", k, g[k], v)
@@ -380,13 +319,13 @@ func TestAiAccountCatalogTemplates(t *testing.T) {
 	e := newEnv(t)
 	for name, want := range aiTemplates() {
 		t.Run(name, func(t *testing.T) {
-			a := aiCreateAccount(t, e, map[string]any{"name": "ai tpl " + name, "catalog_template": name})
+			a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai tpl " + name, "catalog_template": name})
 			id := a["id"].(string)
 			if a["catalog_template"] != name {
 				t.Fatalf("catalog_template %v", a["catalog_template"])
 			}
 			h := aiHdr(id)
-			cat := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/catalog", Header: h}))
+			cat := must(t, e, 200, req{Method: "GET", Path: "/v1/catalog", Header: h}).JSON(t)
 			got := map[string]map[string]any{}
 			for _, r := range cat["resources"].([]any) {
 				m := r.(map[string]any)
@@ -420,13 +359,13 @@ func TestAiAccountCatalogTemplates(t *testing.T) {
 			if fmt.Sprint(roles) != fmt.Sprint(aiTemplateRoles[name]) {
 				t.Errorf("roles %v, want %v", roles, aiTemplateRoles[name])
 			}
-			listed := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/roles", Header: h}))["data"].([]any)
+			listed := must(t, e, 200, req{Method: "GET", Path: "/v1/roles", Header: h}).JSON(t)["data"].([]any)
 			if len(listed) != len(aiTemplateRoles[name]) {
 				t.Errorf("GET /v1/roles lists %d roles, want %d", len(listed), len(aiTemplateRoles[name]))
 			}
 
 			// What the catalog lets keys be granted.
-			prj := pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Header: h, Body: map[string]any{"name": "ai p"}}))["id"]
+			prj := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Header: h, Body: map[string]any{"name": "ai p"}}).JSON(t)["id"]
 			for _, w := range want {
 				for _, access := range []string{"read", "write"} {
 					supported := (access == "read" && w.read) || (access == "write" && w.write)
@@ -439,7 +378,7 @@ func TestAiAccountCatalogTemplates(t *testing.T) {
 					case !supported:
 						aiInvalid(t, res, "scopes[0]")
 					case res.Status != 201:
-						t.Errorf("%s:%s on an all-projects key: status %d\n%s", w.id, access, res.Status, pxShort(res.Body))
+						t.Errorf("%s:%s on an all-projects key: status %d\n%s", w.id, access, res.Status, short(res.Body))
 					}
 					if w.protect || !supported {
 						continue
@@ -447,7 +386,7 @@ func TestAiAccountCatalogTemplates(t *testing.T) {
 					res = e.do(req{Method: "POST", Path: "/v1/keys", Header: h,
 						Body: map[string]any{"name": "ai single " + w.id, "project_id": prj, "permission_mode": "restricted", "scopes": scope}})
 					if w.single && res.Status != 201 {
-						t.Errorf("%s:%s on a single-project key: status %d\n%s", w.id, access, res.Status, pxShort(res.Body))
+						t.Errorf("%s:%s on a single-project key: status %d\n%s", w.id, access, res.Status, short(res.Body))
 					} else if !w.single {
 						aiInvalid(t, res, "scopes[0]")
 					}
@@ -455,13 +394,13 @@ func TestAiAccountCatalogTemplates(t *testing.T) {
 			}
 			// Mode all grants every non-protected resource at its highest
 			// level, nothing protected.
-			all := aiKeyIn(t, e, id, map[string]any{"name": "ai all"})
+			all := newKey(t, e, aiHdr(id), map[string]any{"name": "ai all"})
 			for _, w := range want {
 				level := "read"
 				if w.write {
 					level = "write"
 				}
-				v := aiVerify(t, e, h, map[string]any{"key": all["secret"], "permissions": w.id + ":" + level})
+				v := verify(t, e, h, map[string]any{"key": all["secret"], "permissions": w.id + ":" + level})
 				if v["valid"] == w.protect {
 					t.Errorf("mode all, %s:%s (protected %v): %v", w.id, level, w.protect, v["code"])
 				}
@@ -470,7 +409,7 @@ func TestAiAccountCatalogTemplates(t *testing.T) {
 	}
 
 	t.Run("vectara roles grant their documented power", func(t *testing.T) {
-		a := aiCreateAccount(t, e, map[string]any{"name": "ai vectara roles", "catalog_template": "vectara"})
+		a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai vectara roles", "catalog_template": "vectara"})
 		h := aiHdr(a["id"].(string))
 		cases := []struct {
 			role       string
@@ -481,14 +420,14 @@ func TestAiAccountCatalogTemplates(t *testing.T) {
 			{"personal", []string{"agents:write", "corpus:write", "pipelines:write"}, []string{"billing:read", "users:read", "api_keys:read"}},
 		}
 		for _, c := range cases {
-			k := aiKeyIn(t, e, a["id"].(string), map[string]any{"name": "ai " + c.role, "permission_mode": "restricted", "roles": []string{c.role}})
+			k := newKey(t, e, aiHdr(a["id"].(string)), map[string]any{"name": "ai " + c.role, "permission_mode": "restricted", "roles": []string{c.role}})
 			for _, q := range c.ok {
-				if v := aiVerify(t, e, h, map[string]any{"key": k["secret"], "permissions": q}); v["code"] != "VALID" {
+				if v := verify(t, e, h, map[string]any{"key": k["secret"], "permissions": q}); v["code"] != "VALID" {
 					t.Errorf("role %s, %s: %v", c.role, q, v["code"])
 				}
 			}
 			for _, q := range c.denied {
-				if v := aiVerify(t, e, h, map[string]any{"key": k["secret"], "permissions": q}); v["code"] != "INSUFFICIENT_PERMISSIONS" {
+				if v := verify(t, e, h, map[string]any{"key": k["secret"], "permissions": q}); v["code"] != "INSUFFICIENT_PERMISSIONS" {
 					t.Errorf("role %s, %s: %v, want INSUFFICIENT_PERMISSIONS", c.role, q, v["code"])
 				}
 			}
@@ -504,17 +443,17 @@ func TestAiAccountCatalogTemplates(t *testing.T) {
 // account: create, PATCH, PUT and rotate.
 func TestAiAccountExpiryPolicy(t *testing.T) {
 	e := newEnv(t)
-	def := aiDefaultAccount(t, e)
+	def := defaultAccount(t, e)
 	keyPath := func(k map[string]any) string { return "/v1/keys/" + k["id"].(string) }
 
 	// policyAccount makes an account with keys made before the policy: one
 	// that never expires and one that expires in 3 hours; then sets policy.
 	policyAccount := func(t *testing.T, name string, policy map[string]any) (id string, never, far map[string]any) {
 		t.Helper()
-		id = aiCreateAccount(t, e, map[string]any{"name": name})["id"].(string)
-		never = aiKeyIn(t, e, id, map[string]any{"name": "ai never"})
-		far = aiKeyIn(t, e, id, map[string]any{"name": "ai far", "expires_at": aiIn(3 * time.Hour)})
-		pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: policy})
+		id = create(t, e, nil, "/v1/accounts", map[string]any{"name": name})["id"].(string)
+		never = newKey(t, e, aiHdr(id), map[string]any{"name": "ai never"})
+		far = newKey(t, e, aiHdr(id), map[string]any{"name": "ai far", "expires_at": aiIn(3 * time.Hour)})
+		must(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: policy})
 		return id, never, far
 	}
 
@@ -531,9 +470,9 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 		aiInvalid(t, post(map[string]any{"name": "past", "expires_at": aiIn(-time.Minute)}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "POST", Path: "/v1/management-keys", Header: h,
 			Body: map[string]any{"name": "mk", "permissions": []string{"keys:read"}}}), "expires_at")
-		ok := aiKeyIn(t, e, id, map[string]any{"name": "ok", "expires_at": aiIn(30 * time.Minute)})
+		ok := newKey(t, e, aiHdr(id), map[string]any{"name": "ok", "expires_at": aiIn(30 * time.Minute)})
 
-		before := pxDump(t, e)
+		before := dump(t, e)
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(ok), Header: h, Body: map[string]any{"expires_at": aiIn(2 * time.Hour)}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(ok), Header: h, Body: map[string]any{"expires_at": nil}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(ok), Header: h, Body: map[string]any{"clear_expires_at": true}}), "expires_at")
@@ -543,19 +482,19 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 		aiInvalid(t, e.do(req{Method: "POST", Path: keyPath(far) + "/rotate", Header: h, Body: map[string]any{}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "POST", Path: keyPath(ok) + "/rotate", Header: h, Body: map[string]any{"expires_at": aiIn(2 * time.Hour)}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "POST", Path: keyPath(ok) + "/rotate", Header: h, Body: map[string]any{"expires_at": aiIn(-time.Hour)}}), "expires_at")
-		pxUnchanged(t, e, before, "requests refused by max_key_lifetime")
+		unchanged(t, e, before, "requests refused by max_key_lifetime")
 
-		pxMust(t, e, 200, req{Method: "PATCH", Path: keyPath(ok), Header: h, Body: map[string]any{"expires_at": aiIn(50 * time.Minute)}})
-		pxMust(t, e, 200, req{Method: "PUT", Path: keyPath(ok), Header: h, Body: map[string]any{"name": "ok", "expires_at": aiIn(40 * time.Minute)}})
-		pxMust(t, e, 200, req{Method: "POST", Path: keyPath(ok) + "/rotate", Header: h, Body: map[string]any{}})
-		r := pxJSON(t, pxMust(t, e, 200, req{Method: "POST", Path: keyPath(never) + "/rotate", Header: h, Body: map[string]any{"expires_at": aiIn(20 * time.Minute)}}))
+		must(t, e, 200, req{Method: "PATCH", Path: keyPath(ok), Header: h, Body: map[string]any{"expires_at": aiIn(50 * time.Minute)}})
+		must(t, e, 200, req{Method: "PUT", Path: keyPath(ok), Header: h, Body: map[string]any{"name": "ok", "expires_at": aiIn(40 * time.Minute)}})
+		must(t, e, 200, req{Method: "POST", Path: keyPath(ok) + "/rotate", Header: h, Body: map[string]any{}})
+		r := must(t, e, 200, req{Method: "POST", Path: keyPath(never) + "/rotate", Header: h, Body: map[string]any{"expires_at": aiIn(20 * time.Minute)}}).JSON(t)
 		if exp := aiTime(t, r, "expires_at"); exp.IsZero() || exp.After(time.Now().Add(21*time.Minute)) {
 			t.Errorf("rotation with expires_at: the key expires at %v", exp)
 		}
 		// A change that does not touch the expiry is not refused.
-		pxMust(t, e, 200, req{Method: "PATCH", Path: keyPath(far), Header: h, Body: map[string]any{"name": "ai far renamed"}})
+		must(t, e, 200, req{Method: "PATCH", Path: keyPath(far), Header: h, Body: map[string]any{"name": "ai far renamed"}})
 		// Another account's keys are not under this policy.
-		aiKeyIn(t, e, def, map[string]any{"name": "ai default never"})
+		newKey(t, e, aiHdr(def), map[string]any{"name": "ai default never"})
 	})
 
 	t.Run("require_expiry", func(t *testing.T) {
@@ -566,21 +505,21 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 		aiInvalid(t, e.do(req{Method: "POST", Path: "/v1/management-keys", Header: h,
 			Body: map[string]any{"name": "mk", "permissions": []string{"keys:read"}}}), "expires_at")
 		// No maximum: a far expiry is fine.
-		k := aiKeyIn(t, e, id, map[string]any{"name": "far", "expires_at": aiIn(10 * 365 * 24 * time.Hour)})
-		before := pxDump(t, e)
+		k := newKey(t, e, aiHdr(id), map[string]any{"name": "far", "expires_at": aiIn(10 * 365 * 24 * time.Hour)})
+		before := dump(t, e)
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(k), Header: h, Body: map[string]any{"expires_at": nil}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: keyPath(k), Header: h, Body: map[string]any{"clear_expires_at": true}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "PUT", Path: keyPath(k), Header: h, Body: map[string]any{"name": "far"}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "POST", Path: keyPath(never) + "/rotate", Header: h, Body: map[string]any{}}), "expires_at")
-		pxUnchanged(t, e, before, "requests refused by require_expiry")
-		pxMust(t, e, 200, req{Method: "PUT", Path: keyPath(k), Header: h, Body: map[string]any{"name": "far", "expires_at": aiIn(time.Hour)}})
-		pxMust(t, e, 200, req{Method: "POST", Path: keyPath(k) + "/rotate", Header: h, Body: map[string]any{}})
-		pxMust(t, e, 200, req{Method: "POST", Path: keyPath(never) + "/rotate", Header: h, Body: map[string]any{"expires_at": aiIn(time.Hour)}})
-		aiKeyIn(t, e, def, map[string]any{"name": "ai default never"})
+		unchanged(t, e, before, "requests refused by require_expiry")
+		must(t, e, 200, req{Method: "PUT", Path: keyPath(k), Header: h, Body: map[string]any{"name": "far", "expires_at": aiIn(time.Hour)}})
+		must(t, e, 200, req{Method: "POST", Path: keyPath(k) + "/rotate", Header: h, Body: map[string]any{}})
+		must(t, e, 200, req{Method: "POST", Path: keyPath(never) + "/rotate", Header: h, Body: map[string]any{"expires_at": aiIn(time.Hour)}})
+		newKey(t, e, aiHdr(def), map[string]any{"name": "ai default never"})
 	})
 
 	t.Run("default_key_lifetime", func(t *testing.T) {
-		id := aiCreateAccount(t, e, map[string]any{"name": "ai default lifetime", "default_key_lifetime": 600})["id"].(string)
+		id := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai default lifetime", "default_key_lifetime": 600})["id"].(string)
 		h := aiHdr(id)
 		within := func(t *testing.T, k map[string]any, from, to time.Time) {
 			t.Helper()
@@ -590,47 +529,47 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 			}
 		}
 		start := time.Now()
-		k := aiKeyIn(t, e, id, map[string]any{"name": "defaulted"})
+		k := newKey(t, e, aiHdr(id), map[string]any{"name": "defaulted"})
 		within(t, k, start.Add(600*time.Second), time.Now().Add(600*time.Second))
-		mk := pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/management-keys", Header: h,
-			Body: map[string]any{"name": "mk", "permissions": []string{"keys:read"}}}))
+		mk := must(t, e, 201, req{Method: "POST", Path: "/v1/management-keys", Header: h,
+			Body: map[string]any{"name": "mk", "permissions": []string{"keys:read"}}}).JSON(t)
 		within(t, mk, start.Add(600*time.Second), time.Now().Add(600*time.Second))
-		explicit := aiKeyIn(t, e, id, map[string]any{"name": "explicit", "expires_at": aiIn(2 * time.Hour)})
+		explicit := newKey(t, e, aiHdr(id), map[string]any{"name": "explicit", "expires_at": aiIn(2 * time.Hour)})
 		within(t, explicit, start.Add(2*time.Hour-time.Second), time.Now().Add(2*time.Hour))
-		if c := aiKeyIn(t, e, id, map[string]any{"name": "cleared", "clear_expires_at": true}); c["expires_at"] != nil {
+		if c := newKey(t, e, aiHdr(id), map[string]any{"name": "cleared", "clear_expires_at": true}); c["expires_at"] != nil {
 			t.Errorf("clear_expires_at at create: expires_at %v", c["expires_at"])
 		}
-		if c := aiKeyIn(t, e, id, map[string]any{"name": "null", "expires_at": nil}); c["expires_at"] != nil {
+		if c := newKey(t, e, aiHdr(id), map[string]any{"name": "null", "expires_at": nil}); c["expires_at"] != nil {
 			t.Errorf("expires_at null at create: %v", c["expires_at"])
 		}
 		// PATCH leaves the expiry alone; PUT without one gives the default again.
-		p := pxJSON(t, pxMust(t, e, 200, req{Method: "PATCH", Path: keyPath(explicit), Header: h, Body: map[string]any{"name": "renamed"}}))
+		p := must(t, e, 200, req{Method: "PATCH", Path: keyPath(explicit), Header: h, Body: map[string]any{"name": "renamed"}}).JSON(t)
 		if p["expires_at"] != explicit["expires_at"] {
 			t.Errorf("PATCH changed expires_at %v → %v", explicit["expires_at"], p["expires_at"])
 		}
 		start = time.Now()
-		p = pxJSON(t, pxMust(t, e, 200, req{Method: "PUT", Path: keyPath(explicit), Header: h, Body: map[string]any{"name": "replaced"}}))
+		p = must(t, e, 200, req{Method: "PUT", Path: keyPath(explicit), Header: h, Body: map[string]any{"name": "replaced"}}).JSON(t)
 		within(t, p, start.Add(600*time.Second), time.Now().Add(600*time.Second))
-		r := pxJSON(t, pxMust(t, e, 200, req{Method: "POST", Path: keyPath(k) + "/rotate", Header: h, Body: map[string]any{}}))
+		r := must(t, e, 200, req{Method: "POST", Path: keyPath(k) + "/rotate", Header: h, Body: map[string]any{}}).JSON(t)
 		if r["expires_at"] != k["expires_at"] {
 			t.Errorf("rotation changed expires_at %v → %v", k["expires_at"], r["expires_at"])
 		}
 		// Another account's keys get no default expiry.
-		if d := aiKeyIn(t, e, def, map[string]any{"name": "ai default"}); d["expires_at"] != nil {
+		if d := newKey(t, e, aiHdr(def), map[string]any{"name": "ai default"}); d["expires_at"] != nil {
 			t.Errorf("the default account's key got expires_at %v", d["expires_at"])
 		}
 	})
 
 	t.Run("default_key_lifetime with require_expiry and max_key_lifetime", func(t *testing.T) {
-		id := aiCreateAccount(t, e, map[string]any{"name": "ai all three", "default_key_lifetime": 600, "require_expiry": true, "max_key_lifetime": 3600})["id"].(string)
+		id := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai all three", "default_key_lifetime": 600, "require_expiry": true, "max_key_lifetime": 3600})["id"].(string)
 		h := aiHdr(id)
-		k := aiKeyIn(t, e, id, map[string]any{"name": "defaulted"})
+		k := newKey(t, e, aiHdr(id), map[string]any{"name": "defaulted"})
 		if k["expires_at"] == nil {
 			t.Fatal("no default expiry")
 		}
 		aiInvalid(t, e.do(req{Method: "POST", Path: "/v1/keys", Header: h, Body: map[string]any{"name": "cleared", "clear_expires_at": true}}), "expires_at")
 		aiInvalid(t, e.do(req{Method: "POST", Path: "/v1/keys", Header: h, Body: map[string]any{"name": "far", "expires_at": aiIn(2 * time.Hour)}}), "expires_at")
-		pxMust(t, e, 200, req{Method: "PUT", Path: keyPath(k), Header: h, Body: map[string]any{"name": "replaced"}})
+		must(t, e, 200, req{Method: "PUT", Path: keyPath(k), Header: h, Body: map[string]any{"name": "replaced"}})
 	})
 }
 
@@ -638,7 +577,7 @@ func TestAiAccountExpiryPolicy(t *testing.T) {
 // offending field, and writes nothing.
 func TestAiAccountValidation(t *testing.T) {
 	e := newEnv(t)
-	acct := aiCreateAccount(t, e, map[string]any{"name": "ai valid"})
+	acct := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai valid"})
 	id := acct["id"].(string)
 	long := strings.Repeat("n", keyward.MaxNameLen+1)
 	type c struct {
@@ -698,17 +637,17 @@ func TestAiAccountValidation(t *testing.T) {
 	}{{"POST", "/v1/accounts", create}, {"PATCH", "/v1/accounts/" + id, patch}} {
 		for _, tc := range set.cases {
 			t.Run(set.method+" "+tc.name, func(t *testing.T) {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				res := e.do(req{Method: set.method, Path: set.path, Body: tc.body})
 				for _, f := range tc.fields {
 					aiInvalid(t, res, f)
 				}
-				pxUnchanged(t, e, before, tc.name)
+				unchanged(t, e, before, tc.name)
 			})
 		}
 	}
 	t.Run("PATCH the template to its own value is a no-op", func(t *testing.T) {
-		g := pxJSON(t, pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: map[string]any{"catalog_template": "default"}}))
+		g := must(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: map[string]any{"catalog_template": "default"}}).JSON(t)
 		if g["etag"] != acct["etag"] {
 			t.Errorf("etag %v → %v", acct["etag"], g["etag"])
 		}
@@ -717,35 +656,35 @@ func TestAiAccountValidation(t *testing.T) {
 		for _, tpl := range []string{"orq", "discue", "pulsecrm", "vectara"} {
 			aiInvalid(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: map[string]any{"catalog_template": tpl}}), "catalog_template")
 		}
-		if g := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + id})); g["catalog_template"] != "default" {
+		if g := must(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + id}).JSON(t); g["catalog_template"] != "default" {
 			t.Errorf("catalog_template %v", g["catalog_template"])
 		}
 	})
 	t.Run("unknown member", func(t *testing.T) {
-		before := pxDump(t, e)
+		before := dump(t, e)
 		p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/accounts", Body: `{"name":"ai u","bogus":1}`}), 400, "unknown_field")
 		if p != nil && !pxNames(p, "bogus") {
-			t.Errorf("does not name bogus: %v", pxFields(p))
+			t.Errorf("does not name bogus: %v", fields(p))
 		}
-		pxUnchanged(t, e, before, "unknown member")
+		unchanged(t, e, before, "unknown member")
 	})
 }
 
 // TestAiAccountDuplicateName: account names are unique (409 duplicate).
 func TestAiAccountDuplicateName(t *testing.T) {
 	e := newEnv(t)
-	a := aiCreateAccount(t, e, map[string]any{"name": "ai dup"})
-	b := aiCreateAccount(t, e, map[string]any{"name": "ai other"})
-	before := pxDump(t, e)
+	a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai dup"})
+	b := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai other"})
+	before := dump(t, e)
 	pxProblem(t, e.do(req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": "ai dup", "catalog_template": "orq"}}), 409, "duplicate")
 	pxProblem(t, e.do(req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": keyward.DefaultAccountName}}), 409, "duplicate")
 	pxProblem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + b["id"].(string), Body: map[string]any{"name": "ai dup"}}), 409, "duplicate")
 	pxProblem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + b["id"].(string), Body: map[string]any{"name": keyward.DefaultAccountName}}), 409, "duplicate")
-	pxUnchanged(t, e, before, "duplicate names")
+	unchanged(t, e, before, "duplicate names")
 	// Renaming to its own name is a no-op, and a freed name can be taken.
-	pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + a["id"].(string), Body: map[string]any{"name": "ai dup"}})
-	pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + a["id"].(string), Body: map[string]any{"name": "ai dup 2"}})
-	aiCreateAccount(t, e, map[string]any{"name": "ai dup"})
+	must(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + a["id"].(string), Body: map[string]any{"name": "ai dup"}})
+	must(t, e, 200, req{Method: "PATCH", Path: "/v1/accounts/" + a["id"].(string), Body: map[string]any{"name": "ai dup 2"}})
+	create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai dup"})
 }
 
 // TestAiAccountPatch: PATCH rules on accounts: {} and same values change
@@ -753,36 +692,36 @@ func TestAiAccountDuplicateName(t *testing.T) {
 // members that cannot be empty; values replace; If-Match.
 func TestAiAccountPatch(t *testing.T) {
 	e := newEnv(t)
-	a := aiCreateAccount(t, e, map[string]any{"name": "ai patch", "default_prefix": "abc", "default_permission_mode": "read_only",
+	a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai patch", "default_prefix": "abc", "default_permission_mode": "read_only",
 		"max_key_lifetime": 7200, "require_expiry": true, "default_key_lifetime": 600})
 	id, path := a["id"].(string), "/v1/accounts/"+a["id"].(string)
-	updates := func() int { return len(aiEvents(t, e, id, "action=account.updated")) }
+	updates := func() int { return len(events(t, e, "action=account.updated", aiHdr(id))) }
 
 	t.Run("no-ops", func(t *testing.T) {
 		for _, body := range []map[string]any{{}, {"name": "ai patch", "default_prefix": "abc", "max_key_lifetime": 7200, "require_expiry": true}} {
-			before := pxDump(t, e)
-			res := pxMust(t, e, 200, req{Method: "PATCH", Path: path, Body: body})
-			if g := pxJSON(t, res); fmt.Sprint(g) != fmt.Sprint(a) {
+			before := dump(t, e)
+			res := must(t, e, 200, req{Method: "PATCH", Path: path, Body: body})
+			if g := res.JSON(t); fmt.Sprint(g) != fmt.Sprint(a) {
 				t.Errorf("PATCH %v answered %v, want the account as it was %v", body, g, a)
 			}
 			if res.Header.Get("ETag") != `"`+a["etag"].(string)+`"` {
 				t.Errorf("ETag %q", res.Header.Get("ETag"))
 			}
-			pxUnchanged(t, e, before, fmt.Sprintf("PATCH %v", body))
+			unchanged(t, e, before, fmt.Sprintf("PATCH %v", body))
 		}
 	})
 
 	t.Run("null for members that cannot be empty", func(t *testing.T) {
 		for _, m := range []string{"name", "default_prefix", "default_permission_mode", "require_expiry", "catalog_template"} {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			aiInvalid(t, e.do(req{Method: "PATCH", Path: path, Body: map[string]any{m: nil}}), m)
-			pxUnchanged(t, e, before, "null "+m)
+			unchanged(t, e, before, "null "+m)
 		}
 	})
 
 	t.Run("null clears, absent stays, values replace", func(t *testing.T) {
 		n := updates()
-		g := pxJSON(t, pxMust(t, e, 200, req{Method: "PATCH", Path: path, Body: map[string]any{"default_key_lifetime": nil}}))
+		g := must(t, e, 200, req{Method: "PATCH", Path: path, Body: map[string]any{"default_key_lifetime": nil}}).JSON(t)
 		want := map[string]any{"name": "ai patch", "default_prefix": "abc", "default_permission_mode": "read_only", "catalog_template": "default",
 			"max_key_lifetime": float64(7200), "require_expiry": true, "default_key_lifetime": nil}
 		for k, v := range want {
@@ -796,13 +735,13 @@ func TestAiAccountPatch(t *testing.T) {
 		if got := updates(); got != n+1 {
 			t.Fatalf("account.updated events %d → %d, want one more", n, got)
 		}
-		ev := aiEvents(t, e, id, "action=account.updated")[0]
+		ev := events(t, e, "action=account.updated", aiHdr(id))[0]
 		ch := ev["changes"].(map[string]any)
 		if len(ch) != 1 || fmt.Sprint(ch["default_key_lifetime"]) != "map[after:<nil> before:600]" {
 			t.Errorf("audit changes %v, want only default_key_lifetime 600 → null", ch)
 		}
-		g = pxJSON(t, pxMust(t, e, 200, req{Method: "PATCH", Path: path, Body: map[string]any{"max_key_lifetime": nil, "require_expiry": false,
-			"default_permission_mode": "restricted", "default_prefix": "xyz", "name": "ai patched"}}))
+		g = must(t, e, 200, req{Method: "PATCH", Path: path, Body: map[string]any{"max_key_lifetime": nil, "require_expiry": false,
+			"default_permission_mode": "restricted", "default_prefix": "xyz", "name": "ai patched"}}).JSON(t)
 		want = map[string]any{"name": "ai patched", "default_prefix": "xyz", "default_permission_mode": "restricted",
 			"max_key_lifetime": nil, "require_expiry": false, "default_key_lifetime": nil}
 		for k, v := range want {
@@ -810,28 +749,28 @@ func TestAiAccountPatch(t *testing.T) {
 				t.Errorf("%s = %v, want %v", k, g[k], v)
 			}
 		}
-		g = pxJSON(t, pxMust(t, e, 200, req{Method: "PATCH", Path: path, Body: map[string]any{"max_key_lifetime": 100, "default_key_lifetime": 50}}))
+		g = must(t, e, 200, req{Method: "PATCH", Path: path, Body: map[string]any{"max_key_lifetime": 100, "default_key_lifetime": 50}}).JSON(t)
 		if g["max_key_lifetime"] != float64(100) || g["default_key_lifetime"] != float64(50) {
 			t.Errorf("lifetimes %v %v", g["max_key_lifetime"], g["default_key_lifetime"])
 		}
 		// Lowering the maximum under the current default lifetime is refused.
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: path, Body: map[string]any{"max_key_lifetime": 10}}), "default_key_lifetime")
-		a = pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: path}))
+		a = must(t, e, 200, req{Method: "GET", Path: path}).JSON(t)
 	})
 
 	t.Run("If-Match", func(t *testing.T) {
 		cur := `"` + a["etag"].(string) + `"`
-		before := pxDump(t, e)
-		for _, im := range []string{`"nope"`, `"` + pxNewID("x") + `"`} {
+		before := dump(t, e)
+		for _, im := range []string{`"nope"`, `"` + newID("x") + `"`} {
 			pxProblem(t, e.do(req{Method: "PATCH", Path: path, Header: map[string]string{"If-Match": im}, Body: map[string]any{"name": "ai if"}}), 412, "precondition_failed")
 			pxProblem(t, e.do(req{Method: "DELETE", Path: path, Header: map[string]string{"If-Match": im}}), 412, "precondition_failed")
 		}
-		pxUnchanged(t, e, before, "If-Match mismatch")
-		g := pxJSON(t, pxMust(t, e, 200, req{Method: "PATCH", Path: path, Header: map[string]string{"If-Match": cur}, Body: map[string]any{"name": "ai if"}}))
+		unchanged(t, e, before, "If-Match mismatch")
+		g := must(t, e, 200, req{Method: "PATCH", Path: path, Header: map[string]string{"If-Match": cur}, Body: map[string]any{"name": "ai if"}}).JSON(t)
 		// The old etag is stale now.
 		pxProblem(t, e.do(req{Method: "PATCH", Path: path, Header: map[string]string{"If-Match": cur}, Body: map[string]any{"name": "ai if 2"}}), 412, "precondition_failed")
 		pxProblem(t, e.do(req{Method: "DELETE", Path: path, Header: map[string]string{"If-Match": cur}}), 412, "precondition_failed")
-		pxMust(t, e, 204, req{Method: "DELETE", Path: path, Header: map[string]string{"If-Match": `"` + g["etag"].(string) + `"`}})
+		must(t, e, 204, req{Method: "DELETE", Path: path, Header: map[string]string{"If-Match": `"` + g["etag"].(string) + `"`}})
 	})
 }
 
@@ -841,11 +780,11 @@ func TestAiAccountList(t *testing.T) {
 	e := newEnv(t)
 	var created []string
 	for i := range 6 {
-		created = append(created, aiCreateAccount(t, e, map[string]any{"name": fmt.Sprintf("ai list %d", i)})["id"].(string))
+		created = append(created, create(t, e, nil, "/v1/accounts", map[string]any{"name": fmt.Sprintf("ai list %d", i)})["id"].(string))
 	}
 	listIDs := func(q string) ([]string, bool) {
 		t.Helper()
-		m := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts" + q}))
+		m := must(t, e, 200, req{Method: "GET", Path: "/v1/accounts" + q}).JSON(t)
 		var ids []string
 		for _, it := range m["data"].([]any) {
 			ids = append(ids, it.(map[string]any)["id"].(string))
@@ -858,7 +797,7 @@ func TestAiAccountList(t *testing.T) {
 	}
 	newestFirst := slices.Clone(created)
 	slices.Reverse(newestFirst)
-	if !slices.Equal(all[:6], newestFirst) || all[6] != aiDefaultAccount(t, e) {
+	if !slices.Equal(all[:6], newestFirst) || all[6] != defaultAccount(t, e) {
 		t.Fatalf("order %v, want %v then the default account", all, newestFirst)
 	}
 	var walked []string
@@ -890,8 +829,8 @@ func TestAiAccountList(t *testing.T) {
 		pxProblem(t, e.do(req{Method: "GET", Path: "/v1/accounts?" + bad}), 400, "invalid_parameter")
 	}
 	// Every account in the list reads the same as its GET.
-	m := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts?limit=1"}))["data"].([]any)[0].(map[string]any)
-	if g := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + m["id"].(string)})); fmt.Sprint(g) != fmt.Sprint(m) {
+	m := must(t, e, 200, req{Method: "GET", Path: "/v1/accounts?limit=1"}).JSON(t)["data"].([]any)[0].(map[string]any)
+	if g := must(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + m["id"].(string)}).JSON(t); fmt.Sprint(g) != fmt.Sprint(m) {
 		t.Errorf("listed %v, GET %v", m, g)
 	}
 }
@@ -913,23 +852,23 @@ func aiPopulate(t *testing.T, e *testEnv, acct, tag string) *aiObjects {
 	t.Helper()
 	h := aiHdr(acct)
 	o := &aiObjects{acct: acct, role: "ai-role-" + tag, resource: "ai-res-" + tag}
-	pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + o.resource, Header: h,
+	must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + o.resource, Header: h,
 		Body: map[string]any{"display_name": "AI " + tag, "readable": true, "writable": true}})
-	pxMust(t, e, 201, req{Method: "POST", Path: "/v1/roles", Header: h,
+	must(t, e, 201, req{Method: "POST", Path: "/v1/roles", Header: h,
 		Body: map[string]any{"name": o.role, "scopes": []any{map[string]any{"resource": o.resource, "access": "read"}}}})
-	o.project = pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Header: h, Body: map[string]any{"name": "ai project " + tag}}))["id"].(string)
-	o.user = pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/users", Header: h,
-		Body: map[string]any{"email": "ai-" + tag + "@example.com", "name": "AI " + tag, "external_id": "ext-" + tag}}))["id"].(string)
-	o.sa = pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Header: h, Body: map[string]any{"name": "ai sa " + tag}}))["id"].(string)
-	k := aiKeyIn(t, e, acct, map[string]any{"name": "ai key " + tag, "metadata": map[string]any{"tag": tag}})
+	o.project = must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Header: h, Body: map[string]any{"name": "ai project " + tag}}).JSON(t)["id"].(string)
+	o.user = must(t, e, 201, req{Method: "POST", Path: "/v1/users", Header: h,
+		Body: map[string]any{"email": "ai-" + tag + "@example.com", "name": "AI " + tag, "external_id": "ext-" + tag}}).JSON(t)["id"].(string)
+	o.sa = must(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Header: h, Body: map[string]any{"name": "ai sa " + tag}}).JSON(t)["id"].(string)
+	k := newKey(t, e, aiHdr(acct), map[string]any{"name": "ai key " + tag, "metadata": map[string]any{"tag": tag}})
 	o.apiKey, o.apiToken = k["id"].(string), k["secret"].(string)
-	k = aiKeyIn(t, e, acct, map[string]any{"name": "ai user key " + tag, "owner": map[string]any{"type": "user", "id": o.user}})
+	k = newKey(t, e, aiHdr(acct), map[string]any{"name": "ai user key " + tag, "owner": map[string]any{"type": "user", "id": o.user}})
 	o.userKey, o.userToken = k["id"].(string), k["secret"].(string)
-	k = aiKeyIn(t, e, acct, map[string]any{"name": "ai sa key " + tag, "owner": map[string]any{"type": "service_account", "id": o.sa}})
+	k = newKey(t, e, aiHdr(acct), map[string]any{"name": "ai sa key " + tag, "owner": map[string]any{"type": "service_account", "id": o.sa}})
 	o.saKey, o.saToken = k["id"].(string), k["secret"].(string)
-	k = aiKeyIn(t, e, acct, map[string]any{"name": "ai project key " + tag, "project_id": o.project})
+	k = newKey(t, e, aiHdr(acct), map[string]any{"name": "ai project key " + tag, "project_id": o.project})
 	o.projectKey, o.projectToken = k["id"].(string), k["secret"].(string)
-	o.mgmtKey, o.mgmtToken = aiMgmtKey(t, e, acct, "ai mgmt "+tag, pxAccountPerms)
+	o.mgmtKey, o.mgmtToken = mgmtKey(t, e, acct, boundPerms...)
 	return o
 }
 
@@ -938,25 +877,25 @@ func aiPopulate(t *testing.T, e *testEnv, acct, tag string) *aiObjects {
 // keys stop authenticating) and leaves other accounts as they were.
 func TestAiAccountDelete(t *testing.T) {
 	e := newEnv(t)
-	def := aiDefaultAccount(t, e)
-	gone := aiPopulate(t, e, aiCreateAccount(t, e, map[string]any{"name": "ai doomed", "catalog_template": "vectara"})["id"].(string), "doomed")
-	kept := aiPopulate(t, e, aiCreateAccount(t, e, map[string]any{"name": "ai kept"})["id"].(string), "kept")
+	def := defaultAccount(t, e)
+	gone := aiPopulate(t, e, create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai doomed", "catalog_template": "vectara"})["id"].(string), "doomed")
+	kept := aiPopulate(t, e, create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai kept"})["id"].(string), "kept")
 	inDefault := aiPopulate(t, e, def, "default")
 
 	tokens := []string{gone.apiToken, gone.userToken, gone.saToken, gone.projectToken}
 	for _, tok := range tokens {
-		if v := aiVerify(t, e, nil, map[string]any{"key": tok}); v["code"] != "VALID" {
+		if v := verify(t, e, nil, map[string]any{"key": tok}); v["code"] != "VALID" {
 			t.Fatalf("before the delete a key verifies as %v", v)
 		}
 	}
 	snapKept, snapDefault := aiSnapshot(t, e, kept), aiSnapshot(t, e, inDefault)
 
-	pxMust(t, e, 204, req{Method: "DELETE", Path: "/v1/accounts/" + gone.acct})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/accounts/" + gone.acct})
 
 	t.Run("its keys verify NOT_FOUND everywhere", func(t *testing.T) {
 		for _, tok := range tokens {
 			for _, h := range []map[string]string{nil, aiHdr(def), aiHdr(kept.acct)} {
-				v := aiVerify(t, e, h, map[string]any{"key": tok})
+				v := verify(t, e, h, map[string]any{"key": tok})
 				if v["valid"] != false || v["code"] != "NOT_FOUND" || len(v) != 2 {
 					t.Errorf("a deleted account's key verifies as %v", v)
 				}
@@ -982,7 +921,7 @@ func TestAiAccountDelete(t *testing.T) {
 			"/v1/service-accounts/" + gone.sa, "/v1/management-keys/" + gone.mgmtKey} {
 			pxProblem(t, e.do(req{Method: "GET", Path: p}), 404, "not_found")
 		}
-		if ids := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts?limit=200"})); strings.Contains(fmt.Sprint(ids), gone.acct) {
+		if ids := must(t, e, 200, req{Method: "GET", Path: "/v1/accounts?limit=200"}).JSON(t); strings.Contains(fmt.Sprint(ids), gone.acct) {
 			t.Errorf("the deleted account is still listed")
 		}
 	})
@@ -1025,18 +964,18 @@ func TestAiAccountDelete(t *testing.T) {
 		}
 		for _, o := range []*aiObjects{kept, inDefault} {
 			for _, tok := range []string{o.apiToken, o.userToken, o.saToken, o.projectToken} {
-				if v := aiVerify(t, e, nil, map[string]any{"key": tok}); v["code"] != "VALID" || v["account_id"] != o.acct {
+				if v := verify(t, e, nil, map[string]any{"key": tok}); v["code"] != "VALID" || v["account_id"] != o.acct {
 					t.Errorf("a key of %s verifies as %v", o.acct, v)
 				}
 			}
 		}
 	})
 	t.Run("the name is free again", func(t *testing.T) {
-		b := aiCreateAccount(t, e, map[string]any{"name": "ai doomed"})
+		b := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai doomed"})
 		if b["id"] == gone.acct {
 			t.Errorf("the new account reuses the deleted id")
 		}
-		cat := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/catalog", Header: aiHdr(b["id"].(string))}))
+		cat := must(t, e, 200, req{Method: "GET", Path: "/v1/catalog", Header: aiHdr(b["id"].(string))}).JSON(t)
 		if strings.Contains(fmt.Sprint(cat), gone.resource) {
 			t.Errorf("the new account inherits the deleted account's catalog")
 		}
@@ -1050,20 +989,20 @@ func TestAiAccountDelete(t *testing.T) {
 // route names.
 func TestAiAccountsOperatorOnly(t *testing.T) {
 	e := newEnv(t)
-	def := aiDefaultAccount(t, e)
-	other := aiCreateAccount(t, e, map[string]any{"name": "ai other"})["id"].(string)
-	_, full := aiMgmtKey(t, e, def, "ai full", pxAccountPerms)
-	_, fullOther := aiMgmtKey(t, e, other, "ai full other", pxAccountPerms)
-	opRead := pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/management-keys",
-		Body: map[string]any{"name": "ai op read", "operator": true, "permissions": []string{keyward.PermAccountsRead}}}))
+	def := defaultAccount(t, e)
+	other := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai other"})["id"].(string)
+	_, full := mgmtKey(t, e, def, boundPerms...)
+	_, fullOther := mgmtKey(t, e, other, boundPerms...)
+	opRead := must(t, e, 201, req{Method: "POST", Path: "/v1/management-keys",
+		Body: map[string]any{"name": "ai op read", "operator": true, "permissions": []string{keyward.PermAccountsRead}}}).JSON(t)
 	if opRead["operator"] != true || opRead["account_id"] != nil {
 		t.Fatalf("operator key: %v", opRead)
 	}
-	opNone := pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/management-keys",
-		Body: map[string]any{"name": "ai op keys", "operator": true, "permissions": []string{keyward.PermKeysRead}}}))
+	opNone := must(t, e, 201, req{Method: "POST", Path: "/v1/management-keys",
+		Body: map[string]any{"name": "ai op keys", "operator": true, "permissions": []string{keyward.PermKeysRead}}}).JSON(t)
 
 	var routes []string
-	for _, r := range e.Server.Routes() {
+	for _, r := range e.HTTP.Routes() {
 		if strings.Contains(r, " /v1/accounts") {
 			routes = append(routes, r)
 		}
@@ -1095,7 +1034,7 @@ func TestAiAccountsOperatorOnly(t *testing.T) {
 				{"bound key naming its account", full, aiHdr(def)},
 				{"bound key of the target account", fullOther, nil},
 			} {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				rq := req{Method: method, Path: path, Token: c.token, Header: c.hdr}
 				if body != "" {
 					rq.Body = body
@@ -1104,9 +1043,9 @@ func TestAiAccountsOperatorOnly(t *testing.T) {
 				if p != nil && p["missing_permission"] != perm {
 					t.Errorf("%s: missing_permission %v, want %s", c.name, p["missing_permission"], perm)
 				}
-				pxUnchanged(t, e, before, c.name)
+				unchanged(t, e, before, c.name)
 			}
-			before := pxDump(t, e)
+			before := dump(t, e)
 			lacking := opRead["secret"].(string)
 			if method == "GET" {
 				lacking = opNone["secret"].(string)
@@ -1118,13 +1057,13 @@ func TestAiAccountsOperatorOnly(t *testing.T) {
 			if p := pxProblem(t, e.do(rq), 403, "permission_denied"); p != nil && p["missing_permission"] != perm {
 				t.Errorf("operator key without %s: missing_permission %v", perm, p["missing_permission"])
 			}
-			pxUnchanged(t, e, before, "operator key lacking the permission")
+			unchanged(t, e, before, "operator key lacking the permission")
 		})
 	}
 	t.Run("an operator key with accounts:read reads", func(t *testing.T) {
 		tok := opRead["secret"].(string)
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts", Token: tok})
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + other, Token: tok})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/accounts", Token: tok})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + other, Token: tok})
 	})
 	t.Run("accounts permissions only on operator keys", func(t *testing.T) {
 		for _, perm := range []string{keyward.PermAccountsRead, keyward.PermAccountsWrite} {
@@ -1132,24 +1071,24 @@ func TestAiAccountsOperatorOnly(t *testing.T) {
 				name, token string
 				hdr         map[string]string
 			}{{"by a bound key", full, nil}, {"by the operator, bound to default", "", nil}, {"by the operator, bound to another account", "", aiHdr(other)}} {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				aiInvalid(t, e.do(req{Method: "POST", Path: "/v1/management-keys", Token: c.token, Header: c.hdr,
 					Body: map[string]any{"name": "ai accounts", "permissions": []string{keyward.PermKeysRead, perm}}}), "permissions")
-				pxUnchanged(t, e, before, perm+" "+c.name)
+				unchanged(t, e, before, perm+" "+c.name)
 			}
 		}
 		// Nor can a bound key be given them later.
-		id, _ := aiMgmtKey(t, e, def, "ai later", []string{keyward.PermKeysRead})
+		id, _ := mgmtKey(t, e, def, keyward.PermKeysRead)
 		aiInvalid(t, e.do(req{Method: "PATCH", Path: "/v1/management-keys/" + id,
 			Body: map[string]any{"permissions": []string{keyward.PermKeysRead, keyward.PermAccountsWrite}}}), "permissions")
 		aiInvalid(t, e.do(req{Method: "PUT", Path: "/v1/management-keys/" + id,
 			Body: map[string]any{"name": "ai later", "permissions": []string{keyward.PermAccountsRead}}}), "permissions")
 		// A bound key cannot make an operator key (which could then be
 		// given accounts:*).
-		before := pxDump(t, e)
+		before := dump(t, e)
 		aiInvalid(t, e.do(req{Method: "POST", Path: "/v1/management-keys", Token: full,
 			Body: map[string]any{"name": "ai op", "operator": true, "permissions": []string{keyward.PermKeysRead}}}), "operator")
-		pxUnchanged(t, e, before, "a bound key creating an operator key")
+		unchanged(t, e, before, "a bound key creating an operator key")
 	})
 }
 
@@ -1169,7 +1108,7 @@ func aiSnapshot(t *testing.T, e *testEnv, o *aiObjects) string {
 	for _, p := range paths {
 		res := e.do(req{Method: "GET", Path: p, Token: o.mgmtToken})
 		if res.Status != 200 {
-			t.Fatalf("snapshot of %s: GET %s: status %d\n%s", o.acct, p, res.Status, pxShort(res.Body))
+			t.Fatalf("snapshot of %s: GET %s: status %d\n%s", o.acct, p, res.Status, short(res.Body))
 		}
 		var v any
 		if err := json.Unmarshal(res.Body, &v); err != nil {
@@ -1216,12 +1155,12 @@ func aiDiff(before, after string) string {
 	var out strings.Builder
 	for _, l := range b {
 		if !slices.Contains(a, l) {
-			fmt.Fprintf(&out, "- %s\n", pxShort([]byte(l)))
+			fmt.Fprintf(&out, "- %s\n", short([]byte(l)))
 		}
 	}
 	for _, l := range a {
 		if !slices.Contains(b, l) {
-			fmt.Fprintf(&out, "+ %s\n", pxShort([]byte(l)))
+			fmt.Fprintf(&out, "+ %s\n", short([]byte(l)))
 		}
 	}
 	return out.String()

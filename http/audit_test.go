@@ -37,7 +37,7 @@ type pxStep struct {
 func TestPxAuditEveryChange(t *testing.T) {
 	e := newEnv(t)
 	op := pxActor(t, e, "")
-	actorID, actor := pxMgmtKey(t, e, op, "px auditor", pxAccountPerms)
+	actorID, actor := mgmtKey(t, e, op.AccountID, boundPerms...)
 	var project, key, secret string
 	rid := 0
 	send := func(r req) req {
@@ -121,7 +121,7 @@ func TestPxAuditEveryChange(t *testing.T) {
 			changes: map[string]string{"name": "px p2→<nil>"}},
 	}
 	newest := func() map[string]any {
-		evs := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/audit-events?limit=1"}))["data"].([]any)
+		evs := must(t, e, 200, req{Method: "GET", Path: "/v1/audit-events?limit=1"}).JSON(t)["data"].([]any)
 		return evs[0].(map[string]any)
 	}
 	for _, s := range steps {
@@ -129,12 +129,12 @@ func TestPxAuditEveryChange(t *testing.T) {
 			n := e.auditCount()
 			prev := newest()["id"].(string)
 			r := s.r()
-			res := pxMust(t, e, s.status, r)
+			res := must(t, e, s.status, r)
 			switch {
 			case r.Method == "POST" && r.Path == "/v1/projects":
-				project = pxJSON(t, res)["id"].(string)
+				project = res.JSON(t)["id"].(string)
 			case r.Method == "POST" && r.Path == "/v1/keys":
-				k := pxJSON(t, res)
+				k := res.JSON(t)
 				key, secret = k["id"].(string), k["secret"].(string)
 			}
 			if got := e.auditCount(); got != n+1 {
@@ -155,7 +155,7 @@ func TestPxAuditEveryChange(t *testing.T) {
 					t.Errorf("%s %v, want %v", k, ev[k], v)
 				}
 			}
-			pxTime(t, ev["created_at"])
+			timeOf(t, ev["created_at"])
 			ch, _ := ev["changes"].(map[string]any)
 			for f, w := range s.changes {
 				c, ok := ch[f].(map[string]any)
@@ -200,7 +200,7 @@ func TestPxAuditEveryChange(t *testing.T) {
 				} {
 					res := e.do(send(r))
 					if res.Status != 200 {
-						t.Errorf("%s %s: status %d\n%s", r.Method, r.Path, res.Status, pxShort(res.Body))
+						t.Errorf("%s %s: status %d\n%s", r.Method, r.Path, res.Status, short(res.Body))
 					}
 				}
 				for _, r := range []req{
@@ -225,33 +225,33 @@ func TestPxAuditEveryChange(t *testing.T) {
 func pxHistory(t *testing.T, e *testEnv) (actorID string, keyIDs []string, secrets []string) {
 	t.Helper()
 	op := pxActor(t, e, "")
-	actorID, actor := pxMgmtKey(t, e, op, "px second actor", pxAccountPerms)
+	actorID, actor := mgmtKey(t, e, op.AccountID, boundPerms...)
 	secrets = append(secrets, e.Op, actor)
 	for i := range 4 {
 		tok := ""
 		if i%2 == 1 {
 			tok = actor
 		}
-		k := pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Token: tok, Body: map[string]any{"name": fmt.Sprintf("px %d", i)}}))
+		k := must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Token: tok, Body: map[string]any{"name": fmt.Sprintf("px %d", i)}}).JSON(t)
 		id := k["id"].(string)
 		keyIDs = append(keyIDs, id)
 		secrets = append(secrets, k["secret"].(string))
-		pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + id, Token: tok, Body: map[string]any{"name": fmt.Sprintf("px %d renamed", i)}})
-		r := pxJSON(t, pxMust(t, e, 200, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 30}}))
+		must(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + id, Token: tok, Body: map[string]any{"name": fmt.Sprintf("px %d renamed", i)}})
+		r := must(t, e, 200, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 30}}).JSON(t)
 		secrets = append(secrets, r["secret"].(string))
-		pxMust(t, e, 200, req{Method: "PUT", Path: "/v1/keys/" + id, Token: tok, Body: map[string]any{"name": fmt.Sprintf("px %d replaced", i), "metadata": map[string]any{"secret_like": "not a token"}}})
+		must(t, e, 200, req{Method: "PUT", Path: "/v1/keys/" + id, Token: tok, Body: map[string]any{"name": fmt.Sprintf("px %d replaced", i), "metadata": map[string]any{"secret_like": "not a token"}}})
 	}
-	pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Token: actor, Body: map[string]any{"name": "px"}})
-	pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/pxhist", Body: map[string]any{}})
-	pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + keyIDs[0], Body: map[string]any{"status": "revoked"}})
-	pxMust(t, e, 204, req{Method: "DELETE", Path: "/v1/keys/" + keyIDs[1]})
+	must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Token: actor, Body: map[string]any{"name": "px"}})
+	must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/pxhist", Body: map[string]any{}})
+	must(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + keyIDs[0], Body: map[string]any{"status": "revoked"}})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/keys/" + keyIDs[1]})
 	return actorID, keyIDs, secrets
 }
 
 func TestPxAuditFilters(t *testing.T) {
 	e := newEnv(t)
 	actorID, keyIDs, _ := pxHistory(t, e)
-	all := pxEvents(t, e, "")
+	all := events(t, e, "", nil)
 	if len(all) < 20 {
 		t.Fatalf("only %d events", len(all))
 	}
@@ -274,40 +274,40 @@ func TestPxAuditFilters(t *testing.T) {
 	actorOf := func(ev map[string]any) string { return ev["actor"].(map[string]any)["id"].(string) }
 	mid := all[len(all)/2]["created_at"].(string)
 	late := all[len(all)/4]["created_at"].(string)
-	midT, lateT := pxTime(t, mid), pxTime(t, late)
+	midT, lateT := timeOf(t, mid), timeOf(t, late)
 	for _, c := range []struct {
 		query string
 		want  []string
 	}{
-		{"&target_id=" + keyIDs[0], where(func(ev map[string]any) bool { return pxTarget(ev) == keyIDs[0] })},
-		{"&target_id=" + keyIDs[1], where(func(ev map[string]any) bool { return pxTarget(ev) == keyIDs[1] })},
-		{"&actor_id=" + actorID, where(func(ev map[string]any) bool { return actorOf(ev) == actorID })},
-		{"&actor_id=" + e.OpID, where(func(ev map[string]any) bool { return actorOf(ev) == e.OpID })},
-		{"&action=key.updated", where(func(ev map[string]any) bool { return ev["action"] == "key.updated" })},
-		{"&action=key.rotated", where(func(ev map[string]any) bool { return ev["action"] == "key.rotated" })},
-		{"&target_id=" + keyIDs[2] + "&action=key.updated&actor_id=" + e.OpID, where(func(ev map[string]any) bool {
-			return pxTarget(ev) == keyIDs[2] && ev["action"] == "key.updated" && actorOf(ev) == e.OpID
+		{"target_id=" + keyIDs[0], where(func(ev map[string]any) bool { return pxTarget(ev) == keyIDs[0] })},
+		{"target_id=" + keyIDs[1], where(func(ev map[string]any) bool { return pxTarget(ev) == keyIDs[1] })},
+		{"actor_id=" + actorID, where(func(ev map[string]any) bool { return actorOf(ev) == actorID })},
+		{"actor_id=" + e.OperatorKeyID, where(func(ev map[string]any) bool { return actorOf(ev) == e.OperatorKeyID })},
+		{"action=key.updated", where(func(ev map[string]any) bool { return ev["action"] == "key.updated" })},
+		{"action=key.rotated", where(func(ev map[string]any) bool { return ev["action"] == "key.rotated" })},
+		{"target_id=" + keyIDs[2] + "&action=key.updated&actor_id=" + e.OperatorKeyID, where(func(ev map[string]any) bool {
+			return pxTarget(ev) == keyIDs[2] && ev["action"] == "key.updated" && actorOf(ev) == e.OperatorKeyID
 		})},
-		{"&since=" + url.QueryEscape(mid), where(func(ev map[string]any) bool { return !pxTime(t, ev["created_at"]).Before(midT) })},
-		{"&until=" + url.QueryEscape(mid), where(func(ev map[string]any) bool { return pxTime(t, ev["created_at"]).Before(midT) })},
-		{"&since=" + url.QueryEscape(mid) + "&until=" + url.QueryEscape(late), where(func(ev map[string]any) bool {
-			ts := pxTime(t, ev["created_at"])
+		{"since=" + url.QueryEscape(mid), where(func(ev map[string]any) bool { return !timeOf(t, ev["created_at"]).Before(midT) })},
+		{"until=" + url.QueryEscape(mid), where(func(ev map[string]any) bool { return timeOf(t, ev["created_at"]).Before(midT) })},
+		{"since=" + url.QueryEscape(mid) + "&until=" + url.QueryEscape(late), where(func(ev map[string]any) bool {
+			ts := timeOf(t, ev["created_at"])
 			return !ts.Before(midT) && ts.Before(lateT)
 		})},
-		{"&since=" + url.QueryEscape(mid) + "&action=key.created", where(func(ev map[string]any) bool {
-			return !pxTime(t, ev["created_at"]).Before(midT) && ev["action"] == "key.created"
+		{"since=" + url.QueryEscape(mid) + "&action=key.created", where(func(ev map[string]any) bool {
+			return !timeOf(t, ev["created_at"]).Before(midT) && ev["action"] == "key.created"
 		})},
-		{"&target_id=" + pxNewID("key_"), []string{}},
-		{"&action=nope", []string{}},
-		{"&actor_id=nope", []string{}},
-		{"&since=2999-01-01T00:00:00Z", []string{}},
-		{"&until=2000-01-01T00:00:00Z", []string{}},
+		{"target_id=" + newID("key_"), []string{}},
+		{"action=nope", []string{}},
+		{"actor_id=nope", []string{}},
+		{"since=2999-01-01T00:00:00Z", []string{}},
+		{"until=2000-01-01T00:00:00Z", []string{}},
 	} {
 		t.Run(c.query, func(t *testing.T) {
 			if c.want == nil {
 				c.want = []string{}
 			}
-			if got := ids(pxEvents(t, e, c.query)); !slices.Equal(got, c.want) {
+			if got := ids(events(t, e, c.query, nil)); !slices.Equal(got, c.want) {
 				t.Errorf("got %d events %v\nwant %d %v", len(got), got, len(c.want), c.want)
 			}
 		})
@@ -329,7 +329,7 @@ func TestPxAuditFilters(t *testing.T) {
 			if after != "" {
 				q += "&starting_after=" + after
 			}
-			page, more := pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: q}))
+			page, more := pxIDs(t, must(t, e, 200, req{Method: "GET", Path: q}))
 			if len(page) > 3 || (more && len(page) != 3) {
 				t.Fatalf("page of %d with has_more %v", len(page), more)
 			}
@@ -346,7 +346,7 @@ func TestPxAuditFilters(t *testing.T) {
 		var back []string
 		before := all[len(all)-1]["id"].(string)
 		for {
-			page, more := pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/audit-events?limit=4&ending_before=" + before}))
+			page, more := pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/audit-events?limit=4&ending_before=" + before}))
 			back = append(page, back...)
 			if !more {
 				break
@@ -358,21 +358,21 @@ func TestPxAuditFilters(t *testing.T) {
 		}
 		// Filters and cursors combine.
 		upd := where(func(ev map[string]any) bool { return ev["action"] == "key.updated" })
-		page, more := pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/audit-events?action=key.updated&limit=2&starting_after=" + upd[1]}))
+		page, more := pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/audit-events?action=key.updated&limit=2&starting_after=" + upd[1]}))
 		if !slices.Equal(page, upd[2:4]) || more != (len(upd) > 4) {
 			t.Errorf("filtered page %v (more %v), want %v", page, more, upd[2:4])
 		}
 	})
 	t.Run("other accounts' events are not listed", func(t *testing.T) {
 		other := pxOtherAccount(t, e, "px-other")
-		pxMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px"}, Header: map[string]string{"X-Account-Id": other}})
-		if got := ids(pxEvents(t, e, "")); !slices.Equal(got, ids(all)) {
+		must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px"}, Header: map[string]string{"X-Account-Id": other}})
+		if got := ids(events(t, e, "", nil)); !slices.Equal(got, ids(all)) {
 			t.Errorf("the default account's log changed after a change in another account")
 		}
-		if got := pxEvents(t, e, "&action=key.created"); len(got) != 4 {
+		if got := events(t, e, "action=key.created", nil); len(got) != 4 {
 			t.Errorf("%d key.created events in the default account, want 4", len(got))
 		}
-		evs := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/audit-events", Header: map[string]string{"X-Account-Id": other}}))["data"].([]any)
+		evs := must(t, e, 200, req{Method: "GET", Path: "/v1/audit-events", Header: map[string]string{"X-Account-Id": other}}).JSON(t)["data"].([]any)
 		if len(evs) != 1 {
 			t.Errorf("the other account has %d events, want 1", len(evs))
 		}
@@ -392,7 +392,7 @@ func TestPxAuditHoldsNoSecret(t *testing.T) {
 		if after != "" {
 			q += "&starting_after=" + after
 		}
-		res := pxMust(t, e, 200, req{Method: "GET", Path: q})
+		res := must(t, e, 200, req{Method: "GET", Path: q})
 		raw.Write(res.Body)
 		ids, more := pxIDs(t, res)
 		if !more {
@@ -401,7 +401,7 @@ func TestPxAuditHoldsNoSecret(t *testing.T) {
 		after = ids[len(ids)-1]
 	}
 	var table strings.Builder
-	for _, l := range strings.Split(pxDump(t, e), "\n") {
+	for _, l := range strings.Split(dump(t, e), "\n") {
 		if strings.HasPrefix(l, "audit_events ") {
 			table.WriteString(l + "\n")
 		}
@@ -420,7 +420,7 @@ func TestPxAuditHoldsNoSecret(t *testing.T) {
 			}
 		}
 	}
-	for f, b := range envStoredBytes(t, e.Loc) {
+	for f, b := range envStoredBytes(t, e.Location) {
 		for _, s := range secrets {
 			if strings.Contains(string(b), s[strings.IndexByte(s, '_')+1:]) {
 				t.Errorf("%s holds a secret in clear", f)
@@ -434,9 +434,9 @@ func TestPxAuditHoldsNoSecret(t *testing.T) {
 func TestPxAuditAppendOnly(t *testing.T) {
 	e := newEnv(t)
 	pxHistory(t, e)
-	evs := pxEvents(t, e, "")
+	evs := events(t, e, "", nil)
 	id := evs[len(evs)/2]["id"].(string)
-	before := pxDump(t, e)
+	before := dump(t, e)
 	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
 		res := e.do(req{Method: m, Path: "/v1/audit-events", Body: map[string]any{"action": "px"}})
 		pxProblem(t, res, 405, "method_not_allowed")
@@ -447,7 +447,7 @@ func TestPxAuditAppendOnly(t *testing.T) {
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		pxProblem(t, e.do(req{Method: m, Path: "/v1/audit-events/" + id, Body: map[string]any{"action": "px"}}), 404, "not_found")
 	}
-	pxUnchanged(t, e, before, "requests against the audit log")
+	unchanged(t, e, before, "requests against the audit log")
 
 	db := e.DB.WriteDB()
 	cols := "id, account_id, created_at, actor_type, actor_id, action, target_type, target_id, changes, request_id, client_ip, user_agent, dialect"
@@ -461,7 +461,7 @@ func TestPxAuditAppendOnly(t *testing.T) {
 		{"insert or replace", `INSERT OR REPLACE INTO audit_events (` + cols + `) SELECT ` + tampered + ` FROM audit_events WHERE id = ?`},
 		{"replace", `REPLACE INTO audit_events (` + cols + `) SELECT ` + tampered + ` FROM audit_events WHERE id = ?`},
 	}
-	if envIsPostgresURL(e.Loc) {
+	if envIsPostgresURL(e.Location) {
 		// SQLite has no TRUNCATE; PostgreSQL's skips row triggers.
 		cases = append(cases, struct{ name, sql string }{"truncate", `TRUNCATE audit_events`})
 	}
@@ -480,7 +480,7 @@ func TestPxAuditAppendOnly(t *testing.T) {
 			} else if !strings.Contains(err.Error(), "append-only") {
 				t.Errorf("%s failed, but not as append-only: %v", c.sql, err)
 			}
-			pxUnchanged(t, e, before, c.name)
+			unchanged(t, e, before, c.name)
 		})
 	}
 }
@@ -489,10 +489,10 @@ func TestPxAuditAppendOnly(t *testing.T) {
 // transaction: when the event cannot be written, the change is not made.
 func TestPxAuditSameTransaction(t *testing.T) {
 	e := newEnv(t)
-	p := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px"}}).Str(t, "id")
+	p := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px"}}).Str(t, "id")
 	k := e.createKey(map[string]any{"name": "px", "project_id": p})
 	id := k["id"].(string)
-	pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/pxtx", Body: map[string]any{}})
+	must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/pxtx", Body: map[string]any{}})
 	changes := []req{
 		{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px new"}},
 		{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "px changed"}},
@@ -508,11 +508,11 @@ func TestPxAuditSameTransaction(t *testing.T) {
 		{Method: "DELETE", Path: "/v1/catalog/resources/pxtx"},
 	}
 	pxFailAudit(t, e, "")
-	before := pxDump(t, e)
+	before := dump(t, e)
 	for _, r := range changes {
 		t.Run(r.Method+" "+r.Path, func(t *testing.T) {
 			pxProblem(t, e.do(r), 500, "internal")
-			pxUnchanged(t, e, before, "a change whose audit event failed")
+			unchanged(t, e, before, "a change whose audit event failed")
 		})
 	}
 	if v := e.verify(map[string]any{"key": k["secret"]}); v["code"] != "VALID" {
@@ -521,7 +521,7 @@ func TestPxAuditSameTransaction(t *testing.T) {
 	pxAllowAudit(t, e)
 	for _, r := range changes {
 		if res := e.do(r); res.Status >= 300 {
-			t.Errorf("%s %s once events can be written: status %d\n%s", r.Method, r.Path, res.Status, pxShort(res.Body))
+			t.Errorf("%s %s once events can be written: status %d\n%s", r.Method, r.Path, res.Status, short(res.Body))
 		}
 	}
 }

@@ -45,13 +45,13 @@ func TestBodyTooLargeWrittenFirst(t *testing.T) {
 			if strings.HasPrefix(c.name, "PATCH") {
 				method = "PATCH"
 			}
-			before := pxDump(t, e)
+			before := dump(t, e)
 			res, err := compattest.WriteFirst(e.URL, method, c.path, append([]string{auth, json}, c.headers...), c.size, c.chunked)
 			if err != nil {
 				t.Fatalf("the client does not get the answer: %v", err)
 			}
 			pxProblem(t, &resp{Status: res.Status, Header: res.Header, Body: res.Body}, http.StatusRequestEntityTooLarge, "body_too_large")
-			pxUnchanged(t, e, before, "an over-limit body")
+			unchanged(t, e, before, "an over-limit body")
 		})
 	}
 }

@@ -17,13 +17,14 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/service"
 )
 
 // TestU5CacheHitTouchesNoDatabase: once a key is cached, verifying it
 // (with a permission query, through HTTP, authenticated by a management
 // key) runs no read and no write transaction.
 func TestU5CacheHitTouchesNoDatabase(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{Flush: time.Hour})
+	e := u5NewEnv(t, service.Options{UsageFlushInterval: time.Hour})
 	e.waitFeed(t)
 	_, secret := u5Key(t, e.testEnv, u5obj{"permission_mode": "restricted", "scopes": []u5obj{{"resource": "documents", "access": "read"}}})
 	body := u5obj{"key": secret, "permissions": "documents:read"}
@@ -44,7 +45,7 @@ func TestU5CacheHitTouchesNoDatabase(t *testing.T) {
 // then is answered from memory; importing a key with that token's hash
 // makes it verify at once (the remembered miss is dropped).
 func TestU5MissCache(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{Flush: time.Hour})
+	e := u5NewEnv(t, service.Options{UsageFlushInterval: time.Hour})
 	e.waitFeed(t)
 	tok, err := keyward.NewToken("kw", rand.Reader)
 	if err != nil {
@@ -73,7 +74,7 @@ func TestU5MissCache(t *testing.T) {
 // verification.
 func TestU5CacheBound(t *testing.T) {
 	const size, n = 64, 300
-	e := u5NewEnv(t, u5Opts{CacheSize: size, Flush: 100 * time.Millisecond})
+	e := u5NewEnv(t, service.Options{CacheSize: size, UsageFlushInterval: 100 * time.Millisecond})
 	ids, secrets := make([]string, n), make([]string, n)
 	for i := range ids {
 		ids[i], secrets[i] = u5Key(t, e.testEnv, u5obj{"name": "k" + strconv.Itoa(i)})
@@ -116,7 +117,7 @@ func TestU5CacheBound(t *testing.T) {
 // TestU5WriteBehind: 500 verifications of one key are written in a few
 // batched transactions, not one each; the key then shows them all.
 func TestU5WriteBehind(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{Flush: 300 * time.Millisecond})
+	e := u5NewEnv(t, service.Options{UsageFlushInterval: 300 * time.Millisecond})
 	id, secret := u5Key(t, e.testEnv, nil)
 	writes := e.Store.Writes()
 	start := time.Now()
@@ -151,7 +152,7 @@ func TestU5WriteBehind(t *testing.T) {
 // TestU5CreditsAcrossNodes: two nodes on one database spending one key's
 // credits at once never spend more than it has.
 func TestU5CreditsAcrossNodes(t *testing.T) {
-	a := u5NewEnv(t, u5Opts{Flush: 100 * time.Millisecond})
+	a := u5NewEnv(t, service.Options{UsageFlushInterval: 100 * time.Millisecond})
 	b := u5SecondNode(t, a, nil)
 	id, secret := u5Key(t, a.testEnv, u5obj{"credits": u5obj{"remaining": 40}})
 	body := func(int) map[string]any { return u5obj{"key": secret} }
@@ -188,7 +189,7 @@ func TestU5CreditsAcrossNodes(t *testing.T) {
 // TestU5Metrics: /metrics shows what issue 5 asks for, and the counters
 // move with verifications.
 func TestU5Metrics(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{})
+	e := u5NewEnv(t, service.Options{})
 	_, secret := u5Key(t, e.testEnv, nil)
 	u5Want(t, e.testEnv, "VALID", u5obj{"key": secret})
 	u5Want(t, e.testEnv, "NOT_FOUND", u5obj{"key": "kw_nope"})
@@ -250,7 +251,7 @@ func (e *u5Env) metricInt(t *testing.T, name string) int64 {
 // either shows on the next verification of a key never verified before,
 // not only of the cached ones.
 func TestU5CatalogCacheExact(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{})
+	e := u5NewEnv(t, service.Options{})
 	for _, id := range []string{"reports", "exports"} {
 		e.must(http.StatusCreated, req{Method: "PUT", Path: "/v1/catalog/resources/" + id, Body: u5obj{"display_name": id, "readable": true, "writable": true}})
 	}

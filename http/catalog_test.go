@@ -11,7 +11,7 @@ import (
 // pxCatalog returns GET /v1/catalog.
 func pxCatalog(t *testing.T, e *testEnv) map[string]any {
 	t.Helper()
-	return pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/catalog"}))
+	return must(t, e, 200, req{Method: "GET", Path: "/v1/catalog"}).JSON(t)
 }
 
 // pxResources returns the catalog's resources by id.
@@ -127,14 +127,14 @@ func TestPxCatalogPut(t *testing.T) {
 	t.Run("not grantable before it exists", func(t *testing.T) {
 		p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: restricted("widgets", "write")}), 422, "validation_failed")
 		if p != nil && !pxNames(p, "scopes[0].resource") {
-			t.Errorf("the problem does not name scopes[0].resource: %v", pxFields(p))
+			t.Errorf("the problem does not name scopes[0].resource: %v", fields(p))
 		}
 	})
 
 	n := e.auditCount()
-	res := pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/widgets",
+	res := must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/widgets",
 		Body: map[string]any{"display_name": "Widgets", "group": "px", "description": "d", "readable": true, "writable": true, "project_scopes": []string{"all", "single"}}})
-	w := pxJSON(t, res)
+	w := res.JSON(t)
 	if w["id"] != "widgets" || w["display_name"] != "Widgets" || w["protected"] != false {
 		t.Errorf("created resource: %v", w)
 	}
@@ -147,7 +147,7 @@ func TestPxCatalogPut(t *testing.T) {
 	e.createKey(restricted("widgets", "write"))
 
 	t.Run("defaults", func(t *testing.T) {
-		d := pxJSON(t, pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/gizmos", Body: map[string]any{}}))
+		d := must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/gizmos", Body: map[string]any{}}).JSON(t)
 		if d["display_name"] != "gizmos" || d["readable"] != true || d["writable"] != true || d["protected"] != false ||
 			fmt.Sprint(d["project_scopes"]) != "[all single]" {
 			t.Errorf("defaults: %v", d)
@@ -155,12 +155,12 @@ func TestPxCatalogPut(t *testing.T) {
 	})
 	t.Run("existing is 200", func(t *testing.T) {
 		n := e.auditCount()
-		u := pxJSON(t, pxMust(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/widgets",
-			Body: map[string]any{"display_name": "Widgets 2", "group": "px", "description": "d", "readable": true, "writable": true, "project_scopes": []string{"all", "single"}}}))
+		u := must(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/widgets",
+			Body: map[string]any{"display_name": "Widgets 2", "group": "px", "description": "d", "readable": true, "writable": true, "project_scopes": []string{"all", "single"}}}).JSON(t)
 		if u["display_name"] != "Widgets 2" {
 			t.Errorf("updated: %v", u)
 		}
-		evs := pxEvents(t, e, "&target_id=widgets&action=catalog_resource.updated")
+		evs := events(t, e, "target_id=widgets&action=catalog_resource.updated", nil)
 		if e.auditCount() != n+1 || len(evs) != 1 {
 			t.Fatalf("events: %d new, %d catalog_resource.updated", e.auditCount()-n, len(evs))
 		}
@@ -169,21 +169,21 @@ func TestPxCatalogPut(t *testing.T) {
 		}
 	})
 	t.Run("identical is a no-op", func(t *testing.T) {
-		before := pxDump(t, e)
-		pxMust(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/widgets",
+		before := dump(t, e)
+		must(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/widgets",
 			Body: map[string]any{"display_name": "Widgets 2", "group": "px", "description": "d", "readable": true, "writable": true, "project_scopes": []string{"all", "single"}}})
-		pxUnchanged(t, e, before, "an identical PUT")
+		unchanged(t, e, before, "an identical PUT")
 	})
 	t.Run("the same project scopes in another order are a no-op", func(t *testing.T) {
 		// project_scopes is a set ("all and/or single").
-		before := pxDump(t, e)
-		pxMust(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/widgets",
+		before := dump(t, e)
+		must(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/widgets",
 			Body: map[string]any{"display_name": "Widgets 2", "group": "px", "description": "d", "readable": true, "writable": true, "project_scopes": []string{"single", "all", "all"}}})
-		pxUnchanged(t, e, before, "a PUT restating project_scopes in another order")
+		unchanged(t, e, before, "a PUT restating project_scopes in another order")
 	})
 	t.Run("64-character id", func(t *testing.T) {
-		pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + "a" + strings.Repeat("b", 63), Body: map[string]any{}})
-		pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/a.b-c_9", Body: map[string]any{}})
+		must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + "a" + strings.Repeat("b", 63), Body: map[string]any{}})
+		must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/a.b-c_9", Body: map[string]any{}})
 	})
 	for _, c := range []struct {
 		name, id string
@@ -212,12 +212,12 @@ func TestPxCatalogPut(t *testing.T) {
 		{"unknown project scope", "pxbad", map[string]any{"project_scopes": []string{"all", "some"}}, "project_scopes[1]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			p := pxProblem(t, e.do(req{Method: "PUT", Path: "/v1/catalog/resources/" + c.id, Body: c.body}), 422, "validation_failed")
 			if p != nil && !pxNames(p, c.field) {
-				t.Errorf("the problem does not name %s: %v", c.field, pxFields(p))
+				t.Errorf("the problem does not name %s: %v", c.field, fields(p))
 			}
-			pxUnchanged(t, e, before, c.name)
+			unchanged(t, e, before, c.name)
 		})
 	}
 	t.Run("unknown member", func(t *testing.T) {
@@ -231,7 +231,7 @@ func TestPxCatalogPut(t *testing.T) {
 // nothing.
 func TestPxCatalogResourceInUse(t *testing.T) {
 	e := newEnv(t)
-	proj := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px"}}).Str(t, "id")
+	proj := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px"}}).Str(t, "id")
 	scoped := func(name string, project any, scopes ...[2]string) map[string]any {
 		var sc []any
 		for _, s := range scopes {
@@ -252,9 +252,9 @@ func TestPxCatalogResourceInUse(t *testing.T) {
 	cat := pxResources(t, e)
 	conflict := func(t *testing.T, method, id string, body map[string]any, holders ...map[string]any) {
 		t.Helper()
-		before := pxDump(t, e)
+		before := dump(t, e)
 		p := pxProblem(t, e.do(req{Method: method, Path: "/v1/catalog/resources/" + id, Body: body}), 409, "resource_in_use")
-		pxUnchanged(t, e, before, method+" of a held resource")
+		unchanged(t, e, before, method+" of a held resource")
 		if p == nil {
 			return
 		}
@@ -291,23 +291,23 @@ func TestPxCatalogResourceInUse(t *testing.T) {
 		conflict(t, "PUT", "webhooks", put("webhooks", map[string]any{"writable": false}), writer)
 	})
 	t.Run("changes that break no grant", func(t *testing.T) {
-		pxMust(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/documents", Body: put("documents", map[string]any{"writable": false, "display_name": "Docs"})})
-		pxMust(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/webhooks", Body: put("webhooks", map[string]any{"readable": false})})
-		pxMust(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/files", Body: put("files", map[string]any{"project_scopes": []string{"single"}})})
+		must(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/documents", Body: put("documents", map[string]any{"writable": false, "display_name": "Docs"})})
+		must(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/webhooks", Body: put("webhooks", map[string]any{"readable": false})})
+		must(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/files", Body: put("files", map[string]any{"project_scopes": []string{"single"}})})
 		// Nobody holds usage explicitly: mode-all keys lose it, no conflict.
-		pxMust(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/usage", Body: put("usage", map[string]any{"protected": true})})
+		must(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/usage", Body: put("usage", map[string]any{"protected": true})})
 		if s := pxScopes(t, e, all["secret"]); slices.ContainsFunc(s, func(x string) bool { return strings.HasPrefix(x, "usage:") }) {
 			t.Errorf("a protected resource is still effective for a mode-all key: %v", s)
 		}
 	})
 	t.Run("delete of a held resource", func(t *testing.T) {
 		conflict(t, "DELETE", "documents", nil, reader)
-		pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + reader["id"].(string), Body: map[string]any{"status": "disabled"}})
+		must(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + reader["id"].(string), Body: map[string]any{"status": "disabled"}})
 		conflict(t, "DELETE", "documents", nil, reader)
-		pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + reader["id"].(string), Body: map[string]any{"status": "revoked"}})
+		must(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + reader["id"].(string), Body: map[string]any{"status": "revoked"}})
 		n := e.auditCount()
-		pxMust(t, e, 204, req{Method: "DELETE", Path: "/v1/catalog/resources/documents"})
-		if evs := pxEvents(t, e, "&target_id=documents&action=catalog_resource.deleted"); len(evs) != 1 || e.auditCount() != n+1 {
+		must(t, e, 204, req{Method: "DELETE", Path: "/v1/catalog/resources/documents"})
+		if evs := events(t, e, "target_id=documents&action=catalog_resource.deleted", nil); len(evs) != 1 || e.auditCount() != n+1 {
 			t.Errorf("delete wrote %d events, %d catalog_resource.deleted", e.auditCount()-n, len(evs))
 		}
 		if _, ok := pxResources(t, e)["documents"]; ok {
@@ -319,7 +319,7 @@ func TestPxCatalogResourceInUse(t *testing.T) {
 		p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px", "permission_mode": "restricted",
 			"scopes": []any{map[string]any{"resource": "documents", "access": "read"}}}}), 422, "validation_failed")
 		if p != nil && !pxNames(p, "scopes[0].resource") {
-			t.Errorf("the problem does not name scopes[0].resource: %v", pxFields(p))
+			t.Errorf("the problem does not name scopes[0].resource: %v", fields(p))
 		}
 	})
 	t.Run("protected resources are not grantable", func(t *testing.T) {
@@ -327,7 +327,7 @@ func TestPxCatalogResourceInUse(t *testing.T) {
 			p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px", "permission_mode": "restricted",
 				"scopes": []any{map[string]any{"resource": res, "access": "read"}}}}), 422, "validation_failed")
 			if p != nil && !pxNames(p, "scopes[0].resource") {
-				t.Errorf("the problem does not name scopes[0].resource: %v", pxFields(p))
+				t.Errorf("the problem does not name scopes[0].resource: %v", fields(p))
 			}
 		}
 	})
@@ -343,7 +343,7 @@ func TestPxCatalogEffectiveScopes(t *testing.T) {
 	e := newEnv(t)
 	all := e.createKey(map[string]any{"name": "px all"})
 	ro := e.createKey(map[string]any{"name": "px ro", "permission_mode": "read_only"})
-	proj := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px"}}).Str(t, "id")
+	proj := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px"}}).Str(t, "id")
 	single := e.createKey(map[string]any{"name": "px single", "project_id": proj})
 
 	want := []string{"documents:write:[*]", "events:write:[*]", "files:write:[*]", "search:read:[*]", "usage:read:[*]", "webhooks:write:[*]"}
@@ -357,22 +357,22 @@ func TestPxCatalogEffectiveScopes(t *testing.T) {
 		t.Errorf("a single-project key holds the all-projects-only usage: %v", got)
 	}
 
-	pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/gadgets", Body: map[string]any{}})
+	must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/gadgets", Body: map[string]any{}})
 	if got := pxScopes(t, e, all["secret"]); !slices.Contains(got, "gadgets:write:[*]") {
 		t.Errorf("a new resource is not effective for a mode-all key: %v", got)
 	}
 	if got := pxScopes(t, e, ro["secret"]); !slices.Contains(got, "gadgets:read:[*]") {
 		t.Errorf("a new resource is not effective for a read_only key: %v", got)
 	}
-	pxMust(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/gadgets", Body: map[string]any{"writable": false}})
+	must(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/gadgets", Body: map[string]any{"writable": false}})
 	if got := pxScopes(t, e, all["secret"]); !slices.Contains(got, "gadgets:read:[*]") || slices.Contains(got, "gadgets:write:[*]") {
 		t.Errorf("a read-only resource for a mode-all key: %v", got)
 	}
-	pxMust(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/gadgets", Body: map[string]any{"project_scopes": []string{"all"}}})
+	must(t, e, 200, req{Method: "PUT", Path: "/v1/catalog/resources/gadgets", Body: map[string]any{"project_scopes": []string{"all"}}})
 	if got := pxScopes(t, e, single["secret"]); slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "gadgets:") }) {
 		t.Errorf("an all-projects-only resource for a single-project key: %v", got)
 	}
-	pxMust(t, e, 204, req{Method: "DELETE", Path: "/v1/catalog/resources/gadgets"})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/catalog/resources/gadgets"})
 	if got := pxScopes(t, e, all["secret"]); !slices.Equal(got, want) {
 		t.Errorf("after delete: %v, want %v", got, want)
 	}

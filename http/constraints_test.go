@@ -24,7 +24,7 @@ func TestManagementKeyConstraintsNoEscalation(t *testing.T) {
 		"name": "free", "permissions": perms}}).JSON(t)
 	freeID := free["id"].(string)
 
-	before := pxDump(t, e)
+	before := dump(t, e)
 	n := e.auditCount()
 	refused := []struct {
 		name       string
@@ -52,7 +52,7 @@ func TestManagementKeyConstraintsNoEscalation(t *testing.T) {
 			t.Errorf("%s: constraint %v, want %s\n%v", c.name, p["constraint"], c.constraint, p)
 		}
 	}
-	pxUnchanged(t, e, before, "refused escalations")
+	unchanged(t, e, before, "refused escalations")
 	if got := e.auditCount(); got != n {
 		t.Errorf("audit events %d → %d after refused escalations", n, got)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/service"
 )
 
 // u5Credits returns a key's credits.remaining as GET /v1/keys/{id} shows it.
@@ -43,7 +44,7 @@ func u5Left(t *testing.T, v *u5VerifyResult, left int64) {
 // nothing; at zero every verification that costs something is
 // USAGE_EXCEEDED.
 func TestU5CreditsCost(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{})
+	e := u5NewEnv(t, service.Options{})
 	id, secret := u5Key(t, e.testEnv, u5obj{"credits": u5obj{"remaining": 10}})
 	if c := u5Credits(t, e.testEnv, id); c != 10 {
 		t.Fatalf("new key: credits.remaining %d, want 10", c)
@@ -95,7 +96,7 @@ func TestU5CreditsCost(t *testing.T) {
 // TestU5CreditsOnlyWhenEverythingElsePassed: DISABLED, FORBIDDEN_IP,
 // WRONG_PROJECT, INSUFFICIENT_PERMISSIONS and RATE_LIMITED take nothing.
 func TestU5CreditsOnlyWhenEverythingElsePassed(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{})
+	e := u5NewEnv(t, service.Options{})
 	prj := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/projects", Body: u5obj{"name": "p1"}}).Str(t, "id")
 	other := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/projects", Body: u5obj{"name": "p2"}}).Str(t, "id")
 	id, secret := u5Key(t, e.testEnv, u5obj{
@@ -139,7 +140,7 @@ func TestU5CreditsOnlyWhenEverythingElsePassed(t *testing.T) {
 // amount (refills do not accumulate); no verification is allowed past the
 // amount within a period.
 func TestU5CreditsRefill(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{})
+	e := u5NewEnv(t, service.Options{})
 	const interval = 2 * time.Second
 	created := time.Now()
 	id, secret := u5Key(t, e.testEnv, u5obj{"credits": u5obj{"remaining": 2, "refill": u5obj{"amount": 3, "interval": 2}}})
@@ -198,7 +199,7 @@ func TestU5CreditsRefill(t *testing.T) {
 // credits on one node: exactly 50 VALID, and the pool is empty once the
 // leases are given back.
 func TestU5CreditsConcurrent(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{Flush: 100 * time.Millisecond})
+	e := u5NewEnv(t, service.Options{UsageFlushInterval: 100 * time.Millisecond})
 	id, secret := u5Key(t, e.testEnv, u5obj{"credits": u5obj{"remaining": 50}})
 	counts := u5Concurrent(t, e.testEnv, 200, 1, func(int) map[string]any { return u5obj{"key": secret} })
 	if counts["VALID"] != 50 || counts["USAGE_EXCEEDED"] != 150 {
@@ -237,7 +238,7 @@ func u5WaitCredits(t *testing.T, e *testEnv, id string, want int64) {
 
 // TestU5CreditsEndpoint covers POST /v1/keys/{id}/credits.
 func TestU5CreditsEndpoint(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{Flush: 100 * time.Millisecond})
+	e := u5NewEnv(t, service.Options{UsageFlushInterval: 100 * time.Millisecond})
 	path := func(id string) string { return "/v1/keys/" + id + "/credits" }
 	change := func(t *testing.T, id string, body any, hdr map[string]string) map[string]any {
 		t.Helper()
@@ -341,7 +342,7 @@ func TestU5CreditsEndpoint(t *testing.T) {
 			ev, _ := data[i].(map[string]any)
 			actor, _ := ev["actor"].(map[string]any)
 			target, _ := ev["target"].(map[string]any)
-			if ev["action"] != "key.credits_changed" || target["id"] != id || target["type"] != "key" || actor["id"] != e.OpID ||
+			if ev["action"] != "key.credits_changed" || target["id"] != id || target["type"] != "key" || actor["id"] != e.OperatorKeyID ||
 				ev["request_id"] != "u5-credits-audit" || ev["user_agent"] != "u5-test" {
 				t.Errorf("event %d: %v", i, ev)
 			}
@@ -449,7 +450,7 @@ func TestU5CreditsEndpoint(t *testing.T) {
 // go back to the pool when the key is idle, and when the service closes:
 // pool + spent = initial.
 func TestU5CreditsGiveBackLeases(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{Flush: 100 * time.Millisecond})
+	e := u5NewEnv(t, service.Options{UsageFlushInterval: 100 * time.Millisecond})
 	id, secret := u5Key(t, e.testEnv, u5obj{"credits": u5obj{"remaining": 1600}})
 	for i := 0; i < 7; i++ {
 		u5Want(t, e.testEnv, "VALID", u5obj{"key": secret})
@@ -464,7 +465,7 @@ func TestU5CreditsGiveBackLeases(t *testing.T) {
 	for i := 0; i < 9; i++ {
 		u5Want(t, e.testEnv, "VALID", u5obj{"key": secret})
 	}
-	if err := e.Svc.Close(context.Background()); err != nil {
+	if err := e.Service.Close(context.Background()); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	var pool int64

@@ -8,48 +8,31 @@ package http_test
 // path, for every tenant.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // dlClient gives every request of these tests a bound: a request that
 // has not answered after it is a hang.
 var dlClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 10 * time.Second}
 
-// dlSend sends one request and returns its status, or an error (a hang
-// shows as the client's timeout).
-func dlSend(e *testEnv, method, path, token string, hdr map[string]string, body any) (int, []byte, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return 0, nil, err
-	}
-	hr, err := http.NewRequest(method, e.URL+path, bytes.NewReader(b))
-	if err != nil {
-		return 0, nil, err
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("Authorization", "Bearer "+token)
-	for k, v := range hdr {
-		hr.Header.Set(k, v)
-	}
+// dlSend sends one request with the operator key and returns its status,
+// or an error (a hang shows as the client's timeout).
+func dlSend(e *testEnv, method, path string, hdr map[string]string, body any) (int, []byte, error) {
 	start := time.Now()
-	res, err := dlClient.Do(hr)
+	res, err := e.send(dlClient, req{Method: method, Path: path, Header: hdr, Body: body}, false)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s %s after %v: %w", method, path, time.Since(start).Round(time.Millisecond), err)
 	}
-	defer res.Body.Close()
-	rb, err := io.ReadAll(res.Body)
-	return res.StatusCode, rb, err
+	return res.Status, res.Body, nil
 }
 
 // dlLoop runs fn until stop closes, failing on the first error or
@@ -117,7 +100,7 @@ func dlRun(t *testing.T, e *testEnv, d time.Duration, loops map[string]func(i in
 	})
 	// The write path is free: an unrelated key is created at once.
 	start := time.Now()
-	status, body, err := dlSend(e, "POST", "/v1/keys", e.Op, nil, map[string]any{"name": "after the storm"})
+	status, body, err := dlSend(e, "POST", "/v1/keys", nil, map[string]any{"name": "after the storm"})
 	if err != nil || status != http.StatusCreated {
 		t.Fatalf("an unrelated create after the load: status %d err %v\n%s", status, err, body)
 	}
@@ -133,7 +116,7 @@ func TestWritePathCreditsAndPatchNoDeadlock(t *testing.T) {
 	k := e.createKey(map[string]any{"name": "credits", "credits": map[string]any{"remaining": 1_000_000}})
 	id, secret := k["id"].(string), k["secret"].(string)
 	verify := func(int) (int, []byte, error) {
-		return dlSend(e, "POST", "/v1/keys/verify", e.Op, nil, map[string]any{"key": secret})
+		return dlSend(e, "POST", "/v1/keys/verify", nil, map[string]any{"key": secret})
 	}
 	var patches atomic.Int64
 	dlRun(t, e, 4*time.Second, map[string]func(int) (int, []byte, error){
@@ -141,7 +124,7 @@ func TestWritePathCreditsAndPatchNoDeadlock(t *testing.T) {
 		"verify 2": verify,
 		"patch": func(i int) (int, []byte, error) {
 			patches.Add(1)
-			return dlSend(e, "PATCH", "/v1/keys/"+id, e.Op, nil, map[string]any{"metadata": map[string]any{"n": i}})
+			return dlSend(e, "PATCH", "/v1/keys/"+id, nil, map[string]any{"metadata": map[string]any{"n": i}})
 		},
 	}, map[string]int{"verify 1": 200, "verify 2": 200, "patch": 200})
 	// Credits were spent exactly: what the pool shows plus what this node
@@ -156,26 +139,26 @@ func TestWritePathCreditsAndPatchNoDeadlock(t *testing.T) {
 // other.
 func TestWritePathCrossTenantNoDeadlock(t *testing.T) {
 	e := newEnv(t)
-	status, body, err := dlSend(e, "POST", "/v1/accounts", e.Op, nil, map[string]any{"name": "tenant a"})
+	status, body, err := dlSend(e, "POST", "/v1/accounts", nil, map[string]any{"name": "tenant a"})
 	if err != nil || status != http.StatusCreated {
 		t.Fatalf("create account: %d %v %s", status, err, body)
 	}
 	var acct map[string]any
 	json.Unmarshal(body, &acct)
 	a := map[string]string{"X-Account-Id": acct["id"].(string)}
-	if status, body, err := dlSend(e, "POST", "/v1/roles", e.Op, a, map[string]any{"name": "r", "scopes": []any{}}); err != nil || status != http.StatusCreated {
+	if status, body, err := dlSend(e, "POST", "/v1/roles", a, map[string]any{"name": "r", "scopes": []any{}}); err != nil || status != http.StatusCreated {
 		t.Fatalf("create role: %d %v %s", status, err, body)
 	}
 	k := e.createKey(map[string]any{"name": "b's credits", "credits": map[string]any{"remaining": 1_000_000}})
 	secret := k["secret"].(string)
 	verify := func(int) (int, []byte, error) {
-		return dlSend(e, "POST", "/v1/keys/verify", e.Op, nil, map[string]any{"key": secret})
+		return dlSend(e, "POST", "/v1/keys/verify", nil, map[string]any{"key": secret})
 	}
 	dlRun(t, e, 4*time.Second, map[string]func(int) (int, []byte, error){
 		"verify 1": verify,
 		"verify 2": verify,
 		"role": func(i int) (int, []byte, error) {
-			return dlSend(e, "PATCH", "/v1/roles/r", e.Op, a, map[string]any{"description": fmt.Sprint("v", i)})
+			return dlSend(e, "PATCH", "/v1/roles/r", a, map[string]any{"description": fmt.Sprint("v", i)})
 		},
 	}, map[string]int{"verify 1": 200, "verify 2": 200, "role": 200})
 }
@@ -187,13 +170,10 @@ func TestWritePathCrossTenantNoDeadlock(t *testing.T) {
 // TestPxTimeoutChangesNothing.) A verification that needs the writer (a
 // credit lease) gives up after its own budget of one second.
 func TestWriterWaitBoundedByServerBudget(t *testing.T) {
-	e := newEnv(t)
-	hs := httptest.NewServer(khttp.NewServer(e.Svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}, RequestTimeout: 1500 * time.Millisecond}))
-	t.Cleanup(hs.Close)
-	short := &testEnv{t: t, URL: hs.URL, Op: e.Op, OpID: e.OpID, DB: e.DB, Loc: e.Loc, Svc: e.Svc}
+	e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{RequestTimeout: 1500 * time.Millisecond}})
 	k := e.createKey(map[string]any{"name": "before", "credits": map[string]any{"remaining": 5}})
 	id := k["id"].(string)
-	before := pxDump(t, e)
+	before := dump(t, e)
 	n := e.auditCount()
 
 	release := pxHoldWriter(t, e)
@@ -203,9 +183,9 @@ func TestWriterWaitBoundedByServerBudget(t *testing.T) {
 		{Method: "DELETE", Path: "/v1/keys/" + id},
 	} {
 		start := time.Now()
-		res := short.do(r)
+		res := e.do(r)
 		took := time.Since(start)
-		short.problem(res, http.StatusServiceUnavailable, "unavailable")
+		e.problem(res, http.StatusServiceUnavailable, "unavailable")
 		if res.Header.Get("Retry-After") == "" {
 			t.Errorf("%s %s: 503 without Retry-After", r.Method, r.Path)
 		}
@@ -217,16 +197,16 @@ func TestWriterWaitBoundedByServerBudget(t *testing.T) {
 		// Spending credits needs a lease from the pool: the writer, on
 		// SQLite (PostgreSQL locks the key's row only).
 		start := time.Now()
-		res := short.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": k["secret"]}})
-		short.problem(res, http.StatusServiceUnavailable, "unavailable")
+		res := e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": k["secret"]}})
+		e.problem(res, http.StatusServiceUnavailable, "unavailable")
 		if took := time.Since(start); took > 3*time.Second {
 			t.Errorf("a verification that needs the writer answered after %v: its budget is 1s", took)
 		}
 	}
 	release()
-	pxUnchanged(t, e, before, "changes that ran out of budget")
+	unchanged(t, e, before, "changes that ran out of budget")
 	if got := e.auditCount(); got != n {
 		t.Errorf("audit events %d → %d after changes that ran out of budget", n, got)
 	}
-	short.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "after"}})
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "after"}})
 }

@@ -26,7 +26,7 @@ func TestMetadataDepthLimit(t *testing.T) {
 	k := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys",
 		Body: `{"name":"deep enough","metadata":` + dpNested(max) + `}`}).JSON(t)
 	id := k["id"].(string)
-	before := pxDump(t, e)
+	before := dump(t, e)
 	n := e.auditCount()
 	for _, depth := range []int{max + 1, 2700} {
 		for _, r := range []req{
@@ -43,7 +43,7 @@ func TestMetadataDepthLimit(t *testing.T) {
 			}
 		}
 	}
-	pxUnchanged(t, e, before, "too deep metadata")
+	unchanged(t, e, before, "too deep metadata")
 	if got := e.auditCount(); got != n {
 		t.Errorf("audit events %d → %d", n, got)
 	}

@@ -15,9 +15,9 @@ import (
 func TestRepeatedCredentialHeaders(t *testing.T) {
 	e := newEnv(t)
 	apiKey := e.createKey(map[string]any{"name": "repeated"})["secret"].(string)
-	bogus := rkForgeToken(t, "kwm")
-	def := rkDefaultAccount(t, e)
-	other := rkAccount(t, e, "other")
+	bogus := forgeToken(t, "kwm")
+	def := defaultAccount(t, e)
+	other := account(t, e, "other")
 	bearer := func(toks ...string) []string {
 		var out []string
 		for _, tok := range toks {
@@ -54,18 +54,18 @@ func TestRepeatedCredentialHeaders(t *testing.T) {
 		{"invalidation stream", req{Method: "GET", Path: "/v1/invalidations", NoAuth: true, Repeat: http.Header{"Authorization": bearer(bogus, e.Op)}}, "Authorization"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			p := pxProblem(t, e.do(c.r), http.StatusBadRequest, "invalid_parameter")
 			if p == nil {
 				return
 			}
-			if fs := pxFields(p); len(fs) != 1 || !strings.EqualFold(fs[0], c.header) {
+			if fs := fields(p); len(fs) != 1 || !strings.EqualFold(fs[0], c.header) {
 				t.Errorf("the problem names %v, want %s", fs, c.header)
 			}
 			if d, _ := p["detail"].(string); strings.Contains(d, e.Op) || strings.Contains(d, bogus) || strings.Contains(d, apiKey) {
 				t.Errorf("the problem echoes a credential: %q", d)
 			}
-			pxUnchanged(t, e, before, "a request with a repeated "+c.header)
+			unchanged(t, e, before, "a request with a repeated "+c.header)
 		})
 	}
 	// One of each, and Authorization with X-API-Key carrying the same

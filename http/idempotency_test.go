@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keywardtest"
+	"github.com/keyward/keyward/service"
 )
 
 // rkIdemKey returns a fresh random Idempotency-Key (a UUID-like string).
@@ -45,6 +47,12 @@ func rkPost(e *testEnv, path, idem, token string, body any, hdr map[string]strin
 		h[k] = v
 	}
 	return e.do(req{Method: "POST", Path: path, Body: body, Token: token, Header: h})
+}
+
+// rkIdem is a POST of body to path with the operator key and an
+// Idempotency-Key.
+func rkIdem(path, idem string, body any) req {
+	return req{Method: "POST", Path: path, Body: body, Header: map[string]string{"Idempotency-Key": idem}}
 }
 
 // rkRawStatus writes raw bytes as a request to the server and returns the
@@ -74,7 +82,7 @@ func rkReplayed(res *resp) string { return res.Header.Get("Idempotent-Replayed")
 func rkOperator2(t *testing.T, e *testEnv) string {
 	t.Helper()
 	return e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys",
-		Body: map[string]any{"name": "second operator", "operator": true, "permissions": rkAllPermissions}}).Str(t, "secret")
+		Body: map[string]any{"name": "second operator", "operator": true, "permissions": allPerms}}).Str(t, "secret")
 }
 
 // rkIdemRoute is one creating route: how to reach it, a body, another body,
@@ -99,9 +107,9 @@ func rkRoleCount(t *testing.T, e *testEnv) int {
 }
 
 func rkIdemRoutes() []rkIdemRoute {
-	list := func(path string) func(t *testing.T, e *testEnv) (string, func() int) {
+	counted := func(path string) func(t *testing.T, e *testEnv) (string, func() int) {
 		return func(t *testing.T, e *testEnv) (string, func() int) {
-			return path, func() int { return rkCount(t, e, path, nil) }
+			return path, func() int { return len(list(t, e, req{Path: path})) }
 		}
 	}
 	rotate := func(kind string) func(t *testing.T, e *testEnv) (string, func() int) {
@@ -112,28 +120,28 @@ func rkIdemRoutes() []rkIdemRoute {
 			}
 			id := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/" + kind, Body: body}).Str(t, "id")
 			// A rotation creates a secret: count the key's audit events.
-			return "/v1/" + kind + "/" + id + "/rotate", func() int { return len(rkEvents(t, e, "target_id="+id, nil)) }
+			return "/v1/" + kind + "/" + id + "/rotate", func() int { return len(events(t, e, "target_id="+id, nil)) }
 		}
 	}
 	hash := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
 	scope := []map[string]any{{"resource": "documents", "access": "read", "targets": []string{"*"}}}
 	return []rkIdemRoute{
-		{"keys", list("/v1/keys"), map[string]any{"name": "idem"}, map[string]any{"name": "idem 2"}},
+		{"keys", counted("/v1/keys"), map[string]any{"name": "idem"}, map[string]any{"name": "idem 2"}},
 		{"import", func(t *testing.T, e *testEnv) (string, func() int) {
-			return "/v1/keys/import", func() int { return rkCount(t, e, "/v1/keys", nil) }
+			return "/v1/keys/import", func() int { return len(list(t, e, req{Path: "/v1/keys"})) }
 		},
 			map[string]any{"keys": []map[string]any{{"hash": hash("sk_live_idem_one"), "name": "imported"}}},
 			map[string]any{"keys": []map[string]any{{"hash": hash("sk_live_idem_one"), "name": "imported 2"}}}},
-		{"management-keys", list("/v1/management-keys"),
+		{"management-keys", counted("/v1/management-keys"),
 			map[string]any{"name": "mk", "permissions": []string{"keys:read"}},
 			map[string]any{"name": "mk", "permissions": []string{"keys:read", "keys:verify"}}},
-		{"accounts", list("/v1/accounts"), map[string]any{"name": "acme"}, map[string]any{"name": "acme2"}},
-		{"users", list("/v1/users"), map[string]any{"email": "ada@example.com", "name": "Ada"}, map[string]any{"email": "bob@example.com"}},
-		{"service-accounts", list("/v1/service-accounts"), map[string]any{"name": "ci"}, map[string]any{"name": "cd"}},
+		{"accounts", counted("/v1/accounts"), map[string]any{"name": "acme"}, map[string]any{"name": "acme2"}},
+		{"users", counted("/v1/users"), map[string]any{"email": "ada@example.com", "name": "Ada"}, map[string]any{"email": "bob@example.com"}},
+		{"service-accounts", counted("/v1/service-accounts"), map[string]any{"name": "ci"}, map[string]any{"name": "cd"}},
 		{"roles", func(t *testing.T, e *testEnv) (string, func() int) {
 			return "/v1/roles", func() int { return rkRoleCount(t, e) }
 		}, map[string]any{"name": "readers", "scopes": scope}, map[string]any{"name": "writers", "scopes": scope}},
-		{"projects", list("/v1/projects"), map[string]any{"name": "backend"}, map[string]any{"name": "frontend"}},
+		{"projects", counted("/v1/projects"), map[string]any{"name": "backend"}, map[string]any{"name": "frontend"}},
 		{"keys rotate", rotate("keys"), map[string]any{"grace_period_seconds": 0}, map[string]any{"grace_period_seconds": 60}},
 		{"management-keys rotate", rotate("management-keys"), map[string]any{"grace_period_seconds": 0}, map[string]any{"grace_period_seconds": 60}},
 	}
@@ -148,7 +156,7 @@ func TestIdempotencyEveryCreatingRoute(t *testing.T) {
 			path, count := rt.setup(t, e)
 			idem := rkIdemKey(t)
 
-			n0, a0 := count(), rkAuditTotal(t, e)
+			n0, a0 := count(), auditTotal(t, e)
 			first := rkPost(e, path, idem, "", rt.body, nil)
 			if first.Status < 200 || first.Status > 299 {
 				t.Fatalf("first request: %d\n%s", first.Status, first.Body)
@@ -156,7 +164,7 @@ func TestIdempotencyEveryCreatingRoute(t *testing.T) {
 			if got := rkReplayed(first); got != "false" {
 				t.Errorf("the first answer has Idempotent-Replayed %q, want false", got)
 			}
-			n1, a1 := count(), rkAuditTotal(t, e)
+			n1, a1 := count(), auditTotal(t, e)
 			if n1 == n0 || a1 == a0 {
 				t.Fatalf("the first request created nothing (count %d → %d, audit %d → %d): the test would prove nothing", n0, n1, a0, a1)
 			}
@@ -166,7 +174,7 @@ func TestIdempotencyEveryCreatingRoute(t *testing.T) {
 				if n := count(); n != n1 {
 					t.Errorf("%s: the object count went from %d to %d", what, n1, n)
 				}
-				if a := rkAuditTotal(t, e); a != a1 {
+				if a := auditTotal(t, e); a != a1 {
 					t.Errorf("%s: %d new audit events", what, a-a1)
 				}
 			}
@@ -188,7 +196,7 @@ func TestIdempotencyEveryCreatingRoute(t *testing.T) {
 			}
 			replay(t, "the retry")
 
-			p := rkProblem(t, rkPost(e, path, idem, "", rt.other, nil), http.StatusConflict, "idempotency_conflict")
+			p := problem(t, rkPost(e, path, idem, "", rt.other, nil), http.StatusConflict, "idempotency_conflict")
 			if !strings.Contains(p["detail"].(string), "Idempotency-Key") {
 				t.Errorf("the 409 does not name the Idempotency-Key: %v", p["detail"])
 			}
@@ -198,7 +206,7 @@ func TestIdempotencyEveryCreatingRoute(t *testing.T) {
 			// Secrets in the first answer stay good: a retried rotation
 			// did not rotate twice (grace 0 would end the first secret).
 			if secret, _ := first.JSON(t)["secret"].(string); secret != "" && !strings.HasPrefix(secret, "kwm_") {
-				if code := rkCode(t, e, secret); code != "VALID" {
+				if code := lcCode(t, e, secret, nil); code != "VALID" {
 					t.Errorf("the secret of the first answer verifies as %s after the retries, want VALID", code)
 				}
 			} else if secret != "" {
@@ -226,45 +234,42 @@ func TestIdempotencyEveryCreatingRoute(t *testing.T) {
 
 func TestIdempotencyKeyCreateReturnsTheSameSecret(t *testing.T) {
 	t.Parallel()
-	e := rkNewEnv(t, rkOptions{})
+	e := newEnv(t)
 	idem := rkIdemKey(t)
 	body := map[string]any{"name": "once"}
-	first := rkPost(e.testEnv, "/v1/keys", idem, "", body, nil)
-	if first.Status != http.StatusCreated {
-		t.Fatalf("create: %d %s", first.Status, first.Body)
-	}
+	first := must(t, e, http.StatusCreated, rkIdem("/v1/keys", idem, body))
 	secret := first.Str(t, "secret")
-	again := rkPost(e.testEnv, "/v1/keys", idem, "", body, nil)
+	again := rkPost(e, "/v1/keys", idem, "", body, nil)
 	if again.Str(t, "secret") != secret || again.Str(t, "id") != first.Str(t, "id") {
 		t.Fatalf("the retry returned another key or secret: %s", again.Body)
 	}
-	if code := rkCode(t, e.testEnv, secret); code != "VALID" {
+	if code := lcCode(t, e, secret, nil); code != "VALID" {
 		t.Errorf("the secret verifies as %s", code)
 	}
-	if n := rkCount(t, e.testEnv, "/v1/keys", nil); n != 1 {
+	if n := len(list(t, e, req{Path: "/v1/keys"})); n != 1 {
 		t.Errorf("%d keys, want 1", n)
 	}
 
 	t.Run("the remembered answer is sealed at rest", func(t *testing.T) {
-		rkNotInDatabase(t, e.Path, secret)
+		rkNotInDatabase(t, e.Location, secret)
 	})
 
 	t.Run("the same key in another account is another request", func(t *testing.T) {
-		other := rkAccount(t, e.testEnv, "other")
-		res := rkPost(e.testEnv, "/v1/keys", idem, "", body, map[string]string{"X-Account-Id": other})
+		other := account(t, e, "other")
+		res := rkPost(e, "/v1/keys", idem, "", body, map[string]string{"X-Account-Id": other})
 		if res.Status != http.StatusCreated || rkReplayed(res) != "false" || res.Str(t, "id") == first.Str(t, "id") {
 			t.Fatalf("the operator acting on another account got %d replayed=%s %s", res.Status, rkReplayed(res), res.Body)
 		}
 	})
 
 	t.Run("an answer survives a restart", func(t *testing.T) {
-		e.stop()
-		e2 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID})
-		res := rkPost(e2.testEnv, "/v1/keys", idem, "", body, nil)
+		e.Close()
+		e2 := startEnv(t, keywardtest.Options{Reopen: e.Server})
+		res := rkPost(e2, "/v1/keys", idem, "", body, nil)
 		if res.Status != http.StatusCreated || !bytes.Equal(res.Body, first.Body) || rkReplayed(res) != "true" {
 			t.Fatalf("after a restart the retry got %d replayed=%s %s", res.Status, rkReplayed(res), res.Body)
 		}
-		if n := rkCount(t, e2.testEnv, "/v1/keys", nil); n != 1 {
+		if n := len(list(t, e2, req{Path: "/v1/keys"})); n != 1 {
 			t.Errorf("%d keys in the default account after the retry, want 1", n)
 		}
 	})
@@ -287,13 +292,13 @@ func TestIdempotencyFailuresAreNotRemembered(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := rkPost(e, "/v1/keys", idem, "", tc.body, nil)
-			rkProblem(t, res, tc.status, tc.code)
+			problem(t, res, tc.status, tc.code)
 			if rkReplayed(res) == "true" {
 				t.Errorf("a failure is marked as replayed")
 			}
 		})
 	}
-	if n := rkCount(t, e, "/v1/keys", nil); n != 0 {
+	if n := len(list(t, e, req{Path: "/v1/keys"})); n != 0 {
 		t.Fatalf("failed requests created %d keys", n)
 	}
 	fixed := map[string]any{"name": "fixed"}
@@ -306,8 +311,8 @@ func TestIdempotencyFailuresAreNotRemembered(t *testing.T) {
 		t.Errorf("the success is not remembered: %s", again.Body)
 	}
 	// Now that a success is remembered, the failing body is a conflict.
-	rkProblem(t, rkPost(e, "/v1/keys", idem, "", map[string]any{"name": 42}, nil), http.StatusConflict, "idempotency_conflict")
-	if n := rkCount(t, e, "/v1/keys", nil); n != 1 {
+	problem(t, rkPost(e, "/v1/keys", idem, "", map[string]any{"name": 42}, nil), http.StatusConflict, "idempotency_conflict")
+	if n := len(list(t, e, req{Path: "/v1/keys"})); n != 1 {
 		t.Errorf("%d keys, want 1", n)
 	}
 }
@@ -318,7 +323,7 @@ func TestIdempotencyConcurrentDuplicates(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		idem := rkIdemKey(t)
 		body := map[string]any{"name": fmt.Sprintf("race %d", round)}
-		n0, a0 := rkCount(t, e, "/v1/keys", nil), e.auditCount()
+		n0, a0 := len(list(t, e, req{Path: "/v1/keys"})), e.auditCount()
 		const callers = 20
 		var (
 			wg    sync.WaitGroup
@@ -332,7 +337,7 @@ func TestIdempotencyConcurrentDuplicates(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				r, err := rkSend(e, nil, req{Method: "POST", Path: "/v1/keys", Body: body, Header: map[string]string{"Idempotency-Key": idem}})
+				r, err := e.send(nil, req{Method: "POST", Path: "/v1/keys", Body: body, Header: map[string]string{"Idempotency-Key": idem}}, true)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -370,7 +375,7 @@ func TestIdempotencyConcurrentDuplicates(t *testing.T) {
 		if fresh != 1 {
 			t.Errorf("round %d: %d requests ran (not replayed), want exactly 1", round, fresh)
 		}
-		if n := rkCount(t, e, "/v1/keys", nil); n != n0+1 {
+		if n := len(list(t, e, req{Path: "/v1/keys"})); n != n0+1 {
 			t.Errorf("round %d: %d concurrent duplicates created %d keys, want 1", round, callers, n-n0)
 		}
 		if a := e.auditCount(); a != a0+1 {
@@ -395,7 +400,7 @@ func TestIdempotencyKeyFormat(t *testing.T) {
 		{"DEL inside", "0123456789\x7fabcdefgh"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := rkSend(e, nil, req{Method: "POST", Path: "/v1/keys", Body: body, Header: map[string]string{"Idempotency-Key": tc.key}})
+			res, err := e.send(nil, req{Method: "POST", Path: "/v1/keys", Body: body, Header: map[string]string{"Idempotency-Key": tc.key}}, true)
 			if err != nil {
 				// The Go client refuses to send control characters: send
 				// the bytes ourselves. net/http itself may answer 400
@@ -406,13 +411,13 @@ func TestIdempotencyKeyFormat(t *testing.T) {
 				}
 				return
 			}
-			p := rkProblem(t, res, http.StatusBadRequest, "invalid_parameter")
+			p := problem(t, res, http.StatusBadRequest, "invalid_parameter")
 			if !strings.Contains(p["detail"].(string), "Idempotency-Key") {
 				t.Errorf("the 400 does not name Idempotency-Key: %v", p["detail"])
 			}
 		})
 	}
-	if n := rkCount(t, e, "/v1/keys", nil); n != 0 {
+	if n := len(list(t, e, req{Path: "/v1/keys"})); n != 0 {
 		t.Fatalf("refused Idempotency-Keys created %d keys", n)
 	}
 	for _, key := range []string{strings.Repeat("b", 16), strings.Repeat("c", 255), `~!"#$%&'()*+,-./:;<=>?@[\]^_{|}` + "`"} {
@@ -482,24 +487,21 @@ func TestIdempotencyWindow(t *testing.T) {
 	t.Run("api with a moved clock", func(t *testing.T) {
 		var offset atomic.Int64
 		clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-		e := rkNewEnv(t, rkOptions{Clock: clock})
+		e := startEnv(t, keywardtest.Options{Service: service.Options{Clock: clock}})
 		idem := rkIdemKey(t)
 		body := map[string]any{"name": "windowed"}
-		first := rkPost(e.testEnv, "/v1/keys", idem, "", body, nil)
-		if first.Status != http.StatusCreated {
-			t.Fatalf("create: %d %s", first.Status, first.Body)
-		}
+		first := must(t, e, http.StatusCreated, rkIdem("/v1/keys", idem, body))
 		offset.Store(int64(23*time.Hour + 59*time.Minute))
-		if res := rkPost(e.testEnv, "/v1/keys", idem, "", body, nil); !bytes.Equal(res.Body, first.Body) || rkReplayed(res) != "true" {
+		if res := rkPost(e, "/v1/keys", idem, "", body, nil); !bytes.Equal(res.Body, first.Body) || rkReplayed(res) != "true" {
 			t.Fatalf("23h59m later the retry got %d replayed=%s", res.Status, rkReplayed(res))
 		}
-		rkProblem(t, rkPost(e.testEnv, "/v1/keys", idem, "", map[string]any{"name": "other"}, nil), http.StatusConflict, "idempotency_conflict")
+		problem(t, rkPost(e, "/v1/keys", idem, "", map[string]any{"name": "other"}, nil), http.StatusConflict, "idempotency_conflict")
 		offset.Store(int64(24*time.Hour + time.Minute))
-		res := rkPost(e.testEnv, "/v1/keys", idem, "", body, nil)
+		res := rkPost(e, "/v1/keys", idem, "", body, nil)
 		if res.Status != http.StatusCreated || rkReplayed(res) != "false" || res.Str(t, "id") == first.Str(t, "id") {
 			t.Fatalf("24h01m later the same request should run again: %d replayed=%s %s", res.Status, rkReplayed(res), res.Body)
 		}
-		if n := rkCount(t, e.testEnv, "/v1/keys", nil); n != 2 {
+		if n := len(list(t, e, req{Path: "/v1/keys"})); n != 2 {
 			t.Errorf("%d keys, want 2 (the first, and the one created after the window)", n)
 		}
 	})
@@ -512,17 +514,14 @@ func TestIdempotencyWindow(t *testing.T) {
 func TestIdempotencyAfterMasterKeyChange(t *testing.T) {
 	t.Parallel()
 	master, _ := rkMasterKey(t)
-	e := rkNewEnv(t, rkOptions{Master: master})
+	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: master}})
 	idem := rkIdemKey(t)
 	body := map[string]any{"name": "sealed with the master key"}
-	first := rkPost(e.testEnv, "/v1/keys", idem, "", body, nil)
-	if first.Status != http.StatusCreated {
-		t.Fatalf("create: %d %s", first.Status, first.Body)
-	}
-	e.stop()
-	e2 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID})
-	res := rkPost(e2.testEnv, "/v1/keys", idem, "", body, nil)
-	if n := rkCount(t, e2.testEnv, "/v1/keys", nil); n != 1 {
+	first := must(t, e, http.StatusCreated, rkIdem("/v1/keys", idem, body))
+	e.Close()
+	e2 := startEnv(t, keywardtest.Options{Reopen: e.Server})
+	res := rkPost(e2, "/v1/keys", idem, "", body, nil)
+	if n := len(list(t, e2, req{Path: "/v1/keys"})); n != 1 {
 		t.Errorf("the retry created another key: %d keys", n)
 	}
 	switch {
@@ -530,6 +529,6 @@ func TestIdempotencyAfterMasterKeyChange(t *testing.T) {
 	case res.Status == http.StatusInternalServerError:
 		t.Errorf("a retry after the master key was removed answers 500; want the first answer or a clear 409 idempotency_conflict\n%s", res.Body)
 	default:
-		rkProblem(t, res, http.StatusConflict, "idempotency_conflict")
+		problem(t, res, http.StatusConflict, "idempotency_conflict")
 	}
 }

@@ -35,9 +35,6 @@ func rkHashHex(tok string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// rkFuture returns the RFC 3339 time d from now.
-func rkFuture(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339Nano) }
-
 // rkImport sends an import of items and returns the response.
 func rkImport(e *testEnv, items []map[string]any, r req) *resp {
 	r.Method, r.Path, r.Body = "POST", "/v1/keys/import", map[string]any{"keys": items}
@@ -140,7 +137,7 @@ func TestImportKeys(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
 		tok := rkForeignToken(t, "sk_live_")
-		exp := rkFuture(48 * time.Hour)
+		exp := future(48 * time.Hour)
 		data := rkImportData(t, rkImport(e, []map[string]any{{
 			"hash": rkHashHex(tok), "name": "restricted", "description": "from the old system",
 			"permission_mode": "restricted", "scopes": []map[string]any{{"resource": "documents", "access": "read", "targets": []string{"*"}}},
@@ -171,15 +168,15 @@ func TestImportKeys(t *testing.T) {
 			tokens[i] = rkForeignToken(t, "bulk_")
 			items[i] = map[string]any{"hash": rkHashHex(tokens[i]), "name": fmt.Sprintf("bulk %d", i)}
 		}
-		before := rkCount(t, e, "/v1/keys", nil)
+		before := len(list(t, e, req{Path: "/v1/keys"}))
 		data := rkImportData(t, rkImport(e, items, req{}))
 		if len(data) != 1000 {
 			t.Fatalf("imported %d keys, want 1000", len(data))
 		}
-		if n := rkCount(t, e, "/v1/keys", nil); n != before+1000 {
+		if n := len(list(t, e, req{Path: "/v1/keys"})); n != before+1000 {
 			t.Errorf("%d keys after importing 1000, want %d", n, before+1000)
 		}
-		evs := rkEvents(t, e, "action=key.imported", nil)
+		evs := events(t, e, "action=key.imported", nil)
 		if len(evs) != 1000 {
 			t.Fatalf("%d key.imported events, want 1000 (one per key)", len(evs))
 		}
@@ -188,7 +185,7 @@ func TestImportKeys(t *testing.T) {
 			tg, _ := ev["target"].(map[string]any)
 			ac, _ := ev["actor"].(map[string]any)
 			targets[tg["id"].(string)] = true
-			if ac["id"] != e.OpID {
+			if ac["id"] != e.OperatorKeyID {
 				t.Fatalf("a key.imported event has actor %v, want the operator key", ac)
 			}
 		}
@@ -221,19 +218,19 @@ func TestImportKeys(t *testing.T) {
 			{"keys null", map[string]any{"keys": nil}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				p := rkProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/import", Body: tc.body}), http.StatusUnprocessableEntity, "validation_failed")
+				p := problem(t, e.do(req{Method: "POST", Path: "/v1/keys/import", Body: tc.body}), http.StatusUnprocessableEntity, "validation_failed")
 				rkWantFields(t, p, "keys")
 				rkWantField(t, p, "keys", "1000")
 			})
 		}
-		if n := rkCount(t, e, "/v1/keys", nil); n != 0 {
+		if n := len(list(t, e, req{Path: "/v1/keys"})); n != 0 {
 			t.Errorf("refused imports left %d keys", n)
 		}
-		rkProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/import", Body: map[string]any{"keys": []map[string]any{{"hash": rkHashHex("x"), "name": "k", "nope": 1}}}}),
+		problem(t, e.do(req{Method: "POST", Path: "/v1/keys/import", Body: map[string]any{"keys": []map[string]any{{"hash": rkHashHex("x"), "name": "k", "nope": 1}}}}),
 			http.StatusBadRequest, "unknown_field")
-		rkProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/import", Body: map[string]any{"keys": []any{}, "extra": true}}),
+		problem(t, e.do(req{Method: "POST", Path: "/v1/keys/import", Body: map[string]any{"keys": []any{}, "extra": true}}),
 			http.StatusBadRequest, "unknown_field")
-		rkProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/import", Body: `{"keys": [`}), http.StatusBadRequest, "malformed_json")
+		problem(t, e.do(req{Method: "POST", Path: "/v1/keys/import", Body: `{"keys": [`}), http.StatusBadRequest, "malformed_json")
 	})
 
 	t.Run("all or nothing", func(t *testing.T) {
@@ -309,8 +306,8 @@ func TestImportKeys(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				toks, items := batch()
 				tc.change(items)
-				keys, audits := rkCount(t, e, "/v1/keys", nil), e.auditCount()
-				p := rkProblem(t, rkImport(e, items, req{}), tc.status, tc.code)
+				keys, audits := len(list(t, e, req{Path: "/v1/keys"})), e.auditCount()
+				p := problem(t, rkImport(e, items, req{}), tc.status, tc.code)
 				got := rkWantFields(t, p, tc.fields...)
 				for f, w := range tc.words {
 					if !strings.Contains(got[f], w) {
@@ -320,20 +317,20 @@ func TestImportKeys(t *testing.T) {
 				if !strings.Contains(p["detail"].(string), "nothing was imported") {
 					t.Errorf("the detail does not say nothing was imported: %v", p["detail"])
 				}
-				if n := rkCount(t, e, "/v1/keys", nil); n != keys {
+				if n := len(list(t, e, req{Path: "/v1/keys"})); n != keys {
 					t.Errorf("a refused import changed the key count from %d to %d", keys, n)
 				}
 				if n := e.auditCount(); n != audits {
 					t.Errorf("a refused import wrote %d audit events", n-audits)
 				}
 				for i, tok := range toks {
-					if code := rkCode(t, e, tok); code != "NOT_FOUND" {
+					if code := lcCode(t, e, tok, nil); code != "NOT_FOUND" {
 						t.Errorf("after a refused import token %d verifies as %s", i, code)
 					}
 				}
 			})
 		}
-		if code := rkCode(t, e, existing); code != "VALID" {
+		if code := lcCode(t, e, existing, nil); code != "VALID" {
 			t.Errorf("the existing key verifies as %s", code)
 		}
 	})
@@ -342,18 +339,18 @@ func TestImportKeys(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
 		items := []map[string]any{{"hash": rkHashHex(rkForeignToken(t, "sk_")), "name": "k"}}
-		_, reader := rkManagementKey(t, e, nil, "keys:read", "keys:verify", "keys:reveal")
-		p := rkProblem(t, rkImport(e, items, req{Token: reader}), http.StatusForbidden, "permission_denied")
+		_, reader := mgmtKey(t, e, "", "keys:read", "keys:verify", "keys:reveal")
+		p := problem(t, rkImport(e, items, req{Token: reader}), http.StatusForbidden, "permission_denied")
 		if p["missing_permission"] != "keys:write" {
 			t.Errorf("missing_permission %v, want keys:write", p["missing_permission"])
 		}
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
-		rkProblem(t, rkImport(e, items, req{Token: apiKey}), http.StatusForbidden, "api_key_forbidden")
-		rkProblem(t, rkImport(e, items, req{NoAuth: true}), http.StatusUnauthorized, "unauthenticated")
-		if n := rkCount(t, e, "/v1/keys", nil); n != 1 {
+		problem(t, rkImport(e, items, req{Token: apiKey}), http.StatusForbidden, "api_key_forbidden")
+		problem(t, rkImport(e, items, req{NoAuth: true}), http.StatusUnauthorized, "unauthenticated")
+		if n := len(list(t, e, req{Path: "/v1/keys"})); n != 1 {
 			t.Errorf("refused imports left %d keys, want only the API key", n)
 		}
-		_, writer := rkManagementKey(t, e, nil, "keys:write")
+		_, writer := mgmtKey(t, e, "", "keys:write")
 		data := rkImportData(t, rkImport(e, items, req{Token: writer}))
 		if len(data) != 1 {
 			t.Fatalf("keys:write imported %d keys", len(data))
@@ -363,13 +360,13 @@ func TestImportKeys(t *testing.T) {
 	t.Run("into another account", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
-		other := rkAccount(t, e, "other")
+		other := account(t, e, "other")
 		tok := rkForeignToken(t, "sk_live_")
 		data := rkImportData(t, rkImport(e, []map[string]any{{"hash": rkHashHex(tok), "name": "theirs"}}, req{Header: map[string]string{"X-Account-Id": other}}))
 		if data[0]["account_id"] != other {
 			t.Errorf("imported into account %v, want %s", data[0]["account_id"], other)
 		}
-		_, bound := rkManagementKey(t, e, nil, "keys:verify")
+		_, bound := mgmtKey(t, e, "", "keys:verify")
 		if v := e.verify(map[string]any{"key": tok}); v["code"] != "VALID" || v["account_id"] != other {
 			t.Errorf("the operator verifies the imported key as %v in %v", v["code"], v["account_id"])
 		}
@@ -378,7 +375,7 @@ func TestImportKeys(t *testing.T) {
 		}
 		// Hashes are unique across accounts: a second import elsewhere is
 		// a duplicate.
-		p := rkProblem(t, rkImport(e, []map[string]any{{"hash": rkHashHex(tok), "name": "mine"}}, req{}), http.StatusConflict, "duplicate")
+		p := problem(t, rkImport(e, []map[string]any{{"hash": rkHashHex(tok), "name": "mine"}}, req{}), http.StatusConflict, "duplicate")
 		rkWantFields(t, p, "keys[0].hash")
 	})
 }
@@ -391,7 +388,7 @@ func TestImportKeys(t *testing.T) {
 // hash already exists".
 func TestImportRefusalRevealsNothing(t *testing.T) {
 	e := newEnv(t)
-	other := rkAccount(t, e, "other")
+	other := account(t, e, "other")
 	inOther := map[string]string{"X-Account-Id": other}
 	theirs := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: inOther, Body: map[string]any{"name": "theirs"}}).JSON(t)
 	revoked := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: inOther, Body: map[string]any{"name": "revoked"}}).JSON(t)
@@ -401,7 +398,7 @@ func TestImportRefusalRevealsNothing(t *testing.T) {
 	mine := e.createKey(map[string]any{"name": "mine"})
 
 	answer := func(tok string) string {
-		p := rkProblem(t, rkImport(e, []map[string]any{{"hash": rkHashHex(tok), "name": "imported"}}, req{}), http.StatusConflict, "duplicate")
+		p := problem(t, rkImport(e, []map[string]any{{"hash": rkHashHex(tok), "name": "imported"}}, req{}), http.StatusConflict, "duplicate")
 		delete(p, "request_id")
 		b, _ := json.Marshal(p)
 		return string(b)

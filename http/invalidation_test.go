@@ -16,13 +16,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	khttp "github.com/keyward/keyward/http"
-	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // ivState is what a case's setup made (ids, secrets), by name.
@@ -46,15 +44,7 @@ type ivCase struct {
 // the same SQLite file).
 func ivSecondNode(t *testing.T, a *testEnv) *testEnv {
 	t.Helper()
-	db := envOpenStore(t, a.Loc)
-	svc := service.New(service.Options{Store: db})
-	hs := httptest.NewServer(khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}}))
-	t.Cleanup(func() {
-		hs.Close()
-		svc.Close(t.Context())
-		db.Close()
-	})
-	return &testEnv{t: t, URL: hs.URL, Op: a.Op, OpID: a.OpID, DB: db, Loc: a.Loc, Svc: svc}
+	return startEnv(t, keywardtest.Options{Reopen: a.Server})
 }
 
 // ivVerify verifies secret on n with the operator key (query: the
@@ -79,28 +69,6 @@ func ivVerify(t *testing.T, n *testEnv, secret, query string, hdr map[string]str
 func ivStatus(t *testing.T, n *testEnv, method, path, token string, hdr map[string]string) string {
 	t.Helper()
 	return fmt.Sprint(n.do(req{Method: method, Path: path, Token: token, Header: hdr}).Status)
-}
-
-func ivKey(t *testing.T, a *testEnv, body map[string]any) (id, secret string) {
-	t.Helper()
-	k := a.createKey(body)
-	return k["id"].(string), k["secret"].(string)
-}
-
-func ivMgmtKey(t *testing.T, a *testEnv, perms ...string) (id, secret string) {
-	t.Helper()
-	k := a.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{"name": "m", "permissions": perms}}).JSON(t)
-	return k["id"].(string), k["secret"].(string)
-}
-
-func ivCreate(t *testing.T, a *testEnv, path string, body map[string]any, hdr map[string]string) map[string]any {
-	t.Helper()
-	return a.must(http.StatusCreated, req{Method: "POST", Path: path, Body: body, Header: hdr}).JSON(t)
-}
-
-func ivDo(t *testing.T, a *testEnv, want int, method, path string, body any) {
-	t.Helper()
-	a.must(want, req{Method: method, Path: path, Body: body})
 }
 
 var ivDocsRead = []any{map[string]any{"resource": "documents", "access": "read"}}
@@ -128,7 +96,7 @@ func ivWithKey(body map[string]any, first ...func(t *testing.T, a *testEnv, s iv
 		if p, ok := s["project"]; ok {
 			b["project_id"] = p
 		}
-		s["id"], s["secret"] = ivKey(t, a, b)
+		s["id"], s["secret"] = apiKey(t, a, nil, b)
 		if owner, ok := s["owner"]; ok {
 			s["id"] = owner // the change is to the owner
 		}
@@ -142,7 +110,7 @@ func ivWithKey(body map[string]any, first ...func(t *testing.T, a *testEnv, s iv
 // ivWithMgmtKey is a setup creating a management key with perms.
 func ivWithMgmtKey(perms ...string) func(*testing.T, *testEnv) ivState {
 	return func(t *testing.T, a *testEnv) ivState {
-		id, sec := ivMgmtKey(t, a, perms...)
+		id, sec := mgmtKey(t, a, "", perms...)
 		return ivState{"id": id, "secret": sec}
 	}
 }
@@ -151,28 +119,28 @@ func ivWithMgmtKey(perms ...string) func(*testing.T, *testEnv) ivState {
 // refers to (ivWithKey gives the key that owner or project).
 func ivRole(name string, scopes []any) func(*testing.T, *testEnv, ivState) {
 	return func(t *testing.T, a *testEnv, _ ivState) {
-		ivCreate(t, a, "/v1/roles", map[string]any{"name": name, "scopes": scopes}, nil)
+		create(t, a, nil, "/v1/roles", map[string]any{"name": name, "scopes": scopes})
 	}
 }
 
 func ivUser(roles ...string) func(*testing.T, *testEnv, ivState) {
 	return func(t *testing.T, a *testEnv, s ivState) {
 		s["owner_type"] = "user"
-		s["owner"] = ivCreate(t, a, "/v1/users", map[string]any{"email": "u@example.com", "roles": append([]string{}, roles...)}, nil)["id"].(string)
+		s["owner"] = create(t, a, nil, "/v1/users", map[string]any{"email": "u@example.com", "roles": append([]string{}, roles...)})["id"].(string)
 	}
 }
 
 func ivServiceAccount(t *testing.T, a *testEnv, s ivState) {
 	s["owner_type"] = "service_account"
-	s["owner"] = ivCreate(t, a, "/v1/service-accounts", map[string]any{"name": "bot"}, nil)["id"].(string)
+	s["owner"] = create(t, a, nil, "/v1/service-accounts", map[string]any{"name": "bot"})["id"].(string)
 }
 
 func ivProject(t *testing.T, a *testEnv, s ivState) {
-	s["project"] = ivCreate(t, a, "/v1/projects", map[string]any{"name": "p"}, nil)["id"].(string)
+	s["project"] = create(t, a, nil, "/v1/projects", map[string]any{"name": "p"})["id"].(string)
 }
 
 func ivWidgets(t *testing.T, a *testEnv, _ ivState) {
-	ivDo(t, a, 201, "PUT", "/v1/catalog/resources/widgets", map[string]any{"display_name": "Widgets", "readable": true, "writable": true})
+	must(t, a, 201, req{Method: "PUT", Path: "/v1/catalog/resources/widgets", Body: map[string]any{"display_name": "Widgets", "readable": true, "writable": true}})
 }
 
 // ivNoneYet is what a probe answers before the change made its object.
@@ -202,7 +170,7 @@ func ivAuth(t *testing.T, n *testEnv, s ivState) string {
 // the case's id.
 func ivRequest(want int, method, path string, body any) func(*testing.T, *testEnv, ivState) {
 	return func(t *testing.T, a *testEnv, s ivState) {
-		ivDo(t, a, want, method, strings.ReplaceAll(path, "{id}", s["id"]), body)
+		must(t, a, want, req{Method: method, Path: strings.ReplaceAll(path, "{id}", s["id"]), Body: body})
 	}
 }
 
@@ -212,7 +180,9 @@ func ivCases() []ivCase {
 		// ---- API keys ----
 		{route: "POST /v1/keys", name: "a new key verifies at once (its hash was a cached unknown token)",
 			setup: ivNone, probe: ivCode(""),
-			change: func(t *testing.T, a *testEnv, s ivState) { _, s["secret"] = ivKey(t, a, map[string]any{"name": "new"}) },
+			change: func(t *testing.T, a *testEnv, s ivState) {
+				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "new"})
+			},
 			before: ivNoneYet, after: "VALID"},
 		{route: "POST /v1/keys/import", name: "an imported key verifies at once (its hash was a cached unknown token)",
 			setup: func(t *testing.T, a *testEnv) ivState {
@@ -222,7 +192,7 @@ func ivCases() []ivCase {
 			},
 			probe: ivCode(""),
 			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 201, "POST", "/v1/keys/import", map[string]any{"keys": []any{map[string]any{"hash": rkHashHex(s["secret"]), "name": "imported"}}})
+				must(t, a, 201, req{Method: "POST", Path: "/v1/keys/import", Body: map[string]any{"keys": []any{map[string]any{"hash": rkHashHex(s["secret"]), "name": "imported"}}}})
 			},
 			before: "NOT_FOUND", after: "VALID"},
 		{route: "PATCH /v1/keys/{id}", name: "a disabled key is DISABLED",
@@ -249,7 +219,7 @@ func ivCases() []ivCase {
 		// ---- management keys (authentication reads them like verification) ----
 		{route: "POST /v1/management-keys", name: "a new management key authenticates at once",
 			setup: ivNone, probe: ivAuth,
-			change: func(t *testing.T, a *testEnv, s ivState) { _, s["secret"] = ivMgmtKey(t, a, "keys:read") },
+			change: func(t *testing.T, a *testEnv, s ivState) { _, s["secret"] = mgmtKey(t, a, "", "keys:read") },
 			before: ivNoneYet, after: "200"},
 		{route: "PATCH /v1/management-keys/{id}", name: "a disabled management key no longer authenticates",
 			setup: ivWithMgmtKey("keys:read"), probe: ivAuth,
@@ -272,8 +242,8 @@ func ivCases() []ivCase {
 		{route: "POST /v1/accounts", name: "a new account's key verifies at once, across accounts",
 			setup: ivNone, probe: ivCode("", "account_id"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
-				acct := ivCreate(t, a, "/v1/accounts", map[string]any{"name": "fresh"}, nil)["id"].(string)
-				k := ivCreate(t, a, "/v1/keys", map[string]any{"name": "k"}, map[string]string{"X-Account-Id": acct})
+				acct := create(t, a, nil, "/v1/accounts", map[string]any{"name": "fresh"})["id"].(string)
+				k := create(t, a, map[string]string{"X-Account-Id": acct}, "/v1/keys", map[string]any{"name": "k"})
 				s["secret"], s["account"] = k["secret"].(string), acct
 			},
 			before: ivNoneYet, after: "VALID account_id=<account>"},
@@ -292,8 +262,8 @@ func ivCases() []ivCase {
 			before: "200", after: "404"},
 		{route: "DELETE /v1/accounts/{id}", name: "a deleted account's keys are NOT_FOUND",
 			setup: func(t *testing.T, a *testEnv) ivState {
-				acct := ivCreate(t, a, "/v1/accounts", map[string]any{"name": "doomed"}, nil)["id"].(string)
-				k := ivCreate(t, a, "/v1/keys", map[string]any{"name": "k"}, map[string]string{"X-Account-Id": acct})
+				acct := create(t, a, nil, "/v1/accounts", map[string]any{"name": "doomed"})["id"].(string)
+				k := create(t, a, map[string]string{"X-Account-Id": acct}, "/v1/keys", map[string]any{"name": "k"})
 				return ivState{"id": acct, "secret": k["secret"].(string)}
 			},
 			probe:  ivCode(""),
@@ -306,32 +276,26 @@ func ivCases() []ivCase {
 			probe: ivCode("documents:read"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
 				ivUser("reader")(t, a, s)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "user", "id": s["owner"]}})
+				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "k", "owner": map[string]any{"type": "user", "id": s["owner"]}})
 			},
 			before: ivNoneYet, after: "VALID"},
 		{route: "PATCH /v1/users/{id}", name: "a user given a role gains its power on their keys",
 			setup: ivWithKey(map[string]any{"name": "k"}, ivRole("reader", ivDocsRead), ivUser()), probe: ivCode("documents:read"),
 			change: ivRequest(200, "PATCH", "/v1/users/{id}", map[string]any{"roles": []string{"reader"}}),
 			before: "INSUFFICIENT_PERMISSIONS", after: "VALID"},
-		{route: "DELETE /v1/users/{id}", name: "a deleted user's keys are REVOKED",
-			setup: ivWithKey(map[string]any{"name": "k"}, ivRole("reader", ivDocsRead), ivUser("reader")), probe: ivCode(""),
-			change: ivRequest(204, "DELETE", "/v1/users/{id}", nil),
-			before: "VALID", after: "REVOKED"},
+		ivDeletedOwner("/v1/users/{id}", "user", ivRole("reader", ivDocsRead), ivUser("reader")),
 		{route: "POST /v1/service-accounts", name: "a new service account's key verifies at once",
 			setup: ivNone, probe: ivCode(""),
 			change: func(t *testing.T, a *testEnv, s ivState) {
 				ivServiceAccount(t, a, s)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "owner": map[string]any{"type": "service_account", "id": s["owner"]}})
+				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "k", "owner": map[string]any{"type": "service_account", "id": s["owner"]}})
 			},
 			before: ivNoneYet, after: "VALID"},
 		{route: "PATCH /v1/service-accounts/{id}", name: "a disabled service account's keys are OWNER_INACTIVE",
 			setup: ivWithKey(map[string]any{"name": "k"}, ivServiceAccount), probe: ivCode(""),
 			change: ivRequest(200, "PATCH", "/v1/service-accounts/{id}", map[string]any{"status": "disabled"}),
 			before: "VALID", after: "OWNER_INACTIVE"},
-		{route: "DELETE /v1/service-accounts/{id}", name: "a deleted service account's keys are REVOKED",
-			setup: ivWithKey(map[string]any{"name": "k"}, ivServiceAccount), probe: ivCode(""),
-			change: ivRequest(204, "DELETE", "/v1/service-accounts/{id}", nil),
-			before: "VALID", after: "REVOKED"},
+		ivDeletedOwner("/v1/service-accounts/{id}", "service account", ivServiceAccount),
 
 		// ---- roles ----
 		// A key of the account verified before the change, so the account's
@@ -341,7 +305,7 @@ func ivCases() []ivCase {
 			setup: ivWithKey(restrictedNone), probe: ivCode("documents:read", "scopes"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
 				ivRole("fresh", ivDocsRead)(t, a, s)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"fresh"}})
+				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"fresh"}})
 			},
 			before: "INSUFFICIENT_PERMISSIONS scopes=[]", after: "VALID scopes=[map[access:read resource:documents targets:[*]]]"},
 		{route: "PATCH /v1/roles/{name}", name: "a role's new scopes reach the keys holding it",
@@ -355,9 +319,9 @@ func ivCases() []ivCase {
 		{route: "DELETE /v1/roles/{name}", name: "a role deleted and made again with other scopes grants the new ones",
 			setup: ivWithKey(restrictedNone, ivRole("r", ivDocsRead)), probe: ivCode("documents:read"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
-				ivDo(t, a, 204, "DELETE", "/v1/roles/r", nil)
+				must(t, a, 204, req{Method: "DELETE", Path: "/v1/roles/r", Body: nil})
 				ivRole("r", []any{map[string]any{"resource": "webhooks", "access": "read"}})(t, a, s)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"r"}})
+				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "k", "permission_mode": "restricted", "scopes": []any{}, "roles": []string{"r"}})
 			},
 			before: "INSUFFICIENT_PERMISSIONS", after: "INSUFFICIENT_PERMISSIONS"},
 
@@ -366,17 +330,14 @@ func ivCases() []ivCase {
 			setup: ivNone, probe: ivCode("", "project_id"),
 			change: func(t *testing.T, a *testEnv, s ivState) {
 				ivProject(t, a, s)
-				_, s["secret"] = ivKey(t, a, map[string]any{"name": "k", "project_id": s["project"]})
+				_, s["secret"] = apiKey(t, a, nil, map[string]any{"name": "k", "project_id": s["project"]})
 			},
 			before: ivNoneYet, after: "VALID project_id=<project>"},
 		{route: "PATCH /v1/projects/{id}", name: "a renamed project's keys still verify",
 			setup: ivWithKey(map[string]any{"name": "k"}, ivProject), probe: ivCode("", "project_id"),
 			change: ivRequest(200, "PATCH", "/v1/projects/{id}", map[string]any{"name": "p2"}),
 			before: "VALID project_id=<project>", after: "VALID project_id=<project>"},
-		{route: "DELETE /v1/projects/{id}", name: "a deleted project's keys are REVOKED",
-			setup: ivWithKey(map[string]any{"name": "k"}, ivProject), probe: ivCode(""),
-			change: ivRequest(204, "DELETE", "/v1/projects/{id}", nil),
-			before: "VALID", after: "REVOKED"},
+		ivDeletedOwner("/v1/projects/{id}", "project", ivProject),
 
 		// ---- the catalog ----
 		{route: "PUT /v1/catalog/resources/{id}", name: "a new resource is granted to keys in mode all at once",
@@ -388,6 +349,15 @@ func ivCases() []ivCase {
 			change: ivRequest(204, "DELETE", "/v1/catalog/resources/widgets", nil),
 			before: "VALID", after: "INSUFFICIENT_PERMISSIONS"},
 	}
+}
+
+// ivDeletedOwner is the case of the route deleting the owner of a key
+// (path, what the owners made by owner are): the keys are REVOKED.
+func ivDeletedOwner(path, what string, owner ...func(*testing.T, *testEnv, ivState)) ivCase {
+	return ivCase{route: "DELETE " + path, name: "a deleted " + what + "'s keys are REVOKED",
+		setup: ivWithKey(map[string]any{"name": "k"}, owner...), probe: ivCode(""),
+		change: ivRequest(204, "DELETE", path, nil),
+		before: "VALID", after: "REVOKED"}
 }
 
 // ivExpand fills <name> in an expectation from the case's state.
@@ -411,7 +381,7 @@ func TestEveryChangeReachesVerification(t *testing.T) {
 	}
 	// Every mutating route of the management API has a case.
 	probe := newEnv(t)
-	for _, r := range probe.Server.Routes() {
+	for _, r := range probe.HTTP.Routes() {
 		method, _, _ := strings.Cut(r, " ")
 		if method == "GET" || r == "POST /v1/keys/verify" {
 			continue

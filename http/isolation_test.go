@@ -3,8 +3,8 @@ package http_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -18,23 +18,23 @@ import (
 // TestAiAccountSelection: which account a management request acts on.
 func TestAiAccountSelection(t *testing.T) {
 	e := newEnv(t)
-	def := aiDefaultAccount(t, e)
-	a := aiCreateAccount(t, e, map[string]any{"name": "ai alpha"})["id"].(string)
-	b := aiCreateAccount(t, e, map[string]any{"name": "ai bravo"})["id"].(string)
-	_, mA := aiMgmtKey(t, e, a, "ai alpha admin", pxAccountPerms)
-	apiA := aiKeyIn(t, e, a, map[string]any{"name": "ai alpha api"})["secret"].(string)
+	def := defaultAccount(t, e)
+	a := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai alpha"})["id"].(string)
+	b := create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai bravo"})["id"].(string)
+	_, mA := mgmtKey(t, e, a, boundPerms...)
+	apiA := newKey(t, e, aiHdr(a), map[string]any{"name": "ai alpha api"})["secret"].(string)
 
 	// actsIn creates a key with the credential and headers and reports the
 	// account it landed in.
 	actsIn := func(t *testing.T, token string, hdr map[string]string) string {
 		t.Helper()
-		k := pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Token: token, Header: hdr, Body: map[string]any{"name": "ai where"}}))
+		k := must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Token: token, Header: hdr, Body: map[string]any{"name": "ai where"}}).JSON(t)
 		acct, _ := k["account_id"].(string)
 		// A read in the same context finds it there, and only there.
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string), Token: token, Header: hdr})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string), Token: token, Header: hdr})
 		for _, other := range []string{def, a, b} {
 			if other != acct {
-				pxMust(t, e, 404, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string), Header: aiHdr(other)})
+				must(t, e, 404, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string), Header: aiHdr(other)})
 			}
 		}
 		return acct
@@ -50,7 +50,7 @@ func TestAiAccountSelection(t *testing.T) {
 		if got := actsIn(t, mA, map[string]string{"X-Account-Id": " " + a + " "}); got != a {
 			t.Errorf("with its own X-Account-Id padded: acted in %s, want %s", got, a)
 		}
-		for _, k := range pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys?limit=200", Token: mA}))["data"].([]any) {
+		for _, k := range must(t, e, 200, req{Method: "GET", Path: "/v1/keys?limit=200", Token: mA}).JSON(t)["data"].([]any) {
 			if acct := k.(map[string]any)["account_id"]; acct != a {
 				t.Errorf("a bound key lists a key of %v", acct)
 			}
@@ -60,18 +60,18 @@ func TestAiAccountSelection(t *testing.T) {
 		for name, v := range map[string]string{
 			"another account":            b,
 			"the default account":        def,
-			"an unknown account":         pxNewID(keyward.PrefixAccount),
+			"an unknown account":         newID(keyward.PrefixAccount),
 			"an account name":            "ai alpha",
 			"garbage":                    "not an account",
 			"its own id in another case": strings.ToLower(a),
-			"a key id":                   pxNewID(keyward.PrefixKey),
+			"a key id":                   newID(keyward.PrefixKey),
 		} {
 			t.Run(name, func(t *testing.T) {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				pxProblem(t, e.do(req{Method: "GET", Path: "/v1/keys", Token: mA, Header: aiHdr(v)}), 403, "account_mismatch")
 				pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Token: mA, Header: aiHdr(v), Body: map[string]any{"name": "ai x"}}), 403, "account_mismatch")
 				pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Token: mA, Header: aiHdr(v), Body: map[string]any{"key": apiA}}), 403, "account_mismatch")
-				pxUnchanged(t, e, before, "a bound key naming "+name)
+				unchanged(t, e, before, "a bound key naming "+name)
 			})
 		}
 	})
@@ -89,16 +89,16 @@ func TestAiAccountSelection(t *testing.T) {
 	})
 	t.Run("the operator key naming an unknown account is 404", func(t *testing.T) {
 		for name, v := range map[string]string{
-			"unknown id":   pxNewID(keyward.PrefixAccount),
+			"unknown id":   newID(keyward.PrefixAccount),
 			"account name": keyward.DefaultAccountName,
 			"garbage":      "not an account",
-			"a key id":     pxNewID(keyward.PrefixKey),
+			"a key id":     newID(keyward.PrefixKey),
 		} {
 			t.Run(name, func(t *testing.T) {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				pxProblem(t, e.do(req{Method: "GET", Path: "/v1/keys", Header: aiHdr(v)}), 404, "not_found")
 				pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Header: aiHdr(v), Body: map[string]any{"name": "ai x"}}), 404, "not_found")
-				pxUnchanged(t, e, before, "the operator naming "+name)
+				unchanged(t, e, before, "the operator naming "+name)
 			})
 		}
 	})
@@ -109,38 +109,38 @@ func TestAiAccountSelection(t *testing.T) {
 	})
 	t.Run("operator keys are invisible to bound keys", func(t *testing.T) {
 		for _, m := range []string{"GET", "PATCH", "PUT", "DELETE"} {
-			rq := req{Method: m, Path: "/v1/management-keys/" + e.OpID, Token: mA}
+			rq := req{Method: m, Path: "/v1/management-keys/" + e.OperatorKeyID, Token: mA}
 			if m == "PATCH" || m == "PUT" {
 				rq.Body = map[string]any{"name": "ai x", "permissions": []string{keyward.PermKeysRead}}
 			}
-			before := pxDump(t, e)
+			before := dump(t, e)
 			pxProblem(t, e.do(rq), 404, "not_found")
-			pxUnchanged(t, e, before, m+" of the operator key by a bound key")
+			unchanged(t, e, before, m+" of the operator key by a bound key")
 		}
-		pxProblem(t, e.do(req{Method: "POST", Path: "/v1/management-keys/" + e.OpID + "/rotate", Token: mA, Body: map[string]any{}}), 404, "not_found")
-		for _, k := range pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/management-keys?limit=200", Token: mA}))["data"].([]any) {
-			if k := k.(map[string]any); k["id"] == e.OpID || k["operator"] == true {
+		pxProblem(t, e.do(req{Method: "POST", Path: "/v1/management-keys/" + e.OperatorKeyID + "/rotate", Token: mA, Body: map[string]any{}}), 404, "not_found")
+		for _, k := range must(t, e, 200, req{Method: "GET", Path: "/v1/management-keys?limit=200", Token: mA}).JSON(t)["data"].([]any) {
+			if k := k.(map[string]any); k["id"] == e.OperatorKeyID || k["operator"] == true {
 				t.Errorf("a bound key lists the operator key %v", k["id"])
 			}
 		}
 	})
 	t.Run("after its account is deleted a bound key is 401 and the header 404", func(t *testing.T) {
-		pxMust(t, e, 204, req{Method: "DELETE", Path: "/v1/accounts/" + a})
+		must(t, e, 204, req{Method: "DELETE", Path: "/v1/accounts/" + a})
 		pxProblem(t, e.do(req{Method: "GET", Path: "/v1/keys", Token: mA}), 401, "unauthenticated")
 		pxProblem(t, e.do(req{Method: "GET", Path: "/v1/keys", Header: aiHdr(a)}), 404, "not_found")
 	})
 	t.Run("without a default account the operator key must name one", func(t *testing.T) {
-		pxMust(t, e, 204, req{Method: "DELETE", Path: "/v1/accounts/" + def})
+		must(t, e, 204, req{Method: "DELETE", Path: "/v1/accounts/" + def})
 		pxProblem(t, e.do(req{Method: "GET", Path: "/v1/keys"}), 404, "not_found")
 		if got := actsIn(t, "", aiHdr(b)); got != b {
 			t.Errorf("acted in %s, want %s", got, b)
 		}
 		// Accounts are not managed "in" an account: the operator can still
 		// find and create them without naming one, even with none left.
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts"})
-		pxMust(t, e, 204, req{Method: "DELETE", Path: "/v1/accounts/" + b, Header: aiHdr(b)})
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts"})
-		pxMust(t, e, 201, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": keyward.DefaultAccountName}})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/accounts"})
+		must(t, e, 204, req{Method: "DELETE", Path: "/v1/accounts/" + b, Header: aiHdr(b)})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/accounts"})
+		must(t, e, 201, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": keyward.DefaultAccountName}})
 		actsIn(t, "", nil)
 	})
 }
@@ -219,13 +219,13 @@ type aiActor struct {
 // route of routes.go that takes an id or a name.
 func TestAiIsolationMatrix(t *testing.T) {
 	e := newEnv(t)
-	def := aiDefaultAccount(t, e)
-	A := aiPopulate(t, e, aiCreateAccount(t, e, map[string]any{"name": "ai alpha"})["id"].(string), "alpha")
-	B := aiPopulate(t, e, aiCreateAccount(t, e, map[string]any{"name": "ai bravo", "catalog_template": "vectara"})["id"].(string), "bravo")
+	def := defaultAccount(t, e)
+	A := aiPopulate(t, e, create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai alpha"})["id"].(string), "alpha")
+	B := aiPopulate(t, e, create(t, e, nil, "/v1/accounts", map[string]any{"name": "ai bravo", "catalog_template": "vectara"})["id"].(string), "bravo")
 	// B's user holds B's role: a role name that exists only in B, in use.
-	pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/users/" + B.user, Token: B.mgmtToken, Body: map[string]any{"roles": []string{B.role}}})
+	must(t, e, 200, req{Method: "PATCH", Path: "/v1/users/" + B.user, Token: B.mgmtToken, Body: map[string]any{"roles": []string{B.role}}})
 	// A second management key in B, not the one snapshots read with.
-	mgmtB2, _ := aiMgmtKey(t, e, B.acct, "ai bravo second", []string{keyward.PermKeysRead})
+	mgmtB2, _ := mgmtKey(t, e, B.acct, keyward.PermKeysRead)
 
 	actors := []aiActor{
 		{name: "A's bound key", token: A.mgmtToken, bound: true, acct: A.acct},
@@ -262,40 +262,21 @@ func TestAiIsolationMatrix(t *testing.T) {
 	snapB := aiSnapshot(t, e, B)
 
 	t.Run("covers every route that names an object", func(t *testing.T) {
-		var served, covered []string
-		for _, r := range e.Server.Routes() {
-			if strings.Contains(r, "{") {
-				served = append(served, r)
-			}
-		}
+		var covered []string
 		for _, r := range aiIsoRoutes() {
 			covered = append(covered, r.route)
 		}
-		sort.Strings(served)
-		sort.Strings(covered)
-		if !slices.Equal(served, covered) {
-			t.Errorf("routes with an id or a name:\n  %s\nin the isolation matrix:\n  %s", strings.Join(served, "\n  "), strings.Join(covered, "\n  "))
-		}
+		sameRoutes(t, e, "routes with an id or a name", func(r string) bool { return strings.Contains(r, "{") }, "the isolation matrix", covered)
 	})
 
 	t.Run("listings in A never show B", func(t *testing.T) {
-		var served []string
-		for _, r := range e.Server.Routes() {
-			// The invalidation stream is no listing: its account scoping is
-			// in stream_test.go.
-			if strings.HasPrefix(r, "GET /v1/") && !strings.Contains(r, "{") && r != "GET /v1/accounts" && r != "GET /v1/whoami" && r != "GET /v1/invalidations" {
-				served = append(served, r)
-			}
+		// The invalidation stream is no listing: its account scoping is in
+		// stream_test.go.
+		listing := func(r string) bool {
+			return strings.HasPrefix(r, "GET /v1/") && !strings.Contains(r, "{") && r != "GET /v1/accounts" && r != "GET /v1/whoami" && r != "GET /v1/invalidations"
 		}
-		var covered []string
-		for r := range aiListRoutes {
-			covered = append(covered, r)
-		}
-		sort.Strings(served)
-		sort.Strings(covered)
-		if !slices.Equal(served, covered) {
-			t.Errorf("listing routes served:\n  %s\ncovered:\n  %s", strings.Join(served, "\n  "), strings.Join(covered, "\n  "))
-		}
+		covered := slices.Sorted(maps.Keys(aiListRoutes))
+		sameRoutes(t, e, "listing routes", listing, "aiListRoutes", covered)
 		fill := strings.NewReplacer("{user}", B.user, "{sa}", B.sa, "{project}", B.project, "{role}", B.role,
 			"{resource}", B.resource, "{key}", B.apiKey, "{acct}", B.acct, "{mgmt}", B.mgmtKey)
 		for _, route := range covered {
@@ -311,19 +292,19 @@ func TestAiIsolationMatrix(t *testing.T) {
 						// A filter naming B's object may be refused, but
 						// must not be answered with B's data.
 						if res.Status >= 500 || res.Status < 400 {
-							t.Errorf("%s GET %s: status %d\n%s", ac.name, full, res.Status, pxShort(res.Body))
+							t.Errorf("%s GET %s: status %d\n%s", ac.name, full, res.Status, short(res.Body))
 						}
 					}
 					if l := leaks(res.Body); len(l) > 0 {
-						t.Errorf("%s GET %s shows %v of B\n%s", ac.name, full, l, pxShort(res.Body))
+						t.Errorf("%s GET %s shows %v of B\n%s", ac.name, full, l, short(res.Body))
 					}
 				}
 			}
 		}
 		// The same listings in B do show B's objects (the markers work).
 		for _, p := range []string{"/v1/keys?search=bravo", "/v1/users?role=" + B.role, "/v1/audit-events?target_id=" + B.apiKey, "/v1/roles", "/v1/catalog"} {
-			if res := pxMust(t, e, 200, req{Method: "GET", Path: p, Token: B.mgmtToken}); len(leaks(res.Body)) == 0 {
-				t.Errorf("GET %s in B shows nothing of B: the leak check cannot fail\n%s", p, pxShort(res.Body))
+			if res := must(t, e, 200, req{Method: "GET", Path: p, Token: B.mgmtToken}); len(leaks(res.Body)) == 0 {
+				t.Errorf("GET %s in B shows nothing of B: the leak check cannot fail\n%s", p, short(res.Body))
 			}
 		}
 	})
@@ -334,8 +315,8 @@ func TestAiIsolationMatrix(t *testing.T) {
 			// verifies across accounts (next subtest).
 			for _, ac := range actors[:3] {
 				for _, body := range []map[string]any{{"key": tok}, {"key": tok, "permissions": "corpus:read"}, {"key": tok, "project_id": B.project}} {
-					res := pxMust(t, e, 200, req{Method: "POST", Path: "/v1/keys/verify", Token: ac.token, Header: ac.hdr, Body: body})
-					if v := pxJSON(t, res); v["valid"] != false || v["code"] != "NOT_FOUND" || len(v) != 2 {
+					res := must(t, e, 200, req{Method: "POST", Path: "/v1/keys/verify", Token: ac.token, Header: ac.hdr, Body: body})
+					if v := res.JSON(t); v["valid"] != false || v["code"] != "NOT_FOUND" || len(v) != 2 {
 						t.Errorf("%s verifies a key of B as %s", ac.name, res.Body)
 					}
 				}
@@ -343,7 +324,7 @@ func TestAiIsolationMatrix(t *testing.T) {
 		}
 		// Nor do A's in B.
 		for _, tok := range []string{A.apiToken, A.userToken} {
-			if v := pxJSON(t, pxMust(t, e, 200, req{Method: "POST", Path: "/v1/keys/verify", Token: B.mgmtToken, Body: map[string]any{"key": tok}})); v["code"] != "NOT_FOUND" || len(v) != 2 {
+			if v := must(t, e, 200, req{Method: "POST", Path: "/v1/keys/verify", Token: B.mgmtToken, Body: map[string]any{"key": tok}}).JSON(t); v["code"] != "NOT_FOUND" || len(v) != 2 {
 				t.Errorf("B's key verifies a key of A as %v", v)
 			}
 		}
@@ -355,26 +336,26 @@ func TestAiIsolationMatrix(t *testing.T) {
 			tok string
 			id  string
 		}{{B, B.apiToken, B.apiKey}, {B, B.saToken, B.saKey}, {A, A.apiToken, A.apiKey}} {
-			v := aiVerify(t, e, nil, map[string]any{"key": c.tok})
+			v := verify(t, e, nil, map[string]any{"key": c.tok})
 			if v["valid"] != true || v["code"] != "VALID" || v["account_id"] != c.o.acct || v["key_id"] != c.id {
 				t.Errorf("the operator verifies %s as %v, want VALID in %s", c.id, v, c.o.acct)
 			}
 		}
-		if v := aiVerify(t, e, aiHdr(B.acct), map[string]any{"key": B.apiToken}); v["code"] != "VALID" || v["account_id"] != B.acct {
+		if v := verify(t, e, aiHdr(B.acct), map[string]any{"key": B.apiToken}); v["code"] != "VALID" || v["account_id"] != B.acct {
 			t.Errorf("the operator naming B verifies B's key as %v", v)
 		}
-		if v := pxJSON(t, pxMust(t, e, 200, req{Method: "POST", Path: "/v1/keys/verify", Token: B.mgmtToken, Body: map[string]any{"key": B.apiToken}})); v["code"] != "VALID" {
+		if v := must(t, e, 200, req{Method: "POST", Path: "/v1/keys/verify", Token: B.mgmtToken, Body: map[string]any{"key": B.apiToken}}).JSON(t); v["code"] != "VALID" {
 			t.Errorf("B's own key verifies B's key as %v", v)
 		}
 		// A management token is never an API key, in any account.
-		if v := aiVerify(t, e, nil, map[string]any{"key": B.mgmtToken}); v["code"] != "NOT_FOUND" {
+		if v := verify(t, e, nil, map[string]any{"key": B.mgmtToken}); v["code"] != "NOT_FOUND" {
 			t.Errorf("the operator verifies B's management key as %v", v)
 		}
 	})
 
 	t.Run("B's ids in A's request bodies", func(t *testing.T) {
 		randomHash := func() string {
-			h := sha256.Sum256([]byte(pxNewID("ai")))
+			h := sha256.Sum256([]byte(newID("ai")))
 			return hex.EncodeToString(h[:])
 		}
 		restricted := func(extra map[string]any) map[string]any {
@@ -411,29 +392,29 @@ func TestAiIsolationMatrix(t *testing.T) {
 		for _, c := range cases {
 			for _, ac := range actors[:3] {
 				t.Run(c.name+" by "+ac.name, func(t *testing.T) {
-					before := pxDump(t, e)
+					before := dump(t, e)
 					res := e.do(req{Method: c.method, Path: c.path, Token: ac.token, Header: ac.hdr, Body: c.body})
 					aiInvalid(t, res, c.field)
 					if l := leaks(res.Body, B.project, B.user, B.sa, B.acct, B.role, B.resource); len(l) > 0 {
-						t.Errorf("the answer shows %v of B\n%s", l, pxShort(res.Body))
+						t.Errorf("the answer shows %v of B\n%s", l, short(res.Body))
 					}
-					pxUnchanged(t, e, before, c.name)
+					unchanged(t, e, before, c.name)
 				})
 			}
 		}
 		// A hash B's key already has cannot be imported into A (hashes
 		// identify keys across accounts), and B's key stays B's.
 		h := sha256.Sum256([]byte(B.apiToken))
-		before := pxDump(t, e)
+		before := dump(t, e)
 		res := e.do(req{Method: "POST", Path: "/v1/keys/import", Token: A.mgmtToken,
 			Body: map[string]any{"keys": []any{map[string]any{"hash": hex.EncodeToString(h[:]), "name": "ai stolen"}}}})
 		if res.Status < 400 || res.Status >= 500 {
-			t.Errorf("importing B's hash into A: status %d\n%s", res.Status, pxShort(res.Body))
+			t.Errorf("importing B's hash into A: status %d\n%s", res.Status, short(res.Body))
 		}
 		if l := leaks(res.Body); len(l) > 0 {
 			t.Errorf("importing B's hash shows %v of B", l)
 		}
-		pxUnchanged(t, e, before, "importing B's hash into A")
+		unchanged(t, e, before, "importing B's hash into A")
 	})
 
 	for _, r := range aiIsoRoutes() {
@@ -452,7 +433,7 @@ func TestAiIsolationMatrix(t *testing.T) {
 						if r.body != "" {
 							rq.Body = r.body
 						}
-						before := pxDump(t, e)
+						before := dump(t, e)
 						res := e.do(rq)
 						switch {
 						case r.kind == "account":
@@ -461,21 +442,21 @@ func TestAiIsolationMatrix(t *testing.T) {
 							// Resource ids are names within an account's
 							// catalog: the PUT creates A's own resource.
 							if res.Status != 201 {
-								t.Fatalf("status %d, want 201 (a resource of the acting account)\n%s", res.Status, pxShort(res.Body))
+								t.Fatalf("status %d, want 201 (a resource of the acting account)\n%s", res.Status, short(res.Body))
 							}
-							cat := pxMust(t, e, 200, req{Method: "GET", Path: "/v1/catalog", Token: ac.token, Header: ac.hdr})
+							cat := must(t, e, 200, req{Method: "GET", Path: "/v1/catalog", Token: ac.token, Header: ac.hdr})
 							if !strings.Contains(string(cat.Body), `"id":"`+id+`"`) {
 								t.Errorf("the resource is not in the acting account's catalog")
 							}
-							pxMust(t, e, 204, req{Method: "DELETE", Path: path, Token: ac.token, Header: ac.hdr})
+							must(t, e, 204, req{Method: "DELETE", Path: path, Token: ac.token, Header: ac.hdr})
 							return
 						default:
 							pxProblem(t, res, 404, "not_found")
 						}
 						if l := leaks(res.Body, id); len(l) > 0 {
-							t.Errorf("the answer shows %v of B\n%s", l, pxShort(res.Body))
+							t.Errorf("the answer shows %v of B\n%s", l, short(res.Body))
 						}
-						pxUnchanged(t, e, before, r.route+" on B's "+id)
+						unchanged(t, e, before, r.route+" on B's "+id)
 					})
 				}
 			}
@@ -484,7 +465,7 @@ func TestAiIsolationMatrix(t *testing.T) {
 				// read-only here so B stays as it is.
 				if method == "GET" {
 					for _, ac := range actors[2:] {
-						pxMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + B.acct, Header: ac.hdr})
+						must(t, e, 200, req{Method: "GET", Path: "/v1/accounts/" + B.acct, Header: ac.hdr})
 					}
 				}
 			}
@@ -500,7 +481,7 @@ func TestAiIsolationMatrix(t *testing.T) {
 	}
 	// And B is whole: every key of B still verifies in B.
 	for _, tok := range []string{B.apiToken, B.userToken, B.saToken, B.projectToken} {
-		if v := pxJSON(t, pxMust(t, e, 200, req{Method: "POST", Path: "/v1/keys/verify", Token: B.mgmtToken, Body: map[string]any{"key": tok}})); v["code"] != "VALID" {
+		if v := must(t, e, 200, req{Method: "POST", Path: "/v1/keys/verify", Token: B.mgmtToken, Body: map[string]any{"key": tok}}).JSON(t); v["code"] != "VALID" {
 			t.Errorf("a key of B verifies as %v at the end", v)
 		}
 	}

@@ -19,13 +19,14 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // Helpers shared by the key lifecycle, verification and rotation tests.
 // They take the running test's t so that they can be used in subtests (the
 // harness's own helpers fail the top-level test).
 
-const lcBase62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 // lcUnknownKeyID, lcUnknownProjectID are well-formed ids no object has.
 const (
@@ -34,45 +35,6 @@ const (
 )
 
 var lcSecretRE = regexp.MustCompile(`^([a-z][a-z0-9]{0,15})_([0-9A-Za-z]{30})([0-9A-Za-z]{6})$`)
-
-// lcDecode decodes a JSON object body.
-func lcDecode(t *testing.T, res *resp) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(res.Body, &m); err != nil {
-		t.Fatalf("response is not a JSON object: %v\n%s", err, res.Body)
-	}
-	return m
-}
-
-// lcMust sends a request and fails t unless the status is want.
-func lcMust(t *testing.T, e *testEnv, want int, r req) *resp {
-	t.Helper()
-	res := e.do(r)
-	if res.Status != want {
-		t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, res.Status, want, res.Body)
-	}
-	return res
-}
-
-// lcProblem checks that res is a problem document with the status and code.
-func lcProblem(t *testing.T, res *resp, status int, code string) map[string]any {
-	t.Helper()
-	if res.Status != status {
-		t.Fatalf("status %d, want %d\n%s", res.Status, status, res.Body)
-	}
-	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
-		t.Fatalf("Content-Type %q, want application/problem+json\n%s", ct, res.Body)
-	}
-	p := lcDecode(t, res)
-	if p["code"] != code {
-		t.Fatalf("code %v, want %s\n%s", p["code"], code, res.Body)
-	}
-	if p["status"] != float64(status) || p["request_id"] == "" || p["request_id"] != res.Header.Get("X-Request-Id") {
-		t.Fatalf("problem body inconsistent: %s", res.Body)
-	}
-	return p
-}
 
 // lcFieldNamed fails t unless the problem's errors name field.
 func lcFieldNamed(t *testing.T, p map[string]any, field string) {
@@ -93,29 +55,19 @@ func lcFieldNamed(t *testing.T, p map[string]any, field string) {
 	t.Fatalf("errors name %q, want %q among them\n%v", got, field, p)
 }
 
-func lcCreate(t *testing.T, e *testEnv, body map[string]any) map[string]any {
-	t.Helper()
-	return lcDecode(t, lcMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: body}))
-}
-
 func lcGet(t *testing.T, e *testEnv, id string) map[string]any {
 	t.Helper()
-	return lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}))
+	return must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t)
 }
 
 func lcPatch(t *testing.T, e *testEnv, id string, body any) map[string]any {
 	t.Helper()
-	return lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: body}))
+	return patch(t, e, "/v1/keys/"+id, body)
 }
 
 func lcPut(t *testing.T, e *testEnv, id string, body any) map[string]any {
 	t.Helper()
-	return lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "PUT", Path: "/v1/keys/" + id, Body: body}))
-}
-
-func lcVerify(t *testing.T, e *testEnv, body map[string]any) map[string]any {
-	t.Helper()
-	return lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Body: body}))
+	return must(t, e, http.StatusOK, req{Method: "PUT", Path: "/v1/keys/" + id, Body: body}).JSON(t)
 }
 
 // lcCode verifies secret with the extra request members and returns the code,
@@ -126,7 +78,7 @@ func lcCode(t *testing.T, e *testEnv, secret any, extra map[string]any) string {
 	for n, v := range extra {
 		body[n] = v
 	}
-	r := lcVerify(t, e, body)
+	r := verify(t, e, nil, body)
 	code, _ := r["code"].(string)
 	if r["valid"] != (code == "VALID") {
 		t.Fatalf("valid %v disagrees with code %q: %v", r["valid"], code, r)
@@ -143,14 +95,13 @@ func lcWantCode(t *testing.T, e *testEnv, secret any, extra map[string]any, want
 
 func lcProject(t *testing.T, e *testEnv, name string) string {
 	t.Helper()
-	p := lcDecode(t, lcMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": name}}))
-	return p["id"].(string)
+	return create(t, e, nil, "/v1/projects", map[string]any{"name": name})["id"].(string)
 }
 
 // lcEvents returns the audit events of one target, newest first.
 func lcEvents(t *testing.T, e *testEnv, targetID string) ([]map[string]any, []byte) {
 	t.Helper()
-	res := lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/audit-events?limit=200&target_id=" + url.QueryEscape(targetID)})
+	res := must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/audit-events?limit=200&target_id=" + url.QueryEscape(targetID)})
 	var page struct {
 		Data    []map[string]any `json:"data"`
 		HasMore bool             `json:"has_more"`
@@ -239,25 +190,33 @@ func (s lcState) unchanged(t *testing.T, e *testEnv, id string) {
 func lcRefused(t *testing.T, e *testEnv, id string, r req, status int, code string) map[string]any {
 	t.Helper()
 	s := lcSnapshot(t, e, id)
-	p := lcProblem(t, e.do(r), status, code)
+	p := problem(t, e.do(r), status, code)
 	s.unchanged(t, e, id)
 	return p
 }
 
-// lcChecksum is the 6-character base62 CRC32 (IEEE) of s, as
+// lcInvalidPatch sends PATCH /v1/keys/{id} with body, which must be a 422
+// naming field and change neither the key nor the audit log.
+func lcInvalidPatch(t *testing.T, e *testEnv, id string, body any, field string) {
+	t.Helper()
+	p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: body}, http.StatusUnprocessableEntity, "validation_failed")
+	lcFieldNamed(t, p, field)
+}
+
+// checksum is the 6-character base62 CRC32 (IEEE) of s, as
 // docs/decisions.md describes it, computed independently of the product code.
-func lcChecksum(s string) string {
+func checksum(s string) string {
 	v := crc32.ChecksumIEEE([]byte(s))
 	out := make([]byte, 6)
 	for i := 5; i >= 0; i-- {
-		out[i] = lcBase62[v%62]
+		out[i] = base62[v%62]
 		v /= 62
 	}
 	return string(out)
 }
 
-// lcForgeToken returns a well-formed token (valid checksum) no key has.
-func lcForgeToken(t *testing.T, prefix string) string {
+// forgeToken returns a well-formed token (valid checksum) no key has.
+func forgeToken(t *testing.T, prefix string) string {
 	t.Helper()
 	b := make([]byte, 30)
 	for i := range b {
@@ -265,10 +224,10 @@ func lcForgeToken(t *testing.T, prefix string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b[i] = lcBase62[n.Int64()]
+		b[i] = base62[n.Int64()]
 	}
 	s := prefix + "_" + string(b)
-	return s + lcChecksum(s)
+	return s + checksum(s)
 }
 
 // lcFlip replaces the character at i with another base62 character.
@@ -290,7 +249,7 @@ func lcCheckSecret(t *testing.T, secret, prefix string) {
 	if m[1] != prefix {
 		t.Fatalf("secret prefix %q, want %q", m[1], prefix)
 	}
-	if want := lcChecksum(m[1] + "_" + m[2]); m[3] != want {
+	if want := checksum(m[1] + "_" + m[2]); m[3] != want {
 		t.Fatalf("secret checksum %q, want CRC32 base62 %q", m[3], want)
 	}
 }
@@ -309,7 +268,7 @@ func lcNoSecret(t *testing.T, where string, body []byte, secrets ...string) {
 	}
 }
 
-func lcTime(t *testing.T, v any) time.Time {
+func timeOf(t *testing.T, v any) time.Time {
 	t.Helper()
 	s, ok := v.(string)
 	if !ok {
@@ -325,21 +284,8 @@ func lcTime(t *testing.T, v any) time.Time {
 	return tm
 }
 
-// lcFuture formats a time d from now for a request body.
-func lcFuture(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339Nano) }
-
-// lcWaitFor polls cond until it holds, failing t after the deadline. It
-// waits for a state, never asserts how long reaching it takes.
-func lcWaitFor(t *testing.T, what string, deadline time.Duration, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("gave up after %v waiting for %s", deadline, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// future formats a time d from now for a request body.
+func future(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339Nano) }
 
 // lcPastMillis waits until the wall clock is past ts by a few milliseconds,
 // so a change made next gets a later millisecond timestamp than ts.
@@ -371,7 +317,7 @@ func lcJSONEq(t *testing.T, what string, got, want any) {
 // lcListIDs lists keys with the query and returns the ids and has_more.
 func lcListIDs(t *testing.T, e *testEnv, query string) ([]string, bool) {
 	t.Helper()
-	res := lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys" + query})
+	res := must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys" + query})
 	var page struct {
 		Data    []map[string]any `json:"data"`
 		HasMore *bool            `json:"has_more"`
@@ -406,7 +352,7 @@ func lcKeyCount(t *testing.T, e *testEnv) int {
 // its id and secret.
 func lcSecondManagementKey(t *testing.T, e *testEnv, accountID string) (string, string) {
 	t.Helper()
-	k, tok, err := e.Svc.CreateKey(context.Background(), &keyward.Actor{AccountID: accountID}, keyward.KindManagement, &keyward.KeyFields{
+	k, tok, err := e.Service.CreateKey(context.Background(), &keyward.Actor{AccountID: accountID}, keyward.KindManagement, &keyward.KeyFields{
 		Name:        keyward.Some("second"),
 		Permissions: keyward.Some([]string{keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermKeysVerify}),
 	})
@@ -422,8 +368,8 @@ func TestLcCreateDefaults(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	before := e.auditCount()
-	res := lcMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "first key"}})
-	k := lcDecode(t, res)
+	res := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "first key"}})
+	k := res.JSON(t)
 	id, _ := k["id"].(string)
 	acct, _ := k["account_id"].(string)
 	if !keyward.ValidID(keyward.PrefixKey, id) || !keyward.ValidID(keyward.PrefixAccount, acct) {
@@ -434,14 +380,14 @@ func TestLcCreateDefaults(t *testing.T) {
 		"owner": map[string]any{"type": "account", "id": acct}, "project_id": nil, "permission_mode": "all",
 		"scopes": []any{}, "roles": []any{}, "expires_at": nil, "metadata": map[string]any{}, "ip_allowlist": nil,
 		"rate_limit": nil, "credits": nil, "recoverable": false, "legacy_key_id": nil,
-		"created_by_id": e.OpID, "updated_by_id": e.OpID, "last_used_at": nil, "rotated_at": nil,
+		"created_by_id": e.OperatorKeyID, "updated_by_id": e.OperatorKeyID, "last_used_at": nil, "rotated_at": nil,
 	}
 	for n, w := range want {
 		if g, ok := k[n]; !ok || !reflect.DeepEqual(g, w) {
 			t.Errorf("%s = %#v, want %#v", n, g, w)
 		}
 	}
-	if lcTime(t, k["created_at"]) != lcTime(t, k["updated_at"]) {
+	if timeOf(t, k["created_at"]) != timeOf(t, k["updated_at"]) {
 		t.Errorf("created_at %v != updated_at %v on a new key", k["created_at"], k["updated_at"])
 	}
 	secret, _ := k["secret"].(string)
@@ -460,12 +406,12 @@ func TestLcCreateDefaults(t *testing.T) {
 	}
 
 	// The secret is shown once: never by GET, list or the audit log.
-	g := lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id})
-	if _, ok := lcDecode(t, g)["secret"]; ok {
+	g := must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id})
+	if _, ok := g.JSON(t)["secret"]; ok {
 		t.Error("GET shows a secret member")
 	}
 	lcNoSecret(t, "GET", g.Body, secret)
-	l := lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys"})
+	l := must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys"})
 	lcNoSecret(t, "list", l.Body, secret)
 	if !bytes.Contains(l.Body, []byte(id)) {
 		t.Errorf("list does not show the new key: %s", l.Body)
@@ -484,7 +430,7 @@ func TestLcCreateCustom(t *testing.T) {
 	e := newEnv(t)
 	prj := lcProject(t, e, "alpha")
 	exp := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Millisecond)
-	k := lcCreate(t, e, map[string]any{
+	k := newKey(t, e, nil, map[string]any{
 		"name": "custom", "prefix": "acme2", "description": "line one\nline two", "project_id": prj,
 		"permission_mode": "restricted",
 		"scopes": []any{
@@ -512,7 +458,7 @@ func TestLcCreateCustom(t *testing.T) {
 		k["description"] != "line one\nline two" {
 		t.Errorf("fields not as created: %v", k)
 	}
-	if !lcTime(t, k["expires_at"]).Equal(exp) {
+	if !timeOf(t, k["expires_at"]).Equal(exp) {
 		t.Errorf("expires_at %v, want %v", k["expires_at"], exp)
 	}
 	// GET shows the same object, without the secret.
@@ -528,7 +474,6 @@ func TestLcCreateRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	prj := lcProject(t, e, "single")
-	scope := func(res, acc string) map[string]any { return map[string]any{"resource": res, "access": acc} }
 	restricted := func(scopes ...any) map[string]any {
 		return map[string]any{"name": "k", "permission_mode": "restricted", "scopes": scopes}
 	}
@@ -554,7 +499,7 @@ func TestLcCreateRefused(t *testing.T) {
 		{"unknown project", map[string]any{"name": "k", "project_id": lcUnknownProjectID}, "project_id"},
 		{"malformed project id", map[string]any{"name": "k", "project_id": "alpha"}, "project_id"},
 		{"expiry in the past", map[string]any{"name": "k", "expires_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)}, "expires_at"},
-		{"clear_expires_at with expires_at", map[string]any{"name": "k", "expires_at": lcFuture(time.Hour), "clear_expires_at": true}, "clear_expires_at"},
+		{"clear_expires_at with expires_at", map[string]any{"name": "k", "expires_at": future(time.Hour), "clear_expires_at": true}, "clear_expires_at"},
 		{"name missing", map[string]any{"description": "d"}, "name"},
 		{"name null", map[string]any{"name": nil}, "name"},
 		{"name empty", map[string]any{"name": ""}, "name"},
@@ -581,7 +526,7 @@ func TestLcCreateRefused(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			keys, audit := lcKeyCount(t, e), e.auditCount()
-			p := lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: c.body}), http.StatusUnprocessableEntity, "validation_failed")
+			p := problem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: c.body}), http.StatusUnprocessableEntity, "validation_failed")
 			lcFieldNamed(t, p, c.field)
 			if n := lcKeyCount(t, e); n != keys {
 				t.Fatalf("a refused create made a key (%d → %d)", keys, n)
@@ -593,15 +538,15 @@ func TestLcCreateRefused(t *testing.T) {
 	}
 	t.Run("unknown member is 400", func(t *testing.T) {
 		keys := lcKeyCount(t, e)
-		lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "k", "nmae": "x"}}), http.StatusBadRequest, "unknown_field")
-		lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "k", "permission_mode": "restricted",
+		problem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "k", "nmae": "x"}}), http.StatusBadRequest, "unknown_field")
+		problem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "k", "permission_mode": "restricted",
 			"scopes": []any{map[string]any{"resource": "documents", "access": "read", "target": []string{"x"}}}}}), http.StatusBadRequest, "unknown_field")
 		if lcKeyCount(t, e) != keys {
 			t.Fatal("a refused create made a key")
 		}
 	})
 	t.Run("name of 255 characters is fine", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": strings.Repeat("é", 255)})
+		k := newKey(t, e, nil, map[string]any{"name": strings.Repeat("é", 255)})
 		if k["name"] != strings.Repeat("é", 255) {
 			t.Fatalf("name %v", k["name"])
 		}
@@ -613,10 +558,10 @@ func TestLcCreateRefused(t *testing.T) {
 func TestLcGet(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "g"})
+	k := newKey(t, e, nil, map[string]any{"name": "g"})
 	id := k["id"].(string)
-	res := lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id})
-	g := lcDecode(t, res)
+	res := must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id})
+	g := res.JSON(t)
 	if etag, _ := g["etag"].(string); etag == "" || res.Header.Get("ETag") != `"`+etag+`"` {
 		t.Fatalf("ETag header %q, etag member %v", res.Header.Get("ETag"), g["etag"])
 	}
@@ -625,7 +570,7 @@ func TestLcGet(t *testing.T) {
 	}
 	prj := lcProject(t, e, "p")
 	for _, bad := range []string{
-		e.OpID,              // a management key's id
+		e.OperatorKeyID,     // a management key's id
 		prj,                 // another kind of object
 		lcUnknownKeyID,      // well-formed, unknown
 		strings.ToLower(id), // not canonical
@@ -635,7 +580,7 @@ func TestLcGet(t *testing.T) {
 		"verifyx",
 	} {
 		t.Run(bad, func(t *testing.T) {
-			lcProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + url.PathEscape(bad)}), http.StatusNotFound, "not_found")
+			problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + url.PathEscape(bad)}), http.StatusNotFound, "not_found")
 		})
 	}
 }
@@ -645,8 +590,8 @@ func TestLcGet(t *testing.T) {
 // lcFullKey creates a key with every clearable member set.
 func lcFullKey(t *testing.T, e *testEnv, prj string) map[string]any {
 	t.Helper()
-	return lcCreate(t, e, map[string]any{
-		"name": "full", "description": "desc", "project_id": prj, "expires_at": lcFuture(72 * time.Hour),
+	return newKey(t, e, nil, map[string]any{
+		"name": "full", "description": "desc", "project_id": prj, "expires_at": future(72 * time.Hour),
 		"metadata": map[string]any{"a": 1, "b": "two"}, "ip_allowlist": []string{"10.0.0.0/8", "192.0.2.1"},
 		"permission_mode": "restricted",
 		"scopes":          []any{map[string]any{"resource": "documents", "access": "write", "targets": []string{"d1"}}},
@@ -697,7 +642,7 @@ func TestLcPatchNullClears(t *testing.T) {
 			if reflect.DeepEqual(k[c.field], c.want) {
 				t.Fatalf("%s is already %v before the PATCH", c.field, c.want)
 			}
-			nev := len(lcEventsOf(t, e, id))
+			nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 			got := lcPatch(t, e, id, map[string]any{c.field: nil})
 			if !reflect.DeepEqual(got[c.field], c.want) {
 				t.Fatalf("%s = %v after null, want %v", c.field, got[c.field], c.want)
@@ -719,7 +664,7 @@ func TestLcPatchNullClears(t *testing.T) {
 	// leaves them null without a write.
 	for _, f := range []string{"rate_limit", "credits"} {
 		t.Run(f, func(t *testing.T) {
-			k := lcCreate(t, e, map[string]any{"name": "n"})
+			k := newKey(t, e, nil, map[string]any{"name": "n"})
 			id := k["id"].(string)
 			s := lcSnapshot(t, e, id)
 			got := lcPatch(t, e, id, map[string]any{f: nil})
@@ -732,7 +677,7 @@ func TestLcPatchNullClears(t *testing.T) {
 	t.Run("several at once", func(t *testing.T) {
 		k := lcFullKey(t, e, prj)
 		id := k["id"].(string)
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPatch(t, e, id, map[string]any{"description": nil, "metadata": nil, "ip_allowlist": nil})
 		if got["description"] != nil || !reflect.DeepEqual(got["metadata"], map[string]any{}) || got["ip_allowlist"] != nil {
 			t.Fatalf("not cleared: %v", got)
@@ -744,22 +689,14 @@ func TestLcPatchNullClears(t *testing.T) {
 	})
 }
 
-func lcEventsOf(t *testing.T, e *testEnv, id string) []map[string]any {
-	t.Helper()
-	evs, _ := lcEvents(t, e, id)
-	return evs
-}
-
 func TestLcPatchNullRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "n", "permission_mode": "restricted", "scopes": []any{}})
+	k := newKey(t, e, nil, map[string]any{"name": "n", "permission_mode": "restricted", "scopes": []any{}})
 	id := k["id"].(string)
 	for _, f := range []string{"name", "status", "permission_mode", "scopes", "roles"} {
 		t.Run(f, func(t *testing.T) {
-			p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{f: nil}},
-				http.StatusUnprocessableEntity, "validation_failed")
-			lcFieldNamed(t, p, f)
+			lcInvalidPatch(t, e, id, map[string]any{f: nil}, f)
 		})
 	}
 }
@@ -799,35 +736,29 @@ func TestLcPatchReplacesWholesale(t *testing.T) {
 func TestLcPatchExpiry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "x", "expires_at": lcFuture(time.Hour)})
+	k := newKey(t, e, nil, map[string]any{"name": "x", "expires_at": future(time.Hour)})
 	id := k["id"].(string)
 
 	t.Run("clear_expires_at with expires_at is refused", func(t *testing.T) {
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"clear_expires_at": true, "expires_at": lcFuture(2 * time.Hour)}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "clear_expires_at")
+		lcInvalidPatch(t, e, id, map[string]any{"clear_expires_at": true, "expires_at": future(2 * time.Hour)}, "clear_expires_at")
 		lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"clear_expires_at": true, "expires_at": nil}},
 			http.StatusUnprocessableEntity, "validation_failed")
 	})
 	t.Run("expiry in the past is refused", func(t *testing.T) {
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"expires_at": time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "expires_at")
+		lcInvalidPatch(t, e, id, map[string]any{"expires_at": time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)}, "expires_at")
 	})
 	t.Run("malformed expiry is refused", func(t *testing.T) {
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"expires_at": "tomorrow"}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "expires_at")
+		lcInvalidPatch(t, e, id, map[string]any{"expires_at": "tomorrow"}, "expires_at")
 	})
 	t.Run("set a new expiry", func(t *testing.T) {
 		exp := time.Now().Add(5 * time.Hour).UTC().Truncate(time.Millisecond)
 		got := lcPatch(t, e, id, map[string]any{"expires_at": exp.Format(time.RFC3339Nano)})
-		if !lcTime(t, got["expires_at"]).Equal(exp) {
+		if !timeOf(t, got["expires_at"]).Equal(exp) {
 			t.Fatalf("expires_at %v, want %v", got["expires_at"], exp)
 		}
 	})
 	t.Run("clear_expires_at true clears", func(t *testing.T) {
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPatch(t, e, id, map[string]any{"clear_expires_at": true})
 		if got["expires_at"] != nil {
 			t.Fatalf("expires_at %v after clear_expires_at", got["expires_at"])
@@ -849,7 +780,7 @@ func TestLcPatchStatus(t *testing.T) {
 	e := newEnv(t)
 	setStatus := func(t *testing.T, id, status, action string) {
 		t.Helper()
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPatch(t, e, id, map[string]any{"status": status})
 		if got["status"] != status {
 			t.Fatalf("status %v, want %s", got["status"], status)
@@ -861,7 +792,7 @@ func TestLcPatchStatus(t *testing.T) {
 		}
 	}
 	t.Run("active to disabled and back", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "s"})
+		k := newKey(t, e, nil, map[string]any{"name": "s"})
 		id, secret := k["id"].(string), k["secret"].(string)
 		setStatus(t, id, "disabled", "key.updated")
 		lcWantCode(t, e, secret, nil, "DISABLED")
@@ -869,24 +800,22 @@ func TestLcPatchStatus(t *testing.T) {
 		lcWantCode(t, e, secret, nil, "VALID")
 	})
 	t.Run("active to revoked", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "s"})
+		k := newKey(t, e, nil, map[string]any{"name": "s"})
 		setStatus(t, k["id"].(string), "revoked", "key.revoked")
 		lcWantCode(t, e, k["secret"], nil, "REVOKED")
 	})
 	t.Run("disabled to revoked", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "s", "status": "disabled"})
+		k := newKey(t, e, nil, map[string]any{"name": "s", "status": "disabled"})
 		setStatus(t, k["id"].(string), "revoked", "key.revoked")
 		lcWantCode(t, e, k["secret"], nil, "REVOKED")
 	})
 	t.Run("unknown status", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "s"})
+		k := newKey(t, e, nil, map[string]any{"name": "s"})
 		id := k["id"].(string)
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"status": "deleted"}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "status")
+		lcInvalidPatch(t, e, id, map[string]any{"status": "deleted"}, "status")
 	})
 	t.Run("revoked is terminal", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "s", "description": "d", "expires_at": lcFuture(time.Hour)})
+		k := newKey(t, e, nil, map[string]any{"name": "s", "description": "d", "expires_at": future(time.Hour)})
 		id := k["id"].(string)
 		lcPatch(t, e, id, map[string]any{"status": "revoked"})
 		for _, body := range []map[string]any{
@@ -914,14 +843,12 @@ func TestLcPatchPermissionMode(t *testing.T) {
 	docRead := []any{map[string]any{"resource": "documents", "access": "read"}}
 
 	t.Run("to restricted without scopes or roles", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m"})
+		k := newKey(t, e, nil, map[string]any{"name": "m"})
 		id := k["id"].(string)
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"permission_mode": "restricted"}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "permission_mode")
+		lcInvalidPatch(t, e, id, map[string]any{"permission_mode": "restricted"}, "permission_mode")
 	})
 	t.Run("to restricted with scopes []", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m"})
+		k := newKey(t, e, nil, map[string]any{"name": "m"})
 		id, secret := k["id"].(string), k["secret"].(string)
 		lcWantCode(t, e, secret, map[string]any{"permissions": "documents:read"}, "VALID")
 		got := lcPatch(t, e, id, map[string]any{"permission_mode": "restricted", "scopes": []any{}})
@@ -934,7 +861,7 @@ func TestLcPatchPermissionMode(t *testing.T) {
 		lcWantCode(t, e, secret, nil, "VALID")
 	})
 	t.Run("to restricted with roles []", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m", "permission_mode": "read_only"})
+		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "read_only"})
 		got := lcPatch(t, e, k["id"].(string), map[string]any{"permission_mode": "restricted", "roles": []string{}})
 		if got["permission_mode"] != "restricted" {
 			t.Fatalf("permission_mode %v", got["permission_mode"])
@@ -942,14 +869,12 @@ func TestLcPatchPermissionMode(t *testing.T) {
 		lcJSONEq(t, "scopes", got["scopes"], []any{})
 	})
 	t.Run("unknown role", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m"})
+		k := newKey(t, e, nil, map[string]any{"name": "m"})
 		id := k["id"].(string)
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"permission_mode": "restricted", "roles": []string{"nope"}}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "roles[0]")
+		lcInvalidPatch(t, e, id, map[string]any{"permission_mode": "restricted", "roles": []string{"nope"}}, "roles[0]")
 	})
 	t.Run("scopes while the mode stays all", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m"})
+		k := newKey(t, e, nil, map[string]any{"name": "m"})
 		id := k["id"].(string)
 		for _, body := range []map[string]any{
 			{"scopes": docRead},
@@ -967,17 +892,15 @@ func TestLcPatchPermissionMode(t *testing.T) {
 		}
 	})
 	t.Run("scopes while leaving restricted", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
+		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
 		id := k["id"].(string)
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"permission_mode": "all", "scopes": docRead}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "scopes")
+		lcInvalidPatch(t, e, id, map[string]any{"permission_mode": "all", "scopes": docRead}, "scopes")
 	})
 	t.Run("restricted to all clears scopes", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
+		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
 		id, secret := k["id"].(string), k["secret"].(string)
 		lcWantCode(t, e, secret, map[string]any{"permissions": "files:read"}, "INSUFFICIENT_PERMISSIONS")
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPatch(t, e, id, map[string]any{"permission_mode": "all"})
 		if got["permission_mode"] != "all" {
 			t.Fatalf("permission_mode %v", got["permission_mode"])
@@ -993,35 +916,29 @@ func TestLcPatchPermissionMode(t *testing.T) {
 		lcJSONEq(t, "audit scopes after", after, got["scopes"])
 	})
 	t.Run("scope validation names the field", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
+		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "restricted", "scopes": docRead})
 		id := k["id"].(string)
 		for field, scopes := range map[string][]any{
 			"scopes[0].resource": {map[string]any{"resource": "billing", "access": "write"}},
 			"scopes[1].access":   {map[string]any{"resource": "documents", "access": "read"}, map[string]any{"resource": "search", "access": "write"}},
 		} {
-			p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"scopes": scopes}},
-				http.StatusUnprocessableEntity, "validation_failed")
-			lcFieldNamed(t, p, field)
+			lcInvalidPatch(t, e, id, map[string]any{"scopes": scopes}, field)
 		}
 	})
 	t.Run("project change is checked against the scopes", func(t *testing.T) {
 		prj := lcProject(t, e, "pm")
-		k := lcCreate(t, e, map[string]any{"name": "m", "permission_mode": "restricted",
+		k := newKey(t, e, nil, map[string]any{"name": "m", "permission_mode": "restricted",
 			"scopes": []any{map[string]any{"resource": "usage", "access": "read"}}})
 		id := k["id"].(string)
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"project_id": prj}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "scopes[0].resource")
-		p = lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"project_id": lcUnknownProjectID}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "project_id")
+		lcInvalidPatch(t, e, id, map[string]any{"project_id": prj}, "scopes[0].resource")
+		lcInvalidPatch(t, e, id, map[string]any{"project_id": lcUnknownProjectID}, "project_id")
 	})
 }
 
 func TestLcPatchImmutable(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "i"})
+	k := newKey(t, e, nil, map[string]any{"name": "i"})
 	id, acct := k["id"].(string), k["account_id"].(string)
 	for _, c := range []struct {
 		name  string
@@ -1047,9 +964,7 @@ func TestLcPatchImmutable(t *testing.T) {
 		s.unchanged(t, e, id)
 	})
 	t.Run("immutable with a valid change is refused as a whole", func(t *testing.T) {
-		p := lcRefused(t, e, id, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "changed", "prefix": "zz"}},
-			http.StatusUnprocessableEntity, "validation_failed")
-		lcFieldNamed(t, p, "prefix")
+		lcInvalidPatch(t, e, id, map[string]any{"name": "changed", "prefix": "zz"}, "prefix")
 	})
 }
 
@@ -1083,8 +998,8 @@ func TestLcPatchNoop(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := lcSnapshot(t, e, id)
-			res := lcMust(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: c.body})
-			got := lcDecode(t, res)
+			res := must(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: c.body})
+			got := res.JSON(t)
 			delete(got, "last_used_at")
 			if !reflect.DeepEqual(got, s.key) {
 				t.Fatalf("no-op PATCH answered a different key:\n%v\n%v", got, s.key)
@@ -1100,12 +1015,12 @@ func TestLcPatchNoop(t *testing.T) {
 func TestLcPatchIfMatch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "v1"})
+	k := newKey(t, e, nil, map[string]any{"name": "v1"})
 	id := k["id"].(string)
 	etag1 := k["etag"].(string)
 
-	got := lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "v2"},
-		Header: map[string]string{"If-Match": `"` + etag1 + `"`}}))
+	got := must(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "v2"},
+		Header: map[string]string{"If-Match": `"` + etag1 + `"`}}).JSON(t)
 	if got["name"] != "v2" || got["etag"] == etag1 {
 		t.Fatalf("matching If-Match: %v", got)
 	}
@@ -1115,13 +1030,13 @@ func TestLcPatchIfMatch(t *testing.T) {
 				Header: map[string]string{"If-Match": stale}}, http.StatusPreconditionFailed, "precondition_failed")
 		})
 	}
-	got = lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "v4"},
-		Header: map[string]string{"If-Match": "*"}}))
+	got = must(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "v4"},
+		Header: map[string]string{"If-Match": "*"}}).JSON(t)
 	if got["name"] != "v4" {
 		t.Fatalf("If-Match * : %v", got)
 	}
-	got = lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "v5"},
-		Header: map[string]string{"If-Match": `"nope", "` + got["etag"].(string) + `"`}}))
+	got = must(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "v5"},
+		Header: map[string]string{"If-Match": `"nope", "` + got["etag"].(string) + `"`}}).JSON(t)
 	if got["name"] != "v5" {
 		t.Fatalf("If-Match list: %v", got)
 	}
@@ -1135,7 +1050,7 @@ func TestLcPatchIfMatch(t *testing.T) {
 func TestLcPatchBookkeeping(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "book", "metadata": map[string]any{"a": 1}})
+	k := newKey(t, e, nil, map[string]any{"name": "book", "metadata": map[string]any{"a": 1}})
 	id, secret := k["id"].(string), k["secret"].(string)
 	mgmtID, mgmtSecret := lcSecondManagementKey(t, e, k["account_id"].(string))
 
@@ -1150,21 +1065,21 @@ func TestLcPatchBookkeeping(t *testing.T) {
 		{map[string]any{"permission_mode": "read_only", "status": "active"}, []string{"permission_mode", "status"}},
 	}
 	for i, st := range steps {
-		lcPastMillis(lcTime(t, prev["updated_at"]))
+		lcPastMillis(timeOf(t, prev["updated_at"]))
 		start := time.Now().UTC().Truncate(time.Millisecond)
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		audit := e.auditCount()
-		res := lcMust(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: st.body, Token: mgmtSecret,
+		res := must(t, e, http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: st.body, Token: mgmtSecret,
 			Header: map[string]string{"User-Agent": "lc-test/1", "X-Request-Id": fmt.Sprintf("lc-step-%d", i)}})
-		got := lcDecode(t, res)
+		got := res.JSON(t)
 		if got["etag"] == prev["etag"] || res.Header.Get("ETag") != `"`+got["etag"].(string)+`"` {
 			t.Fatalf("step %d: etag %v (was %v), header %q", i, got["etag"], prev["etag"], res.Header.Get("ETag"))
 		}
-		if u := lcTime(t, got["updated_at"]); !u.After(lcTime(t, prev["updated_at"])) || u.Before(start) {
+		if u := timeOf(t, got["updated_at"]); !u.After(timeOf(t, prev["updated_at"])) || u.Before(start) {
 			t.Fatalf("step %d: updated_at %v, was %v, request started %v", i, got["updated_at"], prev["updated_at"], start)
 		}
-		if got["updated_by_id"] != mgmtID || got["created_by_id"] != e.OpID {
-			t.Fatalf("step %d: updated_by_id %v (want %s), created_by_id %v (want %s)", i, got["updated_by_id"], mgmtID, got["created_by_id"], e.OpID)
+		if got["updated_by_id"] != mgmtID || got["created_by_id"] != e.OperatorKeyID {
+			t.Fatalf("step %d: updated_by_id %v (want %s), created_by_id %v (want %s)", i, got["updated_by_id"], mgmtID, got["created_by_id"], e.OperatorKeyID)
 		}
 		if got["created_at"] != k["created_at"] {
 			t.Fatalf("step %d: created_at moved", i)
@@ -1204,7 +1119,7 @@ func TestLcPut(t *testing.T) {
 		k := lcFullKey(t, e, prj)
 		id := k["id"].(string)
 		lcPatch(t, e, id, map[string]any{"status": "disabled"})
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPut(t, e, id, map[string]any{"name": "replaced"})
 		want := map[string]any{
 			"name": "replaced", "description": nil, "metadata": map[string]any{}, "expires_at": nil, "project_id": nil,
@@ -1230,7 +1145,7 @@ func TestLcPut(t *testing.T) {
 		lcWantCode(t, e, k["secret"], map[string]any{"permissions": "files:write"}, "VALID")
 	})
 	t.Run("stated members are set", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "p"})
+		k := newKey(t, e, nil, map[string]any{"name": "p"})
 		id := k["id"].(string)
 		got := lcPut(t, e, id, map[string]any{"name": "p2", "description": "d", "project_id": prj, "permission_mode": "restricted",
 			"scopes": []any{map[string]any{"resource": "files", "access": "read"}}, "metadata": map[string]any{"x": "y"},
@@ -1243,14 +1158,14 @@ func TestLcPut(t *testing.T) {
 		lcJSONEq(t, "roles", got["roles"], []any{})
 	})
 	t.Run("restricted without scopes is kept by restating scopes only", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "r", "permission_mode": "restricted", "roles": []string{}})
+		k := newKey(t, e, nil, map[string]any{"name": "r", "permission_mode": "restricted", "roles": []string{}})
 		got := lcPut(t, e, k["id"].(string), map[string]any{"name": "r", "permission_mode": "restricted", "scopes": []any{}})
 		if got["permission_mode"] != "restricted" {
 			t.Fatalf("permission_mode %v", got["permission_mode"])
 		}
 	})
 	t.Run("a PUT equal to the current state writes nothing", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "same"})
+		k := newKey(t, e, nil, map[string]any{"name": "same"})
 		id := k["id"].(string)
 		s := lcSnapshot(t, e, id)
 		lcPut(t, e, id, map[string]any{"name": "same"})
@@ -1289,7 +1204,7 @@ func TestLcPut(t *testing.T) {
 		})
 	})
 	t.Run("revoked key", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "rv"})
+		k := newKey(t, e, nil, map[string]any{"name": "rv"})
 		id := k["id"].(string)
 		lcPatch(t, e, id, map[string]any{"status": "revoked"})
 		for _, body := range []map[string]any{{"name": "rv"}, {"name": "rv", "status": "active"}, {"name": "rv", "status": "revoked"}} {
@@ -1297,9 +1212,9 @@ func TestLcPut(t *testing.T) {
 		}
 	})
 	t.Run("PUT can revoke", func(t *testing.T) {
-		k := lcCreate(t, e, map[string]any{"name": "rv2"})
+		k := newKey(t, e, nil, map[string]any{"name": "rv2"})
 		id := k["id"].(string)
-		nev := len(lcEventsOf(t, e, id))
+		nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 		got := lcPut(t, e, id, map[string]any{"name": "rv2", "status": "revoked"})
 		if got["status"] != "revoked" {
 			t.Fatalf("status %v", got["status"])
@@ -1308,7 +1223,7 @@ func TestLcPut(t *testing.T) {
 		lcWantCode(t, e, k["secret"], nil, "REVOKED")
 	})
 	t.Run("unknown key", func(t *testing.T) {
-		lcProblem(t, e.do(req{Method: "PUT", Path: "/v1/keys/" + lcUnknownKeyID, Body: map[string]any{"name": "x"}}), http.StatusNotFound, "not_found")
+		problem(t, e.do(req{Method: "PUT", Path: "/v1/keys/" + lcUnknownKeyID, Body: map[string]any{"name": "x"}}), http.StatusNotFound, "not_found")
 	})
 }
 
@@ -1317,26 +1232,26 @@ func TestLcPut(t *testing.T) {
 func TestLcDelete(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "del"})
-	other := lcCreate(t, e, map[string]any{"name": "stays"})
+	k := newKey(t, e, nil, map[string]any{"name": "del"})
+	other := newKey(t, e, nil, map[string]any{"name": "stays"})
 	id, secret := k["id"].(string), k["secret"].(string)
 	lcPatch(t, e, id, map[string]any{"name": "del2"})
 	lcWantCode(t, e, secret, nil, "VALID")
 	audit := e.auditCount()
 
-	res := lcMust(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + id})
+	res := must(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + id})
 	if len(res.Body) != 0 {
 		t.Fatalf("204 with a body: %q", res.Body)
 	}
 	if e.auditCount() != audit+1 {
 		t.Fatalf("delete wrote %d audit events, want 1", e.auditCount()-audit)
 	}
-	lcProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id}), http.StatusNotFound, "not_found")
-	r := lcVerify(t, e, map[string]any{"key": secret})
+	problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id}), http.StatusNotFound, "not_found")
+	r := verify(t, e, nil, map[string]any{"key": secret})
 	lcJSONEq(t, "verify of a deleted key", r, map[string]any{"valid": false, "code": "NOT_FOUND"})
-	lcProblem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/" + id}), http.StatusNotFound, "not_found")
-	lcProblem(t, e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "x"}}), http.StatusNotFound, "not_found")
-	lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/" + id + "/rotate"}), http.StatusNotFound, "not_found")
+	problem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/" + id}), http.StatusNotFound, "not_found")
+	problem(t, e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "x"}}), http.StatusNotFound, "not_found")
+	problem(t, e.do(req{Method: "POST", Path: "/v1/keys/" + id + "/rotate"}), http.StatusNotFound, "not_found")
 	if e.auditCount() != audit+1 {
 		t.Fatal("refused requests on a deleted key wrote audit events")
 	}
@@ -1356,8 +1271,8 @@ func TestLcDelete(t *testing.T) {
 	}
 	lcNoSecret(t, "audit events", raw, secret)
 	// A deleted key on an unknown or malformed id is the same 404.
-	lcProblem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/nope"}), http.StatusNotFound, "not_found")
-	lcProblem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/" + e.OpID}), http.StatusNotFound, "not_found")
+	problem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/nope"}), http.StatusNotFound, "not_found")
+	problem(t, e.do(req{Method: "DELETE", Path: "/v1/keys/" + e.OperatorKeyID}), http.StatusNotFound, "not_found")
 	lcGet(t, e, other["id"].(string))
 }
 
@@ -1368,7 +1283,7 @@ func TestLcListPagination(t *testing.T) {
 	e := newEnv(t)
 	var created []string
 	for i := 0; i < 12; i++ {
-		created = append(created, lcCreate(t, e, map[string]any{"name": fmt.Sprintf("k%02d", i)})["id"].(string))
+		created = append(created, newKey(t, e, nil, map[string]any{"name": fmt.Sprintf("k%02d", i)})["id"].(string))
 	}
 	newestFirst := slices.Clone(created)
 	slices.Reverse(newestFirst)
@@ -1449,10 +1364,10 @@ func TestLcListFilters(t *testing.T) {
 	e := newEnv(t)
 	prj := lcProject(t, e, "p")
 	// The expiring key first: the rest of the setup runs while it expires.
-	expiring := lcCreate(t, e, map[string]any{"name": "Expiring soon", "expires_at": lcFuture(1500 * time.Millisecond)})
-	mk := func(body map[string]any) string { return lcCreate(t, e, body)["id"].(string) }
+	expiring := newKey(t, e, nil, map[string]any{"name": "Expiring soon", "expires_at": future(1500 * time.Millisecond)})
+	mk := func(body map[string]any) string { return newKey(t, e, nil, body)["id"].(string) }
 	plain := mk(map[string]any{"name": "Plain DOCS key"})
-	future := mk(map[string]any{"name": "future", "expires_at": lcFuture(24 * time.Hour)})
+	later := mk(map[string]any{"name": "future", "expires_at": future(24 * time.Hour)})
 	disabled := mk(map[string]any{"name": "off", "status": "disabled"})
 	revoked := mk(map[string]any{"name": "gone"})
 	lcPatch(t, e, revoked, map[string]any{"status": "revoked"})
@@ -1466,9 +1381,9 @@ func TestLcListFilters(t *testing.T) {
 	under := mk(map[string]any{"name": "snake_case"})
 	unicodeName := mk(map[string]any{"name": "ÉCOLE Straße"})
 	acct := lcGet(t, e, plain)["account_id"].(string)
-	allIDs := []string{expiring["id"].(string), plain, future, disabled, revoked, single, ro, docs, docsFiles, percent, under, unicodeName}
+	allIDs := []string{expiring["id"].(string), plain, later, disabled, revoked, single, ro, docs, docsFiles, percent, under, unicodeName}
 
-	lcWaitFor(t, "the expiring key to expire", 15*time.Second, func() bool {
+	keywardtest.WaitFor(t, "the expiring key to expire", 15*time.Second, func() bool {
 		return lcCode(t, e, expiring["secret"], nil) == "EXPIRED"
 	})
 
@@ -1491,9 +1406,9 @@ func TestLcListFilters(t *testing.T) {
 	var after, before []string
 	{
 		mid := lcGet(t, e, ro)
-		createdMid = lcTime(t, mid["created_at"])
+		createdMid = timeOf(t, mid["created_at"])
 		for _, id := range allIDs {
-			c := lcTime(t, lcGet(t, e, id)["created_at"])
+			c := timeOf(t, lcGet(t, e, id)["created_at"])
 			if c.After(createdMid) {
 				after = append(after, id)
 			}
@@ -1571,7 +1486,7 @@ func TestLcListFilters(t *testing.T) {
 func TestLcListBadParameters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	lcCreate(t, e, map[string]any{"name": "x"})
+	newKey(t, e, nil, map[string]any{"name": "x"})
 	for _, q := range []string{
 		"limit=0", "limit=201", "limit=x", "limit=-1", "limit=", "limit=1.5",
 		"starting_after=nope", "starting_after=prj_01HZZZZZZZZZZZZZZZZZZZZZZZ", "ending_before=key_123", "starting_after=",
@@ -1586,7 +1501,7 @@ func TestLcListBadParameters(t *testing.T) {
 		"search=" + strings.Repeat("s", 256),
 	} {
 		t.Run(q, func(t *testing.T) {
-			p := lcProblem(t, e.do(req{Method: "GET", Path: "/v1/keys?" + q}), http.StatusBadRequest, "invalid_parameter")
+			p := problem(t, e.do(req{Method: "GET", Path: "/v1/keys?" + q}), http.StatusBadRequest, "invalid_parameter")
 			if errs, _ := p["errors"].([]any); len(errs) == 0 {
 				t.Fatalf("invalid_parameter without errors naming the parameter: %v", p)
 			}

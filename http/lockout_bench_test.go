@@ -2,7 +2,6 @@ package http_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +15,7 @@ import (
 	"time"
 
 	khttp "github.com/keyward/keyward/http"
-	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // lockoutBenchClients is how many client addresses with recent failures
@@ -38,13 +37,8 @@ const lockoutBenchFailRate = 5_000
 // see the same machine: the *-ratio metrics (full / empty) are the
 // result; the absolute numbers move with the machine's load.
 func BenchmarkLockoutVerify(b *testing.B) {
-	db, _ := envNewStore(b)
-	svc := service.New(service.Options{Store: db})
-	b.Cleanup(func() { svc.Close(context.Background()); db.Close() })
-	_, op, err := svc.Bootstrap(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := keywardtest.Start(b, keywardtest.Options{Store: keywardtest.StoreFromEnv(b)})
+	svc, op := s.Service, s.OperatorKey
 	newServer := func() *khttp.Server {
 		return khttp.NewServer(svc, khttp.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 	}

@@ -47,9 +47,15 @@ func TestLockoutBoundedWork(t *testing.T) {
 // fakeClock is a settable clock for the lockout's unit tests.
 type fakeClock struct{ now time.Time }
 
-func (c *fakeClock) Now() time.Time        { return c.now }
-func (c *fakeClock) Add(d time.Duration)   { c.now = c.now.Add(d) }
-func newFakeClock() *fakeClock             { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
+func (c *fakeClock) Now() time.Time      { return c.now }
+func (c *fakeClock) Add(d time.Duration) { c.now = c.now.Add(d) }
+
+// clockedLockout returns a lockout with policy p on a clock the test moves.
+func clockedLockout(p LockoutPolicy) (*lockout, *fakeClock) {
+	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	return newLockout(p, clk.Now), clk
+}
+
 func lockedOut(l *lockout, ip string) bool { return l.check(ip) != nil }
 func failN(l *lockout, ip string, n int) {
 	for range n {
@@ -66,8 +72,7 @@ func TestLockoutSemantics(t *testing.T) {
 	p := LockoutPolicy{Threshold: 5, Window: time.Minute, Duration: 30 * time.Second}
 
 	t.Run("threshold within the window", func(t *testing.T) {
-		clk := newFakeClock()
-		l := newLockout(p, clk.Now)
+		l, clk := clockedLockout(p)
 		failN(l, "192.0.2.1", 4)
 		clk.Add(50 * time.Second)
 		if lockedOut(l, "192.0.2.1") {
@@ -100,8 +105,7 @@ func TestLockoutSemantics(t *testing.T) {
 	})
 
 	t.Run("failures older than the window do not count", func(t *testing.T) {
-		clk := newFakeClock()
-		l := newLockout(p, clk.Now)
+		l, clk := clockedLockout(p)
 		failN(l, "192.0.2.1", 4)
 		clk.Add(p.Window + p.Window/lockoutSlots + time.Nanosecond)
 		l.fail("192.0.2.1")
@@ -119,8 +123,7 @@ func TestLockoutSemantics(t *testing.T) {
 	})
 
 	t.Run("an IPv6 client is its /64", func(t *testing.T) {
-		clk := newFakeClock()
-		l := newLockout(p, clk.Now)
+		l, _ := clockedLockout(p)
 		for i := range 5 {
 			l.fail("2001:db8:1:2::" + strconv.Itoa(i+1))
 		}
@@ -133,8 +136,7 @@ func TestLockoutSemantics(t *testing.T) {
 	})
 
 	t.Run("a flood of new addresses keeps the locks", func(t *testing.T) {
-		clk := newFakeClock()
-		l := newLockout(p, clk.Now)
+		l, _ := clockedLockout(p)
 		failN(l, "192.0.2.1", 5)
 		for i := range 3 * maxTrackedClients {
 			l.fail(lockoutAddr(i))
@@ -148,8 +150,7 @@ func TestLockoutSemantics(t *testing.T) {
 	})
 
 	t.Run("idle entries go", func(t *testing.T) {
-		clk := newFakeClock()
-		l := newLockout(p, clk.Now)
+		l, clk := clockedLockout(p)
 		for i := range 10_000 {
 			l.fail(lockoutAddr(i))
 		}

@@ -6,7 +6,6 @@ package http_test
 // working; X-Forwarded-For counts only from trusted proxies.
 
 import (
-	"crypto/rand"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -14,29 +13,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/keywardtest"
 )
 
-// rkSmallLockout is the policy of these tests: 5 failures within a minute
-// lock the address for 2 seconds.
-func rkSmallLockout() *khttp.LockoutPolicy {
-	return &khttp.LockoutPolicy{Threshold: 5, Window: time.Minute, Duration: 2 * time.Second}
-}
-
-// rkForgeToken returns a well-formed token (correct checksum) that no key has.
-func rkForgeToken(t *testing.T, prefix string) string {
+// rkLockoutEnv starts a server with the policy of these tests (5 failures
+// within a minute lock the address for 2 seconds) and the other HTTP
+// options of o.
+func rkLockoutEnv(t *testing.T, o khttp.Options) *testEnv {
 	t.Helper()
-	tok, err := keyward.NewToken(prefix, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok.Reveal()
+	o.Lockout = &khttp.LockoutPolicy{Threshold: 5, Window: time.Minute, Duration: 2 * time.Second}
+	return startEnv(t, keywardtest.Options{HTTP: o})
 }
 
 // rkBadCredentials are five different ways to fail authentication (401).
 func rkBadCredentials(e *testEnv) []req {
-	forged := rkForgeToken(e.t, "kwm")
+	forged := forgeToken(e.t, "kwm")
 	return []req{
 		{Method: "GET", Path: "/v1/keys", Token: forged},
 		{Method: "GET", Path: "/v1/keys", Token: "not-a-key"},
@@ -63,18 +55,18 @@ func rkFail(t *testing.T, e *testEnv, c *http.Client, n int, hdr map[string]stri
 			}
 			r.Header = h
 		}
-		res, err := rkSend(e, c, r)
+		res, err := e.send(c, r, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rkProblem(t, res, http.StatusUnauthorized, "unauthenticated")
+		problem(t, res, http.StatusUnauthorized, "unauthenticated")
 	}
 }
 
 // rkLocked checks that res is the lockout answer and returns Retry-After.
 func rkLocked(t *testing.T, res *resp, maxWait int) int {
 	t.Helper()
-	p := rkProblem(t, res, http.StatusTooManyRequests, "locked")
+	p := problem(t, res, http.StatusTooManyRequests, "locked")
 	ra, err := strconv.Atoi(res.Header.Get("Retry-After"))
 	if err != nil || ra < 1 || ra > maxWait {
 		t.Fatalf("Retry-After %q, want 1–%d seconds", res.Header.Get("Retry-After"), maxWait)
@@ -88,7 +80,7 @@ func rkLocked(t *testing.T, res *resp, maxWait int) int {
 // rkStatus sends r with client c and returns the status.
 func rkStatus(t *testing.T, e *testEnv, c *http.Client, r req) *resp {
 	t.Helper()
-	res, err := rkSend(e, c, r)
+	res, err := e.send(c, r, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +110,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("bad credentials lock the address, valid ones included", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: rkSmallLockout()}).testEnv
+		e := rkLockoutEnv(t, khttp.Options{})
 		local, other := rkClient(t, "127.0.0.1"), rkClient(t, "127.0.0.2")
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
 		rkFail(t, e, local, 4, nil)
@@ -155,12 +147,12 @@ func TestLockout(t *testing.T) {
 
 	t.Run("whoami counts", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: rkSmallLockout()}).testEnv
+		e := rkLockoutEnv(t, khttp.Options{})
 		local := rkClient(t, "127.0.0.1")
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
-		forged := rkForgeToken(t, "kw")
+		forged := forgeToken(t, "kw")
 		for i := 0; i < 3; i++ {
-			rkProblem(t, rkStatus(t, e, local, req{Method: "GET", Path: "/v1/whoami", Token: forged}), http.StatusUnauthorized, "unauthenticated")
+			problem(t, rkStatus(t, e, local, req{Method: "GET", Path: "/v1/whoami", Token: forged}), http.StatusUnauthorized, "unauthenticated")
 		}
 		rkFail(t, e, local, 2, nil)
 		rkLocked(t, rkStatus(t, e, local, req{Method: "GET", Path: "/v1/whoami", Token: apiKey}), 2)
@@ -169,11 +161,11 @@ func TestLockout(t *testing.T) {
 
 	t.Run("other failures do not count", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: rkSmallLockout()}).testEnv
+		e := rkLockoutEnv(t, khttp.Options{})
 		local := rkClient(t, "127.0.0.1")
 		apiKey := e.createKey(map[string]any{"name": "api"})["secret"].(string)
-		_, reader := rkManagementKey(t, e, nil, "keys:read")
-		other := rkAccount(t, e, "other")
+		_, reader := mgmtKey(t, e, "", "keys:read")
+		other := account(t, e, "other")
 		for _, tc := range []struct {
 			name   string
 			r      req
@@ -184,7 +176,7 @@ func TestLockout(t *testing.T) {
 			{"account mismatch", req{Method: "GET", Path: "/v1/keys", Token: reader, Header: map[string]string{"X-Account-Id": other}}, http.StatusForbidden},
 			{"unknown key id", req{Method: "GET", Path: "/v1/keys/key_01ARZ3NDEKTSV4RRFFQ69G5FAV"}, http.StatusNotFound},
 			{"validation", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": 1}}, http.StatusUnprocessableEntity},
-			{"verify of bad tokens", req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": rkForgeToken(t, "kw")}}, http.StatusOK},
+			{"verify of bad tokens", req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": forgeToken(t, "kw")}}, http.StatusOK},
 			{"conflicting credentials", req{Method: "GET", Path: "/v1/keys", Header: map[string]string{"X-API-Key": apiKey}}, http.StatusBadRequest},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -200,7 +192,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("threshold 0 disables it", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: &khttp.LockoutPolicy{Threshold: 0, Window: time.Minute, Duration: time.Minute}}).testEnv
+		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: &khttp.LockoutPolicy{Threshold: 0, Window: time.Minute, Duration: time.Minute}}})
 		local := rkClient(t, "127.0.0.1")
 		rkFail(t, e, local, 30, nil)
 		rkMust(t, e, local, http.StatusOK, keys)
@@ -211,7 +203,7 @@ func TestLockout(t *testing.T) {
 		if khttp.DefaultLockout.Threshold != 100 || khttp.DefaultLockout.Window != time.Minute || khttp.DefaultLockout.Duration != time.Minute {
 			t.Errorf("DefaultLockout is %+v; the documented default is 100 failures within a minute → locked for a minute", khttp.DefaultLockout)
 		}
-		e := rkNewEnv(t, rkOptions{DefaultLockout: true}).testEnv
+		e := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: &khttp.DefaultLockout}})
 		local := rkClient(t, "127.0.0.1")
 		rkFail(t, e, local, 99, nil)
 		rkMust(t, e, local, http.StatusOK, keys)
@@ -224,7 +216,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("behind a trusted proxy the forwarded client is locked", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: rkSmallLockout(), Proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}).testEnv
+		e := rkLockoutEnv(t, khttp.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 		proxy := rkClient(t, "127.0.0.1")
 		as := func(xff string) map[string]string { return map[string]string{"X-Forwarded-For": xff} }
 		rkFail(t, e, proxy, 5, as("203.0.113.7"))
@@ -239,7 +231,7 @@ func TestLockout(t *testing.T) {
 		// The audit log records the forwarded client.
 		id := rkMust(t, e, proxy, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "via proxy"},
 			Header: as("203.0.113.9")}).Str(t, "id")
-		if evs := rkEvents(t, e, "target_id="+id, nil); len(evs) != 1 || evs[0]["client_ip"] != "203.0.113.9" {
+		if evs := events(t, e, "target_id="+id, nil); len(evs) != 1 || evs[0]["client_ip"] != "203.0.113.9" {
 			t.Errorf("the audit event of a request through the proxy: %v, want client_ip 203.0.113.9", evs)
 		}
 		// A peer that is not a trusted proxy is itself the client, whatever it forwards.
@@ -251,11 +243,11 @@ func TestLockout(t *testing.T) {
 
 	t.Run("without trusted proxies X-Forwarded-For is ignored", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: rkSmallLockout()}).testEnv
+		e := rkLockoutEnv(t, khttp.Options{})
 		local := rkClient(t, "127.0.0.1")
 		id := rkMust(t, e, local, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "spoof"},
 			Header: map[string]string{"X-Forwarded-For": "203.0.113.50"}}).Str(t, "id")
-		if evs := rkEvents(t, e, "target_id="+id, nil); len(evs) != 1 || evs[0]["client_ip"] != "127.0.0.1" {
+		if evs := events(t, e, "target_id="+id, nil); len(evs) != 1 || evs[0]["client_ip"] != "127.0.0.1" {
 			t.Errorf("an untrusted X-Forwarded-For reached the audit log: %v, want client_ip 127.0.0.1", evs)
 		}
 		for i := 0; i < 5; i++ {
@@ -268,11 +260,11 @@ func TestLockout(t *testing.T) {
 
 	t.Run("the lock message", func(t *testing.T) {
 		t.Parallel()
-		e := rkNewEnv(t, rkOptions{Lockout: rkSmallLockout()}).testEnv
+		e := rkLockoutEnv(t, khttp.Options{})
 		local := rkClient(t, "127.0.0.1")
 		rkFail(t, e, local, 5, nil)
 		res := rkStatus(t, e, local, keys)
-		p := rkProblem(t, res, http.StatusTooManyRequests, "locked")
+		p := problem(t, res, http.StatusTooManyRequests, "locked")
 		if d, _ := p["detail"].(string); !strings.Contains(d, "retry after") {
 			t.Errorf("the lock's detail does not say when to retry: %q", d)
 		}

@@ -24,99 +24,12 @@ import (
 // pxCtx is the context of every direct service or store call in these tests.
 var pxCtx = context.Background()
 
-// pxAccountPerms are the management permissions an account-bound key may hold.
-var pxAccountPerms = []string{
-	keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermKeysVerify, keyward.PermKeysReveal,
-	keyward.PermManagementKeysRead, keyward.PermManagementKeysWrite, keyward.PermMembersRead,
-	keyward.PermMembersWrite, keyward.PermCatalogRead, keyward.PermCatalogWrite, keyward.PermAuditRead,
-}
-
-// pxDump returns every row of every table of the database as sorted text
-// lines, leaving out what the write-behind fills in later
-// (keys.last_used_at, keys.verifications: the uses of keys, management
-// keys' authentications included), so a test can assert that a request
-// changed nothing at all.
-func pxDump(t *testing.T, e *testEnv) string {
-	t.Helper()
-	db := e.DB.WriteDB()
-	tables := envTables(t, e)
-	var lines []string
-	for _, tbl := range tables {
-		rs, err := db.QueryContext(pxCtx, `SELECT * FROM "`+tbl+`"`)
-		if err != nil {
-			t.Fatalf("dump %s: %v", tbl, err)
-		}
-		cols, _ := rs.Columns()
-		for rs.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rs.Scan(ptrs...); err != nil {
-				rs.Close()
-				t.Fatal(err)
-			}
-			var b strings.Builder
-			b.WriteString(tbl)
-			for i, c := range cols {
-				if tbl == "keys" && (c == "last_used_at" || c == "verifications") {
-					continue
-				}
-				switch v := vals[i].(type) {
-				case []byte:
-					fmt.Fprintf(&b, " %s=%x", c, v)
-				default:
-					fmt.Fprintf(&b, " %s=%v", c, v)
-				}
-			}
-			lines = append(lines, b.String())
-		}
-		err = rs.Err()
-		rs.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
-}
-
-// pxUnchanged fails the test if the database differs from before, listing
-// the rows that appeared and disappeared.
-func pxUnchanged(t *testing.T, e *testEnv, before string, what string) {
-	t.Helper()
-	after := pxDump(t, e)
-	if after == before {
-		return
-	}
-	b, a := strings.Split(before, "\n"), strings.Split(after, "\n")
-	var msg strings.Builder
-	for _, d := range []struct {
-		label      string
-		from, rest []string
-	}{{"appeared", a, b}, {"disappeared", b, a}} {
-		n := 0
-		for _, l := range d.from {
-			if !slices.Contains(d.rest, l) {
-				if n++; n <= 3 {
-					fmt.Fprintf(&msg, "\n %s: %s", d.label, pxShort([]byte(l)))
-				}
-			}
-		}
-		if n > 3 {
-			fmt.Fprintf(&msg, "\n (%d more rows %s)", n-3, d.label)
-		}
-	}
-	t.Errorf("%s changed the database:%s", what, msg.String())
-}
-
 // pxProblem checks that res is a complete RFC 9457 problem with the given
 // status and code and returns its members (nil after reporting a failure).
 func pxProblem(t *testing.T, res *resp, status int, code string) map[string]any {
 	t.Helper()
 	if res.Status != status {
-		t.Errorf("status %d, want %d (%s)\n%s", res.Status, status, code, pxShort(res.Body))
+		t.Errorf("status %d, want %d (%s)\n%s", res.Status, status, code, short(res.Body))
 		return nil
 	}
 	return pxProblemShape(t, res, code)
@@ -126,21 +39,21 @@ func pxProblem(t *testing.T, res *resp, status int, code string) map[string]any 
 func pxProblemShape(t *testing.T, res *resp, code string) map[string]any {
 	t.Helper()
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
-		t.Errorf("status %d: Content-Type %q, want application/problem+json\n%s", res.Status, ct, pxShort(res.Body))
+		t.Errorf("status %d: Content-Type %q, want application/problem+json\n%s", res.Status, ct, short(res.Body))
 		return nil
 	}
 	var p map[string]any
 	if err := json.Unmarshal(res.Body, &p); err != nil {
-		t.Errorf("problem body is not a JSON object: %v\n%s", err, pxShort(res.Body))
+		t.Errorf("problem body is not a JSON object: %v\n%s", err, short(res.Body))
 		return nil
 	}
 	if code != "" && p["code"] != code {
-		t.Errorf("code %v, want %s\n%s", p["code"], code, pxShort(res.Body))
+		t.Errorf("code %v, want %s\n%s", p["code"], code, short(res.Body))
 		return nil
 	}
 	for _, m := range []string{"type", "title", "detail", "code", "request_id"} {
 		if s, ok := p[m].(string); !ok || s == "" {
-			t.Errorf("problem member %q is %v, want a non-empty string\n%s", m, p[m], pxShort(res.Body))
+			t.Errorf("problem member %q is %v, want a non-empty string\n%s", m, p[m], short(res.Body))
 		}
 	}
 	if _, ok := p["errors"].([]any); !ok {
@@ -155,8 +68,8 @@ func pxProblemShape(t *testing.T, res *resp, code string) map[string]any {
 	return p
 }
 
-// pxFields returns the field names of a problem's errors.
-func pxFields(p map[string]any) []string {
+// fields returns the field names of a problem's errors.
+func fields(p map[string]any) []string {
 	var out []string
 	errs, _ := p["errors"].([]any)
 	for _, fe := range errs {
@@ -171,39 +84,12 @@ func pxFields(p map[string]any) []string {
 // pxNames reports whether one of the problem's errors names the member
 // (itself, or a path inside it).
 func pxNames(p map[string]any, member string) bool {
-	for _, f := range pxFields(p) {
+	for _, f := range fields(p) {
 		if f == member || strings.HasPrefix(f, member+".") || strings.HasPrefix(f, member+"[") {
 			return true
 		}
 	}
 	return false
-}
-
-func pxShort(b []byte) string {
-	if len(b) > 600 {
-		return string(b[:600]) + "…"
-	}
-	return string(b)
-}
-
-// pxMust sends r and fails the test unless the status is want.
-func pxMust(t *testing.T, e *testEnv, want int, r req) *resp {
-	t.Helper()
-	res := e.do(r)
-	if res.Status != want {
-		t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, res.Status, want, pxShort(res.Body))
-	}
-	return res
-}
-
-// pxJSON decodes a response body as a JSON object.
-func pxJSON(t *testing.T, res *resp) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(res.Body, &m); err != nil {
-		t.Fatalf("response is not a JSON object: %v\n%s", err, pxShort(res.Body))
-	}
-	return m
 }
 
 // pxRaw sends a request outside the harness: for chunked bodies (length
@@ -234,22 +120,12 @@ func pxRaw(t *testing.T, e *testEnv, method, path string, header map[string]stri
 // the account named by accountID.
 func pxActor(t *testing.T, e *testEnv, accountID string) *keyward.Actor {
 	t.Helper()
-	a, err := e.Svc.Authenticate(pxCtx, service.Credential{Token: keyward.TokenFromString(e.Op), AccountID: accountID, ClientIP: "127.0.0.1"})
+	a, err := e.Service.Authenticate(pxCtx, service.Credential{Token: keyward.TokenFromString(e.Op), AccountID: accountID, ClientIP: "127.0.0.1"})
 	if err != nil {
 		t.Fatalf("authenticate operator: %v", err)
 	}
 	a.RequestID, a.ClientIP, a.UserAgent, a.Dialect = "px-setup", "127.0.0.1", "px-setup", "native"
 	return a
-}
-
-// pxMgmtKey creates, with the operator key through POST
-// /v1/management-keys, a management key holding perms in the actor's
-// account, and returns its id and secret.
-func pxMgmtKey(t *testing.T, e *testEnv, a *keyward.Actor, name string, perms []string) (string, string) {
-	t.Helper()
-	k := pxJSON(t, pxMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys",
-		Header: map[string]string{"X-Account-Id": a.AccountID}, Body: map[string]any{"name": name, "permissions": perms}}))
-	return k["id"].(string), k["secret"].(string)
 }
 
 // pxSetStatus changes a key's status with the operator key, through PATCH.
@@ -259,12 +135,12 @@ func pxSetStatus(t *testing.T, e *testEnv, a *keyward.Actor, kind keyward.KeyKin
 	if kind == keyward.KindManagement {
 		path = "/v1/management-keys/"
 	}
-	pxMust(t, e, http.StatusOK, req{Method: "PATCH", Path: path + id,
+	must(t, e, http.StatusOK, req{Method: "PATCH", Path: path + id,
 		Header: map[string]string{"X-Account-Id": a.AccountID}, Body: map[string]any{"status": st}})
 }
 
-// pxNewID returns a well-formed id that names nothing.
-func pxNewID(prefix string) string {
+// newID returns a well-formed id that names nothing.
+func newID(prefix string) string {
 	return keyward.NewIDs(keyward.SystemClock).New(prefix)
 }
 
@@ -275,7 +151,7 @@ func pxOtherAccount(t *testing.T, e *testEnv, name string) string {
 	t.Helper()
 	now := keyward.Timestamp(time.Now())
 	acct := &keyward.Account{
-		ID: pxNewID(keyward.PrefixAccount), Name: name, DefaultPrefix: keyward.DefaultPrefix,
+		ID: newID(keyward.PrefixAccount), Name: name, DefaultPrefix: keyward.DefaultPrefix,
 		CatalogTemplate: keyward.TemplateDefault, DefaultPermissionMode: keyward.ModeAll,
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
@@ -332,11 +208,11 @@ func pxSetup(t *testing.T) *pxFixture {
 	f := &pxFixture{e: e, op: pxActor(t, e, ""), resource: "pxres", without: map[string]string{}}
 	f.acctID = f.op.AccountID
 
-	f.project = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px project"}}).Str(t, "id")
-	k := pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px api key"}}))
+	f.project = must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px project"}}).Str(t, "id")
+	k := must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px api key"}}).JSON(t)
 	f.apiKeyID, f.apiKey = k["id"].(string), k["secret"].(string)
 	for _, st := range []keyward.KeyStatus{keyward.StatusDisabled, keyward.StatusRevoked} {
-		k := pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px " + string(st)}}))
+		k := must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px " + string(st)}}).JSON(t)
 		pxSetStatus(t, e, f.op, keyward.KindAPI, k["id"].(string), st)
 		if st == keyward.StatusDisabled {
 			f.apiDisabled = k["secret"].(string)
@@ -344,49 +220,49 @@ func pxSetup(t *testing.T) *pxFixture {
 			f.apiRevoked = k["secret"].(string)
 		}
 	}
-	pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + f.resource, Body: map[string]any{"display_name": "PX"}})
+	must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + f.resource, Body: map[string]any{"display_name": "PX"}})
 
-	f.mgmtKeyID, _ = pxMgmtKey(t, e, f.op, "px active", pxAccountPerms)
+	f.mgmtKeyID, _ = mgmtKey(t, e, f.op.AccountID, boundPerms...)
 	var id string
-	id, f.mgmtDisabled = pxMgmtKey(t, e, f.op, "px disabled", pxAccountPerms)
+	id, f.mgmtDisabled = mgmtKey(t, e, f.op.AccountID, boundPerms...)
 	pxSetStatus(t, e, f.op, keyward.KindManagement, id, keyward.StatusDisabled)
-	id, f.mgmtRevoked = pxMgmtKey(t, e, f.op, "px revoked", pxAccountPerms)
+	id, f.mgmtRevoked = mgmtKey(t, e, f.op.AccountID, boundPerms...)
 	pxSetStatus(t, e, f.op, keyward.KindManagement, id, keyward.StatusRevoked)
-	_, f.auditOnly = pxMgmtKey(t, e, f.op, "px audit only", []string{keyward.PermAuditRead})
-	_, f.keysReadOnly = pxMgmtKey(t, e, f.op, "px keys:read only", []string{keyward.PermKeysRead})
-	for _, p := range pxAccountPerms {
-		rest := slices.DeleteFunc(slices.Clone(pxAccountPerms), func(q string) bool { return q == p })
-		_, f.without[p] = pxMgmtKey(t, e, f.op, "px without "+p, rest)
+	_, f.auditOnly = mgmtKey(t, e, f.op.AccountID, keyward.PermAuditRead)
+	_, f.keysReadOnly = mgmtKey(t, e, f.op.AccountID, keyward.PermKeysRead)
+	for _, p := range boundPerms {
+		rest := slices.DeleteFunc(slices.Clone(boundPerms), func(q string) bool { return q == p })
+		_, f.without[p] = mgmtKey(t, e, f.op.AccountID, rest...)
 	}
 
 	f.other.acct = pxOtherAccount(t, e, "px-other")
 	oa := pxActor(t, e, f.other.acct)
-	ok, _, err := e.Svc.CreateKey(pxCtx, oa, keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("px other key")})
+	ok, _, err := e.Service.CreateKey(pxCtx, oa, keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("px other key")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.other.key = ok.ID
-	pr := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px other project"},
+	pr := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px other project"},
 		Header: map[string]string{"X-Account-Id": f.other.acct}})
 	f.other.project = pr.Str(t, "id")
 	f.other.resource = "pxother"
 	oh := map[string]string{"X-Account-Id": f.other.acct}
-	pxMust(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + f.other.resource, Body: map[string]any{}, Header: oh})
-	f.other.mgmtKey, _ = pxMgmtKey(t, e, oa, "px other management key", []string{keyward.PermKeysRead})
-	f.other.user = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "px other user"}, Header: oh}).Str(t, "id")
-	f.other.sa = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "px other sa"}, Header: oh}).Str(t, "id")
+	must(t, e, 201, req{Method: "PUT", Path: "/v1/catalog/resources/" + f.other.resource, Body: map[string]any{}, Header: oh})
+	f.other.mgmtKey, _ = mgmtKey(t, e, oa.AccountID, keyward.PermKeysRead)
+	f.other.user = must(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "px other user"}, Header: oh}).Str(t, "id")
+	f.other.sa = must(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "px other sa"}, Header: oh}).Str(t, "id")
 	f.other.role = "pxotherrole"
-	pxMust(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": f.other.role}, Header: oh})
+	must(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": f.other.role}, Header: oh})
 
-	f.user = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "px user", "email": "px@example.com"}}).Str(t, "id")
-	f.serviceAccount = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "px sa"}}).Str(t, "id")
+	f.user = must(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "px user", "email": "px@example.com"}}).Str(t, "id")
+	f.serviceAccount = must(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "px sa"}}).Str(t, "id")
 	f.role = "pxrole"
-	pxMust(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": f.role,
+	must(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": f.role,
 		"scopes": []any{map[string]any{"resource": "documents", "access": "read"}}}})
-	f.acct = pxMust(t, e, 201, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": "px target"}}).Str(t, "id")
+	f.acct = must(t, e, 201, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": "px target"}}).Str(t, "id")
 	// The accounts permissions exist only on operator keys: a bound key
 	// holding every permission it can hold still lacks them.
-	_, full := pxMgmtKey(t, e, f.op, "px every account permission", pxAccountPerms)
+	_, full := mgmtKey(t, e, f.op.AccountID, boundPerms...)
 	f.without[keyward.PermAccountsRead], f.without[keyward.PermAccountsWrite] = full, full
 	return f
 }
@@ -749,23 +625,13 @@ func pxRoutes() []pxRoute {
 // route of routes.go is in pxRoutes, and nothing else.
 func TestPxMatrixCoversEveryRoute(t *testing.T) {
 	e := newEnv(t)
-	var served []string
-	for _, r := range e.Server.Routes() {
-		// The invalidation stream never ends for an accepted credential:
-		// its credential cases are in stream_test.go.
-		if strings.Contains(r, " /v1/") && r != "GET /v1/whoami" && r != "GET /v1/invalidations" {
-			served = append(served, r)
-		}
-	}
 	var tested []string
 	for _, r := range pxRoutes() {
 		tested = append(tested, r.name())
 	}
-	sort.Strings(served)
-	sort.Strings(tested)
-	if !slices.Equal(served, tested) {
-		t.Errorf("management routes served:\n  %s\nroutes in the matrix:\n  %s", strings.Join(served, "\n  "), strings.Join(tested, "\n  "))
-	}
+	// The invalidation stream never ends for an accepted credential: its
+	// credential cases are in stream_test.go.
+	sameRoutes(t, e, "management routes", managementRoute, "the matrix", tested)
 }
 
 // pxCred is one credential case: the headers sent (instead of the
@@ -818,7 +684,7 @@ func pxCreds(f *pxFixture, r pxRoute) []pxCred {
 		{name: "two different credentials", header: map[string]string{"Authorization": "Bearer " + f.e.Op, "X-API-Key": f.apiKey}, status: 400, code: "bad_request", authFirst: true},
 		{name: "two different management keys", header: map[string]string{"Authorization": "Bearer " + f.auditOnly, "X-API-Key": f.e.Op}, status: 400, code: "bad_request", authFirst: true},
 		{name: "bound key naming another account", header: map[string]string{"Authorization": "Bearer " + f.without[r.perm], "X-Account-Id": f.other.acct}, status: forbidden, code: "account_mismatch", authFirst: true},
-		{name: "operator naming an unknown account", header: map[string]string{"Authorization": "Bearer " + f.e.Op, "X-Account-Id": pxNewID(keyward.PrefixAccount)}, status: 404, code: "not_found", authFirst: true},
+		{name: "operator naming an unknown account", header: map[string]string{"Authorization": "Bearer " + f.e.Op, "X-Account-Id": newID(keyward.PrefixAccount)}, status: 404, code: "not_found", authFirst: true},
 		{name: "operator naming a malformed account", header: map[string]string{"Authorization": "Bearer " + f.e.Op, "X-Account-Id": "default"}, status: 404, code: "not_found", authFirst: true},
 		{name: "lacks the permission", header: bearer(f.without[r.perm]), status: forbidden, code: "permission_denied", missing: r.perm},
 		{name: "only " + lackPermName(lackKey == f.auditOnly), header: bearer(lackKey), status: forbidden, code: "permission_denied", missing: lackPerm},
@@ -861,7 +727,7 @@ func TestPxCredentialMatrix(t *testing.T) {
 			}
 			for _, c := range pxCreds(f, r) {
 				t.Run(c.name, func(t *testing.T) {
-					before := pxDump(t, e)
+					before := dump(t, e)
 					n := e.auditCount()
 					res := pxSend(e, r.method, path, body, c.header)
 					p := pxProblem(t, res, c.status, c.code)
@@ -890,7 +756,7 @@ func TestPxCredentialMatrix(t *testing.T) {
 						res := pxSend(e, r.method, bad+"?px_bogus=1", `{"px":`, h)
 						pxProblem(t, res, c.status, c.code)
 					}
-					pxUnchanged(t, e, before, c.name)
+					unchanged(t, e, before, c.name)
 					if got := e.auditCount(); got != n {
 						t.Errorf("audit events %d → %d", n, got)
 					}
@@ -900,14 +766,14 @@ func TestPxCredentialMatrix(t *testing.T) {
 				t.Run("same token in both headers", func(t *testing.T) {
 					res := pxSend(e, r.method, path, body, map[string]string{"Authorization": "Bearer " + e.Op, "X-API-Key": e.Op})
 					if res.Status != r.ok {
-						t.Errorf("status %d, want %d\n%s", res.Status, r.ok, pxShort(res.Body))
+						t.Errorf("status %d, want %d\n%s", res.Status, r.ok, short(res.Body))
 					}
 				})
 			}
 			t.Run("x-api-key alone works", func(t *testing.T) {
 				res := pxSend(e, r.method, path, body, map[string]string{"X-API-Key": e.Op})
 				if res.Status != r.ok {
-					t.Errorf("status %d, want %d\n%s", res.Status, r.ok, pxShort(res.Body))
+					t.Errorf("status %d, want %d\n%s", res.Status, r.ok, short(res.Body))
 				}
 			})
 		})
@@ -982,7 +848,7 @@ func TestPxBodyMatrix(t *testing.T) {
 			path := r.path(r.id(f))
 			for _, c := range pxBodyCases(f, r) {
 				t.Run(c.name, func(t *testing.T) {
-					before := pxDump(t, e)
+					before := dump(t, e)
 					rq := req{Method: r.method, Path: path, Header: c.header}
 					if c.body != "" {
 						rq.Body = c.body
@@ -990,22 +856,22 @@ func TestPxBodyMatrix(t *testing.T) {
 					res := e.do(rq)
 					p := pxProblem(t, res, c.status, c.code)
 					if p != nil && c.member != "" && !pxNames(p, c.member) {
-						t.Errorf("the problem does not name %q: errors %v\n%s", c.member, pxFields(p), pxShort(res.Body))
+						t.Errorf("the problem does not name %q: errors %v\n%s", c.member, fields(p), short(res.Body))
 					}
-					pxUnchanged(t, e, before, c.name)
+					unchanged(t, e, before, c.name)
 				})
 			}
 			t.Run("too large chunked", func(t *testing.T) {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				big := io.MultiReader(strings.NewReader(`{"name":"px","description":"`), strings.NewReader(strings.Repeat("a", 1<<20)), strings.NewReader(`"}`))
 				res := pxRaw(t, e, r.method, path, map[string]string{"Authorization": "Bearer " + e.Op, "Content-Type": "application/json"}, io.NopCloser(big), -1)
 				pxProblem(t, res, 413, "body_too_large")
-				pxUnchanged(t, e, before, "chunked body")
+				unchanged(t, e, before, "chunked body")
 			})
 			t.Run("valid body works", func(t *testing.T) {
 				res := e.do(req{Method: r.method, Path: path, Body: r.body(f)})
 				if res.Status != r.ok {
-					t.Errorf("status %d, want %d\n%s", res.Status, r.ok, pxShort(res.Body))
+					t.Errorf("status %d, want %d\n%s", res.Status, r.ok, short(res.Body))
 				}
 			})
 		})
@@ -1019,7 +885,7 @@ func TestPxBodyMediaTypes(t *testing.T) {
 		t.Run(ct, func(t *testing.T) {
 			res := e.do(req{Method: "POST", Path: "/v1/projects", Body: `{"name":"px ` + ct + `"}`, Header: map[string]string{"Content-Type": ct}})
 			if res.Status != 201 {
-				t.Errorf("Content-Type %q: status %d\n%s", ct, res.Status, pxShort(res.Body))
+				t.Errorf("Content-Type %q: status %d\n%s", ct, res.Status, short(res.Body))
 			}
 		})
 	}
@@ -1043,11 +909,11 @@ func TestPxBodySizeBoundary(t *testing.T) {
 				return pxRaw(t, e, "POST", "/v1/keys", auth, bytes.NewReader(b), int64(len(b)))
 			}
 			if res := send(body(1 << 20)); res.Status != 201 {
-				t.Errorf("1 MiB body: status %d\n%s", res.Status, pxShort(res.Body))
+				t.Errorf("1 MiB body: status %d\n%s", res.Status, short(res.Body))
 			}
-			before := pxDump(t, e)
+			before := dump(t, e)
 			pxProblem(t, send(body(1<<20+1)), 413, "body_too_large")
-			pxUnchanged(t, e, before, "a body one byte too large")
+			unchanged(t, e, before, "a body one byte too large")
 		})
 	}
 }
@@ -1060,30 +926,30 @@ func TestPxIDMatrix(t *testing.T) {
 	e := f.e
 	ids := map[string][]string{
 		"key": {
-			f.project, f.mgmtKeyID, e.OpID, "key_123", "key_" + strings.ToLower(strings.TrimPrefix(pxNewID(keyward.PrefixKey), "key_")),
-			"KEY_" + strings.TrimPrefix(pxNewID(keyward.PrefixKey), "key_"), "key-" + strings.TrimPrefix(pxNewID(keyward.PrefixKey), "key_"),
-			strings.TrimPrefix(f.apiKeyID, "key_"), f.apiKeyID + "0", " " + f.apiKeyID, "x", pxNewID(keyward.PrefixKey), f.other.key,
+			f.project, f.mgmtKeyID, e.OperatorKeyID, "key_123", "key_" + strings.ToLower(strings.TrimPrefix(newID(keyward.PrefixKey), "key_")),
+			"KEY_" + strings.TrimPrefix(newID(keyward.PrefixKey), "key_"), "key-" + strings.TrimPrefix(newID(keyward.PrefixKey), "key_"),
+			strings.TrimPrefix(f.apiKeyID, "key_"), f.apiKeyID + "0", " " + f.apiKeyID, "x", newID(keyward.PrefixKey), f.other.key,
 			"key_ZZZZZZZZZZZZZZZZZZZZZZZZZZ",
 		},
 		"project": {
-			f.apiKeyID, "prj_123", "prj_" + strings.ToLower(strings.TrimPrefix(pxNewID(keyward.PrefixProject), "prj_")),
-			pxNewID(keyward.PrefixProject), f.other.project, "x",
+			f.apiKeyID, "prj_123", "prj_" + strings.ToLower(strings.TrimPrefix(newID(keyward.PrefixProject), "prj_")),
+			newID(keyward.PrefixProject), f.other.project, "x",
 		},
 		"resource": {"nope", "BAD", "1x", "documents.nope", strings.Repeat("a", 65), f.other.resource},
 		"mgmtkey": {
-			f.apiKeyID, f.project, "key_123", pxNewID(keyward.PrefixKey), f.other.mgmtKey, "x", strings.TrimPrefix(f.mgmtKeyID, "key_"),
+			f.apiKeyID, f.project, "key_123", newID(keyward.PrefixKey), f.other.mgmtKey, "x", strings.TrimPrefix(f.mgmtKeyID, "key_"),
 			"key_" + strings.ToLower(strings.TrimPrefix(f.mgmtKeyID, "key_")), f.mgmtKeyID + "0",
 		},
 		"account": {
-			"acc_123", pxNewID(keyward.PrefixAccount), f.project, f.user, "x", keyward.DefaultAccountName, "px target",
+			"acc_123", newID(keyward.PrefixAccount), f.project, f.user, "x", keyward.DefaultAccountName, "px target",
 			"acc_" + strings.ToLower(strings.TrimPrefix(f.acct, "acc_")), f.acct + "0", strings.TrimPrefix(f.acct, "acc_"),
 		},
 		"user": {
-			f.other.user, pxNewID(keyward.PrefixUser), "usr_123", f.serviceAccount, f.apiKeyID, "x", f.user + "0",
+			f.other.user, newID(keyward.PrefixUser), "usr_123", f.serviceAccount, f.apiKeyID, "x", f.user + "0",
 			"usr_" + strings.ToLower(strings.TrimPrefix(f.user, "usr_")),
 		},
 		"sa": {
-			f.other.sa, pxNewID(keyward.PrefixService), "sa_123", f.user, f.apiKeyID, "x", f.serviceAccount + "0",
+			f.other.sa, newID(keyward.PrefixService), "sa_123", f.user, f.apiKeyID, "x", f.serviceAccount + "0",
 		},
 		"role": {"nope", "BAD", "PXROLE", "1x", strings.Repeat("a", 65), f.other.role, "pxrole.x", f.role + " "},
 	}
@@ -1097,31 +963,31 @@ func TestPxIDMatrix(t *testing.T) {
 		}
 		for _, id := range ids[r.idKind] {
 			t.Run(r.name()+" "+id, func(t *testing.T) {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				rq := req{Method: r.method, Path: r.path(pxEscape(id))}
 				if body != "" {
 					rq.Body = body
 				}
 				pxProblem(t, e.do(rq), 404, "not_found")
-				pxUnchanged(t, e, before, "a bad id")
+				unchanged(t, e, before, "a bad id")
 			})
 		}
 	}
 	t.Run("the other account sees its objects", func(t *testing.T) {
 		h := map[string]string{"X-Account-Id": f.other.acct}
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + f.other.key, Header: h})
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/projects/" + f.other.project, Header: h})
-		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/keys/" + f.apiKeyID, Header: h})
-		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/projects/" + f.project, Header: h})
-		pxMust(t, e, 404, req{Method: "DELETE", Path: "/v1/catalog/resources/" + f.resource, Header: h})
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/management-keys/" + f.other.mgmtKey, Header: h})
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/users/" + f.other.user, Header: h})
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/service-accounts/" + f.other.sa, Header: h})
-		pxMust(t, e, 200, req{Method: "GET", Path: "/v1/roles/" + f.other.role, Header: h})
-		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/management-keys/" + f.mgmtKeyID, Header: h})
-		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/users/" + f.user, Header: h})
-		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/service-accounts/" + f.serviceAccount, Header: h})
-		pxMust(t, e, 404, req{Method: "GET", Path: "/v1/roles/" + f.role, Header: h})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + f.other.key, Header: h})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/projects/" + f.other.project, Header: h})
+		must(t, e, 404, req{Method: "GET", Path: "/v1/keys/" + f.apiKeyID, Header: h})
+		must(t, e, 404, req{Method: "GET", Path: "/v1/projects/" + f.project, Header: h})
+		must(t, e, 404, req{Method: "DELETE", Path: "/v1/catalog/resources/" + f.resource, Header: h})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/management-keys/" + f.other.mgmtKey, Header: h})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/users/" + f.other.user, Header: h})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/service-accounts/" + f.other.sa, Header: h})
+		must(t, e, 200, req{Method: "GET", Path: "/v1/roles/" + f.other.role, Header: h})
+		must(t, e, 404, req{Method: "GET", Path: "/v1/management-keys/" + f.mgmtKeyID, Header: h})
+		must(t, e, 404, req{Method: "GET", Path: "/v1/users/" + f.user, Header: h})
+		must(t, e, 404, req{Method: "GET", Path: "/v1/service-accounts/" + f.serviceAccount, Header: h})
+		must(t, e, 404, req{Method: "GET", Path: "/v1/roles/" + f.role, Header: h})
 	})
 }
 
@@ -1187,7 +1053,7 @@ func TestPxNoServerErrors(t *testing.T) {
 	check := func(t *testing.T, what string, res *resp) {
 		t.Helper()
 		if res.Status >= 500 {
-			t.Errorf("%s: status %d\n%s", what, res.Status, pxShort(res.Body))
+			t.Errorf("%s: status %d\n%s", what, res.Status, short(res.Body))
 			return
 		}
 		if res.Status >= 400 {
@@ -1215,18 +1081,18 @@ func TestPxNoServerErrors(t *testing.T) {
 			}
 			if r.idKind != "" {
 				for _, id := range pathIDs {
-					check(t, "id "+pxShort([]byte(id)), send(r.path(id), body, nil))
+					check(t, "id "+short([]byte(id)), send(r.path(id), body, nil))
 				}
 			}
 			for _, q := range queries {
-				check(t, "query "+pxShort([]byte(q)), send(r.path(r.id(f))+"?"+q, body, nil))
+				check(t, "query "+short([]byte(q)), send(r.path(r.id(f))+"?"+q, body, nil))
 			}
 			for _, h := range headers {
 				check(t, fmt.Sprintf("headers %.80v", h), send(r.path(r.id(f)), body, h))
 			}
 			if r.body != nil {
 				for _, b := range bodies {
-					check(t, "body "+pxShort([]byte(b)), send(r.path(r.id(f)), b, nil))
+					check(t, "body "+short([]byte(b)), send(r.path(r.id(f)), b, nil))
 				}
 			}
 		})

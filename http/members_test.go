@@ -11,23 +11,11 @@ import (
 	"testing"
 )
 
-// meCreate POSTs body to path with the operator key (and headers) and
-// returns the object.
-func meCreate(t *testing.T, e *testEnv, hdr map[string]string, path string, body map[string]any) map[string]any {
-	t.Helper()
-	return meJSON(t, meMust(t, e, http.StatusCreated, req{Method: "POST", Path: path, Header: hdr, Body: body}))
-}
-
-func mePatch(t *testing.T, e *testEnv, path string, body map[string]any) map[string]any {
-	t.Helper()
-	return meJSON(t, meMust(t, e, http.StatusOK, req{Method: "PATCH", Path: path, Body: body}))
-}
-
 // meIDs lists path with the operator key and returns the ids (or, for
 // roles, the names) in order, and has_more.
 func meIDs(t *testing.T, e *testEnv, path string) ([]string, bool) {
 	t.Helper()
-	body := meJSON(t, meMust(t, e, http.StatusOK, req{Method: "GET", Path: path}))
+	body := must(t, e, http.StatusOK, req{Method: "GET", Path: path}).JSON(t)
 	ids := []string{}
 	for _, d := range body["data"].([]any) {
 		m := d.(map[string]any)
@@ -50,21 +38,7 @@ func meSameIDs(t *testing.T, what string, got []string, want ...string) {
 	}
 }
 
-// meEvents returns the audit events about target, newest first.
-func meEvents(t *testing.T, e *testEnv, target, action string) []map[string]any {
-	t.Helper()
-	path := "/v1/audit-events?limit=200&target_id=" + target
-	if action != "" {
-		path += "&action=" + action
-	}
-	var out []map[string]any
-	for _, d := range meJSON(t, meMust(t, e, http.StatusOK, req{Method: "GET", Path: path}))["data"].([]any) {
-		out = append(out, d.(map[string]any))
-	}
-	return out
-}
-
-func meScope(resource, access string, targets ...string) map[string]any {
+func scope(resource, access string, targets ...string) map[string]any {
 	s := map[string]any{"resource": resource, "access": access}
 	if targets != nil {
 		s["targets"] = targets
@@ -78,20 +52,20 @@ func meRole(t *testing.T, e *testEnv, name string, scopes ...map[string]any) {
 	if scopes == nil {
 		scopes = []map[string]any{}
 	}
-	meCreate(t, e, nil, "/v1/roles", map[string]any{"name": name, "scopes": scopes})
+	create(t, e, nil, "/v1/roles", map[string]any{"name": name, "scopes": scopes})
 }
 
 func TestMeUserCreateAndRules(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	acct := meDefaultAccount(t, e)
-	meRole(t, e, "reader", meScope("documents", "read"))
+	acct := defaultAccount(t, e)
+	meRole(t, e, "reader", scope("documents", "read"))
 	before := e.auditCount()
 
-	res := meMust(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{
+	res := must(t, e, 201, req{Method: "POST", Path: "/v1/users", Body: map[string]any{
 		"external_id": "crm-42", "email": "alice@example.com", "name": "Alice", "roles": []string{"reader", "reader"},
 	}})
-	u := meJSON(t, res)
+	u := res.JSON(t)
 	id, _ := u["id"].(string)
 	if !strings.HasPrefix(id, "usr_") || res.Header.Get("Location") != "/v1/users/"+id || res.Header.Get("ETag") != `"`+fmt.Sprint(u["etag"])+`"` {
 		t.Errorf("id %q, Location %q, ETag %q", id, res.Header.Get("Location"), res.Header.Get("ETag"))
@@ -107,23 +81,23 @@ func TestMeUserCreateAndRules(t *testing.T) {
 	if n := e.auditCount(); n != before+1 {
 		t.Errorf("create wrote %d audit events, want 1", n-before)
 	}
-	if evs := meEvents(t, e, id, "user.created"); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+id+"&action="+"user.created", nil); len(evs) != 1 {
 		t.Errorf("user.created events: %v", evs)
 	}
 
 	// Everything is optional.
-	bare := meCreate(t, e, nil, "/v1/users", map[string]any{})
+	bare := create(t, e, nil, "/v1/users", map[string]any{})
 	if bare["external_id"] != nil || bare["email"] != nil || bare["name"] != nil || fmt.Sprint(bare["roles"]) != "[]" || bare["status"] != "active" {
 		t.Errorf("a user created from {}: %v", bare)
 	}
-	meCreate(t, e, nil, "/v1/users", map[string]any{"email": "carol+tag@sub.example.co", "status": "disabled"})
+	create(t, e, nil, "/v1/users", map[string]any{"email": "carol+tag@sub.example.co", "status": "disabled"})
 
 	// external_id is unique in an account, not across accounts.
-	other := meAccount(t, e, "me other")
-	before2 := meSnap(t, e)
-	meProblem(t, e.do(req{Method: "POST", Path: "/v1/users", Body: map[string]any{"external_id": "crm-42"}}), 409, "duplicate")
-	before2.unchanged(t, e, "duplicate external_id")
-	ou := meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/users", map[string]any{"external_id": "crm-42"})
+	other := account(t, e, "me other")
+	before2 := dump(t, e)
+	problem(t, e.do(req{Method: "POST", Path: "/v1/users", Body: map[string]any{"external_id": "crm-42"}}), 409, "duplicate")
+	unchanged(t, e, before2, "duplicate external_id")
+	ou := create(t, e, map[string]string{"X-Account-Id": other}, "/v1/users", map[string]any{"external_id": "crm-42"})
 	if ou["account_id"] != other {
 		t.Errorf("user made with X-Account-Id: account_id %v", ou["account_id"])
 	}
@@ -159,7 +133,7 @@ func TestMeUserCreateAndRules(t *testing.T) {
 			meInvalidReq(t, e, req{Method: "POST", Path: "/v1/users", Body: c.body}, c.field)
 		})
 	}
-	meProblem(t, e.do(req{Method: "POST", Path: "/v1/users", Body: map[string]any{"nickname": "x"}}), 400, "unknown_field")
+	problem(t, e.do(req{Method: "POST", Path: "/v1/users", Body: map[string]any{"nickname": "x"}}), 400, "unknown_field")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/users/usr_nope"}, 404, "not_found")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/users/" + strings.Replace(id, "usr_", "sa_", 1)}, 404, "not_found")
 }
@@ -167,44 +141,44 @@ func TestMeUserCreateAndRules(t *testing.T) {
 func TestMeUserPatchAndDelete(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	meRole(t, e, "reader", meScope("documents", "read"))
-	meRole(t, e, "writer", meScope("documents", "write"))
-	u := meCreate(t, e, nil, "/v1/users", map[string]any{"external_id": "e-1", "email": "a@example.com", "name": "A", "roles": []string{"reader"}})
-	meCreate(t, e, nil, "/v1/users", map[string]any{"external_id": "e-2"})
+	meRole(t, e, "reader", scope("documents", "read"))
+	meRole(t, e, "writer", scope("documents", "write"))
+	u := create(t, e, nil, "/v1/users", map[string]any{"external_id": "e-1", "email": "a@example.com", "name": "A", "roles": []string{"reader"}})
+	create(t, e, nil, "/v1/users", map[string]any{"external_id": "e-2"})
 	path := "/v1/users/" + u["id"].(string)
 
 	// {} and a PATCH of equal values: nothing written.
-	before := meSnap(t, e)
+	before := dump(t, e)
 	for _, body := range []map[string]any{{}, {"name": "A", "roles": []string{"reader"}, "status": "active"}} {
-		got := mePatch(t, e, path, body)
+		got := patch(t, e, path, body)
 		if got["etag"] != u["etag"] || got["updated_at"] != u["updated_at"] {
 			t.Errorf("no-op PATCH %v changed etag or updated_at", body)
 		}
 	}
-	before.unchanged(t, e, "no-op PATCH")
+	unchanged(t, e, before, "no-op PATCH")
 
-	p := mePatch(t, e, path, map[string]any{"roles": []string{"writer", "reader"}, "status": "disabled", "name": "Ann"})
+	p := patch(t, e, path, map[string]any{"roles": []string{"writer", "reader"}, "status": "disabled", "name": "Ann"})
 	if fmt.Sprint(p["roles"]) != "[writer reader]" || p["status"] != "disabled" || p["name"] != "Ann" || p["etag"] == u["etag"] {
 		t.Errorf("after PATCH: %v", p)
 	}
 	if p["external_id"] != "e-1" || p["email"] != "a@example.com" {
 		t.Errorf("absent members changed: %v", p)
 	}
-	if evs := meEvents(t, e, u["id"].(string), "user.updated"); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+u["id"].(string)+"&action="+"user.updated", nil); len(evs) != 1 {
 		t.Errorf("user.updated events: %d", len(evs))
 	}
 
 	// null clears the optional members.
-	p = mePatch(t, e, path, map[string]any{"external_id": nil, "email": nil, "name": nil})
+	p = patch(t, e, path, map[string]any{"external_id": nil, "email": nil, "name": nil})
 	if p["external_id"] != nil || p["email"] != nil || p["name"] != nil || p["status"] != "disabled" {
 		t.Errorf("after PATCH null: %v", p)
 	}
-	got := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: path}))
+	got := must(t, e, 200, req{Method: "GET", Path: path}).JSON(t)
 	if got["external_id"] != nil || got["email"] != nil || got["name"] != nil || got["etag"] != p["etag"] {
 		t.Errorf("GET after PATCH null: %v", got)
 	}
 	// The cleared external_id is free again.
-	meCreate(t, e, nil, "/v1/users", map[string]any{"external_id": "e-1"})
+	create(t, e, nil, "/v1/users", map[string]any{"external_id": "e-1"})
 
 	for _, c := range []struct {
 		body   map[string]any
@@ -220,19 +194,19 @@ func TestMeUserPatchAndDelete(t *testing.T) {
 		{map[string]any{"email": "nope"}, 422, "validation_failed", "email"},
 		{map[string]any{"id": "usr_x"}, 400, "unknown_field", ""},
 	} {
-		before := meSnap(t, e)
-		pr := meProblem(t, e.do(req{Method: "PATCH", Path: path, Body: c.body}), c.status, c.code)
-		if c.field != "" && !slices.Contains(meFields(pr), c.field) {
-			t.Errorf("PATCH %v names %v, want %s", c.body, meFields(pr), c.field)
+		before := dump(t, e)
+		pr := problem(t, e.do(req{Method: "PATCH", Path: path, Body: c.body}), c.status, c.code)
+		if c.field != "" && !slices.Contains(fields(pr), c.field) {
+			t.Errorf("PATCH %v names %v, want %s", c.body, fields(pr), c.field)
 		}
-		before.unchanged(t, e, fmt.Sprintf("PATCH %v", c.body))
+		unchanged(t, e, before, fmt.Sprintf("PATCH %v", c.body))
 	}
 	meRefused(t, e, req{Method: "PATCH", Path: path, Header: map[string]string{"If-Match": `"nope"`}, Body: map[string]any{"name": "x"}}, 412, "precondition_failed")
 
-	meMust(t, e, 204, req{Method: "DELETE", Path: path})
+	must(t, e, 204, req{Method: "DELETE", Path: path})
 	meRefused(t, e, req{Method: "GET", Path: path}, 404, "not_found")
 	meRefused(t, e, req{Method: "DELETE", Path: path}, 404, "not_found")
-	if evs := meEvents(t, e, u["id"].(string), "user.deleted"); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+u["id"].(string)+"&action="+"user.deleted", nil); len(evs) != 1 {
 		t.Errorf("user.deleted events: %d", len(evs))
 	}
 }
@@ -243,14 +217,14 @@ func TestMeUserList(t *testing.T) {
 	// a_b and axb: an underscore in the role filter is not a wildcard.
 	meRole(t, e, "a_b")
 	meRole(t, e, "axb")
-	id := func(body map[string]any) string { return meCreate(t, e, nil, "/v1/users", body)["id"].(string) }
+	id := func(body map[string]any) string { return create(t, e, nil, "/v1/users", body)["id"].(string) }
 	u1 := id(map[string]any{"external_id": "e1", "email": "alice@example.com", "name": "Alice Smith", "roles": []string{"a_b"}})
 	u2 := id(map[string]any{"external_id": "e2", "email": "bob@example.org", "name": "Bob", "roles": []string{"axb"}, "status": "disabled"})
 	u3 := id(map[string]any{"name": "Carol ALICE", "roles": []string{"axb", "a_b"}})
 	u4 := id(map[string]any{"email": "dave@alice.test"})
 	u5 := id(map[string]any{"name": "Émile 100%_sure"})
-	other := meAccount(t, e, "me other")
-	meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/users", map[string]any{"external_id": "e1", "name": "Alice elsewhere"})
+	other := account(t, e, "me other")
+	create(t, e, map[string]string{"X-Account-Id": other}, "/v1/users", map[string]any{"external_id": "e1", "name": "Alice elsewhere"})
 
 	for _, c := range []struct {
 		query string
@@ -312,7 +286,7 @@ func TestMeUserList(t *testing.T) {
 		"starting_after=key_01J00000000000000000000000", "starting_after=" + u1 + "&ending_before=" + u2,
 		"status=active&status=disabled", "owner_id=x", "search=" + strings.Repeat("a", 256)} {
 		t.Run("bad "+q, func(t *testing.T) {
-			meProblem(t, e.do(req{Method: "GET", Path: "/v1/users?" + q}), 400, "invalid_parameter")
+			problem(t, e.do(req{Method: "GET", Path: "/v1/users?" + q}), 400, "invalid_parameter")
 		})
 	}
 }
@@ -320,16 +294,16 @@ func TestMeUserList(t *testing.T) {
 func TestMeServiceAccounts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	res := meMust(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "ci", "description": "builds"}})
-	sa := meJSON(t, res)
+	res := must(t, e, 201, req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "ci", "description": "builds"}})
+	sa := res.JSON(t)
 	id, _ := sa["id"].(string)
 	if !strings.HasPrefix(id, "sa_") || res.Header.Get("Location") != "/v1/service-accounts/"+id {
 		t.Errorf("id %q Location %q", id, res.Header.Get("Location"))
 	}
-	if sa["name"] != "ci" || sa["description"] != "builds" || sa["status"] != "active" || sa["account_id"] != meDefaultAccount(t, e) {
+	if sa["name"] != "ci" || sa["description"] != "builds" || sa["status"] != "active" || sa["account_id"] != defaultAccount(t, e) {
 		t.Errorf("created: %v", sa)
 	}
-	if evs := meEvents(t, e, id, "service_account.created"); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+id+"&action="+"service_account.created", nil); len(evs) != 1 {
 		t.Errorf("service_account.created events: %d", len(evs))
 	}
 
@@ -348,28 +322,28 @@ func TestMeServiceAccounts(t *testing.T) {
 			meInvalidReq(t, e, req{Method: "POST", Path: "/v1/service-accounts", Body: c.body}, c.field)
 		})
 	}
-	before := meSnap(t, e)
-	meProblem(t, e.do(req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "ci"}}), 409, "duplicate")
-	before.unchanged(t, e, "duplicate name")
-	other := meAccount(t, e, "me other")
-	osa := meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/service-accounts", map[string]any{"name": "ci"})
+	before := dump(t, e)
+	problem(t, e.do(req{Method: "POST", Path: "/v1/service-accounts", Body: map[string]any{"name": "ci"}}), 409, "duplicate")
+	unchanged(t, e, before, "duplicate name")
+	other := account(t, e, "me other")
+	osa := create(t, e, map[string]string{"X-Account-Id": other}, "/v1/service-accounts", map[string]any{"name": "ci"})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/service-accounts/" + osa["id"].(string)}, 404, "not_found")
 	meRefused(t, e, req{Method: "DELETE", Path: "/v1/service-accounts/" + osa["id"].(string)}, 404, "not_found")
 
-	second := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "cron"})
+	second := create(t, e, nil, "/v1/service-accounts", map[string]any{"name": "cron"})
 	path := "/v1/service-accounts/" + id
-	p := mePatch(t, e, path, map[string]any{"name": "ci-2", "description": nil, "status": "disabled"})
+	p := patch(t, e, path, map[string]any{"name": "ci-2", "description": nil, "status": "disabled"})
 	if p["name"] != "ci-2" || p["description"] != nil || p["status"] != "disabled" || p["etag"] == sa["etag"] {
 		t.Errorf("after PATCH: %v", p)
 	}
-	if q := mePatch(t, e, path, map[string]any{}); q["etag"] != p["etag"] {
+	if q := patch(t, e, path, map[string]any{}); q["etag"] != p["etag"] {
 		t.Errorf("PATCH {} changed the etag")
 	}
-	before = meSnap(t, e)
-	meProblem(t, e.do(req{Method: "PATCH", Path: path, Body: map[string]any{"name": "cron"}}), 409, "duplicate")
+	before = dump(t, e)
+	problem(t, e.do(req{Method: "PATCH", Path: path, Body: map[string]any{"name": "cron"}}), 409, "duplicate")
 	meInvalidReq(t, e, req{Method: "PATCH", Path: path, Body: map[string]any{"name": nil}}, "name")
 	meInvalidReq(t, e, req{Method: "PATCH", Path: path, Body: map[string]any{"status": "gone"}}, "status")
-	before.unchanged(t, e, "refused PATCHes")
+	unchanged(t, e, before, "refused PATCHes")
 
 	got, _ := meIDs(t, e, "/v1/service-accounts")
 	meSameIDs(t, "list", got, second["id"].(string), id)
@@ -382,22 +356,22 @@ func TestMeServiceAccounts(t *testing.T) {
 	if !more {
 		t.Errorf("limit=1: has_more false")
 	}
-	meProblem(t, e.do(req{Method: "GET", Path: "/v1/service-accounts?search=ci"}), 400, "invalid_parameter")
+	problem(t, e.do(req{Method: "GET", Path: "/v1/service-accounts?search=ci"}), 400, "invalid_parameter")
 
-	meMust(t, e, 204, req{Method: "DELETE", Path: path})
+	must(t, e, 204, req{Method: "DELETE", Path: path})
 	meRefused(t, e, req{Method: "GET", Path: path}, 404, "not_found")
 	meRefused(t, e, req{Method: "PATCH", Path: path, Body: map[string]any{"name": "x"}}, 404, "not_found")
 	// Its name is free again.
-	meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci-2"})
+	create(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci-2"})
 }
 
 func TestMeRoleRules(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	res := meMust(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{
-		"name": "reader", "description": "reads", "scopes": []any{meScope("documents", "read"), meScope("files", "write", "f_1", "f_2", "f_1")},
+	res := must(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{
+		"name": "reader", "description": "reads", "scopes": []any{scope("documents", "read"), scope("files", "write", "f_1", "f_2", "f_1")},
 	}})
-	r := meJSON(t, res)
+	r := res.JSON(t)
 	if res.Header.Get("Location") != "/v1/roles/reader" || r["name"] != "reader" || r["description"] != "reads" {
 		t.Errorf("created: Location %q %v", res.Header.Get("Location"), r)
 	}
@@ -411,15 +385,15 @@ func TestMeRoleRules(t *testing.T) {
 		body  map[string]any
 		field string
 	}{
-		{"unknown resource", map[string]any{"name": "x", "scopes": []any{meScope("documents", "read"), meScope("nope", "read")}}, "scopes[1].resource"},
-		{"read of write-only", map[string]any{"name": "x", "scopes": []any{meScope("events", "read")}}, "scopes[0].access"},
-		{"write of read-only", map[string]any{"name": "x", "scopes": []any{meScope("search", "write")}}, "scopes[0].access"},
-		{"protected", map[string]any{"name": "x", "scopes": []any{meScope("billing", "read")}}, "scopes[0].resource"},
-		{"bad access", map[string]any{"name": "x", "scopes": []any{meScope("documents", "admin")}}, "scopes[0].access"},
-		{"empty targets", map[string]any{"name": "x", "scopes": []any{meScope("documents", "read", []string{}...)}}, "scopes[0].targets"},
-		{"wildcard and ids", map[string]any{"name": "x", "scopes": []any{meScope("documents", "read", "d_1", "*")}}, "scopes[0].targets[1]"},
-		{"bad target", map[string]any{"name": "x", "scopes": []any{meScope("documents", "read", "a b")}}, "scopes[0].targets[0]"},
-		{"duplicate scope", map[string]any{"name": "x", "scopes": []any{meScope("documents", "read"), meScope("documents", "read", "d_1")}}, "scopes[1]"},
+		{"unknown resource", map[string]any{"name": "x", "scopes": []any{scope("documents", "read"), scope("nope", "read")}}, "scopes[1].resource"},
+		{"read of write-only", map[string]any{"name": "x", "scopes": []any{scope("events", "read")}}, "scopes[0].access"},
+		{"write of read-only", map[string]any{"name": "x", "scopes": []any{scope("search", "write")}}, "scopes[0].access"},
+		{"protected", map[string]any{"name": "x", "scopes": []any{scope("billing", "read")}}, "scopes[0].resource"},
+		{"bad access", map[string]any{"name": "x", "scopes": []any{scope("documents", "admin")}}, "scopes[0].access"},
+		{"empty targets", map[string]any{"name": "x", "scopes": []any{scope("documents", "read", []string{}...)}}, "scopes[0].targets"},
+		{"wildcard and ids", map[string]any{"name": "x", "scopes": []any{scope("documents", "read", "d_1", "*")}}, "scopes[0].targets[1]"},
+		{"bad target", map[string]any{"name": "x", "scopes": []any{scope("documents", "read", "a b")}}, "scopes[0].targets[0]"},
+		{"duplicate scope", map[string]any{"name": "x", "scopes": []any{scope("documents", "read"), scope("documents", "read", "d_1")}}, "scopes[1]"},
 		{"null scopes", map[string]any{"name": "x", "scopes": nil}, "scopes"},
 		{"no name", map[string]any{"scopes": []any{}}, "name"},
 		{"empty name", map[string]any{"name": ""}, "name"},
@@ -437,13 +411,13 @@ func TestMeRoleRules(t *testing.T) {
 	// The longest name, and the other characters a name may hold.
 	meRole(t, e, "r"+strings.Repeat("x", 63))
 	meRole(t, e, "a0_.-z")
-	before := meSnap(t, e)
-	meProblem(t, e.do(req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": "reader", "scopes": []any{}}}), 409, "duplicate")
-	before.unchanged(t, e, "duplicate role")
+	before := dump(t, e)
+	problem(t, e.do(req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": "reader", "scopes": []any{}}}), 409, "duplicate")
+	unchanged(t, e, before, "duplicate role")
 	// Another account has its own namespace.
-	other := meAccount(t, e, "me other")
-	meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/roles", map[string]any{"name": "reader", "scopes": []any{}})
-	meCreate(t, e, map[string]string{"X-Account-Id": other}, "/v1/roles", map[string]any{"name": "only_there", "scopes": []any{}})
+	other := account(t, e, "me other")
+	create(t, e, map[string]string{"X-Account-Id": other}, "/v1/roles", map[string]any{"name": "reader", "scopes": []any{}})
+	create(t, e, map[string]string{"X-Account-Id": other}, "/v1/roles", map[string]any{"name": "only_there", "scopes": []any{}})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/roles/only_there"}, 404, "not_found")
 
 	// The list: every role, by name, not paginated.
@@ -452,9 +426,9 @@ func TestMeRoleRules(t *testing.T) {
 	if more {
 		t.Errorf("has_more on the role list")
 	}
-	meProblem(t, e.do(req{Method: "GET", Path: "/v1/roles?limit=1"}), 400, "invalid_parameter")
+	problem(t, e.do(req{Method: "GET", Path: "/v1/roles?limit=1"}), 400, "invalid_parameter")
 
-	got := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/roles/reader"}))
+	got := must(t, e, 200, req{Method: "GET", Path: "/v1/roles/reader"}).JSON(t)
 	if got["etag"] != r["etag"] || fmt.Sprint(got["scopes"]) != fmt.Sprint(r["scopes"]) {
 		t.Errorf("GET: %v", got)
 	}
@@ -469,31 +443,31 @@ func TestMeRoleRules(t *testing.T) {
 		{map[string]any{"name": "writer"}, "name"},
 		{map[string]any{"name": nil}, "name"},
 		{map[string]any{"scopes": nil}, "scopes"},
-		{map[string]any{"scopes": []any{meScope("billing", "write")}}, "scopes[0].resource"},
-		{map[string]any{"scopes": []any{meScope("usage", "write")}}, "scopes[0].access"},
+		{map[string]any{"scopes": []any{scope("billing", "write")}}, "scopes[0].resource"},
+		{map[string]any{"scopes": []any{scope("usage", "write")}}, "scopes[0].access"},
 	} {
 		meInvalidReq(t, e, req{Method: "PATCH", Path: "/v1/roles/reader", Body: c.body}, c.field)
 	}
-	same := mePatch(t, e, "/v1/roles/reader", map[string]any{"name": "reader"})
+	same := patch(t, e, "/v1/roles/reader", map[string]any{"name": "reader"})
 	if same["etag"] != r["etag"] {
 		t.Errorf("PATCH with the same name changed the role")
 	}
-	p := mePatch(t, e, "/v1/roles/reader", map[string]any{"name": "reader", "description": nil, "scopes": []any{meScope("search", "read")}})
+	p := patch(t, e, "/v1/roles/reader", map[string]any{"name": "reader", "description": nil, "scopes": []any{scope("search", "read")}})
 	if p["description"] != nil || fmt.Sprint(p["scopes"]) != "[map[access:read resource:search targets:[*]]]" || p["etag"] == r["etag"] {
 		t.Errorf("after PATCH: %v", p)
 	}
-	if evs := meEvents(t, e, "reader", "role.updated"); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+"reader"+"&action="+"role.updated", nil); len(evs) != 1 {
 		t.Errorf("role.updated events: %d", len(evs))
 	}
 
-	meMust(t, e, 204, req{Method: "DELETE", Path: "/v1/roles/auditor"})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/roles/auditor"})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/roles/auditor"}, 404, "not_found")
 	meRefused(t, e, req{Method: "DELETE", Path: "/v1/roles/auditor"}, 404, "not_found")
-	if evs := meEvents(t, e, "auditor", "role.deleted"); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+"auditor"+"&action="+"role.deleted", nil); len(evs) != 1 {
 		t.Errorf("role.deleted events: %d", len(evs))
 	}
 	// The other account's role of the same name is untouched.
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/roles/reader", Header: map[string]string{"X-Account-Id": other}})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/roles/reader", Header: map[string]string{"X-Account-Id": other}})
 }
 
 // TestMeRoleInUse: a role held by a user or a live key cannot be deleted;
@@ -501,12 +475,12 @@ func TestMeRoleRules(t *testing.T) {
 func TestMeRoleInUse(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	meRole(t, e, "reader", meScope("documents", "read"))
-	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "holder", "roles": []string{"reader"}})["id"].(string)
-	k, _ := meAPIKey(t, e, nil, map[string]any{"name": "holder", "permission_mode": "restricted", "roles": []string{"reader"}})
-	gone, _ := meAPIKey(t, e, nil, map[string]any{"name": "revoked holder", "permission_mode": "restricted", "roles": []string{"reader"}})
-	mePatch(t, e, "/v1/keys/"+gone, map[string]any{"status": "revoked"})
-	plain, _ := meAPIKey(t, e, nil, map[string]any{"name": "no role"})
+	meRole(t, e, "reader", scope("documents", "read"))
+	u := create(t, e, nil, "/v1/users", map[string]any{"name": "holder", "roles": []string{"reader"}})["id"].(string)
+	k, _ := apiKey(t, e, nil, map[string]any{"name": "holder", "permission_mode": "restricted", "roles": []string{"reader"}})
+	gone, _ := apiKey(t, e, nil, map[string]any{"name": "revoked holder", "permission_mode": "restricted", "roles": []string{"reader"}})
+	patch(t, e, "/v1/keys/"+gone, map[string]any{"status": "revoked"})
+	plain, _ := apiKey(t, e, nil, map[string]any{"name": "no role"})
 
 	keys, _ := meIDs(t, e, "/v1/keys?role=reader")
 	meSameIDs(t, "keys?role=reader", keys, gone, k)
@@ -515,7 +489,7 @@ func TestMeRoleInUse(t *testing.T) {
 	keys, _ = meIDs(t, e, "/v1/keys?role=nobody")
 	meSameIDs(t, "keys?role=nobody", keys)
 	_ = plain
-	meProblem(t, e.do(req{Method: "GET", Path: "/v1/keys?role=Bad%20Name"}), 400, "invalid_parameter")
+	problem(t, e.do(req{Method: "GET", Path: "/v1/keys?role=Bad%20Name"}), 400, "invalid_parameter")
 
 	inUse := func(users, keys []string) {
 		t.Helper()
@@ -525,10 +499,10 @@ func TestMeRoleInUse(t *testing.T) {
 		}
 	}
 	inUse([]string{u}, []string{k})
-	mePatch(t, e, "/v1/users/"+u, map[string]any{"roles": []string{}})
+	patch(t, e, "/v1/users/"+u, map[string]any{"roles": []string{}})
 	inUse([]string{}, []string{k})
-	mePatch(t, e, "/v1/keys/"+k, map[string]any{"roles": []string{}})
-	meMust(t, e, 204, req{Method: "DELETE", Path: "/v1/roles/reader"})
+	patch(t, e, "/v1/keys/"+k, map[string]any{"roles": []string{}})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/roles/reader"})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/roles/reader"}, 404, "not_found")
 	// A role that no longer exists cannot be given.
 	meInvalidReq(t, e, req{Method: "PATCH", Path: "/v1/keys/" + k, Body: map[string]any{"roles": []string{"reader"}}}, "roles[0]")
@@ -540,11 +514,11 @@ func TestMeRoleInUse(t *testing.T) {
 func TestMeRolesGrantKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	meRole(t, e, "reader", meScope("documents", "read"))
-	meRole(t, e, "hooks", meScope("webhooks", "write", "wh_1"))
-	_, byRole := meAPIKey(t, e, nil, map[string]any{"name": "by role", "permission_mode": "restricted", "roles": []string{"reader"}})
-	_, mixed := meAPIKey(t, e, nil, map[string]any{"name": "mixed", "permission_mode": "restricted",
-		"scopes": []any{meScope("files", "read")}, "roles": []string{"reader", "hooks"}})
+	meRole(t, e, "reader", scope("documents", "read"))
+	meRole(t, e, "hooks", scope("webhooks", "write", "wh_1"))
+	_, byRole := apiKey(t, e, nil, map[string]any{"name": "by role", "permission_mode": "restricted", "roles": []string{"reader"}})
+	_, mixed := apiKey(t, e, nil, map[string]any{"name": "mixed", "permission_mode": "restricted",
+		"scopes": []any{scope("files", "read")}, "roles": []string{"reader", "hooks"}})
 
 	v := meVerifyCode(t, e, byRole, "documents:read", "VALID")
 	if fmt.Sprint(v["scopes"]) != "[map[access:read resource:documents targets:[*]]]" || fmt.Sprint(v["roles"]) != "[reader]" {
@@ -559,12 +533,12 @@ func TestMeRolesGrantKeys(t *testing.T) {
 	meVerifyCode(t, e, mixed, "webhooks:write:wh_2", "INSUFFICIENT_PERMISSIONS")
 
 	// A change to the role is a change to its keys, at the next verification.
-	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{meScope("documents", "write")}})
+	patch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{scope("documents", "write")}})
 	v = meVerifyCode(t, e, byRole, "documents:write", "VALID")
 	if fmt.Sprint(v["scopes"]) != "[map[access:write resource:documents targets:[*]]]" {
 		t.Errorf("scopes after the role changed: %v", v["scopes"])
 	}
-	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{}})
+	patch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{}})
 	v = meVerifyCode(t, e, byRole, "documents:read", "INSUFFICIENT_PERMISSIONS")
 	if fmt.Sprint(v["scopes"]) != "[]" {
 		t.Errorf("scopes of a key whose role grants nothing: %v", v["scopes"])

@@ -11,29 +11,17 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/service"
 )
 
 var meCtx = context.Background()
-
-// meBoundPerms is every management permission an account-bound key may hold.
-var meBoundPerms = []string{
-	keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermKeysVerify, keyward.PermKeysReveal,
-	keyward.PermManagementKeysRead, keyward.PermManagementKeysWrite, keyward.PermMembersRead, keyward.PermMembersWrite,
-	keyward.PermCatalogRead, keyward.PermCatalogWrite, keyward.PermAuditRead,
-}
-
-// meAllPerms adds the two operator-only permissions.
-var meAllPerms = append(slices.Clone(meBoundPerms), keyward.PermAccountsRead, keyward.PermAccountsWrite)
 
 var meMgmtSecretRE = regexp.MustCompile(`^kwm_[0-9A-Za-z]{36}$`)
 
@@ -45,90 +33,15 @@ func meIsAccountPerm(p string) bool {
 	return p == keyward.PermAccountsRead || p == keyward.PermAccountsWrite
 }
 
-// meMasterEnv is newEnv with a master key, so recoverable keys (and
-// GET /v1/keys/{id}/secret) work.
-func meMasterEnv(t *testing.T) *testEnv {
-	t.Helper()
-	db, loc := envNewStore(t)
-	raw := make([]byte, keyward.MasterKeySize)
-	if _, err := rand.Read(raw); err != nil {
-		t.Fatal(err)
-	}
-	mk, err := keyward.ParseMasterKey(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := service.New(service.Options{Store: db, MasterKey: mk})
-	k, tok, err := svc.Bootstrap(meCtx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}})
-	hs := httptest.NewServer(srv)
-	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Loc: loc, Svc: svc, Server: srv}
-	t.Cleanup(func() {
-		hs.Close()
-		svc.Close(context.Background())
-		db.Close()
-		if !t.Failed() {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			for _, ex := range e.exchanges {
-				validateExchange(t, ex)
-			}
-		}
-	})
-	return e
-}
-
 // ---- requests (these take the subtest's t: e.must and e.problem fail the
 // parent test, which a subtest must not do) ----
-
-func meMust(t *testing.T, e *testEnv, want int, r req) *resp {
-	t.Helper()
-	res := e.do(r)
-	if res.Status != want {
-		t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, res.Status, want, res.Body)
-	}
-	return res
-}
-
-func meJSON(t *testing.T, res *resp) map[string]any { t.Helper(); return res.JSON(t) }
-
-// meProblem checks that res is a problem with the status and code.
-func meProblem(t *testing.T, res *resp, status int, code string) map[string]any {
-	t.Helper()
-	if res.Status != status {
-		t.Fatalf("status %d, want %d (%s)\n%s", res.Status, status, code, res.Body)
-	}
-	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
-		t.Fatalf("Content-Type %q, want application/problem+json", ct)
-	}
-	p := res.JSON(t)
-	if p["code"] != code {
-		t.Fatalf("code %v, want %s\n%s", p["code"], code, res.Body)
-	}
-	return p
-}
-
-// meFields returns the fields a 422 names.
-func meFields(p map[string]any) []string {
-	var out []string
-	errs, _ := p["errors"].([]any)
-	for _, fe := range errs {
-		m, _ := fe.(map[string]any)
-		f, _ := m["field"].(string)
-		out = append(out, f)
-	}
-	return out
-}
 
 // meInvalidReq sends r, checks a 422 naming field, and that nothing changed.
 func meInvalidReq(t *testing.T, e *testEnv, r req, field string) map[string]any {
 	t.Helper()
 	p := meRefused(t, e, r, http.StatusUnprocessableEntity, "validation_failed")
-	if !slices.Contains(meFields(p), field) {
-		t.Fatalf("%s %s: 422 names %v, want %q", r.Method, r.Path, meFields(p), field)
+	if !slices.Contains(fields(p), field) {
+		t.Fatalf("%s %s: 422 names %v, want %q", r.Method, r.Path, fields(p), field)
 	}
 	return p
 }
@@ -143,79 +56,10 @@ func meMissing(t *testing.T, p map[string]any, perm string) {
 
 // ---- fixtures ----
 
-// meMgmtAs creates a management key through the API with the credential
-// token (and headers) and returns its JSON.
-func meMgmtAs(t *testing.T, e *testEnv, token string, hdr map[string]string, body map[string]any) map[string]any {
-	t.Helper()
-	return meJSON(t, meMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Token: token, Header: hdr, Body: body}))
-}
-
-// meMgmt creates an account-bound management key of the default account
-// holding perms and returns its id and secret.
-func meMgmt(t *testing.T, e *testEnv, perms ...string) (string, string) {
-	t.Helper()
-	k := meMgmtAs(t, e, e.Op, nil, map[string]any{"name": "me bound key", "permissions": perms})
-	return k["id"].(string), k["secret"].(string)
-}
-
 // meOperator creates an operator key holding perms.
 func meOperator(t *testing.T, e *testEnv, perms ...string) (string, string) {
 	t.Helper()
-	k := meMgmtAs(t, e, e.Op, nil, map[string]any{"name": "me operator key", "operator": true, "permissions": perms})
-	return k["id"].(string), k["secret"].(string)
-}
-
-// meAPIKey creates an API key with the operator key (headers optional) and
-// returns its id and secret.
-func meAPIKey(t *testing.T, e *testEnv, hdr map[string]string, body map[string]any) (string, string) {
-	t.Helper()
-	k := meJSON(t, meMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: hdr, Body: body}))
-	return k["id"].(string), k["secret"].(string)
-}
-
-// meAccount creates an account with the operator key and returns its id.
-func meAccount(t *testing.T, e *testEnv, name string) string {
-	t.Helper()
-	return meJSON(t, meMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": name}}))["id"].(string)
-}
-
-// meDefaultAccount returns the id of the account named default.
-func meDefaultAccount(t *testing.T, e *testEnv) string {
-	t.Helper()
-	var id string
-	err := e.DB.Read(meCtx, func(tx keyward.Tx) error {
-		a, err := tx.GetAccountByName(meCtx, keyward.DefaultAccountName)
-		if err == nil {
-			id = a.ID
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-// meListIDs lists a collection (one page of 200) with token and returns the ids.
-func meListIDs(t *testing.T, e *testEnv, token string, hdr map[string]string, path string) []string {
-	t.Helper()
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
-	}
-	res := meMust(t, e, http.StatusOK, req{Method: "GET", Path: path + sep + "limit=200", Token: token, Header: hdr})
-	var ids []string
-	data, _ := meJSON(t, res)["data"].([]any)
-	for _, d := range data {
-		ids = append(ids, d.(map[string]any)["id"].(string))
-	}
-	return ids
-}
-
-// meVerify verifies with the operator key and returns the result.
-func meVerify(t *testing.T, e *testEnv, body map[string]any) map[string]any {
-	t.Helper()
-	return meJSON(t, meMust(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/verify", Body: body}))
+	return idSecret(t, newMgmtKey(t, e, "", nil, map[string]any{"name": "me operator key", "operator": true, "permissions": perms}))
 }
 
 // meVerifyCode verifies secret with an optional permission query and
@@ -226,144 +70,19 @@ func meVerifyCode(t *testing.T, e *testEnv, secret, query, want string) map[stri
 	if query != "" {
 		body["permissions"] = query
 	}
-	v := meVerify(t, e, body)
+	v := verify(t, e, nil, body)
 	if v["code"] != want || v["valid"] != (want == "VALID") {
 		t.Fatalf("verify %q: code %v valid %v, want %s\n%v", query, v["code"], v["valid"], want, v)
 	}
 	return v
 }
 
-// ---- the whole database, before and after a refused request ----
-
-// meState is a description of everything stored: accounts, keys (with
-// their version, which every change and rotation bumps), users, service
-// accounts, roles, projects, catalogs and the number of audit events.
-type meState []string
-
-func mePages[T any](fetch func(pg keyward.Page) ([]T, bool, error), id func(T) string) ([]T, error) {
-	var out []T
-	pg := keyward.Page{Limit: keyward.MaxPageLimit}
-	for {
-		items, more, err := fetch(pg)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, items...)
-		if !more || len(items) == 0 {
-			return out, nil
-		}
-		pg.StartingAfter = id(items[len(items)-1])
-	}
-}
-
-func meSnap(t *testing.T, e *testEnv) meState {
-	t.Helper()
-	var rows []string
-	add := func(format string, args ...any) { rows = append(rows, fmt.Sprintf(format, args...)) }
-	err := e.DB.Read(meCtx, func(tx keyward.Tx) error {
-		accts, err := mePages(func(pg keyward.Page) ([]*keyward.Account, bool, error) {
-			return tx.ListAccounts(meCtx, &keyward.AccountFilter{Page: pg})
-		}, func(a *keyward.Account) string { return a.ID })
-		if err != nil {
-			return err
-		}
-		keys, err := mePages(func(pg keyward.Page) ([]*keyward.Key, bool, error) {
-			return tx.ListKeys(meCtx, &keyward.KeyFilter{Page: pg})
-		}, func(k *keyward.Key) string { return k.ID })
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			add("key %s account=%q kind=%s v%d status=%s name=%q operator=%v perms=%v mode=%s scopes=%v roles=%v owner=%v start=%s",
-				k.ID, k.AccountID, k.Kind, k.Version, k.Status, k.Name, k.Operator, k.Permissions, k.PermissionMode, k.Scopes, k.Roles, k.Owner, k.Start)
-		}
-		for _, a := range accts {
-			add("account %s v%d name=%q", a.ID, a.Version, a.Name)
-			users, err := mePages(func(pg keyward.Page) ([]*keyward.User, bool, error) {
-				return tx.ListUsers(meCtx, &keyward.UserFilter{Page: pg, AccountID: a.ID})
-			}, func(u *keyward.User) string { return u.ID })
-			if err != nil {
-				return err
-			}
-			for _, u := range users {
-				add("user %s v%d status=%s roles=%v", u.ID, u.Version, u.Status, u.Roles)
-			}
-			sas, err := mePages(func(pg keyward.Page) ([]*keyward.ServiceAccount, bool, error) {
-				return tx.ListServiceAccounts(meCtx, &keyward.ServiceAccountFilter{Page: pg, AccountID: a.ID})
-			}, func(s *keyward.ServiceAccount) string { return s.ID })
-			if err != nil {
-				return err
-			}
-			for _, s := range sas {
-				add("service account %s v%d status=%s name=%q", s.ID, s.Version, s.Status, s.Name)
-			}
-			roles, err := tx.ListRoles(meCtx, a.ID)
-			if err != nil {
-				return err
-			}
-			for _, r := range roles {
-				add("role %s/%s v%d scopes=%v", a.ID, r.Name, r.Version, r.Scopes)
-			}
-			projects, err := mePages(func(pg keyward.Page) ([]*keyward.Project, bool, error) {
-				return tx.ListProjects(meCtx, &keyward.ProjectFilter{Page: pg, AccountID: a.ID})
-			}, func(p *keyward.Project) string { return p.ID })
-			if err != nil {
-				return err
-			}
-			for _, p := range projects {
-				add("project %s v%d name=%q", p.ID, p.Version, p.Name)
-			}
-			res, err := tx.ListResources(meCtx, a.ID)
-			if err != nil {
-				return err
-			}
-			for _, r := range res {
-				add("resource %s/%s %v %v %v %v", a.ID, r.ID, r.Readable, r.Writable, r.Protected, r.ProjectScopes)
-			}
-			evs, err := mePages(func(pg keyward.Page) ([]*keyward.AuditEvent, bool, error) {
-				return tx.ListAuditEvents(meCtx, &keyward.AuditFilter{Page: pg, AccountID: a.ID})
-			}, func(ev *keyward.AuditEvent) string { return ev.ID })
-			if err != nil {
-				return err
-			}
-			add("audit events of %s: %d", a.ID, len(evs))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(rows)
-	return rows
-}
-
-// unchanged fails the test if the database differs from the snapshot.
-func (s meState) unchanged(t *testing.T, e *testEnv, what string) {
-	t.Helper()
-	now := meSnap(t, e)
-	if slices.Equal(s, now) {
-		return
-	}
-	var gone, added []string
-	for _, r := range s {
-		if !slices.Contains(now, r) {
-			gone = append(gone, r)
-		}
-	}
-	for _, r := range now {
-		if !slices.Contains(s, r) {
-			added = append(added, r)
-		}
-	}
-	t.Errorf("%s changed the database:\n- %s\n+ %s", what, strings.Join(gone, "\n- "), strings.Join(added, "\n+ "))
-}
-
 // meRefused sends r, checks the problem, and that nothing changed.
 func meRefused(t *testing.T, e *testEnv, r req, status int, code string) map[string]any {
 	t.Helper()
-	before := meSnap(t, e)
-	p := meProblem(t, e.do(r), status, code)
-	before.unchanged(t, e, r.Method+" "+r.Path)
+	before := dump(t, e)
+	p := problem(t, e.do(r), status, code)
+	unchanged(t, e, before, r.Method+" "+r.Path)
 	return p
 }
 
@@ -385,12 +104,7 @@ func (f *meFix) next() int { f.n++; return f.n }
 
 func (f *meFix) apiKey(t *testing.T) (string, string) {
 	t.Helper()
-	return meAPIKey(t, f.e, nil, map[string]any{"name": fmt.Sprintf("me api %d", f.next())})
-}
-
-func (f *meFix) create(t *testing.T, path string, body map[string]any) map[string]any {
-	t.Helper()
-	return meJSON(t, meMust(t, f.e, http.StatusCreated, req{Method: "POST", Path: path, Body: body}))
+	return apiKey(t, f.e, nil, map[string]any{"name": fmt.Sprintf("me api %d", f.next())})
 }
 
 // meRoute is one management route: the permission it needs, the status of
@@ -418,37 +132,37 @@ func meRoutes() []meRoute {
 			return p, b
 		}
 	}
-	apiKey := func(t *testing.T, f *meFix) string { id, _ := f.apiKey(t); return id }
+	key := func(t *testing.T, f *meFix) string { id, _ := f.apiKey(t); return id }
 	withCredits := func(t *testing.T, f *meFix) string {
-		id, _ := meAPIKey(t, f.e, nil, map[string]any{"name": "me credits", "credits": map[string]any{"remaining": 10}})
+		id, _ := apiKey(t, f.e, nil, map[string]any{"name": "me credits", "credits": map[string]any{"remaining": 10}})
 		return id
 	}
 	recoverable := func(t *testing.T, f *meFix) string {
-		id, _ := meAPIKey(t, f.e, nil, map[string]any{"name": "me recoverable", "recoverable": true})
+		id, _ := apiKey(t, f.e, nil, map[string]any{"name": "me recoverable", "recoverable": true})
 		return id
 	}
 	mgmt := func(t *testing.T, f *meFix) string {
-		id, _ := meMgmt(t, f.e, keyward.PermManagementKeysWrite)
+		id, _ := mgmtKey(t, f.e, "", keyward.PermManagementKeysWrite)
 		return id
 	}
-	account := func(t *testing.T, f *meFix) string {
-		return f.create(t, "/v1/accounts", map[string]any{"name": fmt.Sprintf("me account %d", f.next())})["id"].(string)
+	acct := func(t *testing.T, f *meFix) string {
+		return create(t, f.e, nil, "/v1/accounts", map[string]any{"name": fmt.Sprintf("me account %d", f.next())})["id"].(string)
 	}
 	user := func(t *testing.T, f *meFix) string {
-		return f.create(t, "/v1/users", map[string]any{"name": "me user"})["id"].(string)
+		return create(t, f.e, nil, "/v1/users", map[string]any{"name": "me user"})["id"].(string)
 	}
 	sa := func(t *testing.T, f *meFix) string {
-		return f.create(t, "/v1/service-accounts", map[string]any{"name": fmt.Sprintf("me sa %d", f.next())})["id"].(string)
+		return create(t, f.e, nil, "/v1/service-accounts", map[string]any{"name": fmt.Sprintf("me sa %d", f.next())})["id"].(string)
 	}
 	role := func(t *testing.T, f *meFix) string {
-		return f.create(t, "/v1/roles", map[string]any{"name": fmt.Sprintf("merole%d", f.next()), "scopes": []any{}})["name"].(string)
+		return create(t, f.e, nil, "/v1/roles", map[string]any{"name": fmt.Sprintf("merole%d", f.next()), "scopes": []any{}})["name"].(string)
 	}
 	project := func(t *testing.T, f *meFix) string {
-		return f.create(t, "/v1/projects", map[string]any{"name": fmt.Sprintf("me project %d", f.next())})["id"].(string)
+		return create(t, f.e, nil, "/v1/projects", map[string]any{"name": fmt.Sprintf("me project %d", f.next())})["id"].(string)
 	}
 	resource := func(t *testing.T, f *meFix) string {
 		id := fmt.Sprintf("meres%d", f.next())
-		meMust(t, f.e, http.StatusCreated, req{Method: "PUT", Path: "/v1/catalog/resources/" + id, Body: map[string]any{}})
+		must(t, f.e, http.StatusCreated, req{Method: "PUT", Path: "/v1/catalog/resources/" + id, Body: map[string]any{}})
 		return id
 	}
 	named := func(format string) func(f *meFix) any {
@@ -462,14 +176,41 @@ func meRoutes() []meRoute {
 		ar, aw         = keyward.PermAccountsRead, keyward.PermAccountsWrite
 		audit          = keyward.PermAuditRead
 	)
-	return []meRoute{
+	// crud is the five routes of a collection of objects: list, create
+	// (with the body post), read, change (with the body patch), delete;
+	// obj makes the object the last three name.
+	crud := func(collection, read, write string, obj func(*testing.T, *meFix) string, post, patch func(*meFix) any) []meRoute {
+		one := collection + "/{id}"
+		if collection == "/v1/roles" {
+			one = collection + "/{name}"
+		}
+		return []meRoute{
+			{"GET", collection, read, 200, at(collection, nil, nil)},
+			{"POST", collection, write, 201, at(collection, nil, post)},
+			{"GET", one, read, 200, at(one, obj, nil)},
+			{"PATCH", one, write, 200, at(one, obj, patch)},
+			{"DELETE", one, write, 204, at(one, obj, nil)},
+		}
+	}
+	objects := slices.Concat(
+		crud("/v1/accounts", ar, aw, acct, named("me new account %d"), named("me renamed account %d")),
+		crud("/v1/users", ur, uw, user, named("me new user %d"), named("me renamed user %d")),
+		crud("/v1/service-accounts", ur, uw, sa, named("me new sa %d"), named("me renamed sa %d")),
+		crud("/v1/roles", ur, uw, role,
+			func(f *meFix) any {
+				return map[string]any{"name": fmt.Sprintf("menewrole%d", f.next()), "scopes": []any{}}
+			},
+			func(f *meFix) any { return map[string]any{"description": fmt.Sprintf("changed %d", f.next())} }),
+		crud("/v1/projects", kr, kw, project, named("me new project %d"), named("me renamed project %d")),
+	)
+	return append(objects, []meRoute{
 		{"GET", "/v1/keys", kr, 200, at("/v1/keys", nil, nil)},
 		{"POST", "/v1/keys", kw, 201, at("/v1/keys", nil, named("me created %d"))},
-		{"GET", "/v1/keys/{id}", kr, 200, at("/v1/keys/{id}", apiKey, nil)},
-		{"PATCH", "/v1/keys/{id}", kw, 200, at("/v1/keys/{id}", apiKey, named("me patched %d"))},
-		{"PUT", "/v1/keys/{id}", kw, 200, at("/v1/keys/{id}", apiKey, named("me replaced %d"))},
-		{"DELETE", "/v1/keys/{id}", kw, 204, at("/v1/keys/{id}", apiKey, nil)},
-		{"POST", "/v1/keys/{id}/rotate", kw, 200, at("/v1/keys/{id}/rotate", apiKey, nil)},
+		{"GET", "/v1/keys/{id}", kr, 200, at("/v1/keys/{id}", key, nil)},
+		{"PATCH", "/v1/keys/{id}", kw, 200, at("/v1/keys/{id}", key, named("me patched %d"))},
+		{"PUT", "/v1/keys/{id}", kw, 200, at("/v1/keys/{id}", key, named("me replaced %d"))},
+		{"DELETE", "/v1/keys/{id}", kw, 204, at("/v1/keys/{id}", key, nil)},
+		{"POST", "/v1/keys/{id}/rotate", kw, 200, at("/v1/keys/{id}/rotate", key, nil)},
 		{"GET", "/v1/keys/{id}/secret", kx, 200, at("/v1/keys/{id}/secret", recoverable, nil)},
 		{"POST", "/v1/keys/{id}/credits", kw, 200, at("/v1/keys/{id}/credits", withCredits, func(*meFix) any { return map[string]any{"add": 5} })},
 		{"POST", "/v1/keys/verify", kv, 200, func(t *testing.T, f *meFix) (string, any) {
@@ -494,40 +235,6 @@ func meRoutes() []meRoute {
 		{"DELETE", "/v1/management-keys/{id}", mw, 204, at("/v1/management-keys/{id}", mgmt, nil)},
 		{"POST", "/v1/management-keys/{id}/rotate", mw, 200, at("/v1/management-keys/{id}/rotate", mgmt, nil)},
 
-		{"GET", "/v1/accounts", ar, 200, at("/v1/accounts", nil, nil)},
-		{"POST", "/v1/accounts", aw, 201, at("/v1/accounts", nil, named("me new account %d"))},
-		{"GET", "/v1/accounts/{id}", ar, 200, at("/v1/accounts/{id}", account, nil)},
-		{"PATCH", "/v1/accounts/{id}", aw, 200, at("/v1/accounts/{id}", account, named("me renamed account %d"))},
-		{"DELETE", "/v1/accounts/{id}", aw, 204, at("/v1/accounts/{id}", account, nil)},
-
-		{"GET", "/v1/users", ur, 200, at("/v1/users", nil, nil)},
-		{"POST", "/v1/users", uw, 201, at("/v1/users", nil, named("me new user %d"))},
-		{"GET", "/v1/users/{id}", ur, 200, at("/v1/users/{id}", user, nil)},
-		{"PATCH", "/v1/users/{id}", uw, 200, at("/v1/users/{id}", user, named("me renamed user %d"))},
-		{"DELETE", "/v1/users/{id}", uw, 204, at("/v1/users/{id}", user, nil)},
-
-		{"GET", "/v1/service-accounts", ur, 200, at("/v1/service-accounts", nil, nil)},
-		{"POST", "/v1/service-accounts", uw, 201, at("/v1/service-accounts", nil, named("me new sa %d"))},
-		{"GET", "/v1/service-accounts/{id}", ur, 200, at("/v1/service-accounts/{id}", sa, nil)},
-		{"PATCH", "/v1/service-accounts/{id}", uw, 200, at("/v1/service-accounts/{id}", sa, named("me renamed sa %d"))},
-		{"DELETE", "/v1/service-accounts/{id}", uw, 204, at("/v1/service-accounts/{id}", sa, nil)},
-
-		{"GET", "/v1/roles", ur, 200, at("/v1/roles", nil, nil)},
-		{"POST", "/v1/roles", uw, 201, at("/v1/roles", nil, func(f *meFix) any {
-			return map[string]any{"name": fmt.Sprintf("menewrole%d", f.next()), "scopes": []any{}}
-		})},
-		{"GET", "/v1/roles/{name}", ur, 200, at("/v1/roles/{name}", role, nil)},
-		{"PATCH", "/v1/roles/{name}", uw, 200, at("/v1/roles/{name}", role, func(f *meFix) any {
-			return map[string]any{"description": fmt.Sprintf("changed %d", f.next())}
-		})},
-		{"DELETE", "/v1/roles/{name}", uw, 204, at("/v1/roles/{name}", role, nil)},
-
-		{"GET", "/v1/projects", kr, 200, at("/v1/projects", nil, nil)},
-		{"POST", "/v1/projects", kw, 201, at("/v1/projects", nil, named("me new project %d"))},
-		{"GET", "/v1/projects/{id}", kr, 200, at("/v1/projects/{id}", project, nil)},
-		{"PATCH", "/v1/projects/{id}", kw, 200, at("/v1/projects/{id}", project, named("me renamed project %d"))},
-		{"DELETE", "/v1/projects/{id}", kw, 204, at("/v1/projects/{id}", project, nil)},
-
 		{"GET", "/v1/catalog", cr, 200, at("/v1/catalog", nil, nil)},
 		{"PUT", "/v1/catalog/resources/{id}", cw, 200, at("/v1/catalog/resources/{id}", resource, func(*meFix) any {
 			return map[string]any{"display_name": "Changed"}
@@ -535,7 +242,7 @@ func meRoutes() []meRoute {
 		{"DELETE", "/v1/catalog/resources/{id}", cw, 204, at("/v1/catalog/resources/{id}", resource, nil)},
 
 		{"GET", "/v1/audit-events", audit, 200, at("/v1/audit-events", nil, nil)},
-	}
+	}...)
 }
 
 // TestMeRouteTableCoversEveryRoute: the table below is every
@@ -543,22 +250,13 @@ func meRoutes() []meRoute {
 func TestMeRouteTableCoversEveryRoute(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	var served, tested []string
-	for _, r := range e.Server.Routes() {
-		// The invalidation stream never ends for an accepted credential:
-		// its permission cases are in stream_test.go.
-		if strings.Contains(r, " /v1/") && r != "GET /v1/whoami" && r != "GET /v1/invalidations" {
-			served = append(served, r)
-		}
-	}
+	var tested []string
 	for _, r := range meRoutes() {
 		tested = append(tested, r.name())
 	}
-	sort.Strings(served)
-	sort.Strings(tested)
-	if !slices.Equal(served, tested) {
-		t.Errorf("management routes served:\n  %s\nroutes in meRoutes:\n  %s", strings.Join(served, "\n  "), strings.Join(tested, "\n  "))
-	}
+	// The invalidation stream never ends for an accepted credential: its
+	// permission cases are in stream_test.go.
+	sameRoutes(t, e, "management routes", managementRoute, "meRoutes", tested)
 }
 
 // TestMeEveryRouteNeedsItsPermission: for each route, a key holding every
@@ -566,13 +264,13 @@ func TestMeRouteTableCoversEveryRoute(t *testing.T) {
 // and a key holding only that permission gets through.
 func TestMeEveryRouteNeedsItsPermission(t *testing.T) {
 	t.Parallel()
-	e := meMasterEnv(t)
+	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: keywardtest.MasterKey(t)}})
 	f := &meFix{e: e}
 	for _, r := range meRoutes() {
 		t.Run(r.name(), func(t *testing.T) {
-			holder, mk := meBoundPerms, meMgmt
+			holder, mk := boundPerms, func(t *testing.T, e *testEnv, perms ...string) (string, string) { return mgmtKey(t, e, "", perms...) }
 			if meIsAccountPerm(r.perm) {
-				holder, mk = meAllPerms, meOperator
+				holder, mk = allPerms, meOperator
 			}
 			_, without := mk(t, e, meWithout(holder, r.perm)...)
 			_, only := mk(t, e, r.perm)
@@ -582,7 +280,7 @@ func TestMeEveryRouteNeedsItsPermission(t *testing.T) {
 			if meIsAccountPerm(r.perm) {
 				// An account-bound key holding everything it can hold
 				// never reaches the accounts routes.
-				_, bound := meMgmt(t, e, meBoundPerms...)
+				_, bound := mgmtKey(t, e, "", boundPerms...)
 				meDenied(t, e, req{Method: r.method, Path: path, Body: body, Token: bound}, r.perm)
 			}
 			if res := e.do(req{Method: r.method, Path: path, Body: body, Token: only}); res.Status != r.ok {
@@ -596,9 +294,9 @@ func TestMeEveryRouteNeedsItsPermission(t *testing.T) {
 // api_key_forbidden on every management route, in either header.
 func TestMeAPIKeysNeverManage(t *testing.T) {
 	t.Parallel()
-	e := meMasterEnv(t)
+	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: keywardtest.MasterKey(t)}})
 	f := &meFix{e: e}
-	_, all := meAPIKey(t, e, nil, map[string]any{"name": "me mode all", "permission_mode": "all"})
+	_, all := apiKey(t, e, nil, map[string]any{"name": "me mode all", "permission_mode": "all"})
 	for _, r := range meRoutes() {
 		t.Run(r.name(), func(t *testing.T) {
 			path, body := r.setup(t, f)
@@ -614,13 +312,13 @@ func TestMeAPIKeysNeverManage(t *testing.T) {
 func TestMeManagementKeyCRUD(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	acct := meDefaultAccount(t, e)
+	acct := defaultAccount(t, e)
 	before := e.auditCount()
 
-	res := meMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{
+	res := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{
 		"name": "me ci", "description": "deploys", "permissions": []string{"keys:read", "keys:write", "keys:read"},
 	}})
-	k := meJSON(t, res)
+	k := res.JSON(t)
 	id, secret := k["id"].(string), k["secret"].(string)
 	if !meMgmtSecretRE.MatchString(secret) {
 		t.Fatalf("secret %q is not kwm_<36 base62>", secret)
@@ -630,7 +328,7 @@ func TestMeManagementKeyCRUD(t *testing.T) {
 	}
 	for name, want := range map[string]any{
 		"kind": "management", "prefix": "kwm", "operator": false, "account_id": acct, "status": "active",
-		"start": secret[:8], "last4": secret[len(secret)-4:], "created_by_id": e.OpID, "name": "me ci",
+		"start": secret[:8], "last4": secret[len(secret)-4:], "created_by_id": e.OperatorKeyID, "name": "me ci",
 	} {
 		if k[name] != want {
 			t.Errorf("%s = %v, want %v", name, k[name], want)
@@ -647,7 +345,7 @@ func TestMeManagementKeyCRUD(t *testing.T) {
 	if n := e.auditCount(); n != before+1 {
 		t.Errorf("create wrote %d audit events, want 1", n-before)
 	}
-	evs := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/audit-events?target_id=" + id}))["data"].([]any)
+	evs := must(t, e, 200, req{Method: "GET", Path: "/v1/audit-events?target_id=" + id}).JSON(t)["data"].([]any)
 	if len(evs) != 1 || evs[0].(map[string]any)["action"] != "management_key.created" {
 		t.Errorf("audit of the creation: %v", evs)
 	} else if strings.Contains(fmt.Sprint(evs), secret) {
@@ -655,41 +353,41 @@ func TestMeManagementKeyCRUD(t *testing.T) {
 	}
 
 	// The secret works, within its permissions.
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: secret})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: secret})
 	meDenied(t, e, req{Method: "GET", Path: "/v1/catalog", Token: secret}, "catalog:read")
 
 	// GET never shows the secret; the list shows the key, and to the
 	// operator, the operator keys.
-	got := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/management-keys/" + id}))
+	got := must(t, e, 200, req{Method: "GET", Path: "/v1/management-keys/" + id}).JSON(t)
 	if _, ok := got["secret"]; ok {
 		t.Errorf("GET shows the secret")
 	}
-	if ids := meListIDs(t, e, e.Op, nil, "/v1/management-keys"); !slices.Contains(ids, id) || !slices.Contains(ids, e.OpID) {
-		t.Errorf("operator list %v lacks the new key or the operator key", ids)
+	if got := ids(list(t, e, req{Path: "/v1/management-keys", Token: e.Op})); !slices.Contains(got, id) || !slices.Contains(got, e.OperatorKeyID) {
+		t.Errorf("operator list %v lacks the new key or the operator key", got)
 	}
-	if body := meMust(t, e, 200, req{Method: "GET", Path: "/v1/management-keys?limit=200"}).Body; strings.Contains(string(body), secret) || strings.Contains(string(body), `"secret"`) {
+	if body := must(t, e, 200, req{Method: "GET", Path: "/v1/management-keys?limit=200"}).Body; strings.Contains(string(body), secret) || strings.Contains(string(body), `"secret"`) {
 		t.Errorf("the list shows a secret")
 	}
-	_, reader := meMgmt(t, e, "management_keys:read")
-	if ids := meListIDs(t, e, reader, nil, "/v1/management-keys"); !slices.Contains(ids, id) || slices.Contains(ids, e.OpID) {
-		t.Errorf("a bound key's list %v: want the new key and no operator key", ids)
+	_, reader := mgmtKey(t, e, "", "management_keys:read")
+	if got := ids(list(t, e, req{Path: "/v1/management-keys", Token: reader})); !slices.Contains(got, id) || slices.Contains(got, e.OperatorKeyID) {
+		t.Errorf("a bound key's list %v: want the new key and no operator key", got)
 	}
 	// API keys are not management keys, and the reverse.
-	apiID, _ := meAPIKey(t, e, nil, map[string]any{"name": "me api"})
+	apiID, _ := apiKey(t, e, nil, map[string]any{"name": "me api"})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/management-keys/" + apiID}, 404, "not_found")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/keys/" + id}, 404, "not_found")
-	if ids := meListIDs(t, e, e.Op, nil, "/v1/keys"); slices.Contains(ids, id) {
+	if got := ids(list(t, e, req{Path: "/v1/keys", Token: e.Op})); slices.Contains(got, id) {
 		t.Errorf("GET /v1/keys lists a management key")
 	}
 
 	// PATCH: takes effect at once.
-	p := meJSON(t, meMust(t, e, 200, req{Method: "PATCH", Path: "/v1/management-keys/" + id, Body: map[string]any{
+	p := must(t, e, 200, req{Method: "PATCH", Path: "/v1/management-keys/" + id, Body: map[string]any{
 		"name": "me ci 2", "permissions": []string{"keys:write", "catalog:read"},
-	}}))
+	}}).JSON(t)
 	if p["name"] != "me ci 2" || fmt.Sprint(p["permissions"]) != "[keys:write catalog:read]" || p["etag"] == k["etag"] {
 		t.Errorf("after PATCH: %v", p)
 	}
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/catalog", Token: secret})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/catalog", Token: secret})
 	meDenied(t, e, req{Method: "GET", Path: "/v1/keys", Token: secret}, "keys:read")
 	for _, bad := range []struct {
 		body  any
@@ -708,31 +406,31 @@ func TestMeManagementKeyCRUD(t *testing.T) {
 
 	// PUT: permissions required.
 	meInvalidReq(t, e, req{Method: "PUT", Path: "/v1/management-keys/" + id, Body: map[string]any{"name": "me ci 3"}}, "permissions")
-	p = meJSON(t, meMust(t, e, 200, req{Method: "PUT", Path: "/v1/management-keys/" + id, Body: map[string]any{
+	p = must(t, e, 200, req{Method: "PUT", Path: "/v1/management-keys/" + id, Body: map[string]any{
 		"name": "me ci 3", "permissions": []string{"keys:read"},
-	}}))
+	}}).JSON(t)
 	if p["description"] != nil || fmt.Sprint(p["permissions"]) != "[keys:read]" {
 		t.Errorf("after PUT (description omitted = cleared): %v", p)
 	}
 
 	// Rotate with a grace period: both secrets work; rotate with 0: only
 	// the newest.
-	r1 := meJSON(t, meMust(t, e, 200, req{Method: "POST", Path: "/v1/management-keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 3600}}))
+	r1 := must(t, e, 200, req{Method: "POST", Path: "/v1/management-keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 3600}}).JSON(t)
 	s1 := r1["secret"].(string)
 	if !meMgmtSecretRE.MatchString(s1) || s1 == secret || r1["id"] != id {
 		t.Fatalf("rotation answer: %v", r1)
 	}
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: secret})
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: s1})
-	r2 := meJSON(t, meMust(t, e, 200, req{Method: "POST", Path: "/v1/management-keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 0}}))
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: secret})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: s1})
+	r2 := must(t, e, 200, req{Method: "POST", Path: "/v1/management-keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 0}}).JSON(t)
 	s2 := r2["secret"].(string)
 	for _, old := range []string{secret, s1} {
 		meRefused(t, e, req{Method: "GET", Path: "/v1/keys", Token: old}, 401, "unauthenticated")
 	}
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: s2})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: s2})
 
 	// DELETE: gone, and its secret with it.
-	meMust(t, e, 204, req{Method: "DELETE", Path: "/v1/management-keys/" + id})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/management-keys/" + id})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/keys", Token: s2}, 401, "unauthenticated")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/management-keys/" + id}, 404, "not_found")
 	meRefused(t, e, req{Method: "DELETE", Path: "/v1/management-keys/" + id}, 404, "not_found")
@@ -774,7 +472,7 @@ func TestMeManagementKeyCreateRules(t *testing.T) {
 // an owner object naming it.
 func meUserFor(t *testing.T, e *testEnv) (string, map[string]any) {
 	t.Helper()
-	id := meJSON(t, meMust(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "me owner"}}))["id"].(string)
+	id := must(t, e, http.StatusCreated, req{Method: "POST", Path: "/v1/users", Body: map[string]any{"name": "me owner"}}).JSON(t)["id"].(string)
 	return id, map[string]any{"type": "user", "id": id}
 }
 
@@ -783,7 +481,7 @@ func meUserFor(t *testing.T, e *testEnv) (string, map[string]any) {
 func TestMeNoEscalationOnCreate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, mk := meMgmt(t, e, "management_keys:write", "management_keys:read")
+	_, mk := mgmtKey(t, e, "", "management_keys:write", "management_keys:read")
 	create := func(body map[string]any) req {
 		return req{Method: "POST", Path: "/v1/management-keys", Token: mk, Body: body}
 	}
@@ -794,8 +492,8 @@ func TestMeNoEscalationOnCreate(t *testing.T) {
 	meInvalidReq(t, e, create(map[string]any{"name": "acct", "permissions": []string{"accounts:read"}}), "permissions[0]")
 	meInvalidReq(t, e, create(map[string]any{"name": "acct", "permissions": []string{"accounts:write"}}), "permissions[0]")
 	// Within its permissions: fine.
-	k := meMgmtAs(t, e, mk, nil, map[string]any{"name": "down", "permissions": []string{"management_keys:read"}})
-	if k["created_by_id"] == e.OpID || fmt.Sprint(k["permissions"]) != "[management_keys:read]" {
+	k := newMgmtKey(t, e, mk, nil, map[string]any{"name": "down", "permissions": []string{"management_keys:read"}})
+	if k["created_by_id"] == e.OperatorKeyID || fmt.Sprint(k["permissions"]) != "[management_keys:read]" {
 		t.Errorf("created key: %v", k)
 	}
 
@@ -803,7 +501,7 @@ func TestMeNoEscalationOnCreate(t *testing.T) {
 	meInvalidReq(t, e, req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{"name": "x", "permissions": []string{"accounts:read"}}}, "permissions[0]")
 
 	// keys:write does not reach management keys through the API-key routes.
-	_, kw := meMgmt(t, e, "keys:write", "keys:read")
+	_, kw := mgmtKey(t, e, "", "keys:write", "keys:read")
 	meInvalidReq(t, e, req{Method: "POST", Path: "/v1/keys", Token: kw, Body: map[string]any{
 		"name": "sneaky", "kind": "management", "permissions": []string{"keys:write"},
 	}}, "kind")
@@ -821,17 +519,17 @@ func TestMeNoEscalationOnCreate(t *testing.T) {
 
 	// An Idempotency-Key the operator used does not replay its answer (and
 	// its secret) to another key: the request runs as that key's own.
-	body := map[string]any{"name": "me strong", "permissions": meBoundPerms}
+	body := map[string]any{"name": "me strong", "permissions": boundPerms}
 	idem := map[string]string{"Idempotency-Key": "me-escalation-idempotency-1"}
-	first := meMust(t, e, 201, req{Method: "POST", Path: "/v1/management-keys", Header: idem, Body: body})
-	strongSecret := meJSON(t, first)["secret"].(string)
-	before := meSnap(t, e)
+	first := must(t, e, 201, req{Method: "POST", Path: "/v1/management-keys", Header: idem, Body: body})
+	strongSecret := first.JSON(t)["secret"].(string)
+	before := dump(t, e)
 	res := e.do(req{Method: "POST", Path: "/v1/management-keys", Token: mk, Header: idem, Body: body})
 	if strings.Contains(string(res.Body), strongSecret) || res.Header.Get("Idempotent-Replayed") != "" {
 		t.Fatalf("another key got the operator's replayed answer: %d %s", res.Status, res.Body)
 	}
-	meProblem(t, res, 403, "permission_denied")
-	before.unchanged(t, e, "replay by another key")
+	problem(t, res, 403, "permission_denied")
+	unchanged(t, e, before, "replay by another key")
 }
 
 // TestMeNoEscalationOnChange: a key touches only keys whose permissions,
@@ -839,9 +537,9 @@ func TestMeNoEscalationOnCreate(t *testing.T) {
 func TestMeNoEscalationOnChange(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, x := meMgmt(t, e, "management_keys:write", "management_keys:read", "keys:read")
-	weak, _ := meMgmt(t, e, "keys:read")
-	strong, strongSecret := meMgmt(t, e, "keys:read", "keys:write")
+	_, x := mgmtKey(t, e, "", "management_keys:write", "management_keys:read", "keys:read")
+	weak, _ := mgmtKey(t, e, "", "keys:read")
+	strong, strongSecret := mgmtKey(t, e, "", "keys:read", "keys:write")
 	path := func(id string) string { return "/v1/management-keys/" + id }
 
 	// Adding a permission x lacks to a weaker key.
@@ -865,18 +563,18 @@ func TestMeNoEscalationOnChange(t *testing.T) {
 		r.Token = x
 		t.Run(r.Method+" "+fmt.Sprint(r.Body), func(t *testing.T) { meDenied(t, e, r, "keys:write") })
 	}
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: strongSecret}) // still works
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: strongSecret}) // still works
 
 	// Within its permissions, x manages the weaker key.
-	meMust(t, e, 200, req{Method: "PATCH", Path: path(weak), Token: x, Body: map[string]any{"name": "weak renamed", "permissions": []string{"keys:read", "management_keys:read"}}})
-	meMust(t, e, 200, req{Method: "PATCH", Path: path(weak), Token: x, Body: map[string]any{"status": "disabled"}})
-	meMust(t, e, 200, req{Method: "PUT", Path: path(weak), Token: x, Body: map[string]any{"name": "weak", "permissions": []string{"keys:read"}}})
-	meMust(t, e, 200, req{Method: "POST", Path: path(weak) + "/rotate", Token: x})
-	meMust(t, e, 204, req{Method: "DELETE", Path: path(weak), Token: x})
+	must(t, e, 200, req{Method: "PATCH", Path: path(weak), Token: x, Body: map[string]any{"name": "weak renamed", "permissions": []string{"keys:read", "management_keys:read"}}})
+	must(t, e, 200, req{Method: "PATCH", Path: path(weak), Token: x, Body: map[string]any{"status": "disabled"}})
+	must(t, e, 200, req{Method: "PUT", Path: path(weak), Token: x, Body: map[string]any{"name": "weak", "permissions": []string{"keys:read"}}})
+	must(t, e, 200, req{Method: "POST", Path: path(weak) + "/rotate", Token: x})
+	must(t, e, 204, req{Method: "DELETE", Path: path(weak), Token: x})
 
 	// An operator key with few permissions cannot touch a stronger operator key.
 	_, smallOp := meOperator(t, e, "management_keys:write", "management_keys:read")
-	p := meRefused(t, e, req{Method: "PATCH", Path: path(e.OpID), Token: smallOp, Body: map[string]any{"name": "pwned"}}, 403, "permission_denied")
+	p := meRefused(t, e, req{Method: "PATCH", Path: path(e.OperatorKeyID), Token: smallOp, Body: map[string]any{"name": "pwned"}}, 403, "permission_denied")
 	if m, _ := p["missing_permission"].(string); m == "" || m == "management_keys:write" || m == "management_keys:read" {
 		t.Errorf("missing_permission %q, want one the small operator key lacks", m)
 	}
@@ -887,7 +585,7 @@ func TestMeNoEscalationOnChange(t *testing.T) {
 func TestMeSelf(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	self, secret := meMgmt(t, e, "management_keys:write", "management_keys:read", "keys:read")
+	self, secret := mgmtKey(t, e, "", "management_keys:write", "management_keys:read", "keys:read")
 	path := "/v1/management-keys/" + self
 	for _, r := range []req{
 		{Method: "PATCH", Path: path, Body: map[string]any{"name": "me again"}},
@@ -903,12 +601,12 @@ func TestMeSelf(t *testing.T) {
 		})
 	}
 
-	rot := meJSON(t, meMust(t, e, 200, req{Method: "POST", Path: path + "/rotate", Token: secret}))
+	rot := must(t, e, 200, req{Method: "POST", Path: path + "/rotate", Token: secret}).JSON(t)
 	fresh := rot["secret"].(string)
 	meRefused(t, e, req{Method: "GET", Path: "/v1/keys", Token: secret}, 401, "unauthenticated")
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: fresh})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: fresh})
 
-	meMust(t, e, 204, req{Method: "DELETE", Path: path, Token: fresh})
+	must(t, e, 204, req{Method: "DELETE", Path: path, Token: fresh})
 	meRefused(t, e, req{Method: "GET", Path: "/v1/keys", Token: fresh}, 401, "unauthenticated")
 	meRefused(t, e, req{Method: "GET", Path: path}, 404, "not_found")
 }
@@ -918,34 +616,34 @@ func TestMeSelf(t *testing.T) {
 func TestMeOperatorKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	def := meDefaultAccount(t, e)
-	other := meAccount(t, e, "me other")
+	def := defaultAccount(t, e)
+	other := account(t, e, "me other")
 
-	op := meMgmtAs(t, e, e.Op, nil, map[string]any{"name": "me op", "operator": true, "permissions": []string{"keys:read", "accounts:read"}})
+	op := newMgmtKey(t, e, e.Op, nil, map[string]any{"name": "me op", "operator": true, "permissions": []string{"keys:read", "accounts:read"}})
 	opID, opSecret := op["id"].(string), op["secret"].(string)
 	if op["operator"] != true || op["account_id"] != nil {
 		t.Errorf("operator key: operator %v account_id %v", op["operator"], op["account_id"])
 	}
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/accounts", Token: opSecret})
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: opSecret, Header: map[string]string{"X-Account-Id": other}})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/accounts", Token: opSecret})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Token: opSecret, Header: map[string]string{"X-Account-Id": other}})
 
-	bound := meMgmtAs(t, e, e.Op, nil, map[string]any{"name": "me bound", "permissions": meBoundPerms})
+	bound := newMgmtKey(t, e, e.Op, nil, map[string]any{"name": "me bound", "permissions": boundPerms})
 	boundSecret := bound["secret"].(string)
 	if bound["account_id"] != def || bound["operator"] != false {
 		t.Errorf("bound key: account_id %v operator %v", bound["account_id"], bound["operator"])
 	}
-	inOther := meMgmtAs(t, e, e.Op, map[string]string{"X-Account-Id": other}, map[string]any{"name": "me bound other", "permissions": []string{"keys:read"}})
+	inOther := newMgmtKey(t, e, e.Op, map[string]string{"X-Account-Id": other}, map[string]any{"name": "me bound other", "permissions": []string{"keys:read"}})
 	if inOther["account_id"] != other {
 		t.Errorf("key made with X-Account-Id: account_id %v, want %s", inOther["account_id"], other)
 	}
 
-	if ids := meListIDs(t, e, e.Op, nil, "/v1/management-keys"); !slices.Contains(ids, opID) || !slices.Contains(ids, e.OpID) {
-		t.Errorf("the operator's list %v lacks operator keys", ids)
+	if got := ids(list(t, e, req{Path: "/v1/management-keys", Token: e.Op})); !slices.Contains(got, opID) || !slices.Contains(got, e.OperatorKeyID) {
+		t.Errorf("the operator's list %v lacks operator keys", got)
 	}
-	if ids := meListIDs(t, e, boundSecret, nil, "/v1/management-keys"); slices.Contains(ids, opID) || slices.Contains(ids, e.OpID) {
-		t.Errorf("a bound key lists operator keys: %v", ids)
+	if got := ids(list(t, e, req{Path: "/v1/management-keys", Token: boundSecret})); slices.Contains(got, opID) || slices.Contains(got, e.OperatorKeyID) {
+		t.Errorf("a bound key lists operator keys: %v", got)
 	}
-	for _, id := range []string{e.OpID, opID} {
+	for _, id := range []string{e.OperatorKeyID, opID} {
 		p := "/v1/management-keys/" + id
 		for _, r := range []req{
 			{Method: "GET", Path: p},
@@ -968,12 +666,12 @@ func TestMeOperatorKeys(t *testing.T) {
 func TestMeOtherAccountsKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b := meAccount(t, e, "me b")
+	b := account(t, e, "me b")
 	inB := map[string]string{"X-Account-Id": b}
-	bMgmt := meMgmtAs(t, e, e.Op, inB, map[string]any{"name": "b key", "permissions": []string{"keys:read"}})["id"].(string)
-	bAPI, _ := meAPIKey(t, e, inB, map[string]any{"name": "b api"})
+	bMgmt := newMgmtKey(t, e, e.Op, inB, map[string]any{"name": "b key", "permissions": []string{"keys:read"}})["id"].(string)
+	bAPI, _ := apiKey(t, e, inB, map[string]any{"name": "b api"})
 
-	_, a := meMgmt(t, e, meBoundPerms...)
+	_, a := mgmtKey(t, e, "", boundPerms...)
 	for _, r := range []req{
 		{Method: "GET", Path: "/v1/management-keys/" + bMgmt},
 		{Method: "PATCH", Path: "/v1/management-keys/" + bMgmt, Body: map[string]any{"status": "disabled"}},
@@ -989,8 +687,8 @@ func TestMeOtherAccountsKeys(t *testing.T) {
 		t.Run(r.Method+" "+r.Path, func(t *testing.T) { meRefused(t, e, r, 404, "not_found") })
 	}
 	for _, path := range []string{"/v1/management-keys", "/v1/keys"} {
-		if ids := meListIDs(t, e, a, nil, path); slices.Contains(ids, bMgmt) || slices.Contains(ids, bAPI) {
-			t.Errorf("%s of account A lists B's keys: %v", path, ids)
+		if got := ids(list(t, e, req{Path: path, Token: a})); slices.Contains(got, bMgmt) || slices.Contains(got, bAPI) {
+			t.Errorf("%s of account A lists B's keys: %v", path, got)
 		}
 	}
 	meRefused(t, e, req{Method: "GET", Path: "/v1/management-keys", Token: a, Header: inB}, 403, "account_mismatch")
@@ -1012,8 +710,8 @@ func TestMeProtectedNeverGranted(t *testing.T) {
 		map[string]any{"hash": hex.EncodeToString(h), "name": "x", "permission_mode": "restricted", "scopes": billing},
 	}}}, "keys[0].scopes[0].resource")
 
-	id, secret := meAPIKey(t, e, nil, map[string]any{"name": "me restricted", "permission_mode": "restricted", "scopes": []any{}})
-	meMust(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": "docs", "scopes": []any{map[string]any{"resource": "documents", "access": "read"}}}})
+	id, secret := apiKey(t, e, nil, map[string]any{"name": "me restricted", "permission_mode": "restricted", "scopes": []any{}})
+	must(t, e, 201, req{Method: "POST", Path: "/v1/roles", Body: map[string]any{"name": "docs", "scopes": []any{map[string]any{"resource": "documents", "access": "read"}}}})
 	for _, c := range []struct {
 		r     req
 		field string
@@ -1028,22 +726,22 @@ func TestMeProtectedNeverGranted(t *testing.T) {
 
 	// Keys that hold everything still do not hold billing.
 	for _, mode := range []string{"all", "read_only"} {
-		_, s := meAPIKey(t, e, nil, map[string]any{"name": "me " + mode, "permission_mode": mode})
+		_, s := apiKey(t, e, nil, map[string]any{"name": "me " + mode, "permission_mode": mode})
 		v := meVerifyCode(t, e, s, "billing:read", "INSUFFICIENT_PERMISSIONS")
 		if strings.Contains(fmt.Sprint(v["scopes"]), "billing") {
 			t.Errorf("mode %s: effective scopes hold billing: %v", mode, v["scopes"])
 		}
-		who := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s}))
+		who := must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s}).JSON(t)
 		if strings.Contains(fmt.Sprint(who["effective_scopes"]), "billing") {
 			t.Errorf("mode %s: whoami shows billing: %v", mode, who["effective_scopes"])
 		}
 	}
 
 	// A resource a role grants cannot become protected under it.
-	before := meSnap(t, e)
-	p := meProblem(t, e.do(req{Method: "PUT", Path: "/v1/catalog/resources/documents", Body: map[string]any{"protected": true}}), 409, "resource_in_use")
+	before := dump(t, e)
+	p := problem(t, e.do(req{Method: "PUT", Path: "/v1/catalog/resources/documents", Body: map[string]any{"protected": true}}), 409, "resource_in_use")
 	if !strings.Contains(fmt.Sprint(p["role_names"]), "docs") {
 		t.Errorf("resource_in_use does not name the role: %v", p)
 	}
-	before.unchanged(t, e, "protecting a resource a role grants")
+	unchanged(t, e, before, "protecting a resource a role grants")
 }

@@ -13,7 +13,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path"
 	"slices"
@@ -27,9 +26,8 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
-	"github.com/keyward/keyward/metrics"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/service"
 )
 
@@ -464,7 +462,7 @@ func oaRouteKey(method, path string) string {
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	e := newEnv(t)
 	served := map[string]bool{}
-	for _, r := range e.Server.Routes() {
+	for _, r := range e.HTTP.Routes() {
 		method, path, ok := strings.Cut(r, " ")
 		if !ok {
 			t.Fatalf("route %q has no method", r)
@@ -510,49 +508,6 @@ func TestOpenAPIServed(t *testing.T) {
 	e.must(http.StatusOK, req{Method: "GET", Path: "/openapi.json", Token: "kw_not_a_key"})
 }
 
-// oaNewEnv is newEnv with what newEnv does not vary: the server's master
-// key (nil: none, so recoverable keys are refused) and its lockout policy
-// (the zero policy disables it). Its exchanges are validated against the
-// document at the end of the test, like newEnv's.
-func oaNewEnv(t *testing.T, master *keyward.MasterKey, lock khttp.LockoutPolicy) *testEnv {
-	t.Helper()
-	ctx := context.Background()
-	db, loc := envNewStore(t)
-	mx := metrics.New()
-	svc := service.New(service.Options{Store: db, MasterKey: master, Observer: mx})
-	mx.Watch(svc)
-	k, tok, err := svc.Bootstrap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := khttp.NewServer(svc, khttp.Options{Lockout: &lock, Metrics: mx})
-	hs := httptest.NewServer(srv)
-	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Loc: loc, Svc: svc, Server: srv}
-	t.Cleanup(func() {
-		hs.Close()
-		svc.Close(context.Background())
-		db.Close()
-		if !t.Failed() {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			for _, ex := range e.exchanges {
-				validateExchange(t, ex)
-			}
-		}
-	})
-	return e
-}
-
-// oaMasterKey returns a fixed master key (64 hex characters).
-func oaMasterKey(t *testing.T) *keyward.MasterKey {
-	t.Helper()
-	m, err := keyward.ParseMasterKey([]byte(strings.Repeat("5a", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // oaIdem is the header map of one Idempotency-Key.
 func oaIdem(key string) map[string]string { return map[string]string{"Idempotency-Key": key} }
 
@@ -582,7 +537,7 @@ func oaData(t *testing.T, r *resp) []any {
 // whatever the other tests do, and fails if an operation was not covered.
 // The server has a master key, so recoverable keys and their reveal work.
 func TestOpenAPIEveryOperation(t *testing.T) {
-	e := oaNewEnv(t, oaMasterKey(t), khttp.LockoutPolicy{})
+	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: keywardtest.MasterKey(t)}})
 	type obj = map[string]any
 
 	e.must(http.StatusOK, req{Method: "GET", Path: "/healthz", NoAuth: true})
@@ -937,7 +892,7 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 	// authentications answers 429 locked with Retry-After on every
 	// authenticated route, valid credentials included.
 	t.Run("locked", func(t *testing.T) {
-		l := oaNewEnv(t, nil, khttp.LockoutPolicy{Threshold: 2, Window: time.Minute, Duration: time.Minute})
+		l := startEnv(t, keywardtest.Options{HTTP: khttp.Options{Lockout: &khttp.LockoutPolicy{Threshold: 2, Window: time.Minute, Duration: time.Minute}}})
 		apiKey := l.createKey(obj{"name": "locked out"})["secret"].(string)
 		for i := 0; i < 2; i++ {
 			l.problem(l.do(req{Method: "GET", Path: "/v1/keys", Token: "kwm_wrong"}), http.StatusUnauthorized, "unauthenticated")

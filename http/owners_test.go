@@ -12,9 +12,6 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// meNewID returns a well-formed id with prefix that names nothing.
-func meNewID(prefix string) string { return keyward.NewIDs(keyward.SystemClock).New(prefix) }
-
 func meOwner(typ, id string) map[string]any { return map[string]any{"type": typ, "id": id} }
 
 // meScopesText renders verify's or whoami's scopes for comparison.
@@ -23,14 +20,14 @@ func meScopesText(v any) string { return fmt.Sprint(v) }
 func TestMeOwnerAtCreation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	acct := meDefaultAccount(t, e)
-	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "owner"})["id"].(string)
-	u2 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "someone else"})["id"].(string)
-	sa := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
-	other := meAccount(t, e, "me other")
+	acct := defaultAccount(t, e)
+	u := create(t, e, nil, "/v1/users", map[string]any{"name": "owner"})["id"].(string)
+	u2 := create(t, e, nil, "/v1/users", map[string]any{"name": "someone else"})["id"].(string)
+	sa := create(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
+	other := account(t, e, "me other")
 	inOther := map[string]string{"X-Account-Id": other}
-	ou := meCreate(t, e, inOther, "/v1/users", map[string]any{"name": "elsewhere"})["id"].(string)
-	osa := meCreate(t, e, inOther, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
+	ou := create(t, e, inOther, "/v1/users", map[string]any{"name": "elsewhere"})["id"].(string)
+	osa := create(t, e, inOther, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
 
 	for _, c := range []struct {
 		name  string
@@ -48,7 +45,7 @@ func TestMeOwnerAtCreation(t *testing.T) {
 			if c.owner != nil {
 				body["owner"] = c.owner
 			}
-			k := meJSON(t, meMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: body}))
+			k := must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: body}).JSON(t)
 			if fmt.Sprint(k["owner"]) != fmt.Sprint(c.want) {
 				t.Errorf("owner %v, want %v", k["owner"], c.want)
 			}
@@ -60,11 +57,11 @@ func TestMeOwnerAtCreation(t *testing.T) {
 		owner any
 		field string
 	}{
-		{"unknown user", meOwner("user", meNewID(keyward.PrefixUser)), "owner.id"},
+		{"unknown user", meOwner("user", newID(keyward.PrefixUser)), "owner.id"},
 		{"malformed user id", meOwner("user", "usr_nope"), "owner.id"},
 		{"service account id as user", meOwner("user", sa), "owner.id"},
 		{"user id as service account", meOwner("service_account", u), "owner.id"},
-		{"unknown service account", meOwner("service_account", meNewID(keyward.PrefixService)), "owner.id"},
+		{"unknown service account", meOwner("service_account", newID(keyward.PrefixService)), "owner.id"},
 		{"another account's user", meOwner("user", ou), "owner.id"},
 		{"another account's service account", meOwner("service_account", osa), "owner.id"},
 		{"another account", meOwner("account", other), "owner.id"},
@@ -77,7 +74,7 @@ func TestMeOwnerAtCreation(t *testing.T) {
 	}
 
 	// The owner never changes.
-	k := meJSON(t, meMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "owned", "owner": meOwner("user", u)}}))
+	k := must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "owned", "owner": meOwner("user", u)}}).JSON(t)
 	id := k["id"].(string)
 	for _, r := range []req{
 		{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"owner": meOwner("user", u2)}},
@@ -89,10 +86,10 @@ func TestMeOwnerAtCreation(t *testing.T) {
 		meInvalidReq(t, e, r, "owner")
 	}
 	// Sending back the current owner is accepted, and PUT keeps the owner.
-	if got := mePatch(t, e, "/v1/keys/"+id, map[string]any{"owner": meOwner("user", u)}); got["etag"] != k["etag"] {
+	if got := patch(t, e, "/v1/keys/"+id, map[string]any{"owner": meOwner("user", u)}); got["etag"] != k["etag"] {
 		t.Errorf("PATCH with the same owner changed the key")
 	}
-	put := meJSON(t, meMust(t, e, 200, req{Method: "PUT", Path: "/v1/keys/" + id, Body: map[string]any{"name": "owned again"}}))
+	put := must(t, e, 200, req{Method: "PUT", Path: "/v1/keys/" + id, Body: map[string]any{"name": "owned again"}}).JSON(t)
 	if fmt.Sprint(put["owner"]) != fmt.Sprint(meOwner("user", u)) {
 		t.Errorf("PUT without owner: owner %v", put["owner"])
 	}
@@ -112,12 +109,12 @@ func TestMeOwnerAtCreation(t *testing.T) {
 func TestMeUserBoundsKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	meRole(t, e, "reader", meScope("documents", "read"))
-	meRole(t, e, "writer", meScope("documents", "write"))
-	meRole(t, e, "bc", meScope("documents", "read", "b", "c"))
-	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "reader", "roles": []string{"reader"}})["id"].(string)
+	meRole(t, e, "reader", scope("documents", "read"))
+	meRole(t, e, "writer", scope("documents", "write"))
+	meRole(t, e, "bc", scope("documents", "read", "b", "c"))
+	u := create(t, e, nil, "/v1/users", map[string]any{"name": "reader", "roles": []string{"reader"}})["id"].(string)
 	uPath := "/v1/users/" + u
-	_, all := meAPIKey(t, e, nil, map[string]any{"name": "all", "permission_mode": "all", "owner": meOwner("user", u)})
+	_, all := apiKey(t, e, nil, map[string]any{"name": "all", "permission_mode": "all", "owner": meOwner("user", u)})
 
 	readDocs := "[map[access:read resource:documents targets:[*]]]"
 	v := meVerifyCode(t, e, all, "", "VALID")
@@ -129,15 +126,15 @@ func TestMeUserBoundsKey(t *testing.T) {
 	meVerifyCode(t, e, all, "documents:write", "INSUFFICIENT_PERMISSIONS")
 	meVerifyCode(t, e, all, "files:read", "INSUFFICIENT_PERMISSIONS")
 	meVerifyCode(t, e, all, "files:read OR documents:read", "VALID")
-	who := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: all}))
+	who := must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: all}).JSON(t)
 	if meScopesText(who["effective_scopes"]) != readDocs {
 		t.Errorf("whoami effective_scopes %v, want %s", who["effective_scopes"], readDocs)
 	}
 
 	// Targets intersect: key [a b] ∩ role [b c] = [b].
-	u2 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "bc", "roles": []string{"bc"}})["id"].(string)
-	_, ab := meAPIKey(t, e, nil, map[string]any{"name": "ab", "permission_mode": "restricted",
-		"scopes": []any{meScope("documents", "read", "a", "b")}, "owner": meOwner("user", u2)})
+	u2 := create(t, e, nil, "/v1/users", map[string]any{"name": "bc", "roles": []string{"bc"}})["id"].(string)
+	_, ab := apiKey(t, e, nil, map[string]any{"name": "ab", "permission_mode": "restricted",
+		"scopes": []any{scope("documents", "read", "a", "b")}, "owner": meOwner("user", u2)})
 	v = meVerifyCode(t, e, ab, "documents:read:b", "VALID")
 	if got := meScopesText(v["scopes"]); got != "[map[access:read resource:documents targets:[b]]]" {
 		t.Errorf("intersected scopes %s, want documents read [b]", got)
@@ -148,46 +145,46 @@ func TestMeUserBoundsKey(t *testing.T) {
 	meVerifyCode(t, e, ab, "documents:read", "VALID")
 
 	// Levels meet: a read-only key of a writer reads; a writer's mode-all key writes.
-	u3 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "writer", "roles": []string{"writer"}})["id"].(string)
-	_, ro := meAPIKey(t, e, nil, map[string]any{"name": "ro", "permission_mode": "read_only", "owner": meOwner("user", u3)})
+	u3 := create(t, e, nil, "/v1/users", map[string]any{"name": "writer", "roles": []string{"writer"}})["id"].(string)
+	_, ro := apiKey(t, e, nil, map[string]any{"name": "ro", "permission_mode": "read_only", "owner": meOwner("user", u3)})
 	v = meVerifyCode(t, e, ro, "documents:read", "VALID")
 	if meScopesText(v["scopes"]) != readDocs {
 		t.Errorf("read_only key of a writer: scopes %v", v["scopes"])
 	}
 	meVerifyCode(t, e, ro, "documents:write", "INSUFFICIENT_PERMISSIONS")
-	_, w := meAPIKey(t, e, nil, map[string]any{"name": "w", "owner": meOwner("user", u3)})
+	_, w := apiKey(t, e, nil, map[string]any{"name": "w", "owner": meOwner("user", u3)})
 	meVerifyCode(t, e, w, "documents:write", "VALID")
 
 	// The user's roles change: the very next verification follows.
-	mePatch(t, e, uPath, map[string]any{"roles": []string{}})
+	patch(t, e, uPath, map[string]any{"roles": []string{}})
 	v = meVerifyCode(t, e, all, "documents:read", "INSUFFICIENT_PERMISSIONS")
 	if meScopesText(v["scopes"]) != "[]" {
 		t.Errorf("scopes of a key whose user has no roles: %v", v["scopes"])
 	}
 	meVerifyCode(t, e, all, "", "VALID")
-	mePatch(t, e, uPath, map[string]any{"roles": []string{"writer"}})
+	patch(t, e, uPath, map[string]any{"roles": []string{"writer"}})
 	meVerifyCode(t, e, all, "documents:write", "VALID")
-	mePatch(t, e, uPath, map[string]any{"roles": []string{"reader"}})
+	patch(t, e, uPath, map[string]any{"roles": []string{"reader"}})
 	meVerifyCode(t, e, all, "documents:write", "INSUFFICIENT_PERMISSIONS")
 	// So does a change to what a role grants.
-	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{meScope("files", "read")}})
+	patch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{scope("files", "read")}})
 	meVerifyCode(t, e, all, "files:read", "VALID")
 	meVerifyCode(t, e, all, "documents:read", "INSUFFICIENT_PERMISSIONS")
-	mePatch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{meScope("documents", "read")}})
+	patch(t, e, "/v1/roles/reader", map[string]any{"scopes": []any{scope("documents", "read")}})
 
 	// Disabling the user stops its keys until it is enabled again.
-	mePatch(t, e, uPath, map[string]any{"status": "disabled"})
+	patch(t, e, uPath, map[string]any{"status": "disabled"})
 	meVerifyCode(t, e, all, "", "OWNER_INACTIVE")
 	meVerifyCode(t, e, all, "documents:read", "OWNER_INACTIVE")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/whoami", Token: all}, 401, "unauthenticated")
 	meVerifyCode(t, e, w, "documents:write", "VALID") // another user's key
-	mePatch(t, e, uPath, map[string]any{"status": "active"})
+	patch(t, e, uPath, map[string]any{"status": "active"})
 	meVerifyCode(t, e, all, "documents:read", "VALID")
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: all})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: all})
 
 	// A key's own status comes first.
-	_, dis := meAPIKey(t, e, nil, map[string]any{"name": "dis", "status": "disabled", "owner": meOwner("user", u)})
-	mePatch(t, e, uPath, map[string]any{"status": "disabled"})
+	_, dis := apiKey(t, e, nil, map[string]any{"name": "dis", "status": "disabled", "owner": meOwner("user", u)})
+	patch(t, e, uPath, map[string]any{"status": "disabled"})
 	meVerifyCode(t, e, dis, "", "DISABLED")
 }
 
@@ -196,20 +193,20 @@ func TestMeUserBoundsKey(t *testing.T) {
 func TestMeUserWithoutRoles(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "nobody"})["id"].(string)
+	u := create(t, e, nil, "/v1/users", map[string]any{"name": "nobody"})["id"].(string)
 	for _, body := range []map[string]any{
 		{"name": "all", "owner": meOwner("user", u)},
 		{"name": "ro", "permission_mode": "read_only", "owner": meOwner("user", u)},
-		{"name": "restricted", "permission_mode": "restricted", "scopes": []any{meScope("documents", "write")}, "owner": meOwner("user", u)},
+		{"name": "restricted", "permission_mode": "restricted", "scopes": []any{scope("documents", "write")}, "owner": meOwner("user", u)},
 	} {
-		_, s := meAPIKey(t, e, nil, body)
+		_, s := apiKey(t, e, nil, body)
 		v := meVerifyCode(t, e, s, "", "VALID")
 		if meScopesText(v["scopes"]) != "[]" {
 			t.Errorf("%s: scopes %v, want []", body["name"], v["scopes"])
 		}
 		meVerifyCode(t, e, s, "documents:read", "INSUFFICIENT_PERMISSIONS")
 		meVerifyCode(t, e, s, "search:read", "INSUFFICIENT_PERMISSIONS")
-		who := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s}))
+		who := must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s}).JSON(t)
 		if meScopesText(who["effective_scopes"]) != "[]" {
 			t.Errorf("%s: whoami effective_scopes %v", body["name"], who["effective_scopes"])
 		}
@@ -221,11 +218,11 @@ func TestMeUserWithoutRoles(t *testing.T) {
 // of another change), and that it verifies REVOKED.
 func meRevokedOnce(t *testing.T, e *testEnv, id, secret string, withReason bool) {
 	t.Helper()
-	k := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}))
+	k := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t)
 	if k["status"] != "revoked" {
 		t.Errorf("key %s: status %v, want revoked", id, k["status"])
 	}
-	evs := meEvents(t, e, id, "key.revoked")
+	evs := events(t, e, "target_id="+id+"&action="+"key.revoked", nil)
 	if len(evs) != 1 {
 		t.Fatalf("key %s: %d key.revoked events, want 1", id, len(evs))
 	}
@@ -246,31 +243,31 @@ func meRevokedOnce(t *testing.T, e *testEnv, id, secret string, withReason bool)
 func TestMeDeleteUserRevokesKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	meRole(t, e, "reader", meScope("documents", "read"))
-	u := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "leaver", "roles": []string{"reader"}})["id"].(string)
-	u2 := meCreate(t, e, nil, "/v1/users", map[string]any{"name": "stayer", "roles": []string{"reader"}})["id"].(string)
-	sa := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
+	meRole(t, e, "reader", scope("documents", "read"))
+	u := create(t, e, nil, "/v1/users", map[string]any{"name": "leaver", "roles": []string{"reader"}})["id"].(string)
+	u2 := create(t, e, nil, "/v1/users", map[string]any{"name": "stayer", "roles": []string{"reader"}})["id"].(string)
+	sa := create(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
 
-	k1, s1 := meAPIKey(t, e, nil, map[string]any{"name": "k1", "owner": meOwner("user", u)})
-	k2, s2 := meAPIKey(t, e, nil, map[string]any{"name": "k2", "status": "disabled", "owner": meOwner("user", u)})
-	k3, s3 := meAPIKey(t, e, nil, map[string]any{"name": "k3", "owner": meOwner("user", u)})
-	mePatch(t, e, "/v1/keys/"+k3, map[string]any{"status": "revoked"}) // already revoked: no second event
+	k1, s1 := apiKey(t, e, nil, map[string]any{"name": "k1", "owner": meOwner("user", u)})
+	k2, s2 := apiKey(t, e, nil, map[string]any{"name": "k2", "status": "disabled", "owner": meOwner("user", u)})
+	k3, s3 := apiKey(t, e, nil, map[string]any{"name": "k3", "owner": meOwner("user", u)})
+	patch(t, e, "/v1/keys/"+k3, map[string]any{"status": "revoked"}) // already revoked: no second event
 	others := map[string]string{}
 	for name, owner := range map[string]any{"stayer": meOwner("user", u2), "ci": meOwner("service_account", sa), "account": nil} {
 		body := map[string]any{"name": name}
 		if owner != nil {
 			body["owner"] = owner
 		}
-		id, s := meAPIKey(t, e, nil, body)
+		id, s := apiKey(t, e, nil, body)
 		others[id] = s
 	}
 	etags := map[string]any{}
 	for id := range others {
-		etags[id] = meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}))["etag"]
+		etags[id] = must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t)["etag"]
 	}
 
 	before := e.auditCount()
-	meMust(t, e, 204, req{Method: "DELETE", Path: "/v1/users/" + u})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/users/" + u})
 	if n := e.auditCount() - before; n != 3 {
 		t.Errorf("deleting a user with 2 live keys wrote %d audit events, want 3 (2 key.revoked + user.deleted)", n)
 	}
@@ -278,7 +275,7 @@ func TestMeDeleteUserRevokesKeys(t *testing.T) {
 	meRevokedOnce(t, e, k2, s2, true)
 	meRevokedOnce(t, e, k3, s3, false) // revoked before, by hand
 	for id, s := range others {
-		k := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}))
+		k := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t)
 		if k["etag"] != etags[id] || k["status"] != "active" {
 			t.Errorf("key %s of another owner changed: %v", id, k)
 		}
@@ -296,36 +293,36 @@ func TestMeDeleteUserRevokesKeys(t *testing.T) {
 func TestMeServiceAccountOwner(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	sa := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
-	sa2 := meCreate(t, e, nil, "/v1/service-accounts", map[string]any{"name": "cron"})["id"].(string)
-	k, s := meAPIKey(t, e, nil, map[string]any{"name": "ci key", "owner": meOwner("service_account", sa)})
-	_, ro := meAPIKey(t, e, nil, map[string]any{"name": "ci ro", "permission_mode": "read_only", "owner": meOwner("service_account", sa)})
-	k2, s2 := meAPIKey(t, e, nil, map[string]any{"name": "cron key", "owner": meOwner("service_account", sa2)})
+	sa := create(t, e, nil, "/v1/service-accounts", map[string]any{"name": "ci"})["id"].(string)
+	sa2 := create(t, e, nil, "/v1/service-accounts", map[string]any{"name": "cron"})["id"].(string)
+	k, s := apiKey(t, e, nil, map[string]any{"name": "ci key", "owner": meOwner("service_account", sa)})
+	_, ro := apiKey(t, e, nil, map[string]any{"name": "ci ro", "permission_mode": "read_only", "owner": meOwner("service_account", sa)})
+	k2, s2 := apiKey(t, e, nil, map[string]any{"name": "cron key", "owner": meOwner("service_account", sa2)})
 
 	v := meVerifyCode(t, e, s, "documents:write AND files:write", "VALID")
-	all := meVerify(t, e, map[string]any{"key": meJSON(t, meMust(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "plain"}}))["secret"]})
+	all := verify(t, e, nil, map[string]any{"key": must(t, e, 201, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "plain"}}).JSON(t)["secret"]})
 	if meScopesText(v["scopes"]) != meScopesText(all["scopes"]) {
 		t.Errorf("a service account's mode-all key: scopes %v, want those of an account key %v", v["scopes"], all["scopes"])
 	}
 	meVerifyCode(t, e, ro, "documents:write", "INSUFFICIENT_PERMISSIONS")
 
-	mePatch(t, e, "/v1/service-accounts/"+sa, map[string]any{"status": "disabled"})
+	patch(t, e, "/v1/service-accounts/"+sa, map[string]any{"status": "disabled"})
 	meVerifyCode(t, e, s, "", "OWNER_INACTIVE")
 	meVerifyCode(t, e, ro, "documents:read", "OWNER_INACTIVE")
 	meRefused(t, e, req{Method: "GET", Path: "/v1/whoami", Token: s}, 401, "unauthenticated")
 	meVerifyCode(t, e, s2, "", "VALID")
-	mePatch(t, e, "/v1/service-accounts/"+sa, map[string]any{"status": "active"})
+	patch(t, e, "/v1/service-accounts/"+sa, map[string]any{"status": "active"})
 	meVerifyCode(t, e, s, "documents:write", "VALID")
-	meMust(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/whoami", Token: s})
 
-	etag2 := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k2}))["etag"]
+	etag2 := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k2}).JSON(t)["etag"]
 	before := e.auditCount()
-	meMust(t, e, 204, req{Method: "DELETE", Path: "/v1/service-accounts/" + sa})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/service-accounts/" + sa})
 	if n := e.auditCount() - before; n != 3 {
 		t.Errorf("deleting a service account with 2 keys wrote %d audit events, want 3", n)
 	}
 	meRevokedOnce(t, e, k, s, true)
-	if got := meJSON(t, meMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k2}))["etag"]; got != etag2 {
+	if got := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k2}).JSON(t)["etag"]; got != etag2 {
 		t.Errorf("another service account's key changed")
 	}
 	meVerifyCode(t, e, s2, "", "VALID")

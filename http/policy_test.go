@@ -15,7 +15,7 @@ import (
 // returns the account.
 func rkSetPolicy(t *testing.T, e *testEnv, settings map[string]any) map[string]any {
 	t.Helper()
-	id := rkDefaultAccount(t, e)
+	id := defaultAccount(t, e)
 	a := e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: settings}).JSON(t)
 	for k, v := range settings {
 		if want, ok := v.(int); ok && a[k] != float64(want) || !ok && a[k] != v {
@@ -66,7 +66,7 @@ func rkRefused(t *testing.T, e *testEnv, r req, rule string) {
 		before = snapshot()
 	}
 	n := e.auditCount()
-	p := rkProblem(t, e.do(r), http.StatusUnprocessableEntity, "validation_failed")
+	p := problem(t, e.do(r), http.StatusUnprocessableEntity, "validation_failed")
 	rkWantFields(t, p, "expires_at")
 	rkWantField(t, p, "expires_at", rule)
 	if e.auditCount() != n {
@@ -96,8 +96,8 @@ func TestExpiryPolicy(t *testing.T) {
 		e := newEnv(t)
 		const rule = "max_key_lifetime"
 		legacy := e.createKey(map[string]any{"name": "no expiry"})
-		far := e.createKey(map[string]any{"name": "far", "expires_at": rkFuture(10 * 24 * time.Hour)})
-		near := e.createKey(map[string]any{"name": "near", "expires_at": rkFuture(30 * time.Minute)})
+		far := e.createKey(map[string]any{"name": "far", "expires_at": future(10 * 24 * time.Hour)})
+		near := e.createKey(map[string]any{"name": "near", "expires_at": future(30 * time.Minute)})
 		rkSetPolicy(t, e, map[string]any{"max_key_lifetime": 3600})
 		kp := func(k map[string]any) string { return "/v1/keys/" + k["id"].(string) }
 
@@ -106,51 +106,51 @@ func TestExpiryPolicy(t *testing.T) {
 				"no expiry":        {"name": "k"},
 				"null expiry":      {"name": "k", "expires_at": nil},
 				"clear_expires_at": {"name": "k", "clear_expires_at": true},
-				"beyond the max":   {"name": "k", "expires_at": rkFuture(2 * time.Hour)},
+				"beyond the max":   {"name": "k", "expires_at": future(2 * time.Hour)},
 			} {
 				t.Run(name, func(t *testing.T) { rkRefused(t, e, req{Method: "POST", Path: "/v1/keys", Body: body}, rule) })
 			}
-			k := e.createKey(map[string]any{"name": "ok", "expires_at": rkFuture(59 * time.Minute)})
+			k := e.createKey(map[string]any{"name": "ok", "expires_at": future(59 * time.Minute)})
 			rkAbout(t, "expires_at", rkExpiry(t, k), time.Now().Add(59*time.Minute))
 		})
 		t.Run("PATCH", func(t *testing.T) {
 			for name, body := range map[string]map[string]any{
 				"null":             {"expires_at": nil},
 				"clear_expires_at": {"clear_expires_at": true},
-				"beyond the max":   {"expires_at": rkFuture(2 * time.Hour)},
+				"beyond the max":   {"expires_at": future(2 * time.Hour)},
 			} {
 				t.Run(name, func(t *testing.T) { rkRefused(t, e, req{Method: "PATCH", Path: kp(near), Body: body}, rule) })
 			}
-			k := e.must(http.StatusOK, req{Method: "PATCH", Path: kp(near), Body: map[string]any{"expires_at": rkFuture(10 * time.Minute)}}).JSON(t)
+			k := e.must(http.StatusOK, req{Method: "PATCH", Path: kp(near), Body: map[string]any{"expires_at": future(10 * time.Minute)}}).JSON(t)
 			rkAbout(t, "expires_at", rkExpiry(t, k), time.Now().Add(10*time.Minute))
 			// A change that leaves the expiry alone is not judged by it.
 			e.must(http.StatusOK, req{Method: "PATCH", Path: kp(legacy), Body: map[string]any{"name": "renamed"}})
 		})
 		t.Run("PUT", func(t *testing.T) {
 			rkRefused(t, e, req{Method: "PUT", Path: kp(near), Body: map[string]any{"name": "near"}}, rule)
-			rkRefused(t, e, req{Method: "PUT", Path: kp(near), Body: map[string]any{"name": "near", "expires_at": rkFuture(2 * time.Hour)}}, rule)
-			e.must(http.StatusOK, req{Method: "PUT", Path: kp(near), Body: map[string]any{"name": "near", "expires_at": rkFuture(20 * time.Minute)}})
+			rkRefused(t, e, req{Method: "PUT", Path: kp(near), Body: map[string]any{"name": "near", "expires_at": future(2 * time.Hour)}}, rule)
+			e.must(http.StatusOK, req{Method: "PUT", Path: kp(near), Body: map[string]any{"name": "near", "expires_at": future(20 * time.Minute)}})
 		})
 		t.Run("rotate", func(t *testing.T) {
 			rot := func(k map[string]any) string { return kp(k) + "/rotate" }
 			rkRefused(t, e, req{Method: "POST", Path: rot(legacy), Body: map[string]any{}}, rule)
-			rkRefused(t, e, req{Method: "POST", Path: rot(legacy), Body: map[string]any{"expires_at": rkFuture(2 * time.Hour)}}, rule)
+			rkRefused(t, e, req{Method: "POST", Path: rot(legacy), Body: map[string]any{"expires_at": future(2 * time.Hour)}}, rule)
 			rkRefused(t, e, req{Method: "POST", Path: rot(far), Body: map[string]any{}}, rule)
-			rkRefused(t, e, req{Method: "POST", Path: rot(far), Body: map[string]any{"grace_period_seconds": 60, "expires_at": rkFuture(2 * time.Hour)}}, rule)
+			rkRefused(t, e, req{Method: "POST", Path: rot(far), Body: map[string]any{"grace_period_seconds": 60, "expires_at": future(2 * time.Hour)}}, rule)
 			for _, k := range []map[string]any{legacy, far} {
-				if code := rkCode(t, e, k["secret"].(string)); code != "VALID" {
+				if code := lcCode(t, e, k["secret"].(string), nil); code != "VALID" {
 					t.Errorf("a refused rotation changed the secret of %s: %s", k["name"], code)
 				}
 			}
-			r := e.must(http.StatusOK, req{Method: "POST", Path: rot(far), Body: map[string]any{"expires_at": rkFuture(45 * time.Minute)}}).JSON(t)
+			r := e.must(http.StatusOK, req{Method: "POST", Path: rot(far), Body: map[string]any{"expires_at": future(45 * time.Minute)}}).JSON(t)
 			rkAbout(t, "the rotated key's expires_at", rkExpiry(t, r), time.Now().Add(45*time.Minute))
-			if code := rkCode(t, e, r["secret"].(string)); code != "VALID" {
+			if code := lcCode(t, e, r["secret"].(string), nil); code != "VALID" {
 				t.Errorf("the rotated secret verifies as %s", code)
 			}
-			if code := rkCode(t, e, far["secret"].(string)); code != "ROTATED" {
+			if code := lcCode(t, e, far["secret"].(string), nil); code != "ROTATED" {
 				t.Errorf("the old secret verifies as %s, want ROTATED", code)
 			}
-			r = e.must(http.StatusOK, req{Method: "POST", Path: rot(legacy), Body: map[string]any{"expires_at": rkFuture(30 * time.Minute)}}).JSON(t)
+			r = e.must(http.StatusOK, req{Method: "POST", Path: rot(legacy), Body: map[string]any{"expires_at": future(30 * time.Minute)}}).JSON(t)
 			rkAbout(t, "expires_at", rkExpiry(t, r), time.Now().Add(30*time.Minute))
 			// A key already within the policy rotates without a body expiry.
 			r = e.must(http.StatusOK, req{Method: "POST", Path: rot(near), Body: map[string]any{}}).JSON(t)
@@ -159,7 +159,7 @@ func TestExpiryPolicy(t *testing.T) {
 			}
 		})
 		t.Run("other accounts are not bound", func(t *testing.T) {
-			other := rkAccount(t, e, "other")
+			other := account(t, e, "other")
 			e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Header: map[string]string{"X-Account-Id": other}, Body: map[string]any{"name": "free"}})
 		})
 	})
@@ -169,24 +169,24 @@ func TestExpiryPolicy(t *testing.T) {
 		e := newEnv(t)
 		const rule = "require_expiry"
 		legacy := e.createKey(map[string]any{"name": "no expiry"})
-		withExp := e.createKey(map[string]any{"name": "with", "expires_at": rkFuture(time.Hour)})
+		withExp := e.createKey(map[string]any{"name": "with", "expires_at": future(time.Hour)})
 		rkSetPolicy(t, e, map[string]any{"require_expiry": true})
 		kp := func(k map[string]any) string { return "/v1/keys/" + k["id"].(string) }
 
 		rkRefused(t, e, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "k"}}, rule)
 		rkRefused(t, e, req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "k", "expires_at": nil}}, rule)
 		// Without a maximum, any future expiry will do.
-		e.createKey(map[string]any{"name": "k", "expires_at": rkFuture(10 * 365 * 24 * time.Hour)})
+		e.createKey(map[string]any{"name": "k", "expires_at": future(10 * 365 * 24 * time.Hour)})
 
 		rkRefused(t, e, req{Method: "PATCH", Path: kp(withExp), Body: map[string]any{"expires_at": nil}}, rule)
 		rkRefused(t, e, req{Method: "PATCH", Path: kp(withExp), Body: map[string]any{"clear_expires_at": true}}, rule)
-		e.must(http.StatusOK, req{Method: "PATCH", Path: kp(withExp), Body: map[string]any{"expires_at": rkFuture(3 * time.Hour)}})
+		e.must(http.StatusOK, req{Method: "PATCH", Path: kp(withExp), Body: map[string]any{"expires_at": future(3 * time.Hour)}})
 
 		rkRefused(t, e, req{Method: "PUT", Path: kp(withExp), Body: map[string]any{"name": "with"}}, rule)
-		e.must(http.StatusOK, req{Method: "PUT", Path: kp(withExp), Body: map[string]any{"name": "with", "expires_at": rkFuture(time.Hour)}})
+		e.must(http.StatusOK, req{Method: "PUT", Path: kp(withExp), Body: map[string]any{"name": "with", "expires_at": future(time.Hour)}})
 
 		rkRefused(t, e, req{Method: "POST", Path: kp(legacy) + "/rotate", Body: map[string]any{}}, rule)
-		r := e.must(http.StatusOK, req{Method: "POST", Path: kp(legacy) + "/rotate", Body: map[string]any{"expires_at": rkFuture(5 * time.Hour)}}).JSON(t)
+		r := e.must(http.StatusOK, req{Method: "POST", Path: kp(legacy) + "/rotate", Body: map[string]any{"expires_at": future(5 * time.Hour)}}).JSON(t)
 		rkAbout(t, "expires_at", rkExpiry(t, r), time.Now().Add(5*time.Hour))
 		e.must(http.StatusOK, req{Method: "POST", Path: kp(withExp) + "/rotate", Body: map[string]any{}})
 
@@ -201,7 +201,7 @@ func TestExpiryPolicy(t *testing.T) {
 		rkSetPolicy(t, e, map[string]any{"default_key_lifetime": 600})
 		k := e.createKey(map[string]any{"name": "defaulted"})
 		rkAbout(t, "the default expiry", rkExpiry(t, k), time.Now().Add(600*time.Second))
-		explicit := e.createKey(map[string]any{"name": "explicit", "expires_at": rkFuture(48 * time.Hour)})
+		explicit := e.createKey(map[string]any{"name": "explicit", "expires_at": future(48 * time.Hour)})
 		rkAbout(t, "an explicit expiry", rkExpiry(t, explicit), time.Now().Add(48*time.Hour))
 		// PUT without expires_at gives what a new key gets.
 		put := e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/keys/" + explicit["id"].(string), Body: map[string]any{"name": "explicit"}}).JSON(t)
@@ -223,7 +223,7 @@ func TestExpiryPolicy(t *testing.T) {
 	t.Run("account settings are validated", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
-		id := rkDefaultAccount(t, e)
+		id := defaultAccount(t, e)
 		for _, tc := range []struct {
 			name  string
 			body  map[string]any
@@ -237,13 +237,13 @@ func TestExpiryPolicy(t *testing.T) {
 			{"require null", map[string]any{"require_expiry": nil}, "require_expiry"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				p := rkProblem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: tc.body}), http.StatusUnprocessableEntity, "validation_failed")
+				p := problem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: tc.body}), http.StatusUnprocessableEntity, "validation_failed")
 				rkWantField(t, p, tc.field)
 			})
 		}
 		// A maximum below an existing default is refused too.
 		rkSetPolicy(t, e, map[string]any{"default_key_lifetime": 7200})
-		p := rkProblem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: map[string]any{"max_key_lifetime": 3600}}), http.StatusUnprocessableEntity, "validation_failed")
+		p := problem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Body: map[string]any{"max_key_lifetime": 3600}}), http.StatusUnprocessableEntity, "validation_failed")
 		rkWantField(t, p, "default_key_lifetime")
 		// null clears a lifetime.
 		a := rkSetPolicy(t, e, map[string]any{"default_key_lifetime": nil})
@@ -254,8 +254,8 @@ func TestExpiryPolicy(t *testing.T) {
 			t.Errorf("with the default lifetime cleared a new key expires at %v", k["expires_at"])
 		}
 		// Only operator keys change account settings.
-		_, mk := rkManagementKey(t, e, nil, "keys:read", "keys:write")
-		rkProblem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Token: mk, Body: map[string]any{"require_expiry": true}}), http.StatusForbidden, "permission_denied")
+		_, mk := mgmtKey(t, e, "", "keys:read", "keys:write")
+		problem(t, e.do(req{Method: "PATCH", Path: "/v1/accounts/" + id, Token: mk, Body: map[string]any{"require_expiry": true}}), http.StatusForbidden, "permission_denied")
 		e.createKey(map[string]any{"name": "still free"})
 	})
 }

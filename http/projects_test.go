@@ -6,16 +6,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // pxIDs returns the ids of a list response's data, in order.
 func pxIDs(t *testing.T, res *resp) ([]string, bool) {
 	t.Helper()
-	m := pxJSON(t, res)
+	m := res.JSON(t)
 	data, ok := m["data"].([]any)
 	if !ok {
-		t.Fatalf("no data array: %s", pxShort(res.Body))
+		t.Fatalf("no data array: %s", short(res.Body))
 	}
 	var ids []string
 	for _, d := range data {
@@ -23,43 +22,9 @@ func pxIDs(t *testing.T, res *resp) ([]string, bool) {
 	}
 	more, ok := m["has_more"].(bool)
 	if !ok {
-		t.Fatalf("no has_more: %s", pxShort(res.Body))
+		t.Fatalf("no has_more: %s", short(res.Body))
 	}
 	return ids, more
-}
-
-// pxEvents returns the account's audit events matching the query (all
-// pages), newest first.
-func pxEvents(t *testing.T, e *testEnv, query string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	after := ""
-	for {
-		q := "limit=200" + query
-		if after != "" {
-			q += "&starting_after=" + after
-		}
-		m := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/audit-events?" + q}))
-		data := m["data"].([]any)
-		for _, d := range data {
-			out = append(out, d.(map[string]any))
-		}
-		if m["has_more"] != true || len(data) == 0 {
-			return out
-		}
-		after = out[len(out)-1]["id"].(string)
-	}
-}
-
-// pxTime parses an RFC 3339 timestamp member.
-func pxTime(t *testing.T, v any) time.Time {
-	t.Helper()
-	s, _ := v.(string)
-	tm, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		t.Fatalf("timestamp %v: %v", v, err)
-	}
-	return tm
 }
 
 // pxTarget returns the target id of an audit event.
@@ -71,8 +36,8 @@ func pxTarget(ev map[string]any) string {
 
 func TestPxProjectCreate(t *testing.T) {
 	e := newEnv(t)
-	res := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px alpha", "description": "first"}})
-	p := pxJSON(t, res)
+	res := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px alpha", "description": "first"}})
+	p := res.JSON(t)
 	id, _ := p["id"].(string)
 	if !strings.HasPrefix(id, "prj_") {
 		t.Fatalf("id %q", id)
@@ -87,18 +52,18 @@ func TestPxProjectCreate(t *testing.T) {
 		t.Errorf("created project: %v", p)
 	}
 
-	got := pxMust(t, e, 200, req{Method: "GET", Path: "/v1/projects/" + id})
+	got := must(t, e, 200, req{Method: "GET", Path: "/v1/projects/" + id})
 	if got.Header.Get("ETag") != res.Header.Get("ETag") {
 		t.Errorf("GET ETag %q, create ETag %q", got.Header.Get("ETag"), res.Header.Get("ETag"))
 	}
-	if g := pxJSON(t, got); g["name"] != "px alpha" || g["id"] != id {
+	if g := got.JSON(t); g["name"] != "px alpha" || g["id"] != id {
 		t.Errorf("GET: %v", g)
 	}
 
 	t.Run("duplicate name", func(t *testing.T) {
-		before := pxDump(t, e)
+		before := dump(t, e)
 		pxProblem(t, e.do(req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px alpha"}}), 409, "duplicate")
-		pxUnchanged(t, e, before, "a duplicate project")
+		unchanged(t, e, before, "a duplicate project")
 	})
 	for _, c := range []struct {
 		name  string
@@ -116,19 +81,19 @@ func TestPxProjectCreate(t *testing.T) {
 		{"description with control", map[string]any{"name": "px d", "description": "a\u0007"}, "description"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/projects", Body: c.body}), 422, "validation_failed")
 			if p != nil && !pxNames(p, c.field) {
-				t.Errorf("the problem does not name %s: %v", c.field, pxFields(p))
+				t.Errorf("the problem does not name %s: %v", c.field, fields(p))
 			}
-			pxUnchanged(t, e, before, c.name)
+			unchanged(t, e, before, c.name)
 		})
 	}
 	t.Run("limits are inclusive", func(t *testing.T) {
-		pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": strings.Repeat("ü", 255), "description": strings.Repeat("d", 1023) + "\n"}})
+		must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": strings.Repeat("ü", 255), "description": strings.Repeat("d", 1023) + "\n"}})
 	})
 	t.Run("unknown id", func(t *testing.T) {
-		pxProblem(t, e.do(req{Method: "GET", Path: "/v1/projects/" + pxNewID("prj_")}), 404, "not_found")
+		pxProblem(t, e.do(req{Method: "GET", Path: "/v1/projects/" + newID("prj_")}), 404, "not_found")
 	})
 }
 
@@ -136,7 +101,7 @@ func TestPxProjectList(t *testing.T) {
 	e := newEnv(t)
 	var ids []string // oldest first
 	for i := range 5 {
-		ids = append(ids, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": fmt.Sprintf("px %d", i)}}).Str(t, "id"))
+		ids = append(ids, must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": fmt.Sprintf("px %d", i)}}).Str(t, "id"))
 	}
 	rev := slices.Clone(ids)
 	slices.Reverse(rev) // newest first
@@ -157,7 +122,7 @@ func TestPxProjectList(t *testing.T) {
 		{"?ending_before=" + rev[0], nil, false},
 	} {
 		t.Run(c.query, func(t *testing.T) {
-			got, more := pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/projects" + c.query}))
+			got, more := pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/projects" + c.query}))
 			if !slices.Equal(got, c.want) || more != c.more {
 				t.Errorf("got %v (has_more %v), want %v (has_more %v)", got, more, c.want, c.more)
 			}
@@ -165,12 +130,12 @@ func TestPxProjectList(t *testing.T) {
 	}
 	t.Run("another account's projects are not listed", func(t *testing.T) {
 		other := pxOtherAccount(t, e, "px-other")
-		pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px 0"}, Header: map[string]string{"X-Account-Id": other}})
-		got, _ := pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/projects"}))
+		must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px 0"}, Header: map[string]string{"X-Account-Id": other}})
+		got, _ := pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/projects"}))
 		if !slices.Equal(got, rev) {
 			t.Errorf("default account lists %v, want %v", got, rev)
 		}
-		got, _ = pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/projects", Header: map[string]string{"X-Account-Id": other}}))
+		got, _ = pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/projects", Header: map[string]string{"X-Account-Id": other}}))
 		if len(got) != 1 {
 			t.Errorf("other account lists %v, want its one project", got)
 		}
@@ -179,17 +144,17 @@ func TestPxProjectList(t *testing.T) {
 
 func TestPxProjectPatch(t *testing.T) {
 	e := newEnv(t)
-	p := pxJSON(t, pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px a", "description": "desc"}}))
+	p := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px a", "description": "desc"}}).JSON(t)
 	id := p["id"].(string)
-	pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px taken"}})
+	must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px taken"}})
 	path := "/v1/projects/" + id
 	etag := p["etag"].(string)
 
 	patch := func(t *testing.T, body any, header map[string]string, wantEvent bool) map[string]any {
 		t.Helper()
 		n := e.auditCount()
-		res := pxMust(t, e, 200, req{Method: "PATCH", Path: path, Body: body, Header: header})
-		got := pxJSON(t, res)
+		res := must(t, e, 200, req{Method: "PATCH", Path: path, Body: body, Header: header})
+		got := res.JSON(t)
 		if res.Header.Get("ETag") != `"`+got["etag"].(string)+`"` {
 			t.Errorf("ETag header %q, body etag %v", res.Header.Get("ETag"), got["etag"])
 		}
@@ -212,10 +177,10 @@ func TestPxProjectPatch(t *testing.T) {
 		if got["name"] != "px b" || got["description"] != "desc" {
 			t.Errorf("after rename: %v", got)
 		}
-		if pxTime(t, got["updated_at"]).Before(pxTime(t, got["created_at"])) {
+		if timeOf(t, got["updated_at"]).Before(timeOf(t, got["created_at"])) {
 			t.Errorf("updated_at %v before created_at %v", got["updated_at"], got["created_at"])
 		}
-		evs := pxEvents(t, e, "&target_id="+id+"&action=project.updated")
+		evs := events(t, e, "target_id="+id+"&action=project.updated", nil)
 		if len(evs) != 1 {
 			t.Fatalf("%d project.updated events, want 1", len(evs))
 		}
@@ -223,7 +188,7 @@ func TestPxProjectPatch(t *testing.T) {
 		if len(ch) != 1 || fmt.Sprint(ch["name"]) != "map[after:px b before:px a]" || evs[0]["request_id"] != "px-rename" {
 			t.Errorf("event: %v", evs[0])
 		}
-		g := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: path}))
+		g := must(t, e, 200, req{Method: "GET", Path: path}).JSON(t)
 		if g["name"] != "px b" || g["etag"] != etag {
 			t.Errorf("GET after rename: %v", g)
 		}
@@ -245,9 +210,9 @@ func TestPxProjectPatch(t *testing.T) {
 		stale := etag
 		patch(t, map[string]any{"description": "new"}, map[string]string{"If-Match": `"` + etag + `"`}, true)
 		for _, im := range []string{`"` + stale + `"`, `W/"` + etag + `"`, `"nope"`, stale + "x"} {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			pxProblem(t, e.do(req{Method: "PATCH", Path: path, Body: map[string]any{"name": "px stale"}, Header: map[string]string{"If-Match": im}}), 412, "precondition_failed")
-			pxUnchanged(t, e, before, "a stale If-Match")
+			unchanged(t, e, before, "a stale If-Match")
 		}
 		patch(t, map[string]any{"description": "newer"}, map[string]string{"If-Match": `"nope", "` + etag + `"`}, true)
 		patch(t, map[string]any{"description": "newest"}, map[string]string{"If-Match": "*"}, true)
@@ -265,9 +230,9 @@ func TestPxProjectPatch(t *testing.T) {
 		{"id is not a member", map[string]any{"id": "prj_x"}, 400, "unknown_field"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			pxProblem(t, e.do(req{Method: "PATCH", Path: path, Body: c.body}), c.status, c.code)
-			pxUnchanged(t, e, before, c.name)
+			unchanged(t, e, before, c.name)
 		})
 	}
 }
@@ -278,32 +243,32 @@ func TestPxProjectPatch(t *testing.T) {
 func TestPxProjectDelete(t *testing.T) {
 	e := newEnv(t)
 	mk := func(body map[string]any) map[string]any { return e.createKey(body) }
-	p1 := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px one"}}).Str(t, "id")
-	p2 := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px two"}}).Str(t, "id")
+	p1 := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px one"}}).Str(t, "id")
+	p2 := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px two"}}).Str(t, "id")
 	k1 := mk(map[string]any{"name": "px k1", "project_id": p1})
 	k2 := mk(map[string]any{"name": "px k2", "project_id": p1, "permission_mode": "restricted", "scopes": []any{map[string]any{"resource": "documents", "access": "read"}}})
 	k3 := mk(map[string]any{"name": "px k3", "project_id": p1, "status": "disabled"})
 	k4 := mk(map[string]any{"name": "px k4", "project_id": p1})
-	pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + k4["id"].(string), Body: map[string]any{"status": "revoked"}})
+	must(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + k4["id"].(string), Body: map[string]any{"status": "revoked"}})
 	k5 := mk(map[string]any{"name": "px k5", "project_id": p2})
 	k6 := mk(map[string]any{"name": "px k6"})
 	untouched := map[string]string{}
 	for _, k := range []map[string]any{k4, k5, k6} {
-		untouched[k["id"].(string)] = pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string)}))["etag"].(string)
+		untouched[k["id"].(string)] = must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string)}).JSON(t)["etag"].(string)
 	}
 
 	t.Run("stale If-Match changes nothing", func(t *testing.T) {
-		before := pxDump(t, e)
+		before := dump(t, e)
 		pxProblem(t, e.do(req{Method: "DELETE", Path: "/v1/projects/" + p1, Header: map[string]string{"If-Match": `"stale"`}}), 412, "precondition_failed")
-		pxUnchanged(t, e, before, "a stale If-Match")
+		unchanged(t, e, before, "a stale If-Match")
 	})
 
 	n := e.auditCount()
-	last := pxEvents(t, e, "")[0]["id"].(string)
-	pxMust(t, e, 204, req{Method: "DELETE", Path: "/v1/projects/" + p1, Header: map[string]string{"X-Request-Id": "px-delete-project"}})
+	last := events(t, e, "", nil)[0]["id"].(string)
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/projects/" + p1, Header: map[string]string{"X-Request-Id": "px-delete-project"}})
 
 	var fresh []map[string]any
-	for _, ev := range pxEvents(t, e, "") {
+	for _, ev := range events(t, e, "", nil) {
 		if ev["id"].(string) > last {
 			fresh = append(fresh, ev)
 		}
@@ -337,7 +302,7 @@ func TestPxProjectDelete(t *testing.T) {
 	}
 
 	for _, k := range []map[string]any{k1, k2, k3} {
-		g := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string)}))
+		g := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + k["id"].(string)}).JSON(t)
 		if g["status"] != "revoked" {
 			t.Errorf("%s: status %v after its project was deleted", k["name"], g["status"])
 		}
@@ -346,7 +311,7 @@ func TestPxProjectDelete(t *testing.T) {
 		}
 	}
 	for id, etag := range untouched {
-		g := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}))
+		g := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t)
 		if g["etag"] != etag {
 			t.Errorf("%s changed (etag %v → %v)", g["name"], etag, g["etag"])
 		}
@@ -360,23 +325,23 @@ func TestPxProjectDelete(t *testing.T) {
 	pxProblem(t, e.do(req{Method: "GET", Path: "/v1/projects/" + p1}), 404, "not_found")
 	pxProblem(t, e.do(req{Method: "DELETE", Path: "/v1/projects/" + p1}), 404, "not_found")
 	pxProblem(t, e.do(req{Method: "PATCH", Path: "/v1/projects/" + p1, Body: map[string]any{"name": "px"}}), 404, "not_found")
-	if ids, _ := pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/projects"})); !slices.Equal(ids, []string{p2}) {
+	if ids, _ := pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/projects"})); !slices.Equal(ids, []string{p2}) {
 		t.Errorf("projects after delete: %v", ids)
 	}
 	t.Run("a deleted project cannot be named", func(t *testing.T) {
-		before := pxDump(t, e)
+		before := dump(t, e)
 		p := pxProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px late", "project_id": p1}}), 422, "validation_failed")
 		if p != nil && !pxNames(p, "project_id") {
-			t.Errorf("the problem does not name project_id: %v", pxFields(p))
+			t.Errorf("the problem does not name project_id: %v", fields(p))
 		}
 		p = pxProblem(t, e.do(req{Method: "PATCH", Path: "/v1/keys/" + k6["id"].(string), Body: map[string]any{"project_id": p1}}), 422, "validation_failed")
 		if p != nil && !pxNames(p, "project_id") {
-			t.Errorf("the problem does not name project_id: %v", pxFields(p))
+			t.Errorf("the problem does not name project_id: %v", fields(p))
 		}
-		pxUnchanged(t, e, before, "naming a deleted project")
+		unchanged(t, e, before, "naming a deleted project")
 	})
 	t.Run("the project's keys are filtered by it", func(t *testing.T) {
-		ids, _ := pxIDs(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys?project_id=" + url.QueryEscape(p2)}))
+		ids, _ := pxIDs(t, must(t, e, 200, req{Method: "GET", Path: "/v1/keys?project_id=" + url.QueryEscape(p2)}))
 		if !slices.Equal(ids, []string{k5["id"].(string)}) {
 			t.Errorf("keys of project two: %v", ids)
 		}
@@ -388,17 +353,17 @@ func TestPxProjectDelete(t *testing.T) {
 // rolled back too.
 func TestPxProjectDeleteIsAtomic(t *testing.T) {
 	e := newEnv(t)
-	p := pxMust(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px"}}).Str(t, "id")
+	p := must(t, e, 201, req{Method: "POST", Path: "/v1/projects", Body: map[string]any{"name": "px"}}).Str(t, "id")
 	k := e.createKey(map[string]any{"name": "px k", "project_id": p})
 	pxFailAudit(t, e, "project.deleted")
-	before := pxDump(t, e)
+	before := dump(t, e)
 	pxProblem(t, e.do(req{Method: "DELETE", Path: "/v1/projects/" + p}), 500, "internal")
-	pxUnchanged(t, e, before, "a failed project delete")
+	unchanged(t, e, before, "a failed project delete")
 	if v := e.verify(map[string]any{"key": k["secret"]}); v["code"] != "VALID" {
 		t.Errorf("the key of a project whose delete failed: %v", v)
 	}
 	pxAllowAudit(t, e)
-	pxMust(t, e, 204, req{Method: "DELETE", Path: "/v1/projects/" + p})
+	must(t, e, 204, req{Method: "DELETE", Path: "/v1/projects/" + p})
 }
 
 // pxFailAudit makes the database refuse audit events with the action
@@ -411,7 +376,7 @@ func pxFailAudit(t *testing.T, e *testEnv, action string) {
 	}
 	stmts := []string{`CREATE TRIGGER px_fail_audit BEFORE INSERT ON audit_events` + when + `
 		BEGIN SELECT RAISE(ABORT, 'px: audit event refused'); END`}
-	if envIsPostgresURL(e.Loc) {
+	if envIsPostgresURL(e.Location) {
 		stmts = []string{
 			`CREATE OR REPLACE FUNCTION px_fail_audit() RETURNS trigger LANGUAGE plpgsql AS
 			$$ BEGIN RAISE EXCEPTION 'px: audit event refused'; END $$`,
@@ -440,7 +405,7 @@ func pxDropAuditTrigger(e *testEnv, ifExists bool) string {
 		s += `IF EXISTS `
 	}
 	s += `px_fail_audit`
-	if envIsPostgresURL(e.Loc) {
+	if envIsPostgresURL(e.Location) {
 		s += ` ON audit_events`
 	}
 	return s

@@ -74,13 +74,13 @@ func TestPxMethodNotAllowed(t *testing.T) {
 		{"DELETE", "/openapi.json", get},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			res := e.do(req{Method: c.method, Path: c.path, Body: map[string]any{"name": "px"}})
 			pxProblem(t, res, 405, "method_not_allowed")
 			if got := pxAllow(res.Header.Get("Allow")); !slices.Equal(got, c.allow) {
 				t.Errorf("Allow %q, want %v", res.Header.Get("Allow"), c.allow)
 			}
-			pxUnchanged(t, e, before, "a 405")
+			unchanged(t, e, before, "a 405")
 		})
 	}
 }
@@ -153,7 +153,7 @@ func TestPxPretty(t *testing.T) {
 					t.Fatalf("GET %s: status %d, want %d", r.path+c.query, res.Status, r.status)
 				}
 				if got := indented(res.Body); got != c.pretty {
-					t.Errorf("GET %s: indented %v, want %v\n%s", r.path+c.query, got, c.pretty, pxShort(res.Body))
+					t.Errorf("GET %s: indented %v, want %v\n%s", r.path+c.query, got, c.pretty, short(res.Body))
 				}
 				if !c.pretty && strings.Count(string(res.Body), "\n") > 1 {
 					t.Errorf("GET %s: compact body has several lines", r.path+c.query)
@@ -174,7 +174,7 @@ func TestPxPretty(t *testing.T) {
 		t.Run(q, func(t *testing.T) {
 			p := pxProblem(t, e.do(req{Method: "GET", Path: "/v1/keys" + q}), 400, "invalid_parameter")
 			if p != nil && !pxNames(p, "pretty") {
-				t.Errorf("the problem does not name pretty: %v", pxFields(p))
+				t.Errorf("the problem does not name pretty: %v", fields(p))
 			}
 		})
 	}
@@ -218,7 +218,7 @@ func TestPxRequestID(t *testing.T) {
 			}
 			res := e.do(r)
 			if res.Status != c.status {
-				t.Fatalf("%s: status %d, want %d\n%s", c.name, res.Status, c.status, pxShort(res.Body))
+				t.Fatalf("%s: status %d, want %d\n%s", c.name, res.Status, c.status, short(res.Body))
 			}
 			got := res.Header.Get("X-Request-Id")
 			switch {
@@ -272,7 +272,7 @@ func TestPxRequestTimeoutHeaders(t *testing.T) {
 	for _, h := range []string{"Request-Timeout", "Request-Timeout-Millis"} {
 		for _, v := range []string{"0", "-1", "x", "3600001", "1.5", "1e3", "0x10", "+-1", "99999999999999999999"} {
 			t.Run(h+"="+v, func(t *testing.T) {
-				before := pxDump(t, e)
+				before := dump(t, e)
 				for _, r := range []req{
 					{Method: "GET", Path: "/v1/keys"},
 					{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "px"}},
@@ -280,10 +280,10 @@ func TestPxRequestTimeoutHeaders(t *testing.T) {
 					r.Header = map[string]string{h: v}
 					p := pxProblem(t, e.do(r), 400, "invalid_parameter")
 					if p != nil && !pxNames(p, h) {
-						t.Errorf("the problem does not name %s: %v", h, pxFields(p))
+						t.Errorf("the problem does not name %s: %v", h, fields(p))
 					}
 				}
-				pxUnchanged(t, e, before, "an invalid timeout")
+				unchanged(t, e, before, "an invalid timeout")
 			})
 		}
 		valid := []string{"5", "30", "3600000"} // seconds
@@ -292,11 +292,11 @@ func TestPxRequestTimeoutHeaders(t *testing.T) {
 		}
 		for _, v := range valid {
 			t.Run(h+"="+v, func(t *testing.T) {
-				pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Header: map[string]string{h: v}})
+				must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Header: map[string]string{h: v}})
 			})
 		}
 	}
-	pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys", Header: map[string]string{"Request-Timeout": "10", "Request-Timeout-Millis": "5000"}})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys", Header: map[string]string{"Request-Timeout": "10", "Request-Timeout-Millis": "5000"}})
 }
 
 // pxHoldWriter starts a write transaction that holds the store's write path
@@ -309,7 +309,7 @@ func pxHoldWriter(t *testing.T, e *testEnv) (release func()) {
 	started, done := make(chan struct{}), make(chan error, 1)
 	stop := make(chan struct{})
 	go func() {
-		if !envIsPostgresURL(e.Loc) {
+		if !envIsPostgresURL(e.Location) {
 			done <- e.DB.Write(pxCtx, func(tx keyward.Tx) error {
 				close(started)
 				<-stop
@@ -352,16 +352,16 @@ func TestPxTimeoutChangesNothing(t *testing.T) {
 	e := newEnv(t)
 	k := e.createKey(map[string]any{"name": "px before"})
 	id := k["id"].(string)
-	before := pxDump(t, e)
+	before := dump(t, e)
 	n := e.auditCount()
 
 	release := pxHoldWriter(t, e)
 	ms := map[string]string{"Request-Timeout-Millis": "200"}
 	res := e.do(req{Method: "GET", Path: "/v1/keys/" + id, Header: ms})
-	if res.Status != 200 || pxJSON(t, res)["name"] != "px before" {
-		t.Errorf("GET while a writer holds the database: status %d\n%s", res.Status, pxShort(res.Body))
+	if res.Status != 200 || res.JSON(t)["name"] != "px before" {
+		t.Errorf("GET while a writer holds the database: status %d\n%s", res.Status, short(res.Body))
 	}
-	pxMust(t, e, 200, req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": k["secret"]}, Header: ms})
+	must(t, e, 200, req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": k["secret"]}, Header: ms})
 	for _, r := range []req{
 		{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "px after"}, Header: ms},
 		{Method: "DELETE", Path: "/v1/keys/" + id, Header: ms},
@@ -374,16 +374,16 @@ func TestPxTimeoutChangesNothing(t *testing.T) {
 	}
 	release()
 
-	pxUnchanged(t, e, before, "timed-out changes")
+	unchanged(t, e, before, "timed-out changes")
 	if got := e.auditCount(); got != n {
 		t.Errorf("audit events %d → %d after timed-out changes", n, got)
 	}
-	got := pxJSON(t, pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}))
+	got := must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t)
 	if got["name"] != "px before" || got["etag"] != k["etag"] {
 		t.Errorf("key after the timeout: name %v etag %v, want %q %v", got["name"], got["etag"], "px before", k["etag"])
 	}
 	// The server recovered: the same change now succeeds.
-	pxMust(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "px after"}, Header: ms})
+	must(t, e, 200, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"name": "px after"}, Header: ms})
 }
 
 // TestPxHead: HEAD on a GET route answers the GET's status and headers
@@ -422,7 +422,7 @@ func TestPxHead(t *testing.T) {
 				t.Errorf("status %d, want %d", res.Status, c.status)
 			}
 			if len(res.Body) != 0 {
-				t.Errorf("HEAD answered a body: %q", pxShort(res.Body))
+				t.Errorf("HEAD answered a body: %q", short(res.Body))
 			}
 			if res.Header.Get("X-Request-Id") == "" || res.Header.Get("Content-Type") == "" {
 				t.Errorf("HEAD headers incomplete: %v", res.Header)
@@ -440,11 +440,11 @@ func TestPxOpenEndpoints(t *testing.T) {
 	e := newEnv(t)
 	for _, p := range []string{"/healthz", "/readyz", "/openapi.json"} {
 		t.Run(p, func(t *testing.T) {
-			res := pxMust(t, e, 200, req{Method: "GET", Path: p, NoAuth: true})
+			res := must(t, e, 200, req{Method: "GET", Path: p, NoAuth: true})
 			if !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
 				t.Errorf("Content-Type %q", res.Header.Get("Content-Type"))
 			}
-			m := pxJSON(t, res)
+			m := res.JSON(t)
 			if p == "/openapi.json" {
 				if v, _ := m["openapi"].(string); !strings.HasPrefix(v, "3.") {
 					t.Errorf("openapi member %v, want 3.x", m["openapi"])
@@ -491,20 +491,20 @@ func TestPxQueryParameters(t *testing.T) {
 		{"POST", "/v1/keys/" + id + "/rotate?grace_period_seconds=1", "grace_period_seconds"},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
-			before := pxDump(t, e)
+			before := dump(t, e)
 			r := req{Method: c.method, Path: c.path}
 			if c.method == "PATCH" {
 				r.Body = map[string]any{"name": "px changed"}
 			}
 			p := pxProblem(t, e.do(r), 400, "invalid_parameter")
 			if p != nil && !pxNames(p, c.param) {
-				t.Errorf("the problem does not name %q: %v", c.param, pxFields(p))
+				t.Errorf("the problem does not name %q: %v", c.param, fields(p))
 			}
-			pxUnchanged(t, e, before, "a bad query parameter")
+			unchanged(t, e, before, "a bad query parameter")
 		})
 	}
-	pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys?limit=200&pretty=false"})
-	pxMust(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id + "?pretty"})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys?limit=200&pretty=false"})
+	must(t, e, 200, req{Method: "GET", Path: "/v1/keys/" + id + "?pretty"})
 }
 
 // TestPxErrorsAreProblems: no error is answered as anything

@@ -39,7 +39,7 @@ func TestQueryMalformedPairs(t *testing.T) {
 		t.Run(c.path, func(t *testing.T) {
 			p := pxProblem(t, e.do(req{Method: "GET", Path: c.path}), http.StatusBadRequest, "invalid_parameter")
 			if p != nil && !pxNames(p, c.param) {
-				t.Errorf("the problem does not name %q: %v", c.param, pxFields(p))
+				t.Errorf("the problem does not name %q: %v", c.param, fields(p))
 			}
 		})
 	}
@@ -47,7 +47,7 @@ func TestQueryMalformedPairs(t *testing.T) {
 	// Every route parses its query with the same parser, before anything
 	// else (a malformed query string says nothing about a route's
 	// parameters, so it is refused before authentication too).
-	for _, route := range e.Server.Routes() {
+	for _, route := range e.HTTP.Routes() {
 		method, pattern, _ := strings.Cut(route, " ")
 		path := pattern
 		for _, v := range []string{"{id}", "{name}"} {
@@ -60,7 +60,7 @@ func TestQueryMalformedPairs(t *testing.T) {
 			}
 			p := pxProblem(t, e.do(r), http.StatusBadRequest, "invalid_parameter")
 			if p != nil && !pxNames(p, "a") {
-				t.Errorf("the problem does not name %q: %v", "a", pxFields(p))
+				t.Errorf("the problem does not name %q: %v", "a", fields(p))
 			}
 		})
 	}

@@ -9,14 +9,11 @@ package http_test
 // The shared helpers of the issue 5 tests (u5NewEnv, u5Send, …) live here.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
+	"maps"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,31 +21,14 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
-	"github.com/keyward/keyward/metrics"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/service"
 )
 
-// u5Opts vary the server of an issue 5 test.
-type u5Opts struct {
-	// Flush is the write-behind interval (default 200ms).
-	Flush time.Duration
-	// CacheSize bounds the verification cache (default: the service's).
-	CacheSize int
-	// Backend makes rate limits shared (Redis); nil: per node.
-	Backend service.RateBackend
-	// WriteTimeout is the http.Server's (0: none).
-	WriteTimeout time.Duration
-	// Logger receives the service's log (nil: discarded).
-	Logger *slog.Logger
-}
-
-// u5Env is a testEnv whose server serves /metrics, with a store that
-// counts its write transactions.
+// u5Env is a testEnv with a store that counts its transactions.
 type u5Env struct {
 	*testEnv
-	Metrics *metrics.Metrics
-	Store   *u5CountingStore
+	Store *u5CountingStore
 }
 
 // u5CountingStore is the real store of the test, counting the read and
@@ -74,98 +54,25 @@ func (s *u5CountingStore) Reads() int64 { return s.reads.Load() }
 // Writes returns how many write transactions the service has run.
 func (s *u5CountingStore) Writes() int64 { return s.writes.Load() }
 
-// u5NewEnv is newEnv with metrics, a short write-behind interval and the
-// options; its exchanges are validated against the OpenAPI document when
-// the test ends, like newEnv's.
-func u5NewEnv(t *testing.T, o u5Opts) *u5Env {
+// u5NewEnv is newEnv with the service's options o, a short write-behind
+// interval (200ms unless o sets one) and a store that counts.
+func u5NewEnv(t *testing.T, o service.Options) *u5Env {
 	t.Helper()
-	ctx := context.Background()
-	if o.Flush == 0 {
-		o.Flush = 200 * time.Millisecond
+	if o.UsageFlushInterval == 0 {
+		o.UsageFlushInterval = 200 * time.Millisecond
 	}
-	db, loc := envNewStore(t)
-	cs := &u5CountingStore{Store: db}
-	mx := metrics.New()
-	svc := service.New(service.Options{Store: cs, UsageFlushInterval: o.Flush, CacheSize: o.CacheSize,
-		RateBackend: o.Backend, Observer: mx, Logger: o.Logger})
-	mx.Watch(svc)
-	k, tok, err := svc.Bootstrap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}, Metrics: mx})
-	hs := httptest.NewUnstartedServer(srv)
-	hs.Config.WriteTimeout = o.WriteTimeout
-	hs.Start()
-	e := &testEnv{t: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, DB: db, Loc: loc, Svc: svc, Server: srv}
-	t.Cleanup(func() {
-		hs.CloseClientConnections()
-		hs.Close()
-		svc.Close(context.Background())
-		db.Close()
-		if !t.Failed() {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			for _, ex := range e.exchanges {
-				validateExchange(t, ex)
-			}
-		}
-	})
-	return &u5Env{testEnv: e, Metrics: mx, Store: cs}
+	e := &u5Env{}
+	e.testEnv = startEnv(t, keywardtest.Options{Service: o, WrapStore: func(db keyward.Store) keyward.Store {
+		e.Store = &u5CountingStore{Store: db}
+		return e.Store
+	}})
+	return e
 }
 
 // u5Client is the HTTP client of concurrent requests: enough idle
 // connections that 100 goroutines do not open and close sockets all the
 // time.
 var u5Client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}, Timeout: 60 * time.Second}
-
-// u5Send is e.do for goroutines: it returns errors instead of failing the
-// test. With record, the exchange is kept for the OpenAPI validation.
-func u5Send(e *testEnv, r req, record bool) (*resp, error) {
-	var body []byte
-	switch b := r.Body.(type) {
-	case nil:
-	case string:
-		body = []byte(b)
-	default:
-		var err error
-		if body, err = json.Marshal(b); err != nil {
-			return nil, err
-		}
-	}
-	hr, err := http.NewRequest(r.Method, e.URL+r.Path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
-	}
-	if !r.NoAuth {
-		tok := r.Token
-		if tok == "" {
-			tok = e.Op
-		}
-		hr.Header.Set("Authorization", "Bearer "+tok)
-	}
-	for k, v := range r.Header {
-		hr.Header.Set(k, v)
-	}
-	res, err := u5Client.Do(hr)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	rb, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	if record {
-		e.mu.Lock()
-		e.exchanges = append(e.exchanges, exchange{r.Method, e.URL + r.Path, hr.Header.Clone(), body, res.StatusCode, res.Header.Clone(), rb})
-		e.mu.Unlock()
-	}
-	return &resp{Status: res.StatusCode, Header: res.Header, Body: rb}, nil
-}
 
 // u5VerifyResult is what the tests read of a verification answer.
 type u5VerifyResult struct {
@@ -183,7 +90,7 @@ type u5VerifyResult struct {
 // u5TryVerify verifies with the operator key and returns the result, or an
 // error (never failing the test: goroutines use it).
 func u5TryVerify(e *testEnv, body map[string]any, record bool) (*u5VerifyResult, error) {
-	res, err := u5Send(e, req{Method: "POST", Path: "/v1/keys/verify", Body: body}, record)
+	res, err := e.send(u5Client, req{Method: "POST", Path: "/v1/keys/verify", Body: body}, record)
 	if err != nil {
 		return nil, err
 	}
@@ -236,16 +143,8 @@ func u5Redact(body map[string]any) map[string]any {
 func u5Key(t *testing.T, e *testEnv, extra map[string]any) (id, secret string) {
 	t.Helper()
 	body := map[string]any{"name": "u5 key"}
-	for k, v := range extra {
-		body[k] = v
-	}
-	k := e.createKey(body)
-	id, _ = k["id"].(string)
-	secret, _ = k["secret"].(string)
-	if id == "" || secret == "" {
-		t.Fatalf("POST /v1/keys gave no id or secret: %v", k)
-	}
-	return id, secret
+	maps.Copy(body, extra)
+	return apiKey(t, e, nil, body)
 }
 
 // u5Concurrent runs n goroutines each verifying body times times and
@@ -299,7 +198,7 @@ type u5obj = map[string]any
 // RATE_LIMITED with remaining 0, valid false, and reset_at when the limit
 // is whole again.
 func TestU5RateLimitBurst(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{})
+	e := u5NewEnv(t, service.Options{})
 	created := e.createKey(u5obj{"name": "burst", "rate_limit": u5obj{"limit": 5, "window": 3600}})
 	if rl, _ := created["rate_limit"].(map[string]any); rl["limit"] != 5.0 || rl["window"] != 3600.0 {
 		t.Fatalf("created key's rate_limit is %v, want {limit 5, window 3600}", created["rate_limit"])
@@ -351,7 +250,7 @@ func TestU5RateLimitBurst(t *testing.T) {
 // client's send and receive times), so the checks are bounds that a
 // correct limiter always meets, not timings.
 func TestU5RateLimitRefill(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{})
+	e := u5NewEnv(t, service.Options{})
 	const (
 		limit    = 4
 		interval = 500 * time.Millisecond // window 2 s / 4
@@ -420,7 +319,7 @@ func TestU5RateLimitRefill(t *testing.T) {
 // TestU5RateLimitConcurrent: 100 goroutines × 10 verifications of a key
 // limited to 50 per hour: exactly 50 are VALID, on one node.
 func TestU5RateLimitConcurrent(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{})
+	e := u5NewEnv(t, service.Options{})
 	_, secret := u5Key(t, e.testEnv, u5obj{"rate_limit": u5obj{"limit": 50, "window": 3600}})
 	counts := u5Concurrent(t, e.testEnv, 100, 10, func(int) map[string]any { return u5obj{"key": secret} })
 	if counts["VALID"] != 50 || counts["RATE_LIMITED"] != 950 {
@@ -432,7 +331,7 @@ func TestU5RateLimitConcurrent(t *testing.T) {
 // (FORBIDDEN_IP, DISABLED, INSUFFICIENT_PERMISSIONS) uses none of the rate
 // limit; a RATE_LIMITED one takes no credits.
 func TestU5RateLimitCheckOrder(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{})
+	e := u5NewEnv(t, service.Options{})
 	id, secret := u5Key(t, e.testEnv, u5obj{
 		"permission_mode": "restricted", "scopes": []u5obj{{"resource": "documents", "access": "read"}},
 		"ip_allowlist": []string{"10.0.0.0/8"},
@@ -475,7 +374,7 @@ func TestU5RateLimitCheckOrder(t *testing.T) {
 // TestU5RateLimitPatch: a change of the limit applies to the very next
 // verification, counting the verifications already made in the window.
 func TestU5RateLimitPatch(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{})
+	e := u5NewEnv(t, service.Options{})
 	patch := func(t *testing.T, id string, rl any) {
 		t.Helper()
 		e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/keys/" + id, Body: u5obj{"rate_limit": rl}})
@@ -553,7 +452,7 @@ func TestU5RateLimitPatch(t *testing.T) {
 // TestU5RateLimitValidation: limit 1…1,000,000,000, window 1 s … 31 days,
 // API keys only; a refused change changes nothing.
 func TestU5RateLimitValidation(t *testing.T) {
-	e := u5NewEnv(t, u5Opts{})
+	e := u5NewEnv(t, service.Options{})
 	id, _ := u5Key(t, e.testEnv, u5obj{"rate_limit": u5obj{"limit": 7, "window": 60}})
 	auditBefore := e.auditCount()
 	cases := []struct {

@@ -12,95 +12,17 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/keyward/keyward"
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/service"
 )
-
-// rkOptions configure rkNewEnv; the zero value is newEnv's server.
-type rkOptions struct {
-	// Path is the database (envNewStore's location: the SQLite file or the
-	// PostgreSQL URL); a new one if empty.
-	Path string
-	// Master enables recoverable keys.
-	Master *keyward.MasterKey
-	// Lockout is the failed-authentication policy; nil disables it (as
-	// newEnv does); rkDefaultLockout asks for the server's default.
-	Lockout        *khttp.LockoutPolicy
-	DefaultLockout bool
-	Proxies        []netip.Prefix
-	Clock          keyward.Clock
-	// Op and OpID are the operator key of a database bootstrapped by an
-	// earlier server (a restart).
-	Op, OpID string
-}
-
-// rkEnv is a testEnv whose server can be stopped before the test ends (to
-// restart on the same database).
-type rkEnv struct {
-	*testEnv
-	Path string
-	stop func()
-}
-
-// rkNewEnv starts a keyward server like newEnv, configured by o. Exchanges
-// made with do are validated against the OpenAPI document at test end.
-func rkNewEnv(t *testing.T, o rkOptions) *rkEnv {
-	t.Helper()
-	ctx := context.Background()
-	var db envDB
-	if o.Path == "" {
-		db, o.Path = envNewStore(t)
-	} else {
-		db = envOpenStore(t, o.Path)
-	}
-	svc := service.New(service.Options{Store: db, MasterKey: o.Master, Clock: o.Clock})
-	k, tok, err := svc.Bootstrap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, opID := o.Op, o.OpID
-	if !tok.IsZero() {
-		op, opID = tok.Reveal(), k.ID
-	}
-	opts := khttp.Options{Lockout: o.Lockout, TrustedProxies: o.Proxies}
-	if opts.Lockout == nil && !o.DefaultLockout {
-		opts.Lockout = &khttp.LockoutPolicy{}
-	}
-	srv := khttp.NewServer(svc, opts)
-	hs := httptest.NewServer(srv)
-	e := &testEnv{t: t, URL: hs.URL, Op: op, OpID: opID, DB: db, Loc: o.Path, Svc: svc, Server: srv}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			hs.Close()
-			svc.Close(context.Background())
-			db.Close()
-		})
-	}
-	t.Cleanup(func() {
-		stop()
-		if !t.Failed() {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			for _, ex := range e.exchanges {
-				validateExchange(t, ex)
-			}
-		}
-	})
-	return &rkEnv{testEnv: e, Path: o.Path, stop: stop}
-}
 
 // rkMasterKey returns a new random master key and its 32 bytes.
 func rkMasterKey(t *testing.T) (*keyward.MasterKey, []byte) {
@@ -116,66 +38,10 @@ func rkMasterKey(t *testing.T) (*keyward.MasterKey, []byte) {
 	return mk, raw
 }
 
-// rkSend sends a request with client c (the default client if nil) and
-// records the exchange for the OpenAPI check. It returns transport errors
-// instead of failing, so goroutines may call it.
-func rkSend(e *testEnv, c *http.Client, r req) (*resp, error) {
-	if c == nil {
-		c = http.DefaultClient
-	}
-	var body []byte
-	switch b := r.Body.(type) {
-	case nil:
-	case string:
-		body = []byte(b)
-	case []byte:
-		body = b
-	default:
-		var err error
-		if body, err = json.Marshal(b); err != nil {
-			return nil, err
-		}
-	}
-	hr, err := http.NewRequest(r.Method, e.URL+r.Path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
-	}
-	if !r.NoAuth {
-		tok := r.Token
-		if tok == "" {
-			tok = e.Op
-		}
-		hr.Header.Set("Authorization", "Bearer "+tok)
-	}
-	for k, v := range r.Header {
-		if v == "" {
-			hr.Header.Del(k)
-		} else {
-			hr.Header.Set(k, v)
-		}
-	}
-	res, err := c.Do(hr)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	rb, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	e.exchanges = append(e.exchanges, exchange{r.Method, e.URL + r.Path, hr.Header.Clone(), body, res.StatusCode, res.Header.Clone(), rb})
-	e.mu.Unlock()
-	return &resp{Status: res.StatusCode, Header: res.Header, Body: rb}, nil
-}
-
 // rkMust sends r with client c and fails the test unless the status is want.
 func rkMust(t *testing.T, e *testEnv, c *http.Client, want int, r req) *resp {
 	t.Helper()
-	res, err := rkSend(e, c, r)
+	res, err := e.send(c, r, true)
 	if err != nil {
 		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
 	}
@@ -183,25 +49,6 @@ func rkMust(t *testing.T, e *testEnv, c *http.Client, want int, r req) *resp {
 		t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, res.Status, want, res.Body)
 	}
 	return res
-}
-
-// rkProblem checks that res is a problem with the status and code.
-func rkProblem(t *testing.T, res *resp, status int, code string) map[string]any {
-	t.Helper()
-	if res.Status != status {
-		t.Fatalf("status %d, want %d\n%s", res.Status, status, res.Body)
-	}
-	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
-		t.Fatalf("Content-Type %q, want application/problem+json\n%s", ct, res.Body)
-	}
-	p := res.JSON(t)
-	if p["code"] != code {
-		t.Fatalf("code %v, want %s\n%s", p["code"], code, res.Body)
-	}
-	if p["status"] != float64(status) || p["request_id"] != res.Header.Get("X-Request-Id") {
-		t.Fatalf("problem body inconsistent with the response: %s", res.Body)
-	}
-	return p
 }
 
 // rkFieldErrors returns the errors member of a problem as field → message.
@@ -274,156 +121,15 @@ func rkNotInDatabase(t *testing.T, path string, secrets ...string) {
 	}
 }
 
-// rkAccount creates an account with the operator key and returns its id.
-func rkAccount(t *testing.T, e *testEnv, name string) string {
-	t.Helper()
-	return e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: map[string]any{"name": name}}).Str(t, "id")
-}
-
-// rkDefaultAccount returns the id of the account named default.
-func rkDefaultAccount(t *testing.T, e *testEnv) string {
-	t.Helper()
-	var id string
-	err := e.DB.Read(context.Background(), func(tx keyward.Tx) error {
-		a, err := tx.GetAccountByName(context.Background(), keyward.DefaultAccountName)
-		if err == nil {
-			id = a.ID
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-// rkManagementKey creates an account-bound management key with the given
-// permissions (in the account named by X-Account-Id in hdr, if any) and
-// returns its id and secret.
-func rkManagementKey(t *testing.T, e *testEnv, hdr map[string]string, perms ...string) (string, string) {
-	t.Helper()
-	m := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Header: hdr,
-		Body: map[string]any{"name": "mk " + strings.Join(perms, ","), "permissions": perms}}).JSON(t)
-	return m["id"].(string), m["secret"].(string)
-}
-
-// rkAllPermissions are every management permission (docs/permissions.md).
-var rkAllPermissions = []string{"keys:read", "keys:write", "keys:verify", "keys:reveal", "management_keys:read",
-	"management_keys:write", "members:read", "members:write", "catalog:read", "catalog:write", "audit:read",
-	"accounts:read", "accounts:write"}
-
-// rkEvents returns every audit event of the acting account matching the
-// query (e.g. "action=key.imported"), through the API, all pages.
-func rkEvents(t *testing.T, e *testEnv, query string, hdr map[string]string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	after := ""
-	for {
-		q := "/v1/audit-events?limit=200"
-		if query != "" {
-			q += "&" + query
-		}
-		if after != "" {
-			q += "&starting_after=" + after
-		}
-		var page struct {
-			Data    []map[string]any `json:"data"`
-			HasMore bool             `json:"has_more"`
-		}
-		res := e.must(http.StatusOK, req{Method: "GET", Path: q, Header: hdr})
-		if err := json.Unmarshal(res.Body, &page); err != nil {
-			t.Fatalf("GET %s: %v", q, err)
-		}
-		out = append(out, page.Data...)
-		if !page.HasMore || len(page.Data) == 0 {
-			return out
-		}
-		after = page.Data[len(page.Data)-1]["id"].(string)
-	}
-}
-
-// rkAuditTotal counts the audit events of every account, from the database.
-func rkAuditTotal(t *testing.T, e *testEnv) int {
-	t.Helper()
-	ctx := context.Background()
-	n := 0
-	err := e.DB.Read(ctx, func(tx keyward.Tx) error {
-		var accts []*keyward.Account
-		pg := keyward.Page{Limit: 200}
-		for {
-			page, more, err := tx.ListAccounts(ctx, &keyward.AccountFilter{Page: pg})
-			if err != nil {
-				return err
-			}
-			accts = append(accts, page...)
-			if !more {
-				break
-			}
-			pg.StartingAfter = page[len(page)-1].ID
-		}
-		for _, a := range accts {
-			pg := keyward.Page{Limit: 200}
-			for {
-				evs, more, err := tx.ListAuditEvents(ctx, &keyward.AuditFilter{Page: pg, AccountID: a.ID})
-				if err != nil {
-					return err
-				}
-				n += len(evs)
-				if !more {
-					break
-				}
-				pg.StartingAfter = evs[len(evs)-1].ID
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// rkCount returns how many objects a list route returns (all pages).
-func rkCount(t *testing.T, e *testEnv, path string, hdr map[string]string) int {
-	t.Helper()
-	n, after := 0, ""
-	for {
-		q := path + "?limit=200"
-		if after != "" {
-			q += "&starting_after=" + after
-		}
-		var page struct {
-			Data    []map[string]any `json:"data"`
-			HasMore bool             `json:"has_more"`
-		}
-		res := e.must(http.StatusOK, req{Method: "GET", Path: q, Header: hdr})
-		if err := json.Unmarshal(res.Body, &page); err != nil {
-			t.Fatalf("GET %s: %v", q, err)
-		}
-		n += len(page.Data)
-		if !page.HasMore || len(page.Data) == 0 {
-			return n
-		}
-		after = page.Data[len(page.Data)-1]["id"].(string)
-	}
-}
-
-// rkCode verifies a token with the operator key and returns its code.
-func rkCode(t *testing.T, e *testEnv, secret string) string {
-	t.Helper()
-	code, _ := e.verify(map[string]any{"key": secret})["code"].(string)
-	return code
-}
-
 func TestRecoverableNeedsMasterKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	before, audits := rkCount(t, e, "/v1/keys", nil), e.auditCount()
-	p := rkProblem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "r", "recoverable": true}}),
+	before, audits := len(list(t, e, req{Path: "/v1/keys"})), e.auditCount()
+	p := problem(t, e.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "r", "recoverable": true}}),
 		http.StatusUnprocessableEntity, "validation_failed")
 	rkWantFields(t, p, "recoverable")
 	rkWantField(t, p, "recoverable", "master key")
-	if n := rkCount(t, e, "/v1/keys", nil); n != before {
+	if n := len(list(t, e, req{Path: "/v1/keys"})); n != before {
 		t.Errorf("a refused recoverable create left %d keys, want %d", n, before)
 	}
 	if n := e.auditCount(); n != audits {
@@ -433,14 +139,14 @@ func TestRecoverableNeedsMasterKey(t *testing.T) {
 	if k["recoverable"] != false {
 		t.Errorf("recoverable: false gives recoverable %v", k["recoverable"])
 	}
-	rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + k["id"].(string) + "/secret"}), http.StatusConflict, "conflict")
+	problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + k["id"].(string) + "/secret"}), http.StatusConflict, "conflict")
 }
 
 func TestRecoverableReveal(t *testing.T) {
 	t.Parallel()
 	master, raw := rkMasterKey(t)
-	e := rkNewEnv(t, rkOptions{Master: master})
-	other := rkAccount(t, e.testEnv, "other")
+	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: master}})
+	other := account(t, e, "other")
 	onOther := map[string]string{"X-Account-Id": other}
 
 	k := e.createKey(map[string]any{"name": "recoverable", "recoverable": true})
@@ -456,7 +162,7 @@ func TestRecoverableReveal(t *testing.T) {
 	reveal := func(t *testing.T, id, want string, r req) {
 		t.Helper()
 		r.Method, r.Path = "GET", "/v1/keys/"+id+"/secret"
-		res := rkMust(t, e.testEnv, nil, http.StatusOK, r)
+		res := rkMust(t, e, nil, http.StatusOK, r)
 		var got map[string]any
 		if err := json.Unmarshal(res.Body, &got); err != nil {
 			t.Fatal(err)
@@ -470,17 +176,17 @@ func TestRecoverableReveal(t *testing.T) {
 	}
 
 	t.Run("returns the secret of the create response and audits it", func(t *testing.T) {
-		n := len(rkEvents(t, e.testEnv, "action=key.secret_revealed&target_id="+id, nil))
+		n := len(events(t, e, "action=key.secret_revealed&target_id="+id, nil))
 		reveal(t, id, first, req{})
 		reveal(t, id, first, req{})
-		evs := rkEvents(t, e.testEnv, "action=key.secret_revealed&target_id="+id, nil)
+		evs := events(t, e, "action=key.secret_revealed&target_id="+id, nil)
 		if len(evs) != n+2 {
 			t.Fatalf("two reveals wrote %d key.secret_revealed events, want 2", len(evs)-n)
 		}
 		ev := evs[0]
 		actor, _ := ev["actor"].(map[string]any)
 		target, _ := ev["target"].(map[string]any)
-		if actor["id"] != e.OpID || target["id"] != id {
+		if actor["id"] != e.OperatorKeyID || target["id"] != id {
 			t.Errorf("the reveal event has actor %v and target %v, want the operator key and %s", actor, target, id)
 		}
 		b, _ := json.Marshal(evs)
@@ -497,31 +203,31 @@ func TestRecoverableReveal(t *testing.T) {
 	})
 
 	t.Run("needs keys:reveal", func(t *testing.T) {
-		_, weak := rkManagementKey(t, e.testEnv, nil, "keys:read", "keys:write", "keys:verify")
-		n := len(rkEvents(t, e.testEnv, "action=key.secret_revealed", nil))
-		p := rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: weak}), http.StatusForbidden, "permission_denied")
+		_, weak := mgmtKey(t, e, "", "keys:read", "keys:write", "keys:verify")
+		n := len(events(t, e, "action=key.secret_revealed", nil))
+		p := problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: weak}), http.StatusForbidden, "permission_denied")
 		if p["missing_permission"] != "keys:reveal" {
 			t.Errorf("missing_permission is %v, want keys:reveal", p["missing_permission"])
 		}
 		if !strings.Contains(p["detail"].(string), "keys:reveal") {
 			t.Errorf("the detail does not name keys:reveal: %v", p["detail"])
 		}
-		if m := len(rkEvents(t, e.testEnv, "action=key.secret_revealed", nil)); m != n {
+		if m := len(events(t, e, "action=key.secret_revealed", nil)); m != n {
 			t.Errorf("a refused reveal wrote an audit event")
 		}
-		_, revealer := rkManagementKey(t, e.testEnv, nil, "keys:reveal")
+		_, revealer := mgmtKey(t, e, "", "keys:reveal")
 		reveal(t, id, first, req{Token: revealer})
 		// An API key cannot call it at all.
-		rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: first}), http.StatusForbidden, "api_key_forbidden")
-		rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", NoAuth: true}), http.StatusUnauthorized, "unauthenticated")
+		problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", Token: first}), http.StatusForbidden, "api_key_forbidden")
+		problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret", NoAuth: true}), http.StatusUnauthorized, "unauthenticated")
 	})
 
 	t.Run("not recoverable, unknown, other account", func(t *testing.T) {
-		p := rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + plain["id"].(string) + "/secret"}), http.StatusConflict, "conflict")
+		p := problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + plain["id"].(string) + "/secret"}), http.StatusConflict, "conflict")
 		if !strings.Contains(p["detail"].(string), "recoverable") {
 			t.Errorf("the 409 does not say the key is not recoverable: %v", p["detail"])
 		}
-		mkID, _ := rkManagementKey(t, e.testEnv, nil, "keys:read")
+		mkID, _ := mgmtKey(t, e, "", "keys:read")
 		for _, tc := range []struct {
 			name, id string
 			hdr      map[string]string
@@ -534,12 +240,12 @@ func TestRecoverableReveal(t *testing.T) {
 			{"our key seen from another account", id, onOther, ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + tc.id + "/secret", Header: tc.hdr}), http.StatusNotFound, "not_found")
+				problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + tc.id + "/secret", Header: tc.hdr}), http.StatusNotFound, "not_found")
 			})
 		}
 		// An account-bound key of the default account does not see it either.
-		_, bound := rkManagementKey(t, e.testEnv, nil, "keys:read", "keys:reveal")
-		rkProblem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + otherKey["id"].(string) + "/secret", Token: bound}), http.StatusNotFound, "not_found")
+		_, bound := mgmtKey(t, e, "", "keys:read", "keys:reveal")
+		problem(t, e.do(req{Method: "GET", Path: "/v1/keys/" + otherKey["id"].(string) + "/secret", Token: bound}), http.StatusNotFound, "not_found")
 		// The operator naming the other account does.
 		reveal(t, otherKey["id"].(string), otherKey["secret"].(string), req{Header: onOther})
 	})
@@ -548,22 +254,22 @@ func TestRecoverableReveal(t *testing.T) {
 		// Nothing can read a management key's secret back (the route
 		// serves API keys), so storing it sealed only widens what a stolen
 		// database and master key give away.
-		n := rkCount(t, e.testEnv, "/v1/management-keys", nil)
+		n := len(list(t, e, req{Path: "/v1/management-keys"}))
 		res := e.do(req{Method: "POST", Path: "/v1/management-keys", Body: map[string]any{"name": "m", "recoverable": true, "permissions": []string{"keys:read"}}})
 		if res.Status == http.StatusCreated {
 			t.Errorf("POST /v1/management-keys with recoverable: true was accepted (a sealed management secret nobody can read); want 422 naming recoverable")
 			return
 		}
-		p := rkProblem(t, res, http.StatusUnprocessableEntity, "validation_failed")
+		p := problem(t, res, http.StatusUnprocessableEntity, "validation_failed")
 		rkWantField(t, p, "recoverable")
-		if m := rkCount(t, e.testEnv, "/v1/management-keys", nil); m != n {
+		if m := len(list(t, e, req{Path: "/v1/management-keys"})); m != n {
 			t.Errorf("the refused create left a management key")
 		}
 	})
 
 	t.Run("recoverable is immutable", func(t *testing.T) {
 		for _, v := range []any{false, nil} {
-			p := rkProblem(t, e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"recoverable": v}}),
+			p := problem(t, e.do(req{Method: "PATCH", Path: "/v1/keys/" + id, Body: map[string]any{"recoverable": v}}),
 				http.StatusUnprocessableEntity, "validation_failed")
 			rkWantField(t, p, "recoverable")
 		}
@@ -579,10 +285,10 @@ func TestRecoverableReveal(t *testing.T) {
 		}
 		secrets = append(secrets, second)
 		reveal(t, id, second, req{})
-		if code := rkCode(t, e.testEnv, first); code != "ROTATED" {
+		if code := lcCode(t, e, first, nil); code != "ROTATED" {
 			t.Errorf("the old secret verifies as %s after a rotation with grace 0, want ROTATED", code)
 		}
-		if code := rkCode(t, e.testEnv, second); code != "VALID" {
+		if code := lcCode(t, e, second, nil); code != "VALID" {
 			t.Errorf("the revealed secret verifies as %s, want VALID", code)
 		}
 	})
@@ -591,10 +297,10 @@ func TestRecoverableReveal(t *testing.T) {
 	}
 
 	t.Run("the database never holds a secret in clear", func(t *testing.T) {
-		rkNotInDatabase(t, e.Path, secrets...)
+		rkNotInDatabase(t, e.Location, secrets...)
 	})
 
-	e.stop()
+	e.Close()
 	t.Run("restart with the same master key in another encoding", func(t *testing.T) {
 		mk, err := keyward.ParseMasterKey([]byte(base64.RawURLEncoding.EncodeToString(raw) + "\n"))
 		if err != nil {
@@ -603,45 +309,45 @@ func TestRecoverableReveal(t *testing.T) {
 		if s := mk.String(); s != "[redacted]" {
 			t.Errorf("MasterKey.String() = %q, want [redacted]", s)
 		}
-		e2 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID, Master: mk})
-		if err := e2.Svc.CheckMasterKey(context.Background()); err != nil {
+		e2 := startEnv(t, keywardtest.Options{Reopen: e.Server, Service: service.Options{MasterKey: mk}})
+		if err := e2.Service.CheckMasterKey(context.Background()); err != nil {
 			t.Fatalf("CheckMasterKey with the right master key: %v", err)
 		}
 		res := e2.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id + "/secret"})
 		if got := res.Str(t, "secret"); got != second {
 			t.Errorf("after a restart the secret reads back as %.8s…, want the rotated secret", got)
 		}
-		e2.stop()
+		e2.Close()
 	})
 
 	t.Run("restart without a master key", func(t *testing.T) {
-		e3 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID})
-		if err := e3.Svc.CheckMasterKey(context.Background()); err != nil {
+		e3 := startEnv(t, keywardtest.Options{Reopen: e.Server})
+		if err := e3.Service.CheckMasterKey(context.Background()); err != nil {
 			t.Errorf("CheckMasterKey without a master key: %v", err)
 		}
-		p := rkProblem(t, e3.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret"}), http.StatusConflict, "conflict")
+		p := problem(t, e3.do(req{Method: "GET", Path: "/v1/keys/" + id + "/secret"}), http.StatusConflict, "conflict")
 		if !strings.Contains(p["detail"].(string), "master key") {
 			t.Errorf("the 409 does not name the missing master key: %v", p["detail"])
 		}
-		if code := rkCode(t, e3.testEnv, second); code != "VALID" {
+		if code := lcCode(t, e3, second, nil); code != "VALID" {
 			t.Errorf("without the master key a recoverable key verifies as %s, want VALID", code)
 		}
-		p = rkProblem(t, e3.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "r2", "recoverable": true}}),
+		p = problem(t, e3.do(req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"name": "r2", "recoverable": true}}),
 			http.StatusUnprocessableEntity, "validation_failed")
 		rkWantField(t, p, "recoverable")
 		// The key itself still shows it was recoverable.
 		if got := e3.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}).JSON(t); got["recoverable"] != true {
 			t.Errorf("the key shows recoverable %v without the master key", got["recoverable"])
 		}
-		e3.stop()
+		e3.Close()
 	})
 
 	t.Run("restart with a different master key", func(t *testing.T) {
 		wrong, _ := rkMasterKey(t)
-		e4 := rkNewEnv(t, rkOptions{Path: e.Path, Op: e.Op, OpID: e.OpID, Master: wrong})
+		e4 := startEnv(t, keywardtest.Options{Reopen: e.Server, Service: service.Options{MasterKey: wrong}})
 		// The startup check refuses a master key that does not open the
 		// secrets already sealed: a clear operator error.
-		err := e4.Svc.CheckMasterKey(context.Background())
+		err := e4.Service.CheckMasterKey(context.Background())
 		if err == nil {
 			t.Errorf("CheckMasterKey accepts a master key that does not open the stored secrets")
 		} else if !strings.Contains(err.Error(), "master key") {
@@ -657,15 +363,15 @@ func TestRecoverableReveal(t *testing.T) {
 		if res.Status == http.StatusInternalServerError {
 			t.Errorf("GET /v1/keys/{id}/secret with a different master key answers 500: want a clear error naming the master key (e.g. 409 like a server without one)\n%s", res.Body)
 		} else {
-			p := rkProblem(t, res, http.StatusConflict, "conflict")
+			p := problem(t, res, http.StatusConflict, "conflict")
 			if !strings.Contains(p["detail"].(string), "master key") {
 				t.Errorf("the error does not name the master key: %v", p["detail"])
 			}
 		}
-		if code := rkCode(t, e4.testEnv, second); code != "VALID" {
+		if code := lcCode(t, e4, second, nil); code != "VALID" {
 			t.Errorf("with another master key a recoverable key verifies as %s, want VALID", code)
 		}
-		e4.stop()
+		e4.Close()
 	})
 }
 

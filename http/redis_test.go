@@ -5,16 +5,14 @@ package http_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
-	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/redis"
 	"github.com/keyward/keyward/redis/redistest"
 	"github.com/keyward/keyward/service"
@@ -31,25 +29,19 @@ func u5Redis(t *testing.T, url string) *redis.Limiter {
 	return l
 }
 
-// u5SecondNode starts another keyward node on e's store with its own
+// u5SecondNode starts another keyward node on e's database with its own
 // cache, limiter and backend, as a second process on a shared database
 // would be.
 func u5SecondNode(t *testing.T, e *u5Env, backend service.RateBackend) *testEnv {
 	t.Helper()
-	svc := service.New(service.Options{Store: e.DB, RateBackend: backend})
-	hs := httptest.NewServer(khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}}))
-	t.Cleanup(func() {
-		hs.Close()
-		svc.Close(context.Background())
-	})
-	return &testEnv{t: t, URL: hs.URL, Op: e.Op, OpID: e.OpID, DB: e.DB, Loc: e.Loc, Svc: svc}
+	return startEnv(t, keywardtest.Options{Reopen: e.Server, Service: service.Options{RateBackend: backend}})
 }
 
 // TestU5RateLimitRedisAcrossNodes: two nodes with Redis, hammered at once
 // with one key, allow exactly its limit between them.
 func TestU5RateLimitRedisAcrossNodes(t *testing.T) {
 	url := redistest.URL(t)
-	a := u5NewEnv(t, u5Opts{Backend: u5Redis(t, url)})
+	a := u5NewEnv(t, service.Options{RateBackend: u5Redis(t, url)})
 	b := u5SecondNode(t, a, u5Redis(t, url))
 	_, secret := u5Key(t, a.testEnv, u5obj{"rate_limit": u5obj{"limit": 30, "window": 3600}})
 	body := func(int) map[string]any { return u5obj{"key": secret} }
@@ -87,7 +79,7 @@ func TestU5RateLimitRedisAcrossNodes(t *testing.T) {
 func TestU5RateLimitRedisDown(t *testing.T) {
 	var logBuf syncBuffer
 	log := slog.New(slog.NewTextHandler(&logBuf, nil))
-	e := u5NewEnv(t, u5Opts{Backend: u5Redis(t, "redis://127.0.0.1:1/0"), Logger: log})
+	e := u5NewEnv(t, service.Options{RateBackend: u5Redis(t, "redis://127.0.0.1:1/0"), Logger: log})
 	_, secret := u5Key(t, e.testEnv, u5obj{"rate_limit": u5obj{"limit": 5, "window": 3600}})
 	counts := u5Concurrent(t, e.testEnv, 4, 5, func(int) map[string]any { return u5obj{"key": secret} })
 	if counts["VALID"] != 5 || counts["RATE_LIMITED"] != 15 {

@@ -2,33 +2,36 @@ package http_test
 
 import (
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // lcRotate rotates a key with the body (nil: no body) and returns the answer.
 func lcRotate(t *testing.T, e *testEnv, id string, body any) (map[string]any, *resp) {
 	t.Helper()
-	res := lcMust(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: body})
-	return lcDecode(t, res), res
+	res := must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: body})
+	return res.JSON(t), res
 }
 
 func TestLcRotate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	prj := lcProject(t, e, "p")
-	k := lcCreate(t, e, map[string]any{
-		"name": "rot", "prefix": "rk", "description": "d", "project_id": prj, "expires_at": lcFuture(24 * time.Hour),
+	k := newKey(t, e, nil, map[string]any{
+		"name": "rot", "prefix": "rk", "description": "d", "project_id": prj, "expires_at": future(24 * time.Hour),
 		"metadata": map[string]any{"m": 1}, "ip_allowlist": []string{"10.0.0.0/8"}, "permission_mode": "restricted",
-		"scopes": []any{lcScope("documents", "read", "d1")},
+		"scopes": []any{scope("documents", "read", "d1")},
 	})
 	id, old := k["id"].(string), k["secret"].(string)
 	before := lcGet(t, e, id)
-	nev := len(lcEventsOf(t, e, id))
+	nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 	audit := e.auditCount()
-	lcPastMillis(lcTime(t, before["updated_at"]))
+	lcPastMillis(timeOf(t, before["updated_at"]))
 	start := time.Now().UTC().Truncate(time.Millisecond)
 
 	got, res := lcRotate(t, e, id, map[string]any{"grace_period_seconds": 3600})
@@ -46,13 +49,13 @@ func TestLcRotate(t *testing.T) {
 	if got["start"] == before["start"] && got["last4"] == before["last4"] {
 		t.Fatal("start and last4 did not change")
 	}
-	if r := lcTime(t, got["rotated_at"]); r.Before(start) {
+	if r := timeOf(t, got["rotated_at"]); r.Before(start) {
 		t.Fatalf("rotated_at %v before the rotation started %v", r, start)
 	}
 	if etag, _ := got["etag"].(string); etag == before["etag"] || res.Header.Get("ETag") != `"`+etag+`"` {
 		t.Fatalf("etag %v (was %v), header %q", got["etag"], before["etag"], res.Header.Get("ETag"))
 	}
-	if !lcTime(t, got["updated_at"]).After(lcTime(t, before["updated_at"])) {
+	if !timeOf(t, got["updated_at"]).After(timeOf(t, before["updated_at"])) {
 		t.Fatalf("updated_at did not move: %v → %v", before["updated_at"], got["updated_at"])
 	}
 	// Every setting is kept.
@@ -72,7 +75,7 @@ func TestLcRotate(t *testing.T) {
 
 	// Both secrets verify during the grace period, as the same key.
 	for _, s := range []string{old, secret} {
-		r := lcVerify(t, e, map[string]any{"key": s, "ip": "10.0.0.1", "project_id": prj, "permissions": "documents:read:d1"})
+		r := verify(t, e, nil, map[string]any{"key": s, "ip": "10.0.0.1", "project_id": prj, "permissions": "documents:read:d1"})
 		if r["code"] != "VALID" || r["key_id"] != id {
 			t.Fatalf("during the grace period: %v", r)
 		}
@@ -90,24 +93,24 @@ func TestLcRotate(t *testing.T) {
 		}
 	}
 	if _, until := lcChange(t, ev, "previous_secret_valid_until"); until != nil {
-		if d := lcTime(t, until).Sub(lcTime(t, got["rotated_at"])); d != time.Hour {
+		if d := timeOf(t, until).Sub(timeOf(t, got["rotated_at"])); d != time.Hour {
 			t.Errorf("previous_secret_valid_until is %v after rotated_at, want 1h", d)
 		}
 	}
 	_, raw := lcEvents(t, e, id)
 	lcNoSecret(t, "audit events", raw, old, secret)
-	lcNoSecret(t, "GET", lcMust(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}).Body, old, secret)
+	lcNoSecret(t, "GET", must(t, e, http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id}).Body, old, secret)
 }
 
 func TestLcRotateGraceEnds(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "grace"})
+	k := newKey(t, e, nil, map[string]any{"name": "grace"})
 	id, old := k["id"].(string), k["secret"].(string)
 	got, _ := lcRotate(t, e, id, map[string]any{"grace_period_seconds": 1})
 	secret := got["secret"].(string)
 	seenRotated := false
-	lcWaitFor(t, "the old secret's grace period to end", 20*time.Second, func() bool {
+	keywardtest.WaitFor(t, "the old secret's grace period to end", 20*time.Second, func() bool {
 		code := lcCode(t, e, old, nil)
 		switch {
 		case code == "ROTATED":
@@ -121,7 +124,7 @@ func TestLcRotateGraceEnds(t *testing.T) {
 		return seenRotated
 	})
 	// Once ended, it stays ended, and a rotated-out secret never authenticates.
-	r := lcVerify(t, e, map[string]any{"key": old})
+	r := verify(t, e, nil, map[string]any{"key": old})
 	if r["code"] != "ROTATED" || r["valid"] != false || r["key_id"] != id {
 		t.Fatalf("old secret after the grace period: %v", r)
 	}
@@ -132,7 +135,7 @@ func TestLcRotateDefaultGraceIsZero(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	for _, body := range []any{nil, map[string]any{}, map[string]any{"grace_period_seconds": 0}} {
-		k := lcCreate(t, e, map[string]any{"name": "zero"})
+		k := newKey(t, e, nil, map[string]any{"name": "zero"})
 		got, _ := lcRotate(t, e, k["id"].(string), body)
 		lcWantCode(t, e, k["secret"], nil, "ROTATED")
 		lcWantCode(t, e, got["secret"], nil, "VALID")
@@ -142,7 +145,7 @@ func TestLcRotateDefaultGraceIsZero(t *testing.T) {
 func TestLcRotateTwice(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "twice"})
+	k := newKey(t, e, nil, map[string]any{"name": "twice"})
 	id, s1 := k["id"].(string), k["secret"].(string)
 	r2, _ := lcRotate(t, e, id, map[string]any{"grace_period_seconds": 604800})
 	s2 := r2["secret"].(string)
@@ -163,7 +166,7 @@ func TestLcRotateTwice(t *testing.T) {
 	if len(map[string]bool{s1: true, s2: true, s3: true, s4: true}) != 4 {
 		t.Fatal("rotation reused a secret")
 	}
-	evs := lcEventsOf(t, e, id)
+	evs := events(t, e, "target_id="+url.QueryEscape(id), nil)
 	var actions []string
 	for _, ev := range evs {
 		actions = append(actions, ev["action"].(string))
@@ -172,16 +175,16 @@ func TestLcRotateTwice(t *testing.T) {
 		t.Fatalf("audit trail %v", actions)
 	}
 	// Deleting the key ends every secret, rotated or not, as NOT_FOUND.
-	lcMust(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + id})
+	must(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + id})
 	for _, s := range []string{s1, s4} {
-		lcJSONEq(t, "verify after delete", lcVerify(t, e, map[string]any{"key": s}), map[string]any{"valid": false, "code": "NOT_FOUND"})
+		lcJSONEq(t, "verify after delete", verify(t, e, nil, map[string]any{"key": s}), map[string]any{"valid": false, "code": "NOT_FOUND"})
 	}
 }
 
 func TestLcRotateRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "r"})
+	k := newKey(t, e, nil, map[string]any{"name": "r"})
 	id, secret := k["id"].(string), k["secret"].(string)
 	path := "/v1/keys/" + id + "/rotate"
 	for _, c := range []struct {
@@ -214,7 +217,7 @@ func TestLcRotateRefused(t *testing.T) {
 		lcWantCode(t, e, secret, nil, "VALID")
 	})
 	t.Run("revoked key", func(t *testing.T) {
-		rk := lcCreate(t, e, map[string]any{"name": "revoked"})
+		rk := newKey(t, e, nil, map[string]any{"name": "revoked"})
 		rid := rk["id"].(string)
 		lcPatch(t, e, rid, map[string]any{"status": "revoked"})
 		for _, body := range []any{nil, map[string]any{"grace_period_seconds": 60}} {
@@ -223,9 +226,9 @@ func TestLcRotateRefused(t *testing.T) {
 		lcWantCode(t, e, rk["secret"], nil, "REVOKED")
 	})
 	t.Run("unknown or foreign ids", func(t *testing.T) {
-		for _, bad := range []string{lcUnknownKeyID, e.OpID, "nope"} {
+		for _, bad := range []string{lcUnknownKeyID, e.OperatorKeyID, "nope"} {
 			audit := e.auditCount()
-			lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/" + bad + "/rotate"}), http.StatusNotFound, "not_found")
+			problem(t, e.do(req{Method: "POST", Path: "/v1/keys/" + bad + "/rotate"}), http.StatusNotFound, "not_found")
 			if e.auditCount() != audit {
 				t.Fatal("a refused rotation wrote an audit event")
 			}
@@ -237,7 +240,7 @@ func TestLcRotateRefused(t *testing.T) {
 		lcWantCode(t, e, got["secret"], nil, "VALID")
 	})
 	t.Run("a disabled key can be rotated and stays disabled", func(t *testing.T) {
-		dk := lcCreate(t, e, map[string]any{"name": "disabled", "status": "disabled"})
+		dk := newKey(t, e, nil, map[string]any{"name": "disabled", "status": "disabled"})
 		got, _ := lcRotate(t, e, dk["id"].(string), nil)
 		if got["status"] != "disabled" {
 			t.Fatalf("status %v after rotation", got["status"])

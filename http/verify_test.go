@@ -2,21 +2,15 @@ package http_test
 
 import (
 	"net/http"
+	"net/url"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-)
 
-// lcScope builds a scope for a request body.
-func lcScope(resource, access string, targets ...string) map[string]any {
-	s := map[string]any{"resource": resource, "access": access}
-	if len(targets) > 0 {
-		s["targets"] = targets
-	}
-	return s
-}
+	"github.com/keyward/keyward/keywardtest"
+)
 
 // lcRestricted creates a restricted key with the scopes and returns its secret.
 func lcRestricted(t *testing.T, e *testEnv, scopes ...any) string {
@@ -24,17 +18,17 @@ func lcRestricted(t *testing.T, e *testEnv, scopes ...any) string {
 	if scopes == nil {
 		scopes = []any{}
 	}
-	return lcCreate(t, e, map[string]any{"name": "restricted", "permission_mode": "restricted", "scopes": scopes})["secret"].(string)
+	return newKey(t, e, nil, map[string]any{"name": "restricted", "permission_mode": "restricted", "scopes": scopes})["secret"].(string)
 }
 
 func TestLcVerifyNotFound(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "real"})
+	k := newKey(t, e, nil, map[string]any{"name": "real"})
 	secret := k["secret"].(string)
-	deleted := lcCreate(t, e, map[string]any{"name": "deleted"})
-	lcMust(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + deleted["id"].(string)})
-	custom := lcCreate(t, e, map[string]any{"name": "custom", "prefix": "acme"})["secret"].(string)
+	deleted := newKey(t, e, nil, map[string]any{"name": "deleted"})
+	must(t, e, http.StatusNoContent, req{Method: "DELETE", Path: "/v1/keys/" + deleted["id"].(string)})
+	custom := newKey(t, e, nil, map[string]any{"name": "custom", "prefix": "acme"})["secret"].(string)
 
 	cases := []struct {
 		name string
@@ -50,8 +44,8 @@ func TestLcVerifyNotFound(t *testing.T) {
 		{"truncated", map[string]any{"key": secret[:len(secret)-1]}},
 		{"extended", map[string]any{"key": secret + "a"}},
 		{"with surrounding space", map[string]any{"key": " " + secret}},
-		{"unknown well-formed token", map[string]any{"key": lcForgeToken(t, "kw")}},
-		{"unknown well-formed token, other prefix", map[string]any{"key": lcForgeToken(t, "zz9")}},
+		{"unknown well-formed token", map[string]any{"key": forgeToken(t, "kw")}},
+		{"unknown well-formed token, other prefix", map[string]any{"key": forgeToken(t, "zz9")}},
 		{"deleted key", map[string]any{"key": deleted["secret"]}},
 		{"management key", map[string]any{"key": e.Op}},
 		{"very long", map[string]any{"key": strings.Repeat("a", 4096)}},
@@ -59,7 +53,7 @@ func TestLcVerifyNotFound(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := lcVerify(t, e, c.body)
+			r := verify(t, e, nil, c.body)
 			if !reflect.DeepEqual(r, map[string]any{"valid": false, "code": "NOT_FOUND"}) {
 				t.Fatalf("got %v, want exactly {valid:false, code:NOT_FOUND}", r)
 			}
@@ -73,9 +67,9 @@ func TestLcVerifyValidResponse(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
-	k := lcCreate(t, e, map[string]any{"name": "valid one", "expires_at": exp.Format(time.RFC3339Nano),
+	k := newKey(t, e, nil, map[string]any{"name": "valid one", "expires_at": exp.Format(time.RFC3339Nano),
 		"metadata": map[string]any{"tier": "gold", "n": 1}})
-	r := lcVerify(t, e, map[string]any{"key": k["secret"], "permissions": "documents:write"})
+	r := verify(t, e, nil, map[string]any{"key": k["secret"], "permissions": "documents:write"})
 	for _, m := range []string{"valid", "code", "key_id", "account_id", "name", "owner", "project_id", "scopes", "roles",
 		"expires_at", "metadata", "credits_remaining", "rate_limit"} {
 		if _, ok := r[m]; !ok {
@@ -92,18 +86,18 @@ func TestLcVerifyValidResponse(t *testing.T) {
 	lcJSONEq(t, "owner", r["owner"], k["owner"])
 	lcJSONEq(t, "metadata", r["metadata"], map[string]any{"tier": "gold", "n": 1})
 	lcJSONEq(t, "roles", r["roles"], []any{})
-	if !lcTime(t, r["expires_at"]).Equal(exp) {
+	if !timeOf(t, r["expires_at"]).Equal(exp) {
 		t.Errorf("expires_at %v, want %v", r["expires_at"], exp)
 	}
 	// Mode all: every non-protected resource at its highest level.
 	lcJSONEq(t, "effective scopes (all)", lcSortScopes(r["scopes"]), []any{
-		lcScope("documents", "write", "*"), lcScope("events", "write", "*"), lcScope("files", "write", "*"),
-		lcScope("search", "read", "*"), lcScope("usage", "read", "*"), lcScope("webhooks", "write", "*"),
+		scope("documents", "write", "*"), scope("events", "write", "*"), scope("files", "write", "*"),
+		scope("search", "read", "*"), scope("usage", "read", "*"), scope("webhooks", "write", "*"),
 	})
 
 	// A failing check still names the key.
 	lcPatch(t, e, k["id"].(string), map[string]any{"status": "disabled"})
-	r = lcVerify(t, e, map[string]any{"key": k["secret"]})
+	r = verify(t, e, nil, map[string]any{"key": k["secret"]})
 	if r["valid"] != false || r["code"] != "DISABLED" || r["key_id"] != k["id"] {
 		t.Errorf("DISABLED answer: %v", r)
 	}
@@ -134,23 +128,23 @@ func TestLcVerifyEffectiveScopes(t *testing.T) {
 		want []any
 	}{
 		{"read_only", map[string]any{"permission_mode": "read_only"}, []any{
-			lcScope("documents", "read", "*"), lcScope("files", "read", "*"), lcScope("search", "read", "*"),
-			lcScope("usage", "read", "*"), lcScope("webhooks", "read", "*"),
+			scope("documents", "read", "*"), scope("files", "read", "*"), scope("search", "read", "*"),
+			scope("usage", "read", "*"), scope("webhooks", "read", "*"),
 		}},
 		{"all on a single-project key", map[string]any{"project_id": prj}, []any{
-			lcScope("documents", "write", "*"), lcScope("events", "write", "*"), lcScope("files", "write", "*"),
-			lcScope("search", "read", "*"), lcScope("webhooks", "write", "*"),
+			scope("documents", "write", "*"), scope("events", "write", "*"), scope("files", "write", "*"),
+			scope("search", "read", "*"), scope("webhooks", "write", "*"),
 		}},
 		{"restricted", map[string]any{"permission_mode": "restricted", "scopes": []any{
-			lcScope("files", "read", "f1", "f2"), lcScope("documents", "write"),
-		}}, []any{lcScope("documents", "write", "*"), lcScope("files", "read", "f1", "f2")}},
+			scope("files", "read", "f1", "f2"), scope("documents", "write"),
+		}}, []any{scope("documents", "write", "*"), scope("files", "read", "f1", "f2")}},
 		{"restricted, nothing", map[string]any{"permission_mode": "restricted", "scopes": []any{}}, []any{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.body["name"] = c.name
-			k := lcCreate(t, e, c.body)
-			r := lcVerify(t, e, map[string]any{"key": k["secret"]})
+			k := newKey(t, e, nil, c.body)
+			r := verify(t, e, nil, map[string]any{"key": k["secret"]})
 			if r["code"] != "VALID" {
 				t.Fatalf("code %v", r["code"])
 			}
@@ -162,7 +156,7 @@ func TestLcVerifyEffectiveScopes(t *testing.T) {
 func TestLcVerifyStatus(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := lcCreate(t, e, map[string]any{"name": "s"})
+	k := newKey(t, e, nil, map[string]any{"name": "s"})
 	id, secret := k["id"].(string), k["secret"].(string)
 	lcWantCode(t, e, secret, nil, "VALID")
 	lcPatch(t, e, id, map[string]any{"status": "disabled"})
@@ -176,9 +170,9 @@ func TestLcVerifyStatus(t *testing.T) {
 func TestLcVerifyForbiddenIP(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	v4 := lcCreate(t, e, map[string]any{"name": "v4", "ip_allowlist": []string{"10.0.0.0/8", "192.0.2.7"}})["secret"].(string)
-	v6 := lcCreate(t, e, map[string]any{"name": "v6", "ip_allowlist": []string{"2001:db8::/32", "::1"}})["secret"].(string)
-	open := lcCreate(t, e, map[string]any{"name": "open"})["secret"].(string)
+	v4 := newKey(t, e, nil, map[string]any{"name": "v4", "ip_allowlist": []string{"10.0.0.0/8", "192.0.2.7"}})["secret"].(string)
+	v6 := newKey(t, e, nil, map[string]any{"name": "v6", "ip_allowlist": []string{"2001:db8::/32", "::1"}})["secret"].(string)
+	open := newKey(t, e, nil, map[string]any{"name": "open"})["secret"].(string)
 	cases := []struct {
 		secret string
 		ip     any // nil: no ip member
@@ -219,7 +213,7 @@ func TestLcVerifyForbiddenIP(t *testing.T) {
 		}
 	}
 	// Clearing the allowlist lifts the restriction at once.
-	id := lcCreate(t, e, map[string]any{"name": "cleared", "ip_allowlist": []string{"10.0.0.1"}})
+	id := newKey(t, e, nil, map[string]any{"name": "cleared", "ip_allowlist": []string{"10.0.0.1"}})
 	lcWantCode(t, e, id["secret"], map[string]any{"ip": "10.0.0.2"}, "FORBIDDEN_IP")
 	lcPatch(t, e, id["id"].(string), map[string]any{"ip_allowlist": nil})
 	lcWantCode(t, e, id["secret"], map[string]any{"ip": "10.0.0.2"}, "VALID")
@@ -229,15 +223,15 @@ func TestLcVerifyProject(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p1, p2 := lcProject(t, e, "one"), lcProject(t, e, "two")
-	single := lcCreate(t, e, map[string]any{"name": "single", "project_id": p1})
-	all := lcCreate(t, e, map[string]any{"name": "all"})["secret"].(string)
+	single := newKey(t, e, nil, map[string]any{"name": "single", "project_id": p1})
+	all := newKey(t, e, nil, map[string]any{"name": "all"})["secret"].(string)
 	lcWantCode(t, e, single["secret"], map[string]any{"project_id": p1}, "VALID")
 	lcWantCode(t, e, single["secret"], map[string]any{"project_id": p2}, "WRONG_PROJECT")
 	lcWantCode(t, e, single["secret"], map[string]any{"project_id": lcUnknownProjectID}, "WRONG_PROJECT")
 	lcWantCode(t, e, single["secret"], nil, "VALID")
 	lcWantCode(t, e, all, map[string]any{"project_id": p1}, "VALID")
 	lcWantCode(t, e, all, map[string]any{"project_id": p2}, "VALID")
-	r := lcVerify(t, e, map[string]any{"key": single["secret"], "project_id": p2})
+	r := verify(t, e, nil, map[string]any{"key": single["secret"], "project_id": p2})
 	if r["project_id"] != p1 || r["valid"] != false {
 		t.Fatalf("WRONG_PROJECT answer: %v", r)
 	}
@@ -250,15 +244,15 @@ func TestLcVerifyOrder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p1, p2 := lcProject(t, e, "one"), lcProject(t, e, "two")
-	docRead := []any{lcScope("documents", "read")}
+	docRead := []any{scope("documents", "read")}
 	mk := func(body map[string]any) (string, string) {
 		body["name"] = "order"
-		k := lcCreate(t, e, body)
+		k := newKey(t, e, nil, body)
 		return k["id"].(string), k["secret"].(string)
 	}
 	patch := func(id string, body map[string]any) { lcPatch(t, e, id, body) }
 	rotate := func(id string) string {
-		return lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 0}}))["secret"].(string)
+		return must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + id + "/rotate", Body: map[string]any{"grace_period_seconds": 0}}).JSON(t)["secret"].(string)
 	}
 	type check struct {
 		name   string
@@ -318,11 +312,11 @@ func TestLcVerifyExpiry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p1, p2 := lcProject(t, e, "one"), lcProject(t, e, "two")
-	soon := lcFuture(2 * time.Second)
+	soon := future(2 * time.Second)
 	mk := func(body map[string]any) (string, string) {
 		body["name"] = "expiring"
 		body["expires_at"] = soon
-		k := lcCreate(t, e, body)
+		k := newKey(t, e, nil, body)
 		return k["id"].(string), k["secret"].(string)
 	}
 	_, sentinel := mk(map[string]any{})
@@ -331,10 +325,10 @@ func TestLcVerifyExpiry(t *testing.T) {
 	disabledID, disabled := mk(map[string]any{})
 	lcPatch(t, e, disabledID, map[string]any{"status": "disabled"})
 	rotatedID, rotatedOld := mk(map[string]any{})
-	rotatedNew := lcDecode(t, lcMust(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + rotatedID + "/rotate"}))["secret"].(string)
+	rotatedNew := must(t, e, http.StatusOK, req{Method: "POST", Path: "/v1/keys/" + rotatedID + "/rotate"}).JSON(t)["secret"].(string)
 	_, guarded := mk(map[string]any{"ip_allowlist": []string{"10.0.0.1"}, "project_id": p1, "permission_mode": "restricted", "scopes": []any{}})
 	laterID, later := mk(map[string]any{})
-	lcPatch(t, e, laterID, map[string]any{"expires_at": lcFuture(time.Hour)})
+	lcPatch(t, e, laterID, map[string]any{"expires_at": future(time.Hour)})
 	clearedID, cleared := mk(map[string]any{})
 	lcPatch(t, e, clearedID, map[string]any{"clear_expires_at": true})
 
@@ -342,7 +336,7 @@ func TestLcVerifyExpiry(t *testing.T) {
 	if got := lcCode(t, e, sentinel, nil); got != "VALID" && got != "EXPIRED" {
 		t.Fatalf("sentinel before expiry: %s", got)
 	}
-	lcWaitFor(t, "the sentinel key to expire", 20*time.Second, func() bool {
+	keywardtest.WaitFor(t, "the sentinel key to expire", 20*time.Second, func() bool {
 		code := lcCode(t, e, sentinel, nil)
 		if code != "VALID" && code != "EXPIRED" {
 			t.Fatalf("sentinel: %s", code)
@@ -372,20 +366,20 @@ func TestLcVerifyExpiry(t *testing.T) {
 		})
 	}
 	// An expired key can be given a new expiry and works again.
-	id := lcVerify(t, e, map[string]any{"key": sentinel})["key_id"].(string)
-	lcPatch(t, e, id, map[string]any{"expires_at": lcFuture(time.Hour)})
+	id := verify(t, e, nil, map[string]any{"key": sentinel})["key_id"].(string)
+	lcPatch(t, e, id, map[string]any{"expires_at": future(time.Hour)})
 	lcWantCode(t, e, sentinel, nil, "VALID")
 }
 
 func TestLcVerifyPermissionQueries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	docRead := lcRestricted(t, e, lcScope("documents", "read"))
-	docWrite := lcRestricted(t, e, lcScope("documents", "write"))
-	targeted := lcRestricted(t, e, lcScope("documents", "read", "doc_1", "doc.2"), lcScope("files", "write", "f1"), lcScope("webhooks", "read"))
+	docRead := lcRestricted(t, e, scope("documents", "read"))
+	docWrite := lcRestricted(t, e, scope("documents", "write"))
+	targeted := lcRestricted(t, e, scope("documents", "read", "doc_1", "doc.2"), scope("files", "write", "f1"), scope("webhooks", "read"))
 	nothing := lcRestricted(t, e)
-	all := lcCreate(t, e, map[string]any{"name": "all"})["secret"].(string)
-	ro := lcCreate(t, e, map[string]any{"name": "ro", "permission_mode": "read_only"})["secret"].(string)
+	all := newKey(t, e, nil, map[string]any{"name": "all"})["secret"].(string)
+	ro := newKey(t, e, nil, map[string]any{"name": "ro", "permission_mode": "read_only"})["secret"].(string)
 
 	cases := []struct {
 		key   string
@@ -466,7 +460,7 @@ func lcKeyName(s string, keys ...string) string {
 func TestLcVerifyMalformedRequests(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	secret := lcCreate(t, e, map[string]any{"name": "m"})["secret"].(string)
+	secret := newKey(t, e, nil, map[string]any{"name": "m"})["secret"].(string)
 	for _, q := range []string{
 		"",
 		"   ",
@@ -491,7 +485,7 @@ func TestLcVerifyMalformedRequests(t *testing.T) {
 	} {
 		t.Run(q, func(t *testing.T) {
 			audit := e.auditCount()
-			p := lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": secret, "permissions": q}}),
+			p := problem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": secret, "permissions": q}}),
 				http.StatusUnprocessableEntity, "invalid_permission_query")
 			lcFieldNamed(t, p, "permissions")
 			if e.auditCount() != audit {
@@ -500,7 +494,7 @@ func TestLcVerifyMalformedRequests(t *testing.T) {
 		})
 	}
 	// A malformed query is a 422 even for an unknown key.
-	lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": "garbage", "permissions": "documents:"}}),
+	problem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": "garbage", "permissions": "documents:"}}),
 		http.StatusUnprocessableEntity, "invalid_permission_query")
 	for _, c := range []struct {
 		body  map[string]any
@@ -516,20 +510,20 @@ func TestLcVerifyMalformedRequests(t *testing.T) {
 		{map[string]any{"permissions": "documents:read"}, "key"},
 		{map[string]any{"key": secret, "permissions": 5}, "permissions"},
 	} {
-		p := lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: c.body}), http.StatusUnprocessableEntity, "validation_failed")
+		p := problem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: c.body}), http.StatusUnprocessableEntity, "validation_failed")
 		lcFieldNamed(t, p, c.field)
 	}
-	lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": secret, "permission": "documents:read"}}),
+	problem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify", Body: map[string]any{"key": secret, "permission": "documents:read"}}),
 		http.StatusBadRequest, "unknown_field")
-	lcProblem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify"}), http.StatusBadRequest, "malformed_json")
+	problem(t, e.do(req{Method: "POST", Path: "/v1/keys/verify"}), http.StatusBadRequest, "malformed_json")
 	lcWantCode(t, e, secret, nil, "VALID")
 }
 
 func TestLcVerifyLastUsed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	used := lcCreate(t, e, map[string]any{"name": "used"})
-	unused := lcCreate(t, e, map[string]any{"name": "unused"})
+	used := newKey(t, e, nil, map[string]any{"name": "used"})
+	unused := newKey(t, e, nil, map[string]any{"name": "unused"})
 	if used["last_used_at"] != nil {
 		t.Fatalf("new key has last_used_at %v", used["last_used_at"])
 	}
@@ -537,18 +531,18 @@ func TestLcVerifyLastUsed(t *testing.T) {
 	lcWantCode(t, e, used["secret"], nil, "VALID")
 	after := time.Now().UTC()
 	var got map[string]any
-	lcWaitFor(t, "last_used_at to be written behind", 20*time.Second, func() bool {
+	keywardtest.WaitFor(t, "last_used_at to be written behind", 20*time.Second, func() bool {
 		got = lcGet(t, e, used["id"].(string))
 		return got["last_used_at"] != nil
 	})
-	if lu := lcTime(t, got["last_used_at"]); lu.Before(before) || lu.After(after) {
+	if lu := timeOf(t, got["last_used_at"]); lu.Before(before) || lu.After(after) {
 		t.Fatalf("last_used_at %v, want within the verification [%v, %v]", lu, before, after)
 	}
 	// Writing last_used_at is not a change: no version, no audit event.
 	if got["etag"] != used["etag"] || got["updated_at"] != used["updated_at"] {
 		t.Fatalf("last-use write-behind bumped the key: etag %v → %v, updated_at %v → %v", used["etag"], got["etag"], used["updated_at"], got["updated_at"])
 	}
-	if evs := lcEventsOf(t, e, used["id"].(string)); len(evs) != 1 {
+	if evs := events(t, e, "target_id="+url.QueryEscape(used["id"].(string)), nil); len(evs) != 1 {
 		t.Fatalf("%d audit events after a verification, want only key.created", len(evs))
 	}
 	if u := lcGet(t, e, unused["id"].(string)); u["last_used_at"] != nil {

@@ -13,11 +13,7 @@ import (
 // (100 ms) when nothing changed: one read of the newest seq on the feed's
 // own connection (docs/operations.md).
 func BenchmarkFeedPollIdle(b *testing.B) {
-	db, err := Open(context.Background(), filepath.Join(b.TempDir(), FileName))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := benchDB(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := db.feed.poll(); err != nil {
@@ -58,15 +54,22 @@ func BenchmarkFeedPollOne(b *testing.B) {
 // BenchmarkFeedHealthy measures what the feed adds to every verification:
 // the service asks FeedHealthy before it trusts its cache.
 func BenchmarkFeedHealthy(b *testing.B) {
-	db, err := Open(context.Background(), filepath.Join(b.TempDir(), FileName))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := benchDB(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if !db.FeedHealthy() {
 			b.Fatal("unhealthy")
 		}
 	}
+}
+
+// benchDB opens a new database for a benchmark, closed when it ends.
+func benchDB(b *testing.B) *DB {
+	b.Helper()
+	db, err := Open(context.Background(), filepath.Join(b.TempDir(), FileName))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
 }

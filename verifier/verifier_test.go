@@ -1,9 +1,12 @@
 package verifier_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -11,8 +14,80 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/verifier"
 )
+
+// server is a real keyward (keywardtest) with an operator client acting
+// on the default account (Client).
+type server struct{ *keywardtest.Server }
+
+// newServer starts a server for one test, stopped when it ends.
+func newServer(t testing.TB) *server {
+	t.Helper()
+	return &server{keywardtest.Start(t, keywardtest.Options{})}
+}
+
+// remote returns a remote verifier of the server with options o, holding
+// a new management key that may only verify keys, closed when the test
+// ends.
+func (s *server) remote(t testing.TB, o verifier.RemoteOptions) *verifier.Remote {
+	t.Helper()
+	return s.Remote(t, s.VerifierKey(t), o)
+}
+
+// badChecksum returns token with another last checksum character.
+func badChecksum(t testing.TB, token string) string {
+	t.Helper()
+	b := []byte(token)
+	if b[len(b)-1] == '0' {
+		b[len(b)-1] = '1'
+	} else {
+		b[len(b)-1] = '0'
+	}
+	if keyward.ShapeOf(string(b)) != keyward.ShapeBadChecksum {
+		t.Fatalf("%q is not a bad checksum", b)
+	}
+	return string(b)
+}
+
+// updateKey PATCHes an API key.
+func (s *server) updateKey(t testing.TB, id string, in *keyward.KeyFields) {
+	t.Helper()
+	if _, err := s.Client.UpdateKey(context.Background(), id, in); err != nil {
+		t.Fatalf("update key %s: %v", id, err)
+	}
+}
+
+// httpVerify is POST /v1/keys/verify with a raw body, as any client sends
+// it, authenticated with tok; it returns the decoded answer.
+func (s *server) httpVerify(t testing.TB, tok keyward.Token, body map[string]any) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", s.URL+"/v1/keys/verify", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+tok.Reveal())
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /v1/keys/verify: %v", err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("POST /v1/keys/verify: %d %s", res.StatusCode, raw)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("POST /v1/keys/verify: %v in %s", err, raw)
+	}
+	return out
+}
+
+// waitTrusted waits until the remote verifier uses its cache.
+func waitTrusted(t testing.TB, r *verifier.Remote) {
+	t.Helper()
+	keywardtest.WaitFor(t, "the invalidation stream to be up and trusted", 10*time.Second, func() bool { return r.Stats().Trusted })
+}
 
 // view renders a result as POST /v1/keys/verify shows it, and
 // normalizes it through JSON like an answer of the server.
@@ -145,69 +220,69 @@ func TestSameAnswers(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	ctx := context.Background()
-	vk := s.verifyKey(t)
+	vk := s.VerifierKey(t)
 	verifiers := []struct {
 		name string
 		v    verifier.Verifier
 	}{
-		{"in-process", verifier.New(s.Svc, s.actor(t, vk))},
-		{"remote", s.remote(t, vk, verifier.RemoteOptions{}, nil)},
+		{"in-process", verifier.New(s.Service, s.Actor(t, vk))},
+		{"remote", s.Remote(t, vk, verifier.RemoteOptions{})},
 		{"remote again", nil}, // the same remote verifier, answering from its cache where it can
-		{"remote without cache", s.remote(t, vk, verifier.RemoteOptions{CacheSize: -1}, nil)},
+		{"remote without cache", s.Remote(t, vk, verifier.RemoteOptions{CacheSize: -1})},
 	}
 	verifiers[2].v = verifiers[1].v
 	remote := verifiers[1].v.(*verifier.Remote)
 
-	p1, err := s.C.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("one")})
+	p1, err := s.Client.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("one")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := s.C.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("two")})
+	p2, err := s.Client.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("two")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	docsRead := []keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"*"}}}
 	meta := keyward.Some(map[string]json.RawMessage{"plan": json.RawMessage(`"pro"`), "seats": json.RawMessage(`3`)})
 
-	valid := s.createKey(t, &keyward.KeyFields{Name: keyward.Some("valid"), Metadata: meta, ExpiresAt: keyward.Some(time.Now().Add(time.Hour))})
-	guarded := s.createKey(t, &keyward.KeyFields{
+	valid := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("valid"), Metadata: meta, ExpiresAt: keyward.Some(time.Now().Add(time.Hour))})
+	guarded := s.CreateKey(t, &keyward.KeyFields{
 		Name: keyward.Some("guarded"), PermissionMode: keyward.Some(keyward.ModeRestricted), Scopes: keyward.Some(docsRead),
 		ProjectID: keyward.Some(p1.ID), IPAllowlist: keyward.Some([]string{"10.0.0.0/8"}), Metadata: meta,
 	})
-	revoked := s.createKey(t, &keyward.KeyFields{Name: keyward.Some("revoked")})
+	revoked := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("revoked")})
 	s.updateKey(t, revoked.ID, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)})
-	disabled := s.createKey(t, &keyward.KeyFields{Name: keyward.Some("disabled")})
+	disabled := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("disabled")})
 	s.updateKey(t, disabled.ID, &keyward.KeyFields{Status: keyward.Some(keyward.StatusDisabled)})
-	rotated := s.createKey(t, &keyward.KeyFields{Name: keyward.Some("rotated")})
-	rotatedNew, err := s.C.RotateKey(ctx, rotated.ID, nil) // grace 0: the old secret ends now
+	rotated := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("rotated")})
+	rotatedNew, err := s.Client.RotateKey(ctx, rotated.ID, nil) // grace 0: the old secret ends now
 	if err != nil {
 		t.Fatal(err)
 	}
-	graced := s.createKey(t, &keyward.KeyFields{Name: keyward.Some("graced")})
-	if _, err := s.C.RotateKey(ctx, graced.ID, &client.RotateRequest{GracePeriodSeconds: keyward.Some(int64(3600))}); err != nil {
+	graced := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("graced")})
+	if _, err := s.Client.RotateKey(ctx, graced.ID, &client.RotateRequest{GracePeriodSeconds: keyward.Some(int64(3600))}); err != nil {
 		t.Fatal(err)
 	}
-	sa, err := s.C.CreateServiceAccount(ctx, &keyward.ServiceAccountFields{Name: keyward.Some("robot")})
+	sa, err := s.Client.CreateServiceAccount(ctx, &keyward.ServiceAccountFields{Name: keyward.Some("robot")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	orphan := s.createKey(t, &keyward.KeyFields{Name: keyward.Some("robot's"), Owner: keyward.Some(keyward.Owner{Type: keyward.OwnerServiceAccount, ID: sa.ID})})
-	if _, err := s.C.UpdateServiceAccount(ctx, sa.ID, &keyward.ServiceAccountFields{Status: keyward.Some(keyward.MemberDisabled)}); err != nil {
+	orphan := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("robot's"), Owner: keyward.Some(keyward.Owner{Type: keyward.OwnerServiceAccount, ID: sa.ID})})
+	if _, err := s.Client.UpdateServiceAccount(ctx, sa.ID, &keyward.ServiceAccountFields{Status: keyward.Some(keyward.MemberDisabled)}); err != nil {
 		t.Fatal(err)
 	}
-	limited := s.createKey(t, &keyward.KeyFields{Name: keyward.Some("limited"), RateLimit: keyward.Some(keyward.RateLimit{Limit: 1, Window: 3600})})
+	limited := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("limited"), RateLimit: keyward.Some(keyward.RateLimit{Limit: 1, Window: 3600})})
 	s.httpVerify(t, vk, map[string]any{"key": limited.Secret.Reveal()}) // takes the only one
-	broke := s.createKey(t, &keyward.KeyFields{Name: keyward.Some("broke"), Credits: keyward.Some(keyward.Credits{Remaining: 0})})
-	funded := s.createKey(t, &keyward.KeyFields{Name: keyward.Some("funded"), Credits: keyward.Some(keyward.Credits{Remaining: 100})})
-	deleted := s.createKey(t, &keyward.KeyFields{Name: keyward.Some("deleted")})
-	if err := s.C.DeleteKey(ctx, deleted.ID); err != nil {
+	broke := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("broke"), Credits: keyward.Some(keyward.Credits{Remaining: 0})})
+	funded := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("funded"), Credits: keyward.Some(keyward.Credits{Remaining: 100})})
+	deleted := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("deleted")})
+	if err := s.Client.DeleteKey(ctx, deleted.ID); err != nil {
 		t.Fatal(err)
 	}
-	other, err := s.C.CreateAccount(ctx, &keyward.AccountFields{Name: keyward.Some("other")})
+	other, err := s.Client.CreateAccount(ctx, &keyward.AccountFields{Name: keyward.Some("other")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	oc, err := s.C.With(client.WithAccountID(other.ID))
+	oc, err := s.Client.With(client.WithAccountID(other.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,26 +290,18 @@ func TestSameAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expiring := s.createKey(t, &keyward.KeyFields{Name: keyward.Some("expiring"), ExpiresAt: keyward.Some(time.Now().Add(1500 * time.Millisecond))})
+	expiring := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("expiring"), ExpiresAt: keyward.Some(time.Now().Add(1500 * time.Millisecond))})
 	unknown, _ := keyward.NewToken("kw", nil)
-	badSum := []byte(valid.Secret.Reveal())
-	if badSum[len(badSum)-1] == '0' { // another checksum character
-		badSum[len(badSum)-1] = '1'
-	} else {
-		badSum[len(badSum)-1] = '0'
-	}
-	if keyward.ShapeOf(string(badSum)) != keyward.ShapeBadChecksum {
-		t.Fatalf("%q is not a bad checksum", badSum)
-	}
+	badSum := badChecksum(t, valid.Secret.Reveal())
 
-	waitFor(t, "the expiring key to expire", 20*time.Second, func() bool {
+	keywardtest.WaitFor(t, "the expiring key to expire", 20*time.Second, func() bool {
 		return s.httpVerify(t, vk, map[string]any{"key": expiring.Secret.Reveal()})["code"] == "EXPIRED"
 	})
 	waitTrusted(t, remote)
 
 	cases := []verifyCase{
 		{name: "unknown", token: unknown.Reveal(), want: keyward.VerifyNotFound},
-		{name: "bad checksum", token: string(badSum), want: keyward.VerifyNotFound},
+		{name: "bad checksum", token: badSum, want: keyward.VerifyNotFound},
 		{name: "garbage", token: "not a key", want: keyward.VerifyNotFound},
 		{name: "empty", token: "", want: keyward.VerifyNotFound},
 		{name: "foreign format", token: "sk_live_0123456789abcdef", want: keyward.VerifyNotFound},
@@ -298,11 +365,11 @@ func TestSameAnswers(t *testing.T) {
 func TestOptionErrors(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
-	vk := s.verifyKey(t)
-	k := s.createKey(t, &keyward.KeyFields{})
+	vk := s.VerifierKey(t)
+	k := s.CreateKey(t, &keyward.KeyFields{})
 	verifiers := map[string]verifier.Verifier{
-		"in-process": verifier.New(s.Svc, s.actor(t, vk)),
-		"remote":     s.remote(t, vk, verifier.RemoteOptions{}, nil),
+		"in-process": verifier.New(s.Service, s.Actor(t, vk)),
+		"remote":     s.Remote(t, vk, verifier.RemoteOptions{}),
 	}
 	for _, c := range []struct {
 		name  string
@@ -345,18 +412,15 @@ func TestInProcessCredentials(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	ctx := context.Background()
-	k := s.createKey(t, &keyward.KeyFields{})
+	k := s.CreateKey(t, &keyward.KeyFields{})
 
-	reader, err := s.C.CreateManagementKey(ctx, &keyward.KeyFields{Name: keyward.Some("reader"), Permissions: keyward.Some([]string{"keys:read"})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = verifier.New(s.Svc, s.actor(t, reader.Secret)).Verify(ctx, k.Secret.Reveal(), nil)
+	reader := s.CreateManagementKey(t, &keyward.KeyFields{Name: keyward.Some("reader"), Permissions: keyward.Some([]string{"keys:read"})})
+	_, err := verifier.New(s.Service, s.Actor(t, reader.Secret)).Verify(ctx, k.Secret.Reveal(), nil)
 	if keyward.ErrorCode(err) != keyward.ECodePermissionDenied {
 		t.Errorf("an actor without keys:verify: %v, want permission_denied", err)
 	}
 
-	other, err := s.C.CreateAccount(ctx, &keyward.AccountFields{Name: keyward.Some("other")})
+	other, err := s.Client.CreateAccount(ctx, &keyward.AccountFields{Name: keyward.Some("other")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,10 +432,10 @@ func TestInProcessCredentials(t *testing.T) {
 		{"the key's account", &keyward.Actor{AccountID: k.AccountID}, keyward.VerifyValid},
 		{"another account", &keyward.Actor{AccountID: other.ID}, keyward.VerifyNotFound},
 		{"every account", &keyward.Actor{AllAccounts: true}, keyward.VerifyValid},
-		{"the operator key", s.actor(t, s.Op), keyward.VerifyValid},
+		{"the operator key", s.Actor(t, s.OperatorKey), keyward.VerifyValid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			res, err := verifier.New(s.Svc, c.actor).Verify(ctx, k.Secret.Reveal(), nil)
+			res, err := verifier.New(s.Service, c.actor).Verify(ctx, k.Secret.Reveal(), nil)
 			if err != nil || res.Code != c.want {
 				t.Errorf("got %s, %v; want %s", res.Code, err, c.want)
 			}

@@ -10,8 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,60 +18,6 @@ import (
 	"testing"
 	"time"
 )
-
-// btDoHeader is btProc.do with extra request headers.
-func btDoHeader(p *btProc, method, path, token string, body any, hdr map[string]string) (*btResp, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, p.URL+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	res, err := p.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	return &btResp{Status: res.StatusCode, Header: res.Header, Body: b}, nil
-}
-
-// btMustHeader is btDoHeader failing the test unless the status is want.
-func btMustHeader(t *testing.T, p *btProc, want int, method, path, token string, body any, hdr map[string]string) map[string]any {
-	t.Helper()
-	res, err := btDoHeader(p, method, path, token, body, hdr)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	if res.Status != want {
-		t.Fatalf("%s %s: status %d, want %d\n%s", method, path, res.Status, want, res.Body)
-	}
-	var m map[string]any
-	if len(res.Body) > 0 {
-		if err := json.Unmarshal(res.Body, &m); err != nil {
-			t.Fatalf("%s %s: %v\n%s", method, path, err, res.Body)
-		}
-	}
-	return m
-}
 
 // btRun runs the binary to completion and returns its exit code.
 func btRun(t *testing.T, o btOpts) (*btProc, int) {
@@ -276,19 +220,7 @@ func TestServeMasterKey(t *testing.T) {
 				if strings.Contains(stderr, "keyward listening") {
 					t.Errorf("keyward started listening with a bad master key")
 				}
-				if !strings.Contains(stderr, "keyward:") {
-					t.Errorf("no error message:\n%s", stderr)
-				}
-				for _, m := range tc.mention {
-					if !strings.Contains(stderr, m) {
-						t.Errorf("the error does not mention %s:\n%s", m, stderr)
-					}
-				}
-				for _, h := range tc.hide {
-					if strings.Contains(stderr, h) {
-						t.Errorf("the error echoes the secret material %q:\n%s", h, stderr)
-					}
-				}
+				btErrorSays(t, stderr, tc.mention, tc.hide)
 			})
 		}
 	})

@@ -298,6 +298,26 @@ func (p *btProc) stop() {
 	}
 }
 
+// btErrorSays fails unless stderr holds keyward's error message, naming
+// every one of mention and showing none of hide (secret material, or what
+// the message should not echo).
+func btErrorSays(t *testing.T, stderr string, mention, hide []string) {
+	t.Helper()
+	if !strings.Contains(stderr, "keyward:") {
+		t.Errorf("no error message on stderr:\n%s", stderr)
+	}
+	for _, m := range mention {
+		if !strings.Contains(stderr, m) {
+			t.Errorf("the error does not mention %s:\n%s", m, stderr)
+		}
+	}
+	for _, h := range hide {
+		if strings.Contains(stderr, h) {
+			t.Errorf("the error shows %q:\n%s", h, stderr)
+		}
+	}
+}
+
 // btResp is a response read in full.
 type btResp struct {
 	Status int
@@ -309,6 +329,18 @@ type btResp struct {
 // JSON-encoded (none if nil). It returns transport errors instead of
 // failing, so goroutines can use it.
 func (p *btProc) do(method, path, token string, body any) (*btResp, error) {
+	return btDoHeader(p, method, path, token, body, nil)
+}
+
+// must sends a request and fails the test unless the status is want; it
+// returns the JSON body (nil for an empty one).
+func (p *btProc) must(want int, method, path, token string, body any) map[string]any {
+	p.t.Helper()
+	return btMustHeader(p.t, p, want, method, path, token, body, nil)
+}
+
+// btDoHeader is btProc.do with extra request headers.
+func btDoHeader(p *btProc, method, path, token string, body any, hdr map[string]string) (*btResp, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -327,6 +359,9 @@ func (p *btProc) do(method, path, token string, body any) (*btResp, error) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
 	res, err := p.client.Do(req)
 	if err != nil {
 		return nil, err
@@ -339,23 +374,21 @@ func (p *btProc) do(method, path, token string, body any) (*btResp, error) {
 	return &btResp{Status: res.StatusCode, Header: res.Header, Body: b}, nil
 }
 
-// must sends a request and fails the test unless the status is want; it
-// returns the JSON body (nil for an empty one).
-func (p *btProc) must(want int, method, path, token string, body any) map[string]any {
-	p.t.Helper()
-	res, err := p.do(method, path, token, body)
+// btMustHeader is btDoHeader failing the test unless the status is want.
+func btMustHeader(t *testing.T, p *btProc, want int, method, path, token string, body any, hdr map[string]string) map[string]any {
+	t.Helper()
+	res, err := btDoHeader(p, method, path, token, body, hdr)
 	if err != nil {
-		p.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	if res.Status != want {
-		p.t.Fatalf("%s %s: status %d, want %d\n%s", method, path, res.Status, want, res.Body)
-	}
-	if len(res.Body) == 0 {
-		return nil
+		t.Fatalf("%s %s: status %d, want %d\n%s", method, path, res.Status, want, res.Body)
 	}
 	var m map[string]any
-	if err := json.Unmarshal(res.Body, &m); err != nil {
-		p.t.Fatalf("%s %s: body is not a JSON object: %v\n%s", method, path, err, res.Body)
+	if len(res.Body) > 0 {
+		if err := json.Unmarshal(res.Body, &m); err != nil {
+			t.Fatalf("%s %s: %v\n%s", method, path, err, res.Body)
+		}
 	}
 	return m
 }
@@ -1002,20 +1035,7 @@ func TestEnvironmentVariables(t *testing.T) {
 				if code == 0 {
 					t.Fatalf("keyward serve with %s exited 0, want an error", tc.env)
 				}
-				stderr := p.stderr.String()
-				if !strings.Contains(stderr, "keyward:") {
-					t.Errorf("no error message on stderr:\n%s", stderr)
-				}
-				for _, m := range tc.mention {
-					if !strings.Contains(stderr, m) {
-						t.Errorf("the error does not mention %s:\n%s", m, stderr)
-					}
-				}
-				for _, m := range tc.forbid {
-					if strings.Contains(stderr, m) {
-						t.Errorf("the error shows %q:\n%s", m, stderr)
-					}
-				}
+				btErrorSays(t, p.stderr.String(), tc.mention, tc.forbid)
 			})
 		}
 	})

@@ -1,23 +1,19 @@
 // Package compattest starts keyward servers for the compatibility
-// dialects' tests: a real store (a SQLite file, or a PostgreSQL schema
-// when KEYWARD_TEST_STORE=postgres), the native API with every dialect
-// mounted, served over real HTTP on loopback, and the bootstrap operator
-// key.
+// dialects' tests (keywardtest's, with the dialects mounted: a real store,
+// a SQLite file or a PostgreSQL schema when KEYWARD_TEST_STORE=postgres,
+// the native API served over real HTTP on loopback, and the bootstrap
+// operator key), and sends them the vendors' requests.
 package compattest
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,10 +21,8 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/compat/internal/kit"
 	khttp "github.com/keyward/keyward/http"
-	"github.com/keyward/keyward/postgres"
-	"github.com/keyward/keyward/postgres/pgtest"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/service"
-	"github.com/keyward/keyward/sqlite"
 )
 
 // Env is one keyward server for a test.
@@ -42,52 +36,19 @@ type Env struct {
 	Store  keyward.Store
 }
 
-// Options adjust the server of New.
-type Options struct {
-	// MasterKey enables recoverable keys.
-	MasterKey *keyward.MasterKey
-}
+// Options adjust the server of New (a master key for recoverable keys, a
+// lockout…); New sets their Store and Mount.
+type Options = keywardtest.Options
 
-// New starts a keyward server on a fresh database with every dialect
-// mounted by mount (compat.Mount, or one dialect's), and stops it when
-// the test ends.
+// New starts a keyward server (keywardtest) on a fresh database, SQLite
+// or PostgreSQL as KEYWARD_TEST_STORE says, with every dialect mounted by
+// mount (compat.Mount, or one dialect's), and stops it when the test
+// ends.
 func New(t *testing.T, mount func(srv *khttp.Server, svc *service.Service), o Options) *Env {
 	t.Helper()
-	ctx := context.Background()
-	var db keyward.Store
-	switch v := os.Getenv("KEYWARD_TEST_STORE"); v {
-	case "", "sqlite":
-		sdb, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
-		if err != nil {
-			t.Fatalf("open SQLite store: %v", err)
-		}
-		db = sdb
-	case "postgres":
-		pdb, err := postgres.Open(ctx, pgtest.URL(t), postgres.Options{MaxConns: 8, MinConns: 1})
-		if err != nil {
-			t.Fatalf("open PostgreSQL store: %v", err)
-		}
-		db = pdb
-	default:
-		t.Fatalf("KEYWARD_TEST_STORE=%q: want sqlite or postgres", v)
-	}
-	svc := service.New(service.Options{Store: db, MasterKey: o.MasterKey})
-	k, tok, err := svc.Bootstrap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// No lockout: error-case tests send many bad credentials on purpose.
-	srv := khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{}})
-	if mount != nil {
-		mount(srv, svc)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		hs.Close()
-		svc.Close(context.Background())
-		db.Close()
-	})
-	return &Env{T: t, URL: hs.URL, Op: tok.Reveal(), OpID: k.ID, Svc: svc, Server: srv, Store: db}
+	o.Store, o.Mount = keywardtest.StoreFromEnv(t), mount
+	s := keywardtest.Start(t, o)
+	return &Env{T: t, URL: s.URL, Op: s.OperatorKey.Reveal(), OpID: s.OperatorKeyID, Svc: s.Service, Server: s.HTTP, Store: s.DB}
 }
 
 // Dialect returns the mount function of New for one dialect: its name

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/compat/compattest"
 	khttp "github.com/keyward/keyward/http"
-	"github.com/keyward/keyward/service"
 )
 
 // wantError checks an error answer: the status, and discue's body
@@ -216,14 +214,8 @@ func (e *env) countKeys() int {
 // 423 Locked (with Retry-After) to every request from it, valid
 // credentials included.
 func TestLockout(t *testing.T) {
-	var srv *httptest.Server
-	e := compattest.New(t, func(_ *khttp.Server, svc *service.Service) {
-		locking := khttp.NewServer(svc, khttp.Options{Lockout: &khttp.LockoutPolicy{Threshold: 3, Window: time.Hour, Duration: time.Hour}})
-		compattest.Dialect(Dialect, New)(locking, svc)
-		srv = httptest.NewServer(locking)
-	}, compattest.Options{})
-	t.Cleanup(srv.Close)
-	e.URL = srv.URL
+	e := compattest.New(t, compattest.Dialect(Dialect, New),
+		compattest.Options{HTTP: khttp.Options{Lockout: &khttp.LockoutPolicy{Threshold: 3, Window: time.Hour, Duration: time.Hour}}})
 	valid := e.ManagementKeyIn("", keyward.PermKeysRead)
 	get := func(cred string) *compattest.Response {
 		return e.Do("GET", khttp.CompatPrefix+Dialect+"/v1/api_keys", nil, "X-API-KEY: "+cred)

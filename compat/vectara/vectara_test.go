@@ -1,8 +1,6 @@
 package vectara
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"reflect"
@@ -16,6 +14,8 @@ import (
 	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/compat/compattest"
 	"github.com/keyward/keyward/compat/internal/kit"
+	"github.com/keyward/keyward/keywardtest"
+	"github.com/keyward/keyward/service"
 )
 
 // prefix is where the dialect answers: Vectara's paths go below it, so
@@ -852,15 +852,7 @@ func TestNoop(t *testing.T) {
 // reveal); never in a list. Without the member a key is not recoverable
 // (keeping tokens is opt-in); without a master key the member is a 400.
 func TestRecoverable(t *testing.T) {
-	raw := make([]byte, keyward.MasterKeySize)
-	if _, err := rand.Read(raw); err != nil {
-		t.Fatal(err)
-	}
-	master, err := keyward.ParseMasterKey([]byte(hex.EncodeToString(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, compattest.Options{MasterKey: master}, keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermKeysReveal)
+	e := newEnv(t, compattest.Options{Service: service.Options{MasterKey: keywardtest.MasterKey(t)}}, keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermKeysReveal)
 	plain := e.create(map[string]any{"name": "not recoverable", "api_key_role": "serving", "corpus_keys": []string{"docs"}})
 	if n := e.nativeKey(plain["id"].(string)); n["recoverable"] != false {
 		t.Errorf("a key created without recoverable: native recoverable = %v, want false", n["recoverable"])
