@@ -65,10 +65,16 @@ type apiKeyView struct {
 	// SecretKey is the token: always at creation, later only for a
 	// recoverable key read with keys:reveal (keyward stores only hashes
 	// of every other key's token).
-	SecretKey  string    `json:"secret_key,omitempty"`
-	Enabled    bool      `json:"enabled"`
-	APIKeyRole string    `json:"api_key_role"`
-	APIPolicy  apiPolicy `json:"api_policy"`
+	SecretKey string `json:"secret_key,omitempty"`
+	Enabled   bool   `json:"enabled"`
+	// APIRoles, CorpusRoles and AgentRoles are Vectara's newer role
+	// members, derived from what the key may do (rolesOf); APIKeyRole is
+	// the deprecated one, derived from the key (roleOf).
+	APIRoles    []string         `json:"api_roles"`
+	APIKeyRole  string           `json:"api_key_role"`
+	CorpusRoles []corpusRoleView `json:"corpus_roles"`
+	AgentRoles  []agentRoleView  `json:"agent_roles"`
+	APIPolicy   apiPolicy        `json:"api_policy"`
 }
 
 // apiPolicy is Vectara's ApiPolicy: what the key may do now. Operations
@@ -168,10 +174,13 @@ func policyOf(role string, scopes []keyward.Scope) apiPolicy {
 // creation and for a revealed recoverable key.
 func viewOf(k *keyward.Key, scopes []keyward.Scope, secret string) apiKeyView {
 	role := roleOf(k)
+	rs := rolesOf(scopes, hintOf(k))
+	roles := viewOfRoles(&rs)
 	return apiKeyView{
 		ID: vectaraID(k.ID), Name: k.Name, SecretKey: secret,
-		Enabled:    k.Status == keyward.StatusActive,
-		APIKeyRole: role, APIPolicy: policyOf(role, scopes),
+		Enabled:  k.Status == keyward.StatusActive,
+		APIRoles: roles.APIRoles, APIKeyRole: role, CorpusRoles: roles.CorpusRoles, AgentRoles: roles.AgentRoles,
+		APIPolicy: policyOf(role, scopes),
 	}
 }
 
@@ -188,35 +197,102 @@ func (s *server) viewAfterWrite(ctx context.Context, a *keyward.Actor, k *keywar
 	return viewOf(k, sc[0], secret)
 }
 
-// createRequest is Vectara's CreateApiKeyRequest, plus keyward's
-// recoverable (an extension: Vectara shows secret_key after creation,
-// which keyward can do only for a key whose token it keeps sealed, and
-// keeping tokens is opt-in, per key, as on the native API).
+// createRequest is Vectara's CreateApiKeyRequest: name, the newer role
+// members and the deprecated api_key_role and corpus_keys, plus
+// keyward's recoverable (an extension: Vectara shows secret_key after
+// creation, which keyward can do only for a key whose token it keeps
+// sealed, and keeping tokens is opt-in, per key, as on the native API).
+// The role lists are read by hand (parseAPIRoles, objectRoles.parse) so
+// that each error names the entry at fault.
 type createRequest struct {
-	Name        keyward.Field[string]   `json:"name"`
-	APIKeyRole  keyward.Field[string]   `json:"api_key_role"`
-	CorpusKeys  keyward.Field[[]string] `json:"corpus_keys"`
-	Recoverable keyward.Field[bool]     `json:"recoverable"`
+	Name        keyward.Field[string]          `json:"name"`
+	APIRoles    keyward.Field[json.RawMessage] `json:"api_roles"`
+	APIKeyRole  keyward.Field[string]          `json:"api_key_role"`
+	CorpusKeys  keyward.Field[[]string]        `json:"corpus_keys"`
+	CorpusRoles keyward.Field[json.RawMessage] `json:"corpus_roles"`
+	AgentRoles  keyward.Field[json.RawMessage] `json:"agent_roles"`
+	Recoverable keyward.Field[bool]            `json:"recoverable"`
 }
 
-// keyFields translates a create request: serving is corpus read on the
-// corpus keys, serving_and_indexing corpus write on them (both restricted
-// mode), personal is mode all (every non-protected permission, which is
-// what the creator of the key may grant). Errors name Vectara's fields.
-func (in *createRequest) keyFields() (*keyward.KeyFields, error) {
+// keyFields translates a create request. A request uses one of two forms:
+// the role lists (api_roles, corpus_roles, agent_roles: restricted scopes,
+// see scopesOf), or the deprecated api_key_role with corpus_keys (serving
+// is corpus read on the corpus keys, serving_and_indexing corpus write on
+// them, both restricted mode; personal is mode all, every non-protected
+// permission, which is what the creator of the key may grant). A
+// non-null api_key_role or a non-empty corpus_keys next to a non-empty
+// role list is a 400: the two forms could disagree, and keyward will not
+// guess which one the client meant. Errors name Vectara's fields. sources
+// names, per scope, the member it comes from.
+func (in *createRequest) keyFields() (f *keyward.KeyFields, sources []string, err error) {
 	var errs []keyward.FieldError
 	add := func(field, msg string) { errs = append(errs, keyward.FieldError{Field: field, Message: msg}) }
 	if !in.Name.HasValue() {
 		add("name", "is required")
 	}
+	nerr := len(errs)
+	rs := roleSet{
+		API:    parseAPIRoles(in.APIRoles, add),
+		Corpus: corpusRoles.parse(in.CorpusRoles, add),
+		Agent:  agentRoles.parse(in.AgentRoles, add),
+	}
+	newer := !rs.empty() || len(errs) > nerr
+	corpora := in.CorpusKeys.Value
+	switch {
+	case newer:
+		const mix = "is deprecated and cannot be combined with api_roles, corpus_roles or agent_roles: send one form"
+		if in.APIKeyRole.HasValue() {
+			add("api_key_role", mix)
+		}
+		if len(corpora) > 0 {
+			add("corpus_keys", mix)
+		}
+	case in.APIKeyRole.HasValue() || len(corpora) > 0:
+		in.checkDeprecated(add)
+	default:
+		add("api_roles", "a key needs a role: send api_roles, corpus_roles or agent_roles (or the deprecated api_key_role)")
+	}
+	if len(errs) > 0 {
+		return nil, nil, keyward.Invalid(errs...)
+	}
+	// recoverable true without a master key is the native 422 naming it.
+	f = &keyward.KeyFields{Name: in.Name, Recoverable: in.Recoverable, PermissionMode: keyward.Some(keyward.ModeRestricted)}
+	if newer {
+		scoped := scopesOf(&rs)
+		scopes := make([]keyward.Scope, len(scoped))
+		for i, s := range scoped {
+			scopes[i], sources = s.scope, append(sources, s.member)
+		}
+		f.Scopes = keyward.Some(scopes)
+		if h := hintFor(&rs, scopes); h != nil {
+			f.Metadata = keyward.Some(h)
+		}
+		return f, sources, nil
+	}
 	role := in.APIKeyRole.Value
+	if role == rolePersonal {
+		f.PermissionMode = keyward.Some(keyward.ModeAll)
+		return f, nil, nil
+	}
+	access := keyward.AccessRead
+	if role == roleServingAndIndexing {
+		access = keyward.AccessWrite
+	}
+	f.Scopes = keyward.Some([]keyward.Scope{{Resource: corpusResource, Access: access, Targets: corpora}})
+	return f, nil, nil
+}
+
+// checkDeprecated checks the deprecated form: api_key_role is required
+// and one of the ApiKeyRole values; a personal key takes no corpus keys,
+// a serving or serving_and_indexing key at least one.
+func (in *createRequest) checkDeprecated(add func(field, msg string)) {
+	role, corpora := in.APIKeyRole.Value, in.CorpusKeys.Value
 	switch {
 	case !in.APIKeyRole.HasValue():
-		add("api_key_role", "is required: one of "+strings.Join(roles, ", "))
+		add("api_key_role", "is required with corpus_keys: one of "+strings.Join(roles, ", "))
 	case !slices.Contains(roles, role):
 		add("api_key_role", "must be one of "+strings.Join(roles, ", "))
 	}
-	corpora := in.CorpusKeys.Value
 	for i, c := range corpora {
 		if len(c) > maxCorpusKeyLen || !corpusKeyPattern.MatchString(c) {
 			add("corpus_keys["+strconv.Itoa(i)+"]", "must be 1–50 characters of letters, digits and _ = -")
@@ -232,27 +308,12 @@ func (in *createRequest) keyFields() (*keyward.KeyFields, error) {
 			add("corpus_keys", "a "+role+" API key needs at least one corpus key: it can only act on its corpora")
 		}
 	}
-	if len(errs) > 0 {
-		return nil, keyward.Invalid(errs...)
-	}
-	// recoverable true without a master key is the native 422 naming it.
-	f := &keyward.KeyFields{Name: in.Name, Recoverable: in.Recoverable}
-	if role == rolePersonal {
-		f.PermissionMode = keyward.Some(keyward.ModeAll)
-		return f, nil
-	}
-	access := keyward.AccessRead
-	if role == roleServingAndIndexing {
-		access = keyward.AccessWrite
-	}
-	f.PermissionMode = keyward.Some(keyward.ModeRestricted)
-	f.Scopes = keyward.Some([]keyward.Scope{{Resource: corpusResource, Access: access, Targets: corpora}})
-	return f, nil
 }
 
-// newerMembers are CreateApiKeyRequest members of Vectara's newer spec
-// (api_roles, corpus_roles, agent_roles) that this dialect does not take.
-var newerMembers = []string{"api_roles", "corpus_roles", "agent_roles"}
+// roleMembers are the CreateApiKeyRequest members that say what a key may
+// do. Vectara's UpdateApiKeyRequest takes none of them: a key's roles are
+// set when it is created.
+var roleMembers = []string{"api_roles", "corpus_roles", "agent_roles", "api_key_role", "corpus_keys"}
 
 // decodeBody reads a JSON body strictly into dst (api.Decode), and names
 // in Vectara's terms what the decoder names in Go's.
@@ -263,14 +324,38 @@ func decodeBody(r *http.Request, dst any, required bool) error {
 		return err
 	}
 	switch name := e.Fields[0].Field; {
-	case e.Code == keyward.ECodeUnknownField && slices.Contains(newerMembers, name):
+	case e.Code == keyward.ECodeUnknownField && slices.Contains(roleMembers, name):
 		return &keyward.Error{Code: e.Code, Message: "unknown field " + strconv.Quote(name),
-			Fields: []keyward.FieldError{{Field: name, Message: "is not supported: use api_key_role and corpus_keys"}}}
+			Fields: []keyward.FieldError{{Field: name, Message: "cannot be changed: Vectara's update takes only enabled, a key's roles are set when it is created (change its scopes through the native API)"}}}
 	case e.Code == keyward.ECodeValidation && name == "corpus_keys":
 		// The decoder names the element type; the member is a list.
 		return keyward.InvalidField(name, "must be a list of corpus keys (strings) or null")
 	}
 	return err
+}
+
+// scopeIndex matches a native error field on one scope of a create.
+var scopeIndex = regexp.MustCompile(`^scopes\[(\d+)\]`)
+
+// roleMemberError names, in a create's error, the role member each scope
+// came from (sources), where the service names scopes[i]: a viewer in an
+// account whose catalog has no agents resource is a 400 on api_roles.
+func roleMemberError(err error, sources []string) error {
+	e, ok := err.(*keyward.Error)
+	if !ok || len(sources) == 0 || len(e.Fields) == 0 {
+		return err
+	}
+	out := *e
+	out.Fields = make([]keyward.FieldError, len(e.Fields))
+	for i, f := range e.Fields {
+		if m := scopeIndex.FindStringSubmatch(f.Field); m != nil {
+			if n, _ := strconv.Atoi(m[1]); n < len(sources) {
+				f.Field = sources[n]
+			}
+		}
+		out.Fields[i] = f
+	}
+	return &out
 }
 
 // create serves POST /v2/api_keys → 201 with the key and its secret_key.
@@ -282,13 +367,13 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 	if err := decodeBody(r, &in, true); err != nil {
 		return err
 	}
-	f, err := in.keyFields()
+	f, sources, err := in.keyFields()
 	if err != nil {
 		return err
 	}
 	k, tok, err := s.svc.CreateKey(r.Context(), a, keyward.KindAPI, f)
 	if err != nil {
-		return err
+		return roleMemberError(err, sources)
 	}
 	return kit.WriteJSON(w, r, http.StatusCreated, s.viewAfterWrite(r.Context(), a, k, tok.Reveal()))
 }

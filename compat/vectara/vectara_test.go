@@ -90,7 +90,7 @@ var akyID = regexp.MustCompile(`^aky_.*`)
 func checkAPIKey(t *testing.T, m map[string]any) {
 	t.Helper()
 	for k := range m {
-		if !slices.Contains([]string{"id", "name", "secret_key", "enabled", "api_key_role", "api_policy"}, k) {
+		if !slices.Contains([]string{"id", "name", "secret_key", "enabled", "api_roles", "api_key_role", "corpus_roles", "agent_roles", "api_policy"}, k) {
 			t.Errorf("ApiKey has an undocumented member %q: %v", k, m)
 		}
 	}
@@ -111,6 +111,7 @@ func checkAPIKey(t *testing.T, m map[string]any) {
 	if r, _ := m["api_key_role"].(string); !slices.Contains([]string{"serving", "serving_and_indexing", "personal"}, r) {
 		t.Errorf("api_key_role = %v, want serving, serving_and_indexing or personal", m["api_key_role"])
 	}
+	checkRoles(t, m)
 	p, ok := m["api_policy"].(map[string]any)
 	if !ok {
 		t.Fatalf("api_policy = %v, want an object", m["api_policy"])
@@ -145,6 +146,50 @@ func checkAPIKey(t *testing.T, m map[string]any) {
 			if _, ok := list.([]any); !ok {
 				t.Errorf("allowed_resources[%s] = %v, want a list", path, list)
 			}
+		}
+	}
+}
+
+// checkRoles checks the newer role members of an ApiKey: always present,
+// api_roles a list of distinct ApiRole names, corpus_roles and
+// agent_roles lists of {corpus_key, role} and {agent_key, role} with
+// Vectara's enums, one entry per key.
+func checkRoles(t *testing.T, m map[string]any) {
+	t.Helper()
+	apiRoles := []string{"owner", "administrator", "billing_administrator", "corpus_administrator", "corpus_developer",
+		"agent_administrator", "agent_viewer", "agent_developer", "agent_user", "pipeline_administrator", "pipeline_viewer",
+		"viewer", "corpus_viewer"}
+	list, ok := m["api_roles"].([]any)
+	if !ok {
+		t.Fatalf("api_roles = %v, want a list", m["api_roles"])
+	}
+	seen := map[any]bool{}
+	for _, r := range list {
+		if s, _ := r.(string); !slices.Contains(apiRoles, s) || seen[r] {
+			t.Errorf("api_roles holds %v: not an ApiRole, or twice: %v", r, list)
+		}
+		seen[r] = true
+	}
+	for member, spec := range map[string]struct {
+		key   string
+		roles []string
+	}{
+		"corpus_roles": {"corpus_key", []string{"owner", "administrator", "viewer", "editor"}},
+		"agent_roles":  {"agent_key", []string{"agent_administrator", "agent_viewer", "agent_developer", "agent_user"}},
+	} {
+		list, ok := m[member].([]any)
+		if !ok {
+			t.Fatalf("%s = %v, want a list", member, m[member])
+		}
+		seen := map[any]bool{}
+		for _, e := range list {
+			o, _ := e.(map[string]any)
+			key, _ := o[spec.key].(string)
+			role, _ := o["role"].(string)
+			if len(o) != 2 || key == "" || !slices.Contains(spec.roles, role) || seen[key] {
+				t.Errorf("%s holds %v: want {%s, role} with a known role, one per key", member, e, spec.key)
+			}
+			seen[key] = true
 		}
 	}
 }
@@ -528,7 +573,7 @@ func TestErrors(t *testing.T) {
 		{name: "create empty name", method: "POST", path: "/v2/api_keys", body: `{"name": "", "api_key_role": "personal"}`, status: 400, fields: []string{"name"}},
 		{name: "create name too long", method: "POST", path: "/v2/api_keys", body: `{"name": "` + strings.Repeat("n", 256) + `", "api_key_role": "personal"}`, status: 400, fields: []string{"name"}},
 		{name: "create name with a newline", method: "POST", path: "/v2/api_keys", body: `{"name": "a\nb", "api_key_role": "personal"}`, status: 400, fields: []string{"name"}},
-		{name: "create missing role", method: "POST", path: "/v2/api_keys", body: `{"name": "k"}`, status: 400, fields: []string{"api_key_role"}},
+		{name: "create missing role", method: "POST", path: "/v2/api_keys", body: `{"name": "k"}`, status: 400, fields: []string{"api_roles"}},
 		{name: "create unknown role", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_key_role": "admin"}`, status: 400, fields: []string{"api_key_role"}},
 		{name: "create role in another case", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_key_role": "Serving", "corpus_keys": ["docs"]}`, status: 400, fields: []string{"api_key_role"}},
 		{name: "create personal with corpora", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_key_role": "personal", "corpus_keys": ["docs"]}`, status: 400, fields: []string{"corpus_keys"}},
@@ -539,8 +584,50 @@ func TestErrors(t *testing.T) {
 		{name: "create empty corpus key", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_key_role": "serving", "corpus_keys": [""]}`, status: 400, fields: []string{"corpus_keys[0]"}},
 		{name: "create every field wrong", method: "POST", path: "/v2/api_keys", body: `{"api_key_role": "owner", "corpus_keys": ["*"]}`, status: 400, fields: []string{"name", "api_key_role", "corpus_keys[0]"}},
 		{name: "create unknown member", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_key_role": "personal", "description": "d"}`, status: 400, fields: []string{"description"}},
-		{name: "create newer api_roles", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_roles": ["owner"]}`, status: 400, fields: []string{"api_roles"}},
-		{name: "create newer corpus_roles", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"corpus_key": "docs", "role": "viewer"}]}`, status: 400, fields: []string{"corpus_roles"}},
+		// The newer role members.
+		{name: "api_roles unknown role", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_roles": ["superuser"]}`, status: 400, fields: []string{"api_roles[0]"}},
+		{name: "api_roles in another case", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_roles": ["viewer", "Owner"]}`, status: 400, fields: []string{"api_roles[1]"}},
+		{name: "api_roles a corpus role", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_roles": ["editor"]}`, status: 400, fields: []string{"api_roles[0]"}},
+		{name: "api_roles billing_administrator", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_roles": ["billing_administrator"]}`, status: 400, fields: []string{"api_roles[0]"}},
+		{name: "api_roles a string", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_roles": "owner"}`, status: 400, fields: []string{"api_roles"}},
+		{name: "api_roles an object", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_roles": {"owner": true}}`, status: 400, fields: []string{"api_roles"}},
+		{name: "api_roles a number entry", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_roles": [1]}`, status: 400, fields: []string{"api_roles[0]"}},
+		{name: "api_roles a null entry", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_roles": [null]}`, status: 400, fields: []string{"api_roles[0]"}},
+		{name: "api_roles twice", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_roles": ["viewer", "corpus_viewer", "viewer"]}`, status: 400, fields: []string{"api_roles[2]"}},
+		{name: "corpus_roles an object", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": {"corpus_key": "docs", "role": "viewer"}}`, status: 400, fields: []string{"corpus_roles"}},
+		{name: "corpus_roles a string entry", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": ["docs"]}`, status: 400, fields: []string{"corpus_roles[0]"}},
+		{name: "corpus_roles a null entry", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [null]}`, status: 400, fields: []string{"corpus_roles[0]"}},
+		{name: "corpus_roles without corpus_key", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"role": "viewer"}]}`, status: 400, fields: []string{"corpus_roles[0].corpus_key"}},
+		{name: "corpus_roles null corpus_key", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"corpus_key": null, "role": "viewer"}]}`, status: 400, fields: []string{"corpus_roles[0].corpus_key"}},
+		{name: "corpus_roles number corpus_key", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"corpus_key": 7, "role": "viewer"}]}`, status: 400, fields: []string{"corpus_roles[0].corpus_key"}},
+		{name: "corpus_roles bad corpus_key", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"corpus_key": "docs", "role": "viewer"}, {"corpus_key": "a b", "role": "viewer"}]}`, status: 400, fields: []string{"corpus_roles[1].corpus_key"}},
+		{name: "corpus_roles long corpus_key", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"corpus_key": "` + strings.Repeat("c", 51) + `", "role": "viewer"}]}`, status: 400, fields: []string{"corpus_roles[0].corpus_key"}},
+		{name: "corpus_roles without role", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"corpus_key": "docs"}]}`, status: 400, fields: []string{"corpus_roles[0].role"}},
+		{name: "corpus_roles unknown role", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"corpus_key": "docs", "role": "reader"}]}`, status: 400, fields: []string{"corpus_roles[0].role"}},
+		{name: "corpus_roles an agent role", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"corpus_key": "docs", "role": "agent_viewer"}]}`, status: 400, fields: []string{"corpus_roles[0].role"}},
+		{name: "corpus_roles number role", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"corpus_key": "docs", "role": 2}]}`, status: 400, fields: []string{"corpus_roles[0].role"}},
+		{name: "corpus_roles unknown member", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"corpus_key": "docs", "role": "viewer", "expires": 1}]}`, status: 400, fields: []string{"corpus_roles[0].expires"}},
+		{name: "corpus_roles same corpus twice", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"corpus_key": "docs", "role": "viewer"}, {"corpus_key": "docs", "role": "editor"}]}`, status: 400, fields: []string{"corpus_roles[1].corpus_key"}},
+		{name: "corpus_roles member twice", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_roles": [{"corpus_key": "docs", "corpus_key": "faq", "role": "viewer"}]}`, status: 400},
+		{name: "agent_roles without agent_key", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "agent_roles": [{"role": "agent_user"}]}`, status: 400, fields: []string{"agent_roles[0].agent_key"}},
+		{name: "agent_roles corpus_key instead", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "agent_roles": [{"corpus_key": "bot", "role": "agent_user"}]}`, status: 400, fields: []string{"agent_roles[0].agent_key", "agent_roles[0].corpus_key"}},
+		{name: "agent_roles unknown role", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "agent_roles": [{"agent_key": "bot", "role": "editor"}]}`, status: 400, fields: []string{"agent_roles[0].role"}},
+		{name: "agent_roles bad agent_key", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "agent_roles": [{"agent_key": "a=b", "role": "agent_user"}]}`, status: 400, fields: []string{"agent_roles[0].agent_key"}},
+		{name: "agent_roles same agent twice", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "agent_roles": [{"agent_key": "bot", "role": "agent_user"}, {"agent_key": "bot", "role": "agent_user"}]}`, status: 400, fields: []string{"agent_roles[1].agent_key"}},
+		{name: "agent_roles a list of strings", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "agent_roles": "bot"}`, status: 400, fields: []string{"agent_roles"}},
+		{name: "every role member wrong", method: "POST", path: "/v2/api_keys", body: `{"api_roles": ["root"], "corpus_roles": [{"corpus_key": "", "role": "boss"}], "agent_roles": [7]}`, status: 400,
+			fields: []string{"name", "api_roles[0]", "corpus_roles[0].corpus_key", "corpus_roles[0].role", "agent_roles[0]"}},
+		{name: "api_key_role with api_roles", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_key_role": "personal", "api_roles": ["owner"]}`, status: 400, fields: []string{"api_key_role"}},
+		{name: "api_key_role with corpus_roles", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_key_role": "serving", "corpus_roles": [{"corpus_key": "docs", "role": "viewer"}]}`, status: 400, fields: []string{"api_key_role"}},
+		{name: "corpus_keys with corpus_roles", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_keys": ["docs"], "corpus_roles": [{"corpus_key": "docs", "role": "viewer"}]}`, status: 400, fields: []string{"corpus_keys"}},
+		{name: "both deprecated with agent_roles", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_key_role": "serving", "corpus_keys": ["docs"], "agent_roles": [{"agent_key": "bot", "role": "agent_viewer"}]}`, status: 400, fields: []string{"api_key_role", "corpus_keys"}},
+		{name: "deprecated with a wrong role list", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_key_role": "serving", "corpus_keys": ["docs"], "api_roles": "viewer"}`, status: 400, fields: []string{"api_key_role", "corpus_keys", "api_roles"}},
+		{name: "corpus_keys without a role", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "corpus_keys": ["docs"]}`, status: 400, fields: []string{"api_key_role"}},
+		{name: "only empty role lists", method: "POST", path: "/v2/api_keys", body: `{"name": "k", "api_roles": [], "corpus_roles": [], "agent_roles": null}`, status: 400, fields: []string{"api_roles"}},
+		{name: "patch api_roles", method: "PATCH", path: "/v2/api_keys/" + id, body: `{"api_roles": ["owner"]}`, status: 400, fields: []string{"api_roles"}},
+		{name: "patch corpus_roles", method: "PATCH", path: "/v2/api_keys/" + id, body: `{"enabled": true, "corpus_roles": [{"corpus_key": "docs", "role": "owner"}]}`, status: 400, fields: []string{"corpus_roles"}},
+		{name: "patch agent_roles", method: "PATCH", path: "/v2/api_keys/" + id, body: `{"agent_roles": []}`, status: 400, fields: []string{"agent_roles"}},
+		{name: "patch corpus_keys", method: "PATCH", path: "/v2/api_keys/" + id, body: `{"corpus_keys": ["faq"]}`, status: 400, fields: []string{"corpus_keys"}},
 		{name: "create text/plain body", method: "POST", path: "/v2/api_keys", body: valid, headers: []string{"Content-Type: text/plain"}, status: 415},
 		{name: "create body over 1 MiB", method: "POST", path: "/v2/api_keys", body: huge, status: 413},
 		{name: "patch enabled null", method: "PATCH", path: "/v2/api_keys/" + id, body: `{"enabled": null}`, status: 400, fields: []string{"enabled"}},
