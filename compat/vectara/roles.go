@@ -27,15 +27,8 @@ const (
 	write
 )
 
-func levelOf(a keyward.Access) level {
-	switch a {
-	case keyward.AccessRead:
-		return read
-	case keyward.AccessWrite:
-		return write
-	}
-	return none
-}
+// levelOf is the level of an access; anything else is none.
+var levelOf = map[keyward.Access]level{keyward.AccessRead: read, keyward.AccessWrite: write}
 
 func (l level) access() keyward.Access {
 	if l == write {
@@ -60,10 +53,7 @@ type grant map[string]level
 // answers list them in) with what each grants on every object of a
 // resource. billing_administrator is known but refused: billing is
 // protected in keyward and never granted to an API key.
-var apiRoles = []struct {
-	name  string
-	grant grant
-}{
+var apiRoles = []apiRole{
 	{"owner", grant{corpusResource: write, agentsResource: write, pipelinesResource: write}},
 	{"administrator", grant{corpusResource: write, agentsResource: write, pipelinesResource: write}},
 	{"billing_administrator", nil},
@@ -81,13 +71,13 @@ var apiRoles = []struct {
 
 const billingAdministrator = "billing_administrator"
 
+type apiRole struct {
+	name  string
+	grant grant // nil: refused
+}
+
 func apiRoleIndex(name string) int {
-	return slices.IndexFunc(apiRoles, func(r struct {
-		name  string
-		grant grant
-	}) bool {
-		return r.name == name
-	})
+	return slices.IndexFunc(apiRoles, func(r apiRole) bool { return r.name == name })
 }
 
 func apiRoleNames() []string {
@@ -319,7 +309,7 @@ func rolesOf(scopes []keyward.Scope, hint *roleSet) roleSet {
 		if !slices.Contains(roleResources, sc.Resource) {
 			continue
 		}
-		l := levelOf(sc.Access)
+		l := levelOf[sc.Access]
 		for _, t := range sc.Targets {
 			if t == keyward.Wildcard {
 				wide[sc.Resource] = max(wide[sc.Resource], l)
