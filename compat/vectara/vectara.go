@@ -4,11 +4,12 @@
 // and credential changed (docs/compatibility.md).
 //
 // The dialect is a translation layer: it reads Vectara's wire format (the
-// x-api-key header, api_key_role and corpus_keys, the PATCH {enabled} body,
-// limit/page_key pagination, Request-Timeout headers), calls package service
-// exactly as the native API does, and renders keys and errors the way
-// Vectara does (aky_ ids, api_policy, {messages, request_id}). Every rule
-// about keys stays in service. docs/compatibility.md (Vectara) records each
+// x-api-key header, the role members api_roles, corpus_roles and
+// agent_roles and the deprecated api_key_role and corpus_keys, the PATCH
+// {enabled} body, limit/page_key pagination, Request-Timeout headers),
+// calls package service exactly as the native API does, and renders keys
+// and errors the way Vectara does (aky_ ids, roles, api_policy, {messages,
+// request_id}). Every rule about keys stays in service. docs/compatibility.md (Vectara) records each
 // mapping decision.
 package vectara
 
