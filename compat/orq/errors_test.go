@@ -86,7 +86,7 @@ func TestErrors(t *testing.T) {
 		{name: "mode unspecified", method: "PATCH", path: keyPath, body: `{"permission_mode":"PERMISSION_MODE_UNSPECIFIED"}`, status: 400, code: "invalid_request_body", field: "permission_mode"},
 		{name: "mode null", method: "PATCH", path: keyPath, body: `{"permission_mode":null}`, status: 400, code: "invalid_request_body", field: "permission_mode"},
 		{name: "access level unknown", method: "PATCH", path: keyPath, body: `{"access":{"agent":"ACCESS_LEVEL_ADMIN"}}`, status: 400, code: "invalid_request_body", field: "access.agent"},
-		{name: "access level integer", method: "PATCH", path: keyPath, body: `{"access":{"agent":2}}`, status: 400, code: "invalid_request_body"},
+		{name: "access level integer out of range", method: "PATCH", path: keyPath, body: `{"access":{"agent":3}}`, status: 400, code: "invalid_request_body", field: "access.agent"},
 		{name: "access unknown domain", method: "PATCH", path: keyPath, body: `{"access":{"agent":"ACCESS_LEVEL_READ","nope":"ACCESS_LEVEL_READ"}}`, status: 400, code: "invalid_request_body", field: "access.nope"},
 		{name: "access protected domain", method: "PATCH", path: keyPath, body: `{"access":{"api-key":"ACCESS_LEVEL_WRITE"}}`, status: 400, code: "invalid_request_body", field: "access.api-key"},
 		{name: "access level the domain lacks", method: "PATCH", path: keyPath, body: `{"access":{"model":"ACCESS_LEVEL_WRITE"}}`, status: 400, code: "invalid_request_body", field: "access.model"},
