@@ -384,7 +384,7 @@ type createRequest struct {
 	Access         keyward.Field[map[string]accessLevel] `json:"access"`
 	ExpiresAt      keyward.Field[string]                 `json:"expires_at"`
 	McpAccess      keyward.Field[mcpAccessIn]            `json:"mcp_access"`
-	Labels         keyward.Field[map[string]string]      `json:"labels"`
+	Labels         keyward.Field[map[string]*string]     `json:"labels"`
 }
 
 // updateRequest is orq's UpdateApiKeyRequest (its update page).
@@ -474,21 +474,21 @@ func checkMcpAccess(f keyward.Field[mcpAccessIn]) error {
 }
 
 // labelsField turns orq's labels (create) into keyward's metadata: each
-// label a member with its string value. {} sets none; null is refused.
-func labelsField(f keyward.Field[map[string]string]) (keyward.Field[map[string]json.RawMessage], error) {
+// label a member with its string value. {} sets none; null, as labels or
+// as a label's value, is refused.
+func labelsField(f keyward.Field[map[string]*string]) (keyward.Field[map[string]json.RawMessage], error) {
 	switch {
-	case !f.Set || len(f.Value) == 0 && !f.Null:
-		return keyward.Field[map[string]json.RawMessage]{}, nil
 	case f.Null:
 		return keyward.Field[map[string]json.RawMessage]{}, keyward.InvalidField("labels", "cannot be null; omit it for no labels")
+	case len(f.Value) == 0:
+		return keyward.Field[map[string]json.RawMessage]{}, nil
 	}
 	md := make(map[string]json.RawMessage, len(f.Value))
 	for n, v := range f.Value {
-		raw, err := json.Marshal(v)
-		if err != nil {
+		if v == nil {
 			return keyward.Field[map[string]json.RawMessage]{}, keyward.InvalidField("labels."+n, "must be a string")
 		}
-		md[n] = raw
+		md[n], _ = json.Marshal(*v) // a string always encodes
 	}
 	return keyward.Some(md), nil
 }
