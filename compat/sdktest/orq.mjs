@@ -1,30 +1,13 @@
 // orq's current Node SDK (@orq-ai/node, the version in package-lock.json,
 // which speaks orq's APIKeyRestResponse shape) against keyward's orq
 // dialect at /compat/orq/current: every api-key call the SDK has, each a
-// call with one assertion, the SDK parsing every answer. The account, its
-// user and project and the SDK's management key are set up through
-// keyward's native API with the operator key. Run by orq_test.go.
+// call with one assertion, the SDK parsing every answer. Run by
+// orq_test.go.
 import { Orq } from "@orq-ai/node";
 import { call, rejects, assert, env, done } from "./sdk.mjs";
+import { workspace } from "./orqsetup.mjs";
 
-// native calls keyward's native API with the operator key, in account
-// (when given), and returns the decoded answer; a failure stops the
-// script (it is setup, not a call under test).
-async function native(method, path, body, account) {
-  const headers = { Authorization: `Bearer ${env.key}`, "Content-Type": "application/json" };
-  if (account) headers["X-Account-Id"] = account;
-  const res = await fetch(env.url + path, { method, headers, body: body && JSON.stringify(body) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
-
-const acc = (await native("POST", "/v1/accounts", { name: "orq-sdk-current", catalog_template: "orq" })).id;
-const mk = (await native("POST", "/v1/management-keys",
-  { name: "orq sdk", permissions: ["keys:read", "keys:write", "catalog:read"] }, acc)).secret;
-const user = (await native("POST", "/v1/users", { external_id: "orq-sdk-user", roles: [] }, acc)).id;
-const prj = (await native("POST", "/v1/projects", { name: "orq sdk project" }, acc)).id;
-const orqPrj = "proj_" + prj.slice("prj_".length);
+const { acc, mk, user, orqPrj } = await workspace("orq-sdk-current");
 
 const orq = new Orq({ apiKey: mk, serverURL: `${env.url}/compat/orq/current` });
 const keys = orq.apiKeys;

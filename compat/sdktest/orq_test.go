@@ -77,3 +77,55 @@ func TestOrqNodeSDK(t *testing.T) {
 	e := compattest.New(t, compat.Mount, compattest.Options{})
 	runScript(t, node, "orq.mjs", e.URL, e.Op, orqCalls)
 }
+
+// orq412Calls are the calls orq412.mjs makes with orq's Node SDK 4.12.22.
+var orq412Calls = []string{
+	"create: service-account owner, all projects, PERMISSION_MODE_ALL",
+	"create: user owner",
+	"create: single project",
+	"create: PERMISSION_MODE_READ_ONLY",
+	"create: PERMISSION_MODE_RESTRICTED with numeric access",
+	"create: expires_at",
+	"create: access level out of range → 400",
+	"listCapabilities",
+	"get",
+	"get: include_budget",
+	"get: unknown id → 404",
+	"list",
+	"list: limit and has_more",
+	"list: starting_after",
+	"list: ending_before",
+	"list: project_id",
+	"list: search",
+	"list: owner_type",
+	"list: permission_mode",
+	"list: include_budget",
+	"update: rename",
+	"update: status DISABLED",
+	"list: status",
+	"update: status ACTIVE",
+	"update: PERMISSION_MODE_RESTRICTED with numeric access",
+	"update: numeric access",
+	"update: PERMISSION_MODE_READ_ONLY",
+	"update: PERMISSION_MODE_ALL",
+	"update: project scope single",
+	"update: project scope all",
+	"update: set expiry",
+	"update: clear expiry",
+	"update: {}",
+	"update: status REVOKED",
+	"update: revoked key → 409",
+	"update: unknown id → 404",
+	"update: access level out of range → 400",
+	"delete",
+	"delete: unknown id → 404",
+}
+
+// TestOrqNodeSDK412 runs orq's Node SDK of the previous generation
+// (4.12.22, installed as orq-node-4.12) through every api-key call against
+// the orq dialect's numeric rendering, /compat/orq/numeric.
+func TestOrqNodeSDK412(t *testing.T) {
+	node := requireNode(t, "orq-node-4.12")
+	e := compattest.New(t, compat.Mount, compattest.Options{})
+	runScript(t, node, "orq412.mjs", e.URL, e.Op, orq412Calls)
+}
