@@ -234,6 +234,7 @@ await call("delete: revoked key", async () => {
   assert.equal(await keys.delete({ apiKeyId: userKey.id }), undefined);
 });
 
+await call("managementKeys.list: not supported → 404", () => rejects(() => orq.managementKeys.list(), 404));
 await call("a bad credential → 401", () =>
   rejects(() => new Orq({ apiKey: "sk-orq-nope", serverURL: `${env.url}/compat/orq/current` }).apiKeys.list(), 401));
 

@@ -66,6 +66,7 @@ var orqCalls = []string{
 	"get: deleted → 404",
 	"delete: unknown id → 404",
 	"delete: revoked key",
+	"managementKeys.list: not supported → 404",
 	"a bad credential → 401",
 }
 
