@@ -132,26 +132,19 @@ func (current) group(name string) any {
 // constraints, mcp_access, source, is_legacy, legacy_token_family) are
 // omitted, as protobuf's JSON mapping omits unset members.
 type restKey struct {
-	ID             string            `json:"id"`
-	Name           string            `json:"name"`
-	WorkspaceID    string            `json:"workspace_id"`
-	Token          string            `json:"token"`
-	Active         bool              `json:"active"`
-	Expiration     string            `json:"expiration,omitempty"`
-	Projects       []string          `json:"projects,omitempty"`
-	CreatedByID    string            `json:"created_by_id,omitempty"`
-	UpdatedByID    string            `json:"updated_by_id,omitempty"`
-	Created        string            `json:"created"`
-	Updated        string            `json:"updated"`
-	Owner          owner             `json:"owner"`
-	ProjectScope   projectScope      `json:"project_scope"`
-	PermissionMode string            `json:"permission_mode"`
-	Access         map[string]any    `json:"access,omitzero"`
-	TokenPrefix    string            `json:"token_prefix"`
-	Status         string            `json:"status"`
-	LegacyKeyID    string            `json:"legacy_key_id,omitempty"`
-	LastUsedAt     string            `json:"last_used_at,omitempty"`
-	Labels         map[string]string `json:"labels,omitempty"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	WorkspaceID string   `json:"workspace_id"`
+	Token       string   `json:"token"`
+	Active      bool     `json:"active"`
+	Expiration  string   `json:"expiration,omitempty"`
+	Projects    []string `json:"projects,omitempty"`
+	Created     string   `json:"created"`
+	Updated     string   `json:"updated"`
+	keyCommon
+	LegacyKeyID string            `json:"legacy_key_id,omitempty"`
+	LastUsedAt  string            `json:"last_used_at,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
 }
 
 // restView renders a key as APIKeyRestResponse, with token in its token
@@ -160,10 +153,8 @@ func restView(k *keyward.Key, token string) restKey {
 	v := view(k)
 	out := restKey{
 		ID: v.APIKeyID, Name: v.Name, WorkspaceID: k.AccountID, Token: token, Active: k.Status == keyward.StatusActive,
-		Expiration: v.ExpiresAt, CreatedByID: v.CreatedByID, UpdatedByID: v.UpdatedByID, Created: v.CreatedAt,
-		Updated: v.UpdatedAt, Owner: v.Owner, ProjectScope: v.ProjectScope, PermissionMode: v.PermissionMode,
-		Access: v.Access, TokenPrefix: v.TokenPrefix, Status: v.Status, LegacyKeyID: v.LegacyKeyID,
-		LastUsedAt: v.LastUsedAt, Labels: labelsOf(k),
+		Expiration: v.ExpiresAt, Created: v.CreatedAt, Updated: v.UpdatedAt, keyCommon: v.keyCommon,
+		LegacyKeyID: v.LegacyKeyID, LastUsedAt: v.LastUsedAt, Labels: labelsOf(k),
 	}
 	if v.ProjectScope.Single != nil {
 		out.Projects = []string{v.ProjectScope.Single.ProjectID}

@@ -253,8 +253,19 @@ func parseTimestamp(field, s string) (t time.Time, zero bool, err error) {
 // protobuf's JSON mapping does (generated clients reject null where the
 // schema has none).
 type apiKey struct {
-	APIKeyID       string         `json:"api_key_id"`
-	Name           string         `json:"name"`
+	APIKeyID string `json:"api_key_id"`
+	Name     string `json:"name"`
+	keyCommon
+	CreatedAt   string `json:"created_at"`
+	UpdatedAt   string `json:"updated_at"`
+	LastUsedAt  string `json:"last_used_at,omitempty"`
+	ExpiresAt   string `json:"expires_at,omitempty"`
+	LegacyKeyID string `json:"legacy_key_id,omitempty"`
+}
+
+// keyCommon are the members orq's ApiKey and its APIKeyRestResponse share,
+// with the same names and values.
+type keyCommon struct {
 	Owner          owner          `json:"owner"`
 	ProjectScope   projectScope   `json:"project_scope"`
 	PermissionMode string         `json:"permission_mode"`
@@ -263,11 +274,6 @@ type apiKey struct {
 	Status         string         `json:"status"`
 	CreatedByID    string         `json:"created_by_id,omitempty"`
 	UpdatedByID    string         `json:"updated_by_id,omitempty"`
-	CreatedAt      string         `json:"created_at"`
-	UpdatedAt      string         `json:"updated_at"`
-	LastUsedAt     string         `json:"last_used_at,omitempty"`
-	ExpiresAt      string         `json:"expires_at,omitempty"`
-	LegacyKeyID    string         `json:"legacy_key_id,omitempty"`
 }
 
 // owner is orq's ApiKeyOwner oneof. keyward's account-owned keys are
@@ -300,8 +306,11 @@ type singleScope struct {
 // view renders a keyward API key as orq's ApiKey.
 func view(k *keyward.Key) apiKey {
 	v := apiKey{
-		APIKeyID: orqKeyID(k.ID), Name: k.Name, PermissionMode: orqMode(k.PermissionMode), Access: orqAccess(k),
-		TokenPrefix: k.Start, Status: orqStatus(k.Status), CreatedByID: orqKeyID(k.CreatedByID), UpdatedByID: orqKeyID(k.UpdatedByID),
+		APIKeyID: orqKeyID(k.ID), Name: k.Name,
+		keyCommon: keyCommon{
+			PermissionMode: orqMode(k.PermissionMode), Access: orqAccess(k), TokenPrefix: k.Start, Status: orqStatus(k.Status),
+			CreatedByID: orqKeyID(k.CreatedByID), UpdatedByID: orqKeyID(k.UpdatedByID),
+		},
 		CreatedAt: timestamp(k.CreatedAt), UpdatedAt: timestamp(k.UpdatedAt), LastUsedAt: optTimestamp(k.LastUsedAt),
 		ExpiresAt: optTimestamp(k.ExpiresAt),
 	}

@@ -73,11 +73,7 @@ var orqCalls = []string{
 // TestOrqNodeSDK runs orq's current Node SDK (@orq-ai/node) through every
 // api-key call against the orq dialect's current rendering,
 // /compat/orq/current.
-func TestOrqNodeSDK(t *testing.T) {
-	node := requireNode(t, "@orq-ai/node")
-	e := compattest.New(t, compat.Mount, compattest.Options{})
-	runScript(t, node, "orq.mjs", e.URL, e.Op, orqCalls)
-}
+func TestOrqNodeSDK(t *testing.T) { runOrq(t, "@orq-ai/node", "orq.mjs", orqCalls) }
 
 // orq412Calls are the calls orq412.mjs makes with orq's Node SDK 4.12.22.
 var orq412Calls = []string{
@@ -125,8 +121,12 @@ var orq412Calls = []string{
 // TestOrqNodeSDK412 runs orq's Node SDK of the previous generation
 // (4.12.22, installed as orq-node-4.12) through every api-key call against
 // the orq dialect's numeric rendering, /compat/orq/numeric.
-func TestOrqNodeSDK412(t *testing.T) {
-	node := requireNode(t, "orq-node-4.12")
+func TestOrqNodeSDK412(t *testing.T) { runOrq(t, "orq-node-4.12", "orq412.mjs", orq412Calls) }
+
+// runOrq runs script, which uses the npm package pkg, against a new
+// keyward server with every dialect mounted, expecting calls.
+func runOrq(t *testing.T, pkg, script string, calls []string) {
+	node := requireNode(t, pkg)
 	e := compattest.New(t, compat.Mount, compattest.Options{})
-	runScript(t, node, "orq412.mjs", e.URL, e.Op, orq412Calls)
+	runScript(t, node, script, e.URL, e.Op, calls)
 }
