@@ -232,10 +232,15 @@ func TestNoServerErrors(t *testing.T) {
 		`{"mcp_access":null}`, `{"mcp_access":{"toolset_ids":["x"]}}`, `{"name":"a","name":"b"}`,
 		`{"status":"API_KEY_STATUS_REVOKED","permission_mode":"PERMISSION_MODE_RESTRICTED","access":{}}`,
 		`{"api_key_id":null}`, `{"api_key_id":"` + id + `"}`, `{"name":1e400}`,
+		`{"access":{"agent":1e400}}`, `{"access":{"agent":-0}}`, `{"access":{"agent":"\u0000"}}`, `{"name":"l","labels":{"a":"\u0000"}}`,
+		`{"name":"l","labels":{"` + strings.Repeat("k", 20000) + `":"v"}}`, `{"mcp_access":{"allowed_filesystem_ids":null}}`,
 		`{"a":` + strings.Repeat(`[`, 5000) + strings.Repeat(`]`, 5000) + `}`,
 	}
-	routes := []struct{ method, path string }{
-		{"POST", "/v2/api-keys"}, {"PATCH", "/v2/api-keys/" + id}, {"POST", "/v2/api-keys/" + id + ":rotate"},
+	var routes []struct{ method, path string }
+	for _, p := range allPaths {
+		routes = append(routes, []struct{ method, path string }{
+			{"POST", p + "/v2/api-keys"}, {"PATCH", p + "/v2/api-keys/" + id}, {"POST", p + "/v2/api-keys/" + id + ":rotate"},
+		}...)
 	}
 	for _, rt := range routes {
 		for _, b := range bodies {
