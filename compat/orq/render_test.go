@@ -355,3 +355,34 @@ func manyLabels(n int) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// TestRenderingRoutes: unknown paths and methods under the other base
+// paths get orq's 404 and 405 like the seed's.
+func TestRenderingRoutes(t *testing.T) {
+	e := newEnv(t)
+	id := str(e.create(`{"name":"k"}`)["api_key_id"])
+	for _, p := range []string{numericPath, currentPath} {
+		for _, c := range []struct {
+			method, path string
+			status       int
+			code         string
+		}{
+			{"GET", p, http.StatusNotFound, codeNotFound},
+			{"GET", p + "/v2/management-keys", http.StatusNotFound, codeNotFound},
+			{"GET", p + "/v1/api-keys", http.StatusNotFound, codeNotFound},
+			{"PUT", p + "/v2/api-keys/" + id, http.StatusMethodNotAllowed, codeMethod},
+			{"DELETE", p + "/v2/api-keys", http.StatusMethodNotAllowed, codeMethod},
+			{"PATCH", p + "/v2/api-keys/capabilities", http.StatusMethodNotAllowed, codeMethod},
+			{"GET", p + "/v2/api-keys/not-an-id", http.StatusNotFound, codeKeyNotFound},
+			{"GET", p + "/v2/api-keys?stauts=x", http.StatusBadRequest, codeInvalidRequest},
+		} {
+			res := e.orq(c.method, c.path, nil)
+			if res.Status != c.status || errorCode(t, res) != c.code {
+				t.Errorf("%s %s: %d %s, want %d %s", c.method, c.path, res.Status, res.Body, c.status, c.code)
+			}
+			if c.status == http.StatusMethodNotAllowed && res.Header.Get("Allow") == "" {
+				t.Errorf("%s %s: 405 without Allow", c.method, c.path)
+			}
+		}
+	}
+}
