@@ -13,7 +13,7 @@ import (
 type domain struct {
 	ID            string   `json:"id"`
 	DisplayName   string   `json:"display_name"`
-	Group         string   `json:"group"`
+	Group         any      `json:"group,omitempty"`
 	AllowedScopes []string `json:"allowed_scopes"`
 	Readable      bool     `json:"readable"`
 	Writable      bool     `json:"writable"`
@@ -66,7 +66,7 @@ func (h *handler) capabilities(w http.ResponseWriter, r *http.Request, a *keywar
 			continue
 		}
 		rank, g := groupRank(res.Group)
-		d := domain{ID: res.ID, DisplayName: res.DisplayName, Group: g, AllowedScopes: []string{},
+		d := domain{ID: res.ID, DisplayName: res.DisplayName, Group: h.render.group(g), AllowedScopes: []string{},
 			Readable: res.Readable, Writable: res.Writable}
 		for _, s := range res.ProjectScopes {
 			switch s {

@@ -194,6 +194,8 @@ func orqField(field string, domains []string) string {
 		return "project_scope.single.project_id"
 	case strings.HasPrefix(field, "owner"):
 		return "owner"
+	case field == "metadata":
+		return "labels"
 	}
 	return field
 }

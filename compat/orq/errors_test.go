@@ -86,7 +86,7 @@ func TestErrors(t *testing.T) {
 		{name: "mode unspecified", method: "PATCH", path: keyPath, body: `{"permission_mode":"PERMISSION_MODE_UNSPECIFIED"}`, status: 400, code: "invalid_request_body", field: "permission_mode"},
 		{name: "mode null", method: "PATCH", path: keyPath, body: `{"permission_mode":null}`, status: 400, code: "invalid_request_body", field: "permission_mode"},
 		{name: "access level unknown", method: "PATCH", path: keyPath, body: `{"access":{"agent":"ACCESS_LEVEL_ADMIN"}}`, status: 400, code: "invalid_request_body", field: "access.agent"},
-		{name: "access level integer", method: "PATCH", path: keyPath, body: `{"access":{"agent":2}}`, status: 400, code: "invalid_request_body"},
+		{name: "access level integer out of range", method: "PATCH", path: keyPath, body: `{"access":{"agent":3}}`, status: 400, code: "invalid_request_body", field: "access.agent"},
 		{name: "access unknown domain", method: "PATCH", path: keyPath, body: `{"access":{"agent":"ACCESS_LEVEL_READ","nope":"ACCESS_LEVEL_READ"}}`, status: 400, code: "invalid_request_body", field: "access.nope"},
 		{name: "access protected domain", method: "PATCH", path: keyPath, body: `{"access":{"api-key":"ACCESS_LEVEL_WRITE"}}`, status: 400, code: "invalid_request_body", field: "access.api-key"},
 		{name: "access level the domain lacks", method: "PATCH", path: keyPath, body: `{"access":{"model":"ACCESS_LEVEL_WRITE"}}`, status: 400, code: "invalid_request_body", field: "access.model"},
@@ -232,10 +232,15 @@ func TestNoServerErrors(t *testing.T) {
 		`{"mcp_access":null}`, `{"mcp_access":{"toolset_ids":["x"]}}`, `{"name":"a","name":"b"}`,
 		`{"status":"API_KEY_STATUS_REVOKED","permission_mode":"PERMISSION_MODE_RESTRICTED","access":{}}`,
 		`{"api_key_id":null}`, `{"api_key_id":"` + id + `"}`, `{"name":1e400}`,
+		`{"access":{"agent":1e400}}`, `{"access":{"agent":-0}}`, `{"access":{"agent":"\u0000"}}`, `{"name":"l","labels":{"a":"\u0000"}}`,
+		`{"name":"l","labels":{"` + strings.Repeat("k", 20000) + `":"v"}}`, `{"mcp_access":{"allowed_filesystem_ids":null}}`,
 		`{"a":` + strings.Repeat(`[`, 5000) + strings.Repeat(`]`, 5000) + `}`,
 	}
-	routes := []struct{ method, path string }{
-		{"POST", "/v2/api-keys"}, {"PATCH", "/v2/api-keys/" + id}, {"POST", "/v2/api-keys/" + id + ":rotate"},
+	var routes []struct{ method, path string }
+	for _, p := range allPaths {
+		routes = append(routes, []struct{ method, path string }{
+			{"POST", p + "/v2/api-keys"}, {"PATCH", p + "/v2/api-keys/" + id}, {"POST", p + "/v2/api-keys/" + id + ":rotate"},
+		}...)
 	}
 	for _, rt := range routes {
 		for _, b := range bodies {

@@ -38,7 +38,7 @@ func notFound(err error, id string) error {
 	return err
 }
 
-// create serves POST /v2/api-keys → 200 {api_key, token}.
+// create serves POST /v2/api-keys → 200 with the key and its token.
 func (h *handler) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	if _, err := h.kit.Query(r, nil); err != nil {
 		return err
@@ -55,7 +55,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if err != nil {
 		return translate(err, domains)
 	}
-	return kit.WriteJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k), Token: tok.Reveal()})
+	return kit.WriteJSON(w, r, http.StatusOK, h.render.created(k, tok.Reveal()))
 }
 
 // createFields translates CreateApiKeyRequest into keyward's fields.
@@ -72,6 +72,9 @@ func createFields(in *createRequest) (*keyward.KeyFields, []string, error) {
 		return nil, nil, err
 	}
 	if err := checkMcpAccess(in.McpAccess); err != nil {
+		return nil, nil, err
+	}
+	if f.Metadata, err = labelsField(in.Labels); err != nil {
 		return nil, nil, err
 	}
 	if f.ExpiresAt, err = expiryField(in.ExpiresAt); err != nil {
@@ -104,7 +107,7 @@ func createFields(in *createRequest) (*keyward.KeyFields, []string, error) {
 	return f, domains, nil
 }
 
-// get serves GET /v2/api-keys/{api_key_id} → 200 {api_key}.
+// get serves GET /v2/api-keys/{api_key_id} → 200 with the key.
 func (h *handler) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	id, err := pathKeyID(w, r)
 	if err != nil {
@@ -121,14 +124,14 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) 
 	if err != nil {
 		return notFound(err, id)
 	}
-	return kit.WriteJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k)})
+	return kit.WriteJSON(w, r, http.StatusOK, h.render.key(k))
 }
 
 // maxAttempts bounds the retries of an update that read the key first and
 // found it changed by a concurrent request when writing.
 const maxAttempts = 3
 
-// update serves PATCH /v2/api-keys/{api_key_id} → 200 {api_key}: orq's update
+// update serves PATCH /v2/api-keys/{api_key_id} → 200 with the key: orq's update
 // page. Absent members stay; access is a replacement map, required when
 // changing to RESTRICTED and ignored otherwise; expires_at and
 // clear_expires_at are mutually exclusive.
@@ -178,7 +181,7 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 		if err != nil {
 			return notFound(translate(err, domains), id)
 		}
-		return kit.WriteJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k)})
+		return kit.WriteJSON(w, r, http.StatusOK, h.render.key(k))
 	}
 }
 
@@ -233,8 +236,9 @@ func applyAccess(f *keyward.KeyFields, in *updateRequest, cur keyward.Permission
 	return domains, nil
 }
 
-// delete serves DELETE /v2/api-keys/{api_key_id} → 200 {} (orq: "the
-// response body is empty on success"; its SDKs expect a JSON 200).
+// delete serves DELETE /v2/api-keys/{api_key_id}: 200 {} (orq's REST
+// reference: "the response body is empty on success", and its SDKs up to
+// 4.12.22), or 204 without a body (its SDKs from 4.13.1).
 func (h *handler) delete(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	id, err := pathKeyID(w, r)
 	if err != nil {
@@ -246,11 +250,11 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if err := h.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
 		return notFound(err, id)
 	}
-	return kit.WriteJSON(w, r, http.StatusOK, struct{}{})
+	return h.render.deleted(w, r)
 }
 
-// rotate serves POST /v2/api-keys/{api_key_id}:rotate → 200 {api_key,
-// token}. The new secret replaces the old one at once (orq: "immediately
+// rotate serves POST /v2/api-keys/{api_key_id}:rotate → 200 with the key
+// and its new token. The new secret replaces the old one at once (orq: "immediately
 // revokes the previous key"); keyward keeps the key's id.
 func (h *handler) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	raw, ok := strings.CutSuffix(r.PathValue("id"), rotateSuffix)
@@ -278,7 +282,7 @@ func (h *handler) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if err != nil {
 		return notFound(err, id)
 	}
-	return kit.WriteJSON(w, r, http.StatusOK, keyResponse{APIKey: view(k), Token: tok.Reveal()})
+	return kit.WriteJSON(w, r, http.StatusOK, h.render.created(k, tok.Reveal()))
 }
 
 // includeBudget reads ?include_budget: keyward has no budgets, so there is

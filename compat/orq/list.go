@@ -23,8 +23,8 @@ var (
 	listRepeated = []string{"owner_type", "owner_type[]", "permission_mode", "permission_mode[]"}
 )
 
-// list serves GET /v2/api-keys → 200 {object:"list", data, has_more},
-// newest first, with orq's cursors and filters.
+// list serves GET /v2/api-keys → 200 with a page of keys, newest first,
+// with orq's cursors and filters.
 func (h *handler) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	v, err := h.kit.Query(r, listParams, listRepeated...)
 	if err != nil {
@@ -41,11 +41,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor)
 	if err != nil {
 		return err
 	}
-	out := listResponse{Object: "list", Data: make([]apiKey, 0, len(keys)), HasMore: more}
-	for _, k := range keys {
-		out.Data = append(out.Data, view(k))
-	}
-	return kit.WriteJSON(w, r, http.StatusOK, out)
+	return kit.WriteJSON(w, r, http.StatusOK, h.render.list(keys, more))
 }
 
 // listFilter reads the filters. owner types and modes come back as sets

@@ -21,13 +21,16 @@ import (
 // "dialect" the audit log records for changes made through it.
 const Dialect = "orq"
 
-// base is the path of orq's API-key collection under the mount point.
-const base = kit.Prefix + Dialect + "/v2/api-keys"
+// collection is the path of orq's API-key collection below a rendering's
+// base path.
+const collection = "/v2/api-keys"
 
-// handler serves the dialect.
+// handler serves the dialect's routes under one base path, answering in
+// that path's rendering.
 type handler struct {
-	svc *service.Service
-	kit *kit.Dialect
+	svc    *service.Service
+	kit    *kit.Dialect
+	render rendering
 }
 
 // New returns the orq dialect's handler, served with srv (the Host the
@@ -37,22 +40,31 @@ type handler struct {
 // Every route reads orq's credential first and then keyward's
 // Request-Timeout extension; ?pretty (another extension) indents any
 // answer.
+//
+// The same routes are served under three base paths, one per generation
+// of orq's answers (renderings): /compat/orq (orq's REST reference),
+// /compat/orq/numeric (its SDKs up to 4.12.22) and /compat/orq/current
+// (its SDKs from 4.13.1).
 func New(svc *service.Service, srv kit.Server) http.Handler {
-	h := &handler{svc: svc, kit: kit.New(srv, kit.Vendor{
+	d := kit.New(srv, kit.Vendor{
 		Errors: errorBody, Credential: credential, NoRoute: noRoute,
 		Timeout: kit.TimeoutAfterAuth, Pretty: true,
-	})}
-	h.kit.Handle("GET "+base, h.list)
-	h.kit.Handle("POST "+base, h.create)
-	h.kit.Handle("GET "+base+"/capabilities", h.capabilities)
-	h.kit.Handle("GET "+base+"/{id}", h.get)
-	h.kit.Handle("PATCH "+base+"/{id}", h.update)
-	h.kit.Handle("DELETE "+base+"/{id}", h.delete)
-	// orq's rotate is POST /v2/api-keys/{api_key_id}:rotate, a custom
-	// method (AIP-136) that a path wildcard cannot split off: the handler
-	// does.
-	h.kit.Handle("POST "+base+"/{id}", h.rotate)
-	return h.kit
+	})
+	for _, r := range renderings {
+		h := &handler{svc: svc, kit: d, render: r.render}
+		base := kit.Prefix + Dialect + r.path + collection
+		d.Handle("GET "+base, h.list)
+		d.Handle("POST "+base, h.create)
+		d.Handle("GET "+base+"/capabilities", h.capabilities)
+		d.Handle("GET "+base+"/{id}", h.get)
+		d.Handle("PATCH "+base+"/{id}", h.update)
+		d.Handle("DELETE "+base+"/{id}", h.delete)
+		// orq's rotate is POST /v2/api-keys/{api_key_id}:rotate, a
+		// custom method (AIP-136) that a path wildcard cannot split
+		// off: the handler does.
+		d.Handle("POST "+base+"/{id}", h.rotate)
+	}
+	return d
 }
 
 // noRoute is orq's answer to a path the dialect does not serve, or a

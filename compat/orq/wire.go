@@ -1,6 +1,7 @@
 package orq
 
 import (
+	"encoding/json"
 	"slices"
 	"sort"
 	"strings"
@@ -139,11 +140,43 @@ func modeField(v keyward.Field[string]) (keyward.Field[keyward.PermissionMode], 
 	return enumField("permission_mode", v, modes, modeAll, modeReadOnly, modeRestricted)
 }
 
+// accessLevel is one level of an access map as a client sent it: orq's
+// enum name (ACCESS_LEVEL_READ), or its protobuf number (0 NONE, 1 READ,
+// 2 WRITE), which orq's Python SDK and its SDKs up to 4.12.22 send. Any
+// other JSON value is kept as it came, for accessMap to refuse naming its
+// domain.
+type accessLevel struct {
+	name string // a JSON string's value
+	raw  string // any other JSON value's text
+}
+
+func (l *accessLevel) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, &l.name)
+	}
+	l.raw = string(b)
+	return nil
+}
+
+// access returns the level's keyward access; grant is false for
+// ACCESS_LEVEL_NONE.
+func (l accessLevel) access() (a keyward.Access, grant, ok bool) {
+	switch {
+	case l.name == accessNone || l.raw == "0":
+		return "", false, true
+	case l.name == accessRead || l.raw == "1":
+		return keyward.AccessRead, true, true
+	case l.name == accessWrite || l.raw == "2":
+		return keyward.AccessWrite, true, true
+	}
+	return "", false, false
+}
+
 // accessMap turns orq's access map into keyward scopes on every object
 // ("*"): ACCESS_LEVEL_NONE grants nothing and is dropped. It returns the
 // scopes sorted by domain, and the domains in that order (to name them in
 // errors).
-func accessMap(m map[string]string) ([]keyward.Scope, []string, error) {
+func accessMap(m map[string]accessLevel) ([]keyward.Scope, []string, error) {
 	domains := make([]string, 0, len(m))
 	for d := range m {
 		domains = append(domains, d)
@@ -152,16 +185,12 @@ func accessMap(m map[string]string) ([]keyward.Scope, []string, error) {
 	scopes := make([]keyward.Scope, 0, len(m))
 	kept := make([]string, 0, len(m))
 	for _, d := range domains {
-		var a keyward.Access
-		switch m[d] {
-		case accessNone:
+		a, grant, ok := m[d].access()
+		if !ok {
+			return nil, nil, keyward.InvalidField("access."+d, "must be one of %s, %s, %s, or their numbers 0, 1, 2", accessNone, accessRead, accessWrite)
+		}
+		if !grant {
 			continue
-		case accessRead:
-			a = keyward.AccessRead
-		case accessWrite:
-			a = keyward.AccessWrite
-		default:
-			return nil, nil, keyward.InvalidField("access."+d, "must be one of %s, %s, %s", accessNone, accessRead, accessWrite)
 		}
 		scopes = append(scopes, keyward.Scope{Resource: d, Access: a, Targets: []string{keyward.Wildcard}})
 		kept = append(kept, d)
@@ -173,11 +202,11 @@ func accessMap(m map[string]string) ([]keyward.Scope, []string, error) {
 // map. Only scopes on every object ("*") are shown: orq cannot express a
 // grant on some objects, and showing it as the whole domain would widen it
 // when a client writes the map back. Roles are not expanded either.
-func orqAccess(k *keyward.Key) map[string]string {
+func orqAccess(k *keyward.Key) map[string]any {
 	if k.PermissionMode != keyward.ModeRestricted {
 		return nil
 	}
-	out := map[string]string{}
+	out := map[string]any{}
 	for _, s := range k.Scopes {
 		if !slices.Contains(s.Targets, keyward.Wildcard) {
 			continue
@@ -224,21 +253,27 @@ func parseTimestamp(field, s string) (t time.Time, zero bool, err error) {
 // protobuf's JSON mapping does (generated clients reject null where the
 // schema has none).
 type apiKey struct {
-	APIKeyID       string            `json:"api_key_id"`
-	Name           string            `json:"name"`
-	Owner          owner             `json:"owner"`
-	ProjectScope   projectScope      `json:"project_scope"`
-	PermissionMode string            `json:"permission_mode"`
-	Access         map[string]string `json:"access,omitzero"`
-	TokenPrefix    string            `json:"token_prefix"`
-	Status         string            `json:"status"`
-	CreatedByID    string            `json:"created_by_id,omitempty"`
-	UpdatedByID    string            `json:"updated_by_id,omitempty"`
-	CreatedAt      string            `json:"created_at"`
-	UpdatedAt      string            `json:"updated_at"`
-	LastUsedAt     string            `json:"last_used_at,omitempty"`
-	ExpiresAt      string            `json:"expires_at,omitempty"`
-	LegacyKeyID    string            `json:"legacy_key_id,omitempty"`
+	APIKeyID string `json:"api_key_id"`
+	Name     string `json:"name"`
+	keyCommon
+	CreatedAt   string `json:"created_at"`
+	UpdatedAt   string `json:"updated_at"`
+	LastUsedAt  string `json:"last_used_at,omitempty"`
+	ExpiresAt   string `json:"expires_at,omitempty"`
+	LegacyKeyID string `json:"legacy_key_id,omitempty"`
+}
+
+// keyCommon are the members orq's ApiKey and its APIKeyRestResponse share,
+// with the same names and values.
+type keyCommon struct {
+	Owner          owner          `json:"owner"`
+	ProjectScope   projectScope   `json:"project_scope"`
+	PermissionMode string         `json:"permission_mode"`
+	Access         map[string]any `json:"access,omitzero"`
+	TokenPrefix    string         `json:"token_prefix"`
+	Status         string         `json:"status"`
+	CreatedByID    string         `json:"created_by_id,omitempty"`
+	UpdatedByID    string         `json:"updated_by_id,omitempty"`
 }
 
 // owner is orq's ApiKeyOwner oneof. keyward's account-owned keys are
@@ -271,8 +306,11 @@ type singleScope struct {
 // view renders a keyward API key as orq's ApiKey.
 func view(k *keyward.Key) apiKey {
 	v := apiKey{
-		APIKeyID: orqKeyID(k.ID), Name: k.Name, PermissionMode: orqMode(k.PermissionMode), Access: orqAccess(k),
-		TokenPrefix: k.Start, Status: orqStatus(k.Status), CreatedByID: orqKeyID(k.CreatedByID), UpdatedByID: orqKeyID(k.UpdatedByID),
+		APIKeyID: orqKeyID(k.ID), Name: k.Name,
+		keyCommon: keyCommon{
+			PermissionMode: orqMode(k.PermissionMode), Access: orqAccess(k), TokenPrefix: k.Start, Status: orqStatus(k.Status),
+			CreatedByID: orqKeyID(k.CreatedByID), UpdatedByID: orqKeyID(k.UpdatedByID),
+		},
 		CreatedAt: timestamp(k.CreatedAt), UpdatedAt: timestamp(k.UpdatedAt), LastUsedAt: optTimestamp(k.LastUsedAt),
 		ExpiresAt: optTimestamp(k.ExpiresAt),
 	}
@@ -343,29 +381,31 @@ type mcpAccessIn struct {
 	DenyAll              bool     `json:"deny_all"`
 	AllowedMcpGatewayIDs []string `json:"allowed_mcp_gateway_ids"`
 	ToolsetIDs           []string `json:"toolset_ids"`
+	AllowedFilesystemIDs []string `json:"allowed_filesystem_ids"`
 }
 
 // createRequest is orq's CreateApiKeyRequest.
 type createRequest struct {
-	Name           keyward.Field[string]            `json:"name"`
-	Owner          keyward.Field[ownerIn]           `json:"owner"`
-	ProjectScope   keyward.Field[projectScopeIn]    `json:"project_scope"`
-	PermissionMode keyward.Field[string]            `json:"permission_mode"`
-	Access         keyward.Field[map[string]string] `json:"access"`
-	ExpiresAt      keyward.Field[string]            `json:"expires_at"`
-	McpAccess      keyward.Field[mcpAccessIn]       `json:"mcp_access"`
+	Name           keyward.Field[string]                 `json:"name"`
+	Owner          keyward.Field[ownerIn]                `json:"owner"`
+	ProjectScope   keyward.Field[projectScopeIn]         `json:"project_scope"`
+	PermissionMode keyward.Field[string]                 `json:"permission_mode"`
+	Access         keyward.Field[map[string]accessLevel] `json:"access"`
+	ExpiresAt      keyward.Field[string]                 `json:"expires_at"`
+	McpAccess      keyward.Field[mcpAccessIn]            `json:"mcp_access"`
+	Labels         keyward.Field[map[string]*string]     `json:"labels"`
 }
 
 // updateRequest is orq's UpdateApiKeyRequest (its update page).
 type updateRequest struct {
-	Name           keyward.Field[string]            `json:"name"`
-	Status         keyward.Field[string]            `json:"status"`
-	PermissionMode keyward.Field[string]            `json:"permission_mode"`
-	Access         keyward.Field[map[string]string] `json:"access"`
-	ProjectScope   keyward.Field[projectScopeIn]    `json:"project_scope"`
-	ExpiresAt      keyward.Field[string]            `json:"expires_at"`
-	ClearExpiresAt keyward.Field[bool]              `json:"clear_expires_at"`
-	McpAccess      keyward.Field[mcpAccessIn]       `json:"mcp_access"`
+	Name           keyward.Field[string]                 `json:"name"`
+	Status         keyward.Field[string]                 `json:"status"`
+	PermissionMode keyward.Field[string]                 `json:"permission_mode"`
+	Access         keyward.Field[map[string]accessLevel] `json:"access"`
+	ProjectScope   keyward.Field[projectScopeIn]         `json:"project_scope"`
+	ExpiresAt      keyward.Field[string]                 `json:"expires_at"`
+	ClearExpiresAt keyward.Field[bool]                   `json:"clear_expires_at"`
+	McpAccess      keyward.Field[mcpAccessIn]            `json:"mcp_access"`
 }
 
 // rotateRequest is the body of :rotate: api_key_id repeats the path's.
@@ -436,10 +476,30 @@ func checkMcpAccess(f keyward.Field[mcpAccessIn]) error {
 		return nil
 	}
 	m := f.Value
-	if m.DenyAll || len(m.AllowedMcpGatewayIDs) > 0 || len(m.ToolsetIDs) > 0 {
+	if m.DenyAll || len(m.AllowedMcpGatewayIDs) > 0 || len(m.ToolsetIDs) > 0 || len(m.AllowedFilesystemIDs) > 0 {
 		return keyward.InvalidField("mcp_access", "MCP gateway restrictions are not supported by this server; omit mcp_access")
 	}
 	return nil
+}
+
+// labelsField turns orq's labels (create) into keyward's metadata: each
+// label a member with its string value. {} sets none; null, as labels or
+// as a label's value, is refused.
+func labelsField(f keyward.Field[map[string]*string]) (keyward.Field[map[string]json.RawMessage], error) {
+	switch {
+	case f.Null:
+		return keyward.Field[map[string]json.RawMessage]{}, keyward.InvalidField("labels", "cannot be null; omit it for no labels")
+	case len(f.Value) == 0:
+		return keyward.Field[map[string]json.RawMessage]{}, nil
+	}
+	md := make(map[string]json.RawMessage, len(f.Value))
+	for n, v := range f.Value {
+		if v == nil {
+			return keyward.Field[map[string]json.RawMessage]{}, keyward.InvalidField("labels."+n, "must be a string")
+		}
+		md[n], _ = json.Marshal(*v) // a string always encodes
+	}
+	return keyward.Some(md), nil
 }
 
 // expiryField reads expires_at: null clears it (keyward's PATCH rule), the protobuf
