@@ -34,6 +34,8 @@ type Store interface {
 	FeedConfirmedAt() time.Time
 	// Close releases the database; pending writes are committed or rolled back.
 	Close() error
+	// UsageStore keeps the verification counts per key, outcome and bucket.
+	UsageStore
 }
 
 // Tx is the set of operations available inside Read and Write. Methods

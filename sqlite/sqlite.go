@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -28,6 +29,18 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
+
+//go:embed usage_migrations/*.sql
+var usageMigrationFiles embed.FS
+
+// UsageMigrationsFS returns the embedded migrations of the usage file.
+func UsageMigrationsFS() fs.FS {
+	sub, err := fs.Sub(usageMigrationFiles, "usage_migrations")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
+	}
+	return sub
+}
 
 // MigrationsFS returns the embedded SQLite migrations.
 func MigrationsFS() fs.FS {
@@ -40,6 +53,22 @@ func MigrationsFS() fs.FS {
 
 // FileName is the database file inside the data directory.
 const FileName = "keyward.db"
+
+// UsageFileName is the usage file beside FileName.
+const UsageFileName = "usage.db"
+
+// UsagePath returns the usage file of the database at path: usage.db
+// beside keyward.db, NAME.usage.db beside any other NAME.db (or NAME).
+// It holds the usage buckets, which the write-behind changes every few
+// seconds: in a file of their own, those commits never empty the page
+// cache of the connections that read keys.
+func UsagePath(path string) string {
+	dir, base := filepath.Split(path)
+	if base == FileName {
+		return filepath.Join(dir, UsageFileName)
+	}
+	return filepath.Join(dir, strings.TrimSuffix(base, ".db")+"."+UsageFileName)
+}
 
 // ErrNoDatabase is the error (wrapped, with the reason) of a path that
 // holds no keyward database where one must exist.
@@ -137,10 +166,45 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 		read.Close()
 		return nil, fmt.Errorf("open %s: invalidation feed: %w", path, err)
 	}
+	uw, ur, err := openUsage(ctx, UsagePath(path), common)
+	if err != nil {
+		write.Close()
+		read.Close()
+		f.close()
+		return nil, err
+	}
 	s := sqlstore.New(write, read, Dialect{feed: f}, true)
+	s.SetUsageDB(uw, ur)
 	s.SetFeedHealth(f.healthy, f.confirmedAt)
 	f.start(s.Deliver)
 	return &DB{Store: s, path: path, feed: f}, nil
+}
+
+// openUsage opens (creating if needed) and migrates the usage file: one
+// connection writes (the write-behind), a small pool reads.
+func openUsage(ctx context.Context, path, common string) (write, read *sql.DB, err error) {
+	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600); err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	} else {
+		f.Close()
+	}
+	common = strings.ReplaceAll(common, "&mode=rw", "")
+	if write, err = openPool(dsn(path, common+"&_txlock=immediate"), 1); err != nil {
+		return nil, nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		write.Close()
+		return nil, nil, fmt.Errorf("restrict usage file: %w", err)
+	}
+	if _, err := sqlstore.Migrate(ctx, write, Dialect{}, UsageMigrationsFS()); err != nil {
+		write.Close()
+		return nil, nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	if read, err = openPool(dsn(path, common+"&_query_only=1"), 2); err != nil {
+		write.Close()
+		return nil, nil, err
+	}
+	return write, read, nil
 }
 
 // openPool opens a handle on dsn that keeps n connections open for good:
@@ -208,9 +272,17 @@ func (db *DB) Close() error {
 }
 
 // Backup writes a consistent copy of the database to dst (which must not
-// exist) with VACUUM INTO, while keyward keeps serving.
+// exist) with VACUUM INTO, while keyward keeps serving, and of its usage
+// file to UsagePath(dst).
 func (db *DB) Backup(ctx context.Context, dst string) error {
-	return vacuumInto(ctx, db.WriteDB(), dst)
+	if err := vacuumInto(ctx, db.WriteDB(), dst); err != nil {
+		return err
+	}
+	if err := vacuumInto(ctx, db.UsageWriteDB(), UsagePath(dst)); err != nil {
+		os.Remove(dst)
+		return err
+	}
+	return nil
 }
 
 // Backup writes a consistent copy of the keyward database at path to dst
@@ -224,7 +296,26 @@ func Backup(ctx context.Context, path, dst string) error {
 		return err
 	}
 	defer db.Close()
-	return vacuumInto(ctx, db, dst)
+	if err := vacuumInto(ctx, db, dst); err != nil {
+		return err
+	}
+	// The usage file, if there is one yet (a database of an older keyward
+	// has none: the copy then has none either).
+	upath := UsagePath(path)
+	if _, err := os.Stat(upath); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	udb, err := sql.Open("sqlite", dsn(upath, "_busy_timeout=5000&mode=ro"))
+	if err != nil {
+		os.Remove(dst)
+		return err
+	}
+	defer udb.Close()
+	if err := vacuumInto(ctx, udb, UsagePath(dst)); err != nil {
+		os.Remove(dst)
+		return fmt.Errorf("usage file: %w", err)
+	}
+	return nil
 }
 
 func vacuumInto(ctx context.Context, db *sql.DB, dst string) error {

@@ -58,6 +58,9 @@ type Store struct {
 	write   *sql.DB
 	read    *sql.DB
 	dialect Dialect
+	// usageWrite and usageRead hold the usage buckets when they live in a
+	// database of their own (SQLite's usage file); nil: write and read.
+	usageWrite, usageRead *sql.DB
 	// writeMu serialises write transactions in-process, so a waiting
 	// writer honours its context instead of blocking inside the driver.
 	writeMu chan struct{}
@@ -145,6 +148,12 @@ func (s *Store) Close() error {
 	err = errors.Join(err, s.write.Close())
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
+	}
+	if s.usageWrite != nil && s.usageWrite != s.write {
+		err = errors.Join(err, s.usageWrite.Close())
+	}
+	if s.usageRead != nil && s.usageRead != s.usageWrite && s.usageRead != s.read {
+		err = errors.Join(err, s.usageRead.Close())
 	}
 	return err
 }

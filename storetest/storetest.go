@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"Idempotency", idempotencyTests},
 		{"Transactions", txTests},
 		{"TenantScoping", scopeTests},
+		{"Usage", usageTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

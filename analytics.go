@@ -1,0 +1,174 @@
+package keyward
+
+import (
+	"context"
+	"time"
+)
+
+// Usage analytics: every verification of a key is counted by outcome in
+// minute buckets, rolled up into hour and day buckets as it is written
+// (docs/api.md, "Usage").
+
+// Granularity is the width of a usage bucket.
+type Granularity string
+
+const (
+	GranularityMinute Granularity = "minute"
+	GranularityHour   Granularity = "hour"
+	GranularityDay    Granularity = "day"
+)
+
+// Granularities lists the granularities, finest first.
+func Granularities() []Granularity {
+	return []Granularity{GranularityMinute, GranularityHour, GranularityDay}
+}
+
+// Duration returns the width of a bucket (0 for an unknown granularity).
+func (g Granularity) Duration() time.Duration {
+	switch g {
+	case GranularityMinute:
+		return time.Minute
+	case GranularityHour:
+		return time.Hour
+	case GranularityDay:
+		return 24 * time.Hour
+	}
+	return 0
+}
+
+// Start returns the start of the bucket holding t (UTC).
+func (g Granularity) Start(t time.Time) time.Time {
+	d := g.Duration()
+	if d == 0 {
+		return t.UTC()
+	}
+	return t.UTC().Truncate(d)
+}
+
+// MaxUsageBuckets bounds the buckets one series may span (a 400 beyond):
+// 24 hours of minutes, 60 days of hours, about 4 years of days.
+const MaxUsageBuckets = 1440
+
+// UsageOutcomes lists the outcomes counted for a key, in a stable order
+// (NOT_FOUND names no key, so it is never counted).
+var UsageOutcomes = [NumUsageOutcomes]VerifyCode{
+	VerifyValid, VerifyRateLimited, VerifyUsageExceeded, VerifyRevoked, VerifyDisabled, VerifyExpired,
+	VerifyRotated, VerifyOwnerInactive, VerifyForbiddenIP, VerifyWrongProject, VerifyInsufficientPermissions,
+}
+
+// NumUsageOutcomes is the number of outcomes counted per key.
+const NumUsageOutcomes = 11
+
+// UsageIndex returns the position of c in UsageOutcomes, or -1 for an
+// outcome that is not counted. It allocates nothing (the hot path).
+func (c VerifyCode) UsageIndex() int {
+	switch c {
+	case VerifyValid:
+		return 0
+	case VerifyRateLimited:
+		return 1
+	case VerifyUsageExceeded:
+		return 2
+	case VerifyRevoked:
+		return 3
+	case VerifyDisabled:
+		return 4
+	case VerifyExpired:
+		return 5
+	case VerifyRotated:
+		return 6
+	case VerifyOwnerInactive:
+		return 7
+	case VerifyForbiddenIP:
+		return 8
+	case VerifyWrongProject:
+		return 9
+	case VerifyInsufficientPermissions:
+		return 10
+	}
+	return -1
+}
+
+// UsageCount is what the write-behind adds to one minute bucket: the
+// verifications of one key with one outcome. The key's account, owner and
+// project are carried along (the buckets are grouped by them) so reading
+// usage never joins the keys.
+type UsageCount struct {
+	AccountID string
+	KeyID     string
+	Owner     Owner
+	ProjectID string
+	Outcome   VerifyCode
+	Minute    time.Time // start of the minute bucket
+	Count     int64
+}
+
+// UsageGroup is what the account's usage is grouped by.
+type UsageGroup string
+
+const (
+	GroupByKey     UsageGroup = "key"
+	GroupByOutcome UsageGroup = "outcome"
+	GroupByOwner   UsageGroup = "owner"
+	GroupByProject UsageGroup = "project"
+)
+
+// UsageGroups lists the groupings.
+func UsageGroups() []UsageGroup {
+	return []UsageGroup{GroupByKey, GroupByOutcome, GroupByOwner, GroupByProject}
+}
+
+// UsageQuery selects buckets of one granularity starting in [From, To)
+// of one account, and of one key when KeyID is set.
+type UsageQuery struct {
+	AccountID   string
+	KeyID       string
+	Granularity Granularity
+	From, To    time.Time
+}
+
+// UsageRow is a count read back: a bucket's start (series) or a group's
+// value (totals: a key id, an owner as type:id, a project id, "" for keys
+// in no project or of no owner), with an outcome.
+type UsageRow struct {
+	Start   time.Time
+	Group   string
+	Outcome VerifyCode
+	Count   int64
+}
+
+// UsageRetention is how long buckets of each granularity are kept.
+type UsageRetention struct {
+	Minutes, Hours, Days time.Duration
+}
+
+// DefaultUsageRetention keeps minutes 48 hours, hours 90 days, days 2 years.
+var DefaultUsageRetention = UsageRetention{Minutes: 48 * time.Hour, Hours: 90 * 24 * time.Hour, Days: 2 * 366 * 24 * time.Hour}
+
+// Of returns the retention of granularity g.
+func (r UsageRetention) Of(g Granularity) time.Duration {
+	switch g {
+	case GranularityMinute:
+		return r.Minutes
+	case GranularityHour:
+		return r.Hours
+	}
+	return r.Days
+}
+
+// UsageStore keeps the usage buckets. On SQLite they live in a file of
+// their own beside the keys' (the write-behind's commits never empty the
+// page cache of the connections that read keys); on PostgreSQL in the
+// same database, upserted in batches so counts of every node add up.
+type UsageStore interface {
+	// AddUsage adds counts to their minute buckets and to the hour and
+	// day buckets holding them, in one transaction.
+	AddUsage(ctx context.Context, counts []UsageCount) error
+	// UsageSeries returns the counts per bucket start and outcome.
+	UsageSeries(ctx context.Context, q *UsageQuery) ([]UsageRow, error)
+	// UsageTotals returns the counts of the range per group value and
+	// outcome.
+	UsageTotals(ctx context.Context, q *UsageQuery, by UsageGroup) ([]UsageRow, error)
+	// PurgeUsage deletes the buckets of granularity g that start before t.
+	PurgeUsage(ctx context.Context, g Granularity, before time.Time) error
+}

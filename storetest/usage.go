@@ -1,0 +1,177 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// The usage buckets (keyward.UsageStore): counts add up (across
+// concurrent writers, as nodes sharing a database), every count lands in
+// its minute, hour and day bucket, ranges are [From, To), reads are scoped
+// to the account, and purging drops only one granularity's old buckets.
+
+var usageTests = []test{
+	{"RollUp", testUsageRollUp},
+	{"ConcurrentWritersAddUp", testUsageConcurrent},
+	{"Totals", testUsageTotals},
+	{"Purge", testUsagePurge},
+}
+
+func (e *env) addUsage(counts ...keyward.UsageCount) {
+	e.t.Helper()
+	if err := e.s.AddUsage(e.ctx, counts); err != nil {
+		e.t.Fatalf("AddUsage: %v", err)
+	}
+}
+
+// series returns the series of q as "start outcome count" lines.
+func (e *env) series(q keyward.UsageQuery) []string {
+	e.t.Helper()
+	rows, err := e.s.UsageSeries(e.ctx, &q)
+	if err != nil {
+		e.t.Fatalf("UsageSeries: %v", err)
+	}
+	var out []string
+	for _, r := range rows {
+		out = append(out, fmt.Sprintf("%s %s %d", r.Start.Format("2006-01-02T15:04"), r.Outcome, r.Count))
+	}
+	return out
+}
+
+func wantLines(e *env, what string, got []string, want ...string) {
+	e.t.Helper()
+	if !slices.Equal(got, want) {
+		e.t.Fatalf("%s:\n got  %q\n want %q", what, got, want)
+	}
+}
+
+var usageDay = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+
+func usageOf(account, key string, outcome keyward.VerifyCode, at time.Time, n int64) keyward.UsageCount {
+	return keyward.UsageCount{AccountID: account, KeyID: key, Owner: keyward.Owner{Type: keyward.OwnerAccount, ID: account},
+		Outcome: outcome, Minute: at, Count: n}
+}
+
+func testUsageRollUp(e *env) {
+	acc, other := "acc_01HZX3K8Q4W2N5R7T9V0B1C2D1", "acc_01HZX3K8Q4W2N5R7T9V0B1C2D2"
+	k1, k2 := "key_01HZX3K8Q4W2N5R7T9V0B1C2D3", "key_01HZX3K8Q4W2N5R7T9V0B1C2D4"
+	m0 := usageDay.Add(9*time.Hour + 58*time.Minute)
+	m1, m2 := m0.Add(time.Minute), m0.Add(2*time.Minute) // m2 is 10:00, the next hour
+	e.addUsage(usageOf(acc, k1, keyward.VerifyValid, m0, 3), usageOf(acc, k1, keyward.VerifyValid, m1, 2),
+		usageOf(acc, k1, keyward.VerifyRateLimited, m1, 1), usageOf(other, k2, keyward.VerifyValid, m1, 7))
+	e.addUsage(usageOf(acc, k1, keyward.VerifyValid, m2, 4), usageOf(acc, k1, keyward.VerifyValid, m0, 1))
+	q := keyward.UsageQuery{AccountID: acc, KeyID: k1, From: usageDay, To: usageDay.Add(24 * time.Hour)}
+
+	q.Granularity = keyward.GranularityMinute
+	wantLines(e, "minutes", e.series(q),
+		"2025-03-01T09:58 VALID 4", "2025-03-01T09:59 RATE_LIMITED 1", "2025-03-01T09:59 VALID 2", "2025-03-01T10:00 VALID 4")
+	q.Granularity = keyward.GranularityHour
+	wantLines(e, "hours", e.series(q),
+		"2025-03-01T09:00 RATE_LIMITED 1", "2025-03-01T09:00 VALID 6", "2025-03-01T10:00 VALID 4")
+	q.Granularity = keyward.GranularityDay
+	wantLines(e, "days", e.series(q), "2025-03-01T00:00 RATE_LIMITED 1", "2025-03-01T00:00 VALID 10")
+
+	// [From, To): the bucket starting at To is out, the one at From in.
+	q.Granularity, q.From, q.To = keyward.GranularityMinute, m1, m2
+	wantLines(e, "minutes in [09:59, 10:00)", e.series(q), "2025-03-01T09:59 RATE_LIMITED 1", "2025-03-01T09:59 VALID 2")
+
+	// Another account sees nothing of the key, even by its id.
+	q = keyward.UsageQuery{AccountID: other, KeyID: k1, Granularity: keyward.GranularityDay, From: usageDay, To: usageDay.Add(24 * time.Hour)}
+	wantLines(e, "the key's usage read by another account", e.series(q))
+	q.KeyID = ""
+	wantLines(e, "the other account's usage", e.series(q), "2025-03-01T00:00 VALID 7")
+}
+
+func testUsageConcurrent(e *env) {
+	acc := "acc_01HZX3K8Q4W2N5R7T9V0B1C2D1"
+	keys := []string{"key_01HZX3K8Q4W2N5R7T9V0B1C2D3", "key_01HZX3K8Q4W2N5R7T9V0B1C2D4", "key_01HZX3K8Q4W2N5R7T9V0B1C2D5"}
+	at := usageDay.Add(12 * time.Hour)
+	const writers, rounds = 3, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*rounds)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				// The same rows from every writer, in different orders.
+				var batch []keyward.UsageCount
+				for i := range keys {
+					k := keys[(i+w+r)%len(keys)]
+					batch = append(batch, usageOf(acc, k, keyward.VerifyValid, at, 1), usageOf(acc, k, keyward.VerifyExpired, at.Add(time.Minute), 2))
+				}
+				errs <- e.s.AddUsage(e.ctx, batch)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			e.t.Fatalf("AddUsage: %v", err)
+		}
+	}
+	n := writers * rounds
+	for _, g := range keyward.Granularities() {
+		q := keyward.UsageQuery{AccountID: acc, KeyID: keys[1], Granularity: g, From: usageDay, To: usageDay.Add(24 * time.Hour)}
+		var sum [2]int64
+		rows, err := e.s.UsageSeries(e.ctx, &q)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.Outcome == keyward.VerifyValid {
+				sum[0] += r.Count
+			} else {
+				sum[1] += r.Count
+			}
+		}
+		if sum != [2]int64{int64(n), int64(2 * n)} {
+			e.t.Fatalf("%s buckets after %d concurrent batches: VALID %d, EXPIRED %d; want %d, %d", g, n, sum[0], sum[1], n, 2*n)
+		}
+	}
+}
+
+func testUsageTotals(e *env) {
+	acc := "acc_01HZX3K8Q4W2N5R7T9V0B1C2D1"
+	k1, k2 := "key_01HZX3K8Q4W2N5R7T9V0B1C2D3", "key_01HZX3K8Q4W2N5R7T9V0B1C2D4"
+	at := usageDay.Add(8 * time.Hour)
+	c1 := usageOf(acc, k1, keyward.VerifyValid, at, 5)
+	c1.Owner, c1.ProjectID = keyward.Owner{Type: keyward.OwnerUser, ID: "usr_01HZX3K8Q4W2N5R7T9V0B1C2D6"}, "prj_01HZX3K8Q4W2N5R7T9V0B1C2D7"
+	c2 := usageOf(acc, k2, keyward.VerifyDisabled, at, 2)
+	c3 := usageOf(acc, k2, keyward.VerifyValid, at.Add(time.Hour), 1)
+	e.addUsage(c1, c2, c3)
+	q := keyward.UsageQuery{AccountID: acc, Granularity: keyward.GranularityHour, From: usageDay, To: usageDay.Add(24 * time.Hour)}
+	totals := func(by keyward.UsageGroup) []string {
+		rows, err := e.s.UsageTotals(e.ctx, &q, by)
+		if err != nil {
+			e.t.Fatalf("UsageTotals by %s: %v", by, err)
+		}
+		var out []string
+		for _, r := range rows {
+			out = append(out, fmt.Sprintf("%s %s %d", r.Group, r.Outcome, r.Count))
+		}
+		return out
+	}
+	wantLines(e, "by key", totals(keyward.GroupByKey), k1+" VALID 5", k2+" DISABLED 2", k2+" VALID 1")
+	wantLines(e, "by outcome", totals(keyward.GroupByOutcome), "DISABLED DISABLED 2", "VALID VALID 6")
+	wantLines(e, "by owner", totals(keyward.GroupByOwner), "account:"+acc+" DISABLED 2", "account:"+acc+" VALID 1", "user:usr_01HZX3K8Q4W2N5R7T9V0B1C2D6 VALID 5")
+	wantLines(e, "by project", totals(keyward.GroupByProject), " DISABLED 2", " VALID 1", "prj_01HZX3K8Q4W2N5R7T9V0B1C2D7 VALID 5")
+}
+
+func testUsagePurge(e *env) {
+	acc, k := "acc_01HZX3K8Q4W2N5R7T9V0B1C2D1", "key_01HZX3K8Q4W2N5R7T9V0B1C2D3"
+	old, recent := usageDay.Add(time.Hour), usageDay.Add(3*time.Hour)
+	e.addUsage(usageOf(acc, k, keyward.VerifyValid, old, 1), usageOf(acc, k, keyward.VerifyValid, recent, 2))
+	if err := e.s.PurgeUsage(e.ctx, keyward.GranularityMinute, usageDay.Add(2*time.Hour)); err != nil {
+		e.t.Fatalf("PurgeUsage: %v", err)
+	}
+	q := keyward.UsageQuery{AccountID: acc, KeyID: k, Granularity: keyward.GranularityMinute, From: usageDay, To: usageDay.Add(24 * time.Hour)}
+	wantLines(e, "minutes after the purge", e.series(q), "2025-03-01T03:00 VALID 2")
+	q.Granularity = keyward.GranularityHour
+	wantLines(e, "hours after purging minutes", e.series(q), "2025-03-01T01:00 VALID 1", "2025-03-01T03:00 VALID 2")
+}
