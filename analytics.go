@@ -2,6 +2,7 @@ package keyward
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -171,4 +172,99 @@ type UsageStore interface {
 	UsageTotals(ctx context.Context, q *UsageQuery, by UsageGroup) ([]UsageRow, error)
 	// PurgeUsage deletes the buckets of granularity g that start before t.
 	PurgeUsage(ctx context.Context, g Granularity, before time.Time) error
+}
+
+// Usage read back (GET /v1/keys/{id}/usage, GET /v1/usage).
+
+// OutcomeCounts are counts by outcome; outcomes with no count are absent.
+type OutcomeCounts map[VerifyCode]int64
+
+// UsageBucket is one bucket of a key's series.
+type UsageBucket struct {
+	Start    time.Time
+	Total    int64
+	Outcomes OutcomeCounts
+}
+
+// UsageSeries is a key's usage over a range: every bucket of the range,
+// in order, those without verifications included (zero).
+type UsageSeries struct {
+	KeyID       string
+	Granularity Granularity
+	From, To    time.Time
+	Total       int64
+	Outcomes    OutcomeCounts
+	Buckets     []UsageBucket
+}
+
+// UsageGroupTotal is the usage of one group (a key, an outcome, an owner
+// as type:id, a project id; "" for keys of no project).
+type UsageGroupTotal struct {
+	Value    string
+	Total    int64
+	Outcomes OutcomeCounts
+}
+
+// UsageSummary is the account's usage over a range: its totals and its
+// busiest groups, most verifications first.
+type UsageSummary struct {
+	Granularity Granularity
+	From, To    time.Time
+	GroupBy     UsageGroup
+	Total       int64
+	Outcomes    OutcomeCounts
+	Groups      []UsageGroupTotal
+}
+
+// Usage summary limits: the groups an answer lists.
+const (
+	DefaultUsageLimit = 10
+	MaxUsageLimit     = 100
+)
+
+// UsageRange is the range of a usage read before defaults: zero values
+// are absent.
+type UsageRange struct {
+	Granularity Granularity
+	From, To    time.Time
+}
+
+// Resolve applies the defaults of a usage read (granularity hour; to now;
+// from 24 hours before the end of to's bucket, 30 days for days) and aligns the range on the
+// granularity's buckets: from down to the start of its bucket, to up to
+// the end of its, so the bucket holding "to" is in. It reports the query
+// parameter at fault and why for an unknown granularity, an empty or
+// reversed range, or one of more than MaxUsageBuckets buckets.
+func (r UsageRange) Resolve(now time.Time) (q UsageQuery, param, problem string) {
+	g := r.Granularity
+	if g == "" {
+		g = GranularityHour
+	}
+	d := g.Duration()
+	if d == 0 {
+		return q, "granularity", "must be one of minute, hour, day"
+	}
+	to := r.To
+	if to.IsZero() {
+		to = now
+	}
+	q.Granularity, q.To = g, g.Start(to)
+	if q.To.Before(to) {
+		q.To = q.To.Add(d)
+	}
+	from := r.From
+	if from.IsZero() {
+		from = q.To.Add(-24 * time.Hour)
+		if g == GranularityDay {
+			from = q.To.Add(-30 * 24 * time.Hour)
+		}
+	}
+	if !from.Before(to) {
+		return q, "from", "must be before to"
+	}
+	q.From = g.Start(from)
+	if n := q.To.Sub(q.From) / d; n > MaxUsageBuckets {
+		return q, "from", fmt.Sprintf("the range spans %d %s buckets; at most %d (use a coarser granularity)", n, g, MaxUsageBuckets)
+	}
+	return q, "", ""
 }

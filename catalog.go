@@ -221,6 +221,7 @@ const (
 	PermCatalogRead         = "catalog:read"
 	PermCatalogWrite        = "catalog:write"
 	PermAuditRead           = "audit:read"
+	PermUsageRead           = "usage:read"
 	PermAccountsRead        = "accounts:read"  // operator keys only
 	PermAccountsWrite       = "accounts:write" // operator keys only
 )
@@ -247,6 +248,7 @@ func ManagementPermissions() []ManagementPermission {
 		{PermCatalogRead, "read the permission catalog", false},
 		{PermCatalogWrite, "add, change and remove catalog resources", false},
 		{PermAuditRead, "read the audit log", false},
+		{PermUsageRead, "read usage: verifications of keys over time, by outcome", false},
 		{PermAccountsRead, "list and read accounts", true},
 		{PermAccountsWrite, "create, change and delete accounts", true},
 	}

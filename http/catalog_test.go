@@ -107,9 +107,9 @@ func TestPxCatalogGet(t *testing.T) {
 	}
 	spec := []string{"keys:read", "keys:write", "keys:verify", "keys:reveal", "management_keys:read",
 		"management_keys:write", "members:read", "members:write", "catalog:read", "catalog:write",
-		"audit:read", "accounts:read", "accounts:write"}
+		"audit:read", "usage:read", "accounts:read", "accounts:write"}
 	if !slices.Equal(perms, spec) {
-		t.Errorf("management_permissions %v, want the 13 of docs/permissions.md %v", perms, spec)
+		t.Errorf("management_permissions %v, want the 14 of docs/permissions.md %v", perms, spec)
 	}
 	for _, p := range spec {
 		if want := strings.HasPrefix(p, "accounts:"); operatorOnly[p] != want {

@@ -497,7 +497,7 @@ func sameRoutes(t *testing.T, e *testEnv, what string, keep func(route string) b
 var boundPerms = []string{
 	keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermKeysVerify, keyward.PermKeysReveal,
 	keyward.PermManagementKeysRead, keyward.PermManagementKeysWrite, keyward.PermMembersRead,
-	keyward.PermMembersWrite, keyward.PermCatalogRead, keyward.PermCatalogWrite, keyward.PermAuditRead,
+	keyward.PermMembersWrite, keyward.PermCatalogRead, keyward.PermCatalogWrite, keyward.PermAuditRead, keyward.PermUsageRead,
 }
 
 // allPerms are every management permission: boundPerms and the two of

@@ -162,6 +162,7 @@ func aiIsoRoutes() []aiIsoRoute {
 		{"POST /v1/keys/{id}/rotate", "key", `{"grace_period_seconds":0}`},
 		{"GET /v1/keys/{id}/secret", "key", ""},
 		{"POST /v1/keys/{id}/credits", "key", `{"set":1000}`},
+		{"GET /v1/keys/{id}/usage", "key", ""},
 		{"GET /v1/management-keys/{id}", "mgmt", ""},
 		{"PATCH /v1/management-keys/{id}", "mgmt", `{"name":"ai hijack"}`},
 		{"PUT /v1/management-keys/{id}", "mgmt", `{"name":"ai hijack","permissions":["keys:read"]}`},
@@ -200,6 +201,7 @@ var aiListRoutes = map[string][]string{
 	"GET /v1/catalog":          {""},
 	"GET /v1/audit-events": {"", "target_id={key}", "target_id={acct}", "target_id={user}", "actor_id={mgmt}",
 		"action=key.created", "action=account.created"},
+	"GET /v1/usage": {"", "group_by=owner", "group_by=project"},
 }
 
 // aiActor is a way of acting in account A.

@@ -618,6 +618,8 @@ func pxRoutes() []pxRoute {
 		},
 		{method: "DELETE", pattern: "/v1/catalog/resources/{id}", perm: keyward.PermCatalogWrite, ok: 204, idKind: "resource"},
 		{method: "GET", pattern: "/v1/audit-events", perm: keyward.PermAuditRead, ok: 200},
+		{method: "GET", pattern: "/v1/keys/{id}/usage", perm: keyward.PermUsageRead, ok: 200, idKind: "key"},
+		{method: "GET", pattern: "/v1/usage", perm: keyward.PermUsageRead, ok: 200},
 	}
 }
 

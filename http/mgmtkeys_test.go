@@ -242,6 +242,8 @@ func meRoutes() []meRoute {
 		{"DELETE", "/v1/catalog/resources/{id}", cw, 204, at("/v1/catalog/resources/{id}", resource, nil)},
 
 		{"GET", "/v1/audit-events", audit, 200, at("/v1/audit-events", nil, nil)},
+		{"GET", "/v1/keys/{id}/usage", keyward.PermUsageRead, 200, at("/v1/keys/{id}/usage", key, nil)},
+		{"GET", "/v1/usage", keyward.PermUsageRead, 200, at("/v1/usage", nil, nil)},
 	}...)
 }
 

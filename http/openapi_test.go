@@ -749,6 +749,8 @@ func TestOpenAPIEveryOperation(t *testing.T) {
 	}
 
 	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/audit-events?limit=50&action=key.imported"})
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/keys/" + id + "/usage?granularity=minute"})
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/usage?group_by=outcome&limit=5&from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z"})
 
 	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/management-keys/" + mkID})
 	e.must(http.StatusNoContent, req{Method: "DELETE", Path: "/v1/management-keys/" + opk["id"].(string)})

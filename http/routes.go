@@ -53,6 +53,8 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /v1/keys/{id}/rotate", s.creating(api.rotate))
 	s.handle("GET /v1/keys/{id}/secret", s.managed(s.revealSecret))
 	s.handle("POST /v1/keys/{id}/credits", s.managed(s.changeCredits))
+	s.handle("GET /v1/keys/{id}/usage", s.managed(s.keyUsage, keyUsageParams...))
+	s.handle("GET /v1/usage", s.managed(s.accountUsage, accountUsageParams...))
 
 	mgmt := keyHandlers{s: s, kind: keyward.KindManagement}
 	s.handle("GET /v1/management-keys", s.managed(mgmt.list, keyListParams...))

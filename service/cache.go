@@ -61,7 +61,7 @@ type shard struct {
 	maxMiss int
 	gen     atomic.Uint64
 	// evicted holds the usage of entries evicted before it was written.
-	evicted map[string]keyward.KeyUsage
+	evicted tallies
 	// retired are removed entries a verification may still be counting
 	// in: one that found the entry just before it was removed counts its
 	// use a moment later. Their counters are collected by the next
@@ -108,9 +108,12 @@ type entry struct {
 	// whole key (permissions, operator, allowlist).
 	match *keyward.KeyMatch
 
-	slot    int
-	ref     atomic.Bool
-	uses    atomic.Int64
+	slot int
+	ref  atomic.Bool
+	// counts are the verifications by outcome (keyward.UsageOutcomes;
+	// counts[0] is VALID) since the last write-behind; lastUse is the
+	// last valid one (Unix ms).
+	counts  [keyward.NumUsageOutcomes]atomic.Int64
 	lastUse atomic.Int64
 }
 
@@ -127,7 +130,7 @@ func newVerifyCache(size int, ttl time.Duration) *verifyCache {
 		s.entries = map[keyward.TokenHash]*entry{}
 		s.byKey = map[string][]keyward.TokenHash{}
 		s.misses = map[keyward.TokenHash]int64{}
-		s.evicted = map[string]keyward.KeyUsage{}
+		s.evicted = tallies{}
 		s.max = per
 		s.maxMiss = per/4 + 1
 	}
@@ -254,14 +257,7 @@ func (s *shard) remove(e *entry) {
 	} else {
 		s.byKey[e.keyID] = hashes
 	}
-	if n := e.uses.Swap(0); n > 0 {
-		u := s.evicted[e.keyID]
-		u.Verifications += n
-		if at := time.UnixMilli(e.lastUse.Load()); at.After(u.LastUsed) {
-			u.LastUsed = at
-		}
-		s.evicted[e.keyID] = u
-	}
+	s.evicted.take(e)
 	s.retired = append(s.retired, retiredEntry{e: e, rounds: retireRounds})
 }
 
@@ -364,26 +360,20 @@ func (c *verifyCache) stats() cacheStats {
 
 // takeUsage collects and resets the usage counted in entries (and kept
 // from evicted ones) since the last call, adding it to into.
-func (c *verifyCache) takeUsage(into map[string]keyward.KeyUsage) {
+func (c *verifyCache) takeUsage(into tallies) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
 		for _, e := range s.ring {
-			if n := e.uses.Swap(0); n > 0 {
-				addUsage(into, e.keyID, n, e.lastUse.Load())
-			}
-		}
-		for id, u := range s.evicted {
-			addUsage(into, id, u.Verifications, u.LastUsed.UnixMilli())
+			into.take(e)
 		}
 		if len(s.evicted) > 0 {
-			s.evicted = map[string]keyward.KeyUsage{}
+			into.merge(s.evicted)
+			s.evicted = tallies{}
 		}
 		kept := s.retired[:0]
 		for _, r := range s.retired {
-			if n := r.e.uses.Swap(0); n > 0 {
-				addUsage(into, r.e.keyID, n, r.e.lastUse.Load())
-			}
+			into.take(r.e)
 			if r.rounds--; r.rounds > 0 {
 				kept = append(kept, r)
 			}
@@ -392,13 +382,4 @@ func (c *verifyCache) takeUsage(into map[string]keyward.KeyUsage) {
 		s.retired = kept
 		s.mu.Unlock()
 	}
-}
-
-func addUsage(into map[string]keyward.KeyUsage, id string, n, lastMs int64) {
-	u := into[id]
-	u.Verifications += n
-	if at := time.UnixMilli(lastMs).UTC(); at.After(u.LastUsed) {
-		u.LastUsed = at
-	}
-	into[id] = u
 }

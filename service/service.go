@@ -30,6 +30,9 @@ type Options struct {
 	// UsageFlushInterval is how often last-use times are written behind
 	// (default 2s).
 	UsageFlushInterval time.Duration
+	// UsageRetention is how long usage buckets are kept, per granularity
+	// (zero fields: keyward.DefaultUsageRetention's).
+	UsageRetention keyward.UsageRetention
 	// MasterKey, if set, enables recoverable keys.
 	MasterKey *keyward.MasterKey
 	// CacheSize bounds the verification cache (entries; default 100,000).
@@ -113,6 +116,15 @@ func New(o Options) *Service {
 	if o.UsageFlushInterval <= 0 {
 		o.UsageFlushInterval = 2 * time.Second
 	}
+	def := keyward.DefaultUsageRetention
+	for _, r := range []struct {
+		v *time.Duration
+		d time.Duration
+	}{{&o.UsageRetention.Minutes, def.Minutes}, {&o.UsageRetention.Hours, def.Hours}, {&o.UsageRetention.Days, def.Days}} {
+		if *r.v <= 0 {
+			*r.v = r.d
+		}
+	}
 	if o.CacheSize <= 0 {
 		o.CacheSize = 100_000
 	}
@@ -135,7 +147,7 @@ func New(o Options) *Service {
 	o.Store.Subscribe(s.credits.invalidate)
 	o.Store.Subscribe(s.hub.publish)
 	every := o.UsageFlushInterval
-	s.usage = newUsage(o.Store, o.Logger, every, func(batch map[string]keyward.KeyUsage) {
+	s.usage = newUsage(o.Store, o.Logger, o.Clock, every, o.UsageRetention, func(batch tallies) {
 		s.cache.takeUsage(batch)
 		// Leases of keys idle for a few intervals go back to the pool,
 		// for the other nodes.
@@ -269,7 +281,7 @@ func (s *Service) authenticate(ctx context.Context, c Credential, count bool) (*
 		a.AccountID = k.AccountID
 	}
 	if count {
-		s.used(e, cached, now.UnixMilli())
+		s.used(e, cached, keyward.VerifyValid, now.UnixMilli())
 	}
 	return a, nil
 }
@@ -355,6 +367,7 @@ type Stats struct {
 	CacheEntries, CacheMisses                              int
 	CacheLookups, CacheHits, CacheMissHits, CacheEvictions int64
 	WriteBehindQueue, WriteBehindErrors                    int64
+	UsageWaiting, UsageDropped                             int64
 	RateBackendConfigured, RateBackendFallback             bool
 	RateBackendErrors                                      int64
 	FeedHealthy                                            bool
@@ -367,6 +380,7 @@ func (s *Service) Stats() Stats {
 		CacheEntries: c.Entries, CacheMisses: c.Misses, CacheLookups: c.Lookups, CacheHits: c.Hits,
 		CacheMissHits: c.MissHits, CacheEvictions: c.Evictions,
 		WriteBehindQueue: s.usage.queued.Load(), WriteBehindErrors: s.usage.flushErrors.Load(),
+		UsageWaiting: s.usage.waiting.Load(), UsageDropped: s.usage.dropped.Load(),
 		RateBackendConfigured: s.limiter.backend != nil, RateBackendFallback: s.limiter.fallback.Load(),
 		RateBackendErrors: s.limiter.backendErrors.Load(), FeedHealthy: s.store.FeedHealthy(),
 	}

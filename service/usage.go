@@ -11,23 +11,39 @@ import (
 )
 
 // usage writes behind what verifications leave: last-use times and
-// verification counts, coalesced per key, in one transaction per interval,
-// so verification never waits on a database write. Cached keys count in
-// their cache entries (atomics, no shared lock); the rare verification
-// answered without a cache entry counts in a small locked map. A crash
-// loses at most one interval; Close flushes what is pending.
+// verification counts on the keys, and the usage buckets (every
+// verification by key, outcome and minute), coalesced per key, once per
+// interval, so verification never waits on a database write. Cached keys
+// count in their cache entries (atomics, no shared lock); the rare
+// verification answered without a cache entry counts in a small locked
+// map. A crash loses at most one interval; Close flushes what is pending.
+//
+// Counts are put in the minute bucket of the flush that collects them,
+// so a verification lands at most one interval after its minute. What
+// the database refuses waits for the next flush: last-use times per key
+// (bounded by the number of keys), bucket counts up to maxWaitingCounts
+// rows, beyond which new counts are dropped (and counted as dropped).
 type usage struct {
 	store keyward.Store
 	log   *slog.Logger
+	clock keyward.Clock
 	// collect adds the usage counted in cache entries since its last call.
-	collect func(map[string]keyward.KeyUsage)
+	collect func(tallies)
 	// housekeeping runs every housekeepingEvery, on the same goroutine.
 	housekeeping func(ctx context.Context)
+	retention    keyward.UsageRetention
+	lastPurge    time.Time
 
 	mu      sync.Mutex
-	pending map[string]keyward.KeyUsage
+	pending tallies
+
+	// What a failed flush keeps for the next (the loop's goroutine only).
+	waitingTouch  map[string]keyward.KeyUsage
+	waitingCounts map[countKey]*keyward.UsageCount
 
 	queued      atomic.Int64 // keys in the last batch (write-behind queue depth)
+	waiting     atomic.Int64 // bucket counts waiting for the database
+	dropped     atomic.Int64 // bucket counts dropped beyond maxWaitingCounts
 	flushErrors atomic.Int64
 
 	stop     chan struct{}
@@ -35,21 +51,106 @@ type usage struct {
 	stopOnce sync.Once
 }
 
-// housekeepingEvery is how often the write-behind loop also purges expired
-// idempotency records.
-const housekeepingEvery = 10 * time.Minute
+// maxWaitingCounts bounds the bucket rows (key, outcome, minute) kept in
+// memory while the database refuses them: about 200 bytes each, 50 MB.
+const maxWaitingCounts = 250_000
 
-func newUsage(store keyward.Store, log *slog.Logger, every time.Duration, collect func(map[string]keyward.KeyUsage), housekeeping func(context.Context)) *usage {
-	u := &usage{store: store, log: log, collect: collect, housekeeping: housekeeping,
-		pending: map[string]keyward.KeyUsage{}, stop: make(chan struct{}), done: make(chan struct{})}
+// housekeepingEvery is how often the write-behind loop also purges expired
+// idempotency records; usage buckets past their retention are purged every
+// usagePurgeEvery.
+const (
+	housekeepingEvery = 10 * time.Minute
+	usagePurgeEvery   = time.Minute
+)
+
+// tally is the usage of one key counted since the last write-behind.
+type tally struct {
+	account string
+	owner   keyward.Owner
+	project string
+	lastUse int64 // Unix ms, 0 for none
+	counts  [keyward.NumUsageOutcomes]int64
+	// api marks an API key: only theirs go to the usage buckets (a
+	// management key's uses are authentications, kept on the key only).
+	api bool
+}
+
+// tallies are the tallies of keys by id.
+type tallies map[string]*tally
+
+// of returns the tally of e's key, creating it.
+func (t tallies) of(e *entry) *tally {
+	ty := t[e.keyID]
+	if ty == nil {
+		ty = &tally{account: e.account, owner: e.owner, project: e.check.ProjectID, api: e.kind == keyward.KindAPI}
+		t[e.keyID] = ty
+	}
+	return ty
+}
+
+// take moves the counts of e into its tally, resetting them.
+func (t tallies) take(e *entry) {
+	var ty *tally
+	for i := range e.counts {
+		if e.counts[i].Load() == 0 {
+			continue
+		}
+		if n := e.counts[i].Swap(0); n > 0 {
+			if ty == nil {
+				ty = t.of(e)
+			}
+			ty.counts[i] += n
+		}
+	}
+	if ty != nil {
+		ty.lastUse = max(ty.lastUse, e.lastUse.Load())
+	}
+}
+
+// merge adds o into t.
+func (t tallies) merge(o tallies) {
+	for id, b := range o {
+		a := t[id]
+		if a == nil {
+			t[id] = b
+			continue
+		}
+		a.lastUse = max(a.lastUse, b.lastUse)
+		for i, n := range b.counts {
+			a.counts[i] += n
+		}
+		if a.account == "" {
+			a.account, a.owner, a.project, a.api = b.account, b.owner, b.project, b.api
+		}
+	}
+}
+
+type countKey struct {
+	keyID   string
+	outcome int
+	minute  int64
+}
+
+func newUsage(store keyward.Store, log *slog.Logger, clock keyward.Clock, every time.Duration, retention keyward.UsageRetention,
+	collect func(tallies), housekeeping func(context.Context)) *usage {
+	u := &usage{store: store, log: log, clock: clock, collect: collect, housekeeping: housekeeping, retention: retention,
+		pending: tallies{}, waitingTouch: map[string]keyward.KeyUsage{}, waitingCounts: map[countKey]*keyward.UsageCount{},
+		stop: make(chan struct{}), done: make(chan struct{})}
 	go u.loop(every)
 	return u
 }
 
-// record counts one use of a key that has no cache entry.
-func (u *usage) record(id string, at time.Time, verifications int64) {
+// record counts one verification of a key that has no cache entry (e is
+// not cached), or, with code "", only a use (an authentication).
+func (u *usage) record(e *entry, at time.Time, code keyward.VerifyCode) {
 	u.mu.Lock()
-	addUsage(u.pending, id, verifications, at.UnixMilli())
+	ty := u.pending.of(e)
+	if code == "" || code == keyward.VerifyValid {
+		ty.lastUse = max(ty.lastUse, at.UnixMilli())
+	}
+	if i := code.UsageIndex(); i >= 0 {
+		ty.counts[i]++
+	}
 	u.mu.Unlock()
 }
 
@@ -67,6 +168,7 @@ func (u *usage) loop(every time.Duration) {
 				last = time.Now()
 				u.housekeeping(ctx)
 			}
+			u.purge(ctx)
 			cancel()
 		case <-u.stop:
 			return
@@ -74,35 +176,117 @@ func (u *usage) loop(every time.Duration) {
 	}
 }
 
-// flush writes the usage gathered since the last flush; on failure it is
+// purge deletes the buckets past their retention, once a minute.
+func (u *usage) purge(ctx context.Context) {
+	now := u.clock()
+	if now.Sub(u.lastPurge) < usagePurgeEvery {
+		return
+	}
+	u.lastPurge = now
+	for _, g := range keyward.Granularities() {
+		if r := u.retention.Of(g); r > 0 {
+			if err := u.store.PurgeUsage(ctx, g, g.Start(now.Add(-r))); err != nil {
+				u.log.Warn("purging usage buckets past their retention failed", "granularity", g, "err", err)
+				return
+			}
+		}
+	}
+}
+
+// flush writes the usage gathered since the last flush; what fails is
 // kept for the next round.
 func (u *usage) flush(ctx context.Context) error {
 	u.mu.Lock()
 	batch := u.pending
-	u.pending = map[string]keyward.KeyUsage{}
+	u.pending = tallies{}
 	u.mu.Unlock()
 	if u.collect != nil {
 		u.collect(batch)
 	}
-	u.queued.Store(int64(len(batch)))
-	if len(batch) == 0 {
-		return nil
-	}
-	err := u.store.Write(ctx, func(tx keyward.Tx) error { return tx.TouchKeys(ctx, batch) })
-	if err != nil {
-		u.flushErrors.Add(1)
-		u.log.Warn("write-behind of key usage failed; retrying next interval", "keys", len(batch), "err", err)
-		u.mu.Lock()
-		for id, us := range batch {
-			addUsage(u.pending, id, us.Verifications, us.LastUsed.UnixMilli())
+	minute := keyward.GranularityMinute.Start(u.clock())
+	touch := u.waitingTouch
+	for id, ty := range batch {
+		if ty.lastUse == 0 && ty.counts[0] == 0 {
+			continue
 		}
-		u.mu.Unlock()
+		addUsage(touch, id, ty.counts[0], ty.lastUse)
 	}
-	return err
+	counts := u.waitingCounts
+	for id, ty := range batch {
+		if !ty.api {
+			continue
+		}
+		for i, n := range ty.counts {
+			if n == 0 {
+				continue
+			}
+			k := countKey{id, i, minute.UnixMilli()}
+			if c := counts[k]; c != nil {
+				c.Count += n
+				continue
+			}
+			if len(counts) >= maxWaitingCounts {
+				u.dropped.Add(n)
+				continue
+			}
+			counts[k] = &keyward.UsageCount{AccountID: ty.account, KeyID: id, Owner: ty.owner, ProjectID: ty.project,
+				Outcome: keyward.UsageOutcomes[i], Minute: minute, Count: n}
+		}
+	}
+	u.queued.Store(int64(len(touch)))
+	var errTouch, errCounts error
+	if len(touch) > 0 {
+		errTouch = u.store.Write(ctx, func(tx keyward.Tx) error { return tx.TouchKeys(ctx, touch) })
+	}
+	if errTouch == nil {
+		u.waitingTouch = map[string]keyward.KeyUsage{}
+	} else {
+		u.waitingTouch = touch
+	}
+	if len(counts) > 0 {
+		rows := make([]keyward.UsageCount, 0, len(counts))
+		for _, c := range counts {
+			rows = append(rows, *c)
+		}
+		errCounts = u.store.AddUsage(ctx, rows)
+	}
+	if errCounts == nil {
+		u.waitingCounts = map[countKey]*keyward.UsageCount{}
+	} else {
+		u.waitingCounts = counts
+	}
+	u.waiting.Store(int64(len(u.waitingCounts)))
+	if errTouch != nil || errCounts != nil {
+		u.flushErrors.Add(1)
+		u.log.Warn("write-behind of key usage failed; retrying next interval", "keys", len(touch), "buckets", len(counts),
+			"err", firstErr(errTouch, errCounts))
+		return firstErr(errTouch, errCounts)
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (u *usage) close(ctx context.Context) error {
 	u.stopOnce.Do(func() { close(u.stop) })
 	<-u.done
 	return u.flush(ctx)
+}
+
+func addUsage(into map[string]keyward.KeyUsage, id string, n, lastMs int64) {
+	u := into[id]
+	u.Verifications += n
+	if lastMs > 0 {
+		if at := time.UnixMilli(lastMs).UTC(); at.After(u.LastUsed) {
+			u.LastUsed = at
+		}
+	}
+	into[id] = u
 }

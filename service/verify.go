@@ -100,9 +100,7 @@ func (s *Service) verify(ctx context.Context, a *keyward.Actor, token string, p 
 		}
 	}
 	res.Valid = res.Code == keyward.VerifyValid
-	if res.Valid {
-		s.used(e, cached, ms)
-	}
+	s.used(e, cached, res.Code, ms)
 	return res, nil
 }
 
@@ -120,17 +118,23 @@ func (s *Service) creditsKnown(e *entry) int64 {
 	return st.pool.Remaining + st.left
 }
 
-// used counts one use of a key: in its cache entry, or (for an entry read
-// while the cache could not be trusted) in the write-behind's own map.
-func (s *Service) used(e *entry, cached bool, ms int64) {
-	if cached {
-		e.uses.Add(1)
-		if e.lastUse.Load() < ms {
-			e.lastUse.Store(ms)
-		}
+// used counts one verification of a key by outcome (a valid one is a use
+// too): in its cache entry, with an atomic add on state only this key's
+// verifications touch, or (for an entry read while the cache could not be
+// trusted) in the write-behind's own map.
+func (s *Service) used(e *entry, cached bool, code keyward.VerifyCode, ms int64) {
+	i := code.UsageIndex()
+	if i < 0 {
 		return
 	}
-	s.usage.record(e.keyID, time.UnixMilli(ms), 1)
+	if !cached {
+		s.usage.record(e, time.UnixMilli(ms), code)
+		return
+	}
+	e.counts[i].Add(1)
+	if i == 0 && e.lastUse.Load() < ms {
+		e.lastUse.Store(ms)
+	}
 }
 
 // VerifyBudget is how long a verification waits for the database in
@@ -369,6 +373,6 @@ func (s *Service) Whoami(ctx context.Context, tok keyward.Token, clientIP string
 	if !ipAllowed(k.IPAllowlist, clientIP) {
 		return nil, nil, keyward.Errorf(keyward.ECodePermissionDenied, "this key may not be used from %s", clientIP)
 	}
-	s.usage.record(k.ID, now, 0)
+	s.usage.record(&entry{keyID: k.ID, account: k.AccountID, owner: k.Owner, kind: k.Kind}, now, "")
 	return k, slices.Clone(scopes), nil
 }
