@@ -2,7 +2,10 @@ package unkey
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+
+	"github.com/keyward/keyward/compat/internal/kit"
 
 	"github.com/keyward/keyward"
 )
@@ -65,18 +68,206 @@ func renamedIdentity(err error) error {
 	return &c
 }
 
+type createIdentityRequest struct {
+	ExternalID keyward.Field[string]                     `json:"externalId"`
+	Meta       keyward.Field[map[string]json.RawMessage] `json:"meta"`
+	Ratelimits keyward.Field[[]ratelimitRequest]         `json:"ratelimits"`
+}
+
+// inexpressible refuses identity members keyward's service accounts
+// cannot hold: metadata and rate limits (keyward's limits are per key).
+func inexpressible(meta keyward.Field[map[string]json.RawMessage], rls keyward.Field[[]ratelimitRequest]) error {
+	if meta.HasValue() && len(meta.Value) > 0 {
+		return badInput("meta", "cannot be expressed: a keyward service account (an identity) has no metadata; put it on the keys")
+	}
+	if rls.HasValue() && len(rls.Value) > 0 {
+		return badInput("ratelimits", "cannot be expressed: keyward rate limits are per key; set them on the keys")
+	}
+	return nil
+}
+
+// createIdentity serves identities.createIdentity: a service account
+// named by the externalId (unique in the account).
 func (s *server) createIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	return notYet(w, r, a)
+	var in createIdentityRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	ext, err := required("externalId", in.ExternalID)
+	if err != nil {
+		return err
+	}
+	if err := inexpressible(in.Meta, in.Ratelimits); err != nil {
+		return err
+	}
+	sa, err := s.findIdentity(r.Context(), a, ext)
+	if err != nil {
+		return err
+	}
+	if sa != nil {
+		return &unkeyError{status: http.StatusConflict, kind: typeIdentExists,
+			err: keyward.Errorf(keyward.ECodeDuplicate, "an identity with externalId %q already exists", ext)}
+	}
+	sa, err = s.svc.CreateServiceAccount(r.Context(), a, &keyward.ServiceAccountFields{Name: keyward.Some(ext)})
+	if err != nil {
+		return renamedIdentity(err)
+	}
+	return reply(w, r, map[string]string{"identityId": identityID(sa.ID)})
 }
+
+type identityRequest struct {
+	Identity keyward.Field[string] `json:"identity"`
+}
+
+// identity finds the service account an identity id or externalId names.
+func (s *server) identity(ctx context.Context, a *keyward.Actor, f keyward.Field[string]) (*keyward.ServiceAccount, error) {
+	v, err := required("identity", f)
+	if err != nil {
+		return nil, err
+	}
+	if id, ok := serviceAccountID(v); ok {
+		sa, err := s.svc.GetServiceAccount(ctx, a, id)
+		if err == nil || keyward.ErrorCode(err) != keyward.ECodeNotFound {
+			return sa, err
+		}
+	}
+	sa, err := s.findIdentity(ctx, a, v)
+	if err != nil {
+		return nil, err
+	}
+	if sa == nil {
+		return nil, notFound("identity", typeIdentNotFound, v)
+	}
+	return sa, nil
+}
+
+// getIdentity serves identities.getIdentity, by id or externalId.
 func (s *server) getIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	return notYet(w, r, a)
+	var in identityRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	sa, err := s.identity(r.Context(), a, in.Identity)
+	if err != nil {
+		return err
+	}
+	return reply(w, r, identityOf(sa))
 }
-func (s *server) listIdentities(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	return notYet(w, r, a)
+
+type updateIdentityRequest struct {
+	Identity   keyward.Field[string]                     `json:"identity"`
+	Meta       keyward.Field[map[string]json.RawMessage] `json:"meta"`
+	Ratelimits keyward.Field[[]ratelimitRequest]         `json:"ratelimits"`
 }
+
+// updateIdentity serves identities.updateIdentity: the members it
+// changes (meta, ratelimits) cannot be held, so only their clearing is
+// taken; the identity is answered as it is.
 func (s *server) updateIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	return notYet(w, r, a)
+	var in updateIdentityRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if err := inexpressible(in.Meta, in.Ratelimits); err != nil {
+		return err
+	}
+	sa, err := s.identity(r.Context(), a, in.Identity)
+	if err != nil {
+		return err
+	}
+	return reply(w, r, identityOf(sa))
 }
+
+// deleteIdentity serves identities.deleteIdentity: its keys stay, owned
+// by the account (as Unkey's keep working without their identity), then
+// the service account is deleted.
 func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	return notYet(w, r, a)
+	var in identityRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	sa, err := s.identity(r.Context(), a, in.Identity)
+	if err != nil {
+		return err
+	}
+	f := keyward.KeyFilter{Kind: keyward.KindAPI, OwnerType: keyward.OwnerServiceAccount, OwnerID: sa.ID, Page: keyward.Page{Limit: keyward.MaxPageLimit}}
+	for {
+		keys, more, err := s.svc.ListKeys(r.Context(), a, keyward.KindAPI, f)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if k.Status == keyward.StatusRevoked {
+				continue
+			}
+			owner := &keyward.KeyFields{Owner: keyward.Some(keyward.Owner{Type: keyward.OwnerAccount})}
+			if _, err := s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, k.ID, owner, ""); err != nil {
+				return err
+			}
+		}
+		if !more || len(keys) == 0 {
+			break
+		}
+		f.StartingAfter = keys[len(keys)-1].ID
+	}
+	if _, err := s.svc.DeleteServiceAccount(r.Context(), a, sa.ID, ""); err != nil {
+		return withType(err, typeIdentNotFound, "")
+	}
+	return kit.WriteJSON(w, r, http.StatusOK, struct {
+		Meta meta `json:"meta"`
+	}{metaOf(r)})
+}
+
+type listIdentitiesRequest = listRequest
+
+// listIdentities serves identities.listIdentities: service accounts,
+// newest first; search matches the externalId.
+func (s *server) listIdentities(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	var in listIdentitiesRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	limit, err := listLimit(in.Limit)
+	if err != nil {
+		return err
+	}
+	if in.Search.Null {
+		return badInput("search", "must be a string")
+	}
+	f := keyward.ServiceAccountFilter{Page: keyward.Page{Limit: keyward.MaxPageLimit}}
+	if in.Cursor.Set {
+		id, ok := serviceAccountID(in.Cursor.Value)
+		if !in.Cursor.HasValue() || !ok {
+			return badInput("cursor", "is not a cursor this list returned")
+		}
+		f.StartingAfter = id
+	}
+	out := []identityData{}
+	more := false
+scan:
+	for {
+		page, next, err := s.svc.ListServiceAccounts(r.Context(), a, f)
+		if err != nil {
+			return err
+		}
+		for _, sa := range page {
+			if !matches(in.Search.Value, sa.Name) {
+				continue
+			}
+			if len(out) == limit {
+				more = true
+				break scan
+			}
+			out = append(out, identityOf(sa))
+		}
+		if !next || len(page) == 0 {
+			break
+		}
+		f.StartingAfter = page[len(page)-1].ID
+	}
+	cursor := ""
+	if len(out) > 0 {
+		cursor = out[len(out)-1].ID
+	}
+	return replyPage(w, r, out, cursor, more)
 }

@@ -157,7 +157,7 @@ func TestCreateVerifyGet(t *testing.T) {
 	e := newEnv(t, compattest.Options{})
 	api := e.project("prod")
 	id, tok := e.createKey(api, map[string]any{"name": "first", "prefix": "prod", "meta": map[string]any{"plan": "pro"},
-		"credits": map[string]any{"remaining": 10, "refill": map[string]any{"interval": "daily", "amount": 10}},
+		"credits":    map[string]any{"remaining": 10, "refill": map[string]any{"interval": "daily", "amount": 10}},
 		"ratelimits": []any{map[string]any{"name": "requests", "limit": 5, "duration": 60000, "autoApply": true}}})
 	if !strings.HasPrefix(tok, "prod_") || !keyward.ValidID(keyward.PrefixKey, id) {
 		t.Fatalf("key %q id %q", tok, id)
