@@ -27,7 +27,7 @@ const (
 
 // NamedLimit is one request against a named limit: Cost units of
 // Identifier in Namespace, at most Limit per WindowMs milliseconds. A
-// cost of 0 asks without taking.
+// cost of 0 asks whether one more would pass, without taking.
 type NamedLimit struct {
 	Namespace  string
 	Identifier string
@@ -111,7 +111,8 @@ func (s *Service) Limit(ctx context.Context, a *keyward.Actor, in NamedLimit) (N
 		old := st.tat.Load()
 		tat := max(old, now)
 		next := tat + in.Cost*interval
-		if next-now > in.WindowMs {
+		// A cost of 0 asks whether one more would pass.
+		if max(next, tat+interval)-now > in.WindowMs {
 			return NamedLimitResult{Limit: in.Limit, Remaining: max((in.WindowMs-(tat-now))/interval, 0),
 				ResetAt: time.UnixMilli(tat).UTC()}, nil
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/keyward/keyward/compat/internal/kit"
 
@@ -178,9 +179,10 @@ func (s *server) updateIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 	return reply(w, r, identityOf(sa))
 }
 
-// deleteIdentity serves identities.deleteIdentity: its keys stay, owned
-// by the account (as Unkey's keep working without their identity), then
-// the service account is deleted.
+// deleteIdentity serves identities.deleteIdentity. keyward revokes the
+// keys of a service account it deletes, and a key's owner cannot change:
+// an identity that still has keys is refused (412, naming them) rather
+// than have its keys revoked.
 func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in identityRequest
 	if err := decode(r, &in); err != nil {
@@ -190,25 +192,19 @@ func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 	if err != nil {
 		return err
 	}
-	f := keyward.KeyFilter{Kind: keyward.KindAPI, OwnerType: keyward.OwnerServiceAccount, OwnerID: sa.ID, Page: keyward.Page{Limit: keyward.MaxPageLimit}}
-	for {
-		keys, more, err := s.svc.ListKeys(r.Context(), a, keyward.KindAPI, f)
-		if err != nil {
-			return err
+	f := keyward.KeyFilter{Kind: keyward.KindAPI, OwnerType: keyward.OwnerServiceAccount, OwnerID: sa.ID}
+	keys, _, err := s.scanKeys(r.Context(), a, f, 10)
+	if err != nil {
+		return err
+	}
+	if len(keys) > 0 {
+		ids := make([]string, len(keys))
+		for i, k := range keys {
+			ids[i] = k.ID
 		}
-		for _, k := range keys {
-			if k.Status == keyward.StatusRevoked {
-				continue
-			}
-			owner := &keyward.KeyFields{Owner: keyward.Some(keyward.Owner{Type: keyward.OwnerAccount})}
-			if _, err := s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, k.ID, owner, ""); err != nil {
-				return err
-			}
-		}
-		if !more || len(keys) == 0 {
-			break
-		}
-		f.StartingAfter = keys[len(keys)-1].ID
+		return &unkeyError{status: http.StatusPreconditionFailed, kind: typePrecondition, err: &keyward.Error{
+			Code: keyward.ECodeResourceInUse, Message: "the identity still has keys (" + strings.Join(ids, ", ") +
+				"): delete them first; keyward would revoke them with the identity", Details: map[string]any{"key_ids": ids}}}
 	}
 	if _, err := s.svc.DeleteServiceAccount(r.Context(), a, sa.ID, ""); err != nil {
 		return withType(err, typeIdentNotFound, "")

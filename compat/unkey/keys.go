@@ -156,15 +156,27 @@ func (s *server) fields(ctx context.Context, a *keyward.Actor, in *keyRequest, c
 		}
 	}
 	if in.ExternalID.Set {
-		switch {
-		case in.ExternalID.Null || in.ExternalID.Value == "":
-			out.Owner = keyward.Some(keyward.Owner{Type: keyward.OwnerAccount})
-		default:
-			sa, err := s.identityFor(ctx, a, in.ExternalID.Value)
+		owner := keyward.Owner{Type: keyward.OwnerAccount}
+		if in.ExternalID.HasValue() && in.ExternalID.Value != "" {
+			var sa *keyward.ServiceAccount
+			var err error
+			if cur == nil {
+				sa, err = s.identityFor(ctx, a, in.ExternalID.Value)
+			} else {
+				sa, err = s.findIdentity(ctx, a, in.ExternalID.Value)
+			}
 			if err != nil {
 				return nil, err
 			}
-			out.Owner = keyward.Some(keyward.Owner{Type: keyward.OwnerServiceAccount, ID: sa.ID})
+			if sa != nil {
+				owner = keyward.Owner{Type: keyward.OwnerServiceAccount, ID: sa.ID}
+			}
+		}
+		switch {
+		case cur == nil:
+			out.Owner = keyward.Some(owner)
+		case cur.Owner != owner:
+			return nil, badInput("externalId", "cannot be changed: a keyward key's owner (its identity) is set at creation; create a new key")
 		}
 	}
 	return out, nil
