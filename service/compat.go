@@ -92,3 +92,25 @@ func (s *Service) EffectiveKeyScopes(ctx context.Context, a *keyward.Actor, keys
 	}
 	return out, nil
 }
+
+// VerifiedOwner returns the service account that owns the key a
+// verification of the actor found (res), for a dialect whose verification
+// answer names the owner (Unkey's identity). The caller presented the
+// key's token, so keys:verify suffices, as does members:read. A result of
+// another account, or of a key not owned by a service account, is a
+// not_found.
+func (s *Service) VerifiedOwner(ctx context.Context, a *keyward.Actor, res *keyward.VerifyResult) (*keyward.ServiceAccount, error) {
+	if err := require(a, keyward.PermKeysVerify); err != nil && require(a, keyward.PermMembersRead) != nil {
+		return nil, err
+	}
+	if res.Owner.Type != keyward.OwnerServiceAccount || res.AccountID != a.AccountID {
+		return nil, keyward.NotFound("service account", res.Owner.ID)
+	}
+	var sa *keyward.ServiceAccount
+	err := s.store.Read(ctx, func(tx keyward.Tx) error {
+		var err error
+		sa, err = tx.GetServiceAccount(ctx, a.AccountID, res.Owner.ID)
+		return err
+	})
+	return sa, err
+}

@@ -329,7 +329,7 @@ func (s *server) keyPermissions(o op) func(http.ResponseWriter, *http.Request, *
 		if err != nil {
 			return withType(renamed(err), typeKeyNotFound, "")
 		}
-		return reply(w, r, permissionViews(slugsOf(k.Scopes, x.Catalog), x.Catalog))
+		return reply(w, r, permissionViews(slugsOf(k.Scopes), x.Catalog))
 	}
 }
 
@@ -434,7 +434,7 @@ type roleData struct {
 
 // roleView renders a role by name; desc is its description when known.
 func roleView(name string, desc *string, x *service.ScopeExpansion) roleData {
-	d := roleData{ID: rolePrefix + name, Name: name, Permissions: permissionViews(slugsOf(x.RoleScopes[name], x.Catalog), x.Catalog)}
+	d := roleData{ID: rolePrefix + name, Name: name, Permissions: permissionViews(slugsOf(x.RoleScopes[name]), x.Catalog)}
 	if desc != nil {
 		d.Description = *desc
 	}

@@ -533,26 +533,18 @@ func (s *server) verifyView(ctx context.Context, a *keyward.Actor, res *keyward.
 		c := res.CreditsRemaining
 		d.Credits = &c
 	}
-	cat := keyward.Catalog{}
-	if x, err := s.svc.ScopeExpansion(context.WithoutCancel(ctx), a); err == nil {
-		cat = x.Catalog
-	}
-	d.Permissions = slugsOf(res.Scopes, cat)
+	d.Permissions = slugsOf(res.Scopes)
 	if res.Owner.Type == keyward.OwnerServiceAccount {
-		if sa, err := s.svc.GetServiceAccount(context.WithoutCancel(ctx), a, res.Owner.ID); err == nil {
+		if sa, err := s.svc.VerifiedOwner(context.WithoutCancel(ctx), a, res); err == nil {
 			id := identityOf(sa)
 			d.Identity = &id
 		}
 	}
 	if res.HasRateLimit {
 		rl := res.RateLimit
-		var window int64
-		if k, err := s.svc.GetKey(context.WithoutCancel(ctx), a, keyward.KindAPI, res.KeyID); err == nil && k.RateLimit != nil {
-			window = k.RateLimit.Window
-		}
 		d.Ratelimits = []verifyRatelimit{{
 			Exceeded: res.Code == keyward.VerifyRateLimited, ID: ratelimitPref + res.KeyID[len(keyward.PrefixKey):],
-			Name: defaultLimitName, Limit: rl.Limit, Duration: window * 1000, Reset: ms(rl.ResetAt),
+			Name: defaultLimitName, Limit: rl.Limit, Duration: rl.Window * 1000, Reset: ms(rl.ResetAt),
 			Remaining: rl.Remaining, AutoApply: true,
 		}}
 	}
