@@ -114,3 +114,34 @@ func (s *Service) VerifiedOwner(ctx context.Context, a *keyward.Actor, res *keyw
 	})
 	return sa, err
 }
+
+// KeyOfToken returns the API key of the actor's account that tok is a
+// secret of (its current one, or a replaced one still in its grace
+// period), whatever its status: a key manager holding a token asks which
+// key it is (Unkey's keys.whoami). It needs keys:read. Any other token is
+// a not_found. Nothing is recorded: asking is not a use of the key.
+func (s *Service) KeyOfToken(ctx context.Context, a *keyward.Actor, tok keyward.Token) (*keyward.Key, error) {
+	if err := require(a, keyward.PermKeysRead); err != nil {
+		return nil, err
+	}
+	gone := keyward.Errorf(keyward.ECodeNotFound, "no key of this account has that token")
+	if !tok.Shape().Lookable() {
+		return nil, gone
+	}
+	now := s.now()
+	var k *keyward.Key
+	err := s.store.Read(ctx, func(tx keyward.Tx) error {
+		m, err := tx.FindKeyByHash(ctx, tok.Hash())
+		switch {
+		case isNotFound(err):
+			return gone
+		case err != nil:
+			return err
+		case m.Key.Kind != keyward.KindAPI || m.Key.AccountID != a.AccountID || (m.ValidUntil != nil && !now.Before(*m.ValidUntil)):
+			return gone
+		}
+		k = m.Key
+		return nil
+	})
+	return k, err
+}

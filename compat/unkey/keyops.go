@@ -41,8 +41,9 @@ type whoamiRequest struct {
 	Key keyward.Field[string] `json:"key"`
 }
 
-// whoami serves keys.whoami: the key a token belongs to, if it is an
-// active API key of the account (anything else is key not found).
+// whoami serves keys.whoami: the key a token belongs to, if it is an API
+// key of the account that is not revoked (anything else is key not
+// found), disabled or expired included; asking is not a use of the key.
 func (s *server) whoami(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in whoamiRequest
 	if err := decode(r, &in); err != nil {
@@ -52,16 +53,12 @@ func (s *server) whoami(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 	if err != nil {
 		return err
 	}
-	k, _, err := s.svc.Whoami(r.Context(), keyward.TokenFromString(tok), "")
-	if err != nil || k.AccountID != a.AccountID || k.Kind != keyward.KindAPI {
-		if err != nil && keyward.ErrorCode(err) != keyward.ECodeUnauthenticated && keyward.ErrorCode(err) != keyward.ECodePermissionDenied {
-			return err
-		}
-		return notFound("key", typeKeyNotFound, "given")
+	k, err := s.svc.KeyOfToken(r.Context(), a, keyward.TokenFromString(tok))
+	if err != nil {
+		return withType(err, typeKeyNotFound, "")
 	}
-	// Read through the actor: its permission and account decide.
-	if k, err = s.apiKey(r.Context(), a, k.ID); err != nil {
-		return err
+	if k.Status == keyward.StatusRevoked {
+		return notFound("key", typeKeyNotFound, "given")
 	}
 	x, err := s.expansion(r.Context(), a)
 	if err != nil {
