@@ -340,3 +340,30 @@ func TestRatelimitLimit(t *testing.T) {
 	reader := e.ManagementKeyIn(e.acct, keyward.PermKeysRead)
 	checkError(t, e.callWith(reader, "ratelimit.limit", body), http.StatusForbidden)
 }
+
+// TestConcurrentNewIdentity: keys made at once for one new externalId
+// share one identity.
+func TestConcurrentNewIdentity(t *testing.T) {
+	e := newEnv(t, compattest.Options{})
+	api := e.api("a")
+	const n = 6
+	statuses := make(chan int, n)
+	for range n {
+		go func() {
+			statuses <- e.Do("POST", prefix+"/v2/keys.createKey", map[string]any{"apiId": api, "externalId": "same"}, "Authorization: Bearer "+e.root).Status
+		}()
+	}
+	for range n {
+		if s := <-statuses; s != http.StatusOK {
+			t.Fatalf("createKey: %d", s)
+		}
+	}
+	l := e.ok("identities.listIdentities", map[string]any{}).([]any)
+	if len(l) != 1 {
+		t.Fatalf("%d identities for one externalId: %v", len(l), l)
+	}
+	keys := e.ok("apis.listKeys", map[string]any{"apiId": api, "externalId": "same"}).([]any)
+	if len(keys) != n {
+		t.Fatalf("%d keys of the identity, want %d", len(keys), n)
+	}
+}
