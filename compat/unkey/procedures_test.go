@@ -428,3 +428,27 @@ func TestRootKeyPermissions(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyExpiredAndForbidden: the two codes the other tests do not
+// reach: EXPIRED, and FORBIDDEN for a key limited (natively) to client
+// addresses, which Unkey's verifyKey does not send.
+func TestVerifyExpiredAndForbidden(t *testing.T) {
+	e := newEnv(t, compattest.Options{})
+	api := e.api("a")
+	_, tok := e.createKey(api, map[string]any{"expires": time.Now().Add(1500 * time.Millisecond).UnixMilli()})
+	if v := e.verify(map[string]any{"key": tok}); v["code"] != "VALID" {
+		t.Fatalf("before expiry: %v", v)
+	}
+	time.Sleep(1600 * time.Millisecond)
+	if v := e.verify(map[string]any{"key": tok}); v["code"] != "EXPIRED" || v["valid"] != false || v["expires"] == nil {
+		t.Fatalf("after expiry: %v", v)
+	}
+	id, tok2 := e.createKey(api, nil)
+	res := e.Native("PATCH", "/v1/keys/"+id, map[string]any{"ip_allowlist": []string{"10.0.0.0/8"}}, "X-Account-Id: "+e.acct)
+	if res.Status != http.StatusOK {
+		t.Fatalf("native allowlist: %d %s", res.Status, res.Body)
+	}
+	if v := e.verify(map[string]any{"key": tok2}); v["code"] != "FORBIDDEN" || v["valid"] != false {
+		t.Fatalf("allowlisted key: %v", v)
+	}
+}
