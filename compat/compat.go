@@ -4,9 +4,9 @@
 // PulseCRM's, Vectara's or Unkey's documentation works against keyward with only
 // its base URL and credential changed. Each dialect is a package of its
 // own (compat/orq, compat/discue, compat/pulsecrm, compat/vectara,
-// compat/unkey) that
-// translates its vendor's requests to the service's calls and keyward's
-// answers and errors back, on the scaffold they share (compat/internal/kit);
+// compat/unkey) that translates its vendor's requests to the service's
+// calls and keyward's answers and errors back, on the scaffold they share
+// (compat/internal/kit);
 // the rules stay in package service, so a key changed through one API is
 // the same key through every other. What each dialect supports, and where
 // it differs from its vendor, is in docs/compatibility.md.
