@@ -41,6 +41,8 @@ type serveConfig struct {
 	cacheTTL         time.Duration
 	outageGrace      time.Duration
 	requestTimeout   time.Duration
+	usageFlush       time.Duration
+	usageRetention   keyward.UsageRetention
 }
 
 func (e *env) serveCommand() *cobra.Command {
@@ -61,8 +63,9 @@ exits with an error. keyward admin, keyward backup and programs that embed
 keyward may open the database beside it.
 
 SIGINT or SIGTERM stop it gracefully: requests in flight finish (up to
---shutdown-timeout), pending last-use times are written, the database is
-closed cleanly.`,
+--shutdown-timeout), pending usage (last-use times, verification counts) is
+written, the database is closed cleanly. kill -9 loses at most the usage of
+one --usage-flush-interval.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return e.serve(cmd.Context(), c) },
 	}
@@ -82,6 +85,11 @@ closed cleanly.`,
 	f.IntVar(&c.cacheSize, "cache-size", 100_000, "verification cache entries at most (least recently used evicted)")
 	f.DurationVar(&c.cacheTTL, "cache-ttl", 5*time.Minute, "longest a cached verification is trusted without a read (a safety net: changes invalidate at once)")
 	f.DurationVar(&c.requestTimeout, "request-timeout", khttp.DefaultRequestTimeout, "longest a request waits for the database before it answers 503 (verifications and /readyz: 1s)")
+	f.DurationVar(&c.usageFlush, "usage-flush-interval", 2*time.Second, "how often usage (last-use times, verification counts, usage buckets) is written behind: the delay before usage shows, and what kill -9 may lose")
+	def := keyward.DefaultUsageRetention
+	f.DurationVar(&c.usageRetention.Minutes, "usage-retention-minutes", def.Minutes, "how long minute usage buckets are kept")
+	f.DurationVar(&c.usageRetention.Hours, "usage-retention-hours", def.Hours, "how long hour usage buckets are kept")
+	f.DurationVar(&c.usageRetention.Days, "usage-retention-days", def.Days, "how long day usage buckets are kept")
 	f.DurationVar(&c.outageGrace, "outage-grace", 10*time.Second, "while the database is unreachable, cached verifications keep answering this long after the invalidation feed was last healthy (0 turns it off)")
 	return cmd
 }
@@ -159,6 +167,9 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 	if c.cacheSize < 1 || c.cacheTTL <= 0 || c.outageGrace < 0 {
 		return usagef("--cache-size and --cache-ttl must be positive, --outage-grace not negative")
 	}
+	if c.usageFlush <= 0 || c.usageRetention.Minutes <= 0 || c.usageRetention.Hours <= 0 || c.usageRetention.Days <= 0 {
+		return usagef("--usage-flush-interval and the --usage-retention-* durations must be positive")
+	}
 	if c.requestTimeout < time.Second {
 		return usagef("--request-timeout must be at least 1s")
 	}
@@ -197,7 +208,8 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 	}
 	mx := metrics.New()
 	svc := service.New(service.Options{Store: db, Logger: log, MasterKey: master,
-		CacheSize: c.cacheSize, CacheTTL: c.cacheTTL, OutageGrace: grace, RateBackend: rates, Observer: mx})
+		CacheSize: c.cacheSize, CacheTTL: c.cacheTTL, OutageGrace: grace, RateBackend: rates, Observer: mx,
+		UsageFlushInterval: c.usageFlush, UsageRetention: c.usageRetention})
 	mx.Watch(svc)
 	if err := svc.CheckMasterKey(ctx); err != nil {
 		svc.Close(context.Background())

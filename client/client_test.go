@@ -382,6 +382,29 @@ func TestEveryRoute(t *testing.T) {
 		t.Errorf("audit events of the credit changes: %v, %v; want 3", evs, err)
 	}
 
+	// ---- usage: the three verifications of the metered key, by outcome,
+	// within 5 s (the write-behind runs every 2 s) ----
+	var series *client.UsageSeries
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		series, err = c.KeyUsage(ctx, metered.ID, &client.UsageParams{Granularity: "minute", From: start.Add(-time.Minute), To: time.Now().Add(time.Minute)}, capture)
+		ctCheck(t, "KeyUsage", err)
+		if series.Total == 3 || time.Now().After(deadline) {
+			break
+		}
+	}
+	ctSameJSON(t, "KeyUsage", series, res.Body)
+	ctSentQuery(t, s, "granularity", "from", "to")
+	if series.KeyID != metered.ID || series.Total != 3 || series.Outcomes["VALID"] != 1 || series.Outcomes["USAGE_EXCEEDED"] != 1 || series.Outcomes["RATE_LIMITED"] != 1 {
+		t.Errorf("KeyUsage = %+v, want VALID, USAGE_EXCEEDED and RATE_LIMITED once each", series)
+	}
+	top, err := c.AccountUsage(ctx, &client.UsageParams{GroupBy: "key", Limit: 100}, capture)
+	ctCheck(t, "AccountUsage", err)
+	ctSameJSON(t, "AccountUsage", top, res.Body)
+	ctSentQuery(t, s, "group_by", "limit")
+	if !slices.ContainsFunc(top.Groups, func(g client.UsageGroup) bool { return g.Value == metered.ID && g.Total == 3 }) {
+		t.Errorf("AccountUsage groups = %+v, want the metered key with 3", top.Groups)
+	}
+
 	// ---- whoami ----
 	w, err := c.Whoami(ctx, capture)
 	ctCheck(t, "Whoami (operator)", err)
