@@ -71,7 +71,7 @@ exported variable can never change what a command does to a key.`,
 	root.SetErr(e.stderr)
 	root.AddCommand(e.serveCommand(), e.migrateCommand(), e.backupCommand(), e.adminCommand(), e.keysCommand(), e.versionCommand())
 	root.AddCommand(e.accountsCommand(), e.usersCommand(), e.serviceAccountsCommand(), e.rolesCommand(), e.managementKeysCommand(), e.catalogCommand())
-	root.AddCommand(e.projectsCommand(), e.auditCommand())
+	root.AddCommand(e.projectsCommand(), e.auditCommand(), e.usageCommand())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return e.bindEnv(cmd) }
 	root.SetFlagErrorFunc(flagError)
 	root.SetHelpCommand(helpCommand())

@@ -163,7 +163,7 @@ func (e *env) keysCommand() *cobra.Command {
   keyward keys list --status active
   keyward keys revoke key_01J00000000000000000000000`,
 	}, func(c *connFlags) []*cobra.Command {
-		return append(keyCommands(e, c, kind), e.keysVerifyCommand(c), e.keysSecretCommand(c), e.keysImportCommand(c))
+		return append(keyCommands(e, c, kind), e.keysVerifyCommand(c), e.keysSecretCommand(c), e.keysImportCommand(c), e.keysUsageCommand(c))
 	})
 }
 

@@ -18,7 +18,7 @@ var ctUpdateHelp = flag.Bool("update-help", false, "rewrite cli/testdata/help/*.
 // ctClientCommands are the client command groups and their subcommands,
 // each of which has a golden help file.
 var ctClientCommands = map[string][]string{
-	"keys":             {"create", "list", "get", "update", "rotate", "revoke", "delete", "verify", "secret", "import"},
+	"keys":             {"create", "list", "get", "update", "rotate", "revoke", "delete", "verify", "secret", "import", "usage"},
 	"management-keys":  {"create", "list", "get", "update", "rotate", "revoke", "delete"},
 	"accounts":         {"create", "list", "get", "update", "delete"},
 	"users":            {"create", "list", "get", "update", "delete"},

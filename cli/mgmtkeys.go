@@ -33,8 +33,8 @@ the "secret" member of the server's JSON): store it right away.
 --permission (repeatable, at least one) names each management permission the
 key holds: keys:read, keys:write, keys:verify, keys:reveal,
 management_keys:read, management_keys:write, members:read, members:write,
-catalog:read, catalog:write, audit:read, and on operator keys accounts:read
-and accounts:write. A key can only create keys within its own permissions.
+catalog:read, catalog:write, audit:read, usage:read, and on operator keys
+accounts:read and accounts:write. A key can only create keys within its own permissions.
 
 --operator makes an operator key, which spans every account instead of being
 bound to one; only an operator key can create one.`,

@@ -62,8 +62,8 @@ func TestCtManagementKeysLifecycle(t *testing.T) {
 		}
 		if !reflect.DeepEqual(rows[1][:5], []string{vid, "verifier", "active", "no", "1"}) ||
 			!reflect.DeepEqual(rows[2][:5], []string{id, "support desk", "active", "no", "3"}) ||
-			rows[3][3] != "yes" || rows[3][4] != "13" {
-			t.Fatalf("management-keys list rows (newest first; the bootstrap operator key holds all 13 permissions):\n%s", r)
+			rows[3][3] != "yes" || rows[3][4] != "14" {
+			t.Fatalf("management-keys list rows (newest first; the bootstrap operator key holds all 14 permissions):\n%s", r)
 		}
 		if ids := ctIDs(t, s.okJSON(t, "management-keys", "list", "--search", "DESK")); !reflect.DeepEqual(ids, []string{id}) {
 			t.Fatalf("management-keys list --search DESK: %v", ids)
