@@ -11,18 +11,24 @@ import (
 // rest of their routes, and those of accounts and projects, are
 // objectRoutes.
 
+// memberPage reads what both member lists take: the page, of ids that
+// start with prefix, and the status.
+func memberPage(p params, prefix string) (keyward.Page, keyward.MemberStatus, error) {
+	pg, err := p.page(prefix)
+	if err != nil {
+		return pg, "", err
+	}
+	st, err := p.enum("status", "active", "disabled")
+	return pg, keyward.MemberStatus(st), err
+}
+
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	p := query(r)
 	var f keyward.UserFilter
 	var err error
-	if f.Page, err = p.page(keyward.PrefixUser); err != nil {
+	if f.Page, f.Status, err = memberPage(p, keyward.PrefixUser); err != nil {
 		return err
 	}
-	st, err := p.enum("status", "active", "disabled")
-	if err != nil {
-		return err
-	}
-	f.Status = keyward.MemberStatus(st)
 	if p.v.Has("role") {
 		if f.Role = p.str("role"); !keyward.ValidRoleName(f.Role) {
 			return api.BadParam("role", "must be a role name")
@@ -39,17 +45,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 }
 
 func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	p := query(r)
 	var f keyward.ServiceAccountFilter
 	var err error
-	if f.Page, err = p.page(keyward.PrefixService); err != nil {
+	if f.Page, f.Status, err = memberPage(query(r), keyward.PrefixService); err != nil {
 		return err
 	}
-	st, err := p.enum("status", "active", "disabled")
-	if err != nil {
-		return err
-	}
-	f.Status = keyward.MemberStatus(st)
 	items, more, err := s.svc.ListServiceAccounts(r.Context(), a, f)
 	return writePage(s, w, r, items, more, err, api.ServiceAccountOf)
 }
