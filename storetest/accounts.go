@@ -21,12 +21,7 @@ var accountChangeTests = []test{
 
 func (e *env) getAccount(id string) *keyward.Account {
 	e.t.Helper()
-	var a *keyward.Account
-	e.read(func(tx keyward.Tx) (err error) {
-		a, err = tx.GetAccount(e.ctx, id)
-		return err
-	})
-	return a
+	return readOne(e, func(tx keyward.Tx) (*keyward.Account, error) { return tx.GetAccount(e.ctx, id) })
 }
 
 func testUpdateAccount(e *env) {

@@ -209,7 +209,7 @@ func testKeyMetadataJSON(e *env) {
 func testKeyGetUnknown(e *env) {
 	a := e.account("acme")
 	for _, id := range []string{"key_01HZX3K8Q4W2N5R7T9V0B1C2D8", "", "nope", "key_'; DROP TABLE keys; --"} {
-		e.keyGone(a.ID, id)
+		gone(e, keyOf, a.ID, id)
 		err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
 			_, err := tx.GetOperatorKey(e.ctx, id)
 			return err
@@ -238,7 +238,7 @@ func testKeyDuplicateSecret(e *env) {
 	second := e.apiKey(a)
 	err := e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.CreateKey(e.ctx, second, h) })
 	wantCode(e.t, err, keyward.ECodeDuplicate)
-	e.keyGone(second.AccountID, second.ID)
+	gone(e, keyOf, second.AccountID, second.ID)
 	e.read(func(tx keyward.Tx) error {
 		m, err := tx.FindKeyByHash(e.ctx, h)
 		if err != nil {
@@ -414,7 +414,7 @@ func testUpdateKeyConflict(e *env) {
 	if c := keyward.ErrorCode(err); c != keyward.ECodeConflict && c != keyward.ECodeNotFound {
 		e.t.Fatalf("UpdateKey of an unknown key: %v, want conflict or not_found", err)
 	}
-	e.keyGone(ghost.AccountID, ghost.ID)
+	gone(e, keyOf, ghost.AccountID, ghost.ID)
 }
 
 func testDeleteKey(e *env) {
@@ -432,7 +432,7 @@ func testDeleteKey(e *env) {
 	e.rotate(k.ID, h2, now, now.Add(time.Hour))
 
 	e.write(func(tx keyward.Tx) error { return tx.DeleteKey(e.ctx, k.ID) })
-	e.keyGone(k.AccountID, k.ID)
+	gone(e, keyOf, k.AccountID, k.ID)
 	for _, h := range []keyward.TokenHash{h1, h2} {
 		_, err := e.findHash(h)
 		wantCode(e.t, err, keyward.ECodeNotFound)

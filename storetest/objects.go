@@ -118,12 +118,12 @@ var projectTests = []test{
 		r := &keyward.Project{ID: e.ids.New(keyward.PrefixProject), AccountID: a.ID, Name: "no description", CreatedAt: at, UpdatedAt: at, Version: 1}
 		for _, x := range []*keyward.Project{p, q, r} {
 			e.write(func(tx keyward.Tx) error { return tx.CreateProject(e.ctx, x) })
-			same(e.t, "GetProject", e.getProject(x.AccountID, x.ID), x)
+			same(e.t, "GetProject", get(e, keyward.Tx.GetProject, x.AccountID, x.ID), x)
 		}
 		next := *p
 		next.Name, next.Description, next.UpdatedAt, next.Version = "web 2", nil, at.Add(time.Minute), 2
 		e.write(func(tx keyward.Tx) error { return tx.UpdateProject(e.ctx, &next) })
-		same(e.t, "GetProject after update", e.getProject(p.AccountID, p.ID), &next)
+		same(e.t, "GetProject after update", get(e, keyward.Tx.GetProject, p.AccountID, p.ID), &next)
 
 		e.write(func(tx keyward.Tx) error { return tx.DeleteProject(e.ctx, p.AccountID, p.ID) })
 		err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
@@ -133,7 +133,7 @@ var projectTests = []test{
 		wantCode(e.t, err, keyward.ECodeNotFound)
 		err = e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.DeleteProject(e.ctx, p.AccountID, p.ID) })
 		wantCode(e.t, err, keyward.ECodeNotFound)
-		same(e.t, "the other project", e.getProject(q.AccountID, q.ID), q)
+		same(e.t, "the other project", get(e, keyward.Tx.GetProject, q.AccountID, q.ID), q)
 		// The name is free again.
 		again := *p
 		again.ID = e.ids.New(keyward.PrefixProject)
@@ -154,7 +154,7 @@ var projectTests = []test{
 		renamed.Name, renamed.Version = "web", other.Version+1
 		err = e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.UpdateProject(e.ctx, &renamed) })
 		wantCode(e.t, err, keyward.ECodeDuplicate)
-		same(e.t, "project after a duplicate rename", e.getProject(other.AccountID, other.ID), other)
+		same(e.t, "project after a duplicate rename", get(e, keyward.Tx.GetProject, other.AccountID, other.ID), other)
 	}},
 	{"UpdateWrongVersion", func(e *env) {
 		a := e.account("a")
@@ -168,7 +168,7 @@ var projectTests = []test{
 				return nil
 			})
 			wantCode(e.t, updateErr, keyward.ECodeConflict)
-			same(e.t, "project after a conflicting update", e.getProject(p.AccountID, p.ID), p)
+			same(e.t, "project after a conflicting update", get(e, keyward.Tx.GetProject, p.AccountID, p.ID), p)
 		}
 	}},
 	{"GetUnknown", func(e *env) {
@@ -215,24 +215,9 @@ func (e *env) project(a *keyward.Account, n string) *keyward.Project {
 	return p
 }
 
-func (e *env) getProject(accountID, id string) *keyward.Project {
-	e.t.Helper()
-	var p *keyward.Project
-	e.read(func(tx keyward.Tx) (err error) {
-		p, err = tx.GetProject(e.ctx, accountID, id)
-		return err
-	})
-	return p
-}
-
 func (e *env) resources(accountID string) []*keyward.Resource {
 	e.t.Helper()
-	var rs []*keyward.Resource
-	e.read(func(tx keyward.Tx) (err error) {
-		rs, err = tx.ListResources(e.ctx, accountID)
-		return err
-	})
-	return rs
+	return readOne(e, func(tx keyward.Tx) ([]*keyward.Resource, error) { return tx.ListResources(e.ctx, accountID) })
 }
 
 func (e *env) putResource(accountID string, r *keyward.Resource) {

@@ -142,6 +142,36 @@ func (e *env) read(fn func(tx keyward.Tx) error) {
 	}
 }
 
+// readOne runs fn in a read transaction and returns what it read; the
+// test fails if fn fails.
+func readOne[T any](e *env, fn func(tx keyward.Tx) (T, error)) T {
+	e.t.Helper()
+	var v T
+	e.read(func(tx keyward.Tx) (err error) {
+		v, err = fn(tx)
+		return err
+	})
+	return v
+}
+
+// get reads an object of the account that must exist with the store's
+// getter of its kind (keyward.Tx.GetUser…).
+func get[T any](e *env, getter func(keyward.Tx, context.Context, string, string) (*T, error), accountID, id string) *T {
+	e.t.Helper()
+	return readOne(e, func(tx keyward.Tx) (*T, error) { return getter(tx, e.ctx, accountID, id) })
+}
+
+// gone fails unless the account has no object with the id, as the getter
+// of its kind finds.
+func gone[T any](e *env, getter func(keyward.Tx, context.Context, string, string) (*T, error), accountID, id string) {
+	e.t.Helper()
+	err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
+		_, err := getter(tx, e.ctx, accountID, id)
+		return err
+	})
+	wantCode(e.t, err, keyward.ECodeNotFound)
+}
+
 // account creates an account with the given name.
 func (e *env) account(name string) *keyward.Account {
 	e.t.Helper()
@@ -181,31 +211,15 @@ func (e *env) create(k *keyward.Key) keyward.TokenHash {
 // operator key.
 func (e *env) getKey(accountID, id string) *keyward.Key {
 	e.t.Helper()
-	var k *keyward.Key
-	e.read(func(tx keyward.Tx) (err error) {
-		k, err = e.keyOf(tx, accountID, id)
-		return err
-	})
-	return k
-}
-
-// keyGone fails unless the account (with no account, the operator keys)
-// has no key with the id.
-func (e *env) keyGone(accountID, id string) {
-	e.t.Helper()
-	err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
-		_, err := e.keyOf(tx, accountID, id)
-		return err
-	})
-	wantCode(e.t, err, keyward.ECodeNotFound)
+	return get(e, keyOf, accountID, id)
 }
 
 // keyOf is GetKey, or GetOperatorKey for no account.
-func (e *env) keyOf(tx keyward.Tx, accountID, id string) (*keyward.Key, error) {
+func keyOf(tx keyward.Tx, ctx context.Context, accountID, id string) (*keyward.Key, error) {
 	if accountID == "" {
-		return tx.GetOperatorKey(e.ctx, id)
+		return tx.GetOperatorKey(ctx, id)
 	}
-	return tx.GetKey(e.ctx, accountID, id)
+	return tx.GetKey(ctx, accountID, id)
 }
 
 func randomHash(t testing.TB) keyward.TokenHash {
