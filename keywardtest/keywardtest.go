@@ -365,6 +365,29 @@ func (s *Server) Remote(t testing.TB, tok keyward.Token, o verifier.RemoteOption
 	return r
 }
 
+// Column returns the first column of every row query returns, as Ts, for
+// a test that looks into a database; it fails the test if the query fails.
+func Column[T any](t testing.TB, db *sql.DB, query string, args ...any) []T {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), query, args...)
+	if err != nil {
+		t.Fatalf("keywardtest: %s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			t.Fatalf("keywardtest: %s: %v", query, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("keywardtest: %s: %v", query, err)
+	}
+	return out
+}
+
 // WaitFor polls cond until it holds, failing the test after timeout: for
 // what happens asynchronously (a stream connecting, a write behind, an
 // expiry), never as a measure of how fast it happens.
