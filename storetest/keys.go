@@ -389,12 +389,7 @@ func testUpdateKeyConflict(e *env) {
 		stale := k.Clone()
 		stale.Name, stale.Version = "stale", v
 		stale.Scopes, stale.PermissionMode = []keyward.Scope{{Resource: "docs", Access: keyward.AccessRead, Targets: []string{"*"}}}, keyward.ModeRestricted
-		var updateErr error
-		e.write(func(tx keyward.Tx) error {
-			updateErr = tx.UpdateKey(e.ctx, stale)
-			return nil // commit whatever happened
-		})
-		wantCode(e.t, updateErr, keyward.ECodeConflict)
+		wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateKey(e.ctx, stale) }), keyward.ECodeConflict)
 		same(e.t, "key after a conflicting update", e.getKey(k.AccountID, k.ID), k)
 		e.read(func(tx keyward.Tx) error {
 			ids, err := tx.KeysUsingResource(e.ctx, a.ID, "docs", 10)
@@ -681,19 +676,8 @@ var listKeyTests = []test{
 
 // keyLister lists keys with filter f and the page.
 func (e *env) keyLister(f *keyward.KeyFilter) lister {
-	return func(p keyward.Page) ([]string, bool, error) {
-		var (
-			keys []*keyward.Key
-			more bool
-		)
-		ff := *f
-		ff.Page = p
-		err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
-			keys, more, err = tx.ListKeys(e.ctx, &ff)
-			return err
-		})
-		return keyIDs(keys), more, err
-	}
+	return idLister(e, keyward.Tx.ListKeys, f, func(f *keyward.KeyFilter) *keyward.Page { return &f.Page },
+		func(k *keyward.Key) string { return k.ID })
 }
 
 func testListKeyFilters(e *env) {

@@ -65,43 +65,13 @@ func readScope(res string, targets ...string) keyward.Scope {
 
 // userLister lists users with filter f and the page.
 func (e *env) userLister(f *keyward.UserFilter) lister {
-	return func(p keyward.Page) ([]string, bool, error) {
-		var (
-			us   []*keyward.User
-			more bool
-		)
-		ff := *f
-		ff.Page = p
-		err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
-			us, more, err = tx.ListUsers(e.ctx, &ff)
-			return err
-		})
-		ids := []string{}
-		for _, u := range us {
-			ids = append(ids, u.ID)
-		}
-		return ids, more, err
-	}
+	return idLister(e, keyward.Tx.ListUsers, f, func(f *keyward.UserFilter) *keyward.Page { return &f.Page },
+		func(u *keyward.User) string { return u.ID })
 }
 
 func (e *env) serviceAccountLister(f *keyward.ServiceAccountFilter) lister {
-	return func(p keyward.Page) ([]string, bool, error) {
-		var (
-			sas  []*keyward.ServiceAccount
-			more bool
-		)
-		ff := *f
-		ff.Page = p
-		err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
-			sas, more, err = tx.ListServiceAccounts(e.ctx, &ff)
-			return err
-		})
-		ids := []string{}
-		for _, sa := range sas {
-			ids = append(ids, sa.ID)
-		}
-		return ids, more, err
-	}
+	return idLister(e, keyward.Tx.ListServiceAccounts, f, func(f *keyward.ServiceAccountFilter) *keyward.Page { return &f.Page },
+		func(sa *keyward.ServiceAccount) string { return sa.ID })
 }
 
 var userTests = []test{
@@ -274,12 +244,7 @@ func testUserConflict(e *env) {
 	for _, v := range []int64{5, 7, 4, 0} {
 		stale := *u
 		stale.Name, stale.Roles, stale.Version = ptr("stale"), []string{"writer"}, v
-		var updateErr error
-		e.write(func(tx keyward.Tx) error {
-			updateErr = tx.UpdateUser(e.ctx, &stale)
-			return nil
-		})
-		wantCode(e.t, updateErr, keyward.ECodeConflict)
+		wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateUser(e.ctx, &stale) }), keyward.ECodeConflict)
 		same(e.t, "user after a conflicting update", get(e, keyward.Tx.GetUser, u.AccountID, u.ID), u)
 	}
 	ghost := *u
@@ -446,12 +411,7 @@ var serviceAccountTests = []test{
 		for _, v := range []int64{3, 5, 2, 0} {
 			stale := *sa
 			stale.Name, stale.Status, stale.Version = "stale", keyward.MemberDisabled, v
-			var updateErr error
-			e.write(func(tx keyward.Tx) error {
-				updateErr = tx.UpdateServiceAccount(e.ctx, &stale)
-				return nil
-			})
-			wantCode(e.t, updateErr, keyward.ECodeConflict)
+			wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateServiceAccount(e.ctx, &stale) }), keyward.ECodeConflict)
 			same(e.t, "service account after a conflicting update", get(e, keyward.Tx.GetServiceAccount, sa.AccountID, sa.ID), sa)
 		}
 		ghost := *sa
@@ -572,12 +532,7 @@ var roleTests = []test{
 		for _, v := range []int64{1, 3, 0} {
 			stale := *r
 			stale.Scopes, stale.Version = []keyward.Scope{}, v
-			var updateErr error
-			e.write(func(tx keyward.Tx) error {
-				updateErr = tx.UpdateRole(e.ctx, &stale)
-				return nil
-			})
-			wantCode(e.t, updateErr, keyward.ECodeConflict)
+			wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateRole(e.ctx, &stale) }), keyward.ECodeConflict)
 			same(e.t, "role after a conflicting update", get(e, keyward.Tx.GetRole, a.ID, "reader"), r)
 		}
 		// A role of that name in another account is another role.
@@ -703,9 +658,7 @@ func testKeysWithRole(e *env) {
 	// A conflicting update does not touch the index.
 	stale := e.getKey(k1.AccountID, k1.ID)
 	stale.Roles = []string{"ghost"} // same version: a conflict
-	var updateErr error
-	e.write(func(tx keyward.Tx) error { updateErr = tx.UpdateKey(e.ctx, stale); return nil })
-	wantCode(e.t, updateErr, keyward.ECodeConflict)
+	wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateKey(e.ctx, stale) }), keyward.ECodeConflict)
 	check("ghost after a conflicting update", a.ID, "ghost", 100, []string{})
 }
 

@@ -85,21 +85,8 @@ var accountTests = []test{
 		e.account("ACME")
 	}},
 	{"List", func(e *env) {
-		lister := func(p keyward.Page) ([]string, bool, error) {
-			var (
-				as   []*keyward.Account
-				more bool
-			)
-			err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
-				as, more, err = tx.ListAccounts(e.ctx, &keyward.AccountFilter{Page: p})
-				return err
-			})
-			var ids []string
-			for _, a := range as {
-				ids = append(ids, a.ID)
-			}
-			return ids, more, err
-		}
+		lister := idLister(e, keyward.Tx.ListAccounts, &keyward.AccountFilter{}, func(f *keyward.AccountFilter) *keyward.Page { return &f.Page },
+			func(a *keyward.Account) string { return a.ID })
 		checkEmptyPages(e.t, lister)
 		var ids []string
 		for i := 0; i < 6; i++ {
@@ -162,12 +149,7 @@ var projectTests = []test{
 		for _, v := range []int64{p.Version, p.Version + 2, 0} {
 			stale := *p
 			stale.Name, stale.Version = "stale", v
-			var updateErr error
-			e.write(func(tx keyward.Tx) error {
-				updateErr = tx.UpdateProject(e.ctx, &stale)
-				return nil
-			})
-			wantCode(e.t, updateErr, keyward.ECodeConflict)
+			wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateProject(e.ctx, &stale) }), keyward.ECodeConflict)
 			same(e.t, "project after a conflicting update", get(e, keyward.Tx.GetProject, p.AccountID, p.ID), p)
 		}
 	}},
@@ -181,21 +163,8 @@ var projectTests = []test{
 	}},
 	{"List", func(e *env) {
 		a, b := e.account("a"), e.account("b")
-		lister := func(p keyward.Page) ([]string, bool, error) {
-			var (
-				ps   []*keyward.Project
-				more bool
-			)
-			err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
-				ps, more, err = tx.ListProjects(e.ctx, &keyward.ProjectFilter{Page: p, AccountID: a.ID})
-				return err
-			})
-			var ids []string
-			for _, p := range ps {
-				ids = append(ids, p.ID)
-			}
-			return ids, more, err
-		}
+		lister := idLister(e, keyward.Tx.ListProjects, &keyward.ProjectFilter{AccountID: a.ID}, func(f *keyward.ProjectFilter) *keyward.Page { return &f.Page },
+			func(p *keyward.Project) string { return p.ID })
 		checkEmptyPages(e.t, lister)
 		var ids []string
 		for i := 0; i < 5; i++ {
@@ -325,29 +294,14 @@ func (e *env) event(a *keyward.Account, action, target, actor string) *keyward.A
 }
 
 func (e *env) auditLister(f *keyward.AuditFilter) lister {
-	return func(p keyward.Page) ([]string, bool, error) {
-		evs, more, err := e.listEvents(f, p)
-		var ids []string
-		for _, ev := range evs {
-			ids = append(ids, ev.ID)
-		}
-		return ids, more, err
-	}
+	return idLister(e, keyward.Tx.ListAuditEvents, f, auditPage, func(ev *keyward.AuditEvent) string { return ev.ID })
 }
 
 func (e *env) listEvents(f *keyward.AuditFilter, p keyward.Page) ([]*keyward.AuditEvent, bool, error) {
-	var (
-		evs  []*keyward.AuditEvent
-		more bool
-	)
-	ff := *f
-	ff.Page = p
-	err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
-		evs, more, err = tx.ListAuditEvents(e.ctx, &ff)
-		return err
-	})
-	return evs, more, err
+	return listPage(e, keyward.Tx.ListAuditEvents, f, auditPage, p)
 }
+
+func auditPage(f *keyward.AuditFilter) *keyward.Page { return &f.Page }
 
 func testAudit(e *env) {
 	a, b := e.account("a"), e.account("b")

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -10,6 +11,31 @@ import (
 
 // lister lists one page of some kind of object and returns their ids.
 type lister func(p keyward.Page) ([]string, bool, error)
+
+// listPage reads one page of a list with the store's lister of its kind
+// (keyward.Tx.ListUsers…): the filter f, with the page p at page(f).
+func listPage[F, T any](e *env, list func(keyward.Tx, context.Context, *F) ([]*T, bool, error), f *F, page func(*F) *keyward.Page, p keyward.Page) ([]*T, bool, error) {
+	ff := *f
+	*page(&ff) = p
+	var (
+		items []*T
+		more  bool
+	)
+	err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
+		items, more, err = list(tx, e.ctx, &ff)
+		return err
+	})
+	return items, more, err
+}
+
+// idLister is a lister of the ids (which id reads) of the objects of a
+// list, as listPage reads them.
+func idLister[F, T any](e *env, list func(keyward.Tx, context.Context, *F) ([]*T, bool, error), f *F, page func(*F) *keyward.Page, id func(*T) string) lister {
+	return func(p keyward.Page) ([]string, bool, error) {
+		items, more, err := listPage(e, list, f, page, p)
+		return idsOf(items, id), more, err
+	}
+}
 
 // checkEmptyPages checks a list over no objects.
 func checkEmptyPages(t *testing.T, list lister) {

@@ -142,6 +142,19 @@ func (e *env) read(fn func(tx keyward.Tx) error) {
 	}
 }
 
+// tryWrite runs fn in a write transaction that commits whatever fn
+// returns, and returns fn's error: for a change that must fail, in a
+// transaction that goes on.
+func (e *env) tryWrite(fn func(tx keyward.Tx) error) error {
+	e.t.Helper()
+	var err error
+	e.write(func(tx keyward.Tx) error {
+		err = fn(tx)
+		return nil
+	})
+	return err
+}
+
 // readOne runs fn in a read transaction and returns what it read; the
 // test fails if fn fails.
 func readOne[T any](e *env, fn func(tx keyward.Tx) (T, error)) T {
@@ -312,9 +325,14 @@ func ms(t time.Time) time.Time { return keyward.Timestamp(t) }
 
 // keyIDs returns the ids of keys, in order.
 func keyIDs(keys []*keyward.Key) []string {
+	return idsOf(keys, func(k *keyward.Key) string { return k.ID })
+}
+
+// idsOf returns the ids of objects ([] for none), which id reads.
+func idsOf[T any](items []*T, id func(*T) string) []string {
 	out := []string{}
-	for _, k := range keys {
-		out = append(out, k.ID)
+	for _, v := range items {
+		out = append(out, id(v))
 	}
 	return out
 }
