@@ -557,13 +557,8 @@ func TestCtKeysServerProblems(t *testing.T) {
 // TestCtKeysUsageErrors exits 2 on bad flag values without contacting the
 // server.
 func TestCtKeysUsageErrors(t *testing.T) {
-	srv, hits := ctTripwire(t)
 	id := "key_01J00000000000000000000000"
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string // in the error
-	}{
+	ctWantUsageErrors(t, []ctUsageCase{
 		{"scope without access", []string{"keys", "create", "--name", "x", "--scope", "documents"}, `--scope "documents"`},
 		{"scope bad access", []string{"keys", "create", "--name", "x", "--scope", "documents:admin"}, "read or write"},
 		{"scope bad resource", []string{"keys", "create", "--name", "x", "--scope", "Docs:read"}, "resource"},
@@ -620,24 +615,7 @@ func TestCtKeysUsageErrors(t *testing.T) {
 		{"bad timeout", []string{"keys", "list", "--timeout", "soon"}, "--timeout"},
 		{"zero timeout", []string{"keys", "list", "--timeout", "0s"}, "--timeout"},
 		{"bad url", []string{"keys", "list", "--url", "localhost:8420"}, "--url"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			env := map[string]string{"KEYWARD_URL": srv, "KEYWARD_TOKEN": "kwm_sometoken"}
-			r := ctRunCLI(t, ctInvocation{env: env}, tc.args...)
-			if r.code != 2 || !strings.Contains(ctErrText(r.err), tc.want) {
-				t.Fatalf("want exit 2 and an error containing %q:\n%s", tc.want, r)
-			}
-			if r.stdout != "" {
-				t.Fatalf("a usage error printed to stdout:\n%s", r)
-			}
-			if strings.Contains(ctErrText(r.err), "kwm_sometoken") {
-				t.Fatalf("the token appears in the error:\n%s", r)
-			}
-		})
-	}
-	if n := hits.Load(); n != 0 {
-		t.Fatalf("usage errors sent %d requests to the server", n)
-	}
+	})
 }
 
 // TestCtKeysUnreachable reports a server that is not there with exit 3.
