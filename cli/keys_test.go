@@ -443,15 +443,28 @@ func TestCtKeysEnvironment(t *testing.T) {
 
 // TestCtKeysMissingToken names KEYWARD_TOKEN and sends nothing.
 func TestCtKeysMissingToken(t *testing.T) {
-	srv, hits := ctTripwire(t)
-	for _, args := range [][]string{
+	ctWantMissingToken(t, "  ", "", [][]string{
 		{"keys", "list"},
 		{"keys", "create", "--name", "x"},
 		{"keys", "get", "key_01J00000000000000000000000"},
 		{"keys", "verify", "kw_something"},
-	} {
-		t.Run(args[1], func(t *testing.T) {
-			r := ctRunCLI(t, ctInvocation{env: map[string]string{"KEYWARD_URL": srv, "KEYWARD_TOKEN": "  "}}, args...)
+	})
+}
+
+// ctWantMissingToken runs each command line with KEYWARD_TOKEN set to
+// token ("" unset; blank is no key either) and the stdin against a server
+// that must not be contacted, and wants exit 2 and an error naming
+// KEYWARD_TOKEN.
+func ctWantMissingToken(t *testing.T, token, stdin string, lines [][]string) {
+	t.Helper()
+	srv, hits := ctTripwire(t)
+	env := map[string]string{"KEYWARD_URL": srv}
+	if token != "" {
+		env["KEYWARD_TOKEN"] = token
+	}
+	for _, args := range lines {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := ctRunCLI(t, ctInvocation{env: env, stdin: stdin}, args...)
 			if r.code != 2 || !strings.Contains(ctErrText(r.err), "KEYWARD_TOKEN") {
 				t.Fatalf("want exit 2 and an error naming KEYWARD_TOKEN:\n%s", r)
 			}
