@@ -365,6 +365,26 @@ func (s *Server) Remote(t testing.TB, tok keyward.Token, o verifier.RemoteOption
 	return r
 }
 
+// Logs is a buffer a server's logger writes to, from any goroutine, while
+// the test reads it.
+type Logs struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns what was written so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // Column returns the first column of every row query returns, as Ts, for
 // a test that looks into a database; it fails the test if the query fails.
 func Column[T any](t testing.TB, db *sql.DB, query string, args ...any) []T {
