@@ -102,46 +102,47 @@ func checkPages(t *testing.T, want []string, list lister) {
 	// Walking forward and backward with a small page visits every object
 	// once, in order.
 	for _, limit := range []int{1, 2, 3} {
-		var got []string
-		p := keyward.Page{Limit: limit}
-		for steps := 0; ; steps++ {
-			if steps > n+1 {
-				t.Fatalf("forward walk with limit %d does not end", limit)
+		for _, backward := range []bool{false, true} {
+			if got, dir := walk(t, list, limit, n, backward); !slices.Equal(got, want) {
+				t.Fatalf("%s walk with limit %d = %v, want %v", dir, limit, got, want)
 			}
-			ids, more, err := list(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(ids) > limit {
-				t.Fatalf("page of limit %d has %d items", limit, len(ids))
-			}
-			got = append(got, ids...)
-			if !more {
-				break
-			}
-			p = keyward.Page{Limit: limit, StartingAfter: ids[len(ids)-1]}
 		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("forward walk with limit %d = %v, want %v", limit, got, want)
+	}
+}
+
+// walk follows the pages of limit objects from the first (backward, from
+// the last) to the end, and returns every id it saw, newest first, and
+// the direction's name; n is how many objects there are.
+func walk(t *testing.T, list lister, limit, n int, backward bool) ([]string, string) {
+	t.Helper()
+	dir, p := "forward", keyward.Page{Limit: limit}
+	if backward {
+		dir, p.EndingBefore = "backward", "0"
+	}
+	var got []string
+	for steps := 0; ; steps++ {
+		if steps > n+1 {
+			t.Fatalf("%s walk with limit %d does not end", dir, limit)
 		}
-		got = nil
-		p = keyward.Page{Limit: limit, EndingBefore: "0"}
-		for steps := 0; ; steps++ {
-			if steps > n+1 {
-				t.Fatalf("backward walk with limit %d does not end", limit)
-			}
-			ids, more, err := list(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+		ids, more, err := list(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) > limit {
+			t.Fatalf("page of limit %d has %d items", limit, len(ids))
+		}
+		if backward {
 			got = append(slices.Clone(ids), got...)
-			if !more {
-				break
-			}
-			p = keyward.Page{Limit: limit, EndingBefore: ids[0]}
+		} else {
+			got = append(got, ids...)
 		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("backward walk with limit %d = %v, want %v", limit, got, want)
+		if !more {
+			return got, dir
+		}
+		if backward {
+			p = keyward.Page{Limit: limit, EndingBefore: ids[0]}
+		} else {
+			p = keyward.Page{Limit: limit, StartingAfter: ids[len(ids)-1]}
 		}
 	}
 }
