@@ -391,16 +391,9 @@ func testUpdateKeyConflict(e *env) {
 		stale.Scopes, stale.PermissionMode = []keyward.Scope{{Resource: "docs", Access: keyward.AccessRead, Targets: []string{"*"}}}, keyward.ModeRestricted
 		wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateKey(e.ctx, stale) }), keyward.ECodeConflict)
 		same(e.t, "key after a conflicting update", e.getKey(k.AccountID, k.ID), k)
-		e.read(func(tx keyward.Tx) error {
-			ids, err := tx.KeysUsingResource(e.ctx, a.ID, "docs", 10)
-			if err != nil {
-				return err
-			}
-			if len(ids) != 0 {
-				e.t.Fatalf("a conflicting update indexed the key's scopes: %v", ids)
-			}
-			return nil
-		})
+		if ids := readOne(e, func(tx keyward.Tx) ([]string, error) { return tx.KeysUsingResource(e.ctx, a.ID, "docs", 10) }); len(ids) != 0 {
+			e.t.Fatalf("a conflicting update indexed the key's scopes: %v", ids)
+		}
 	}
 	// Updating a key that does not exist fails too.
 	ghost := e.apiKey(a)
@@ -497,16 +490,10 @@ func testKeysInProject(e *env) {
 		return nil
 	})
 	// Inside a write transaction too (the service revokes them there).
-	e.write(func(tx keyward.Tx) error {
-		keys, err := tx.KeysInProject(e.ctx, b.ID, p1)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(keyIDs(keys), []string{otherAccount.ID}) {
-			e.t.Fatalf("KeysInProject(b) = %v", keyIDs(keys))
-		}
-		return nil
-	})
+	keys := writeOne(e, func(tx keyward.Tx) ([]*keyward.Key, error) { return tx.KeysInProject(e.ctx, b.ID, p1) })
+	if !slices.Equal(keyIDs(keys), []string{otherAccount.ID}) {
+		e.t.Fatalf("KeysInProject(b) = %v", keyIDs(keys))
+	}
 }
 
 func testKeysUsingResource(e *env) {

@@ -751,16 +751,10 @@ func testKeysOwnedBy(e *env) {
 	check("unknown owner", ownedBy(a.ID, keyward.Owner{Type: keyward.OwnerUser, ID: ghostUser}))
 	check("account owner", ownedBy(a.ID, keyward.Owner{Type: keyward.OwnerAccount, ID: a.ID}), ka)
 	// Read transactions may ask too.
-	e.read(func(tx keyward.Tx) error {
-		keys, err := tx.KeysOwnedBy(e.ctx, a.ID, bySA)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(keyIDs(keys), []string{ks1.ID}) {
-			e.t.Fatalf("KeysOwnedBy in Read = %v", keyIDs(keys))
-		}
-		return nil
-	})
+	keys := readOne(e, func(tx keyward.Tx) ([]*keyward.Key, error) { return tx.KeysOwnedBy(e.ctx, a.ID, bySA) })
+	if !slices.Equal(keyIDs(keys), []string{ks1.ID}) {
+		e.t.Fatalf("KeysOwnedBy in Read = %v", keyIDs(keys))
+	}
 }
 
 func testListKeysIncludeOperator(e *env) {

@@ -159,8 +159,21 @@ func (e *env) tryWrite(fn func(tx keyward.Tx) error) error {
 // test fails if fn fails.
 func readOne[T any](e *env, fn func(tx keyward.Tx) (T, error)) T {
 	e.t.Helper()
+	return inTx(e, e.read, fn)
+}
+
+// writeOne is readOne in a write transaction.
+func writeOne[T any](e *env, fn func(tx keyward.Tx) (T, error)) T {
+	e.t.Helper()
+	return inTx(e, e.write, fn)
+}
+
+// inTx runs fn in a transaction of run (e.read or e.write) and returns
+// what it read.
+func inTx[T any](e *env, run func(func(keyward.Tx) error), fn func(tx keyward.Tx) (T, error)) T {
+	e.t.Helper()
 	var v T
-	e.read(func(tx keyward.Tx) (err error) {
+	run(func(tx keyward.Tx) (err error) {
 		v, err = fn(tx)
 		return err
 	})
