@@ -717,11 +717,7 @@ func testListKeyFilters(e *env) {
 		}
 		return &f
 	}
-	tests := []struct {
-		name string
-		f    *keyward.KeyFilter
-		want []string
-	}{
+	tests := []filterCase[keyward.KeyFilter]{
 		{"no filter", api(keyward.KeyFilter{}), ids(k5, k4, k3, k2, k1)},
 		{"status active", api(keyward.KeyFilter{Status: keyward.StatusActive}), ids(k5, k4, k1)},
 		{"status disabled", api(keyward.KeyFilter{Status: keyward.StatusDisabled}), ids(k2)},
@@ -767,21 +763,5 @@ func testListKeyFilters(e *env) {
 	for n, k := range map[string]*keyward.Key{"k1": k1, "k2": k2, "k3": k3, "k4": k4, "k5": k5, "m1": m1, "b1": b1} {
 		names[k.ID] = n
 	}
-	named := func(ids []string) []string {
-		out := []string{}
-		for _, id := range ids {
-			out = append(out, names[id])
-		}
-		return out
-	}
-	for _, tc := range tests {
-		got, more, err := e.keyLister(tc.f)(keyward.Page{Limit: 50})
-		if err != nil {
-			e.t.Errorf("%s: %v", tc.name, err)
-			continue
-		}
-		if !slices.Equal(got, tc.want) || more {
-			e.t.Errorf("%s: ListKeys = %v (has_more %v), want %v", tc.name, named(got), more, named(tc.want))
-		}
-	}
+	checkFilters(e, "ListKeys", e.keyLister, tests, namedBy(names))
 }

@@ -299,19 +299,8 @@ func testUserFilters(e *env) {
 		return out
 	}
 	names := map[string]string{u1.ID: "u1", u2.ID: "u2", u3.ID: "u3", u4.ID: "u4", u5.ID: "u5", b1.ID: "b1"}
-	named := func(ids []string) []string {
-		out := []string{}
-		for _, id := range ids {
-			out = append(out, names[id])
-		}
-		return out
-	}
 	in := func(f keyward.UserFilter) *keyward.UserFilter { f.AccountID = a.ID; return &f }
-	tests := []struct {
-		name string
-		f    *keyward.UserFilter
-		want []string
-	}{
+	tests := []filterCase[keyward.UserFilter]{
 		{"no filter", in(keyward.UserFilter{}), ids(u5, u4, u3, u2, u1)},
 		{"status active", in(keyward.UserFilter{Status: keyward.MemberActive}), ids(u4, u3, u1)},
 		{"status disabled", in(keyward.UserFilter{Status: keyward.MemberDisabled}), ids(u5, u2)},
@@ -338,16 +327,7 @@ func testUserFilters(e *env) {
 		{"other account", &keyward.UserFilter{AccountID: b.ID, Role: "reader", Search: "ann", ExternalID: "e1"}, ids(b1)},
 		{"unknown account", &keyward.UserFilter{AccountID: "acc_01HZX3K8Q4W2N5R7T9V0B1C2D3"}, ids()},
 	}
-	for _, tc := range tests {
-		got, more, err := e.userLister(tc.f)(keyward.Page{Limit: 50})
-		if err != nil {
-			e.t.Errorf("%s: %v", tc.name, err)
-			continue
-		}
-		if !slices.Equal(got, tc.want) || more {
-			e.t.Errorf("%s: ListUsers = %v (has_more %v), want %v", tc.name, named(got), more, named(tc.want))
-		}
-	}
+	checkFilters(e, "ListUsers", e.userLister, tests, namedBy(names))
 }
 
 var serviceAccountTests = []test{
@@ -672,23 +652,14 @@ func testListKeysByRole(e *env) {
 	for _, k := range []*keyward.Key{k1, k2, k3, k4, kb} {
 		e.create(k)
 	}
-	tests := []struct {
-		name string
-		f    *keyward.KeyFilter
-		want []string
-	}{
+	tests := []filterCase[keyward.KeyFilter]{
 		{"reader, revoked included", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindAPI, Role: "reader"}, keyIDs([]*keyward.Key{k2, k1})},
 		{"writer", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindAPI, Role: "writer"}, keyIDs([]*keyward.Key{k3, k2})},
 		{"role and status", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindAPI, Role: "reader", Status: keyward.StatusActive}, keyIDs([]*keyward.Key{k1})},
 		{"other account", &keyward.KeyFilter{AccountID: b.ID, Kind: keyward.KindAPI, Role: "reader"}, keyIDs([]*keyward.Key{kb})},
 		{"nobody", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindAPI, Role: "read"}, []string{}},
 	}
-	for _, tc := range tests {
-		got, more, err := e.keyLister(tc.f)(keyward.Page{Limit: 50})
-		if err != nil || !slices.Equal(got, tc.want) || more {
-			e.t.Errorf("%s: ListKeys = %v (has_more %v, %v), want %v", tc.name, got, more, err, tc.want)
-		}
-	}
+	checkFilters(e, "ListKeys", e.keyLister, tests, nil)
 	// Pagination with the role filter.
 	var ids []string
 	for i := 0; i < 6; i++ {
@@ -779,11 +750,7 @@ func testListKeysIncludeOperator(e *env) {
 	op2 := op()
 	ma2 := mgmt(a)
 	ids := func(keys ...*keyward.Key) []string { return keyIDs(keys) }
-	tests := []struct {
-		name string
-		f    *keyward.KeyFilter
-		want []string
-	}{
+	tests := []filterCase[keyward.KeyFilter]{
 		{"account's management keys", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindManagement}, ids(ma2, ma)},
 		{"with operator keys", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindManagement, IncludeOperator: true}, ids(ma2, op2, op1, ma)},
 		{"other account with operator keys", &keyward.KeyFilter{AccountID: b.ID, Kind: keyward.KindManagement, IncludeOperator: true}, ids(op2, mb, op1)},
@@ -791,12 +758,7 @@ func testListKeysIncludeOperator(e *env) {
 		{"API keys are never operator keys", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindAPI, IncludeOperator: true}, ids(api)},
 		{"every account", &keyward.KeyFilter{Kind: keyward.KindManagement}, ids(ma2, op2, mb, op1, ma)},
 	}
-	for _, tc := range tests {
-		got, more, err := e.keyLister(tc.f)(keyward.Page{Limit: 50})
-		if err != nil || !slices.Equal(got, tc.want) || more {
-			e.t.Errorf("%s: ListKeys = %v (has_more %v, %v), want %v", tc.name, got, more, err, tc.want)
-		}
-	}
+	checkFilters(e, "ListKeys", e.keyLister, tests, nil)
 	checkPages(e.t, ids(ma2, op2, op1, ma), e.keyLister(&keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindManagement, IncludeOperator: true}))
 }
 

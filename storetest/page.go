@@ -37,6 +37,44 @@ func idLister[F, T any](e *env, list func(keyward.Tx, context.Context, *F) ([]*T
 	}
 }
 
+// filterCase is a filter of a list and the ids it lists, newest first.
+type filterCase[F any] struct {
+	name string
+	f    *F
+	want []string
+}
+
+// checkFilters lists one page of 50 with each case's filter and wants
+// exactly its ids; list names the list in failures, where named (if not
+// nil) shows the ids.
+func checkFilters[F any](e *env, list string, lister func(*F) lister, cases []filterCase[F], named func([]string) []string) {
+	e.t.Helper()
+	if named == nil {
+		named = func(ids []string) []string { return ids }
+	}
+	for _, tc := range cases {
+		got, more, err := lister(tc.f)(keyward.Page{Limit: 50})
+		if err != nil {
+			e.t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if !slices.Equal(got, tc.want) || more {
+			e.t.Errorf("%s: %s = %v (has_more %v), want %v", tc.name, list, named(got), more, named(tc.want))
+		}
+	}
+}
+
+// namedBy shows ids by the names given them.
+func namedBy(names map[string]string) func([]string) []string {
+	return func(ids []string) []string {
+		out := []string{}
+		for _, id := range ids {
+			out = append(out, names[id])
+		}
+		return out
+	}
+}
+
 // checkEmptyPages checks a list over no objects.
 func checkEmptyPages(t *testing.T, list lister) {
 	t.Helper()
