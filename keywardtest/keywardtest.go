@@ -329,6 +329,17 @@ func (s *Server) CreateManagementKey(t testing.TB, in *keyward.KeyFields) *clien
 	return k
 }
 
+// CreateProject creates a project of the default account with the
+// operator key. It fails the test if the server refuses.
+func (s *Server) CreateProject(t testing.TB, name string) *client.Project {
+	t.Helper()
+	p, err := s.Client.CreateProject(context.Background(), &keyward.ProjectFields{Name: keyward.Some(name)})
+	if err != nil {
+		t.Fatalf("keywardtest: create project: %v", err)
+	}
+	return p
+}
+
 // VerifierKey creates a management key of the default account that may
 // only verify keys, what a service that verifies keys holds, and returns
 // its secret. It fails the test if the server refuses.
