@@ -112,6 +112,16 @@ func (v *validator) add(field, format string, args ...any) {
 	v.errs = append(v.errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
+// between checks that n is from lo to hi (a number of unit); false, with
+// the failure, when it is not.
+func (v *validator) between(field string, n, lo, hi int64, unit string) bool {
+	if n < lo || n > hi {
+		v.add(field, "must be between %d and %d%s", lo, hi, unit)
+		return false
+	}
+	return true
+}
+
 func (v *validator) result() error {
 	if v.err != nil {
 		return v.err
@@ -449,16 +459,8 @@ func applyRateLimit(v *validator, k *Key, in *KeyFields) {
 		v.add("rate_limit", "only API keys have rate limits")
 	default:
 		rl := in.RateLimit.Value
-		ok := true
-		if rl.Limit < 1 || rl.Limit > MaxRateLimit {
-			v.add("rate_limit.limit", "must be between 1 and %d", MaxRateLimit)
-			ok = false
-		}
-		if rl.Window < 1 || rl.Window > MaxRateWindow {
-			v.add("rate_limit.window", "must be between 1 and %d seconds", MaxRateWindow)
-			ok = false
-		}
-		if ok {
+		ok := v.between("rate_limit.limit", rl.Limit, 1, MaxRateLimit, "")
+		if v.between("rate_limit.window", rl.Window, 1, MaxRateWindow, " seconds") && ok {
 			k.RateLimit = &rl
 		}
 	}
@@ -480,20 +482,10 @@ func applyCredits(v *validator, k *Key, in *KeyFields, env *KeyEnv) {
 		return
 	}
 	c := in.Credits.Value
-	ok := true
-	if c.Remaining < 0 || c.Remaining > MaxCredits {
-		v.add("credits.remaining", "must be between 0 and %d", MaxCredits)
-		ok = false
-	}
+	ok := v.between("credits.remaining", c.Remaining, 0, MaxCredits, "")
 	if r := c.Refill; r != nil {
-		if r.Amount < 1 || r.Amount > MaxCredits {
-			v.add("credits.refill.amount", "must be between 1 and %d", MaxCredits)
-			ok = false
-		}
-		if r.Interval < 1 || r.Interval > MaxRefillInterval {
-			v.add("credits.refill.interval", "must be between 1 and %d seconds", MaxRefillInterval)
-			ok = false
-		}
+		ok = v.between("credits.refill.amount", r.Amount, 1, MaxCredits, "") && ok
+		ok = v.between("credits.refill.interval", r.Interval, 1, MaxRefillInterval, " seconds") && ok
 	}
 	if !ok {
 		return

@@ -107,16 +107,7 @@ func ApplyUser(u *User, in *UserFields, env *MemberEnv, creating bool) error {
 	optText("external_id", in.ExternalID, 255, nil, &u.ExternalID)
 	optText("email", in.Email, 254, checkEmail, &u.Email)
 	optText("name", in.Name, MaxNameLen, nil, &u.Name)
-	if in.Status.Set {
-		switch {
-		case in.Status.Null:
-			v.add("status", "cannot be null")
-		case in.Status.Value != MemberActive && in.Status.Value != MemberDisabled:
-			v.add("status", "must be active or disabled")
-		default:
-			u.Status = in.Status.Value
-		}
-	}
+	v.memberStatus(in.Status, &u.Status)
 	if in.Roles.Set {
 		if in.Roles.Null {
 			v.add("roles", "cannot be null; send [] for no roles")
@@ -197,20 +188,24 @@ func (v *validator) named(name, description Field[string], creating bool, dstNam
 	}
 }
 
+// memberStatus applies the status of a user or a service account.
+func (v *validator) memberStatus(in Field[MemberStatus], dst *MemberStatus) {
+	switch {
+	case !in.Set:
+	case in.Null:
+		v.add("status", "cannot be null")
+	case in.Value != MemberActive && in.Value != MemberDisabled:
+		v.add("status", "must be active or disabled")
+	default:
+		*dst = in.Value
+	}
+}
+
 // ApplyServiceAccount applies a create or PATCH to sa.
 func ApplyServiceAccount(sa *ServiceAccount, in *ServiceAccountFields, creating bool) error {
 	v := &validator{}
 	v.named(in.Name, in.Description, creating, &sa.Name, &sa.Description)
-	if in.Status.Set {
-		switch {
-		case in.Status.Null:
-			v.add("status", "cannot be null")
-		case in.Status.Value != MemberActive && in.Status.Value != MemberDisabled:
-			v.add("status", "must be active or disabled")
-		default:
-			sa.Status = in.Status.Value
-		}
-	}
+	v.memberStatus(in.Status, &sa.Status)
 	if creating && sa.Status == "" {
 		sa.Status = MemberActive
 	}

@@ -185,34 +185,27 @@ func (p *queryParser) expr(depth int) (int, error) {
 	if depth > MaxQueryDepth {
 		return 0, queryErr("parentheses are nested deeper than %d", MaxQueryDepth)
 	}
-	left, err := p.term(depth)
-	if err != nil {
-		return 0, err
-	}
-	for p.tok.kind == tokOr {
-		p.next()
-		right, err := p.term(depth)
-		if err != nil {
-			return 0, err
-		}
-		left = p.add(qnode{op: '|', l: left, r: right})
-	}
-	return left, nil
+	return p.chain(depth, tokOr, '|', p.term)
 }
 
 // term := factor (AND factor)*
 func (p *queryParser) term(depth int) (int, error) {
-	left, err := p.factor(depth)
+	return p.chain(depth, tokAnd, '&', p.factor)
+}
+
+// chain := operand (op operand)*, as a left-leaning tree of nodes op.
+func (p *queryParser) chain(depth int, op tokKind, node byte, operand func(depth int) (int, error)) (int, error) {
+	left, err := operand(depth)
 	if err != nil {
 		return 0, err
 	}
-	for p.tok.kind == tokAnd {
+	for p.tok.kind == op {
 		p.next()
-		right, err := p.factor(depth)
+		right, err := operand(depth)
 		if err != nil {
 			return 0, err
 		}
-		left = p.add(qnode{op: '&', l: left, r: right})
+		left = p.add(qnode{op: node, l: left, r: right})
 	}
 	return left, nil
 }
@@ -293,8 +286,24 @@ type Grants struct {
 }
 
 type resourceGrant struct {
-	readAll, writeAll bool
-	read, write       map[string]struct{}
+	read, write targets
+}
+
+// targets are the objects a grant reaches: every one (all), or a set.
+type targets struct {
+	all bool
+	set map[string]struct{}
+}
+
+func (ts *targets) add(t string) {
+	if t == Wildcard {
+		ts.all = true
+		return
+	}
+	if ts.set == nil {
+		ts.set = map[string]struct{}{}
+	}
+	ts.set[t] = struct{}{}
 }
 
 // NewGrants indexes scopes. A write scope also grants read on its targets.
@@ -308,24 +317,10 @@ func NewGrants(scopes []Scope) *Grants {
 		}
 		for _, t := range s.Targets {
 			if s.Access == AccessWrite {
-				if t == Wildcard {
-					rg.writeAll = true
-				} else {
-					if rg.write == nil {
-						rg.write = map[string]struct{}{}
-					}
-					rg.write[t] = struct{}{}
-				}
+				rg.write.add(t)
 			}
 			if s.Access == AccessRead || s.Access == AccessWrite {
-				if t == Wildcard {
-					rg.readAll = true
-				} else {
-					if rg.read == nil {
-						rg.read = map[string]struct{}{}
-					}
-					rg.read[t] = struct{}{}
-				}
+				rg.read.add(t)
 			}
 		}
 	}
@@ -341,19 +336,19 @@ func (g *Grants) Allows(resource string, access Access, target string) bool {
 	if rg == nil {
 		return false
 	}
-	all, set := rg.readAll, rg.read
+	ts := rg.read
 	if access == AccessWrite {
-		all, set = rg.writeAll, rg.write
+		ts = rg.write
 	} else if access != AccessRead {
 		return false
 	}
-	if all {
+	if ts.all {
 		return true
 	}
 	if target == "" {
-		return len(set) > 0
+		return len(ts.set) > 0
 	}
-	_, ok := set[target]
+	_, ok := ts.set[target]
 	return ok
 }
 
@@ -412,14 +407,13 @@ func IntersectScopes(a, b []Scope) []Scope {
 		if rb == nil {
 			continue
 		}
-		wAll, wSet := meet(ra.writeAll, ra.write, rb.writeAll, rb.write)
-		rAll, rSet := meet(ra.readAll, ra.read, rb.readAll, rb.read)
-		if wAll || len(wSet) > 0 {
-			out = append(out, Scope{Resource: res, Access: AccessWrite, Targets: targetList(wAll, wSet)})
+		w, r := meet(ra.write, rb.write), meet(ra.read, rb.read)
+		if w.all || len(w.set) > 0 {
+			out = append(out, Scope{Resource: res, Access: AccessWrite, Targets: w.list()})
 		}
 		// Read adds something only beyond what write already grants.
-		if !wAll && (rAll || len(rSet) > len(wSet)) {
-			out = append(out, Scope{Resource: res, Access: AccessRead, Targets: targetList(rAll, rSet)})
+		if !w.all && (r.all || len(r.set) > len(w.set)) {
+			out = append(out, Scope{Resource: res, Access: AccessRead, Targets: r.list()})
 		}
 	}
 	sortScopes(out)
@@ -430,30 +424,31 @@ func IntersectScopes(a, b []Scope) []Scope {
 }
 
 // meet intersects two target sets, each either every object (all) or a set.
-func meet(allA bool, a map[string]struct{}, allB bool, b map[string]struct{}) (bool, map[string]struct{}) {
+func meet(a, b targets) targets {
 	switch {
-	case allA && allB:
-		return true, nil
-	case allA:
-		return false, b
-	case allB:
-		return false, a
+	case a.all && b.all:
+		return targets{all: true}
+	case a.all:
+		return targets{set: b.set}
+	case b.all:
+		return targets{set: a.set}
 	}
 	out := map[string]struct{}{}
-	for t := range a {
-		if _, ok := b[t]; ok {
+	for t := range a.set {
+		if _, ok := b.set[t]; ok {
 			out[t] = struct{}{}
 		}
 	}
-	return false, out
+	return targets{set: out}
 }
 
-func targetList(all bool, set map[string]struct{}) []string {
-	if all {
+// list is the targets of a scope that grants ts, sorted.
+func (ts targets) list() []string {
+	if ts.all {
 		return []string{Wildcard}
 	}
-	out := make([]string, 0, len(set))
-	for t := range set {
+	out := make([]string, 0, len(ts.set))
+	for t := range ts.set {
 		out = append(out, t)
 	}
 	sort.Strings(out)

@@ -77,15 +77,8 @@ func keyCommonOf(k *keyward.Key) KeyCommon {
 
 // KeyOf returns the wire form of an API key.
 func KeyOf(k *keyward.Key) Key {
-	scopes, roles := k.Scopes, k.Roles
-	if scopes == nil {
-		scopes = []keyward.Scope{}
-	}
-	if roles == nil {
-		roles = []string{}
-	}
 	return Key{ID: k.ID, AccountID: k.AccountID, KeyCommon: keyCommonOf(k), ProjectID: k.ProjectID,
-		PermissionMode: k.PermissionMode, Scopes: scopes, Roles: roles}
+		PermissionMode: k.PermissionMode, Scopes: array(k.Scopes), Roles: array(k.Roles)}
 }
 
 // ManagementKeyOf returns the wire form of a management key.
@@ -94,11 +87,7 @@ func ManagementKeyOf(k *keyward.Key) ManagementKey {
 	if k.AccountID != "" {
 		acct = &k.AccountID
 	}
-	perms := k.Permissions
-	if perms == nil {
-		perms = []string{}
-	}
-	return ManagementKey{ID: k.ID, AccountID: acct, KeyCommon: keyCommonOf(k), Operator: k.Operator, Permissions: perms}
+	return ManagementKey{ID: k.ID, AccountID: acct, KeyCommon: keyCommonOf(k), Operator: k.Operator, Permissions: array(k.Permissions)}
 }
 
 // AnyKeyOf returns the wire form of a key of either kind: a Key or a
@@ -182,10 +171,7 @@ type Whoami struct {
 // WhoamiOf returns the answer of whoami for key k with its effective
 // scopes.
 func WhoamiOf(k *keyward.Key, scopes []keyward.Scope) Whoami {
-	if scopes == nil {
-		scopes = []keyward.Scope{}
-	}
-	w := Whoami{EffectiveScopes: scopes}
+	w := Whoami{EffectiveScopes: array(scopes)}
 	if k.Kind == keyward.KindManagement {
 		mk := ManagementKeyOf(k)
 		w.ManagementKey = &mk
@@ -279,12 +265,7 @@ func VerifyResultOf(r *keyward.VerifyResult) VerifyResult {
 	if r.HasRateLimit {
 		v.RateLimit = &RateLimitState{Limit: r.RateLimit.Limit, Remaining: r.RateLimit.Remaining, ResetAt: r.RateLimit.ResetAt}
 	}
-	if v.Scopes == nil {
-		v.Scopes = []keyward.Scope{}
-	}
-	if v.Roles == nil {
-		v.Roles = []string{}
-	}
+	v.Scopes, v.Roles = array(v.Scopes), array(v.Roles)
 	if len(r.Metadata) > 0 && json.Unmarshal(r.Metadata, &v.Metadata) != nil {
 		v.Metadata = nil
 	}

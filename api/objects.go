@@ -22,6 +22,14 @@ func PageOf[S, T any](items []S, more bool, of func(S) T) Page[T] {
 	return out
 }
 
+// array is s, or [] for nil: lists travel as arrays, never as null.
+func array[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 // Status is the answer of the health routes (GET /healthz: "ok", GET
 // /readyz: "ready").
 type Status struct {
@@ -65,11 +73,7 @@ type User struct {
 
 // UserOf returns the wire form of a user.
 func UserOf(u *keyward.User) User {
-	roles := u.Roles
-	if roles == nil {
-		roles = []string{}
-	}
-	return User{u.ID, u.AccountID, u.ExternalID, u.Email, u.Name, roles, u.Status, u.CreatedAt, u.UpdatedAt, u.ETag()}
+	return User{u.ID, u.AccountID, u.ExternalID, u.Email, u.Name, array(u.Roles), u.Status, u.CreatedAt, u.UpdatedAt, u.ETag()}
 }
 
 // ServiceAccount is a non-human owner of keys.
@@ -102,11 +106,7 @@ type Role struct {
 
 // RoleOf returns the wire form of a role.
 func RoleOf(r *keyward.Role) Role {
-	scopes := r.Scopes
-	if scopes == nil {
-		scopes = []keyward.Scope{}
-	}
-	return Role{r.Name, r.AccountID, r.Description, scopes, r.CreatedAt, r.UpdatedAt, r.ETag()}
+	return Role{r.Name, r.AccountID, r.Description, array(r.Scopes), r.CreatedAt, r.UpdatedAt, r.ETag()}
 }
 
 // Project is a subdivision of an account; keys may be scoped to one.

@@ -136,9 +136,7 @@ func ProblemOf(err error, requestID string) *Problem {
 		RequestID: requestID,
 		Extra:     e.Details,
 	}
-	if p.Errors == nil {
-		p.Errors = []keyward.FieldError{}
-	}
+	p.Errors = array(p.Errors)
 	return p
 }
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/cli"
-	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/sqlite"
 )
 
@@ -17,26 +17,9 @@ import (
 // into a private file that opens as a keyward database with the same keys.
 func TestBackupWhileOpen(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	svc := service.New(service.Options{Store: db})
-	defer svc.Close(ctx)
-	_, op, err := svc.Bootstrap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := svc.Authenticate(ctx, service.Credential{Token: op, ClientIP: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, tok, err := svc.CreateKey(ctx, a, keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("backed up")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := keywardtest.Start(t, keywardtest.Options{Store: keywardtest.SQLite})
+	dir := filepath.Dir(s.Location)
+	k := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("backed up")})
 
 	to := filepath.Join(t.TempDir(), "copy.db")
 	var out, errb bytes.Buffer
@@ -61,7 +44,7 @@ func TestBackupWhileOpen(t *testing.T) {
 	}
 	defer copyDB.Close()
 	err = copyDB.Read(ctx, func(tx keyward.Tx) error {
-		m, err := tx.FindKeyByHash(ctx, tok.Hash())
+		m, err := tx.FindKeyByHash(ctx, k.Secret.Hash())
 		if err != nil {
 			return err
 		}

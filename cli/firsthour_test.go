@@ -375,21 +375,30 @@ type ctUsageCase struct {
 }
 
 // ctWantUsageErrors runs each case against a server that must not be
-// contacted, and wants exit 2, nothing on stdout and an error containing
-// want.
+// contacted (ctWantUsageError).
 func ctWantUsageErrors(t *testing.T, cases []ctUsageCase) {
 	t.Helper()
 	srv, hits := ctTripwire(t)
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r := ctRunCLI(t, ctInvocation{env: map[string]string{"KEYWARD_URL": srv, "KEYWARD_TOKEN": "kwm_x"}}, tc.args...)
-			if r.code != 2 || !strings.Contains(ctErrText(r.err), tc.want) || r.stdout != "" {
-				t.Fatalf("want exit 2, nothing on stdout and an error containing %q:\n%s", tc.want, r)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { ctWantUsageError(t, srv, "", tc) })
 	}
 	if n := hits.Load(); n != 0 {
 		t.Fatalf("usage errors sent %d requests", n)
+	}
+}
+
+// ctWantUsageError runs a case with a management key (and stdin) against
+// the server at srv, and wants exit 2, nothing on stdout and an error
+// containing want but not the key.
+func ctWantUsageError(t *testing.T, srv, stdin string, tc ctUsageCase) {
+	t.Helper()
+	const token = "kwm_sometoken"
+	r := ctRunCLI(t, ctInvocation{env: map[string]string{"KEYWARD_URL": srv, "KEYWARD_TOKEN": token}, stdin: stdin}, tc.args...)
+	if r.code != 2 || !strings.Contains(ctErrText(r.err), tc.want) || r.stdout != "" {
+		t.Fatalf("want exit 2, nothing on stdout and an error containing %q:\n%s", tc.want, r)
+	}
+	if strings.Contains(ctErrText(r.err), token) {
+		t.Fatalf("the token appears in the error:\n%s", r)
 	}
 }
 

@@ -246,22 +246,15 @@ func addExpiryFlags(f *pflag.FlagSet, k *keyFlags) {
 func keysCreateCommand[K, S any](e *env, c *connFlags, kind *keyKind[K, S]) *cobra.Command {
 	k := &keyFlags{}
 	h := kind.help["create"]
-	cmd := &cobra.Command{
-		Use:     "create --name NAME [flags]",
-		Short:   h.short,
-		Long:    h.long,
-		Example: h.example,
-		Args:    argsNone(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			in, err := createFields(cmd.Flags(), k, kind.management)
-			if err != nil {
-				return err
-			}
-			return change(e, cmd, c, showNewSecret(kind, "Secret", ""), nil, func(ctx context.Context, r *remote, opts []client.CallOption) (*S, error) {
-				return kind.create(r.Client, ctx, in, opts...)
-			})
-		},
-	}
+	cmd := h.command("create --name NAME [flags]", argsNone(), func(cmd *cobra.Command, _ []string) error {
+		in, err := createFields(cmd.Flags(), k, kind.management)
+		if err != nil {
+			return err
+		}
+		return change(e, cmd, c, showNewSecret(kind, "Secret", ""), nil, func(ctx context.Context, r *remote, opts []client.CallOption) (*S, error) {
+			return kind.create(r.Client, ctx, in, opts...)
+		})
+	})
 	addKeyFlags(cmd.Flags(), k, kind.management, kind.group, false)
 	return cmd
 }
@@ -529,22 +522,15 @@ type updateFlags struct {
 func keysUpdateCommand[K, S any](e *env, c *connFlags, kind *keyKind[K, S]) *cobra.Command {
 	u := &updateFlags{}
 	h := kind.help["update"]
-	cmd := &cobra.Command{
-		Use:     "update ID [flags]",
-		Short:   h.short,
-		Long:    h.long,
-		Example: h.example,
-		Args:    argOne(kind.argText()),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			in, err := updateFields(cmd.Flags(), u)
-			if err != nil {
-				return err
-			}
-			return change(e, cmd, c, kind.show, &patch{in.Empty(), u.ifMatch}, func(ctx context.Context, r *remote, opts []client.CallOption) (*K, error) {
-				return kind.update(r.Client, ctx, args[0], in, opts...)
-			})
-		},
-	}
+	cmd := h.command("update ID [flags]", argOne(kind.argText()), func(cmd *cobra.Command, args []string) error {
+		in, err := updateFields(cmd.Flags(), u)
+		if err != nil {
+			return err
+		}
+		return change(e, cmd, c, kind.show, &patch{in.Empty(), u.ifMatch}, func(ctx context.Context, r *remote, opts []client.CallOption) (*K, error) {
+			return kind.update(r.Client, ctx, args[0], in, opts...)
+		})
+	})
 	f := cmd.Flags()
 	addKeyFlags(f, &u.keyFlags, kind.management, kind.group, true)
 	f.BoolVar(&u.clearDescription, "clear-description", false, "remove the description")
@@ -635,23 +621,16 @@ func updateFields(f *pflag.FlagSet, u *updateFlags) (*keyward.KeyFields, error) 
 func keysRevokeCommand[K, S any](e *env, c *connFlags, kind *keyKind[K, S]) *cobra.Command {
 	var yes bool
 	h := kind.help["revoke"]
-	cmd := &cobra.Command{
-		Use:     "revoke ID",
-		Short:   h.short,
-		Long:    h.long + confirmNote(""),
-		Example: h.example,
-		Args:    argOne(kind.argText()),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			q := fmt.Sprintf("Revoke %s %s? It stops working for good and can never be changed again.", kind.noun, args[0])
-			return e.run(cmd, c, func(ctx context.Context, r *remote) error {
-				if err := e.confirm(yes, "", q); err != nil {
-					return err
-				}
-				k, err := kind.update(r.Client, ctx, args[0], &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}, r.capture()...)
-				return show(e, r, k, err, kind.show)
-			})
-		},
-	}
+	cmd := h.more(confirmNote("")).command("revoke ID", argOne(kind.argText()), func(cmd *cobra.Command, args []string) error {
+		q := fmt.Sprintf("Revoke %s %s? It stops working for good and can never be changed again.", kind.noun, args[0])
+		return e.run(cmd, c, func(ctx context.Context, r *remote) error {
+			if err := e.confirm(yes, "", q); err != nil {
+				return err
+			}
+			k, err := kind.update(r.Client, ctx, args[0], &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}, r.capture()...)
+			return show(e, r, k, err, kind.show)
+		})
+	})
 	addYesFlag(cmd.Flags(), &yes, "revoke", false)
 	return cmd
 }
@@ -662,45 +641,38 @@ func keysRotateCommand[K, S any](e *env, c *connFlags, kind *keyKind[K, S]) *cob
 	var grace string
 	k := &keyFlags{}
 	h := kind.help["rotate"]
-	cmd := &cobra.Command{
-		Use:     "rotate ID [--grace DURATION]",
-		Short:   h.short,
-		Long:    h.long,
-		Example: h.example,
-		Args:    argOne(kind.argText()),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var in *client.RotateRequest // none without flags
-			var d time.Duration
-			if cmd.Flags().Changed("grace") {
-				var err error
-				d, err = parseDuration(grace)
-				if err != nil || d < 0 || d%time.Second != 0 {
-					return usagef("--grace %q is not a duration of whole seconds, such as 0, 90s, 24h or 7d", grace)
-				}
-				if longest := int64(keyward.MaxGracePeriod / time.Second); int64(d/time.Second) > longest {
-					return usagef("--grace %s is longer than the longest grace period, %s", grace, lifetimeText(&longest))
-				}
-				in = &client.RotateRequest{GracePeriodSeconds: keyward.Some(int64(d / time.Second))}
+	cmd := h.command("rotate ID [--grace DURATION]", argOne(kind.argText()), func(cmd *cobra.Command, args []string) error {
+		var in *client.RotateRequest // none without flags
+		var d time.Duration
+		if cmd.Flags().Changed("grace") {
+			var err error
+			d, err = parseDuration(grace)
+			if err != nil || d < 0 || d%time.Second != 0 {
+				return usagef("--grace %q is not a duration of whole seconds, such as 0, 90s, 24h or 7d", grace)
 			}
-			exp, set, err := parseExpiry(cmd.Flags(), k, time.Now())
-			if err != nil {
-				return err
+			if longest := int64(keyward.MaxGracePeriod / time.Second); int64(d/time.Second) > longest {
+				return usagef("--grace %s is longer than the longest grace period, %s", grace, lifetimeText(&longest))
 			}
-			if set {
-				if in == nil {
-					in = &client.RotateRequest{}
-				}
-				in.ExpiresAt = keyward.Some(exp)
+			in = &client.RotateRequest{GracePeriodSeconds: keyward.Some(int64(d / time.Second))}
+		}
+		exp, set, err := parseExpiry(cmd.Flags(), k, time.Now())
+		if err != nil {
+			return err
+		}
+		if set {
+			if in == nil {
+				in = &client.RotateRequest{}
 			}
-			note := "The previous secret no longer works."
-			if d > 0 {
-				note = fmt.Sprintf("The previous secret keeps working for %s.", d)
-			}
-			return change(e, cmd, c, showNewSecret(kind, "New secret", note), nil, func(ctx context.Context, r *remote, opts []client.CallOption) (*S, error) {
-				return kind.rotate(r.Client, ctx, args[0], in, opts...)
-			})
-		},
-	}
+			in.ExpiresAt = keyward.Some(exp)
+		}
+		note := "The previous secret no longer works."
+		if d > 0 {
+			note = fmt.Sprintf("The previous secret keeps working for %s.", d)
+		}
+		return change(e, cmd, c, showNewSecret(kind, "New secret", note), nil, func(ctx context.Context, r *remote, opts []client.CallOption) (*S, error) {
+			return kind.rotate(r.Client, ctx, args[0], in, opts...)
+		})
+	})
 	cmd.Flags().StringVar(&grace, "grace", "", "keep the old secret valid this long, such as 1h or 7d (default 0: not at all)")
 	addExpiryFlags(cmd.Flags(), k)
 	return cmd

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/postgres/pgtest"
 )
 
@@ -24,25 +24,6 @@ import (
 type ctServer struct {
 	URL   string // http://127.0.0.1:port
 	Token string // the bootstrap operator key
-}
-
-// ctSyncBuffer is a bytes.Buffer safe for the server goroutine to write
-// while the test reads it.
-type ctSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *ctSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *ctSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var ctListening = regexp.MustCompile(`keyward listening"? addr=(\S+)`)
@@ -55,7 +36,7 @@ func ctStartServer(t *testing.T, extra ...string) *ctServer {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "operator.key")
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &ctSyncBuffer{}
+	logs := &keywardtest.Logs{}
 	done := make(chan error, 1)
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--bootstrap-key-file", keyFile}, extra...)
 	// KEYWARD_TEST_STORE=postgres runs the suite on PostgreSQL (.ci/run

@@ -443,15 +443,28 @@ func TestCtKeysEnvironment(t *testing.T) {
 
 // TestCtKeysMissingToken names KEYWARD_TOKEN and sends nothing.
 func TestCtKeysMissingToken(t *testing.T) {
-	srv, hits := ctTripwire(t)
-	for _, args := range [][]string{
+	ctWantMissingToken(t, "  ", "", [][]string{
 		{"keys", "list"},
 		{"keys", "create", "--name", "x"},
 		{"keys", "get", "key_01J00000000000000000000000"},
 		{"keys", "verify", "kw_something"},
-	} {
-		t.Run(args[1], func(t *testing.T) {
-			r := ctRunCLI(t, ctInvocation{env: map[string]string{"KEYWARD_URL": srv, "KEYWARD_TOKEN": "  "}}, args...)
+	})
+}
+
+// ctWantMissingToken runs each command line with KEYWARD_TOKEN set to
+// token ("" unset; blank is no key either) and the stdin against a server
+// that must not be contacted, and wants exit 2 and an error naming
+// KEYWARD_TOKEN.
+func ctWantMissingToken(t *testing.T, token, stdin string, lines [][]string) {
+	t.Helper()
+	srv, hits := ctTripwire(t)
+	env := map[string]string{"KEYWARD_URL": srv}
+	if token != "" {
+		env["KEYWARD_TOKEN"] = token
+	}
+	for _, args := range lines {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := ctRunCLI(t, ctInvocation{env: env, stdin: stdin}, args...)
 			if r.code != 2 || !strings.Contains(ctErrText(r.err), "KEYWARD_TOKEN") {
 				t.Fatalf("want exit 2 and an error naming KEYWARD_TOKEN:\n%s", r)
 			}
@@ -557,13 +570,8 @@ func TestCtKeysServerProblems(t *testing.T) {
 // TestCtKeysUsageErrors exits 2 on bad flag values without contacting the
 // server.
 func TestCtKeysUsageErrors(t *testing.T) {
-	srv, hits := ctTripwire(t)
 	id := "key_01J00000000000000000000000"
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string // in the error
-	}{
+	ctWantUsageErrors(t, []ctUsageCase{
 		{"scope without access", []string{"keys", "create", "--name", "x", "--scope", "documents"}, `--scope "documents"`},
 		{"scope bad access", []string{"keys", "create", "--name", "x", "--scope", "documents:admin"}, "read or write"},
 		{"scope bad resource", []string{"keys", "create", "--name", "x", "--scope", "Docs:read"}, "resource"},
@@ -620,24 +628,7 @@ func TestCtKeysUsageErrors(t *testing.T) {
 		{"bad timeout", []string{"keys", "list", "--timeout", "soon"}, "--timeout"},
 		{"zero timeout", []string{"keys", "list", "--timeout", "0s"}, "--timeout"},
 		{"bad url", []string{"keys", "list", "--url", "localhost:8420"}, "--url"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			env := map[string]string{"KEYWARD_URL": srv, "KEYWARD_TOKEN": "kwm_sometoken"}
-			r := ctRunCLI(t, ctInvocation{env: env}, tc.args...)
-			if r.code != 2 || !strings.Contains(ctErrText(r.err), tc.want) {
-				t.Fatalf("want exit 2 and an error containing %q:\n%s", tc.want, r)
-			}
-			if r.stdout != "" {
-				t.Fatalf("a usage error printed to stdout:\n%s", r)
-			}
-			if strings.Contains(ctErrText(r.err), "kwm_sometoken") {
-				t.Fatalf("the token appears in the error:\n%s", r)
-			}
-		})
-	}
-	if n := hits.Load(); n != 0 {
-		t.Fatalf("usage errors sent %d requests to the server", n)
-	}
+	})
 }
 
 // TestCtKeysUnreachable reports a server that is not there with exit 3.

@@ -319,13 +319,7 @@ type namedFlags struct {
 func namedChangeCommand[T any](e *env, c *connFlags, o *object[T], h help, update, withStatus bool,
 	call func(ctx context.Context, r *remote, args []string, in *keyward.ServiceAccountFields, opts []client.CallOption) (*T, error)) *cobra.Command {
 	s := &namedFlags{}
-	cmd := &cobra.Command{
-		Use:     "create --name NAME [flags]",
-		Short:   h.short,
-		Long:    h.long,
-		Example: h.example,
-		Args:    argsNone(),
-	}
+	cmd := h.command("create --name NAME [flags]", argsNone(), nil)
 	if update {
 		cmd.Use = "update ID [flags]"
 		cmd.Args = argOne(o.argText())

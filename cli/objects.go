@@ -22,6 +22,18 @@ import (
 // help is the help text of one command.
 type help struct{ short, long, example string }
 
+// command is the command h describes: use is its usage line, args checks
+// its arguments and run runs it.
+func (h help) command(use string, args cobra.PositionalArgs, run func(cmd *cobra.Command, args []string) error) *cobra.Command {
+	return &cobra.Command{Use: use, Short: h.short, Long: h.long, Example: h.example, Args: args, RunE: run}
+}
+
+// more is h with note after its long help.
+func (h help) more(note string) help {
+	h.long += note
+	return h
+}
+
 // clientLong returns the help of a client command group: its intro, then
 // how every client command connects, prints and exits. exitNote, if not
 // empty, follows the exit statuses.
@@ -127,19 +139,12 @@ func (o *object[T]) argText() string { return "the " + o.noun + " " + strings.To
 
 // getCommand is "get ID": one object, as a table or JSON.
 func getCommand[T any](e *env, c *connFlags, o *object[T], h help) *cobra.Command {
-	return &cobra.Command{
-		Use:     "get " + o.arg,
-		Short:   h.short,
-		Long:    h.long,
-		Example: h.example,
-		Args:    argOne(o.argText()),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.run(cmd, c, func(ctx context.Context, r *remote) error {
-				v, err := o.get(r.Client, ctx, args[0], r.capture()...)
-				return show(e, r, v, err, o.show)
-			})
-		},
-	}
+	return h.command("get "+o.arg, argOne(o.argText()), func(cmd *cobra.Command, args []string) error {
+		return e.run(cmd, c, func(ctx context.Context, r *remote) error {
+			v, err := o.get(r.Client, ctx, args[0], r.capture()...)
+			return show(e, r, v, err, o.show)
+		})
+	})
 }
 
 // deleteCommand is "delete ID". It asks first when a person is at the
@@ -147,33 +152,26 @@ func getCommand[T any](e *env, c *connFlags, o *object[T], h help) *cobra.Comman
 // be asked about needs --yes, and mustConfirm says why.
 func deleteCommand[T any](e *env, c *connFlags, o *object[T], h help, mustConfirm string) *cobra.Command {
 	var yes bool
-	cmd := &cobra.Command{
-		Use:     "delete " + o.arg,
-		Short:   h.short,
-		Long:    h.long + confirmNote(mustConfirm),
-		Example: h.example,
-		Args:    argOne(o.argText()),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			question := fmt.Sprintf("Delete %s %s?", o.noun, args[0])
-			if mustConfirm != "" {
-				question = fmt.Sprintf("Delete %s %s (%s)?", o.noun, args[0], mustConfirm)
-			}
-			return e.run(cmd, c, func(ctx context.Context, r *remote) error {
-				if err := e.confirm(yes, mustConfirm, question); err != nil {
-					return err
-				}
-				if err := o.remove(r.Client, ctx, args[0], r.capture()...); err != nil {
-					return err
-				}
-				if c.json {
-					b, _ := json.Marshal(map[string]any{o.member: args[0], "deleted": true})
-					return printJSON(e.stdout, b)
-				}
-				_, err := fmt.Fprintf(e.stdout, "Deleted %s %s\n", o.noun, args[0])
+	cmd := h.more(confirmNote(mustConfirm)).command("delete "+o.arg, argOne(o.argText()), func(cmd *cobra.Command, args []string) error {
+		question := fmt.Sprintf("Delete %s %s?", o.noun, args[0])
+		if mustConfirm != "" {
+			question = fmt.Sprintf("Delete %s %s (%s)?", o.noun, args[0], mustConfirm)
+		}
+		return e.run(cmd, c, func(ctx context.Context, r *remote) error {
+			if err := e.confirm(yes, mustConfirm, question); err != nil {
 				return err
-			})
-		},
-	}
+			}
+			if err := o.remove(r.Client, ctx, args[0], r.capture()...); err != nil {
+				return err
+			}
+			if c.json {
+				b, _ := json.Marshal(map[string]any{o.member: args[0], "deleted": true})
+				return printJSON(e.stdout, b)
+			}
+			_, err := fmt.Fprintf(e.stdout, "Deleted %s %s\n", o.noun, args[0])
+			return err
+		})
+	})
 	addYesFlag(cmd.Flags(), &yes, "delete", mustConfirm != "")
 	return cmd
 }
@@ -409,21 +407,14 @@ func listCommand[T any](e *env, c *connFlags, o *object[T], h help, cur *cursor,
 		)
 	}
 	vals := make([]*string, len(filters))
-	cmd := &cobra.Command{
-		Use:     "list [flags]",
-		Short:   h.short,
-		Long:    h.long,
-		Example: h.example,
-		Args:    argsNone(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := setFilters(cmd.Flags(), filters, vals, cur, all); err != nil {
-				return err
-			}
-			return e.run(cmd, c, func(ctx context.Context, r *remote) error {
-				return listPages(ctx, e, r, o, open(r), all)
-			})
-		},
-	}
+	cmd := h.command("list [flags]", argsNone(), func(cmd *cobra.Command, _ []string) error {
+		if err := setFilters(cmd.Flags(), filters, vals, cur, all); err != nil {
+			return err
+		}
+		return e.run(cmd, c, func(ctx context.Context, r *remote) error {
+			return listPages(ctx, e, r, o, open(r), all)
+		})
+	})
 	f := cmd.Flags()
 	for i, fl := range filters {
 		vals[i] = f.String(fl.name, "", fl.usage)

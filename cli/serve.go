@@ -235,15 +235,7 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 		RequestTimeout: c.requestTimeout,
 	})
 	compat.Mount(api, svc)
-	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := khttp.NewHTTPServer(api, log)
 	attrs := []any{"addr", ln.Addr().String(), "store", c.store.describe(), "version", Version}
 	if c.store.database == "" {
 		attrs = append(attrs, "data_dir", c.store.dataDir)

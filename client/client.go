@@ -88,22 +88,22 @@ func WithHTTPClient(hc *http.Client) Option {
 // operator key acts on (an account-bound key may only name its own).
 // "" sends none.
 func WithAccountID(id string) Option {
-	return func(c *Client) error {
-		if strings.ContainsAny(id, "\r\n") {
-			return errors.New("keyward client: the account id contains a line break")
-		}
-		c.accountID = id
-		return nil
-	}
+	return headerOption("the account id", id, func(c *Client) { c.accountID = id })
 }
 
 // WithUserAgent sets the User-Agent header (recorded in audit events).
 func WithUserAgent(ua string) Option {
+	return headerOption("the user agent", ua, func(c *Client) { c.userAgent = ua })
+}
+
+// headerOption is an option that sets a header's value v with set; what
+// names it in the error of a value with a line break.
+func headerOption(what, v string, set func(*Client)) Option {
 	return func(c *Client) error {
-		if strings.ContainsAny(ua, "\r\n") {
-			return errors.New("keyward client: the user agent contains a line break")
+		if strings.ContainsAny(v, "\r\n") {
+			return errors.New("keyward client: " + what + " contains a line break")
 		}
-		c.userAgent = ua
+		set(c)
 		return nil
 	}
 }

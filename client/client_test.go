@@ -621,9 +621,7 @@ func ctIDOf(v any) string {
 // key has now, also right after POST /v1/keys/{id}/credits changed them
 // and when it spends nothing (cost 0, or rate limited).
 func TestCreditsRemainingAfterChange(t *testing.T) {
-	s := ctNewServer(t, ctServerOptions{})
-	c := ctOpClient(t, s)
-	ctx := context.Background()
+	_, c, ctx := ctStart(t)
 	k, err := c.CreateKey(ctx, &keyward.KeyFields{Name: keyward.Some("metered"), Credits: keyward.Some(keyward.Credits{Remaining: 5})})
 	ctCheck(t, "CreateKey", err)
 	verify := func(cost int64) int64 {

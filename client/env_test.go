@@ -68,6 +68,14 @@ func ctOpClient(t testing.TB, s *ctServer, opts ...client.Option) *client.Client
 	return c
 }
 
+// ctStart starts a server for one test and returns it with a client
+// authenticated with the operator key (and opts), and a context.
+func ctStart(t testing.TB, opts ...client.Option) (*ctServer, *client.Client, context.Context) {
+	t.Helper()
+	s := ctNewServer(t, ctServerOptions{})
+	return s, ctOpClient(t, s, opts...), context.Background()
+}
+
 // requests returns the requests received so far.
 func (s *ctServer) requests() []*http.Request {
 	s.mu.Lock()

@@ -77,9 +77,7 @@ func ctCheckProblem(t *testing.T, err error, res *client.Response, status int, c
 }
 
 func TestProblemErrors(t *testing.T) {
-	s := ctNewServer(t, ctServerOptions{})
-	c := ctOpClient(t, s)
-	ctx := context.Background()
+	_, c, ctx := ctStart(t)
 
 	// Fixtures: a management key that may only read, an API key, a user
 	// holding a role, a revoked key, a project.

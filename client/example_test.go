@@ -58,10 +58,7 @@ func ExampleClient_KeysPager() {
 	srv := keywardtest.NewServer() // a keyward server for the example
 	defer srv.Close()
 	ctx := context.Background()
-	c, err := client.New(srv.URL, client.WithToken(srv.OperatorKey))
-	if err != nil {
-		log.Fatal(err)
-	}
+	c := srv.Client // a client with its operator key
 	for i := 1; i <= 12; i++ {
 		if _, err := c.CreateKey(ctx, &keyward.KeyFields{Name: keyward.Some(fmt.Sprintf("worker %02d", i))}); err != nil {
 			log.Fatal(err)
@@ -101,10 +98,7 @@ func ExampleClient_UpdateKey() {
 	srv := keywardtest.NewServer() // a keyward server for the example
 	defer srv.Close()
 	ctx := context.Background()
-	c, err := client.New(srv.URL, client.WithToken(srv.OperatorKey))
-	if err != nil {
-		log.Fatal(err)
-	}
+	c := srv.Client // a client with its operator key
 	k, err := c.CreateKey(ctx, &keyward.KeyFields{
 		Name:        keyward.Some("deploy"),
 		Description: keyward.Some("used by the CI"),
@@ -138,12 +132,9 @@ func ExampleError() {
 	srv := keywardtest.NewServer() // a keyward server for the example
 	defer srv.Close()
 	ctx := context.Background()
-	c, err := client.New(srv.URL, client.WithToken(srv.OperatorKey))
-	if err != nil {
-		log.Fatal(err)
-	}
+	c := srv.Client // a client with its operator key
 
-	_, err = c.CreateKey(ctx, &keyward.KeyFields{
+	_, err := c.CreateKey(ctx, &keyward.KeyFields{
 		Name:           keyward.Some("billing"),
 		Scopes:         keyward.Some([]keyward.Scope{{Resource: "billing", Access: keyward.AccessRead}}),
 		PermissionMode: keyward.Some(keyward.ModeRestricted),

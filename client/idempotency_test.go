@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 
@@ -13,9 +12,7 @@ import (
 // Idempotency-Key gets the first answer (the same secret), marked
 // Replayed; the same key with another request is 409.
 func TestIdempotentRetries(t *testing.T) {
-	s := ctNewServer(t, ctServerOptions{})
-	c := ctOpClient(t, s)
-	ctx := context.Background()
+	_, c, ctx := ctStart(t)
 
 	t.Run("create key", func(t *testing.T) {
 		idem := client.NewIdempotencyKey()

@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,9 +18,7 @@ import (
 // and nowhere else: not in a URL, an error, or any printed form of the
 // client or of a key with its secret.
 func TestTokenNeverPrinted(t *testing.T) {
-	s := ctNewServer(t, ctServerOptions{})
-	c := ctOpClient(t, s, client.WithAccountID(""), client.WithUserAgent("tests"))
-	ctx := context.Background()
+	s, c, ctx := ctStart(t, client.WithAccountID(""), client.WithUserAgent("tests"))
 	op := s.Op.Reveal()
 
 	k, err := c.CreateKey(ctx, &keyward.KeyFields{Name: keyward.Some("printed")})
@@ -84,9 +81,7 @@ func TestTokenNeverPrinted(t *testing.T) {
 // TestHeaders: the client's and the call's options become the request's
 // headers.
 func TestHeaders(t *testing.T) {
-	s := ctNewServer(t, ctServerOptions{})
-	ctx := context.Background()
-	c := ctOpClient(t, s, client.WithUserAgent("billing-service/1.2"), client.WithRequestTimeout(1500*time.Millisecond+time.Microsecond))
+	s, c, ctx := ctStart(t, client.WithUserAgent("billing-service/1.2"), client.WithRequestTimeout(1500*time.Millisecond+time.Microsecond))
 
 	acct, err := c.CreateAccount(ctx, &keyward.AccountFields{Name: keyward.Some("tenant")})
 	ctCheck(t, "CreateAccount", err)

@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,9 +13,7 @@ import (
 // TestPager follows the cursors over several pages, forward and backward,
 // keeping the filters on every page.
 func TestPager(t *testing.T) {
-	s := ctNewServer(t, ctServerOptions{})
-	c := ctOpClient(t, s)
-	ctx := context.Background()
+	s, c, ctx := ctStart(t)
 
 	var ids []string // oldest first
 	for i := range 7 {

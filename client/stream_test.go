@@ -17,11 +17,10 @@ import (
 // TestInvalidationStream reads the real server's stream: hello, then the
 // invalidation of a key a request changed.
 func TestInvalidationStream(t *testing.T) {
-	s := ctNewServer(t, ctServerOptions{})
-	c := ctOpClient(t, s, client.WithRequestTimeout(time.Second))
+	s, c, ctx := ctStart(t, client.WithRequestTimeout(time.Second))
 	// A safety net only: the events below arrive as soon as the change
 	// commits; the deadline just keeps a broken stream from hanging the test.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
 	k, err := c.CreateKey(ctx, &keyward.KeyFields{Name: keyward.Some("watched")})
@@ -77,9 +76,7 @@ func TestInvalidationStream(t *testing.T) {
 }
 
 func TestInvalidationStreamErrors(t *testing.T) {
-	s := ctNewServer(t, ctServerOptions{})
-	c := ctOpClient(t, s)
-	ctx := context.Background()
+	_, c, ctx := ctStart(t)
 
 	t.Run("permission", func(t *testing.T) {
 		mk, err := c.CreateManagementKey(ctx, &keyward.KeyFields{Name: keyward.Some("reader"), Permissions: keyward.Some([]string{"keys:read"})})

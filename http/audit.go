@@ -31,8 +31,5 @@ func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request, a *keyw
 		return err
 	}
 	items, more, err := s.svc.ListAuditEvents(r.Context(), a, f)
-	if err != nil {
-		return err
-	}
-	return s.writeJSON(w, r, http.StatusOK, api.PageOf(items, more, api.AuditEventOf))
+	return writePage(s, w, r, items, more, err, api.AuditEventOf)
 }

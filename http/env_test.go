@@ -130,22 +130,7 @@ func envTables(t testing.TB, db keywardtest.DB, loc string) []string {
 		q = `SELECT table_name FROM information_schema.tables
 			WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`
 	}
-	rows, err := db.WriteDB().QueryContext(context.Background(), q)
-	if err != nil {
-		t.Fatalf("list tables: %v", err)
-	}
-	defer rows.Close()
-	var tables []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, n)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	tables := keywardtest.Column[string](t, db.WriteDB(), q)
 	if len(tables) == 0 {
 		t.Fatal("the database has no tables")
 	}

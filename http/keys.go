@@ -38,10 +38,7 @@ func (h keyHandlers) list(w http.ResponseWriter, r *http.Request, a *keyward.Act
 		return err
 	}
 	keys, more, err := h.s.svc.ListKeys(r.Context(), a, h.kind, *f)
-	if err != nil {
-		return err
-	}
-	return h.s.writeJSON(w, r, http.StatusOK, api.PageOf(keys, more, api.AnyKeyOf))
+	return writePage(h.s, w, r, keys, more, err, api.AnyKeyOf)
 }
 
 func keyFilter(p params) (*keyward.KeyFilter, error) {

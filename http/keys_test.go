@@ -588,6 +588,14 @@ func TestLcGet(t *testing.T) {
 // ---- PATCH ----
 
 // lcFullKey creates a key with every clearable member set.
+// lcFullKeyEnv starts a server holding a project and a full key in it
+// (lcFullKey), and returns the key's id.
+func lcFullKeyEnv(t *testing.T) (*testEnv, string) {
+	t.Helper()
+	e := newEnv(t)
+	return e, lcFullKey(t, e, lcProject(t, e, "p"))["id"].(string)
+}
+
 func lcFullKey(t *testing.T, e *testEnv, prj string) map[string]any {
 	t.Helper()
 	return newKey(t, e, nil, map[string]any{
@@ -601,10 +609,7 @@ func lcFullKey(t *testing.T, e *testEnv, prj string) map[string]any {
 
 func TestLcPatchAbsentStays(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	prj := lcProject(t, e, "p")
-	k := lcFullKey(t, e, prj)
-	id := k["id"].(string)
+	e, id := lcFullKeyEnv(t)
 	before := lcGet(t, e, id)
 	after := lcPatch(t, e, id, map[string]any{"name": "renamed"})
 	for n, v := range before {
@@ -703,10 +708,7 @@ func TestLcPatchNullRefused(t *testing.T) {
 
 func TestLcPatchReplacesWholesale(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	prj := lcProject(t, e, "p")
-	k := lcFullKey(t, e, prj)
-	id := k["id"].(string)
+	e, id := lcFullKeyEnv(t)
 
 	got := lcPatch(t, e, id, map[string]any{"metadata": map[string]any{"c": true}})
 	lcJSONEq(t, "metadata after replace", got["metadata"], map[string]any{"c": true})
@@ -970,10 +972,7 @@ func TestLcPatchImmutable(t *testing.T) {
 
 func TestLcPatchNoop(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	prj := lcProject(t, e, "p")
-	k := lcFullKey(t, e, prj)
-	id := k["id"].(string)
+	e, id := lcFullKeyEnv(t)
 	cur := lcGet(t, e, id)
 	for _, c := range []struct {
 		name string

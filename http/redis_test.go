@@ -4,7 +4,6 @@ package http_test
 // per-node fallback that never fails a verification when Redis is gone.
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -77,7 +76,7 @@ func TestU5RateLimitRedisAcrossNodes(t *testing.T) {
 // fail: the node limits on its own (exactly, on this node), the metrics
 // say so and one log line warns.
 func TestU5RateLimitRedisDown(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf keywardtest.Logs
 	log := slog.New(slog.NewTextHandler(&logBuf, nil))
 	e := u5NewEnv(t, service.Options{RateBackend: u5Redis(t, "redis://127.0.0.1:1/0"), Logger: log})
 	_, secret := u5Key(t, e.testEnv, u5obj{"rate_limit": u5obj{"limit": 5, "window": 3600}})
@@ -115,22 +114,4 @@ func (e *u5Env) metric(t *testing.T, name string) string {
 		}
 	}
 	return ""
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/api"
 	"github.com/keyward/keyward/service"
 )
 
@@ -29,7 +30,6 @@ func (s *Server) registerRoutes() {
 
 	s.handle("GET /v1/whoami", s.whoami)
 
-	api := keyHandlers{s: s, kind: keyward.KindAPI}
 	// A verification waits for the database 1 s in all, authentication
 	// included; the invalidation stream lives as long as its client (it
 	// bounds its own checks).
@@ -44,64 +44,57 @@ func (s *Server) registerRoutes() {
 		}
 	}
 	s.handle("POST /v1/keys/import", s.creating(s.importKeys))
-	s.handle("GET /v1/keys", s.managed(api.list, keyListParams...))
-	s.handle("POST /v1/keys", s.creating(api.create))
-	s.handle("GET /v1/keys/{id}", s.managed(api.get))
-	s.handle("PATCH /v1/keys/{id}", s.managed(api.update))
-	s.handle("PUT /v1/keys/{id}", s.managed(api.replace))
-	s.handle("DELETE /v1/keys/{id}", s.managed(api.delete))
-	s.handle("POST /v1/keys/{id}/rotate", s.creating(api.rotate))
+	keyHandlers{s: s, kind: keyward.KindAPI}.register("/v1/keys")
 	s.handle("GET /v1/keys/{id}/secret", s.managed(s.revealSecret))
 	s.handle("POST /v1/keys/{id}/credits", s.managed(s.changeCredits))
 	s.handle("GET /v1/keys/{id}/usage", s.managed(s.keyUsage, keyUsageParams...))
 	s.handle("GET /v1/usage", s.managed(s.accountUsage, accountUsageParams...))
+	keyHandlers{s: s, kind: keyward.KindManagement}.register("/v1/management-keys")
 
-	mgmt := keyHandlers{s: s, kind: keyward.KindManagement}
-	s.handle("GET /v1/management-keys", s.managed(mgmt.list, keyListParams...))
-	s.handle("POST /v1/management-keys", s.creating(mgmt.create))
-	s.handle("GET /v1/management-keys/{id}", s.managed(mgmt.get))
-	s.handle("PATCH /v1/management-keys/{id}", s.managed(mgmt.update))
-	s.handle("PUT /v1/management-keys/{id}", s.managed(mgmt.replace))
-	s.handle("DELETE /v1/management-keys/{id}", s.managed(mgmt.delete))
-	s.handle("POST /v1/management-keys/{id}/rotate", s.creating(mgmt.rotate))
-
-	s.handle("GET /v1/accounts", s.global(s.listAccounts, pageParams...))
-	s.handle("POST /v1/accounts", s.global(func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-		return s.idempotent(w, r, a, s.createAccount)
-	}))
-	s.handle("GET /v1/accounts/{id}", s.global(s.getAccount))
-	s.handle("PATCH /v1/accounts/{id}", s.global(s.updateAccount))
-	s.handle("DELETE /v1/accounts/{id}", s.global(s.deleteAccount))
-
-	s.handle("GET /v1/users", s.managed(s.listUsers, userListParams...))
-	s.handle("POST /v1/users", s.creating(s.createUser))
-	s.handle("GET /v1/users/{id}", s.managed(s.getUser))
-	s.handle("PATCH /v1/users/{id}", s.managed(s.updateUser))
-	s.handle("DELETE /v1/users/{id}", s.managed(s.deleteUser))
-
-	s.handle("GET /v1/service-accounts", s.managed(s.listServiceAccounts, saListParams...))
-	s.handle("POST /v1/service-accounts", s.creating(s.createServiceAccount))
-	s.handle("GET /v1/service-accounts/{id}", s.managed(s.getServiceAccount))
-	s.handle("PATCH /v1/service-accounts/{id}", s.managed(s.updateServiceAccount))
-	s.handle("DELETE /v1/service-accounts/{id}", s.managed(s.deleteServiceAccount))
-
-	s.handle("GET /v1/roles", s.managed(s.listRoles))
-	s.handle("POST /v1/roles", s.creating(s.createRole))
-	s.handle("GET /v1/roles/{name}", s.managed(s.getRole))
-	s.handle("PATCH /v1/roles/{name}", s.managed(s.updateRole))
-	s.handle("DELETE /v1/roles/{name}", s.managed(s.deleteRole))
-
-	s.handle("GET /v1/projects", s.managed(s.listProjects, pageParams...))
-	s.handle("POST /v1/projects", s.creating(s.createProject))
-	s.handle("GET /v1/projects/{id}", s.managed(s.getProject))
-	s.handle("PATCH /v1/projects/{id}", s.managed(s.updateProject))
-	s.handle("DELETE /v1/projects/{id}", s.managed(s.deleteProject))
+	(&objectRoutes[*keyward.Account, keyward.AccountFields, api.Account]{s: s, path: "/v1/accounts", param: "id", global: true,
+		id: func(a *keyward.Account) string { return a.ID }, view: api.AccountOf,
+		list: listPaged(s, keyward.PrefixAccount, s.svc.ListAccounts, api.AccountOf), params: pageParams,
+		create: s.svc.CreateAccount, get: s.svc.GetAccount, update: s.svc.UpdateAccount, delete: s.svc.DeleteAccount,
+	}).register()
+	(&objectRoutes[*keyward.User, keyward.UserFields, api.User]{s: s, path: "/v1/users", param: "id",
+		id: func(u *keyward.User) string { return u.ID }, view: api.UserOf,
+		list: s.listUsers, params: userListParams,
+		create: s.svc.CreateUser, get: s.svc.GetUser, update: s.svc.UpdateUser, delete: revoking(s.svc.DeleteUser),
+	}).register()
+	(&objectRoutes[*keyward.ServiceAccount, keyward.ServiceAccountFields, api.ServiceAccount]{s: s, path: "/v1/service-accounts", param: "id",
+		id: func(sa *keyward.ServiceAccount) string { return sa.ID }, view: api.ServiceAccountOf,
+		list: s.listServiceAccounts, params: saListParams,
+		create: s.svc.CreateServiceAccount, get: s.svc.GetServiceAccount, update: s.svc.UpdateServiceAccount,
+		delete: revoking(s.svc.DeleteServiceAccount),
+	}).register()
+	(&objectRoutes[*keyward.Role, keyward.RoleFields, api.Role]{s: s, path: "/v1/roles", param: "name",
+		id: func(r *keyward.Role) string { return r.Name }, view: api.RoleOf,
+		list:   s.listRoles,
+		create: s.svc.CreateRole, get: s.svc.GetRole, update: s.svc.UpdateRole, delete: s.svc.DeleteRole,
+	}).register()
+	(&objectRoutes[*keyward.Project, keyward.ProjectFields, api.Project]{s: s, path: "/v1/projects", param: "id",
+		id: func(p *keyward.Project) string { return p.ID }, view: api.ProjectOf,
+		list: listPaged(s, keyward.PrefixProject, s.svc.ListProjects, api.ProjectOf), params: pageParams,
+		create: s.svc.CreateProject, get: s.svc.GetProject, update: s.svc.UpdateProject, delete: revoking(s.svc.DeleteProject),
+	}).register()
 
 	s.handle("GET /v1/catalog", s.managed(s.getCatalog))
 	s.handle("PUT /v1/catalog/resources/{id}", s.managed(s.putResource))
 	s.handle("DELETE /v1/catalog/resources/{id}", s.managed(s.deleteResource))
 
 	s.handle("GET /v1/audit-events", s.managed(s.listAuditEvents, auditParams...))
+}
+
+// register declares the routes of h's kind of key at path.
+func (h keyHandlers) register(path string) {
+	s, one := h.s, path+"/{id}"
+	s.handle("GET "+path, s.managed(h.list, keyListParams...))
+	s.handle("POST "+path, s.creating(h.create))
+	s.handle("GET "+one, s.managed(h.get))
+	s.handle("PATCH "+one, s.managed(h.update))
+	s.handle("PUT "+one, s.managed(h.replace))
+	s.handle("DELETE "+one, s.managed(h.delete))
+	s.handle("POST "+one+"/rotate", s.creating(h.rotate))
 }
 
 // managedFunc is a handler of an authenticated management request.

@@ -60,6 +60,20 @@ type Server struct {
 	routes []string
 }
 
+// NewHTTPServer returns the net/http server keyward serve runs h behind:
+// its timeouts and header limit, and its errors logged as warnings.
+func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
 // NewServer returns the API server for svc.
 func NewServer(svc *service.Service, o Options) *Server {
 	log := o.Logger

@@ -21,11 +21,47 @@ import (
 
 // fastVerify is a verify body read by parseVerifyFast.
 type fastVerify struct {
-	key, permissions, projectID, ip         string
-	hasKey, hasPerms, hasProject, hasIP     bool
-	nullPerms, nullProject, nullIP, nullKey bool
-	cost                                    int64
-	hasCost, nullCost                       bool
+	key, permissions, projectID, ip fastMember[string]
+	cost                            fastMember[int64]
+}
+
+// fastMember is a member of a fast verify body: whether it was given,
+// whether as null, and its value.
+type fastMember[T any] struct {
+	set, null bool
+	v         T
+}
+
+// take records the member's value; false when the member was given
+// before, or when a value that is not null is not of the member's type
+// (typed).
+func (m *fastMember[T]) take(v T, isNull, typed bool) bool {
+	if m.set || (!isNull && !typed) {
+		return false
+	}
+	m.set, m.null, m.v = true, isNull, v
+	return true
+}
+
+// value points to the member's value; nil when it is absent or null.
+func (m *fastMember[T]) value() *T {
+	if !m.set || m.null {
+		return nil
+	}
+	return &m.v
+}
+
+// text is the string member called name.
+func (v *fastVerify) text(name string) *fastMember[string] {
+	switch name {
+	case "key":
+		return &v.key
+	case "permissions":
+		return &v.permissions
+	case "project_id":
+		return &v.projectID
+	}
+	return &v.ip
 }
 
 // parseVerifyFast reads b if it has the common shape; ok is false otherwise.
@@ -75,33 +111,16 @@ func parseVerifyFast(b []byte) (v fastVerify, ok bool) {
 		default:
 			return v, false
 		}
+		quoted := b[i-1] == '"'
 		switch name {
-		case "key":
-			if v.hasKey || (!isNull && b[i-1] != '"') {
-				return v, false
-			}
-			v.hasKey, v.nullKey, v.key = true, isNull, str
-		case "permissions":
-			if v.hasPerms || (!isNull && b[i-1] != '"') {
-				return v, false
-			}
-			v.hasPerms, v.nullPerms, v.permissions = true, isNull, str
-		case "project_id":
-			if v.hasProject || (!isNull && b[i-1] != '"') {
-				return v, false
-			}
-			v.hasProject, v.nullProject, v.projectID = true, isNull, str
-		case "ip":
-			if v.hasIP || (!isNull && b[i-1] != '"') {
-				return v, false
-			}
-			v.hasIP, v.nullIP, v.ip = true, isNull, str
+		case "key", "permissions", "project_id", "ip":
+			ok = v.text(name).take(str, isNull, quoted)
 		case "cost":
-			if v.hasCost || (!isNull && b[i-1] == '"') {
-				return v, false
-			}
-			v.hasCost, v.nullCost, v.cost = true, isNull, num
+			ok = v.cost.take(num, isNull, !quoted)
 		default:
+			ok = false
+		}
+		if !ok {
 			return v, false
 		}
 		i = skipSpace(b, i)
@@ -181,24 +200,13 @@ func plainInt(b []byte, i int) (int64, int, bool) {
 // request returns the body as a keyward.VerifyRequest.
 func (v *fastVerify) request() keyward.VerifyRequest {
 	var r keyward.VerifyRequest
-	if v.hasKey {
-		r.Key = keyward.Field[keyward.Token]{Set: true, Null: v.nullKey}
-		if !v.nullKey {
-			r.Key.Value = keyward.TokenFromString(v.key)
+	if v.key.set {
+		r.Key = keyward.Field[keyward.Token]{Set: true, Null: v.key.null}
+		if !v.key.null {
+			r.Key.Value = keyward.TokenFromString(v.key.v)
 		}
 	}
-	if v.hasPerms && !v.nullPerms {
-		r.Permissions = &v.permissions
-	}
-	if v.hasProject && !v.nullProject {
-		r.ProjectID = &v.projectID
-	}
-	if v.hasIP && !v.nullIP {
-		r.IP = &v.ip
-	}
-	if v.hasCost && !v.nullCost {
-		r.Cost = &v.cost
-	}
+	r.Permissions, r.ProjectID, r.IP, r.Cost = v.permissions.value(), v.projectID.value(), v.ip.value(), v.cost.value()
 	return r
 }
 
@@ -257,30 +265,9 @@ func appendVerify(b []byte, r *keyward.VerifyResult) []byte {
 	b = append(b, `,"permission_mode":`...)
 	b = appendJSONString(b, string(r.PermissionMode))
 	b = append(b, `,"scopes":[`...)
-	for i, s := range r.Scopes {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"resource":`...)
-		b = appendJSONString(b, s.Resource)
-		b = append(b, `,"access":`...)
-		b = appendJSONString(b, string(s.Access))
-		b = append(b, `,"targets":[`...)
-		for j, t := range s.Targets {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, t)
-		}
-		b = append(b, "]}"...)
-	}
+	b = appendEach(b, r.Scopes, appendScope)
 	b = append(b, `],"roles":[`...)
-	for i, role := range r.Roles {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, role)
-	}
+	b = appendEach(b, r.Roles, appendJSONString)
 	b = append(b, `],"expires_at":`...)
 	if r.HasExpiry {
 		b = appendJSONTime(b, r.ExpiresAt)
@@ -312,6 +299,27 @@ func appendVerify(b []byte, r *keyward.VerifyResult) []byte {
 		b = append(b, "null"...)
 	}
 	return append(b, "}\n"...)
+}
+
+// appendEach writes the items of a JSON array, separated by commas.
+func appendEach[T any](b []byte, items []T, each func([]byte, T) []byte) []byte {
+	for i, v := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = each(b, v)
+	}
+	return b
+}
+
+func appendScope(b []byte, s keyward.Scope) []byte {
+	b = append(b, `{"resource":`...)
+	b = appendJSONString(b, s.Resource)
+	b = append(b, `,"access":`...)
+	b = appendJSONString(b, string(s.Access))
+	b = append(b, `,"targets":[`...)
+	b = appendEach(b, s.Targets, appendJSONString)
+	return append(b, "]}"...)
 }
 
 // appendJSONTime writes t as encoding/json does (RFC 3339 with nanoseconds,

@@ -329,6 +329,17 @@ func (s *Server) CreateManagementKey(t testing.TB, in *keyward.KeyFields) *clien
 	return k
 }
 
+// CreateProject creates a project of the default account with the
+// operator key. It fails the test if the server refuses.
+func (s *Server) CreateProject(t testing.TB, name string) *client.Project {
+	t.Helper()
+	p, err := s.Client.CreateProject(context.Background(), &keyward.ProjectFields{Name: keyward.Some(name)})
+	if err != nil {
+		t.Fatalf("keywardtest: create project: %v", err)
+	}
+	return p
+}
+
 // VerifierKey creates a management key of the default account that may
 // only verify keys, what a service that verifies keys holds, and returns
 // its secret. It fails the test if the server refuses.
@@ -363,6 +374,49 @@ func (s *Server) Remote(t testing.TB, tok keyward.Token, o verifier.RemoteOption
 	r := verifier.NewRemote(c, o)
 	t.Cleanup(func() { r.Close() })
 	return r
+}
+
+// Logs is a buffer a server's logger writes to, from any goroutine, while
+// the test reads it.
+type Logs struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns what was written so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Column returns the first column of every row query returns, as Ts, for
+// a test that looks into a database; it fails the test if the query fails.
+func Column[T any](t testing.TB, db *sql.DB, query string, args ...any) []T {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), query, args...)
+	if err != nil {
+		t.Fatalf("keywardtest: %s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			t.Fatalf("keywardtest: %s: %v", query, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("keywardtest: %s: %v", query, err)
+	}
+	return out
 }
 
 // WaitFor polls cond until it holds, failing the test after timeout: for

@@ -25,10 +25,7 @@ func ExampleNew() {
 	kw := keywardtest.NewServer()
 	defer kw.Close()
 	ctx := context.Background()
-	admin, err := client.New(kw.URL, client.WithToken(kw.OperatorKey))
-	if err != nil {
-		log.Fatal(err)
-	}
+	admin := kw.Client // a client with its operator key
 	docsRead := []keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"*"}}}
 	reader, err := admin.CreateKey(ctx, &keyward.KeyFields{Name: keyward.Some("reader"),
 		PermissionMode: keyward.Some(keyward.ModeRestricted), Scopes: keyward.Some(docsRead)})
@@ -117,10 +114,7 @@ func ExampleNew_perRequest() {
 	kw := keywardtest.NewServer()
 	defer kw.Close()
 	ctx := context.Background()
-	admin, err := client.New(kw.URL, client.WithToken(kw.OperatorKey))
-	if err != nil {
-		log.Fatal(err)
-	}
+	admin := kw.Client // a client with its operator key
 	key, err := admin.CreateKey(ctx, &keyward.KeyFields{Name: keyward.Some("two documents"),
 		PermissionMode: keyward.Some(keyward.ModeRestricted),
 		Scopes:         keyward.Some([]keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"doc_1", "doc_2"}}})})

@@ -187,14 +187,7 @@ func TestMiddleware(t *testing.T) {
 	ctx := context.Background()
 	vk := s.verifyKey(t)
 
-	p1, err := s.C.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("one")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p2, err := s.C.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("two")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p1, p2 := s.CreateProject(t, "one"), s.CreateProject(t, "two")
 	docsRead := []keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"*"}}}
 	restricted := func(name, project string, scopes []keyward.Scope, allow ...string) *client.KeyWithSecret {
 		f := &keyward.KeyFields{Name: keyward.Some(name), PermissionMode: keyward.Some(keyward.ModeRestricted),

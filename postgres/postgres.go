@@ -37,13 +37,7 @@ import (
 var migrationFiles embed.FS
 
 // MigrationsFS returns the embedded PostgreSQL migrations.
-func MigrationsFS() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err) // the embed pattern guarantees the directory
-	}
-	return sub
-}
+func MigrationsFS() fs.FS { return sqlstore.EmbeddedMigrations(migrationFiles) }
 
 // Channel is the LISTEN/NOTIFY channel of invalidations.
 const Channel = "keyward_invalidations"

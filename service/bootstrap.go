@@ -53,8 +53,8 @@ func (s *Service) BootstrapWith(ctx context.Context, keep func(*keyward.Key, key
 			Owner:       keyward.Owner{Type: keyward.OwnerAccount, ID: acct.ID},
 			Permissions: keyward.AllManagementPermissions(),
 		}
-		if tok, err = keyward.NewToken(k.Prefix, s.random); err != nil {
-			return keyward.Internal(err)
+		if tok, err = s.newToken(k.Prefix); err != nil {
+			return err
 		}
 		s.stamp(k, system, tok)
 		if err := tx.CreateKey(ctx, k, tok.Hash()); err != nil {

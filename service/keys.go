@@ -65,10 +65,8 @@ func loadKeyToChange(ctx context.Context, tx keyward.Tx, a *keyward.Actor, kind 
 	if err != nil {
 		return nil, err
 	}
-	if kind == keyward.KindManagement {
-		if err := guardManagementKey(a, cur, nil, selfChange); err != nil {
-			return nil, err
-		}
+	if err := guardKind(kind, a, cur, nil, selfChange); err != nil {
+		return nil, err
 	}
 	if err := checkIfMatch(ifMatch, cur.ETag()); err != nil {
 		return nil, err
@@ -147,6 +145,24 @@ func withinConstraints(caller, k *keyward.Key) error {
 	return nil
 }
 
+// newToken makes a new secret with the prefix.
+func (s *Service) newToken(prefix string) (keyward.Token, error) {
+	tok, err := keyward.NewToken(prefix, s.random)
+	if err != nil {
+		return tok, keyward.Internal(err)
+	}
+	return tok, nil
+}
+
+// guardKind is guardManagementKey for a key of kind: the rule is the
+// management keys' alone.
+func guardKind(kind keyward.KeyKind, a *keyward.Actor, target, next *keyward.Key, selfChange bool) error {
+	if kind != keyward.KindManagement {
+		return nil
+	}
+	return guardManagementKey(a, target, next, selfChange)
+}
+
 // guardManagementKey enforces the no-escalation rule on a change to a
 // management key: the caller must hold every permission the key holds now
 // (target, nil on create) and every permission it will hold (next), and be
@@ -206,13 +222,11 @@ func (s *Service) CreateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		if k, err = keyward.NewKey(kind, in, env); err != nil {
 			return err
 		}
-		if kind == keyward.KindManagement {
-			if err := guardManagementKey(a, nil, k, false); err != nil {
-				return err
-			}
+		if err := guardKind(kind, a, nil, k, false); err != nil {
+			return err
 		}
-		if tok, err = keyward.NewToken(k.Prefix, s.random); err != nil {
-			return keyward.Internal(err)
+		if tok, err = s.newToken(k.Prefix); err != nil {
+			return err
 		}
 		s.stamp(k, a, tok)
 		if err := s.sealIfRecoverable(k, tok); err != nil {
@@ -320,10 +334,8 @@ func (s *Service) changeKey(ctx context.Context, a *keyward.Actor, kind keyward.
 			out = cur
 			return nil
 		}
-		if kind == keyward.KindManagement {
-			if err := guardManagementKey(a, cur, next, true); err != nil {
-				return err
-			}
+		if err := guardKind(kind, a, cur, next, true); err != nil {
+			return err
 		}
 		out, err = s.storeKeyChange(ctx, tx, a, cur, next, updateAction(cur, next), nil)
 		return err
@@ -439,14 +451,12 @@ func (s *Service) RotateKey(ctx context.Context, a *keyward.Actor, kind keyward.
 		if err := keyward.RotationExpiry(next, exp, env); err != nil {
 			return err
 		}
-		if kind == keyward.KindManagement {
-			// A new expiry must stay within the caller's bounds too.
-			if err := guardManagementKey(a, cur, next, false); err != nil {
-				return err
-			}
+		// A new expiry must stay within the caller's bounds too.
+		if err := guardKind(kind, a, cur, next, false); err != nil {
+			return err
 		}
-		if tok, err = keyward.NewToken(cur.Prefix, s.random); err != nil {
-			return keyward.Internal(err)
+		if tok, err = s.newToken(cur.Prefix); err != nil {
+			return err
 		}
 		now := s.now()
 		next.Start, next.Last4 = tok.Start(), tok.Last4()

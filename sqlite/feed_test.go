@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/service"
 	"github.com/keyward/keyward/sqlite"
 	"github.com/keyward/keyward/sqlstore"
@@ -336,19 +337,7 @@ func TestSQLiteFeedHealth(t *testing.T) {
 // indexes.
 func ftTableSQL(t *testing.T, db *sqlite.DB) []string {
 	t.Helper()
-	rows, err := db.WriteDB().Query(`SELECT sql FROM sqlite_master WHERE tbl_name = 'invalidations' AND sql IS NOT NULL ORDER BY type = 'index'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
+	out := keywardtest.Column[string](t, db.WriteDB(), `SELECT sql FROM sqlite_master WHERE tbl_name = 'invalidations' AND sql IS NOT NULL ORDER BY type = 'index'`)
 	if len(out) == 0 {
 		t.Fatal("no invalidations table")
 	}

@@ -43,13 +43,7 @@ func UsageMigrationsFS() fs.FS {
 }
 
 // MigrationsFS returns the embedded SQLite migrations.
-func MigrationsFS() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err) // the embed pattern guarantees the directory
-	}
-	return sub
-}
+func MigrationsFS() fs.FS { return sqlstore.EmbeddedMigrations(migrationFiles) }
 
 // FileName is the database file inside the data directory.
 const FileName = "keyward.db"

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/sqlite"
 	"github.com/keyward/keyward/sqlstore"
 	"github.com/keyward/keyward/storetest"
@@ -154,17 +155,7 @@ func TestSQLiteMigrationsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var versions []int
-		rows, err := db.WriteDB().QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var v int
-			rows.Scan(&v)
-			versions = append(versions, v)
-		}
-		rows.Close()
+		versions := keywardtest.Column[int](t, db.WriteDB(), `SELECT version FROM schema_migrations ORDER BY version`)
 		var want []int
 		for _, m := range migs {
 			want = append(want, m.Version)

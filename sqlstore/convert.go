@@ -22,27 +22,29 @@ func msPtr(t *time.Time) any {
 
 func fromMs(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
-func fromNullMs(v sql.NullInt64) *time.Time {
+func fromNullMs(v sql.Null[int64]) *time.Time {
 	if !v.Valid {
 		return nil
 	}
-	t := fromMs(v.Int64)
+	t := fromMs(v.V)
 	return &t
 }
 
-func strPtr(s *string) any {
-	if s == nil {
+// orNull is the value p points to, or NULL for nil.
+func orNull[T any](p *T) any {
+	if p == nil {
 		return nil
 	}
-	return *s
+	return *p
 }
 
-func fromNullStr(v sql.NullString) *string {
+// fromNull is a nullable column's value, or nil for NULL.
+func fromNull[T any](v sql.Null[T]) *T {
 	if !v.Valid {
 		return nil
 	}
-	s := v.String
-	return &s
+	x := v.V
+	return &x
 }
 
 func nullIfEmpty(s string) any {
@@ -50,21 +52,6 @@ func nullIfEmpty(s string) any {
 		return nil
 	}
 	return s
-}
-
-func int64Ptr(p *int64) any {
-	if p == nil {
-		return nil
-	}
-	return *p
-}
-
-func fromNullInt(v sql.NullInt64) *int64 {
-	if !v.Valid {
-		return nil
-	}
-	n := v.Int64
-	return &n
 }
 
 // jsonOrNull encodes v, or NULL for nil pointers, slices and maps.
@@ -99,11 +86,11 @@ func jsonOrNull(v any) (any, error) {
 }
 
 // decodeJSON decodes a nullable JSON column into dst; NULL leaves dst alone.
-func decodeJSON(col sql.NullString, dst any) error {
+func decodeJSON(col sql.Null[string], dst any) error {
 	if !col.Valid {
 		return nil
 	}
-	if err := json.Unmarshal([]byte(col.String), dst); err != nil {
+	if err := json.Unmarshal([]byte(col.V), dst); err != nil {
 		return keyward.Internal(err)
 	}
 	return nil

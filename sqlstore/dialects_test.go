@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/postgres"
 	"github.com/keyward/keyward/postgres/pgtest"
 	"github.com/keyward/keyward/sqlite"
@@ -326,20 +327,7 @@ func dxUnique(cols []string, partial bool) string {
 
 func dxStrings(t *testing.T, db *sql.DB, query string, args ...any) []string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), query, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	dxClose(t, rows)
-	return out
+	return keywardtest.Column[string](t, db, query, args...)
 }
 
 func dxClose(t *testing.T, rows *sql.Rows) {

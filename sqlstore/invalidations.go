@@ -47,10 +47,10 @@ func (t *Tx) accountChanged(ctx context.Context, id string) error {
 // a writer that takes only the id: "" for an operator key, which has none,
 // and for a key that does not exist (the change that follows reports that).
 func (t *Tx) keyAccount(ctx context.Context, id string) (string, error) {
-	var account sql.NullString
+	var account sql.Null[string]
 	err := t.queryRow(ctx, `SELECT account_id FROM keys WHERE id = ?`, id).Scan(&account)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", t.s.classify(err)
 	}
-	return account.String, nil
+	return account.V, nil
 }

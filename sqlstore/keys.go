@@ -21,12 +21,12 @@ type scanner interface{ Scan(dest ...any) error }
 func scanKey(row scanner, extra ...any) (*keyward.Key, error) {
 	var (
 		k                                              keyward.Key
-		accountID, description, projectID, mode        sql.NullString
-		scopes, roles, perms, metadata, ipList, rl, cr sql.NullString
-		legacy                                         sql.NullString
-		expires, lastUsed, rotated                     sql.NullInt64
+		accountID, description, projectID, mode        sql.Null[string]
+		scopes, roles, perms, metadata, ipList, rl, cr sql.Null[string]
+		legacy                                         sql.Null[string]
+		expires, lastUsed, rotated                     sql.Null[int64]
 		created, updated                               int64
-		creditsLeft, creditsPeriod                     sql.NullInt64
+		creditsLeft, creditsPeriod                     sql.Null[int64]
 		creditsEpoch                                   int64
 	)
 	dest := []any{&k.ID, &accountID, &k.Kind, &k.Operator, &k.Name, &description, &k.Status, &k.Prefix, &k.Start, &k.Last4,
@@ -37,18 +37,18 @@ func scanKey(row scanner, extra ...any) (*keyward.Key, error) {
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
-	k.AccountID = accountID.String
-	k.Description = fromNullStr(description)
-	k.ProjectID = fromNullStr(projectID)
-	k.PermissionMode = keyward.PermissionMode(mode.String)
-	k.LegacyKeyID = fromNullStr(legacy)
+	k.AccountID = accountID.V
+	k.Description = fromNull(description)
+	k.ProjectID = fromNull(projectID)
+	k.PermissionMode = keyward.PermissionMode(mode.V)
+	k.LegacyKeyID = fromNull(legacy)
 	k.ExpiresAt = fromNullMs(expires)
 	k.LastUsedAt = fromNullMs(lastUsed)
 	k.RotatedAt = fromNullMs(rotated)
 	k.CreatedAt, k.UpdatedAt = fromMs(created), fromMs(updated)
 	var credits *creditSettings
 	for _, c := range []struct {
-		col sql.NullString
+		col sql.Null[string]
 		dst any
 	}{{scopes, &k.Scopes}, {roles, &k.Roles}, {perms, &k.Permissions}, {metadata, &k.Metadata}, {ipList, &k.IPAllowlist}, {rl, &k.RateLimit}, {cr, &credits}} {
 		if err := decodeJSON(c.col, c.dst); err != nil {
@@ -56,9 +56,9 @@ func scanKey(row scanner, extra ...any) (*keyward.Key, error) {
 		}
 	}
 	if credits != nil {
-		k.Credits = &keyward.Credits{Refill: credits.Refill, Remaining: creditsLeft.Int64, Epoch: creditsEpoch}
+		k.Credits = &keyward.Credits{Refill: credits.Refill, Remaining: creditsLeft.V, Epoch: creditsEpoch}
 		if creditsPeriod.Valid {
-			k.Credits.PeriodStart = fromMs(creditsPeriod.Int64)
+			k.Credits.PeriodStart = fromMs(creditsPeriod.V)
 		}
 	}
 	return &k, nil
@@ -94,15 +94,20 @@ func keyArgs(k *keyward.Key) ([]any, error) {
 		}
 		enc[i] = e
 	}
-	return []any{nullIfEmpty(k.AccountID), string(k.Kind), k.Operator, k.Name, fold(k.Name), strPtr(k.Description), string(k.Status),
-		k.Prefix, k.Start, k.Last4, string(k.Owner.Type), k.Owner.ID, strPtr(k.ProjectID), nullIfEmpty(string(k.PermissionMode)),
-		enc[0], enc[1], enc[2], msPtr(k.ExpiresAt), enc[3], enc[4], enc[5], enc[6], k.Recoverable, sealed(k.SealedSecret), strPtr(k.LegacyKeyID),
+	return []any{nullIfEmpty(k.AccountID), string(k.Kind), k.Operator, k.Name, fold(k.Name), orNull(k.Description), string(k.Status),
+		k.Prefix, k.Start, k.Last4, string(k.Owner.Type), k.Owner.ID, orNull(k.ProjectID), nullIfEmpty(string(k.PermissionMode)),
+		enc[0], enc[1], enc[2], msPtr(k.ExpiresAt), enc[3], enc[4], enc[5], enc[6], k.Recoverable, sealed(k.SealedSecret), orNull(k.LegacyKeyID),
 		ms(k.CreatedAt), ms(k.UpdatedAt), k.CreatedByID, k.UpdatedByID, msPtr(k.LastUsedAt), msPtr(k.RotatedAt), k.Version,
 		k.Verifications, creditsLeft, creditsPeriod, creditsEpoch}, nil
 }
 
 // fold is the case folding used for name search.
 func fold(s string) string { return strings.ToLower(s) }
+
+// secretTaken is taken for a key's secret.
+func (t *Tx) secretTaken(err error) error {
+	return t.taken(err, "a key with this secret already exists")
+}
 
 // CreateKey implements keyward.Tx.
 func (t *Tx) CreateKey(ctx context.Context, k *keyward.Key, hash keyward.TokenHash) error {
@@ -117,18 +122,12 @@ func (t *Tx) CreateKey(ctx context.Context, k *keyward.Key, hash keyward.TokenHa
 		verifications, credits_remaining, credits_period_start, credits_epoch)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append([]any{k.ID}, args...)...)
-	if err != nil {
-		if t.s.dialect.IsUniqueViolation(err) {
-			return keyward.Errorf(keyward.ECodeDuplicate, "key %s already exists", k.ID)
-		}
+	if err := t.taken(err, "key %s already exists", k.ID); err != nil {
 		return err
 	}
 	if _, err := t.exec(ctx, `INSERT INTO key_secrets (hash, key_id, created_at, valid_until) VALUES (?, ?, ?, NULL)`,
 		hash[:], k.ID, ms(k.CreatedAt)); err != nil {
-		if t.s.dialect.IsUniqueViolation(err) {
-			return keyward.Errorf(keyward.ECodeDuplicate, "a key with this secret already exists")
-		}
-		return err
+		return t.secretTaken(err)
 	}
 	if err := t.indexKey(ctx, k, false); err != nil {
 		return err
@@ -179,14 +178,8 @@ func (t *Tx) GetOperatorKey(ctx context.Context, id string) (*keyward.Key, error
 // getKey returns the key with the id if it also meets the condition scope
 // (with its arguments), else not_found.
 func (t *Tx) getKey(ctx context.Context, id, scope string, args ...any) (*keyward.Key, error) {
-	k, err := scanKey(t.queryRow(ctx, `SELECT `+keyColumns+` FROM keys k WHERE k.id = ? AND `+scope+t.lock(), append([]any{id}, args...)...))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, keyward.NotFound("key", id)
-	}
-	if err != nil {
-		return nil, t.s.classify(err)
-	}
-	return k, nil
+	return scanOne(t, t.queryRow(ctx, `SELECT `+keyColumns+` FROM keys k WHERE k.id = ? AND `+scope+t.lock(), append([]any{id}, args...)...),
+		scanKeyRow, "key", id)
 }
 
 // UpdateKey implements keyward.Tx.
@@ -231,90 +224,40 @@ func (t *Tx) DeleteKey(ctx context.Context, id string) error {
 
 // ListKeys implements keyward.Tx.
 func (t *Tx) ListKeys(ctx context.Context, f *keyward.KeyFilter) ([]*keyward.Key, bool, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if f.Kind != "" {
-		where = append(where, "k.kind = ?")
-		args = append(args, string(f.Kind))
-	}
+	c := &conds{}
+	c.addText("k.kind = ?", string(f.Kind))
 	switch {
 	case f.AccountID != "" && f.IncludeOperator:
-		where = append(where, "(k.account_id = ? OR (k.operator AND k.account_id IS NULL))")
-		args = append(args, f.AccountID)
+		c.add("(k.account_id = ? OR (k.operator AND k.account_id IS NULL))", f.AccountID)
 	case f.AccountID != "":
-		where = append(where, "k.account_id = ?")
-		args = append(args, f.AccountID)
+		c.add("k.account_id = ?", f.AccountID)
 	}
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
-	}
-	if f.Status != "" {
-		add("k.status = ?", string(f.Status))
-	}
-	if f.OwnerType != "" {
-		add("k.owner_type = ?", string(f.OwnerType))
-	}
-	if f.OwnerID != "" {
-		add("k.owner_id = ?", f.OwnerID)
-	}
-	if f.ProjectID != "" {
-		add("k.project_id = ?", f.ProjectID)
-	}
-	if f.PermissionMode != "" {
-		add("k.permission_mode = ?", string(f.PermissionMode))
-	}
-	if f.Resource != "" {
-		add("EXISTS (SELECT 1 FROM key_resources r WHERE r.key_id = k.id AND r.resource = ?)", f.Resource)
-	}
-	if f.Role != "" {
-		add("EXISTS (SELECT 1 FROM key_roles r WHERE r.key_id = k.id AND r.role = ?)", f.Role)
-	}
+	c.addText("k.status = ?", string(f.Status))
+	c.addText("k.owner_type = ?", string(f.OwnerType))
+	c.addText("k.owner_id = ?", f.OwnerID)
+	c.addText("k.project_id = ?", f.ProjectID)
+	c.addText("k.permission_mode = ?", string(f.PermissionMode))
+	c.addText("EXISTS (SELECT 1 FROM key_resources r WHERE r.key_id = k.id AND r.resource = ?)", f.Resource)
+	c.addText("EXISTS (SELECT 1 FROM key_roles r WHERE r.key_id = k.id AND r.role = ?)", f.Role)
 	if f.Search != "" {
-		add(`k.name_fold LIKE ? ESCAPE '\'`, likePattern(fold(f.Search)))
+		c.add(`k.name_fold LIKE ? ESCAPE '\'`, likePattern(fold(f.Search)))
 	}
 	if f.Expired != nil {
 		if *f.Expired {
-			add("(k.expires_at IS NOT NULL AND k.expires_at <= ?)", ms(f.Now))
+			c.add("(k.expires_at IS NOT NULL AND k.expires_at <= ?)", ms(f.Now))
 		} else {
-			add("(k.expires_at IS NULL OR k.expires_at > ?)", ms(f.Now))
+			c.add("(k.expires_at IS NULL OR k.expires_at > ?)", ms(f.Now))
 		}
 	}
-	if f.CreatedAfter != nil {
-		add("k.created_at > ?", ms(*f.CreatedAfter))
-	}
-	if f.CreatedBefore != nil {
-		add("k.created_at < ?", ms(*f.CreatedBefore))
-	}
-	if f.LastUsedBefore != nil {
-		add("(k.last_used_at IS NULL OR k.last_used_at < ?)", ms(*f.LastUsedBefore))
-	}
-	tail, limit, reverse := page(f.Page, &where, &args, "k.id")
-	rows, err := t.query(ctx, `SELECT `+keyColumns+` FROM keys k`+whereSQL(where)+tail, args...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
-	var out []*keyward.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, false, t.s.classify(err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, t.s.classify(err)
-	}
-	items, more := trim(out, limit, reverse)
-	return items, more, nil
+	c.addTime("k.created_at > ?", f.CreatedAfter)
+	c.addTime("k.created_at < ?", f.CreatedBefore)
+	c.addTime("(k.last_used_at IS NULL OR k.last_used_at < ?)", f.LastUsedBefore)
+	return listPage(ctx, t, `SELECT `+keyColumns+` FROM keys k`, c, f.Page, "k.id", scanKeyRow)
 }
 
 // FindKeyByHash implements keyward.Tx.
 func (t *Tx) FindKeyByHash(ctx context.Context, h keyward.TokenHash) (*keyward.KeyMatch, error) {
-	var validUntil sql.NullInt64
+	var validUntil sql.Null[int64]
 	k, err := scanKey(t.hotQueryRow(ctx, qKeyBySecret, h[:]), &validUntil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ECodeNotFound, "no key has this secret")
@@ -334,10 +277,7 @@ func (t *Tx) RotateKeySecret(ctx context.Context, keyID string, hash keyward.Tok
 		return err
 	}
 	_, err := t.exec(ctx, `INSERT INTO key_secrets (hash, key_id, created_at, valid_until) VALUES (?, ?, ?, NULL)`, hash[:], keyID, ms(now))
-	if err != nil && t.s.dialect.IsUniqueViolation(err) {
-		return keyward.Errorf(keyward.ECodeDuplicate, "a key with this secret already exists")
-	}
-	if err != nil {
+	if err := t.secretTaken(err); err != nil {
 		return err
 	}
 	account, err := t.keyAccount(ctx, keyID)
@@ -393,7 +333,7 @@ func (t *Tx) KeysInProject(ctx context.Context, accountID, projectID string) ([]
 	if err != nil {
 		return nil, err
 	}
-	return scanKeys(t, rows)
+	return scanAll(t, rows, scanKeyRow)
 }
 
 // KeysUsingResource implements keyward.Tx.
@@ -423,33 +363,17 @@ func (t *Tx) KeysOwnedBy(ctx context.Context, accountID string, o keyward.Owner)
 	if err != nil {
 		return nil, err
 	}
-	return scanKeys(t, rows)
+	return scanAll(t, rows, scanKeyRow)
 }
 
-func scanKeys(t *Tx, rows *sql.Rows) ([]*keyward.Key, error) {
-	defer rows.Close()
-	var out []*keyward.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, t.s.classify(err)
-		}
-		out = append(out, k)
-	}
-	return out, t.s.classify(rows.Err())
-}
+// scanKeyRow is scanKey of a row with only the key's columns.
+func scanKeyRow(row scanner) (*keyward.Key, error) { return scanKey(row) }
 
 func scanIDs(t *Tx, rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, t.s.classify(err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, t.s.classify(rows.Err())
+	return scanAll(t, rows, func(row scanner) (id string, err error) {
+		err = row.Scan(&id)
+		return id, err
+	})
 }
 
 // sealed stores an empty sealed secret as NULL.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 
@@ -16,12 +15,9 @@ func (t *Tx) UpdateAccount(ctx context.Context, a *keyward.Account) error {
 	r, err := t.exec(ctx, `UPDATE accounts SET name = ?, default_prefix = ?, catalog_template = ?, default_permission_mode = ?,
 		max_key_lifetime = ?, require_expiry = ?, default_key_lifetime = ?, updated_at = ?, version = ?
 		WHERE id = ? AND version = ?`,
-		a.Name, a.DefaultPrefix, a.CatalogTemplate, string(a.DefaultPermissionMode), int64Ptr(a.MaxKeyLifetime),
-		a.RequireExpiry, int64Ptr(a.DefaultKeyLifetime), ms(a.UpdatedAt), a.Version, a.ID, a.Version-1)
-	if err != nil && t.s.dialect.IsUniqueViolation(err) {
-		return keyward.Errorf(keyward.ECodeDuplicate, "an account named %q already exists", a.Name)
-	}
-	if err := mustAffect(r, err, conflictErr("account", a.ID)); err != nil {
+		a.Name, a.DefaultPrefix, a.CatalogTemplate, string(a.DefaultPermissionMode), orNull(a.MaxKeyLifetime),
+		a.RequireExpiry, orNull(a.DefaultKeyLifetime), ms(a.UpdatedAt), a.Version, a.ID, a.Version-1)
+	if err := mustAffect(r, t.taken(err, "an account named %q already exists", a.Name), conflictErr("account", a.ID)); err != nil {
 		return err
 	}
 	return t.accountChanged(ctx, a.ID)
@@ -51,14 +47,14 @@ const userColumns = `id, account_id, external_id, email, name, roles, status, cr
 func scanUser(row scanner) (*keyward.User, error) {
 	var (
 		u                keyward.User
-		ext, email, name sql.NullString
+		ext, email, name sql.Null[string]
 		roles            string
 		created, updated int64
 	)
 	if err := row.Scan(&u.ID, &u.AccountID, &ext, &email, &name, &roles, &u.Status, &created, &updated, &u.Version); err != nil {
 		return nil, err
 	}
-	u.ExternalID, u.Email, u.Name = fromNullStr(ext), fromNullStr(email), fromNullStr(name)
+	u.ExternalID, u.Email, u.Name = fromNull(ext), fromNull(email), fromNull(name)
 	u.CreatedAt, u.UpdatedAt = fromMs(created), fromMs(updated)
 	if err := json.Unmarshal([]byte(roles), &u.Roles); err != nil {
 		return nil, keyward.Internal(err)
@@ -66,11 +62,12 @@ func scanUser(row scanner) (*keyward.User, error) {
 	return &u, nil
 }
 
-func rolesJSON(roles []string) (string, error) {
-	if roles == nil {
-		roles = []string{}
+// listJSON is a list column's JSON: [] for none.
+func listJSON[T any](list []T) (string, error) {
+	if list == nil {
+		list = []T{}
 	}
-	b, err := json.Marshal(roles)
+	b, err := json.Marshal(list)
 	if err != nil {
 		return "", keyward.Internal(err)
 	}
@@ -79,17 +76,14 @@ func rolesJSON(roles []string) (string, error) {
 
 // CreateUser implements keyward.Tx.
 func (t *Tx) CreateUser(ctx context.Context, u *keyward.User) error {
-	roles, err := rolesJSON(u.Roles)
+	roles, err := listJSON(u.Roles)
 	if err != nil {
 		return err
 	}
 	_, err = t.exec(ctx, `INSERT INTO users (`+userColumns+`, search_fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.AccountID, strPtr(u.ExternalID), strPtr(u.Email), strPtr(u.Name), roles, string(u.Status),
+		u.ID, u.AccountID, orNull(u.ExternalID), orNull(u.Email), orNull(u.Name), roles, string(u.Status),
 		ms(u.CreatedAt), ms(u.UpdatedAt), u.Version, userFold(u))
-	if err != nil && t.s.dialect.IsUniqueViolation(err) {
-		return keyward.Errorf(keyward.ECodeDuplicate, "a user with external_id %q already exists in this account", deref(u.ExternalID))
-	}
-	if err != nil {
+	if err := t.userTaken(err, u); err != nil {
 		return err
 	}
 	return t.ownerChanged(ctx, u.ID, u.AccountID)
@@ -111,29 +105,24 @@ func deref(s *string) string {
 
 // GetUser implements keyward.Tx.
 func (t *Tx) GetUser(ctx context.Context, accountID, id string) (*keyward.User, error) {
-	u, err := scanUser(t.hotQueryRow(ctx, qUser+t.lock(), id, accountID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, keyward.NotFound("user", id)
-	}
-	if err != nil {
-		return nil, t.s.classify(err)
-	}
-	return u, nil
+	return scanOne(t, t.hotQueryRow(ctx, qUser+t.lock(), id, accountID), scanUser, "user", id)
+}
+
+// userTaken is taken for a user's external_id.
+func (t *Tx) userTaken(err error, u *keyward.User) error {
+	return t.taken(err, "a user with external_id %q already exists in this account", deref(u.ExternalID))
 }
 
 // UpdateUser implements keyward.Tx.
 func (t *Tx) UpdateUser(ctx context.Context, u *keyward.User) error {
-	roles, err := rolesJSON(u.Roles)
+	roles, err := listJSON(u.Roles)
 	if err != nil {
 		return err
 	}
 	r, err := t.exec(ctx, `UPDATE users SET external_id = ?, email = ?, name = ?, roles = ?, status = ?, updated_at = ?, version = ?,
-		search_fold = ? WHERE id = ? AND version = ?`, strPtr(u.ExternalID), strPtr(u.Email), strPtr(u.Name), roles, string(u.Status),
+		search_fold = ? WHERE id = ? AND version = ?`, orNull(u.ExternalID), orNull(u.Email), orNull(u.Name), roles, string(u.Status),
 		ms(u.UpdatedAt), u.Version, userFold(u), u.ID, u.Version-1)
-	if err != nil && t.s.dialect.IsUniqueViolation(err) {
-		return keyward.Errorf(keyward.ECodeDuplicate, "a user with external_id %q already exists in this account", deref(u.ExternalID))
-	}
-	if err := mustAffect(r, err, conflictErr("user", u.ID)); err != nil {
+	if err := mustAffect(r, t.userTaken(err, u), conflictErr("user", u.ID)); err != nil {
 		return err
 	}
 	return t.ownerChanged(ctx, u.ID, u.AccountID)
@@ -141,8 +130,14 @@ func (t *Tx) UpdateUser(ctx context.Context, u *keyward.User) error {
 
 // DeleteUser implements keyward.Tx.
 func (t *Tx) DeleteUser(ctx context.Context, accountID, id string) error {
-	r, err := t.exec(ctx, `DELETE FROM users WHERE id = ? AND account_id = ?`, id, accountID)
-	if err := mustAffect(r, err, keyward.NotFound("user", id)); err != nil {
+	return t.deleteOwner(ctx, "users", "user", accountID, id)
+}
+
+// deleteOwner deletes a user or a service account from table: the keys it
+// owned verify again without it.
+func (t *Tx) deleteOwner(ctx context.Context, table, noun, accountID, id string) error {
+	r, err := t.exec(ctx, `DELETE FROM `+table+` WHERE id = ? AND account_id = ?`, id, accountID)
+	if err := mustAffect(r, err, keyward.NotFound(noun, id)); err != nil {
 		return err
 	}
 	return t.ownerChanged(ctx, id, accountID)
@@ -152,44 +147,18 @@ func (t *Tx) DeleteUser(ctx context.Context, accountID, id string) error {
 // in Go: users of one account are few enough, and it keeps the SQL the
 // same on every database.
 func (t *Tx) ListUsers(ctx context.Context, f *keyward.UserFilter) ([]*keyward.User, bool, error) {
-	where := []string{"account_id = ?"}
-	args := []any{f.AccountID}
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
-	}
-	if f.Status != "" {
-		add("status = ?", string(f.Status))
-	}
-	if f.ExternalID != "" {
-		add("external_id = ?", f.ExternalID)
-	}
+	c := &conds{}
+	c.add("account_id = ?", f.AccountID)
+	c.addText("status = ?", string(f.Status))
+	c.addText("external_id = ?", f.ExternalID)
 	if f.Role != "" {
 		// roles is a JSON array of names; names cannot contain quotes.
-		add(`roles LIKE ? ESCAPE '\'`, likePattern(`"`+f.Role+`"`))
+		c.add(`roles LIKE ? ESCAPE '\'`, likePattern(`"`+f.Role+`"`))
 	}
 	if f.Search != "" {
-		add(`search_fold LIKE ? ESCAPE '\'`, likePattern(fold(f.Search)))
+		c.add(`search_fold LIKE ? ESCAPE '\'`, likePattern(fold(f.Search)))
 	}
-	tail, limit, reverse := page(f.Page, &where, &args, "id")
-	rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users`+whereSQL(where)+tail, args...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
-	var out []*keyward.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, false, t.s.classify(err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, t.s.classify(err)
-	}
-	items, more := trim(out, limit, reverse)
-	return items, more, nil
+	return listPage(ctx, t, `SELECT `+userColumns+` FROM users`, c, f.Page, "id", scanUser)
 }
 
 const serviceAccountColumns = `id, account_id, name, description, status, created_at, updated_at, version`
@@ -197,13 +166,13 @@ const serviceAccountColumns = `id, account_id, name, description, status, create
 func scanServiceAccount(row scanner) (*keyward.ServiceAccount, error) {
 	var (
 		sa               keyward.ServiceAccount
-		desc             sql.NullString
+		desc             sql.Null[string]
 		created, updated int64
 	)
 	if err := row.Scan(&sa.ID, &sa.AccountID, &sa.Name, &desc, &sa.Status, &created, &updated, &sa.Version); err != nil {
 		return nil, err
 	}
-	sa.Description = fromNullStr(desc)
+	sa.Description = fromNull(desc)
 	sa.CreatedAt, sa.UpdatedAt = fromMs(created), fromMs(updated)
 	return &sa, nil
 }
@@ -211,11 +180,8 @@ func scanServiceAccount(row scanner) (*keyward.ServiceAccount, error) {
 // CreateServiceAccount implements keyward.Tx.
 func (t *Tx) CreateServiceAccount(ctx context.Context, sa *keyward.ServiceAccount) error {
 	_, err := t.exec(ctx, `INSERT INTO service_accounts (`+serviceAccountColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		sa.ID, sa.AccountID, sa.Name, strPtr(sa.Description), string(sa.Status), ms(sa.CreatedAt), ms(sa.UpdatedAt), sa.Version)
-	if err != nil && t.s.dialect.IsUniqueViolation(err) {
-		return keyward.Errorf(keyward.ECodeDuplicate, "a service account named %q already exists in this account", sa.Name)
-	}
-	if err != nil {
+		sa.ID, sa.AccountID, sa.Name, orNull(sa.Description), string(sa.Status), ms(sa.CreatedAt), ms(sa.UpdatedAt), sa.Version)
+	if err := t.taken(err, "a service account named %q already exists in this account", sa.Name); err != nil {
 		return err
 	}
 	return t.ownerChanged(ctx, sa.ID, sa.AccountID)
@@ -223,24 +189,15 @@ func (t *Tx) CreateServiceAccount(ctx context.Context, sa *keyward.ServiceAccoun
 
 // GetServiceAccount implements keyward.Tx.
 func (t *Tx) GetServiceAccount(ctx context.Context, accountID, id string) (*keyward.ServiceAccount, error) {
-	sa, err := scanServiceAccount(t.hotQueryRow(ctx, qServiceAccount+t.lock(), id, accountID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, keyward.NotFound("service account", id)
-	}
-	if err != nil {
-		return nil, t.s.classify(err)
-	}
-	return sa, nil
+	return scanOne(t, t.hotQueryRow(ctx, qServiceAccount+t.lock(), id, accountID), scanServiceAccount, "service account", id)
 }
 
 // UpdateServiceAccount implements keyward.Tx.
 func (t *Tx) UpdateServiceAccount(ctx context.Context, sa *keyward.ServiceAccount) error {
 	r, err := t.exec(ctx, `UPDATE service_accounts SET name = ?, description = ?, status = ?, updated_at = ?, version = ?
-		WHERE id = ? AND version = ?`, sa.Name, strPtr(sa.Description), string(sa.Status), ms(sa.UpdatedAt), sa.Version, sa.ID, sa.Version-1)
-	if err != nil && t.s.dialect.IsUniqueViolation(err) {
-		return keyward.Errorf(keyward.ECodeDuplicate, "a service account named %q already exists in this account", sa.Name)
-	}
-	if err := mustAffect(r, err, conflictErr("service account", sa.ID)); err != nil {
+		WHERE id = ? AND version = ?`, sa.Name, orNull(sa.Description), string(sa.Status), ms(sa.UpdatedAt), sa.Version, sa.ID, sa.Version-1)
+	if err := mustAffect(r, t.taken(err, "a service account named %q already exists in this account", sa.Name),
+		conflictErr("service account", sa.ID)); err != nil {
 		return err
 	}
 	return t.ownerChanged(ctx, sa.ID, sa.AccountID)
@@ -248,40 +205,15 @@ func (t *Tx) UpdateServiceAccount(ctx context.Context, sa *keyward.ServiceAccoun
 
 // DeleteServiceAccount implements keyward.Tx.
 func (t *Tx) DeleteServiceAccount(ctx context.Context, accountID, id string) error {
-	r, err := t.exec(ctx, `DELETE FROM service_accounts WHERE id = ? AND account_id = ?`, id, accountID)
-	if err := mustAffect(r, err, keyward.NotFound("service account", id)); err != nil {
-		return err
-	}
-	return t.ownerChanged(ctx, id, accountID)
+	return t.deleteOwner(ctx, "service_accounts", "service account", accountID, id)
 }
 
 // ListServiceAccounts implements keyward.Tx.
 func (t *Tx) ListServiceAccounts(ctx context.Context, f *keyward.ServiceAccountFilter) ([]*keyward.ServiceAccount, bool, error) {
-	where := []string{"account_id = ?"}
-	args := []any{f.AccountID}
-	if f.Status != "" {
-		where = append(where, "status = ?")
-		args = append(args, string(f.Status))
-	}
-	tail, limit, reverse := page(f.Page, &where, &args, "id")
-	rows, err := t.query(ctx, `SELECT `+serviceAccountColumns+` FROM service_accounts`+whereSQL(where)+tail, args...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
-	var out []*keyward.ServiceAccount
-	for rows.Next() {
-		sa, err := scanServiceAccount(rows)
-		if err != nil {
-			return nil, false, t.s.classify(err)
-		}
-		out = append(out, sa)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, t.s.classify(err)
-	}
-	items, more := trim(out, limit, reverse)
-	return items, more, nil
+	c := &conds{}
+	c.add("account_id = ?", f.AccountID)
+	c.addText("status = ?", string(f.Status))
+	return listPage(ctx, t, `SELECT `+serviceAccountColumns+` FROM service_accounts`, c, f.Page, "id", scanServiceAccount)
 }
 
 const roleColumns = `account_id, name, description, scopes, created_at, updated_at, version`
@@ -289,14 +221,14 @@ const roleColumns = `account_id, name, description, scopes, created_at, updated_
 func scanRole(row scanner) (*keyward.Role, error) {
 	var (
 		r                keyward.Role
-		desc             sql.NullString
+		desc             sql.Null[string]
 		scopes           string
 		created, updated int64
 	)
 	if err := row.Scan(&r.AccountID, &r.Name, &desc, &scopes, &created, &updated, &r.Version); err != nil {
 		return nil, err
 	}
-	r.Description = fromNullStr(desc)
+	r.Description = fromNull(desc)
 	r.CreatedAt, r.UpdatedAt = fromMs(created), fromMs(updated)
 	if err := json.Unmarshal([]byte(scopes), &r.Scopes); err != nil {
 		return nil, keyward.Internal(err)
@@ -304,29 +236,15 @@ func scanRole(row scanner) (*keyward.Role, error) {
 	return &r, nil
 }
 
-func scopesJSON(s []keyward.Scope) (string, error) {
-	if s == nil {
-		s = []keyward.Scope{}
-	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return "", keyward.Internal(err)
-	}
-	return string(b), nil
-}
-
 // CreateRole implements keyward.Tx.
 func (t *Tx) CreateRole(ctx context.Context, r *keyward.Role) error {
-	scopes, err := scopesJSON(r.Scopes)
+	scopes, err := listJSON(r.Scopes)
 	if err != nil {
 		return err
 	}
 	_, err = t.exec(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		r.AccountID, r.Name, strPtr(r.Description), scopes, ms(r.CreatedAt), ms(r.UpdatedAt), r.Version)
-	if err != nil && t.s.dialect.IsUniqueViolation(err) {
-		return keyward.Errorf(keyward.ECodeDuplicate, "a role named %q already exists in this account", r.Name)
-	}
-	if err != nil {
+		r.AccountID, r.Name, orNull(r.Description), scopes, ms(r.CreatedAt), ms(r.UpdatedAt), r.Version)
+	if err := t.taken(err, "a role named %q already exists in this account", r.Name); err != nil {
 		return err
 	}
 	return t.accountChanged(ctx, r.AccountID)
@@ -334,24 +252,18 @@ func (t *Tx) CreateRole(ctx context.Context, r *keyward.Role) error {
 
 // GetRole implements keyward.Tx.
 func (t *Tx) GetRole(ctx context.Context, accountID, name string) (*keyward.Role, error) {
-	r, err := scanRole(t.queryRow(ctx, `SELECT `+roleColumns+` FROM roles WHERE account_id = ? AND name = ?`+t.lock(), accountID, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, keyward.NotFound("role", name)
-	}
-	if err != nil {
-		return nil, t.s.classify(err)
-	}
-	return r, nil
+	return scanOne(t, t.queryRow(ctx, `SELECT `+roleColumns+` FROM roles WHERE account_id = ? AND name = ?`+t.lock(), accountID, name),
+		scanRole, "role", name)
 }
 
 // UpdateRole implements keyward.Tx.
 func (t *Tx) UpdateRole(ctx context.Context, r *keyward.Role) error {
-	scopes, err := scopesJSON(r.Scopes)
+	scopes, err := listJSON(r.Scopes)
 	if err != nil {
 		return err
 	}
 	res, err := t.exec(ctx, `UPDATE roles SET description = ?, scopes = ?, updated_at = ?, version = ?
-		WHERE account_id = ? AND name = ? AND version = ?`, strPtr(r.Description), scopes, ms(r.UpdatedAt), r.Version,
+		WHERE account_id = ? AND name = ? AND version = ?`, orNull(r.Description), scopes, ms(r.UpdatedAt), r.Version,
 		r.AccountID, r.Name, r.Version-1)
 	if err := mustAffect(res, err, conflictErr("role", r.Name)); err != nil {
 		return err
@@ -374,16 +286,7 @@ func (t *Tx) ListRoles(ctx context.Context, accountID string) ([]*keyward.Role, 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*keyward.Role
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return nil, t.s.classify(err)
-		}
-		out = append(out, r)
-	}
-	return out, t.s.classify(rows.Err())
+	return scanAll(t, rows, scanRole)
 }
 
 // ReserveIdempotency implements keyward.Tx. The insert does nothing when

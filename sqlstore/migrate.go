@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"fmt"
 	"io/fs"
 	"path"
@@ -10,6 +11,16 @@ import (
 	"strconv"
 	"strings"
 )
+
+// EmbeddedMigrations returns the directory migrations of a dialect's
+// embedded files (its migrations/*.sql).
+func EmbeddedMigrations(files embed.FS) fs.FS {
+	sub, err := fs.Sub(files, "migrations")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
+	}
+	return sub
+}
 
 // Migration is one embedded schema change.
 type Migration struct {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/sqlite"
 	"github.com/keyward/keyward/sqlstore"
 )
@@ -104,18 +105,7 @@ func dtRawDB(t *testing.T) *sql.DB {
 
 func dtTables(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		out = append(out, n)
-	}
-	return out
+	return keywardtest.Column[string](t, db, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
 }
 
 func TestDtMigrate(t *testing.T) {
@@ -157,17 +147,7 @@ func TestDtMigrate(t *testing.T) {
 	if got, want := dtTables(t, db), []string{"a", "b", "c", "schema_migrations"}; !slices.Equal(got, want) {
 		t.Fatalf("tables = %v, want %v (d rolled back, e not run)", got, want)
 	}
-	var versions []int
-	rows, err := db.Query(`SELECT version FROM schema_migrations ORDER BY version`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var v int
-		rows.Scan(&v)
-		versions = append(versions, v)
-	}
-	rows.Close()
+	versions := keywardtest.Column[int](t, db, `SELECT version FROM schema_migrations ORDER BY version`)
 	if !slices.Equal(versions, []int{1, 2, 3}) {
 		t.Fatalf("recorded versions = %v, want [1 2 3]", versions)
 	}

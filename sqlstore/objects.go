@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 
 	"github.com/keyward/keyward"
 )
@@ -15,14 +14,14 @@ const accountColumns = `id, name, default_prefix, catalog_template, default_perm
 func scanAccount(row scanner) (*keyward.Account, error) {
 	var (
 		a                keyward.Account
-		maxLife, defLife sql.NullInt64
+		maxLife, defLife sql.Null[int64]
 		created, updated int64
 	)
 	if err := row.Scan(&a.ID, &a.Name, &a.DefaultPrefix, &a.CatalogTemplate, &a.DefaultPermissionMode, &maxLife,
 		&a.RequireExpiry, &defLife, &created, &updated, &a.Version); err != nil {
 		return nil, err
 	}
-	a.MaxKeyLifetime, a.DefaultKeyLifetime = fromNullInt(maxLife), fromNullInt(defLife)
+	a.MaxKeyLifetime, a.DefaultKeyLifetime = fromNull(maxLife), fromNull(defLife)
 	a.CreatedAt, a.UpdatedAt = fromMs(created), fromMs(updated)
 	return &a, nil
 }
@@ -30,12 +29,9 @@ func scanAccount(row scanner) (*keyward.Account, error) {
 // CreateAccount implements keyward.Tx.
 func (t *Tx) CreateAccount(ctx context.Context, a *keyward.Account) error {
 	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, a.Name, a.DefaultPrefix, a.CatalogTemplate, string(a.DefaultPermissionMode), int64Ptr(a.MaxKeyLifetime),
-		a.RequireExpiry, int64Ptr(a.DefaultKeyLifetime), ms(a.CreatedAt), ms(a.UpdatedAt), a.Version)
-	if err != nil && t.s.dialect.IsUniqueViolation(err) {
-		return keyward.Errorf(keyward.ECodeDuplicate, "an account named %q already exists", a.Name)
-	}
-	if err != nil {
+		a.ID, a.Name, a.DefaultPrefix, a.CatalogTemplate, string(a.DefaultPermissionMode), orNull(a.MaxKeyLifetime),
+		a.RequireExpiry, orNull(a.DefaultKeyLifetime), ms(a.CreatedAt), ms(a.UpdatedAt), a.Version)
+	if err := t.taken(err, "an account named %q already exists", a.Name); err != nil {
 		return err
 	}
 	return t.accountChanged(ctx, a.ID)
@@ -52,39 +48,12 @@ func (t *Tx) GetAccountByName(ctx context.Context, name string) (*keyward.Accoun
 }
 
 func (t *Tx) getAccount(ctx context.Context, col, v string) (*keyward.Account, error) {
-	a, err := scanAccount(t.queryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE `+col+` = ?`, v))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, keyward.NotFound("account", v)
-	}
-	if err != nil {
-		return nil, t.s.classify(err)
-	}
-	return a, nil
+	return scanOne(t, t.queryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE `+col+` = ?`, v), scanAccount, "account", v)
 }
 
 // ListAccounts implements keyward.Tx.
 func (t *Tx) ListAccounts(ctx context.Context, f *keyward.AccountFilter) ([]*keyward.Account, bool, error) {
-	var where []string
-	var args []any
-	tail, limit, reverse := page(f.Page, &where, &args, "id")
-	rows, err := t.query(ctx, `SELECT `+accountColumns+` FROM accounts`+whereSQL(where)+tail, args...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
-	var out []*keyward.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, false, t.s.classify(err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, t.s.classify(err)
-	}
-	items, more := trim(out, limit, reverse)
-	return items, more, nil
+	return listPage(ctx, t, `SELECT `+accountColumns+` FROM accounts`, &conds{}, f.Page, "id", scanAccount)
 }
 
 const projectColumns = `id, account_id, name, description, created_at, updated_at, version`
@@ -92,13 +61,13 @@ const projectColumns = `id, account_id, name, description, created_at, updated_a
 func scanProject(row scanner) (*keyward.Project, error) {
 	var (
 		p                keyward.Project
-		desc             sql.NullString
+		desc             sql.Null[string]
 		created, updated int64
 	)
 	if err := row.Scan(&p.ID, &p.AccountID, &p.Name, &desc, &created, &updated, &p.Version); err != nil {
 		return nil, err
 	}
-	p.Description = fromNullStr(desc)
+	p.Description = fromNull(desc)
 	p.CreatedAt, p.UpdatedAt = fromMs(created), fromMs(updated)
 	return &p, nil
 }
@@ -106,33 +75,21 @@ func scanProject(row scanner) (*keyward.Project, error) {
 // CreateProject implements keyward.Tx.
 func (t *Tx) CreateProject(ctx context.Context, p *keyward.Project) error {
 	_, err := t.exec(ctx, `INSERT INTO projects (`+projectColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.AccountID, p.Name, strPtr(p.Description), ms(p.CreatedAt), ms(p.UpdatedAt), p.Version)
-	if err != nil && t.s.dialect.IsUniqueViolation(err) {
-		return keyward.Errorf(keyward.ECodeDuplicate, "a project named %q already exists in this account", p.Name)
-	}
-	return err
+		p.ID, p.AccountID, p.Name, orNull(p.Description), ms(p.CreatedAt), ms(p.UpdatedAt), p.Version)
+	return t.taken(err, "a project named %q already exists in this account", p.Name)
 }
 
 // GetProject implements keyward.Tx.
 func (t *Tx) GetProject(ctx context.Context, accountID, id string) (*keyward.Project, error) {
-	p, err := scanProject(t.queryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = ? AND account_id = ?`+t.lock(), id, accountID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, keyward.NotFound("project", id)
-	}
-	if err != nil {
-		return nil, t.s.classify(err)
-	}
-	return p, nil
+	return scanOne(t, t.queryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = ? AND account_id = ?`+t.lock(), id, accountID),
+		scanProject, "project", id)
 }
 
 // UpdateProject implements keyward.Tx.
 func (t *Tx) UpdateProject(ctx context.Context, p *keyward.Project) error {
 	r, err := t.exec(ctx, `UPDATE projects SET name = ?, description = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?`,
-		p.Name, strPtr(p.Description), ms(p.UpdatedAt), p.Version, p.ID, p.Version-1)
-	if err != nil && t.s.dialect.IsUniqueViolation(err) {
-		return keyward.Errorf(keyward.ECodeDuplicate, "a project named %q already exists in this account", p.Name)
-	}
-	return mustAffect(r, err, conflictErr("project", p.ID))
+		p.Name, orNull(p.Description), ms(p.UpdatedAt), p.Version, p.ID, p.Version-1)
+	return mustAffect(r, t.taken(err, "a project named %q already exists in this account", p.Name), conflictErr("project", p.ID))
 }
 
 // DeleteProject implements keyward.Tx.
@@ -143,27 +100,9 @@ func (t *Tx) DeleteProject(ctx context.Context, accountID, id string) error {
 
 // ListProjects implements keyward.Tx.
 func (t *Tx) ListProjects(ctx context.Context, f *keyward.ProjectFilter) ([]*keyward.Project, bool, error) {
-	where := []string{"account_id = ?"}
-	args := []any{f.AccountID}
-	tail, limit, reverse := page(f.Page, &where, &args, "id")
-	rows, err := t.query(ctx, `SELECT `+projectColumns+` FROM projects`+whereSQL(where)+tail, args...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
-	var out []*keyward.Project
-	for rows.Next() {
-		p, err := scanProject(rows)
-		if err != nil {
-			return nil, false, t.s.classify(err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, t.s.classify(err)
-	}
-	items, more := trim(out, limit, reverse)
-	return items, more, nil
+	c := &conds{}
+	c.add("account_id = ?", f.AccountID)
+	return listPage(ctx, t, `SELECT `+projectColumns+` FROM projects`, c, f.Page, "id", scanProject)
 }
 
 const resourceColumns = `id, display_name, grp, description, readable, writable, project_scopes, protected, created_at, updated_at`
@@ -174,25 +113,24 @@ func (t *Tx) ListResources(ctx context.Context, accountID string) ([]*keyward.Re
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*keyward.Resource
-	for rows.Next() {
-		var (
-			r                keyward.Resource
-			scopes           string
-			created, updated int64
-		)
-		if err := rows.Scan(&r.ID, &r.DisplayName, &r.Group, &r.Description, &r.Readable, &r.Writable, &scopes,
-			&r.Protected, &created, &updated); err != nil {
-			return nil, t.s.classify(err)
-		}
-		if err := json.Unmarshal([]byte(scopes), &r.ProjectScopes); err != nil {
-			return nil, keyward.Internal(err)
-		}
-		r.CreatedAt, r.UpdatedAt = fromMs(created), fromMs(updated)
-		out = append(out, &r)
+	return scanAll(t, rows, scanResource)
+}
+
+func scanResource(row scanner) (*keyward.Resource, error) {
+	var (
+		r                keyward.Resource
+		scopes           string
+		created, updated int64
+	)
+	if err := row.Scan(&r.ID, &r.DisplayName, &r.Group, &r.Description, &r.Readable, &r.Writable, &scopes,
+		&r.Protected, &created, &updated); err != nil {
+		return nil, err
 	}
-	return out, t.s.classify(rows.Err())
+	if err := json.Unmarshal([]byte(scopes), &r.ProjectScopes); err != nil {
+		return nil, keyward.Internal(err)
+	}
+	r.CreatedAt, r.UpdatedAt = fromMs(created), fromMs(updated)
+	return &r, nil
 }
 
 // PutResource implements keyward.Tx.
@@ -239,54 +177,30 @@ func (t *Tx) AppendAuditEvent(ctx context.Context, e *keyward.AuditEvent) error 
 
 // ListAuditEvents implements keyward.Tx.
 func (t *Tx) ListAuditEvents(ctx context.Context, f *keyward.AuditFilter) ([]*keyward.AuditEvent, bool, error) {
-	where := []string{"account_id = ?"}
-	args := []any{f.AccountID}
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
+	c := &conds{}
+	c.add("account_id = ?", f.AccountID)
+	c.addText("target_id = ?", f.TargetID)
+	c.addText("actor_id = ?", f.ActorID)
+	c.addText("action = ?", f.Action)
+	c.addTime("created_at >= ?", f.Since)
+	c.addTime("created_at < ?", f.Until)
+	return listPage(ctx, t, `SELECT `+auditColumns+` FROM audit_events`, c, f.Page, "id", scanAuditEvent)
+}
+
+func scanAuditEvent(row scanner) (*keyward.AuditEvent, error) {
+	var (
+		e         keyward.AuditEvent
+		accountID sql.Null[string]
+		at        int64
+		changes   string
+	)
+	if err := row.Scan(&e.ID, &accountID, &at, &e.ActorType, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID,
+		&changes, &e.RequestID, &e.ClientIP, &e.UserAgent, &e.Dialect); err != nil {
+		return nil, err
 	}
-	if f.TargetID != "" {
-		add("target_id = ?", f.TargetID)
+	e.AccountID, e.Time = accountID.V, fromMs(at)
+	if err := json.Unmarshal([]byte(changes), &e.Changes); err != nil {
+		return nil, keyward.Internal(err)
 	}
-	if f.ActorID != "" {
-		add("actor_id = ?", f.ActorID)
-	}
-	if f.Action != "" {
-		add("action = ?", f.Action)
-	}
-	if f.Since != nil {
-		add("created_at >= ?", ms(*f.Since))
-	}
-	if f.Until != nil {
-		add("created_at < ?", ms(*f.Until))
-	}
-	tail, limit, reverse := page(f.Page, &where, &args, "id")
-	rows, err := t.query(ctx, `SELECT `+auditColumns+` FROM audit_events`+whereSQL(where)+tail, args...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
-	var out []*keyward.AuditEvent
-	for rows.Next() {
-		var (
-			e         keyward.AuditEvent
-			accountID sql.NullString
-			at        int64
-			changes   string
-		)
-		if err := rows.Scan(&e.ID, &accountID, &at, &e.ActorType, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID,
-			&changes, &e.RequestID, &e.ClientIP, &e.UserAgent, &e.Dialect); err != nil {
-			return nil, false, t.s.classify(err)
-		}
-		e.AccountID, e.Time = accountID.String, fromMs(at)
-		if err := json.Unmarshal([]byte(changes), &e.Changes); err != nil {
-			return nil, false, keyward.Internal(err)
-		}
-		out = append(out, &e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, t.s.classify(err)
-	}
-	items, more := trim(out, limit, reverse)
-	return items, more, nil
+	return &e, nil
 }

@@ -511,3 +511,83 @@ func likePattern(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(s) + "%"
 }
+
+// conds are the conditions of a query's WHERE and their arguments.
+type conds struct {
+	where []string
+	args  []any
+}
+
+// add adds a condition with its argument.
+func (c *conds) add(cond string, v any) {
+	c.where = append(c.where, cond)
+	c.args = append(c.args, v)
+}
+
+// addText adds a condition on a text when the text is not empty (an
+// empty filter does not filter).
+func (c *conds) addText(cond, v string) {
+	if v != "" {
+		c.add(cond, v)
+	}
+}
+
+// addTime adds a condition on a time when there is one.
+func (c *conds) addTime(cond string, v *time.Time) {
+	if v != nil {
+		c.add(cond, ms(*v))
+	}
+}
+
+// taken turns a unique-constraint failure into a 409 duplicate error with
+// the message; any other err is returned as it is.
+func (t *Tx) taken(err error, format string, a ...any) error {
+	if err != nil && t.s.dialect.IsUniqueViolation(err) {
+		return keyward.Errorf(keyward.ECodeDuplicate, format, a...)
+	}
+	return err
+}
+
+// scanOne reads the one row of a query with scan: not_found naming noun
+// and id when there is none.
+func scanOne[T any](t *Tx, row *sql.Row, scan func(scanner) (*T, error), noun, id string) (*T, error) {
+	v, err := scan(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, keyward.NotFound(noun, id)
+	}
+	if err != nil {
+		return nil, t.s.classify(err)
+	}
+	return v, nil
+}
+
+// scanAll reads every row with scan, and closes rows.
+func scanAll[T any](t *Tx, rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, t.s.classify(err)
+		}
+		out = append(out, v)
+	}
+	return out, t.s.classify(rows.Err())
+}
+
+// listPage returns one page of a list, newest first: the rows of selectFrom
+// ("SELECT … FROM table") that meet c, ordered by col, and whether more
+// follow.
+func listPage[T any](ctx context.Context, t *Tx, selectFrom string, c *conds, p keyward.Page, col string, scan func(scanner) (T, error)) ([]T, bool, error) {
+	tail, limit, reverse := page(p, &c.where, &c.args, col)
+	rows, err := t.query(ctx, selectFrom+whereSQL(c.where)+tail, c.args...)
+	if err != nil {
+		return nil, false, err
+	}
+	out, err := scanAll(t, rows, scan)
+	if err != nil {
+		return nil, false, err
+	}
+	items, more := trim(out, limit, reverse)
+	return items, more, nil
+}

@@ -21,12 +21,7 @@ var accountChangeTests = []test{
 
 func (e *env) getAccount(id string) *keyward.Account {
 	e.t.Helper()
-	var a *keyward.Account
-	e.read(func(tx keyward.Tx) (err error) {
-		a, err = tx.GetAccount(e.ctx, id)
-		return err
-	})
-	return a
+	return readOne(e, func(tx keyward.Tx) (*keyward.Account, error) { return tx.GetAccount(e.ctx, id) })
 }
 
 func testUpdateAccount(e *env) {
@@ -70,12 +65,7 @@ func testUpdateAccountConflict(e *env) {
 	for _, v := range []int64{a.Version, a.Version + 2, 0} {
 		stale := *a
 		stale.Name, stale.RequireExpiry, stale.Version = "stale", true, v
-		var updateErr error
-		e.write(func(tx keyward.Tx) error {
-			updateErr = tx.UpdateAccount(e.ctx, &stale)
-			return nil
-		})
-		wantCode(e.t, updateErr, keyward.ECodeConflict)
+		wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateAccount(e.ctx, &stale) }), keyward.ECodeConflict)
 		same(e.t, "account after a conflicting update", e.getAccount(a.ID), a)
 	}
 	ghost := *a

@@ -209,7 +209,7 @@ func testKeyMetadataJSON(e *env) {
 func testKeyGetUnknown(e *env) {
 	a := e.account("acme")
 	for _, id := range []string{"key_01HZX3K8Q4W2N5R7T9V0B1C2D8", "", "nope", "key_'; DROP TABLE keys; --"} {
-		e.keyGone(a.ID, id)
+		gone(e, keyOf, a.ID, id)
 		err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
 			_, err := tx.GetOperatorKey(e.ctx, id)
 			return err
@@ -238,7 +238,7 @@ func testKeyDuplicateSecret(e *env) {
 	second := e.apiKey(a)
 	err := e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.CreateKey(e.ctx, second, h) })
 	wantCode(e.t, err, keyward.ECodeDuplicate)
-	e.keyGone(second.AccountID, second.ID)
+	gone(e, keyOf, second.AccountID, second.ID)
 	e.read(func(tx keyward.Tx) error {
 		m, err := tx.FindKeyByHash(e.ctx, h)
 		if err != nil {
@@ -389,23 +389,11 @@ func testUpdateKeyConflict(e *env) {
 		stale := k.Clone()
 		stale.Name, stale.Version = "stale", v
 		stale.Scopes, stale.PermissionMode = []keyward.Scope{{Resource: "docs", Access: keyward.AccessRead, Targets: []string{"*"}}}, keyward.ModeRestricted
-		var updateErr error
-		e.write(func(tx keyward.Tx) error {
-			updateErr = tx.UpdateKey(e.ctx, stale)
-			return nil // commit whatever happened
-		})
-		wantCode(e.t, updateErr, keyward.ECodeConflict)
+		wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateKey(e.ctx, stale) }), keyward.ECodeConflict)
 		same(e.t, "key after a conflicting update", e.getKey(k.AccountID, k.ID), k)
-		e.read(func(tx keyward.Tx) error {
-			ids, err := tx.KeysUsingResource(e.ctx, a.ID, "docs", 10)
-			if err != nil {
-				return err
-			}
-			if len(ids) != 0 {
-				e.t.Fatalf("a conflicting update indexed the key's scopes: %v", ids)
-			}
-			return nil
-		})
+		if ids := readOne(e, func(tx keyward.Tx) ([]string, error) { return tx.KeysUsingResource(e.ctx, a.ID, "docs", 10) }); len(ids) != 0 {
+			e.t.Fatalf("a conflicting update indexed the key's scopes: %v", ids)
+		}
 	}
 	// Updating a key that does not exist fails too.
 	ghost := e.apiKey(a)
@@ -414,7 +402,7 @@ func testUpdateKeyConflict(e *env) {
 	if c := keyward.ErrorCode(err); c != keyward.ECodeConflict && c != keyward.ECodeNotFound {
 		e.t.Fatalf("UpdateKey of an unknown key: %v, want conflict or not_found", err)
 	}
-	e.keyGone(ghost.AccountID, ghost.ID)
+	gone(e, keyOf, ghost.AccountID, ghost.ID)
 }
 
 func testDeleteKey(e *env) {
@@ -432,7 +420,7 @@ func testDeleteKey(e *env) {
 	e.rotate(k.ID, h2, now, now.Add(time.Hour))
 
 	e.write(func(tx keyward.Tx) error { return tx.DeleteKey(e.ctx, k.ID) })
-	e.keyGone(k.AccountID, k.ID)
+	gone(e, keyOf, k.AccountID, k.ID)
 	for _, h := range []keyward.TokenHash{h1, h2} {
 		_, err := e.findHash(h)
 		wantCode(e.t, err, keyward.ECodeNotFound)
@@ -502,16 +490,10 @@ func testKeysInProject(e *env) {
 		return nil
 	})
 	// Inside a write transaction too (the service revokes them there).
-	e.write(func(tx keyward.Tx) error {
-		keys, err := tx.KeysInProject(e.ctx, b.ID, p1)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(keyIDs(keys), []string{otherAccount.ID}) {
-			e.t.Fatalf("KeysInProject(b) = %v", keyIDs(keys))
-		}
-		return nil
-	})
+	keys := writeOne(e, func(tx keyward.Tx) ([]*keyward.Key, error) { return tx.KeysInProject(e.ctx, b.ID, p1) })
+	if !slices.Equal(keyIDs(keys), []string{otherAccount.ID}) {
+		e.t.Fatalf("KeysInProject(b) = %v", keyIDs(keys))
+	}
 }
 
 func testKeysUsingResource(e *env) {
@@ -681,19 +663,8 @@ var listKeyTests = []test{
 
 // keyLister lists keys with filter f and the page.
 func (e *env) keyLister(f *keyward.KeyFilter) lister {
-	return func(p keyward.Page) ([]string, bool, error) {
-		var (
-			keys []*keyward.Key
-			more bool
-		)
-		ff := *f
-		ff.Page = p
-		err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
-			keys, more, err = tx.ListKeys(e.ctx, &ff)
-			return err
-		})
-		return keyIDs(keys), more, err
-	}
+	return idLister(e, keyward.Tx.ListKeys, f, func(f *keyward.KeyFilter) *keyward.Page { return &f.Page },
+		func(k *keyward.Key) string { return k.ID })
 }
 
 func testListKeyFilters(e *env) {
@@ -746,11 +717,7 @@ func testListKeyFilters(e *env) {
 		}
 		return &f
 	}
-	tests := []struct {
-		name string
-		f    *keyward.KeyFilter
-		want []string
-	}{
+	tests := []filterCase[keyward.KeyFilter]{
 		{"no filter", api(keyward.KeyFilter{}), ids(k5, k4, k3, k2, k1)},
 		{"status active", api(keyward.KeyFilter{Status: keyward.StatusActive}), ids(k5, k4, k1)},
 		{"status disabled", api(keyward.KeyFilter{Status: keyward.StatusDisabled}), ids(k2)},
@@ -796,21 +763,5 @@ func testListKeyFilters(e *env) {
 	for n, k := range map[string]*keyward.Key{"k1": k1, "k2": k2, "k3": k3, "k4": k4, "k5": k5, "m1": m1, "b1": b1} {
 		names[k.ID] = n
 	}
-	named := func(ids []string) []string {
-		out := []string{}
-		for _, id := range ids {
-			out = append(out, names[id])
-		}
-		return out
-	}
-	for _, tc := range tests {
-		got, more, err := e.keyLister(tc.f)(keyward.Page{Limit: 50})
-		if err != nil {
-			e.t.Errorf("%s: %v", tc.name, err)
-			continue
-		}
-		if !slices.Equal(got, tc.want) || more {
-			e.t.Errorf("%s: ListKeys = %v (has_more %v), want %v", tc.name, named(got), more, named(tc.want))
-		}
-	}
+	checkFilters(e, "ListKeys", e.keyLister, tests, namedBy(names))
 }

@@ -26,25 +26,6 @@ func (e *env) user(a *keyward.Account, mods ...func(*keyward.User)) *keyward.Use
 	return u
 }
 
-func (e *env) getUser(accountID, id string) *keyward.User {
-	e.t.Helper()
-	var u *keyward.User
-	e.read(func(tx keyward.Tx) (err error) {
-		u, err = tx.GetUser(e.ctx, accountID, id)
-		return err
-	})
-	return u
-}
-
-func (e *env) userGone(accountID, id string) {
-	e.t.Helper()
-	err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
-		_, err := tx.GetUser(e.ctx, accountID, id)
-		return err
-	})
-	wantCode(e.t, err, keyward.ECodeNotFound)
-}
-
 // serviceAccount creates a service account of the account.
 func (e *env) serviceAccount(a *keyward.Account, n string, mods ...func(*keyward.ServiceAccount)) *keyward.ServiceAccount {
 	e.t.Helper()
@@ -56,25 +37,6 @@ func (e *env) serviceAccount(a *keyward.Account, n string, mods ...func(*keyward
 	}
 	e.write(func(tx keyward.Tx) error { return tx.CreateServiceAccount(e.ctx, sa) })
 	return sa
-}
-
-func (e *env) getServiceAccount(accountID, id string) *keyward.ServiceAccount {
-	e.t.Helper()
-	var sa *keyward.ServiceAccount
-	e.read(func(tx keyward.Tx) (err error) {
-		sa, err = tx.GetServiceAccount(e.ctx, accountID, id)
-		return err
-	})
-	return sa
-}
-
-func (e *env) serviceAccountGone(accountID, id string) {
-	e.t.Helper()
-	err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
-		_, err := tx.GetServiceAccount(e.ctx, accountID, id)
-		return err
-	})
-	wantCode(e.t, err, keyward.ECodeNotFound)
 }
 
 // role creates a role of the account with the given scopes.
@@ -89,33 +51,9 @@ func (e *env) role(a *keyward.Account, n string, scopes ...keyward.Scope) *keywa
 	return r
 }
 
-func (e *env) getRole(accountID, n string) *keyward.Role {
-	e.t.Helper()
-	var r *keyward.Role
-	e.read(func(tx keyward.Tx) (err error) {
-		r, err = tx.GetRole(e.ctx, accountID, n)
-		return err
-	})
-	return r
-}
-
-func (e *env) roleGone(accountID, n string) {
-	e.t.Helper()
-	err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
-		_, err := tx.GetRole(e.ctx, accountID, n)
-		return err
-	})
-	wantCode(e.t, err, keyward.ECodeNotFound)
-}
-
 func (e *env) listRoles(accountID string) []*keyward.Role {
 	e.t.Helper()
-	var rs []*keyward.Role
-	e.read(func(tx keyward.Tx) (err error) {
-		rs, err = tx.ListRoles(e.ctx, accountID)
-		return err
-	})
-	return rs
+	return readOne(e, func(tx keyward.Tx) ([]*keyward.Role, error) { return tx.ListRoles(e.ctx, accountID) })
 }
 
 func readScope(res string, targets ...string) keyward.Scope {
@@ -127,43 +65,13 @@ func readScope(res string, targets ...string) keyward.Scope {
 
 // userLister lists users with filter f and the page.
 func (e *env) userLister(f *keyward.UserFilter) lister {
-	return func(p keyward.Page) ([]string, bool, error) {
-		var (
-			us   []*keyward.User
-			more bool
-		)
-		ff := *f
-		ff.Page = p
-		err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
-			us, more, err = tx.ListUsers(e.ctx, &ff)
-			return err
-		})
-		ids := []string{}
-		for _, u := range us {
-			ids = append(ids, u.ID)
-		}
-		return ids, more, err
-	}
+	return idLister(e, keyward.Tx.ListUsers, f, func(f *keyward.UserFilter) *keyward.Page { return &f.Page },
+		func(u *keyward.User) string { return u.ID })
 }
 
 func (e *env) serviceAccountLister(f *keyward.ServiceAccountFilter) lister {
-	return func(p keyward.Page) ([]string, bool, error) {
-		var (
-			sas  []*keyward.ServiceAccount
-			more bool
-		)
-		ff := *f
-		ff.Page = p
-		err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
-			sas, more, err = tx.ListServiceAccounts(e.ctx, &ff)
-			return err
-		})
-		ids := []string{}
-		for _, sa := range sas {
-			ids = append(ids, sa.ID)
-		}
-		return ids, more, err
-	}
+	return idLister(e, keyward.Tx.ListServiceAccounts, f, func(f *keyward.ServiceAccountFilter) *keyward.Page { return &f.Page },
+		func(sa *keyward.ServiceAccount) string { return sa.ID })
 }
 
 var userTests = []test{
@@ -173,7 +81,7 @@ var userTests = []test{
 	{"UpdateWrongVersion", testUserConflict},
 	{"GetAndDeleteUnknown", func(e *env) {
 		a := e.account("a")
-		e.userGone(a.ID, ghostUser)
+		gone(e, keyward.Tx.GetUser, a.ID, ghostUser)
 		err := e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.DeleteUser(e.ctx, a.ID, ghostUser) })
 		wantCode(e.t, err, keyward.ECodeNotFound)
 	}},
@@ -227,7 +135,7 @@ func testUserRoundTrip(e *env) {
 		want.Roles = slices.Clone(u.Roles)
 		want.CreatedAt, want.UpdatedAt = ms(u.CreatedAt), ms(u.UpdatedAt)
 		e.write(func(tx keyward.Tx) error { return tx.CreateUser(e.ctx, u) })
-		same(e.t, "GetUser", e.getUser(u.AccountID, u.ID), &want)
+		same(e.t, "GetUser", get(e, keyward.Tx.GetUser, u.AccountID, u.ID), &want)
 		// Inside a write transaction too.
 		e.write(func(tx keyward.Tx) error {
 			got, err := tx.GetUser(e.ctx, u.AccountID, u.ID)
@@ -277,8 +185,8 @@ func testUserDuplicate(e *env) {
 		CreatedAt: at, UpdatedAt: at, Version: 1}
 	err := e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.CreateUser(e.ctx, dup) })
 	wantCode(e.t, err, keyward.ECodeDuplicate)
-	e.userGone(dup.AccountID, dup.ID)
-	same(e.t, "the first user", e.getUser(u.AccountID, u.ID), u)
+	gone(e, keyward.Tx.GetUser, dup.AccountID, dup.ID)
+	same(e.t, "the first user", get(e, keyward.Tx.GetUser, u.AccountID, u.ID), u)
 
 	// The same external id in another account, ids differing in case, and
 	// any number of users without one are fine.
@@ -291,7 +199,7 @@ func testUserDuplicate(e *env) {
 	next.ExternalID, next.Name, next.Version = ptr("ext-1"), ptr("renamed"), n1.Version+1
 	err = e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.UpdateUser(e.ctx, &next) })
 	wantCode(e.t, err, keyward.ECodeDuplicate)
-	same(e.t, "user after a duplicate update", e.getUser(n1.AccountID, n1.ID), n1)
+	same(e.t, "user after a duplicate update", get(e, keyward.Tx.GetUser, n1.AccountID, n1.ID), n1)
 	// A user may keep its own external id, and the id is free once its holder drops it.
 	next = *u
 	next.Name, next.Version = ptr("kept"), u.Version+1
@@ -302,7 +210,7 @@ func testUserDuplicate(e *env) {
 	take := *n2
 	take.ExternalID, take.Version = ptr("ext-1"), n2.Version+1
 	e.write(func(tx keyward.Tx) error { return tx.UpdateUser(e.ctx, &take) })
-	same(e.t, "user that took the free external id", e.getUser(n2.AccountID, n2.ID), &take)
+	same(e.t, "user that took the free external id", get(e, keyward.Tx.GetUser, n2.AccountID, n2.ID), &take)
 }
 
 func testUserUpdate(e *env) {
@@ -318,11 +226,11 @@ func testUserUpdate(e *env) {
 		func(u *keyward.User) { u.Status, u.Roles = keyward.MemberActive, []string{"x"} },
 	}
 	for i, step := range steps {
-		next := *e.getUser(u.AccountID, u.ID)
+		next := *get(e, keyward.Tx.GetUser, u.AccountID, u.ID)
 		step(&next)
 		next.UpdatedAt, next.Version = e.now(), next.Version+1
 		e.write(func(tx keyward.Tx) error { return tx.UpdateUser(e.ctx, &next) })
-		got := e.getUser(u.AccountID, u.ID)
+		got := get(e, keyward.Tx.GetUser, u.AccountID, u.ID)
 		same(e.t, name("user after update", i), got, &next)
 		if !got.CreatedAt.Equal(u.CreatedAt) {
 			e.t.Fatalf("created_at changed")
@@ -336,13 +244,8 @@ func testUserConflict(e *env) {
 	for _, v := range []int64{5, 7, 4, 0} {
 		stale := *u
 		stale.Name, stale.Roles, stale.Version = ptr("stale"), []string{"writer"}, v
-		var updateErr error
-		e.write(func(tx keyward.Tx) error {
-			updateErr = tx.UpdateUser(e.ctx, &stale)
-			return nil
-		})
-		wantCode(e.t, updateErr, keyward.ECodeConflict)
-		same(e.t, "user after a conflicting update", e.getUser(u.AccountID, u.ID), u)
+		wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateUser(e.ctx, &stale) }), keyward.ECodeConflict)
+		same(e.t, "user after a conflicting update", get(e, keyward.Tx.GetUser, u.AccountID, u.ID), u)
 	}
 	ghost := *u
 	ghost.ID, ghost.Version = ghostUser, 2
@@ -350,7 +253,7 @@ func testUserConflict(e *env) {
 	if c := keyward.ErrorCode(err); c != keyward.ECodeConflict && c != keyward.ECodeNotFound {
 		e.t.Fatalf("UpdateUser of an unknown user: %v, want conflict or not_found", err)
 	}
-	e.userGone(u.AccountID, ghostUser)
+	gone(e, keyward.Tx.GetUser, u.AccountID, ghostUser)
 }
 
 func testUserDelete(e *env) {
@@ -359,11 +262,11 @@ func testUserDelete(e *env) {
 	keep := e.user(a)
 	other := e.user(b, func(u *keyward.User) { u.ExternalID = ptr("x") })
 	e.write(func(tx keyward.Tx) error { return tx.DeleteUser(e.ctx, a.ID, u.ID) })
-	e.userGone(u.AccountID, u.ID)
+	gone(e, keyward.Tx.GetUser, u.AccountID, u.ID)
 	err := e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.DeleteUser(e.ctx, a.ID, u.ID) })
 	wantCode(e.t, err, keyward.ECodeNotFound)
-	same(e.t, "the other user", e.getUser(keep.AccountID, keep.ID), keep)
-	same(e.t, "the other account's user", e.getUser(other.AccountID, other.ID), other)
+	same(e.t, "the other user", get(e, keyward.Tx.GetUser, keep.AccountID, keep.ID), keep)
+	same(e.t, "the other account's user", get(e, keyward.Tx.GetUser, other.AccountID, other.ID), other)
 	// The external id is free again.
 	e.user(a, func(u *keyward.User) { u.ExternalID = ptr("x") })
 	ids, _, err := e.userLister(&keyward.UserFilter{AccountID: a.ID})(keyward.Page{Limit: 10})
@@ -396,19 +299,8 @@ func testUserFilters(e *env) {
 		return out
 	}
 	names := map[string]string{u1.ID: "u1", u2.ID: "u2", u3.ID: "u3", u4.ID: "u4", u5.ID: "u5", b1.ID: "b1"}
-	named := func(ids []string) []string {
-		out := []string{}
-		for _, id := range ids {
-			out = append(out, names[id])
-		}
-		return out
-	}
 	in := func(f keyward.UserFilter) *keyward.UserFilter { f.AccountID = a.ID; return &f }
-	tests := []struct {
-		name string
-		f    *keyward.UserFilter
-		want []string
-	}{
+	tests := []filterCase[keyward.UserFilter]{
 		{"no filter", in(keyward.UserFilter{}), ids(u5, u4, u3, u2, u1)},
 		{"status active", in(keyward.UserFilter{Status: keyward.MemberActive}), ids(u4, u3, u1)},
 		{"status disabled", in(keyward.UserFilter{Status: keyward.MemberDisabled}), ids(u5, u2)},
@@ -435,16 +327,7 @@ func testUserFilters(e *env) {
 		{"other account", &keyward.UserFilter{AccountID: b.ID, Role: "reader", Search: "ann", ExternalID: "e1"}, ids(b1)},
 		{"unknown account", &keyward.UserFilter{AccountID: "acc_01HZX3K8Q4W2N5R7T9V0B1C2D3"}, ids()},
 	}
-	for _, tc := range tests {
-		got, more, err := e.userLister(tc.f)(keyward.Page{Limit: 50})
-		if err != nil {
-			e.t.Errorf("%s: %v", tc.name, err)
-			continue
-		}
-		if !slices.Equal(got, tc.want) || more {
-			e.t.Errorf("%s: ListUsers = %v (has_more %v), want %v", tc.name, named(got), more, named(tc.want))
-		}
-	}
+	checkFilters(e, "ListUsers", e.userLister, tests, namedBy(names))
 }
 
 var serviceAccountTests = []test{
@@ -462,7 +345,7 @@ var serviceAccountTests = []test{
 			want := *sa
 			want.CreatedAt, want.UpdatedAt = ms(sa.CreatedAt), ms(sa.UpdatedAt)
 			e.write(func(tx keyward.Tx) error { return tx.CreateServiceAccount(e.ctx, sa) })
-			same(e.t, "GetServiceAccount", e.getServiceAccount(sa.AccountID, sa.ID), &want)
+			same(e.t, "GetServiceAccount", get(e, keyward.Tx.GetServiceAccount, sa.AccountID, sa.ID), &want)
 		}
 		var listed []*keyward.ServiceAccount
 		e.read(func(tx keyward.Tx) (err error) {
@@ -472,7 +355,7 @@ var serviceAccountTests = []test{
 		if len(listed) != 3 {
 			e.t.Fatalf("ListServiceAccounts = %d", len(listed))
 		}
-		same(e.t, "listed service account", listed[2], e.getServiceAccount(full.AccountID, full.ID))
+		same(e.t, "listed service account", listed[2], get(e, keyward.Tx.GetServiceAccount, full.AccountID, full.ID))
 	}},
 	{"DuplicateName", func(e *env) {
 		a, b := e.account("a"), e.account("b")
@@ -481,7 +364,7 @@ var serviceAccountTests = []test{
 		dup := &keyward.ServiceAccount{ID: e.ids.New(keyward.PrefixService), AccountID: a.ID, Name: "ci", Status: keyward.MemberActive, CreatedAt: at, UpdatedAt: at, Version: 1}
 		err := e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.CreateServiceAccount(e.ctx, dup) })
 		wantCode(e.t, err, keyward.ECodeDuplicate)
-		e.serviceAccountGone(dup.AccountID, dup.ID)
+		gone(e, keyward.Tx.GetServiceAccount, dup.AccountID, dup.ID)
 		e.serviceAccount(b, "ci")
 		e.serviceAccount(a, "CI")
 		other := e.serviceAccount(a, "deploy")
@@ -489,8 +372,8 @@ var serviceAccountTests = []test{
 		renamed.Name, renamed.Version = "ci", other.Version+1
 		err = e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.UpdateServiceAccount(e.ctx, &renamed) })
 		wantCode(e.t, err, keyward.ECodeDuplicate)
-		same(e.t, "service account after a duplicate rename", e.getServiceAccount(other.AccountID, other.ID), other)
-		same(e.t, "the first service account", e.getServiceAccount(sa.AccountID, sa.ID), sa)
+		same(e.t, "service account after a duplicate rename", get(e, keyward.Tx.GetServiceAccount, other.AccountID, other.ID), other)
+		same(e.t, "the first service account", get(e, keyward.Tx.GetServiceAccount, sa.AccountID, sa.ID), sa)
 	}},
 	{"Update", func(e *env) {
 		a := e.account("a")
@@ -498,7 +381,7 @@ var serviceAccountTests = []test{
 		next := *sa
 		next.Name, next.Description, next.Status, next.UpdatedAt, next.Version = "ci-2", nil, keyward.MemberDisabled, e.now(), sa.Version+1
 		e.write(func(tx keyward.Tx) error { return tx.UpdateServiceAccount(e.ctx, &next) })
-		same(e.t, "service account after update", e.getServiceAccount(sa.AccountID, sa.ID), &next)
+		same(e.t, "service account after update", get(e, keyward.Tx.GetServiceAccount, sa.AccountID, sa.ID), &next)
 		// The old name is free.
 		e.serviceAccount(a, "ci")
 	}},
@@ -508,13 +391,8 @@ var serviceAccountTests = []test{
 		for _, v := range []int64{3, 5, 2, 0} {
 			stale := *sa
 			stale.Name, stale.Status, stale.Version = "stale", keyward.MemberDisabled, v
-			var updateErr error
-			e.write(func(tx keyward.Tx) error {
-				updateErr = tx.UpdateServiceAccount(e.ctx, &stale)
-				return nil
-			})
-			wantCode(e.t, updateErr, keyward.ECodeConflict)
-			same(e.t, "service account after a conflicting update", e.getServiceAccount(sa.AccountID, sa.ID), sa)
+			wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateServiceAccount(e.ctx, &stale) }), keyward.ECodeConflict)
+			same(e.t, "service account after a conflicting update", get(e, keyward.Tx.GetServiceAccount, sa.AccountID, sa.ID), sa)
 		}
 		ghost := *sa
 		ghost.ID, ghost.Name, ghost.Version = ghostSA, "ghost", 2
@@ -522,19 +400,19 @@ var serviceAccountTests = []test{
 		if c := keyward.ErrorCode(err); c != keyward.ECodeConflict && c != keyward.ECodeNotFound {
 			e.t.Fatalf("UpdateServiceAccount of an unknown one: %v, want conflict or not_found", err)
 		}
-		e.serviceAccountGone(sa.AccountID, ghostSA)
+		gone(e, keyward.Tx.GetServiceAccount, sa.AccountID, ghostSA)
 	}},
 	{"Delete", func(e *env) {
 		a, b := e.account("a"), e.account("b")
 		sa, keep, other := e.serviceAccount(a, "ci"), e.serviceAccount(a, "keep"), e.serviceAccount(b, "ci")
 		e.write(func(tx keyward.Tx) error { return tx.DeleteServiceAccount(e.ctx, a.ID, sa.ID) })
-		e.serviceAccountGone(sa.AccountID, sa.ID)
+		gone(e, keyward.Tx.GetServiceAccount, sa.AccountID, sa.ID)
 		err := e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.DeleteServiceAccount(e.ctx, a.ID, sa.ID) })
 		wantCode(e.t, err, keyward.ECodeNotFound)
 		err = e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.DeleteServiceAccount(e.ctx, a.ID, ghostSA) })
 		wantCode(e.t, err, keyward.ECodeNotFound)
-		same(e.t, "the other service account", e.getServiceAccount(keep.AccountID, keep.ID), keep)
-		same(e.t, "the other account's service account", e.getServiceAccount(other.AccountID, other.ID), other)
+		same(e.t, "the other service account", get(e, keyward.Tx.GetServiceAccount, keep.AccountID, keep.ID), keep)
+		same(e.t, "the other account's service account", get(e, keyward.Tx.GetServiceAccount, other.AccountID, other.ID), other)
 		e.serviceAccount(a, "ci")
 	}},
 	{"List", func(e *env) {
@@ -580,13 +458,13 @@ var roleTests = []test{
 			want.Scopes = keyward.CloneScopes(r.Scopes)
 			want.CreatedAt, want.UpdatedAt = ms(r.CreatedAt), ms(r.UpdatedAt)
 			e.write(func(tx keyward.Tx) error { return tx.CreateRole(e.ctx, r) })
-			same(e.t, "GetRole", e.getRole(a.ID, r.Name), &want)
+			same(e.t, "GetRole", get(e, keyward.Tx.GetRole, a.ID, r.Name), &want)
 		}
 		rs := e.listRoles(a.ID)
 		if len(rs) != 3 {
 			e.t.Fatalf("ListRoles = %d roles", len(rs))
 		}
-		same(e.t, "listed role", rs[2], e.getRole(a.ID, full.Name))
+		same(e.t, "listed role", rs[2], get(e, keyward.Tx.GetRole, a.ID, full.Name))
 	}},
 	{"ListByName", func(e *env) {
 		a, b, c := e.account("a"), e.account("b"), e.account("c")
@@ -613,7 +491,7 @@ var roleTests = []test{
 		dup := &keyward.Role{AccountID: a.ID, Name: "reader", Description: ptr("dup"), Scopes: []keyward.Scope{}, CreatedAt: at, UpdatedAt: at, Version: 1}
 		err := e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.CreateRole(e.ctx, dup) })
 		wantCode(e.t, err, keyward.ECodeDuplicate)
-		same(e.t, "the first role", e.getRole(a.ID, "reader"), r)
+		same(e.t, "the first role", get(e, keyward.Tx.GetRole, a.ID, "reader"), r)
 		e.role(b, "reader")
 	}},
 	{"Update", func(e *env) {
@@ -622,11 +500,11 @@ var roleTests = []test{
 		next := *r
 		next.Description, next.Scopes, next.UpdatedAt, next.Version = ptr("new"), []keyward.Scope{readScope("files", "f1")}, e.now(), r.Version+1
 		e.write(func(tx keyward.Tx) error { return tx.UpdateRole(e.ctx, &next) })
-		same(e.t, "role after update", e.getRole(a.ID, "reader"), &next)
+		same(e.t, "role after update", get(e, keyward.Tx.GetRole, a.ID, "reader"), &next)
 		again := next
 		again.Description, again.Scopes, again.Version = nil, []keyward.Scope{}, next.Version+1
 		e.write(func(tx keyward.Tx) error { return tx.UpdateRole(e.ctx, &again) })
-		same(e.t, "role after clearing", e.getRole(a.ID, "reader"), &again)
+		same(e.t, "role after clearing", get(e, keyward.Tx.GetRole, a.ID, "reader"), &again)
 	}},
 	{"UpdateWrongVersion", func(e *env) {
 		a, b := e.account("a"), e.account("b")
@@ -634,13 +512,8 @@ var roleTests = []test{
 		for _, v := range []int64{1, 3, 0} {
 			stale := *r
 			stale.Scopes, stale.Version = []keyward.Scope{}, v
-			var updateErr error
-			e.write(func(tx keyward.Tx) error {
-				updateErr = tx.UpdateRole(e.ctx, &stale)
-				return nil
-			})
-			wantCode(e.t, updateErr, keyward.ECodeConflict)
-			same(e.t, "role after a conflicting update", e.getRole(a.ID, "reader"), r)
+			wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateRole(e.ctx, &stale) }), keyward.ECodeConflict)
+			same(e.t, "role after a conflicting update", get(e, keyward.Tx.GetRole, a.ID, "reader"), r)
 		}
 		// A role of that name in another account is another role.
 		ghost := *r
@@ -649,25 +522,25 @@ var roleTests = []test{
 		if c := keyward.ErrorCode(err); c != keyward.ECodeConflict && c != keyward.ECodeNotFound {
 			e.t.Fatalf("UpdateRole of an unknown role: %v, want conflict or not_found", err)
 		}
-		e.roleGone(b.ID, "reader")
-		same(e.t, "role", e.getRole(a.ID, "reader"), r)
+		gone(e, keyward.Tx.GetRole, b.ID, "reader")
+		same(e.t, "role", get(e, keyward.Tx.GetRole, a.ID, "reader"), r)
 	}},
 	{"GetAndDelete", func(e *env) {
 		a, b := e.account("a"), e.account("b")
 		r := e.role(a, "reader")
 		keep := e.role(a, "writer")
 		other := e.role(b, "reader", readScope("docs"))
-		e.roleGone(a.ID, "Reader")
-		e.roleGone(a.ID, "nobody")
-		e.roleGone("acc_01HZX3K8Q4W2N5R7T9V0B1C2D3", "reader")
+		gone(e, keyward.Tx.GetRole, a.ID, "Reader")
+		gone(e, keyward.Tx.GetRole, a.ID, "nobody")
+		gone(e, keyward.Tx.GetRole, "acc_01HZX3K8Q4W2N5R7T9V0B1C2D3", "reader")
 		e.write(func(tx keyward.Tx) error { return tx.DeleteRole(e.ctx, a.ID, "reader") })
-		e.roleGone(a.ID, "reader")
+		gone(e, keyward.Tx.GetRole, a.ID, "reader")
 		err := e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.DeleteRole(e.ctx, a.ID, "reader") })
 		wantCode(e.t, err, keyward.ECodeNotFound)
 		err = e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.DeleteRole(e.ctx, a.ID, "nobody") })
 		wantCode(e.t, err, keyward.ECodeNotFound)
-		same(e.t, "the other role", e.getRole(a.ID, "writer"), keep)
-		same(e.t, "the other account's role of the same name", e.getRole(b.ID, "reader"), other)
+		same(e.t, "the other role", get(e, keyward.Tx.GetRole, a.ID, "writer"), keep)
+		same(e.t, "the other account's role of the same name", get(e, keyward.Tx.GetRole, b.ID, "reader"), other)
 		// The name is free again.
 		e.role(a, r.Name)
 	}},
@@ -765,9 +638,7 @@ func testKeysWithRole(e *env) {
 	// A conflicting update does not touch the index.
 	stale := e.getKey(k1.AccountID, k1.ID)
 	stale.Roles = []string{"ghost"} // same version: a conflict
-	var updateErr error
-	e.write(func(tx keyward.Tx) error { updateErr = tx.UpdateKey(e.ctx, stale); return nil })
-	wantCode(e.t, updateErr, keyward.ECodeConflict)
+	wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateKey(e.ctx, stale) }), keyward.ECodeConflict)
 	check("ghost after a conflicting update", a.ID, "ghost", 100, []string{})
 }
 
@@ -781,23 +652,14 @@ func testListKeysByRole(e *env) {
 	for _, k := range []*keyward.Key{k1, k2, k3, k4, kb} {
 		e.create(k)
 	}
-	tests := []struct {
-		name string
-		f    *keyward.KeyFilter
-		want []string
-	}{
+	tests := []filterCase[keyward.KeyFilter]{
 		{"reader, revoked included", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindAPI, Role: "reader"}, keyIDs([]*keyward.Key{k2, k1})},
 		{"writer", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindAPI, Role: "writer"}, keyIDs([]*keyward.Key{k3, k2})},
 		{"role and status", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindAPI, Role: "reader", Status: keyward.StatusActive}, keyIDs([]*keyward.Key{k1})},
 		{"other account", &keyward.KeyFilter{AccountID: b.ID, Kind: keyward.KindAPI, Role: "reader"}, keyIDs([]*keyward.Key{kb})},
 		{"nobody", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindAPI, Role: "read"}, []string{}},
 	}
-	for _, tc := range tests {
-		got, more, err := e.keyLister(tc.f)(keyward.Page{Limit: 50})
-		if err != nil || !slices.Equal(got, tc.want) || more {
-			e.t.Errorf("%s: ListKeys = %v (has_more %v, %v), want %v", tc.name, got, more, err, tc.want)
-		}
-	}
+	checkFilters(e, "ListKeys", e.keyLister, tests, nil)
 	// Pagination with the role filter.
 	var ids []string
 	for i := 0; i < 6; i++ {
@@ -860,16 +722,10 @@ func testKeysOwnedBy(e *env) {
 	check("unknown owner", ownedBy(a.ID, keyward.Owner{Type: keyward.OwnerUser, ID: ghostUser}))
 	check("account owner", ownedBy(a.ID, keyward.Owner{Type: keyward.OwnerAccount, ID: a.ID}), ka)
 	// Read transactions may ask too.
-	e.read(func(tx keyward.Tx) error {
-		keys, err := tx.KeysOwnedBy(e.ctx, a.ID, bySA)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(keyIDs(keys), []string{ks1.ID}) {
-			e.t.Fatalf("KeysOwnedBy in Read = %v", keyIDs(keys))
-		}
-		return nil
-	})
+	keys := readOne(e, func(tx keyward.Tx) ([]*keyward.Key, error) { return tx.KeysOwnedBy(e.ctx, a.ID, bySA) })
+	if !slices.Equal(keyIDs(keys), []string{ks1.ID}) {
+		e.t.Fatalf("KeysOwnedBy in Read = %v", keyIDs(keys))
+	}
 }
 
 func testListKeysIncludeOperator(e *env) {
@@ -894,11 +750,7 @@ func testListKeysIncludeOperator(e *env) {
 	op2 := op()
 	ma2 := mgmt(a)
 	ids := func(keys ...*keyward.Key) []string { return keyIDs(keys) }
-	tests := []struct {
-		name string
-		f    *keyward.KeyFilter
-		want []string
-	}{
+	tests := []filterCase[keyward.KeyFilter]{
 		{"account's management keys", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindManagement}, ids(ma2, ma)},
 		{"with operator keys", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindManagement, IncludeOperator: true}, ids(ma2, op2, op1, ma)},
 		{"other account with operator keys", &keyward.KeyFilter{AccountID: b.ID, Kind: keyward.KindManagement, IncludeOperator: true}, ids(op2, mb, op1)},
@@ -906,12 +758,7 @@ func testListKeysIncludeOperator(e *env) {
 		{"API keys are never operator keys", &keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindAPI, IncludeOperator: true}, ids(api)},
 		{"every account", &keyward.KeyFilter{Kind: keyward.KindManagement}, ids(ma2, op2, mb, op1, ma)},
 	}
-	for _, tc := range tests {
-		got, more, err := e.keyLister(tc.f)(keyward.Page{Limit: 50})
-		if err != nil || !slices.Equal(got, tc.want) || more {
-			e.t.Errorf("%s: ListKeys = %v (has_more %v, %v), want %v", tc.name, got, more, err, tc.want)
-		}
-	}
+	checkFilters(e, "ListKeys", e.keyLister, tests, nil)
 	checkPages(e.t, ids(ma2, op2, op1, ma), e.keyLister(&keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindManagement, IncludeOperator: true}))
 }
 

@@ -85,21 +85,8 @@ var accountTests = []test{
 		e.account("ACME")
 	}},
 	{"List", func(e *env) {
-		lister := func(p keyward.Page) ([]string, bool, error) {
-			var (
-				as   []*keyward.Account
-				more bool
-			)
-			err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
-				as, more, err = tx.ListAccounts(e.ctx, &keyward.AccountFilter{Page: p})
-				return err
-			})
-			var ids []string
-			for _, a := range as {
-				ids = append(ids, a.ID)
-			}
-			return ids, more, err
-		}
+		lister := idLister(e, keyward.Tx.ListAccounts, &keyward.AccountFilter{}, func(f *keyward.AccountFilter) *keyward.Page { return &f.Page },
+			func(a *keyward.Account) string { return a.ID })
 		checkEmptyPages(e.t, lister)
 		var ids []string
 		for i := 0; i < 6; i++ {
@@ -118,12 +105,12 @@ var projectTests = []test{
 		r := &keyward.Project{ID: e.ids.New(keyward.PrefixProject), AccountID: a.ID, Name: "no description", CreatedAt: at, UpdatedAt: at, Version: 1}
 		for _, x := range []*keyward.Project{p, q, r} {
 			e.write(func(tx keyward.Tx) error { return tx.CreateProject(e.ctx, x) })
-			same(e.t, "GetProject", e.getProject(x.AccountID, x.ID), x)
+			same(e.t, "GetProject", get(e, keyward.Tx.GetProject, x.AccountID, x.ID), x)
 		}
 		next := *p
 		next.Name, next.Description, next.UpdatedAt, next.Version = "web 2", nil, at.Add(time.Minute), 2
 		e.write(func(tx keyward.Tx) error { return tx.UpdateProject(e.ctx, &next) })
-		same(e.t, "GetProject after update", e.getProject(p.AccountID, p.ID), &next)
+		same(e.t, "GetProject after update", get(e, keyward.Tx.GetProject, p.AccountID, p.ID), &next)
 
 		e.write(func(tx keyward.Tx) error { return tx.DeleteProject(e.ctx, p.AccountID, p.ID) })
 		err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
@@ -133,7 +120,7 @@ var projectTests = []test{
 		wantCode(e.t, err, keyward.ECodeNotFound)
 		err = e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.DeleteProject(e.ctx, p.AccountID, p.ID) })
 		wantCode(e.t, err, keyward.ECodeNotFound)
-		same(e.t, "the other project", e.getProject(q.AccountID, q.ID), q)
+		same(e.t, "the other project", get(e, keyward.Tx.GetProject, q.AccountID, q.ID), q)
 		// The name is free again.
 		again := *p
 		again.ID = e.ids.New(keyward.PrefixProject)
@@ -154,7 +141,7 @@ var projectTests = []test{
 		renamed.Name, renamed.Version = "web", other.Version+1
 		err = e.s.Write(e.ctx, func(tx keyward.Tx) error { return tx.UpdateProject(e.ctx, &renamed) })
 		wantCode(e.t, err, keyward.ECodeDuplicate)
-		same(e.t, "project after a duplicate rename", e.getProject(other.AccountID, other.ID), other)
+		same(e.t, "project after a duplicate rename", get(e, keyward.Tx.GetProject, other.AccountID, other.ID), other)
 	}},
 	{"UpdateWrongVersion", func(e *env) {
 		a := e.account("a")
@@ -162,13 +149,8 @@ var projectTests = []test{
 		for _, v := range []int64{p.Version, p.Version + 2, 0} {
 			stale := *p
 			stale.Name, stale.Version = "stale", v
-			var updateErr error
-			e.write(func(tx keyward.Tx) error {
-				updateErr = tx.UpdateProject(e.ctx, &stale)
-				return nil
-			})
-			wantCode(e.t, updateErr, keyward.ECodeConflict)
-			same(e.t, "project after a conflicting update", e.getProject(p.AccountID, p.ID), p)
+			wantCode(e.t, e.tryWrite(func(tx keyward.Tx) error { return tx.UpdateProject(e.ctx, &stale) }), keyward.ECodeConflict)
+			same(e.t, "project after a conflicting update", get(e, keyward.Tx.GetProject, p.AccountID, p.ID), p)
 		}
 	}},
 	{"GetUnknown", func(e *env) {
@@ -181,21 +163,8 @@ var projectTests = []test{
 	}},
 	{"List", func(e *env) {
 		a, b := e.account("a"), e.account("b")
-		lister := func(p keyward.Page) ([]string, bool, error) {
-			var (
-				ps   []*keyward.Project
-				more bool
-			)
-			err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
-				ps, more, err = tx.ListProjects(e.ctx, &keyward.ProjectFilter{Page: p, AccountID: a.ID})
-				return err
-			})
-			var ids []string
-			for _, p := range ps {
-				ids = append(ids, p.ID)
-			}
-			return ids, more, err
-		}
+		lister := idLister(e, keyward.Tx.ListProjects, &keyward.ProjectFilter{AccountID: a.ID}, func(f *keyward.ProjectFilter) *keyward.Page { return &f.Page },
+			func(p *keyward.Project) string { return p.ID })
 		checkEmptyPages(e.t, lister)
 		var ids []string
 		for i := 0; i < 5; i++ {
@@ -215,24 +184,9 @@ func (e *env) project(a *keyward.Account, n string) *keyward.Project {
 	return p
 }
 
-func (e *env) getProject(accountID, id string) *keyward.Project {
-	e.t.Helper()
-	var p *keyward.Project
-	e.read(func(tx keyward.Tx) (err error) {
-		p, err = tx.GetProject(e.ctx, accountID, id)
-		return err
-	})
-	return p
-}
-
 func (e *env) resources(accountID string) []*keyward.Resource {
 	e.t.Helper()
-	var rs []*keyward.Resource
-	e.read(func(tx keyward.Tx) (err error) {
-		rs, err = tx.ListResources(e.ctx, accountID)
-		return err
-	})
-	return rs
+	return readOne(e, func(tx keyward.Tx) ([]*keyward.Resource, error) { return tx.ListResources(e.ctx, accountID) })
 }
 
 func (e *env) putResource(accountID string, r *keyward.Resource) {
@@ -340,29 +294,14 @@ func (e *env) event(a *keyward.Account, action, target, actor string) *keyward.A
 }
 
 func (e *env) auditLister(f *keyward.AuditFilter) lister {
-	return func(p keyward.Page) ([]string, bool, error) {
-		evs, more, err := e.listEvents(f, p)
-		var ids []string
-		for _, ev := range evs {
-			ids = append(ids, ev.ID)
-		}
-		return ids, more, err
-	}
+	return idLister(e, keyward.Tx.ListAuditEvents, f, auditPage, func(ev *keyward.AuditEvent) string { return ev.ID })
 }
 
 func (e *env) listEvents(f *keyward.AuditFilter, p keyward.Page) ([]*keyward.AuditEvent, bool, error) {
-	var (
-		evs  []*keyward.AuditEvent
-		more bool
-	)
-	ff := *f
-	ff.Page = p
-	err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
-		evs, more, err = tx.ListAuditEvents(e.ctx, &ff)
-		return err
-	})
-	return evs, more, err
+	return listPage(e, keyward.Tx.ListAuditEvents, f, auditPage, p)
 }
+
+func auditPage(f *keyward.AuditFilter) *keyward.Page { return &f.Page }
 
 func testAudit(e *env) {
 	a, b := e.account("a"), e.account("b")

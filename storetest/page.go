@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -10,6 +11,69 @@ import (
 
 // lister lists one page of some kind of object and returns their ids.
 type lister func(p keyward.Page) ([]string, bool, error)
+
+// listPage reads one page of a list with the store's lister of its kind
+// (keyward.Tx.ListUsers…): the filter f, with the page p at page(f).
+func listPage[F, T any](e *env, list func(keyward.Tx, context.Context, *F) ([]*T, bool, error), f *F, page func(*F) *keyward.Page, p keyward.Page) ([]*T, bool, error) {
+	ff := *f
+	*page(&ff) = p
+	var (
+		items []*T
+		more  bool
+	)
+	err := e.s.Read(e.ctx, func(tx keyward.Tx) (err error) {
+		items, more, err = list(tx, e.ctx, &ff)
+		return err
+	})
+	return items, more, err
+}
+
+// idLister is a lister of the ids (which id reads) of the objects of a
+// list, as listPage reads them.
+func idLister[F, T any](e *env, list func(keyward.Tx, context.Context, *F) ([]*T, bool, error), f *F, page func(*F) *keyward.Page, id func(*T) string) lister {
+	return func(p keyward.Page) ([]string, bool, error) {
+		items, more, err := listPage(e, list, f, page, p)
+		return idsOf(items, id), more, err
+	}
+}
+
+// filterCase is a filter of a list and the ids it lists, newest first.
+type filterCase[F any] struct {
+	name string
+	f    *F
+	want []string
+}
+
+// checkFilters lists one page of 50 with each case's filter and wants
+// exactly its ids; list names the list in failures, where named (if not
+// nil) shows the ids.
+func checkFilters[F any](e *env, list string, lister func(*F) lister, cases []filterCase[F], named func([]string) []string) {
+	e.t.Helper()
+	if named == nil {
+		named = func(ids []string) []string { return ids }
+	}
+	for _, tc := range cases {
+		got, more, err := lister(tc.f)(keyward.Page{Limit: 50})
+		if err != nil {
+			e.t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if !slices.Equal(got, tc.want) || more {
+			e.t.Errorf("%s: %s = %v (has_more %v), want %v", tc.name, list, named(got), more, named(tc.want))
+		}
+	}
+}
+
+// namedBy shows ids by the names given them.
+func namedBy(names map[string]string) func([]string) []string {
+	return func(ids []string) []string {
+		out := []string{}
+		for _, id := range ids {
+			out = append(out, names[id])
+		}
+		return out
+	}
+}
 
 // checkEmptyPages checks a list over no objects.
 func checkEmptyPages(t *testing.T, list lister) {
@@ -76,46 +140,47 @@ func checkPages(t *testing.T, want []string, list lister) {
 	// Walking forward and backward with a small page visits every object
 	// once, in order.
 	for _, limit := range []int{1, 2, 3} {
-		var got []string
-		p := keyward.Page{Limit: limit}
-		for steps := 0; ; steps++ {
-			if steps > n+1 {
-				t.Fatalf("forward walk with limit %d does not end", limit)
+		for _, backward := range []bool{false, true} {
+			if got, dir := walk(t, list, limit, n, backward); !slices.Equal(got, want) {
+				t.Fatalf("%s walk with limit %d = %v, want %v", dir, limit, got, want)
 			}
-			ids, more, err := list(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(ids) > limit {
-				t.Fatalf("page of limit %d has %d items", limit, len(ids))
-			}
-			got = append(got, ids...)
-			if !more {
-				break
-			}
-			p = keyward.Page{Limit: limit, StartingAfter: ids[len(ids)-1]}
 		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("forward walk with limit %d = %v, want %v", limit, got, want)
+	}
+}
+
+// walk follows the pages of limit objects from the first (backward, from
+// the last) to the end, and returns every id it saw, newest first, and
+// the direction's name; n is how many objects there are.
+func walk(t *testing.T, list lister, limit, n int, backward bool) ([]string, string) {
+	t.Helper()
+	dir, p := "forward", keyward.Page{Limit: limit}
+	if backward {
+		dir, p.EndingBefore = "backward", "0"
+	}
+	var got []string
+	for steps := 0; ; steps++ {
+		if steps > n+1 {
+			t.Fatalf("%s walk with limit %d does not end", dir, limit)
 		}
-		got = nil
-		p = keyward.Page{Limit: limit, EndingBefore: "0"}
-		for steps := 0; ; steps++ {
-			if steps > n+1 {
-				t.Fatalf("backward walk with limit %d does not end", limit)
-			}
-			ids, more, err := list(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+		ids, more, err := list(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) > limit {
+			t.Fatalf("page of limit %d has %d items", limit, len(ids))
+		}
+		if backward {
 			got = append(slices.Clone(ids), got...)
-			if !more {
-				break
-			}
-			p = keyward.Page{Limit: limit, EndingBefore: ids[0]}
+		} else {
+			got = append(got, ids...)
 		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("backward walk with limit %d = %v, want %v", limit, got, want)
+		if !more {
+			return got, dir
+		}
+		if backward {
+			p = keyward.Page{Limit: limit, EndingBefore: ids[0]}
+		} else {
+			p = keyward.Page{Limit: limit, StartingAfter: ids[len(ids)-1]}
 		}
 	}
 }

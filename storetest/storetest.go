@@ -143,6 +143,62 @@ func (e *env) read(fn func(tx keyward.Tx) error) {
 	}
 }
 
+// tryWrite runs fn in a write transaction that commits whatever fn
+// returns, and returns fn's error: for a change that must fail, in a
+// transaction that goes on.
+func (e *env) tryWrite(fn func(tx keyward.Tx) error) error {
+	e.t.Helper()
+	var err error
+	e.write(func(tx keyward.Tx) error {
+		err = fn(tx)
+		return nil
+	})
+	return err
+}
+
+// readOne runs fn in a read transaction and returns what it read; the
+// test fails if fn fails.
+func readOne[T any](e *env, fn func(tx keyward.Tx) (T, error)) T {
+	e.t.Helper()
+	return inTx(e, e.read, fn)
+}
+
+// writeOne is readOne in a write transaction.
+func writeOne[T any](e *env, fn func(tx keyward.Tx) (T, error)) T {
+	e.t.Helper()
+	return inTx(e, e.write, fn)
+}
+
+// inTx runs fn in a transaction of run (e.read or e.write) and returns
+// what it read.
+func inTx[T any](e *env, run func(func(keyward.Tx) error), fn func(tx keyward.Tx) (T, error)) T {
+	e.t.Helper()
+	var v T
+	run(func(tx keyward.Tx) (err error) {
+		v, err = fn(tx)
+		return err
+	})
+	return v
+}
+
+// get reads an object of the account that must exist with the store's
+// getter of its kind (keyward.Tx.GetUser…).
+func get[T any](e *env, getter func(keyward.Tx, context.Context, string, string) (*T, error), accountID, id string) *T {
+	e.t.Helper()
+	return readOne(e, func(tx keyward.Tx) (*T, error) { return getter(tx, e.ctx, accountID, id) })
+}
+
+// gone fails unless the account has no object with the id, as the getter
+// of its kind finds.
+func gone[T any](e *env, getter func(keyward.Tx, context.Context, string, string) (*T, error), accountID, id string) {
+	e.t.Helper()
+	err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
+		_, err := getter(tx, e.ctx, accountID, id)
+		return err
+	})
+	wantCode(e.t, err, keyward.ECodeNotFound)
+}
+
 // account creates an account with the given name.
 func (e *env) account(name string) *keyward.Account {
 	e.t.Helper()
@@ -182,31 +238,15 @@ func (e *env) create(k *keyward.Key) keyward.TokenHash {
 // operator key.
 func (e *env) getKey(accountID, id string) *keyward.Key {
 	e.t.Helper()
-	var k *keyward.Key
-	e.read(func(tx keyward.Tx) (err error) {
-		k, err = e.keyOf(tx, accountID, id)
-		return err
-	})
-	return k
-}
-
-// keyGone fails unless the account (with no account, the operator keys)
-// has no key with the id.
-func (e *env) keyGone(accountID, id string) {
-	e.t.Helper()
-	err := e.s.Read(e.ctx, func(tx keyward.Tx) error {
-		_, err := e.keyOf(tx, accountID, id)
-		return err
-	})
-	wantCode(e.t, err, keyward.ECodeNotFound)
+	return get(e, keyOf, accountID, id)
 }
 
 // keyOf is GetKey, or GetOperatorKey for no account.
-func (e *env) keyOf(tx keyward.Tx, accountID, id string) (*keyward.Key, error) {
+func keyOf(tx keyward.Tx, ctx context.Context, accountID, id string) (*keyward.Key, error) {
 	if accountID == "" {
-		return tx.GetOperatorKey(e.ctx, id)
+		return tx.GetOperatorKey(ctx, id)
 	}
-	return tx.GetKey(e.ctx, accountID, id)
+	return tx.GetKey(ctx, accountID, id)
 }
 
 func randomHash(t testing.TB) keyward.TokenHash {
@@ -299,9 +339,14 @@ func ms(t time.Time) time.Time { return keyward.Timestamp(t) }
 
 // keyIDs returns the ids of keys, in order.
 func keyIDs(keys []*keyward.Key) []string {
+	return idsOf(keys, func(k *keyward.Key) string { return k.ID })
+}
+
+// idsOf returns the ids of objects ([] for none), which id reads.
+func idsOf[T any](items []*T, id func(*T) string) []string {
 	out := []string{}
-	for _, k := range keys {
-		out = append(out, k.ID)
+	for _, v := range items {
+		out = append(out, id(v))
 	}
 	return out
 }

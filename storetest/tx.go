@@ -42,7 +42,7 @@ func (e *env) writeEverything(tx keyward.Tx, a *keyward.Account, k *keyward.Key,
 // nothingWritten fails if any object writeEverything makes exists.
 func (e *env) nothingWritten(a *keyward.Account, k *keyward.Key, p *keyward.Project) {
 	e.t.Helper()
-	e.keyGone(k.AccountID, k.ID)
+	gone(e, keyOf, k.AccountID, k.ID)
 	evs, _, err := e.listEvents(&keyward.AuditFilter{AccountID: a.ID}, keyward.Page{})
 	if err != nil || len(evs) != 0 {
 		e.t.Fatalf("audit events after a failed write: %d (%v)", len(evs), err)
@@ -226,7 +226,7 @@ func testReadOnly(e *env) {
 	// Nothing changed.
 	same(e.t, "key", e.getKey(k.AccountID, k.ID), k)
 	e.wantSecret(h, k.ID, nil)
-	same(e.t, "project", e.getProject(p.AccountID, p.ID), p)
+	same(e.t, "project", get(e, keyward.Tx.GetProject, p.AccountID, p.ID), p)
 	if rs := e.resources(a.ID); len(rs) != 1 || rs[0].ID != "docs" {
 		e.t.Errorf("catalog = %v", rs)
 	}
@@ -235,9 +235,9 @@ func testReadOnly(e *env) {
 		e.t.Errorf("%d audit events appended inside Read", len(evs))
 	}
 	same(e.t, "account", e.getAccount(a.ID), a)
-	same(e.t, "user", e.getUser(u.AccountID, u.ID), u)
-	same(e.t, "service account", e.getServiceAccount(sa.AccountID, sa.ID), sa)
-	same(e.t, "role", e.getRole(a.ID, role.Name), role)
+	same(e.t, "user", get(e, keyward.Tx.GetUser, u.AccountID, u.ID), u)
+	same(e.t, "service account", get(e, keyward.Tx.GetServiceAccount, sa.AccountID, sa.ID), sa)
+	same(e.t, "role", get(e, keyward.Tx.GetRole, a.ID, role.Name), role)
 	e.wantRecord("idempotency record", e.peekIdem(idem.Scope, idem.KeyHash), idem)
 	if got := e.peekIdem(a.ID+":k", idemRecord(a, "k", "read-only-new-01", "", now).KeyHash); got != nil {
 		e.t.Errorf("ReserveIdempotency inside Read left a record")
@@ -425,5 +425,5 @@ func testCanceled(e *env) {
 	if err == nil {
 		e.t.Fatal("Read with a canceled context succeeded")
 	}
-	e.keyGone(k.AccountID, k.ID)
+	gone(e, keyOf, k.AccountID, k.ID)
 }

@@ -97,10 +97,7 @@ func ExampleNewRemote() {
 	kw := keywardtest.NewServer()
 	defer kw.Close()
 	ctx := context.Background()
-	admin, err := client.New(kw.URL, client.WithToken(kw.OperatorKey))
-	if err != nil {
-		log.Fatal(err)
-	}
+	admin := kw.Client // a client with its operator key
 	key, err := admin.CreateKey(ctx, &keyward.KeyFields{Name: keyward.Some("billing")})
 	if err != nil {
 		log.Fatal(err)

@@ -2,13 +2,12 @@ package verifier_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/service"
-	"github.com/keyward/keyward/sqlite"
 	"github.com/keyward/keyward/verifier"
 )
 
@@ -18,34 +17,16 @@ import (
 // point 11; before the fix it stayed VALID for as long as the entry lived).
 func TestInProcessOnSharedSQLiteFile(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), sqlite.FileName)
-	open := func() *service.Service {
-		db, err := sqlite.Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		svc := service.New(service.Options{Store: db})
-		t.Cleanup(func() { svc.Close(context.Background()) })
-		return svc
-	}
-	server, embedded := open(), open()
-	_, tok, err := server.Bootstrap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := server.Authenticate(ctx, service.Credential{Token: tok})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, secret, err := server.CreateKey(ctx, op, keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("shared")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := verifier.New(embedded, &keyward.Actor{AccountID: op.AccountID})
+	server := keywardtest.Start(t, keywardtest.Options{Store: keywardtest.SQLite})
+	db := keywardtest.Open(t, server.Location)
+	t.Cleanup(func() { db.Close() })
+	embedded := service.New(service.Options{Store: db})
+	t.Cleanup(func() { embedded.Close(context.Background()) })
+	k := server.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("shared")})
+	v := verifier.New(embedded, &keyward.Actor{AccountID: k.AccountID})
 	code := func() keyward.VerifyCode {
 		t.Helper()
-		res, err := v.Verify(ctx, secret.Reveal(), nil)
+		res, err := v.Verify(ctx, k.Secret.Reveal(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +37,7 @@ func TestInProcessOnSharedSQLiteFile(t *testing.T) {
 			t.Fatalf("the new key verifies %s", got)
 		}
 	}
-	if _, err := server.UpdateKey(ctx, op, keyward.KindAPI, k.ID, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}, ""); err != nil {
+	if _, err := server.Client.UpdateKey(ctx, k.ID, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

@@ -176,10 +176,8 @@ func query(t testing.TB, s string) *keyward.Query {
 func TestRemoteCacheKeys(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
-	ctx := context.Background()
 	r := s.remote(t, verifier.RemoteOptions{})
-	p1, _ := s.Client.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("one")})
-	p2, _ := s.Client.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("two")})
+	p1, p2 := s.CreateProject(t, "one"), s.CreateProject(t, "two")
 	k := s.CreateKey(t, &keyward.KeyFields{
 		PermissionMode: keyward.Some(keyward.ModeRestricted), ProjectID: keyward.Some(p1.ID),
 		Scopes:      keyward.Some([]keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"*"}}}),

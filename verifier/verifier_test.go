@@ -233,14 +233,7 @@ func TestSameAnswers(t *testing.T) {
 	verifiers[2].v = verifiers[1].v
 	remote := verifiers[1].v.(*verifier.Remote)
 
-	p1, err := s.Client.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("one")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p2, err := s.Client.CreateProject(ctx, &keyward.ProjectFields{Name: keyward.Some("two")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p1, p2 := s.CreateProject(t, "one"), s.CreateProject(t, "two")
 	docsRead := []keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"*"}}}
 	meta := keyward.Some(map[string]json.RawMessage{"plan": json.RawMessage(`"pro"`), "seats": json.RawMessage(`3`)})
 

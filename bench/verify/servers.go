@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -14,20 +13,6 @@ import (
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
 )
-
-// newHTTPServer returns the http.Server both servers run behind: the
-// settings of keyward serve (cli/serve.go), so the stacks are identical.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-}
 
 // server is one HTTP server the harness started.
 type server struct {
@@ -94,7 +79,7 @@ func (h *harness) startKeyward(ctx context.Context, addr string, cacheSize int) 
 		return nil, t, err
 	}
 	k := &keywardServer{store: st, svc: svc,
-		server: serve("keyward", ln, newHTTPServer(khttp.NewServer(svc, khttp.Options{Logger: h.log}), h.log))}
+		server: serve("keyward", ln, khttp.NewHTTPServer(khttp.NewServer(svc, khttp.Options{Logger: h.log}), h.log))}
 	t2 := time.Now()
 	polls, err := waitReady(ctx, k.url)
 	if err != nil {
@@ -186,7 +171,7 @@ func (h *harness) startBaseline(addr string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return serve("baseline", ln, newHTTPServer(baselineHandler(), h.log)), nil
+	return serve("baseline", ln, khttp.NewHTTPServer(baselineHandler(), h.log)), nil
 }
 
 // startServer serves handler on a free loopback port.
@@ -195,5 +180,5 @@ func (h *harness) startServer(name string, handler http.Handler) (*server, error
 	if err != nil {
 		return nil, err
 	}
-	return serve(name, ln, newHTTPServer(handler, h.log)), nil
+	return serve(name, ln, khttp.NewHTTPServer(handler, h.log)), nil
 }
