@@ -15,12 +15,14 @@ func (e *env) backupCommand() *cobra.Command {
 		Use:   "backup --to FILE",
 		Short: "Write a consistent copy of the SQLite database while keyward runs",
 		Long: `Write a consistent copy of the embedded SQLite database to a new file
-(mode 0600) with VACUUM INTO. It is safe while "keyward serve" is running on the
-same data directory: the copy is a snapshot of one moment. It changes nothing
-in the data directory (no migration: a copy taken before an upgrade keeps the
-old schema) and refuses a directory that holds no keyward database. To
-restore, stop keyward, replace keyward-data/keyward.db with the copy (and
-remove any keyward.db-wal and keyward.db-shm files), and start keyward.
+(mode 0600) with VACUUM INTO, and of its usage file (usage.db) beside it
+(FILE without .db, plus .usage.db). It is safe while "keyward serve" is running
+on the same data directory: each copy is a snapshot of one moment. It changes
+nothing in the data directory (no migration: a copy taken before an upgrade
+keeps the old schema) and refuses a directory that holds no keyward database.
+To restore, stop keyward, replace keyward-data/keyward.db with the copy and
+keyward-data/usage.db with the usage copy (and remove any -wal and -shm files),
+and start keyward.
 
 Example:
   keyward backup --data-dir /var/lib/keyward --to /backups/keyward-$(date +%F).db`,

@@ -70,6 +70,8 @@ func New() *Metrics {
 		counter("keyward_cache_evictions_total", "Entries evicted from the verification cache.", func(s service.Stats) float64 { return float64(s.CacheEvictions) }),
 		gauge("keyward_writebehind_queue_keys", "Keys in the last write-behind batch of usage.", func(s service.Stats) float64 { return float64(s.WriteBehindQueue) }),
 		counter("keyward_writebehind_flush_errors_total", "Failed write-behind flushes (retried next interval).", func(s service.Stats) float64 { return float64(s.WriteBehindErrors) }),
+		gauge("keyward_usage_waiting_buckets", "Usage bucket counts (key, outcome, minute) waiting in memory for the database.", func(s service.Stats) float64 { return float64(s.UsageWaiting) }),
+		counter("keyward_usage_dropped_total", "Verifications not counted in usage buckets: the database refused them beyond the in-memory bound.", func(s service.Stats) float64 { return float64(s.UsageDropped) }),
 		gauge("keyward_ratelimit_backend_configured", "1 when a shared rate-limit backend (Redis) is configured.", func(s service.Stats) float64 { return b(s.RateBackendConfigured) }),
 		gauge("keyward_ratelimit_backend_fallback", "1 while the rate-limit backend is unreachable and limits hold per node.", func(s service.Stats) float64 { return b(s.RateBackendFallback) }),
 		counter("keyward_ratelimit_backend_errors_total", "Failed calls to the rate-limit backend.", func(s service.Stats) float64 { return float64(s.RateBackendErrors) }),
