@@ -1,5 +1,6 @@
 // Package sqlite is keyward's embedded database: keyward.Store on a SQLite
-// file through modernc.org/sqlite (pure Go, no cgo). The database runs in
+// file through modernc.org/sqlite (pure Go, no cgo), with the usage buckets
+// in a second file beside it (UsagePath). The database runs in
 // WAL mode with synchronous=FULL, so a write keyward has acknowledged
 // survives kill -9 and power loss; one connection writes, a small pool reads.
 // Processes that open one file keep their verification caches exact
