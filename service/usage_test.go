@@ -1,0 +1,140 @@
+package service_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/sqlite"
+)
+
+// usDownStore is a real SQLite store whose writes fail while down is set,
+// as when the database cannot be reached; reads still work.
+type usDownStore struct {
+	keyward.Store
+	down atomic.Bool
+}
+
+var errUsDown = &keyward.Error{Code: keyward.ECodeUnavailable, Message: "the database is unavailable (test)"}
+
+func (s *usDownStore) Write(ctx context.Context, fn func(keyward.Tx) error) error {
+	if s.down.Load() {
+		return errUsDown
+	}
+	return s.Store.Write(ctx, fn)
+}
+
+func (s *usDownStore) AddUsage(ctx context.Context, c []keyward.UsageCount) error {
+	if s.down.Load() {
+		return errUsDown
+	}
+	return s.Store.AddUsage(ctx, c)
+}
+
+// TestUsageWaitsForTheDatabase: while the database refuses writes,
+// verifications go on (never blocked, never failed), counts wait in
+// memory, and once it is back every one of them is written; Close writes
+// what the last interval counted.
+func TestUsageWaitsForTheDatabase(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	st := &usDownStore{Store: db}
+	svc := service.New(service.Options{Store: st, UsageFlushInterval: 50 * time.Millisecond})
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			svc.Close(context.Background())
+		}
+	})
+	_, opTok, err := svc.Bootstrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := svc.Authenticate(ctx, service.Credential{Token: opTok, ClientIP: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, tok, err := svc.CreateKey(ctx, op, keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("us outage")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := (&keyward.VerifyRequest{Key: keyward.Some(tok)}).Prepare()
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(n int) {
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range n / 4 {
+					start := time.Now()
+					res, err := svc.VerifyToken(ctx, op, tok.Reveal(), p)
+					if err != nil || res.Code != keyward.VerifyValid {
+						t.Errorf("verification during the outage: %v %v", res.Code, err)
+						return
+					}
+					if d := time.Since(start); d > 100*time.Millisecond {
+						t.Errorf("a verification took %v during the outage: usage writes must not block it", d)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	verify(4) // cached from here on
+	st.down.Store(true)
+	verify(400)
+	time.Sleep(300 * time.Millisecond)
+	if s := svc.Stats(); s.UsageWaiting == 0 || s.WriteBehindErrors == 0 || s.UsageDropped != 0 {
+		t.Fatalf("while the database refuses writes: %d bucket counts waiting, %d flush errors, %d dropped; want some waiting, errors, none dropped",
+			s.UsageWaiting, s.WriteBehindErrors, s.UsageDropped)
+	}
+	st.down.Store(false)
+	q := keyward.UsageQuery{AccountID: k.AccountID, KeyID: k.ID, Granularity: keyward.GranularityDay,
+		From: time.Now().Add(-48 * time.Hour), To: time.Now().Add(48 * time.Hour)}
+	total := func() int64 {
+		rows, err := db.UsageSeries(ctx, &q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, r := range rows {
+			n += r.Count
+		}
+		return n
+	}
+	for deadline := time.Now().Add(2 * time.Second); total() != 404; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the database came back: %d verifications in the buckets, want 404", total())
+		}
+	}
+	if s := svc.Stats(); s.UsageWaiting != 0 {
+		t.Fatalf("%d bucket counts still waiting after the database came back", s.UsageWaiting)
+	}
+	verify(8)
+	closed = true
+	if err := svc.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := total(); n != 412 {
+		t.Fatalf("after Close: %d verifications in the buckets, want 412 (Close writes the last interval)", n)
+	}
+	var got *keyward.Key
+	if err := db.Read(ctx, func(tx keyward.Tx) (err error) { got, err = tx.GetKey(ctx, k.AccountID, k.ID); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if got.Verifications != 412 {
+		t.Fatalf("the key's verifications: %d, want 412", got.Verifications)
+	}
+}
