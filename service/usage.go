@@ -176,7 +176,8 @@ func (u *usage) loop(every time.Duration) {
 	}
 }
 
-// purge deletes the buckets past their retention, once a minute.
+// purge deletes, once a minute, the buckets that started longer ago than
+// their granularity's retention.
 func (u *usage) purge(ctx context.Context) {
 	now := u.clock()
 	if now.Sub(u.lastPurge) < usagePurgeEvery {
@@ -185,7 +186,7 @@ func (u *usage) purge(ctx context.Context) {
 	u.lastPurge = now
 	for _, g := range keyward.Granularities() {
 		if r := u.retention.Of(g); r > 0 {
-			if err := u.store.PurgeUsage(ctx, g, g.Start(now.Add(-r))); err != nil {
+			if err := u.store.PurgeUsage(ctx, g, now.Add(-r)); err != nil {
 				u.log.Warn("purging usage buckets past their retention failed", "granularity", g, "err", err)
 				return
 			}

@@ -637,7 +637,8 @@ func TestEnvironmentVariables(t *testing.T) {
 		"lockout-window": true, "lockout-duration": true, "trusted-proxies": true,
 		"database": true, "db-max-conns": true, "db-min-conns": true, "db-statement-timeout": true,
 		"db-connect-timeout": true, "db-conn-lifetime": true, "cache-size": true, "cache-ttl": true, "outage-grace": true,
-		"redis": true, "request-timeout": true}
+		"redis": true, "request-timeout": true, "usage-flush-interval": true, "usage-retention-minutes": true,
+		"usage-retention-hours": true, "usage-retention-days": true}
 	for _, f := range btServeFlags(t) {
 		if !covered[f] {
 			t.Errorf("keyward serve has flag --%s but this test does not check KEYWARD_%s", f, strings.ToUpper(strings.ReplaceAll(f, "-", "_")))
@@ -944,6 +945,38 @@ func TestEnvironmentVariables(t *testing.T) {
 		p.stop()
 	})
 
+	t.Run("KEYWARD_USAGE_FLUSH_INTERVAL and KEYWARD_USAGE_RETENTION_*", func(t *testing.T) {
+		dataDir := filepath.Join(t.TempDir(), "data")
+		p := btServe(t, btOpts{Args: btServeArgs(dataDir), Env: []string{"KEYWARD_USAGE_FLUSH_INTERVAL=100ms"}})
+		op := p.operatorToken()
+		k := p.must(http.StatusCreated, "POST", "/v1/keys", op, map[string]any{"name": "a"})
+		id := k["id"].(string)
+		p.verify(op, k["secret"].(string))
+		// With the default 2s the count could not be there this soon.
+		total := func(p *btProc, g string) float64 {
+			return p.must(http.StatusOK, "GET", "/v1/keys/"+id+"/usage?granularity="+g, op, nil)["total"].(float64)
+		}
+		for deadline := time.Now().Add(time.Second); total(p, "minute") != 1; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("KEYWARD_USAGE_FLUSH_INTERVAL=100ms was ignored: the verification is not in the usage after 1s")
+			}
+		}
+		p.stop()
+		// A retention of 1ns drops the minute and day buckets at the first
+		// purge (right after start); the hours stay.
+		p = btServe(t, btOpts{Args: btServeArgs(dataDir), Env: []string{"KEYWARD_USAGE_FLUSH_INTERVAL=100ms",
+			"KEYWARD_USAGE_RETENTION_MINUTES=1ns", "KEYWARD_USAGE_RETENTION_DAYS=1ns", "KEYWARD_USAGE_RETENTION_HOURS=1000h"}})
+		for deadline := time.Now().Add(3 * time.Second); total(p, "minute") != 0 || total(p, "day") != 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("KEYWARD_USAGE_RETENTION_MINUTES/DAYS=1ns were ignored: minute total %v, day total %v", total(p, "minute"), total(p, "day"))
+			}
+		}
+		if h := total(p, "hour"); h != 1 {
+			t.Errorf("KEYWARD_USAGE_RETENTION_HOURS=1000h: the hour buckets hold %v, want 1", h)
+		}
+		p.stop()
+	})
+
 	t.Run("KEYWARD_OUTAGE_GRACE", func(t *testing.T) {
 		// 0 turns the grace off: once the invalidation feed is known down
 		// (3s without an answer), a cached key gets 503 instead of the
@@ -1025,6 +1058,9 @@ func TestEnvironmentVariables(t *testing.T) {
 			{"KEYWARD_OUTAGE_GRACE=-1s", []string{"outage-grace"}, nil, nil},
 			{"KEYWARD_OUTAGE_GRACE=never", []string{"KEYWARD_OUTAGE_GRACE", "never"}, nil, nil},
 			{"KEYWARD_REQUEST_TIMEOUT=500ms", []string{"request-timeout"}, nil, nil},
+			{"KEYWARD_USAGE_FLUSH_INTERVAL=0s", []string{"usage-flush-interval"}, nil, nil},
+			{"KEYWARD_USAGE_RETENTION_MINUTES=-1h", []string{"usage-retention"}, nil, nil},
+			{"KEYWARD_USAGE_RETENTION_DAYS=forever", []string{"KEYWARD_USAGE_RETENTION_DAYS", "forever"}, nil, nil},
 			{"KEYWARD_REQUEST_TIMEOUT=soon", []string{"KEYWARD_REQUEST_TIMEOUT", "soon"}, nil, nil},
 		} {
 			t.Run(tc.env, func(t *testing.T) {
