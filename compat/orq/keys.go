@@ -14,19 +14,22 @@ import (
 // rotateSuffix ends the path of orq's custom rotate method.
 const rotateSuffix = ":rotate"
 
-// pathKeyID reads {api_key_id} from the path. The capabilities path
-// matches the key pattern for methods it does not take: 405, not 404.
-func pathKeyID(w http.ResponseWriter, r *http.Request) (string, error) {
+// onKey reads what every route on one key reads first: {api_key_id} from
+// the path, then the query, which takes names (Dialect.Query). The
+// capabilities path matches the key pattern for methods it does not take:
+// 405, not 404.
+func (h *handler) onKey(w http.ResponseWriter, r *http.Request, names ...string) (string, url.Values, error) {
 	raw := r.PathValue("id")
 	if raw == "capabilities" {
 		w.Header().Set("Allow", "GET, HEAD")
-		return "", methodNotAllowed(r.Method, "GET, HEAD")
+		return "", nil, methodNotAllowed(r.Method, "GET, HEAD")
 	}
 	id, ok := keyID(raw)
 	if !ok {
-		return "", keyward.Errorf(keyward.ECodeNotFound, "no API key with this id in the workspace")
+		return "", nil, keyward.Errorf(keyward.ECodeNotFound, "no API key with this id in the workspace")
 	}
-	return id, nil
+	q, err := h.kit.Query(r, names)
+	return id, q, err
 }
 
 // notFound gives the service's not-found error a message in orq's terms:
@@ -109,11 +112,7 @@ func createFields(in *createRequest) (*keyward.KeyFields, []string, error) {
 
 // get serves GET /v2/api-keys/{api_key_id} → 200 with the key.
 func (h *handler) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	id, err := pathKeyID(w, r)
-	if err != nil {
-		return err
-	}
-	q, err := h.kit.Query(r, []string{"include_budget"})
+	id, q, err := h.onKey(w, r, "include_budget")
 	if err != nil {
 		return err
 	}
@@ -136,11 +135,8 @@ const maxAttempts = 3
 // changing to RESTRICTED and ignored otherwise; expires_at and
 // clear_expires_at are mutually exclusive.
 func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	id, err := pathKeyID(w, r)
+	id, _, err := h.onKey(w, r)
 	if err != nil {
-		return err
-	}
-	if _, err := h.kit.Query(r, nil); err != nil {
 		return err
 	}
 	var in updateRequest
@@ -240,11 +236,8 @@ func applyAccess(f *keyward.KeyFields, in *updateRequest, cur keyward.Permission
 // reference: "the response body is empty on success", and its SDKs up to
 // 4.12.22), or 204 without a body (its SDKs from 4.13.1).
 func (h *handler) delete(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	id, err := pathKeyID(w, r)
+	id, _, err := h.onKey(w, r)
 	if err != nil {
-		return err
-	}
-	if _, err := h.kit.Query(r, nil); err != nil {
 		return err
 	}
 	if err := h.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
