@@ -28,7 +28,7 @@ func (h *handler) onKey(w http.ResponseWriter, r *http.Request, names ...string)
 	if !ok {
 		return "", nil, keyward.Errorf(keyward.ECodeNotFound, "no API key with this id in the workspace")
 	}
-	q, err := h.kit.Query(r, names)
+	q, err := h.Kit.Query(r, names)
 	return id, q, err
 }
 
@@ -43,7 +43,7 @@ func notFound(err error, id string) error {
 
 // create serves POST /v2/api-keys → 200 with the key and its token.
 func (h *handler) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := h.kit.Query(r, nil); err != nil {
+	if _, err := h.Kit.Query(r, nil); err != nil {
 		return err
 	}
 	var in createRequest
@@ -54,7 +54,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if err != nil {
 		return err
 	}
-	k, tok, err := h.svc.CreateKey(r.Context(), a, keyward.KindAPI, f)
+	k, tok, err := h.Svc.CreateKey(r.Context(), a, keyward.KindAPI, f)
 	if err != nil {
 		return translate(err, domains)
 	}
@@ -119,7 +119,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) 
 	if err := includeBudget(q); err != nil {
 		return err
 	}
-	k, err := h.svc.GetKey(r.Context(), a, keyward.KindAPI, id)
+	k, err := h.Svc.GetKey(r.Context(), a, keyward.KindAPI, id)
 	if err != nil {
 		return notFound(err, id)
 	}
@@ -157,7 +157,7 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 			domains []string
 		)
 		if needCurrent {
-			cur, err := h.svc.GetKey(r.Context(), a, keyward.KindAPI, id)
+			cur, err := h.Svc.GetKey(r.Context(), a, keyward.KindAPI, id)
 			if err != nil {
 				return notFound(err, id)
 			}
@@ -166,7 +166,7 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 				return err
 			}
 		}
-		k, err := h.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, f, ifMatch)
+		k, err := h.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, f, ifMatch)
 		if keyward.ErrorCode(err) == keyward.ECodePreconditionFail {
 			if attempt < maxAttempts {
 				f.Scopes = keyward.Field[[]keyward.Scope]{}
@@ -240,7 +240,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if err != nil {
 		return err
 	}
-	if err := h.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
+	if err := h.Svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
 		return notFound(err, id)
 	}
 	return h.render.deleted(w, r)
@@ -259,7 +259,7 @@ func (h *handler) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if !ok {
 		return keyward.Errorf(keyward.ECodeNotFound, "no API key with this id in the workspace")
 	}
-	if _, err := h.kit.Query(r, nil); err != nil {
+	if _, err := h.Kit.Query(r, nil); err != nil {
 		return err
 	}
 	var in rotateRequest
@@ -271,7 +271,7 @@ func (h *handler) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 			return keyward.InvalidField("api_key_id", "must be the api_key_id of the path")
 		}
 	}
-	k, tok, err := h.svc.RotateKey(r.Context(), a, keyward.KindAPI, id, 0, keyward.Field[time.Time]{}, "")
+	k, tok, err := h.Svc.RotateKey(r.Context(), a, keyward.KindAPI, id, 0, keyward.Field[time.Time]{}, "")
 	if err != nil {
 		return notFound(err, id)
 	}

@@ -38,7 +38,7 @@ func (s *server) createAPI(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if err != nil {
 		return err
 	}
-	p, err := s.svc.CreateProject(r.Context(), a, &keyward.ProjectFields{Name: keyward.Some(name)})
+	p, err := s.Svc.CreateProject(r.Context(), a, &keyward.ProjectFields{Name: keyward.Some(name)})
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (s *server) deleteAPI(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if err != nil {
 		return err
 	}
-	if _, err := s.svc.DeleteProject(r.Context(), a, p.ID, ""); err != nil {
+	if _, err := s.Svc.DeleteProject(r.Context(), a, p.ID, ""); err != nil {
 		return withType(err, typeAPINotFound, "")
 	}
 	return reply(w, r, empty{})
@@ -159,7 +159,7 @@ func (s *server) listKeys(w http.ResponseWriter, r *http.Request, a *keyward.Act
 		}
 		d := keyView(k, x, ident)
 		if in.Decrypt.Value && k.Recoverable {
-			_, tok, err := s.svc.RevealSecret(r.Context(), a, k.ID)
+			_, tok, err := s.Svc.RevealSecret(r.Context(), a, k.ID)
 			if err != nil {
 				return err
 			}
@@ -180,7 +180,7 @@ func (s *server) scanKeys(ctx context.Context, a *keyward.Actor, f keyward.KeyFi
 	f.Limit = keyward.MaxPageLimit
 	var out []*keyward.Key
 	for {
-		page, more, err := s.svc.ListKeys(ctx, a, keyward.KindAPI, f)
+		page, more, err := s.Svc.ListKeys(ctx, a, keyward.KindAPI, f)
 		if err != nil {
 			return nil, false, err
 		}

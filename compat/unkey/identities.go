@@ -22,7 +22,7 @@ func identityOf(sa *keyward.ServiceAccount) identityData {
 func (s *server) findIdentity(ctx context.Context, a *keyward.Actor, externalID string) (*keyward.ServiceAccount, error) {
 	f := keyward.ServiceAccountFilter{Page: keyward.Page{Limit: keyward.MaxPageLimit}}
 	for {
-		page, more, err := s.svc.ListServiceAccounts(ctx, a, f)
+		page, more, err := s.Svc.ListServiceAccounts(ctx, a, f)
 		if err != nil {
 			return nil, err
 		}
@@ -42,7 +42,7 @@ func (s *server) findIdentity(ctx context.Context, a *keyward.Actor, externalID 
 // request made it first (the name is taken), that one is returned, with
 // created false.
 func (s *server) newIdentity(ctx context.Context, a *keyward.Actor, externalID string) (sa *keyward.ServiceAccount, created bool, err error) {
-	sa, err = s.svc.CreateServiceAccount(ctx, a, &keyward.ServiceAccountFields{Name: keyward.Some(externalID)})
+	sa, err = s.Svc.CreateServiceAccount(ctx, a, &keyward.ServiceAccountFields{Name: keyward.Some(externalID)})
 	if keyward.ErrorCode(err) == keyward.ECodeDuplicate {
 		if first, ferr := s.findIdentity(ctx, a, externalID); ferr == nil && first != nil {
 			return first, false, nil
@@ -79,7 +79,7 @@ func (s *server) undo(ctx context.Context, a *keyward.Actor, made []string) {
 		// Best effort: the request's own error is the answer.
 		f := keyward.KeyFilter{Kind: keyward.KindAPI, OwnerType: keyward.OwnerServiceAccount, OwnerID: id}
 		if keys, _, err := s.scanKeys(ctx, a, f, 1); err == nil && len(keys) == 0 {
-			_, _ = s.svc.DeleteServiceAccount(ctx, a, id, "")
+			_, _ = s.Svc.DeleteServiceAccount(ctx, a, id, "")
 		}
 	}
 }
@@ -120,8 +120,8 @@ func (s *server) createIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 	if err != nil {
 		return err
 	}
-	exists := &unkeyError{status: http.StatusConflict, kind: typeIdentExists,
-		err: keyward.Errorf(keyward.ECodeDuplicate, "an identity with externalId %q already exists", ext)}
+	exists := &kit.Error{Status: http.StatusConflict, Code: typeIdentExists,
+		Err: keyward.Errorf(keyward.ECodeDuplicate, "an identity with externalId %q already exists", ext)}
 	if sa != nil {
 		return exists
 	}
@@ -146,7 +146,7 @@ func (s *server) identity(ctx context.Context, a *keyward.Actor, f keyward.Field
 		return nil, err
 	}
 	if id, ok := serviceAccountID(v); ok {
-		sa, err := s.svc.GetServiceAccount(ctx, a, id)
+		sa, err := s.Svc.GetServiceAccount(ctx, a, id)
 		if err == nil || keyward.ErrorCode(err) != keyward.ECodeNotFound {
 			return sa, err
 		}
@@ -223,11 +223,11 @@ func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 		for i, k := range keys {
 			ids[i] = k.ID
 		}
-		return &unkeyError{status: http.StatusPreconditionFailed, kind: typePrecondition, err: &keyward.Error{
+		return &kit.Error{Status: http.StatusPreconditionFailed, Code: typePrecondition, Err: &keyward.Error{
 			Code: keyward.ECodeResourceInUse, Message: "the identity still has keys (" + strings.Join(ids, ", ") +
 				"): delete them first; keyward would revoke them with the identity", Details: map[string]any{"key_ids": ids}}}
 	}
-	if _, err := s.svc.DeleteServiceAccount(r.Context(), a, sa.ID, ""); err != nil {
+	if _, err := s.Svc.DeleteServiceAccount(r.Context(), a, sa.ID, ""); err != nil {
 		return withType(err, typeIdentNotFound, "")
 	}
 	return kit.WriteJSON(w, r, http.StatusOK, struct {
@@ -261,7 +261,7 @@ func (s *server) listIdentities(w http.ResponseWriter, r *http.Request, a *keywa
 	more := false
 scan:
 	for {
-		page, next, err := s.svc.ListServiceAccounts(r.Context(), a, f)
+		page, next, err := s.Svc.ListServiceAccounts(r.Context(), a, f)
 		if err != nil {
 			return err
 		}

@@ -53,7 +53,7 @@ func (s *server) whoami(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 	if err != nil {
 		return err
 	}
-	k, err := s.svc.KeyOfToken(r.Context(), a, keyward.TokenFromString(tok))
+	k, err := s.Svc.KeyOfToken(r.Context(), a, keyward.TokenFromString(tok))
 	if err != nil {
 		return withType(err, typeKeyNotFound, "")
 	}
@@ -99,7 +99,7 @@ func (s *server) updateKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if kf.PermissionMode.Set && !kf.Scopes.Set {
 		kf.Scopes = keyward.Some([]keyward.Scope{})
 	}
-	if _, err := s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, ""); err != nil {
+	if _, err := s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, ""); err != nil {
 		return withType(renamed(err), typeKeyNotFound, "")
 	}
 	return reply(w, r, empty{})
@@ -126,9 +126,9 @@ func (s *server) deleteKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 		return err
 	}
 	if in.Permanent.Value {
-		err = s.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, "")
+		err = s.Svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, "")
 	} else {
-		_, err = s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}, "")
+		_, err = s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}, "")
 	}
 	if err != nil {
 		return withType(err, typeKeyNotFound, "")
@@ -160,7 +160,7 @@ func (s *server) rerollKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if _, err := s.apiKey(r.Context(), a, id); err != nil {
 		return err
 	}
-	k, tok, err := s.svc.RotateKey(r.Context(), a, keyward.KindAPI, id, time.Duration(in.Expiration.Value)*time.Millisecond, keyward.Field[time.Time]{}, "")
+	k, tok, err := s.Svc.RotateKey(r.Context(), a, keyward.KindAPI, id, time.Duration(in.Expiration.Value)*time.Millisecond, keyward.Field[time.Time]{}, "")
 	if err != nil {
 		return withType(renamed(err), typeKeyNotFound, "")
 	}
@@ -205,9 +205,9 @@ func (s *server) updateCredits(w http.ResponseWriter, r *http.Request, a *keywar
 	}
 	switch {
 	case action == keyward.CreditsSet && !in.Value.HasValue():
-		k, err = s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Credits: keyward.Null[keyward.Credits]()}, "")
+		k, err = s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Credits: keyward.Null[keyward.Credits]()}, "")
 	case action == keyward.CreditsSet && k.Credits == nil:
-		k, err = s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Credits: keyward.Some(keyward.Credits{Remaining: in.Value.Value})}, "")
+		k, err = s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Credits: keyward.Some(keyward.Credits{Remaining: in.Value.Value})}, "")
 	case k.Credits == nil:
 		return badInput("operation", "the key has unlimited credits: set a value first")
 	default:
@@ -215,7 +215,7 @@ func (s *server) updateCredits(w http.ResponseWriter, r *http.Request, a *keywar
 		if err := op.Check(); err != nil {
 			return badInput("value", "%s", strings.TrimPrefix(keyward.AsError(err).Message, string(action)+": "))
 		}
-		k, err = s.svc.ChangeCredits(r.Context(), a, id, op, "")
+		k, err = s.Svc.ChangeCredits(r.Context(), a, id, op, "")
 	}
 	if err != nil {
 		return withType(mapFields(err, func(string) string { return "value" }), typeKeyNotFound, "")
@@ -324,7 +324,7 @@ func (s *server) keyPermissions(o op) func(http.ResponseWriter, *http.Request, *
 			kf.PermissionMode = keyward.Some(keyward.ModeRestricted)
 			kf.Roles = keyward.Some(slices.Clone(k.Roles))
 		}
-		k, err = s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, "")
+		k, err = s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, "")
 		if err != nil {
 			s.undoPermissions(r.Context(), a, made)
 			return withType(renamed(err), typeKeyNotFound, "")
@@ -409,7 +409,7 @@ func (s *server) keyRoles(o op) func(http.ResponseWriter, *http.Request, *keywar
 			kf.PermissionMode = keyward.Some(keyward.ModeRestricted)
 			kf.Scopes = keyward.Some([]keyward.Scope{})
 		}
-		if k, err = s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, ""); err != nil {
+		if k, err = s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, ""); err != nil {
 			return withType(renamed(err), typeKeyNotFound, "")
 		}
 		x, err := s.expansion(r.Context(), a)
@@ -522,7 +522,7 @@ func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.
 	for i := range orig {
 		orig[i] = i
 	}
-	keys, err := s.svc.ImportKeys(r.Context(), a, items)
+	keys, err := s.Svc.ImportKeys(r.Context(), a, items)
 	if keyward.ErrorCode(err) == keyward.ECodeDuplicate {
 		// Only hashes keyward already knows (or repeated): those fail,
 		// the others are imported.
@@ -544,7 +544,7 @@ func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.
 		}
 		hashes, keys, err = restHashes, nil, nil
 		if len(rest) > 0 {
-			keys, err = s.svc.ImportKeys(r.Context(), a, rest)
+			keys, err = s.Svc.ImportKeys(r.Context(), a, rest)
 		}
 	}
 	if err != nil {

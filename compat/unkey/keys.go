@@ -78,7 +78,7 @@ func (s *server) project(ctx context.Context, a *keyward.Actor, apiIDValue strin
 	if !ok {
 		return nil, notFound("api", typeAPINotFound, apiIDValue)
 	}
-	p, err := s.svc.GetProject(ctx, a, pid)
+	p, err := s.Svc.GetProject(ctx, a, pid)
 	if err != nil {
 		return nil, withType(err, typeAPINotFound, "")
 	}
@@ -258,7 +258,7 @@ func rateLimitFields(field string, f keyward.Field[[]ratelimitRequest]) (keyward
 // expansion reads the account's catalog and roles (keys:read or
 // keys:write).
 func (s *server) expansion(ctx context.Context, a *keyward.Actor) (*service.ScopeExpansion, error) {
-	return s.svc.ScopeExpansion(ctx, a)
+	return s.Svc.ScopeExpansion(ctx, a)
 }
 
 // view renders a key with its identity (when the root key may read
@@ -273,7 +273,7 @@ func (s *server) identityOfKey(ctx context.Context, a *keyward.Actor, k *keyward
 	if k.Owner.Type != keyward.OwnerServiceAccount {
 		return nil
 	}
-	sa, err := s.svc.GetServiceAccount(context.WithoutCancel(ctx), a, k.Owner.ID)
+	sa, err := s.Svc.GetServiceAccount(context.WithoutCancel(ctx), a, k.Owner.ID)
 	if err != nil {
 		return nil
 	}
@@ -287,7 +287,7 @@ func (s *server) apiKey(ctx context.Context, a *keyward.Actor, id string) (*keyw
 	if !keyward.ValidID(keyward.PrefixKey, id) {
 		return nil, notFound("key", typeKeyNotFound, id)
 	}
-	k, err := s.svc.GetKey(ctx, a, keyward.KindAPI, id)
+	k, err := s.Svc.GetKey(ctx, a, keyward.KindAPI, id)
 	if err != nil {
 		return nil, withType(err, typeKeyNotFound, "")
 	}
@@ -336,7 +336,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if in.Recoverable.Set {
 		kf.Recoverable = in.Recoverable
 	}
-	k, tok, err := s.svc.CreateKey(r.Context(), a, keyward.KindAPI, kf)
+	k, tok, err := s.Svc.CreateKey(r.Context(), a, keyward.KindAPI, kf)
 	if err != nil {
 		s.undo(r.Context(), a, made)
 		return renamed(err)
@@ -367,7 +367,7 @@ func (s *server) getKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 	}
 	d := s.view(r.Context(), a, k, x)
 	if in.Decrypt.HasValue() && in.Decrypt.Value && k.Recoverable {
-		_, tok, err := s.svc.RevealSecret(r.Context(), a, k.ID)
+		_, tok, err := s.Svc.RevealSecret(r.Context(), a, k.ID)
 		if err != nil {
 			return err
 		}
@@ -508,7 +508,7 @@ func (s *server) verifyKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if err != nil {
 		return mapFields(err, renamer("cost", "credits.cost"))
 	}
-	res, err := s.svc.VerifyToken(r.Context(), a, tok, p)
+	res, err := s.Svc.VerifyToken(r.Context(), a, tok, p)
 	if err != nil {
 		return err
 	}
@@ -539,7 +539,7 @@ func (s *server) verifyView(ctx context.Context, a *keyward.Actor, res *keyward.
 	}
 	d.Permissions = slugsOf(res.Scopes)
 	if res.Owner.Type == keyward.OwnerServiceAccount {
-		if sa, err := s.svc.VerifiedOwner(context.WithoutCancel(ctx), a, res); err == nil {
+		if sa, err := s.Svc.VerifiedOwner(context.WithoutCancel(ctx), a, res); err == nil {
 			id := identityOf(sa)
 			d.Identity = &id
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/compat/internal/kit"
 	"github.com/keyward/keyward/service"
 )
 
@@ -24,7 +25,7 @@ type createPermissionRequest struct {
 // catalog reads the account's catalog (catalog:read) as the expansion
 // the views take.
 func (s *server) catalog(ctx context.Context, a *keyward.Actor) (*service.ScopeExpansion, error) {
-	c, err := s.svc.GetCatalog(ctx, a)
+	c, err := s.Svc.GetCatalog(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -61,14 +62,14 @@ func (s *server) createPermission(w http.ResponseWriter, r *http.Request, a *key
 		return err
 	}
 	if x.Catalog[slug] != nil {
-		return &unkeyError{status: http.StatusConflict, kind: typePermExists,
-			err: keyward.Errorf(keyward.ECodeDuplicate, "a permission with slug %q already exists", slug)}
+		return &kit.Error{Status: http.StatusConflict, Code: typePermExists,
+			Err: keyward.Errorf(keyward.ECodeDuplicate, "a permission with slug %q already exists", slug)}
 	}
 	rf := &keyward.ResourceFields{DisplayName: keyward.Some(name), Readable: keyward.Some(true), Writable: keyward.Some(false)}
 	if in.Description.Set {
 		rf.Description = in.Description
 	}
-	if _, _, err := s.svc.PutResource(r.Context(), a, slug, rf); err != nil {
+	if _, _, err := s.Svc.PutResource(r.Context(), a, slug, rf); err != nil {
 		return mapFields(mapFields(err, renamer("display_name", "name")), renamer("id", "slug"))
 	}
 	return reply(w, r, map[string]string{"permissionId": permPrefix + slug})
@@ -88,7 +89,7 @@ func (s *server) ensurePermissions(ctx context.Context, a *keyward.Actor, slugs 
 			continue
 		}
 		rf := &keyward.ResourceFields{DisplayName: keyward.Some(slug), Readable: keyward.Some(true), Writable: keyward.Some(false)}
-		res, _, err := s.svc.PutResource(ctx, a, slug, rf)
+		res, _, err := s.Svc.PutResource(ctx, a, slug, rf)
 		if err != nil {
 			s.undoPermissions(ctx, a, made)
 			return nil, err
@@ -105,7 +106,7 @@ func (s *server) ensurePermissions(ctx context.Context, a *keyward.Actor, slugs 
 func (s *server) undoPermissions(ctx context.Context, a *keyward.Actor, made []string) {
 	for _, id := range made {
 		// Best effort: the request's own error is the answer.
-		_ = s.svc.DeleteResource(context.WithoutCancel(ctx), a, id)
+		_ = s.Svc.DeleteResource(context.WithoutCancel(ctx), a, id)
 	}
 }
 
@@ -157,7 +158,7 @@ func (s *server) deletePermission(w http.ResponseWriter, r *http.Request, a *key
 	if err != nil {
 		return err
 	}
-	if err := s.svc.DeleteResource(r.Context(), a, res.ID); err != nil {
+	if err := s.Svc.DeleteResource(r.Context(), a, res.ID); err != nil {
 		return withType(err, typePermNotFound, "")
 	}
 	return reply(w, r, empty{})
@@ -278,7 +279,7 @@ func (s *server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.A
 	if in.Description.Set {
 		rf.Description = in.Description
 	}
-	if _, err := s.svc.CreateRole(r.Context(), a, rf); err != nil {
+	if _, err := s.Svc.CreateRole(r.Context(), a, rf); err != nil {
 		s.undoPermissions(r.Context(), a, made)
 		return withType(renamed(err), "", typeRoleExists)
 	}
@@ -300,14 +301,14 @@ func (s *server) role(r *http.Request, a *keyward.Actor) (*keyward.Role, error) 
 		return nil, err
 	}
 	if n, ok := strings.CutPrefix(name, rolePrefix); ok {
-		if ro, err := s.svc.GetRole(r.Context(), a, n); err == nil {
+		if ro, err := s.Svc.GetRole(r.Context(), a, n); err == nil {
 			return ro, nil
 		}
 	}
 	if !keyward.ValidRoleName(name) {
 		return nil, notFound("role", typeRoleNotFound, name)
 	}
-	ro, err := s.svc.GetRole(r.Context(), a, name)
+	ro, err := s.Svc.GetRole(r.Context(), a, name)
 	if err != nil {
 		return nil, withType(err, typeRoleNotFound, "")
 	}
@@ -334,7 +335,7 @@ func (s *server) deleteRole(w http.ResponseWriter, r *http.Request, a *keyward.A
 	if err != nil {
 		return err
 	}
-	if err := s.svc.DeleteRole(r.Context(), a, ro.Name, ""); err != nil {
+	if err := s.Svc.DeleteRole(r.Context(), a, ro.Name, ""); err != nil {
 		return withType(err, typeRoleNotFound, "")
 	}
 	return reply(w, r, empty{})
@@ -347,7 +348,7 @@ func (s *server) listRoles(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	roles, err := s.svc.ListRoles(r.Context(), a)
+	roles, err := s.Svc.ListRoles(r.Context(), a)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func (s *server) limit(w http.ResponseWriter, r *http.Request, a *keyward.Actor)
 		}
 		cost = in.Cost.Value
 	}
-	res, err := s.svc.Limit(r.Context(), a, service.NamedLimit{Namespace: ns, Identifier: id, Limit: in.Limit.Value,
+	res, err := s.Svc.Limit(r.Context(), a, service.NamedLimit{Namespace: ns, Identifier: id, Limit: in.Limit.Value,
 		WindowMs: in.Duration.Value, Cost: cost})
 	if err != nil {
 		return err

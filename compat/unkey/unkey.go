@@ -30,10 +30,7 @@ const Dialect = "unkey"
 const base = kit.Prefix + Dialect + "/v2/"
 
 // server serves the dialect's procedures.
-type server struct {
-	svc *service.Service
-	kit *kit.Dialect
-}
+type server struct{ kit.Base }
 
 // New returns the Unkey dialect's handler, served with srv (the Host the
 // server hands over when it mounts the dialect at /compat/unkey/). Every
@@ -42,7 +39,8 @@ type server struct {
 // /v2/liveness needs no credential. Unknown paths and methods get
 // Unkey-shaped 404 and 405 answers.
 func New(svc *service.Service, srv kit.Server) http.Handler {
-	s := &server{svc: svc, kit: kit.New(srv, kit.Vendor{Errors: errorBody, Credential: credential, Check: noQuery, Operation: "procedure"})}
+	s := &server{kit.Base{Svc: svc, Kit: kit.New(srv, kit.Vendor{Errors: errorBody, Credential: credential, Check: noQuery, Operation: "procedure"})}}
+	procedures := kit.Routes{}
 	for name, h := range map[string]kit.Handler{
 		"keys.createKey":               s.createKey,
 		"keys.verifyKey":               s.verifyKey,
@@ -78,14 +76,15 @@ func New(svc *service.Service, srv kit.Server) http.Handler {
 		"identities.deleteIdentity":    s.deleteIdentity,
 		"ratelimit.limit":              s.limit,
 	} {
-		s.kit.Handle("POST "+base+name, h)
+		procedures["POST "+base+name] = h
 	}
+	s.Kit.Serve(procedures)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == base+"liveness" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			liveness(w, r)
 			return
 		}
-		s.kit.ServeHTTP(w, r)
+		s.Kit.ServeHTTP(w, r)
 	})
 }
 
@@ -99,14 +98,10 @@ func liveness(w http.ResponseWriter, r *http.Request) {
 // missing or malformed header is Unkey's authentication/missing error;
 // X-Account-Id (keyward's account header) lets an operator key choose the
 // account.
-func credential(r *http.Request) (keyward.Token, error) {
-	tok := kit.Bearer(r)
-	if tok == "" {
-		return keyward.Token{}, &unkeyError{status: http.StatusUnauthorized, kind: typeAuthMissing,
-			err: keyward.Errorf(keyward.ECodeUnauthenticated, "send the root key as Authorization: Bearer <key>")}
-	}
-	return keyward.TokenFromString(tok), nil
-}
+var credential = kit.BearerCredential(func() error {
+	return &kit.Error{Status: http.StatusUnauthorized, Code: typeAuthMissing,
+		Err: keyward.Errorf(keyward.ECodeUnauthenticated, "send the root key as Authorization: Bearer <key>")}
+})
 
 // noQuery refuses a query string: Unkey's procedures take every
 // parameter in the JSON body, and a parameter sent in the URL would
