@@ -29,11 +29,7 @@ type createAPIRequest struct {
 }
 
 // createAPI serves apis.createApi: a keyward project.
-func (s *server) createAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in createAPIRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) createAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *createAPIRequest) error {
 	name, err := required("name", in.Name)
 	if err != nil {
 		return err
@@ -49,23 +45,18 @@ type apiIDRequest struct {
 	APIID keyward.Field[string] `json:"apiId"`
 }
 
-// readAPI reads the body of a procedure on one api and the project it
-// names.
-func (s *server) readAPI(r *http.Request, a *keyward.Actor) (*keyward.Project, error) {
-	var in apiIDRequest
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
+// apiOf is the project the body of a procedure on one api names.
+func (s *server) apiOf(ctx context.Context, a *keyward.Actor, in *apiIDRequest) (*keyward.Project, error) {
 	id, err := required("apiId", in.APIID)
 	if err != nil {
 		return nil, err
 	}
-	return s.project(r.Context(), a, id)
+	return s.project(ctx, a, id)
 }
 
 // getAPI serves apis.getApi.
-func (s *server) getAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	p, err := s.readAPI(r, a)
+func (s *server) getAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *apiIDRequest) error {
+	p, err := s.apiOf(r.Context(), a, in)
 	if err != nil {
 		return err
 	}
@@ -74,8 +65,8 @@ func (s *server) getAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 
 // deleteAPI serves apis.deleteApi: the project is deleted and its keys
 // revoked.
-func (s *server) deleteAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	p, err := s.readAPI(r, a)
+func (s *server) deleteAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *apiIDRequest) error {
+	p, err := s.apiOf(r.Context(), a, in)
 	if err != nil {
 		return err
 	}
@@ -98,11 +89,7 @@ type listKeysRequest struct {
 // newest first, optionally those of one identity; decrypt adds the
 // token of recoverable keys (keys:reveal). revalidateKeysCache has nothing
 // to do: keyward's verification cache is kept exact by invalidations.
-func (s *server) listKeys(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in listKeysRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) listKeys(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *listKeysRequest) error {
 	id, err := required("apiId", in.APIID)
 	if err != nil {
 		return err

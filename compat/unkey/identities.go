@@ -104,11 +104,7 @@ func inexpressible(meta keyward.Field[map[string]json.RawMessage], rls keyward.F
 
 // createIdentity serves identities.createIdentity: a service account
 // named by the externalId (unique in the account).
-func (s *server) createIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in createIdentityRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) createIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *createIdentityRequest) error {
 	ext, err := required("externalId", in.ExternalID)
 	if err != nil {
 		return err
@@ -161,19 +157,9 @@ func (s *server) identity(ctx context.Context, a *keyward.Actor, f keyward.Field
 	return sa, nil
 }
 
-// readIdentity reads the body of a procedure on one identity and the
-// service account it names.
-func (s *server) readIdentity(r *http.Request, a *keyward.Actor) (*keyward.ServiceAccount, error) {
-	var in identityRequest
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	return s.identity(r.Context(), a, in.Identity)
-}
-
 // getIdentity serves identities.getIdentity, by id or externalId.
-func (s *server) getIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	sa, err := s.readIdentity(r, a)
+func (s *server) getIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *identityRequest) error {
+	sa, err := s.identity(r.Context(), a, in.Identity)
 	if err != nil {
 		return err
 	}
@@ -189,11 +175,7 @@ type updateIdentityRequest struct {
 // updateIdentity serves identities.updateIdentity: the members it
 // changes (meta, ratelimits) cannot be held, so only their clearing is
 // taken; the identity is answered as it is.
-func (s *server) updateIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in updateIdentityRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) updateIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *updateIdentityRequest) error {
 	if err := inexpressible(in.Meta, in.Ratelimits); err != nil {
 		return err
 	}
@@ -208,8 +190,8 @@ func (s *server) updateIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 // keys of a service account it deletes, and a key's owner cannot change:
 // an identity that still has keys is refused (412, naming them) rather
 // than have its keys revoked.
-func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	sa, err := s.readIdentity(r, a)
+func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *identityRequest) error {
+	sa, err := s.identity(r.Context(), a, in.Identity)
 	if err != nil {
 		return err
 	}
@@ -237,11 +219,7 @@ func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 
 // listIdentities serves identities.listIdentities: service accounts,
 // newest first; search matches the externalId.
-func (s *server) listIdentities(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in listRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) listIdentities(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *listRequest) error {
 	limit, err := listLimit(in.Limit)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/compat/internal/kit"
 	"github.com/keyward/keyward/service"
 )
 
@@ -28,13 +29,31 @@ type keyIDMember struct {
 
 func (m *keyIDMember) keyID() keyward.Field[string] { return m.KeyID }
 
-// readKeyID reads the body of a procedure on one key into in and returns
-// the key id it names.
-func readKeyID(r *http.Request, in interface{ keyID() keyward.Field[string] }) (string, error) {
-	if err := decode(r, in); err != nil {
-		return "", err
+// procedure serves a procedure whose body is an In: the body is read
+// strictly (decode) before h runs.
+func procedure[In any](h func(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *In) error) kit.Handler {
+	return func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+		var in In
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		return h(w, r, a, &in)
 	}
-	return required("keyId", in.keyID())
+}
+
+// keyProcedure serves a procedure on one key: a procedure whose body (an
+// In, with its keyIDMember) names the key by a keyId, which is required.
+func keyProcedure[In any, P interface {
+	*In
+	keyID() keyward.Field[string]
+}](h func(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in P) error) kit.Handler {
+	return procedure(func(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *In) error {
+		id, err := required("keyId", P(in).keyID())
+		if err != nil {
+			return err
+		}
+		return h(w, r, a, id, in)
+	})
 }
 
 type whoamiRequest struct {
@@ -44,11 +63,7 @@ type whoamiRequest struct {
 // whoami serves keys.whoami: the key a token belongs to, if it is an API
 // key of the account that is not revoked (anything else is key not
 // found), disabled or expired included; asking is not a use of the key.
-func (s *server) whoami(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in whoamiRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) whoami(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *whoamiRequest) error {
 	tok, err := required("key", in.Key)
 	if err != nil {
 		return err
@@ -74,12 +89,7 @@ type updateKeyRequest struct {
 
 // updateKey serves keys.updateKey: the members sent change, the others
 // stay (null clears name, externalId, meta, expires and credits).
-func (s *server) updateKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in updateKeyRequest
-	id, err := readKeyID(r, &in)
-	if err != nil {
-		return err
-	}
+func (s *server) updateKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *updateKeyRequest) error {
 	k, err := s.apiKey(r.Context(), a, id)
 	if err != nil {
 		return err
@@ -113,16 +123,12 @@ type deleteKeyRequest struct {
 // deleteKey serves keys.deleteKey: the key is revoked (Unkey's soft
 // delete; keyward keeps it, revoked, for the audit trail), or deleted
 // outright with permanent: true.
-func (s *server) deleteKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in deleteKeyRequest
-	id, err := readKeyID(r, &in)
-	if err != nil {
-		return err
-	}
+func (s *server) deleteKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *deleteKeyRequest) error {
 	if in.Permanent.Null {
 		return badInput("permanent", "must be true or false")
 	}
-	if _, err := s.apiKey(r.Context(), a, id); err != nil {
+	_, err := s.apiKey(r.Context(), a, id)
+	if err != nil {
 		return err
 	}
 	if in.Permanent.Value {
@@ -145,12 +151,7 @@ type rerollRequest struct {
 // id and settings and gets a new token; the old one keeps working for
 // expiration milliseconds (0: stops at once; at most keyward's grace
 // period of 7 days).
-func (s *server) rerollKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in rerollRequest
-	id, err := readKeyID(r, &in)
-	if err != nil {
-		return err
-	}
+func (s *server) rerollKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *rerollRequest) error {
 	if !in.Expiration.HasValue() {
 		return badInput("expiration", "is required: milliseconds the old key keeps working (0 for none)")
 	}
@@ -175,12 +176,7 @@ type updateCreditsRequest struct {
 
 // updateCredits serves keys.updateCredits: set (null: unlimited),
 // increment or decrement the key's remaining credits.
-func (s *server) updateCredits(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in updateCreditsRequest
-	id, err := readKeyID(r, &in)
-	if err != nil {
-		return err
-	}
+func (s *server) updateCredits(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *updateCreditsRequest) error {
 	opName, err := required("operation", in.Operation)
 	if err != nil {
 		return err
@@ -276,13 +272,8 @@ func restrictedOnly(k *keyward.Key, what string) error {
 // keys.setPermissions; the answer is every permission the key then holds
 // directly. add and set create the permissions that do not exist, when
 // the root key may (catalog:write; else 403).
-func (s *server) keyPermissions(o op) func(http.ResponseWriter, *http.Request, *keyward.Actor) error {
-	return func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-		var in keyPermissionsRequest
-		id, err := readKeyID(r, &in)
-		if err != nil {
-			return err
-		}
+func (s *server) keyPermissions(o op) kit.Handler {
+	return keyProcedure(func(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *keyPermissionsRequest) error {
 		if !in.Permissions.HasValue() || (o != opSet && len(in.Permissions.Value) == 0) {
 			return badInput("permissions", "is required: an array of permission slugs")
 		}
@@ -330,7 +321,7 @@ func (s *server) keyPermissions(o op) func(http.ResponseWriter, *http.Request, *
 			return withType(renamed(err), typeKeyNotFound, "")
 		}
 		return reply(w, r, permissionViews(slugsOf(k.Scopes), x.Catalog))
-	}
+	})
 }
 
 // removeScopes takes out of have what drop grants: a scope on every
@@ -364,13 +355,8 @@ type keyRolesRequest struct {
 
 // keyRoles serves keys.addRoles, keys.removeRoles and keys.setRoles; the
 // answer is every role the key then holds.
-func (s *server) keyRoles(o op) func(http.ResponseWriter, *http.Request, *keyward.Actor) error {
-	return func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-		var in keyRolesRequest
-		id, err := readKeyID(r, &in)
-		if err != nil {
-			return err
-		}
+func (s *server) keyRoles(o op) kit.Handler {
+	return keyProcedure(func(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *keyRolesRequest) error {
 		if !in.Roles.HasValue() || (o != opSet && len(in.Roles.Value) == 0) {
 			return badInput("roles", "is required: an array of role names or ids")
 		}
@@ -421,7 +407,7 @@ func (s *server) keyRoles(o op) func(http.ResponseWriter, *http.Request, *keywar
 			out = append(out, roleView(n, nil, x))
 		}
 		return reply(w, r, out)
-	}
+	})
 }
 
 // roleData is Unkey's Role.
@@ -461,11 +447,7 @@ type migrated struct {
 // arrives by the SHA-256 of its token (hex or base64) and verifies with
 // its original token. A hash keyward already knows is listed in failed;
 // any other invalid key fails the request (nothing is imported).
-func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in migrateRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *migrateRequest) error {
 	if _, err := required("migrationId", in.MigrationID); err != nil {
 		return err
 	}

@@ -299,11 +299,7 @@ func (s *server) apiKey(ctx context.Context, a *keyward.Actor, id string) (*keyw
 
 // createKey serves keys.createKey: a restricted API key of the api's
 // project holding the permissions and roles sent.
-func (s *server) createKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in createKeyRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) createKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *createKeyRequest) error {
 	apiIDValue, err := required("apiId", in.APIID)
 	if err != nil {
 		return err
@@ -351,12 +347,7 @@ type getKeyRequest struct {
 
 // getKey serves keys.getKey; decrypt reveals a recoverable key's token
 // (keys:reveal).
-func (s *server) getKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in getKeyRequest
-	id, err := readKeyID(r, &in)
-	if err != nil {
-		return err
-	}
+func (s *server) getKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *getKeyRequest) error {
 	k, err := s.apiKey(r.Context(), a, id)
 	if err != nil {
 		return err
@@ -461,11 +452,7 @@ const (
 
 // verifyKey serves keys.verifyKey: every outcome is a 200 with Unkey's
 // code; a malformed request or permission query is a 400.
-func (s *server) verifyKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in verifyRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) verifyKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *verifyRequest) error {
 	tok, err := required("key", in.Key)
 	if err != nil {
 		return err

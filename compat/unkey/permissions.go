@@ -38,11 +38,7 @@ func (s *server) catalog(ctx context.Context, a *keyward.Actor) (*service.ScopeE
 
 // createPermission serves permissions.createPermission: a catalog
 // resource, read only, usable by keys of one project.
-func (s *server) createPermission(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in createPermissionRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) createPermission(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *createPermissionRequest) error {
 	name, err := required("name", in.Name)
 	if err != nil {
 		return err
@@ -122,11 +118,9 @@ func resourceOf(x *service.ScopeExpansion, p string) *keyward.Resource {
 	return x.Catalog[p]
 }
 
-func (s *server) permission(r *http.Request, a *keyward.Actor) (*keyward.Resource, *service.ScopeExpansion, error) {
-	var in permissionRequest
-	if err := decode(r, &in); err != nil {
-		return nil, nil, err
-	}
+// permission is the resource the body of a procedure on one permission
+// names, and the catalog.
+func (s *server) permission(r *http.Request, a *keyward.Actor, in *permissionRequest) (*keyward.Resource, *service.ScopeExpansion, error) {
 	p, err := required("permission", in.Permission)
 	if err != nil {
 		return nil, nil, err
@@ -143,8 +137,8 @@ func (s *server) permission(r *http.Request, a *keyward.Actor) (*keyward.Resourc
 }
 
 // getPermission serves permissions.getPermission, by id or slug.
-func (s *server) getPermission(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	res, x, err := s.permission(r, a)
+func (s *server) getPermission(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *permissionRequest) error {
+	res, x, err := s.permission(r, a, in)
 	if err != nil {
 		return err
 	}
@@ -153,8 +147,8 @@ func (s *server) getPermission(w http.ResponseWriter, r *http.Request, a *keywar
 
 // deletePermission serves permissions.deletePermission: the resource goes
 // if no key holds it (else 412, naming the keys).
-func (s *server) deletePermission(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	res, _, err := s.permission(r, a)
+func (s *server) deletePermission(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *permissionRequest) error {
+	res, _, err := s.permission(r, a, in)
 	if err != nil {
 		return err
 	}
@@ -209,11 +203,7 @@ func matches(search string, texts ...string) bool {
 
 // listPermissions serves permissions.listPermissions: every resource of
 // the catalog, by slug; search matches slug or name.
-func (s *server) listPermissions(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in listRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) listPermissions(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *listRequest) error {
 	x, err := s.catalog(r.Context(), a)
 	if err != nil {
 		return err
@@ -224,7 +214,7 @@ func (s *server) listPermissions(w http.ResponseWriter, r *http.Request, a *keyw
 			names = append(names, res.ID)
 		}
 	}
-	page, more, err := window(names, &in)
+	page, more, err := window(names, in)
 	if err != nil {
 		return err
 	}
@@ -247,11 +237,7 @@ type createRoleRequest struct {
 
 // createRole serves permissions.createRole: a keyward role whose scopes
 // are the permissions.
-func (s *server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in createRoleRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *createRoleRequest) error {
 	name, err := required("name", in.Name)
 	if err != nil {
 		return err
@@ -291,11 +277,7 @@ type roleRequest struct {
 }
 
 // role reads the role a request names, by id (role_<name>) or name.
-func (s *server) role(r *http.Request, a *keyward.Actor) (*keyward.Role, error) {
-	var in roleRequest
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
+func (s *server) role(r *http.Request, a *keyward.Actor, in *roleRequest) (*keyward.Role, error) {
 	name, err := required("role", in.Role)
 	if err != nil {
 		return nil, err
@@ -316,8 +298,8 @@ func (s *server) role(r *http.Request, a *keyward.Actor) (*keyward.Role, error) 
 }
 
 // getRole serves permissions.getRole, by id or name.
-func (s *server) getRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	ro, err := s.role(r, a)
+func (s *server) getRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *roleRequest) error {
+	ro, err := s.role(r, a, in)
 	if err != nil {
 		return err
 	}
@@ -330,8 +312,8 @@ func (s *server) getRole(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 
 // deleteRole serves permissions.deleteRole: a role a key holds stays (412,
 // naming the keys).
-func (s *server) deleteRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	ro, err := s.role(r, a)
+func (s *server) deleteRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *roleRequest) error {
+	ro, err := s.role(r, a, in)
 	if err != nil {
 		return err
 	}
@@ -343,11 +325,7 @@ func (s *server) deleteRole(w http.ResponseWriter, r *http.Request, a *keyward.A
 
 // listRoles serves permissions.listRoles, by name; search matches name or
 // description.
-func (s *server) listRoles(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in listRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) listRoles(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *listRequest) error {
 	roles, err := s.Svc.ListRoles(r.Context(), a)
 	if err != nil {
 		return err
@@ -369,7 +347,7 @@ func (s *server) listRoles(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 			x.RoleScopes[ro.Name] = ro.Scopes
 		}
 	}
-	page, more, err := window(names, &in)
+	page, more, err := window(names, in)
 	if err != nil {
 		return err
 	}
