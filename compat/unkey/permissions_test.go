@@ -40,24 +40,7 @@ func TestPermissionsAndRoles(t *testing.T) {
 	if len(l) != 2 {
 		t.Fatalf("listPermissions search: %v", l)
 	}
-	var all []string
-	cursor := ""
-	for range 20 {
-		body := map[string]any{"limit": 3}
-		if cursor != "" {
-			body["cursor"] = cursor
-		}
-		res := e.call("permissions.listPermissions", body)
-		m := res.Map(t)
-		for _, p := range m["data"].([]any) {
-			all = append(all, p.(map[string]any)["slug"].(string))
-		}
-		pg := m["pagination"].(map[string]any)
-		if pg["hasMore"] != true {
-			break
-		}
-		cursor = pg["cursor"].(string)
-	}
+	all := e.pages("permissions.listPermissions", 3, "slug")
 	if !slices.IsSorted(all) || !slices.Contains(all, "billing.admin") || !slices.Contains(all, "documents") {
 		t.Fatalf("all permissions: %v", all)
 	}
@@ -187,6 +170,27 @@ func TestPermissionsAndRoles(t *testing.T) {
 	}
 }
 
+// pages lists everything proc lists, limit a page, following the cursor
+// (at most 20 pages), and returns each item's member.
+func (e *env) pages(proc string, limit int, member string) []string {
+	e.T.Helper()
+	var out []string
+	body := map[string]any{"limit": limit}
+	for range 20 {
+		m := e.call(proc, body).Map(e.T)
+		for _, x := range m["data"].([]any) {
+			out = append(out, x.(map[string]any)[member].(string))
+		}
+		pg := m["pagination"].(map[string]any)
+		if pg["hasMore"] != true {
+			return out
+		}
+		body["cursor"] = pg["cursor"].(string)
+	}
+	e.T.Fatalf("%s: more than 20 pages", proc)
+	return nil
+}
+
 func equalAny(v any, want ...string) bool {
 	l, ok := v.([]any)
 	if !ok || len(l) != len(want) {
@@ -247,23 +251,7 @@ func TestIdentities(t *testing.T) {
 	e.fail("identities.updateIdentity", map[string]any{"identity": id, "meta": map[string]any{"a": 1}}, http.StatusBadRequest)
 	// Pagination.
 	e.okMap("identities.createIdentity", map[string]any{"externalId": "user_3"})
-	var seen []string
-	cursor := ""
-	for range 5 {
-		body := map[string]any{"limit": 2}
-		if cursor != "" {
-			body["cursor"] = cursor
-		}
-		m := e.call("identities.listIdentities", body).Map(t)
-		for _, x := range m["data"].([]any) {
-			seen = append(seen, x.(map[string]any)["externalId"].(string))
-		}
-		pg := m["pagination"].(map[string]any)
-		if pg["hasMore"] != true {
-			break
-		}
-		cursor = pg["cursor"].(string)
-	}
+	seen := e.pages("identities.listIdentities", 2, "externalId")
 	if len(seen) != 3 {
 		t.Fatalf("identities listed: %v", seen)
 	}
