@@ -1,6 +1,7 @@
 package unkey
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -268,23 +269,35 @@ func restrictedOnly(k *keyward.Key, what string) error {
 		k.PermissionMode, strings.ToUpper(what[:1])+what[1:])
 }
 
+// opKey checks the list what (permissions or roles, each one of kind)
+// that keys.add…, keys.remove… or keys.set… sends and reads the key it
+// changes, which must hold restricted permissions unless the list
+// replaces them (restrictedOnly).
+func (s *server) opKey(ctx context.Context, a *keyward.Actor, id string, o op, what string, list keyward.Field[[]string], kind string) (*keyward.Key, error) {
+	if !list.HasValue() || (o != opSet && len(list.Value) == 0) {
+		return nil, badInput(what, "is required: %s", kind)
+	}
+	k, err := s.apiKey(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	if o != opSet {
+		if err := restrictedOnly(k, what); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
 // keyPermissions serves keys.addPermissions, keys.removePermissions and
 // keys.setPermissions; the answer is every permission the key then holds
 // directly. add and set create the permissions that do not exist, when
 // the root key may (catalog:write; else 403).
 func (s *server) keyPermissions(o op) kit.Handler {
 	return keyProcedure(func(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *keyPermissionsRequest) error {
-		if !in.Permissions.HasValue() || (o != opSet && len(in.Permissions.Value) == 0) {
-			return badInput("permissions", "is required: an array of permission slugs")
-		}
-		k, err := s.apiKey(r.Context(), a, id)
+		k, err := s.opKey(r.Context(), a, id, o, "permissions", in.Permissions, "an array of permission slugs")
 		if err != nil {
 			return err
-		}
-		if o != opSet {
-			if err := restrictedOnly(k, "permissions"); err != nil {
-				return err
-			}
 		}
 		x, err := s.expansion(r.Context(), a)
 		if err != nil {
@@ -357,17 +370,9 @@ type keyRolesRequest struct {
 // answer is every role the key then holds.
 func (s *server) keyRoles(o op) kit.Handler {
 	return keyProcedure(func(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *keyRolesRequest) error {
-		if !in.Roles.HasValue() || (o != opSet && len(in.Roles.Value) == 0) {
-			return badInput("roles", "is required: an array of role names or ids")
-		}
-		k, err := s.apiKey(r.Context(), a, id)
+		k, err := s.opKey(r.Context(), a, id, o, "roles", in.Roles, "an array of role names or ids")
 		if err != nil {
 			return err
-		}
-		if o != opSet {
-			if err := restrictedOnly(k, "roles"); err != nil {
-				return err
-			}
 		}
 		sent := make([]string, len(in.Roles.Value))
 		for i, name := range in.Roles.Value {

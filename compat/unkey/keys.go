@@ -66,6 +66,17 @@ func required(name string, f keyward.Field[string]) (string, error) {
 	return f.Value, nil
 }
 
+// requiredName reads a required member that becomes a keyward name (a
+// catalog resource id, a role name): valid says whether it is one; what
+// says what such names are, before their grammar, for the message.
+func requiredName(member string, f keyward.Field[string], valid func(string) bool, what string) (string, error) {
+	v, err := required(member, f)
+	if err == nil && !valid(v) {
+		err = badInput(member, "cannot be expressed: %s[a-z][a-z0-9_.-]* and at most 64 characters", what)
+	}
+	return v, err
+}
+
 // decode reads the body strictly into dst: malformed JSON, unknown
 // members and wrong types are 400s naming the member.
 func decode(r *http.Request, dst any) error {

@@ -43,12 +43,9 @@ func (s *server) createPermission(w http.ResponseWriter, r *http.Request, a *key
 	if err != nil {
 		return err
 	}
-	slug, err := required("slug", in.Slug)
+	slug, err := requiredName("slug", in.Slug, keyward.ValidResourceID, "keyward permission slugs are catalog resource ids, ")
 	if err != nil {
 		return err
-	}
-	if !keyward.ValidResourceID(slug) {
-		return badInput("slug", "cannot be expressed: keyward permission slugs are catalog resource ids, [a-z][a-z0-9_.-]* and at most 64 characters")
 	}
 	if in.Description.Null {
 		return badInput("description", "must be a string")
@@ -238,12 +235,9 @@ type createRoleRequest struct {
 // createRole serves permissions.createRole: a keyward role whose scopes
 // are the permissions.
 func (s *server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *createRoleRequest) error {
-	name, err := required("name", in.Name)
+	name, err := requiredName("name", in.Name, keyward.ValidRoleName, "keyward role names are ")
 	if err != nil {
 		return err
-	}
-	if !keyward.ValidRoleName(name) {
-		return badInput("name", "cannot be expressed: keyward role names are [a-z][a-z0-9_.-]* and at most 64 characters")
 	}
 	if in.Permissions.Null {
 		return badInput("permissions", "must be an array of permission slugs")
