@@ -2,9 +2,12 @@
 // (docs/compatibility.md, "Adding a dialect"): the one authentication of
 // a vendor's credential, through the server the dialect is mounted on
 // (Server); the adapter from a vendor's handlers, which return errors, to
-// net/http, answering errors in the vendor's shape (Dialect); and the
+// net/http, answering errors in the vendor's shape (Dialect), with the
+// handlers' common state (Base) and a route table (Routes, Serve); the
 // reading and writing of requests and answers the dialects have in common
-// (Dialect.Query, WriteJSON, Bearer; bodies are read with api.Decode).
+// (Dialect.Query, WriteJSON, Bearer, BearerCredential; bodies are read
+// with api.Decode); and the classification of errors the vendors share
+// (StatusOf, Codes, Error).
 //
 // A dialect package declares what is its vendor's: its routes, its wire
 // types, the translation between them and the service's calls, and its
