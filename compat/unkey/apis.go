@@ -70,10 +70,8 @@ func (s *server) deleteAPI(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if err != nil {
 		return err
 	}
-	if _, err := s.Svc.DeleteProject(r.Context(), a, p.ID, ""); err != nil {
-		return withType(err, typeAPINotFound, "")
-	}
-	return reply(w, r, empty{})
+	_, err = s.Svc.DeleteProject(r.Context(), a, p.ID, "")
+	return deleted(w, r, err, typeAPINotFound)
 }
 
 type listKeysRequest struct {

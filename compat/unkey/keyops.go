@@ -91,11 +91,7 @@ type updateKeyRequest struct {
 // updateKey serves keys.updateKey: the members sent change, the others
 // stay (null clears name, externalId, meta, expires and credits).
 func (s *server) updateKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *updateKeyRequest) error {
-	k, err := s.apiKey(r.Context(), a, id)
-	if err != nil {
-		return err
-	}
-	x, err := s.expansion(r.Context(), a)
+	k, x, err := expanded(s, r.Context(), a, id, s.apiKey)
 	if err != nil {
 		return err
 	}
@@ -137,10 +133,7 @@ func (s *server) deleteKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	} else {
 		_, err = s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}, "")
 	}
-	if err != nil {
-		return withType(err, typeKeyNotFound, "")
-	}
-	return reply(w, r, empty{})
+	return deleted(w, r, err, typeKeyNotFound)
 }
 
 type rerollRequest struct {
@@ -463,11 +456,7 @@ func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.
 	if !in.Keys.HasValue() || len(in.Keys.Value) == 0 {
 		return badInput("keys", "is required: the keys to migrate")
 	}
-	p, err := s.project(r.Context(), a, apiIDValue)
-	if err != nil {
-		return err
-	}
-	x, err := s.expansion(r.Context(), a)
+	p, x, err := expanded(s, r.Context(), a, apiIDValue, s.project)
 	if err != nil {
 		return err
 	}

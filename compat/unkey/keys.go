@@ -272,6 +272,18 @@ func (s *server) expansion(ctx context.Context, a *keyward.Actor) (*service.Scop
 	return s.Svc.ScopeExpansion(ctx, a)
 }
 
+// expanded reads the object a procedure names, with read (apiKey,
+// project), and the scope expansion its answer or the fields of the keys
+// it makes need.
+func expanded[T any](s *server, ctx context.Context, a *keyward.Actor, id string, read func(context.Context, *keyward.Actor, string) (T, error)) (T, *service.ScopeExpansion, error) {
+	v, err := read(ctx, a, id)
+	if err != nil {
+		return v, nil, err
+	}
+	x, err := s.expansion(ctx, a)
+	return v, x, err
+}
+
 // view renders a key with its identity (when the root key may read
 // members: Unkey's identity is a service account).
 func (s *server) view(ctx context.Context, a *keyward.Actor, k *keyward.Key, x *service.ScopeExpansion) keyData {
@@ -318,11 +330,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if in.ByteLength.Set && (in.ByteLength.Null || in.ByteLength.Value < minByteLength || in.ByteLength.Value > maxByteLength) {
 		return badInput("byteLength", "must be from %d to %d: keyward tokens carry %d bytes of randomness", minByteLength, maxByteLength, maxByteLength)
 	}
-	p, err := s.project(r.Context(), a, apiIDValue)
-	if err != nil {
-		return err
-	}
-	x, err := s.expansion(r.Context(), a)
+	p, x, err := expanded(s, r.Context(), a, apiIDValue, s.project)
 	if err != nil {
 		return err
 	}
@@ -359,11 +367,7 @@ type getKeyRequest struct {
 // getKey serves keys.getKey; decrypt reveals a recoverable key's token
 // (keys:reveal).
 func (s *server) getKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *getKeyRequest) error {
-	k, err := s.apiKey(r.Context(), a, id)
-	if err != nil {
-		return err
-	}
-	x, err := s.expansion(r.Context(), a)
+	k, x, err := expanded(s, r.Context(), a, id, s.apiKey)
 	if err != nil {
 		return err
 	}

@@ -149,10 +149,7 @@ func (s *server) deletePermission(w http.ResponseWriter, r *http.Request, a *key
 	if err != nil {
 		return err
 	}
-	if err := s.Svc.DeleteResource(r.Context(), a, res.ID); err != nil {
-		return withType(err, typePermNotFound, "")
-	}
-	return reply(w, r, empty{})
+	return deleted(w, r, s.Svc.DeleteResource(r.Context(), a, res.ID), typePermNotFound)
 }
 
 type listRequest struct {
@@ -311,10 +308,7 @@ func (s *server) deleteRole(w http.ResponseWriter, r *http.Request, a *keyward.A
 	if err != nil {
 		return err
 	}
-	if err := s.Svc.DeleteRole(r.Context(), a, ro.Name, ""); err != nil {
-		return withType(err, typeRoleNotFound, "")
-	}
-	return reply(w, r, empty{})
+	return deleted(w, r, s.Svc.DeleteRole(r.Context(), a, ro.Name, ""), typeRoleNotFound)
 }
 
 // listRoles serves permissions.listRoles, by name; search matches name or

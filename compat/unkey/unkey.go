@@ -150,5 +150,14 @@ func replyPage(w http.ResponseWriter, r *http.Request, data any, cursor string, 
 	return kit.WriteJSON(w, r, http.StatusOK, envelope{Meta: metaOf(r), Data: data, Pagination: p})
 }
 
+// deleted answers a deletion that ended with err: Unkey's empty answer,
+// or err with Unkey's type for the object not found.
+func deleted(w http.ResponseWriter, r *http.Request, err error, notFoundType string) error {
+	if err != nil {
+		return withType(err, notFoundType, "")
+	}
+	return reply(w, r, empty{})
+}
+
 // empty is Unkey's EmptyResponse.
 type empty struct{}
