@@ -8,12 +8,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/keyward/keyward/compat/compattest"
 )
 
 func TestPermissionsAndRoles(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	for _, slug := range []string{"documents.read", "documents.write", "billing.admin"} {
 		d := e.okMap("permissions.createPermission", map[string]any{"name": "Perm " + slug, "slug": slug, "description": "d"})
 		if d["permissionId"] != permPrefix+slug {
@@ -206,7 +204,7 @@ func equalAny(v any, want ...string) bool {
 }
 
 func TestPermissionQueryErrors(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	_, tok := e.createKey(e.api("a"), nil)
 	for _, q := range []string{
 		"", "AND", "a AND", "(a", "a)", "a OR OR b", "a b", "()", "a AND (b OR c", "a$b", "Upper",
@@ -227,7 +225,7 @@ func TestPermissionQueryErrors(t *testing.T) {
 }
 
 func TestIdentities(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	d := e.okMap("identities.createIdentity", map[string]any{"externalId": "user_1"})
 	id := d["identityId"].(string)
 	if !strings.HasPrefix(id, identityPrefix) {
@@ -278,7 +276,7 @@ func TestIdentities(t *testing.T) {
 }
 
 func TestMigrateKeys(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api := e.api("legacy")
 	sum := sha256.Sum256([]byte("sk_legacy_one"))
 	sum2 := sha256.Sum256([]byte("sk_legacy_two"))
@@ -322,7 +320,7 @@ func TestMigrateKeys(t *testing.T) {
 // is read on every object, resource:access and resource:access:target
 // keyward's atoms; a key made natively shows its scopes that way.
 func TestSlugs(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api := e.api("a")
 	slugs := []string{"documents", "files:write", "documents:write:doc_1"}
 	id, tok := e.createKey(api, map[string]any{"permissions": slugs})
@@ -353,7 +351,7 @@ func TestSlugs(t *testing.T) {
 // TestVerifyOnlyRootKey: a root key that may only verify (keys:verify)
 // gets the whole answer: identity, permissions, rate limit.
 func TestVerifyOnlyRootKey(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	_, tok := e.createKey(e.api("a"), map[string]any{"externalId": "acme", "permissions": []string{"documents"},
 		"ratelimits": []any{map[string]any{"name": "r", "limit": 10, "duration": 60000, "autoApply": true}}})
 	verifier := e.ManagementKeyIn(e.acct, "keys:verify")
