@@ -40,7 +40,6 @@ type server struct{ kit.Base }
 // Unkey-shaped 404 and 405 answers.
 func New(svc *service.Service, srv kit.Server) http.Handler {
 	s := &server{kit.Base{Svc: svc, Kit: kit.New(srv, kit.Vendor{Errors: errorBody, Credential: credential, Check: noQuery, Operation: "procedure"})}}
-	procedures := kit.Routes{}
 	for name, h := range map[string]kit.Handler{
 		"keys.createKey":               procedure(s.createKey),
 		"keys.verifyKey":               procedure(s.verifyKey),
@@ -76,9 +75,8 @@ func New(svc *service.Service, srv kit.Server) http.Handler {
 		"identities.deleteIdentity":    procedure(s.deleteIdentity),
 		"ratelimit.limit":              procedure(s.limit),
 	} {
-		procedures["POST "+base+name] = h
+		s.Kit.Handle("POST "+base+name, h)
 	}
-	s.Kit.Serve(procedures)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == base+"liveness" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			liveness(w, r)
