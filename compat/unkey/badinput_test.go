@@ -272,3 +272,18 @@ func TestRefusedKeyLeavesNoIdentity(t *testing.T) {
 		t.Fatalf("identities left: %v", l)
 	}
 }
+
+// TestWrongTypeNamesTheMember: a member of the wrong type is named as the
+// client wrote it (name, body.name), not by the Go struct that reads it.
+func TestWrongTypeNamesTheMember(t *testing.T) {
+	e := newEnv(t)
+	er := checkError(t, e.call("keys.createKey", map[string]any{"apiId": e.api("a"), "name": 5}), http.StatusBadRequest)
+	detail, _ := er["detail"].(string)
+	if !strings.HasPrefix(detail, "name:") {
+		t.Errorf("detail %q does not start with the member's name", detail)
+	}
+	errs, _ := er["errors"].([]any)
+	if len(errs) != 1 || errs[0].(map[string]any)["location"] != "body.name" {
+		t.Errorf("errors = %v, want one at body.name", er["errors"])
+	}
+}
