@@ -1,0 +1,97 @@
+// A small Hono app protected by Unkey's middleware (@unkey/hono, exact
+// version in package-lock.json), pointed at keyward, run by
+// TestUnkeyHonoApp (unkey_test.go): its protected route accepts a key
+// made by keyward's native API and refuses the same key once revoked.
+//
+// @unkey/hono builds its client as new Unkey({ rootKey }) and takes no
+// base URL, so it calls https://api.unkey.com. The app sends those calls
+// to keyward's /compat/unkey instead by wrapping fetch (the Unkey SDK
+// calls the global fetch at each request); everything else is the
+// middleware's README example as it stands.
+import { Hono } from "hono";
+import { unkey } from "@unkey/hono";
+import { call, assert, env, done } from "./sdk.mjs";
+
+const unkeyOrigin = "https://api.unkey.com";
+const keywardUnkey = env.url + "/compat/unkey";
+const upstreamFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  const req = new Request(input, init);
+  if (!req.url.startsWith(unkeyOrigin + "/")) return upstreamFetch(input, init);
+  const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.text();
+  return upstreamFetch(keywardUnkey + req.url.slice(unkeyOrigin.length), {
+    method: req.method, headers: req.headers, body, signal: req.signal,
+  });
+};
+
+// native sends a request to keyward's native API with the operator key.
+async function native(method, path, body) {
+  const res = await upstreamFetch(env.url + path, {
+    method,
+    headers: { Authorization: `Bearer ${env.key}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+// The root key: a keyward management key that may verify keys.
+const root = await native("POST", "/v1/management-keys", { name: "hono root key", permissions: ["keys:verify"] });
+if (root.status !== 201) {
+  console.error(`creating the root key through the native API: ${root.status} ${JSON.stringify(root.body)}`);
+  process.exit(2);
+}
+
+// The app, as @unkey/hono's README writes it.
+const app = new Hono();
+app.use("/protected/*", unkey({ rootKey: root.body.secret }));
+app.get("/protected/hello", (c) => {
+  const res = c.get("unkey");
+  if (!res.data.valid) return c.json({ error: "unauthorized", code: res.data.code }, 401);
+  return c.json({ message: "hello", keyId: res.data.keyId });
+});
+
+// get sends GET path to the app (its fetch handler) with the key, if any,
+// and returns the answer's status and body (JSON if it is).
+async function get(path, key) {
+  const res = await app.request(path, { headers: key ? { Authorization: `Bearer ${key}` } : {} });
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) };
+  } catch {
+    return { status: res.status, body: text };
+  }
+}
+
+const key = await call("native POST /v1/keys", async () => {
+  const res = await native("POST", "/v1/keys", { name: "hono app key" });
+  assert.deepEqual({ status: res.status, secret: typeof res.body?.secret }, { status: 201, secret: "string" });
+  return res.body;
+}) ?? {};
+
+await call("GET /protected/hello with a keyward key", async () => {
+  const res = await get("/protected/hello", key.secret);
+  assert.deepEqual(res, { status: 200, body: { message: "hello", keyId: key.id } });
+});
+
+await call("GET /protected/hello without a key", async () => {
+  const res = await get("/protected/hello");
+  assert.equal(res.status, 401);
+});
+
+await call("GET /protected/hello with an unknown key", async () => {
+  const res = await get("/protected/hello", "kw_notakeyofkeyward0000000000000000000");
+  assert.deepEqual(res, { status: 401, body: { error: "unauthorized", code: "NOT_FOUND" } });
+});
+
+await call("native PATCH /v1/keys/{id} status revoked", async () => {
+  const res = await native("PATCH", `/v1/keys/${key.id}`, { status: "revoked" });
+  assert.deepEqual({ status: res.status, keyStatus: res.body?.status }, { status: 200, keyStatus: "revoked" });
+});
+
+await call("GET /protected/hello with the revoked key", async () => {
+  const res = await get("/protected/hello", key.secret);
+  assert.deepEqual({ status: res.status, error: res.body?.error }, { status: 401, error: "unauthorized" });
+});
+
+done();

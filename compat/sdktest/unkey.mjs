@@ -1,0 +1,497 @@
+// Unkey's TypeScript SDK (@unkey/api, exact version in package-lock.json)
+// against keyward's Unkey dialect, run by TestUnkeyTypeScriptSDK
+// (unkey_test.go). The only change from an application written for Unkey
+// is the client setup: serverURL points at keyward's /compat/unkey and
+// rootKey is a keyward management key. Every SDK call is one call(...)
+// with one assertion; the names are listed in unkey_test.go.
+import { createHash, randomBytes } from "node:crypto";
+import { Unkey } from "@unkey/api";
+import * as errors from "@unkey/api/models/errors";
+import { call, rejects, assert, env, done } from "./sdk.mjs";
+
+const serverURL = env.url + "/compat/unkey";
+
+// native sends a request to keyward's native API with the operator key.
+async function native(method, path, body) {
+  const res = await fetch(env.url + path, {
+    method,
+    headers: { Authorization: `Bearer ${env.key}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+// The root key: a keyward management key of the default account with the
+// permissions Unkey's root-key procedures need (docs/compatibility.md).
+const created = await native("POST", "/v1/management-keys", {
+  name: "unkey root key",
+  permissions: [
+    "keys:read", "keys:write", "keys:verify", "keys:reveal",
+    "members:read", "members:write", "catalog:read", "catalog:write",
+  ],
+});
+if (created.status !== 201) {
+  console.error(`creating the root key through the native API: ${created.status} ${JSON.stringify(created.body)}`);
+  process.exit(2);
+}
+const rootKey = created.body.secret;
+
+const unkey = new Unkey({ rootKey, serverURL });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const slugs = (perms) => (perms ?? []).map((p) => p.slug).sort();
+const names = (roles) => (roles ?? []).map((r) => r.name).sort();
+// verdict is what a verification answer says, in one comparable object.
+const verdict = (res) => ({ valid: res.data.valid, code: res.data.code });
+const VALID = { valid: true, code: "VALID" };
+const invalid = (code) => ({ valid: false, code });
+
+// The SDK has no liveness call; Unkey's GET /v2/liveness is checked with
+// fetch so that the dialect's every route is covered.
+await call("liveness (fetch; not in the SDK)", async () => {
+  const res = await fetch(serverURL + "/v2/liveness");
+  const body = await res.json();
+  assert.deepEqual({ status: res.status, hasMessage: typeof body?.data?.message === "string" }, { status: 200, hasMessage: true });
+});
+
+// ---- APIs, permissions, roles, identities: what keys refer to.
+
+const apiId = await call("apis.createApi", async () => {
+  const res = await unkey.apis.createApi({ name: "sdk-test-api" });
+  assert.match(res.data.apiId, /.+/);
+  return res.data.apiId;
+});
+
+await call("apis.getApi", async () => {
+  const res = await unkey.apis.getApi({ apiId });
+  assert.deepEqual({ id: res.data.id, name: res.data.name }, { id: apiId, name: "sdk-test-api" });
+});
+
+await call("permissions.createPermission", async () => {
+  const res = await unkey.permissions.createPermission({ name: "documents.read", slug: "documents.read", description: "read documents" });
+  assert.match(res.data.permissionId, /.+/);
+});
+
+const writePermissionId = await call("permissions.createPermission (second)", async () => {
+  const res = await unkey.permissions.createPermission({ name: "documents.write", slug: "documents.write" });
+  assert.match(res.data.permissionId, /.+/);
+  return res.data.permissionId;
+});
+
+await call("permissions.getPermission", async () => {
+  const res = await unkey.permissions.getPermission({ permission: "documents.read" });
+  assert.deepEqual({ slug: res.data.slug, description: res.data.description }, { slug: "documents.read", description: "read documents" });
+});
+
+await call("permissions.listPermissions", async () => {
+  const res = await unkey.permissions.listPermissions({});
+  assert.deepEqual(slugs(res.data).filter((s) => s.startsWith("documents.")), ["documents.read", "documents.write"]);
+});
+
+await call("permissions.createRole", async () => {
+  const res = await unkey.permissions.createRole({ name: "reader", description: "reads documents", permissions: ["documents.read"] });
+  assert.match(res.data.roleId, /.+/);
+});
+
+await call("permissions.createRole (second)", async () => {
+  const res = await unkey.permissions.createRole({ name: "scratch" });
+  assert.match(res.data.roleId, /.+/);
+});
+
+await call("permissions.getRole", async () => {
+  const res = await unkey.permissions.getRole({ role: "reader" });
+  assert.deepEqual({ name: res.data.name, permissions: slugs(res.data.permissions) }, { name: "reader", permissions: ["documents.read"] });
+});
+
+await call("permissions.listRoles", async () => {
+  const res = await unkey.permissions.listRoles({});
+  assert.deepEqual(names(res.data).filter((n) => n === "reader" || n === "scratch"), ["reader", "scratch"]);
+});
+
+await call("identities.createIdentity", async () => {
+  const res = await unkey.identities.createIdentity({ externalId: "user_1", meta: { plan: "pro" } });
+  assert.match(res.data.identityId, /.+/);
+});
+
+await call("identities.getIdentity", async () => {
+  const res = await unkey.identities.getIdentity({ identity: "user_1" });
+  assert.deepEqual({ externalId: res.data.externalId, meta: res.data.meta }, { externalId: "user_1", meta: { plan: "pro" } });
+});
+
+await call("identities.listIdentities", async () => {
+  const res = await unkey.identities.listIdentities({});
+  assert.ok(res.data.some((i) => i.externalId === "user_1"), `user_1 is not listed: ${JSON.stringify(res.data)}`);
+});
+
+await call("identities.updateIdentity", async () => {
+  const res = await unkey.identities.updateIdentity({ identity: "user_1", meta: { plan: "team" } });
+  assert.deepEqual({ externalId: res.data.externalId, meta: res.data.meta }, { externalId: "user_1", meta: { plan: "team" } });
+});
+
+// ---- Keys.
+
+const main = await call("keys.createKey", async () => {
+  const res = await unkey.keys.createKey({
+    apiId,
+    name: "sdk key",
+    externalId: "user_1",
+    meta: { tier: "gold" },
+    permissions: ["documents.read"],
+  });
+  assert.ok(typeof res.data.keyId === "string" && typeof res.data.key === "string" && res.data.key.length > 16, JSON.stringify(res.data));
+  return res.data;
+}) ?? {};
+
+// A key made through the Unkey dialect is an ordinary keyward key.
+await call("native GET /v1/keys/{id} (key made by the SDK)", async () => {
+  const res = await native("GET", `/v1/keys/${main.keyId}`);
+  assert.deepEqual({ status: res.status, id: res.body?.id, name: res.body?.name }, { status: 200, id: main.keyId, name: "sdk key" });
+});
+
+await call("keys.verifyKey VALID", async () => {
+  const res = await unkey.keys.verifyKey({ key: main.key });
+  assert.deepEqual(
+    { ...verdict(res), keyId: res.data.keyId, externalId: res.data.identity?.externalId, meta: res.data.meta },
+    { ...VALID, keyId: main.keyId, externalId: "user_1", meta: { tier: "gold" } },
+  );
+});
+
+await call("keys.verifyKey NOT_FOUND", async () => {
+  const res = await unkey.keys.verifyKey({ key: "sk_" + randomBytes(16).toString("hex") });
+  assert.deepEqual(verdict(res), invalid("NOT_FOUND"));
+});
+
+await call("keys.verifyKey permission query VALID", async () => {
+  const res = await unkey.keys.verifyKey({ key: main.key, permissions: "documents.read OR documents.write" });
+  assert.deepEqual(verdict(res), VALID);
+});
+
+await call("keys.verifyKey INSUFFICIENT_PERMISSIONS", async () => {
+  const res = await unkey.keys.verifyKey({ key: main.key, permissions: "documents.read AND documents.write" });
+  assert.deepEqual(verdict(res), invalid("INSUFFICIENT_PERMISSIONS"));
+});
+
+await call("keys.verifyKey bad permission query (400)", async () => {
+  const err = await rejects(() => unkey.keys.verifyKey({ key: main.key, permissions: "documents.read AND (" }), 400);
+  assert.ok(err instanceof errors.BadRequestErrorResponse, `got ${err?.name}`);
+});
+
+await call("keys.getKey", async () => {
+  const res = await unkey.keys.getKey({ keyId: main.keyId });
+  assert.deepEqual(
+    { keyId: res.data.keyId, name: res.data.name, enabled: res.data.enabled, permissions: res.data.permissions, meta: res.data.meta },
+    { keyId: main.keyId, name: "sdk key", enabled: true, permissions: ["documents.read"], meta: { tier: "gold" } },
+  );
+});
+
+await call("keys.whoami", async () => {
+  const res = await unkey.keys.whoami({ key: main.key });
+  assert.deepEqual({ keyId: res.data.keyId, name: res.data.name }, { keyId: main.keyId, name: "sdk key" });
+});
+
+await call("keys.updateKey", async () => {
+  const res = await unkey.keys.updateKey({ keyId: main.keyId, name: "renamed key", meta: { tier: "platinum" } });
+  assert.match(res.meta.requestId, /.+/);
+});
+
+await call("keys.getKey after updateKey", async () => {
+  const res = await unkey.keys.getKey({ keyId: main.keyId });
+  assert.deepEqual({ name: res.data.name, meta: res.data.meta }, { name: "renamed key", meta: { tier: "platinum" } });
+});
+
+await call("keys.addPermissions", async () => {
+  const res = await unkey.keys.addPermissions({ keyId: main.keyId, permissions: ["documents.write"] });
+  assert.deepEqual(slugs(res.data), ["documents.read", "documents.write"]);
+});
+
+await call("keys.removePermissions", async () => {
+  const res = await unkey.keys.removePermissions({ keyId: main.keyId, permissions: ["documents.write"] });
+  assert.deepEqual(slugs(res.data), ["documents.read"]);
+});
+
+await call("keys.setPermissions", async () => {
+  const res = await unkey.keys.setPermissions({ keyId: main.keyId, permissions: [] });
+  assert.deepEqual(slugs(res.data), []);
+});
+
+await call("keys.addRoles", async () => {
+  const res = await unkey.keys.addRoles({ keyId: main.keyId, roles: ["reader", "scratch"] });
+  assert.deepEqual(names(res.data), ["reader", "scratch"]);
+});
+
+await call("keys.removeRoles", async () => {
+  const res = await unkey.keys.removeRoles({ keyId: main.keyId, roles: ["scratch"] });
+  assert.deepEqual(names(res.data), ["reader"]);
+});
+
+await call("keys.setRoles", async () => {
+  const res = await unkey.keys.setRoles({ keyId: main.keyId, roles: ["reader"] });
+  assert.deepEqual(names(res.data), ["reader"]);
+});
+
+// The key now has no direct permission, only the role reader's.
+await call("keys.verifyKey VALID through a role", async () => {
+  const res = await unkey.keys.verifyKey({ key: main.key, permissions: "documents.read" });
+  assert.deepEqual(verdict(res), VALID);
+});
+
+await call("keys.verifyKey INSUFFICIENT_PERMISSIONS through a role", async () => {
+  const res = await unkey.keys.verifyKey({ key: main.key, permissions: "documents.write" });
+  assert.deepEqual(verdict(res), invalid("INSUFFICIENT_PERMISSIONS"));
+});
+
+// DISABLED, then enabled again.
+const disabled = await call("keys.createKey disabled", async () => {
+  const res = await unkey.keys.createKey({ apiId, name: "disabled key", enabled: false });
+  assert.match(res.data.keyId, /.+/);
+  return res.data;
+}) ?? {};
+
+await call("keys.verifyKey DISABLED", async () => {
+  const res = await unkey.keys.verifyKey({ key: disabled.key });
+  assert.deepEqual(verdict(res), invalid("DISABLED"));
+});
+
+await call("keys.updateKey enabled", async () => {
+  const res = await unkey.keys.updateKey({ keyId: disabled.keyId, enabled: true });
+  assert.match(res.meta.requestId, /.+/);
+});
+
+await call("keys.verifyKey VALID after enabling", async () => {
+  const res = await unkey.keys.verifyKey({ key: disabled.key });
+  assert.deepEqual(verdict(res), VALID);
+});
+
+// EXPIRED: a key that expires in a second and a half, verified later.
+const expiresAt = Date.now() + 1500;
+const expiring = await call("keys.createKey expires", async () => {
+  const res = await unkey.keys.createKey({ apiId, name: "expiring key", expires: expiresAt });
+  assert.match(res.data.keyId, /.+/);
+  return res.data;
+}) ?? {};
+
+// USAGE_EXCEEDED with credits, then keys.updateCredits.
+const metered = await call("keys.createKey credits", async () => {
+  const res = await unkey.keys.createKey({ apiId, name: "metered key", credits: { remaining: 1 } });
+  assert.match(res.data.keyId, /.+/);
+  return res.data;
+}) ?? {};
+
+await call("keys.verifyKey VALID spends a credit", async () => {
+  const res = await unkey.keys.verifyKey({ key: metered.key });
+  assert.deepEqual({ ...verdict(res), credits: res.data.credits }, { ...VALID, credits: 0 });
+});
+
+await call("keys.verifyKey USAGE_EXCEEDED", async () => {
+  const res = await unkey.keys.verifyKey({ key: metered.key });
+  assert.deepEqual(verdict(res), invalid("USAGE_EXCEEDED"));
+});
+
+await call("keys.updateCredits set", async () => {
+  const res = await unkey.keys.updateCredits({ keyId: metered.keyId, operation: "set", value: 5 });
+  assert.equal(res.data.remaining, 5);
+});
+
+await call("keys.updateCredits increment", async () => {
+  const res = await unkey.keys.updateCredits({ keyId: metered.keyId, operation: "increment", value: 2 });
+  assert.equal(res.data.remaining, 7);
+});
+
+await call("keys.updateCredits decrement", async () => {
+  const res = await unkey.keys.updateCredits({ keyId: metered.keyId, operation: "decrement", value: 3 });
+  assert.equal(res.data.remaining, 4);
+});
+
+await call("keys.verifyKey VALID with credits cost", async () => {
+  const res = await unkey.keys.verifyKey({ key: metered.key, credits: { cost: 4 } });
+  assert.deepEqual({ ...verdict(res), credits: res.data.credits }, { ...VALID, credits: 0 });
+});
+
+// RATE_LIMITED with a named rate limit applied on every verification.
+const limited = await call("keys.createKey ratelimits", async () => {
+  const res = await unkey.keys.createKey({
+    apiId, name: "limited key",
+    ratelimits: [{ name: "requests", limit: 1, duration: 60000, autoApply: true }],
+  });
+  assert.match(res.data.keyId, /.+/);
+  return res.data;
+}) ?? {};
+
+await call("keys.verifyKey VALID within the rate limit", async () => {
+  const res = await unkey.keys.verifyKey({ key: limited.key });
+  assert.deepEqual(verdict(res), VALID);
+});
+
+await call("keys.verifyKey RATE_LIMITED", async () => {
+  const res = await unkey.keys.verifyKey({ key: limited.key });
+  assert.deepEqual(verdict(res), invalid("RATE_LIMITED"));
+});
+
+// keys.migrateKeys: a key of another system, moved by the hash of its
+// token, verifies with that token.
+const legacyToken = "legacy_" + randomBytes(24).toString("hex");
+const migrated = await call("keys.migrateKeys", async () => {
+  const hash = createHash("sha256").update(legacyToken).digest("base64");
+  const res = await unkey.keys.migrateKeys({
+    migrationId: "sdk-test",
+    apiId,
+    keys: [{ hash, name: "migrated key", externalId: "user_1", permissions: ["documents.read"] }],
+  });
+  assert.deepEqual(
+    { migrated: res.data.migrated.map((m) => m.hash), failed: res.data.failed, keyId: typeof res.data.migrated[0]?.keyId },
+    { migrated: [hash], failed: [], keyId: "string" },
+  );
+  return res.data.migrated[0];
+});
+
+await call("keys.verifyKey VALID for a migrated key", async () => {
+  const res = await unkey.keys.verifyKey({ key: legacyToken, permissions: "documents.read" });
+  assert.deepEqual({ ...verdict(res), keyId: res.data.keyId }, { ...VALID, keyId: migrated?.keyId });
+});
+
+// keys.rerollKey: a new secret; the old one stops at once (expiration 0).
+const rerolled = await call("keys.rerollKey", async () => {
+  const res = await unkey.keys.rerollKey({ keyId: main.keyId, expiration: 0 });
+  assert.ok(typeof res.data.key === "string" && res.data.key !== main.key && typeof res.data.keyId === "string", JSON.stringify(res.data));
+  return res.data;
+}) ?? {};
+
+await call("keys.verifyKey VALID after rerollKey", async () => {
+  const res = await unkey.keys.verifyKey({ key: rerolled.key });
+  assert.deepEqual(verdict(res), VALID);
+});
+
+await call("keys.verifyKey old secret after rerollKey", async () => {
+  const res = await unkey.keys.verifyKey({ key: main.key });
+  assert.equal(res.data.valid, false, JSON.stringify(res.data));
+});
+
+// apis.listKeys: two pages of two keys, then the rest, by the cursor.
+await call("apis.listKeys with pagination cursor", async () => {
+  const first = await unkey.apis.listKeys({ apiId, limit: 2 });
+  const second = await unkey.apis.listKeys({ apiId, limit: 2, cursor: first.result.pagination.cursor });
+  const ids = [...first.result.data, ...second.result.data].map((k) => k.keyId);
+  assert.deepEqual(
+    { firstCount: first.result.data.length, firstHasMore: first.result.pagination.hasMore, distinct: new Set(ids).size },
+    { firstCount: 2, firstHasMore: true, distinct: ids.length },
+  );
+});
+
+await call("apis.listKeys next page (the SDK's paginator)", async () => {
+  const seen = [];
+  for await (const page of await unkey.apis.listKeys({ apiId, limit: 2 })) {
+    seen.push(...page.result.data.map((k) => k.keyId));
+  }
+  const want = [main.keyId, disabled.keyId, expiring.keyId, metered.keyId, limited.keyId, migrated?.keyId, rerolled.keyId];
+  assert.deepEqual([...new Set(seen)].sort(), [...new Set(want)].sort());
+});
+
+await call("apis.listKeys externalId", async () => {
+  const res = await unkey.apis.listKeys({ apiId, externalId: "user_1" });
+  assert.deepEqual(
+    [...new Set(res.result.data.map((k) => k.keyId))].sort(),
+    [...new Set([main.keyId, rerolled.keyId, migrated?.keyId])].sort(),
+  );
+});
+
+// EXPIRED, now that the key's time has passed.
+await sleep(Math.max(0, expiresAt + 200 - Date.now()));
+await call("keys.verifyKey EXPIRED", async () => {
+  const res = await unkey.keys.verifyKey({ key: expiring.key });
+  assert.deepEqual(verdict(res), invalid("EXPIRED"));
+});
+
+// ---- ratelimit.limit: a limit on any identifier, no key involved.
+
+await call("ratelimit.limit", async () => {
+  const res = await unkey.ratelimit.limit({ namespace: "sdk-test", identifier: "user_1", limit: 1, duration: 60000 });
+  assert.deepEqual({ success: res.data.success, limit: res.data.limit, remaining: res.data.remaining }, { success: true, limit: 1, remaining: 0 });
+});
+
+await call("ratelimit.limit exceeded", async () => {
+  const res = await unkey.ratelimit.limit({ namespace: "sdk-test", identifier: "user_1", limit: 1, duration: 60000 });
+  assert.deepEqual({ success: res.data.success, remaining: res.data.remaining }, { success: false, remaining: 0 });
+});
+
+// ---- Errors.
+
+await call("keys.getKey unknown key (NotFound)", async () => {
+  const err = await rejects(() => unkey.keys.getKey({ keyId: "key_doesnotexist" }), 404);
+  assert.ok(err instanceof errors.NotFoundErrorResponse && err.error.status === 404, `got ${err?.name}`);
+});
+
+await call("keys.createKey bad input (400)", async () => {
+  const err = await rejects(() => unkey.keys.createKey({ apiId, byteLength: 1 }), 400);
+  assert.ok(err instanceof errors.BadRequestErrorResponse && err.error.status === 400, `got ${err?.name}`);
+});
+
+await call("ratelimit.limit bad input (400)", async () => {
+  const err = await rejects(() => unkey.ratelimit.limit({ namespace: "sdk-test", identifier: "user_1", limit: 1, duration: -5 }), 400);
+  assert.ok(err instanceof errors.BadRequestErrorResponse, `got ${err?.name}`);
+});
+
+await call("apis.getApi unknown root key (401)", async () => {
+  const stranger = new Unkey({ rootKey: "kwm_" + randomBytes(24).toString("hex"), serverURL });
+  const err = await rejects(() => stranger.apis.getApi({ apiId }), 401);
+  assert.ok(err instanceof errors.UnauthorizedErrorResponse, `got ${err?.name}`);
+});
+
+// ---- Deleting.
+
+await call("keys.deleteKey", async () => {
+  const res = await unkey.keys.deleteKey({ keyId: disabled.keyId });
+  assert.match(res.meta.requestId, /.+/);
+});
+
+await call("keys.getKey deleted key (NotFound)", async () => {
+  const err = await rejects(() => unkey.keys.getKey({ keyId: disabled.keyId }), 404);
+  assert.ok(err instanceof errors.NotFoundErrorResponse, `got ${err?.name}`);
+});
+
+await call("keys.verifyKey NOT_FOUND after deleteKey", async () => {
+  const res = await unkey.keys.verifyKey({ key: disabled.key });
+  assert.deepEqual(verdict(res), invalid("NOT_FOUND"));
+});
+
+await call("permissions.deletePermission", async () => {
+  const res = await unkey.permissions.deletePermission({ permission: writePermissionId ?? "documents.write" });
+  assert.match(res.meta.requestId, /.+/);
+});
+
+await call("permissions.getPermission deleted (NotFound)", async () => {
+  const err = await rejects(() => unkey.permissions.getPermission({ permission: "documents.write" }), 404);
+  assert.ok(err instanceof errors.NotFoundErrorResponse, `got ${err?.name}`);
+});
+
+await call("permissions.deleteRole", async () => {
+  const res = await unkey.permissions.deleteRole({ role: "scratch" });
+  assert.match(res.meta.requestId, /.+/);
+});
+
+await call("permissions.getRole deleted (NotFound)", async () => {
+  const err = await rejects(() => unkey.permissions.getRole({ role: "scratch" }), 404);
+  assert.ok(err instanceof errors.NotFoundErrorResponse, `got ${err?.name}`);
+});
+
+await call("identities.deleteIdentity", async () => {
+  const res = await unkey.identities.deleteIdentity({ identity: "user_1" });
+  assert.match(res.meta.requestId, /.+/);
+});
+
+await call("identities.getIdentity deleted (NotFound)", async () => {
+  const err = await rejects(() => unkey.identities.getIdentity({ identity: "user_1" }), 404);
+  assert.ok(err instanceof errors.NotFoundErrorResponse, `got ${err?.name}`);
+});
+
+await call("apis.deleteApi", async () => {
+  const res = await unkey.apis.deleteApi({ apiId });
+  assert.match(res.meta.requestId, /.+/);
+});
+
+await call("apis.getApi deleted (NotFound)", async () => {
+  const err = await rejects(() => unkey.apis.getApi({ apiId }), 404);
+  assert.ok(err instanceof errors.NotFoundErrorResponse, `got ${err?.name}`);
+});
+
+done();
