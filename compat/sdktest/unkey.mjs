@@ -417,7 +417,7 @@ await call("ratelimit.limit exceeded", async () => {
 // ---- Errors.
 
 await call("keys.getKey unknown key (NotFound)", async () => {
-  const err = await rejects(() => unkey.keys.getKey({ keyId: "key_doesnotexist" }), 404);
+  const err = await rejects(() => unkey.keys.getKey({ keyId: "key_2cGKbMxRyIzhCxo1Idjz8q" }), 404);
   assert.ok(err instanceof errors.NotFoundErrorResponse && err.error.status === 404, `got ${err?.name}`);
 });
 
