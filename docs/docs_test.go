@@ -30,7 +30,8 @@ const root = ".."
 // repoFiles returns the files of the repository below root whose names end
 // in one of exts, as slash-separated paths relative to root. Hidden
 // directories (.git…) are skipped, except .ci, and so are directories that
-// running keyward or its benchmarks leaves behind.
+// running keyward or its benchmarks leaves behind, and the npm packages the
+// SDK tests install (node_modules: other projects' documents).
 func repoFiles(t *testing.T, exts ...string) []string {
 	t.Helper()
 	var out []string
@@ -45,7 +46,7 @@ func repoFiles(t *testing.T, exts ...string) []string {
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
 			name := d.Name()
-			if rel != "." && (strings.HasPrefix(name, ".") && name != ".ci" || name == "testdata" || name == "keyward-data" || name == "bench-out") {
+			if rel != "." && (strings.HasPrefix(name, ".") && name != ".ci" || name == "testdata" || name == "keyward-data" || name == "bench-out" || name == "node_modules") {
 				return filepath.SkipDir
 			}
 			return nil
