@@ -1,9 +1,10 @@
-// Package compat serves four vendors' API-key APIs in their own wire
+// Package compat serves five vendors' API-key APIs in their own wire
 // formats (docs/compatibility.md), each under /compat/<vendor>/ on the native server and
 // backed by the same keys: a client written from orq's, discue's,
-// PulseCRM's or Vectara's documentation works against keyward with only
+// PulseCRM's, Vectara's or Unkey's documentation works against keyward with only
 // its base URL and credential changed. Each dialect is a package of its
-// own (compat/orq, compat/discue, compat/pulsecrm, compat/vectara) that
+// own (compat/orq, compat/discue, compat/pulsecrm, compat/vectara,
+// compat/unkey) that
 // translates its vendor's requests to the service's calls and keyward's
 // answers and errors back, on the scaffold they share (compat/internal/kit);
 // the rules stay in package service, so a key changed through one API is
@@ -18,6 +19,7 @@ import (
 	"github.com/keyward/keyward/compat/internal/kit"
 	"github.com/keyward/keyward/compat/orq"
 	"github.com/keyward/keyward/compat/pulsecrm"
+	"github.com/keyward/keyward/compat/unkey"
 	"github.com/keyward/keyward/compat/vectara"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
@@ -32,6 +34,7 @@ var dialects = []struct {
 	{discue.Dialect, discue.New},
 	{pulsecrm.Dialect, pulsecrm.New},
 	{vectara.Dialect, vectara.New},
+	{unkey.Dialect, unkey.New},
 }
 
 // Mount serves every dialect on srv, backed by svc (the service srv

@@ -90,6 +90,7 @@ type Service struct {
 	catalogs *catalogCache
 	grace    time.Duration
 	limiter  *limiter
+	named    namedCells
 	credits  *creditBook
 	observer Observer
 
