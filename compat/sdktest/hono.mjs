@@ -50,6 +50,14 @@ app.get("/protected/hello", (c) => {
   if (!res.data.valid) return c.json({ error: "unauthorized", code: res.data.code }, 401);
   return c.json({ message: "hello", keyId: res.data.keyId });
 });
+// A route that needs a permission: the middleware's permissions query,
+// with its handleInvalidKey answering for keys that fail it.
+app.use("/documents/*", unkey({
+  rootKey: root.body.secret,
+  permissions: "documents",
+  handleInvalidKey: (c, res) => c.json({ error: "forbidden", code: res.data.code }, 403),
+}));
+app.get("/documents/list", (c) => c.json({ documents: [], keyId: c.get("unkey").data.keyId }));
 
 // get sends GET path to the app (its fetch handler) with the key, if any,
 // and returns the answer's status and body (JSON if it is).
@@ -82,6 +90,31 @@ await call("GET /protected/hello without a key", async () => {
 await call("GET /protected/hello with an unknown key", async () => {
   const res = await get("/protected/hello", "kw_notakeyofkeyward0000000000000000000");
   assert.deepEqual(res, { status: 401, body: { error: "unauthorized", code: "NOT_FOUND" } });
+});
+
+// Permissions: a native key with a scope on the catalog resource documents
+// passes the middleware's query "documents" (the resource, at any level);
+// a restricted key without it does not.
+const reader = await call("native POST /v1/keys with a scope on documents", async () => {
+  const res = await native("POST", "/v1/keys", { name: "reader", permission_mode: "restricted", scopes: [{ resource: "documents", access: "read" }] });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body;
+}) ?? {};
+
+const stranger = await call("native POST /v1/keys without scopes", async () => {
+  const res = await native("POST", "/v1/keys", { name: "no scopes", permission_mode: "restricted", scopes: [] });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body;
+}) ?? {};
+
+await call("GET /documents/list with a key that may read documents", async () => {
+  const res = await get("/documents/list", reader.secret);
+  assert.deepEqual(res, { status: 200, body: { documents: [], keyId: reader.id } });
+});
+
+await call("GET /documents/list with a key without that permission", async () => {
+  const res = await get("/documents/list", stranger.secret);
+  assert.deepEqual(res, { status: 403, body: { error: "forbidden", code: "INSUFFICIENT_PERMISSIONS" } });
 });
 
 await call("native PATCH /v1/keys/{id} status revoked", async () => {

@@ -315,6 +315,39 @@ await call("keys.verifyKey VALID with credits cost", async () => {
   assert.deepEqual({ ...verdict(res), credits: res.data.credits }, { ...VALID, credits: 0 });
 });
 
+// A prefix of the application's own, and credits that refill daily.
+const refilled = await call("keys.createKey prefix and refill", async () => {
+  const res = await unkey.keys.createKey({
+    apiId, name: "prefixed key", prefix: "acme",
+    credits: { remaining: 10, refill: { interval: "daily", amount: 10 } },
+  });
+  assert.ok(res.data.key.startsWith("acme_"), res.data.key);
+  return res.data;
+}) ?? {};
+
+await call("keys.getKey credits refill", async () => {
+  const res = await unkey.keys.getKey({ keyId: refilled.keyId });
+  assert.deepEqual(
+    { remaining: res.data.credits?.remaining, interval: res.data.credits?.refill?.interval, amount: res.data.credits?.refill?.amount, start: res.data.start.startsWith("acme_") },
+    { remaining: 10, interval: "daily", amount: 10, start: true },
+  );
+});
+
+await call("keys.verifyKey with tags", async () => {
+  const res = await unkey.keys.verifyKey({ key: refilled.key, tags: ["path=/v1/documents", "region=eu"] });
+  assert.deepEqual({ ...verdict(res), credits: res.data.credits }, { ...VALID, credits: 9 });
+});
+
+await call("keys.updateKey credits null (unlimited)", async () => {
+  const res = await unkey.keys.updateKey({ keyId: refilled.keyId, credits: null });
+  assert.match(res.meta.requestId, /.+/);
+});
+
+await call("keys.getKey without credits", async () => {
+  const res = await unkey.keys.getKey({ keyId: refilled.keyId });
+  assert.equal(res.data.credits?.remaining ?? null, null, JSON.stringify(res.data.credits));
+});
+
 // RATE_LIMITED with a named rate limit applied on every verification.
 const limited = await call("keys.createKey ratelimits", async () => {
   const res = await unkey.keys.createKey({
@@ -390,7 +423,7 @@ await call("apis.listKeys next page (the SDK's paginator)", async () => {
   for await (const page of await unkey.apis.listKeys({ apiId, limit: 2 })) {
     seen.push(...page.result.data.map((k) => k.keyId));
   }
-  const want = [main.keyId, disabled.keyId, expiring.keyId, metered.keyId, limited.keyId, migrated?.keyId, rerolled.keyId];
+  const want = [main.keyId, disabled.keyId, expiring.keyId, metered.keyId, refilled.keyId, limited.keyId, migrated?.keyId, rerolled.keyId];
   assert.deepEqual([...new Set(seen)].sort(), [...new Set(want)].sort());
 });
 
