@@ -385,6 +385,12 @@ const migrated = await call("keys.migrateKeys", async () => {
   return res.data.migrated[0];
 });
 
+await call("keys.migrateKeys known hash (failed)", async () => {
+  const hash = createHash("sha256").update(legacyToken).digest("hex");
+  const res = await unkey.keys.migrateKeys({ migrationId: "sdk-test", apiId, keys: [{ hash, name: "again" }] });
+  assert.deepEqual({ migrated: res.data.migrated, failed: res.data.failed }, { migrated: [], failed: [hash] });
+});
+
 await call("keys.verifyKey VALID for a migrated key", async () => {
   const res = await unkey.keys.verifyKey({ key: legacyToken, permissions: "documents.read" });
   assert.deepEqual({ ...verdict(res), keyId: res.data.keyId }, { ...VALID, keyId: migrated?.keyId });

@@ -67,6 +67,7 @@ var unkeyCalls = []string{
 	"keys.verifyKey VALID within the rate limit",
 	"keys.verifyKey RATE_LIMITED",
 	"keys.migrateKeys",
+	"keys.migrateKeys known hash (failed)",
 	"keys.verifyKey VALID for a migrated key",
 	"keys.rerollKey",
 	"keys.verifyKey VALID after rerollKey",
