@@ -10,41 +10,26 @@
 // middleware's README example as it stands.
 import { Hono } from "hono";
 import { unkey } from "@unkey/hono";
-import { call, assert, env, done } from "./sdk.mjs";
+import { call, assert, done } from "./sdk.mjs";
+import { native, rootKey, unkeyURL } from "./unkeysetup.mjs";
 
 const unkeyOrigin = "https://api.unkey.com";
-const keywardUnkey = env.url + "/compat/unkey";
 const upstreamFetch = globalThis.fetch;
 globalThis.fetch = async (input, init) => {
   const req = new Request(input, init);
   if (!req.url.startsWith(unkeyOrigin + "/")) return upstreamFetch(input, init);
   const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.text();
-  return upstreamFetch(keywardUnkey + req.url.slice(unkeyOrigin.length), {
+  return upstreamFetch(unkeyURL + req.url.slice(unkeyOrigin.length), {
     method: req.method, headers: req.headers, body, signal: req.signal,
   });
 };
 
-// native sends a request to keyward's native API with the operator key.
-async function native(method, path, body) {
-  const res = await upstreamFetch(env.url + path, {
-    method,
-    headers: { Authorization: `Bearer ${env.key}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
 // The root key: a keyward management key that may verify keys.
-const root = await native("POST", "/v1/management-keys", { name: "hono root key", permissions: ["keys:verify"] });
-if (root.status !== 201) {
-  console.error(`creating the root key through the native API: ${root.status} ${JSON.stringify(root.body)}`);
-  process.exit(2);
-}
+const root = await rootKey("hono root key", ["keys:verify"]);
 
 // The app, as @unkey/hono's README writes it.
 const app = new Hono();
-app.use("/protected/*", unkey({ rootKey: root.body.secret }));
+app.use("/protected/*", unkey({ rootKey: root }));
 app.get("/protected/hello", (c) => {
   const res = c.get("unkey");
   if (!res.data.valid) return c.json({ error: "unauthorized", code: res.data.code }, 401);
@@ -53,7 +38,7 @@ app.get("/protected/hello", (c) => {
 // A route that needs a permission: the middleware's permissions query,
 // with its handleInvalidKey answering for keys that fail it.
 app.use("/documents/*", unkey({
-  rootKey: root.body.secret,
+  rootKey: root,
   permissions: "documents",
   handleInvalidKey: (c, res) => c.json({ error: "forbidden", code: res.data.code }, 403),
 }));

@@ -7,37 +7,18 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Unkey } from "@unkey/api";
 import * as errors from "@unkey/api/models/errors";
-import { call, rejects, assert, env, done } from "./sdk.mjs";
-
-const serverURL = env.url + "/compat/unkey";
-
-// native sends a request to keyward's native API with the operator key.
-async function native(method, path, body) {
-  const res = await fetch(env.url + path, {
-    method,
-    headers: { Authorization: `Bearer ${env.key}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+import { call, rejects, assert, done } from "./sdk.mjs";
+import { native, rootKey, unkeyURL as serverURL } from "./unkeysetup.mjs";
 
 // The root key: a keyward management key of the default account with the
 // permissions Unkey's root-key procedures need (docs/compatibility.md).
-const created = await native("POST", "/v1/management-keys", {
-  name: "unkey root key",
-  permissions: [
+const unkey = new Unkey({
+  rootKey: await rootKey("unkey root key", [
     "keys:read", "keys:write", "keys:verify", "keys:reveal",
     "members:read", "members:write", "catalog:read", "catalog:write",
-  ],
+  ]),
+  serverURL,
 });
-if (created.status !== 201) {
-  console.error(`creating the root key through the native API: ${created.status} ${JSON.stringify(created.body)}`);
-  process.exit(2);
-}
-const rootKey = created.body.secret;
-
-const unkey = new Unkey({ rootKey, serverURL });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const slugs = (perms) => (perms ?? []).map((p) => p.slug).sort();
@@ -46,6 +27,12 @@ const names = (roles) => (roles ?? []).map((r) => r.name).sort();
 const verdict = (res) => ({ valid: res.data.valid, code: res.data.code });
 const VALID = { valid: true, code: "VALID" };
 const invalid = (code) => ({ valid: false, code });
+
+// notFound reports name: fn must fail with the SDK's NotFoundErrorResponse.
+const notFound = (name, fn) => call(name, async () => {
+  const err = await rejects(fn, 404);
+  assert.ok(err instanceof errors.NotFoundErrorResponse, `got ${err?.name}`);
+});
 
 // The SDK has no liveness call; Unkey's GET /v2/liveness is checked with
 // fetch so that the dialect's every route is covered.
@@ -490,10 +477,7 @@ await call("keys.deleteKey", async () => {
   assert.match(res.meta.requestId, /.+/);
 });
 
-await call("keys.getKey deleted key (NotFound)", async () => {
-  const err = await rejects(() => unkey.keys.getKey({ keyId: disabled.keyId }), 404);
-  assert.ok(err instanceof errors.NotFoundErrorResponse, `got ${err?.name}`);
-});
+await notFound("keys.getKey deleted key (NotFound)", () => unkey.keys.getKey({ keyId: disabled.keyId }));
 
 await call("keys.verifyKey NOT_FOUND after deleteKey", async () => {
   const res = await unkey.keys.verifyKey({ key: disabled.key });
@@ -505,20 +489,14 @@ await call("permissions.deletePermission", async () => {
   assert.match(res.meta.requestId, /.+/);
 });
 
-await call("permissions.getPermission deleted (NotFound)", async () => {
-  const err = await rejects(() => unkey.permissions.getPermission({ permission: "documents.write" }), 404);
-  assert.ok(err instanceof errors.NotFoundErrorResponse, `got ${err?.name}`);
-});
+await notFound("permissions.getPermission deleted (NotFound)", () => unkey.permissions.getPermission({ permission: "documents.write" }));
 
 await call("permissions.deleteRole", async () => {
   const res = await unkey.permissions.deleteRole({ role: "scratch" });
   assert.match(res.meta.requestId, /.+/);
 });
 
-await call("permissions.getRole deleted (NotFound)", async () => {
-  const err = await rejects(() => unkey.permissions.getRole({ role: "scratch" }), 404);
-  assert.ok(err instanceof errors.NotFoundErrorResponse, `got ${err?.name}`);
-});
+await notFound("permissions.getRole deleted (NotFound)", () => unkey.permissions.getRole({ role: "scratch" }));
 
 // keyward refuses to delete an identity that still owns keys (it would
 // have to revoke them): a 412, which this procedure's SDK schema does not
@@ -538,19 +516,13 @@ await call("identities.deleteIdentity", async () => {
   assert.match(res.meta.requestId, /.+/);
 });
 
-await call("identities.getIdentity deleted (NotFound)", async () => {
-  const err = await rejects(() => unkey.identities.getIdentity({ identity: "user_1" }), 404);
-  assert.ok(err instanceof errors.NotFoundErrorResponse, `got ${err?.name}`);
-});
+await notFound("identities.getIdentity deleted (NotFound)", () => unkey.identities.getIdentity({ identity: "user_1" }));
 
 await call("apis.deleteApi", async () => {
   const res = await unkey.apis.deleteApi({ apiId });
   assert.match(res.meta.requestId, /.+/);
 });
 
-await call("apis.getApi deleted (NotFound)", async () => {
-  const err = await rejects(() => unkey.apis.getApi({ apiId }), 404);
-  assert.ok(err instanceof errors.NotFoundErrorResponse, `got ${err?.name}`);
-});
+await notFound("apis.getApi deleted (NotFound)", () => unkey.apis.getApi({ apiId }));
 
 done();
