@@ -44,6 +44,28 @@ func dialects() []dialect {
 	discueH := func(e *compattest.Env) string { return "X-API-KEY: " + e.Op }
 	pulseH := func(e *compattest.Env) string { return "Authorization: Bearer " + e.Op }
 	vecH := func(e *compattest.Env) string { return "x-api-key: " + e.Op }
+	unkeyH := func(e *compattest.Env) string { return "Authorization: Bearer " + e.Op }
+	unkey := func(e *compattest.Env, proc string, body any) map[string]any {
+		e.T.Helper()
+		m := must(e, "unkey "+proc, e.Do("POST", "/compat/unkey/v2/"+proc, body, unkeyH(e)), http.StatusOK)
+		d, _ := m["data"].(map[string]any)
+		return d
+	}
+	// unkeyAPI is the Unkey api (a project) the cross test's keys are
+	// made in, created on first use.
+	unkeyAPI := func(e *compattest.Env) string {
+		e.T.Helper()
+		var l struct {
+			Data []struct{ ID, Name string } `json:"data"`
+		}
+		e.Get("", "/v1/projects", &l)
+		for _, p := range l.Data {
+			if p.Name == "unkey" {
+				return "api_" + strings.TrimPrefix(p.ID, "prj_")
+			}
+		}
+		return unkey(e, "apis.createApi", map[string]any{"name": "unkey"})["apiId"].(string)
+	}
 	return []dialect{
 		{
 			name: "orq",
@@ -189,6 +211,57 @@ func dialects() []dialect {
 				must(e, "vectara delete", e.Do("DELETE", "/compat/vectara/v2/api_keys/"+id, nil, vecH(e)), http.StatusNoContent)
 			},
 		},
+		{
+			name: "unkey",
+			create: func(e *compattest.Env, name string) {
+				unkey(e, "keys.createKey", map[string]any{"apiId": unkeyAPI(e), "name": name})
+			},
+			// Unkey lists the keys of one api (apis.listKeys); a key of
+			// all projects is in none, and Unkey reaches it by its id
+			// (keys.getKey), which is the native id.
+			find: func(e *compattest.Env, name string) (string, bool) {
+				res := e.Do("POST", "/compat/unkey/v2/apis.listKeys", map[string]any{"apiId": unkeyAPI(e)}, unkeyH(e))
+				var l struct {
+					Data []struct {
+						KeyID, Name string
+						Enabled     bool
+					} `json:"data"`
+				}
+				must(e, "unkey listKeys", res, http.StatusOK)
+				res.JSON(e.T, &l)
+				for _, k := range l.Data {
+					if k.Name == name {
+						return k.KeyID, k.Enabled
+					}
+				}
+				var keys []map[string]any
+				e.List("", "/v1/keys?limit=200", &keys)
+				for _, k := range keys {
+					if k["name"] != name {
+						continue
+					}
+					res := e.Do("POST", "/compat/unkey/v2/keys.getKey", map[string]any{"keyId": k["id"]}, unkeyH(e))
+					if res.Status != http.StatusOK {
+						return "", false
+					}
+					d := must(e, "unkey getKey", res, http.StatusOK)["data"].(map[string]any)
+					if d["name"] != name {
+						e.T.Fatalf("unkey getKey %v: name %v", k["id"], d["name"])
+					}
+					return d["keyId"].(string), d["enabled"] == true
+				}
+				return "", false
+			},
+			disable: func(e *compattest.Env, id string) {
+				unkey(e, "keys.updateKey", map[string]any{"keyId": id, "enabled": false})
+			},
+			rename: func(e *compattest.Env, id, name string) {
+				unkey(e, "keys.updateKey", map[string]any{"keyId": id, "name": name})
+			},
+			delete: func(e *compattest.Env, id string) {
+				unkey(e, "keys.deleteKey", map[string]any{"keyId": id, "permanent": true})
+			},
+		},
 	}
 }
 
@@ -310,5 +383,70 @@ func TestCrossDialect(t *testing.T) {
 		if _, events := nativeKey(e, name); events != nil {
 			t.Errorf("deleted key %q still listed natively", name)
 		}
+	}
+}
+
+// TestUnkeyKeysAreKeywardKeys: a key made through the Unkey dialect
+// verifies natively with the permissions it was given, and a key made
+// natively or through another dialect verifies through Unkey's
+// verifyKey, its permissions checked with Unkey's query language.
+func TestUnkeyKeysAreKeywardKeys(t *testing.T) {
+	e := compattest.New(t, compat.Mount, compattest.Options{})
+	call := func(proc string, body any) map[string]any {
+		t.Helper()
+		m := must(e, proc, e.Do("POST", "/compat/unkey/v2/"+proc, body, "Authorization: Bearer "+e.Op), http.StatusOK)
+		return m["data"].(map[string]any)
+	}
+	nativeVerify := func(tok, perms string) string {
+		t.Helper()
+		body := map[string]any{"key": tok}
+		if perms != "" {
+			body["permissions"] = perms
+		}
+		return must(e, "native verify", e.Native("POST", "/v1/keys/verify", body), http.StatusOK)["code"].(string)
+	}
+	api := call("apis.createApi", map[string]any{"name": "cross"})["apiId"].(string)
+	made := call("keys.createKey", map[string]any{"apiId": api, "name": "u", "permissions": []string{"documents"}})
+	tok, id := made["key"].(string), made["keyId"].(string)
+	if c := nativeVerify(tok, "documents:write"); c != "VALID" {
+		t.Fatalf("the Unkey key natively, documents:write: %s", c)
+	}
+	if c := nativeVerify(tok, "files:read"); c != "INSUFFICIENT_PERMISSIONS" {
+		t.Fatalf("the Unkey key natively, files:read: %s", c)
+	}
+	var k map[string]any
+	e.Get("", "/v1/keys/"+id, &k)
+	if k["permission_mode"] != "restricted" || k["project_id"] != "prj_"+strings.TrimPrefix(api, "api_") {
+		t.Fatalf("the Unkey key natively: %v", k)
+	}
+	// Natively disabled: Unkey says DISABLED.
+	must(e, "native disable", e.Native("PATCH", "/v1/keys/"+id, map[string]any{"status": "disabled"}), http.StatusOK)
+	if v := call("keys.verifyKey", map[string]any{"key": tok}); v["code"] != "DISABLED" {
+		t.Fatalf("natively disabled: %v", v)
+	}
+
+	// A native restricted key, checked in Unkey's words.
+	res := e.Native("POST", "/v1/keys", map[string]any{"name": "n", "permission_mode": "restricted",
+		"scopes": []any{map[string]any{"resource": "documents", "access": "read"}}})
+	nk := must(e, "native create", res, http.StatusCreated)
+	for q, want := range map[string]string{"documents": "VALID", "documents:write": "INSUFFICIENT_PERMISSIONS",
+		"documents OR files": "VALID", "documents AND files": "INSUFFICIENT_PERMISSIONS"} {
+		if v := call("keys.verifyKey", map[string]any{"key": nk["secret"], "permissions": q}); v["code"] != want {
+			t.Errorf("native key, %q: %v, want %s", q, v["code"], want)
+		}
+	}
+	// A discue key, read and verified through Unkey.
+	o := must(e, "discue create", e.Do("POST", "/compat/discue/v1/api_keys", map[string]any{"name": "from discue"}, "X-API-KEY: "+e.Op), http.StatusOK)
+	otok, _ := o["api_key"].(string)
+	oid, _ := nativeKey(e, "from discue")
+	if oid == nil {
+		t.Fatalf("the discue key is not listed natively")
+	}
+	var g map[string]any
+	if g = call("keys.getKey", map[string]any{"keyId": oid["id"]}); g["name"] != "from discue" || g["enabled"] != true {
+		t.Fatalf("the discue key through Unkey: %v", g)
+	}
+	if v := call("keys.verifyKey", map[string]any{"key": otok}); v["code"] != "VALID" || v["keyId"] != g["keyId"] {
+		t.Fatalf("the discue key verified through Unkey: %v", v)
 	}
 }

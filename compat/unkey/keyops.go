@@ -290,7 +290,8 @@ func restrictedOnly(k *keyward.Key, what string) error {
 
 // keyPermissions serves keys.addPermissions, keys.removePermissions and
 // keys.setPermissions; the answer is every permission the key then holds
-// directly.
+// directly. add and set create the permissions that do not exist, when
+// the root key may (catalog:write; else 403).
 func (s *server) keyPermissions(o op) func(http.ResponseWriter, *http.Request, *keyward.Actor) error {
 	return func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 		var in keyPermissionsRequest
@@ -316,6 +317,11 @@ func (s *server) keyPermissions(o op) func(http.ResponseWriter, *http.Request, *
 		x, err := s.expansion(r.Context(), a)
 		if err != nil {
 			return err
+		}
+		if o != opRemove {
+			if err := s.ensurePermissions(r.Context(), a, in.Permissions.Value, x); err != nil {
+				return err
+			}
 		}
 		sent, err := scopesOf("permissions", in.Permissions.Value, x.Catalog)
 		if err != nil {

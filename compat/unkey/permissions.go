@@ -94,6 +94,27 @@ func renamedResource(err error) error {
 	return &c
 }
 
+// ensurePermissions creates the permissions slugs name that do not exist
+// (bare slugs that are resource ids; a resource:access form must name an
+// existing resource): Unkey's addPermissions, setPermissions and
+// createRole make missing permissions when the root key may
+// (catalog:write), and fail with 403 when it may not. x's catalog gains
+// what is made.
+func (s *server) ensurePermissions(ctx context.Context, a *keyward.Actor, slugs []string, x *service.ScopeExpansion) error {
+	for _, slug := range slugs {
+		if x.Catalog[slug] != nil || strings.Contains(slug, ":") || !keyward.ValidResourceID(slug) {
+			continue
+		}
+		rf := &keyward.ResourceFields{DisplayName: keyward.Some(slug), Readable: keyward.Some(true), Writable: keyward.Some(false)}
+		res, _, err := s.svc.PutResource(ctx, a, slug, rf)
+		if err != nil {
+			return err
+		}
+		x.Catalog[res.ID] = res
+	}
+	return nil
+}
+
 type permissionRequest struct {
 	Permission keyward.Field[string] `json:"permission"`
 }
@@ -246,6 +267,9 @@ func (s *server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.A
 	}
 	x, err := s.catalog(r.Context(), a)
 	if err != nil {
+		return err
+	}
+	if err := s.ensurePermissions(r.Context(), a, in.Permissions.Value, x); err != nil {
 		return err
 	}
 	scopes, err := scopesOf("permissions", in.Permissions.Value, x.Catalog)

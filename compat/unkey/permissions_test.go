@@ -73,7 +73,8 @@ func TestPermissionsAndRoles(t *testing.T) {
 		t.Fatalf("duplicate role: %v", er)
 	}
 	e.fail("permissions.createRole", map[string]any{"name": "Bad Name"}, http.StatusBadRequest)
-	e.fail("permissions.createRole", map[string]any{"name": "r", "permissions": []string{"nope"}}, http.StatusBadRequest)
+	e.fail("permissions.createRole", map[string]any{"name": "r", "permissions": []string{"nope:read"}}, http.StatusBadRequest)
+	e.fail("permissions.createRole", map[string]any{"name": "r", "permissions": []string{"Nope"}}, http.StatusBadRequest)
 	for _, r := range []string{"role_editor", "editor"} {
 		g := e.okMap("permissions.getRole", map[string]any{"role": r})
 		ps := g["permissions"].([]any)
@@ -139,7 +140,29 @@ func TestPermissionsAndRoles(t *testing.T) {
 		t.Fatalf("setRoles: %v", rs)
 	}
 	e.fail("keys.addRoles", map[string]any{"keyId": id, "roles": []string{"nope"}}, http.StatusBadRequest)
-	e.fail("keys.addPermissions", map[string]any{"keyId": id, "permissions": []string{"nope"}}, http.StatusBadRequest)
+	e.fail("keys.addPermissions", map[string]any{"keyId": id, "permissions": []string{"nope:write"}}, http.StatusBadRequest)
+	e.fail("keys.removePermissions", map[string]any{"keyId": id, "permissions": []string{"nope"}}, http.StatusBadRequest)
+	// A permission that does not exist is created when the root key may
+	// (catalog:write), else 403.
+	if ps := e.ok("keys.addPermissions", map[string]any{"keyId": id, "permissions": []string{"made.here"}}).([]any); len(ps) != 3 {
+		t.Fatalf("addPermissions creating one: %v", ps)
+	}
+	if g := e.okMap("permissions.getPermission", map[string]any{"permission": "made.here"}); g["slug"] != "made.here" {
+		t.Fatalf("the permission made: %v", g)
+	}
+	if v := e.verify(map[string]any{"key": tok, "permissions": "made.here"}); v["code"] != "VALID" {
+		t.Fatalf("the permission made, verified: %v", v)
+	}
+	keysOnly := e.ManagementKeyIn(e.acct, "keys:read", "keys:write")
+	checkError(t, e.callWith(keysOnly, "keys.addPermissions", map[string]any{"keyId": id, "permissions": []string{"other.new"}}), http.StatusForbidden)
+	checkError(t, e.callWith(keysOnly, "keys.setPermissions", map[string]any{"keyId": id, "permissions": []string{"other.new"}}), http.StatusForbidden)
+	if ps := e.ok("keys.setPermissions", map[string]any{"keyId": id, "permissions": []string{"documents.write", "billing.admin"}}).([]any); len(ps) != 2 {
+		t.Fatalf("setPermissions back: %v", ps)
+	}
+	if d := e.okMap("permissions.createRole", map[string]any{"name": "maker", "permissions": []string{"made.by.role"}}); d["roleId"] != "role_maker" {
+		t.Fatalf("createRole creating a permission: %v", d)
+	}
+	e.okMap("permissions.getPermission", map[string]any{"permission": "made.by.role"})
 	e.fail("keys.addPermissions", map[string]any{"keyId": id, "permissions": []string{}}, http.StatusBadRequest)
 	// A role a key holds stays; a permission a key holds stays.
 	e.ok("keys.setRoles", map[string]any{"keyId": id, "roles": []string{"editor"}})
