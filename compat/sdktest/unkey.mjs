@@ -204,6 +204,24 @@ await call("keys.removePermissions", async () => {
   assert.deepEqual(slugs(res.data), ["documents.read"]);
 });
 
+// As Unkey does, add and set create a permission that does not exist when
+// the root key may (catalog:write), and refuse with 403 when it may not.
+await call("keys.addPermissions creates a missing permission", async () => {
+  const res = await unkey.keys.addPermissions({ keyId: main.keyId, permissions: ["billing.read"] });
+  assert.deepEqual(slugs(res.data), ["billing.read", "documents.read"]);
+});
+
+await call("permissions.getPermission created by addPermissions", async () => {
+  const res = await unkey.permissions.getPermission({ permission: "billing.read" });
+  assert.equal(res.data.slug, "billing.read");
+});
+
+await call("keys.setPermissions missing permission without catalog:write (403)", async () => {
+  const narrow = new Unkey({ rootKey: await rootKey("unkey root key without catalog:write", ["keys:read", "keys:write", "catalog:read"]), serverURL });
+  const err = await rejects(() => narrow.keys.setPermissions({ keyId: main.keyId, permissions: ["billing.write"] }), 403);
+  assert.ok(err instanceof errors.ForbiddenErrorResponse, `got ${err?.name}`);
+});
+
 await call("keys.setPermissions", async () => {
   const res = await unkey.keys.setPermissions({ keyId: main.keyId, permissions: [] });
   assert.deepEqual(slugs(res.data), []);
