@@ -86,13 +86,18 @@ var unkeyCalls = []string{
 	"ratelimit.limit bad input (400)",
 	"apis.getApi unknown root key (401)",
 	"keys.deleteKey",
+	"keys.getKey deleted key (NotFound)",
 	"keys.verifyKey NOT_FOUND after deleteKey",
 	"permissions.deletePermission",
+	"permissions.getPermission deleted (NotFound)",
 	"permissions.deleteRole",
+	"permissions.getRole deleted (NotFound)",
 	"identities.deleteIdentity with keys (412)",
 	"keys.deleteKey the identity's keys",
 	"identities.deleteIdentity",
+	"identities.getIdentity deleted (NotFound)",
 	"apis.deleteApi",
+	"apis.getApi deleted (NotFound)",
 }
 
 // TestUnkeyTypeScriptSDK runs Unkey's TypeScript SDK (@unkey/api) against
