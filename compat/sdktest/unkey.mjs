@@ -184,6 +184,8 @@ await call("keys.whoami", async () => {
   assert.deepEqual({ keyId: res.data.keyId, name: res.data.name }, { keyId: main.keyId, name: "sdk key" });
 });
 
+await notFound("keys.whoami unknown key (NotFound)", () => unkey.keys.whoami({ key: "kw_" + randomBytes(16).toString("hex") }));
+
 await call("keys.updateKey", async () => {
   const res = await unkey.keys.updateKey({ keyId: main.keyId, name: "renamed key", meta: { tier: "platinum" } });
   assert.match(res.meta.requestId, /.+/);
@@ -353,6 +355,37 @@ await call("keys.getKey without credits", async () => {
   assert.equal(res.data.credits?.remaining ?? null, null, JSON.stringify(res.data.credits));
 });
 
+// A recoverable key: its token read back with decrypt (keys:reveal).
+const recoverable = await call("keys.createKey recoverable", async () => {
+  const res = await unkey.keys.createKey({ apiId, name: "recoverable key", recoverable: true });
+  assert.match(res.data.keyId, /.+/);
+  return res.data;
+}) ?? {};
+
+await call("keys.getKey decrypt", async () => {
+  const res = await unkey.keys.getKey({ keyId: recoverable.keyId, decrypt: true });
+  assert.equal(res.data.plaintext, recoverable.key);
+});
+
+await call("apis.listKeys decrypt", async () => {
+  const res = await unkey.apis.listKeys({ apiId, decrypt: true });
+  const k = res.result.data.find((x) => x.keyId === recoverable.keyId);
+  assert.equal(k?.plaintext, recoverable.key);
+});
+
+// FORBIDDEN: a key made by the native API with an IP allowlist; Unkey's
+// verifyKey sends no client address, and keyward fails closed.
+const fenced = await call("native POST /v1/keys with an IP allowlist", async () => {
+  const res = await native("POST", "/v1/keys", { name: "fenced", ip_allowlist: ["10.0.0.0/8"] });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body;
+}) ?? {};
+
+await call("keys.verifyKey FORBIDDEN", async () => {
+  const res = await unkey.keys.verifyKey({ key: fenced.secret });
+  assert.deepEqual({ ...verdict(res), keyId: res.data.keyId }, { ...invalid("FORBIDDEN"), keyId: fenced.id });
+});
+
 // RATE_LIMITED with a named rate limit applied on every verification.
 const limited = await call("keys.createKey ratelimits", async () => {
   const res = await unkey.keys.createKey({
@@ -434,7 +467,7 @@ await call("apis.listKeys next page (the SDK's paginator)", async () => {
   for await (const page of await unkey.apis.listKeys({ apiId, limit: 2 })) {
     seen.push(...page.result.data.map((k) => k.keyId));
   }
-  const want = [main.keyId, disabled.keyId, expiring.keyId, metered.keyId, refilled.keyId, limited.keyId, migrated?.keyId, rerolled.keyId];
+  const want = [main.keyId, disabled.keyId, expiring.keyId, metered.keyId, refilled.keyId, recoverable.keyId, limited.keyId, migrated?.keyId, rerolled.keyId];
   assert.deepEqual([...new Set(seen)].sort(), [...new Set(want)].sort());
 });
 

@@ -5,6 +5,8 @@ import (
 
 	"github.com/keyward/keyward/compat"
 	"github.com/keyward/keyward/compat/compattest"
+	"github.com/keyward/keyward/keywardtest"
+	"github.com/keyward/keyward/service"
 )
 
 // unkeyCalls are the calls unkey.mjs makes with @unkey/api against the
@@ -36,6 +38,7 @@ var unkeyCalls = []string{
 	"keys.verifyKey bad permission query (400)",
 	"keys.getKey",
 	"keys.whoami",
+	"keys.whoami unknown key (NotFound)",
 	"keys.updateKey",
 	"keys.getKey after updateKey",
 	"keys.addPermissions",
@@ -66,6 +69,11 @@ var unkeyCalls = []string{
 	"keys.verifyKey with tags",
 	"keys.updateKey credits null (unlimited)",
 	"keys.getKey without credits",
+	"keys.createKey recoverable",
+	"keys.getKey decrypt",
+	"apis.listKeys decrypt",
+	"native POST /v1/keys with an IP allowlist",
+	"keys.verifyKey FORBIDDEN",
 	"keys.createKey ratelimits",
 	"keys.verifyKey VALID within the rate limit",
 	"keys.verifyKey RATE_LIMITED",
@@ -102,9 +110,10 @@ var unkeyCalls = []string{
 
 // TestUnkeyTypeScriptSDK runs Unkey's TypeScript SDK (@unkey/api) against
 // keyward's /compat/unkey, with a keyward management key as its root key.
+// The server has a master key, so that keys can be recoverable.
 func TestUnkeyTypeScriptSDK(t *testing.T) {
 	node := requireNode(t, "@unkey/api")
-	env := compattest.New(t, compat.Mount, compattest.Options{})
+	env := compattest.New(t, compat.Mount, compattest.Options{Service: service.Options{MasterKey: keywardtest.MasterKey(t)}})
 	runScript(t, node, "unkey.mjs", env.URL, env.Op, unkeyCalls)
 }
 
