@@ -49,17 +49,23 @@ type apiIDRequest struct {
 	APIID keyward.Field[string] `json:"apiId"`
 }
 
-// getAPI serves apis.getApi.
-func (s *server) getAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+// readAPI reads the body of a procedure on one api and the project it
+// names.
+func (s *server) readAPI(r *http.Request, a *keyward.Actor) (*keyward.Project, error) {
 	var in apiIDRequest
 	if err := decode(r, &in); err != nil {
-		return err
+		return nil, err
 	}
 	id, err := required("apiId", in.APIID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p, err := s.project(r.Context(), a, id)
+	return s.project(r.Context(), a, id)
+}
+
+// getAPI serves apis.getApi.
+func (s *server) getAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	p, err := s.readAPI(r, a)
 	if err != nil {
 		return err
 	}
@@ -69,15 +75,7 @@ func (s *server) getAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 // deleteAPI serves apis.deleteApi: the project is deleted and its keys
 // revoked.
 func (s *server) deleteAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in apiIDRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	id, err := required("apiId", in.APIID)
-	if err != nil {
-		return err
-	}
-	p, err := s.project(r.Context(), a, id)
+	p, err := s.readAPI(r, a)
 	if err != nil {
 		return err
 	}

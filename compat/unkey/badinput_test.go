@@ -216,3 +216,40 @@ func TestNever5xx(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPEdges: a repeated credential or account header, a query
+// string, a body that is not JSON or is over 1 MiB (written in full
+// before the answer is read) are answered in Unkey's error body, and
+// change nothing.
+func TestHTTPEdges(t *testing.T) {
+	e := newEnv(t, compattest.Options{})
+	path := prefix + "/v2/apis.createApi"
+	send := func(h http.Header, body any) *compattest.Response {
+		t.Helper()
+		return e.Send("POST", path, body, h)
+	}
+	twice := http.Header{"Authorization": {"Bearer " + e.root, "Bearer " + e.root}}
+	if er := checkError(t, send(twice, `{"name":"x"}`), http.StatusBadRequest); !strings.Contains(er["detail"].(string), "Authorization") {
+		t.Errorf("repeated Authorization: %v", er)
+	}
+	acct := http.Header{"Authorization": {"Bearer " + e.root}, "X-Account-Id": {e.acct, e.acct}}
+	checkError(t, send(acct, `{"name":"x"}`), http.StatusBadRequest)
+	checkError(t, e.Do("POST", path+"?name=x", `{"name":"x"}`, "Authorization: Bearer "+e.root), http.StatusBadRequest)
+	checkError(t, e.Do("POST", path+"?x=%zz", `{"name":"x"}`, "Authorization: Bearer "+e.root), http.StatusBadRequest)
+	checkError(t, e.Do("POST", path, `{"name":"x"}`, "Authorization: Bearer "+e.root, "Content-Type: text/plain"), http.StatusUnsupportedMediaType)
+	checkError(t, e.Do("POST", path, nil, "Authorization: Bearer "+e.root), http.StatusBadRequest)
+	for _, chunked := range []bool{false, true} {
+		res, err := compattest.WriteFirst(e.URL, "POST", path, []string{"Authorization: Bearer " + e.root, "Content-Type: application/json"}, 8<<20, chunked)
+		if err != nil {
+			t.Fatalf("the client does not get the answer: %v", err)
+		}
+		checkError(t, res, http.StatusRequestEntityTooLarge)
+	}
+	var projects struct {
+		Data []any `json:"data"`
+	}
+	e.Get(e.acct, "/v1/projects", &projects)
+	if len(projects.Data) != 0 {
+		t.Fatalf("refused requests made %d apis", len(projects.Data))
+	}
+}

@@ -47,26 +47,9 @@ func (s *server) identityFor(ctx context.Context, a *keyward.Actor, externalID s
 	}
 	sa, err = s.svc.CreateServiceAccount(ctx, a, &keyward.ServiceAccountFields{Name: keyward.Some(externalID)})
 	if err != nil {
-		return nil, renamedIdentity(err)
+		return nil, mapFields(err, renamer("name", "externalId"))
 	}
 	return sa, nil
-}
-
-// renamedIdentity names a service account's members as an identity's.
-func renamedIdentity(err error) error {
-	e, ok := err.(*keyward.Error)
-	if !ok {
-		return err
-	}
-	c := *e
-	c.Fields = nil
-	for _, f := range e.Fields {
-		if f.Field == "name" {
-			f.Field = "externalId"
-		}
-		c.Fields = append(c.Fields, f)
-	}
-	return &c
 }
 
 type createIdentityRequest struct {
@@ -111,7 +94,7 @@ func (s *server) createIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 	}
 	sa, err = s.svc.CreateServiceAccount(r.Context(), a, &keyward.ServiceAccountFields{Name: keyward.Some(ext)})
 	if err != nil {
-		return renamedIdentity(err)
+		return mapFields(err, renamer("name", "externalId"))
 	}
 	return reply(w, r, map[string]string{"identityId": identityID(sa.ID)})
 }
@@ -142,13 +125,19 @@ func (s *server) identity(ctx context.Context, a *keyward.Actor, f keyward.Field
 	return sa, nil
 }
 
-// getIdentity serves identities.getIdentity, by id or externalId.
-func (s *server) getIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+// readIdentity reads the body of a procedure on one identity and the
+// service account it names.
+func (s *server) readIdentity(r *http.Request, a *keyward.Actor) (*keyward.ServiceAccount, error) {
 	var in identityRequest
 	if err := decode(r, &in); err != nil {
-		return err
+		return nil, err
 	}
-	sa, err := s.identity(r.Context(), a, in.Identity)
+	return s.identity(r.Context(), a, in.Identity)
+}
+
+// getIdentity serves identities.getIdentity, by id or externalId.
+func (s *server) getIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	sa, err := s.readIdentity(r, a)
 	if err != nil {
 		return err
 	}
@@ -184,11 +173,7 @@ func (s *server) updateIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 // an identity that still has keys is refused (412, naming them) rather
 // than have its keys revoked.
 func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in identityRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	sa, err := s.identity(r.Context(), a, in.Identity)
+	sa, err := s.readIdentity(r, a)
 	if err != nil {
 		return err
 	}

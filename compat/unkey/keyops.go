@@ -21,8 +21,20 @@ const (
 	opSet
 )
 
-type keyIDRequest struct {
+// keyIDMember is the keyId member of the procedures on one key.
+type keyIDMember struct {
 	KeyID keyward.Field[string] `json:"keyId"`
+}
+
+func (m *keyIDMember) keyID() keyward.Field[string] { return m.KeyID }
+
+// readKeyID reads the body of a procedure on one key into in and returns
+// the key id it names.
+func readKeyID(r *http.Request, in interface{ keyID() keyward.Field[string] }) (string, error) {
+	if err := decode(r, in); err != nil {
+		return "", err
+	}
+	return required("keyId", in.keyID())
 }
 
 type whoamiRequest struct {
@@ -59,7 +71,7 @@ func (s *server) whoami(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 }
 
 type updateKeyRequest struct {
-	KeyID keyward.Field[string] `json:"keyId"`
+	keyIDMember
 	keyRequest
 }
 
@@ -67,10 +79,7 @@ type updateKeyRequest struct {
 // stay (null clears name, externalId, meta, expires and credits).
 func (s *server) updateKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in updateKeyRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	id, err := required("keyId", in.KeyID)
+	id, err := readKeyID(r, &in)
 	if err != nil {
 		return err
 	}
@@ -100,8 +109,8 @@ func (s *server) updateKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 }
 
 type deleteKeyRequest struct {
-	KeyID     keyward.Field[string] `json:"keyId"`
-	Permanent keyward.Field[bool]   `json:"permanent"`
+	keyIDMember
+	Permanent keyward.Field[bool] `json:"permanent"`
 }
 
 // deleteKey serves keys.deleteKey: the key is revoked (Unkey's soft
@@ -109,10 +118,7 @@ type deleteKeyRequest struct {
 // outright with permanent: true.
 func (s *server) deleteKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in deleteKeyRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	id, err := required("keyId", in.KeyID)
+	id, err := readKeyID(r, &in)
 	if err != nil {
 		return err
 	}
@@ -134,8 +140,8 @@ func (s *server) deleteKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 }
 
 type rerollRequest struct {
-	KeyID      keyward.Field[string] `json:"keyId"`
-	Expiration keyward.Field[int64]  `json:"expiration"`
+	keyIDMember
+	Expiration keyward.Field[int64] `json:"expiration"`
 }
 
 // rerollKey serves keys.rerollKey as keyward's rotation: the key keeps its
@@ -144,10 +150,7 @@ type rerollRequest struct {
 // period of 7 days).
 func (s *server) rerollKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in rerollRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	id, err := required("keyId", in.KeyID)
+	id, err := readKeyID(r, &in)
 	if err != nil {
 		return err
 	}
@@ -168,7 +171,7 @@ func (s *server) rerollKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 }
 
 type updateCreditsRequest struct {
-	KeyID     keyward.Field[string] `json:"keyId"`
+	keyIDMember
 	Value     keyward.Field[int64]  `json:"value"`
 	Operation keyward.Field[string] `json:"operation"`
 }
@@ -177,10 +180,7 @@ type updateCreditsRequest struct {
 // increment or decrement the key's remaining credits.
 func (s *server) updateCredits(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in updateCreditsRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	id, err := required("keyId", in.KeyID)
+	id, err := readKeyID(r, &in)
 	if err != nil {
 		return err
 	}
@@ -221,7 +221,7 @@ func (s *server) updateCredits(w http.ResponseWriter, r *http.Request, a *keywar
 		k, err = s.svc.ChangeCredits(r.Context(), a, id, op, "")
 	}
 	if err != nil {
-		return withType(renamedCredits(err), typeKeyNotFound, "")
+		return withType(mapFields(err, func(string) string { return "value" }), typeKeyNotFound, "")
 	}
 	c := creditsOf(k.Credits)
 	if c == nil {
@@ -230,21 +230,8 @@ func (s *server) updateCredits(w http.ResponseWriter, r *http.Request, a *keywar
 	return reply(w, r, c)
 }
 
-// renamedCredits names the members of a credits change as updateCredits
-// does: the amount is value.
-func renamedCredits(err error) error {
-	e, ok := err.(*keyward.Error)
-	if !ok || len(e.Fields) == 0 {
-		return err
-	}
-	c := *e
-	c.Fields = []keyward.FieldError{{Field: "value", Message: e.Fields[0].Message}}
-	c.Message = "value: " + e.Fields[0].Message
-	return &c
-}
-
 type keyPermissionsRequest struct {
-	KeyID       keyward.Field[string]   `json:"keyId"`
+	keyIDMember
 	Permissions keyward.Field[[]string] `json:"permissions"`
 }
 
@@ -295,10 +282,7 @@ func restrictedOnly(k *keyward.Key, what string) error {
 func (s *server) keyPermissions(o op) func(http.ResponseWriter, *http.Request, *keyward.Actor) error {
 	return func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 		var in keyPermissionsRequest
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		id, err := required("keyId", in.KeyID)
+		id, err := readKeyID(r, &in)
 		if err != nil {
 			return err
 		}
@@ -374,7 +358,7 @@ func removeScopes(have, drop []keyward.Scope) []keyward.Scope {
 }
 
 type keyRolesRequest struct {
-	KeyID keyward.Field[string]   `json:"keyId"`
+	keyIDMember
 	Roles keyward.Field[[]string] `json:"roles"`
 }
 
@@ -383,10 +367,7 @@ type keyRolesRequest struct {
 func (s *server) keyRoles(o op) func(http.ResponseWriter, *http.Request, *keyward.Actor) error {
 	return func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 		var in keyRolesRequest
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		id, err := required("keyId", in.KeyID)
+		id, err := readKeyID(r, &in)
 		if err != nil {
 			return err
 		}
@@ -509,11 +490,11 @@ func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.
 		kd := &in.Keys.Value[i]
 		h, err := required("hash", kd.Hash)
 		if err != nil {
-			return prefixed(err, "keys["+strconv.Itoa(i)+"].")
+			return mapFields(err, func(f string) string { return "keys[" + strconv.Itoa(i) + "]." + f })
 		}
 		kf, err := s.fields(r.Context(), a, &kd.keyRequest, nil, x)
 		if err != nil {
-			return prefixed(renamed(err), "keys["+strconv.Itoa(i)+"].")
+			return mapFields(err, func(f string) string { return "keys[" + strconv.Itoa(i) + "]." + unkeyField(f) })
 		}
 		kf.ProjectID = keyward.Some(p.ID)
 		kf.PermissionMode = keyward.Some(keyward.ModeRestricted)
@@ -552,47 +533,17 @@ func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.
 		}
 	}
 	if err != nil {
-		return migrateFields(err)
+		return mapFields(err, func(f string) string {
+			if head, rest, ok := strings.Cut(f, "]."); ok {
+				return head + "]." + unkeyField(rest)
+			}
+			return f
+		})
 	}
 	for i, k := range keys {
 		out.Migrated = append(out.Migrated, migrated{Hash: hashes[i], KeyID: k.ID})
 	}
 	return reply(w, r, out)
-}
-
-// migrateFields names an import's members as migrateKeys' (keys[i].…).
-func migrateFields(err error) error {
-	e, ok := err.(*keyward.Error)
-	if !ok || len(e.Fields) == 0 {
-		return err
-	}
-	c := *e
-	c.Fields = make([]keyward.FieldError, len(e.Fields))
-	for i, f := range e.Fields {
-		head, rest, ok := strings.Cut(f.Field, "].")
-		if ok {
-			f.Field = head + "]." + unkeyField(rest)
-		}
-		c.Fields[i] = f
-	}
-	return &c
-}
-
-// prefixed puts the members of err under p (keys[3].).
-func prefixed(err error, p string) error {
-	e, ok := err.(*keyward.Error)
-	if !ok {
-		return err
-	}
-	c := *e
-	c.Fields = make([]keyward.FieldError, len(e.Fields))
-	for i, f := range e.Fields {
-		c.Fields[i] = keyward.FieldError{Field: p + f.Field, Message: f.Message}
-	}
-	if len(c.Fields) == 1 {
-		c.Message = c.Fields[0].Field + ": " + c.Fields[0].Message
-	}
-	return &c
 }
 
 // parseIndex reads i from "keys[i]…", -1 when there is none.

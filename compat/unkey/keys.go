@@ -341,18 +341,15 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 }
 
 type getKeyRequest struct {
-	KeyID   keyward.Field[string] `json:"keyId"`
-	Decrypt keyward.Field[bool]   `json:"decrypt"`
+	keyIDMember
+	Decrypt keyward.Field[bool] `json:"decrypt"`
 }
 
 // getKey serves keys.getKey; decrypt reveals a recoverable key's token
 // (keys:reveal).
 func (s *server) getKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in getKeyRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	id, err := required("keyId", in.KeyID)
+	id, err := readKeyID(r, &in)
 	if err != nil {
 		return err
 	}
@@ -505,30 +502,13 @@ func (s *server) verifyKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	}
 	p, err := req.Prepare()
 	if err != nil {
-		return renamedVerify(err)
+		return mapFields(err, renamer("cost", "credits.cost"))
 	}
 	res, err := s.svc.VerifyToken(r.Context(), a, tok, p)
 	if err != nil {
 		return err
 	}
 	return reply(w, r, s.verifyView(r.Context(), a, &res))
-}
-
-// renamedVerify names a verification request's members in Unkey's words.
-func renamedVerify(err error) error {
-	e, ok := err.(*keyward.Error)
-	if !ok {
-		return err
-	}
-	c := *e
-	c.Fields = nil
-	for _, f := range e.Fields {
-		if f.Field == "cost" {
-			f.Field = "credits.cost"
-		}
-		c.Fields = append(c.Fields, f)
-	}
-	return &c
 }
 
 // verifyView renders a verification result. A key that was not found

@@ -69,29 +69,9 @@ func (s *server) createPermission(w http.ResponseWriter, r *http.Request, a *key
 		rf.Description = in.Description
 	}
 	if _, _, err := s.svc.PutResource(r.Context(), a, slug, rf); err != nil {
-		return renamedResource(err)
+		return mapFields(mapFields(err, renamer("display_name", "name")), renamer("id", "slug"))
 	}
 	return reply(w, r, map[string]string{"permissionId": permPrefix + slug})
-}
-
-// renamedResource names a resource's members as a permission's.
-func renamedResource(err error) error {
-	e, ok := err.(*keyward.Error)
-	if !ok {
-		return err
-	}
-	c := *e
-	c.Fields = nil
-	for _, f := range e.Fields {
-		switch f.Field {
-		case "display_name":
-			f.Field = "name"
-		case "id":
-			f.Field = "slug"
-		}
-		c.Fields = append(c.Fields, f)
-	}
-	return &c
 }
 
 // ensurePermissions creates the permissions slugs name that do not exist

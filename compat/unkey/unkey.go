@@ -42,7 +42,7 @@ type server struct {
 // /v2/liveness needs no credential. Unknown paths and methods get
 // Unkey-shaped 404 and 405 answers.
 func New(svc *service.Service, srv kit.Server) http.Handler {
-	s := &server{svc: svc, kit: kit.New(srv, kit.Vendor{Errors: errorBody, Credential: credential, Operation: "procedure"})}
+	s := &server{svc: svc, kit: kit.New(srv, kit.Vendor{Errors: errorBody, Credential: credential, Check: noQuery, Operation: "procedure"})}
 	for name, h := range map[string]kit.Handler{
 		"keys.createKey":               s.createKey,
 		"keys.verifyKey":               s.verifyKey,
@@ -106,6 +106,20 @@ func credential(r *http.Request) (keyward.Token, error) {
 			err: keyward.Errorf(keyward.ECodeUnauthenticated, "send the root key as Authorization: Bearer <key>")}
 	}
 	return keyward.TokenFromString(tok), nil
+}
+
+// noQuery refuses a query string: Unkey's procedures take every
+// parameter in the JSON body, and a parameter sent in the URL would
+// otherwise be silently ignored.
+func noQuery(r *http.Request) error {
+	q, err := api.ParseQuery(r)
+	if err != nil {
+		return err
+	}
+	for name := range q {
+		return api.BadParam(name, "is not a parameter: Unkey's procedures take their parameters in the JSON body")
+	}
+	return nil
 }
 
 // envelope is Unkey's answer: {meta: {requestId}, data}, with pagination

@@ -331,8 +331,10 @@ func suffix(rest string) string {
 	return "." + rest
 }
 
-// renamed returns err with its members named in Unkey's terms.
-func renamed(err error) error {
+// mapFields returns err with each member it names renamed by name (a
+// keyward error with one member says so in its message too); other
+// errors pass unchanged.
+func mapFields(err error, name func(string) string) error {
 	e, ok := err.(*keyward.Error)
 	if !ok || len(e.Fields) == 0 {
 		return err
@@ -340,10 +342,23 @@ func renamed(err error) error {
 	c := *e
 	c.Fields = make([]keyward.FieldError, len(e.Fields))
 	for i, f := range e.Fields {
-		c.Fields[i] = keyward.FieldError{Field: unkeyField(f.Field), Message: f.Message}
+		c.Fields[i] = keyward.FieldError{Field: name(f.Field), Message: f.Message}
 	}
 	if len(c.Fields) == 1 {
 		c.Message = c.Fields[0].Field + ": " + c.Fields[0].Message
 	}
 	return &c
+}
+
+// renamed returns err with its members named in Unkey's terms.
+func renamed(err error) error { return mapFields(err, unkeyField) }
+
+// renamer returns a renaming of one member, from to to.
+func renamer(from, to string) func(string) string {
+	return func(f string) string {
+		if f == from {
+			return to
+		}
+		return f
+	}
 }
