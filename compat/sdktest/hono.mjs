@@ -1,13 +1,15 @@
 // A small Hono app protected by Unkey's middleware (@unkey/hono, exact
 // version in package-lock.json), pointed at keyward, run by
 // TestUnkeyHonoApp (unkey_test.go): its protected route accepts a key
-// made by keyward's native API and refuses the same key once revoked.
+// made by keyward's native API and refuses the same key once revoked; a
+// second route needs a permission (the middleware's permissions option).
+// The app is served by calling Hono's fetch handler (app.request).
 //
 // @unkey/hono builds its client as new Unkey({ rootKey }) and takes no
 // base URL, so it calls https://api.unkey.com. The app sends those calls
 // to keyward's /compat/unkey instead by wrapping fetch (the Unkey SDK
-// calls the global fetch at each request); everything else is the
-// middleware's README example as it stands.
+// calls the global fetch at each request); the rest is written as the
+// middleware's README shows.
 import { Hono } from "hono";
 import { unkey } from "@unkey/hono";
 import { call, assert, done } from "./sdk.mjs";
