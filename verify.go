@@ -235,9 +235,11 @@ func ipAllowed(prefixes []netip.Prefix, addr netip.Addr, hasAddr bool) bool {
 }
 
 // RateLimitState is a key's rate limit after a verification: how many of
-// Limit verifications remain, and when the whole limit is available again.
+// Limit verifications per Window seconds remain, and when the whole limit
+// is available again.
 type RateLimitState struct {
 	Limit     int64
+	Window    int64
 	Remaining int64
 	ResetAt   time.Time
 }

@@ -406,17 +406,17 @@ func TestUnkeyKeysAreKeywardKeys(t *testing.T) {
 		return must(e, "native verify", e.Native("POST", "/v1/keys/verify", body), http.StatusOK)["code"].(string)
 	}
 	api := call("apis.createApi", map[string]any{"name": "cross"})["apiId"].(string)
-	made := call("keys.createKey", map[string]any{"apiId": api, "name": "u", "permissions": []string{"documents"}})
+	made := call("keys.createKey", map[string]any{"apiId": api, "name": "u", "permissions": []string{"documents", "files:write"}})
 	tok, id := made["key"].(string), made["keyId"].(string)
-	if c := nativeVerify(tok, "documents:write"); c != "VALID" {
-		t.Fatalf("the Unkey key natively, documents:write: %s", c)
-	}
-	if c := nativeVerify(tok, "files:read"); c != "INSUFFICIENT_PERMISSIONS" {
-		t.Fatalf("the Unkey key natively, files:read: %s", c)
+	for q, want := range map[string]string{"documents:read": "VALID", "documents:write": "INSUFFICIENT_PERMISSIONS",
+		"files:write": "VALID", "search:read": "INSUFFICIENT_PERMISSIONS"} {
+		if c := nativeVerify(tok, q); c != want {
+			t.Errorf("the Unkey key natively, %s: %s, want %s", q, c, want)
+		}
 	}
 	var k map[string]any
 	e.Get("", "/v1/keys/"+id, &k)
-	if k["permission_mode"] != "restricted" || k["project_id"] != "prj_"+strings.TrimPrefix(api, "api_") {
+	if k["permission_mode"] != "restricted" || k["project_id"] != "prj_"+strings.TrimPrefix(api, "api_") || len(k["scopes"].([]any)) != 2 {
 		t.Fatalf("the Unkey key natively: %v", k)
 	}
 	// Natively disabled: Unkey says DISABLED.

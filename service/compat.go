@@ -92,3 +92,56 @@ func (s *Service) EffectiveKeyScopes(ctx context.Context, a *keyward.Actor, keys
 	}
 	return out, nil
 }
+
+// VerifiedOwner returns the service account that owns the key a
+// verification of the actor found (res), for a dialect whose verification
+// answer names the owner (Unkey's identity). The caller presented the
+// key's token, so keys:verify suffices, as does members:read. A result of
+// another account, or of a key not owned by a service account, is a
+// not_found.
+func (s *Service) VerifiedOwner(ctx context.Context, a *keyward.Actor, res *keyward.VerifyResult) (*keyward.ServiceAccount, error) {
+	if err := require(a, keyward.PermKeysVerify); err != nil && require(a, keyward.PermMembersRead) != nil {
+		return nil, err
+	}
+	if res.Owner.Type != keyward.OwnerServiceAccount || res.AccountID != a.AccountID {
+		return nil, keyward.NotFound("service account", res.Owner.ID)
+	}
+	var sa *keyward.ServiceAccount
+	err := s.store.Read(ctx, func(tx keyward.Tx) error {
+		var err error
+		sa, err = tx.GetServiceAccount(ctx, a.AccountID, res.Owner.ID)
+		return err
+	})
+	return sa, err
+}
+
+// KeyOfToken returns the API key of the actor's account that tok is a
+// secret of (its current one, or a replaced one still in its grace
+// period), whatever its status: a key manager holding a token asks which
+// key it is (Unkey's keys.whoami). It needs keys:read. Any other token is
+// a not_found. Nothing is recorded: asking is not a use of the key.
+func (s *Service) KeyOfToken(ctx context.Context, a *keyward.Actor, tok keyward.Token) (*keyward.Key, error) {
+	if err := require(a, keyward.PermKeysRead); err != nil {
+		return nil, err
+	}
+	gone := keyward.Errorf(keyward.ECodeNotFound, "no key of this account has that token")
+	if !tok.Shape().Lookable() {
+		return nil, gone
+	}
+	now := s.now()
+	var k *keyward.Key
+	err := s.store.Read(ctx, func(tx keyward.Tx) error {
+		m, err := tx.FindKeyByHash(ctx, tok.Hash())
+		switch {
+		case isNotFound(err):
+			return gone
+		case err != nil:
+			return err
+		case m.Key.Kind != keyward.KindAPI || m.Key.AccountID != a.AccountID || (m.ValidUntil != nil && !now.Before(*m.ValidUntil)):
+			return gone
+		}
+		k = m.Key
+		return nil
+	})
+	return k, err
+}

@@ -106,7 +106,7 @@ func (l *limiter) take(ctx context.Context, keyID string, st *rateState, rl keyw
 			if l.fallback.Swap(false) {
 				l.log.Info("rate-limit backend is back: limits hold across nodes again")
 			}
-			return ok, keyward.RateLimitState{Limit: rl.Limit, Remaining: remaining, ResetAt: reset}
+			return ok, keyward.RateLimitState{Limit: rl.Limit, Window: rl.Window, Remaining: remaining, ResetAt: reset}
 		}
 		l.backendErrors.Add(1)
 		l.retryAt.Store(ms + backendRetry.Milliseconds())
@@ -119,7 +119,7 @@ func (l *limiter) take(ctx context.Context, keyID string, st *rateState, rl keyw
 		old := st.tat.Load()
 		ok, next, remaining, reset := rl.Take(old, ms)
 		if !ok || st.tat.CompareAndSwap(old, next) {
-			return ok, keyward.RateLimitState{Limit: rl.Limit, Remaining: remaining, ResetAt: time.UnixMilli(reset).UTC()}
+			return ok, keyward.RateLimitState{Limit: rl.Limit, Window: rl.Window, Remaining: remaining, ResetAt: time.UnixMilli(reset).UTC()}
 		}
 	}
 }

@@ -253,3 +253,22 @@ func TestHTTPEdges(t *testing.T) {
 		t.Fatalf("refused requests made %d apis", len(projects.Data))
 	}
 }
+
+// TestRefusedKeyLeavesNoIdentity: a key refused after its new identity
+// was made takes the identity back with it.
+func TestRefusedKeyLeavesNoIdentity(t *testing.T) {
+	e := newEnv(t, compattest.Options{})
+	api := e.api("a")
+	e.fail("keys.createKey", map[string]any{"apiId": api, "externalId": "ghost", "expires": 1000}, http.StatusBadRequest)
+	e.fail("keys.createKey", map[string]any{"apiId": api, "externalId": "ghost", "roles": []string{"nope"}}, http.StatusBadRequest)
+	e.fail("keys.migrateKeys", map[string]any{"migrationId": "m", "apiId": api, "keys": []any{
+		map[string]any{"hash": strings.Repeat("a", 64), "externalId": "ghost"},
+		map[string]any{"hash": "not a hash", "externalId": "ghost2"},
+	}}, http.StatusBadRequest)
+	for _, ext := range []string{"ghost", "ghost2"} {
+		e.fail("identities.getIdentity", map[string]any{"identity": ext}, http.StatusNotFound)
+	}
+	if l := e.ok("identities.listIdentities", map[string]any{}).([]any); len(l) != 0 {
+		t.Fatalf("identities left: %v", l)
+	}
+}

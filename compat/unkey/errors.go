@@ -15,7 +15,6 @@ const (
 	typeUnexpected      = "application/unexpected_error"
 	typeUnavailable     = "application/service_unavailable"
 	typePrecondition    = "application/precondition_failed"
-	typeProtected       = "application/protected_resource"
 	typeAuthMissing     = "authentication/missing"
 	typeAuthKey         = "authentication/key_not_found"
 	typeInsufficient    = "authorization/insufficient_permissions"

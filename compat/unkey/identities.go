@@ -39,8 +39,9 @@ func (s *server) findIdentity(ctx context.Context, a *keyward.Actor, externalID 
 }
 
 // identityFor returns the identity of externalID, creating it when there
-// is none (Unkey creates the identity a key names).
-func (s *server) identityFor(ctx context.Context, a *keyward.Actor, externalID string) (*keyward.ServiceAccount, error) {
+// is none (Unkey creates the identity a key names); the id of one it
+// creates is added to made, for undo.
+func (s *server) identityFor(ctx context.Context, a *keyward.Actor, externalID string, made *[]string) (*keyward.ServiceAccount, error) {
 	sa, err := s.findIdentity(ctx, a, externalID)
 	if err != nil || sa != nil {
 		return sa, err
@@ -49,7 +50,17 @@ func (s *server) identityFor(ctx context.Context, a *keyward.Actor, externalID s
 	if err != nil {
 		return nil, mapFields(err, renamer("name", "externalId"))
 	}
+	*made = append(*made, sa.ID)
 	return sa, nil
+}
+
+// undo deletes the identities a request made for keys it then failed to
+// create, so that a refused request leaves no identity behind.
+func (s *server) undo(ctx context.Context, a *keyward.Actor, made []string) {
+	for _, id := range made {
+		// Best effort: the request's own error is the answer.
+		_, _ = s.svc.DeleteServiceAccount(context.WithoutCancel(ctx), a, id, "")
+	}
 }
 
 type createIdentityRequest struct {
@@ -199,12 +210,10 @@ func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 	}{metaOf(r)})
 }
 
-type listIdentitiesRequest = listRequest
-
 // listIdentities serves identities.listIdentities: service accounts,
 // newest first; search matches the externalId.
 func (s *server) listIdentities(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in listIdentitiesRequest
+	var in listRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}

@@ -41,8 +41,9 @@ type whoamiRequest struct {
 	Key keyward.Field[string] `json:"key"`
 }
 
-// whoami serves keys.whoami: the key a token belongs to, if it is an
-// active API key of the account (anything else is key not found).
+// whoami serves keys.whoami: the key a token belongs to, if it is an API
+// key of the account that is not revoked (anything else is key not
+// found), disabled or expired included; asking is not a use of the key.
 func (s *server) whoami(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	var in whoamiRequest
 	if err := decode(r, &in); err != nil {
@@ -52,16 +53,12 @@ func (s *server) whoami(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 	if err != nil {
 		return err
 	}
-	k, _, err := s.svc.Whoami(r.Context(), keyward.TokenFromString(tok), "")
-	if err != nil || k.AccountID != a.AccountID || k.Kind != keyward.KindAPI {
-		if err != nil && keyward.ErrorCode(err) != keyward.ECodeUnauthenticated && keyward.ErrorCode(err) != keyward.ECodePermissionDenied {
-			return err
-		}
-		return notFound("key", typeKeyNotFound, "given")
+	k, err := s.svc.KeyOfToken(r.Context(), a, keyward.TokenFromString(tok))
+	if err != nil {
+		return withType(err, typeKeyNotFound, "")
 	}
-	// Read through the actor: its permission and account decide.
-	if k, err = s.apiKey(r.Context(), a, k.ID); err != nil {
-		return err
+	if k.Status == keyward.StatusRevoked {
+		return notFound("key", typeKeyNotFound, "given")
 	}
 	x, err := s.expansion(r.Context(), a)
 	if err != nil {
@@ -91,7 +88,7 @@ func (s *server) updateKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if err != nil {
 		return err
 	}
-	kf, err := s.fields(r.Context(), a, &in.keyRequest, k, x)
+	kf, err := s.fields(r.Context(), a, &in.keyRequest, k, x, nil)
 	if err != nil {
 		return renamed(err)
 	}
@@ -329,7 +326,7 @@ func (s *server) keyPermissions(o op) func(http.ResponseWriter, *http.Request, *
 		if err != nil {
 			return withType(renamed(err), typeKeyNotFound, "")
 		}
-		return reply(w, r, permissionViews(slugsOf(k.Scopes, x.Catalog), x.Catalog))
+		return reply(w, r, permissionViews(slugsOf(k.Scopes), x.Catalog))
 	}
 }
 
@@ -434,7 +431,7 @@ type roleData struct {
 
 // roleView renders a role by name; desc is its description when known.
 func roleView(name string, desc *string, x *service.ScopeExpansion) roleData {
-	d := roleData{ID: rolePrefix + name, Name: name, Permissions: permissionViews(slugsOf(x.RoleScopes[name], x.Catalog), x.Catalog)}
+	d := roleData{ID: rolePrefix + name, Name: name, Permissions: permissionViews(slugsOf(x.RoleScopes[name]), x.Catalog)}
 	if desc != nil {
 		d.Description = *desc
 	}
@@ -488,13 +485,23 @@ func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.
 	hashes := make([]string, len(in.Keys.Value))
 	for i := range in.Keys.Value {
 		kd := &in.Keys.Value[i]
-		h, err := required("hash", kd.Hash)
-		if err != nil {
+		if _, err := required("hash", kd.Hash); err != nil {
 			return mapFields(err, func(f string) string { return "keys[" + strconv.Itoa(i) + "]." + f })
 		}
-		kf, err := s.fields(r.Context(), a, &kd.keyRequest, nil, x)
+	}
+	// Identities the keys name are made (Unkey does), and removed again
+	// if nothing is migrated.
+	var made []string
+	fail := func(err error) error {
+		s.undo(r.Context(), a, made)
+		return err
+	}
+	for i := range in.Keys.Value {
+		kd := &in.Keys.Value[i]
+		h := kd.Hash.Value
+		kf, err := s.fields(r.Context(), a, &kd.keyRequest, nil, x, &made)
 		if err != nil {
-			return mapFields(err, func(f string) string { return "keys[" + strconv.Itoa(i) + "]." + unkeyField(f) })
+			return fail(mapFields(err, func(f string) string { return "keys[" + strconv.Itoa(i) + "]." + unkeyField(f) }))
 		}
 		kf.ProjectID = keyward.Some(p.ID)
 		kf.PermissionMode = keyward.Some(keyward.ModeRestricted)
@@ -508,6 +515,10 @@ func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.
 		Migrated []migrated `json:"migrated"`
 		Failed   []string   `json:"failed"`
 	}{Migrated: []migrated{}, Failed: []string{}}
+	orig := make([]int, len(items)) // the request's index of each item imported
+	for i := range orig {
+		orig[i] = i
+	}
 	keys, err := s.svc.ImportKeys(r.Context(), a, items)
 	if keyward.ErrorCode(err) == keyward.ECodeDuplicate {
 		// Only hashes keyward already knows (or repeated): those fail,
@@ -520,12 +531,13 @@ func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.
 		}
 		var rest []keyward.ImportItem
 		var restHashes []string
+		orig = orig[:0]
 		for i := range items {
 			if dup[i] {
 				out.Failed = append(out.Failed, hashes[i])
 				continue
 			}
-			rest, restHashes = append(rest, items[i]), append(restHashes, hashes[i])
+			rest, restHashes, orig = append(rest, items[i]), append(restHashes, hashes[i]), append(orig, i)
 		}
 		hashes, keys, err = restHashes, nil, nil
 		if len(rest) > 0 {
@@ -533,12 +545,18 @@ func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.
 		}
 	}
 	if err != nil {
-		return mapFields(err, func(f string) string {
-			if head, rest, ok := strings.Cut(f, "]."); ok {
-				return head + "]." + unkeyField(rest)
+		// keys[i] of the items imported: named by its place in the request.
+		return fail(mapFields(err, func(f string) string {
+			if i, ok := parseIndex(f); ok && i < len(orig) {
+				_, rest, _ := strings.Cut(f, "]")
+				rest = strings.TrimPrefix(rest, ".")
+				if rest != "" {
+					rest = "." + unkeyField(rest)
+				}
+				return "keys[" + strconv.Itoa(orig[i]) + "]" + rest
 			}
 			return f
-		})
+		}))
 	}
 	for i, k := range keys {
 		out.Migrated = append(out.Migrated, migrated{Hash: hashes[i], KeyID: k.ID})

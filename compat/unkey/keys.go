@@ -87,8 +87,9 @@ func (s *server) project(ctx context.Context, a *keyward.Actor, apiIDValue strin
 
 // fields translates the shared members into keyward's KeyFields. cur is
 // the key being updated (nil on create); x the scope expansion, read when
-// permissions are sent.
-func (s *server) fields(ctx context.Context, a *keyward.Actor, in *keyRequest, cur *keyward.Key, x *service.ScopeExpansion) (*keyward.KeyFields, error) {
+// permissions are sent; made collects the identities created for the
+// keys (on create only), which the caller undoes if the keys are refused.
+func (s *server) fields(ctx context.Context, a *keyward.Actor, in *keyRequest, cur *keyward.Key, x *service.ScopeExpansion, made *[]string) (*keyward.KeyFields, error) {
 	out := &keyward.KeyFields{}
 	switch {
 	case in.Name.HasValue():
@@ -161,7 +162,7 @@ func (s *server) fields(ctx context.Context, a *keyward.Actor, in *keyRequest, c
 			var sa *keyward.ServiceAccount
 			var err error
 			if cur == nil {
-				sa, err = s.identityFor(ctx, a, in.ExternalID.Value)
+				sa, err = s.identityFor(ctx, a, in.ExternalID.Value, made)
 			} else {
 				sa, err = s.findIdentity(ctx, a, in.ExternalID.Value)
 			}
@@ -318,8 +319,10 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if err != nil {
 		return err
 	}
-	kf, err := s.fields(r.Context(), a, &in.keyRequest, nil, x)
+	var made []string
+	kf, err := s.fields(r.Context(), a, &in.keyRequest, nil, x, &made)
 	if err != nil {
+		s.undo(r.Context(), a, made)
 		return renamed(err)
 	}
 	kf.ProjectID = keyward.Some(p.ID)
@@ -335,6 +338,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	}
 	k, tok, err := s.svc.CreateKey(r.Context(), a, keyward.KindAPI, kf)
 	if err != nil {
+		s.undo(r.Context(), a, made)
 		return renamed(err)
 	}
 	return reply(w, r, map[string]string{"keyId": k.ID, "key": tok.Reveal()})
@@ -533,26 +537,18 @@ func (s *server) verifyView(ctx context.Context, a *keyward.Actor, res *keyward.
 		c := res.CreditsRemaining
 		d.Credits = &c
 	}
-	cat := keyward.Catalog{}
-	if x, err := s.svc.ScopeExpansion(context.WithoutCancel(ctx), a); err == nil {
-		cat = x.Catalog
-	}
-	d.Permissions = slugsOf(res.Scopes, cat)
+	d.Permissions = slugsOf(res.Scopes)
 	if res.Owner.Type == keyward.OwnerServiceAccount {
-		if sa, err := s.svc.GetServiceAccount(context.WithoutCancel(ctx), a, res.Owner.ID); err == nil {
+		if sa, err := s.svc.VerifiedOwner(context.WithoutCancel(ctx), a, res); err == nil {
 			id := identityOf(sa)
 			d.Identity = &id
 		}
 	}
 	if res.HasRateLimit {
 		rl := res.RateLimit
-		var window int64
-		if k, err := s.svc.GetKey(context.WithoutCancel(ctx), a, keyward.KindAPI, res.KeyID); err == nil && k.RateLimit != nil {
-			window = k.RateLimit.Window
-		}
 		d.Ratelimits = []verifyRatelimit{{
 			Exceeded: res.Code == keyward.VerifyRateLimited, ID: ratelimitPref + res.KeyID[len(keyward.PrefixKey):],
-			Name: defaultLimitName, Limit: rl.Limit, Duration: window * 1000, Reset: ms(rl.ResetAt),
+			Name: defaultLimitName, Limit: rl.Limit, Duration: rl.Window * 1000, Reset: ms(rl.ResetAt),
 			Remaining: rl.Remaining, AutoApply: true,
 		}}
 	}

@@ -161,8 +161,10 @@ func window(names []string, in *listRequest) ([]string, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if in.Cursor.Null || in.Search.Null {
-		return nil, false, badInput("cursor", "must be a string")
+	for name, f := range map[string]keyward.Field[string]{"cursor": in.Cursor, "search": in.Search} {
+		if f.Null {
+			return nil, false, badInput(name, "must be a string")
+		}
 	}
 	slices.Sort(names)
 	if in.Cursor.Set {

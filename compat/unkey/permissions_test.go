@@ -329,3 +329,51 @@ func TestMigrateKeys(t *testing.T) {
 	}
 	e.fail("keys.migrateKeys", map[string]any{"migrationId": "m", "apiId": "api_nope", "keys": []any{map[string]any{"hash": "x"}}}, http.StatusNotFound)
 }
+
+// TestSlugs: a slug names one scope and a scope one slug: a resource id
+// is read on every object, resource:access and resource:access:target
+// keyward's atoms; a key made natively shows its scopes that way.
+func TestSlugs(t *testing.T) {
+	e := newEnv(t, compattest.Options{})
+	api := e.api("a")
+	slugs := []string{"documents", "files:write", "documents:write:doc_1"}
+	id, tok := e.createKey(api, map[string]any{"permissions": slugs})
+	if k := e.okMap("keys.getKey", map[string]any{"keyId": id}); !equalAny(k["permissions"], slugs...) {
+		t.Fatalf("permissions %v, want %v", k["permissions"], slugs)
+	}
+	// An atom without a target passes with a scope on any target
+	// (documents:write:doc_1 passes documents:write), as natively.
+	for q, want := range map[string]string{
+		"documents": "VALID", "documents:write": "VALID", "documents:write:doc_1": "VALID", "search": "INSUFFICIENT_PERMISSIONS",
+		"documents:write:doc_2": "INSUFFICIENT_PERMISSIONS", "files": "VALID", "files:write": "VALID",
+	} {
+		if v := e.verify(map[string]any{"key": tok, "permissions": q}); v["code"] != want {
+			t.Errorf("%q: %v, want %s", q, v["code"], want)
+		}
+	}
+	// A write-only resource has no bare slug.
+	e.fail("keys.createKey", map[string]any{"apiId": api, "permissions": []string{"events"}}, http.StatusBadRequest)
+	// A native key in mode read_only shows what its mode grants.
+	var nk map[string]any
+	e.Native("POST", "/v1/keys", map[string]any{"name": "ro", "permission_mode": "read_only"}, "X-Account-Id: "+e.acct).JSON(t, &nk)
+	k := e.okMap("keys.getKey", map[string]any{"keyId": nk["id"]})
+	if ps, _ := k["permissions"].([]any); len(ps) == 0 || !slices.Contains(ps, any("documents")) || slices.Contains(ps, any("documents:write")) {
+		t.Fatalf("a read_only key: %v", k["permissions"])
+	}
+}
+
+// TestVerifyOnlyRootKey: a root key that may only verify (keys:verify)
+// gets the whole answer: identity, permissions, rate limit.
+func TestVerifyOnlyRootKey(t *testing.T) {
+	e := newEnv(t, compattest.Options{})
+	_, tok := e.createKey(e.api("a"), map[string]any{"externalId": "acme", "permissions": []string{"documents"},
+		"ratelimits": []any{map[string]any{"name": "r", "limit": 10, "duration": 60000, "autoApply": true}}})
+	verifier := e.ManagementKeyIn(e.acct, "keys:verify")
+	res := e.callWith(verifier, "keys.verifyKey", map[string]any{"key": tok, "permissions": "documents"})
+	v := res.Map(t)["data"].(map[string]any)
+	rl := v["ratelimits"].([]any)[0].(map[string]any)
+	if v["code"] != "VALID" || v["identity"].(map[string]any)["externalId"] != "acme" || !equalAny(v["permissions"], "documents") ||
+		rl["duration"] != float64(60000) || rl["remaining"] != float64(9) {
+		t.Fatalf("verify-only root key: %s", res.Body)
+	}
+}

@@ -176,6 +176,11 @@ func TestKeyLifecycle(t *testing.T) {
 	if v := e.verify(map[string]any{"key": tok}); v["code"] != "DISABLED" || v["valid"] != false || v["enabled"] != false {
 		t.Fatalf("disabled: %v", v)
 	}
+	// whoami finds a disabled key, and asking is not a use.
+	if w := e.okMap("keys.whoami", map[string]any{"key": tok}); w["keyId"] != id || w["enabled"] != false || w["lastUsedAt"] != nil {
+		t.Fatalf("whoami of a disabled key: %v", w)
+	}
+	checkError(t, e.callWith(e.ManagementKeyIn(e.acct, "keys:verify"), "keys.whoami", map[string]any{"key": tok}), http.StatusForbidden)
 	e.okMap("keys.updateKey", map[string]any{"keyId": id, "enabled": true, "name": "m", "meta": map[string]any{"a": 1},
 		"externalId": "carol", "expires": nil})
 	k = e.okMap("keys.getKey", map[string]any{"keyId": id})

@@ -185,23 +185,19 @@ func permissionsOf(k *keyward.Key, x *service.ScopeExpansion) []string {
 	if k.PermissionMode != keyward.ModeRestricted {
 		scopes = keyward.EffectiveScopes(k, x.Catalog, nil)
 	}
-	return slugsOf(scopes, x.Catalog)
+	return slugsOf(scopes)
 }
 
-// slugsOf names scopes as Unkey permission slugs: a scope on every
-// object at the highest level its resource supports is the resource's id
-// (the slug of the permission createPermission made); a narrower one is
-// keyward's atom, resource:access or resource:access:target (one slug per
-// target).
-func slugsOf(scopes []keyward.Scope, cat keyward.Catalog) []string {
+// slugsOf names scopes as Unkey permission slugs, one to one: a read
+// scope on every object is the resource id (the slug of the permission
+// createPermission made), any other is keyward's atom, resource:access
+// or resource:access:target (one slug per target). The catalog is not
+// needed, so every answer names a scope the same way.
+func slugsOf(scopes []keyward.Scope) []string {
 	out := []string{}
 	for _, sc := range scopes {
-		top := keyward.AccessRead
-		if r := cat[sc.Resource]; r != nil && r.Writable {
-			top = keyward.AccessWrite
-		}
 		switch {
-		case slices.Equal(sc.Targets, []string{keyward.Wildcard}) && sc.Access == top:
+		case slices.Equal(sc.Targets, []string{keyward.Wildcard}) && sc.Access == keyward.AccessRead:
 			out = append(out, sc.Resource)
 		case slices.Equal(sc.Targets, []string{keyward.Wildcard}):
 			out = append(out, sc.Resource+":"+string(sc.Access))
@@ -220,10 +216,10 @@ var slugPattern = regexp.MustCompile(`^[a-zA-Z0-9_:\-.*]+$`)
 
 const maxSlugLen = 512
 
-// scopesOf reads permission slugs (at field, "permissions") as scopes:
-// a resource id is the resource at the highest level it supports, on
-// every object; resource:access and resource:access:target are keyward's
-// atoms. A slug that names no resource of the catalog is a 400.
+// scopesOf reads permission slugs (at field, "permissions") as scopes,
+// the inverse of slugsOf: a resource id is the resource at read on every
+// object; resource:access and resource:access:target are keyward's atoms.
+// A slug that names no resource of the catalog is a 400.
 func scopesOf(field string, slugs []string, cat keyward.Catalog) ([]keyward.Scope, error) {
 	var fields []keyward.FieldError
 	out := make([]keyward.Scope, 0, len(slugs))
@@ -252,17 +248,14 @@ func scopeOf(slug string, cat keyward.Catalog) (keyward.Scope, string) {
 		return keyward.Scope{}, fmt.Sprintf("no permission %q in this workspace: create it with permissions.createPermission", parts[0])
 	}
 	sc := keyward.Scope{Resource: r.ID, Access: keyward.AccessRead, Targets: []string{keyward.Wildcard}}
-	if r.Writable {
-		sc.Access = keyward.AccessWrite
-	}
 	if len(parts) > 1 {
 		sc.Access = keyward.Access(parts[1])
 		if sc.Access != keyward.AccessRead && sc.Access != keyward.AccessWrite {
 			return keyward.Scope{}, fmt.Sprintf("%q: the level after ':' must be read or write", slug)
 		}
-		if !r.Supports(sc.Access) {
-			return keyward.Scope{}, fmt.Sprintf("%q: permission %q has no level %s", slug, r.ID, sc.Access)
-		}
+	}
+	if !r.Supports(sc.Access) {
+		return keyward.Scope{}, fmt.Sprintf("%q: permission %q has no level %s (send %s:write)", slug, r.ID, sc.Access, r.ID)
 	}
 	if len(parts) > 2 {
 		sc.Targets = []string{parts[2]}
