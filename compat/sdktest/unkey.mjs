@@ -267,6 +267,11 @@ await call("keys.verifyKey DISABLED", async () => {
   assert.deepEqual(verdict(res), invalid("DISABLED"));
 });
 
+await call("keys.whoami disabled key", async () => {
+  const res = await unkey.keys.whoami({ key: disabled.key });
+  assert.deepEqual({ keyId: res.data.keyId, enabled: res.data.enabled }, { keyId: disabled.keyId, enabled: false });
+});
+
 await call("keys.updateKey enabled", async () => {
   const res = await unkey.keys.updateKey({ keyId: disabled.keyId, enabled: true });
   assert.match(res.meta.requestId, /.+/);
@@ -321,6 +326,41 @@ await call("keys.updateCredits decrement", async () => {
 await call("keys.verifyKey VALID with credits cost", async () => {
   const res = await unkey.keys.verifyKey({ key: metered.key, credits: { cost: 4 } });
   assert.deepEqual({ ...verdict(res), credits: res.data.credits }, { ...VALID, credits: 0 });
+});
+
+// keyward's own permission atoms as slugs: resource:access (and
+// resource:access:target) on a resource of the catalog; a bare resource id
+// is read on every object.
+const writer = await call("keys.createKey keyward permission atom", async () => {
+  const res = await unkey.keys.createKey({ apiId, name: "writer key", permissions: ["documents:write"] });
+  assert.match(res.data.keyId, /.+/);
+  return res.data;
+}) ?? {};
+
+await call("keys.getKey keyward permission atom", async () => {
+  const res = await unkey.keys.getKey({ keyId: writer.keyId });
+  assert.deepEqual(res.data.permissions, ["documents:write"]);
+});
+
+await call("keys.verifyKey VALID with an atom query", async () => {
+  const res = await unkey.keys.verifyKey({ key: writer.key, permissions: "documents:write AND documents" });
+  assert.deepEqual(verdict(res), VALID);
+});
+
+const oneDoc = await call("keys.createKey keyward permission atom with a target", async () => {
+  const res = await unkey.keys.createKey({ apiId, name: "one document", permissions: ["documents:read:doc_1"] });
+  assert.match(res.data.keyId, /.+/);
+  return res.data;
+}) ?? {};
+
+await call("keys.verifyKey VALID for its object", async () => {
+  const res = await unkey.keys.verifyKey({ key: oneDoc.key, permissions: "documents:read:doc_1" });
+  assert.deepEqual(verdict(res), VALID);
+});
+
+await call("keys.verifyKey INSUFFICIENT_PERMISSIONS for another object", async () => {
+  const res = await unkey.keys.verifyKey({ key: oneDoc.key, permissions: "documents:read:doc_2" });
+  assert.deepEqual(verdict(res), invalid("INSUFFICIENT_PERMISSIONS"));
 });
 
 // A prefix of the application's own, and credits that refill daily.
@@ -468,7 +508,10 @@ await call("apis.listKeys next page (the SDK's paginator)", async () => {
   for await (const page of await unkey.apis.listKeys({ apiId, limit: 2 })) {
     seen.push(...page.result.data.map((k) => k.keyId));
   }
-  const want = [main.keyId, disabled.keyId, expiring.keyId, metered.keyId, refilled.keyId, recoverable.keyId, limited.keyId, migrated?.keyId, rerolled.keyId];
+  const want = [
+    main.keyId, disabled.keyId, expiring.keyId, writer.keyId, oneDoc.keyId, metered.keyId,
+    refilled.keyId, recoverable.keyId, limited.keyId, migrated?.keyId, rerolled.keyId,
+  ];
   assert.deepEqual([...new Set(seen)].sort(), [...new Set(want)].sort());
 });
 
