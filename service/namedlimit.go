@@ -21,7 +21,7 @@ const (
 	// MaxLimitWindowMs is the longest window: a day.
 	MaxLimitWindowMs = 24 * 3600 * 1000
 	// maxNamedCells bounds the cells a node keeps; when full, cells whose
-	// limit is wholly available again are dropped first.
+	// limit is wholly available again are dropped first, then others.
 	maxNamedCells = 100_000
 )
 
@@ -62,13 +62,16 @@ func (n *namedCells) cell(name string, now int64) *rateState {
 		return st
 	}
 	if len(n.cells) >= maxNamedCells {
+		// Cells wholly available again hold nothing worth keeping. If
+		// every cell is in use, a tenth go (lenient: their identifiers
+		// start afresh), so that the scan is paid once per many new cells.
 		for k, c := range n.cells {
 			if c.tat.Load() <= now {
 				delete(n.cells, k)
 			}
 		}
 		for k := range n.cells {
-			if len(n.cells) < maxNamedCells {
+			if len(n.cells) <= maxNamedCells*9/10 {
 				break
 			}
 			delete(n.cells, k)

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -111,4 +112,40 @@ func TestKeyOfTokenAndVerifiedOwner(t *testing.T) {
 	wantCode(t, "another account's result", err, keyward.ECodeNotFound)
 	_, err = e.svc.VerifiedOwner(e.ctx, reader, &res)
 	wantCode(t, "without keys:verify or members:read", err, keyward.ECodePermissionDenied)
+}
+
+// TestNamedLimitCellsBounded: a node keeps at most 100,000 cells; when
+// every one is in use, a new identifier makes room by dropping a tenth
+// (whose identifiers start afresh), not by failing.
+func TestNamedLimitCellsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills 100,000 cells")
+	}
+	e := newEnv(t)
+	a := e.manager(keyward.PermKeysVerify)
+	const cells = 100_000
+	limit := func(id string, cost int64) service.NamedLimitResult {
+		res, err := e.svc.Limit(e.ctx, a, service.NamedLimit{Namespace: "n", Identifier: id, Limit: 1, WindowMs: 60_000, Cost: cost})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for i := range cells {
+		if !limit(strconv.Itoa(i), 1).Allowed {
+			t.Fatalf("identifier %d refused", i)
+		}
+	}
+	if !limit("one more", 1).Allowed {
+		t.Fatal("a new identifier on a full node is refused")
+	}
+	free := 0
+	for i := range cells {
+		if limit(strconv.Itoa(i), 0).Allowed {
+			free++
+		}
+	}
+	if free < cells/20 || free > cells/5 {
+		t.Fatalf("%d identifiers start afresh after the node filled up, want about a tenth", free)
+	}
 }

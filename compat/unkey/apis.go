@@ -150,8 +150,14 @@ func (s *server) listKeys(w http.ResponseWriter, r *http.Request, a *keyward.Act
 		return err
 	}
 	out := make([]keyData, 0, len(keys))
+	idents := map[string]*identityData{} // by owner: one read per identity
 	for _, k := range keys {
-		d := s.view(r.Context(), a, k, x)
+		ident, seen := idents[k.Owner.ID]
+		if !seen {
+			ident = s.identityOfKey(r.Context(), a, k)
+			idents[k.Owner.ID] = ident
+		}
+		d := keyView(k, x, ident)
 		if in.Decrypt.Value && k.Recoverable {
 			_, tok, err := s.svc.RevealSecret(r.Context(), a, k.ID)
 			if err != nil {

@@ -76,7 +76,7 @@ func badInput(field, format string, args ...any) error {
 	return keyward.InvalidField(field, format, args...)
 }
 
-// statusOf maps a keyward error to Unkey's status, title and type. Unkey
+// statusOf maps a keyward error to Unkey's status and error type. Unkey
 // answers every bad request, malformed or breaking a rule, with 400.
 func statusOf(e *keyward.Error) (int, string) {
 	switch e.Code {

@@ -17,8 +17,8 @@ func identityOf(sa *keyward.ServiceAccount) identityData {
 	return identityData{ID: identityID(sa.ID), ExternalID: sa.Name, Ratelimits: []ratelimitData{}}
 }
 
-// findIdentity returns the service account whose name is externalID, nil
-// when there is none.
+// findIdentity returns the service account whose name is externalID
+// (names are unique in an account), nil when there is none.
 func (s *server) findIdentity(ctx context.Context, a *keyward.Actor, externalID string) (*keyward.ServiceAccount, error) {
 	f := keyward.ServiceAccountFilter{Page: keyward.Page{Limit: keyward.MaxPageLimit}}
 	for {
@@ -38,6 +38,22 @@ func (s *server) findIdentity(ctx context.Context, a *keyward.Actor, externalID 
 	}
 }
 
+// newIdentity makes the service account of externalID; when a concurrent
+// request made it first (the name is taken), that one is returned, with
+// created false.
+func (s *server) newIdentity(ctx context.Context, a *keyward.Actor, externalID string) (sa *keyward.ServiceAccount, created bool, err error) {
+	sa, err = s.svc.CreateServiceAccount(ctx, a, &keyward.ServiceAccountFields{Name: keyward.Some(externalID)})
+	if keyward.ErrorCode(err) == keyward.ECodeDuplicate {
+		if first, ferr := s.findIdentity(ctx, a, externalID); ferr == nil && first != nil {
+			return first, false, nil
+		}
+	}
+	if err != nil {
+		return nil, false, mapFields(err, renamer("name", "externalId"))
+	}
+	return sa, true, nil
+}
+
 // identityFor returns the identity of externalID, creating it when there
 // is none (Unkey creates the identity a key names); the id of one it
 // creates is added to made, for undo.
@@ -46,20 +62,25 @@ func (s *server) identityFor(ctx context.Context, a *keyward.Actor, externalID s
 	if err != nil || sa != nil {
 		return sa, err
 	}
-	sa, err = s.svc.CreateServiceAccount(ctx, a, &keyward.ServiceAccountFields{Name: keyward.Some(externalID)})
-	if err != nil {
-		return nil, mapFields(err, renamer("name", "externalId"))
+	sa, created, err := s.newIdentity(ctx, a, externalID)
+	if created {
+		*made = append(*made, sa.ID)
 	}
-	*made = append(*made, sa.ID)
-	return sa, nil
+	return sa, err
 }
 
 // undo deletes the identities a request made for keys it then failed to
-// create, so that a refused request leaves no identity behind.
+// create, so that a refused request leaves no identity behind; one that a
+// concurrent request has given a key meanwhile stays (deleting it would
+// revoke that key).
 func (s *server) undo(ctx context.Context, a *keyward.Actor, made []string) {
+	ctx = context.WithoutCancel(ctx)
 	for _, id := range made {
 		// Best effort: the request's own error is the answer.
-		_, _ = s.svc.DeleteServiceAccount(context.WithoutCancel(ctx), a, id, "")
+		f := keyward.KeyFilter{Kind: keyward.KindAPI, OwnerType: keyward.OwnerServiceAccount, OwnerID: id}
+		if keys, _, err := s.scanKeys(ctx, a, f, 1); err == nil && len(keys) == 0 {
+			_, _ = s.svc.DeleteServiceAccount(ctx, a, id, "")
+		}
 	}
 }
 
@@ -99,13 +120,17 @@ func (s *server) createIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 	if err != nil {
 		return err
 	}
+	exists := &unkeyError{status: http.StatusConflict, kind: typeIdentExists,
+		err: keyward.Errorf(keyward.ECodeDuplicate, "an identity with externalId %q already exists", ext)}
 	if sa != nil {
-		return &unkeyError{status: http.StatusConflict, kind: typeIdentExists,
-			err: keyward.Errorf(keyward.ECodeDuplicate, "an identity with externalId %q already exists", ext)}
+		return exists
 	}
-	sa, err = s.svc.CreateServiceAccount(r.Context(), a, &keyward.ServiceAccountFields{Name: keyward.Some(ext)})
-	if err != nil {
-		return mapFields(err, renamer("name", "externalId"))
+	sa, created, err := s.newIdentity(r.Context(), a, ext)
+	switch {
+	case err != nil:
+		return err
+	case !created:
+		return exists
 	}
 	return reply(w, r, map[string]string{"identityId": identityID(sa.ID)})
 }

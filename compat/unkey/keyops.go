@@ -299,13 +299,15 @@ func (s *server) keyPermissions(o op) func(http.ResponseWriter, *http.Request, *
 		if err != nil {
 			return err
 		}
+		var made []string
 		if o != opRemove {
-			if err := s.ensurePermissions(r.Context(), a, in.Permissions.Value, x); err != nil {
+			if made, err = s.ensurePermissions(r.Context(), a, in.Permissions.Value, x); err != nil {
 				return err
 			}
 		}
 		sent, err := scopesOf("permissions", in.Permissions.Value, x.Catalog)
 		if err != nil {
+			s.undoPermissions(r.Context(), a, made)
 			return err
 		}
 		var next []keyward.Scope
@@ -324,6 +326,7 @@ func (s *server) keyPermissions(o op) func(http.ResponseWriter, *http.Request, *
 		}
 		k, err = s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, "")
 		if err != nil {
+			s.undoPermissions(r.Context(), a, made)
 			return withType(renamed(err), typeKeyNotFound, "")
 		}
 		return reply(w, r, permissionViews(slugsOf(k.Scopes), x.Catalog))

@@ -79,8 +79,10 @@ func (s *server) createPermission(w http.ResponseWriter, r *http.Request, a *key
 // existing resource): Unkey's addPermissions, setPermissions and
 // createRole make missing permissions when the root key may
 // (catalog:write), and fail with 403 when it may not. x's catalog gains
-// what is made.
-func (s *server) ensurePermissions(ctx context.Context, a *keyward.Actor, slugs []string, x *service.ScopeExpansion) error {
+// what is made; the slugs made are returned for undoPermissions, should
+// the request fail after.
+func (s *server) ensurePermissions(ctx context.Context, a *keyward.Actor, slugs []string, x *service.ScopeExpansion) ([]string, error) {
+	var made []string
 	for _, slug := range slugs {
 		if x.Catalog[slug] != nil || strings.Contains(slug, ":") || !keyward.ValidResourceID(slug) {
 			continue
@@ -88,11 +90,23 @@ func (s *server) ensurePermissions(ctx context.Context, a *keyward.Actor, slugs 
 		rf := &keyward.ResourceFields{DisplayName: keyward.Some(slug), Readable: keyward.Some(true), Writable: keyward.Some(false)}
 		res, _, err := s.svc.PutResource(ctx, a, slug, rf)
 		if err != nil {
-			return err
+			s.undoPermissions(ctx, a, made)
+			return nil, err
 		}
+		made = append(made, res.ID)
 		x.Catalog[res.ID] = res
 	}
-	return nil
+	return made, nil
+}
+
+// undoPermissions removes the permissions a failed request made, so that
+// it changes nothing (one a key holds meanwhile stays: the catalog
+// refuses to remove it).
+func (s *server) undoPermissions(ctx context.Context, a *keyward.Actor, made []string) {
+	for _, id := range made {
+		// Best effort: the request's own error is the answer.
+		_ = s.svc.DeleteResource(context.WithoutCancel(ctx), a, id)
+	}
 }
 
 type permissionRequest struct {
@@ -251,11 +265,13 @@ func (s *server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.A
 	if err != nil {
 		return err
 	}
-	if err := s.ensurePermissions(r.Context(), a, in.Permissions.Value, x); err != nil {
+	made, err := s.ensurePermissions(r.Context(), a, in.Permissions.Value, x)
+	if err != nil {
 		return err
 	}
 	scopes, err := scopesOf("permissions", in.Permissions.Value, x.Catalog)
 	if err != nil {
+		s.undoPermissions(r.Context(), a, made)
 		return err
 	}
 	rf := &keyward.RoleFields{Name: keyward.Some(name), Scopes: keyward.Some(scopes)}
@@ -263,6 +279,7 @@ func (s *server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.A
 		rf.Description = in.Description
 	}
 	if _, err := s.svc.CreateRole(r.Context(), a, rf); err != nil {
+		s.undoPermissions(r.Context(), a, made)
 		return withType(renamed(err), "", typeRoleExists)
 	}
 	return reply(w, r, map[string]string{"roleId": rolePrefix + name})

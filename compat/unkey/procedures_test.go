@@ -340,3 +340,115 @@ func TestRatelimitLimit(t *testing.T) {
 	reader := e.ManagementKeyIn(e.acct, keyward.PermKeysRead)
 	checkError(t, e.callWith(reader, "ratelimit.limit", body), http.StatusForbidden)
 }
+
+// TestConcurrentNewIdentity: keys made at once for one new externalId
+// share one identity.
+func TestConcurrentNewIdentity(t *testing.T) {
+	e := newEnv(t, compattest.Options{})
+	api := e.api("a")
+	const n = 6
+	statuses := make(chan int, n)
+	for range n {
+		go func() {
+			statuses <- e.Do("POST", prefix+"/v2/keys.createKey", map[string]any{"apiId": api, "externalId": "same"}, "Authorization: Bearer "+e.root).Status
+		}()
+	}
+	for range n {
+		if s := <-statuses; s != http.StatusOK {
+			t.Fatalf("createKey: %d", s)
+		}
+	}
+	l := e.ok("identities.listIdentities", map[string]any{}).([]any)
+	if len(l) != 1 {
+		t.Fatalf("%d identities for one externalId: %v", len(l), l)
+	}
+	keys := e.ok("apis.listKeys", map[string]any{"apiId": api, "externalId": "same"}).([]any)
+	if len(keys) != n {
+		t.Fatalf("%d keys of the identity, want %d", len(keys), n)
+	}
+}
+
+// TestRootKeyPermissions: each procedure works with exactly the
+// permissions docs/compatibility.md lists for it, and not with one less.
+func TestRootKeyPermissions(t *testing.T) {
+	e := newEnv(t, compattest.Options{})
+	api := e.api("a")
+	id, tok := e.createKey(api, map[string]any{"externalId": "acme"})
+	e.okMap("permissions.createPermission", map[string]any{"name": "p", "slug": "p"})
+	e.okMap("permissions.createRole", map[string]any{"name": "r", "permissions": []string{"p"}})
+	const (
+		kr, kw, kv, mr, mw, cr, cw = "keys:read", "keys:write", "keys:verify", "members:read", "members:write", "catalog:read", "catalog:write"
+	)
+	for _, c := range []struct {
+		proc  string
+		body  map[string]any
+		perms []string
+	}{
+		{"keys.verifyKey", map[string]any{"key": tok}, []string{kv}},
+		{"ratelimit.limit", map[string]any{"namespace": "n", "identifier": "i", "limit": 100, "duration": 60000}, []string{kv}},
+		{"keys.getKey", map[string]any{"keyId": id}, []string{kr}},
+		{"keys.whoami", map[string]any{"key": tok}, []string{kr}},
+		{"apis.getApi", map[string]any{"apiId": api}, []string{kr}},
+		{"apis.listKeys", map[string]any{"apiId": api}, []string{kr}},
+		{"keys.createKey", map[string]any{"apiId": api}, []string{kr, kw}},
+		{"keys.createKey", map[string]any{"apiId": api, "externalId": "acme"}, []string{kr, kw, mr}},
+		{"keys.createKey", map[string]any{"apiId": api, "externalId": "new"}, []string{kr, kw, mr, mw}},
+		{"keys.updateKey", map[string]any{"keyId": id, "name": "n"}, []string{kr, kw}},
+		{"keys.updateCredits", map[string]any{"keyId": id, "operation": "set", "value": 5}, []string{kr, kw}},
+		{"keys.setPermissions", map[string]any{"keyId": id, "permissions": []string{"p"}}, []string{kr, kw}},
+		{"keys.addPermissions", map[string]any{"keyId": id, "permissions": []string{"made.new"}}, []string{kr, kw, cw}},
+		{"keys.setRoles", map[string]any{"keyId": id, "roles": []string{"r"}}, []string{kr, kw}},
+		{"keys.rerollKey", map[string]any{"keyId": id, "expiration": 60000}, []string{kr, kw}},
+		{"apis.createApi", map[string]any{"name": "b"}, []string{kw}},
+		{"permissions.getPermission", map[string]any{"permission": "p"}, []string{cr}},
+		{"permissions.listPermissions", map[string]any{}, []string{cr}},
+		{"permissions.createPermission", map[string]any{"name": "q", "slug": "q"}, []string{cr, cw}},
+		{"permissions.getRole", map[string]any{"role": "r"}, []string{cr, mr}},
+		{"permissions.listRoles", map[string]any{}, []string{cr, mr}},
+		{"permissions.createRole", map[string]any{"name": "s"}, []string{cr, mw}},
+		{"permissions.createRole", map[string]any{"name": "t", "permissions": []string{"made.by.role"}}, []string{cr, mw, cw}},
+		{"keys.setPermissions", map[string]any{"keyId": id, "permissions": []string{"made.by.set"}}, []string{kr, kw, cw}},
+		{"identities.getIdentity", map[string]any{"identity": "acme"}, []string{mr}},
+		{"identities.listIdentities", map[string]any{}, []string{mr}},
+		{"identities.updateIdentity", map[string]any{"identity": "acme"}, []string{mr}},
+		{"identities.createIdentity", map[string]any{"externalId": "other"}, []string{mr, mw}},
+	} {
+		for i := range c.perms {
+			less := slices.Delete(slices.Clone(c.perms), i, i+1)
+			if len(less) == 0 {
+				less = []string{"audit:read"}
+			}
+			res := e.callWith(e.ManagementKeyIn(e.acct, less...), c.proc, c.body)
+			if res.Status != http.StatusForbidden {
+				t.Errorf("%s with %v (without %s): %d %s", c.proc, less, c.perms[i], res.Status, res.Body)
+			}
+		}
+		if res := e.callWith(e.ManagementKeyIn(e.acct, c.perms...), c.proc, c.body); res.Status != http.StatusOK {
+			t.Errorf("%s with %v: %d %s", c.proc, c.perms, res.Status, res.Body)
+		}
+	}
+}
+
+// TestVerifyExpiredAndForbidden: the two codes the other tests do not
+// reach: EXPIRED, and FORBIDDEN for a key limited (natively) to client
+// addresses, which Unkey's verifyKey does not send.
+func TestVerifyExpiredAndForbidden(t *testing.T) {
+	e := newEnv(t, compattest.Options{})
+	api := e.api("a")
+	_, tok := e.createKey(api, map[string]any{"expires": time.Now().Add(1500 * time.Millisecond).UnixMilli()})
+	if v := e.verify(map[string]any{"key": tok}); v["code"] != "VALID" {
+		t.Fatalf("before expiry: %v", v)
+	}
+	time.Sleep(1600 * time.Millisecond)
+	if v := e.verify(map[string]any{"key": tok}); v["code"] != "EXPIRED" || v["valid"] != false || v["expires"] == nil {
+		t.Fatalf("after expiry: %v", v)
+	}
+	id, tok2 := e.createKey(api, nil)
+	res := e.Native("PATCH", "/v1/keys/"+id, map[string]any{"ip_allowlist": []string{"10.0.0.0/8"}}, "X-Account-Id: "+e.acct)
+	if res.Status != http.StatusOK {
+		t.Fatalf("native allowlist: %d %s", res.Status, res.Body)
+	}
+	if v := e.verify(map[string]any{"key": tok2}); v["code"] != "FORBIDDEN" || v["valid"] != false {
+		t.Fatalf("allowlisted key: %v", v)
+	}
+}
