@@ -554,6 +554,15 @@ await call("keys.createKey bad input (400)", async () => {
   assert.ok(err instanceof errors.BadRequestErrorResponse && err.error.status === 400, `got ${err?.name}`);
 });
 
+// A createKey naming a new identity, refused once the identity is made (a
+// name over keyward's 255 characters): nothing of it is left.
+await call("keys.createKey refused with a new externalId (400)", async () => {
+  const err = await rejects(() => unkey.keys.createKey({ apiId, externalId: "ghost", name: "x".repeat(300) }), 400);
+  assert.ok(err instanceof errors.BadRequestErrorResponse, `got ${err?.name}`);
+});
+
+await notFound("identities.getIdentity after a refused createKey (NotFound)", () => unkey.identities.getIdentity({ identity: "ghost" }));
+
 await call("ratelimit.limit bad input (400)", async () => {
   const err = await rejects(() => unkey.ratelimit.limit({ namespace: "sdk-test", identifier: "user_1", limit: 1, duration: -5 }), 400);
   assert.ok(err instanceof errors.BadRequestErrorResponse, `got ${err?.name}`);

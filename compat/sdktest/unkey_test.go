@@ -98,6 +98,8 @@ var unkeyCalls = []string{
 	"ratelimit.limit exceeded",
 	"keys.getKey unknown key (NotFound)",
 	"keys.createKey bad input (400)",
+	"keys.createKey refused with a new externalId (400)",
+	"identities.getIdentity after a refused createKey (NotFound)",
 	"ratelimit.limit bad input (400)",
 	"apis.getApi unknown root key (401)",
 	"keys.deleteKey",
