@@ -144,6 +144,10 @@ func DecodeStrict(b []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && typ.Field != "" {
+			typ.Field = jsonPath(reflect.TypeOf(dst), typ.Field)
+		}
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -178,6 +182,66 @@ func decodeError(err error) error {
 		return ke
 	}
 	return keyward.Errorf(keyward.ECodeMalformedJSON, "the JSON body does not have the expected shape")
+}
+
+// jsonPath turns the path encoding/json reports for a member of the wrong
+// type (Go's: an embedded struct's type name is a step of it) into the
+// member's JSON path in a request decoded into t: the members of an
+// embedded struct are the outer object's, so its name is dropped.
+func jsonPath(t reflect.Type, path string) string {
+	var out []string
+	for _, step := range strings.Split(path, ".") {
+		t = elem(t)
+		if t == nil || t.Kind() != reflect.Struct {
+			t = nil
+			out = append(out, step)
+			continue
+		}
+		if f, ok := t.FieldByName(step); ok && f.Anonymous && jsonName(f) == "" {
+			t = f.Type
+			continue
+		}
+		out = append(out, step)
+		next := t
+		t = nil
+		for _, f := range reflect.VisibleFields(next) {
+			if name := jsonName(f); name != "" && f.IsExported() && strings.EqualFold(name, step) {
+				t = f.Type
+				break
+			}
+		}
+	}
+	return strings.Join(out, ".")
+}
+
+// elem is the type a JSON value decodes into through pointers, slices,
+// arrays and maps.
+func elem(t reflect.Type) reflect.Type {
+	for t != nil {
+		switch t.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+			t = t.Elem()
+		default:
+			return t
+		}
+	}
+	return nil
+}
+
+// jsonName is the JSON name of a struct field: its tag's name, else its
+// Go name; "" for an embedded struct without a tag name, whose members are
+// the outer object's.
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	switch {
+	case name == "-":
+		return ""
+	case name != "":
+		return name
+	case f.Anonymous && elem(f.Type) != nil && elem(f.Type).Kind() == reflect.Struct:
+		return ""
+	}
+	return f.Name
 }
 
 var timeType = reflect.TypeFor[time.Time]()

@@ -1,6 +1,7 @@
 package compat_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -39,6 +40,35 @@ func must(e *compattest.Env, what string, res *compattest.Response, want int) ma
 	return m
 }
 
+// listed finds the key named name in a dialect's list answer res (a 200):
+// the keys are the array at member items ("": the answer itself), each
+// one's id at idMember and name at nameMember; enabled says whether a key
+// is enabled (nil: never).
+func listed(e *compattest.Env, what string, res *compattest.Response, items, idMember, nameMember, name string, enabled func(k map[string]any) bool) (id string, on, found bool) {
+	e.T.Helper()
+	must(e, what, res, http.StatusOK)
+	d := json.NewDecoder(bytes.NewReader(res.Body))
+	d.UseNumber() // PulseCRM's ids are integers
+	var list any
+	if err := d.Decode(&list); err != nil {
+		e.T.Fatalf("%s: %v", what, err)
+	}
+	if items != "" {
+		list = list.(map[string]any)[items]
+	}
+	for _, k := range list.([]any) {
+		k := k.(map[string]any)
+		if k[nameMember] == name {
+			return fmt.Sprint(k[idMember]), enabled != nil && enabled(k), true
+		}
+	}
+	return "", false, false
+}
+
+// enabledMember says whether a key with an enabled member (Vectara's,
+// Unkey's) is enabled.
+func enabledMember(k map[string]any) bool { return k["enabled"] == true }
+
 func dialects() []dialect {
 	orqH := func(e *compattest.Env) string { return "Authorization: Bearer " + e.Op }
 	discueH := func(e *compattest.Env) string { return "X-API-KEY: " + e.Op }
@@ -73,21 +103,11 @@ func dialects() []dialect {
 				must(e, "orq create", e.Do("POST", "/compat/orq/v2/api-keys", map[string]any{"name": name}, orqH(e)), http.StatusOK)
 			},
 			find: func(e *compattest.Env, name string) (string, bool) {
-				var l struct {
-					Data []struct {
-						APIKeyID     string `json:"api_key_id"`
-						Name, Status string
-					} `json:"data"`
-				}
 				res := e.Do("GET", "/compat/orq/v2/api-keys?limit=200", nil, orqH(e))
-				must(e, "orq list", res, http.StatusOK)
-				res.JSON(e.T, &l)
-				for _, k := range l.Data {
-					if k.Name == name {
-						return k.APIKeyID, k.Status == "API_KEY_STATUS_ACTIVE"
-					}
-				}
-				return "", false
+				id, enabled, _ := listed(e, "orq list", res, "data", "api_key_id", "name", name, func(k map[string]any) bool {
+					return k["status"] == "API_KEY_STATUS_ACTIVE"
+				})
+				return id, enabled
 			},
 			disable: func(e *compattest.Env, id string) {
 				must(e, "orq disable", e.Do("PATCH", "/compat/orq/v2/api-keys/"+id, map[string]any{"status": "API_KEY_STATUS_DISABLED"}, orqH(e)), http.StatusOK)
@@ -105,18 +125,11 @@ func dialects() []dialect {
 				must(e, "discue create", e.Do("POST", "/compat/discue/v1/api_keys", map[string]any{"name": name}, discueH(e)), http.StatusOK)
 			},
 			find: func(e *compattest.Env, name string) (string, bool) {
-				var l struct {
-					APIKeys []struct{ ID, Name, Status string } `json:"api_keys"`
-				}
 				res := e.Do("GET", "/compat/discue/v1/api_keys", nil, discueH(e))
-				must(e, "discue list", res, http.StatusOK)
-				res.JSON(e.T, &l)
-				for _, k := range l.APIKeys {
-					if k.Name == name {
-						return k.ID, k.Status == "enabled"
-					}
-				}
-				return "", false
+				id, enabled, _ := listed(e, "discue list", res, "api_keys", "id", "name", name, func(k map[string]any) bool {
+					return k["status"] == "enabled"
+				})
+				return id, enabled
 			},
 			disable: func(e *compattest.Env, id string) {
 				// discue's PUT states the key: name and status (the
@@ -142,19 +155,10 @@ func dialects() []dialect {
 				must(e, "pulsecrm create", e.Do("POST", "/compat/pulsecrm/apikeys", map[string]any{"description": name, "flatPermissionsList": []string{}}, pulseH(e)), http.StatusCreated)
 			},
 			find: func(e *compattest.Env, name string) (string, bool) {
-				var l []struct {
-					ID          json.Number `json:"id"`
-					Description string      `json:"description"`
-				}
 				res := e.Do("GET", "/compat/pulsecrm/apikeys", nil, pulseH(e))
-				must(e, "pulsecrm list", res, http.StatusOK)
-				res.JSON(e.T, &l)
-				for _, k := range l {
-					if k.Description == name {
-						return k.ID.String(), true // PulseCRM shows no status
-					}
-				}
-				return "", false
+				// PulseCRM shows no status.
+				id, _, found := listed(e, "pulsecrm list", res, "", "id", "description", name, nil)
+				return id, found
 			},
 			rename: func(e *compattest.Env, id, name string) {
 				// PulseCRM's PATCH requires the permissions: send back
@@ -187,21 +191,9 @@ func dialects() []dialect {
 				must(e, "vectara create", e.Do("POST", "/compat/vectara/v2/api_keys", map[string]any{"name": name, "api_key_role": "personal"}, vecH(e)), http.StatusCreated)
 			},
 			find: func(e *compattest.Env, name string) (string, bool) {
-				var l struct {
-					APIKeys []struct {
-						ID, Name string
-						Enabled  bool
-					} `json:"api_keys"`
-				}
 				res := e.Do("GET", "/compat/vectara/v2/api_keys?limit=100", nil, vecH(e))
-				must(e, "vectara list", res, http.StatusOK)
-				res.JSON(e.T, &l)
-				for _, k := range l.APIKeys {
-					if k.Name == name {
-						return k.ID, k.Enabled
-					}
-				}
-				return "", false
+				id, enabled, _ := listed(e, "vectara list", res, "api_keys", "id", "name", name, enabledMember)
+				return id, enabled
 			},
 			disable: func(e *compattest.Env, id string) {
 				must(e, "vectara disable", e.Do("PATCH", "/compat/vectara/v2/api_keys/"+id, map[string]any{"enabled": false}, vecH(e)), http.StatusOK)
@@ -221,18 +213,8 @@ func dialects() []dialect {
 			// (keys.getKey), which is the native id.
 			find: func(e *compattest.Env, name string) (string, bool) {
 				res := e.Do("POST", "/compat/unkey/v2/apis.listKeys", map[string]any{"apiId": unkeyAPI(e)}, unkeyH(e))
-				var l struct {
-					Data []struct {
-						KeyID, Name string
-						Enabled     bool
-					} `json:"data"`
-				}
-				must(e, "unkey listKeys", res, http.StatusOK)
-				res.JSON(e.T, &l)
-				for _, k := range l.Data {
-					if k.Name == name {
-						return k.KeyID, k.Enabled
-					}
+				if id, enabled, found := listed(e, "unkey listKeys", res, "data", "keyId", "name", name, enabledMember); found {
+					return id, enabled
 				}
 				var keys []map[string]any
 				e.List("", "/v1/keys?limit=200", &keys)

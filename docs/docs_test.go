@@ -30,7 +30,8 @@ const root = ".."
 // repoFiles returns the files of the repository below root whose names end
 // in one of exts, as slash-separated paths relative to root. Hidden
 // directories (.git…) are skipped, except .ci, and so are directories that
-// running keyward or its benchmarks leaves behind, and npm packages.
+// running keyward or its benchmarks leaves behind, and the npm packages the
+// SDK tests install (node_modules: other projects' documents).
 func repoFiles(t *testing.T, exts ...string) []string {
 	t.Helper()
 	var out []string

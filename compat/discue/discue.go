@@ -29,10 +29,7 @@ const Dialect = "discue"
 const base = kit.Prefix + Dialect + "/v1/api_keys"
 
 // handler serves the dialect.
-type handler struct {
-	svc *service.Service
-	kit *kit.Dialect
-}
+type handler struct{ kit.Base }
 
 // New returns the discue dialect's handler, served with srv (the Host
 // the server hands over when it mounts the dialect at /compat/discue/).
@@ -43,17 +40,18 @@ type handler struct {
 // (only ?pretty), Accept, the request timeout, then the X-API-KEY
 // credential.
 func New(svc *service.Service, srv kit.Server) http.Handler {
-	h := &handler{svc: svc}
-	h.kit = kit.New(srv, kit.Vendor{
+	h := &handler{kit.Base{Svc: svc}}
+	h.Kit = kit.New(srv, kit.Vendor{
 		Errors: errorBody, Credential: credential, Check: h.check,
 		Timeout: kit.TimeoutFirst, Pretty: true,
 	})
-	h.kit.Handle("GET "+base, h.list)
-	h.kit.Handle("POST "+base, h.create)
-	h.kit.Handle("GET "+base+"/{id}", h.get)
-	h.kit.Handle("PUT "+base+"/{id}", h.update)
-	h.kit.Handle("DELETE "+base+"/{id}", h.delete)
-	return h.kit
+	return h.Kit.Serve(kit.Routes{
+		"GET " + base:              h.list,
+		"POST " + base:             h.create,
+		"GET " + base + "/{id}":    h.get,
+		"PUT " + base + "/{id}":    h.update,
+		"DELETE " + base + "/{id}": h.delete,
+	})
 }
 
 // check refuses query parameters other than pretty (discue's key routes
@@ -62,7 +60,7 @@ func New(svc *service.Service, srv kit.Server) http.Handler {
 // been applied) and an Accept that excludes discue's application/json,
 // read strictly (api.Accepts) as this dialect always has.
 func (h *handler) check(r *http.Request) error {
-	if _, err := h.kit.Query(r, nil); err != nil {
+	if _, err := h.Kit.Query(r, nil); err != nil {
 		return err
 	}
 	if !api.Accepts(r, true, "application/json") {

@@ -28,13 +28,13 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	}
 	var mode keyward.PermissionMode
 	if !in.scopesSet {
-		x, err := h.svc.ScopeExpansion(r.Context(), a)
+		x, err := h.Svc.ScopeExpansion(r.Context(), a)
 		if err != nil {
 			return err
 		}
 		mode = x.DefaultPermissionMode
 	}
-	k, tok, err := h.svc.CreateKey(r.Context(), a, keyward.KindAPI, in.fields(false, mode))
+	k, tok, err := h.Svc.CreateKey(r.Context(), a, keyward.KindAPI, in.fields(false, mode))
 	if err != nil {
 		return in.clientFields(err)
 	}
@@ -58,7 +58,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor)
 		f   = keyward.KeyFilter{Page: keyward.Page{Limit: keyward.MaxPageLimit}}
 	)
 	for {
-		keys, more, err := h.svc.ListKeys(r.Context(), a, keyward.KindAPI, f)
+		keys, more, err := h.Svc.ListKeys(r.Context(), a, keyward.KindAPI, f)
 		if err != nil {
 			return err
 		}
@@ -68,7 +68,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor)
 		}
 		f.StartingAfter = keys[len(keys)-1].ID
 	}
-	x, err := h.svc.ScopeExpansion(r.Context(), a)
+	x, err := h.Svc.ScopeExpansion(r.Context(), a)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) 
 	if !ok {
 		return errNotFound(r.PathValue("id"))
 	}
-	k, err := h.svc.GetKey(r.Context(), a, keyward.KindAPI, id)
+	k, err := h.Svc.GetKey(r.Context(), a, keyward.KindAPI, id)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) 
 func (h *handler) writeKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, k *keyward.Key, x *service.ScopeExpansion) error {
 	if x == nil {
 		var err error
-		if x, err = h.svc.ScopeExpansion(r.Context(), a); err != nil {
+		if x, err = h.Svc.ScopeExpansion(r.Context(), a); err != nil {
 			return err
 		}
 	}
@@ -134,12 +134,12 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 		mode keyward.PermissionMode
 	)
 	if !in.scopesSet {
-		if x, err = h.svc.ScopeExpansion(r.Context(), a); err != nil {
+		if x, err = h.Svc.ScopeExpansion(r.Context(), a); err != nil {
 			return err
 		}
 		mode = x.DefaultPermissionMode
 	}
-	k, err := h.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, in.fields(true, mode), "")
+	k, err := h.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, in.fields(true, mode), "")
 	if err != nil {
 		return in.clientFields(err)
 	}
@@ -161,7 +161,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if !ok {
 		return errNotFound(raw)
 	}
-	if err := h.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
+	if err := h.Svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
 		return err
 	}
 	return kit.WriteJSON(w, r, http.StatusOK, deleteResponse{Links: selfLink(r, base+"/"+raw)})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -134,12 +135,7 @@ func (in *keyInput) readScopes(raw json.RawMessage, add func(field, format strin
 			add("scopes", "must be an array of scopes")
 			return nil
 		}
-		names := make([]string, 0, len(byResource))
-		for name := range byResource {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		for _, name := range names {
+		for _, name := range slices.Sorted(maps.Keys(byResource)) {
 			if err := in.readScope("scopes."+name, name, byResource[name], add); err != nil {
 				return err
 			}
@@ -162,12 +158,7 @@ func (in *keyInput) readScope(path, resource string, raw json.RawMessage, add fu
 		add(path, "must be an object with resource, access and targets")
 		return nil
 	}
-	names := make([]string, 0, len(members))
-	for name := range members {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(members)) {
 		known := name == "access" || name == "targets" || (name == "resource" && resource == "")
 		if !known {
 			e := keyward.Errorf(keyward.ECodeUnknownField, "unknown field %q", path+"."+name)

@@ -48,10 +48,10 @@ func groupRank(g string) (int, string) {
 // display_name"). Protected resources are left out: they can never be
 // granted to an API key, and the catalog lists what can.
 func (h *handler) capabilities(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := h.kit.Query(r, nil); err != nil {
+	if _, err := h.Kit.Query(r, nil); err != nil {
 		return err
 	}
-	c, err := h.svc.GetCatalog(r.Context(), a)
+	c, err := h.Svc.GetCatalog(r.Context(), a)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/compat/internal/kit"
 )
 
 // orq's error codes (docs.orq.ai/reference/errors), and the few keyward
@@ -39,64 +40,44 @@ var documented = map[string]bool{
 	codeRateLimited: true, codeInternal: true, codeUnavailable: true, codeTimeout: true,
 }
 
-// orqError is an error with orq's status and code decided by this package
-// (a keyward code maps to several orq codes: a missing credential and a bad
-// one are both unauthenticated). err is the keyward error it stands for:
-// its code goes to the access log, its message to the client.
-type orqError struct {
-	status int
-	code   string
-	err    *keyward.Error
-}
-
-func (e *orqError) Error() string { return e.code + ": " + e.err.Error() }
-func (e *orqError) Unwrap() error { return e.err }
-
 func errNoRoute(path string) error {
-	return &orqError{status: http.StatusNotFound, code: codeNotFound,
-		err: keyward.Errorf(keyward.ECodeNotFound, "no route %s", path)}
+	return &kit.Error{Status: http.StatusNotFound, Code: codeNotFound,
+		Err: keyward.Errorf(keyward.ECodeNotFound, "no route %s", path)}
 }
 
 func methodNotAllowed(method, allow string) error {
-	return &orqError{status: http.StatusMethodNotAllowed, code: codeMethod,
-		err: keyward.Errorf(keyward.ECodeMethodNotAllowed, "%s is not allowed here; allowed: %s", method, allow)}
+	return &kit.Error{Status: http.StatusMethodNotAllowed, Code: codeMethod,
+		Err: keyward.Errorf(keyward.ECodeMethodNotAllowed, "%s is not allowed here; allowed: %s", method, allow)}
 }
 
-// statusOf maps a keyward error to orq's status and code. Validation
+// codes are orq's status and code of keyward's errors. Validation
 // failures are 400 invalid_request_body: orq reports every bad body that
-// way, where keyward's native API uses 422.
-func statusOf(e *keyward.Error) (int, string) {
-	switch e.Code {
-	case keyward.ECodeBadRequest, keyward.ECodeMalformedJSON, keyward.ECodeUnknownField,
-		keyward.ECodeValidation, keyward.ECodeInvalidPermission:
-		return http.StatusBadRequest, codeInvalidBody
-	case keyward.ECodeInvalidParameter:
-		return http.StatusBadRequest, codeInvalidRequest
-	case keyward.ECodeUnauthenticated:
-		return http.StatusUnauthorized, codeInvalidKey
-	case keyward.ECodeAPIKeyForbidden, keyward.ECodePermissionDenied, keyward.ECodeAccountMismatch:
-		return http.StatusForbidden, codeInsufficient
-	case keyward.ECodeNotFound:
-		return http.StatusNotFound, codeKeyNotFound
-	case keyward.ECodeMethodNotAllowed:
-		return http.StatusMethodNotAllowed, codeMethod
-	case keyward.ECodeKeyRevoked:
-		return http.StatusConflict, codeKeyRevoked
-	case keyward.ECodeConflict, keyward.ECodeDuplicate, keyward.ECodeResourceInUse,
-		keyward.ECodeIdempotencyConflict, keyward.ECodePreconditionFail:
-		return http.StatusConflict, codeConflict
-	case keyward.ECodeBodyTooLarge:
-		return http.StatusRequestEntityTooLarge, codeTooLarge
-	case keyward.ECodeUnsupportedMedia:
-		return http.StatusUnsupportedMediaType, codeMediaType
-	case keyward.ECodeLocked, keyward.ECodeRateLimited:
-		return http.StatusTooManyRequests, codeRateLimited
-	case keyward.ECodeUnavailable:
-		return http.StatusServiceUnavailable, codeUnavailable
-	case keyward.ECodeTimeout:
-		return http.StatusRequestTimeout, codeTimeout
-	}
-	return http.StatusInternalServerError, codeInternal
+// way, where keyward's native API uses 422. An error this package decides
+// otherwise is a *kit.Error (a missing credential and a bad one are both
+// unauthenticated).
+var codes = kit.Codes{
+	ByStatus: map[int]string{
+		http.StatusBadRequest:            codeInvalidBody,
+		http.StatusUnauthorized:          codeInvalidKey,
+		http.StatusForbidden:             codeInsufficient,
+		http.StatusNotFound:              codeKeyNotFound,
+		http.StatusMethodNotAllowed:      codeMethod,
+		http.StatusConflict:              codeConflict,
+		http.StatusRequestEntityTooLarge: codeTooLarge,
+		http.StatusUnsupportedMediaType:  codeMediaType,
+		http.StatusTooManyRequests:       codeRateLimited,
+		http.StatusServiceUnavailable:    codeUnavailable,
+		http.StatusRequestTimeout:        codeTimeout,
+	},
+	Default: codeInternal,
+	Status: map[keyward.Code]int{
+		keyward.ECodePreconditionFail: http.StatusConflict,
+		keyward.ECodeTimeout:          http.StatusRequestTimeout,
+	},
+	Name: map[keyward.Code]string{
+		keyward.ECodeInvalidParameter: codeInvalidRequest,
+		keyward.ECodeKeyRevoked:       codeKeyRevoked,
+	},
 }
 
 // errorDoc is orq's error document.
@@ -122,18 +103,7 @@ type fieldViolation struct {
 // it, notes err for the access log and sets Retry-After. Internal causes
 // are logged by the server, never sent.
 func errorBody(_ *http.Request, h http.Header, err error) (int, any) {
-	var (
-		oe     *orqError
-		status int
-		code   string
-		e      *keyward.Error
-	)
-	if errors.As(err, &oe) {
-		status, code, e = oe.status, oe.code, oe.err
-	} else {
-		e = keyward.AsError(err)
-		status, code = statusOf(e)
-	}
+	status, code, e := codes.Of(err)
 	msg := e.Message
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		msg = "internal error"

@@ -14,19 +14,22 @@ import (
 // rotateSuffix ends the path of orq's custom rotate method.
 const rotateSuffix = ":rotate"
 
-// pathKeyID reads {api_key_id} from the path. The capabilities path
-// matches the key pattern for methods it does not take: 405, not 404.
-func pathKeyID(w http.ResponseWriter, r *http.Request) (string, error) {
+// onKey reads what every route on one key reads first: {api_key_id} from
+// the path, then the query, which takes names (Dialect.Query). The
+// capabilities path matches the key pattern for methods it does not take:
+// 405, not 404.
+func (h *handler) onKey(w http.ResponseWriter, r *http.Request, names ...string) (string, url.Values, error) {
 	raw := r.PathValue("id")
 	if raw == "capabilities" {
 		w.Header().Set("Allow", "GET, HEAD")
-		return "", methodNotAllowed(r.Method, "GET, HEAD")
+		return "", nil, methodNotAllowed(r.Method, "GET, HEAD")
 	}
 	id, ok := keyID(raw)
 	if !ok {
-		return "", keyward.Errorf(keyward.ECodeNotFound, "no API key with this id in the workspace")
+		return "", nil, keyward.Errorf(keyward.ECodeNotFound, "no API key with this id in the workspace")
 	}
-	return id, nil
+	q, err := h.Kit.Query(r, names)
+	return id, q, err
 }
 
 // notFound gives the service's not-found error a message in orq's terms:
@@ -40,7 +43,7 @@ func notFound(err error, id string) error {
 
 // create serves POST /v2/api-keys → 200 with the key and its token.
 func (h *handler) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := h.kit.Query(r, nil); err != nil {
+	if _, err := h.Kit.Query(r, nil); err != nil {
 		return err
 	}
 	var in createRequest
@@ -51,7 +54,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if err != nil {
 		return err
 	}
-	k, tok, err := h.svc.CreateKey(r.Context(), a, keyward.KindAPI, f)
+	k, tok, err := h.Svc.CreateKey(r.Context(), a, keyward.KindAPI, f)
 	if err != nil {
 		return translate(err, domains)
 	}
@@ -109,18 +112,14 @@ func createFields(in *createRequest) (*keyward.KeyFields, []string, error) {
 
 // get serves GET /v2/api-keys/{api_key_id} → 200 with the key.
 func (h *handler) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	id, err := pathKeyID(w, r)
-	if err != nil {
-		return err
-	}
-	q, err := h.kit.Query(r, []string{"include_budget"})
+	id, q, err := h.onKey(w, r, "include_budget")
 	if err != nil {
 		return err
 	}
 	if err := includeBudget(q); err != nil {
 		return err
 	}
-	k, err := h.svc.GetKey(r.Context(), a, keyward.KindAPI, id)
+	k, err := h.Svc.GetKey(r.Context(), a, keyward.KindAPI, id)
 	if err != nil {
 		return notFound(err, id)
 	}
@@ -136,11 +135,8 @@ const maxAttempts = 3
 // changing to RESTRICTED and ignored otherwise; expires_at and
 // clear_expires_at are mutually exclusive.
 func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	id, err := pathKeyID(w, r)
+	id, _, err := h.onKey(w, r)
 	if err != nil {
-		return err
-	}
-	if _, err := h.kit.Query(r, nil); err != nil {
 		return err
 	}
 	var in updateRequest
@@ -161,7 +157,7 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 			domains []string
 		)
 		if needCurrent {
-			cur, err := h.svc.GetKey(r.Context(), a, keyward.KindAPI, id)
+			cur, err := h.Svc.GetKey(r.Context(), a, keyward.KindAPI, id)
 			if err != nil {
 				return notFound(err, id)
 			}
@@ -170,7 +166,7 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 				return err
 			}
 		}
-		k, err := h.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, f, ifMatch)
+		k, err := h.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, f, ifMatch)
 		if keyward.ErrorCode(err) == keyward.ECodePreconditionFail {
 			if attempt < maxAttempts {
 				f.Scopes = keyward.Field[[]keyward.Scope]{}
@@ -240,14 +236,11 @@ func applyAccess(f *keyward.KeyFields, in *updateRequest, cur keyward.Permission
 // reference: "the response body is empty on success", and its SDKs up to
 // 4.12.22), or 204 without a body (its SDKs from 4.13.1).
 func (h *handler) delete(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	id, err := pathKeyID(w, r)
+	id, _, err := h.onKey(w, r)
 	if err != nil {
 		return err
 	}
-	if _, err := h.kit.Query(r, nil); err != nil {
-		return err
-	}
-	if err := h.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
+	if err := h.Svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
 		return notFound(err, id)
 	}
 	return h.render.deleted(w, r)
@@ -266,7 +259,7 @@ func (h *handler) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 	if !ok {
 		return keyward.Errorf(keyward.ECodeNotFound, "no API key with this id in the workspace")
 	}
-	if _, err := h.kit.Query(r, nil); err != nil {
+	if _, err := h.Kit.Query(r, nil); err != nil {
 		return err
 	}
 	var in rotateRequest
@@ -278,7 +271,7 @@ func (h *handler) rotate(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 			return keyward.InvalidField("api_key_id", "must be the api_key_id of the path")
 		}
 	}
-	k, tok, err := h.svc.RotateKey(r.Context(), a, keyward.KindAPI, id, 0, keyward.Field[time.Time]{}, "")
+	k, tok, err := h.Svc.RotateKey(r.Context(), a, keyward.KindAPI, id, 0, keyward.Field[time.Time]{}, "")
 	if err != nil {
 		return notFound(err, id)
 	}

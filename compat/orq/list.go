@@ -26,7 +26,7 @@ var (
 // list serves GET /v2/api-keys → 200 with a page of keys, newest first,
 // with orq's cursors and filters.
 func (h *handler) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	v, err := h.kit.Query(r, listParams, listRepeated...)
+	v, err := h.Kit.Query(r, listParams, listRepeated...)
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (h *handler) listKeys(ctx context.Context, a *keyward.Actor, f keyward.KeyF
 	}
 	if len(owners) == 1 && len(modeSet) == 1 {
 		f.OwnerType, f.PermissionMode = owners[0], modeSet[0]
-		return h.svc.ListKeys(ctx, a, keyward.KindAPI, f)
+		return h.Svc.ListKeys(ctx, a, keyward.KindAPI, f)
 	}
 	var (
 		all  []*keyward.Key
@@ -152,7 +152,7 @@ func (h *handler) listKeys(ctx context.Context, a *keyward.Actor, f keyward.KeyF
 		for _, m := range modeSet {
 			g := f
 			g.OwnerType, g.PermissionMode = o, m
-			keys, mr, err := h.svc.ListKeys(ctx, a, keyward.KindAPI, g)
+			keys, mr, err := h.Svc.ListKeys(ctx, a, keyward.KindAPI, g)
 			if err != nil {
 				return nil, false, err
 			}

@@ -28,8 +28,7 @@ const collection = "/v2/api-keys"
 // handler serves the dialect's routes under one base path, answering in
 // that path's rendering.
 type handler struct {
-	svc    *service.Service
-	kit    *kit.Dialect
+	kit.Base
 	render rendering
 }
 
@@ -51,18 +50,20 @@ func New(svc *service.Service, srv kit.Server) http.Handler {
 		Timeout: kit.TimeoutAfterAuth, Pretty: true,
 	})
 	for _, r := range renderings {
-		h := &handler{svc: svc, kit: d, render: r.render}
+		h := &handler{Base: kit.Base{Svc: svc, Kit: d}, render: r.render}
 		base := kit.Prefix + Dialect + r.path + collection
-		d.Handle("GET "+base, h.list)
-		d.Handle("POST "+base, h.create)
-		d.Handle("GET "+base+"/capabilities", h.capabilities)
-		d.Handle("GET "+base+"/{id}", h.get)
-		d.Handle("PATCH "+base+"/{id}", h.update)
-		d.Handle("DELETE "+base+"/{id}", h.delete)
-		// orq's rotate is POST /v2/api-keys/{api_key_id}:rotate, a
-		// custom method (AIP-136) that a path wildcard cannot split
-		// off: the handler does.
-		d.Handle("POST "+base+"/{id}", h.rotate)
+		d.Serve(kit.Routes{
+			"GET " + base:                   h.list,
+			"POST " + base:                  h.create,
+			"GET " + base + "/capabilities": h.capabilities,
+			"GET " + base + "/{id}":         h.get,
+			"PATCH " + base + "/{id}":       h.update,
+			"DELETE " + base + "/{id}":      h.delete,
+			// orq's rotate is POST /v2/api-keys/{api_key_id}:rotate, a
+			// custom method (AIP-136) that a path wildcard cannot split
+			// off: the handler does.
+			"POST " + base + "/{id}": h.rotate,
+		})
 	}
 	return d
 }
@@ -81,11 +82,7 @@ func noRoute(r *http.Request, allow string) error {
 // that is not an active management key is invalid_api_key. X-Account-Id
 // (keyward's account header, which orq does not have) lets an operator
 // key choose the account, as on the native API.
-func credential(r *http.Request) (keyward.Token, error) {
-	tok := kit.Bearer(r)
-	if tok == "" {
-		return keyward.Token{}, &orqError{status: http.StatusUnauthorized, code: codeAuthRequired,
-			err: keyward.Errorf(keyward.ECodeUnauthenticated, "send the management key as Authorization: Bearer <token>")}
-	}
-	return keyward.TokenFromString(tok), nil
-}
+var credential = kit.BearerCredential(func() error {
+	return &kit.Error{Status: http.StatusUnauthorized, Code: codeAuthRequired,
+		Err: keyward.Errorf(keyward.ECodeUnauthenticated, "send the management key as Authorization: Bearer <token>")}
+})

@@ -88,28 +88,19 @@ var modes = map[string]keyward.PermissionMode{
 	"all": keyward.ModeAll, "restricted": keyward.ModeRestricted, "read_only": keyward.ModeReadOnly,
 }
 
-func orqStatus(s keyward.KeyStatus) string {
-	switch s {
-	case keyward.StatusActive:
-		return statusActive
-	case keyward.StatusDisabled:
-		return statusDisabled
-	case keyward.StatusRevoked:
-		return statusRevoked
-	}
-	return statusUnspecified
-}
+func orqStatus(s keyward.KeyStatus) string { return enumName(statuses, s, statusUnspecified) }
 
-func orqMode(m keyward.PermissionMode) string {
-	switch m {
-	case keyward.ModeAll:
-		return modeAll
-	case keyward.ModeRestricted:
-		return modeRestricted
-	case keyward.ModeReadOnly:
-		return modeReadOnly
+func orqMode(m keyward.PermissionMode) string { return enumName(modes, m, modeUnspecified) }
+
+// enumName is the protobuf name of v: its upper-case name in values (which
+// also holds the SDK's lower-case aliases), else unspecified.
+func enumName[T comparable](values map[string]T, v T, unspecified string) string {
+	for name, x := range values {
+		if x == v && name == strings.ToUpper(name) {
+			return name
+		}
 	}
-	return modeUnspecified
+	return unspecified
 }
 
 // enumField reads an enum member of a body: absent stays absent, null is

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/api"
 )
 
 // auditEvents returns the key's audit events, newest first.
@@ -339,12 +341,7 @@ func TestBulkImportedKeys(t *testing.T) {
 	if res.Status != http.StatusCreated {
 		t.Fatalf("import: %d %s", res.Status, res.Body)
 	}
-	var imported struct {
-		Data []struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		} `json:"data"`
-	}
+	var imported api.Page[api.Key]
 	res.JSON(t, &imported)
 
 	var list []apiKeyView

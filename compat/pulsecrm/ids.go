@@ -102,13 +102,13 @@ func (h *handler) findKey(ctx context.Context, a *keyward.Actor, s string) (*key
 	if !ok {
 		// The actor must still be allowed to read keys: a key lookup
 		// never answers 404 to a caller who may not look.
-		if _, _, err := h.svc.ListKeys(ctx, a, keyward.KindAPI, keyward.KeyFilter{Page: keyward.Page{Limit: 1}}); err != nil {
+		if _, _, err := h.Svc.ListKeys(ctx, a, keyward.KindAPI, keyward.KeyFilter{Page: keyward.Page{Limit: 1}}); err != nil {
 			return nil, err
 		}
 		return nil, errKeyNotFound(nil)
 	}
 	if ref.keyID != "" {
-		k, err := h.svc.GetKey(ctx, a, keyward.KindAPI, ref.keyID)
+		k, err := h.Svc.GetKey(ctx, a, keyward.KindAPI, ref.keyID)
 		if keyward.ErrorCode(err) == keyward.ECodeNotFound {
 			return nil, errKeyNotFound(err)
 		}
@@ -129,7 +129,7 @@ func (h *handler) findIntID(ctx context.Context, a *keyward.Actor, n int64) (*ke
 	f := keyward.KeyFilter{Page: keyward.Page{Limit: keyward.MaxPageLimit, StartingAfter: keyward.PrefixKey + cursor.String()}}
 	var found []*keyward.Key
 	for {
-		keys, more, err := h.svc.ListKeys(ctx, a, keyward.KindAPI, f)
+		keys, more, err := h.Svc.ListKeys(ctx, a, keyward.KindAPI, f)
 		if err != nil {
 			return nil, err
 		}

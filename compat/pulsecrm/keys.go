@@ -266,7 +266,7 @@ func (h *handler) createKey(w http.ResponseWriter, r *http.Request, a *keyward.A
 	if err != nil {
 		return err
 	}
-	k, tok, err := h.svc.CreateKey(r.Context(), a, keyward.KindAPI, f)
+	k, tok, err := h.Svc.CreateKey(r.Context(), a, keyward.KindAPI, f)
 	if err != nil {
 		return translate(err, names)
 	}
@@ -285,7 +285,7 @@ func (h *handler) listKeys(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	out := []apiKey{}
 	f := keyward.KeyFilter{Page: keyward.Page{Limit: keyward.MaxPageLimit}}
 	for {
-		keys, more, err := h.svc.ListKeys(r.Context(), a, keyward.KindAPI, f)
+		keys, more, err := h.Svc.ListKeys(r.Context(), a, keyward.KindAPI, f)
 		if err != nil {
 			return err
 		}
@@ -340,7 +340,7 @@ func (h *handler) updateKey(w http.ResponseWriter, r *http.Request, a *keyward.A
 		if err != nil {
 			return err
 		}
-		_, err = h.svc.UpdateKey(r.Context(), a, keyward.KindAPI, cur.ID, f, cur.ETag())
+		_, err = h.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, cur.ID, f, cur.ETag())
 		// Another change came between the read and the write: the etag
 		// no longer matches, or the store saw the version move.
 		raced := keyward.ErrorCode(err) == keyward.ECodePreconditionFail || keyward.ErrorCode(err) == keyward.ECodeConflict
@@ -366,7 +366,7 @@ func (h *handler) deleteKey(w http.ResponseWriter, r *http.Request, a *keyward.A
 	if err != nil {
 		return err
 	}
-	if err := h.svc.DeleteKey(r.Context(), a, keyward.KindAPI, k.ID, ""); err != nil {
+	if err := h.Svc.DeleteKey(r.Context(), a, keyward.KindAPI, k.ID, ""); err != nil {
 		if keyward.ErrorCode(err) == keyward.ECodeNotFound {
 			return errKeyNotFound(err)
 		}

@@ -254,7 +254,7 @@ func (v *vocabulary) permissionsOf(k *keyward.Key) []permission {
 // key's permissions: keys:read or keys:write is enough for that, as it is
 // for reading keys natively.
 func (h *handler) vocabulary(ctx context.Context, a *keyward.Actor) (*vocabulary, error) {
-	x, err := h.svc.ScopeExpansion(ctx, a)
+	x, err := h.Svc.ScopeExpansion(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +265,7 @@ func (h *handler) vocabulary(ctx context.Context, a *keyward.Actor) (*vocabulary
 // /permissions, which lists it: that needs catalog:read, like GET
 // /v1/catalog.
 func (h *handler) catalogVocabulary(ctx context.Context, a *keyward.Actor) (*vocabulary, error) {
-	cat, err := h.svc.GetCatalog(ctx, a)
+	cat, err := h.Svc.GetCatalog(ctx, a)
 	if err != nil {
 		return nil, err
 	}

@@ -35,10 +35,7 @@ const base = kit.Prefix + Dialect
 const permissionsRoute = "GET " + base + "/permissions"
 
 // handler serves the PulseCRM dialect.
-type handler struct {
-	svc *service.Service
-	kit *kit.Dialect
-}
+type handler struct{ kit.Base }
 
 // New returns the dialect's handler, served with srv (the Host the server
 // hands over when it mounts the dialect at /compat/pulsecrm/). It
@@ -46,16 +43,17 @@ type handler struct {
 // methods (405 with Allow) get PulseCRM's own answers. PulseCRM has no
 // Request-Timeout and no ?pretty.
 func New(svc *service.Service, srv kit.Server) http.Handler {
-	h := &handler{svc: svc, kit: kit.New(srv, kit.Vendor{
+	h := &handler{kit.Base{Svc: svc, Kit: kit.New(srv, kit.Vendor{
 		Errors: errorBody, Credential: credential, Account: account, Refused: refused, NoRoute: noRoute,
-	})}
-	h.kit.Handle("GET "+base+"/apikeys", h.listKeys)
-	h.kit.Handle("POST "+base+"/apikeys", h.createKey)
-	h.kit.Handle("GET "+base+"/apikeys/{id}", h.getKey)
-	h.kit.Handle("PATCH "+base+"/apikeys/{id}", h.updateKey)
-	h.kit.Handle("DELETE "+base+"/apikeys/{id}", h.deleteKey)
-	h.kit.Handle(permissionsRoute, h.listPermissions)
-	return h.kit
+	})}}
+	return h.Kit.Serve(kit.Routes{
+		"GET " + base + "/apikeys":         h.listKeys,
+		"POST " + base + "/apikeys":        h.createKey,
+		"GET " + base + "/apikeys/{id}":    h.getKey,
+		"PATCH " + base + "/apikeys/{id}":  h.updateKey,
+		"DELETE " + base + "/apikeys/{id}": h.deleteKey,
+		permissionsRoute:                   h.listPermissions,
+	})
 }
 
 func noRoute(_ *http.Request, allow string) error {
@@ -74,10 +72,7 @@ func noRoute(_ *http.Request, allow string) error {
 // logged by the server, never sent.
 func errorBody(r *http.Request, h http.Header, err error) (int, any) {
 	e := keyward.AsError(err)
-	status := api.StatusOf(e.Code)
-	if status == http.StatusUnprocessableEntity {
-		status = http.StatusBadRequest
-	}
+	status := kit.StatusOf(e.Code)
 	msg := e.Message
 	switch {
 	case status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout:

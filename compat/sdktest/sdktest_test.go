@@ -60,6 +60,15 @@ type result struct {
 // line that is not a result, or a script that exits abnormally fails t.
 func runScript(t *testing.T, node, script, url, key string, want []string, env ...string) {
 	t.Helper()
+	// node reads the scripts and the packages, not this process: read the
+	// scripts and the lock file here too, so that go test's cache knows
+	// them and runs the test again when one of them changes.
+	inputs, _ := filepath.Glob("*.mjs")
+	for _, f := range append(inputs, "package-lock.json") {
+		if _, err := os.ReadFile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, script)

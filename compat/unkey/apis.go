@@ -29,16 +29,12 @@ type createAPIRequest struct {
 }
 
 // createAPI serves apis.createApi: a keyward project.
-func (s *server) createAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in createAPIRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) createAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *createAPIRequest) error {
 	name, err := required("name", in.Name)
 	if err != nil {
 		return err
 	}
-	p, err := s.svc.CreateProject(r.Context(), a, &keyward.ProjectFields{Name: keyward.Some(name)})
+	p, err := s.Svc.CreateProject(r.Context(), a, &keyward.ProjectFields{Name: keyward.Some(name)})
 	if err != nil {
 		return err
 	}
@@ -49,23 +45,18 @@ type apiIDRequest struct {
 	APIID keyward.Field[string] `json:"apiId"`
 }
 
-// readAPI reads the body of a procedure on one api and the project it
-// names.
-func (s *server) readAPI(r *http.Request, a *keyward.Actor) (*keyward.Project, error) {
-	var in apiIDRequest
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
+// apiOf is the project the body of a procedure on one api names.
+func (s *server) apiOf(ctx context.Context, a *keyward.Actor, in *apiIDRequest) (*keyward.Project, error) {
 	id, err := required("apiId", in.APIID)
 	if err != nil {
 		return nil, err
 	}
-	return s.project(r.Context(), a, id)
+	return s.project(ctx, a, id)
 }
 
 // getAPI serves apis.getApi.
-func (s *server) getAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	p, err := s.readAPI(r, a)
+func (s *server) getAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *apiIDRequest) error {
+	p, err := s.apiOf(r.Context(), a, in)
 	if err != nil {
 		return err
 	}
@@ -74,15 +65,13 @@ func (s *server) getAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 
 // deleteAPI serves apis.deleteApi: the project is deleted and its keys
 // revoked.
-func (s *server) deleteAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	p, err := s.readAPI(r, a)
+func (s *server) deleteAPI(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *apiIDRequest) error {
+	p, err := s.apiOf(r.Context(), a, in)
 	if err != nil {
 		return err
 	}
-	if _, err := s.svc.DeleteProject(r.Context(), a, p.ID, ""); err != nil {
-		return withType(err, typeAPINotFound, "")
-	}
-	return reply(w, r, empty{})
+	_, err = s.Svc.DeleteProject(r.Context(), a, p.ID, "")
+	return deleted(w, r, err, typeAPINotFound)
 }
 
 type listKeysRequest struct {
@@ -98,11 +87,7 @@ type listKeysRequest struct {
 // newest first, optionally those of one identity; decrypt adds the
 // token of recoverable keys (keys:reveal). revalidateKeysCache has nothing
 // to do: keyward's verification cache is kept exact by invalidations.
-func (s *server) listKeys(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in listKeysRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) listKeys(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *listKeysRequest) error {
 	id, err := required("apiId", in.APIID)
 	if err != nil {
 		return err
@@ -159,7 +144,7 @@ func (s *server) listKeys(w http.ResponseWriter, r *http.Request, a *keyward.Act
 		}
 		d := keyView(k, x, ident)
 		if in.Decrypt.Value && k.Recoverable {
-			_, tok, err := s.svc.RevealSecret(r.Context(), a, k.ID)
+			_, tok, err := s.Svc.RevealSecret(r.Context(), a, k.ID)
 			if err != nil {
 				return err
 			}
@@ -180,7 +165,7 @@ func (s *server) scanKeys(ctx context.Context, a *keyward.Actor, f keyward.KeyFi
 	f.Limit = keyward.MaxPageLimit
 	var out []*keyward.Key
 	for {
-		page, more, err := s.svc.ListKeys(ctx, a, keyward.KindAPI, f)
+		page, more, err := s.Svc.ListKeys(ctx, a, keyward.KindAPI, f)
 		if err != nil {
 			return nil, false, err
 		}

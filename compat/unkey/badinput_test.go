@@ -23,7 +23,7 @@ var procedures = []string{
 // not an object, an unknown member and a wrong type with a 400 in Unkey's
 // shape, and changes nothing.
 func TestBadBodies(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	for _, p := range procedures {
 		for _, body := range []string{`{`, `[]`, `"x"`, `{"unknownMember": 1}`, `{"a":1,"a":2}`, "\xff", `{} {}`} {
 			checkError(t, e.call(p, body), http.StatusBadRequest)
@@ -122,7 +122,7 @@ func TestBadBodies(t *testing.T) {
 // TestOtherAccount: another account's objects are not found, whatever
 // their ids.
 func TestOtherAccount(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api := e.api("mine")
 	id, tok := e.createKey(api, map[string]any{"externalId": "mine"})
 	e.okMap("permissions.createPermission", map[string]any{"name": "p", "slug": "mine.p"})
@@ -171,7 +171,7 @@ func TestOtherAccount(t *testing.T) {
 // TestNever5xx: odd but well-formed bodies (empty, every member null,
 // empty strings, huge numbers) get a 4xx or a 200, never a 5xx.
 func TestNever5xx(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	members := []string{"apiId", "keyId", "key", "name", "prefix", "byteLength", "externalId", "meta", "roles", "permissions",
 		"expires", "credits", "ratelimits", "enabled", "recoverable", "decrypt", "permanent", "expiration", "value", "operation",
 		"migrationId", "keys", "limit", "cursor", "search", "slug", "description", "permission", "role", "identity",
@@ -222,7 +222,7 @@ func TestNever5xx(t *testing.T) {
 // before the answer is read) are answered in Unkey's error body, and
 // change nothing.
 func TestHTTPEdges(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	path := prefix + "/v2/apis.createApi"
 	send := func(h http.Header, body any) *compattest.Response {
 		t.Helper()
@@ -257,7 +257,7 @@ func TestHTTPEdges(t *testing.T) {
 // TestRefusedKeyLeavesNoIdentity: a key refused after its new identity
 // was made takes the identity back with it.
 func TestRefusedKeyLeavesNoIdentity(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api := e.api("a")
 	e.fail("keys.createKey", map[string]any{"apiId": api, "externalId": "ghost", "expires": 1000}, http.StatusBadRequest)
 	e.fail("keys.createKey", map[string]any{"apiId": api, "externalId": "ghost", "roles": []string{"nope"}}, http.StatusBadRequest)
@@ -270,5 +270,20 @@ func TestRefusedKeyLeavesNoIdentity(t *testing.T) {
 	}
 	if l := e.ok("identities.listIdentities", map[string]any{}).([]any); len(l) != 0 {
 		t.Fatalf("identities left: %v", l)
+	}
+}
+
+// TestWrongTypeNamesTheMember: a member of the wrong type is named as the
+// client wrote it (name, body.name), not by the Go struct that reads it.
+func TestWrongTypeNamesTheMember(t *testing.T) {
+	e := newEnv(t)
+	er := checkError(t, e.call("keys.createKey", map[string]any{"apiId": e.api("a"), "name": 5}), http.StatusBadRequest)
+	detail, _ := er["detail"].(string)
+	if !strings.HasPrefix(detail, "name:") {
+		t.Errorf("detail %q does not start with the member's name", detail)
+	}
+	errs, _ := er["errors"].([]any)
+	if len(errs) != 1 || errs[0].(map[string]any)["location"] != "body.name" {
+		t.Errorf("errors = %v, want one at body.name", er["errors"])
 	}
 }

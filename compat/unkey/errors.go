@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/compat/internal/kit"
 )
 
 // Unkey's error types: a URI under its error documentation, one per
@@ -35,38 +36,24 @@ const (
 	typeTimeout         = "application/request_timeout"
 )
 
-// unkeyError is an error whose status and type this package decided (a
-// keyward code maps to several Unkey types: a missing key and an unknown
-// api are both not_found). err is the keyward error it stands for: its
-// code goes to the access log, its message to the client.
-type unkeyError struct {
-	status int
-	kind   string
-	err    *keyward.Error
-}
-
-func (e *unkeyError) Error() string { return e.kind + ": " + e.err.Error() }
-func (e *unkeyError) Unwrap() error { return e.err }
-
 // notFound is the 404 of an object of kind (Unkey's word) named id, with
 // Unkey's type for it.
 func notFound(kind, typ, id string) error {
-	return &unkeyError{status: http.StatusNotFound, kind: typ, err: keyward.NotFound(kind, id)}
+	return &kit.Error{Status: http.StatusNotFound, Code: typ, Err: keyward.NotFound(kind, id)}
 }
 
 // withType gives a not-found or conflict error of the service Unkey's
 // type for the object the procedure names; other errors pass unchanged.
 func withType(err error, notFoundType, existsType string) error {
-	var ue *unkeyError
-	if err == nil || errors.As(err, &ue) {
+	if _, ok := errors.AsType[*kit.Error](err); err == nil || ok {
 		return err
 	}
 	e := keyward.AsError(err)
 	switch {
 	case e.Code == keyward.ECodeNotFound && notFoundType != "":
-		return &unkeyError{status: http.StatusNotFound, kind: notFoundType, err: e}
+		return &kit.Error{Status: http.StatusNotFound, Code: notFoundType, Err: e}
 	case e.Code == keyward.ECodeDuplicate && existsType != "":
-		return &unkeyError{status: http.StatusConflict, kind: existsType, err: e}
+		return &kit.Error{Status: http.StatusConflict, Code: existsType, Err: e}
 	}
 	return err
 }
@@ -76,39 +63,32 @@ func badInput(field, format string, args ...any) error {
 	return keyward.InvalidField(field, format, args...)
 }
 
-// statusOf maps a keyward error to Unkey's status and error type. Unkey
-// answers every bad request, malformed or breaking a rule, with 400.
-func statusOf(e *keyward.Error) (int, string) {
-	switch e.Code {
-	case keyward.ECodeBadRequest, keyward.ECodeMalformedJSON, keyward.ECodeUnknownField, keyward.ECodeValidation,
-		keyward.ECodeInvalidPermission, keyward.ECodeInvalidParameter, keyward.ECodeNotAcceptable:
-		return http.StatusBadRequest, typeInvalidInput
-	case keyward.ECodeUnauthenticated:
-		return http.StatusUnauthorized, typeAuthKey
-	case keyward.ECodeAPIKeyForbidden, keyward.ECodePermissionDenied, keyward.ECodeAccountMismatch:
-		return http.StatusForbidden, typeInsufficient
-	case keyward.ECodeNotFound:
-		return http.StatusNotFound, typeNotFound
-	case keyward.ECodeMethodNotAllowed:
-		return http.StatusMethodNotAllowed, typeMethod
-	case keyward.ECodeKeyRevoked, keyward.ECodeConflict, keyward.ECodeDuplicate, keyward.ECodeIdempotencyConflict:
-		return http.StatusConflict, typeConflict
-	case keyward.ECodeResourceInUse:
-		return http.StatusPreconditionFailed, typePrecondition
-	case keyward.ECodePreconditionFail:
-		return http.StatusPreconditionFailed, typePrecondition
-	case keyward.ECodeBodyTooLarge:
-		return http.StatusRequestEntityTooLarge, typeTooLarge
-	case keyward.ECodeUnsupportedMedia:
-		return http.StatusUnsupportedMediaType, typeUnsupportedType
-	case keyward.ECodeLocked, keyward.ECodeRateLimited:
-		return http.StatusTooManyRequests, typeRateLimited
-	case keyward.ECodeUnavailable:
-		return http.StatusServiceUnavailable, typeUnavailable
-	case keyward.ECodeTimeout:
-		return http.StatusRequestTimeout, typeTimeout
-	}
-	return http.StatusInternalServerError, typeUnexpected
+// codes are Unkey's status and error type of keyward's errors. Unkey
+// answers every bad request, malformed or breaking a rule, with 400. An
+// error this package decides otherwise is a *kit.Error (a keyward code
+// maps to several Unkey types: a missing key and an unknown api are both
+// not_found).
+var codes = kit.Codes{
+	ByStatus: map[int]string{
+		http.StatusBadRequest:            typeInvalidInput,
+		http.StatusUnauthorized:          typeAuthKey,
+		http.StatusForbidden:             typeInsufficient,
+		http.StatusNotFound:              typeNotFound,
+		http.StatusMethodNotAllowed:      typeMethod,
+		http.StatusConflict:              typeConflict,
+		http.StatusPreconditionFailed:    typePrecondition,
+		http.StatusRequestEntityTooLarge: typeTooLarge,
+		http.StatusUnsupportedMediaType:  typeUnsupportedType,
+		http.StatusTooManyRequests:       typeRateLimited,
+		http.StatusServiceUnavailable:    typeUnavailable,
+		http.StatusRequestTimeout:        typeTimeout,
+	},
+	Default: typeUnexpected,
+	Status: map[keyward.Code]int{
+		keyward.ECodeNotAcceptable: http.StatusBadRequest,
+		keyward.ECodeResourceInUse: http.StatusPreconditionFailed,
+		keyward.ECodeTimeout:       http.StatusRequestTimeout,
+	},
 }
 
 // errorDoc is Unkey's error answer: {meta, error}.
@@ -139,17 +119,7 @@ type validationError struct {
 // notes err for the access log (which logs the cause of a 5xx: the
 // client sees only the safe message).
 func errorBody(r *http.Request, _ http.Header, err error) (int, any) {
-	var (
-		e      = keyward.AsError(err)
-		status int
-		kind   string
-		ue     *unkeyError
-	)
-	if errors.As(err, &ue) {
-		status, kind = ue.status, ue.kind
-	} else {
-		status, kind = statusOf(e)
-	}
+	status, kind, e := codes.Of(err)
 	d := errorDetail{Title: http.StatusText(status), Detail: e.Message, Status: status, Type: typeBase + kind}
 	if status == http.StatusBadRequest {
 		d.Errors = []validationError{}

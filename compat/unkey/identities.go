@@ -22,7 +22,7 @@ func identityOf(sa *keyward.ServiceAccount) identityData {
 func (s *server) findIdentity(ctx context.Context, a *keyward.Actor, externalID string) (*keyward.ServiceAccount, error) {
 	f := keyward.ServiceAccountFilter{Page: keyward.Page{Limit: keyward.MaxPageLimit}}
 	for {
-		page, more, err := s.svc.ListServiceAccounts(ctx, a, f)
+		page, more, err := s.Svc.ListServiceAccounts(ctx, a, f)
 		if err != nil {
 			return nil, err
 		}
@@ -42,7 +42,7 @@ func (s *server) findIdentity(ctx context.Context, a *keyward.Actor, externalID 
 // request made it first (the name is taken), that one is returned, with
 // created false.
 func (s *server) newIdentity(ctx context.Context, a *keyward.Actor, externalID string) (sa *keyward.ServiceAccount, created bool, err error) {
-	sa, err = s.svc.CreateServiceAccount(ctx, a, &keyward.ServiceAccountFields{Name: keyward.Some(externalID)})
+	sa, err = s.Svc.CreateServiceAccount(ctx, a, &keyward.ServiceAccountFields{Name: keyward.Some(externalID)})
 	if keyward.ErrorCode(err) == keyward.ECodeDuplicate {
 		if first, ferr := s.findIdentity(ctx, a, externalID); ferr == nil && first != nil {
 			return first, false, nil
@@ -79,7 +79,7 @@ func (s *server) undo(ctx context.Context, a *keyward.Actor, made []string) {
 		// Best effort: the request's own error is the answer.
 		f := keyward.KeyFilter{Kind: keyward.KindAPI, OwnerType: keyward.OwnerServiceAccount, OwnerID: id}
 		if keys, _, err := s.scanKeys(ctx, a, f, 1); err == nil && len(keys) == 0 {
-			_, _ = s.svc.DeleteServiceAccount(ctx, a, id, "")
+			_, _ = s.Svc.DeleteServiceAccount(ctx, a, id, "")
 		}
 	}
 }
@@ -104,11 +104,7 @@ func inexpressible(meta keyward.Field[map[string]json.RawMessage], rls keyward.F
 
 // createIdentity serves identities.createIdentity: a service account
 // named by the externalId (unique in the account).
-func (s *server) createIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in createIdentityRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) createIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *createIdentityRequest) error {
 	ext, err := required("externalId", in.ExternalID)
 	if err != nil {
 		return err
@@ -120,8 +116,8 @@ func (s *server) createIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 	if err != nil {
 		return err
 	}
-	exists := &unkeyError{status: http.StatusConflict, kind: typeIdentExists,
-		err: keyward.Errorf(keyward.ECodeDuplicate, "an identity with externalId %q already exists", ext)}
+	exists := &kit.Error{Status: http.StatusConflict, Code: typeIdentExists,
+		Err: keyward.Errorf(keyward.ECodeDuplicate, "an identity with externalId %q already exists", ext)}
 	if sa != nil {
 		return exists
 	}
@@ -146,7 +142,7 @@ func (s *server) identity(ctx context.Context, a *keyward.Actor, f keyward.Field
 		return nil, err
 	}
 	if id, ok := serviceAccountID(v); ok {
-		sa, err := s.svc.GetServiceAccount(ctx, a, id)
+		sa, err := s.Svc.GetServiceAccount(ctx, a, id)
 		if err == nil || keyward.ErrorCode(err) != keyward.ECodeNotFound {
 			return sa, err
 		}
@@ -161,19 +157,9 @@ func (s *server) identity(ctx context.Context, a *keyward.Actor, f keyward.Field
 	return sa, nil
 }
 
-// readIdentity reads the body of a procedure on one identity and the
-// service account it names.
-func (s *server) readIdentity(r *http.Request, a *keyward.Actor) (*keyward.ServiceAccount, error) {
-	var in identityRequest
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	return s.identity(r.Context(), a, in.Identity)
-}
-
 // getIdentity serves identities.getIdentity, by id or externalId.
-func (s *server) getIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	sa, err := s.readIdentity(r, a)
+func (s *server) getIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *identityRequest) error {
+	sa, err := s.identity(r.Context(), a, in.Identity)
 	if err != nil {
 		return err
 	}
@@ -189,11 +175,7 @@ type updateIdentityRequest struct {
 // updateIdentity serves identities.updateIdentity: the members it
 // changes (meta, ratelimits) cannot be held, so only their clearing is
 // taken; the identity is answered as it is.
-func (s *server) updateIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in updateIdentityRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) updateIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *updateIdentityRequest) error {
 	if err := inexpressible(in.Meta, in.Ratelimits); err != nil {
 		return err
 	}
@@ -208,8 +190,8 @@ func (s *server) updateIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 // keys of a service account it deletes, and a key's owner cannot change:
 // an identity that still has keys is refused (412, naming them) rather
 // than have its keys revoked.
-func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	sa, err := s.readIdentity(r, a)
+func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *identityRequest) error {
+	sa, err := s.identity(r.Context(), a, in.Identity)
 	if err != nil {
 		return err
 	}
@@ -223,11 +205,11 @@ func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 		for i, k := range keys {
 			ids[i] = k.ID
 		}
-		return &unkeyError{status: http.StatusPreconditionFailed, kind: typePrecondition, err: &keyward.Error{
+		return &kit.Error{Status: http.StatusPreconditionFailed, Code: typePrecondition, Err: &keyward.Error{
 			Code: keyward.ECodeResourceInUse, Message: "the identity still has keys (" + strings.Join(ids, ", ") +
 				"): delete them first; keyward would revoke them with the identity", Details: map[string]any{"key_ids": ids}}}
 	}
-	if _, err := s.svc.DeleteServiceAccount(r.Context(), a, sa.ID, ""); err != nil {
+	if _, err := s.Svc.DeleteServiceAccount(r.Context(), a, sa.ID, ""); err != nil {
 		return withType(err, typeIdentNotFound, "")
 	}
 	return kit.WriteJSON(w, r, http.StatusOK, struct {
@@ -237,11 +219,7 @@ func (s *server) deleteIdentity(w http.ResponseWriter, r *http.Request, a *keywa
 
 // listIdentities serves identities.listIdentities: service accounts,
 // newest first; search matches the externalId.
-func (s *server) listIdentities(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in listRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) listIdentities(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *listRequest) error {
 	limit, err := listLimit(in.Limit)
 	if err != nil {
 		return err
@@ -261,7 +239,7 @@ func (s *server) listIdentities(w http.ResponseWriter, r *http.Request, a *keywa
 	more := false
 scan:
 	for {
-		page, next, err := s.svc.ListServiceAccounts(r.Context(), a, f)
+		page, next, err := s.Svc.ListServiceAccounts(r.Context(), a, f)
 		if err != nil {
 			return err
 		}

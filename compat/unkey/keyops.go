@@ -1,6 +1,7 @@
 package unkey
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/compat/internal/kit"
 	"github.com/keyward/keyward/service"
 )
 
@@ -28,13 +30,31 @@ type keyIDMember struct {
 
 func (m *keyIDMember) keyID() keyward.Field[string] { return m.KeyID }
 
-// readKeyID reads the body of a procedure on one key into in and returns
-// the key id it names.
-func readKeyID(r *http.Request, in interface{ keyID() keyward.Field[string] }) (string, error) {
-	if err := decode(r, in); err != nil {
-		return "", err
+// procedure serves a procedure whose body is an In: the body is read
+// strictly (decode) before h runs.
+func procedure[In any](h func(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *In) error) kit.Handler {
+	return func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+		var in In
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		return h(w, r, a, &in)
 	}
-	return required("keyId", in.keyID())
+}
+
+// keyProcedure serves a procedure on one key: a procedure whose body (an
+// In, with its keyIDMember) names the key by a keyId, which is required.
+func keyProcedure[In any, P interface {
+	*In
+	keyID() keyward.Field[string]
+}](h func(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in P) error) kit.Handler {
+	return procedure(func(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *In) error {
+		id, err := required("keyId", P(in).keyID())
+		if err != nil {
+			return err
+		}
+		return h(w, r, a, id, in)
+	})
 }
 
 type whoamiRequest struct {
@@ -44,16 +64,12 @@ type whoamiRequest struct {
 // whoami serves keys.whoami: the key a token belongs to, if it is an API
 // key of the account that is not revoked (anything else is key not
 // found), disabled or expired included; asking is not a use of the key.
-func (s *server) whoami(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in whoamiRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) whoami(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *whoamiRequest) error {
 	tok, err := required("key", in.Key)
 	if err != nil {
 		return err
 	}
-	k, err := s.svc.KeyOfToken(r.Context(), a, keyward.TokenFromString(tok))
+	k, err := s.Svc.KeyOfToken(r.Context(), a, keyward.TokenFromString(tok))
 	if err != nil {
 		return withType(err, typeKeyNotFound, "")
 	}
@@ -74,17 +90,8 @@ type updateKeyRequest struct {
 
 // updateKey serves keys.updateKey: the members sent change, the others
 // stay (null clears name, externalId, meta, expires and credits).
-func (s *server) updateKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in updateKeyRequest
-	id, err := readKeyID(r, &in)
-	if err != nil {
-		return err
-	}
-	k, err := s.apiKey(r.Context(), a, id)
-	if err != nil {
-		return err
-	}
-	x, err := s.expansion(r.Context(), a)
+func (s *server) updateKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *updateKeyRequest) error {
+	k, x, err := expanded(s, r.Context(), a, id, s.apiKey)
 	if err != nil {
 		return err
 	}
@@ -99,7 +106,7 @@ func (s *server) updateKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if kf.PermissionMode.Set && !kf.Scopes.Set {
 		kf.Scopes = keyward.Some([]keyward.Scope{})
 	}
-	if _, err := s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, ""); err != nil {
+	if _, err := s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, ""); err != nil {
 		return withType(renamed(err), typeKeyNotFound, "")
 	}
 	return reply(w, r, empty{})
@@ -113,27 +120,20 @@ type deleteKeyRequest struct {
 // deleteKey serves keys.deleteKey: the key is revoked (Unkey's soft
 // delete; keyward keeps it, revoked, for the audit trail), or deleted
 // outright with permanent: true.
-func (s *server) deleteKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in deleteKeyRequest
-	id, err := readKeyID(r, &in)
-	if err != nil {
-		return err
-	}
+func (s *server) deleteKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *deleteKeyRequest) error {
 	if in.Permanent.Null {
 		return badInput("permanent", "must be true or false")
 	}
-	if _, err := s.apiKey(r.Context(), a, id); err != nil {
+	_, err := s.apiKey(r.Context(), a, id)
+	if err != nil {
 		return err
 	}
 	if in.Permanent.Value {
-		err = s.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, "")
+		err = s.Svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, "")
 	} else {
-		_, err = s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}, "")
+		_, err = s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}, "")
 	}
-	if err != nil {
-		return withType(err, typeKeyNotFound, "")
-	}
-	return reply(w, r, empty{})
+	return deleted(w, r, err, typeKeyNotFound)
 }
 
 type rerollRequest struct {
@@ -145,12 +145,7 @@ type rerollRequest struct {
 // id and settings and gets a new token; the old one keeps working for
 // expiration milliseconds (0: stops at once; at most keyward's grace
 // period of 7 days).
-func (s *server) rerollKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in rerollRequest
-	id, err := readKeyID(r, &in)
-	if err != nil {
-		return err
-	}
+func (s *server) rerollKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *rerollRequest) error {
 	if !in.Expiration.HasValue() {
 		return badInput("expiration", "is required: milliseconds the old key keeps working (0 for none)")
 	}
@@ -160,7 +155,7 @@ func (s *server) rerollKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if _, err := s.apiKey(r.Context(), a, id); err != nil {
 		return err
 	}
-	k, tok, err := s.svc.RotateKey(r.Context(), a, keyward.KindAPI, id, time.Duration(in.Expiration.Value)*time.Millisecond, keyward.Field[time.Time]{}, "")
+	k, tok, err := s.Svc.RotateKey(r.Context(), a, keyward.KindAPI, id, time.Duration(in.Expiration.Value)*time.Millisecond, keyward.Field[time.Time]{}, "")
 	if err != nil {
 		return withType(renamed(err), typeKeyNotFound, "")
 	}
@@ -175,12 +170,7 @@ type updateCreditsRequest struct {
 
 // updateCredits serves keys.updateCredits: set (null: unlimited),
 // increment or decrement the key's remaining credits.
-func (s *server) updateCredits(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in updateCreditsRequest
-	id, err := readKeyID(r, &in)
-	if err != nil {
-		return err
-	}
+func (s *server) updateCredits(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *updateCreditsRequest) error {
 	opName, err := required("operation", in.Operation)
 	if err != nil {
 		return err
@@ -205,9 +195,9 @@ func (s *server) updateCredits(w http.ResponseWriter, r *http.Request, a *keywar
 	}
 	switch {
 	case action == keyward.CreditsSet && !in.Value.HasValue():
-		k, err = s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Credits: keyward.Null[keyward.Credits]()}, "")
+		k, err = s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Credits: keyward.Null[keyward.Credits]()}, "")
 	case action == keyward.CreditsSet && k.Credits == nil:
-		k, err = s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Credits: keyward.Some(keyward.Credits{Remaining: in.Value.Value})}, "")
+		k, err = s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &keyward.KeyFields{Credits: keyward.Some(keyward.Credits{Remaining: in.Value.Value})}, "")
 	case k.Credits == nil:
 		return badInput("operation", "the key has unlimited credits: set a value first")
 	default:
@@ -215,7 +205,7 @@ func (s *server) updateCredits(w http.ResponseWriter, r *http.Request, a *keywar
 		if err := op.Check(); err != nil {
 			return badInput("value", "%s", strings.TrimPrefix(keyward.AsError(err).Message, string(action)+": "))
 		}
-		k, err = s.svc.ChangeCredits(r.Context(), a, id, op, "")
+		k, err = s.Svc.ChangeCredits(r.Context(), a, id, op, "")
 	}
 	if err != nil {
 		return withType(mapFields(err, func(string) string { return "value" }), typeKeyNotFound, "")
@@ -272,28 +262,35 @@ func restrictedOnly(k *keyward.Key, what string) error {
 		k.PermissionMode, strings.ToUpper(what[:1])+what[1:])
 }
 
+// opKey checks the list what (permissions or roles, each one of kind)
+// that keys.add…, keys.remove… or keys.set… sends and reads the key it
+// changes, which must hold restricted permissions unless the list
+// replaces them (restrictedOnly).
+func (s *server) opKey(ctx context.Context, a *keyward.Actor, id string, o op, what string, list keyward.Field[[]string], kind string) (*keyward.Key, error) {
+	if !list.HasValue() || (o != opSet && len(list.Value) == 0) {
+		return nil, badInput(what, "is required: %s", kind)
+	}
+	k, err := s.apiKey(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	if o != opSet {
+		if err := restrictedOnly(k, what); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
 // keyPermissions serves keys.addPermissions, keys.removePermissions and
 // keys.setPermissions; the answer is every permission the key then holds
 // directly. add and set create the permissions that do not exist, when
 // the root key may (catalog:write; else 403).
-func (s *server) keyPermissions(o op) func(http.ResponseWriter, *http.Request, *keyward.Actor) error {
-	return func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-		var in keyPermissionsRequest
-		id, err := readKeyID(r, &in)
+func (s *server) keyPermissions(o op) kit.Handler {
+	return keyProcedure(func(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *keyPermissionsRequest) error {
+		k, err := s.opKey(r.Context(), a, id, o, "permissions", in.Permissions, "an array of permission slugs")
 		if err != nil {
 			return err
-		}
-		if !in.Permissions.HasValue() || (o != opSet && len(in.Permissions.Value) == 0) {
-			return badInput("permissions", "is required: an array of permission slugs")
-		}
-		k, err := s.apiKey(r.Context(), a, id)
-		if err != nil {
-			return err
-		}
-		if o != opSet {
-			if err := restrictedOnly(k, "permissions"); err != nil {
-				return err
-			}
 		}
 		x, err := s.expansion(r.Context(), a)
 		if err != nil {
@@ -324,13 +321,13 @@ func (s *server) keyPermissions(o op) func(http.ResponseWriter, *http.Request, *
 			kf.PermissionMode = keyward.Some(keyward.ModeRestricted)
 			kf.Roles = keyward.Some(slices.Clone(k.Roles))
 		}
-		k, err = s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, "")
+		k, err = s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, "")
 		if err != nil {
 			s.undoPermissions(r.Context(), a, made)
 			return withType(renamed(err), typeKeyNotFound, "")
 		}
 		return reply(w, r, permissionViews(slugsOf(k.Scopes), x.Catalog))
-	}
+	})
 }
 
 // removeScopes takes out of have what drop grants: a scope on every
@@ -364,24 +361,11 @@ type keyRolesRequest struct {
 
 // keyRoles serves keys.addRoles, keys.removeRoles and keys.setRoles; the
 // answer is every role the key then holds.
-func (s *server) keyRoles(o op) func(http.ResponseWriter, *http.Request, *keyward.Actor) error {
-	return func(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-		var in keyRolesRequest
-		id, err := readKeyID(r, &in)
+func (s *server) keyRoles(o op) kit.Handler {
+	return keyProcedure(func(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *keyRolesRequest) error {
+		k, err := s.opKey(r.Context(), a, id, o, "roles", in.Roles, "an array of role names or ids")
 		if err != nil {
 			return err
-		}
-		if !in.Roles.HasValue() || (o != opSet && len(in.Roles.Value) == 0) {
-			return badInput("roles", "is required: an array of role names or ids")
-		}
-		k, err := s.apiKey(r.Context(), a, id)
-		if err != nil {
-			return err
-		}
-		if o != opSet {
-			if err := restrictedOnly(k, "roles"); err != nil {
-				return err
-			}
 		}
 		sent := make([]string, len(in.Roles.Value))
 		for i, name := range in.Roles.Value {
@@ -409,7 +393,7 @@ func (s *server) keyRoles(o op) func(http.ResponseWriter, *http.Request, *keywar
 			kf.PermissionMode = keyward.Some(keyward.ModeRestricted)
 			kf.Scopes = keyward.Some([]keyward.Scope{})
 		}
-		if k, err = s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, ""); err != nil {
+		if k, err = s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, kf, ""); err != nil {
 			return withType(renamed(err), typeKeyNotFound, "")
 		}
 		x, err := s.expansion(r.Context(), a)
@@ -421,7 +405,7 @@ func (s *server) keyRoles(o op) func(http.ResponseWriter, *http.Request, *keywar
 			out = append(out, roleView(n, nil, x))
 		}
 		return reply(w, r, out)
-	}
+	})
 }
 
 // roleData is Unkey's Role.
@@ -461,11 +445,7 @@ type migrated struct {
 // arrives by the SHA-256 of its token (hex or base64) and verifies with
 // its original token. A hash keyward already knows is listed in failed;
 // any other invalid key fails the request (nothing is imported).
-func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in migrateRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *migrateRequest) error {
 	if _, err := required("migrationId", in.MigrationID); err != nil {
 		return err
 	}
@@ -476,11 +456,7 @@ func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.
 	if !in.Keys.HasValue() || len(in.Keys.Value) == 0 {
 		return badInput("keys", "is required: the keys to migrate")
 	}
-	p, err := s.project(r.Context(), a, apiIDValue)
-	if err != nil {
-		return err
-	}
-	x, err := s.expansion(r.Context(), a)
+	p, x, err := expanded(s, r.Context(), a, apiIDValue, s.project)
 	if err != nil {
 		return err
 	}
@@ -522,7 +498,7 @@ func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.
 	for i := range orig {
 		orig[i] = i
 	}
-	keys, err := s.svc.ImportKeys(r.Context(), a, items)
+	keys, err := s.Svc.ImportKeys(r.Context(), a, items)
 	if keyward.ErrorCode(err) == keyward.ECodeDuplicate {
 		// Only hashes keyward already knows (or repeated): those fail,
 		// the others are imported.
@@ -544,7 +520,7 @@ func (s *server) migrateKeys(w http.ResponseWriter, r *http.Request, a *keyward.
 		}
 		hashes, keys, err = restHashes, nil, nil
 		if len(rest) > 0 {
-			keys, err = s.svc.ImportKeys(r.Context(), a, rest)
+			keys, err = s.Svc.ImportKeys(r.Context(), a, rest)
 		}
 	}
 	if err != nil {

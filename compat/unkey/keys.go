@@ -66,6 +66,17 @@ func required(name string, f keyward.Field[string]) (string, error) {
 	return f.Value, nil
 }
 
+// requiredName reads a required member that becomes a keyward name (a
+// catalog resource id, a role name): valid says whether it is one; what
+// says what such names are, before their grammar, for the message.
+func requiredName(member string, f keyward.Field[string], valid func(string) bool, what string) (string, error) {
+	v, err := required(member, f)
+	if err == nil && !valid(v) {
+		err = badInput(member, "cannot be expressed: %s[a-z][a-z0-9_.-]* and at most 64 characters", what)
+	}
+	return v, err
+}
+
 // decode reads the body strictly into dst: malformed JSON, unknown
 // members and wrong types are 400s naming the member.
 func decode(r *http.Request, dst any) error {
@@ -78,7 +89,7 @@ func (s *server) project(ctx context.Context, a *keyward.Actor, apiIDValue strin
 	if !ok {
 		return nil, notFound("api", typeAPINotFound, apiIDValue)
 	}
-	p, err := s.svc.GetProject(ctx, a, pid)
+	p, err := s.Svc.GetProject(ctx, a, pid)
 	if err != nil {
 		return nil, withType(err, typeAPINotFound, "")
 	}
@@ -258,7 +269,19 @@ func rateLimitFields(field string, f keyward.Field[[]ratelimitRequest]) (keyward
 // expansion reads the account's catalog and roles (keys:read or
 // keys:write).
 func (s *server) expansion(ctx context.Context, a *keyward.Actor) (*service.ScopeExpansion, error) {
-	return s.svc.ScopeExpansion(ctx, a)
+	return s.Svc.ScopeExpansion(ctx, a)
+}
+
+// expanded reads the object a procedure names, with read (apiKey,
+// project), and the scope expansion its answer or the fields of the keys
+// it makes need.
+func expanded[T any](s *server, ctx context.Context, a *keyward.Actor, id string, read func(context.Context, *keyward.Actor, string) (T, error)) (T, *service.ScopeExpansion, error) {
+	v, err := read(ctx, a, id)
+	if err != nil {
+		return v, nil, err
+	}
+	x, err := s.expansion(ctx, a)
+	return v, x, err
 }
 
 // view renders a key with its identity (when the root key may read
@@ -273,7 +296,7 @@ func (s *server) identityOfKey(ctx context.Context, a *keyward.Actor, k *keyward
 	if k.Owner.Type != keyward.OwnerServiceAccount {
 		return nil
 	}
-	sa, err := s.svc.GetServiceAccount(context.WithoutCancel(ctx), a, k.Owner.ID)
+	sa, err := s.Svc.GetServiceAccount(context.WithoutCancel(ctx), a, k.Owner.ID)
 	if err != nil {
 		return nil
 	}
@@ -287,7 +310,7 @@ func (s *server) apiKey(ctx context.Context, a *keyward.Actor, id string) (*keyw
 	if !keyward.ValidID(keyward.PrefixKey, id) {
 		return nil, notFound("key", typeKeyNotFound, id)
 	}
-	k, err := s.svc.GetKey(ctx, a, keyward.KindAPI, id)
+	k, err := s.Svc.GetKey(ctx, a, keyward.KindAPI, id)
 	if err != nil {
 		return nil, withType(err, typeKeyNotFound, "")
 	}
@@ -299,11 +322,7 @@ func (s *server) apiKey(ctx context.Context, a *keyward.Actor, id string) (*keyw
 
 // createKey serves keys.createKey: a restricted API key of the api's
 // project holding the permissions and roles sent.
-func (s *server) createKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in createKeyRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) createKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *createKeyRequest) error {
 	apiIDValue, err := required("apiId", in.APIID)
 	if err != nil {
 		return err
@@ -311,11 +330,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if in.ByteLength.Set && (in.ByteLength.Null || in.ByteLength.Value < minByteLength || in.ByteLength.Value > maxByteLength) {
 		return badInput("byteLength", "must be from %d to %d: keyward tokens carry %d bytes of randomness", minByteLength, maxByteLength, maxByteLength)
 	}
-	p, err := s.project(r.Context(), a, apiIDValue)
-	if err != nil {
-		return err
-	}
-	x, err := s.expansion(r.Context(), a)
+	p, x, err := expanded(s, r.Context(), a, apiIDValue, s.project)
 	if err != nil {
 		return err
 	}
@@ -336,7 +351,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if in.Recoverable.Set {
 		kf.Recoverable = in.Recoverable
 	}
-	k, tok, err := s.svc.CreateKey(r.Context(), a, keyward.KindAPI, kf)
+	k, tok, err := s.Svc.CreateKey(r.Context(), a, keyward.KindAPI, kf)
 	if err != nil {
 		s.undo(r.Context(), a, made)
 		return renamed(err)
@@ -351,23 +366,14 @@ type getKeyRequest struct {
 
 // getKey serves keys.getKey; decrypt reveals a recoverable key's token
 // (keys:reveal).
-func (s *server) getKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in getKeyRequest
-	id, err := readKeyID(r, &in)
-	if err != nil {
-		return err
-	}
-	k, err := s.apiKey(r.Context(), a, id)
-	if err != nil {
-		return err
-	}
-	x, err := s.expansion(r.Context(), a)
+func (s *server) getKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, id string, in *getKeyRequest) error {
+	k, x, err := expanded(s, r.Context(), a, id, s.apiKey)
 	if err != nil {
 		return err
 	}
 	d := s.view(r.Context(), a, k, x)
 	if in.Decrypt.HasValue() && in.Decrypt.Value && k.Recoverable {
-		_, tok, err := s.svc.RevealSecret(r.Context(), a, k.ID)
+		_, tok, err := s.Svc.RevealSecret(r.Context(), a, k.ID)
 		if err != nil {
 			return err
 		}
@@ -461,11 +467,7 @@ const (
 
 // verifyKey serves keys.verifyKey: every outcome is a 200 with Unkey's
 // code; a malformed request or permission query is a 400.
-func (s *server) verifyKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in verifyRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) verifyKey(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *verifyRequest) error {
 	tok, err := required("key", in.Key)
 	if err != nil {
 		return err
@@ -508,7 +510,7 @@ func (s *server) verifyKey(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 	if err != nil {
 		return mapFields(err, renamer("cost", "credits.cost"))
 	}
-	res, err := s.svc.VerifyToken(r.Context(), a, tok, p)
+	res, err := s.Svc.VerifyToken(r.Context(), a, tok, p)
 	if err != nil {
 		return err
 	}
@@ -539,7 +541,7 @@ func (s *server) verifyView(ctx context.Context, a *keyward.Actor, res *keyward.
 	}
 	d.Permissions = slugsOf(res.Scopes)
 	if res.Owner.Type == keyward.OwnerServiceAccount {
-		if sa, err := s.svc.VerifiedOwner(context.WithoutCancel(ctx), a, res); err == nil {
+		if sa, err := s.Svc.VerifiedOwner(context.WithoutCancel(ctx), a, res); err == nil {
 			id := identityOf(sa)
 			d.Identity = &id
 		}

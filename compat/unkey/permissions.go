@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/compat/internal/kit"
 	"github.com/keyward/keyward/service"
 )
 
@@ -24,7 +25,7 @@ type createPermissionRequest struct {
 // catalog reads the account's catalog (catalog:read) as the expansion
 // the views take.
 func (s *server) catalog(ctx context.Context, a *keyward.Actor) (*service.ScopeExpansion, error) {
-	c, err := s.svc.GetCatalog(ctx, a)
+	c, err := s.Svc.GetCatalog(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -37,21 +38,14 @@ func (s *server) catalog(ctx context.Context, a *keyward.Actor) (*service.ScopeE
 
 // createPermission serves permissions.createPermission: a catalog
 // resource, read only, usable by keys of one project.
-func (s *server) createPermission(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in createPermissionRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) createPermission(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *createPermissionRequest) error {
 	name, err := required("name", in.Name)
 	if err != nil {
 		return err
 	}
-	slug, err := required("slug", in.Slug)
+	slug, err := requiredName("slug", in.Slug, keyward.ValidResourceID, "keyward permission slugs are catalog resource ids, ")
 	if err != nil {
 		return err
-	}
-	if !keyward.ValidResourceID(slug) {
-		return badInput("slug", "cannot be expressed: keyward permission slugs are catalog resource ids, [a-z][a-z0-9_.-]* and at most 64 characters")
 	}
 	if in.Description.Null {
 		return badInput("description", "must be a string")
@@ -61,14 +55,14 @@ func (s *server) createPermission(w http.ResponseWriter, r *http.Request, a *key
 		return err
 	}
 	if x.Catalog[slug] != nil {
-		return &unkeyError{status: http.StatusConflict, kind: typePermExists,
-			err: keyward.Errorf(keyward.ECodeDuplicate, "a permission with slug %q already exists", slug)}
+		return &kit.Error{Status: http.StatusConflict, Code: typePermExists,
+			Err: keyward.Errorf(keyward.ECodeDuplicate, "a permission with slug %q already exists", slug)}
 	}
 	rf := &keyward.ResourceFields{DisplayName: keyward.Some(name), Readable: keyward.Some(true), Writable: keyward.Some(false)}
 	if in.Description.Set {
 		rf.Description = in.Description
 	}
-	if _, _, err := s.svc.PutResource(r.Context(), a, slug, rf); err != nil {
+	if _, _, err := s.Svc.PutResource(r.Context(), a, slug, rf); err != nil {
 		return mapFields(mapFields(err, renamer("display_name", "name")), renamer("id", "slug"))
 	}
 	return reply(w, r, map[string]string{"permissionId": permPrefix + slug})
@@ -88,7 +82,7 @@ func (s *server) ensurePermissions(ctx context.Context, a *keyward.Actor, slugs 
 			continue
 		}
 		rf := &keyward.ResourceFields{DisplayName: keyward.Some(slug), Readable: keyward.Some(true), Writable: keyward.Some(false)}
-		res, _, err := s.svc.PutResource(ctx, a, slug, rf)
+		res, _, err := s.Svc.PutResource(ctx, a, slug, rf)
 		if err != nil {
 			s.undoPermissions(ctx, a, made)
 			return nil, err
@@ -105,7 +99,7 @@ func (s *server) ensurePermissions(ctx context.Context, a *keyward.Actor, slugs 
 func (s *server) undoPermissions(ctx context.Context, a *keyward.Actor, made []string) {
 	for _, id := range made {
 		// Best effort: the request's own error is the answer.
-		_ = s.svc.DeleteResource(context.WithoutCancel(ctx), a, id)
+		_ = s.Svc.DeleteResource(context.WithoutCancel(ctx), a, id)
 	}
 }
 
@@ -121,11 +115,9 @@ func resourceOf(x *service.ScopeExpansion, p string) *keyward.Resource {
 	return x.Catalog[p]
 }
 
-func (s *server) permission(r *http.Request, a *keyward.Actor) (*keyward.Resource, *service.ScopeExpansion, error) {
-	var in permissionRequest
-	if err := decode(r, &in); err != nil {
-		return nil, nil, err
-	}
+// permission is the resource the body of a procedure on one permission
+// names, and the catalog.
+func (s *server) permission(r *http.Request, a *keyward.Actor, in *permissionRequest) (*keyward.Resource, *service.ScopeExpansion, error) {
 	p, err := required("permission", in.Permission)
 	if err != nil {
 		return nil, nil, err
@@ -142,8 +134,8 @@ func (s *server) permission(r *http.Request, a *keyward.Actor) (*keyward.Resourc
 }
 
 // getPermission serves permissions.getPermission, by id or slug.
-func (s *server) getPermission(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	res, x, err := s.permission(r, a)
+func (s *server) getPermission(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *permissionRequest) error {
+	res, x, err := s.permission(r, a, in)
 	if err != nil {
 		return err
 	}
@@ -152,15 +144,12 @@ func (s *server) getPermission(w http.ResponseWriter, r *http.Request, a *keywar
 
 // deletePermission serves permissions.deletePermission: the resource goes
 // if no key holds it (else 412, naming the keys).
-func (s *server) deletePermission(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	res, _, err := s.permission(r, a)
+func (s *server) deletePermission(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *permissionRequest) error {
+	res, _, err := s.permission(r, a, in)
 	if err != nil {
 		return err
 	}
-	if err := s.svc.DeleteResource(r.Context(), a, res.ID); err != nil {
-		return withType(err, typePermNotFound, "")
-	}
-	return reply(w, r, empty{})
+	return deleted(w, r, s.Svc.DeleteResource(r.Context(), a, res.ID), typePermNotFound)
 }
 
 type listRequest struct {
@@ -208,11 +197,7 @@ func matches(search string, texts ...string) bool {
 
 // listPermissions serves permissions.listPermissions: every resource of
 // the catalog, by slug; search matches slug or name.
-func (s *server) listPermissions(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in listRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) listPermissions(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *listRequest) error {
 	x, err := s.catalog(r.Context(), a)
 	if err != nil {
 		return err
@@ -223,7 +208,7 @@ func (s *server) listPermissions(w http.ResponseWriter, r *http.Request, a *keyw
 			names = append(names, res.ID)
 		}
 	}
-	page, more, err := window(names, &in)
+	page, more, err := window(names, in)
 	if err != nil {
 		return err
 	}
@@ -246,17 +231,10 @@ type createRoleRequest struct {
 
 // createRole serves permissions.createRole: a keyward role whose scopes
 // are the permissions.
-func (s *server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in createRoleRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	name, err := required("name", in.Name)
+func (s *server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *createRoleRequest) error {
+	name, err := requiredName("name", in.Name, keyward.ValidRoleName, "keyward role names are ")
 	if err != nil {
 		return err
-	}
-	if !keyward.ValidRoleName(name) {
-		return badInput("name", "cannot be expressed: keyward role names are [a-z][a-z0-9_.-]* and at most 64 characters")
 	}
 	if in.Permissions.Null {
 		return badInput("permissions", "must be an array of permission slugs")
@@ -278,7 +256,7 @@ func (s *server) createRole(w http.ResponseWriter, r *http.Request, a *keyward.A
 	if in.Description.Set {
 		rf.Description = in.Description
 	}
-	if _, err := s.svc.CreateRole(r.Context(), a, rf); err != nil {
+	if _, err := s.Svc.CreateRole(r.Context(), a, rf); err != nil {
 		s.undoPermissions(r.Context(), a, made)
 		return withType(renamed(err), "", typeRoleExists)
 	}
@@ -290,24 +268,20 @@ type roleRequest struct {
 }
 
 // role reads the role a request names, by id (role_<name>) or name.
-func (s *server) role(r *http.Request, a *keyward.Actor) (*keyward.Role, error) {
-	var in roleRequest
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
+func (s *server) role(r *http.Request, a *keyward.Actor, in *roleRequest) (*keyward.Role, error) {
 	name, err := required("role", in.Role)
 	if err != nil {
 		return nil, err
 	}
 	if n, ok := strings.CutPrefix(name, rolePrefix); ok {
-		if ro, err := s.svc.GetRole(r.Context(), a, n); err == nil {
+		if ro, err := s.Svc.GetRole(r.Context(), a, n); err == nil {
 			return ro, nil
 		}
 	}
 	if !keyward.ValidRoleName(name) {
 		return nil, notFound("role", typeRoleNotFound, name)
 	}
-	ro, err := s.svc.GetRole(r.Context(), a, name)
+	ro, err := s.Svc.GetRole(r.Context(), a, name)
 	if err != nil {
 		return nil, withType(err, typeRoleNotFound, "")
 	}
@@ -315,8 +289,8 @@ func (s *server) role(r *http.Request, a *keyward.Actor) (*keyward.Role, error) 
 }
 
 // getRole serves permissions.getRole, by id or name.
-func (s *server) getRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	ro, err := s.role(r, a)
+func (s *server) getRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *roleRequest) error {
+	ro, err := s.role(r, a, in)
 	if err != nil {
 		return err
 	}
@@ -329,25 +303,18 @@ func (s *server) getRole(w http.ResponseWriter, r *http.Request, a *keyward.Acto
 
 // deleteRole serves permissions.deleteRole: a role a key holds stays (412,
 // naming the keys).
-func (s *server) deleteRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	ro, err := s.role(r, a)
+func (s *server) deleteRole(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *roleRequest) error {
+	ro, err := s.role(r, a, in)
 	if err != nil {
 		return err
 	}
-	if err := s.svc.DeleteRole(r.Context(), a, ro.Name, ""); err != nil {
-		return withType(err, typeRoleNotFound, "")
-	}
-	return reply(w, r, empty{})
+	return deleted(w, r, s.Svc.DeleteRole(r.Context(), a, ro.Name, ""), typeRoleNotFound)
 }
 
 // listRoles serves permissions.listRoles, by name; search matches name or
 // description.
-func (s *server) listRoles(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in listRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	roles, err := s.svc.ListRoles(r.Context(), a)
+func (s *server) listRoles(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *listRequest) error {
+	roles, err := s.Svc.ListRoles(r.Context(), a)
 	if err != nil {
 		return err
 	}
@@ -368,7 +335,7 @@ func (s *server) listRoles(w http.ResponseWriter, r *http.Request, a *keyward.Ac
 			x.RoleScopes[ro.Name] = ro.Scopes
 		}
 	}
-	page, more, err := window(names, &in)
+	page, more, err := window(names, in)
 	if err != nil {
 		return err
 	}

@@ -8,12 +8,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/keyward/keyward/compat/compattest"
 )
 
 func TestPermissionsAndRoles(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	for _, slug := range []string{"documents.read", "documents.write", "billing.admin"} {
 		d := e.okMap("permissions.createPermission", map[string]any{"name": "Perm " + slug, "slug": slug, "description": "d"})
 		if d["permissionId"] != permPrefix+slug {
@@ -40,24 +38,7 @@ func TestPermissionsAndRoles(t *testing.T) {
 	if len(l) != 2 {
 		t.Fatalf("listPermissions search: %v", l)
 	}
-	var all []string
-	cursor := ""
-	for range 20 {
-		body := map[string]any{"limit": 3}
-		if cursor != "" {
-			body["cursor"] = cursor
-		}
-		res := e.call("permissions.listPermissions", body)
-		m := res.Map(t)
-		for _, p := range m["data"].([]any) {
-			all = append(all, p.(map[string]any)["slug"].(string))
-		}
-		pg := m["pagination"].(map[string]any)
-		if pg["hasMore"] != true {
-			break
-		}
-		cursor = pg["cursor"].(string)
-	}
+	all := e.pages("permissions.listPermissions", 3, "slug")
 	if !slices.IsSorted(all) || !slices.Contains(all, "billing.admin") || !slices.Contains(all, "documents") {
 		t.Fatalf("all permissions: %v", all)
 	}
@@ -187,6 +168,27 @@ func TestPermissionsAndRoles(t *testing.T) {
 	}
 }
 
+// pages lists everything proc lists, limit a page, following the cursor
+// (at most 20 pages), and returns each item's member.
+func (e *env) pages(proc string, limit int, member string) []string {
+	e.T.Helper()
+	var out []string
+	body := map[string]any{"limit": limit}
+	for range 20 {
+		m := e.call(proc, body).Map(e.T)
+		for _, x := range m["data"].([]any) {
+			out = append(out, x.(map[string]any)[member].(string))
+		}
+		pg := m["pagination"].(map[string]any)
+		if pg["hasMore"] != true {
+			return out
+		}
+		body["cursor"] = pg["cursor"].(string)
+	}
+	e.T.Fatalf("%s: more than 20 pages", proc)
+	return nil
+}
+
 func equalAny(v any, want ...string) bool {
 	l, ok := v.([]any)
 	if !ok || len(l) != len(want) {
@@ -202,7 +204,7 @@ func equalAny(v any, want ...string) bool {
 }
 
 func TestPermissionQueryErrors(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	_, tok := e.createKey(e.api("a"), nil)
 	for _, q := range []string{
 		"", "AND", "a AND", "(a", "a)", "a OR OR b", "a b", "()", "a AND (b OR c", "a$b", "Upper",
@@ -223,7 +225,7 @@ func TestPermissionQueryErrors(t *testing.T) {
 }
 
 func TestIdentities(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	d := e.okMap("identities.createIdentity", map[string]any{"externalId": "user_1"})
 	id := d["identityId"].(string)
 	if !strings.HasPrefix(id, identityPrefix) {
@@ -247,23 +249,7 @@ func TestIdentities(t *testing.T) {
 	e.fail("identities.updateIdentity", map[string]any{"identity": id, "meta": map[string]any{"a": 1}}, http.StatusBadRequest)
 	// Pagination.
 	e.okMap("identities.createIdentity", map[string]any{"externalId": "user_3"})
-	var seen []string
-	cursor := ""
-	for range 5 {
-		body := map[string]any{"limit": 2}
-		if cursor != "" {
-			body["cursor"] = cursor
-		}
-		m := e.call("identities.listIdentities", body).Map(t)
-		for _, x := range m["data"].([]any) {
-			seen = append(seen, x.(map[string]any)["externalId"].(string))
-		}
-		pg := m["pagination"].(map[string]any)
-		if pg["hasMore"] != true {
-			break
-		}
-		cursor = pg["cursor"].(string)
-	}
+	seen := e.pages("identities.listIdentities", 2, "externalId")
 	if len(seen) != 3 {
 		t.Fatalf("identities listed: %v", seen)
 	}
@@ -290,7 +276,7 @@ func TestIdentities(t *testing.T) {
 }
 
 func TestMigrateKeys(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api := e.api("legacy")
 	sum := sha256.Sum256([]byte("sk_legacy_one"))
 	sum2 := sha256.Sum256([]byte("sk_legacy_two"))
@@ -334,7 +320,7 @@ func TestMigrateKeys(t *testing.T) {
 // is read on every object, resource:access and resource:access:target
 // keyward's atoms; a key made natively shows its scopes that way.
 func TestSlugs(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api := e.api("a")
 	slugs := []string{"documents", "files:write", "documents:write:doc_1"}
 	id, tok := e.createKey(api, map[string]any{"permissions": slugs})
@@ -365,7 +351,7 @@ func TestSlugs(t *testing.T) {
 // TestVerifyOnlyRootKey: a root key that may only verify (keys:verify)
 // gets the whole answer: identity, permissions, rate limit.
 func TestVerifyOnlyRootKey(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	_, tok := e.createKey(e.api("a"), map[string]any{"externalId": "acme", "permissions": []string{"documents"},
 		"ratelimits": []any{map[string]any{"name": "r", "limit": 10, "duration": 60000, "autoApply": true}}})
 	verifier := e.ManagementKeyIn(e.acct, "keys:verify")

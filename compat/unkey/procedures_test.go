@@ -15,7 +15,7 @@ import (
 )
 
 func TestLiveness(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	res := e.Do("GET", prefix+"/v2/liveness", nil)
 	if res.Status != http.StatusOK {
 		t.Fatalf("liveness: %d %s", res.Status, res.Body)
@@ -32,7 +32,7 @@ func TestLiveness(t *testing.T) {
 }
 
 func TestAuthentication(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	er := checkError(t, e.Do("POST", prefix+"/v2/apis.createApi", `{"name":"x"}`), http.StatusUnauthorized)
 	if er["type"] != typeBase+typeAuthMissing {
 		t.Fatalf("missing key: %v", er)
@@ -57,7 +57,7 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestAPIs(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	id := e.api("payments")
 	if !strings.HasPrefix(id, apiPrefix) {
 		t.Fatalf("api id %q", id)
@@ -90,7 +90,7 @@ func TestAPIs(t *testing.T) {
 }
 
 func TestListKeys(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api, other := e.api("a"), e.api("b")
 	var ids []string
 	for i := range 5 {
@@ -165,7 +165,7 @@ func TestListKeys(t *testing.T) {
 }
 
 func TestKeyLifecycle(t *testing.T) {
-	e := newEnv(t, compattest.Options{Service: service.Options{MasterKey: keywardtest.MasterKey(t)}})
+	e := newEnvWith(t, compattest.Options{Service: service.Options{MasterKey: keywardtest.MasterKey(t)}})
 	api := e.api("a")
 	exp := time.Now().Add(time.Hour).UnixMilli()
 	id, tok := e.createKey(api, map[string]any{"name": "n", "expires": exp, "recoverable": true, "enabled": false, "byteLength": 16, "externalId": "carol"})
@@ -233,7 +233,7 @@ func TestKeyLifecycle(t *testing.T) {
 }
 
 func TestCredits(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api := e.api("a")
 	id, tok := e.createKey(api, map[string]any{"credits": map[string]any{"remaining": 2}})
 	for i, want := range []string{"VALID", "VALID", "USAGE_EXCEEDED"} {
@@ -288,7 +288,7 @@ func TestCredits(t *testing.T) {
 }
 
 func TestRateLimitedKey(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api := e.api("a")
 	_, tok := e.createKey(api, map[string]any{"ratelimits": []any{map[string]any{"name": "r", "limit": 2, "duration": 60000, "autoApply": true}}})
 	for i, want := range []string{"VALID", "VALID", "RATE_LIMITED"} {
@@ -303,7 +303,7 @@ func TestRateLimitedKey(t *testing.T) {
 }
 
 func TestRatelimitLimit(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	body := map[string]any{"namespace": "email", "identifier": "user_1", "limit": 2, "duration": 60000}
 	for i, want := range []bool{true, true, false} {
 		d := e.okMap("ratelimit.limit", body)
@@ -344,7 +344,7 @@ func TestRatelimitLimit(t *testing.T) {
 // TestConcurrentNewIdentity: keys made at once for one new externalId
 // share one identity.
 func TestConcurrentNewIdentity(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api := e.api("a")
 	const n = 6
 	statuses := make(chan int, n)
@@ -371,7 +371,7 @@ func TestConcurrentNewIdentity(t *testing.T) {
 // TestRootKeyPermissions: each procedure works with exactly the
 // permissions docs/compatibility.md lists for it, and not with one less.
 func TestRootKeyPermissions(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api := e.api("a")
 	id, tok := e.createKey(api, map[string]any{"externalId": "acme"})
 	e.okMap("permissions.createPermission", map[string]any{"name": "p", "slug": "p"})
@@ -433,7 +433,7 @@ func TestRootKeyPermissions(t *testing.T) {
 // reach: EXPIRED, and FORBIDDEN for a key limited (natively) to client
 // addresses, which Unkey's verifyKey does not send.
 func TestVerifyExpiredAndForbidden(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api := e.api("a")
 	_, tok := e.createKey(api, map[string]any{"expires": time.Now().Add(1500 * time.Millisecond).UnixMilli()})
 	if v := e.verify(map[string]any{"key": tok}); v["code"] != "VALID" {

@@ -105,27 +105,21 @@ func (p *uparser) expr(depth int) error {
 	if depth > maxQueryDepth {
 		return queryError("parentheses are nested deeper than %d", maxQueryDepth)
 	}
-	if err := p.term(depth); err != nil {
-		return err
-	}
-	for t, ok := p.peek(); ok && t.is("OR"); t, ok = p.peek() {
-		p.i++
-		p.out = append(p.out, "OR")
-		if err := p.term(depth); err != nil {
-			return err
-		}
-	}
-	return nil
+	return p.list(depth, "OR", p.term)
 }
 
-func (p *uparser) term(depth int) error {
-	if err := p.factor(depth); err != nil {
+func (p *uparser) term(depth int) error { return p.list(depth, "AND", p.factor) }
+
+// list parses operands separated by op (expr's OR, term's AND), each with
+// operand.
+func (p *uparser) list(depth int, op string, operand func(depth int) error) error {
+	if err := operand(depth); err != nil {
 		return err
 	}
-	for t, ok := p.peek(); ok && t.is("AND"); t, ok = p.peek() {
+	for t, ok := p.peek(); ok && t.is(op); t, ok = p.peek() {
 		p.i++
-		p.out = append(p.out, "AND")
-		if err := p.factor(depth); err != nil {
+		p.out = append(p.out, op)
+		if err := operand(depth); err != nil {
 			return err
 		}
 	}

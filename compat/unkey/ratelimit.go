@@ -18,11 +18,7 @@ type limitRequest struct {
 // limit serves ratelimit.limit on keyward's named limits (the service's
 // GCRA, per account, namespace and identifier; keys:verify). Unkey's
 // namespaces need no creation; its overrides are not served.
-func (s *server) limit(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var in limitRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
+func (s *server) limit(w http.ResponseWriter, r *http.Request, a *keyward.Actor, in *limitRequest) error {
 	ns, err := required("namespace", in.Namespace)
 	if err != nil {
 		return err
@@ -43,7 +39,7 @@ func (s *server) limit(w http.ResponseWriter, r *http.Request, a *keyward.Actor)
 		}
 		cost = in.Cost.Value
 	}
-	res, err := s.svc.Limit(r.Context(), a, service.NamedLimit{Namespace: ns, Identifier: id, Limit: in.Limit.Value,
+	res, err := s.Svc.Limit(r.Context(), a, service.NamedLimit{Namespace: ns, Identifier: id, Limit: in.Limit.Value,
 		WindowMs: in.Duration.Value, Cost: cost})
 	if err != nil {
 		return err

@@ -30,10 +30,7 @@ const Dialect = "unkey"
 const base = kit.Prefix + Dialect + "/v2/"
 
 // server serves the dialect's procedures.
-type server struct {
-	svc *service.Service
-	kit *kit.Dialect
-}
+type server struct{ kit.Base }
 
 // New returns the Unkey dialect's handler, served with srv (the Host the
 // server hands over when it mounts the dialect at /compat/unkey/). Every
@@ -42,50 +39,50 @@ type server struct {
 // /v2/liveness needs no credential. Unknown paths and methods get
 // Unkey-shaped 404 and 405 answers.
 func New(svc *service.Service, srv kit.Server) http.Handler {
-	s := &server{svc: svc, kit: kit.New(srv, kit.Vendor{Errors: errorBody, Credential: credential, Check: noQuery, Operation: "procedure"})}
+	s := &server{kit.Base{Svc: svc, Kit: kit.New(srv, kit.Vendor{Errors: errorBody, Credential: credential, Check: noQuery, Operation: "procedure"})}}
 	for name, h := range map[string]kit.Handler{
-		"keys.createKey":               s.createKey,
-		"keys.verifyKey":               s.verifyKey,
-		"keys.getKey":                  s.getKey,
-		"keys.whoami":                  s.whoami,
-		"keys.updateKey":               s.updateKey,
-		"keys.deleteKey":               s.deleteKey,
-		"keys.rerollKey":               s.rerollKey,
-		"keys.updateCredits":           s.updateCredits,
+		"keys.createKey":               procedure(s.createKey),
+		"keys.verifyKey":               procedure(s.verifyKey),
+		"keys.getKey":                  keyProcedure(s.getKey),
+		"keys.whoami":                  procedure(s.whoami),
+		"keys.updateKey":               keyProcedure(s.updateKey),
+		"keys.deleteKey":               keyProcedure(s.deleteKey),
+		"keys.rerollKey":               keyProcedure(s.rerollKey),
+		"keys.updateCredits":           keyProcedure(s.updateCredits),
 		"keys.addPermissions":          s.keyPermissions(opAdd),
 		"keys.removePermissions":       s.keyPermissions(opRemove),
 		"keys.setPermissions":          s.keyPermissions(opSet),
 		"keys.addRoles":                s.keyRoles(opAdd),
 		"keys.removeRoles":             s.keyRoles(opRemove),
 		"keys.setRoles":                s.keyRoles(opSet),
-		"keys.migrateKeys":             s.migrateKeys,
-		"apis.createApi":               s.createAPI,
-		"apis.getApi":                  s.getAPI,
-		"apis.listKeys":                s.listKeys,
-		"apis.deleteApi":               s.deleteAPI,
-		"permissions.createPermission": s.createPermission,
-		"permissions.getPermission":    s.getPermission,
-		"permissions.listPermissions":  s.listPermissions,
-		"permissions.deletePermission": s.deletePermission,
-		"permissions.createRole":       s.createRole,
-		"permissions.getRole":          s.getRole,
-		"permissions.listRoles":        s.listRoles,
-		"permissions.deleteRole":       s.deleteRole,
-		"identities.createIdentity":    s.createIdentity,
-		"identities.getIdentity":       s.getIdentity,
-		"identities.listIdentities":    s.listIdentities,
-		"identities.updateIdentity":    s.updateIdentity,
-		"identities.deleteIdentity":    s.deleteIdentity,
-		"ratelimit.limit":              s.limit,
+		"keys.migrateKeys":             procedure(s.migrateKeys),
+		"apis.createApi":               procedure(s.createAPI),
+		"apis.getApi":                  procedure(s.getAPI),
+		"apis.listKeys":                procedure(s.listKeys),
+		"apis.deleteApi":               procedure(s.deleteAPI),
+		"permissions.createPermission": procedure(s.createPermission),
+		"permissions.getPermission":    procedure(s.getPermission),
+		"permissions.listPermissions":  procedure(s.listPermissions),
+		"permissions.deletePermission": procedure(s.deletePermission),
+		"permissions.createRole":       procedure(s.createRole),
+		"permissions.getRole":          procedure(s.getRole),
+		"permissions.listRoles":        procedure(s.listRoles),
+		"permissions.deleteRole":       procedure(s.deleteRole),
+		"identities.createIdentity":    procedure(s.createIdentity),
+		"identities.getIdentity":       procedure(s.getIdentity),
+		"identities.listIdentities":    procedure(s.listIdentities),
+		"identities.updateIdentity":    procedure(s.updateIdentity),
+		"identities.deleteIdentity":    procedure(s.deleteIdentity),
+		"ratelimit.limit":              procedure(s.limit),
 	} {
-		s.kit.Handle("POST "+base+name, h)
+		s.Kit.Handle("POST "+base+name, h)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == base+"liveness" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			liveness(w, r)
 			return
 		}
-		s.kit.ServeHTTP(w, r)
+		s.Kit.ServeHTTP(w, r)
 	})
 }
 
@@ -99,14 +96,10 @@ func liveness(w http.ResponseWriter, r *http.Request) {
 // missing or malformed header is Unkey's authentication/missing error;
 // X-Account-Id (keyward's account header) lets an operator key choose the
 // account.
-func credential(r *http.Request) (keyward.Token, error) {
-	tok := kit.Bearer(r)
-	if tok == "" {
-		return keyward.Token{}, &unkeyError{status: http.StatusUnauthorized, kind: typeAuthMissing,
-			err: keyward.Errorf(keyward.ECodeUnauthenticated, "send the root key as Authorization: Bearer <key>")}
-	}
-	return keyward.TokenFromString(tok), nil
-}
+var credential = kit.BearerCredential(func() error {
+	return &kit.Error{Status: http.StatusUnauthorized, Code: typeAuthMissing,
+		Err: keyward.Errorf(keyward.ECodeUnauthenticated, "send the root key as Authorization: Bearer <key>")}
+})
 
 // noQuery refuses a query string: Unkey's procedures take every
 // parameter in the JSON body, and a parameter sent in the URL would
@@ -153,6 +146,15 @@ func replyPage(w http.ResponseWriter, r *http.Request, data any, cursor string, 
 		p.Cursor = cursor
 	}
 	return kit.WriteJSON(w, r, http.StatusOK, envelope{Meta: metaOf(r), Data: data, Pagination: p})
+}
+
+// deleted answers a deletion that ended with err: Unkey's empty answer,
+// or err with Unkey's type for the object not found.
+func deleted(w http.ResponseWriter, r *http.Request, err error, notFoundType string) error {
+	if err != nil {
+		return withType(err, notFoundType, "")
+	}
+	return reply(w, r, empty{})
 }
 
 // empty is Unkey's EmptyResponse.

@@ -24,7 +24,14 @@ type env struct {
 var rootPerms = []string{keyward.PermKeysRead, keyward.PermKeysWrite, keyward.PermKeysVerify, keyward.PermKeysReveal,
 	keyward.PermMembersRead, keyward.PermMembersWrite, keyward.PermCatalogRead, keyward.PermCatalogWrite}
 
-func newEnv(t *testing.T, o compattest.Options) *env {
+// newEnv starts the env's server with the default options.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, compattest.Options{})
+}
+
+// newEnvWith starts the env's server with o.
+func newEnvWith(t *testing.T, o compattest.Options) *env {
 	t.Helper()
 	e := compattest.New(t, compattest.Dialect(Dialect, New), o)
 	acct := e.Account("acme", keyward.TemplateDefault)
@@ -154,7 +161,7 @@ func (e *env) project(name string) string {
 }
 
 func TestCreateVerifyGet(t *testing.T) {
-	e := newEnv(t, compattest.Options{})
+	e := newEnv(t)
 	api := e.project("prod")
 	id, tok := e.createKey(api, map[string]any{"name": "first", "prefix": "prod", "meta": map[string]any{"plan": "pro"},
 		"credits":    map[string]any{"remaining": 10, "refill": map[string]any{"interval": "daily", "amount": 10}},

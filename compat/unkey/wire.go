@@ -25,33 +25,43 @@ const (
 	ratelimitPref  = "rl_"
 )
 
-func apiID(projectID string) string {
-	return apiPrefix + strings.TrimPrefix(projectID, keyward.PrefixProject)
+// idPrefix is one of Unkey's id prefixes standing for one of keyward's:
+// the same id with the prefix changed.
+type idPrefix struct{ unkey, keyward string }
+
+var (
+	apiIDs      = idPrefix{apiPrefix, keyward.PrefixProject}
+	identityIDs = idPrefix{identityPrefix, keyward.PrefixService}
+)
+
+// of returns the Unkey id of keyward's id.
+func (p idPrefix) of(id string) string {
+	return p.unkey + strings.TrimPrefix(id, p.keyward)
 }
+
+// parse returns keyward's id of an Unkey id (or of keyward's own), and
+// false for anything else (then not found).
+func (p idPrefix) parse(s string) (string, bool) {
+	if keyward.ValidID(p.keyward, s) {
+		return s, true
+	}
+	id := p.keyward + strings.TrimPrefix(s, p.unkey)
+	return id, strings.HasPrefix(s, p.unkey) && keyward.ValidID(p.keyward, id)
+}
+
+// apiID is the api id (api_<ULID>) of a project.
+func apiID(projectID string) string { return apiIDs.of(projectID) }
 
 // projectID returns the project of an api id (api_<ULID>, or keyward's
 // prj_<ULID>), and false for anything else (then not found).
-func projectID(s string) (string, bool) {
-	if keyward.ValidID(keyward.PrefixProject, s) {
-		return s, true
-	}
-	id := keyward.PrefixProject + strings.TrimPrefix(s, apiPrefix)
-	return id, strings.HasPrefix(s, apiPrefix) && keyward.ValidID(keyward.PrefixProject, id)
-}
+func projectID(s string) (string, bool) { return apiIDs.parse(s) }
 
-func identityID(saID string) string {
-	return identityPrefix + strings.TrimPrefix(saID, keyward.PrefixService)
-}
+// identityID is the identity id (id_<ULID>) of a service account.
+func identityID(saID string) string { return identityIDs.of(saID) }
 
 // serviceAccountID returns the service account of an identity id
 // (id_<ULID> or sa_<ULID>), and false for anything else.
-func serviceAccountID(s string) (string, bool) {
-	if keyward.ValidID(keyward.PrefixService, s) {
-		return s, true
-	}
-	id := keyward.PrefixService + strings.TrimPrefix(s, identityPrefix)
-	return id, strings.HasPrefix(s, identityPrefix) && keyward.ValidID(keyward.PrefixService, id)
-}
+func serviceAccountID(s string) (string, bool) { return identityIDs.parse(s) }
 
 // ms is a time as Unkey sends it: unix milliseconds.
 func ms(t time.Time) int64 { return t.UnixMilli() }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
+	"github.com/keyward/keyward/compat/internal/kit"
 )
 
 // Vectara's error bodies: Error {messages, request_id} for every status,
@@ -21,10 +22,7 @@ import (
 // field, like a malformed one.
 func errorBody(r *http.Request, _ http.Header, err error) (int, any) {
 	e := keyward.AsError(timedOut(r.Context(), err))
-	status := api.StatusOf(e.Code)
-	if status == http.StatusUnprocessableEntity {
-		status = http.StatusBadRequest
-	}
+	status := kit.StatusOf(e.Code)
 	body := map[string]any{"request_id": api.RequestID(r)}
 	var messages []string
 	if status == http.StatusBadRequest {

@@ -190,7 +190,7 @@ func viewOf(k *keyward.Key, scopes []keyward.Scope, secret string) apiKeyView {
 // scopes stand in for them (a client that loses a create's answer loses
 // the only copy of the secret).
 func (s *server) viewAfterWrite(ctx context.Context, a *keyward.Actor, k *keyward.Key, secret string) apiKeyView {
-	sc, err := s.svc.EffectiveKeyScopes(context.WithoutCancel(ctx), a, []*keyward.Key{k})
+	sc, err := s.Svc.EffectiveKeyScopes(context.WithoutCancel(ctx), a, []*keyward.Key{k})
 	if err != nil {
 		return viewOf(k, k.Scopes, secret)
 	}
@@ -360,7 +360,7 @@ func roleMemberError(err error, sources []string) error {
 
 // create serves POST /v2/api_keys → 201 with the key and its secret_key.
 func (s *server) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	if _, err := s.kit.Query(r, nil); err != nil {
+	if _, err := s.Kit.Query(r, nil); err != nil {
 		return err
 	}
 	var in createRequest
@@ -371,7 +371,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 	if err != nil {
 		return err
 	}
-	k, tok, err := s.svc.CreateKey(r.Context(), a, keyward.KindAPI, f)
+	k, tok, err := s.Svc.CreateKey(r.Context(), a, keyward.KindAPI, f)
 	if err != nil {
 		return roleMemberError(err, sources)
 	}
@@ -386,13 +386,13 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) e
 	if err != nil {
 		return err
 	}
-	k, err := s.svc.GetKey(r.Context(), a, keyward.KindAPI, id)
+	k, err := s.Svc.GetKey(r.Context(), a, keyward.KindAPI, id)
 	if err != nil {
 		return keyError(err, vid)
 	}
 	var secret string
 	if k.Recoverable {
-		_, tok, err := s.svc.RevealSecret(r.Context(), a, id)
+		_, tok, err := s.Svc.RevealSecret(r.Context(), a, id)
 		switch keyward.ErrorCode(err) {
 		case "":
 			secret = tok.Reveal()
@@ -403,7 +403,7 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, a *keyward.Actor) e
 			return err
 		}
 	}
-	sc, err := s.svc.EffectiveKeyScopes(r.Context(), a, []*keyward.Key{k})
+	sc, err := s.Svc.EffectiveKeyScopes(r.Context(), a, []*keyward.Key{k})
 	if err != nil {
 		return err
 	}
@@ -420,7 +420,7 @@ type updateRequest struct {
 // event). A revoked key cannot be enabled or disabled (409).
 func (s *server) update(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
 	vid := r.PathValue("api_key_id")
-	if _, err := s.kit.Query(r, nil); err != nil {
+	if _, err := s.Kit.Query(r, nil); err != nil {
 		return err
 	}
 	var in updateRequest
@@ -440,7 +440,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 	if !ok {
 		return notFound(vid)
 	}
-	k, err := s.svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &f, "")
+	k, err := s.Svc.UpdateKey(r.Context(), a, keyward.KindAPI, id, &f, "")
 	if err != nil {
 		return keyError(err, vid)
 	}
@@ -453,7 +453,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 	if err != nil {
 		return err
 	}
-	if err = s.svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
+	if err = s.Svc.DeleteKey(r.Context(), a, keyward.KindAPI, id, ""); err != nil {
 		return keyError(err, vid)
 	}
 	return kit.WriteJSON(w, r, http.StatusNoContent, nil)
@@ -464,7 +464,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, a *keyward.Actor
 // no key: not_found).
 func (s *server) pathKey(r *http.Request) (vid, id string, err error) {
 	vid = r.PathValue("api_key_id")
-	if _, err := s.kit.Query(r, nil); err != nil {
+	if _, err := s.Kit.Query(r, nil); err != nil {
 		return vid, "", err
 	}
 	id, ok := keywardID(vid)
@@ -487,7 +487,7 @@ func keyError(err error, vid string) error {
 // the opaque cursor of metadata.page_key, filters corpus_key (keys that
 // may act on that corpus now) and api_key_role.
 func (s *server) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	q, err := s.kit.Query(r, []string{"limit", "page_key", "corpus_key", "api_key_role"})
+	q, err := s.Kit.Query(r, []string{"limit", "page_key", "corpus_key", "api_key_role"})
 	if err != nil {
 		return err
 	}
@@ -516,7 +516,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor) 
 	if err != nil {
 		return err
 	}
-	scopes, err := s.svc.EffectiveKeyScopes(r.Context(), a, keys)
+	scopes, err := s.Svc.EffectiveKeyScopes(r.Context(), a, keys)
 	if err != nil {
 		return err
 	}
@@ -537,18 +537,18 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, a *keyward.Actor) 
 func (s *server) page(ctx context.Context, a *keyward.Actor, limit int, after, corpus, role string) ([]*keyward.Key, bool, error) {
 	f := keyward.KeyFilter{Page: keyward.Page{Limit: limit, StartingAfter: after}}
 	if corpus == "" && role == "" {
-		return s.svc.ListKeys(ctx, a, keyward.KindAPI, f)
+		return s.Svc.ListKeys(ctx, a, keyward.KindAPI, f)
 	}
 	f.Limit = scanPage
 	var keys []*keyward.Key
 	for {
-		batch, more, err := s.svc.ListKeys(ctx, a, keyward.KindAPI, f)
+		batch, more, err := s.Svc.ListKeys(ctx, a, keyward.KindAPI, f)
 		if err != nil {
 			return nil, false, err
 		}
 		var sc [][]keyward.Scope
 		if corpus != "" && len(batch) > 0 {
-			if sc, err = s.svc.EffectiveKeyScopes(ctx, a, batch); err != nil {
+			if sc, err = s.Svc.EffectiveKeyScopes(ctx, a, batch); err != nil {
 				return nil, false, err
 			}
 		}

@@ -32,10 +32,7 @@ const Dialect = "vectara"
 const base = kit.Prefix + Dialect + "/v2/api_keys"
 
 // server serves the dialect's routes.
-type server struct {
-	svc *service.Service
-	kit *kit.Dialect
-}
+type server struct{ kit.Base }
 
 // New returns the handler of the Vectara dialect, served with srv (the
 // Host the server hands over when it mounts the dialect at
@@ -45,13 +42,14 @@ type server struct {
 // credential: a request whose own timeout ran out answers 504 and
 // changed nothing.
 func New(svc *service.Service, srv kit.Server) http.Handler {
-	s := &server{svc: svc, kit: kit.New(srv, vendor)}
-	s.kit.Handle("GET "+base, s.list)
-	s.kit.Handle("POST "+base, s.create)
-	s.kit.Handle("GET "+base+"/{api_key_id}", s.get)
-	s.kit.Handle("PATCH "+base+"/{api_key_id}", s.update)
-	s.kit.Handle("DELETE "+base+"/{api_key_id}", s.delete)
-	return s.kit
+	s := &server{kit.Base{Svc: svc, Kit: kit.New(srv, vendor)}}
+	return s.Kit.Serve(kit.Routes{
+		"GET " + base:                      s.list,
+		"POST " + base:                     s.create,
+		"GET " + base + "/{api_key_id}":    s.get,
+		"PATCH " + base + "/{api_key_id}":  s.update,
+		"DELETE " + base + "/{api_key_id}": s.delete,
+	})
 }
 
 // vendor is how Vectara sends credentials and shapes errors.

@@ -2,9 +2,12 @@
 // (docs/compatibility.md, "Adding a dialect"): the one authentication of
 // a vendor's credential, through the server the dialect is mounted on
 // (Server); the adapter from a vendor's handlers, which return errors, to
-// net/http, answering errors in the vendor's shape (Dialect); and the
+// net/http, answering errors in the vendor's shape (Dialect), with the
+// handlers' common state (Base) and a route table (Routes, Serve); the
 // reading and writing of requests and answers the dialects have in common
-// (Dialect.Query, WriteJSON, Bearer; bodies are read with api.Decode).
+// (Dialect.Query, WriteJSON, Bearer, BearerCredential; bodies are read
+// with api.Decode); and the classification of errors the vendors share
+// (StatusOf, Codes, Error).
 //
 // A dialect package declares what is its vendor's: its routes, its wire
 // types, the translation between them and the service's calls, and its
@@ -25,6 +28,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
 	khttp "github.com/keyward/keyward/http"
+	"github.com/keyward/keyward/service"
 )
 
 // Prefix is where the dialects are served: dialect "orq" answers every
@@ -124,6 +128,27 @@ func New(srv Server, v Vendor) *Dialect {
 		v.Operation = "route"
 	}
 	return &Dialect{srv: srv, v: v, mux: http.NewServeMux()}
+}
+
+// Base is what every dialect's handlers hold: the service they call and
+// the dialect they are served on (Query). A dialect's handler type embeds
+// it.
+type Base struct {
+	Svc *service.Service
+	Kit *Dialect
+}
+
+// Routes is a dialect's route table: a handler for each net/http pattern
+// ("METHOD /compat/<vendor>/…", the full path).
+type Routes map[string]Handler
+
+// Serve serves each route of routes (Handle) and returns d, the dialect's
+// http.Handler.
+func (d *Dialect) Serve(routes Routes) *Dialect {
+	for pattern, h := range routes {
+		d.Handle(pattern, h)
+	}
+	return d
 }
 
 // Handle serves the requests that pattern (a net/http pattern with the
@@ -274,6 +299,19 @@ func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) error 
 	return api.WriteJSON(w, r, status, "application/json", v)
 }
 
+// BearerCredential is a Vendor.Credential for a vendor whose credential
+// is Authorization: Bearer <token> (Bearer): a missing or malformed header
+// fails with missing(), the vendor's own error.
+func BearerCredential(missing func() error) func(*http.Request) (keyward.Token, error) {
+	return func(r *http.Request) (keyward.Token, error) {
+		tok := Bearer(r)
+		if tok == "" {
+			return keyward.Token{}, missing()
+		}
+		return keyward.TokenFromString(tok), nil
+	}
+}
+
 // Bearer returns the token of r's Authorization: Bearer <token> header,
 // "" when there is none or the header holds another scheme.
 // api.CheckCredentialHeaders refuses a repeated header before it is read.
@@ -283,4 +321,61 @@ func Bearer(r *http.Request) string {
 		return ""
 	}
 	return strings.TrimSpace(tok)
+}
+
+// StatusOf is the status of an error code on a dialect whose vendor has
+// no 422 (every vendor but discue): api.StatusOf, except that a request
+// that breaks a rule is a 400, like a malformed one.
+func StatusOf(c keyward.Code) int {
+	if status := api.StatusOf(c); status != http.StatusUnprocessableEntity {
+		return status
+	}
+	return http.StatusBadRequest
+}
+
+// Error is an error whose status and vendor code the dialect decided
+// where its Codes would not (a keyward code that stands for several of the
+// vendor's: a missing credential and a bad one are both unauthenticated).
+// Err is the keyward error it stands for: its code goes to the access log,
+// its message to the client.
+type Error struct {
+	Status int
+	Code   string
+	Err    *keyward.Error
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Codes is how a vendor whose error bodies carry a code of its own (orq,
+// Unkey) classifies keyward's errors: the status is StatusOf's unless
+// Status says otherwise, the vendor's code that of the status (ByStatus)
+// unless Name gives the keyward code one of its own. A status ByStatus
+// does not name is the vendor's 500, Default.
+type Codes struct {
+	ByStatus map[int]string
+	Default  string
+	Status   map[keyward.Code]int
+	Name     map[keyward.Code]string
+}
+
+// Of returns err's status, vendor code and keyward error: those an *Error
+// carries, else those of its code.
+func (c Codes) Of(err error) (int, string, *keyward.Error) {
+	if ve, ok := errors.AsType[*Error](err); ok {
+		return ve.Status, ve.Code, ve.Err
+	}
+	e := keyward.AsError(err)
+	status := StatusOf(e.Code)
+	if s, ok := c.Status[e.Code]; ok {
+		status = s
+	}
+	code, ok := c.ByStatus[status]
+	if !ok {
+		return http.StatusInternalServerError, c.Default, e
+	}
+	if name, ok := c.Name[e.Code]; ok {
+		code = name
+	}
+	return status, code, e
 }

@@ -299,3 +299,74 @@ func TestBearer(t *testing.T) {
 		}
 	}
 }
+
+// TestServe: every route of the table is served, through the steps.
+func TestServe(t *testing.T) {
+	d := kit.New(&server{}, vendor())
+	var got []string
+	h := func(name string) kit.Handler {
+		return func(http.ResponseWriter, *http.Request, *keyward.Actor) error { got = append(got, name); return nil }
+	}
+	if d.Serve(kit.Routes{"GET /compat/x/things": h("list"), "DELETE /compat/x/things/{id}": h("delete")}) != d {
+		t.Fatal("Serve does not return the dialect")
+	}
+	serve(t, d, "GET", "/compat/x/things", "X-Token: good")
+	serve(t, d, "DELETE", "/compat/x/things/1", "X-Token: good")
+	if a := serve(t, d, "DELETE", "/compat/x/things/1"); a.status != 401 {
+		t.Errorf("a route of the table without a credential: %d", a.status)
+	}
+	if strings.Join(got, ",") != "list,delete" {
+		t.Errorf("served %v", got)
+	}
+}
+
+func TestBearerCredential(t *testing.T) {
+	missing := errors.New("missing")
+	read := kit.BearerCredential(func() error { return missing })
+	r := httptest.NewRequest("GET", "/", nil)
+	if _, err := read(r); err != missing {
+		t.Errorf("no header: %v", err)
+	}
+	r.Header.Set("Authorization", "Bearer tok")
+	if tok, err := read(r); err != nil || tok.Reveal() != "tok" {
+		t.Errorf("Bearer tok: %q %v", tok.Reveal(), err)
+	}
+}
+
+// TestCodes: the status is the native one (a broken rule a 400) unless
+// the vendor says otherwise, the code that of the status unless the
+// keyward code has its own; a status the vendor names no code for is its
+// 500; an Error keeps what the dialect decided.
+func TestCodes(t *testing.T) {
+	c := kit.Codes{
+		ByStatus: map[int]string{400: "bad", 404: "missing", 408: "slow"},
+		Default:  "oops",
+		Status:   map[keyward.Code]int{keyward.ECodeTimeout: 408},
+		Name:     map[keyward.Code]string{keyward.ECodeInvalidParameter: "bad_param"},
+	}
+	decided := &kit.Error{Status: 401, Code: "who", Err: keyward.Errorf(keyward.ECodeUnauthenticated, "who are you")}
+	for _, x := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{keyward.Errorf(keyward.ECodeValidation, "v"), 400, "bad"},
+		{keyward.Errorf(keyward.ECodeInvalidParameter, "p"), 400, "bad_param"},
+		{keyward.Errorf(keyward.ECodeNotFound, "n"), 404, "missing"},
+		{keyward.Errorf(keyward.ECodeTimeout, "t"), 408, "slow"},
+		{keyward.Errorf(keyward.ECodeConflict, "c"), 500, "oops"},
+		{errors.New("boom"), 500, "oops"},
+		{decided, 401, "who"},
+	} {
+		status, code, e := c.Of(x.err)
+		if status != x.status || code != x.code || e == nil {
+			t.Errorf("%v: %d %s %v, want %d %s", x.err, status, code, e, x.status, x.code)
+		}
+	}
+	if _, _, e := c.Of(decided); e != decided.Err {
+		t.Errorf("an Error's keyward error: %v", e)
+	}
+	if kit.StatusOf(keyward.ECodeInvalidPermission) != 400 || kit.StatusOf(keyward.ECodeConflict) != 409 {
+		t.Error("StatusOf: a broken rule is a 400, the rest native")
+	}
+}
