@@ -39,6 +39,8 @@ type creditState struct {
 	stale   bool               // the key changed: check the pool before spending
 	read    bool               // pool was read from the database (it may be all zero)
 	gen     uint64             // invalidations seen: a renewal that overlapped one leaves the state stale
+	renewed uint64             // renewals completed: one queued behind another may use what it read
+	spent   time.Time          // until then, the last read found the pool spent: trust it (emptyHold)
 	lastUse time.Time
 }
 
@@ -142,18 +144,32 @@ func (st *creditState) acquire(ctx context.Context) error {
 
 func (st *creditState) release() { <-st.renew }
 
+// emptyHold is how long a node trusts a read that found a key's pool
+// without enough credits before reading it again, unless the key changes
+// (an invalidation) or its refill period ends: a client hammering a spent
+// key costs each node at most one write transaction per emptyHold, and
+// credits another node gives back are seen that much later.
+const emptyHold = 100 * time.Millisecond
+
 // renewLease re-reads the key's pool (applying a due refill), voids a lease
 // from another epoch or period, and takes enough credits for cost if the
 // pool has them. Renewals of one key run one at a time; one that finds the
-// lease renewed by the one before it (and enough for cost) reads nothing.
+// lease renewed by the one before it reads nothing when that renewal left
+// enough for cost, or found the pool without enough (as does any renewal
+// within emptyHold of such a read): a burst on a spent key costs one read,
+// not one per verification.
 func (s *Service) renewLease(ctx context.Context, keyID string, st *creditState, cost int64, now time.Time) error {
+	st.mu.Lock()
+	seen := st.renewed
+	st.mu.Unlock()
 	if err := st.acquire(ctx); err != nil {
 		return err
 	}
 	defer st.release()
 	st.mu.Lock()
 	fresh := !st.stale && st.read && (st.end.IsZero() || now.Before(st.end))
-	if fresh && st.left >= cost {
+	short := st.pool.Remaining+st.left < cost && (st.renewed != seen || now.Before(st.spent))
+	if fresh && (st.left >= cost || short) {
 		st.mu.Unlock()
 		return nil
 	}
@@ -211,6 +227,10 @@ func (s *Service) renewLease(ctx context.Context, keyID string, st *creditState,
 		}
 		st.left += grant
 		st.pool, st.end, st.read = pool, end, true
+	}
+	st.renewed++
+	if st.read && st.pool.Remaining+st.left < cost {
+		st.spent = now.Add(emptyHold)
 	}
 	if st.gen == gen {
 		st.stale = false // else a change overlapped the read: look again next time

@@ -34,18 +34,20 @@ type env struct {
 // after its creation is expired when verified.
 func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, service.Options{}) }
 
-// newEnvWith is newEnv with options: the store is set here, and the clock
-// unless o sets one.
+// newEnvWith is newEnv with options: a new SQLite store unless o sets one
+// (a test's wrapper of a real store), and the clock unless o sets one.
 func newEnvWith(t testing.TB, o service.Options) *env {
 	t.Helper()
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
+	if o.Store == nil {
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		o.Store = db
 	}
-	t.Cleanup(func() { db.Close() })
 	e := &env{t: t, ctx: ctx, now: time.Now().Add(-24 * time.Hour).Truncate(time.Millisecond)}
-	o.Store = db
 	if o.Clock == nil {
 		o.Clock = e.clock
 	}
