@@ -508,7 +508,7 @@ func TestIdempotencyWindow(t *testing.T) {
 // the retry must neither create a second key nor fail with a 500.
 func TestIdempotencyAfterMasterKeyChange(t *testing.T) {
 	t.Parallel()
-	master, _ := rkMasterKey(t)
+	master := keywardtest.MasterKey(t)
 	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: master}})
 	idem := rkIdemKey(t)
 	body := map[string]any{"name": "sealed with the master key"}
