@@ -15,9 +15,14 @@ type Page[T any] struct {
 
 // PageOf returns the page of items in wire form (of converts one).
 func PageOf[S, T any](items []S, more bool, of func(S) T) Page[T] {
-	out := Page[T]{Data: make([]T, 0, len(items)), HasMore: more}
+	return Page[T]{Data: listOf(items, of), HasMore: more}
+}
+
+// listOf returns items in wire form (of converts one), [] for none.
+func listOf[S, T any](items []S, of func(S) T) []T {
+	out := make([]T, 0, len(items))
 	for _, it := range items {
-		out.Data = append(out.Data, of(it))
+		out = append(out, of(it))
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // ctLegacyToken returns a well-formed token another system issued.
@@ -104,12 +105,8 @@ func TestCtKeysImport(t *testing.T) {
 // TestCtKeysRecoverable creates a recoverable key on a server with a
 // master key and reads its secret back with keys secret.
 func TestCtKeysRecoverable(t *testing.T) {
-	mk := make([]byte, 32)
-	if _, err := rand.Read(mk); err != nil {
-		t.Fatal(err)
-	}
 	file := filepath.Join(t.TempDir(), "master.key")
-	if err := os.WriteFile(file, []byte(hex.EncodeToString(mk)), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(keywardtest.RandomHex(t, keyward.MasterKeySize)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := ctStartServer(t, "--master-key-file", file)

@@ -83,10 +83,10 @@ default). It needs the usage:read permission.`,
 
 // outcomesText lists counts by outcome in keyward's order: "VALID 5,
 // RATE_LIMITED 35", or "-" for none.
-func outcomesText(m map[string]int64) string {
+func outcomesText(m keyward.OutcomeCounts) string {
 	var parts []string
 	for _, o := range keyward.UsageOutcomes {
-		if n := m[string(o)]; n > 0 {
+		if n := m[o]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", o, n))
 		}
 	}

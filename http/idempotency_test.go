@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -32,11 +31,7 @@ import (
 // rkIdemKey returns a fresh random Idempotency-Key (a UUID-like string).
 func rkIdemKey(t *testing.T) string {
 	t.Helper()
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
+	return keywardtest.RandomHex(t, 16)
 }
 
 // rkPost sends a creating POST with an Idempotency-Key.
@@ -513,7 +508,7 @@ func TestIdempotencyWindow(t *testing.T) {
 // the retry must neither create a second key nor fail with a 500.
 func TestIdempotencyAfterMasterKeyChange(t *testing.T) {
 	t.Parallel()
-	master, _ := rkMasterKey(t)
+	master := keywardtest.MasterKey(t)
 	e := startEnv(t, keywardtest.Options{Service: service.Options{MasterKey: master}})
 	idem := rkIdemKey(t)
 	body := map[string]any{"name": "sealed with the master key"}

@@ -17,16 +17,13 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // rkForeignToken returns a random token in another vendor's format.
 func rkForeignToken(t *testing.T, prefix string) string {
 	t.Helper()
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return prefix + hex.EncodeToString(b)
+	return prefix + keywardtest.RandomHex(t, 24)
 }
 
 // rkHashHex returns the SHA-256 of a token as 64 hex characters.

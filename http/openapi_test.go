@@ -3,7 +3,6 @@ package http_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -511,17 +510,6 @@ func TestOpenAPIServed(t *testing.T) {
 // oaIdem is the header map of one Idempotency-Key.
 func oaIdem(key string) map[string]string { return map[string]string{"Idempotency-Key": key} }
 
-// oaForeignToken returns a random token in no keyward format, as another
-// system would have issued it: what POST /v1/keys/import takes the hash of.
-func oaForeignToken(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return "legacy-" + hex.EncodeToString(b)
-}
-
 // oaData returns the data member of a list answer.
 func oaData(t *testing.T, r *resp) []any {
 	t.Helper()
@@ -670,7 +658,7 @@ func TestOpenAPIEveryOperation(t *testing.T) {
 	}
 
 	// Import: one hash in hex, one in base64; both tokens verify.
-	tokA, tokB := oaForeignToken(t), oaForeignToken(t)
+	tokA, tokB := rkForeignToken(t, "legacy-"), rkForeignToken(t, "legacy-")
 	sumA, sumB := sha256.Sum256([]byte(tokA)), sha256.Sum256([]byte(tokB))
 	imp := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys/import", Header: oaIdem("oa-every-import-001"), Body: obj{"keys": []obj{
 		{"hash": hex.EncodeToString(sumA[:]), "start": tokA[:11], "last4": tokA[len(tokA)-4:], "name": "imported", "metadata": obj{"from": "legacy"}, "legacy_key_id": "old-1"},
@@ -807,7 +795,7 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 	weak := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/management-keys", Body: obj{
 		"name": "weak", "permissions": []string{"keys:read", "management_keys:write", "members:read"}}}).Str(t, "secret")
 	other := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/accounts", Body: obj{"name": "other"}}).Str(t, "id")
-	dup := oaForeignToken(t)
+	dup := rkForeignToken(t, "legacy-")
 	dupSum := sha256.Sum256([]byte(dup))
 	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys/import", Body: obj{"keys": []obj{{"hash": hex.EncodeToString(dupSum[:]), "name": "imported"}}}})
 	cases := []struct {

@@ -343,7 +343,7 @@ func TestRecoverableReveal(t *testing.T) {
 	})
 
 	t.Run("restart with a different master key", func(t *testing.T) {
-		wrong, _ := rkMasterKey(t)
+		wrong := keywardtest.MasterKey(t)
 		e4 := startEnv(t, keywardtest.Options{Reopen: e.Server, Service: service.Options{MasterKey: wrong}})
 		// The startup check refuses a master key that does not open the
 		// secrets already sealed: a clear operator error.
@@ -462,7 +462,7 @@ func TestParseMasterKey(t *testing.T) {
 		if _, err := ref.Open("key_01ARZ3NDEKTSV4RRFFQ69G5FAW", sealed); err == nil {
 			t.Errorf("a sealed secret opens for another key id")
 		}
-		other, _ := rkMasterKey(t)
+		other := keywardtest.MasterKey(t)
 		if _, err := other.Open("key_01ARZ3NDEKTSV4RRFFQ69G5FAV", sealed); err == nil {
 			t.Errorf("a sealed secret opens with another master key")
 		}

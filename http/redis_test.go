@@ -12,21 +12,9 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward/keywardtest"
-	"github.com/keyward/keyward/redis"
 	"github.com/keyward/keyward/redis/redistest"
 	"github.com/keyward/keyward/service"
 )
-
-// u5Redis opens the Redis rate-limit backend at url.
-func u5Redis(t *testing.T, url string) *redis.Limiter {
-	t.Helper()
-	l, err := redis.Open(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
-}
 
 // u5SecondNode starts another keyward node on e's database with its own
 // cache, limiter and backend, as a second process on a shared database
@@ -40,8 +28,8 @@ func u5SecondNode(t *testing.T, e *u5Env, backend service.RateBackend) *testEnv 
 // with one key, allow exactly its limit between them.
 func TestU5RateLimitRedisAcrossNodes(t *testing.T) {
 	url := redistest.URL(t)
-	a := u5NewEnv(t, service.Options{RateBackend: u5Redis(t, url)})
-	b := u5SecondNode(t, a, u5Redis(t, url))
+	a := u5NewEnv(t, service.Options{RateBackend: redistest.Open(t, url)})
+	b := u5SecondNode(t, a, redistest.Open(t, url))
 	_, secret := u5Key(t, a.testEnv, u5obj{"rate_limit": u5obj{"limit": 30, "window": 3600}})
 	body := func(int) map[string]any { return u5obj{"key": secret} }
 	var (
@@ -78,7 +66,7 @@ func TestU5RateLimitRedisAcrossNodes(t *testing.T) {
 func TestU5RateLimitRedisDown(t *testing.T) {
 	var logBuf keywardtest.Logs
 	log := slog.New(slog.NewTextHandler(&logBuf, nil))
-	e := u5NewEnv(t, service.Options{RateBackend: u5Redis(t, "redis://127.0.0.1:1/0"), Logger: log})
+	e := u5NewEnv(t, service.Options{RateBackend: redistest.Open(t, "redis://127.0.0.1:1/0"), Logger: log})
 	_, secret := u5Key(t, e.testEnv, u5obj{"rate_limit": u5obj{"limit": 5, "window": 3600}})
 	counts := u5Concurrent(t, e.testEnv, 4, 5, func(int) map[string]any { return u5obj{"key": secret} })
 	if counts["VALID"] != 5 || counts["RATE_LIMITED"] != 15 {

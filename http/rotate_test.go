@@ -18,16 +18,27 @@ func lcRotate(t *testing.T, e *testEnv, id string, body any) (map[string]any, *r
 	return res.JSON(t), res
 }
 
+// lcRotateSecret rotates key id with a grace period of grace seconds and
+// returns the new secret.
+func lcRotateSecret(t *testing.T, e *testEnv, id string, grace int) string {
+	t.Helper()
+	got, _ := lcRotate(t, e, id, map[string]any{"grace_period_seconds": grace})
+	secret, _ := got["secret"].(string)
+	if secret == "" {
+		t.Fatalf("a rotation without a new secret: %v", got)
+	}
+	return secret
+}
+
 func TestLcRotate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	prj := lcProject(t, e, "p")
-	k := newKey(t, e, nil, map[string]any{
+	id, old := apiKey(t, e, nil, map[string]any{
 		"name": "rot", "prefix": "rk", "description": "d", "project_id": prj, "expires_at": future(24 * time.Hour),
 		"metadata": map[string]any{"m": 1}, "ip_allowlist": []string{"10.0.0.0/8"}, "permission_mode": "restricted",
 		"scopes": []any{scope("documents", "read", "d1")},
 	})
-	id, old := k["id"].(string), k["secret"].(string)
 	before := lcGet(t, e, id)
 	nev := len(events(t, e, "target_id="+url.QueryEscape(id), nil))
 	audit := e.auditCount()
@@ -105,10 +116,8 @@ func TestLcRotate(t *testing.T) {
 func TestLcRotateGraceEnds(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := newKey(t, e, nil, map[string]any{"name": "grace"})
-	id, old := k["id"].(string), k["secret"].(string)
-	got, _ := lcRotate(t, e, id, map[string]any{"grace_period_seconds": 1})
-	secret := got["secret"].(string)
+	id, old := apiKey(t, e, nil, map[string]any{"name": "grace"})
+	secret := lcRotateSecret(t, e, id, 1)
 	seenRotated := false
 	keywardtest.WaitFor(t, "the old secret's grace period to end", 20*time.Second, func() bool {
 		code := lcCode(t, e, old, nil)
@@ -145,18 +154,14 @@ func TestLcRotateDefaultGraceIsZero(t *testing.T) {
 func TestLcRotateTwice(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := newKey(t, e, nil, map[string]any{"name": "twice"})
-	id, s1 := k["id"].(string), k["secret"].(string)
-	r2, _ := lcRotate(t, e, id, map[string]any{"grace_period_seconds": 604800})
-	s2 := r2["secret"].(string)
-	r3, _ := lcRotate(t, e, id, map[string]any{"grace_period_seconds": 3600})
-	s3 := r3["secret"].(string)
+	id, s1 := apiKey(t, e, nil, map[string]any{"name": "twice"})
+	s2 := lcRotateSecret(t, e, id, 604800)
+	s3 := lcRotateSecret(t, e, id, 3600)
 	for _, s := range []string{s1, s2, s3} {
 		lcWantCode(t, e, s, nil, "VALID")
 	}
 	// A rotation with grace 0 ends every older secret at once.
-	r4, _ := lcRotate(t, e, id, map[string]any{"grace_period_seconds": 0})
-	s4 := r4["secret"].(string)
+	s4 := lcRotateSecret(t, e, id, 0)
 	for i, s := range []string{s1, s2, s3} {
 		if got := lcCode(t, e, s, nil); got != "ROTATED" {
 			t.Errorf("secret %d after a rotation with grace 0: %s, want ROTATED", i+1, got)
@@ -184,8 +189,7 @@ func TestLcRotateTwice(t *testing.T) {
 func TestLcRotateRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := newKey(t, e, nil, map[string]any{"name": "r"})
-	id, secret := k["id"].(string), k["secret"].(string)
+	id, secret := apiKey(t, e, nil, map[string]any{"name": "r"})
 	path := "/v1/keys/" + id + "/rotate"
 	for _, c := range []struct {
 		name   string

@@ -156,8 +156,7 @@ func TestLcVerifyEffectiveScopes(t *testing.T) {
 func TestLcVerifyStatus(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	k := newKey(t, e, nil, map[string]any{"name": "s"})
-	id, secret := k["id"].(string), k["secret"].(string)
+	id, secret := apiKey(t, e, nil, map[string]any{"name": "s"})
 	lcWantCode(t, e, secret, nil, "VALID")
 	lcPatch(t, e, id, map[string]any{"status": "disabled"})
 	lcWantCode(t, e, secret, nil, "DISABLED")

@@ -289,13 +289,22 @@ func (s *Server) Close() {
 	})
 }
 
+// RandomHex returns n random bytes as 2n hex characters: ids, tokens and
+// keys no other test uses, so tests can share a server or a database.
+func RandomHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal("keywardtest: ", err)
+	}
+	return hex.EncodeToString(b)
+}
+
 // MasterKey returns a new random master key, for a server whose keys may
 // be recoverable (Options.Service.MasterKey).
 func MasterKey(t testing.TB) *keyward.MasterKey {
 	t.Helper()
-	raw := make([]byte, keyward.MasterKeySize)
-	rand.Read(raw)
-	mk, err := keyward.ParseMasterKey([]byte(hex.EncodeToString(raw)))
+	mk, err := keyward.ParseMasterKey([]byte(RandomHex(t, keyward.MasterKeySize)))
 	if err != nil {
 		t.Fatal("keywardtest: ", err)
 	}

@@ -247,24 +247,26 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &res)))
 }
 
+// unauthenticated are the messages of the outcomes that refuse a key as
+// no credential (401).
+var unauthenticated = map[keyward.VerifyCode]string{
+	keyward.VerifyNotFound:      "the API key is not valid",
+	keyward.VerifyRevoked:       "the API key has been revoked",
+	keyward.VerifyDisabled:      "the API key is disabled",
+	keyward.VerifyExpired:       "the API key has expired",
+	keyward.VerifyRotated:       "the API key has been replaced by a newer secret",
+	keyward.VerifyOwnerInactive: "the API key's owner is disabled",
+}
+
 // refuse answers a verification that did not pass; query is the
 // permission query it checked.
 func (m *middleware) refuse(w http.ResponseWriter, r *http.Request, res *keyward.VerifyResult, ip netip.Addr, query string) {
 	code, msg := keyward.ECodeUnauthenticated, ""
 	var extra map[string]any
 	switch res.Code {
-	case keyward.VerifyNotFound:
-		msg = "the API key is not valid"
-	case keyward.VerifyRevoked:
-		msg = "the API key has been revoked"
-	case keyward.VerifyDisabled:
-		msg = "the API key is disabled"
-	case keyward.VerifyExpired:
-		msg = "the API key has expired"
-	case keyward.VerifyRotated:
-		msg = "the API key has been replaced by a newer secret"
-	case keyward.VerifyOwnerInactive:
-		msg = "the API key's owner is disabled"
+	case keyward.VerifyNotFound, keyward.VerifyRevoked, keyward.VerifyDisabled, keyward.VerifyExpired,
+		keyward.VerifyRotated, keyward.VerifyOwnerInactive:
+		msg = unauthenticated[res.Code]
 	case keyward.VerifyForbiddenIP:
 		code = keyward.ECodePermissionDenied
 		if ip.IsValid() {

@@ -2,8 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/redis"
 	"github.com/keyward/keyward/redis/redistest"
 )
@@ -18,19 +17,7 @@ import (
 // freshKey returns a key id no other test uses, so tests can share Redis.
 func freshKey(t *testing.T) string {
 	t.Helper()
-	b := make([]byte, 8)
-	rand.Read(b)
-	return "key_test_" + hex.EncodeToString(b)
-}
-
-func open(t *testing.T, url string) *redis.Limiter {
-	t.Helper()
-	l, err := redis.Open(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
+	return "key_test_" + keywardtest.RandomHex(t, 8)
 }
 
 // TestLimitExactAcrossNodes: two limiters (two nodes, each with its own
@@ -38,7 +25,7 @@ func open(t *testing.T, url string) *redis.Limiter {
 // the limit, however the requests interleave.
 func TestLimitExactAcrossNodes(t *testing.T) {
 	url := redistest.URL(t)
-	nodes := []*redis.Limiter{open(t, url), open(t, url)}
+	nodes := []*redis.Limiter{redistest.Open(t, url), redistest.Open(t, url)}
 	key := freshKey(t)
 	rl := keyward.RateLimit{Limit: 25, Window: 3600}
 	var allowed, refused atomic.Int64
@@ -70,7 +57,7 @@ func TestLimitExactAcrossNodes(t *testing.T) {
 // TestRemainingAndReset: remaining counts down to 0; a refused request
 // says when the limit is whole again.
 func TestRemainingAndReset(t *testing.T) {
-	l := open(t, redistest.URL(t))
+	l := redistest.Open(t, redistest.URL(t))
 	key := freshKey(t)
 	rl := keyward.RateLimit{Limit: 3, Window: 60}
 	start := time.Now()
@@ -93,7 +80,7 @@ func TestRemainingAndReset(t *testing.T) {
 // TestLimitChange: a key's new limit counts what was used of the old one,
 // as on one node (service/ratelimit.go).
 func TestLimitChange(t *testing.T) {
-	l := open(t, redistest.URL(t))
+	l := redistest.Open(t, redistest.URL(t))
 	take := func(key string, rl keyward.RateLimit, n int, want bool) {
 		t.Helper()
 		for i := 0; i < n; i++ {
@@ -129,7 +116,7 @@ func TestLimitChange(t *testing.T) {
 // (the service then limits per node), never a hang; and the URL's
 // password never appears in an error.
 func TestUnreachable(t *testing.T) {
-	l := open(t, "redis://:s3cret-pass@127.0.0.1:1/0")
+	l := redistest.Open(t, "redis://:s3cret-pass@127.0.0.1:1/0")
 	start := time.Now()
 	_, _, _, err := l.Take(context.Background(), freshKey(t), keyward.RateLimit{Limit: 1, Window: 1})
 	if err == nil {

@@ -286,7 +286,7 @@ func TestListAll(t *testing.T) {
 	}
 	res := e.discue("GET", "/api_keys", nil)
 	var l struct {
-		APIKeys []wireKey `json:"api_keys"`
+		APIKeys []keyView `json:"api_keys"`
 	}
 	res.JSON(t, &l)
 	if len(l.APIKeys) != n {

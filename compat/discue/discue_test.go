@@ -110,27 +110,15 @@ func nativeID(t *testing.T, id string) string {
 	return k
 }
 
-// wireKey is discue's ApiKey as a client decodes it.
-type wireKey struct {
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
-	CreatedAt  int64           `json:"created_at"`
-	UpdatedAt  int64           `json:"updated_at"`
-	LastUsedAt *int64          `json:"last_used_at"`
-	Key        string          `json:"key"`
-	Status     string          `json:"status"`
-	Scopes     []keyward.Scope `json:"scopes"`
-}
-
 // getKey reads a key through the dialect.
-func (e *env) getKey(id string) wireKey {
+func (e *env) getKey(id string) keyView {
 	e.T.Helper()
 	res := e.discue("GET", "/api_keys/"+id, nil)
 	if res.Status != http.StatusOK {
 		e.T.Fatalf("get %s: %d %s", id, res.Status, res.Body)
 	}
 	var out struct {
-		APIKey wireKey `json:"api_key"`
+		APIKey keyView `json:"api_key"`
 	}
 	res.JSON(e.T, &out)
 	return out.APIKey
@@ -210,7 +198,7 @@ func TestSeedExampleCurl(t *testing.T) {
 	wantMembers(t, res.Body, "api_key", "_links")
 	wantMembers(t, out.APIKey, "id", "name", "created_at", "updated_at", "last_used_at", "key", "status", "scopes")
 	wantLink(t, e, out.Links, "/api_keys/"+id)
-	var k wireKey
+	var k keyView
 	if err := json.Unmarshal(out.APIKey, &k); err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +368,7 @@ func TestListGetDeleteExamples(t *testing.T) {
 	var ids []string
 	for _, raw := range list.APIKeys {
 		wantMembers(t, raw, "id", "name", "created_at", "updated_at", "last_used_at", "key", "status", "scopes")
-		var k wireKey
+		var k keyView
 		json.Unmarshal(raw, &k)
 		ids = append(ids, k.ID)
 	}
@@ -394,7 +382,7 @@ func TestListGetDeleteExamples(t *testing.T) {
 	}
 	wantMembers(t, res.Body, "api_key", "_links")
 	var got struct {
-		APIKey wireKey         `json:"api_key"`
+		APIKey keyView         `json:"api_key"`
 		Links  json.RawMessage `json:"_links"`
 	}
 	res.JSON(t, &got)

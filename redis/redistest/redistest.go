@@ -12,6 +12,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/keyward/keyward/redis"
 )
 
 // EnvVar names the variable holding the Redis URL tests use.
@@ -41,4 +43,16 @@ func URL(t testing.TB) string {
 		t.Fatalf("%s=%s does not answer: %v", EnvVar, u, err)
 	}
 	return u
+}
+
+// Open opens the Redis rate-limit backend at url, closed when the test
+// ends (the URL need not answer: the backend falls back when it does not).
+func Open(t testing.TB, url string) *redis.Limiter {
+	t.Helper()
+	l, err := redis.Open(url)
+	if err != nil {
+		t.Fatalf("redistest: opening the rate-limit backend: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
 }
