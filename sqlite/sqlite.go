@@ -1,6 +1,6 @@
 // Package sqlite is keyward's embedded database: keyward.Store on a SQLite
-// file through modernc.org/sqlite (pure Go, no cgo), with the usage buckets
-// in a second file beside it (UsagePath). The database runs in
+// file through modernc.org/sqlite (pure Go, no cgo), with the usage (buckets,
+// keys' last use) in a second file beside it (UsagePath). The database runs in
 // WAL mode with synchronous=FULL, so a write keyward has acknowledged
 // survives kill -9 and power loss; one connection writes, a small pool reads.
 // Processes that open one file keep their verification caches exact
@@ -55,9 +55,10 @@ const UsageFileName = "usage.db"
 
 // UsagePath returns the usage file of the database at path: usage.db
 // beside keyward.db, NAME.usage.db beside any other NAME.db (or NAME).
-// It holds the usage buckets, which the write-behind changes every few
-// seconds: in a file of their own, those commits never empty the page
-// cache of the connections that read keys.
+// It holds the usage buckets and the keys' last use and verification
+// counts (key_usage), which the write-behind changes every few seconds:
+// in a file of their own, those commits never empty the page cache of
+// the connections that read keys.
 func UsagePath(path string) string {
 	dir, base := filepath.Split(path)
 	if base == FileName {
