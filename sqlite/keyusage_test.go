@@ -14,6 +14,13 @@ import (
 // kuKey creates an account and an API key in it.
 func kuKey(t *testing.T, db *sqlite.DB, name string) (*keyward.Account, *keyward.Key) {
 	t.Helper()
+	a, k, _ := kuKeyToken(t, db, name)
+	return a, k
+}
+
+// kuKeyToken is kuKey that also returns the key's token.
+func kuKeyToken(t *testing.T, db *sqlite.DB, name string) (*keyward.Account, *keyward.Key, keyward.Token) {
+	t.Helper()
 	ctx := context.Background()
 	a := dtAccount(name)
 	k := &keyward.Key{ID: keyward.NewIDs(keyward.SystemClock).New(keyward.PrefixKey), AccountID: a.ID, Kind: keyward.KindAPI, Name: "k",
@@ -31,7 +38,7 @@ func kuKey(t *testing.T, db *sqlite.DB, name string) (*keyward.Account, *keyward
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return a, k
+	return a, k, tok
 }
 
 // kuTouch writes usage the way the write-behind does.
