@@ -85,6 +85,8 @@ type Tx interface {
 	GetOperatorKey(ctx context.Context, id string) (*Key, error)
 	// UpdateKey writes k, whose Version must be one more than the stored
 	// version (else conflict: someone changed it meanwhile).
+	// It leaves the key's usage (LastUsedAt, Verifications) as it is: only
+	// TouchKeys changes it.
 	UpdateKey(ctx context.Context, k *Key) error
 	// DeleteKey removes a key and its secrets; not_found if absent.
 	DeleteKey(ctx context.Context, id string) error
@@ -94,7 +96,10 @@ type Tx interface {
 	// any account, or not_found. It is the one lookup across accounts (a
 	// token carries no account): verification and authentication compare
 	// the key's account with the caller's, and an import refuses a hash
-	// whatever account holds it.
+	// whatever account holds it. The key comes without its usage
+	// (LastUsedAt nil, Verifications 0): verification needs none, and where
+	// usage is kept apart, reading it would cost the miss path a second
+	// file's pages.
 	FindKeyByHash(ctx context.Context, h TokenHash) (*KeyMatch, error)
 	// RotateKeySecret makes hash the key's current secret; the previous
 	// current secret stays valid until oldValidUntil.

@@ -537,6 +537,9 @@ func TestLcVerifyLastUsed(t *testing.T) {
 	if lu := timeOf(t, got["last_used_at"]); lu.Before(before) || lu.After(after) {
 		t.Fatalf("last_used_at %v, want within the verification [%v, %v]", lu, before, after)
 	}
+	if got["verifications"] != float64(1) {
+		t.Fatalf("verifications %v after one verification, want 1", got["verifications"])
+	}
 	// Writing last_used_at is not a change: no version, no audit event.
 	if got["etag"] != used["etag"] || got["updated_at"] != used["updated_at"] {
 		t.Fatalf("last-use write-behind bumped the key: etag %v → %v, updated_at %v → %v", used["etag"], got["etag"], used["updated_at"], got["updated_at"])

@@ -140,8 +140,9 @@ func (s *Service) KeyOfToken(ctx context.Context, a *keyward.Actor, tok keyward.
 		case m.Key.Kind != keyward.KindAPI || m.Key.AccountID != a.AccountID || (m.ValidUntil != nil && !now.Before(*m.ValidUntil)):
 			return gone
 		}
-		k = m.Key
-		return nil
+		// The key with its usage (FindKeyByHash reads none).
+		k, err = tx.GetKey(ctx, a.AccountID, m.Key.ID)
+		return err
 	})
 	return k, err
 }

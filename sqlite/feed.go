@@ -82,7 +82,7 @@ func openFeed(ctx context.Context, dsn string, log *slog.Logger) (_ *feed, err e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db, err := openPool(dsn, 1)
+	db, err := openPool(dsn, 1, "")
 	if err != nil {
 		return nil, err
 	}

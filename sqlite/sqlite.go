@@ -1,6 +1,6 @@
 // Package sqlite is keyward's embedded database: keyward.Store on a SQLite
-// file through modernc.org/sqlite (pure Go, no cgo), with the usage buckets
-// in a second file beside it (UsagePath). The database runs in
+// file through modernc.org/sqlite (pure Go, no cgo), with the usage (buckets,
+// keys' last use) in a second file beside it (UsagePath). The database runs in
 // WAL mode with synchronous=FULL, so a write keyward has acknowledged
 // survives kill -9 and power loss; one connection writes, a small pool reads.
 // Processes that open one file keep their verification caches exact
@@ -10,6 +10,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -54,9 +55,10 @@ const UsageFileName = "usage.db"
 
 // UsagePath returns the usage file of the database at path: usage.db
 // beside keyward.db, NAME.usage.db beside any other NAME.db (or NAME).
-// It holds the usage buckets, which the write-behind changes every few
-// seconds: in a file of their own, those commits never empty the page
-// cache of the connections that read keys.
+// It holds the usage buckets and the keys' last use and verification
+// counts (key_usage), which the write-behind changes every few seconds:
+// in a file of their own, those commits never empty the page cache of
+// the connections that read keys.
 func UsagePath(path string) string {
 	dir, base := filepath.Split(path)
 	if base == FileName {
@@ -128,7 +130,16 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 		}
 	}
 	common := "_busy_timeout=5000&_foreign_keys=1&_journal_mode=WAL&_synchronous=FULL" + mode
-	write, err := openPool(dsn(path, common+"&_txlock=immediate"), 1)
+	upath := UsagePath(path)
+	if err := createPrivate(upath); err != nil {
+		return nil, err
+	}
+	// Every connection of the database has the usage file attached,
+	// read-only (key_usage: the keys' last use), so a write transaction
+	// here never locks it, and the usage writer's commits never touch
+	// this file.
+	attach := attachSQL(upath, "usage_file")
+	write, err := openPool(dsn(path, common+"&_txlock=immediate"), 1, attach)
 	if err != nil {
 		return nil, err
 	}
@@ -140,8 +151,21 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("restrict database file: %w", err)
 	}
+	uw, ur, err := openUsage(ctx, upath, path, common)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	if err := moveKeyUsage(ctx, write, uw); err != nil {
+		write.Close()
+		uw.Close()
+		ur.Close()
+		return nil, fmt.Errorf("migrate %s: move key usage to %s: %w", path, upath, err)
+	}
 	if _, err := sqlstore.Migrate(ctx, write, Dialect{}, MigrationsFS()); err != nil {
 		write.Close()
+		uw.Close()
+		ur.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	// Readers keep SQLite's default page cache and no memory map: both a
@@ -150,23 +174,20 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 	// larger one costs more to empty; memory-mapped pages are parsed anew
 	// on each access). See docs/performance.md.
 	readDSN := dsn(path, common+"&_query_only=1")
-	read, err := openPool(readDSN, max(4, runtime.GOMAXPROCS(0)*2))
+	read, err := openPool(readDSN, max(4, runtime.GOMAXPROCS(0)*2), attach)
 	if err != nil {
 		write.Close()
+		uw.Close()
+		ur.Close()
 		return nil, err
 	}
 	f, err := openFeed(ctx, readDSN, o.Logger)
 	if err != nil {
 		write.Close()
 		read.Close()
+		uw.Close()
+		ur.Close()
 		return nil, fmt.Errorf("open %s: invalidation feed: %w", path, err)
-	}
-	uw, ur, err := openUsage(ctx, UsagePath(path), common)
-	if err != nil {
-		write.Close()
-		read.Close()
-		f.close()
-		return nil, err
 	}
 	s := sqlstore.New(write, read, Dialect{feed: f}, true)
 	s.SetUsageDB(uw, ur)
@@ -175,16 +196,26 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 	return &DB{Store: s, path: path, feed: f}, nil
 }
 
-// openUsage opens (creating if needed) and migrates the usage file: one
-// connection writes (the write-behind), a small pool reads.
-func openUsage(ctx context.Context, path, common string) (write, read *sql.DB, err error) {
-	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600); err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", path, err)
-	} else {
-		f.Close()
+// createPrivate creates the file at path if it does not exist, readable
+// by its owner only.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// openUsage opens (creating if needed) and migrates the usage file at
+// path: one connection writes (the write-behind), with the keys' database
+// (at keysPath) attached read-only so a touch can skip the keys that no
+// longer exist; a small pool reads.
+func openUsage(ctx context.Context, path, keysPath, common string) (write, read *sql.DB, err error) {
+	if err := createPrivate(path); err != nil {
+		return nil, nil, err
 	}
 	common = strings.ReplaceAll(common, "&mode=rw", "")
-	if write, err = openPool(dsn(path, common+"&_txlock=immediate"), 1); err != nil {
+	if write, err = openPool(dsn(path, common+"&_txlock=immediate"), 1, attachSQL(keysPath, "keys_file")); err != nil {
 		return nil, nil, err
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
@@ -195,7 +226,7 @@ func openUsage(ctx context.Context, path, common string) (write, read *sql.DB, e
 		write.Close()
 		return nil, nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
-	if read, err = openPool(dsn(path, common+"&_query_only=1"), 2); err != nil {
+	if read, err = openPool(dsn(path, common+"&_query_only=1"), 2, ""); err != nil {
 		write.Close()
 		return nil, nil, err
 	}
@@ -204,11 +235,9 @@ func openUsage(ctx context.Context, path, common string) (write, read *sql.DB, e
 
 // openPool opens a handle on dsn that keeps n connections open for good:
 // a SQLite connection is cheap to keep and its page cache is worth keeping.
-func openPool(dsn string, n int) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, err
-	}
+// attach, if not "", is run on each new connection (attachSQL).
+func openPool(dsn string, n int, attach string) (*sql.DB, error) {
+	db := sql.OpenDB(connector{dsn: dsn, attach: attach})
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxLifetime(0)
@@ -387,4 +416,57 @@ func (Dialect) IsUnavailable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// connector opens connections to dsn and runs attach on each.
+type connector struct {
+	dsn, attach string
+}
+
+func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Driver().Open(c.dsn)
+	if err != nil || c.attach == "" {
+		return conn, err
+	}
+	if _, err := conn.(driver.ExecerContext).ExecContext(ctx, c.attach, nil); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	return conn, nil
+}
+
+func (connector) Driver() driver.Driver { return &sqlite.Driver{} }
+
+// attachSQL attaches the database file at path, read-only, as schema name.
+// Its tables are then visible by their bare names (where the connection's
+// own file has none of that name), so the shared SQL of sqlstore reads
+// key_usage alike here and on PostgreSQL. A read-only attachment takes no
+// write lock on the file, not even in a BEGIN IMMEDIATE transaction.
+func attachSQL(path, name string) string {
+	return `ATTACH DATABASE '` + strings.ReplaceAll(dsn(path, "mode=ro"), "'", "''") + `' AS ` + name
+}
+
+// moveKeyUsage copies the keys' last use and verification counts of a
+// database older than version 6 (which empties those columns) into the
+// usage file's key_usage, through the usage writer uw (which sees the
+// keys' file attached). Rows the usage file has already are kept, so a
+// copy repeated after a crash before version 6 counts nothing twice.
+func moveKeyUsage(ctx context.Context, keys, uw *sql.DB) error {
+	var version int
+	err := keys.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM main.schema_migrations`).Scan(&version)
+	if err != nil && strings.Contains(err.Error(), "no such table") {
+		return nil // a new database
+	}
+	if err != nil || version == 0 || version >= 6 {
+		return err
+	}
+	verifications := "verifications" // version 3 added the column
+	if version < 3 {
+		verifications = "0"
+	}
+	_, err = uw.ExecContext(ctx, `INSERT INTO key_usage (key_id, account_id, last_used_at, verifications)
+		SELECT id, account_id, last_used_at, `+verifications+` FROM keys_file.keys
+		WHERE last_used_at IS NOT NULL OR `+verifications+` <> 0
+		ON CONFLICT (key_id) DO NOTHING`)
+	return err
 }

@@ -264,22 +264,7 @@ func TestSQLiteAuditAppendOnly(t *testing.T) {
 func TestSQLiteBackup(t *testing.T) {
 	db := dtOpen(t)
 	ctx := context.Background()
-	a := dtAccount("backed up")
-	k := &keyward.Key{ID: keyward.NewIDs(keyward.SystemClock).New(keyward.PrefixKey), AccountID: a.ID, Kind: keyward.KindAPI, Name: "k",
-		Status: keyward.StatusActive, Prefix: "kw", Owner: keyward.Owner{Type: keyward.OwnerAccount, ID: a.ID}, PermissionMode: keyward.ModeAll,
-		CreatedAt: a.CreatedAt, UpdatedAt: a.CreatedAt, CreatedByID: "system", UpdatedByID: "system", Version: 1}
-	tok, err := keyward.NewToken("kw", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Write(ctx, func(tx keyward.Tx) error {
-		if err := tx.CreateAccount(ctx, a); err != nil {
-			return err
-		}
-		return tx.CreateKey(ctx, k, tok.Hash())
-	}); err != nil {
-		t.Fatal(err)
-	}
+	a, k, tok := kuKeyToken(t, db, "backed up")
 	dst := filepath.Join(t.TempDir(), "backup.db")
 	if err := db.Backup(ctx, dst); err != nil {
 		t.Fatalf("Backup: %v", err)

@@ -13,8 +13,11 @@ import (
 const keyColumns = `k.id, k.account_id, k.kind, k.operator, k.name, k.description, k.status, k.prefix, k.start, k.last4,
 	k.owner_type, k.owner_id, k.project_id, k.permission_mode, k.scopes, k.roles, k.permissions,
 	k.expires_at, k.metadata, k.ip_allowlist, k.rate_limit, k.credits, k.recoverable, k.secret_sealed, k.legacy_key_id,
-	k.created_at, k.updated_at, k.created_by_id, k.updated_by_id, k.last_used_at, k.rotated_at, k.version,
-	k.verifications, k.credits_remaining, k.credits_period_start, k.credits_epoch`
+	k.created_at, k.updated_at, k.created_by_id, k.updated_by_id, k.rotated_at, k.version,
+	k.credits_remaining, k.credits_period_start, k.credits_epoch`
+
+// keyColumns are followed by the key's usage: last_used_at and
+// verifications (see keyUsageColumns).
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -32,8 +35,8 @@ func scanKey(row scanner, extra ...any) (*keyward.Key, error) {
 	dest := []any{&k.ID, &accountID, &k.Kind, &k.Operator, &k.Name, &description, &k.Status, &k.Prefix, &k.Start, &k.Last4,
 		&k.Owner.Type, &k.Owner.ID, &projectID, &mode, &scopes, &roles, &perms,
 		&expires, &metadata, &ipList, &rl, &cr, &k.Recoverable, &k.SealedSecret, &legacy,
-		&created, &updated, &k.CreatedByID, &k.UpdatedByID, &lastUsed, &rotated, &k.Version,
-		&k.Verifications, &creditsLeft, &creditsPeriod, &creditsEpoch}
+		&created, &updated, &k.CreatedByID, &k.UpdatedByID, &rotated, &k.Version,
+		&creditsLeft, &creditsPeriod, &creditsEpoch, &lastUsed, &k.Verifications}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -72,8 +75,10 @@ type creditSettings struct {
 }
 
 // keyArgs returns the values of the mutable and immutable columns, in the
-// order of the INSERT below.
-func keyArgs(k *keyward.Key) ([]any, error) {
+// order of the INSERT below, then of the usage columns (last_used_at,
+// verifications), which UpdateKey leaves alone. Where usage lives apart
+// (usageApart), the keys' usage columns stay NULL and 0.
+func keyArgs(k *keyward.Key, usageApart bool) ([]any, error) {
 	var (
 		enc                        [7]any
 		credits                    *creditSettings
@@ -94,11 +99,15 @@ func keyArgs(k *keyward.Key) ([]any, error) {
 		}
 		enc[i] = e
 	}
+	lastUsed, verifications := msPtr(k.LastUsedAt), k.Verifications
+	if usageApart {
+		lastUsed, verifications = nil, 0
+	}
 	return []any{nullIfEmpty(k.AccountID), string(k.Kind), k.Operator, k.Name, fold(k.Name), orNull(k.Description), string(k.Status),
 		k.Prefix, k.Start, k.Last4, string(k.Owner.Type), k.Owner.ID, orNull(k.ProjectID), nullIfEmpty(string(k.PermissionMode)),
 		enc[0], enc[1], enc[2], msPtr(k.ExpiresAt), enc[3], enc[4], enc[5], enc[6], k.Recoverable, sealed(k.SealedSecret), orNull(k.LegacyKeyID),
-		ms(k.CreatedAt), ms(k.UpdatedAt), k.CreatedByID, k.UpdatedByID, msPtr(k.LastUsedAt), msPtr(k.RotatedAt), k.Version,
-		k.Verifications, creditsLeft, creditsPeriod, creditsEpoch}, nil
+		ms(k.CreatedAt), ms(k.UpdatedAt), k.CreatedByID, k.UpdatedByID, msPtr(k.RotatedAt), k.Version,
+		creditsLeft, creditsPeriod, creditsEpoch, lastUsed, verifications}, nil
 }
 
 // fold is the case folding used for name search.
@@ -111,15 +120,15 @@ func (t *Tx) secretTaken(err error) error {
 
 // CreateKey implements keyward.Tx.
 func (t *Tx) CreateKey(ctx context.Context, k *keyward.Key, hash keyward.TokenHash) error {
-	args, err := keyArgs(k)
+	args, err := keyArgs(k, t.s.usageApart())
 	if err != nil {
 		return err
 	}
 	_, err = t.exec(ctx, `INSERT INTO keys (id, account_id, kind, operator, name, name_fold, description, status,
 		prefix, start, last4, owner_type, owner_id, project_id, permission_mode, scopes, roles, permissions,
 		expires_at, metadata, ip_allowlist, rate_limit, credits, recoverable, secret_sealed, legacy_key_id,
-		created_at, updated_at, created_by_id, updated_by_id, last_used_at, rotated_at, version,
-		verifications, credits_remaining, credits_period_start, credits_epoch)
+		created_at, updated_at, created_by_id, updated_by_id, rotated_at, version,
+		credits_remaining, credits_period_start, credits_epoch, last_used_at, verifications)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append([]any{k.ID}, args...)...)
 	if err := t.taken(err, "key %s already exists", k.ID); err != nil {
@@ -132,6 +141,7 @@ func (t *Tx) CreateKey(ctx context.Context, k *keyward.Key, hash keyward.TokenHa
 	if err := t.indexKey(ctx, k, false); err != nil {
 		return err
 	}
+	t.keyUsageCreated(k)
 	return t.hashTaken(ctx, hash)
 }
 
@@ -178,13 +188,13 @@ func (t *Tx) GetOperatorKey(ctx context.Context, id string) (*keyward.Key, error
 // getKey returns the key with the id if it also meets the condition scope
 // (with its arguments), else not_found.
 func (t *Tx) getKey(ctx context.Context, id, scope string, args ...any) (*keyward.Key, error) {
-	return scanOne(t, t.queryRow(ctx, `SELECT `+keyColumns+` FROM keys k WHERE k.id = ? AND `+scope+t.lock(), append([]any{id}, args...)...),
+	return scanOne(t, t.queryRow(ctx, t.s.keySelect()+` WHERE k.id = ? AND `+scope+t.lock(), append([]any{id}, args...)...),
 		scanKeyRow, "key", id)
 }
 
 // UpdateKey implements keyward.Tx.
 func (t *Tx) UpdateKey(ctx context.Context, k *keyward.Key) error {
-	args, err := keyArgs(k)
+	args, err := keyArgs(k, t.s.usageApart())
 	if err != nil {
 		return err
 	}
@@ -192,9 +202,9 @@ func (t *Tx) UpdateKey(ctx context.Context, k *keyward.Key) error {
 		status = ?, prefix = ?, start = ?, last4 = ?, owner_type = ?, owner_id = ?, project_id = ?, permission_mode = ?,
 		scopes = ?, roles = ?, permissions = ?, expires_at = ?, metadata = ?, ip_allowlist = ?, rate_limit = ?,
 		credits = ?, recoverable = ?, secret_sealed = ?, legacy_key_id = ?, created_at = ?, updated_at = ?, created_by_id = ?,
-		updated_by_id = ?, last_used_at = ?, rotated_at = ?, version = ?,
-		verifications = ?, credits_remaining = ?, credits_period_start = ?, credits_epoch = ?
-		WHERE id = ? AND version = ?`, append(args, k.ID, k.Version-1)...)
+		updated_by_id = ?, rotated_at = ?, version = ?,
+		credits_remaining = ?, credits_period_start = ?, credits_epoch = ?
+		WHERE id = ? AND version = ?`, append(args[:len(args)-2], k.ID, k.Version-1)...)
 	if err := mustAffect(r, err, conflictErr("key", k.ID)); err != nil {
 		return err
 	}
@@ -219,6 +229,7 @@ func (t *Tx) DeleteKey(ctx context.Context, id string) error {
 	if err := mustAffect(r, err, keyward.NotFound("key", id)); err != nil {
 		return err
 	}
+	t.keyUsageGone("key_id", id)
 	return t.keyChanged(ctx, id, account)
 }
 
@@ -251,8 +262,12 @@ func (t *Tx) ListKeys(ctx context.Context, f *keyward.KeyFilter) ([]*keyward.Key
 	}
 	c.addTime("k.created_at > ?", f.CreatedAfter)
 	c.addTime("k.created_at < ?", f.CreatedBefore)
-	c.addTime("(k.last_used_at IS NULL OR k.last_used_at < ?)", f.LastUsedBefore)
-	return listPage(ctx, t, `SELECT `+keyColumns+` FROM keys k`, c, f.Page, "k.id", scanKeyRow)
+	lastUsed := "k.last_used_at"
+	if t.s.usageApart() {
+		lastUsed = "u.last_used_at"
+	}
+	c.addTime("("+lastUsed+" IS NULL OR "+lastUsed+" < ?)", f.LastUsedBefore)
+	return listPage(ctx, t, t.s.keySelect(), c, f.Page, "k.id", scanKeyRow)
 }
 
 // FindKeyByHash implements keyward.Tx.
@@ -290,31 +305,6 @@ func (t *Tx) RotateKeySecret(ctx context.Context, keyID string, hash keyward.Tok
 	return t.hashTaken(ctx, hash)
 }
 
-// TouchKeys implements keyward.Tx. The write-behind calls it with every
-// key used in an interval (thousands under load): one statement, prepared
-// once in the transaction, run per key.
-func (t *Tx) TouchKeys(ctx context.Context, usage map[string]keyward.KeyUsage) error {
-	if len(usage) == 0 {
-		return nil
-	}
-	if !t.writable {
-		return keyward.Internal(errors.New("write inside a read transaction"))
-	}
-	st, err := t.tx.PrepareContext(ctx, t.s.q(`UPDATE keys SET verifications = verifications + ?,
-		last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? ELSE last_used_at END WHERE id = ?`))
-	if err != nil {
-		return t.s.classify(err)
-	}
-	defer st.Close()
-	for id, u := range usage {
-		at := ms(u.LastUsed)
-		if _, err := st.ExecContext(ctx, u.Verifications, at, at, id); err != nil {
-			return t.s.classify(err)
-		}
-	}
-	return nil
-}
-
 // SetCreditPool implements keyward.Tx.
 func (t *Tx) SetCreditPool(ctx context.Context, keyID string, pool keyward.CreditPool) error {
 	var period any
@@ -328,7 +318,7 @@ func (t *Tx) SetCreditPool(ctx context.Context, keyID string, pool keyward.Credi
 
 // KeysInProject implements keyward.Tx.
 func (t *Tx) KeysInProject(ctx context.Context, accountID, projectID string) ([]*keyward.Key, error) {
-	rows, err := t.query(ctx, `SELECT `+keyColumns+` FROM keys k WHERE k.account_id = ? AND k.project_id = ? AND k.status <> 'revoked' ORDER BY k.id`+t.lock(),
+	rows, err := t.query(ctx, t.s.keySelect()+` WHERE k.account_id = ? AND k.project_id = ? AND k.status <> 'revoked' ORDER BY k.id`+t.lock(),
 		accountID, projectID)
 	if err != nil {
 		return nil, err
@@ -358,7 +348,7 @@ func (t *Tx) KeysWithRole(ctx context.Context, accountID, role string, limit int
 
 // KeysOwnedBy implements keyward.Tx.
 func (t *Tx) KeysOwnedBy(ctx context.Context, accountID string, o keyward.Owner) ([]*keyward.Key, error) {
-	rows, err := t.query(ctx, `SELECT `+keyColumns+` FROM keys k WHERE k.account_id = ? AND k.owner_type = ? AND k.owner_id = ?
+	rows, err := t.query(ctx, t.s.keySelect()+` WHERE k.account_id = ? AND k.owner_type = ? AND k.owner_id = ?
 		AND k.status <> 'revoked' ORDER BY k.id`+t.lock(), accountID, string(o.Type), o.ID)
 	if err != nil {
 		return nil, err

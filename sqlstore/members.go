@@ -34,6 +34,7 @@ func (t *Tx) DeleteAccount(ctx context.Context, id string) error {
 	if err := mustAffect(r, err, keyward.NotFound("account", id)); err != nil {
 		return err
 	}
+	t.keyUsageGone("account_id", id)
 	return t.accountChanged(ctx, id)
 }
 

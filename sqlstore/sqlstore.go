@@ -199,49 +199,49 @@ func (s *Store) readOnce(ctx context.Context, fn func(keyward.Tx) error) error {
 func (s *Store) Write(ctx context.Context, fn func(keyward.Tx) error) error {
 	op, cancel := s.bound(ctx)
 	defer cancel()
-	invs, err := s.write1(ctx, op, fn)
+	invs, after, err := s.write1(ctx, op, fn)
 	if err != nil {
 		return err
 	}
 	s.Deliver(invs)
-	return nil
+	return s.outcome(ctx, op, s.runAfter(op, after))
 }
 
 // write1 runs fn holding the writer, retrying what the database aborted
 // as retryable.
-func (s *Store) write1(ctx, op context.Context, fn func(keyward.Tx) error) ([]keyward.Invalidation, error) {
+func (s *Store) write1(ctx, op context.Context, fn func(keyward.Tx) error) ([]keyward.Invalidation, []afterWork, error) {
 	if s.writeMu != nil {
 		select {
 		case s.writeMu <- struct{}{}:
 			defer func() { <-s.writeMu }()
 		case <-op.Done():
-			return nil, s.outcome(ctx, op, op.Err())
+			return nil, nil, s.outcome(ctx, op, op.Err())
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		invs, err := s.writeOnce(op, fn)
+		invs, after, err := s.writeOnce(op, fn)
 		err = s.outcome(ctx, op, err)
 		if err != nil && attempt < maxWriteAttempts && s.dialect.IsRetryable(err) {
 			continue
 		}
-		return invs, err
+		return invs, after, err
 	}
 }
 
-func (s *Store) writeOnce(ctx context.Context, fn func(keyward.Tx) error) ([]keyward.Invalidation, error) {
+func (s *Store) writeOnce(ctx context.Context, fn func(keyward.Tx) error) ([]keyward.Invalidation, []afterWork, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, s.classify(err)
+		return nil, nil, s.classify(err)
 	}
 	defer tx.Rollback()
 	t := &Tx{s: s, tx: tx, writable: true}
 	if err := fn(t); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, s.classify(err)
+		return nil, nil, s.classify(err)
 	}
-	return t.invs, nil
+	return t.invs, t.after, nil
 }
 
 // Subscribe implements keyward.Store.
@@ -312,7 +312,9 @@ func (s *Store) classify(err error) error {
 var hotQueries = []string{qKeyBySecret, qResources, qRoles, qUser, qServiceAccount}
 
 const (
-	qKeyBySecret    = `SELECT ` + keyColumns + `, s.valid_until FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = ?`
+	// qKeyBySecret reads no usage (NULL, 0): verification needs none, and
+	// where usage lives apart, reading it would be a second file's pages.
+	qKeyBySecret    = `SELECT ` + keyColumns + `, NULL, 0, s.valid_until FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = ?`
 	qResources      = `SELECT ` + resourceColumns + ` FROM catalog_resources WHERE account_id = ? ORDER BY grp, id`
 	qRoles          = `SELECT ` + roleColumns + ` FROM roles WHERE account_id = ? ORDER BY name`
 	qUser           = `SELECT ` + userColumns + ` FROM users WHERE id = ? AND account_id = ?`
@@ -365,6 +367,7 @@ type Tx struct {
 	tx       *sql.Tx
 	writable bool
 	invs     []keyward.Invalidation
+	after    []afterWork // on the usage database, once committed
 }
 
 // Invalidate records that the transaction's changes make cached
