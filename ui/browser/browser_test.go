@@ -403,3 +403,12 @@ func (tb *tab) weigh(url string) int64 {
 		}
 	}
 }
+
+// shortText cuts s to n bytes for a message: enough of a token to see
+// its shape, not enough to use it.
+func shortText(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
