@@ -17,6 +17,7 @@ package browser
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -36,9 +37,10 @@ const chromiumPath = "/usr/bin/chromium"
 // axePath is axe-core's browser bundle, installed by npm ci.
 const axePath = "node_modules/axe-core/axe.min.js"
 
-// tabTimeout bounds everything one tab does: a step that waits for an
-// element that never comes fails the test instead of hanging it.
-const tabTimeout = 90 * time.Second
+// stepTimeout bounds each step in a tab (a navigation, an evaluation, a
+// wait for an element): a step that waits for what never comes fails the
+// test instead of hanging it.
+const stepTimeout = 30 * time.Second
 
 // unavailable skips t, or fails it under CI=true, because what the browser
 // tests need is missing.
@@ -109,21 +111,26 @@ func newBrowser(t *testing.T) *browser {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
-	start, stop := context.WithTimeout(ctx, 60*time.Second)
-	defer stop()
-	// Starting the browser under a derived context would stop it when
-	// that context ends: start it on ctx, bounded by a watchdog.
+	if err := initContext(ctx); err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	return &browser{ctx: ctx, axeJS: string(axe)}
+}
+
+// initContext starts what the chromedp context ctx stands for (the browser,
+// or a tab) within a minute. It runs on ctx itself, not on a context with
+// a deadline: chromedp ties the browser or tab to the context it was
+// started with, and would close it when that context ended.
+func initContext(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() { done <- chromedp.Do(ctx) }()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("start %s: %v", chromiumPath, err)
-		}
-	case <-start.Done():
-		t.Fatalf("%s did not start within a minute", chromiumPath)
+		return err
+	case <-time.After(time.Minute):
+		chromedp.Cancel(ctx)
+		return errors.New("it did not start within a minute")
 	}
-	return &browser{ctx: ctx, axeJS: string(axe)}
 }
 
 // tab is one page of the browser with its own cookies and cache.
@@ -136,9 +143,11 @@ type tab struct {
 // 1280x800 and light, and closes it when t ends.
 func (b *browser) newTab(t *testing.T) *tab {
 	t.Helper()
-	ctx, cancelTimeout := context.WithTimeout(b.ctx, tabTimeout)
-	ctx, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
-	t.Cleanup(func() { cancel(); cancelTimeout() })
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := initContext(ctx); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
 	tb := &tab{t: t, ctx: ctx}
 	tb.do(chromedp.EmulateViewport(1280, 800))
 	tb.scheme("light")
@@ -152,10 +161,18 @@ func (tb *tab) on(t *testing.T) *tab {
 	return &c
 }
 
+// step returns the context of one step in the tab, bounded by
+// stepTimeout (ending it does not close the tab).
+func (tb *tab) step() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(tb.ctx, stepTimeout)
+}
+
 // do runs the actions, failing the test on an error.
 func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, actions...); err != nil {
+	ctx, cancel := tb.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		tb.t.Fatalf("browser: %v (at %s)", err, tb.location())
 	}
 }
@@ -174,7 +191,9 @@ func (tb *tab) location() string {
 // open navigates to url and returns the document's HTTP status.
 func (tb *tab) open(url string) int64 {
 	tb.t.Helper()
-	res, err := chromedp.Run(tb.ctx, chromedp.NavigateResponse(url))
+	ctx, cancel := tb.step()
+	defer cancel()
+	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(url))
 	if err != nil {
 		tb.t.Fatalf("open %s: %v", url, err)
 	}
@@ -185,7 +204,9 @@ func (tb *tab) open(url string) int64 {
 // the status of the document the browser ends on (after redirects).
 func (tb *tab) submit(actions ...chromedp.Action[chromedp.Void]) int64 {
 	tb.t.Helper()
-	res, err := chromedp.RunResponse(tb.ctx, actions...)
+	ctx, cancel := tb.step()
+	defer cancel()
+	res, err := chromedp.RunResponse(ctx, actions...)
 	if err != nil {
 		tb.t.Fatalf("submit at %s: %v", tb.location(), err)
 	}
@@ -196,7 +217,9 @@ func (tb *tab) submit(actions ...chromedp.Action[chromedp.Void]) int64 {
 // result into v (nil: ignore it); a promise is awaited.
 func (tb *tab) eval(expr string, v any) {
 	tb.t.Helper()
-	raw, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]byte](expr, chromedp.EvalAwaitPromise))
+	ctx, cancel := tb.step()
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
 		tb.t.Fatalf("evaluate at %s: %v\n%.300s", tb.location(), err, expr)
 	}
@@ -207,10 +230,23 @@ func (tb *tab) eval(expr string, v any) {
 	}
 }
 
-// text returns the visible text of the element sel (CSS), waiting for it.
+// need fails the test at once when the page has no element matching sel
+// (CSS): a server-rendered page that has loaded has all its elements, so
+// waiting for a missing one would only wait for the timeout.
+func (tb *tab) need(sel string) {
+	tb.t.Helper()
+	if !tb.has(sel) {
+		tb.t.Fatalf("%s has no %s", tb.location(), sel)
+	}
+}
+
+// text returns the visible text of the element sel (CSS).
 func (tb *tab) text(sel string) string {
 	tb.t.Helper()
-	s, err := chromedp.Run(tb.ctx, chromedp.Text(chromedp.CSS(sel)))
+	tb.need(sel)
+	ctx, cancel := tb.step()
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
 		tb.t.Fatalf("the text of %s at %s: %v", sel, tb.location(), err)
 	}
@@ -234,7 +270,9 @@ func jsString(s string) string {
 // scheme emulates prefers-color-scheme: "light" or "dark".
 func (tb *tab) scheme(s string) {
 	tb.t.Helper()
-	_, err := chromedp.Call(tb.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+	ctx, cancel := tb.step()
+	defer cancel()
+	_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: s}},
 	})
 	if err != nil {
@@ -305,7 +343,9 @@ func (b *browser) axe(tb *tab) []violation {
 	var loaded bool
 	tb.eval("typeof window.axe === 'object'", &loaded)
 	if !loaded {
-		if _, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](b.axeJS)); err != nil {
+		ctx, cancel := tb.step()
+		defer cancel()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](b.axeJS)); err != nil {
 			tb.t.Fatalf("inject axe-core at %s: %v", tb.location(), err)
 		}
 	}
@@ -370,16 +410,24 @@ func (tb *tab) weigh(url string) int64 {
 	}); err != nil {
 		tb.t.Fatal(err)
 	}
-	if _, err := chromedp.Call(tb.ctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true}); err != nil {
+	cache := func(off bool) error {
+		ctx, cancel := tb.step()
+		defer cancel()
+		_, err := chromedp.Call(ctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: off})
+		return err
+	}
+	if err := cache(true); err != nil {
 		tb.t.Fatal(err)
 	}
-	defer chromedp.Call(tb.ctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: false})
+	defer cache(false)
 	if status := tb.open(url); status != 200 {
 		tb.t.Fatalf("GET %s: %d", url, status)
 	}
 	// The load event has fired; the events of the last requests may still
-	// be on their way: wait (bounded by the tab's deadline) until every
-	// request that started has finished.
+	// be on their way: wait (bounded by a step) until every request that
+	// started has finished.
+	wait, cancel := tb.step()
+	defer cancel()
 	for {
 		mu.Lock()
 		pending := 0
@@ -397,8 +445,8 @@ func (tb *tab) weigh(url string) int64 {
 			return int64(total)
 		}
 		select {
-		case <-tb.ctx.Done():
-			tb.t.Fatalf("GET %s: %d requests did not finish: %v", url, pending, tb.ctx.Err())
+		case <-wait.Done():
+			tb.t.Fatalf("GET %s: %d requests did not finish: %v", url, pending, wait.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
