@@ -504,6 +504,8 @@ func keysListCommand[K, S any](e *env, c *connFlags, kind *keyKind[K, S]) *cobra
 		timeFilter("created-after", "only keys created after this RFC 3339 time", &p.CreatedAfter),
 		timeFilter("created-before", "only keys created before this RFC 3339 time", &p.CreatedBefore),
 		timeFilter("last-used-before", "only keys last used before this RFC 3339 time", &p.LastUsedBefore),
+		timeFilter("expires-after", "only keys that expire after this RFC 3339 time (never-expiring keys excluded)", &p.ExpiresAfter),
+		timeFilter("expires-before", "only keys that expire before this RFC 3339 time (never-expiring keys excluded)", &p.ExpiresBefore),
 	)
 	return listCommand(e, c, &kind.object, kind.help["list"], &cursor{&p.Limit, &p.StartingAfter, &p.EndingBefore},
 		func(r *remote) pages[K] { return kind.pager(r.Client, p, r.capture()...) }, filters...)

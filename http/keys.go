@@ -93,6 +93,12 @@ func keyFilter(p params) (*keyward.KeyFilter, error) {
 	if f.LastUsedBefore, err = p.time("last_used_before"); err != nil {
 		return nil, err
 	}
+	if f.ExpiresAfter, err = p.time("expires_after"); err != nil {
+		return nil, err
+	}
+	if f.ExpiresBefore, err = p.time("expires_before"); err != nil {
+		return nil, err
+	}
 	return &f, nil
 }
 

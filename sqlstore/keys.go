@@ -262,6 +262,8 @@ func (t *Tx) ListKeys(ctx context.Context, f *keyward.KeyFilter) ([]*keyward.Key
 	}
 	c.addTime("k.created_at > ?", f.CreatedAfter)
 	c.addTime("k.created_at < ?", f.CreatedBefore)
+	c.addTime("k.expires_at > ?", f.ExpiresAfter)
+	c.addTime("k.expires_at < ?", f.ExpiresBefore)
 	lastUsed := "k.last_used_at"
 	if t.s.usageApart() {
 		lastUsed = "u.last_used_at"

@@ -156,6 +156,12 @@ func usageWhere(q *keyward.UsageQuery) (string, []any) {
 		where = append(where, "key_id = ?")
 		args = append(args, q.KeyID)
 	}
+	if len(q.KeyIDs) > 0 {
+		where = append(where, "key_id IN (?"+strings.Repeat(", ?", len(q.KeyIDs)-1)+")")
+		for _, id := range q.KeyIDs {
+			args = append(args, id)
+		}
+	}
 	return strings.Join(where, " AND "), args
 }
 
