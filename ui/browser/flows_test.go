@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -40,6 +41,16 @@ func TestFlows(t *testing.T) {
 			t.Error("a wrong key signed in")
 		}
 		tb.signIn(s.URL, s.OperatorKey)
+		c := tb.cookie(sessionCookie)
+		switch {
+		case c == nil:
+			t.Fatalf("signed in, the browser has no %s cookie", sessionCookie)
+		case !c.HTTPOnly || c.SameSite != network.CookieSameSiteStrict || c.Path != "/" || c.Secure:
+			t.Errorf("the session cookie: HttpOnly %v, SameSite %q, Path %q, Secure %v; want HttpOnly, Strict, /, not Secure over http",
+				c.HTTPOnly, c.SameSite, c.Path, c.Secure)
+		case strings.Contains(c.Value, s.OperatorKey.Reveal()):
+			t.Error("the session cookie holds the management key")
+		}
 		var html string
 		tb.eval("document.documentElement.outerHTML", &html)
 		if strings.Contains(html, s.OperatorKey.Reveal()) {
@@ -281,31 +292,45 @@ func TestFlows(t *testing.T) {
 		})
 		tb := b.newTab(t)
 		tb.signIn(s.URL, mk.Secret)
-		if status := tb.open(s.URL + "/keys"); status != 200 || tb.path() != "/keys" {
-			t.Fatalf("signed in, /keys: %d at %s", status, tb.path())
+		if status := tb.open(s.URL + "/"); status != 200 || tb.path() != "/" {
+			t.Fatalf("signed in, /: %d at %s", status, tb.path())
 		}
 		if _, err := s.Client.UpdateManagementKey(ctx, mk.ID, &keyward.KeyFields{Status: keyward.Some(keyward.StatusRevoked)}); err != nil {
 			t.Fatal(err)
 		}
-		tb.open(s.URL + "/keys")
+		tb.open(s.URL + "/")
 		if p := tb.path(); p != "/sign-in" {
-			t.Errorf("the key revoked, /keys led to %s, want /sign-in", p)
+			t.Errorf("the key revoked, / led to %s, want /sign-in", p)
 		}
-		if tb.has("table#keys") {
-			t.Error("the key revoked, the page still lists keys")
+		if tb.has("nav#nav") {
+			t.Error("the key revoked, the page still shows the signed-in layout")
 		}
 	})
 
 	t.Run("sign out", func(t *testing.T) {
 		tb := main.on(t)
 		tb.open(s.URL + "/")
+		session := tb.cookie(sessionCookie)
+		if session == nil {
+			t.Fatalf("signed in, the browser has no %s cookie", sessionCookie)
+		}
 		tb.click("form#sign-out [type=submit]")
 		if p := tb.path(); p != "/sign-in" {
 			t.Errorf("signed out, the browser is at %s, want /sign-in", p)
 		}
-		tb.open(s.URL + "/keys")
+		tb.open(s.URL + "/")
 		if p := tb.path(); p != "/sign-in" {
-			t.Errorf("signed out, /keys led to %s, want /sign-in", p)
+			t.Errorf("signed out, / led to %s, want /sign-in", p)
+		}
+		// The session ended on the server, not only in this browser: its
+		// cookie, sent again, signs nobody in.
+		tb.setCookie(s.URL, session)
+		if c := tb.cookie(sessionCookie); c == nil || c.Value != session.Value {
+			t.Fatal("the old session cookie could not be put back")
+		}
+		tb.open(s.URL + "/")
+		if p := tb.path(); p != "/sign-in" || tb.has("nav#nav") {
+			t.Errorf("signed out, the old session cookie still opens / (at %s)", p)
 		}
 	})
 }

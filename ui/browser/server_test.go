@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/keyward/keyward"
@@ -139,6 +140,40 @@ func (tb *tab) postForm(path string, fields ...string) int64 {
 	}
 	js.WriteString(" document.body.appendChild(f); f.submit(); })()")
 	return tb.submit(chromedp.Evaluate[chromedp.Void](js.String()))
+}
+
+// sessionCookie is the dashboard's session cookie.
+const sessionCookie = "keyward_session"
+
+// cookie returns the tab's cookie name for its current URL, nil if it has
+// none.
+func (tb *tab) cookie(name string) *network.Cookie {
+	tb.t.Helper()
+	ctx, cancel := tb.step()
+	defer cancel()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{})
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	for _, c := range res.Cookies {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// setCookie puts c back into the tab's cookies, for the URL base.
+func (tb *tab) setCookie(base string, c *network.Cookie) {
+	tb.t.Helper()
+	ctx, cancel := tb.step()
+	defer cancel()
+	_, err := chromedp.Call(ctx, network.SetCookies, network.SetCookiesParams{Cookies: []*network.CookieParam{{
+		Name: c.Name, Value: c.Value, URL: base + "/", Path: c.Path, HTTPOnly: c.HTTPOnly, SameSite: c.SameSite,
+	}}})
+	if err != nil {
+		tb.t.Fatal(err)
+	}
 }
 
 // csrf returns the page's CSRF token: the sign-out form's, which every
