@@ -67,7 +67,7 @@ func TestKeyList(t *testing.T) {
 		{"expires_within=1d", nil},
 		{"q=&status=&owner=&project=&mode=&expires_within=", []string{delta.ID, gamma.ID, beta.ID, alpha.ID}},
 	} {
-		p := b.get("/keys?" + c.query).is(t, http.StatusOK)
+		p := b.get("/keys?"+c.query).is(t, http.StatusOK)
 		if got := p.keyRows(); !slices.Equal(got, c.want) {
 			t.Errorf("%s: rows %v, want %v", c.query, got, c.want)
 		}
@@ -80,7 +80,7 @@ func TestKeyList(t *testing.T) {
 		{"status=gone", "status"},
 		{"after=nope", "after"},
 	} {
-		p := b.get("/keys?" + c.query).is(t, http.StatusUnprocessableEntity)
+		p := b.get("/keys?"+c.query).is(t, http.StatusUnprocessableEntity)
 		if p.errorOf(c.field) == "" {
 			t.Errorf("%s: no #%s-error\n%s", c.query, c.field, p.body)
 		}
@@ -211,7 +211,7 @@ func TestCreateKey(t *testing.T) {
 		t.Errorf("scopes %v", got)
 	}
 
-	shown := b.get("/keys/" + id).is(t, http.StatusOK)
+	shown := b.get("/keys/"+id).is(t, http.StatusOK)
 	shown.has(t, `<button type="button" id="copy-secret"`, "shown this once")
 	secret := shown.secret()
 	if secret == "" || !strings.HasPrefix(secret, k.Start) {
@@ -220,7 +220,7 @@ func TestCreateKey(t *testing.T) {
 	if code := s.verify(keyward.TokenFromString(secret)); code != keyward.VerifyValid {
 		t.Errorf("the secret shown verifies as %s", code)
 	}
-	again := b.get("/keys/" + id).is(t, http.StatusOK)
+	again := b.get("/keys/"+id).is(t, http.StatusOK)
 	if again.secret() != "" || strings.Contains(again.body, secret) {
 		t.Fatal("a reload shows the secret again")
 	}
@@ -250,12 +250,12 @@ func TestEditKey(t *testing.T) {
 		Credits: keyward.Some(keyward.Credits{Remaining: 10}), Metadata: keyward.Some(map[string]json.RawMessage{"a": json.RawMessage(`1`)})})
 	b := s.browser()
 	b.signIn(s.srv.OperatorKey)
-	page := b.get("/keys/" + k.ID).is(t, http.StatusOK)
+	page := b.get("/keys/"+k.ID).is(t, http.StatusOK)
 	page.has(t, `<h1 id="key-name">before</h1>`, `id="key-status"`, `>active</strong>`, `id="scopes"`, `id="usage-chart"`, `<table id="audit">`,
 		`id="edit" `, `id="rotate" `, `id="disable" `, `id="revoke" `, `id="delete" `)
 	page.lacks(t, `id="enable" `)
 
-	form := b.get("/keys/" + k.ID + "/edit").is(t, http.StatusOK)
+	form := b.get("/keys/"+k.ID+"/edit").is(t, http.StatusOK)
 	form.has(t, `<form id="key-form" method="post" action="/keys/`+k.ID+`/edit">`, `value="before"`, `value="10"`)
 
 	// Saved untouched: nothing changes, no audit event.
@@ -317,7 +317,7 @@ func TestEditKey(t *testing.T) {
 		t.Errorf("after clearing: %+v", got)
 	}
 	// The audit trail shows each change, made through the dashboard.
-	trail := b.get("/keys/" + k.ID).is(t, http.StatusOK)
+	trail := b.get("/keys/"+k.ID).is(t, http.StatusOK)
 	if n := strings.Count(trail.body, "<td>key.updated</td>"); n != 2 {
 		t.Errorf("the audit trail shows %d updates, want 2\n%s", n, trail.body)
 	}

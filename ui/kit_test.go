@@ -2,8 +2,8 @@ package ui_test
 
 import (
 	"bytes"
-	"html"
 	"context"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
