@@ -322,6 +322,11 @@ func ipAllowed(allowlist []string, clientIP string) bool {
 	return keyward.IPAllowed(allowlist, a.Unmap(), err == nil)
 }
 
+// Require fails with 403 permission_denied, as every service call that
+// needs perm does, when the actor's management key lacks it: for a page
+// that must not offer what the call behind it would refuse.
+func Require(a *keyward.Actor, perm string) error { return require(a, perm) }
+
 // require fails with 403 permission_denied naming the permission the actor's
 // management key lacks. The system actor holds every permission.
 func require(a *keyward.Actor, perm string) error {

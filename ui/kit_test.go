@@ -3,6 +3,7 @@ package ui_test
 import (
 	"bytes"
 	"context"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -42,7 +43,7 @@ func startSite(t *testing.T, o siteOptions) *site {
 	o.ui.Logger = log
 	srv := keywardtest.Start(t, keywardtest.Options{
 		HTTP:    khttp.Options{Logger: log, Lockout: o.lockout},
-		Service: service.Options{Logger: log},
+		Service: service.Options{Logger: log, UsageFlushInterval: 20 * time.Millisecond},
 		Mount:   func(h *khttp.Server, svc *service.Service) { ui.Mount(h, svc, o.ui) },
 	})
 	return &site{t: t, srv: srv, logs: logs}
@@ -236,4 +237,60 @@ func (p *page) errorOf(field string) string {
 		return ""
 	}
 	return m[1]
+}
+
+// verify verifies tok as a service would, from 127.0.0.1, and returns
+// the outcome.
+func (s *site) verify(tok keyward.Token) keyward.VerifyCode {
+	s.t.Helper()
+	ip := "127.0.0.1"
+	res, err := s.srv.Service.Verify(context.Background(), s.system(), &keyward.VerifyRequest{Key: keyward.Some(tok), IP: &ip})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return res.Code
+}
+
+// resource adds a readable and writable resource to the default
+// account's catalog.
+func (s *site) resource(id string) {
+	s.t.Helper()
+	if _, _, err := s.srv.Service.PutResource(context.Background(), s.system(), id,
+		&keyward.ResourceFields{DisplayName: keyward.Some(id), Readable: keyward.Some(true), Writable: keyward.Some(true)}); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// keyCount returns how many API keys the default account has.
+func (s *site) keyCount() int {
+	s.t.Helper()
+	keys, _, err := s.srv.Service.ListKeys(context.Background(), s.system(), keyward.KindAPI, keyward.KeyFilter{Page: keyward.Page{Limit: keyward.MaxPageLimit}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return len(keys)
+}
+
+var rowID = regexp.MustCompile(`<tr data-key-id="(key_[^"]+)"`)
+
+// keyRows returns the ids of the rows of table#keys, in order.
+func (p *page) keyRows() []string {
+	i := strings.Index(p.body, `<table id="keys">`)
+	if i < 0 {
+		return nil
+	}
+	var ids []string
+	for _, m := range rowID.FindAllStringSubmatch(p.body[i:], -1) {
+		ids = append(ids, m[1])
+	}
+	return ids
+}
+
+// secret returns the text of #secret, "" when the page shows none.
+func (p *page) secret() string {
+	m := regexp.MustCompile(`<code id="secret">([^<]+)</code>`).FindStringSubmatch(p.body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
 }

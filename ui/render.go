@@ -76,13 +76,7 @@ func (v *view) Actor() *keyward.Actor {
 
 // Can reports whether the session's key holds a management permission: a
 // page offers only what the key may do (the service refuses the rest).
-func (v *view) Can(perm string) bool {
-	a := v.Actor()
-	if a == nil || a.Key == nil {
-		return false
-	}
-	return slices.Contains(a.Key.Permissions, perm)
-}
+func (v *view) Can(perm string) bool { return can(v.Actor(), perm) }
 
 // render writes the page name with data, buffered: a template that fails
 // is a 500, never half a page.
@@ -253,9 +247,10 @@ func funcMap(st *static) template.FuncMap {
 			}
 			return v
 		},
-		"chart":  chartSVG,
-		"number": formatNumber,
-		"join":   strings.Join,
+		"chart":   chartSVG,
+		"number":  formatNumber,
+		"join":    strings.Join,
+		"changes": changes,
 	}
 }
 

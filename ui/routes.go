@@ -14,6 +14,17 @@ func (u *UI) routes() {
 
 	m.Handle("GET /{$}", u.page(u.overview))
 
+	m.Handle("GET /keys", u.page(u.keyList))
+	m.Handle("GET /keys/new", u.page(u.newKey))
+	m.Handle("POST /keys", u.post(u.createKey))
+	m.Handle("GET /keys/{id}", u.page(u.keyView))
+	m.Handle("GET /keys/{id}/edit", u.page(u.editKey))
+	m.Handle("POST /keys/{id}/edit", u.post(u.updateKey))
+	m.Handle("GET /keys/{id}/rotate", u.page(u.rotateForm))
+	m.Handle("POST /keys/{id}/rotate", u.post(u.rotateKey))
+	m.Handle("GET /keys/{id}/{action}", u.page(u.confirmKey))
+	m.Handle("POST /keys/{id}/{action}", u.post(u.changeKey))
+
 	m.HandleFunc("/", u.notFound)
 }
 
