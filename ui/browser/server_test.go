@@ -62,7 +62,8 @@ func (tb *tab) signIn(base string, tok keyward.Token) {
 func (tb *tab) fill(sel, value string) {
 	tb.t.Helper()
 	tb.need(sel)
-	tb.do(chromedp.Clear(chromedp.CSS(sel)))
+	// chromedp.Clear fails on an empty textarea: empty it in the page.
+	tb.eval(fmt.Sprintf("document.querySelector(%s).value = ''", jsString(sel)), nil)
 	if value != "" {
 		tb.do(chromedp.SendKeys(chromedp.CSS(sel), value))
 	}
