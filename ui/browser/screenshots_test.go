@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/service"
 )
@@ -39,7 +40,7 @@ func TestScreenshots(t *testing.T) {
 	var behind atomic.Int64 // how far the server's clock runs behind
 	clock := func() time.Time { return time.Now().Add(-time.Duration(behind.Load())) }
 	behind.Store(int64(25 * time.Hour))
-	s := startKeyward(t, keywardtest.Options{Service: service.Options{Clock: clock}})
+	s := startKeyward(t, keywardtest.Options{Service: service.Options{Clock: clock, UsageFlushInterval: 20 * time.Millisecond}})
 	ctx := context.Background()
 	id := fixture(t, s)
 	var keys []*keyward.KeyFields
@@ -50,8 +51,22 @@ func TestScreenshots(t *testing.T) {
 	for _, k := range keys {
 		secrets = append(secrets, s.CreateKey(t, k).Secret)
 	}
+	// Usage is counted in the bucket of the moment it is written behind:
+	// each hour's verifications must be written while the clock is in
+	// that hour.
+	window := &client.UsageParams{Granularity: "hour", From: time.Now().Add(-48 * time.Hour), To: time.Now().Add(time.Hour)}
+	total := func() int64 {
+		u, err := s.Client.AccountUsage(ctx, window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Total
+	}
+	sent := int64(0)
 	for h := 24; h >= 0; h-- {
 		behind.Store(int64(time.Duration(h) * time.Hour))
+		before := total()
+		sent = 0
 		for i, sec := range secrets {
 			// A daily rhythm: more traffic in the afternoon, a few
 			// refusals.
@@ -65,8 +80,10 @@ func TestScreenshots(t *testing.T) {
 				if _, err := s.Client.VerifyKey(ctx, in); err != nil {
 					t.Fatal(err)
 				}
+				sent++
 			}
 		}
+		keywardtest.WaitFor(t, "the hour's usage written behind", 30*time.Second, func() bool { return total() >= before+sent })
 	}
 	behind.Store(0)
 
