@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,22 +112,30 @@ func pages(base, id string) []page {
 	for _, action := range []string{"disable", "revoke", "delete"} {
 		ps = append(ps, page{name: "confirm " + action, path: "/keys/" + id + "/" + action})
 	}
-	for _, kind := range []string{"management-keys", "users", "service-accounts", "roles", "catalog", "projects", "audit"} {
-		ps = append(ps, page{name: kind, path: "/" + kind})
-	}
 	return ps
+}
+
+// links returns the paths the elements matching sel (CSS: links) point
+// at, in the order of the page, once each.
+func (tb *tab) links(sel string) []string {
+	tb.t.Helper()
+	var hrefs []string
+	tb.eval(fmt.Sprintf(`[...new Set([...document.querySelectorAll(%s)].map(a => a.getAttribute('href')).filter(h => h && h.startsWith('/')))]`, jsString(sel)), &hrefs)
+	return hrefs
 }
 
 // TestPages runs axe-core on every page of the dashboard, at 1280 and at
 // 375 px wide, in light and in dark, and fails on any serious or critical
 // violation; at 375 px no page may scroll sideways; and no page may
-// transfer more than 150 KB.
+// transfer more than 150 KB. The pages are the key pages in each of their
+// states, and every page the navigation links to, with the creation form
+// and the first object each of those lists links to.
 func TestPages(t *testing.T) {
 	b := newBrowser(t)
 	s := startKeyward(t, keywardtest.Options{})
 	id := fixture(t, s)
 
-	check := func(t *testing.T, tb *tab, name string) {
+	check := func(tb *tab, name string) {
 		for _, w := range []int64{1280, 375} {
 			tb.width(w)
 			for _, scheme := range []string{"light", "dark"} {
@@ -145,7 +155,7 @@ func TestPages(t *testing.T) {
 		if status := tb.open(s.URL + "/sign-in"); status != 200 {
 			t.Fatalf("GET /sign-in: %d", status)
 		}
-		check(t, tb, "sign in")
+		check(tb, "sign in")
 		if n := tb.weigh(s.URL + "/sign-in"); n > maxPageWeight {
 			t.Errorf("/sign-in transfers %d bytes, more than %d", n, maxPageWeight)
 		}
@@ -153,7 +163,10 @@ func TestPages(t *testing.T) {
 
 	main := b.newTab(t)
 	main.signIn(s.URL, s.OperatorKey)
-	for _, p := range pages(s.URL, id) {
+	seen := map[string]bool{}
+	var visit func(t *testing.T, p page)
+	visit = func(t *testing.T, p page) {
+		seen[p.path] = true
 		t.Run(p.name, func(t *testing.T) {
 			tb := main.on(t)
 			if p.open != nil {
@@ -161,12 +174,43 @@ func TestPages(t *testing.T) {
 			} else if status := tb.open(s.URL + p.path); status != 200 {
 				t.Fatalf("GET %s: %d", p.path, status)
 			}
-			check(t, tb, p.name)
-			if p.path != "" {
-				if n := tb.weigh(s.URL + p.path); n > maxPageWeight {
-					t.Errorf("%s transfers %d bytes, more than %d", p.path, n, maxPageWeight)
+			check(tb, p.name)
+			if p.path == "" {
+				return
+			}
+			// A list's creation form and its first object.
+			var more []string
+			if base := p.path; !strings.Contains(base[1:], "/") && !strings.Contains(base, "?") {
+				tb.open(s.URL + p.path)
+				more = append(tb.links(fmt.Sprintf(`main a[href="%s/new"]`, base)), tb.links(`main table tr[data-id] a`)...)
+				if len(more) > 2 {
+					more = more[:2]
+				}
+			}
+			if n := tb.weigh(s.URL + p.path); n > maxPageWeight {
+				t.Errorf("%s transfers %d bytes, more than %d", p.path, n, maxPageWeight)
+			}
+			for _, m := range more {
+				if !seen[m] {
+					visit(t, page{name: strings.TrimPrefix(m, "/"), path: m})
 				}
 			}
 		})
+	}
+	fixed := pages(s.URL, id)
+	for _, p := range fixed {
+		seen[p.path] = true
+	}
+	for _, p := range fixed {
+		visit(t, p)
+	}
+	nav := main.on(t).links("nav#nav a")
+	if !slices.Contains(nav, "/keys") {
+		t.Errorf("nav#nav has no link to /keys: %q", nav)
+	}
+	for _, href := range nav {
+		if !seen[href] {
+			visit(t, page{name: strings.TrimPrefix(href, "/"), path: href})
+		}
 	}
 }
