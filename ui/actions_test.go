@@ -112,14 +112,7 @@ func TestReadOnlyKey(t *testing.T) {
 	s := startSite(t, siteOptions{})
 	ctx := context.Background()
 	k := s.apiKey(&keyward.KeyFields{Name: keyward.Some("visible")})
-	other, err := s.srv.Service.CreateAccount(ctx, &keyward.Actor{}, &keyward.AccountFields{Name: keyward.Some("other")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sysOther, err := s.srv.Service.SystemActor(ctx, other.ID, "req_test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, sysOther := s.account("other")
 	elsewhere, _, err := s.srv.Service.CreateKey(ctx, sysOther, keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("elsewhere")})
 	if err != nil {
 		t.Fatal(err)
