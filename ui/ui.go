@@ -44,8 +44,9 @@
 //     the service's input type. When the service refuses it,
 //     formError(r.PostForm, err, fields) gives the form back with each of
 //     the problem's field errors next to its field (fields maps API member
-//     names to form field names where they differ): render it with status
-//  422. On success, seeOther (303) to the object's page.
+//     names to form field names where they differ), to render with the
+//     status 422 Unprocessable Entity. On success, seeOther (303) to the
+//     object's page.
 //  4. Register the routes in routes: u.page for GET, u.post for POST.
 //     The layout's nav already links /management-keys, /users,
 //     /service-accounts, /roles, /catalog, /projects and /audit.
