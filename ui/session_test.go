@@ -350,11 +350,7 @@ func TestStaticFiles(t *testing.T) {
 func TestAccountBoundKey(t *testing.T) {
 	t.Parallel()
 	s := startSite(t, siteOptions{})
-	ctx := context.Background()
-	other, err := s.srv.Service.CreateAccount(ctx, &keyward.Actor{}, &keyward.AccountFields{Name: keyward.Some("other")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	other, _ := s.account("other")
 	_, tok := s.managementKey("bound", keyward.PermKeysRead)
 	b := s.browser()
 	b.signIn(tok)
