@@ -101,7 +101,7 @@ func pages(base, id string) []page {
 			tb.open(base + "/keys/new")
 			tb.fill("form#key-form [name=name]", "shown once")
 			tb.fill("form#key-form [name=scopes]", "documents:read")
-			tb.click("form#key-form [type=submit]")
+			tb.follow("form#key-form [type=submit]")
 			if !tb.has("#secret") {
 				tb.t.Error("created, the page shows no #secret")
 			}

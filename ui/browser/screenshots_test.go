@@ -100,7 +100,7 @@ func TestScreenshots(t *testing.T) {
 			tb.open(s.URL + "/keys/new")
 			tb.fill("form#key-form [name=name]", "Checkout service")
 			tb.fill("form#key-form [name=scopes]", "documents:read\nfiles:write")
-			tb.click("form#key-form [type=submit]")
+			tb.follow("form#key-form [type=submit]")
 			if !tb.has("#secret") {
 				t.Fatal("created, the page shows no #secret")
 			}

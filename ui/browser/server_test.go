@@ -46,9 +46,7 @@ func (tb *tab) signIn(base string, tok keyward.Token) {
 		tb.t.Fatalf("GET /sign-in: %d", status)
 	}
 	tb.fill("form#sign-in input#key", tok.Reveal())
-	if status := tb.click("form#sign-in [type=submit]"); status != 200 {
-		tb.t.Fatalf("sign in: the page answered %d", status)
-	}
+	tb.follow("form#sign-in [type=submit]")
 	if p := tb.path(); p != "/" {
 		tb.t.Fatalf("signed in, the browser is at %s, want /", p)
 	}
@@ -77,6 +75,15 @@ func (tb *tab) click(sel string) int64 {
 	return tb.submit(chromedp.Click(chromedp.CSS(sel)))
 }
 
+// follow clicks the element sel (CSS), a link or a form's button, and
+// fails the test unless the page it lands on answered 200.
+func (tb *tab) follow(sel string) {
+	tb.t.Helper()
+	if status := tb.click(sel); status != 200 {
+		tb.t.Fatalf("%s: the page answered %d (at %s)", sel, status, tb.location())
+	}
+}
+
 // keyID returns the key id of a key page's URL, /keys/<id>.
 func (tb *tab) keyID() string {
 	tb.t.Helper()
@@ -88,21 +95,29 @@ func (tb *tab) keyID() string {
 	return id
 }
 
+// setStatus opens the key id's page at base, follows its link
+// a#<action> (disable, enable, revoke) and confirms, failing the test
+// unless #key-status then shows status.
+func (tb *tab) setStatus(base, id, action string, status keyward.KeyStatus) {
+	tb.t.Helper()
+	tb.open(base + "/keys/" + id)
+	tb.confirm(action)
+	if got := tb.text("#key-status"); !strings.Contains(strings.ToLower(got), string(status)) {
+		tb.t.Errorf("#key-status after %s: %q, want %s", action, got, status)
+	}
+}
+
 // confirm follows the key page's link a#<action> to its confirmation
 // page and confirms, failing the test unless it lands back on the key's
 // page (or on /keys for delete).
-func (tb *tab) confirm(base, action string) {
+func (tb *tab) confirm(action string) {
 	tb.t.Helper()
 	id := tb.keyID()
-	if status := tb.click("a#" + action); status != 200 {
-		tb.t.Fatalf("a#%s: %d", action, status)
-	}
+	tb.follow("a#" + action)
 	if want := "/keys/" + id + "/" + action; tb.path() != want {
 		tb.t.Fatalf("a#%s led to %s, want %s", action, tb.path(), want)
 	}
-	if status := tb.click("form#confirm button#confirm"); status != 200 {
-		tb.t.Fatalf("confirm %s: %d", action, status)
-	}
+	tb.follow("form#confirm button#confirm")
 	want := "/keys/" + id
 	if action == "delete" {
 		want = "/keys"
