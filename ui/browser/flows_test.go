@@ -2,6 +2,7 @@ package browser
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/keywardtest"
 )
 
@@ -231,6 +233,60 @@ func TestFlows(t *testing.T) {
 		}
 	})
 
+	t.Run("delete", func(t *testing.T) {
+		needKey(t)
+		tb := main.on(t)
+		tb.open(s.URL + "/keys/" + id)
+		tb.confirm("delete")
+		if tb.has(fmt.Sprintf(`table#keys tr[data-key-id="%s"]`, id)) {
+			t.Error("deleted, the key is still listed")
+		}
+		if _, err := s.Client.GetKey(ctx, id); keyward.ErrorCode(err) != keyward.ECodeNotFound {
+			t.Errorf("deleted in the page, GET /v1/keys/<id> answers %v, want not_found", err)
+		}
+	})
+
+	t.Run("operator switches accounts", func(t *testing.T) {
+		acc, err := s.Client.CreateAccount(ctx, &keyward.AccountFields{Name: keyward.Some("Second account")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := s.Client.With(client.WithAccountID(acc.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs, err := other.CreateKey(ctx, &keyward.KeyFields{Name: keyward.Some("a key of the second account")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb := main.on(t)
+		tb.open(s.URL + "/keys")
+		if tb.has(fmt.Sprintf(`tr[data-key-id="%s"]`, theirs.ID)) {
+			t.Fatal("the default account's list shows the second account's key")
+		}
+		tb.need(fmt.Sprintf(`form#account-switch select[name=account] option[value="%s"]`, acc.ID))
+		var home string
+		tb.eval(`document.querySelector('form#account-switch select[name=account]').value`, &home)
+		switchTo := func(account string) {
+			tb.eval(fmt.Sprintf(`document.querySelector('form#account-switch select[name=account]').value = %s`, jsString(account)), nil)
+			tb.follow("form#account-switch [type=submit]")
+		}
+		switchTo(acc.ID)
+		tb.open(s.URL + "/keys")
+		if !tb.has(fmt.Sprintf(`table#keys tr[data-key-id="%s"]`, theirs.ID)) {
+			t.Error("switched to the second account, /keys does not list its key")
+		}
+		if status := tb.open(s.URL + "/keys/" + theirs.ID); status != 200 {
+			t.Errorf("switched to the second account, its key's page answers %d", status)
+		}
+		// Back to the default account for the flows that follow.
+		switchTo(home)
+		tb.open(s.URL + "/keys")
+		if tb.has(fmt.Sprintf(`tr[data-key-id="%s"]`, theirs.ID)) {
+			t.Error("switched back, the list still shows the second account's key")
+		}
+	})
+
 	t.Run("keyboard only", func(t *testing.T) {
 		tb := b.newTab(t)
 		tb.open(s.URL + "/sign-in")
@@ -345,6 +401,9 @@ func TestLimitedKey(t *testing.T) {
 	tb.open(s.URL + "/keys")
 	if tb.has(`a[href="/keys/new"]`) {
 		t.Error("a key that may only read keys is offered a link to create one")
+	}
+	if tb.has("form#account-switch") {
+		t.Error("an account-bound key is offered form#account-switch")
 	}
 
 	tok := tb.csrf()
