@@ -53,16 +53,34 @@ func unavailable(t *testing.T, why string) {
 	t.Skip(msg)
 }
 
-// browser is one chromium process, shared by the subtests of a test
-// function; each tab it opens has its own cookies (a new browser context).
+// browser is the chromium process the package's tests share (one start,
+// not one per test); each tab it opens has its own cookies (a new browser
+// context), so no test sees another's sessions.
 type browser struct {
 	ctx   context.Context // the browser's first chromedp context
 	axeJS string          // axe-core's source, injected into the pages
 }
 
-// newBrowser starts chromium headless for t, with a fresh profile, and
-// stops it when t ends. It skips t (fails it under CI) when chromium or
-// axe-core is not installed.
+// shared is the package's browser, started by the first test that needs
+// it and stopped by TestMain when all have run.
+var shared struct {
+	once sync.Once
+	b    *browser
+	err  error
+	stop func()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.stop != nil {
+		shared.stop()
+	}
+	os.Exit(code)
+}
+
+// newBrowser returns the package's browser, starting it for the first
+// test that asks. It skips t (fails it under CI) when chromium or axe-core
+// is not installed.
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
@@ -72,12 +90,19 @@ func newBrowser(t *testing.T) *browser {
 	if err != nil {
 		unavailable(t, "axe-core is not installed ("+axePath+")")
 	}
-	// chromium's children can still write to the profile for a moment
-	// after it exits, so t.TempDir's removal could fail: the directory is
-	// removed, best effort, by the cleanup below instead.
+	shared.once.Do(func() { shared.b, shared.stop, shared.err = startBrowser(string(axe)) })
+	if shared.err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, shared.err)
+	}
+	return shared.b
+}
+
+// startBrowser starts chromium headless with a fresh profile and returns
+// it with the function that stops it and removes the profile.
+func startBrowser(axeJS string) (*browser, func(), error) {
 	dir, err := os.MkdirTemp("", "keyward-chromium-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
@@ -101,20 +126,23 @@ func newBrowser(t *testing.T) *browser {
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
+	stop := func() {
 		cancel()
 		cancelAlloc()
+		// chromium's children can still write to the profile for a
+		// moment after it exits.
 		for range 50 {
 			if os.RemoveAll(dir) == nil {
 				return
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-	})
-	if err := initContext(ctx); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
 	}
-	return &browser{ctx: ctx, axeJS: string(axe)}
+	if err := initContext(ctx); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return &browser{ctx: ctx, axeJS: axeJS}, stop, nil
 }
 
 // initContext starts what the chromedp context ctx stands for (the browser,
