@@ -159,6 +159,10 @@ func TestPages(t *testing.T) {
 		if n := tb.weigh(s.URL + "/sign-in"); n > maxPageWeight {
 			t.Errorf("/sign-in transfers %d bytes, more than %d", n, maxPageWeight)
 		}
+		tb.fill("form#sign-in input#key", "kwm_not_a_key")
+		tb.click("form#sign-in [type=submit]")
+		tb.need("#key-error")
+		check(tb, "sign in with a wrong key")
 	})
 
 	main := b.newTab(t)
