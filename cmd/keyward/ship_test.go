@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -345,4 +346,158 @@ func btFreePort(t *testing.T) string {
 	}
 	defer ln.Close()
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// parseUnit returns the directives of a systemd unit file by section, each
+// with its values in order (a directive may repeat).
+func parseUnit(t *testing.T, path string) map[string]map[string][]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	units := map[string]map[string][]string{}
+	section := ""
+	for i, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, ";"):
+		case strings.HasPrefix(l, "[") && strings.HasSuffix(l, "]"):
+			section = l[1 : len(l)-1]
+			units[section] = map[string][]string{}
+		default:
+			k, v, ok := strings.Cut(l, "=")
+			if !ok || section == "" || strings.HasSuffix(l, "\\") {
+				t.Fatalf("%s:%d: %q is not a directive of a section", path, i+1, l)
+			}
+			units[section][k] = append(units[section][k], v)
+		}
+	}
+	return units
+}
+
+// TestSystemdUnit keeps deploy/keyward.service sandboxed: nobody drops a
+// directive silently. With systemd-analyze it also verifies the unit and
+// requires the exposure score of its security review to stay low.
+func TestSystemdUnit(t *testing.T) {
+	unitPath := filepath.Join(shipRoot, "deploy", "keyward.service")
+	svc := parseUnit(t, unitPath)["Service"]
+	if svc == nil {
+		t.Fatal("no [Service] section")
+	}
+	for _, d := range []struct{ key, want string }{
+		{"User", "keyward"},
+		{"StateDirectory", "keyward"},
+		{"StateDirectoryMode", "0700"},
+		{"UMask", "0077"},
+		{"EnvironmentFile", "-/etc/keyward/keyward.env"},
+		{"ExecStart", "/usr/local/bin/keyward serve"},
+		{"KillSignal", "SIGTERM"},
+		{"NoNewPrivileges", "yes"},
+		{"CapabilityBoundingSet", ""},
+		{"AmbientCapabilities", ""},
+		{"ProtectSystem", "strict"},
+		{"ProtectHome", "yes"},
+		{"PrivateTmp", "yes"},
+		{"PrivateDevices", "yes"},
+		{"PrivateUsers", "yes"},
+		{"ProtectKernelTunables", "yes"},
+		{"ProtectKernelModules", "yes"},
+		{"ProtectKernelLogs", "yes"},
+		{"ProtectControlGroups", "yes"},
+		{"ProtectClock", "yes"},
+		{"ProtectHostname", "yes"},
+		{"ProtectProc", "invisible"},
+		{"RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX"},
+		{"RestrictNamespaces", "yes"},
+		{"RestrictRealtime", "yes"},
+		{"RestrictSUIDSGID", "yes"},
+		{"LockPersonality", "yes"},
+		{"MemoryDenyWriteExecute", "yes"},
+		{"SystemCallArchitectures", "native"},
+		{"SystemCallFilter", "@system-service"},
+		{"SystemCallErrorNumber", "EPERM"},
+	} {
+		if vs := svc[d.key]; len(vs) == 0 || !slices.Contains(vs, d.want) {
+			t.Errorf("%s=%s is missing from [Service] (has %q)", d.key, d.want, vs)
+		}
+	}
+
+	env := map[string]string{}
+	for _, e := range svc["Environment"] {
+		k, v, _ := strings.Cut(e, "=")
+		env[k] = v
+	}
+	if want := "/var/lib/" + svc["StateDirectory"][0]; env["KEYWARD_DATA_DIR"] != want || filepath.Dir(env["KEYWARD_BOOTSTRAP_KEY_FILE"]) != want {
+		t.Errorf("KEYWARD_DATA_DIR %q and KEYWARD_BOOTSTRAP_KEY_FILE %q: want both in the state directory %s, the only place the service may write",
+			env["KEYWARD_DATA_DIR"], env["KEYWARD_BOOTSTRAP_KEY_FILE"], want)
+	}
+	// A graceful stop takes up to the shutdown timeout plus 10s of writing
+	// pending usage; systemd must not SIGKILL before.
+	shutdown, err := time.ParseDuration(env["KEYWARD_SHUTDOWN_TIMEOUT"])
+	if err != nil {
+		t.Fatalf("Environment=KEYWARD_SHUTDOWN_TIMEOUT=%q: %v", env["KEYWARD_SHUTDOWN_TIMEOUT"], err)
+	}
+	stop, err := time.ParseDuration(strings.Join(svc["TimeoutStopSec"], ""))
+	if err != nil || stop <= shutdown+10*time.Second {
+		t.Errorf("TimeoutStopSec=%v: want more than KEYWARD_SHUTDOWN_TIMEOUT (%s) + 10s", svc["TimeoutStopSec"], shutdown)
+	}
+
+	// Every KEYWARD_* variable the unit and its environment file name is a
+	// flag of keyward serve (or the master key, which has no flag).
+	help, stderr, code := shipRun(t, btBinary, nil, "serve", "--help")
+	if code != 0 {
+		t.Fatalf("keyward serve --help exited %d:\n%s", code, stderr)
+	}
+	envFile, err := os.ReadFile(filepath.Join(shipRoot, "deploy", "keyward.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`(?m)^#?(KEYWARD_[A-Z_]+)=`).FindAllStringSubmatch(string(envFile), -1)
+	for k := range env {
+		names = append(names, []string{"", k})
+	}
+	if len(names) < 8 {
+		t.Fatalf("found only %d KEYWARD_* variables", len(names))
+	}
+	for _, m := range names {
+		if m[1] == "KEYWARD_MASTER_KEY" {
+			continue
+		}
+		flag := "--" + strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(m[1], "KEYWARD_"), "_", "-")) + " "
+		if !strings.Contains(help, flag) {
+			t.Errorf("%s names no flag of keyward serve (%s)", m[1], flag)
+		}
+	}
+
+	analyze := shipNeed(t, "systemd-analyze", "apt-get install -y systemd")
+	// verify wants the ExecStart binary to exist: point it at ours.
+	dir := t.TempDir()
+	unit, err := os.ReadFile(unitPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(dir, "keyward.service")
+	if err := os.WriteFile(local, bytes.ReplaceAll(unit, []byte("/usr/local/bin/keyward"), []byte(btBinary)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	verify := exec.Command(analyze, "verify", local)
+	verify.Dir = dir
+	if out, err := verify.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	security := exec.Command(analyze, "security", "--offline=true", "--no-pager", local)
+	security.Dir = dir
+	out, err := security.CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security --offline=true: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for keyward\.service: ([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("systemd-analyze security printed no exposure level:\n%s", out)
+	}
+	// 1.1 when written (docs/operations.md); 10 is fully exposed.
+	if score, _ := strconv.ParseFloat(string(m[1]), 64); score > 1.5 {
+		t.Errorf("systemd-analyze security rates the unit %s, want at most 1.5:\n%s", m[1], out)
+	}
 }
