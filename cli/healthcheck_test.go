@@ -59,27 +59,9 @@ func TestHealthcheck(t *testing.T) {
 		w.Write([]byte(`{"code":"unavailable","status":503,"title":"the database does not answer"}`))
 	}))
 	defer notReady.Close()
-	// silent accepts connections and never answers.
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// silent answers nothing until the client gives up.
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 	defer silent.Close()
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
 
 	for _, tc := range []struct {
 		name string
@@ -88,7 +70,7 @@ func TestHealthcheck(t *testing.T) {
 	}{
 		{"nothing listens", []string{"--addr", dead}, 1},
 		{"503", []string{"--url", notReady.URL}, 1},
-		{"no answer within --timeout", []string{"--addr", silent.Addr().String(), "--timeout", "300ms"}, 1},
+		{"no answer within --timeout", []string{"--url", silent.URL, "--timeout", "300ms"}, 1},
 		{"--addr without a port", []string{"--addr", "127.0.0.1"}, 2},
 		{"--addr with port 0", []string{"--addr", "127.0.0.1:0"}, 2},
 		{"--timeout 0", []string{"--addr", addr, "--timeout", "0s"}, 2},
