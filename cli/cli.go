@@ -1,6 +1,7 @@
 // Package cli is keyward's command line: the server (serve, migrate) and
-// the client of a running server (keys …). cmd/keyward only calls Run;
-// tests call it too, with their own arguments, environment and streams.
+// the client of a running server (keys …). cmd/keyward only calls RunBuild
+// with the build's version; tests call Run, with their own arguments,
+// environment and streams.
 package cli
 
 import (

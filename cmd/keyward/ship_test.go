@@ -416,6 +416,11 @@ func TestSystemdUnit(t *testing.T) {
 		{"MemoryDenyWriteExecute", "yes"},
 		{"SystemCallArchitectures", "native"},
 		{"SystemCallFilter", "@system-service"},
+		{"SystemCallFilter", "~@privileged @resources"},
+		{"PrivateMounts", "yes"},
+		{"PrivateIPC", "yes"},
+		{"RemoveIPC", "yes"},
+		{"LimitNOFILE", "65536"},
 		{"SystemCallErrorNumber", "EPERM"},
 	} {
 		if vs := svc[d.key]; len(vs) == 0 || !slices.Contains(vs, d.want) {
