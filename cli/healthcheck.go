@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -58,9 +59,9 @@ Example:
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			if _, err := cl.Ready(ctx); err != nil {
-				// %v, not %w: whatever the cause, the exit status is 1
+				// Not wrapped: whatever the cause, the exit status is 1
 				// (container engines reserve 2, and 3 would be "unreachable").
-				return fmt.Errorf("%s/readyz: not ready: %v", base, err)
+				return fmt.Errorf("%s is not ready: %s", base, strings.TrimPrefix(err.Error(), "keyward: "))
 			}
 			fmt.Fprintf(e.stdout, "%s/readyz: ready\n", base)
 			return nil

@@ -82,6 +82,9 @@ func TestHealthcheck(t *testing.T) {
 			if r.err == nil || r.code != tc.code {
 				t.Fatalf("want exit %d:\n%s", tc.code, r)
 			}
+			if tc.code == 1 && !strings.Contains(ctErrText(r.err), " is not ready: ") {
+				t.Errorf("the error does not say the server is not ready:\n%s", r)
+			}
 			if r.stdout != "" {
 				t.Errorf("a failed check printed on stdout:\n%s", r)
 			}
