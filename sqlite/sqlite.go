@@ -168,11 +168,11 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 		ur.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
-	// Readers keep SQLite's default page cache and no memory map: both a
-	// larger cache and mmap measured slower on a verification cache miss
-	// (every commit of the write-behind empties a reader's cache, and a
-	// larger one costs more to empty; memory-mapped pages are parsed anew
-	// on each access). See docs/performance.md.
+	// Readers keep a 16 MiB page cache and no memory map. The cache
+	// survives: the write-behind commits to usage.db, not to this file, so
+	// only management writes empty it (a commit by another connection
+	// does). Memory-mapped pages measured slower on a cache miss (they are
+	// parsed anew on each access). See docs/performance.md.
 	readDSN := dsn(path, common+"&_query_only=1&_pragma=cache_size(-16384)")
 	read, err := openPool(readDSN, max(4, runtime.GOMAXPROCS(0)*2), attach)
 	if err != nil {
