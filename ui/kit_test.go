@@ -41,7 +41,7 @@ func startSite(t *testing.T, o siteOptions) *site {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.ui.Logger = log
 	srv := keywardtest.Start(t, keywardtest.Options{
-		Store: keywardtest.StoreFromEnv(t),
+		Store:   keywardtest.StoreFromEnv(t),
 		HTTP:    khttp.Options{Logger: log, Lockout: o.lockout},
 		Service: service.Options{Logger: log, UsageFlushInterval: 20 * time.Millisecond},
 		Mount:   func(h *khttp.Server, svc *service.Service) { ui.Mount(h, svc, o.ui) },
