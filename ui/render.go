@@ -59,7 +59,42 @@ type view struct {
 	CSRF string
 	// Accounts are the accounts an operator may switch to.
 	Accounts []*keyward.Account
-	Page     any
+	// Nav is the navigation, the page's section marked.
+	Nav  []navItem
+	Page any
+}
+
+// navItem is a link of the navigation.
+type navItem struct {
+	Href, Label string
+	// Current marks the section of the page shown (aria-current).
+	Current bool
+}
+
+// navigation lists the sections of the dashboard, in the order of the
+// navigation; a new kind of page adds its list here.
+func navigation() []navItem {
+	return []navItem{
+		{Href: "/", Label: "Overview"},
+		{Href: "/keys", Label: "Keys"},
+		{Href: "/management-keys", Label: "Management keys"},
+		{Href: "/users", Label: "Users"},
+		{Href: "/service-accounts", Label: "Service accounts"},
+		{Href: "/roles", Label: "Roles"},
+		{Href: "/catalog", Label: "Catalog"},
+		{Href: "/projects", Label: "Projects"},
+		{Href: "/audit", Label: "Audit log"},
+	}
+}
+
+// navFor returns the navigation with the section of path marked.
+func navFor(path string) []navItem {
+	nav := navigation()
+	for i := range nav {
+		h := nav[i].Href
+		nav[i].Current = path == h || h != "/" && strings.HasPrefix(path, h+"/")
+	}
+	return nav
 }
 
 // SignedIn reports whether the page is a session's (the layout then shows
@@ -85,7 +120,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, c *call, status int,
 	if t == nil {
 		return keyward.Internal(fmt.Errorf("ui: no template %s", name))
 	}
-	v := &view{Call: c, Page: data}
+	v := &view{Call: c, Page: data, Nav: navFor(r.URL.Path)}
 	if c != nil {
 		v.CSRF = c.csrf
 		if c.actor != nil && c.actor.Key != nil && c.actor.Key.Operator && slices.Contains(c.actor.Key.Permissions, keyward.PermAccountsRead) {
