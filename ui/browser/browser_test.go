@@ -26,7 +26,9 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -343,6 +345,55 @@ func (tb *tab) tabTo(sel string, max int) {
 	var focused string
 	tb.eval("document.activeElement ? document.activeElement.outerHTML.slice(0, 200) : ''", &focused)
 	tb.t.Fatalf("%s: %s was not reached with %d presses of Tab (the focus is on %s)", tb.location(), sel, max, focused)
+}
+
+// pageError is an error a page reported.
+type pageError struct {
+	network bool   // a resource that failed to load (url)
+	url     string // the resource's, or the script's
+	text    string
+}
+
+// watchErrors collects, from now on, what the tab's pages report as
+// errors: a script's uncaught exception, a Content-Security-Policy
+// violation, a resource that failed to load. The function it returns
+// gives what came since its last call, except the error status of the
+// document at url itself (a form's 422 is an answer, not a fault).
+func (tb *tab) watchErrors() func(url string) []string {
+	tb.t.Helper()
+	var mu sync.Mutex
+	var errs []pageError
+	if err := chromedp.Listen(tb.ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *cdplog.EventEntryAdded:
+			if e := ev.Entry; e.Level == cdplog.EntryLevelError {
+				errs = append(errs, pageError{network: e.Source == cdplog.EntrySourceNetwork, url: e.URL, text: string(e.Source) + ": " + e.Text})
+			}
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			text := d.Text
+			if d.Exception != nil && d.Exception.Description != "" {
+				text += " " + d.Exception.Description
+			}
+			errs = append(errs, pageError{url: d.URL, text: "script: " + text})
+		}
+	}); err != nil {
+		tb.t.Fatal(err)
+	}
+	return func(url string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for _, e := range errs {
+			if !(e.network && e.url == url) {
+				out = append(out, e.text+" "+e.url)
+			}
+		}
+		errs = nil
+		return out
+	}
 }
 
 // violation is one serious or critical axe-core rule a page breaks.

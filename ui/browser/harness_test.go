@@ -32,6 +32,11 @@ func TestHarness(t *testing.T) {
 		"/wide": `<!doctype html><html lang="en"><head><title>t</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><main><h1>Keys</h1><pre>` + strings.Repeat("wide ", 40) + `</pre></main></body></html>`,
+		// A script the CSP refuses (inline), one that is missing, and one
+		// that throws.
+		"/faults": `<!doctype html><html lang="en"><head><title>t</title></head><body><main><h1>t</h1>
+<script>document.title = "inline"</script><script src="/missing.js"></script><script src="/throws.js"></script></main></body></html>`,
+		"/throws.js": `throw new Error("thrown by the page")`,
 		// Heavy: 200 KB of text.
 		"/heavy": `<!doctype html><html lang="en"><head><title>t</title></head><body><main><h1>t</h1><p>` +
 			strings.Repeat("keyward ", 25000) + `</p></main></body></html>`,
@@ -44,10 +49,14 @@ func TestHarness(t *testing.T) {
 		}
 		w.Header().Set("Content-Security-Policy", strictCSP)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if strings.HasSuffix(r.URL.Path, ".js") {
+			w.Header().Set("Content-Type", "text/javascript")
+		}
 		w.Write([]byte(page))
 	}))
 	defer ts.Close()
 	page := b.newTab(t)
+	errs := page.watchErrors()
 
 	t.Run("axe finds an unlabelled input", func(t *testing.T) {
 		tb := page.on(t)
@@ -95,6 +104,22 @@ func TestHarness(t *testing.T) {
 		tb.eval("window.innerWidth", &vw)
 		if vw != 375 {
 			t.Errorf("the viewport is %d px wide, want 375", vw)
+		}
+	})
+	t.Run("errors a page reports", func(t *testing.T) {
+		tb := page.on(t)
+		errs("")
+		tb.open(ts.URL + "/labelled")
+		tb.open(ts.URL + "/faults")
+		got := strings.Join(errs(""), "\n")
+		for _, want := range []string{"Content Security Policy", "/missing.js", "thrown by the page"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("the errors reported do not mention %q:\n%s", want, got)
+			}
+		}
+		tb.open(ts.URL + "/nowhere")
+		if got := errs(ts.URL + "/nowhere"); len(got) != 0 {
+			t.Errorf("a document's own 404 is reported as a fault: %q", got)
 		}
 	})
 	t.Run("weight", func(t *testing.T) {

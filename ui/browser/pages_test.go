@@ -166,6 +166,7 @@ func TestPages(t *testing.T) {
 	})
 
 	main := b.newTab(t)
+	errs := main.watchErrors()
 	main.signIn(s.URL, s.OperatorKey)
 	seen := map[string]bool{}
 	var visit func(t *testing.T, p page)
@@ -179,6 +180,9 @@ func TestPages(t *testing.T) {
 				t.Fatalf("GET %s: %d", p.path, status)
 			}
 			check(tb, p.name)
+			for _, e := range errs(tb.location()) {
+				t.Errorf("%s reported an error: %s", p.name, e)
+			}
 			if p.path == "" {
 				return
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -189,6 +190,23 @@ func (tb *tab) setCookie(base string, c *network.Cookie) {
 	}}})
 	if err != nil {
 		tb.t.Fatal(err)
+	}
+}
+
+// grantClipboard lets the tab's pages read and write the clipboard, as a
+// person allowing it would.
+func (tb *tab) grantClipboard() {
+	tb.t.Helper()
+	ctx, cancel := tb.step()
+	defer cancel()
+	id := chromedp.FromContext(tb.ctx).BrowserContextID
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: name}, Setting: cdpbrowser.PermissionSettingGranted, BrowserContextID: id,
+		})
+		if err != nil {
+			tb.t.Fatalf("grant %s: %v", name, err)
+		}
 	}
 }
 
