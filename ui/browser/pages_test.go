@@ -32,14 +32,18 @@ func fixture(t *testing.T, s *keywardtest.Server) string {
 	t.Helper()
 	ctx := context.Background()
 	prj := s.CreateProject(t, "Storefront")
-	user, err := s.Client.CreateUser(ctx, &keyward.UserFields{Name: keyward.Some("Ada Lovelace"), Email: keyward.Some("ada@example.com")})
+	// A user's roles bound what the user's keys may do.
+	if _, err := s.Client.CreateRole(ctx, &keyward.RoleFields{Name: keyward.Some("editor"), Scopes: keyward.Some([]keyward.Scope{
+		{Resource: "documents", Access: keyward.AccessWrite, Targets: []string{"*"}},
+		{Resource: "files", Access: keyward.AccessRead, Targets: []string{"*"}},
+	})}); err != nil {
+		t.Fatal(err)
+	}
+	user, err := s.Client.CreateUser(ctx, &keyward.UserFields{Name: keyward.Some("Ada Lovelace"), Email: keyward.Some("ada@example.com"), Roles: keyward.Some([]string{"editor"})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Client.CreateServiceAccount(ctx, &keyward.ServiceAccountFields{Name: keyward.Some("billing-worker")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Client.CreateRole(ctx, &keyward.RoleFields{Name: keyward.Some("reader"), Scopes: keyward.Some([]keyward.Scope{{Resource: "documents", Access: keyward.AccessRead, Targets: []string{"*"}}})}); err != nil {
 		t.Fatal(err)
 	}
 	soon := time.Now().Add(3 * 24 * time.Hour).UTC().Truncate(time.Second)
@@ -59,14 +63,24 @@ func fixture(t *testing.T, s *keywardtest.Server) string {
 		RateLimit:   keyward.Some(keyward.RateLimit{Limit: 100, Window: 60}),
 		Credits:     keyward.Some(keyward.Credits{Remaining: 5000}),
 	})
-	for i, perms := range []string{"documents:read", "documents:read", "files:read:file_1", "billing:read"} {
-		ip := "127.0.0.1"
-		if i == 3 {
-			ip = "192.0.2.1"
-		}
-		in := &keyward.VerifyRequest{Key: keyward.Some(k.Secret), Permissions: &perms, IP: &ip, ProjectID: &prj.ID}
-		if _, err := s.Client.VerifyKey(ctx, in); err != nil {
+	// Usage of every kind: passed, refused for its permissions, from an
+	// address outside its allowlist.
+	for _, v := range []struct {
+		perms, ip string
+		want      keyward.VerifyCode
+	}{
+		{"documents:read", "127.0.0.1", keyward.VerifyValid},
+		{"files:read:file_1", "10.1.2.3", keyward.VerifyValid},
+		{"files:write", "127.0.0.1", keyward.VerifyInsufficientPermissions},
+		{"documents:read", "192.0.2.1", keyward.VerifyForbiddenIP},
+	} {
+		in := &keyward.VerifyRequest{Key: keyward.Some(k.Secret), Permissions: &v.perms, IP: &v.ip, ProjectID: &prj.ID}
+		res, err := s.Client.VerifyKey(ctx, in)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if res.Code != v.want {
+			t.Fatalf("fixture: %s from %s verifies as %s, want %s", v.perms, v.ip, res.Code, v.want)
 		}
 	}
 	for _, st := range []keyward.KeyStatus{keyward.StatusDisabled, keyward.StatusRevoked} {
