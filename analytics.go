@@ -120,10 +120,12 @@ func UsageGroups() []UsageGroup {
 }
 
 // UsageQuery selects buckets of one granularity starting in [From, To)
-// of one account, and of one key when KeyID is set.
+// of one account, and of one key when KeyID is set, or of the keys KeyIDs
+// lists when it is not empty (a dashboard page's keys, read at once).
 type UsageQuery struct {
 	AccountID   string
 	KeyID       string
+	KeyIDs      []string
 	Granularity Granularity
 	From, To    time.Time
 }

@@ -2,6 +2,7 @@ package keyward
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -51,6 +52,45 @@ func (s *Scope) UnmarshalJSON(b []byte) error {
 		s.Targets = []string{}
 	}
 	return nil
+}
+
+// ParseScope reads a scope in its text form, resource:access or
+// resource:access:target1,target2 (documents:read,
+// documents:write:doc_1,doc_2), as the CLI's --scope and the dashboard's
+// scope editor take it; without targets, Targets is nil (every object).
+// The error says what is wrong with s.
+func ParseScope(s string) (Scope, error) {
+	parts := strings.SplitN(s, ":", 3)
+	if len(parts) < 2 {
+		return Scope{}, errors.New("missing the access level")
+	}
+	if !ValidResourceID(parts[0]) {
+		return Scope{}, errors.New("the resource must match [a-z][a-z0-9_.-]*")
+	}
+	if parts[1] != string(AccessRead) && parts[1] != string(AccessWrite) {
+		return Scope{}, errors.New("the access level must be read or write")
+	}
+	sc := Scope{Resource: parts[0], Access: Access(parts[1])}
+	if len(parts) == 3 {
+		targets := strings.Split(parts[2], ",")
+		for _, t := range targets {
+			if t != Wildcard && !ValidTarget(t) {
+				return Scope{}, fmt.Errorf("target %q is not an object id", t)
+			}
+		}
+		sc.Targets = targets
+	}
+	return sc, nil
+}
+
+// Text returns the scope in the text form ParseScope reads; targets are
+// left out when they are every object.
+func (s Scope) Text() string {
+	t := s.Resource + ":" + string(s.Access)
+	if len(s.Targets) > 0 && !(len(s.Targets) == 1 && s.Targets[0] == Wildcard) {
+		t += ":" + strings.Join(s.Targets, ",")
+	}
+	return t
 }
 
 // CloneScopes returns a deep copy of s.

@@ -251,6 +251,10 @@ type KeyFilter struct {
 	CreatedAfter    *time.Time
 	CreatedBefore   *time.Time
 	LastUsedBefore  *time.Time
+	// ExpiresAfter and ExpiresBefore select keys with an expiry after,
+	// or before, the time (keys that never expire match neither).
+	ExpiresAfter  *time.Time
+	ExpiresBefore *time.Time
 }
 
 // AccountFilter selects accounts.

@@ -504,6 +504,8 @@ func keysListCommand[K, S any](e *env, c *connFlags, kind *keyKind[K, S]) *cobra
 		timeFilter("created-after", "only keys created after this RFC 3339 time", &p.CreatedAfter),
 		timeFilter("created-before", "only keys created before this RFC 3339 time", &p.CreatedBefore),
 		timeFilter("last-used-before", "only keys last used before this RFC 3339 time", &p.LastUsedBefore),
+		timeFilter("expires-after", "only keys that expire after this RFC 3339 time (never-expiring keys excluded)", &p.ExpiresAfter),
+		timeFilter("expires-before", "only keys that expire before this RFC 3339 time (never-expiring keys excluded)", &p.ExpiresBefore),
 	)
 	return listCommand(e, c, &kind.object, kind.help["list"], &cursor{&p.Limit, &p.StartingAfter, &p.EndingBefore},
 		func(r *remote) pages[K] { return kind.pager(r.Client, p, r.capture()...) }, filters...)
@@ -810,30 +812,12 @@ func oneOf[S ~string](flag, v string, allowed ...S) error {
 	return usagef("%s must be one of %s, not %q", flag, strings.Join(names, ", "), v)
 }
 
-// parseScope reads resource:access or resource:access:target1,target2.
+// parseScope reads resource:access or resource:access:target1,target2
+// (keyward.ParseScope).
 func parseScope(s string) (keyward.Scope, error) {
-	bad := func(why string) error {
-		return usagef("--scope %q: %s (want resource:access or resource:access:target1,target2, such as documents:read)", s, why)
-	}
-	parts := strings.SplitN(s, ":", 3)
-	if len(parts) < 2 {
-		return keyward.Scope{}, bad("missing the access level")
-	}
-	if !keyward.ValidResourceID(parts[0]) {
-		return keyward.Scope{}, bad("the resource must match [a-z][a-z0-9_.-]*")
-	}
-	if parts[1] != string(keyward.AccessRead) && parts[1] != string(keyward.AccessWrite) {
-		return keyward.Scope{}, bad("the access level must be read or write")
-	}
-	sc := keyward.Scope{Resource: parts[0], Access: keyward.Access(parts[1])}
-	if len(parts) == 3 {
-		targets := strings.Split(parts[2], ",")
-		for _, t := range targets {
-			if t != keyward.Wildcard && !keyward.ValidTarget(t) {
-				return keyward.Scope{}, bad(fmt.Sprintf("target %q is not an object id", t))
-			}
-		}
-		sc.Targets = targets
+	sc, err := keyward.ParseScope(s)
+	if err != nil {
+		return sc, usagef("--scope %q: %v (want resource:access or resource:access:target1,target2, such as documents:read)", s, err)
 	}
 	return sc, nil
 }

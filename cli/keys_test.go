@@ -351,6 +351,8 @@ func TestCtKeysListPages(t *testing.T) {
 			{[]string{"--expired", "true"}, nil},
 			{[]string{"--expired", "false", "--search", "other"}, []string{other}},
 			{[]string{"--created-after", future}, nil},
+			{[]string{"--expires-after", future}, nil},
+			{[]string{"--expires-before", future}, nil},
 			{[]string{"--created-before", future, "--search", "other"}, []string{other}},
 			{[]string{"--resource", "files"}, []string{scoped}},
 			{[]string{"--permission-mode", "restricted"}, []string{scoped}},

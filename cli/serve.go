@@ -21,6 +21,7 @@ import (
 	"github.com/keyward/keyward/metrics"
 	"github.com/keyward/keyward/redis"
 	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/ui"
 )
 
 // serveConfig is the configuration of keyward serve.
@@ -43,6 +44,10 @@ type serveConfig struct {
 	requestTimeout   time.Duration
 	usageFlush       time.Duration
 	usageRetention   keyward.UsageRetention
+	ui               bool
+	uiIdle           time.Duration
+	uiMaxAge         time.Duration
+	uiSecureCookies  bool
 }
 
 func (e *env) serveCommand() *cobra.Command {
@@ -90,6 +95,10 @@ one --usage-flush-interval.`,
 	f.DurationVar(&c.usageRetention.Minutes, "usage-retention-minutes", def.Minutes, "how long minute usage buckets are kept")
 	f.DurationVar(&c.usageRetention.Hours, "usage-retention-hours", def.Hours, "how long hour usage buckets are kept")
 	f.DurationVar(&c.usageRetention.Days, "usage-retention-days", def.Days, "how long day usage buckets are kept")
+	f.BoolVar(&c.ui, "ui", true, "serve the dashboard at / (--ui=false: only the API)")
+	f.DurationVar(&c.uiIdle, "ui-session-idle", ui.DefaultIdleTimeout, "a dashboard session not used for this long ends")
+	f.DurationVar(&c.uiMaxAge, "ui-session-max", ui.DefaultMaxAge, "a dashboard session ends this long after sign-in, used or not")
+	f.BoolVar(&c.uiSecureCookies, "ui-secure-cookies", false, "always mark the dashboard's session cookie Secure (behind a proxy that terminates TLS); without it, only requests over TLS get it")
 	f.DurationVar(&c.outageGrace, "outage-grace", 10*time.Second, "while the database is unreachable, cached verifications keep answering this long after the invalidation feed was last healthy (0 turns it off)")
 	return cmd
 }
@@ -235,6 +244,9 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 		RequestTimeout: c.requestTimeout,
 	})
 	compat.Mount(api, svc)
+	if c.ui {
+		ui.Mount(api, svc, ui.Options{IdleTimeout: c.uiIdle, MaxAge: c.uiMaxAge, SecureCookies: c.uiSecureCookies, Logger: log})
+	}
 	srv := khttp.NewHTTPServer(api, log)
 	attrs := []any{"addr", ln.Addr().String(), "store", c.store.describe(), "version", e.build.Version, "commit", e.build.Commit}
 	if c.store.database == "" {

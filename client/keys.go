@@ -86,6 +86,10 @@ type KeyListParams struct {
 	CreatedAfter   time.Time // exclusive bounds; zero: none
 	CreatedBefore  time.Time
 	LastUsedBefore time.Time // includes never-used keys
+	// ExpiresAfter and ExpiresBefore: keys with an expiry after, or
+	// before, the time (exclusive; keys that never expire match neither).
+	ExpiresAfter  time.Time
+	ExpiresBefore time.Time
 }
 
 func (p *KeyListParams) values() url.Values {
@@ -108,6 +112,8 @@ func (p *KeyListParams) values() url.Values {
 	setTime(q, "created_after", p.CreatedAfter)
 	setTime(q, "created_before", p.CreatedBefore)
 	setTime(q, "last_used_before", p.LastUsedBefore)
+	setTime(q, "expires_after", p.ExpiresAfter)
+	setTime(q, "expires_before", p.ExpiresBefore)
 	return q
 }
 

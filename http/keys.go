@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 
@@ -40,6 +41,11 @@ func (h keyHandlers) list(w http.ResponseWriter, r *http.Request, a *keyward.Act
 	keys, more, err := h.s.svc.ListKeys(r.Context(), a, h.kind, *f)
 	return writePage(h.s, w, r, keys, more, err, api.AnyKeyOf)
 }
+
+// KeyFilterOf reads the query parameters of GET /v1/keys (docs/api.md)
+// from v exactly as the API does, for the dashboard's list of keys. It
+// fails with invalid_parameter naming the parameter at fault.
+func KeyFilterOf(v url.Values) (*keyward.KeyFilter, error) { return keyFilter(params{v: v}) }
 
 func keyFilter(p params) (*keyward.KeyFilter, error) {
 	var (
@@ -91,6 +97,12 @@ func keyFilter(p params) (*keyward.KeyFilter, error) {
 		return nil, err
 	}
 	if f.LastUsedBefore, err = p.time("last_used_before"); err != nil {
+		return nil, err
+	}
+	if f.ExpiresAfter, err = p.time("expires_after"); err != nil {
+		return nil, err
+	}
+	if f.ExpiresBefore, err = p.time("expires_before"); err != nil {
 		return nil, err
 	}
 	return &f, nil

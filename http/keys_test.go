@@ -1456,6 +1456,13 @@ func TestLcListFilters(t *testing.T) {
 		{"created_before=" + url.QueryEscape(time.Now().Add(time.Hour).UTC().Format(time.RFC3339)), allIDs},
 		{"status=active&permission_mode=restricted&project_id=" + prj, []string{docsFiles}},
 		{"search=o&status=disabled", []string{disabled}},
+		// expires_after/before bounds are exclusive; keys that never
+		// expire match neither.
+		{"expires_after=" + url.QueryEscape(time.Now().UTC().Format(time.RFC3339Nano)), []string{later}},
+		{"expires_before=" + url.QueryEscape(time.Now().UTC().Format(time.RFC3339Nano)), []string{expiring["id"].(string)}},
+		{"expires_after=" + url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)) +
+			"&expires_before=" + url.QueryEscape(time.Now().Add(48*time.Hour).UTC().Format(time.RFC3339Nano)), []string{expiring["id"].(string), later}},
+		{"expires_after=" + url.QueryEscape(time.Now().Add(48*time.Hour).UTC().Format(time.RFC3339Nano)), nil},
 	}
 	for _, c := range cases {
 		t.Run(c.query, func(t *testing.T) {
@@ -1496,6 +1503,7 @@ func TestLcListBadParameters(t *testing.T) {
 		"permission_mode=none", "owner_type=team",
 		"expired=maybe", "expired=",
 		"created_after=yesterday", "created_before=2024-01-01", "last_used_before=1700000000",
+		"expires_after=tomorrow", "expires_before=2024-13-01T00:00:00Z",
 		"project_id=alpha", "resource=Bad!",
 		"search=" + strings.Repeat("s", 256),
 	} {

@@ -13,7 +13,7 @@ import (
 // run; see managed). Every other route takes none but ?pretty.
 var (
 	pageParams     = []string{"limit", "starting_after", "ending_before"}
-	keyListParams  = append(slices.Clip(pageParams), "status", "owner_type", "owner_id", "project_id", "permission_mode", "resource", "role", "search", "expired", "created_after", "created_before", "last_used_before")
+	keyListParams  = append(slices.Clip(pageParams), "status", "owner_type", "owner_id", "project_id", "permission_mode", "resource", "role", "search", "expired", "created_after", "created_before", "last_used_before", "expires_after", "expires_before")
 	userListParams = append(slices.Clip(pageParams), "status", "role", "external_id", "search")
 	saListParams   = append(slices.Clip(pageParams), "status")
 	auditParams    = append(slices.Clip(pageParams), "target_id", "actor_id", "action", "since", "until")

@@ -56,6 +56,8 @@ type Server struct {
 	budget  time.Duration
 	queries queryCache
 	handler http.Handler
+	// ui serves the paths of no API (the dashboard, MountUI); nil: 404.
+	ui http.Handler
 	// routes lists "METHOD /pattern" of every route, for the OpenAPI check.
 	routes []string
 }
@@ -191,6 +193,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(r, rw, rq, time.Since(start))
 	}()
 
+	if s.ui != nil && !isAPI(r.URL.Path) {
+		// The dashboard renders its own pages, errors included.
+		s.ui.ServeHTTP(rw, r)
+		return
+	}
 	if isCompat(r.URL.Path) {
 		// A dialect renders its own errors and reads its own headers.
 		s.route(rw, r)
@@ -438,24 +445,34 @@ func (s *Server) authenticate(r *http.Request, tok func() (keyward.Token, error)
 	if err := api.CheckCredentialHeaders(r); err != nil {
 		return nil, err
 	}
+	return s.authenticateWith(r, c, dialect, func(ctx context.Context, c service.Credential) (*keyward.Actor, error) {
+		t, err := tok()
+		if err != nil {
+			return nil, err
+		}
+		c.Token = t
+		return s.svc.Authenticate(ctx, c)
+	})
+}
+
+// authenticateWith runs auth, the service's authentication of c, under
+// the lockout of the client's address and the request's budget, and
+// completes the actor with what the request says of its origin.
+func (s *Server) authenticateWith(r *http.Request, c service.Credential, dialect string, auth func(context.Context, service.Credential) (*keyward.Actor, error)) (*keyward.Actor, error) {
 	rq := api.StateOf(r)
 	if err := s.lockout.check(rq.ClientIP); err != nil {
 		return nil, err
 	}
-	var a *keyward.Actor
-	t, err := tok()
-	if err == nil {
-		ctx := r.Context()
-		if _, ok := ctx.Deadline(); !ok {
-			// A route without a budget (the stream) still authenticates
-			// within one.
-			var cancel context.CancelFunc
-			ctx, cancel = keyward.WithBudget(ctx, s.budget)
-			defer cancel()
-		}
-		c.Token, c.ClientIP = t, rq.ClientIP
-		a, err = s.svc.Authenticate(ctx, c)
+	ctx := r.Context()
+	if _, ok := ctx.Deadline(); !ok {
+		// A route without a budget (the stream) still authenticates
+		// within one.
+		var cancel context.CancelFunc
+		ctx, cancel = keyward.WithBudget(ctx, s.budget)
+		defer cancel()
 	}
+	c.ClientIP = rq.ClientIP
+	a, err := auth(ctx, c)
 	if keyward.ErrorCode(err) == keyward.ECodeUnauthenticated {
 		s.lockout.fail(rq.ClientIP)
 	}

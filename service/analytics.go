@@ -20,12 +20,30 @@ func (s *Service) KeyUsage(ctx context.Context, a *keyward.Actor, keyID string, 
 	}); err != nil {
 		return nil, err
 	}
-	q.AccountID, q.KeyID = a.AccountID, keyID
+	q.AccountID, q.KeyID, q.KeyIDs = a.AccountID, keyID, nil
+	return s.usageSeries(ctx, q)
+}
+
+// AccountUsageSeries returns the usage series of the actor's whole
+// account over q's range (resolved with keyward.UsageRange.Resolve):
+// every bucket, in order, with the count per outcome of all its keys.
+// The series' KeyID is empty. It needs usage:read.
+func (s *Service) AccountUsageSeries(ctx context.Context, a *keyward.Actor, q keyward.UsageQuery) (*keyward.UsageSeries, error) {
+	if err := require(a, keyward.PermUsageRead); err != nil {
+		return nil, err
+	}
+	q.AccountID, q.KeyID, q.KeyIDs = a.AccountID, "", nil
+	return s.usageSeries(ctx, q)
+}
+
+// usageSeries reads q's buckets and lays them out, every bucket of the
+// range present.
+func (s *Service) usageSeries(ctx context.Context, q keyward.UsageQuery) (*keyward.UsageSeries, error) {
 	rows, err := s.store.UsageSeries(ctx, &q)
 	if err != nil {
 		return nil, err
 	}
-	out := &keyward.UsageSeries{KeyID: keyID, Granularity: q.Granularity, From: q.From, To: q.To, Outcomes: keyward.OutcomeCounts{}}
+	out := &keyward.UsageSeries{KeyID: q.KeyID, Granularity: q.Granularity, From: q.From, To: q.To, Outcomes: keyward.OutcomeCounts{}}
 	d := q.Granularity.Duration()
 	for t := q.From; t.Before(q.To); t = t.Add(d) {
 		out.Buckets = append(out.Buckets, keyward.UsageBucket{Start: t, Outcomes: keyward.OutcomeCounts{}})
@@ -46,7 +64,8 @@ func (s *Service) KeyUsage(ctx context.Context, a *keyward.Actor, keyID string, 
 
 // AccountUsage returns the actor's account's usage over q's range: the
 // totals per outcome and the limit busiest groups (keys, outcomes, owners
-// or projects), most verifications first.
+// or projects), most verifications first. With q.KeyIDs set it counts
+// only those keys (the rows of a page of keys, in one query).
 func (s *Service) AccountUsage(ctx context.Context, a *keyward.Actor, q keyward.UsageQuery, by keyward.UsageGroup, limit int) (*keyward.UsageSummary, error) {
 	if err := require(a, keyward.PermUsageRead); err != nil {
 		return nil, err

@@ -199,6 +199,10 @@ type Credential struct {
 	// ClientIP is the client's address, checked against the key's IP
 	// allowlist.
 	ClientIP string
+	// Hash, when Token is zero, is the hash of the management key instead:
+	// a dashboard session keeps the hash of the key it was signed in with,
+	// never the key (AuthenticateHash).
+	Hash keyward.TokenHash
 	// AnyAccount marks a route that does not act inside one account (the
 	// accounts routes, verification across accounts): there an operator
 	// key without AccountID is accepted even when the account default no
@@ -216,6 +220,18 @@ func (s *Service) Authenticate(ctx context.Context, c Credential) (*keyward.Acto
 	return s.authenticate(ctx, c, true)
 }
 
+// AuthenticateHash is Authenticate for a credential known by its hash
+// (c.Hash; c.Token is ignored): a dashboard session, which keeps the hash
+// of the management key it was signed in with and never the key. Every
+// check of Authenticate applies (the key is usable, a management key, the
+// client address in its allowlist, the account its own or, for an
+// operator key, one that exists), with the same errors, so disabling,
+// revoking, expiring or rotating out the key ends its sessions at their
+// next request.
+func (s *Service) AuthenticateHash(ctx context.Context, c Credential) (*keyward.Actor, error) {
+	return s.authenticateHash(ctx, c.Hash, c, true)
+}
+
 // StillAuthenticates reports whether a credential that authenticated a
 // long-lived request (the invalidation stream) still would: Authenticate
 // without counting a use of the key, so re-checking a stream each second
@@ -227,17 +243,22 @@ func (s *Service) StillAuthenticates(ctx context.Context, c Credential) bool {
 }
 
 func (s *Service) authenticate(ctx context.Context, c Credential, count bool) (*keyward.Actor, error) {
-	tok, accountHeader, clientIP, needAccount := c.Token, c.AccountID, c.ClientIP, !c.AnyAccount
+	tok := c.Token
 	if tok.IsZero() {
 		return nil, keyward.Errorf(keyward.ECodeUnauthenticated, "a management key is required: send Authorization: Bearer <key> or X-API-Key: <key>")
 	}
 	if !tok.Shape().Lookable() {
 		return nil, errBadCredential()
 	}
+	return s.authenticateHash(ctx, tok.Hash(), c, count)
+}
+
+func (s *Service) authenticateHash(ctx context.Context, h keyward.TokenHash, c Credential, count bool) (*keyward.Actor, error) {
+	accountHeader, clientIP, needAccount := c.AccountID, c.ClientIP, !c.AnyAccount
 	now := s.now()
 	// The same cache as verification: a revoked or changed management key
 	// is invalidated like an API key, and the outage grace applies.
-	e, cached, err := s.entryFor(ctx, tok.Hash(), now, time.Time{})
+	e, cached, err := s.entryFor(ctx, h, now, time.Time{})
 	if err != nil {
 		return nil, err
 	}
@@ -300,6 +321,11 @@ func ipAllowed(allowlist []string, clientIP string) bool {
 	a, err := netip.ParseAddr(clientIP)
 	return keyward.IPAllowed(allowlist, a.Unmap(), err == nil)
 }
+
+// Require fails with 403 permission_denied, as every service call that
+// needs perm does, when the actor's management key lacks it: for a page
+// that must not offer what the call behind it would refuse.
+func Require(a *keyward.Actor, perm string) error { return require(a, perm) }
 
 // require fails with 403 permission_denied naming the permission the actor's
 // management key lacks. The system actor holds every permission.

@@ -235,6 +235,12 @@ func usageRows(q *keyward.UsageQuery) (string, []any) {
 		filter += " AND key_id = ?"
 		args = append(args, q.KeyID)
 	}
+	if len(q.KeyIDs) > 0 {
+		filter += " AND key_id IN (?" + strings.Repeat(", ?", len(q.KeyIDs)-1) + ")"
+		for _, id := range q.KeyIDs {
+			args = append(args, id)
+		}
+	}
 	const cols = ", key_id, outcome, owner_type, owner_id, project_id, count FROM usage_buckets WHERE granularity = "
 	src := "SELECT bucket" + cols + "?" + filter
 	all := append([]any{string(q.Granularity)}, args...)

@@ -162,6 +162,16 @@ func testUsageTotals(e *env) {
 	wantLines(e, "by outcome", totals(keyward.GroupByOutcome), "DISABLED DISABLED 2", "VALID VALID 6")
 	wantLines(e, "by owner", totals(keyward.GroupByOwner), "account:"+acc+" DISABLED 2", "account:"+acc+" VALID 1", "user:usr_01HZX3K8Q4W2N5R7T9V0B1C2D6 VALID 5")
 	wantLines(e, "by project", totals(keyward.GroupByProject), " DISABLED 2", " VALID 1", "prj_01HZX3K8Q4W2N5R7T9V0B1C2D7 VALID 5")
+
+	// KeyIDs: the counts of a page of keys, in one read; a key of no
+	// count and another account's key add nothing.
+	k3 := "key_01HZX3K8Q4W2N5R7T9V0B1C2D5"
+	e.addUsage(usageOf("acc_01HZX3K8Q4W2N5R7T9V0B1C2D2", k3, keyward.VerifyValid, at, 9))
+	q.KeyIDs = []string{k2, k3, "key_01HZX3K8Q4W2N5R7T9V0B1C2D9"}
+	wantLines(e, "by key, of some keys", totals(keyward.GroupByKey), k2+" DISABLED 2", k2+" VALID 1")
+	q.KeyIDs = []string{k1}
+	wantLines(e, "by key, of one key", totals(keyward.GroupByKey), k1+" VALID 5")
+	wantLines(e, "series of one key", e.series(q), "2025-03-01T08:00 VALID 5")
 }
 
 func testUsagePurge(e *env) {

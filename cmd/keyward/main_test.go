@@ -18,6 +18,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptrace"
 	"net/url"
 	"os"
@@ -643,7 +644,8 @@ func TestEnvironmentVariables(t *testing.T) {
 		"database": true, "db-max-conns": true, "db-min-conns": true, "db-statement-timeout": true,
 		"db-connect-timeout": true, "db-conn-lifetime": true, "cache-size": true, "cache-ttl": true, "outage-grace": true,
 		"redis": true, "request-timeout": true, "usage-flush-interval": true, "usage-retention-minutes": true,
-		"usage-retention-hours": true, "usage-retention-days": true}
+		"usage-retention-hours": true, "usage-retention-days": true,
+		"ui": true, "ui-session-idle": true, "ui-session-max": true, "ui-secure-cookies": true}
 	for _, f := range btServeFlags(t) {
 		if !covered[f] {
 			t.Errorf("keyward serve has flag --%s but this test does not check KEYWARD_%s", f, strings.ToUpper(strings.ReplaceAll(f, "-", "_")))
@@ -744,6 +746,60 @@ func TestEnvironmentVariables(t *testing.T) {
 		p.must(http.StatusOK, "GET", "/v1/keys", op, nil)
 		btMustHeader(t, p, http.StatusOK, "GET", "/v1/keys", op, nil, map[string]string{"X-Forwarded-For": "203.0.113.8"})
 		p.stop()
+	})
+
+	t.Run("dashboard variables", func(t *testing.T) {
+		off := btServe(t, btOpts{Args: btServeArgs(filepath.Join(t.TempDir(), "data")), Env: []string{"KEYWARD_UI=false"}})
+		off.must(http.StatusNotFound, "GET", "/", "", nil)
+		off.stop()
+		for _, v := range []string{"KEYWARD_UI_SESSION_IDLE=1ns", "KEYWARD_UI_SESSION_MAX=1ns"} {
+			p := btServe(t, btOpts{Args: btServeArgs(filepath.Join(t.TempDir(), "data")), Env: []string{v, "KEYWARD_UI_SECURE_COOKIES=true"}})
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			res, err := c.Get(p.URL + "/sign-in")
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			// KEYWARD_UI_SECURE_COOKIES: Secure over plain HTTP (the
+			// client's jar then keeps it from an http:// URL, so the
+			// form's token is sent by hand below).
+			cookie := res.Header.Get("Set-Cookie")
+			if !strings.Contains(cookie, "Secure") {
+				t.Errorf("KEYWARD_UI_SECURE_COOKIES=true: cookie %q", cookie)
+			}
+			m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+			if m == nil {
+				t.Fatalf("no sign-in form:\n%s", page)
+			}
+			form := url.Values{"key": {p.operatorToken()}, "csrf": {string(m[1])}}
+			req, _ := http.NewRequest("POST", p.URL+"/sign-in", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Cookie", strings.SplitN(cookie, ";", 2)[0])
+			res, err = c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			session := strings.SplitN(res.Header.Get("Set-Cookie"), ";", 2)[0]
+			if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(session, "keyward_session=") {
+				t.Fatalf("%s: sign-in answered %d, cookie %q", v, res.StatusCode, session)
+			}
+			// The session has outlived its 1ns: the next page asks for a
+			// sign-in again.
+			req, _ = http.NewRequest("GET", p.URL+"/", nil)
+			req.Header.Set("Cookie", session)
+			res, err = c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/sign-in" {
+				t.Errorf("%s: GET / answered %d to %q, want 303 to /sign-in", v, res.StatusCode, res.Header.Get("Location"))
+			}
+			p.stop()
+		}
 	})
 
 	t.Run("KEYWARD_MASTER_KEY", func(t *testing.T) {

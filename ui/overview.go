@@ -1,0 +1,139 @@
+package ui
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/service"
+)
+
+// usageRange is a range a usage chart offers.
+type usageRange struct {
+	Name, Label string
+	span        time.Duration
+	granularity keyward.Granularity
+}
+
+// usageRanges are the ranges of the usage charts: 24 hours and 7 days of
+// hours, 30 days of days.
+func usageRanges() []usageRange {
+	return []usageRange{
+		{"24h", "24 hours", 24 * time.Hour, keyward.GranularityHour},
+		{"7d", "7 days", 7 * 24 * time.Hour, keyward.GranularityHour},
+		{"30d", "30 days", 30 * 24 * time.Hour, keyward.GranularityDay},
+	}
+}
+
+// rangeOf returns the range the query's "range" names (24 hours when
+// absent or unknown).
+func rangeOf(r *http.Request) usageRange {
+	name := r.URL.Query().Get("range")
+	for _, g := range usageRanges() {
+		if g.Name == name {
+			return g
+		}
+	}
+	return usageRanges()[0]
+}
+
+// query returns the usage query of the range ending now.
+func (g usageRange) query(now time.Time) keyward.UsageQuery {
+	q, _, _ := keyward.UsageRange{Granularity: g.granularity, From: now.Add(-g.span)}.Resolve(now)
+	return q
+}
+
+// usageView is a usage chart with its range links.
+type usageView struct {
+	Chart  chart
+	Range  string
+	Ranges []usageRange
+	Base   string // the page's path, for the range links
+	Total  int64
+	// Denied is set when the key may not read usage (the chart is not
+	// offered).
+	Denied bool
+}
+
+func newUsageView(base string, g usageRange, id, title string, series *keyward.UsageSeries, err error) (usageView, error) {
+	v := usageView{Range: g.Name, Ranges: usageRanges(), Base: base}
+	if isCode(err, keyward.ECodePermissionDenied) {
+		v.Denied = true
+		return v, nil
+	}
+	if err != nil {
+		return v, err
+	}
+	v.Chart = chart{ID: id, Title: title + ", last " + g.Label + ", per outcome", Buckets: series.Buckets, Step: g.granularity.Duration()}
+	v.Total = series.Total
+	return v, nil
+}
+
+// overviewPage is the data of the overview.
+type overviewPage struct {
+	Usage    usageView
+	TopKeys  []topKey
+	Expiring []*keyward.Key
+	// CanKeys is set when the key may list API keys.
+	CanKeys bool
+}
+
+// topKey is one of the busiest keys of the range.
+type topKey struct {
+	ID, Name string
+	Total    int64
+	Valid    int64
+	Known    bool // the key still exists
+}
+
+// expiringWithin is how far ahead the overview looks for expiring keys.
+const expiringWithin = 7 * 24 * time.Hour
+
+// overview serves GET /: the account's verifications over time per
+// outcome, its busiest keys and the keys that expire soon.
+func (u *UI) overview(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx, a := r.Context(), c.actor
+	g := rangeOf(r)
+	now := u.svc.Now()
+	q := g.query(now)
+	series, err := u.svc.AccountUsageSeries(ctx, a, q)
+	usage, err := newUsageView("/", g, "usage-chart", "Verifications of the account", series, err)
+	if err != nil {
+		return err
+	}
+	p := overviewPage{Usage: usage, CanKeys: can(a, keyward.PermKeysRead)}
+	if !usage.Denied {
+		sum, err := u.svc.AccountUsage(ctx, a, q, keyward.GroupByKey, 10)
+		if err != nil {
+			return err
+		}
+		for _, grp := range sum.Groups {
+			t := topKey{ID: grp.Value, Total: grp.Total, Valid: grp.Outcomes[keyward.VerifyValid]}
+			if p.CanKeys {
+				// At most ten lookups, each by primary key.
+				if k, err := u.svc.GetKey(ctx, a, keyward.KindAPI, grp.Value); err == nil {
+					t.Name, t.Known = k.Name, true
+				} else if !isCode(err, keyward.ECodeNotFound) {
+					return err
+				}
+			}
+			p.TopKeys = append(p.TopKeys, t)
+		}
+	}
+	if p.CanKeys {
+		after, before := now, now.Add(expiringWithin)
+		keys, _, err := u.svc.ListKeys(ctx, a, keyward.KindAPI, keyward.KeyFilter{Page: keyward.Page{Limit: 10},
+			Status: keyward.StatusActive, ExpiresAfter: &after, ExpiresBefore: &before})
+		if err != nil {
+			return err
+		}
+		// Soonest first (the page is the window's first ten by id).
+		slices.SortFunc(keys, func(x, y *keyward.Key) int { return x.ExpiresAt.Compare(*y.ExpiresAt) })
+		p.Expiring = keys
+	}
+	return u.render(w, r, c, http.StatusOK, "overview.html", p)
+}
+
+// can reports whether the actor's key holds the management permission.
+func can(a *keyward.Actor, perm string) bool { return a != nil && service.Require(a, perm) == nil }
