@@ -60,6 +60,8 @@ type view struct {
 	// Accounts are the accounts an operator may switch to.
 	Accounts []*keyward.Account
 	Page     any
+	// path is the page's URL path (the navigation marks its section).
+	path string
 }
 
 // SignedIn reports whether the page is a session's (the layout then shows
@@ -85,7 +87,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, c *call, status int,
 	if t == nil {
 		return keyward.Internal(fmt.Errorf("ui: no template %s", name))
 	}
-	v := &view{Call: c, Page: data}
+	v := &view{Call: c, Page: data, path: r.URL.Path}
 	if c != nil {
 		v.CSRF = c.csrf
 		if c.actor != nil && c.actor.Key != nil && c.actor.Key.Operator && slices.Contains(c.actor.Key.Permissions, keyward.PermAccountsRead) {
