@@ -1,0 +1,35 @@
+package ui_test
+
+import (
+	"context"
+	"net/url"
+	"testing"
+
+	"github.com/keyward/keyward"
+)
+
+func TestProjectPages(t *testing.T) {
+	t.Parallel()
+	checkObjectPages(t, objectCase{
+		kind: "projects", read: keyward.PermKeysRead, write: keyward.PermKeysWrite,
+		create:   url.Values{"name": {"shop"}, "description": {"the web shop"}},
+		bad:      url.Values{"name": {""}},
+		badField: "name",
+		edit:     url.Values{"name": {"store"}, "description": {""}},
+		edited:   `<h1 id="object-name">store</h1>`,
+		elsewhere: func(s *site, ctx context.Context, a *keyward.Actor) (string, error) {
+			p, err := s.srv.Service.CreateProject(ctx, a, &keyward.ProjectFields{Name: keyward.Some("theirs")})
+			if err != nil {
+				return "", err
+			}
+			return p.ID, nil
+		},
+		count: func(s *site) int {
+			ps, _, err := s.srv.Service.ListProjects(context.Background(), s.system(), keyward.Page{Limit: keyward.MaxPageLimit})
+			if err != nil {
+				s.t.Fatal(err)
+			}
+			return len(ps)
+		},
+	})
+}
