@@ -176,8 +176,11 @@ func TestSQLiteKeyUsageMigration(t *testing.T) {
 	// the usage file back to its version 1 if dropTable.
 	oldSchema := func(db *sqlite.DB, id string, dropTable bool) {
 		t.Helper()
-		if _, err := db.WriteDB().ExecContext(ctx, `DELETE FROM schema_migrations WHERE version = 6`); err != nil {
-			t.Fatal(err)
+		// Versions 6 and later undone (version 7 added an index).
+		for _, q := range []string{`DELETE FROM schema_migrations WHERE version >= 6`, `DROP INDEX IF EXISTS keys_expires`} {
+			if _, err := db.WriteDB().ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if _, err := db.WriteDB().ExecContext(ctx, `UPDATE keys SET last_used_at = ?, verifications = 41 WHERE id = ?`, used.UnixMilli(), id); err != nil {
 			t.Fatal(err)

@@ -31,7 +31,7 @@ func TestKeyStatusChangesAndDelete(t *testing.T) {
 		{"enable", "active", keyward.VerifyValid, []string{"disable", "revoke", "delete"}},
 		{"revoke", "revoked", keyward.VerifyRevoked, []string{"delete"}},
 	} {
-		c := b.get(base + "/" + step.action).is(t, http.StatusOK)
+		c := b.get(base+"/"+step.action).is(t, http.StatusOK)
 		c.has(t, `<form id="confirm" method="post" action="`+base+"/"+step.action+`">`, `<button type="submit" id="confirm"`)
 		// Confirmation pages change nothing.
 		if code := s.verify(tok); step.action != "enable" && code != keyward.VerifyValid {
@@ -55,7 +55,7 @@ func TestKeyStatusChangesAndDelete(t *testing.T) {
 	b.post(base+"/enable", nil).is(t, http.StatusConflict)
 	b.get(base+"/explode").is(t, http.StatusNotFound)
 
-	b.get(base + "/delete").is(t, http.StatusOK).has(t, `id="confirm"`)
+	b.get(base+"/delete").is(t, http.StatusOK).has(t, `id="confirm"`)
 	b.post(base+"/delete", nil).redirects(t, "/keys")
 	b.get(base).is(t, http.StatusNotFound)
 	if code := s.verify(tok); code != keyward.VerifyNotFound {
@@ -73,7 +73,7 @@ func TestRotateKey(t *testing.T) {
 	b := s.browser()
 	b.signIn(s.srv.OperatorKey)
 	base := "/keys/" + k.ID
-	f := b.get(base + "/rotate").is(t, http.StatusOK)
+	f := b.get(base+"/rotate").is(t, http.StatusOK)
 	f.has(t, `<form id="rotate-form" method="post" action="`+base+`/rotate">`, `name="grace_period"`)
 	for _, bad := range []string{"soon", "-1", "604801"} {
 		p := b.post(base+"/rotate", url.Values{"grace_period": {bad}}).is(t, http.StatusUnprocessableEntity)
@@ -112,14 +112,7 @@ func TestReadOnlyKey(t *testing.T) {
 	s := startSite(t, siteOptions{})
 	ctx := context.Background()
 	k := s.apiKey(&keyward.KeyFields{Name: keyward.Some("visible")})
-	other, err := s.srv.Service.CreateAccount(ctx, &keyward.Actor{}, &keyward.AccountFields{Name: keyward.Some("other")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sysOther, err := s.srv.Service.SystemActor(ctx, other.ID, "req_test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, sysOther := s.account("other")
 	elsewhere, _, err := s.srv.Service.CreateKey(ctx, sysOther, keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("elsewhere")})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +125,7 @@ func TestReadOnlyKey(t *testing.T) {
 	list.lacks(t, `href="/keys/new"`, elsewhere.ID)
 	// Overview without usage:read: no chart offered, no failure.
 	b.get("/").is(t, http.StatusOK).has(t, "may not read usage", `id="top-keys"`, `id="expiring"`)
-	page := b.get("/keys/" + k.ID).is(t, http.StatusOK)
+	page := b.get("/keys/"+k.ID).is(t, http.StatusOK)
 	page.lacks(t, `id="edit" `, `id="rotate" `, `id="disable" `, `id="revoke" `, `id="delete" `)
 	page.has(t, "may not read usage", "may not read the audit log")
 
@@ -160,8 +153,8 @@ func TestReadOnlyKey(t *testing.T) {
 		t.Fatalf("%d keys", n)
 	}
 	// Another account's key does not exist here.
-	b.get("/keys/" + elsewhere.ID).is(t, http.StatusNotFound)
-	b.get("/keys/" + elsewhere.ID + "/edit").is(t, http.StatusForbidden)
+	b.get("/keys/"+elsewhere.ID).is(t, http.StatusNotFound)
+	b.get("/keys/"+elsewhere.ID+"/edit").is(t, http.StatusForbidden)
 }
 
 func TestOverview(t *testing.T) {
@@ -198,6 +191,6 @@ func TestOverview(t *testing.T) {
 		b.get("/?range="+r).is(t, http.StatusOK).has(t, `<svg id="usage-chart"`, `href="/?range=`+r+`" aria-current="true"`)
 	}
 	// The key's own chart.
-	kp := b.get("/keys/" + busy.ID + "?range=7d").is(t, http.StatusOK)
+	kp := b.get("/keys/"+busy.ID+"?range=7d").is(t, http.StatusOK)
 	kp.has(t, `<svg id="usage-chart"`, `class="o-VALID"`, `class="o-DISABLED"`)
 }

@@ -95,7 +95,7 @@ func chartSVG(c chart) template.HTML {
 			fmt.Fprintf(&s, `<text x="%.0f" y="%d" text-anchor="%s">%s</text>`, x, chartH+18, anchor, bucketLabel(c.Buckets[i].Start, c.Step))
 		}
 	}
-	fmt.Fprintf(&s, `<text x="4" y="14">%s</text>`, formatNumber(peak))
+	fmt.Fprintf(&s, `<text x="4" y="14">%s</text>`, itoa(peak))
 	s.WriteString(`</svg><ul class="legend">`)
 	for _, o := range c.legend() {
 		fmt.Fprintf(&s, `<li><span class="swatch o-%s" aria-hidden="true"></span>%s</li>`, o, o)

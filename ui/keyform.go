@@ -128,7 +128,10 @@ func keyForm(v url.Values, cur *keyward.Key) (in *keyward.KeyFields, errs map[st
 	}
 	roles := lines(v.Get("roles"))
 	mode := keyward.PermissionMode(get("permission_mode"))
-	if cur == nil && mode == "" && (len(scopes) > 0 || len(roles) > 0) {
+	// Scopes or roles given where there were none, with the mode left as
+	// it was: the person means a restricted key (as the form's hint says).
+	if (cur == nil && mode == "" || cur != nil && mode == cur.PermissionMode && cur.PermissionMode != keyward.ModeRestricted) &&
+		(len(scopes) > 0 || len(roles) > 0) {
 		mode = keyward.ModeRestricted
 	}
 	if mode != "" && (cur == nil || mode != cur.PermissionMode) {

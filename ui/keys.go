@@ -126,16 +126,23 @@ func (u *UI) keyList(w http.ResponseWriter, r *http.Request, c *call) error {
 		p.Rows = append(p.Rows, keyRow{Key: k, Status: keyStatus(k, now), Activity: activity[k.ID]})
 	}
 	if more && len(keys) > 0 {
-		next := url.Values{}
-		for name, vs := range q {
-			if name != "after" {
-				next[name] = vs
-			}
-		}
-		next.Set("after", keys[len(keys)-1].ID)
-		p.Next = "/keys?" + next.Encode()
+		p.Next = nextPage("/keys", q, keys[len(keys)-1].ID)
 	}
 	return u.render(w, r, c, http.StatusOK, "keys.html", p)
+}
+
+// nextPage returns the address of the page of a list after the one that
+// ended with id last: the same query (the filters), the cursor in
+// "after" (a list page reads it as the API's starting_after).
+func nextPage(path string, q url.Values, last string) string {
+	next := url.Values{}
+	for name, vs := range q {
+		if name != "after" {
+			next[name] = vs
+		}
+	}
+	next.Set("after", last)
+	return path + "?" + next.Encode()
 }
 
 // keyStatus is what a page says of a key's state: revoked, expired,

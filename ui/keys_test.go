@@ -281,7 +281,7 @@ func TestEditKey(t *testing.T) {
 	edit := formValues(form.body)
 	edit.Set("name", "after")
 	edit.Set("description", "now described")
-	edit.Set("permission_mode", "restricted")
+	// Scopes where there were none, the mode left as it was: restricted.
 	edit.Set("scopes", "documents:read")
 	edit.Set("project", prj.ID)
 	edit.Set("expires_at", "")

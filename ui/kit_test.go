@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"bytes"
 	"context"
 	"html"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +25,7 @@ import (
 type site struct {
 	t    *testing.T
 	srv  *keywardtest.Server
-	logs *logBuffer
+	logs *keywardtest.Logs
 }
 
 // siteOptions change the server a test starts.
@@ -38,7 +36,7 @@ type siteOptions struct {
 
 func startSite(t *testing.T, o siteOptions) *site {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &keywardtest.Logs{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.ui.Logger = log
 	srv := keywardtest.Start(t, keywardtest.Options{
@@ -47,24 +45,6 @@ func startSite(t *testing.T, o siteOptions) *site {
 		Mount:   func(h *khttp.Server, svc *service.Service) { ui.Mount(h, svc, o.ui) },
 	})
 	return &site{t: t, srv: srv, logs: logs}
-}
-
-// logBuffer collects log lines from many goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // system returns keyward's own actor on the default account, to set up
@@ -98,6 +78,22 @@ func (s *site) apiKey(in *keyward.KeyFields) *keyward.Key {
 		s.t.Fatal(err)
 	}
 	return k
+}
+
+// account creates another account, and returns it with keyward's own
+// actor on it.
+func (s *site) account(name string) (*keyward.Account, *keyward.Actor) {
+	s.t.Helper()
+	ctx := context.Background()
+	acct, err := s.srv.Service.CreateAccount(ctx, &keyward.Actor{}, &keyward.AccountFields{Name: keyward.Some(name)})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	sys, err := s.srv.Service.SystemActor(ctx, acct.ID, "req_test")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return acct, sys
 }
 
 // key reads a key of the default account as it is now.

@@ -250,7 +250,7 @@ func funcMap(st *static) template.FuncMap {
 			return v
 		},
 		"chart":   chartSVG,
-		"number":  formatNumber,
+		"number":  itoa,
 		"join":    strings.Join,
 		"changes": changes,
 	}
@@ -273,23 +273,5 @@ type selectView struct {
 }
 
 type option struct{ Value, Label string }
-
-// formatNumber writes n with thin groups of three digits.
-func formatNumber(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -73,15 +74,28 @@ func TestSignInAndOut(t *testing.T) {
 	// Signed in, the sign-in form sends the browser home.
 	b.get("/sign-in").redirects(t, "/")
 
-	b.post("/sign-out", nil).redirects(t, "/sign-in")
-	b.get("/").redirects(t, "/sign-in")
-
 	// The key never shows after sign-in: not in a page, a header or a
 	// log line.
-	for _, where := range []string{home.body, s.logs.String(), strings.Join(home.header.Values("Set-Cookie"), " ")} {
-		if strings.Contains(where, tok.Reveal()) {
-			t.Fatalf("the key shows after sign-in:\n%s", where)
+	seen := []*page{p, home}
+	for _, path := range []string{"/keys", "/keys/new", "/keys/" + s.srv.OperatorKeyID, "/no/such/page"} {
+		seen = append(seen, b.get(path))
+	}
+	b.post("/sign-out", nil).redirects(t, "/sign-in")
+	b.get("/").redirects(t, "/sign-in")
+	for _, pg := range seen {
+		for _, where := range []string{pg.body, fmt.Sprint(pg.header)} {
+			if strings.Contains(where, tok.Reveal()) {
+				t.Fatalf("the key shows after sign-in:\n%s", where)
+			}
 		}
+	}
+	for _, line := range []string{"path=/sign-in status=303", "path=/keys status=200", "path=/keys/" + s.srv.OperatorKeyID + " status=404"} {
+		if !strings.Contains(s.logs.String(), line) {
+			t.Errorf("the access log lacks %q", line)
+		}
+	}
+	if strings.Contains(s.logs.String(), tok.Reveal()) {
+		t.Fatalf("the key is in the log:\n%s", s.logs.String())
 	}
 	if !strings.Contains(s.logs.String(), "request") {
 		t.Fatal("no access log lines: the check above saw nothing")
@@ -350,11 +364,7 @@ func TestStaticFiles(t *testing.T) {
 func TestAccountBoundKey(t *testing.T) {
 	t.Parallel()
 	s := startSite(t, siteOptions{})
-	ctx := context.Background()
-	other, err := s.srv.Service.CreateAccount(ctx, &keyward.Actor{}, &keyward.AccountFields{Name: keyward.Some("other")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	other, _ := s.account("other")
 	_, tok := s.managementKey("bound", keyward.PermKeysRead)
 	b := s.browser()
 	b.signIn(tok)

@@ -19,30 +19,45 @@
 //
 // # Adding a page
 //
-// One handler per page, all routes declared in routes (routes.go):
+// One handler per page, all routes declared in routes (routes.go). For a
+// kind of object (the keys are the worked example: keys.go, key.go,
+// keyactions.go and their templates):
 //
-//  1. Write the template ui/templates/<name>.html: it defines "title" and
-//     "content" (the layout, layout.html, holds the navigation and the
-//     account switch). Use the partials of partials.html: "field" (a
-//     labelled input with its #<name>-error), "textarea", "select",
-//     "errors" (the form's general error), "csrf" (the hidden token every
-//     POST form needs), "pager" (a#next-page) and "chart".
-//  2. Write the handler, a pageFunc: func(w, r, *call) error. call.actor
-//     is the authenticated actor to pass to the service; return the
-//     service's error and the page shows it (404, 403 and 409 as pages of
-//     their own). Render with u.render(w, r, c, status, "<name>.html",
-//     data); a form re-renders with u.formError(err) → 422 and the field
-//     errors of the API's problem (invalid_params → #<field>-error).
-//     After a POST that changed something, redirect with seeOther (303).
-//  3. Register it in routes with u.page (GET) or u.post (POST: CSRF is
-//     checked before the handler runs), and add a link in layout.html's
-//     nav if it is a list.
+//  1. Templates in ui/templates/<name>.html, each defining "title" and
+//     "content" (layout.html holds the navigation, the account switch and
+//     sign-out). The partials of partials.html: "csrf" (the hidden token
+//     every POST form needs: {{template "csrf" $}}), "field" / "textarea"
+//     (a labelled input with its hint and its #<name>-error:
+//     {{template "field" field .Form "name" "Name" "text"}}), "select"
+//     ({{template "select" options .Form "status" "Status" "" "Any" …}}),
+//     "errors" (the form's general error), "pager" (a#next-page) and
+//     "usage" (a usage chart with its range links).
+//  2. A handler is a pageFunc, func(w, r, *call) error: c.actor is the
+//     actor to pass to the service, authenticated for this request.
+//     Return the service's error and the page shows it with its status
+//     (404, 403, 409…). Render with u.render(w, r, c, status, "<name>.html",
+//     data); the template reads data as .Page, and .Can "<permission>" says
+//     whether to offer an action (service.Require, the service's own
+//     check). A GET page that only leads to a change checks
+//     service.Require first, so it is refused as the change would be.
+//  3. A form's POST reads r.PostForm (parsed, CSRF already checked) into
+//     the service's input type. When the service refuses it,
+//     formError(r.PostForm, err, fields) gives the form back with each of
+//     the problem's field errors next to its field (fields maps API member
+//     names to form field names where they differ), to render with the
+//     status 422 Unprocessable Entity. On success, seeOther (303) to the
+//     object's page.
+//  4. Register the routes in routes: u.page for GET, u.post for POST.
+//     The layout's nav already links /management-keys, /users,
+//     /service-accounts, /roles, /catalog, /projects and /audit.
 //
-// A list page reads one page of objects with one store query (the
-// service's List… with Page{Limit, StartingAfter}), shows a#next-page
-// when there is more (cursor: the last id), and fetches whatever it shows
-// per row for all rows at once (see keys.go's activity: one usage query
-// for the page's keys), never per row.
+// A list page reads one page of objects with one service call (List…
+// with Page{Limit, StartingAfter} from the query's "after"), shows
+// a#next-page when there is more (nextPage), puts data-id (keys:
+// data-key-id) on each row, and reads what it shows per row for all rows
+// at once (keys.go's 24 h activity: one usage read for the page's keys),
+// never per row. The tests drive pages over real HTTP with the kit of
+// kit_test.go (startSite, browser.signIn, get, post, page.errorOf).
 package ui
 
 import (

@@ -1,6 +1,5 @@
 // keyward dashboard: enhancements only. Every page works without this
-// file; it adds the copy button's action and asks before destructive
-// forms submit.
+// file; it adds the copy button's action.
 (function () {
   "use strict";
   document.addEventListener("click", function (e) {
@@ -13,8 +12,5 @@
       b.textContent = "Copied";
       setTimeout(function () { b.textContent = label; }, 2000);
     });
-  });
-  document.querySelectorAll("[data-enhance=copy]").forEach(function (b) {
-    b.hidden = false;
   });
 })();
