@@ -93,15 +93,15 @@ func TestUserPages(t *testing.T) {
 	}
 
 	// The operator switches to another account and sees its users only.
-	other := s.otherAccount()
+	acct, other := s.account("second")
 	theirs, err := s.srv.Service.CreateUser(ctx, other, &keyward.UserFields{Name: keyward.Some("Theirs")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.post("/account", url.Values{"account": {other.AccountID}}).redirects(t, "/")
+	b.post("/account", url.Values{"account": {acct.ID}}).redirects(t, "/")
 	b.get("/users").is(t, http.StatusOK).has(t, `<tr data-id="`+theirs.ID+`">`).lacks(t, ann.ID)
-	b.get("/users/" + ann.ID).is(t, http.StatusNotFound)
-	b.get("/users/" + theirs.ID).is(t, http.StatusOK)
+	b.get("/users/"+ann.ID).is(t, http.StatusNotFound)
+	b.get("/users/"+theirs.ID).is(t, http.StatusOK)
 }
 
 func TestServiceAccountPages(t *testing.T) {

@@ -48,7 +48,7 @@ func TestManagementKeyPages(t *testing.T) {
 	o.get("/keys").is(t, http.StatusOK)
 	// The operator's own key: deletion offered, changes not (a key never
 	// changes itself).
-	self := b.get("/management-keys/" + s.srv.OperatorKeyID).is(t, http.StatusOK)
+	self := b.get("/management-keys/"+s.srv.OperatorKeyID).is(t, http.StatusOK)
 	self.has(t, "the key this session signed in with", `id="delete" `).lacks(t, `id="edit" `, `id="disable" `, `id="revoke" `)
 }
 
@@ -83,17 +83,17 @@ func TestManagementKeyEscalation(t *testing.T) {
 	}
 
 	// A key with more permissions: nothing offered, forced changes refused.
-	bp := b.get("/management-keys/" + big.ID).is(t, http.StatusOK)
+	bp := b.get("/management-keys/"+big.ID).is(t, http.StatusOK)
 	bp.lacks(t, `id="edit" `, `id="disable" `, `id="revoke" `, `id="delete" `)
 	for _, path := range []string{"/edit", "/disable", "/revoke", "/delete"} {
-		b.get("/management-keys/" + big.ID + path).is(t, http.StatusForbidden)
+		b.get("/management-keys/"+big.ID+path).is(t, http.StatusForbidden)
 		b.post("/management-keys/"+big.ID+path, url.Values{"name": {"taken"}}).is(t, http.StatusForbidden)
 	}
 	if k, _ := s.srv.Service.GetKey(ctx, s.system(), keyward.KindManagement, big.ID); k.Version != big.Version || k.Status != keyward.StatusActive {
 		t.Fatalf("forced changes went through: %+v", k)
 	}
 	// A key within its permissions: managed, but not beyond them.
-	sp := b.get("/management-keys/" + small.ID).is(t, http.StatusOK)
+	sp := b.get("/management-keys/"+small.ID).is(t, http.StatusOK)
 	sp.has(t, `id="edit" `, `id="disable" `, `id="delete" `)
 	p = b.post("/management-keys/"+small.ID+"/edit", url.Values{"name": {"small"}, "permissions": {keyward.PermKeysRead, keyward.PermAuditRead}})
 	p.is(t, http.StatusForbidden)
@@ -107,11 +107,11 @@ func TestManagementKeyEscalation(t *testing.T) {
 
 	// Its own key: no change offered or allowed; the operator key is not
 	// there at all.
-	own := b.get("/management-keys/" + lead.ID).is(t, http.StatusOK)
+	own := b.get("/management-keys/"+lead.ID).is(t, http.StatusOK)
 	own.lacks(t, `id="edit" `, `id="disable" `, `id="revoke" `).has(t, `id="delete" `)
 	b.post("/management-keys/"+lead.ID+"/edit", url.Values{"name": {"lead"}, "permissions": {keyward.PermKeysRead}}).is(t, http.StatusForbidden)
 	b.post("/management-keys/"+lead.ID+"/disable", nil).is(t, http.StatusForbidden)
-	b.get("/management-keys/" + s.srv.OperatorKeyID).is(t, http.StatusNotFound)
+	b.get("/management-keys/"+s.srv.OperatorKeyID).is(t, http.StatusNotFound)
 	b.get("/management-keys").lacks(t, s.srv.OperatorKeyID)
 	// Deleting itself ends the session.
 	b.post("/management-keys/"+lead.ID+"/delete", nil).redirects(t, "/management-keys")

@@ -113,25 +113,6 @@ func (o *objectPages[T]) listPage(u *UI) pageFunc {
 	}
 }
 
-// nextPage is the link to the page of a list after the row id, with the
-// same filters.
-func nextPage(path string, q url.Values, after string) string {
-	next := url.Values{}
-	for name, vs := range q {
-		if name != "after" {
-			next[name] = vs
-		}
-	}
-	next.Set("after", after)
-	return path + "?" + next.Encode()
-}
-
-// listPageOf returns the page of a list the filter form's "after" asks
-// for, as the service takes it.
-func listPageOf(q url.Values) keyward.Page {
-	return keyward.Page{Limit: listPageSize, StartingAfter: q.Get("after")}
-}
-
 // listPageSize is how many rows a page of a list shows.
 const listPageSize = 50
 

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/keywardtest"
 )
 
 // objectCase describes one kind of object's pages to checkObjectPages.
@@ -43,21 +42,6 @@ type objectCase struct {
 }
 
 var etagInput = regexp.MustCompile(`name="etag" value="([^"]*)"`)
-
-// otherAccount makes a second account and returns its system actor.
-func (s *site) otherAccount() *keyward.Actor {
-	s.t.Helper()
-	ctx := context.Background()
-	other, err := s.srv.Service.CreateAccount(ctx, &keyward.Actor{}, &keyward.AccountFields{Name: keyward.Some("other " + keywardtest.RandomHex(s.t, 4))})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	a, err := s.srv.Service.SystemActor(ctx, other.ID, "req_test")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return a
-}
 
 // checkObjectPages goes through a kind's pages as the operator and as a
 // key that may only read the kind: list, create, field errors, CSRF,
@@ -148,7 +132,8 @@ func checkObjectPages(t *testing.T, c objectCase) (*site, string) {
 	}
 
 	// Another account's object is not there.
-	other, err := c.elsewhere(s, ctx, s.otherAccount())
+	_, sysOther := s.account("other")
+	other, err := c.elsewhere(s, ctx, sysOther)
 	if err != nil {
 		t.Fatal(err)
 	}
