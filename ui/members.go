@@ -133,6 +133,7 @@ func (u *UI) userPages() *objectPages[*keyward.User] {
 		},
 		etag:       func(x *keyward.User) string { return x.ETag() },
 		deleteNote: "Every key the user owns is revoked.",
+		taken:      "external_id",
 	}
 }
 
@@ -190,6 +191,7 @@ func (u *UI) serviceAccountPages() *objectPages[*keyward.ServiceAccount] {
 		},
 		etag:       func(x *keyward.ServiceAccount) string { return x.ETag() },
 		deleteNote: "Every key the service account owns is revoked.",
+		taken:      "name",
 	}
 }
 

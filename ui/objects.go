@@ -61,6 +61,9 @@ type objectPages[T any] struct {
 	etag func(v T) string
 	// deleteNote says what else a deletion does (revokes keys…).
 	deleteNote string
+	// taken is the form field a duplicate (409: a unique value taken)
+	// is about; "" shows it as the form's error.
+	taken string
 }
 
 // objectChange is a destructive change other than deletion, confirmed
@@ -245,6 +248,9 @@ func (o *objectPages[T]) refused(u *UI, w http.ResponseWriter, r *http.Request, 
 	if isCode(err, keyward.ECodePreconditionFail) {
 		return true, o.renderForm(u, w, r, c, http.StatusPreconditionFailed, v, isNew, &form{Values: values,
 			Error: "This " + o.noun + " was changed by someone else since this form was opened: reload the page to see the changes, then edit again."})
+	}
+	if isCode(err, keyward.ECodeDuplicate) && o.taken != "" {
+		return true, o.renderForm(u, w, r, c, http.StatusConflict, v, isNew, &form{Values: values, Errors: map[string]string{o.taken: keyward.AsError(err).Message}})
 	}
 	if isCode(err, keyward.ECodeResourceInUse) {
 		return true, o.renderForm(u, w, r, c, http.StatusConflict, v, isNew, &form{Values: values, Error: keyward.AsError(err).Message})

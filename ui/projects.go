@@ -57,5 +57,6 @@ func (u *UI) projectPages() *objectPages[*keyward.Project] {
 		},
 		etag:       func(x *keyward.Project) string { return x.ETag() },
 		deleteNote: "Every key scoped to the project is revoked.",
+		taken:      "name",
 	}
 }

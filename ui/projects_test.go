@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"testing"
 
@@ -10,7 +11,7 @@ import (
 
 func TestProjectPages(t *testing.T) {
 	t.Parallel()
-	checkObjectPages(t, objectCase{
+	s, _ := checkObjectPages(t, objectCase{
 		kind: "projects", read: keyward.PermKeysRead, write: keyward.PermKeysWrite,
 		create:   url.Values{"name": {"shop"}, "description": {"the web shop"}},
 		bad:      url.Values{"name": {""}},
@@ -32,4 +33,11 @@ func TestProjectPages(t *testing.T) {
 			return len(ps)
 		},
 	})
+	// A name taken is an error next to the name.
+	b := s.browser()
+	b.signIn(s.srv.OperatorKey)
+	b.post("/projects", url.Values{"name": {"one"}}).is(t, http.StatusSeeOther)
+	if p := b.post("/projects", url.Values{"name": {"one"}}).is(t, http.StatusConflict); p.errorOf("name") == "" {
+		t.Errorf("no #name-error\n%s", p.body)
+	}
 }

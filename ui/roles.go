@@ -73,6 +73,7 @@ func (u *UI) rolePages() *objectPages[*keyward.Role] {
 		},
 		etag:       func(x *keyward.Role) string { return x.ETag() },
 		deleteNote: "A role that users or keys hold cannot be deleted: take it off them first.",
+		taken:      "name",
 	}
 }
 
