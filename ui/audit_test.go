@@ -40,6 +40,9 @@ func TestAuditLog(t *testing.T) {
 	if len(first) != 50 || next == "" {
 		t.Fatalf("first page: %d rows, next %q", len(first), next)
 	}
+	if len(all.body) > 150<<10 {
+		t.Errorf("a page of the audit log is %d bytes", len(all.body))
+	}
 	second := b.get(next).is(t, http.StatusOK)
 	rest := second.rows("audit")
 	if len(rest) == 0 || slices.ContainsFunc(rest, func(id string) bool { return slices.Contains(first, id) }) {

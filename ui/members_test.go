@@ -87,6 +87,9 @@ func TestUserPages(t *testing.T) {
 	if next == "" || len(first.rows("users")) != 50 {
 		t.Fatalf("first page: %d rows, next %q", len(first.rows("users")), next)
 	}
+	if len(first.body) > 150<<10 {
+		t.Errorf("a page of users is %d bytes", len(first.body))
+	}
 	second := b.get(next).is(t, http.StatusOK)
 	if n := len(second.rows("users")); n != 7 || second.link("next-page") != "" {
 		t.Fatalf("second page: %d rows, next %q", n, second.link("next-page"))
