@@ -39,10 +39,7 @@ func (c chart) legend() []keyward.VerifyCode {
 }
 
 // Chart geometry (SVG user units).
-const (
-	chartW, chartH = 720, 200
-	chartPad       = 24
-)
+const chartW, chartH = 720, 200
 
 // chartSVG renders c. Every bar has a <title> (its time and counts) for
 // a screen reader and a hover; the figure has a text summary.
@@ -53,7 +50,7 @@ func chartSVG(c chart) template.HTML {
 	}
 	var s strings.Builder
 	fmt.Fprintf(&s, `<svg id="%s" class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-title" preserveAspectRatio="none">`,
-		template.HTMLEscapeString(c.ID), chartW, chartH+chartPad, template.HTMLEscapeString(c.ID))
+		template.HTMLEscapeString(c.ID), chartW, chartH, template.HTMLEscapeString(c.ID))
 	fmt.Fprintf(&s, `<title id="%s-title">%s</title>`, template.HTMLEscapeString(c.ID), template.HTMLEscapeString(c.Title))
 	fmt.Fprintf(&s, `<line class="axis" x1="0" y1="%d" x2="%d" y2="%d"/>`, chartH, chartW, chartH)
 	n := len(c.Buckets)
@@ -82,21 +79,17 @@ func chartSVG(c chart) template.HTML {
 			fmt.Fprintf(&s, `<title>%s</title></g>`, template.HTMLEscapeString(tip.String()))
 		}
 	}
+	// Text stays out of the drawing, which stretches to the page's width:
+	// the time axis and the scale are HTML, readable at any width.
+	s.WriteString(`</svg>`)
 	if n > 0 {
+		s.WriteString(`<div class="axis-labels" aria-hidden="true">`)
 		for _, i := range []int{0, n / 2, n - 1} {
-			x := (float64(i) + 0.5) * float64(chartW) / float64(n)
-			anchor := "middle"
-			switch i {
-			case 0:
-				anchor, x = "start", 0
-			case n - 1:
-				anchor, x = "end", chartW
-			}
-			fmt.Fprintf(&s, `<text x="%.0f" y="%d" text-anchor="%s">%s</text>`, x, chartH+18, anchor, bucketLabel(c.Buckets[i].Start, c.Step))
+			fmt.Fprintf(&s, `<span>%s</span>`, bucketLabel(c.Buckets[i].Start, c.Step))
 		}
+		s.WriteString(`</div>`)
 	}
-	fmt.Fprintf(&s, `<text x="4" y="14">%s</text>`, itoa(peak))
-	s.WriteString(`</svg><ul class="legend">`)
+	fmt.Fprintf(&s, `<p class="scale">Highest bar: %s verifications.</p><ul class="legend">`, itoa(peak))
 	for _, o := range c.legend() {
 		fmt.Fprintf(&s, `<li><span class="swatch o-%s" aria-hidden="true"></span>%s</li>`, o, o)
 	}

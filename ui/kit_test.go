@@ -20,8 +20,9 @@ import (
 	"github.com/keyward/keyward/ui"
 )
 
-// site is a keyward server with the dashboard, on a new SQLite database,
-// whose log lines the test can read.
+// site is a keyward server with the dashboard, on a new database (SQLite,
+// or PostgreSQL with KEYWARD_TEST_STORE=postgres), whose log lines the
+// test can read.
 type site struct {
 	t    *testing.T
 	srv  *keywardtest.Server
@@ -40,6 +41,7 @@ func startSite(t *testing.T, o siteOptions) *site {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.ui.Logger = log
 	srv := keywardtest.Start(t, keywardtest.Options{
+		Store: keywardtest.StoreFromEnv(t),
 		HTTP:    khttp.Options{Logger: log, Lockout: o.lockout},
 		Service: service.Options{Logger: log, UsageFlushInterval: 20 * time.Millisecond},
 		Mount:   func(h *khttp.Server, svc *service.Service) { ui.Mount(h, svc, o.ui) },

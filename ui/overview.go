@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -127,6 +128,8 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, c *call) error {
 		if err != nil {
 			return err
 		}
+		// Soonest first (the page is the window's first ten by id).
+		slices.SortFunc(keys, func(x, y *keyward.Key) int { return x.ExpiresAt.Compare(*y.ExpiresAt) })
 		p.Expiring = keys
 	}
 	return u.render(w, r, c, http.StatusOK, "overview.html", p)

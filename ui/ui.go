@@ -48,8 +48,9 @@
 //     status 422 Unprocessable Entity. On success, seeOther (303) to the
 //     object's page.
 //  4. Register the routes in routes: u.page for GET, u.post for POST.
-//     The layout's nav already links /management-keys, /users,
-//     /service-accounts, /roles, /catalog, /projects and /audit.
+//     The navigation (navigation, in render.go) already links
+//     /management-keys, /users, /service-accounts, /roles, /catalog,
+//     /projects and /audit; a new section adds its item there.
 //
 // A list page reads one page of objects with one service call (List…
 // with Page{Limit, StartingAfter} from the query's "after"), shows
