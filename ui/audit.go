@@ -94,15 +94,3 @@ func (u *UI) auditEvents(r *http.Request, c *call, f *keyward.AuditFilter, next 
 	}
 	return rows, nil
 }
-
-// objectRoutes declares the pages of the kinds of objects besides API
-// keys, and the audit log.
-func (u *UI) objectRoutes() {
-	u.managementKeyPages().register(u)
-	u.userPages().register(u)
-	u.serviceAccountPages().register(u)
-	u.rolePages().register(u)
-	u.resourcePages().register(u)
-	u.projectPages().register(u)
-	u.mux.Handle("GET /audit", u.page(u.auditList))
-}

@@ -21,6 +21,18 @@ import (
 // change in the service (write), and the service refuses whatever is
 // forced anyway.
 
+// objectRoutes declares the pages of the kinds of objects besides API
+// keys, and the audit log.
+func (u *UI) objectRoutes() {
+	u.managementKeyPages().register(u)
+	u.userPages().register(u)
+	u.serviceAccountPages().register(u)
+	u.rolePages().register(u)
+	u.resourcePages().register(u)
+	u.projectPages().register(u)
+	u.mux.Handle("GET /audit", u.page(u.auditList))
+}
+
 // objectPages describe the pages of one kind of object T.
 type objectPages[T any] struct {
 	kind  string // "users": the URL's segment, table#users, form#users-form, template users.html
