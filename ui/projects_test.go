@@ -40,4 +40,19 @@ func TestProjectPages(t *testing.T) {
 	if p := b.post("/projects", url.Values{"name": {"one"}}).is(t, http.StatusConflict); p.errorOf("name") == "" {
 		t.Errorf("no #name-error\n%s", p.body)
 	}
+	// A deletion confirmed for a version of the project that changed
+	// meanwhile is refused on the confirmation (412), nothing deleted.
+	created := b.post("/projects", url.Values{"name": {"two"}}).is(t, http.StatusSeeOther).header.Get("Location")
+	conf := b.get(created + "/delete").is(t, http.StatusOK)
+	m := etagInput.FindStringSubmatch(conf.body)
+	if m == nil {
+		t.Fatalf("the confirmation carries no etag\n%s", conf.body)
+	}
+	ctx := context.Background()
+	id := created[len("/projects/"):]
+	if _, err := s.srv.Service.UpdateProject(ctx, s.system(), id, &keyward.ProjectFields{Name: keyward.Some("three")}, ""); err != nil {
+		t.Fatal(err)
+	}
+	b.post(created+"/delete", url.Values{"etag": {m[1]}}).is(t, http.StatusPreconditionFailed).has(t, `id="form-error"`)
+	b.get(created).is(t, http.StatusOK)
 }
