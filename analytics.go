@@ -164,8 +164,10 @@ func (r UsageRetention) Of(g Granularity) time.Duration {
 // page cache of the connections that read keys); on PostgreSQL in the
 // same database, upserted in batches so counts of every node add up.
 type UsageStore interface {
-	// AddUsage adds counts to their minute buckets and to the hour and
-	// day buckets holding them, in one transaction.
+	// AddUsage adds counts to their minute buckets, in one transaction.
+	// The hour and day buckets holding them include them from then on:
+	// the store rolls minutes up into them (the SQL store once a minute,
+	// reading hours and days adds the minutes not yet rolled up).
 	AddUsage(ctx context.Context, counts []UsageCount) error
 	// UsageSeries returns the counts per bucket start and outcome.
 	UsageSeries(ctx context.Context, q *UsageQuery) ([]UsageRow, error)

@@ -1,6 +1,7 @@
 // Package cli is keyward's command line: the server (serve, migrate) and
-// the client of a running server (keys …). cmd/keyward only calls Run;
-// tests call it too, with their own arguments, environment and streams.
+// the client of a running server (keys …). cmd/keyward only calls RunBuild
+// with the build's version; tests call Run, with their own arguments,
+// environment and streams.
 package cli
 
 import (
@@ -27,13 +28,22 @@ type env struct {
 	// stdinIsTerminal reports whether a person types on standard input:
 	// then revoke and delete ask before they act. Tests replace it.
 	stdinIsTerminal func() bool
+	// build describes the binary (keyward version).
+	build Build
 }
 
 // Run executes the keyward command line with the given arguments (without
-// the program name). ctx is cancelled on SIGINT/SIGTERM.
+// the program name). ctx is cancelled on SIGINT/SIGTERM. The binary is
+// described by ReadBuild("", ""): what the Go toolchain recorded.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return RunBuild(ctx, ReadBuild("", ""), args, getenv, stdin, stdout, stderr)
+}
+
+// RunBuild is Run for the binary b describes: cmd/keyward passes the
+// version and commit its build set at link time.
+func RunBuild(ctx context.Context, b Build, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr,
-		stdinIsTerminal: func() bool { return isTerminal(stdin) }}
+		stdinIsTerminal: func() bool { return isTerminal(stdin) }, build: b}
 	return e.execute(ctx, args)
 }
 
@@ -62,14 +72,15 @@ KEYWARD_TOKEN, KEYWARD_ACCOUNT_ID, KEYWARD_JSON, KEYWARD_TIMEOUT), so an
 exported variable can never change what a command does to a key.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		// --version prints what "keyward version" prints.
+		Version: e.build.String(),
 	}
-	root.SetVersionTemplate("keyward {{.Version}}\n")
+	root.SetVersionTemplate("{{.Version}}")
 	root.SetArgs(args)
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
-	root.AddCommand(e.serveCommand(), e.migrateCommand(), e.backupCommand(), e.adminCommand(), e.keysCommand(), e.versionCommand())
+	root.AddCommand(e.serveCommand(), e.migrateCommand(), e.backupCommand(), e.adminCommand(), e.keysCommand(), e.versionCommand(), e.healthcheckCommand())
 	root.AddCommand(e.accountsCommand(), e.usersCommand(), e.serviceAccountsCommand(), e.rolesCommand(), e.managementKeysCommand(), e.catalogCommand())
 	root.AddCommand(e.projectsCommand(), e.auditCommand(), e.usageCommand())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return e.bindEnv(cmd) }
@@ -197,18 +208,3 @@ type usageError struct{ msg string }
 func (u usageError) Error() string { return u.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
-
-func (e *env) versionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print keyward's version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(e.stdout, "keyward", Version)
-			return nil
-		},
-	}
-}
-
-// Version is keyward's version.
-const Version = "0.1.0"

@@ -32,6 +32,7 @@ type connFlags struct {
 	accountID string
 	json      bool
 	timeout   time.Duration
+	userAgent string // the binary's (Build.userAgent), not a flag
 }
 
 // connect checks the connection settings and returns the client of the
@@ -55,7 +56,7 @@ func (c *connFlags) connect() (*client.Client, error) {
 	cl, err := client.New(u.String(),
 		client.WithToken(keyward.TokenFromString(tok)),
 		client.WithAccountID(strings.TrimSpace(c.accountID)),
-		client.WithUserAgent("keyward-cli/"+Version),
+		client.WithUserAgent(c.userAgent),
 		client.WithHTTPClient(&http.Client{
 			Timeout: c.timeout,
 			// A redirect would silently turn a PATCH into a GET; the user

@@ -240,7 +240,10 @@ func TestCtKeysListOwnerAndLastUsed(t *testing.T) {
 // TestCtVersionFlag prints the version with --version, as "keyward
 // version" does.
 func TestCtVersionFlag(t *testing.T) {
-	want := "keyward " + cli.Version + "\n"
+	want := cli.ReadBuild("", "").String()
+	if !strings.HasPrefix(want, "keyward ") {
+		t.Fatalf("the version text %q does not start with \"keyward \"", want)
+	}
 	for _, args := range [][]string{{"--version"}, {"-v"}, {"version"}} {
 		r := ctRunCLI(t, ctInvocation{}, args...)
 		if r.err != nil || r.stdout != want {

@@ -59,7 +59,7 @@ bad usage (nothing was sent), 3 when the server cannot be reached.` + exitNote
 // are clients of a running server. It declares the connection flags they
 // share, and binds only those to KEYWARD_* variables.
 func (e *env) clientGroup(use string, h help, subs func(c *connFlags) []*cobra.Command) *cobra.Command {
-	c := &connFlags{}
+	c := &connFlags{userAgent: e.build.userAgent()}
 	cmd := &cobra.Command{
 		Use:     use,
 		Short:   h.short,

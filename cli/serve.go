@@ -248,7 +248,7 @@ func (e *env) serve(ctx context.Context, c *serveConfig) error {
 		ui.Mount(api, svc, ui.Options{IdleTimeout: c.uiIdle, MaxAge: c.uiMaxAge, SecureCookies: c.uiSecureCookies, Logger: log})
 	}
 	srv := khttp.NewHTTPServer(api, log)
-	attrs := []any{"addr", ln.Addr().String(), "store", c.store.describe(), "version", Version}
+	attrs := []any{"addr", ln.Addr().String(), "store", c.store.describe(), "version", e.build.Version, "commit", e.build.Commit}
 	if c.store.database == "" {
 		attrs = append(attrs, "data_dir", c.store.dataDir)
 	}

@@ -112,8 +112,9 @@ type entry struct {
 	ref  atomic.Bool
 	// counts are the verifications by outcome (keyward.UsageOutcomes;
 	// counts[0] is VALID) since the last write-behind; lastUse is the
-	// last valid one (Unix ms).
-	counts  [keyward.NumUsageOutcomes]atomic.Int64
+	// last valid one (Unix ms). 32 bits are plenty between two
+	// write-behinds (seconds apart) and keep the entry small.
+	counts  [keyward.NumUsageOutcomes]atomic.Int32
 	lastUse atomic.Int64
 }
 

@@ -99,7 +99,7 @@ func (t tallies) take(e *entry) {
 			if ty == nil {
 				ty = t.of(e)
 			}
-			ty.counts[i] += n
+			ty.counts[i] += int64(n)
 		}
 	}
 	if ty != nil {

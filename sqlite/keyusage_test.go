@@ -164,7 +164,8 @@ func TestSQLiteKeyUsageOfDeletedKeys(t *testing.T) {
 }
 
 // A database of the previous schema (version 5: usage in the keys'
-// columns, a usage file without key_usage) moves its keys' usage to the
+// columns, a usage file without key_usage; a real one has no later
+// version either) moves its keys' usage to the
 // usage file when opened, once: opening again, or after a crash between
 // the copy and version 6, counts nothing twice.
 func TestSQLiteKeyUsageMigration(t *testing.T) {
@@ -176,7 +177,7 @@ func TestSQLiteKeyUsageMigration(t *testing.T) {
 	// the usage file back to its version 1 if dropTable.
 	oldSchema := func(db *sqlite.DB, id string, dropTable bool) {
 		t.Helper()
-		// Versions 6 and later undone (version 7 added an index).
+		// Versions 6 and later undone (version 8 added an index).
 		for _, q := range []string{`DELETE FROM schema_migrations WHERE version >= 6`, `DROP INDEX IF EXISTS keys_expires`} {
 			if _, err := db.WriteDB().ExecContext(ctx, q); err != nil {
 				t.Fatal(err)

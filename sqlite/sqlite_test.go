@@ -70,6 +70,16 @@ func TestSQLitePragmas(t *testing.T) {
 	if err := db.WriteDB().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode after a write = %q, %v", mode, err)
 	}
+	// The usage file's writer: no fsync per commit (written behind; a
+	// crash of the process loses nothing committed), a large page cache.
+	for _, c := range []struct{ pragma, want string }{
+		{"journal_mode", "wal"}, {"synchronous", "1"}, {"cache_size", "-32768"}, {"busy_timeout", "5000"},
+	} {
+		var got string
+		if err := db.UsageWriteDB().QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil || strings.ToLower(got) != c.want {
+			t.Errorf("usage writer: PRAGMA %s = %q (%v), want %s", c.pragma, got, err, c.want)
+		}
+	}
 	// Readers: read-only.
 	for _, c := range []struct{ pragma, want string }{
 		{"query_only", "1"}, {"busy_timeout", "5000"},

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,10 +14,21 @@ import (
 )
 
 // The usage buckets (keyward.UsageStore): one table, usage_buckets, with
-// a row per granularity, key, bucket start and outcome. The write-behind
-// adds each interval's counts to the minute, hour and day rows at once
-// (the roll-up), in batches of multi-row upserts sorted by primary key, so
-// nodes writing the same rows at once never deadlock and their counts add.
+// a row per granularity, bucket start, key and outcome, its primary key in
+// that order so that the rows of one write-behind (every active key's
+// current minute) are together at the end of the table.
+//
+// The write-behind adds minute rows only; hours and days are rolled up
+// from them once a minute. usage_rollup.upto is the start of the first
+// minute not yet added to its hour and day: the first write of a later
+// minute folds the minutes before it in with one INSERT … SELECT, in the
+// same transaction, and a late count (a minute already folded, from a
+// node whose clock lags or counts that waited through an outage) goes to
+// its minute, hour and day at once. Reading hours or days adds the
+// minutes from upto on. Every write takes usage_rollup's row first (a row
+// lock on PostgreSQL; SQLite has one writer), so a fold and a write never
+// miss each other, and rows are written sorted by primary key, so nodes
+// writing the same rows never deadlock and their counts add.
 
 // usageBatchRows is the number of rows of one upsert statement.
 const usageBatchRows = 200
@@ -50,14 +62,35 @@ type bucketRow struct {
 }
 
 func compareBucketRows(a, b bucketRow) int {
-	return cmp.Or(cmp.Compare(a.g, b.g), cmp.Compare(a.keyID, b.keyID), cmp.Compare(a.start, b.start), cmp.Compare(a.outcome, b.outcome))
+	return cmp.Or(cmp.Compare(a.g, b.g), cmp.Compare(a.start, b.start), cmp.Compare(a.keyID, b.keyID), cmp.Compare(a.outcome, b.outcome))
 }
 
 // AddUsage implements keyward.UsageStore.
 func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error {
-	if len(counts) == 0 {
+	var latest int64
+	for i := range counts {
+		if c := &counts[i]; c.Count > 0 && c.Outcome.UsageIndex() >= 0 {
+			latest = max(latest, ms(keyward.GranularityMinute.Start(c.Minute)))
+		}
+	}
+	if latest == 0 {
 		return nil
 	}
+	op, cancel := s.bound(ctx)
+	defer cancel()
+	var err error
+	for attempt := 1; attempt <= maxWriteAttempts; attempt++ {
+		err = s.outcome(ctx, op, s.addUsageOnce(op, counts, latest))
+		if err == nil || !s.dialect.IsRetryable(err) {
+			break
+		}
+	}
+	return err
+}
+
+// bucketRows are the rows counts add to: each count's minute, and its hour
+// and day too when its minute was already rolled up (before upto).
+func bucketRows(counts []keyward.UsageCount, upto int64) []bucketRow {
 	type pk struct {
 		g       keyward.Granularity
 		start   int64
@@ -72,6 +105,9 @@ func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error
 			continue
 		}
 		for _, g := range keyward.Granularities() {
+			if g != keyward.GranularityMinute && ms(keyward.GranularityMinute.Start(c.Minute)) >= upto {
+				break
+			}
 			k := pk{g, ms(g.Start(c.Minute)), c.KeyID, c.Outcome}
 			if j, ok := sum[k]; ok {
 				rows[j].count += c.Count
@@ -82,28 +118,51 @@ func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error
 		}
 	}
 	slices.SortFunc(rows, compareBucketRows)
-	op, cancel := s.bound(ctx)
-	defer cancel()
-	var err error
-	for attempt := 1; attempt <= maxWriteAttempts; attempt++ {
-		err = s.outcome(ctx, op, s.addUsageOnce(op, rows))
-		if err == nil || !s.dialect.IsRetryable(err) {
-			break
-		}
-	}
-	return err
+	return rows
 }
 
-func (s *Store) addUsageOnce(ctx context.Context, rows []bucketRow) error {
+const bucketColumns = `granularity, bucket, key_id, outcome, account_id, owner_type, owner_id, project_id, count`
+
+const bucketConflict = ` ON CONFLICT (granularity, bucket, key_id, outcome) DO UPDATE SET count = usage_buckets.count + excluded.count`
+
+// bucketOf is the SQL of the start of the bucket of granularity g that
+// holds a minute row (UTC, as keyward.Granularity.Start).
+func bucketOf(g keyward.Granularity) string {
+	return "bucket - bucket % " + strconv.FormatInt(g.Duration().Milliseconds(), 10)
+}
+
+func (s *Store) addUsageOnce(ctx context.Context, counts []keyward.UsageCount, latest int64) error {
 	tx, err := s.UsageWriteDB().BeginTx(ctx, nil)
 	if err != nil {
 		return s.classify(err)
 	}
 	defer tx.Rollback()
+	var upto int64
+	if err := tx.QueryRowContext(ctx, `SELECT upto FROM usage_rollup WHERE id = 1`+s.dialect.LockClause()).Scan(&upto); err != nil {
+		return s.classify(err)
+	}
+	if latest > upto {
+		// The minutes [upto, latest) are closed on this node: fold them
+		// into their hours and days.
+		for _, g := range keyward.Granularities()[1:] {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO usage_buckets (`+bucketColumns+`)
+				SELECT '`+string(g)+`', `+bucketOf(g)+`, key_id, outcome, MAX(account_id), MAX(owner_type), MAX(owner_id), MAX(project_id), SUM(count)
+				FROM usage_buckets WHERE granularity = 'minute' AND bucket >= ? AND bucket < ?
+				GROUP BY `+bucketOf(g)+`, key_id, outcome
+				ORDER BY 2, 3, 4`+bucketConflict), upto, latest); err != nil {
+				return s.classify(err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE usage_rollup SET upto = ? WHERE id = 1`), latest); err != nil {
+			return s.classify(err)
+		}
+		upto = latest
+	}
+	rows := bucketRows(counts, upto)
 	for len(rows) > 0 {
 		n := min(len(rows), usageBatchRows)
 		var b strings.Builder
-		b.WriteString(`INSERT INTO usage_buckets (granularity, bucket, key_id, outcome, account_id, owner_type, owner_id, project_id, count) VALUES `)
+		b.WriteString(`INSERT INTO usage_buckets (` + bucketColumns + `) VALUES `)
 		args := make([]any, 0, n*9)
 		for i, r := range rows[:n] {
 			if i > 0 {
@@ -113,7 +172,7 @@ func (s *Store) addUsageOnce(ctx context.Context, rows []bucketRow) error {
 			args = append(args, string(r.g), r.start, r.keyID, string(r.outcome), r.c.AccountID,
 				string(r.c.Owner.Type), r.c.Owner.ID, r.c.ProjectID, r.count)
 		}
-		b.WriteString(` ON CONFLICT (granularity, key_id, bucket, outcome) DO UPDATE SET count = usage_buckets.count + excluded.count`)
+		b.WriteString(bucketConflict)
 		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
 			return s.classify(err)
 		}
@@ -124,8 +183,8 @@ func (s *Store) addUsageOnce(ctx context.Context, rows []bucketRow) error {
 
 // UsageSeries implements keyward.UsageStore.
 func (s *Store) UsageSeries(ctx context.Context, q *keyward.UsageQuery) ([]keyward.UsageRow, error) {
-	where, args := usageWhere(q)
-	return s.usageQuery(ctx, `SELECT bucket, '', outcome, SUM(count) FROM usage_buckets WHERE `+where+
+	from, args := usageRows(q)
+	return s.usageQuery(ctx, `SELECT bucket, '', outcome, SUM(count) FROM `+from+
 		` GROUP BY bucket, outcome ORDER BY bucket, outcome`, args)
 }
 
@@ -144,25 +203,38 @@ func (s *Store) UsageTotals(ctx context.Context, q *keyward.UsageQuery, by keywa
 	default:
 		return nil, keyward.Internal(errors.New("unknown usage grouping " + string(by)))
 	}
-	where, args := usageWhere(q)
-	return s.usageQuery(ctx, `SELECT 0, `+col+`, outcome, SUM(count) FROM usage_buckets WHERE `+where+
+	from, args := usageRows(q)
+	return s.usageQuery(ctx, `SELECT 0, `+col+`, outcome, SUM(count) FROM `+from+
 		` GROUP BY `+col+`, outcome ORDER BY 2, outcome`, args)
 }
 
-func usageWhere(q *keyward.UsageQuery) (string, []any) {
-	where := []string{"granularity = ?", "account_id = ?", "bucket >= ?", "bucket < ?"}
-	args := []any{string(q.Granularity), q.AccountID, ms(q.From), ms(q.To)}
+// usageRows returns the buckets q reads, as a table to select from: for
+// minutes the minute rows; for hours and days their rows plus the minutes
+// not yet rolled up into them (from usage_rollup.upto on), each put in its
+// hour or day. q's range is aligned to its granularity, so a minute is in
+// the range exactly when its hour or day is.
+func usageRows(q *keyward.UsageQuery) (string, []any) {
+	filter := " AND account_id = ? AND bucket >= ? AND bucket < ?"
+	args := []any{q.AccountID, ms(q.From), ms(q.To)}
 	if q.KeyID != "" {
-		where = append(where, "key_id = ?")
+		filter += " AND key_id = ?"
 		args = append(args, q.KeyID)
 	}
 	if len(q.KeyIDs) > 0 {
-		where = append(where, "key_id IN (?"+strings.Repeat(", ?", len(q.KeyIDs)-1)+")")
+		filter += " AND key_id IN (?" + strings.Repeat(", ?", len(q.KeyIDs)-1) + ")"
 		for _, id := range q.KeyIDs {
 			args = append(args, id)
 		}
 	}
-	return strings.Join(where, " AND "), args
+	const cols = ", key_id, outcome, owner_type, owner_id, project_id, count FROM usage_buckets WHERE granularity = "
+	src := "SELECT bucket" + cols + "?" + filter
+	all := append([]any{string(q.Granularity)}, args...)
+	if q.Granularity != keyward.GranularityMinute {
+		src += " UNION ALL SELECT " + bucketOf(q.Granularity) + cols + "'minute'" + filter +
+			" AND bucket >= (SELECT upto FROM usage_rollup WHERE id = 1)"
+		all = append(all, args...)
+	}
+	return "(" + src + ") AS u", all
 }
 
 func (s *Store) usageQuery(ctx context.Context, query string, args []any) ([]keyward.UsageRow, error) {
@@ -193,6 +265,8 @@ func (s *Store) usageQuery(ctx context.Context, query string, args []any) ([]key
 func (s *Store) PurgeUsage(ctx context.Context, g keyward.Granularity, before time.Time) error {
 	op, cancel := s.bound(ctx)
 	defer cancel()
-	_, err := s.UsageWriteDB().ExecContext(op, s.q(`DELETE FROM usage_buckets WHERE granularity = ? AND bucket < ?`), string(g), ms(before))
+	// A minute is kept until it is rolled up into its hour and day.
+	_, err := s.UsageWriteDB().ExecContext(op, s.q(`DELETE FROM usage_buckets WHERE granularity = ? AND bucket < ?
+		AND (granularity <> 'minute' OR bucket < (SELECT upto FROM usage_rollup WHERE id = 1))`), string(g), ms(before))
 	return s.outcome(ctx, op, err)
 }

@@ -19,6 +19,7 @@ var usageTests = []test{
 	{"ConcurrentWritersAddUp", testUsageConcurrent},
 	{"Totals", testUsageTotals},
 	{"Purge", testUsagePurge},
+	{"RollUpOnceAMinute", testUsageRollUpOnceAMinute},
 }
 
 func (e *env) addUsage(counts ...keyward.UsageCount) {
@@ -184,4 +185,54 @@ func testUsagePurge(e *env) {
 	wantLines(e, "minutes after the purge", e.series(q), "2025-03-01T03:00 VALID 2")
 	q.Granularity = keyward.GranularityHour
 	wantLines(e, "hours after purging minutes", e.series(q), "2025-03-01T01:00 VALID 1", "2025-03-01T03:00 VALID 2")
+}
+
+// The write-behind writes minutes; hours and days hold them from the
+// moment they are written (folded in once a minute, the rest added when
+// read): never missing, never twice, whatever the order of minutes, late
+// counts and purges.
+func testUsageRollUpOnceAMinute(e *env) {
+	acc, k := "acc_01HZX3K8Q4W2N5R7T9V0B1C2D1", "key_01HZX3K8Q4W2N5R7T9V0B1C2D3"
+	m := usageDay.Add(23*time.Hour + 58*time.Minute) // 23:58; 00:00 is the next day
+	q := keyward.UsageQuery{AccountID: acc, KeyID: k, From: usageDay, To: usageDay.Add(48 * time.Hour)}
+	check := func(when string, hours, days []string) {
+		e.t.Helper()
+		q.Granularity = keyward.GranularityHour
+		wantLines(e, when+": hours", e.series(q), hours...)
+		q.Granularity = keyward.GranularityDay
+		wantLines(e, when+": days", e.series(q), days...)
+		q.KeyID = ""
+		q.Granularity = keyward.GranularityHour
+		wantLines(e, when+": the account's hours", e.series(q), hours...)
+		q.KeyID = k
+	}
+	// Several writes within one minute: not yet folded, read from minutes.
+	for range 3 {
+		e.addUsage(usageOf(acc, k, keyward.VerifyValid, m, 2))
+	}
+	check("within 23:58", []string{"2025-03-01T23:00 VALID 6"}, []string{"2025-03-01T00:00 VALID 6"})
+	// The next minute folds 23:58 in.
+	e.addUsage(usageOf(acc, k, keyward.VerifyValid, m.Add(time.Minute), 1))
+	check("at 23:59", []string{"2025-03-01T23:00 VALID 7"}, []string{"2025-03-01T00:00 VALID 7"})
+	// A late count for the folded minute, and the next day.
+	e.addUsage(usageOf(acc, k, keyward.VerifyValid, m, 10), usageOf(acc, k, keyward.VerifyExpired, m.Add(2*time.Minute), 1))
+	check("late 23:58, then 00:00",
+		[]string{"2025-03-01T23:00 VALID 17", "2025-03-02T00:00 EXPIRED 1"},
+		[]string{"2025-03-01T00:00 VALID 17", "2025-03-02T00:00 EXPIRED 1"})
+	q.Granularity = keyward.GranularityMinute
+	wantLines(e, "minutes", e.series(q), "2025-03-01T23:58 VALID 16", "2025-03-01T23:59 VALID 1", "2025-03-02T00:00 EXPIRED 1")
+	// Purging every minute keeps those not yet folded (00:00): hours and
+	// days still count them once.
+	if err := e.s.PurgeUsage(e.ctx, keyward.GranularityMinute, usageDay.Add(72*time.Hour)); err != nil {
+		e.t.Fatalf("PurgeUsage: %v", err)
+	}
+	wantLines(e, "minutes after purging them all", e.series(q), "2025-03-02T00:00 EXPIRED 1")
+	check("after the purge",
+		[]string{"2025-03-01T23:00 VALID 17", "2025-03-02T00:00 EXPIRED 1"},
+		[]string{"2025-03-01T00:00 VALID 17", "2025-03-02T00:00 EXPIRED 1"})
+	// A later minute folds 00:00 in, once.
+	e.addUsage(usageOf(acc, k, keyward.VerifyValid, m.Add(30*time.Minute), 1))
+	check("at 00:28",
+		[]string{"2025-03-01T23:00 VALID 17", "2025-03-02T00:00 EXPIRED 1", "2025-03-02T00:00 VALID 1"},
+		[]string{"2025-03-01T00:00 VALID 17", "2025-03-02T00:00 EXPIRED 1", "2025-03-02T00:00 VALID 1"})
 }

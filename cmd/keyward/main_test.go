@@ -114,6 +114,7 @@ type btOpts struct {
 	Args []string
 	Env  []string // KEYWARD_* variables of the caller's environment are dropped first
 	Dir  string   // working directory; a fresh temp dir if empty
+	Bin  string   // the binary to run; btBinary if empty
 }
 
 // btProc is a running (or finished) keyward process.
@@ -148,7 +149,11 @@ func btStart(t *testing.T, o btOpts) *btProc {
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
 	}
-	cmd := exec.Command(btBinary, o.Args...)
+	bin := o.Bin
+	if bin == "" {
+		bin = btBinary
+	}
+	cmd := exec.Command(bin, o.Args...)
 	cmd.Dir = o.Dir
 	cmd.Env = btEnv(o.Env...)
 	p := &btProc{t: t, cmd: cmd, stdout: newBTLog(), stderr: newBTLog(), exited: make(chan struct{})}

@@ -1,4 +1,4 @@
--- Version 7: an index of keys by expiry, for lists of the keys that
+-- Version 8: an index of keys by expiry, for lists of the keys that
 -- expire within a window (GET /v1/keys?expires_after=…&expires_before=…,
 -- the dashboard's "expires within" and its overview's expiring keys).
 -- Keys that never expire are not in it.
