@@ -43,7 +43,7 @@ func TestProjectPages(t *testing.T) {
 	// A deletion confirmed for a version of the project that changed
 	// meanwhile is refused on the confirmation (412), nothing deleted.
 	created := b.post("/projects", url.Values{"name": {"two"}}).is(t, http.StatusSeeOther).header.Get("Location")
-	conf := b.get(created + "/delete").is(t, http.StatusOK)
+	conf := b.get(created+"/delete").is(t, http.StatusOK)
 	m := etagInput.FindStringSubmatch(conf.body)
 	if m == nil {
 		t.Fatalf("the confirmation carries no etag\n%s", conf.body)
