@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/api"
@@ -23,35 +24,56 @@ func memberPage(p params, prefix string) (keyward.Page, keyward.MemberStatus, er
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	p := query(r)
-	var f keyward.UserFilter
-	var err error
-	if f.Page, f.Status, err = memberPage(p, keyward.PrefixUser); err != nil {
+	f, err := userFilter(query(r))
+	if err != nil {
 		return err
 	}
-	if p.v.Has("role") {
-		if f.Role = p.str("role"); !keyward.ValidRoleName(f.Role) {
-			return api.BadParam("role", "must be a role name")
-		}
-	}
-	if f.ExternalID, err = p.text("external_id", 255); err != nil {
-		return err
-	}
-	if f.Search, err = p.text("search", 255); err != nil {
-		return err
-	}
-	items, more, err := s.svc.ListUsers(r.Context(), a, f)
+	items, more, err := s.svc.ListUsers(r.Context(), a, *f)
 	return writePage(s, w, r, items, more, err, api.UserOf)
 }
 
-func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
-	var f keyward.ServiceAccountFilter
+// UserFilterOf reads the query parameters of GET /v1/users from v exactly
+// as the API does, for the dashboard's list of users.
+func UserFilterOf(v url.Values) (*keyward.UserFilter, error) { return userFilter(params{v: v}) }
+
+func userFilter(p params) (*keyward.UserFilter, error) {
+	var f keyward.UserFilter
 	var err error
-	if f.Page, f.Status, err = memberPage(query(r), keyward.PrefixService); err != nil {
+	if f.Page, f.Status, err = memberPage(p, keyward.PrefixUser); err != nil {
+		return nil, err
+	}
+	if p.v.Has("role") {
+		if f.Role = p.str("role"); !keyward.ValidRoleName(f.Role) {
+			return nil, api.BadParam("role", "must be a role name")
+		}
+	}
+	if f.ExternalID, err = p.text("external_id", 255); err != nil {
+		return nil, err
+	}
+	if f.Search, err = p.text("search", 255); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {
+	f, err := ServiceAccountFilterOf(query(r).v)
+	if err != nil {
 		return err
 	}
-	items, more, err := s.svc.ListServiceAccounts(r.Context(), a, f)
+	items, more, err := s.svc.ListServiceAccounts(r.Context(), a, *f)
 	return writePage(s, w, r, items, more, err, api.ServiceAccountOf)
+}
+
+// ServiceAccountFilterOf reads the query parameters of GET
+// /v1/service-accounts from v exactly as the API does, for the dashboard.
+func ServiceAccountFilterOf(v url.Values) (*keyward.ServiceAccountFilter, error) {
+	var f keyward.ServiceAccountFilter
+	var err error
+	if f.Page, f.Status, err = memberPage(params{v: v}, keyward.PrefixService); err != nil {
+		return nil, err
+	}
+	return &f, nil
 }
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, a *keyward.Actor) error {

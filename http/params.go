@@ -135,3 +135,8 @@ func (p params) text(name string, max int) (string, error) {
 	}
 	return s, nil
 }
+
+// PageOf reads the page parameters of a list route (limit,
+// starting_after, ending_before; cursors ids with prefix) from v exactly
+// as the API does, for the dashboard's lists.
+func PageOf(v url.Values, prefix string) (keyward.Page, error) { return params{v: v}.page(prefix) }

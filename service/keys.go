@@ -163,6 +163,19 @@ func guardKind(kind keyward.KeyKind, a *keyward.Actor, target, next *keyward.Key
 	return guardManagementKey(a, target, next, selfChange)
 }
 
+// MayChangeKey fails, as the change itself would, unless the actor may
+// change key k of kind: the kind's write permission and, for management
+// keys, the no-escalation rule (selfChange: a change of k's settings or
+// status, which a key may not make to itself). The dashboard offers only
+// the actions it allows.
+func MayChangeKey(a *keyward.Actor, kind keyward.KeyKind, k *keyward.Key, selfChange bool) error {
+	_, write := perms(kind)
+	if err := require(a, write); err != nil {
+		return err
+	}
+	return guardKind(kind, a, k, nil, selfChange)
+}
+
 // guardManagementKey enforces the no-escalation rule on a change to a
 // management key: the caller must hold every permission the key holds now
 // (target, nil on create) and every permission it will hold (next), and be

@@ -125,6 +125,35 @@ const bucketColumns = `granularity, bucket, key_id, outcome, account_id, owner_t
 
 const bucketConflict = ` ON CONFLICT (granularity, bucket, key_id, outcome) DO UPDATE SET count = usage_buckets.count + excluded.count`
 
+// rollupMark reads usage_rollup.upto in tx, locking its row until tx ends.
+func (s *Store) rollupMark(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var upto int64
+	err := tx.QueryRowContext(ctx, `SELECT upto FROM usage_rollup WHERE id = 1`+s.dialect.LockClause()).Scan(&upto)
+	return upto, s.classify(err)
+}
+
+// rollUp adds the minutes [upto, to) to their hours and days and moves
+// usage_rollup.upto to to, in tx (which holds the row: rollupMark). It
+// returns the new mark; nothing changes when to is not after upto.
+func (s *Store) rollUp(ctx context.Context, tx *sql.Tx, upto, to int64) (int64, error) {
+	if to <= upto {
+		return upto, nil
+	}
+	for _, g := range keyward.Granularities()[1:] {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO usage_buckets (`+bucketColumns+`)
+			SELECT '`+string(g)+`', `+bucketOf(g)+`, key_id, outcome, MAX(account_id), MAX(owner_type), MAX(owner_id), MAX(project_id), SUM(count)
+			FROM usage_buckets WHERE granularity = 'minute' AND bucket >= ? AND bucket < ?
+			GROUP BY `+bucketOf(g)+`, key_id, outcome
+			ORDER BY 2, 3, 4`+bucketConflict), upto, to); err != nil {
+			return upto, s.classify(err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE usage_rollup SET upto = ? WHERE id = 1`), to); err != nil {
+		return upto, s.classify(err)
+	}
+	return to, nil
+}
+
 // bucketOf is the SQL of the start of the bucket of granularity g that
 // holds a minute row (UTC, as keyward.Granularity.Start).
 func bucketOf(g keyward.Granularity) string {
@@ -137,26 +166,12 @@ func (s *Store) addUsageOnce(ctx context.Context, counts []keyward.UsageCount, l
 		return s.classify(err)
 	}
 	defer tx.Rollback()
-	var upto int64
-	if err := tx.QueryRowContext(ctx, `SELECT upto FROM usage_rollup WHERE id = 1`+s.dialect.LockClause()).Scan(&upto); err != nil {
-		return s.classify(err)
+	upto, err := s.rollupMark(ctx, tx)
+	if err != nil {
+		return err
 	}
-	if latest > upto {
-		// The minutes [upto, latest) are closed on this node: fold them
-		// into their hours and days.
-		for _, g := range keyward.Granularities()[1:] {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO usage_buckets (`+bucketColumns+`)
-				SELECT '`+string(g)+`', `+bucketOf(g)+`, key_id, outcome, MAX(account_id), MAX(owner_type), MAX(owner_id), MAX(project_id), SUM(count)
-				FROM usage_buckets WHERE granularity = 'minute' AND bucket >= ? AND bucket < ?
-				GROUP BY `+bucketOf(g)+`, key_id, outcome
-				ORDER BY 2, 3, 4`+bucketConflict), upto, latest); err != nil {
-				return s.classify(err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE usage_rollup SET upto = ? WHERE id = 1`), latest); err != nil {
-			return s.classify(err)
-		}
-		upto = latest
+	if upto, err = s.rollUp(ctx, tx, upto, latest); err != nil {
+		return err
 	}
 	rows := bucketRows(counts, upto)
 	for len(rows) > 0 {
@@ -261,12 +276,42 @@ func (s *Store) usageQuery(ctx context.Context, query string, args []any) ([]key
 	return out, s.outcome(ctx, op, rows.Err())
 }
 
-// PurgeUsage implements keyward.UsageStore.
+// PurgeUsage implements keyward.UsageStore. Minutes are rolled up into
+// their hours and days before they go (a retention shorter than a minute
+// rolls up the current one: later counts of it are late counts, which go
+// to all three), in the same transaction.
 func (s *Store) PurgeUsage(ctx context.Context, g keyward.Granularity, before time.Time) error {
 	op, cancel := s.bound(ctx)
 	defer cancel()
-	// A minute is kept until it is rolled up into its hour and day.
-	_, err := s.UsageWriteDB().ExecContext(op, s.q(`DELETE FROM usage_buckets WHERE granularity = ? AND bucket < ?
-		AND (granularity <> 'minute' OR bucket < (SELECT upto FROM usage_rollup WHERE id = 1))`), string(g), ms(before))
-	return s.outcome(ctx, op, err)
+	var err error
+	for attempt := 1; attempt <= maxWriteAttempts; attempt++ {
+		err = s.outcome(ctx, op, s.purgeUsageOnce(op, g, ms(before)))
+		if err == nil || !s.dialect.IsRetryable(err) {
+			break
+		}
+	}
+	return err
+}
+
+func (s *Store) purgeUsageOnce(ctx context.Context, g keyward.Granularity, before int64) error {
+	tx, err := s.UsageWriteDB().BeginTx(ctx, nil)
+	if err != nil {
+		return s.classify(err)
+	}
+	defer tx.Rollback()
+	if g == keyward.GranularityMinute {
+		upto, err := s.rollupMark(ctx, tx)
+		if err != nil {
+			return err
+		}
+		// Every minute purged (bucket < before) is rolled up first.
+		const minute = 60_000
+		if _, err := s.rollUp(ctx, tx, upto, (before+minute-1)/minute*minute); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM usage_buckets WHERE granularity = ? AND bucket < ?`), string(g), before); err != nil {
+		return s.classify(err)
+	}
+	return s.classify(tx.Commit())
 }

@@ -221,16 +221,26 @@ func testUsageRollUpOnceAMinute(e *env) {
 		[]string{"2025-03-01T00:00 VALID 17", "2025-03-02T00:00 EXPIRED 1"})
 	q.Granularity = keyward.GranularityMinute
 	wantLines(e, "minutes", e.series(q), "2025-03-01T23:58 VALID 16", "2025-03-01T23:59 VALID 1", "2025-03-02T00:00 EXPIRED 1")
-	// Purging every minute keeps those not yet folded (00:00): hours and
-	// days still count them once.
+	// Purging every minute rolls up those not yet folded (00:00) first:
+	// hours and days still count each verification once.
 	if err := e.s.PurgeUsage(e.ctx, keyward.GranularityMinute, usageDay.Add(72*time.Hour)); err != nil {
 		e.t.Fatalf("PurgeUsage: %v", err)
 	}
-	wantLines(e, "minutes after purging them all", e.series(q), "2025-03-02T00:00 EXPIRED 1")
+	wantLines(e, "minutes after purging them all", e.series(q))
 	check("after the purge",
 		[]string{"2025-03-01T23:00 VALID 17", "2025-03-02T00:00 EXPIRED 1"},
 		[]string{"2025-03-01T00:00 VALID 17", "2025-03-02T00:00 EXPIRED 1"})
-	// A later minute folds 00:00 in, once.
+	// A purge before a minute's end takes that whole minute: it is rolled
+	// up too.
+	e.addUsage(usageOf(acc, k, keyward.VerifyValid, usageDay.Add(72*time.Hour+time.Minute), 3))
+	if err := e.s.PurgeUsage(e.ctx, keyward.GranularityMinute, usageDay.Add(72*time.Hour+time.Minute+30*time.Second)); err != nil {
+		e.t.Fatalf("PurgeUsage: %v", err)
+	}
+	q.From, q.To = usageDay.Add(72*time.Hour), usageDay.Add(96*time.Hour)
+	q.Granularity = keyward.GranularityHour
+	wantLines(e, "hours after purging half a minute", e.series(q), "2025-03-04T00:00 VALID 3")
+	q.From, q.To = usageDay, usageDay.Add(48*time.Hour)
+	// A late count for a purged minute still reaches its hour and day.
 	e.addUsage(usageOf(acc, k, keyward.VerifyValid, m.Add(30*time.Minute), 1))
 	check("at 00:28",
 		[]string{"2025-03-01T23:00 VALID 17", "2025-03-02T00:00 EXPIRED 1", "2025-03-02T00:00 VALID 1"},

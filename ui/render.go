@@ -69,6 +69,9 @@ type navItem struct {
 	Href, Label string
 	// Current marks the section of the page shown (aria-current).
 	Current bool
+	// perm is the management permission the section needs to be read:
+	// a link the session's key may not follow is left out.
+	perm string
 }
 
 // navigation lists the sections of the dashboard, in the order of the
@@ -76,23 +79,28 @@ type navItem struct {
 func navigation() []navItem {
 	return []navItem{
 		{Href: "/", Label: "Overview"},
-		{Href: "/keys", Label: "Keys"},
-		{Href: "/management-keys", Label: "Management keys"},
-		{Href: "/users", Label: "Users"},
-		{Href: "/service-accounts", Label: "Service accounts"},
-		{Href: "/roles", Label: "Roles"},
-		{Href: "/catalog", Label: "Catalog"},
-		{Href: "/projects", Label: "Projects"},
-		{Href: "/audit", Label: "Audit log"},
+		{Href: "/keys", Label: "Keys", perm: keyward.PermKeysRead},
+		{Href: "/management-keys", Label: "Management keys", perm: keyward.PermManagementKeysRead},
+		{Href: "/users", Label: "Users", perm: keyward.PermMembersRead},
+		{Href: "/service-accounts", Label: "Service accounts", perm: keyward.PermMembersRead},
+		{Href: "/roles", Label: "Roles", perm: keyward.PermMembersRead},
+		{Href: "/catalog", Label: "Catalog", perm: keyward.PermCatalogRead},
+		{Href: "/projects", Label: "Projects", perm: keyward.PermKeysRead},
+		{Href: "/audit", Label: "Audit log", perm: keyward.PermAuditRead},
 	}
 }
 
-// navFor returns the navigation with the section of path marked.
-func navFor(path string) []navItem {
-	nav := navigation()
-	for i := range nav {
-		h := nav[i].Href
-		nav[i].Current = path == h || h != "/" && strings.HasPrefix(path, h+"/")
+// navFor returns the navigation of actor a (the sections its key may
+// read) with the section of path marked.
+func navFor(path string, a *keyward.Actor) []navItem {
+	var nav []navItem
+	for _, it := range navigation() {
+		if it.perm != "" && !can(a, it.perm) {
+			continue
+		}
+		h := it.Href
+		it.Current = path == h || h != "/" && strings.HasPrefix(path, h+"/")
+		nav = append(nav, it)
 	}
 	return nav
 }
@@ -120,7 +128,8 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, c *call, status int,
 	if t == nil {
 		return keyward.Internal(fmt.Errorf("ui: no template %s", name))
 	}
-	v := &view{Call: c, Page: data, Nav: navFor(r.URL.Path)}
+	v := &view{Call: c, Page: data}
+	v.Nav = navFor(r.URL.Path, v.Actor())
 	if c != nil {
 		v.CSRF = c.csrf
 		if c.actor != nil && c.actor.Key != nil && c.actor.Key.Operator && slices.Contains(c.actor.Key.Permissions, keyward.PermAccountsRead) {

@@ -25,6 +25,8 @@ func (u *UI) routes() {
 	m.Handle("GET /keys/{id}/{action}", u.page(u.confirmKey))
 	m.Handle("POST /keys/{id}/{action}", u.post(u.changeKey))
 
+	u.objectRoutes()
+
 	m.HandleFunc("/", u.notFound)
 }
 

@@ -59,6 +59,11 @@
 // at once (keys.go's 24 h activity: one usage read for the page's keys),
 // never per row. The tests drive pages over real HTTP with the kit of
 // kit_test.go (startSite, browser.signIn, get, post, page.errorOf).
+//
+// A kind with the usual list, object page, create and edit forms and
+// confirmations needs no handlers of its own: fill in an objectPages
+// (objects.go; users in members.go are the worked example) and register
+// it in objectRoutes; checkObjectPages (objects_test.go) tests it.
 package ui
 
 import (
