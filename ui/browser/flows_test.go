@@ -3,6 +3,7 @@ package browser
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -384,18 +385,23 @@ func TestFlows(t *testing.T) {
 	})
 }
 
+// lists are the dashboard's list pages besides the keys'.
+var lists = []string{"management-keys", "users", "service-accounts", "roles", "catalog", "projects", "audit"}
+
 // TestLimitedKey signs in with an account-bound management key that may
-// read keys but not change them: the pages offer none of the changes,
-// and a change posted all the same (with a valid CSRF token) is refused
-// and changes nothing.
+// read keys, projects and members but change nothing: the pages offer none
+// of the changes, the pages it may not read are not in the navigation and
+// refused if opened, and a change posted all the same (with a valid CSRF
+// token) is refused and changes nothing.
 func TestLimitedKey(t *testing.T) {
 	b := newBrowser(t)
 	s := startKeyward(t, keywardtest.Options{})
 	ctx := context.Background()
 	k := s.CreateKey(t, &keyward.KeyFields{Name: keyward.Some("someone else's key")})
+	fixture(t, s)
 	mk := s.CreateManagementKey(t, &keyward.KeyFields{
 		Name:        keyward.Some("reader"),
-		Permissions: keyward.Some([]string{keyward.PermKeysRead}),
+		Permissions: keyward.Some([]string{keyward.PermKeysRead, keyward.PermMembersRead}),
 	})
 	tb := b.newTab(t)
 	tb.signIn(s.URL, mk.Secret)
@@ -444,6 +450,53 @@ func TestLimitedKey(t *testing.T) {
 	for _, x := range page.Data {
 		if x.Name == "forced" {
 			t.Error("a forced POST /keys created a key")
+		}
+	}
+
+	// The other lists: readable ones offer no change, the others are
+	// neither linked nor shown.
+	nav := tb.links("nav#nav a")
+	readable := map[string]bool{"users": true, "service-accounts": true, "roles": true, "projects": true}
+	for _, kind := range lists {
+		t.Run(kind, func(t *testing.T) {
+			tb := tb.on(t)
+			linked := slices.Contains(nav, "/"+kind)
+			status := tb.open(s.URL + "/" + kind)
+			if !readable[kind] {
+				if linked {
+					t.Errorf("nav#nav links to /%s, which the key may not read", kind)
+				}
+				if status != 403 {
+					t.Errorf("GET /%s: %d, want 403", kind, status)
+				}
+				return
+			}
+			if !linked || status != 200 {
+				t.Fatalf("/%s: linked from nav#nav %v, status %d; want a readable list", kind, linked, status)
+			}
+			if tb.has(fmt.Sprintf(`a[href="/%s/new"]`, kind)) {
+				t.Errorf("/%s offers to create one", kind)
+			}
+			rows := tb.links(fmt.Sprintf("table#%s tr[data-id] a", kind))
+			if len(rows) == 0 {
+				t.Fatalf("/%s lists nothing: the fixture made one", kind)
+			}
+			tb.open(s.URL + rows[0])
+			if acts := tb.links("main nav.actions a"); len(acts) != 0 {
+				t.Errorf("%s offers %q", rows[0], acts)
+			}
+		})
+	}
+	if status := tb.postForm("/users", "csrf", tb.csrf(), "name", "forced", "email", "forced@example.com"); status != 403 {
+		t.Errorf("a forced POST /users: %d, want 403", status)
+	}
+	users, err := s.Client.ListUsers(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users.Data {
+		if u.Name != nil && *u.Name == "forced" {
+			t.Error("a forced POST /users created a user")
 		}
 	}
 }
