@@ -48,6 +48,12 @@ type fixture struct {
 	accountID string
 	mgmt      string
 	tokens    tokenTable
+	// operator is an operator key for the dashboard's sign-in and uiSeed
+	// what the dashboard phase added to the database: both live in a file
+	// of their own (uiFixturePath, uipages.go), so the token fixture stays
+	// readable by a harness without the dashboard phase.
+	operator string
+	uiSeed   string
 }
 
 // seedReport tells how the store was prepared.
@@ -121,8 +127,10 @@ func (h *harness) prepare(ctx context.Context) (*fixture, seedReport, error) {
 	}
 	if h.cfg.database == "" {
 		if _, err := os.Stat(h.sqlitePath()); errors.Is(err, os.ErrNotExist) {
-			if err := os.Remove(h.fixturePath()); err == nil {
-				h.progressf("removed %s: its database is gone", h.fixturePath())
+			for _, path := range []string{h.fixturePath(), h.uiFixturePath()} {
+				if err := os.Remove(path); err == nil {
+					h.progressf("removed %s: its database is gone", path)
+				}
 			}
 		}
 	}
@@ -159,6 +167,11 @@ func (h *harness) prepare(ctx context.Context) (*fixture, seedReport, error) {
 		rep.SeededNow = missing
 		rep.SeedSeconds = time.Since(start).Seconds()
 		rep.SeedKeysPerS = float64(missing) / rep.SeedSeconds
+	}
+	if h.cfg.uiPages {
+		if err := h.ensureOperator(ctx, st, fx); err != nil {
+			return nil, rep, err
+		}
 	}
 	rep.KeysInStore = fx.tokens.len()
 	rep.KeysUsed = h.cfg.keys
