@@ -339,7 +339,7 @@ const (
 )
 
 func (s *uiSeed) holds(fx *fixture) string {
-	return fmt.Sprintf("%s API keys of the load fixture (active, owner the account, no project, no expiry, mode all, never used) + %s", count(fx.tokens.len()), s.desc)
+	return fmt.Sprintf("%s API keys of the load fixture (active, owner the account, no project, no expiry, mode all) + %s", count(fx.tokens.len()), s.desc)
 }
 
 // uiFixturePath is the dashboard phase's file next to the token fixture:
