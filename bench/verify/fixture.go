@@ -312,15 +312,24 @@ func stampSeed(k *keyward.Key, ids *keyward.IDs, tok keyward.Token, now time.Tim
 	k.Version = 1
 }
 
-// seed adds n API keys in transactions of --seed-batch keys, appending
-// each batch's tokens to the fixture once the batch has committed.
-func (h *harness) seed(ctx context.Context, st keyward.Store, fx *fixture, n int) error {
+// fixtureAccount reads the account the fixture's keys belong to.
+func fixtureAccount(ctx context.Context, st keyward.Store, fx *fixture) (*keyward.Account, error) {
 	var acct *keyward.Account
 	if err := st.Read(ctx, func(tx keyward.Tx) (err error) {
 		acct, err = tx.GetAccount(ctx, fx.accountID)
 		return err
 	}); err != nil {
-		return fmt.Errorf("account %s: %w", fx.accountID, err)
+		return nil, fmt.Errorf("account %s: %w", fx.accountID, err)
+	}
+	return acct, nil
+}
+
+// seed adds n API keys in transactions of --seed-batch keys, appending
+// each batch's tokens to the fixture once the batch has committed.
+func (h *harness) seed(ctx context.Context, st keyward.Store, fx *fixture, n int) error {
+	acct, err := fixtureAccount(ctx, st, fx)
+	if err != nil {
+		return err
 	}
 	// The product's own rules give a new key its defaults (permission
 	// mode, expiry) from the account; each seeded key copies them.

@@ -401,12 +401,9 @@ func (h *harness) ensureOperator(ctx context.Context, st keyward.Store, fx *fixt
 		return nil
 	}
 	fx.uiSeed = "" // a seed without its operator key is not this database's
-	var acct *keyward.Account
-	if err := st.Read(ctx, func(tx keyward.Tx) (err error) {
-		acct, err = tx.GetAccount(ctx, fx.accountID)
+	acct, err := fixtureAccount(ctx, st, fx)
+	if err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("account %s: %w", fx.accountID, err)
 	}
 	k := &keyward.Key{Kind: keyward.KindManagement, Operator: true, Name: "bench/verify dashboard operator", Status: keyward.StatusActive,
 		Prefix: keyward.DefaultManagementPrefix, Owner: keyward.Owner{Type: keyward.OwnerAccount, ID: acct.ID},
