@@ -198,7 +198,7 @@ func (s *Store) addUsageOnce(ctx context.Context, counts []keyward.UsageCount, l
 
 // UsageSeries implements keyward.UsageStore.
 func (s *Store) UsageSeries(ctx context.Context, q *keyward.UsageQuery) ([]keyward.UsageRow, error) {
-	from, args := usageRows(q)
+	from, args := s.usageRows(q)
 	return s.usageQuery(ctx, `SELECT bucket, '', outcome, SUM(count) FROM `+from+
 		` GROUP BY bucket, outcome ORDER BY bucket, outcome`, args)
 }
@@ -218,7 +218,7 @@ func (s *Store) UsageTotals(ctx context.Context, q *keyward.UsageQuery, by keywa
 	default:
 		return nil, keyward.Internal(errors.New("unknown usage grouping " + string(by)))
 	}
-	from, args := usageRows(q)
+	from, args := s.usageRows(q)
 	return s.usageQuery(ctx, `SELECT 0, `+col+`, outcome, SUM(count) FROM `+from+
 		` GROUP BY `+col+`, outcome ORDER BY 2, outcome`, args)
 }
@@ -228,7 +228,18 @@ func (s *Store) UsageTotals(ctx context.Context, q *keyward.UsageQuery, by keywa
 // not yet rolled up into them (from usage_rollup.upto on), each put in its
 // hour or day. q's range is aligned to its granularity, so a minute is in
 // the range exactly when its hour or day is.
-func usageRows(q *keyward.UsageQuery) (string, []any) {
+//
+// The rows of given keys (a key's page, the 24 h column of a page of the
+// key list) are read through usage_buckets_key. SQLite keeps no
+// statistics, so its planner would rather walk the primary key's range of
+// buckets, every key's rows of the range: over a second where a million
+// keys were used that day (issue 13's benchmark, docs/performance.md).
+// PostgreSQL's planner has statistics and needs no hint.
+func (s *Store) usageRows(q *keyward.UsageQuery) (string, []any) {
+	table := "usage_buckets"
+	if (q.KeyID != "" || len(q.KeyIDs) > 0) && s.dialect.Name() == "sqlite" {
+		table += " INDEXED BY usage_buckets_key"
+	}
 	filter := " AND account_id = ? AND bucket >= ? AND bucket < ?"
 	args := []any{q.AccountID, ms(q.From), ms(q.To)}
 	if q.KeyID != "" {
@@ -241,7 +252,7 @@ func usageRows(q *keyward.UsageQuery) (string, []any) {
 			args = append(args, id)
 		}
 	}
-	const cols = ", key_id, outcome, owner_type, owner_id, project_id, count FROM usage_buckets WHERE granularity = "
+	cols := ", key_id, outcome, owner_type, owner_id, project_id, count FROM " + table + " WHERE granularity = "
 	src := "SELECT bucket" + cols + "?" + filter
 	all := append([]any{string(q.Granularity)}, args...)
 	if q.Granularity != keyward.GranularityMinute {

@@ -48,6 +48,12 @@ type fixture struct {
 	accountID string
 	mgmt      string
 	tokens    tokenTable
+	// operator is an operator key for the dashboard's sign-in and uiSeed
+	// what the dashboard phase added to the database: both live in a file
+	// of their own (uiFixturePath, uipages.go), so the token fixture stays
+	// readable by a harness without the dashboard phase.
+	operator string
+	uiSeed   string
 }
 
 // seedReport tells how the store was prepared.
@@ -121,8 +127,10 @@ func (h *harness) prepare(ctx context.Context) (*fixture, seedReport, error) {
 	}
 	if h.cfg.database == "" {
 		if _, err := os.Stat(h.sqlitePath()); errors.Is(err, os.ErrNotExist) {
-			if err := os.Remove(h.fixturePath()); err == nil {
-				h.progressf("removed %s: its database is gone", h.fixturePath())
+			for _, path := range []string{h.fixturePath(), h.uiFixturePath()} {
+				if err := os.Remove(path); err == nil {
+					h.progressf("removed %s: its database is gone", path)
+				}
 			}
 		}
 	}
@@ -159,6 +167,11 @@ func (h *harness) prepare(ctx context.Context) (*fixture, seedReport, error) {
 		rep.SeededNow = missing
 		rep.SeedSeconds = time.Since(start).Seconds()
 		rep.SeedKeysPerS = float64(missing) / rep.SeedSeconds
+	}
+	if h.cfg.uiPages {
+		if err := h.ensureOperator(ctx, st, fx); err != nil {
+			return nil, rep, err
+		}
 	}
 	rep.KeysInStore = fx.tokens.len()
 	rep.KeysUsed = h.cfg.keys
@@ -299,15 +312,24 @@ func stampSeed(k *keyward.Key, ids *keyward.IDs, tok keyward.Token, now time.Tim
 	k.Version = 1
 }
 
-// seed adds n API keys in transactions of --seed-batch keys, appending
-// each batch's tokens to the fixture once the batch has committed.
-func (h *harness) seed(ctx context.Context, st keyward.Store, fx *fixture, n int) error {
+// fixtureAccount reads the account the fixture's keys belong to.
+func fixtureAccount(ctx context.Context, st keyward.Store, fx *fixture) (*keyward.Account, error) {
 	var acct *keyward.Account
 	if err := st.Read(ctx, func(tx keyward.Tx) (err error) {
 		acct, err = tx.GetAccount(ctx, fx.accountID)
 		return err
 	}); err != nil {
-		return fmt.Errorf("account %s: %w", fx.accountID, err)
+		return nil, fmt.Errorf("account %s: %w", fx.accountID, err)
+	}
+	return acct, nil
+}
+
+// seed adds n API keys in transactions of --seed-batch keys, appending
+// each batch's tokens to the fixture once the batch has committed.
+func (h *harness) seed(ctx context.Context, st keyward.Store, fx *fixture, n int) error {
+	acct, err := fixtureAccount(ctx, st, fx)
+	if err != nil {
+		return err
 	}
 	// The product's own rules give a new key its defaults (permission
 	// mode, expiry) from the account; each seeded key copies them.

@@ -64,6 +64,9 @@ type config struct {
 	baseAdr    string
 	logLevel   string
 	cpuProfile string
+	uiPages    bool
+	uiOnly     bool
+	uiReps     int
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -93,6 +96,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.baseAdr, "baseline-addr", "127.0.0.1:0", "listen address of the baseline server")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured rounds (client, baseline and keyward: compare keyward's handler with the baseline's) to this file")
 	fs.StringVar(&c.logLevel, "log-level", "warn", "keyward's log level (stderr); info logs every request as keyward serve does by default")
+	fs.BoolVar(&c.uiPages, "ui-pages", true, "sign in to the dashboard with an operator key and time every list page (issue 13: ≤ 50 ms, ≤ 150 KB); seeds users, projects and a few keys per filter once")
+	fs.BoolVar(&c.uiOnly, "ui-only", false, "prepare, start keyward, time the dashboard's list pages and stop: no load rounds, cache-miss or memory phases (--cpuprofile then profiles the pages)")
+	fs.IntVar(&c.uiReps, "ui-reps", 20, "requests per dashboard page (the first one included)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return nil, err
 	}
@@ -120,6 +126,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("--flood-good-checksum must be between 0 and 1")
 	case c.missKeys < 0:
 		return nil, errors.New("--miss-keys must not be negative")
+	case c.uiReps < 1:
+		return nil, errors.New("--ui-reps must be at least 1")
+	case c.uiOnly && !c.uiPages:
+		return nil, errors.New("--ui-only needs --ui-pages")
+	case c.uiOnly && c.serveOnly:
+		return nil, errors.New("--ui-only and --serve-only exclude each other")
 	case c.memKeys < -1:
 		return nil, errors.New("--mem-keys must be -1, 0 or positive")
 	}

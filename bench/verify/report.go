@@ -43,7 +43,7 @@ func pct(f float64) string {
 
 func printReport(w io.Writer, rep *report) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	m, c, s := rep.Machine, rep.Config, rep.Seed
+	m, s := rep.Machine, rep.Seed
 	p("keyward bench/verify: HTTP verification load harness")
 	p("command:   %s", rep.Command)
 	p("machine:   %d CPUs (%s), GOMAXPROCS %d, %s %s, memory %s", m.CPUs, m.CPUModel, m.GOMAXPROCS, m.GoVersion, m.OSArch, m.MemTotal)
@@ -64,6 +64,25 @@ func printReport(w io.Writer, rep *report) {
 		p("GET /v1/keys?limit=25: first %.2f ms (new connection, %d items, has_more %v); next %d: p50 %.2f ms, max %.2f ms",
 			fp.FirstMS, fp.Items, fp.HasMore, fp.NextCount, fp.NextP50MS, fp.NextMaxMS)
 	}
+	if rep.UI != nil {
+		printUIReport(p, rep.UI)
+	}
+	if len(rep.Rounds) > 0 {
+		printLoad(p, rep)
+	}
+	if len(rep.Warnings) > 0 {
+		p("")
+		for _, wn := range rep.Warnings {
+			p("WARNING: %s", wn)
+		}
+	}
+	p("")
+	p("total time %.1f s", rep.Seconds)
+}
+
+// printLoad prints the load rounds and the phases after them.
+func printLoad(p func(string, ...any), rep *report) {
+	c := rep.Config
 	p("")
 	perms := ""
 	if c.Permissions != "" {
@@ -186,12 +205,4 @@ func printReport(w io.Writer, rep *report) {
 			p("  %8d  %s", errs[e], e)
 		}
 	}
-	if len(rep.Warnings) > 0 {
-		p("")
-		for _, wn := range rep.Warnings {
-			p("WARNING: %s", wn)
-		}
-	}
-	p("")
-	p("total time %.1f s", rep.Seconds)
 }

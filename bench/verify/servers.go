@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward"
 	khttp "github.com/keyward/keyward/http"
 	"github.com/keyward/keyward/service"
+	"github.com/keyward/keyward/ui"
 )
 
 // server is one HTTP server the harness started.
@@ -78,8 +79,11 @@ func (h *harness) startKeyward(ctx context.Context, addr string, cacheSize int) 
 		st.Close()
 		return nil, t, err
 	}
-	k := &keywardServer{store: st, svc: svc,
-		server: serve("keyward", ln, khttp.NewHTTPServer(khttp.NewServer(svc, khttp.Options{Logger: h.log}), h.log))}
+	api := khttp.NewServer(svc, khttp.Options{Logger: h.log})
+	if h.cfg.uiPages {
+		ui.Mount(api, svc, ui.Options{Logger: h.log}) // as keyward serve does by default
+	}
+	k := &keywardServer{store: st, svc: svc, server: serve("keyward", ln, khttp.NewHTTPServer(api, h.log))}
 	t2 := time.Now()
 	polls, err := waitReady(ctx, k.url)
 	if err != nil {
