@@ -29,25 +29,12 @@ func TestKeyListFiltersUseTheirIndex(t *testing.T) {
 		"k.project_id = ?":      "keys_project_list",
 	} {
 		for _, after := range []string{"", " AND k.id > ?"} {
-			q := "EXPLAIN QUERY PLAN SELECT k.id, k.name FROM keys k WHERE k.kind = ? AND k.account_id = ? AND " + filter + after + " ORDER BY k.id LIMIT 51"
+			q := "SELECT k.id, k.name FROM keys k WHERE k.kind = ? AND k.account_id = ? AND " + filter + after + " ORDER BY k.id LIMIT 51"
 			args := []any{"api", "acc_01HZX3K8Q4W2N5R7T9V0B1C2D1", "x"}
 			if after != "" {
 				args = append(args, "key_01HZX3K8Q4W2N5R7T9V0B1C2D3")
 			}
-			rows, err := db.ReadDB().QueryContext(ctx, q, args...)
-			if err != nil {
-				t.Fatalf("%s: %v", filter, err)
-			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			rows.Close()
+			plan := queryPlan(t, db.ReadDB(), q, args...)
 			all := strings.Join(plan, "\n")
 			if !strings.Contains(all, "INDEX "+index+" ") || strings.Contains(all, "TEMP B-TREE") {
 				t.Errorf("%s%s: want a search of %s in id order; plan:\n%s", filter, after, index, all)

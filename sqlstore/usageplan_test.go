@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,20 +34,7 @@ func TestUsageOfKeysUsesTheKeyIndex(t *testing.T) {
 	} {
 		q.AccountID, q.From, q.To = base.AccountID, base.From, base.To
 		from, args := sqlstore.UsageRows(db.Store, &q)
-		rows, err := db.UsageWriteDB().QueryContext(ctx, "EXPLAIN QUERY PLAN SELECT 0, key_id, outcome, SUM(count) FROM "+from+" GROUP BY key_id, outcome", args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := queryPlan(t, db.UsageWriteDB(), "SELECT 0, key_id, outcome, SUM(count) FROM "+from+" GROUP BY key_id, outcome", args...)
 		reads := 0
 		for _, d := range plan {
 			if strings.Contains(d, "usage_buckets") {
@@ -60,4 +48,27 @@ func TestUsageOfKeysUsesTheKeyIndex(t *testing.T) {
 			t.Errorf("%s: the plan reads no usage_buckets:\n%s", name, strings.Join(plan, "\n"))
 		}
 	}
+}
+
+// queryPlan returns the lines of SQLite's EXPLAIN QUERY PLAN of query.
+func queryPlan(t *testing.T, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }
