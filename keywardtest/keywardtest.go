@@ -300,6 +300,23 @@ func RandomHex(t testing.TB, n int) string {
 	return hex.EncodeToString(b)
 }
 
+// BadChecksum returns tok with its last checksum character replaced by
+// another base62 character: still keyward's format, so it is refused
+// without a lookup (NOT_FOUND, even with the database down), where a
+// character outside base62 would make it a foreign token that is looked up.
+func BadChecksum(tok keyward.Token) keyward.Token {
+	s := []byte(tok.Reveal())
+	if len(s) == 0 {
+		return tok
+	}
+	if last := &s[len(s)-1]; *last == 'z' {
+		*last = 'y'
+	} else {
+		*last = 'z'
+	}
+	return keyward.TokenFromString(string(s))
+}
+
 // MasterKey returns a new random master key, for a server whose keys may
 // be recoverable (Options.Service.MasterKey).
 func MasterKey(t testing.TB) *keyward.MasterKey {

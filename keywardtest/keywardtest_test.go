@@ -2,6 +2,7 @@ package keywardtest
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"os"
 	"sync/atomic"
@@ -161,5 +162,29 @@ func TestStart(t *testing.T) {
 				t.Errorf("after a failure with a lockout of threshold 1: %v, want locked out", err)
 			}
 		})
+	}
+}
+
+// BadChecksum keeps the token in keyward's format whatever its last
+// character: flipping a bit of it (the tests' old way) turned 'Z' into '['
+// and 'z' into '{', a foreign token that is looked up in the database.
+func TestBadChecksum(t *testing.T) {
+	seen := map[byte]bool{}
+	for tries := 0; len(seen) < 62; tries++ {
+		if tries == 100000 {
+			t.Fatalf("only %d of 62 last characters in %d tokens", len(seen), tries)
+		}
+		tok, err := keyward.NewToken("kw", rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := tok.Reveal()
+		if seen[s[len(s)-1]] {
+			continue
+		}
+		seen[s[len(s)-1]] = true
+		if got := BadChecksum(tok).Shape(); got != keyward.ShapeBadChecksum {
+			t.Errorf("token ending in %q: shape %v, want a bad checksum", s[len(s)-1], got)
+		}
 	}
 }

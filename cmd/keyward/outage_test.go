@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/postgres/pgtest"
 )
 
@@ -52,17 +54,6 @@ func otCreateKey(p *btProc, op, name string) (string, string) {
 		p.t.Fatalf("POST /v1/keys answered no id or secret: %v", k)
 	}
 	return id, secret
-}
-
-// otBadChecksum returns secret with its last character changed, which
-// breaks the checksum.
-func otBadChecksum(secret string) string {
-	last := secret[len(secret)-1]
-	repl := byte('A')
-	if last == 'A' {
-		repl = 'B'
-	}
-	return secret[:len(secret)-1] + string(repl)
 }
 
 // otCall is one request made during a test, as answered.
@@ -308,7 +299,7 @@ func TestOutageEndToEnd(t *testing.T) {
 	time.Sleep(time.Until(cut.Add(500 * time.Millisecond)))
 	otVerify(probes, a, "K", op, kSecret)
 	otVerify(probes, a, "never seen", op, uSecret)
-	otVerify(probes, a, "bad checksum", op, otBadChecksum(secrets[0]))
+	otVerify(probes, a, "bad checksum", op, keywardtest.BadChecksum(keyward.TokenFromString(secrets[0])).Reveal())
 	for time.Since(cut) < otGrace+2*otMargin {
 		otVerify(probes, a, "K", op, kSecret)
 		time.Sleep(100 * time.Millisecond)
