@@ -5,3 +5,6 @@ import "github.com/keyward/keyward"
 // UsageRows exposes the usage rows' table expression to the tests of
 // sqlstore_test, for their query plans.
 func UsageRows(s *Store, q *keyward.UsageQuery) (string, []any) { return s.usageRows(q) }
+
+// SearchCandidatesCond is the key search's condition on the trigram index.
+const SearchCandidatesCond = searchCandidatesCond

@@ -211,7 +211,9 @@ type uiPage struct {
 // uiPages are the dashboard's list pages: the overview, the keys with
 // each filter (values chosen by the dashboard seed: each matches fewer
 // keys than a page holds, so the store reads the whole filter to know
-// there is no next page) and its second page, and every other list.
+// there is no next page) and its second page, searches that match one
+// seeded key, 111 (4242, 42420…42429, 424200…424299), every key and none,
+// and every other list.
 func uiPages(projectID string) []uiPage {
 	return []uiPage{
 		{name: "overview", path: "/"},
@@ -222,6 +224,9 @@ func uiPages(projectID string) []uiPage {
 		{name: "keys project", path: "/keys?project=" + url.QueryEscape(projectID)},
 		{name: "keys mode", path: "/keys?mode=read_only"},
 		{name: "keys q", path: "/keys?q=" + url.QueryEscape("bench key 999999")},
+		{name: "keys q 111", path: "/keys?q=" + url.QueryEscape("key 4242")},
+		{name: "keys q all", path: "/keys?q=" + url.QueryEscape("bench key")},
+		{name: "keys q none", path: "/keys?q=" + url.QueryEscape("no such name")},
 		{name: "keys expiring", path: "/keys?expires_within=90d"},
 		{name: "management keys", path: "/management-keys"},
 		{name: "users", path: "/users"},

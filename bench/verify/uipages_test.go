@@ -46,7 +46,10 @@ func TestUIOnly(t *testing.T) {
 				t.Errorf("run %d: %s shows %d rows (next page %v), want the seed's %d", run, name, rows[name], next[name], uiSeedPerKind)
 			}
 		}
-		for _, name := range []string{"keys", "keys page 2", "users", "service accounts", "projects", "audit"} {
+		if rows["keys q none"] != 0 || next["keys q none"] {
+			t.Errorf("run %d: a search for no name shows %d rows", run, rows["keys q none"])
+		}
+		for _, name := range []string{"keys", "keys page 2", "keys q all", "users", "service accounts", "projects", "audit"} {
 			if rows[name] != 50 || !next[name] {
 				t.Errorf("run %d: %s shows %d rows (next page %v), want a full page and more", run, name, rows[name], next[name])
 			}
