@@ -25,17 +25,21 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/keyward ./cmd/keyward
 # What the empty final image needs: a user and group for uid 65532, the CA
 # certificates (PostgreSQL with sslmode=verify-full, rediss://), a /tmp for
-# SQLite's temporary files, and the data directory owned by the user.
-RUN mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp /data \
+# SQLite's temporary files, and the data directory owned by the user,
+# private. COPY gives the directory it copies into default permissions
+# (0755) and keeps those of what it copies: the data directory is copied
+# as an entry of /data-parent, so its 0700 stays (into /var/lib, which
+# /rootfs made first and root keeps).
+RUN mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp /rootfs/var/lib /data-parent/keyward \
  && echo 'keyward:x:65532:65532:keyward:/var/lib/keyward:/sbin/nologin' > /rootfs/etc/passwd \
  && echo 'keyward:x:65532:' > /rootfs/etc/group \
  && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
  && chmod 1777 /rootfs/tmp \
- && chown 65532:65532 /data && chmod 0700 /data
+ && chmod 0700 /data-parent/keyward
 
 FROM scratch
 COPY --from=build /rootfs/ /
-COPY --from=build --chown=65532:65532 /data /var/lib/keyward
+COPY --from=build --chown=65532:65532 /data-parent/ /var/lib/
 COPY --from=build /out/keyward /usr/local/bin/keyward
 USER 65532:65532
 # Listen on every interface of the container; keep the database and the
