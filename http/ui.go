@@ -53,6 +53,19 @@ func (h Host) AuthenticateHash(r *http.Request, hash keyward.TokenHash, account 
 		})
 }
 
+// AuthenticateHashAnyAccount is AuthenticateHash for no account in
+// particular: an operator key answers with an actor on every account
+// (Actor.AllAccounts) and, when the account default is gone, no account
+// (AccountID ""), where AuthenticateHash(r, hash, "") answers not_found.
+// The dashboard uses it to find an account for an operator whose default
+// account was deleted.
+func (h Host) AuthenticateHashAnyAccount(r *http.Request, hash keyward.TokenHash) (*keyward.Actor, error) {
+	return h.s.authenticateWith(r, service.Credential{Hash: hash, AnyAccount: true}, h.dialect,
+		func(ctx context.Context, c service.Credential) (*keyward.Actor, error) {
+			return h.s.svc.AuthenticateHash(ctx, c)
+		})
+}
+
 // Budget returns the server's request budget (Options.RequestTimeout),
 // which a mounted handler applies to its own requests.
 func (h Host) Budget() time.Duration { return h.s.budget }

@@ -58,13 +58,7 @@ func (u *UI) signedIn(h pageFunc, post bool) http.Handler {
 		}
 		r, cancel := u.within(r)
 		defer cancel()
-		a, err := u.host.AuthenticateHash(r, s.hash, s.account)
-		if err != nil && s.account != "" && keyward.ErrorCode(err) == keyward.ECodeNotFound {
-			// The account an operator switched to is gone: back to its default.
-			u.sessions.setAccount(s.id, "")
-			s.account = ""
-			a, err = u.host.AuthenticateHash(r, s.hash, "")
-		}
+		a, err := u.authenticate(r, s)
 		switch keyward.ErrorCode(err) {
 		case "":
 		case keyward.ECodeUnauthenticated, keyward.ECodePermissionDenied, keyward.ECodeAPIKeyForbidden:
@@ -83,6 +77,46 @@ func (u *UI) signedIn(h pageFunc, post bool) http.Handler {
 			u.fail(w, r, c, err)
 		}
 	})
+}
+
+// authenticate authenticates a session's key on the account the session
+// acts on. An operator's session whose account is gone goes back to the
+// operator's default account; when the account default is gone too (an
+// operator may delete it), to the first account keyward lists (the
+// newest), so that an operator can always sign in and switch. With no
+// account at all it fails with not_found, saying how to create one.
+func (u *UI) authenticate(r *http.Request, s *session) (*keyward.Actor, error) {
+	a, err := u.host.AuthenticateHash(r, s.hash, s.account)
+	if err == nil || !isCode(err, keyward.ECodeNotFound) {
+		return a, err
+	}
+	if s.account != "" {
+		u.sessions.setAccount(s.id, "")
+		s.account = ""
+		if a, err = u.host.AuthenticateHash(r, s.hash, ""); err == nil || !isCode(err, keyward.ECodeNotFound) {
+			return a, err
+		}
+	}
+	all, aerr := u.host.AuthenticateHashAnyAccount(r, s.hash)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if !all.Key.Operator {
+		return nil, err
+	}
+	accounts, _, lerr := u.svc.ListAccounts(r.Context(), all, keyward.Page{Limit: 1})
+	if lerr != nil {
+		return nil, lerr
+	}
+	if len(accounts) == 0 {
+		return nil, keyward.Errorf(keyward.ECodeNotFound, "there is no account: create one with POST /v1/accounts (or keyward accounts create), then reload this page")
+	}
+	a, err = u.host.AuthenticateHash(r, s.hash, accounts[0].ID)
+	if err == nil {
+		u.sessions.setAccount(s.id, accounts[0].ID)
+		s.account = accounts[0].ID
+	}
+	return a, err
 }
 
 func errCSRF() error {
@@ -154,6 +188,11 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request) {
 	r, cancel := u.within(r)
 	defer cancel()
 	a, err := u.host.Authenticate(r, tok, "")
+	if isCode(err, keyward.ECodeNotFound) {
+		// An operator key whose default account is gone: signed in all the
+		// same, the session finds it an account (authenticate).
+		a, err = u.host.AuthenticateHashAnyAccount(r, tok.Hash())
+	}
 	if err != nil {
 		e := keyward.AsError(err)
 		msg := e.Message

@@ -382,3 +382,49 @@ func TestAccountBoundKey(t *testing.T) {
 	op.get("/").has(t, `<option value="`+other.ID+`" selected>`)
 	op.post("/account", url.Values{"account": {"acct_01J00000000000000000000000"}}).is(t, http.StatusNotFound)
 }
+
+// An operator may delete the account default: the dashboard still signs
+// the operator key in, on another account, and a session whose account is
+// deleted under it moves to another one. Before, sign-in answered "there
+// is no default account: send X-Account-Id" and no page could be opened.
+func TestOperatorWithoutDefaultAccount(t *testing.T) {
+	t.Parallel()
+	s := startSite(t, siteOptions{})
+	ctx := context.Background()
+	first, _ := s.account("first")
+	second, _ := s.account("second")
+	op := s.srv.Actor(t, s.srv.OperatorKey)
+
+	// A session on the account default when it is deleted.
+	before := s.browser()
+	before.signIn(s.srv.OperatorKey)
+	if err := s.srv.Service.DeleteAccount(ctx, op, op.AccountID, ""); err != nil {
+		t.Fatal(err)
+	}
+	before.get("/").is(t, http.StatusOK).has(t, `<option value="`+second.ID+`" selected>`)
+
+	// Sign-in with no default account.
+	b := s.browser()
+	b.signIn(s.srv.OperatorKey)
+	b.get("/").is(t, http.StatusOK).has(t, `<option value="`+second.ID+`" selected>`, `<option value="`+first.ID+`"`)
+	b.get("/keys").is(t, http.StatusOK)
+	b.post("/account", url.Values{"account": {first.ID}}).redirects(t, "/")
+	b.get("/").has(t, `<option value="`+first.ID+`" selected>`)
+
+	// The account switched to is deleted: on to the one left.
+	all := s.srv.Actor(t, s.srv.OperatorKey)
+	all.AccountID = ""
+	if err := s.srv.Service.DeleteAccount(ctx, all, first.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	b.get("/").is(t, http.StatusOK).has(t, `<option value="`+second.ID+`" selected>`)
+
+	// No account at all: signed in, and told how to make one.
+	if err := s.srv.Service.DeleteAccount(ctx, all, second.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	b.get("/").is(t, http.StatusNotFound).has(t, "there is no account: create one")
+	fresh := s.browser()
+	fresh.get("/sign-in")
+	fresh.post("/sign-in", url.Values{"key": {s.srv.OperatorKey.Reveal()}}).redirects(t, "/")
+}
