@@ -10,18 +10,24 @@ import (
 	"github.com/keyward/keyward/sqlstore"
 )
 
+// planDB opens a new SQLite database, migrated, for a query plan test.
+func planDB(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // A key list filtered by status, mode, owner or project reads the filter's
 // index in the list's order (migration 10) on SQLite: without it the
 // planner walked every key of the account in id order and tested each
 // (0.8–1.2 s a page on a million keys, issue 13). The query has
 // ListKeys's shape: kind, account, the filter, ordered by id, a limit.
 func TestKeyListFiltersUseTheirIndex(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := planDB(t)
 	for filter, index := range map[string]string{
 		"k.status = ?":          "keys_status_list",
 		"k.permission_mode = ?": "keys_mode_list",
@@ -49,12 +55,7 @@ func TestKeyListFiltersUseTheirIndex(t *testing.T) {
 // keys in id order and testing each against the candidates would read
 // every key when few match (0.8 s on a million keys, issue 13).
 func TestKeySearchReadsItsCandidates(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := planDB(t)
 	for _, after := range []string{"", " AND k.id < ?"} {
 		q := `SELECT k.id, k.name FROM keys k WHERE k.kind = ? AND k.account_id = ? AND k.name_fold LIKE ? ESCAPE '\' AND ` +
 			sqlstore.SearchCandidatesCond + after + " ORDER BY k.id DESC LIMIT 51"
