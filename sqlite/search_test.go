@@ -118,6 +118,24 @@ func TestKeySearchIndex(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "backup"), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// An account's delete cascades to its keys, and from them to the index.
+	b := dtAccount("search, deleted")
+	if err := db.Write(ctx, func(tx keyward.Tx) error { return tx.CreateAccount(ctx, b) }); err != nil {
+		t.Fatal(err)
+	}
+	owner := a
+	a = b
+	doomed := newKey("Doomed Production")
+	a = owner
+	if err := db.Write(ctx, func(tx keyward.Tx) error { return tx.DeleteAccount(ctx, b.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := db.WriteDB().QueryRowContext(ctx, `SELECT count(*) FROM key_search WHERE key_id = ?`, doomed.ID).Scan(&left); err != nil || left != 0 {
+		t.Errorf("the deleted account's key has %d rows in key_search (%v), want 0", left, err)
+	}
+	intact(db, "account deleted")
+
 	dst := filepath.Join(dir, "backup", sqlite.FileName)
 	if err := db.Backup(ctx, dst); err != nil {
 		t.Fatal(err)
