@@ -30,6 +30,11 @@ type Options struct {
 	// UsageFlushInterval is how often last-use times are written behind
 	// (default 2s).
 	UsageFlushInterval time.Duration
+	// UsageFlushBatch is how many rows (bucket counts, or keys' last use)
+	// the write-behind writes per transaction (default 10,000): a flush of
+	// more is several transactions, each committed on its own, so a flush
+	// too large for its time budget still makes progress.
+	UsageFlushBatch int
 	// UsageRetention is how long usage buckets are kept, per granularity
 	// (zero fields: keyward.DefaultUsageRetention's).
 	UsageRetention keyward.UsageRetention
@@ -114,6 +119,9 @@ func New(o Options) *Service {
 	if o.Random == nil {
 		o.Random = rand.Reader
 	}
+	if o.UsageFlushBatch <= 0 {
+		o.UsageFlushBatch = 10_000
+	}
 	if o.UsageFlushInterval <= 0 {
 		o.UsageFlushInterval = 2 * time.Second
 	}
@@ -148,7 +156,7 @@ func New(o Options) *Service {
 	o.Store.Subscribe(s.credits.invalidate)
 	o.Store.Subscribe(s.hub.publish)
 	every := o.UsageFlushInterval
-	s.usage = newUsage(o.Store, o.Logger, o.Clock, every, o.UsageRetention, func(batch tallies) {
+	s.usage = newUsage(o.Store, o.Logger, o.Clock, every, o.UsageFlushBatch, o.UsageRetention, func(batch tallies) {
 		s.cache.takeUsage(batch)
 		// Leases of keys idle for a few intervals go back to the pool,
 		// for the other nodes.

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,10 +24,15 @@ import (
 // the database refuses waits for the next flush: last-use times per key
 // (bounded by the number of keys), bucket counts up to maxWaitingCounts
 // rows, beyond which new counts are dropped (and counted as dropped).
+// A flush writes in transactions of batch rows, each committed on its own:
+// one too large for the flush's time budget (a million keys used in a
+// few minutes) would otherwise fail whole, every time, growing until
+// counts were dropped with the database healthy.
 type usage struct {
 	store keyward.Store
 	log   *slog.Logger
 	clock keyward.Clock
+	batch int
 	// collect adds the usage counted in cache entries since its last call.
 	collect func(tallies)
 	// housekeeping runs every housekeepingEvery, on the same goroutine.
@@ -54,6 +60,12 @@ type usage struct {
 // maxWaitingCounts bounds the bucket rows (key, outcome, minute) kept in
 // memory while the database refuses them: about 200 bytes each, 50 MB.
 const maxWaitingCounts = 250_000
+
+// minFlushBudget is the least time a flush of the loop may take (five
+// intervals otherwise): the first write of a minute rolls the closed
+// minutes up into their hours and days in one transaction, a few seconds
+// when a hundred thousand keys were used in a minute.
+const minFlushBudget = 30 * time.Second
 
 // housekeepingEvery is how often the write-behind loop also purges expired
 // idempotency records; usage buckets past their retention are purged every
@@ -131,9 +143,9 @@ type countKey struct {
 	minute  int64
 }
 
-func newUsage(store keyward.Store, log *slog.Logger, clock keyward.Clock, every time.Duration, retention keyward.UsageRetention,
+func newUsage(store keyward.Store, log *slog.Logger, clock keyward.Clock, every time.Duration, batch int, retention keyward.UsageRetention,
 	collect func(tallies), housekeeping func(context.Context)) *usage {
-	u := &usage{store: store, log: log, clock: clock, collect: collect, housekeeping: housekeeping, retention: retention,
+	u := &usage{store: store, log: log, clock: clock, batch: batch, collect: collect, housekeeping: housekeeping, retention: retention,
 		pending: tallies{}, waitingTouch: map[string]keyward.KeyUsage{}, waitingCounts: map[countKey]*keyward.UsageCount{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go u.loop(every)
@@ -162,7 +174,7 @@ func (u *usage) loop(every time.Duration) {
 	for {
 		select {
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), every*5)
+			ctx, cancel := context.WithTimeout(context.Background(), max(every*5, minFlushBudget))
 			u.flush(ctx)
 			if u.housekeeping != nil && time.Since(last) >= housekeepingEvery {
 				last = time.Now()
@@ -236,26 +248,8 @@ func (u *usage) flush(ctx context.Context) error {
 	}
 	u.queued.Store(int64(len(touch)))
 	var errTouch, errCounts error
-	if len(touch) > 0 {
-		errTouch = u.store.Write(ctx, func(tx keyward.Tx) error { return tx.TouchKeys(ctx, touch) })
-	}
-	if errTouch == nil {
-		u.waitingTouch = map[string]keyward.KeyUsage{}
-	} else {
-		u.waitingTouch = touch
-	}
-	if len(counts) > 0 {
-		rows := make([]keyward.UsageCount, 0, len(counts))
-		for _, c := range counts {
-			rows = append(rows, *c)
-		}
-		errCounts = u.store.AddUsage(ctx, rows)
-	}
-	if errCounts == nil {
-		u.waitingCounts = map[countKey]*keyward.UsageCount{}
-	} else {
-		u.waitingCounts = counts
-	}
+	u.waitingTouch, errTouch = u.writeTouch(ctx, touch)
+	u.waitingCounts, errCounts = u.writeCounts(ctx, counts)
 	u.waiting.Store(int64(len(u.waitingCounts)))
 	if errTouch != nil || errCounts != nil {
 		u.flushErrors.Add(1)
@@ -264,6 +258,53 @@ func (u *usage) flush(ctx context.Context) error {
 		return firstErr(errTouch, errCounts)
 	}
 	return nil
+}
+
+// writeTouch writes the keys' last use and verification counts in
+// transactions of u.batch keys, and returns what is left to write: the
+// keys of the transaction that failed and of those not tried after it.
+func (u *usage) writeTouch(ctx context.Context, touch map[string]keyward.KeyUsage) (map[string]keyward.KeyUsage, error) {
+	for len(touch) > 0 {
+		chunk := make(map[string]keyward.KeyUsage, min(len(touch), u.batch))
+		for id, ku := range touch {
+			if len(chunk) == u.batch {
+				break
+			}
+			chunk[id] = ku
+			delete(touch, id)
+		}
+		if err := u.store.Write(ctx, func(tx keyward.Tx) error { return tx.TouchKeys(ctx, chunk) }); err != nil {
+			maps.Copy(touch, chunk)
+			return touch, err
+		}
+	}
+	return map[string]keyward.KeyUsage{}, nil
+}
+
+// writeCounts writes the bucket counts in calls of u.batch rows (each a
+// transaction of the store), and returns what is left to write: the rows
+// of the call that failed and of those not tried after it.
+func (u *usage) writeCounts(ctx context.Context, counts map[countKey]*keyward.UsageCount) (map[countKey]*keyward.UsageCount, error) {
+	keys := make([]countKey, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	rows := make([]keyward.UsageCount, 0, min(len(counts), u.batch))
+	for len(keys) > 0 {
+		n := min(len(keys), u.batch)
+		rows = rows[:0]
+		for _, k := range keys[:n] {
+			rows = append(rows, *counts[k])
+		}
+		if err := u.store.AddUsage(ctx, rows); err != nil {
+			return counts, err
+		}
+		for _, k := range keys[:n] {
+			delete(counts, k)
+		}
+		keys = keys[n:]
+	}
+	return map[countKey]*keyward.UsageCount{}, nil
 }
 
 func firstErr(errs ...error) error {

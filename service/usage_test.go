@@ -138,3 +138,99 @@ func TestUsageWaitsForTheDatabase(t *testing.T) {
 		t.Fatalf("the key's verifications: %d, want 412", got.Verifications)
 	}
 }
+
+// usBatchStore is a real SQLite store that records the size of each
+// AddUsage call and fails the call numbered failCall, as when a flush's
+// time budget runs out after its first transactions committed.
+type usBatchStore struct {
+	keyward.Store
+	calls, largest, failCall atomic.Int64
+}
+
+func (s *usBatchStore) AddUsage(ctx context.Context, c []keyward.UsageCount) error {
+	n := s.calls.Add(1)
+	for {
+		l := s.largest.Load()
+		if int64(len(c)) <= l || s.largest.CompareAndSwap(l, int64(len(c))) {
+			break
+		}
+	}
+	if n == s.failCall.Load() {
+		return &keyward.Error{Code: keyward.ECodeTimeout, Message: "the flush's budget ran out (test)"}
+	}
+	return s.Store.AddUsage(ctx, c)
+}
+
+// TestUsageFlushesInBatches: the write-behind writes bucket counts in
+// transactions of UsageFlushBatch rows, keeps what committed when a later
+// one fails, and writes the rest once, so every count lands exactly once.
+// Before, a flush was one transaction: too large for its budget (a
+// million keys used within minutes), it failed whole every interval until
+// counts were dropped, with the database healthy.
+func TestUsageFlushesInBatches(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	st := &usBatchStore{Store: db}
+	st.failCall.Store(-1)
+	svc := service.New(service.Options{Store: st, UsageFlushInterval: time.Hour, UsageFlushBatch: 7})
+	t.Cleanup(func() { svc.Close(context.Background()) })
+	_, opTok, err := svc.Bootstrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := svc.Authenticate(ctx, service.Credential{Token: opTok, ClientIP: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []*keyward.Key
+	for range 30 {
+		k, tok, err := svc.CreateKey(ctx, op, keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("batch")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+		p, err := (&keyward.VerifyRequest{Key: keyward.Some(tok)}).Prepare()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := svc.VerifyToken(ctx, op, tok.Reveal(), p); err != nil || res.Code != keyward.VerifyValid {
+			t.Fatalf("verify: %v %v", res.Code, err)
+		}
+	}
+	// 30 bucket rows: calls of 7, 7, 7, 7, 2; the second fails.
+	st.failCall.Store(st.calls.Load() + 2)
+	if err := svc.FlushUsage(ctx); err == nil {
+		t.Fatal("the flush whose second transaction failed reported no error")
+	}
+	if s := svc.Stats(); s.UsageWaiting != 30-7 {
+		t.Errorf("after a flush whose second transaction failed: %d bucket counts waiting, want %d (the first committed)", s.UsageWaiting, 30-7)
+	}
+	if err := svc.FlushUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := svc.Stats(); s.UsageWaiting != 0 || s.UsageDropped != 0 {
+		t.Errorf("after the next flush: %d waiting, %d dropped", s.UsageWaiting, s.UsageDropped)
+	}
+	if l := st.largest.Load(); l > 7 {
+		t.Errorf("an AddUsage call of %d rows, want at most UsageFlushBatch (7)", l)
+	}
+	for _, k := range keys {
+		q := keyward.UsageQuery{AccountID: k.AccountID, KeyID: k.ID, Granularity: keyward.GranularityDay,
+			From: time.Now().Add(-48 * time.Hour), To: time.Now().Add(48 * time.Hour)}
+		rows, err := db.UsageSeries(ctx, &q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, r := range rows {
+			n += r.Count
+		}
+		if n != 1 {
+			t.Errorf("key %s: %d verifications in the buckets, want 1", k.ID, n)
+		}
+	}
+}
