@@ -148,7 +148,7 @@ func testUsageTotals(e *env) {
 	e.addUsage(c1, c2, c3)
 	q := keyward.UsageQuery{AccountID: acc, Granularity: keyward.GranularityHour, From: usageDay, To: usageDay.Add(24 * time.Hour)}
 	totals := func(by keyward.UsageGroup) []string {
-		rows, err := e.s.UsageTotals(e.ctx, &q, by)
+		rows, err := e.s.UsageTotals(e.ctx, &q, by, 0)
 		if err != nil {
 			e.t.Fatalf("UsageTotals by %s: %v", by, err)
 		}
