@@ -172,8 +172,9 @@ type UsageStore interface {
 	// UsageSeries returns the counts per bucket start and outcome.
 	UsageSeries(ctx context.Context, q *UsageQuery) ([]UsageRow, error)
 	// UsageTotals returns the counts of the range per group value and
-	// outcome.
-	UsageTotals(ctx context.Context, q *UsageQuery, by UsageGroup) ([]UsageRow, error)
+	// outcome. By key with a limit above 0, only the rows of the limit
+	// keys of most counts (on a tie, the smaller id) are returned.
+	UsageTotals(ctx context.Context, q *UsageQuery, by UsageGroup, limit int) ([]UsageRow, error)
 	// PurgeUsage deletes the buckets of granularity g that start before t.
 	PurgeUsage(ctx context.Context, g Granularity, before time.Time) error
 }

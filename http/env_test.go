@@ -169,14 +169,15 @@ func eachRow(t testing.TB, db keywardtest.DB, table string, fn func(cols []strin
 // lines, leaving out what the write-behind fills in later
 // (keys.last_used_at, keys.verifications: the uses of keys, management
 // keys' authentications included; usage_buckets, the verifications by
-// outcome, and usage_rollup, how far they are rolled up, on PostgreSQL:
+// outcome, usage_account_buckets, their sums per account, and
+// usage_rollup, how far they are rolled up, on PostgreSQL:
 // SQLite keeps them in another file), so a test can assert that a request
 // changed nothing at all.
 func dump(t *testing.T, e *testEnv) string {
 	t.Helper()
 	var lines []string
 	for _, tbl := range envTables(t, e.DB, e.Location) {
-		if tbl == "usage_buckets" || tbl == "usage_rollup" {
+		if tbl == "usage_buckets" || tbl == "usage_account_buckets" || tbl == "usage_rollup" {
 			continue
 		}
 		eachRow(t, e.DB, tbl, func(cols []string, vals []any) {

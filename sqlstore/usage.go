@@ -30,6 +30,14 @@ import (
 // miss each other, and rows are written sorted by primary key, so nodes
 // writing the same rows never deadlock and their counts add.
 
+// The account's usage is kept twice: per key in usage_buckets, and summed
+// over its keys in usage_account_buckets (granularity, bucket, account,
+// outcome). Both are written in the same transaction (the write-behind's
+// counts summed per account in Go), rolled up by the same fold and purged
+// by the same delete, so an account's row is at every moment the sum of
+// its keys' rows. A series of the whole account reads the few account rows
+// of its range rather than a row per key and bucket.
+
 // usageBatchRows is the number of rows of one upsert statement.
 const usageBatchRows = 200
 
@@ -125,6 +133,46 @@ const bucketColumns = `granularity, bucket, key_id, outcome, account_id, owner_t
 
 const bucketConflict = ` ON CONFLICT (granularity, bucket, key_id, outcome) DO UPDATE SET count = usage_buckets.count + excluded.count`
 
+const accountBucketColumns = `account_id, granularity, bucket, outcome, count`
+
+const accountBucketConflict = ` ON CONFLICT (account_id, granularity, bucket, outcome) DO UPDATE SET count = usage_account_buckets.count + excluded.count`
+
+// accountRow is a row of usage_account_buckets.
+type accountRow struct {
+	accountID string
+	g         keyward.Granularity
+	start     int64
+	outcome   keyward.VerifyCode
+	count     int64
+}
+
+// accountRows sums the key rows per account, granularity, bucket and
+// outcome: what the same write adds to usage_account_buckets, sorted by
+// its primary key.
+func accountRows(rows []bucketRow) []accountRow {
+	type pk struct {
+		accountID string
+		g         keyward.Granularity
+		start     int64
+		outcome   keyward.VerifyCode
+	}
+	at := map[pk]int{}
+	var out []accountRow
+	for _, r := range rows {
+		k := pk{r.c.AccountID, r.g, r.start, r.outcome}
+		if i, ok := at[k]; ok {
+			out[i].count += r.count
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, accountRow{accountID: k.accountID, g: k.g, start: k.start, outcome: k.outcome, count: r.count})
+	}
+	slices.SortFunc(out, func(a, b accountRow) int {
+		return cmp.Or(cmp.Compare(a.accountID, b.accountID), cmp.Compare(a.g, b.g), cmp.Compare(a.start, b.start), cmp.Compare(a.outcome, b.outcome))
+	})
+	return out
+}
+
 // rollupMark reads usage_rollup.upto in tx, locking its row until tx ends.
 func (s *Store) rollupMark(ctx context.Context, tx *sql.Tx) (int64, error) {
 	var upto int64
@@ -145,6 +193,13 @@ func (s *Store) rollUp(ctx context.Context, tx *sql.Tx, upto, to int64) (int64, 
 			FROM usage_buckets WHERE granularity = 'minute' AND bucket >= ? AND bucket < ?
 			GROUP BY `+bucketOf(g)+`, key_id, outcome
 			ORDER BY 2, 3, 4`+bucketConflict), upto, to); err != nil {
+			return upto, s.classify(err)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO usage_account_buckets (`+accountBucketColumns+`)
+			SELECT account_id, '`+string(g)+`', `+bucketOf(g)+`, outcome, SUM(count)
+			FROM usage_account_buckets WHERE granularity = 'minute' AND bucket >= ? AND bucket < ?
+			GROUP BY account_id, `+bucketOf(g)+`, outcome
+			ORDER BY 1, 3, 4`+accountBucketConflict), upto, to); err != nil {
 			return upto, s.classify(err)
 		}
 	}
@@ -174,6 +229,7 @@ func (s *Store) addUsageOnce(ctx context.Context, counts []keyward.UsageCount, l
 		return err
 	}
 	rows := bucketRows(counts, upto)
+	accounts := accountRows(rows)
 	for len(rows) > 0 {
 		n := min(len(rows), usageBatchRows)
 		var b strings.Builder
@@ -193,18 +249,41 @@ func (s *Store) addUsageOnce(ctx context.Context, counts []keyward.UsageCount, l
 		}
 		rows = rows[n:]
 	}
+	for len(accounts) > 0 {
+		n := min(len(accounts), usageBatchRows)
+		var b strings.Builder
+		b.WriteString(`INSERT INTO usage_account_buckets (` + accountBucketColumns + `) VALUES `)
+		args := make([]any, 0, n*5)
+		for i, r := range accounts[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?)")
+			args = append(args, r.accountID, string(r.g), r.start, string(r.outcome), r.count)
+		}
+		b.WriteString(accountBucketConflict)
+		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+			return s.classify(err)
+		}
+		accounts = accounts[n:]
+	}
 	return s.classify(tx.Commit())
 }
 
-// UsageSeries implements keyward.UsageStore.
+// UsageSeries implements keyward.UsageStore. A series of the whole
+// account (no key given) reads the account's rows.
 func (s *Store) UsageSeries(ctx context.Context, q *keyward.UsageQuery) ([]keyward.UsageRow, error) {
-	from, args := s.usageRows(q)
+	from, args := s.usageRows(q, false)
 	return s.usageQuery(ctx, `SELECT bucket, '', outcome, SUM(count) FROM `+from+
 		` GROUP BY bucket, outcome ORDER BY bucket, outcome`, args)
 }
 
-// UsageTotals implements keyward.UsageStore.
-func (s *Store) UsageTotals(ctx context.Context, q *keyward.UsageQuery, by keyward.UsageGroup) ([]keyward.UsageRow, error) {
+// UsageTotals implements keyward.UsageStore. The totals by outcome of the
+// whole account read the account's rows. The busiest keys (by key, with a
+// limit) are chosen in SQL, and their counts per outcome read through
+// usage_buckets_key: the range's rows are still summed per key, but a
+// million keys are no longer sent to Go and sorted there for ten.
+func (s *Store) UsageTotals(ctx context.Context, q *keyward.UsageQuery, by keyward.UsageGroup, limit int) ([]keyward.UsageRow, error) {
 	var col string
 	switch by {
 	case keyward.GroupByKey:
@@ -218,9 +297,29 @@ func (s *Store) UsageTotals(ctx context.Context, q *keyward.UsageQuery, by keywa
 	default:
 		return nil, keyward.Internal(errors.New("unknown usage grouping " + string(by)))
 	}
-	from, args := s.usageRows(q)
+	if by == keyward.GroupByKey && limit > 0 {
+		// The range's keys summed and the limit busiest kept, ties by id
+		// (bytewise, as Go compares them: PostgreSQL's collation may not).
+		// A common table expression referred to once, in the key filter
+		// of both halves of the rows (hours or days, and the minutes not
+		// yet rolled up): computed once.
+		keys, args := s.usageRows(q, true)
+		with := `WITH top_keys (key_id) AS (SELECT key_id FROM ` + keys + ` GROUP BY key_id ORDER BY SUM(count) DESC, key_id` + s.bytewise() + ` LIMIT ?) `
+		from, more := s.usageRowsOf(q, true, `SELECT key_id FROM top_keys`)
+		return s.usageQuery(ctx, with+`SELECT 0, key_id, outcome, SUM(count) FROM `+from+
+			` GROUP BY key_id, outcome ORDER BY 2, outcome`, append(append(args, limit), more...))
+	}
+	from, args := s.usageRows(q, by != keyward.GroupByOutcome)
 	return s.usageQuery(ctx, `SELECT 0, `+col+`, outcome, SUM(count) FROM `+from+
 		` GROUP BY `+col+`, outcome ORDER BY 2, outcome`, args)
+}
+
+// bytewise returns the collation that orders text as Go compares strings.
+func (s *Store) bytewise() string {
+	if s.dialect.Name() == "postgres" {
+		return ` COLLATE "C"`
+	}
+	return "" // SQLite's default, BINARY
 }
 
 // usageRows returns the buckets q reads, as a table to select from: for
@@ -229,15 +328,29 @@ func (s *Store) UsageTotals(ctx context.Context, q *keyward.UsageQuery, by keywa
 // hour or day. q's range is aligned to its granularity, so a minute is in
 // the range exactly when its hour or day is.
 //
+// Unless perKey is set, a query of no key reads the account's rows
+// (usage_account_buckets: bucket, outcome and count only); otherwise, and
+// for given keys, the keys' rows.
+//
 // The rows of given keys (a key's page, the 24 h column of a page of the
 // key list) are read through usage_buckets_key. SQLite keeps no
 // statistics, so its planner would rather walk the primary key's range of
 // buckets, every key's rows of the range: over a second where a million
 // keys were used that day (issue 13's benchmark, docs/performance.md).
 // PostgreSQL's planner has statistics and needs no hint.
-func (s *Store) usageRows(q *keyward.UsageQuery) (string, []any) {
-	table := "usage_buckets"
-	if (q.KeyID != "" || len(q.KeyIDs) > 0) && s.dialect.Name() == "sqlite" {
+func (s *Store) usageRows(q *keyward.UsageQuery, perKey bool) (string, []any) {
+	return s.usageRowsOf(q, perKey, "")
+}
+
+// usageRowsOf is usageRows, restricted to the keys a subquery without
+// arguments returns when keysIn is set.
+func (s *Store) usageRowsOf(q *keyward.UsageQuery, perKey bool, keysIn string) (string, []any) {
+	byKey := q.KeyID != "" || len(q.KeyIDs) > 0 || keysIn != ""
+	table, cols := "usage_buckets", ", key_id, outcome, owner_type, owner_id, project_id, count FROM "
+	if !perKey && !byKey {
+		table, cols = "usage_account_buckets", ", outcome, count FROM "
+	}
+	if byKey && s.dialect.Name() == "sqlite" {
 		table += " INDEXED BY usage_buckets_key"
 	}
 	filter := " AND account_id = ? AND bucket >= ? AND bucket < ?"
@@ -252,7 +365,10 @@ func (s *Store) usageRows(q *keyward.UsageQuery) (string, []any) {
 			args = append(args, id)
 		}
 	}
-	cols := ", key_id, outcome, owner_type, owner_id, project_id, count FROM " + table + " WHERE granularity = "
+	if keysIn != "" {
+		filter += " AND key_id IN (" + keysIn + ")"
+	}
+	cols += table + " WHERE granularity = "
 	src := "SELECT bucket" + cols + "?" + filter
 	all := append([]any{string(q.Granularity)}, args...)
 	if q.Granularity != keyward.GranularityMinute {
@@ -321,8 +437,10 @@ func (s *Store) purgeUsageOnce(ctx context.Context, g keyward.Granularity, befor
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM usage_buckets WHERE granularity = ? AND bucket < ?`), string(g), before); err != nil {
-		return s.classify(err)
+	for _, table := range []string{"usage_buckets", "usage_account_buckets"} {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE granularity = ? AND bucket < ?`), string(g), before); err != nil {
+			return s.classify(err)
+		}
 	}
 	return s.classify(tx.Commit())
 }

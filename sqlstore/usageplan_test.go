@@ -50,6 +50,43 @@ func TestUsageOfKeysUsesTheKeyIndex(t *testing.T) {
 	}
 }
 
+// An account's series reads its own rows, one range of
+// usage_account_buckets' primary key per granularity, never the keys'
+// rows (a million an hour when a million keys are used).
+func TestAccountUsageReadsTheAccountRows(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	to := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	for _, g := range keyward.Granularities() {
+		q := keyward.UsageQuery{AccountID: "acc_01HZX3K8Q4W2N5R7T9V0B1C2D1", Granularity: g, From: to.Add(-24 * time.Hour), To: to}
+		from, args := sqlstore.AccountUsageRows(db.Store, &q)
+		plan := queryPlan(t, db.UsageWriteDB(), "SELECT bucket, '', outcome, SUM(count) FROM "+from+" GROUP BY bucket, outcome", args...)
+		reads := 0
+		for _, d := range plan {
+			if strings.Contains(d, "usage_buckets") {
+				t.Errorf("%s: %q reads the keys' rows; plan:\n%s", g, d, strings.Join(plan, "\n"))
+			}
+			if strings.Contains(d, "usage_account_buckets") {
+				reads++
+				if !strings.Contains(d, "PRIMARY KEY (account_id=? AND granularity=? AND bucket>? AND bucket<?)") {
+					t.Errorf("%s: %q, want a range of the primary key; plan:\n%s", g, d, strings.Join(plan, "\n"))
+				}
+			}
+		}
+		want := 2 // the granularity's rows and the minutes not rolled up
+		if g == keyward.GranularityMinute {
+			want = 1
+		}
+		if reads != want {
+			t.Errorf("%s: %d reads of usage_account_buckets; plan:\n%s", g, reads, strings.Join(plan, "\n"))
+		}
+	}
+}
+
 // queryPlan returns the lines of SQLite's EXPLAIN QUERY PLAN of query.
 func queryPlan(t *testing.T, db *sql.DB, query string, args ...any) []string {
 	t.Helper()

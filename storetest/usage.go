@@ -2,7 +2,10 @@ package storetest
 
 import (
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +23,8 @@ var usageTests = []test{
 	{"Totals", testUsageTotals},
 	{"Purge", testUsagePurge},
 	{"RollUpOnceAMinute", testUsageRollUpOnceAMinute},
+	{"AccountSumsKeys", testUsageAccountSumsKeys},
+	{"TopKeys", testUsageTopKeys},
 }
 
 func (e *env) addUsage(counts ...keyward.UsageCount) {
@@ -148,7 +153,7 @@ func testUsageTotals(e *env) {
 	e.addUsage(c1, c2, c3)
 	q := keyward.UsageQuery{AccountID: acc, Granularity: keyward.GranularityHour, From: usageDay, To: usageDay.Add(24 * time.Hour)}
 	totals := func(by keyward.UsageGroup) []string {
-		rows, err := e.s.UsageTotals(e.ctx, &q, by)
+		rows, err := e.s.UsageTotals(e.ctx, &q, by, 0)
 		if err != nil {
 			e.t.Fatalf("UsageTotals by %s: %v", by, err)
 		}
@@ -245,4 +250,157 @@ func testUsageRollUpOnceAMinute(e *env) {
 	check("at 00:28",
 		[]string{"2025-03-01T23:00 VALID 17", "2025-03-02T00:00 EXPIRED 1", "2025-03-02T00:00 VALID 1"},
 		[]string{"2025-03-01T00:00 VALID 17", "2025-03-02T00:00 EXPIRED 1", "2025-03-02T00:00 VALID 1"})
+}
+
+// An account's usage (a series or totals of no key, which the store may
+// keep summed per account) is at every moment the sum of its keys': after
+// writes of the current minute, of minutes not yet rolled up, late counts
+// for minutes rolled up, and purges of each granularity, in every
+// granularity; another account's counts never in it.
+func testUsageAccountSumsKeys(e *env) {
+	acc, other := "acc_01HZX3K8Q4W2N5R7T9V0B1C2D1", "acc_01HZX3K8Q4W2N5R7T9V0B1C2D2"
+	keys := []string{"key_01HZX3K8Q4W2N5R7T9V0B1C2D3", "key_01HZX3K8Q4W2N5R7T9V0B1C2D4", "key_01HZX3K8Q4W2N5R7T9V0B1C2D5"}
+	otherKey := "key_01HZX3K8Q4W2N5R7T9V0B1C2D6"
+	outcomes := []keyward.VerifyCode{keyward.VerifyValid, keyward.VerifyRateLimited, keyward.VerifyExpired}
+	r := rand.New(rand.NewPCG(13, 1))
+	now := usageDay.Add(22 * time.Hour)
+	written := map[string]int64{} // the account's counts written, by outcome
+	check := func(step int) {
+		e.t.Helper()
+		for _, g := range keyward.Granularities() {
+			q := keyward.UsageQuery{AccountID: acc, Granularity: g, From: usageDay.Add(-24 * time.Hour), To: usageDay.Add(72 * time.Hour)}
+			sum := map[string]int64{}
+			for _, k := range keys {
+				q.KeyID = k
+				rows, err := e.s.UsageSeries(e.ctx, &q)
+				if err != nil {
+					e.t.Fatalf("UsageSeries of %s: %v", k, err)
+				}
+				for _, r := range rows {
+					sum[fmt.Sprintf("%s %s", r.Start.Format("2006-01-02T15:04"), r.Outcome)] += r.Count
+				}
+			}
+			var want []string
+			for _, line := range slices.Sorted(maps.Keys(sum)) {
+				want = append(want, fmt.Sprintf("%s %d", line, sum[line]))
+			}
+			q.KeyID = ""
+			wantLines(e, fmt.Sprintf("step %d, %s: the account's series against the sum of its keys'", step, g), e.series(q), want...)
+
+			byOutcome := map[string]int64{}
+			for _, line := range slices.Sorted(maps.Keys(sum)) {
+				byOutcome[line[strings.IndexByte(line, ' ')+1:]] += sum[line]
+			}
+			want = nil
+			for _, o := range slices.Sorted(maps.Keys(byOutcome)) {
+				want = append(want, fmt.Sprintf("%s %s %d", o, o, byOutcome[o]))
+			}
+			rows, err := e.s.UsageTotals(e.ctx, &q, keyward.GroupByOutcome, 0)
+			if err != nil {
+				e.t.Fatalf("UsageTotals: %v", err)
+			}
+			var got []string
+			for _, r := range rows {
+				got = append(got, fmt.Sprintf("%s %s %d", r.Group, r.Outcome, r.Count))
+			}
+			wantLines(e, fmt.Sprintf("step %d, %s: the account's totals by outcome against the sum of its keys'", step, g), got, want...)
+		}
+	}
+	purged := false
+	for step := range 40 {
+		switch {
+		case step == 25:
+			// Minutes before 23:30 go, rolled up first.
+			if err := e.s.PurgeUsage(e.ctx, keyward.GranularityMinute, usageDay.Add(23*time.Hour+30*time.Minute)); err != nil {
+				e.t.Fatalf("PurgeUsage: %v", err)
+			}
+			purged = true
+		case step == 33:
+			if err := e.s.PurgeUsage(e.ctx, keyward.GranularityHour, usageDay.Add(23*time.Hour)); err != nil {
+				e.t.Fatalf("PurgeUsage: %v", err)
+			}
+		default:
+			// The clock moves on a few minutes; counts come for minutes up
+			// to 40 before it (late counts once those were rolled up).
+			now = now.Add(time.Duration(r.IntN(4)) * time.Minute)
+			var counts []keyward.UsageCount
+			for range 1 + r.IntN(6) {
+				at := now.Add(-time.Duration(r.IntN(40)) * time.Minute)
+				o := outcomes[r.IntN(len(outcomes))]
+				n := int64(1 + r.IntN(9))
+				counts = append(counts, usageOf(acc, keys[r.IntN(len(keys))], o, at, n))
+				written[string(o)] += n
+			}
+			counts = append(counts, usageOf(other, otherKey, keyward.VerifyValid, now, 100))
+			e.addUsage(counts...)
+		}
+		check(step)
+	}
+	// The days still hold every count written (hours and minutes were
+	// purged in part): the sums are of something.
+	q := keyward.UsageQuery{AccountID: acc, Granularity: keyward.GranularityDay, From: usageDay, To: usageDay.Add(72 * time.Hour)}
+	rows, err := e.s.UsageTotals(e.ctx, &q, keyward.GroupByOutcome, 0)
+	if err != nil {
+		e.t.Fatalf("UsageTotals: %v", err)
+	}
+	got := map[string]int64{}
+	for _, r := range rows {
+		got[r.Group] += r.Count
+	}
+	if !maps.Equal(got, written) || !purged {
+		e.t.Fatalf("the account's days hold %v, want every count written: %v", got, written)
+	}
+}
+
+// By key with a limit, the store returns the rows of the limit keys of
+// most counts in the range (ties: the smaller id first), each with all its
+// outcomes, counting hours or days, minutes not yet rolled up and late
+// counts alike; keys outside the range or of another account do not
+// count.
+func testUsageTopKeys(e *env) {
+	acc, other := "acc_01HZX3K8Q4W2N5R7T9V0B1C2D1", "acc_01HZX3K8Q4W2N5R7T9V0B1C2D2"
+	k := func(i int) string { return fmt.Sprintf("key_01HZX3K8Q4W2N5R7T9V0B1C2%02d", i) }
+	at := usageDay.Add(10 * time.Hour)
+	e.addUsage(
+		usageOf(acc, k(1), keyward.VerifyValid, at, 5), usageOf(acc, k(1), keyward.VerifyRateLimited, at.Add(time.Minute), 1), // 6
+		usageOf(acc, k(2), keyward.VerifyValid, at, 4),                                                   // 4, then 6 with the late count below
+		usageOf(acc, k(3), keyward.VerifyValid, at, 3), usageOf(acc, k(3), keyward.VerifyExpired, at, 4), // 7
+		usageOf(acc, k(4), keyward.VerifyValid, at.Add(-24*time.Hour), 50), // before the range
+		usageOf(other, k(5), keyward.VerifyValid, at, 90),                  // another account
+		usageOf(acc, k(6), keyward.VerifyValid, at, 1),
+	)
+	// 10:02 rolls 10:00 and 10:01 up; a late count for 10:00, and 10:02
+	// itself still a minute.
+	e.addUsage(usageOf(acc, k(7), keyward.VerifyValid, at.Add(2*time.Minute), 2),
+		usageOf(acc, k(2), keyward.VerifyValid, at, 1), usageOf(acc, k(2), keyward.VerifyDisabled, at.Add(2*time.Minute), 1))
+	top := func(g keyward.Granularity, limit int) []string {
+		e.t.Helper()
+		q := keyward.UsageQuery{AccountID: acc, Granularity: g, From: usageDay, To: usageDay.Add(24 * time.Hour)}
+		rows, err := e.s.UsageTotals(e.ctx, &q, keyward.GroupByKey, limit)
+		if err != nil {
+			e.t.Fatalf("UsageTotals: %v", err)
+		}
+		var out []string
+		for _, r := range rows {
+			out = append(out, fmt.Sprintf("%s %s %d", r.Group[len(r.Group)-2:], r.Outcome, r.Count))
+		}
+		return out
+	}
+	for _, g := range keyward.Granularities() {
+		// k3 7, then k1 and k2 6 each (k1 the smaller id), k7 2, k6 1.
+		wantLines(e, string(g)+", top 1", top(g, 1), "03 EXPIRED 4", "03 VALID 3")
+		wantLines(e, string(g)+", top 2", top(g, 2), "01 RATE_LIMITED 1", "01 VALID 5", "03 EXPIRED 4", "03 VALID 3")
+		wantLines(e, string(g)+", top 3", top(g, 3), "01 RATE_LIMITED 1", "01 VALID 5", "02 DISABLED 1", "02 VALID 5", "03 EXPIRED 4", "03 VALID 3")
+		wantLines(e, string(g)+", top 4", top(g, 4), "01 RATE_LIMITED 1", "01 VALID 5", "02 DISABLED 1", "02 VALID 5", "03 EXPIRED 4", "03 VALID 3", "07 VALID 2")
+		all := top(g, 0)
+		wantLines(e, string(g)+", top 10", top(g, 10), all...)
+		if len(all) != 8 {
+			e.t.Fatalf("%s: every key: %q, want 8 rows", g, all)
+		}
+	}
+	// Ties among more keys than the limit: the smaller ids.
+	for i := 20; i > 10; i-- {
+		e.addUsage(usageOf(acc, k(i), keyward.VerifyValid, at.Add(3*time.Minute), 7))
+	}
+	wantLines(e, "a tie", top(keyward.GranularityHour, 3), "03 EXPIRED 4", "03 VALID 3", "11 VALID 7", "12 VALID 7")
 }

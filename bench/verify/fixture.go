@@ -172,6 +172,9 @@ func (h *harness) prepare(ctx context.Context) (*fixture, seedReport, error) {
 		if err := h.ensureOperator(ctx, st, fx); err != nil {
 			return nil, rep, err
 		}
+		if err := h.ensureUsage(ctx, st, fx); err != nil {
+			return nil, rep, err
+		}
 	}
 	rep.KeysInStore = fx.tokens.len()
 	rep.KeysUsed = h.cfg.keys

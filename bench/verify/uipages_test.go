@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
 )
 
 // TestUIOnly runs the dashboard phase alone on a small store twice: the
@@ -54,6 +57,9 @@ func TestUIOnly(t *testing.T) {
 				t.Errorf("run %d: %s shows %d rows (next page %v), want a full page and more", run, name, rows[name], next[name])
 			}
 		}
+		if rows["overview"] != 10 {
+			t.Errorf("run %d: the overview shows %d busiest keys, want 10 (every key was used)", run, rows["overview"])
+		}
 		if rows["roles"] < uiSeedRoles || rows["management keys"] < 2 || rows["catalog"] == 0 {
 			t.Errorf("run %d: roles %d, management keys %d, catalog %d", run, rows["roles"], rows["management keys"], rows["catalog"])
 		}
@@ -88,6 +94,30 @@ func TestUIOnly(t *testing.T) {
 	k, _, err := h.startKeyward(ctx, "127.0.0.1:0", 1000)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The usage seed wrote once (the second run found every key used):
+	// each of the fixture's 200 API keys (the dashboard seed's come later,
+	// in the first run's dashboard phase) counted as ensureUsage counts
+	// it, in the last 24 hours.
+	now := time.Now()
+	q, _, _ := keyward.UsageRange{Granularity: keyward.GranularityHour, From: now.Add(-24 * time.Hour)}.Resolve(now)
+	q.AccountID = fx.accountID
+	totals, err := k.store.UsageTotals(ctx, &q, keyward.GroupByOutcome, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want int64
+	for _, r := range totals {
+		got += r.Count
+	}
+	for i := range 200 {
+		want += int64(1 + i*7919%97)
+		if i%5 == 0 {
+			want += int64(1 + i%13)
+		}
+	}
+	if got != want {
+		t.Errorf("the account's verifications of the last 24 hours: %d, want %d (the usage seed once)", got, want)
 	}
 	if err := newUIClient(k.url).signIn(ctx, fx.operator); err != nil {
 		t.Errorf("sign in with the operator key: %v", err)
