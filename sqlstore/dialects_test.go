@@ -97,6 +97,14 @@ func TestDxSchemasMatch(t *testing.T) {
 			ls[name] = tbl
 		}
 	}
+	// The key search's index is each dialect's own (migration 11): on
+	// SQLite the table key_search and the FTS5 table keys_fts with its
+	// shadow tables, on PostgreSQL pg_trgm's index on keys.name_fold.
+	for name := range ls {
+		if name == "key_search" || strings.HasPrefix(name, "keys_fts") {
+			delete(ls, name)
+		}
+	}
 	t.Run("schema_migrations records the same versions", func(t *testing.T) {
 		l := dxStrings(t, lite.WriteDB(), `SELECT version || ' ' || name FROM schema_migrations ORDER BY version`)
 		p := dxStrings(t, pg.WriteDB(), `SELECT version || ' ' || name FROM schema_migrations ORDER BY version`)
