@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/keywardtest"
+	"github.com/keyward/keyward/ui"
 )
 
 func TestKeyStatusChangesAndDelete(t *testing.T) {
@@ -193,4 +194,39 @@ func TestOverview(t *testing.T) {
 	// The key's own chart.
 	kp := b.get("/keys/"+busy.ID+"?range=7d").is(t, http.StatusOK)
 	kp.has(t, `<svg id="usage-chart"`, `class="o-VALID"`, `class="o-DISABLED"`)
+}
+
+// The busiest keys sum every key's usage of the range (seconds when a
+// million keys were used in a day): past Options.BusiestKeysWait the
+// overview shows the rest of the page and links to the page of the
+// busiest keys, which waits for them.
+func TestBusiestKeysDeferred(t *testing.T) {
+	t.Parallel()
+	s := startSite(t, siteOptions{ui: ui.Options{BusiestKeysWait: time.Nanosecond}})
+	ctx := context.Background()
+	busy, tok, err := s.srv.Service.CreateKey(ctx, s.system(), keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("busy key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		s.verify(tok)
+	}
+	b := s.browser()
+	b.signIn(s.srv.OperatorKey)
+	home := b.get("/?range=7d").is(t, http.StatusOK)
+	home.has(t, `<svg id="usage-chart"`, `id="top-keys-deferred"`, `<a href="/busiest-keys?range=7d">`, `<table id="expiring">`)
+	home.lacks(t, `<table id="top-keys">`)
+	var top *page
+	keywardtest.WaitFor(t, "the usage to show", 20*time.Second, func() bool {
+		top = b.get("/busiest-keys?range=7d").is(t, http.StatusOK)
+		return strings.Contains(top.body, `<tr data-key-id="`+busy.ID+`">`)
+	})
+	top.has(t, `<h1>Busiest keys</h1>`, `href="/busiest-keys?range=7d" aria-current="true"`,
+		`<tr data-key-id="`+busy.ID+`"><td><a href="/keys/`+busy.ID+`">busy key</a></td><td class="num">3</td><td class="num">3</td>`)
+
+	// A key that may not read usage is told so.
+	_, keysOnly := s.managementKey("keys only", keyward.PermKeysRead)
+	k := s.browser()
+	k.signIn(keysOnly)
+	k.get("/busiest-keys").is(t, http.StatusOK).has(t, "This key may not read usage.").lacks(t, busy.ID)
 }

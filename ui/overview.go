@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"time"
@@ -72,11 +73,25 @@ func newUsageView(base string, g usageRange, id, title string, series *keyward.U
 
 // overviewPage is the data of the overview.
 type overviewPage struct {
-	Usage    usageView
-	TopKeys  []topKey
+	Usage usageView
+	Top   topKeys
+	// Expiring are the active keys that expire within expiringWithin.
 	Expiring []*keyward.Key
 	// CanKeys is set when the key may list API keys.
 	CanKeys bool
+}
+
+// topKeys are the busiest keys of a range, as the overview and the page
+// of the busiest keys show them.
+type topKeys struct {
+	Keys   []topKey
+	Range  usageRange
+	Ranges []usageRange // the page of the busiest keys offers them all
+	// Denied is set when the key may not read usage.
+	Denied bool
+	// Deferred is set when the overview did not wait for them (more than
+	// Options.BusiestKeysWait): the page of the busiest keys does.
+	Deferred bool
 }
 
 // topKey is one of the busiest keys of the range.
@@ -91,7 +106,10 @@ type topKey struct {
 const expiringWithin = 7 * 24 * time.Hour
 
 // overview serves GET /: the account's verifications over time per
-// outcome, its busiest keys and the keys that expire soon.
+// outcome, its busiest keys and the keys that expire soon. The busiest
+// keys sum every key's usage of the range (seconds when a million keys
+// were used): the overview waits for them up to u.busiestWait, and links
+// to their own page past it.
 func (u *UI) overview(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx, a := r.Context(), c.actor
 	g := rangeOf(r)
@@ -103,22 +121,16 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	p := overviewPage{Usage: usage, CanKeys: can(a, keyward.PermKeysRead)}
+	p.Top = topKeys{Range: g, Denied: usage.Denied}
 	if !usage.Denied {
-		sum, err := u.svc.AccountUsage(ctx, a, q, keyward.GroupByKey, 10)
-		if err != nil {
+		wait, cancel := context.WithTimeout(ctx, u.busiestWait)
+		p.Top.Keys, err = u.busiest(wait, a, q)
+		cancel()
+		switch {
+		case err != nil && wait.Err() != nil && ctx.Err() == nil:
+			p.Top.Deferred = true
+		case err != nil:
 			return err
-		}
-		for _, grp := range sum.Groups {
-			t := topKey{ID: grp.Value, Total: grp.Total, Valid: grp.Outcomes[keyward.VerifyValid]}
-			if p.CanKeys {
-				// At most ten lookups, each by primary key.
-				if k, err := u.svc.GetKey(ctx, a, keyward.KindAPI, grp.Value); err == nil {
-					t.Name, t.Known = k.Name, true
-				} else if !isCode(err, keyward.ECodeNotFound) {
-					return err
-				}
-			}
-			p.TopKeys = append(p.TopKeys, t)
 		}
 	}
 	if p.CanKeys {
@@ -133,6 +145,46 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, c *call) error {
 		p.Expiring = keys
 	}
 	return u.render(w, r, c, http.StatusOK, "overview.html", p)
+}
+
+// busiestKeys serves GET /busiest-keys: the ten busiest keys of the range,
+// waited for as long as a request may take.
+func (u *UI) busiestKeys(w http.ResponseWriter, r *http.Request, c *call) error {
+	g := rangeOf(r)
+	p := topKeys{Range: g, Ranges: usageRanges()}
+	keys, err := u.busiest(r.Context(), c.actor, g.query(u.svc.Now()))
+	switch {
+	case isCode(err, keyward.ECodePermissionDenied):
+		p.Denied = true
+	case err != nil:
+		return err
+	}
+	p.Keys = keys
+	return u.render(w, r, c, http.StatusOK, "busiest-keys.html", p)
+}
+
+// busiest returns the ten busiest API keys of q, named when the actor may
+// read keys.
+func (u *UI) busiest(ctx context.Context, a *keyward.Actor, q keyward.UsageQuery) ([]topKey, error) {
+	sum, err := u.svc.AccountUsage(ctx, a, q, keyward.GroupByKey, 10)
+	if err != nil {
+		return nil, err
+	}
+	canKeys := can(a, keyward.PermKeysRead)
+	var out []topKey
+	for _, grp := range sum.Groups {
+		t := topKey{ID: grp.Value, Total: grp.Total, Valid: grp.Outcomes[keyward.VerifyValid]}
+		if canKeys {
+			// At most ten lookups, each by primary key.
+			if k, err := u.svc.GetKey(ctx, a, keyward.KindAPI, grp.Value); err == nil {
+				t.Name, t.Known = k.Name, true
+			} else if !isCode(err, keyward.ECodeNotFound) {
+				return nil, err
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // can reports whether the actor's key holds the management permission.

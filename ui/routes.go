@@ -13,6 +13,7 @@ func (u *UI) routes() {
 	m.Handle("POST /account", u.post(u.switchAccount))
 
 	m.Handle("GET /{$}", u.page(u.overview))
+	m.Handle("GET /busiest-keys", u.page(u.busiestKeys))
 
 	m.Handle("GET /keys", u.page(u.keyList))
 	m.Handle("GET /keys/new", u.page(u.newKey))

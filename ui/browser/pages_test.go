@@ -96,6 +96,7 @@ func fixture(t *testing.T, s *keywardtest.Server) string {
 func pages(base, id string) []page {
 	ps := []page{
 		{name: "overview", path: "/"},
+		{name: "busiest keys", path: "/busiest-keys?range=7d"},
 		{name: "keys", path: "/keys"},
 		{name: "keys filtered", path: "/keys?status=active&q=Storefront"},
 		{name: "key", path: "/keys/" + id},
