@@ -92,6 +92,10 @@ type Tx interface {
 	DeleteKey(ctx context.Context, id string) error
 	// ListKeys returns one page of keys matching f, newest first.
 	ListKeys(ctx context.Context, f *KeyFilter) ([]*Key, bool, error)
+	// ExpiringKeys returns the account's active keys of kind whose expiry
+	// is after after and before before, the soonest first (then by id),
+	// at most limit.
+	ExpiringKeys(ctx context.Context, accountID string, kind KeyKind, after, before time.Time, limit int) ([]*Key, error)
 	// FindKeyByHash returns the key one of whose secrets has this hash, of
 	// any account, or not_found. It is the one lookup across accounts (a
 	// token carries no account): verification and authentication compare

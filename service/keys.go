@@ -306,6 +306,21 @@ func (s *Service) ListKeys(ctx context.Context, a *keyward.Actor, kind keyward.K
 	return listAs(ctx, s, a, read, func(tx keyward.Tx) ([]*keyward.Key, bool, error) { return tx.ListKeys(ctx, &f) })
 }
 
+// ExpiringKeys returns the account's active keys of kind that expire
+// within the next within, the soonest first, at most limit (1–100).
+func (s *Service) ExpiringKeys(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, within time.Duration, limit int) ([]*keyward.Key, error) {
+	if within <= 0 || limit < 1 || limit > keyward.MaxPageLimit {
+		return nil, keyward.Errorf(keyward.ECodeBadRequest, "expiring keys: a positive window and a limit of 1 to %d", keyward.MaxPageLimit)
+	}
+	read, _ := perms(kind)
+	now := s.now()
+	keys, _, err := listAs(ctx, s, a, read, func(tx keyward.Tx) ([]*keyward.Key, bool, error) {
+		keys, err := tx.ExpiringKeys(ctx, a.AccountID, kind, now, now.Add(within), limit)
+		return keys, false, err
+	})
+	return keys, err
+}
+
 // UpdateKey applies a PATCH (keyward.PatchKey). ifMatch, if not empty, must match
 // the key's current etag (else 412). A request that changes nothing
 // returns the key as it is and writes nothing.

@@ -12,3 +12,6 @@ func AccountUsageRows(s *Store, q *keyward.UsageQuery) (string, []any) { return 
 
 // SearchCandidatesCond is the key search's condition on the trigram index.
 const SearchCandidatesCond = searchCandidatesCond
+
+// ExpiringKeysSQL is ExpiringKeys's query, for its plan.
+func ExpiringKeysSQL(s *Store) string { return s.keySelect() + expiringKeysWhere }

@@ -286,6 +286,19 @@ func (t *Tx) ListKeys(ctx context.Context, f *keyward.KeyFilter) ([]*keyward.Key
 	return listPage(ctx, t, t.s.keySelect(), c, f.Page, "k.id", scanKeyRow)
 }
 
+const expiringKeysWhere = ` WHERE k.account_id = ? AND k.kind = ? AND k.expires_at > ? AND k.expires_at < ?
+	AND k.status = 'active' ORDER BY k.expires_at, k.id LIMIT ?`
+
+// ExpiringKeys implements keyward.Tx: read from keys_expires (account,
+// kind, expiry) in expiry order, stopping at the limit.
+func (t *Tx) ExpiringKeys(ctx context.Context, accountID string, kind keyward.KeyKind, after, before time.Time, limit int) ([]*keyward.Key, error) {
+	rows, err := t.query(ctx, t.s.keySelect()+expiringKeysWhere, accountID, string(kind), ms(after), ms(before), limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanAll(t, rows, scanKeyRow)
+}
+
 // maxSearchCandidates bounds the keys the trigram index may hand the key
 // list (all accounts together). A search that matches more is common
 // enough that the list, read in its own order, finds a page sooner.

@@ -70,3 +70,15 @@ func TestKeySearchReadsItsCandidates(t *testing.T) {
 		}
 	}
 }
+
+// The overview's expiring keys are read from keys_expires in expiry order
+// and stop at the limit: no sort of every key of the window.
+func TestExpiringKeysReadTheExpiryIndex(t *testing.T) {
+	db := planDB(t)
+	plan := strings.Join(queryPlan(t, db.ReadDB(), sqlstore.ExpiringKeysSQL(db.Store), "acc_01HZX3K8Q4W2N5R7T9V0B1C2D1", "api", 1, 2, 10), "\n")
+	// Keys of the same expiry are put in id order among themselves ("LAST
+	// TERM OF ORDER BY"), not the window as a whole.
+	if !strings.Contains(plan, "INDEX keys_expires ") || strings.Contains(plan, "TEMP B-TREE FOR ORDER BY") {
+		t.Errorf("want a search of keys_expires in expiry order; plan:\n%s", plan)
+	}
+}

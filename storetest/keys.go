@@ -610,6 +610,7 @@ func testTouchKeys(e *env) {
 
 var listKeyTests = []test{
 	{"Filters", testListKeyFilters},
+	{"ExpiringKeys", testExpiringKeys},
 	{"EmptyStore", func(e *env) {
 		a := e.account("acme")
 		checkEmptyPages(e.t, e.keyLister(&keyward.KeyFilter{AccountID: a.ID, Kind: keyward.KindAPI}))
@@ -778,4 +779,59 @@ func testListKeyFilters(e *env) {
 		names[k.ID] = n
 	}
 	checkFilters(e, "ListKeys", e.keyLister, tests, namedBy(names))
+}
+
+// ExpiringKeys: the account's active keys of the kind whose expiry is in
+// the open window, soonest first (ties by id), at most the limit.
+func testExpiringKeys(e *env) {
+	a, b := e.account("acme"), e.account("other")
+	now := e.now()
+	at := func(d time.Duration) func(*keyward.Key) {
+		return func(k *keyward.Key) { k.ExpiresAt = ptr(now.Add(d)) }
+	}
+	// Created in an order unlike their expiry, so id order is not it.
+	late := e.apiKey(a, at(6*24*time.Hour))
+	soon := e.apiKey(a, at(time.Hour))
+	tieB := e.apiKey(a, at(3*time.Hour))
+	tieA := e.apiKey(a, at(3*time.Hour))
+	mid := e.apiKey(a, at(2*24*time.Hour))
+	past := e.apiKey(a, at(-time.Minute))
+	after := e.apiKey(a, at(8*24*time.Hour))
+	never := e.apiKey(a)
+	disabled := e.apiKey(a, at(2*time.Hour), func(k *keyward.Key) { k.Status = keyward.StatusDisabled })
+	mgmt := e.apiKey(a, at(2*time.Hour), func(k *keyward.Key) {
+		k.Kind, k.Prefix, k.PermissionMode, k.Permissions = keyward.KindManagement, "kwm", "", []string{keyward.PermKeysRead}
+	})
+	theirs := e.apiKey(b, at(2*time.Hour))
+	for _, k := range []*keyward.Key{late, soon, tieB, tieA, mid, past, after, never, disabled, mgmt, theirs} {
+		e.create(k)
+	}
+	ties := []string{tieA.ID, tieB.ID}
+	slices.Sort(ties)
+	week := now.Add(7 * 24 * time.Hour)
+	for _, c := range []struct {
+		name          string
+		kind          keyward.KeyKind
+		after, before time.Time
+		limit         int
+		want          []string
+	}{
+		{"the week", keyward.KindAPI, now, week, 10, []string{soon.ID, ties[0], ties[1], mid.ID, late.ID}},
+		{"the limit keeps the soonest", keyward.KindAPI, now, week, 2, []string{soon.ID, ties[0]}},
+		{"bounds are exclusive", keyward.KindAPI, *soon.ExpiresAt, *late.ExpiresAt, 10, []string{ties[0], ties[1], mid.ID}},
+		{"management keys", keyward.KindManagement, now, week, 10, []string{mgmt.ID}},
+		{"an empty window", keyward.KindAPI, week, week.Add(time.Hour), 10, nil},
+	} {
+		var got []string
+		e.read(func(tx keyward.Tx) error {
+			keys, err := tx.ExpiringKeys(e.ctx, a.ID, c.kind, c.after, c.before, c.limit)
+			for _, k := range keys {
+				got = append(got, k.ID)
+			}
+			return err
+		})
+		if !slices.Equal(got, c.want) {
+			e.t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
 }

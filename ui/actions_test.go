@@ -2,8 +2,11 @@ package ui_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +232,33 @@ func TestBusiestKeysDeferred(t *testing.T) {
 	k := s.browser()
 	k.signIn(keysOnly)
 	k.get("/busiest-keys").is(t, http.StatusOK).has(t, "This key may not read usage.").lacks(t, busy.ID)
+}
+
+// The overview lists the ten active keys that expire soonest within 7
+// days, soonest first, and links to all of them past ten. Before, it
+// showed the window's first ten by id, then sorted them: with more than
+// ten, not the soonest.
+func TestOverviewExpiringSoonest(t *testing.T) {
+	t.Parallel()
+	s := startSite(t, siteOptions{})
+	var want []string
+	// Created latest-expiring first, so that id order is the reverse of
+	// expiry order.
+	for i := 12; i >= 1; i-- {
+		k := s.apiKey(&keyward.KeyFields{Name: keyward.Some(fmt.Sprintf("expires in %d hours", i*10)),
+			ExpiresAt: keyward.Some(time.Now().Add(time.Duration(i*10) * time.Hour))})
+		want = append([]string{k.ID}, want...)
+	}
+	b := s.browser()
+	b.signIn(s.srv.OperatorKey)
+	home := b.get("/").is(t, http.StatusOK)
+	var got []string
+	table := home.body[strings.Index(home.body, `<table id="expiring">`):]
+	for _, m := range regexp.MustCompile(`<tr data-key-id="([^"]+)">`).FindAllStringSubmatch(table[:strings.Index(table, "</table>")], -1) {
+		got = append(got, m[1])
+	}
+	if !slices.Equal(got, want[:10]) {
+		t.Errorf("expiring keys %v, want the ten soonest %v", got, want[:10])
+	}
+	home.has(t, `<a href="/keys?status=active&amp;expires_within=7d">All active keys expiring within 7 days</a>`)
 }

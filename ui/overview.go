@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -75,7 +74,8 @@ func newUsageView(base string, g usageRange, id, title string, series *keyward.U
 type overviewPage struct {
 	Usage usageView
 	Top   topKeys
-	// Expiring are the active keys that expire within expiringWithin.
+	// Expiring are the active keys that expire within expiringWithin,
+	// the soonest first, at most expiringShown.
 	Expiring []*keyward.Key
 	// CanKeys is set when the key may list API keys.
 	CanKeys bool
@@ -102,8 +102,13 @@ type topKey struct {
 	Known    bool // the key still exists
 }
 
-// expiringWithin is how far ahead the overview looks for expiring keys.
-const expiringWithin = 7 * 24 * time.Hour
+// expiringWithin is how far ahead the overview looks for expiring keys,
+// and expiringShown how many of the soonest it shows (the keys page lists
+// them all: /keys?expires_within=7d).
+const (
+	expiringWithin = 7 * 24 * time.Hour
+	expiringShown  = 10
+)
 
 // overview serves GET /: the account's verifications over time per
 // outcome, its busiest keys and the keys that expire soon. The busiest
@@ -134,15 +139,9 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, c *call) error {
 		}
 	}
 	if p.CanKeys {
-		after, before := now, now.Add(expiringWithin)
-		keys, _, err := u.svc.ListKeys(ctx, a, keyward.KindAPI, keyward.KeyFilter{Page: keyward.Page{Limit: 10},
-			Status: keyward.StatusActive, ExpiresAfter: &after, ExpiresBefore: &before})
-		if err != nil {
+		if p.Expiring, err = u.svc.ExpiringKeys(ctx, a, keyward.KindAPI, expiringWithin, expiringShown); err != nil {
 			return err
 		}
-		// Soonest first (the page is the window's first ten by id).
-		slices.SortFunc(keys, func(x, y *keyward.Key) int { return x.ExpiresAt.Compare(*y.ExpiresAt) })
-		p.Expiring = keys
 	}
 	return u.render(w, r, c, http.StatusOK, "overview.html", p)
 }
