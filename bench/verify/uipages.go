@@ -57,7 +57,11 @@ type uiPageTiming struct {
 	P50MS   float64 `json:"p50_ms"`
 	MaxMS   float64 `json:"max_ms"`
 	Bytes   int64   `json:"bytes"`
-	Pass    bool    `json:"pass"`
+	// Waits marks a page that waits for a computation over the usage of
+	// every key (the busiest keys): timed and weighed, but not held to the
+	// list pages' time budget.
+	Waits bool `json:"waits,omitempty"`
+	Pass  bool `json:"pass"`
 }
 
 const uiNote = "server time = from sending the request to the last byte of the response, at the client, over loopback, kept-alive connection, " +
@@ -206,6 +210,7 @@ func (u *uiClient) signIn(ctx context.Context, key string) error {
 type uiPage struct {
 	name, path string
 	nextOf     string // the page whose a#next-page this page is
+	waits      bool   // not a list page: see uiPageTiming.Waits
 }
 
 // uiPages are the dashboard's list pages: the overview, the keys with
@@ -213,10 +218,12 @@ type uiPage struct {
 // keys than a page holds, so the store reads the whole filter to know
 // there is no next page) and its second page, searches that match one
 // seeded key, 111 (4242, 42420…42429, 424200…424299), every key and none,
-// and every other list.
+// and every other list; and the page of the busiest keys, which the
+// overview links to when it does not wait for them.
 func uiPages(projectID string) []uiPage {
 	return []uiPage{
 		{name: "overview", path: "/"},
+		{name: "busiest keys", path: "/busiest-keys?range=24h", waits: true},
 		{name: "keys", path: "/keys"},
 		{name: "keys page 2", nextOf: "keys"},
 		{name: "keys status", path: "/keys?status=disabled"},
@@ -260,7 +267,7 @@ func (h *harness) measureUI(ctx context.Context, base string, fx *fixture, seed 
 				return nil, fmt.Errorf("dashboard: %s has no a#next-page", p.nextOf)
 			}
 		}
-		t := &uiPageTiming{Name: p.name, Path: path}
+		t := &uiPageTiming{Name: p.name, Path: path, Waits: p.waits}
 		hist := newHistogram()
 		for i := range reps {
 			status, body, d, n, err := u.get(ctx, path)
@@ -294,7 +301,7 @@ func (h *harness) measureUI(ctx context.Context, base string, fx *fixture, seed 
 		rep.Static += n
 	}
 	for _, t := range rep.Pages {
-		t.Pass = t.P50MS <= uiBudgetMS && t.Bytes+rep.Static <= uiBudgetBytes
+		t.Pass = (t.Waits || t.P50MS <= uiBudgetMS) && t.Bytes+rep.Static <= uiBudgetBytes
 		rep.Pass = rep.Pass && t.Pass
 	}
 	return rep, nil
@@ -535,9 +542,12 @@ func printUIReport(p func(string, ...any), r *uiReport) {
 	p("%-17s %-44s %6s %9s %9s %9s %9s %5s %4s %s", "page", "path", "status", "first ms", "p50 ms", "max ms", "KB", "rows", "next", "verdict")
 	for _, t := range r.Pages {
 		verdict := "ok"
-		if !t.Pass {
+		switch {
+		case !t.Pass:
 			verdict = "MISS"
-		} else if t.MaxMS > r.BudgetMS {
+		case t.Waits:
+			verdict = "waits (not a list page)"
+		case t.MaxMS > r.BudgetMS:
 			verdict = "ok (max over)"
 		}
 		path := t.Path

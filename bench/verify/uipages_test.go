@@ -57,8 +57,10 @@ func TestUIOnly(t *testing.T) {
 				t.Errorf("run %d: %s shows %d rows (next page %v), want a full page and more", run, name, rows[name], next[name])
 			}
 		}
-		if rows["overview"] != 10 {
-			t.Errorf("run %d: the overview shows %d busiest keys, want 10 (every key was used)", run, rows["overview"])
+		// The overview shows them when they come within 40 ms (it links
+		// to their page past it, as under a loaded CI); their page always.
+		if rows["overview"] != 10 && rows["overview"] != 0 || rows["busiest keys"] != 10 {
+			t.Errorf("run %d: the overview shows %d busiest keys, their page %d; want 10 (every key was used)", run, rows["overview"], rows["busiest keys"])
 		}
 		if rows["roles"] < uiSeedRoles || rows["management keys"] < 2 || rows["catalog"] == 0 {
 			t.Errorf("run %d: roles %d, management keys %d, catalog %d", run, rows["roles"], rows["management keys"], rows["catalog"])
