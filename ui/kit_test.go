@@ -40,6 +40,12 @@ func startSite(t *testing.T, o siteOptions) *site {
 	logs := &keywardtest.Logs{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.ui.Logger = log
+	if o.ui.BusiestKeysWait == 0 {
+		// Tests that read the overview's busiest keys wait for them,
+		// however loaded the machine (-race, parallel packages);
+		// TestBusiestKeysDeferred sets its own.
+		o.ui.BusiestKeysWait = time.Minute
+	}
 	srv := keywardtest.Start(t, keywardtest.Options{
 		Store:   keywardtest.StoreFromEnv(t),
 		HTTP:    khttp.Options{Logger: log, Lockout: o.lockout},

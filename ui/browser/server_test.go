@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
@@ -25,7 +26,7 @@ import (
 func startKeyward(t *testing.T, o keywardtest.Options) *keywardtest.Server {
 	t.Helper()
 	o.Store = keywardtest.StoreFromEnv(t)
-	o.Mount = func(srv *khttp.Server, svc *service.Service) { ui.Mount(srv, svc, ui.Options{}) }
+	o.Mount = func(srv *khttp.Server, svc *service.Service) { ui.Mount(srv, svc, ui.Options{BusiestKeysWait: time.Minute}) }
 	return keywardtest.Start(t, o)
 }
 
