@@ -26,7 +26,9 @@ import (
 func startKeyward(t *testing.T, o keywardtest.Options) *keywardtest.Server {
 	t.Helper()
 	o.Store = keywardtest.StoreFromEnv(t)
-	o.Mount = func(srv *khttp.Server, svc *service.Service) { ui.Mount(srv, svc, ui.Options{BusiestKeysWait: time.Minute}) }
+	o.Mount = func(srv *khttp.Server, svc *service.Service) {
+		ui.Mount(srv, svc, ui.Options{BusiestKeysWait: time.Minute})
+	}
 	return keywardtest.Start(t, o)
 }
 
