@@ -36,33 +36,48 @@ func (s *usDownStore) AddUsage(ctx context.Context, c []keyward.UsageCount) erro
 	return s.Store.AddUsage(ctx, c)
 }
 
+// usOpen opens a SQLite store in a temporary directory.
+func usOpen(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// usService starts a service with o, bootstrapped, and returns it with its
+// operator; the caller closes it.
+func usService(t *testing.T, o service.Options) (*service.Service, *keyward.Actor) {
+	t.Helper()
+	svc := service.New(o)
+	_, opTok, err := svc.Bootstrap(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := svc.Authenticate(t.Context(), service.Credential{Token: opTok, ClientIP: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, op
+}
+
 // TestUsageWaitsForTheDatabase: while the database refuses writes,
 // verifications go on (never blocked, never failed), counts wait in
 // memory, and once it is back every one of them is written; Close writes
 // what the last interval counted.
 func TestUsageWaitsForTheDatabase(t *testing.T) {
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := usOpen(t)
 	st := &usDownStore{Store: db}
-	svc := service.New(service.Options{Store: st, UsageFlushInterval: 50 * time.Millisecond})
+	svc, op := usService(t, service.Options{Store: st, UsageFlushInterval: 50 * time.Millisecond})
 	closed := false
 	t.Cleanup(func() {
 		if !closed {
 			svc.Close(context.Background())
 		}
 	})
-	_, opTok, err := svc.Bootstrap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := svc.Authenticate(ctx, service.Credential{Token: opTok, ClientIP: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	k, tok, err := svc.CreateKey(ctx, op, keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("us outage")})
 	if err != nil {
 		t.Fatal(err)
@@ -169,23 +184,11 @@ func (s *usBatchStore) AddUsage(ctx context.Context, c []keyward.UsageCount) err
 // counts were dropped, with the database healthy.
 func TestUsageFlushesInBatches(t *testing.T) {
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := usOpen(t)
 	st := &usBatchStore{Store: db}
 	st.failCall.Store(-1)
-	svc := service.New(service.Options{Store: st, UsageFlushInterval: time.Hour, UsageFlushBatch: 7})
+	svc, op := usService(t, service.Options{Store: st, UsageFlushInterval: time.Hour, UsageFlushBatch: 7})
 	t.Cleanup(func() { svc.Close(context.Background()) })
-	_, opTok, err := svc.Bootstrap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := svc.Authenticate(ctx, service.Credential{Token: opTok, ClientIP: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var keys []*keyward.Key
 	for range 30 {
 		k, tok, err := svc.CreateKey(ctx, op, keyward.KindAPI, &keyward.KeyFields{Name: keyward.Some("batch")})

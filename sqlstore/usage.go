@@ -230,44 +230,46 @@ func (s *Store) addUsageOnce(ctx context.Context, counts []keyward.UsageCount, l
 	}
 	rows := bucketRows(counts, upto)
 	accounts := accountRows(rows)
+	if err := upsertRows(ctx, s, tx, `INSERT INTO usage_buckets (`+bucketColumns+`) VALUES `, bucketConflict, 9, rows,
+		func(args []any, r bucketRow) []any {
+			return append(args, string(r.g), r.start, r.keyID, string(r.outcome), r.c.AccountID,
+				string(r.c.Owner.Type), r.c.Owner.ID, r.c.ProjectID, r.count)
+		}); err != nil {
+		return err
+	}
+	if err := upsertRows(ctx, s, tx, `INSERT INTO usage_account_buckets (`+accountBucketColumns+`) VALUES `, accountBucketConflict, 5, accounts,
+		func(args []any, r accountRow) []any {
+			return append(args, r.accountID, string(r.g), r.start, string(r.outcome), r.count)
+		}); err != nil {
+		return err
+	}
+	return s.classify(tx.Commit())
+}
+
+// upsertRows writes rows with insert (… VALUES) and conflict (ON
+// CONFLICT …) in statements of usageBatchRows rows of cols columns each,
+// the arguments of a row appended by args.
+func upsertRows[R any](ctx context.Context, s *Store, tx *sql.Tx, insert, conflict string, cols int, rows []R, args func([]any, R) []any) error {
+	tuple := "(?" + strings.Repeat(", ?", cols-1) + ")"
 	for len(rows) > 0 {
 		n := min(len(rows), usageBatchRows)
 		var b strings.Builder
-		b.WriteString(`INSERT INTO usage_buckets (` + bucketColumns + `) VALUES `)
-		args := make([]any, 0, n*9)
+		b.WriteString(insert)
+		vals := make([]any, 0, n*cols)
 		for i, r := range rows[:n] {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, string(r.g), r.start, r.keyID, string(r.outcome), r.c.AccountID,
-				string(r.c.Owner.Type), r.c.Owner.ID, r.c.ProjectID, r.count)
+			b.WriteString(tuple)
+			vals = args(vals, r)
 		}
-		b.WriteString(bucketConflict)
-		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+		b.WriteString(conflict)
+		if _, err := tx.ExecContext(ctx, s.q(b.String()), vals...); err != nil {
 			return s.classify(err)
 		}
 		rows = rows[n:]
 	}
-	for len(accounts) > 0 {
-		n := min(len(accounts), usageBatchRows)
-		var b strings.Builder
-		b.WriteString(`INSERT INTO usage_account_buckets (` + accountBucketColumns + `) VALUES `)
-		args := make([]any, 0, n*5)
-		for i, r := range accounts[:n] {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?)")
-			args = append(args, r.accountID, string(r.g), r.start, string(r.outcome), r.count)
-		}
-		b.WriteString(accountBucketConflict)
-		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
-			return s.classify(err)
-		}
-		accounts = accounts[n:]
-	}
-	return s.classify(tx.Commit())
+	return nil
 }
 
 // UsageSeries implements keyward.UsageStore. A series of the whole

@@ -3,13 +3,11 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/sqlite"
 	"github.com/keyward/keyward/sqlstore"
 )
 
@@ -18,12 +16,7 @@ import (
 // without statistics SQLite's planner prefers the latter, which took over
 // a second per page of the key list on a million keys (issue 13).
 func TestUsageOfKeysUsesTheKeyIndex(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := planDB(t)
 	to := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	base := keyward.UsageQuery{AccountID: "acc_01HZX3K8Q4W2N5R7T9V0B1C2D1", From: to.Add(-24 * time.Hour), To: to}
 	for name, q := range map[string]keyward.UsageQuery{
@@ -54,12 +47,7 @@ func TestUsageOfKeysUsesTheKeyIndex(t *testing.T) {
 // usage_account_buckets' primary key per granularity, never the keys'
 // rows (a million an hour when a million keys are used).
 func TestAccountUsageReadsTheAccountRows(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := planDB(t)
 	to := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	for _, g := range keyward.Granularities() {
 		q := keyward.UsageQuery{AccountID: "acc_01HZX3K8Q4W2N5R7T9V0B1C2D1", Granularity: g, From: to.Add(-24 * time.Hour), To: to}
