@@ -408,6 +408,10 @@ func (Dialect) IsRetryable(error) bool { return false }
 // miss's cost.
 func (Dialect) PrepareStatements() bool { return true }
 
+// PlanWith implements sqlstore.Dialect: SQLite plans every statement with
+// its arguments' values bound anyway.
+func (Dialect) PlanWith(args []any) []any { return args }
+
 // Publish implements sqlstore.Dialect: the invalidation is appended to the
 // file's feed inside tx, so the other processes polling it see it exactly
 // when tx commits.

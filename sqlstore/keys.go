@@ -292,7 +292,7 @@ const expiringKeysWhere = ` WHERE k.account_id = ? AND k.kind = ? AND k.expires_
 // ExpiringKeys implements keyward.Tx: read from keys_expires (account,
 // kind, expiry) in expiry order, stopping at the limit.
 func (t *Tx) ExpiringKeys(ctx context.Context, accountID string, kind keyward.KeyKind, after, before time.Time, limit int) ([]*keyward.Key, error) {
-	rows, err := t.query(ctx, t.s.keySelect()+expiringKeysWhere, accountID, string(kind), ms(after), ms(before), limit)
+	rows, err := t.query(ctx, t.s.keySelect()+expiringKeysWhere, t.s.dialect.PlanWith([]any{accountID, string(kind), ms(after), ms(before), limit})...)
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,11 @@ type Dialect interface {
 	// statements of the verification miss path itself (SQLite); false
 	// when the driver caches prepared statements on its own (pgx).
 	PrepareStatements() bool
+	// PlanWith returns args for a query whose best plan depends on its
+	// arguments' values (the list filters, searches, usage ranges): where
+	// the driver would reuse a generic plan, made without the values, it
+	// has the query planned with them at every execution.
+	PlanWith(args []any) []any
 	// Publish sends an invalidation to the other nodes sharing the
 	// database, inside tx so that it goes out exactly when tx commits
 	// (nothing to do for a database only this process uses).
@@ -583,7 +588,7 @@ func scanAll[T any](t *Tx, rows *sql.Rows, scan func(scanner) (T, error)) ([]T, 
 // follow.
 func listPage[T any](ctx context.Context, t *Tx, selectFrom string, c *conds, p keyward.Page, col string, scan func(scanner) (T, error)) ([]T, bool, error) {
 	tail, limit, reverse := page(p, &c.where, &c.args, col)
-	rows, err := t.query(ctx, selectFrom+whereSQL(c.where)+tail, c.args...)
+	rows, err := t.query(ctx, selectFrom+whereSQL(c.where)+tail, t.s.dialect.PlanWith(c.args)...)
 	if err != nil {
 		return nil, false, err
 	}

@@ -384,7 +384,7 @@ func (s *Store) usageRowsOf(q *keyward.UsageQuery, perKey bool, keysIn string) (
 func (s *Store) usageQuery(ctx context.Context, query string, args []any) ([]keyward.UsageRow, error) {
 	op, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.usageReadDB().QueryContext(op, s.q(query), args...)
+	rows, err := s.usageReadDB().QueryContext(op, s.q(query), s.dialect.PlanWith(args)...)
 	if err != nil {
 		return nil, s.outcome(ctx, op, err)
 	}

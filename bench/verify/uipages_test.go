@@ -57,7 +57,7 @@ func TestUIOnly(t *testing.T) {
 				t.Errorf("run %d: %s shows %d rows (next page %v), want a full page and more", run, name, rows[name], next[name])
 			}
 		}
-		// The overview shows them when they come within 40 ms (it links
+		// The overview shows them when they come within 30 ms (it links
 		// to their page past it, as under a loaded CI); their page always.
 		if rows["overview"] != 10 && rows["overview"] != 0 || rows["busiest keys"] != 10 {
 			t.Errorf("run %d: the overview shows %d busiest keys, their page %d; want 10 (every key was used)", run, rows["overview"], rows["busiest keys"])
