@@ -307,7 +307,8 @@ func (s *Service) ListKeys(ctx context.Context, a *keyward.Actor, kind keyward.K
 }
 
 // ExpiringKeys returns the account's active keys of kind that expire
-// within the next within, the soonest first, at most limit (1–100).
+// within the next within, the soonest first, at most limit (1 to
+// keyward.MaxPageLimit).
 func (s *Service) ExpiringKeys(ctx context.Context, a *keyward.Actor, kind keyward.KeyKind, within time.Duration, limit int) ([]*keyward.Key, error) {
 	if within <= 0 || limit < 1 || limit > keyward.MaxPageLimit {
 		return nil, keyward.Errorf(keyward.ECodeBadRequest, "expiring keys: a positive window and a limit of 1 to %d", keyward.MaxPageLimit)
