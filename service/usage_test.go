@@ -63,6 +63,22 @@ func usService(t *testing.T, o service.Options) (*service.Service, *keyward.Acto
 	return svc, op
 }
 
+// usKeyTotal returns the verifications of k in the day buckets around now.
+func usKeyTotal(t *testing.T, db keyward.UsageStore, k *keyward.Key) int64 {
+	t.Helper()
+	q := keyward.UsageQuery{AccountID: k.AccountID, KeyID: k.ID, Granularity: keyward.GranularityDay,
+		From: time.Now().Add(-48 * time.Hour), To: time.Now().Add(48 * time.Hour)}
+	rows, err := db.UsageSeries(t.Context(), &q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, r := range rows {
+		n += r.Count
+	}
+	return n
+}
+
 // TestUsageWaitsForTheDatabase: while the database refuses writes,
 // verifications go on (never blocked, never failed), counts wait in
 // memory, and once it is back every one of them is written; Close writes
@@ -116,19 +132,7 @@ func TestUsageWaitsForTheDatabase(t *testing.T) {
 			s.UsageWaiting, s.WriteBehindErrors, s.UsageDropped)
 	}
 	st.down.Store(false)
-	q := keyward.UsageQuery{AccountID: k.AccountID, KeyID: k.ID, Granularity: keyward.GranularityDay,
-		From: time.Now().Add(-48 * time.Hour), To: time.Now().Add(48 * time.Hour)}
-	total := func() int64 {
-		rows, err := db.UsageSeries(ctx, &q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n int64
-		for _, r := range rows {
-			n += r.Count
-		}
-		return n
-	}
+	total := func() int64 { return usKeyTotal(t, db, k) }
 	for deadline := time.Now().Add(2 * time.Second); total() != 404; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("after the database came back: %d verifications in the buckets, want 404", total())
@@ -222,17 +226,7 @@ func TestUsageFlushesInBatches(t *testing.T) {
 		t.Errorf("an AddUsage call of %d rows, want at most UsageFlushBatch (7)", l)
 	}
 	for _, k := range keys {
-		q := keyward.UsageQuery{AccountID: k.AccountID, KeyID: k.ID, Granularity: keyward.GranularityDay,
-			From: time.Now().Add(-48 * time.Hour), To: time.Now().Add(48 * time.Hour)}
-		rows, err := db.UsageSeries(ctx, &q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n int64
-		for _, r := range rows {
-			n += r.Count
-		}
-		if n != 1 {
+		if n := usKeyTotal(t, db, k); n != 1 {
 			t.Errorf("key %s: %d verifications in the buckets, want 1", k.ID, n)
 		}
 	}
